@@ -1,0 +1,151 @@
+//! API errors: JSON `{"error": {"code", "message"}}` with the right status.
+
+use crate::index::WatchError;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+/// The error body of every failed request.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `invalid_address`.
+    code: &'static str,
+    /// Human-readable explanation naming the offending value.
+    message: String,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or invalid API key (use Authorization: Bearer <key>)",
+        )
+    }
+
+    pub(crate) fn not_found(what: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
+    }
+
+    pub(crate) fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    pub(crate) fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "internal error serving a request");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; see the daemon log",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+            },
+        };
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        use JsonRejection::*;
+        match &r {
+            JsonDataError(e) => Self::invalid(
+                "invalid_body",
+                format!("invalid request body: {}", e.body_text()),
+            ),
+            JsonSyntaxError(e) => Self::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                format!("malformed JSON: {}", e.body_text()),
+            ),
+            MissingJsonContentType(_) => Self::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "expected Content-Type: application/json",
+            ),
+            BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                r.body_text(),
+            ),
+            _ => Self::bad_request(r.body_text()),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        Self::bad_request(format!("invalid query: {}", r.body_text()))
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        Self::bad_request(format!("invalid path: {}", r.body_text()))
+    }
+}
+
+impl From<WatchError> for ApiError {
+    fn from(e: WatchError) -> Self {
+        let code = match &e {
+            WatchError::InBatch { source, .. } => return Self::from_inner(&e, source),
+            other => other,
+        };
+        Self::from_inner(&e, code)
+    }
+}
+
+impl ApiError {
+    /// Status and code from the innermost error, message from the outer one (it has the index).
+    fn from_inner(outer: &WatchError, inner: &WatchError) -> Self {
+        let msg = outer.to_string();
+        match inner {
+            WatchError::UnknownChain(_) => Self::invalid("unknown_chain", msg),
+            WatchError::InvalidAddress { .. } => Self::invalid("invalid_address", msg),
+            WatchError::LabelTooLong(_) | WatchError::TooManyConfirmations(_) => {
+                Self::invalid("invalid_field", msg)
+            }
+            WatchError::Duplicate { .. } => Self::new(StatusCode::CONFLICT, "duplicate_watch", msg),
+            WatchError::InBatch { source, .. } => Self::from_inner(outer, source),
+            WatchError::Store(e) => Self::internal(e),
+        }
+    }
+}

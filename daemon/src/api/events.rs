@@ -1,0 +1,127 @@
+//! `/v1/events`: the store's outbox, in order, with long-polling.
+
+use super::auth::StoreId;
+use super::error::{ApiError, ErrorBody};
+use super::extract::{Json, Query};
+use super::AppState;
+use crate::store::EventRecord;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+const DEFAULT_LIMIT: usize = 100;
+const MAX_LIMIT: usize = 1000;
+/// Longest long-poll.
+pub(crate) const MAX_WAIT_SECS: u64 = 60;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EventsQuery {
+    /// Return events with `seq` greater than this (default 0).
+    after: Option<u64>,
+    /// 1 to 1000, default 100.
+    limit: Option<usize>,
+    /// Seconds to wait for a first event when there is none yet (0 to 60).
+    wait: Option<u64>,
+}
+
+/// An immutable, numbered event; `data` is the full current state of its subject.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Event {
+    seq: u64,
+    /// Stable across redeliveries.
+    id: Uuid,
+    #[serde(rename = "type")]
+    kind: String,
+    store: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    created_at: OffsetDateTime,
+    #[schema(value_type = Object)]
+    data: serde_json::Value,
+}
+
+impl From<EventRecord> for Event {
+    fn from(e: EventRecord) -> Self {
+        Event {
+            seq: e.seq,
+            id: e.id,
+            kind: e.kind,
+            store: e.store,
+            created_at: e.created_at,
+            data: e.data,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct EventPage {
+    events: Vec<Event>,
+    /// Pass as `after` next time.
+    next: u64,
+}
+
+/// This store's events after `after`, in order; long-polls up to `wait` seconds.
+#[utoipa::path(get, path = "/v1/events", tag = "events", security(("api_key" = [])),
+    params(EventsQuery), responses((status = 200, body = EventPage), (status = 422, body = ErrorBody)))]
+pub(crate) async fn list(
+    State(st): State<AppState>,
+    StoreId(store): StoreId,
+    Query(q): Query<EventsQuery>,
+) -> Result<Json<EventPage>, ApiError> {
+    let after = q.after.unwrap_or(0);
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::invalid(
+            "invalid_field",
+            format!("limit {limit} is not in 1..={MAX_LIMIT}"),
+        ));
+    }
+    let wait = q.wait.unwrap_or(0);
+    if wait > MAX_WAIT_SECS {
+        return Err(ApiError::invalid(
+            "invalid_field",
+            format!("wait {wait} is more than {MAX_WAIT_SECS} seconds"),
+        ));
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
+    let mut seq_rx = st.store().subscribe_seq();
+    let mut shutdown = st.shutdown_signal();
+    loop {
+        seq_rx.borrow_and_update();
+        let events = read(&st, &store, after, limit).await?;
+        if !events.is_empty() || wait == 0 {
+            return Ok(page(events, after));
+        }
+        tokio::select! {
+            changed = seq_rx.changed() => if changed.is_err() { return Ok(page(events, after)) },
+            _ = tokio::time::sleep_until(deadline) => return Ok(page(events, after)),
+            _ = shutdown.wait_for(|s| *s) => return Ok(page(events, after)),
+        }
+    }
+}
+
+async fn read(
+    st: &AppState,
+    store: &str,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<EventRecord>, ApiError> {
+    let s = st.store().clone();
+    let store = store.to_string();
+    tokio::task::spawn_blocking(move || s.store_events(&store, after, limit))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
+}
+
+fn page(events: Vec<EventRecord>, after: u64) -> Json<EventPage> {
+    let next = events.last().map_or(after, |e| e.seq);
+    Json(EventPage {
+        events: events.into_iter().map(Event::from).collect(),
+        next,
+    })
+}

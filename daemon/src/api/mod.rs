@@ -1,0 +1,177 @@
+//! The REST API (axum): routes per resource, bearer-key auth, JSON errors, HTTP or HTTPS.
+//! It reads the store and writes through `index`, never around it.
+
+mod auth;
+mod error;
+mod events;
+mod extract;
+mod openapi;
+mod ops;
+mod watches;
+
+use crate::config::{Config, ServerConfig};
+use crate::health::Health;
+use crate::index::Watches;
+use crate::metrics::Metrics;
+use crate::store::Store;
+use crate::RunError;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// Longest time in-flight requests get to finish at shutdown.
+const GRACE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone)]
+pub(crate) struct AppState(Arc<Shared>);
+
+#[derive(Debug)]
+struct Shared {
+    keys: auth::Keys,
+    watches: Watches,
+    store: Arc<Store>,
+    health: Arc<Health>,
+    metrics: Arc<Metrics>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl AppState {
+    pub(crate) fn new(
+        config: &Config,
+        store: Arc<Store>,
+        watches: Watches,
+        health: Arc<Health>,
+        metrics: Arc<Metrics>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
+        Self(Arc::new(Shared {
+            keys: auth::Keys::new(config),
+            watches,
+            store,
+            health,
+            metrics,
+            shutdown,
+        }))
+    }
+
+    fn keys(&self) -> &auth::Keys {
+        &self.0.keys
+    }
+    fn watches(&self) -> &Watches {
+        &self.0.watches
+    }
+    fn store(&self) -> &Arc<Store> {
+        &self.0.store
+    }
+    fn health(&self) -> &Health {
+        &self.0.health
+    }
+    fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+    fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.0.shutdown.clone()
+    }
+}
+
+pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
+    let v1 = Router::new()
+        .route("/watches", get(watches::list).post(watches::create))
+        .route("/watches/batch", axum::routing::post(watches::create_batch))
+        .route("/watches/{id}", get(watches::get).delete(watches::delete))
+        .route("/events", get(events::list))
+        .route("/openapi.json", get(ops::openapi));
+    Router::new()
+        .nest("/v1", v1)
+        .route("/health", get(ops::health))
+        .route("/metrics", get(ops::metrics))
+        .fallback(|| async { error::ApiError::not_found("route") })
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
+        .with_state(state)
+}
+
+/// Counts and times every request by route and status, and logs it.
+async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().clone();
+    let started = Instant::now();
+    let resp = next.run(req).await;
+    let elapsed = started.elapsed();
+    st.metrics()
+        .observe_http(method.as_str(), &route, resp.status().as_u16(), elapsed);
+    tracing::debug!(%method, %route, status = resp.status().as_u16(), ms = elapsed.as_secs_f64() * 1e3, "request");
+    resp
+}
+
+/// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish
+/// (up to a grace period) and returns.
+pub(crate) async fn serve(
+    cfg: &ServerConfig,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_bound: impl FnOnce(SocketAddr),
+) -> Result<(), RunError> {
+    let listener = std::net::TcpListener::bind(cfg.listen).map_err(|source| RunError::Bind {
+        addr: cfg.listen,
+        source,
+    })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|source| RunError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| RunError::Bind {
+        addr: cfg.listen,
+        source,
+    })?;
+    let handle = axum_server::Handle::new();
+    let h = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new requests; finishing those in flight");
+        h.graceful_shutdown(Some(GRACE));
+    });
+    let make = app.into_make_service();
+    match &cfg.tls {
+        None => {
+            tracing::info!(%addr, "api listening (http)");
+            on_bound(addr);
+            axum_server::from_tcp(listener)
+                .handle(handle)
+                .serve(make)
+                .await
+        }
+        Some(tls) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let rustls_config =
+                axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
+                    .await
+                    .map_err(|source| RunError::Tls {
+                        cert: tls.cert.clone(),
+                        key: tls.key.clone(),
+                        source,
+                    })?;
+            tracing::info!(%addr, "api listening (https)");
+            on_bound(addr);
+            axum_server::from_tcp_rustls(listener, rustls_config)
+                .handle(handle)
+                .serve(make)
+                .await
+        }
+    }
+    .map_err(RunError::Serve)
+}

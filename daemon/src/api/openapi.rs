@@ -1,0 +1,57 @@
+//! The OpenAPI document, generated from the handlers' annotations. `docs/openapi.json` is this
+//! document; a test keeps them equal.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "paywatch", description = "Self-hosted, non-custodial crypto payment daemon: REST API. \
+        Every route but /health needs `Authorization: Bearer <key>`: a store's API key (store routes, \
+        which only ever see that store's data) or the admin key (/metrics)."),
+    paths(
+        super::watches::create, super::watches::create_batch, super::watches::get,
+        super::watches::list, super::watches::delete, super::events::list,
+        super::ops::health, super::ops::metrics,
+    ),
+    modifiers(&BearerAuth),
+    tags((name = "watches"), (name = "events"), (name = "operations")),
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub(crate) fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+    doc
+}
+
+#[cfg(test)]
+mod tests {
+    /// `docs/openapi.json` is what the code serves. Regenerate with
+    /// `PAYWATCH_UPDATE_DOCS=1 cargo test -p paywatch openapi`.
+    #[test]
+    fn docs_openapi_json_is_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.json");
+        let generated = serde_json::to_string_pretty(&super::document()).unwrap() + "\n";
+        if std::env::var_os("PAYWATCH_UPDATE_DOCS").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+        }
+        let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            on_disk == generated,
+            "docs/openapi.json is stale: run PAYWATCH_UPDATE_DOCS=1 cargo test -p paywatch openapi"
+        );
+    }
+}

@@ -1,0 +1,43 @@
+//! Operator routes: `/health` (no key) and `/metrics` (admin key), and the OpenAPI document.
+
+use super::auth::{Admin, AnyKey};
+use super::AppState;
+use crate::health::HealthReport;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+
+/// Per-component status. 200 while usable (`ok` or `degraded`), 503 when `down`.
+#[utoipa::path(get, path = "/health", tag = "operations",
+    responses((status = 200, body = HealthReport), (status = 503, body = HealthReport)))]
+pub(crate) async fn health(State(st): State<AppState>) -> impl IntoResponse {
+    let report = st.health().report();
+    let status = if report.is_down() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (status, axum::Json(report))
+}
+
+/// Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(("api_key" = [])),
+    responses((status = 200, content_type = "text/plain", body = String), (status = 401)))]
+pub(crate) async fn metrics(State(st): State<AppState>, _admin: Admin) -> impl IntoResponse {
+    match st.metrics().render() {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => super::error::ApiError::internal(e).into_response(),
+    }
+}
+
+/// This API's OpenAPI 3.1 document.
+pub(crate) async fn openapi(_key: AnyKey) -> impl IntoResponse {
+    axum::Json(super::openapi::document())
+}

@@ -1,0 +1,246 @@
+use super::*;
+use serde_json::json;
+
+fn minimal(plugin_dir: &Path) -> Value {
+    json!({
+        "server": {"listen": "127.0.0.1:8080", "admin_key": "admin-key-0123456789"},
+        "storage": {"path": "/tmp/x"},
+        "plugins": {"dir": plugin_dir},
+        "chains": [
+            {"name": "btc", "kind": "bitcoin", "network": "regtest", "rpc_url": "http://127.0.0.1:18443",
+             "rpc_user": "u", "rpc_password": "rpc-pass", "zmq": "tcp://127.0.0.1:28332"},
+            {"name": "eth", "kind": "evm", "chain_id": 31337, "ws_url": "ws://127.0.0.1:8545"}
+        ],
+        "assets": [
+            {"id": "BTC", "chain": "btc", "plugin": "bitcoin"},
+            {"id": "USDT", "chain": "eth", "plugin": "erc20", "contract": "0xdAC17F958D2ee523a2206206994597C13D831ec7", "decimals": 6}
+        ],
+        "dispatch": {"allow_private": ["127.0.0.1/32", "::1"]},
+        "stores": [{
+            "id": "shop1", "api_key": "shop1-key-0123456789",
+            "receive": {"BTC": {"descriptor": "pkh(tpub/0/*)"}},
+            "endpoints": [{"plugin": "webhook", "url": "http://127.0.0.1:9000/hook", "secret": "whsec_abc",
+                           "events": ["invoice.*"], "signing_key": "ed25519-secret"}]
+        }]
+    })
+}
+
+fn issues_of(raw: &Value) -> Vec<String> {
+    match validate_value(raw) {
+        Err(ConfigError::Invalid(v)) => v.iter().map(|i| i.to_string()).collect(),
+        Ok(_) => vec![],
+        Err(e) => panic!("unexpected error {e}"),
+    }
+}
+
+#[test]
+fn a_valid_config_becomes_typed_with_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = validate_value(&minimal(dir.path())).unwrap();
+    assert_eq!(c.server.listen.port(), 8080);
+    assert_eq!(c.server.log_format, LogFormat::Text);
+    let btc = c.chain("btc").unwrap();
+    assert_eq!(
+        (btc.confirmations, btc.reorg_window, btc.kind()),
+        (1, 100, ChainKind::Bitcoin)
+    );
+    let ChainNode::Bitcoin(n) = &btc.node else {
+        panic!("bitcoin")
+    };
+    assert_eq!(n.zmq.rawtx.as_deref(), Some("tcp://127.0.0.1:28332"));
+    assert_eq!(n.zmq.sequence.as_deref(), Some("tcp://127.0.0.1:28332"));
+    let eth = c.chain("eth").unwrap();
+    assert_eq!((eth.confirmations, eth.reorg_window), (12, 64));
+    assert_eq!(c.assets[1].decimals, Some(6));
+    assert_eq!(c.stores[0].speed, 1);
+    assert!(c.stores[0].api_key.matches("shop1-key-0123456789"));
+    assert_eq!(
+        c.stores[0].endpoints[0].params.expose()["signing_key"],
+        "ed25519-secret"
+    );
+    assert_eq!(c.dispatch.allow_private.len(), 2);
+}
+
+#[test]
+fn every_problem_is_reported_with_its_key_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut raw = minimal(dir.path());
+    raw["server"]["listen"] = json!("localhost");
+    raw["server"]["colour"] = json!("blue");
+    raw["chains"][0]["rpc_url"] = json!("ftp://x");
+    raw["chains"][1]["kind"] = json!("solana");
+    raw["stores"][0].as_object_mut().unwrap().remove("api_key");
+    raw["stores"][0]["endpoints"][0]["url"] = json!("not a url");
+    raw["assets"][0]["chain"] = json!("ltc");
+    raw["dispatch"]["allow_private"] = json!(["10.0.0.0/8", "nope"]);
+    let got = issues_of(&raw);
+    let expect = [
+        "server.listen: \"localhost\" is not an address:port",
+        "server.colour: unknown key",
+        "chains[0].rpc_url: \"ftp://x\" must be a http/https URL",
+        "chains[1].kind: \"solana\" is not one of bitcoin, evm",
+        "assets[0].chain: unknown chain \"ltc\"",
+        "stores[0].api_key: missing",
+        "stores[0].endpoints[0].url: \"not a url\" is not a valid URL",
+        "dispatch.allow_private[1]: \"nope\" is not an IP address or CIDR",
+    ];
+    for e in expect {
+        assert!(
+            got.iter().any(|g| g.starts_with(e)),
+            "missing {e:?} in {got:#?}"
+        );
+    }
+    assert_eq!(got.len(), expect.len(), "{got:#?}");
+}
+
+#[test]
+fn duplicates_and_conflicts_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut raw = minimal(dir.path());
+    raw["chains"][1]["name"] = json!("btc");
+    let mut second = raw["stores"][0].clone();
+    second["id"] = json!("shop2");
+    raw["stores"].as_array_mut().unwrap().push(second);
+    raw["chains"][0]["rpc_cookie"] = json!("/x/.cookie");
+    let got = issues_of(&raw);
+    assert!(
+        got.iter()
+            .any(|g| g == "chains[1].name: duplicate chain name \"btc\""),
+        "{got:#?}"
+    );
+    assert!(
+        got.iter()
+            .any(|g| g.starts_with("stores[1].api_key: same API key as store \"shop1\"")),
+        "{got:#?}"
+    );
+    assert!(
+        got.iter()
+            .any(|g| g.starts_with("chains[0].rpc_cookie: set either")),
+        "{got:#?}"
+    );
+    // USDT's chain "eth" was renamed away above: a real error, reported once.
+    assert!(
+        got.iter()
+            .any(|g| g == "assets[1].chain: unknown chain \"eth\""),
+        "{got:#?}"
+    );
+    assert_eq!(got.len(), 4, "{got:#?}");
+}
+
+#[test]
+fn unreadable_plugin_dir_and_bad_types_are_reported() {
+    let mut raw = minimal(Path::new("/nonexistent/plugins"));
+    raw["chains"][0]["confirmations"] = json!("many");
+    raw["stores"][0]["speed"] = json!(-1);
+    raw["stores"][0]["receive"]["DOGE"] = json!({"xpub": "x"});
+    let got = issues_of(&raw);
+    assert!(
+        got.iter().any(
+            |g| g.starts_with("plugins.dir: cannot read plugin directory /nonexistent/plugins")
+        ),
+        "{got:#?}"
+    );
+    assert!(
+        got.iter()
+            .any(|g| g == "chains[0].confirmations: expected a non-negative integer, got \"many\""),
+        "{got:#?}"
+    );
+    assert!(
+        got.iter()
+            .any(|g| g == "stores[0].speed: expected a non-negative integer, got -1"),
+        "{got:#?}"
+    );
+    assert!(
+        got.iter()
+            .any(|g| g == "stores[0].receive.DOGE: unknown asset \"DOGE\""),
+        "{got:#?}"
+    );
+}
+
+#[test]
+fn printed_config_has_no_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = validate_value(&minimal(dir.path())).unwrap();
+    let printed = toml::to_string(&c).unwrap() + &format!("{c:?}");
+    for secret in [
+        "rpc-pass",
+        "shop1-key-0123456789",
+        "admin-key-0123456789",
+        "whsec_abc",
+        "ed25519-secret",
+    ] {
+        assert!(!printed.contains(secret), "{secret} leaked in:\n{printed}");
+    }
+    assert!(printed.contains("<redacted>"));
+}
+
+#[test]
+fn file_then_environment_overrides() {
+    figment::Jail::expect_with(|jail| {
+        let plugins = jail.directory().join("plugins");
+        std::fs::create_dir(&plugins).unwrap();
+        jail.create_file(
+            "paywatch.toml",
+            &format!(
+                r#"
+[server]
+listen = "127.0.0.1:8080"
+[plugins]
+dir = "{}"
+[[chains]]
+name = "btc"
+kind = "bitcoin"
+network = "regtest"
+rpc_url = "http://127.0.0.1:18443"
+rpc_user = "u"
+[[stores]]
+id = "shop1"
+"#,
+                plugins.display()
+            ),
+        )?;
+        jail.set_env("PAYWATCH_SERVER__LISTEN", "127.0.0.1:9999");
+        jail.set_env("PAYWATCH_CHAINS__BTC__RPC_PASSWORD", "0123");
+        jail.set_env("PAYWATCH_STORES__SHOP1__API_KEY", "from-the-environment");
+        jail.set_env("PAYWATCH_CONFIG", "ignored: not a section");
+        let c = load(Some(Path::new("paywatch.toml"))).map_err(|e| e.to_string())?;
+        assert_eq!(c.server.listen.port(), 9999);
+        let ChainNode::Bitcoin(n) = &c.chains[0].node else {
+            panic!()
+        };
+        let RpcAuth::UserPass { password, .. } = &n.rpc_auth else {
+            panic!()
+        };
+        assert_eq!(password.expose(), "0123");
+        assert!(c.stores[0].api_key.matches("from-the-environment"));
+        Ok(())
+    });
+}
+
+#[test]
+fn missing_and_malformed_files_are_clear_errors() {
+    let e = load(Some(Path::new("/nonexistent/paywatch.toml"))).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("cannot read config file /nonexistent/paywatch.toml"),
+        "{e}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.toml");
+    std::fs::write(&p, "[server\nlisten = 1").unwrap();
+    let e = load(Some(&p)).unwrap_err();
+    assert!(matches!(e, ConfigError::Parse { .. }), "{e}");
+}
+
+#[test]
+fn the_shipped_example_and_dev_configs_are_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config");
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["example.toml", "dev.toml"] {
+        let mut raw = read_file(&root.join(name)).unwrap();
+        raw["plugins"]["dir"] = json!(dir.path());
+        if let Err(e) = validate_value(&raw) {
+            panic!("config/{name}: {e}");
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! The validated, typed configuration. Built only by `validate`; every field is checked.
+
+use super::secret::{KeyHash, Secret};
+use ipnet::IpNet;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use url::Url;
+
+/// The whole validated configuration.
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub plugins: PluginsConfig,
+    pub chains: Vec<ChainConfig>,
+    pub assets: Vec<AssetConfig>,
+    pub dispatch: DispatchConfig,
+    pub stores: Vec<StoreConfig>,
+}
+
+impl Config {
+    pub fn chain(&self, name: &str) -> Option<&ChainConfig> {
+        self.chains.iter().find(|c| c.name == name)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Grants `/metrics` and operator routes.
+    pub admin_key: Option<KeyHash>,
+    pub log_format: LogFormat,
+    /// A `RUST_LOG`-style filter; `RUST_LOG` itself wins when set.
+    pub log_filter: String,
+    pub tls: Option<TlsConfig>,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StorageConfig {
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginsConfig {
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChainConfig {
+    pub name: String,
+    /// Default confirmation target of watches on this chain.
+    pub confirmations: u32,
+    /// Deepest reorg followed; deeper stops the chain loudly.
+    pub reorg_window: u32,
+    /// Height to start at on first start (default: the node's tip).
+    pub start_height: Option<u64>,
+    #[serde(flatten)]
+    pub node: ChainNode,
+}
+
+impl ChainConfig {
+    pub fn kind(&self) -> ChainKind {
+        match self.node {
+            ChainNode::Bitcoin(_) => ChainKind::Bitcoin,
+            ChainNode::Evm(_) => ChainKind::Evm,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChainKind {
+    Bitcoin,
+    Evm,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ChainNode {
+    Bitcoin(BitcoinNode),
+    Evm(EvmNode),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BitcoinNode {
+    pub network: BitcoinNetwork,
+    pub rpc_url: Url,
+    pub rpc_auth: RpcAuth,
+    pub zmq: ZmqEndpoints,
+    /// Per-call RPC timeout.
+    pub rpc_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BitcoinNetwork {
+    Mainnet,
+    Testnet,
+    Testnet4,
+    Signet,
+    Regtest,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RpcAuth {
+    UserPass { user: String, password: Secret },
+    Cookie(PathBuf),
+}
+
+/// ZMQ endpoints per topic; `zmq = "…"` sets all of them.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ZmqEndpoints {
+    pub rawtx: Option<String>,
+    pub hashblock: Option<String>,
+    pub rawblock: Option<String>,
+    pub sequence: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EvmNode {
+    pub chain_id: u64,
+    pub ws_url: Url,
+    pub http_url: Option<Url>,
+    pub rpc_timeout_secs: u64,
+}
+
+/// Something that can be paid: a currency plugin on a chain, with the plugin's parameters.
+#[derive(Debug, Clone, Serialize)]
+pub struct AssetConfig {
+    pub id: String,
+    pub chain: String,
+    pub plugin: String,
+    pub contract: Option<String>,
+    pub decimals: Option<u8>,
+    /// Other keys of the asset's table, handed to the plugin as they are.
+    pub params: PluginParams,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DispatchConfig {
+    /// SSRF guard exceptions: private/loopback networks callbacks may go to.
+    pub allow_private: Vec<IpNet>,
+}
+
+/// A shop.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreConfig {
+    pub id: String,
+    pub api_key: KeyHash,
+    /// Default confirmations for invoices.
+    pub speed: u32,
+    pub invoice_expiry_secs: u64,
+    pub receive: BTreeMap<String, ReceiveConfig>,
+    pub endpoints: Vec<EndpointConfig>,
+}
+
+/// Where fresh receiving addresses of one asset come from (public data only).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiveConfig {
+    Descriptor(String),
+    Xpub(String),
+    Addresses(Vec<String>),
+}
+
+/// A callback endpoint declared in the config file.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointConfig {
+    pub plugin: String,
+    pub url: Url,
+    pub secret: Option<Secret>,
+    pub events: Vec<String>,
+    /// Other keys, handed to the platform plugin.
+    pub params: PluginParams,
+}
+
+/// A plugin's own parameters from its config table. Printed (`Debug`, `Serialize`) with the
+/// values of keys that look secret redacted; [`PluginParams::expose`] gives the plugin the
+/// real values.
+#[derive(Clone, Default, PartialEq)]
+pub struct PluginParams(pub(crate) Map<String, Value>);
+
+impl PluginParams {
+    pub fn expose(&self) -> &Map<String, Value> {
+        &self.0
+    }
+
+    fn redacted(&self) -> Map<String, Value> {
+        let secretish = |k: &str| {
+            ["secret", "password", "key", "token"]
+                .iter()
+                .any(|w| k.to_ascii_lowercase().contains(w))
+        };
+        self.0
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    if secretish(k) {
+                        Value::String(super::secret::REDACTED.into())
+                    } else {
+                        v.clone()
+                    },
+                )
+            })
+            .collect()
+    }
+}
+
+impl std::fmt::Debug for PluginParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.redacted().fmt(f)
+    }
+}
+
+impl Serialize for PluginParams {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.redacted().serialize(s)
+    }
+}

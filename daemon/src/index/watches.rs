@@ -1,0 +1,251 @@
+//! Creating, reading and deleting watches: validation, per-store uniqueness, storage.
+
+use super::codec::{self, AddressCodec};
+use crate::config::Config;
+use crate::store::{Store, StoreError, WatchRecord};
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+pub(crate) const MAX_LABEL_CHARS: usize = 256;
+pub(crate) const MAX_CONFIRMATIONS: u32 = 10_000;
+/// Locks striped by (chain, key): two creates of one address serialize, others run in parallel
+/// (and share RocksDB's group commit).
+const STRIPES: usize = 64;
+
+/// A watch to create.
+#[derive(Debug, Clone)]
+pub(crate) struct NewWatch {
+    pub(crate) chain: String,
+    pub(crate) address: String,
+    pub(crate) label: Option<String>,
+    pub(crate) confirmations: Option<u32>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum WatchError {
+    #[error("unknown chain {0:?}")]
+    UnknownChain(String),
+    #[error("invalid address for chain {chain:?}: {reason}")]
+    InvalidAddress { chain: String, reason: String },
+    #[error("label is {0} characters, at most {MAX_LABEL_CHARS} are allowed")]
+    LabelTooLong(usize),
+    #[error("confirmations {0} is more than {MAX_CONFIRMATIONS}")]
+    TooManyConfirmations(u32),
+    #[error("address {address} on chain {chain:?} is already watched by this store as {existing}")]
+    Duplicate {
+        chain: String,
+        address: String,
+        existing: Uuid,
+    },
+    #[error("{field} at index {index}: {source}")]
+    InBatch {
+        index: usize,
+        field: &'static str,
+        source: Box<WatchError>,
+    },
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// The watch service. Cheap to clone.
+#[derive(Debug, Clone)]
+pub(crate) struct Watches {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<Store>,
+    chains: HashMap<String, Chain>,
+    stripes: Vec<Mutex<()>>,
+}
+
+#[derive(Debug)]
+struct Chain {
+    codec: Box<dyn AddressCodec>,
+    default_confirmations: u32,
+}
+
+impl Watches {
+    pub(crate) fn new(store: Arc<Store>, config: &Config) -> Self {
+        let chains = config
+            .chains
+            .iter()
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    Chain {
+                        codec: codec::placeholder(c.kind()),
+                        default_confirmations: c.confirmations,
+                    },
+                )
+            })
+            .collect();
+        let stripes = (0..STRIPES).map(|_| Mutex::new(())).collect();
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                chains,
+                stripes,
+            }),
+        }
+    }
+
+    /// Validates and stores watches, all or none, synced. Blocking: call off the async workers.
+    pub(crate) fn create(
+        &self,
+        store_id: &str,
+        new: Vec<NewWatch>,
+    ) -> Result<Vec<WatchRecord>, WatchError> {
+        let batch_mode = new.len() > 1;
+        let records = new
+            .into_iter()
+            .enumerate()
+            .map(|(i, n)| {
+                self.prepare(store_id, n).map_err(|e| match batch_mode {
+                    true => WatchError::InBatch {
+                        index: i,
+                        field: "watches",
+                        source: Box::new(e),
+                    },
+                    false => e,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut stripes: Vec<usize> = records.iter().map(|r| stripe(&r.chain, &r.key)).collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        let _guards: Vec<_> = stripes
+            .iter()
+            .map(|i| {
+                self.inner.stripes[*i]
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+            })
+            .collect();
+        let s = &self.inner.store;
+        let mut batch = s.batch();
+        for (i, r) in records.iter().enumerate() {
+            let dup_in_request = records[..i]
+                .iter()
+                .find(|o| o.chain == r.chain && o.key == r.key)
+                .map(|o| o.id);
+            let existing = match dup_in_request {
+                Some(id) => Some(id),
+                None => self.existing(store_id, &r.chain, &r.key)?,
+            };
+            if let Some(existing) = existing {
+                let e = WatchError::Duplicate {
+                    chain: r.chain.clone(),
+                    address: r.address.clone(),
+                    existing,
+                };
+                return Err(match batch_mode {
+                    true => WatchError::InBatch {
+                        index: i,
+                        field: "watches",
+                        source: Box::new(e),
+                    },
+                    false => e,
+                });
+            }
+            batch.put_watch(r)?;
+        }
+        s.write(batch)?;
+        Ok(records)
+    }
+
+    fn prepare(&self, store_id: &str, n: NewWatch) -> Result<WatchRecord, WatchError> {
+        let chain = self
+            .inner
+            .chains
+            .get(&n.chain)
+            .ok_or_else(|| WatchError::UnknownChain(n.chain.clone()))?;
+        let parsed =
+            chain
+                .codec
+                .parse(n.address.trim())
+                .map_err(|e| WatchError::InvalidAddress {
+                    chain: n.chain.clone(),
+                    reason: e.to_string(),
+                })?;
+        let label = n.label.filter(|l| !l.is_empty());
+        if let Some(l) = &label {
+            let chars = l.chars().count();
+            if chars > MAX_LABEL_CHARS {
+                return Err(WatchError::LabelTooLong(chars));
+            }
+        }
+        let confirmations = n.confirmations.unwrap_or(chain.default_confirmations);
+        if confirmations > MAX_CONFIRMATIONS {
+            return Err(WatchError::TooManyConfirmations(confirmations));
+        }
+        Ok(WatchRecord {
+            id: Uuid::now_v7(),
+            store: store_id.to_string(),
+            chain: n.chain,
+            address: parsed.address,
+            key: parsed.key,
+            label,
+            confirmations,
+            created_at: OffsetDateTime::now_utc(),
+        })
+    }
+
+    fn existing(
+        &self,
+        store_id: &str,
+        chain: &str,
+        key: &[u8],
+    ) -> Result<Option<Uuid>, WatchError> {
+        for id in self.inner.store.watch_ids_for_key(chain, key)? {
+            if self
+                .inner
+                .store
+                .watch(id)?
+                .is_some_and(|w| w.store == store_id)
+            {
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
+    }
+
+    /// A store's watch; another store's is `None`, as if it did not exist.
+    pub(crate) fn get(&self, store_id: &str, id: Uuid) -> Result<Option<WatchRecord>, WatchError> {
+        Ok(self.inner.store.watch(id)?.filter(|w| w.store == store_id))
+    }
+
+    pub(crate) fn list(
+        &self,
+        store_id: &str,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<WatchRecord>, WatchError> {
+        Ok(self.inner.store.store_watches(store_id, after, limit)?)
+    }
+
+    /// Deletes a store's watch; `false` when it has none with this id.
+    pub(crate) fn delete(&self, store_id: &str, id: Uuid) -> Result<bool, WatchError> {
+        let Some(w) = self.get(store_id, id)? else {
+            return Ok(false);
+        };
+        let _guard = self.inner.stripes[stripe(&w.chain, &w.key)]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let mut batch = self.inner.store.batch();
+        batch.delete_watch(&w);
+        self.inner.store.write(batch)?;
+        Ok(true)
+    }
+}
+
+fn stripe(chain: &str, key: &[u8]) -> usize {
+    let mut h = DefaultHasher::new();
+    (chain, key).hash(&mut h);
+    (h.finish() as usize) % STRIPES
+}

@@ -1,0 +1,92 @@
+//! paywatch: a self-hosted, non-custodial crypto payment daemon.
+//!
+//! The binary is a thin shell around [`run`]: it parses arguments, loads the [`config`],
+//! initializes tracing and hands over a shutdown future. Everything else is private; see
+//! `docs/layout.md` for what each module owns.
+
+mod api;
+pub mod config;
+mod health;
+mod index;
+mod metrics;
+mod store;
+mod telemetry;
+
+pub use config::Config;
+pub use health::{HealthReport, Status};
+pub use store::StoreError;
+pub use telemetry::init_tracing;
+
+use health::{Health, Kind};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Why the daemon stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot load TLS certificate {cert} / key {key}: {source}")]
+    Tls {
+        cert: PathBuf,
+        key: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("api server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Runs the daemon until `shutdown` resolves; then stops accepting API calls, lets requests in
+/// flight finish, flushes the store and returns.
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    run_with(config, shutdown, |_| {}).await
+}
+
+/// [`run`], calling `on_ready` with the API's bound address once it accepts connections.
+pub async fn run_with(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_ready: impl FnOnce(SocketAddr),
+) -> Result<(), RunError> {
+    let health = Arc::new(Health::new());
+    let store = Arc::new(store::Store::open(&config.storage.path)?);
+    health.set_store(Status::Ok, format!("open at {}", store.path().display()));
+    tracing::info!(path = %store.path().display(), "store open");
+    for chain in &config.chains {
+        health.set(
+            Kind::Chain,
+            &chain.name,
+            Status::Idle,
+            format!(
+                "configured ({:?}); no follower runs in this version",
+                chain.kind()
+            ),
+        );
+    }
+    let metrics = Arc::new(metrics::Metrics::new());
+    metrics.outbox_last_seq.set(*store.subscribe_seq().borrow());
+    let watches = index::Watches::new(store.clone(), &config);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let state = api::AppState::new(&config, store.clone(), watches, health, metrics, stop_rx);
+    let app = api::router(state, config.server.max_body_bytes);
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    };
+    let served = api::serve(&config.server, app, shutdown, on_ready).await;
+    // Every write is synced when made; flushing makes the next open fast.
+    let flushed = store.flush();
+    tracing::info!("stopped");
+    served?;
+    Ok(flushed?)
+}

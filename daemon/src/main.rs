@@ -1,0 +1,109 @@
+//! `paywatch`: parse arguments, load config, init tracing, run.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "paywatch",
+    version,
+    about = "Self-hosted, non-custodial crypto payment daemon"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the daemon until SIGINT or SIGTERM.
+    Run(ConfigArg),
+    /// Configuration commands.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration and print it, secrets redacted; exit 2 when invalid.
+    Check(ConfigArg),
+}
+
+#[derive(Debug, clap::Args)]
+struct ConfigArg {
+    /// TOML file; `PAYWATCH_*` environment variables override it.
+    #[arg(long, short, env = "PAYWATCH_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+/// Exit code of an invalid configuration.
+const EXIT_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Config(ConfigCommand::Check(arg)) => check(arg),
+        Command::Run(arg) => {
+            let config = match paywatch::config::load(arg.config.as_deref()) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("paywatch: {e}");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            };
+            paywatch::init_tracing(config.server.log_format, &config.server.log_filter);
+            match run(config) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    eprintln!("paywatch: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn check(arg: ConfigArg) -> ExitCode {
+    match paywatch::config::load(arg.config.as_deref()) {
+        Ok(c) => match toml::to_string(&c) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("paywatch: cannot print the configuration: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Err(e) => {
+            eprintln!("paywatch: {e}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+fn run(config: paywatch::Config) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    rt.block_on(paywatch::run(config, shutdown_signal()))
+        .context("daemon failed")
+}
+
+/// Resolves on the first SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("cannot listen for SIGTERM: {e}; only SIGINT stops the daemon");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+    }
+}

@@ -1,0 +1,329 @@
+//! RocksDB, and nothing else touches it. Owns the column families, key codecs
+//! ([`schema`]), stored values ([`records`]), the schema version check at open, and typed
+//! batches that are written atomically and synced.
+
+mod batch;
+mod records;
+mod schema;
+
+pub(crate) use batch::Batch;
+#[cfg(test)]
+use batch::NewEvent;
+pub(crate) use records::{EventRecord, WatchRecord};
+
+use rocksdb::{
+    ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteOptions, DB,
+};
+use schema::*;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+/// Errors of the store. Messages name the path or key involved.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open store at {path}: {source} (is another paywatch using it?)")]
+    Open {
+        path: PathBuf,
+        source: rocksdb::Error,
+    },
+    #[error("cannot create store directory {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("store at {path} has schema version {found}, this paywatch needs {expected}; it does not migrate silently: use a paywatch that matches, or a new storage.path")]
+    SchemaMismatch {
+        path: PathBuf,
+        found: u32,
+        expected: u32,
+    },
+    #[error("store at {path} has an unreadable schema version {raw:?}")]
+    BadSchemaVersion { path: PathBuf, raw: Vec<u8> },
+    #[error("rocksdb: {0}")]
+    Db(#[from] rocksdb::Error),
+    #[error("corrupt record in {cf} at key {key}: {reason}")]
+    Corrupt {
+        cf: &'static str,
+        key: String,
+        reason: String,
+    },
+    #[error("cannot encode record for {cf}: {0}", cf = .1)]
+    Encode(serde_json::Error, &'static str),
+}
+
+/// The one handle on the database. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub(crate) struct Store {
+    db: DB,
+    path: PathBuf,
+    /// Serializes commits that append events, so sequence numbers are assigned in commit order
+    /// and a reader that saw seq N never misses an event below N committed later.
+    commit: Mutex<u64>,
+    last_seq: watch::Sender<u64>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path`, checking the schema version.
+    pub(crate) fn open(path: &Path) -> Result<Self, StoreError> {
+        let open_err = |source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        std::fs::create_dir_all(path).map_err(|source| StoreError::CreateDir {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        opts.set_keep_log_file_num(5);
+        // Open every CF present (a newer schema's too: the version check then says what is wrong).
+        let mut names: Vec<String> = DB::list_cf(&opts, path).unwrap_or_default();
+        for cf in ALL_CFS {
+            if !names.iter().any(|n| n == cf) {
+                names.push(cf.to_string());
+            }
+        }
+        let cfs = names
+            .iter()
+            .map(|n| ColumnFamilyDescriptor::new(n, cf_options()));
+        let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(open_err)?;
+        let store = Self::check_version(db, path)?;
+        Ok(store)
+    }
+
+    fn check_version(db: DB, path: &Path) -> Result<Self, StoreError> {
+        let meta = db.cf_handle(CF_META).expect("meta cf opened above");
+        match db.get_cf(meta, META_SCHEMA_VERSION)? {
+            None => {
+                let mut wo = WriteOptions::default();
+                wo.set_sync(true);
+                db.put_cf_opt(meta, META_SCHEMA_VERSION, SCHEMA_VERSION.to_be_bytes(), &wo)?;
+            }
+            Some(raw) => {
+                let found = <[u8; 4]>::try_from(raw.as_slice())
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| StoreError::BadSchemaVersion {
+                        path: path.to_owned(),
+                        raw: raw.clone(),
+                    })?;
+                if found != SCHEMA_VERSION {
+                    return Err(StoreError::SchemaMismatch {
+                        path: path.to_owned(),
+                        found,
+                        expected: SCHEMA_VERSION,
+                    });
+                }
+            }
+        }
+        let last = last_seq(&db)?;
+        Ok(Self {
+            db,
+            path: path.to_owned(),
+            commit: Mutex::new(last),
+            last_seq: watch::channel(last).0,
+        })
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn cf(&self, name: &'static str) -> &ColumnFamily {
+        self.db
+            .cf_handle(name)
+            .expect("every schema CF is opened at open")
+    }
+
+    pub(crate) fn batch(&self) -> Batch<'_> {
+        Batch::new(self)
+    }
+
+    /// Writes a batch atomically and synced. Events in it get their sequence numbers here.
+    pub(crate) fn write(&self, batch: Batch<'_>) -> Result<(), StoreError> {
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        let (mut wb, events) = batch.into_parts();
+        if events.is_empty() {
+            return Ok(self.db.write_opt(wb, &wo)?);
+        }
+        let mut next = self.commit.lock().unwrap_or_else(|p| p.into_inner());
+        let mut seq = *next;
+        for e in events {
+            seq += 1;
+            let rec = e.into_record(seq);
+            let value =
+                serde_json::to_vec(&rec).map_err(|err| StoreError::Encode(err, CF_OUTBOX))?;
+            wb.put_cf(self.cf(CF_OUTBOX), outbox_key(seq), value);
+            wb.put_cf(
+                self.cf(CF_STORE_EVENTS),
+                store_events_key(&rec.store, seq),
+                [],
+            );
+        }
+        self.db.write_opt(wb, &wo)?;
+        *next = seq;
+        self.last_seq.send_replace(seq);
+        Ok(())
+    }
+
+    /// Flushes memtables and the WAL (at shutdown).
+    pub(crate) fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_wal(true)?;
+        Ok(self.db.flush()?)
+    }
+
+    pub(crate) fn watch(&self, id: Uuid) -> Result<Option<WatchRecord>, StoreError> {
+        let raw = self.db.get_cf(self.cf(CF_WATCHES), watch_key(id))?;
+        raw.map(|v| decode(CF_WATCHES, &watch_key(id), &v))
+            .transpose()
+    }
+
+    /// A store's watches in creation order, after `after` (exclusive), at most `limit`.
+    pub(crate) fn store_watches(
+        &self,
+        store: &str,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<WatchRecord>, StoreError> {
+        let prefix = store_prefix(store);
+        let start = match after {
+            Some(id) => {
+                let mut k = store_watches_key(store, id);
+                k.push(0); // strictly after
+                k
+            }
+            None => prefix.clone(),
+        };
+        let iter = self.db.iterator_cf(
+            self.cf(CF_STORE_WATCHES),
+            IteratorMode::From(&start, Direction::Forward),
+        );
+        let mut out = Vec::new();
+        for item in iter {
+            let (k, _) = item?;
+            if !k.starts_with(&prefix) || out.len() >= limit {
+                break;
+            }
+            let id = Uuid::from_slice(&k[prefix.len()..])
+                .map_err(|e| corrupt(CF_STORE_WATCHES, &k, e))?;
+            match self.watch(id)? {
+                Some(w) => out.push(w),
+                None => return Err(corrupt(CF_STORE_WATCHES, &k, "index entry without a watch")),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Ids of every watch (of any store) on this canonical key.
+    pub(crate) fn watch_ids_for_key(
+        &self,
+        chain: &str,
+        key: &[u8],
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let prefix = watch_keys_prefix(chain, key);
+        let mut out = Vec::new();
+        for item in self.db.prefix_iterator_cf(self.cf(CF_WATCH_KEYS), &prefix) {
+            let (k, _) = item?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            out.push(
+                Uuid::from_slice(&k[prefix.len()..]).map_err(|e| corrupt(CF_WATCH_KEYS, &k, e))?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Visits every watched canonical key of a chain (to build the in-memory watch set).
+    pub(crate) fn for_each_watched_key(
+        &self,
+        chain: &str,
+        mut f: impl FnMut(&[u8]),
+    ) -> Result<(), StoreError> {
+        let prefix = watch_keys_chain_prefix(chain);
+        for item in self.db.prefix_iterator_cf(self.cf(CF_WATCH_KEYS), &prefix) {
+            let (k, _) = item?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            let (key, _) = decode_watch_keys_key(prefix.len(), &k)
+                .ok_or_else(|| corrupt(CF_WATCH_KEYS, &k, "bad key layout"))?;
+            f(key);
+        }
+        Ok(())
+    }
+
+    /// A store's events with seq > `after`, in order, at most `limit`.
+    pub(crate) fn store_events(
+        &self,
+        store: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        let prefix = store_prefix(store);
+        let start = store_events_key(store, after.saturating_add(1));
+        let iter = self.db.iterator_cf(
+            self.cf(CF_STORE_EVENTS),
+            IteratorMode::From(&start, Direction::Forward),
+        );
+        let mut out = Vec::new();
+        for item in iter {
+            let (k, _) = item?;
+            if !k.starts_with(&prefix) || out.len() >= limit {
+                break;
+            }
+            let seq = decode_seq(&k[prefix.len()..])
+                .ok_or_else(|| corrupt(CF_STORE_EVENTS, &k, "bad seq"))?;
+            let raw = self.db.get_cf(self.cf(CF_OUTBOX), outbox_key(seq))?;
+            let raw =
+                raw.ok_or_else(|| corrupt(CF_STORE_EVENTS, &k, "index entry without an event"))?;
+            out.push(decode(CF_OUTBOX, &outbox_key(seq), &raw)?);
+        }
+        Ok(out)
+    }
+
+    /// The newest committed event sequence number; changes wake long-polls.
+    pub(crate) fn subscribe_seq(&self) -> watch::Receiver<u64> {
+        self.last_seq.subscribe()
+    }
+}
+
+fn cf_options() -> Options {
+    let mut o = Options::default();
+    o.set_compression_type(rocksdb::DBCompressionType::Lz4);
+    o
+}
+
+fn last_seq(db: &DB) -> Result<u64, StoreError> {
+    let cf = db.cf_handle(CF_OUTBOX).expect("outbox cf opened");
+    match db.iterator_cf(cf, IteratorMode::End).next() {
+        None => Ok(0),
+        Some(item) => {
+            let (k, _) = item?;
+            decode_seq(&k).ok_or_else(|| corrupt(CF_OUTBOX, &k, "bad seq"))
+        }
+    }
+}
+
+fn corrupt(cf: &'static str, key: &[u8], reason: impl ToString) -> StoreError {
+    StoreError::Corrupt {
+        cf,
+        key: hex::encode(key),
+        reason: reason.to_string(),
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(
+    cf: &'static str,
+    key: &[u8],
+    v: &[u8],
+) -> Result<T, StoreError> {
+    serde_json::from_slice(v).map_err(|e| corrupt(cf, key, e))
+}
+
+#[cfg(test)]
+mod tests;

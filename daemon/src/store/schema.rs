@@ -1,0 +1,133 @@
+//! The RocksDB schema: column-family names, key codecs and the schema version.
+//! `docs/schema.md` documents this file; change both together.
+//!
+//! Integers in keys are big-endian so that iteration order is numeric order. Variable-length
+//! strings in keys are prefixed with their length (one byte; names are at most 64 bytes), so
+//! one prefix never runs into another.
+
+use uuid::Uuid;
+
+/// Bumped on every incompatible change of a CF, key or value layout.
+pub(crate) const SCHEMA_VERSION: u32 = 1;
+
+pub(crate) const CF_META: &str = "meta";
+pub(crate) const CF_WATCHES: &str = "watches";
+pub(crate) const CF_WATCH_KEYS: &str = "watch_keys";
+pub(crate) const CF_STORE_WATCHES: &str = "store_watches";
+pub(crate) const CF_OUTBOX: &str = "outbox";
+pub(crate) const CF_STORE_EVENTS: &str = "store_events";
+
+/// Every column family of this schema version.
+pub(crate) const ALL_CFS: [&str; 6] = [
+    CF_META,
+    CF_WATCHES,
+    CF_WATCH_KEYS,
+    CF_STORE_WATCHES,
+    CF_OUTBOX,
+    CF_STORE_EVENTS,
+];
+
+/// `meta` key of the schema version (value: u32 BE).
+pub(crate) const META_SCHEMA_VERSION: &[u8] = b"schema_version";
+
+fn push_name(out: &mut Vec<u8>, name: &str) {
+    debug_assert!(
+        name.len() <= u8::MAX as usize,
+        "names are validated to 64 bytes"
+    );
+    out.push(name.len() as u8);
+    out.extend_from_slice(name.as_bytes());
+}
+
+/// `watches`: watch id (16 bytes) → watch record.
+pub(crate) fn watch_key(id: Uuid) -> [u8; 16] {
+    *id.as_bytes()
+}
+
+/// `watch_keys`: len(chain) ‖ chain ‖ len(key) ‖ canonical key ‖ watch id → empty.
+/// One canonical key may be watched by several stores; the prefix finds them all.
+pub(crate) fn watch_keys_prefix(chain: &str, key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2 + chain.len() + key.len() + 16);
+    push_name(&mut out, chain);
+    out.push(key.len().min(u8::MAX as usize) as u8);
+    out.extend_from_slice(key);
+    out
+}
+
+pub(crate) fn watch_keys_key(chain: &str, key: &[u8], id: Uuid) -> Vec<u8> {
+    let mut out = watch_keys_prefix(chain, key);
+    out.extend_from_slice(id.as_bytes());
+    out
+}
+
+/// The chain's prefix in `watch_keys`, to load a chain's whole watch set.
+pub(crate) fn watch_keys_chain_prefix(chain: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + chain.len());
+    push_name(&mut out, chain);
+    out
+}
+
+/// Splits a `watch_keys` key into (canonical key, watch id) given its chain prefix length.
+pub(crate) fn decode_watch_keys_key(chain_prefix_len: usize, k: &[u8]) -> Option<(&[u8], Uuid)> {
+    let rest = k.get(chain_prefix_len..)?;
+    let (&len, rest) = rest.split_first()?;
+    let (key, id) = rest.split_at_checked(len as usize)?;
+    Some((key, Uuid::from_slice(id).ok()?))
+}
+
+/// `store_watches`: len(store) ‖ store ‖ watch id → empty. Watch ids are UUIDv7, so this
+/// iterates a store's watches in creation order (the API's paging order).
+pub(crate) fn store_watches_key(store: &str, id: Uuid) -> Vec<u8> {
+    let mut out = store_prefix(store);
+    out.extend_from_slice(id.as_bytes());
+    out
+}
+
+pub(crate) fn store_prefix(store: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + store.len() + 16);
+    push_name(&mut out, store);
+    out
+}
+
+/// `outbox`: seq (u64 BE) → event.
+pub(crate) fn outbox_key(seq: u64) -> [u8; 8] {
+    seq.to_be_bytes()
+}
+
+pub(crate) fn decode_seq(k: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(k.try_into().ok()?))
+}
+
+/// `store_events`: len(store) ‖ store ‖ seq (u64 BE) → empty: a store's events in order.
+pub(crate) fn store_events_key(store: &str, seq: u64) -> Vec<u8> {
+    let mut out = store_prefix(store);
+    out.extend_from_slice(&seq.to_be_bytes());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn big_endian_sequence_keys_sort_numerically() {
+        let mut keys: Vec<_> = [256u64, 1, u64::MAX, 255, 0]
+            .iter()
+            .map(|s| outbox_key(*s))
+            .collect();
+        keys.sort();
+        let seqs: Vec<_> = keys.iter().map(|k| decode_seq(k).unwrap()).collect();
+        assert_eq!(seqs, vec![0, 1, 255, 256, u64::MAX]);
+    }
+
+    #[test]
+    fn length_prefixes_keep_names_apart() {
+        // "ab" + key "c…" must not share a prefix with "abc" + key "…".
+        let id = Uuid::now_v7();
+        let a = watch_keys_key("ab", b"cd", id);
+        assert!(!a.starts_with(&watch_keys_chain_prefix("abc")));
+        let p = watch_keys_chain_prefix("ab");
+        assert_eq!(decode_watch_keys_key(p.len(), &a), Some((&b"cd"[..], id)));
+        assert!(!store_watches_key("shop1", id).starts_with(&store_prefix("shop")));
+    }
+}

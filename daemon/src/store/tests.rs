@@ -1,0 +1,221 @@
+use super::*;
+use serde_json::json;
+use time::OffsetDateTime;
+
+fn watch(store: &str, n: u32) -> WatchRecord {
+    let id = Uuid::now_v7();
+    WatchRecord {
+        id,
+        store: store.into(),
+        chain: "btc".into(),
+        address: format!("addr{n}"),
+        key: id.as_bytes().to_vec(),
+        label: None,
+        confirmations: 1,
+        created_at: OffsetDateTime::now_utc(),
+    }
+}
+
+/// One batch = one watch with its indexes + one event naming it.
+fn write_watch_with_event(s: &Store, w: &WatchRecord) {
+    let mut b = s.batch();
+    b.put_watch(w).unwrap();
+    b.push_event(NewEvent {
+        kind: "test.watch".into(),
+        store: w.store.clone(),
+        data: json!({"watch": w.id}),
+    });
+    s.write(b).unwrap();
+}
+
+/// Every watch has all its index entries, and exactly one event names each watch.
+fn assert_consistent(s: &Store) -> usize {
+    let watches = s.store_watches("shop1", None, usize::MAX).unwrap();
+    let events = s.store_events("shop1", 0, usize::MAX).unwrap();
+    assert_eq!(
+        watches.len(),
+        events.len(),
+        "a batch was split: watches vs events"
+    );
+    let named: std::collections::HashSet<_> =
+        events.iter().map(|e| e.data["watch"].clone()).collect();
+    assert_eq!(named.len(), events.len(), "an event was written twice");
+    for w in &watches {
+        assert!(
+            named.contains(&json!(w.id)),
+            "watch {} without its event",
+            w.id
+        );
+        assert_eq!(s.watch_ids_for_key("btc", &w.key).unwrap(), vec![w.id]);
+    }
+    let mut n = 0;
+    s.for_each_watched_key("btc", |_| n += 1).unwrap();
+    assert_eq!(n, watches.len());
+    watches.len()
+}
+
+#[test]
+fn data_survives_close_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = watch("shop1", 1);
+    {
+        let s = Store::open(dir.path()).unwrap();
+        write_watch_with_event(&s, &w);
+        s.flush().unwrap();
+    }
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(s.watch(w.id).unwrap(), Some(w.clone()));
+    let events = s.store_events("shop1", 0, 10).unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].seq, 1);
+    // Sequence numbers continue after a reopen.
+    write_watch_with_event(&s, &watch("shop1", 2));
+    assert_eq!(*s.subscribe_seq().borrow(), 2);
+}
+
+#[test]
+fn a_schema_version_mismatch_refuses_to_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = Store::open(dir.path()).unwrap();
+        s.db.put_cf(s.cf(CF_META), META_SCHEMA_VERSION, 999u32.to_be_bytes())
+            .unwrap();
+    }
+    let err = Store::open(dir.path()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::SchemaMismatch {
+                found: 999,
+                expected: SCHEMA_VERSION,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("schema version 999"), "{err}");
+}
+
+#[test]
+fn a_second_open_of_the_same_path_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let _s = Store::open(dir.path()).unwrap();
+    let err = Store::open(dir.path()).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with(&format!("cannot open store at {}", dir.path().display())),
+        "{err}"
+    );
+}
+
+#[test]
+fn paging_and_deletion_keep_indexes_in_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    let ws: Vec<_> = (0..5).map(|n| watch("shop1", n)).collect();
+    for w in &ws {
+        let mut b = s.batch();
+        b.put_watch(w).unwrap();
+        s.write(b).unwrap();
+    }
+    s.write({
+        let mut b = s.batch();
+        b.put_watch(&watch("shop2", 9)).unwrap();
+        b
+    })
+    .unwrap();
+    let page1 = s.store_watches("shop1", None, 2).unwrap();
+    let page2 = s.store_watches("shop1", Some(page1[1].id), 10).unwrap();
+    let ids: Vec<_> = page1.iter().chain(&page2).map(|w| w.id).collect();
+    assert_eq!(ids, ws.iter().map(|w| w.id).collect::<Vec<_>>());
+    let mut b = s.batch();
+    b.delete_watch(&ws[2]);
+    s.write(b).unwrap();
+    assert_eq!(s.watch(ws[2].id).unwrap(), None);
+    assert!(s.watch_ids_for_key("btc", &ws[2].key).unwrap().is_empty());
+    assert_eq!(s.store_watches("shop1", None, 10).unwrap().len(), 4);
+}
+
+#[test]
+fn events_are_numbered_in_commit_order_across_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = std::sync::Arc::new(Store::open(dir.path()).unwrap());
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                for n in 0..50 {
+                    write_watch_with_event(&s, &watch("shop1", t * 1000 + n));
+                }
+            })
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    let seqs: Vec<_> = s
+        .store_events("shop1", 0, usize::MAX)
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(seqs, (1..=200).collect::<Vec<_>>());
+    assert_eq!(s.store_events("shop1", 150, 10).unwrap()[0].seq, 151);
+    assert_consistent(&s);
+}
+
+const KILL_DIR_ENV: &str = "PAYWATCH_TEST_STORE_WRITER_DIR";
+
+/// Writes batches and checks each is whole. Run by `a_batch_is_all_or_nothing_across_kill_9`
+/// as a child process with `KILL_DIR_ENV` set, where it writes until it is killed.
+#[test]
+fn batches_are_written_whole() {
+    let forever = std::env::var_os(KILL_DIR_ENV);
+    let dir = tempfile::tempdir().unwrap();
+    let path = forever
+        .as_ref()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dir.path().to_owned());
+    let s = Store::open(&path).unwrap();
+    let rounds = if forever.is_some() { u32::MAX } else { 50 };
+    for n in 0..rounds {
+        write_watch_with_event(&s, &watch("shop1", n));
+        if n == 0 && forever.is_some() {
+            println!("writing");
+        }
+    }
+    assert_eq!(assert_consistent(&s), 50);
+}
+
+#[test]
+fn a_batch_is_all_or_nothing_across_kill_9() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..3 {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "store::tests::batches_are_written_whole",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(KILL_DIR_ENV, dir.path())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        // Wait until it writes, then let it run a little and kill it mid-stream.
+        while let Some(Ok(l)) = lines.next() {
+            if l.contains("writing") {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(150 + 100 * round));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let n = assert_consistent(&s);
+        assert!(
+            n > 0,
+            "round {round}: the child wrote nothing before it was killed"
+        );
+    }
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine lacks to build and test paywatch, and prints the environment
+# the other scripts use. Idempotent. Sourced by scripts/test.sh and scripts/demo.sh.
+#
+# - clang + libclang-dev: RocksDB's bindgen needs libclang.
+# - CARGO_TARGET_DIR: a build cache shared by every clone on this machine (RocksDB takes
+#   15-20 minutes to compile on 2 cores; a second clone, such as CI's, reuses it).
+set -euo pipefail
+
+need_apt=()
+command -v clang >/dev/null 2>&1 || need_apt+=(clang)
+dpkg -s libclang-dev >/dev/null 2>&1 || need_apt+=(libclang-dev)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]}" >&2
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_apt[@]}" >&2
+fi
+command -v cargo >/dev/null 2>&1 || { echo "setup: cargo not found: install Rust (rustup)" >&2; exit 1; }
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/paywatch/target}"
+mkdir -p "$CARGO_TARGET_DIR"

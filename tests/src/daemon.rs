@@ -1,0 +1,266 @@
+//! The real `paywatch` binary, started with a real config in a temp dir, on a free port.
+
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Keys the default test config gives its two stores and the operator.
+pub const SHOP1_KEY: &str = "shop1-key-0123456789";
+pub const SHOP2_KEY: &str = "shop2-key-0123456789";
+pub const ADMIN_KEY: &str = "admin-key-0123456789";
+
+/// Path of the `paywatch` binary: `$PAYWATCH_BIN`, or the one `cargo test --workspace` built
+/// next to this test (the daemon package's own integration tests make cargo build it, with the
+/// same features as everything else, so no second RocksDB build).
+pub fn paywatch_bin() -> Result<PathBuf> {
+    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("PAYWATCH_BIN") {
+            return Ok(PathBuf::from(p));
+        }
+        // Tests run from <target>/debug/deps/; the binary is <target>/debug/paywatch.
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let bin = exe.parent().and_then(Path::parent).map(|d| d.join("paywatch")).ok_or("no target dir")?;
+        let built = std::fs::metadata(&bin).and_then(|m| m.modified()).map_err(|_| {
+            format!("{} is missing: run `cargo test --workspace` (it builds the daemon) or set PAYWATCH_BIN", bin.display())
+        })?;
+        let newest_source = newest_mtime(&crate::workspace_root().join("daemon/src"));
+        if newest_source.is_some_and(|s| s > built) {
+            return Err(format!("{} is older than daemon/src: run `cargo test --workspace` so it is rebuilt", bin.display()));
+        }
+        Ok(bin)
+    })
+    .clone()
+    .map_err(anyhow::Error::msg)
+}
+
+fn newest_mtime(dir: &Path) -> Option<std::time::SystemTime> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let m = e.metadata().ok()?;
+            if m.is_dir() {
+                newest_mtime(&e.path())
+            } else {
+                m.modified().ok()
+            }
+        })
+        .max()
+}
+
+/// The default test config: two stores, a bitcoin and an evm chain (no followers needed),
+/// storage and plugins in `dir`. `extra` is appended as TOML.
+pub fn test_config(dir: &Path, port: u16, extra: &str) -> String {
+    let plugins = dir.join("plugins");
+    std::fs::create_dir_all(&plugins).expect("plugins dir");
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:{port}"
+admin_key = "{ADMIN_KEY}"
+log_filter = "info,paywatch=debug"
+max_body_bytes = 65536
+
+[storage]
+path = "{data}"
+
+[plugins]
+dir = "{plugins}"
+
+[[chains]]
+name = "btc"
+kind = "bitcoin"
+network = "regtest"
+rpc_url = "http://127.0.0.1:1"
+rpc_user = "u"
+rpc_password = "p"
+zmq = "tcp://127.0.0.1:2"
+
+[[chains]]
+name = "eth"
+kind = "evm"
+chain_id = 31337
+ws_url = "ws://127.0.0.1:3"
+
+[[stores]]
+id = "shop1"
+api_key = "{SHOP1_KEY}"
+
+[[stores]]
+id = "shop2"
+api_key_sha256 = "{shop2_hash}"
+{extra}
+"#,
+        data = dir.join("data").display(),
+        plugins = plugins.display(),
+        shop2_hash = sha256_hex(SHOP2_KEY),
+    )
+}
+
+fn sha256_hex(s: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(s.as_bytes()))
+}
+
+/// A running daemon process. Killed on drop; its log is in `dir/paywatch.log`.
+#[derive(Debug)]
+pub struct Daemon {
+    child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub config_path: PathBuf,
+    scheme: &'static str,
+    pub http: reqwest::Client,
+}
+
+impl Daemon {
+    /// Starts the daemon with [`test_config`] plus `extra`.
+    pub async fn start(extra: &str) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let port = crate::free_port();
+        let config_path = dir.path().join("paywatch.toml");
+        std::fs::write(&config_path, test_config(dir.path(), port, extra))?;
+        let mut d = Self {
+            child: None,
+            dir,
+            port,
+            config_path,
+            scheme: "http",
+            http: reqwest::Client::new(),
+        };
+        d.spawn_and_wait().await?;
+        Ok(d)
+    }
+
+    /// Starts the daemon on a config the caller wrote (`https` picks the scheme checked).
+    pub async fn start_with(
+        dir: tempfile::TempDir,
+        port: u16,
+        config_path: PathBuf,
+        http: reqwest::Client,
+        https: bool,
+    ) -> Result<Self> {
+        let scheme = if https { "https" } else { "http" };
+        let mut d = Self {
+            child: None,
+            dir,
+            port,
+            config_path,
+            scheme,
+            http,
+        };
+        d.spawn_and_wait().await?;
+        Ok(d)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}://127.0.0.1:{}{path}", self.scheme, self.port)
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("paywatch.log")
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    async fn spawn_and_wait(&mut self) -> Result<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())?;
+        let child = Command::new(paywatch_bin()?)
+            .args(["run", "--config"])
+            .arg(&self.config_path)
+            .env_remove("RUST_LOG")
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("cannot start paywatch")?;
+        self.child = Some(child);
+        let started = Instant::now();
+        loop {
+            if let Ok(r) = self.http.get(self.url("/health")).send().await {
+                if r.status().is_success() {
+                    return Ok(());
+                }
+            }
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                bail!(
+                    "paywatch exited during startup with {status}; log:\n{}",
+                    self.log()
+                );
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                bail!(
+                    "paywatch did not answer /health within 30 s; log:\n{}",
+                    self.log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGTERM, then waits for the exit status.
+    pub async fn stop(&mut self) -> Result<ExitStatus> {
+        let mut child = self.child.take().context("not running")?;
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                bail!(
+                    "paywatch did not stop within 30 s of SIGTERM; log:\n{}",
+                    self.log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts again on the same config and data.
+    pub async fn restart(&mut self) -> Result<()> {
+        if self.child.is_some() {
+            let status = self.stop().await?;
+            if !status.success() {
+                bail!(
+                    "paywatch exited with {status} on SIGTERM; log:\n{}",
+                    self.log()
+                );
+            }
+        }
+        self.spawn_and_wait().await
+    }
+
+    /// A request builder with a bearer key.
+    pub fn req(&self, method: reqwest::Method, path: &str, key: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, self.url(path)).bearer_auth(key)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -1,0 +1,256 @@
+//! Real regtest nodes (see shared/NODES.md): fetched once by `scripts/fetch-nodes.sh`, each
+//! started on free ports in a temp dir and killed on drop.
+
+use anyhow::{bail, Context, Result};
+use bitcoincore_rpc::RpcApi;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+const STARTUP: Duration = Duration::from_secs(60);
+
+/// The folder with `bitcoind` and `anvil`, fetching them on first use.
+pub fn node_bin_dir() -> Result<PathBuf> {
+    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let script = crate::workspace_root().join("scripts/fetch-nodes.sh");
+        let out = Command::new("bash")
+            .arg(&script)
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+        if !out.status.success() {
+            return Err(format!("{} failed with {}", script.display(), out.status));
+        }
+        Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+    })
+    .clone()
+    .map_err(anyhow::Error::msg)
+}
+
+/// A regtest bitcoind-family node with RPC and ZMQ on free loopback ports.
+#[derive(Debug)]
+pub struct Bitcoind {
+    child: Child,
+    pub dir: tempfile::TempDir,
+    pub rpc_port: u16,
+    pub zmq_port: u16,
+    pub p2p_port: u16,
+    pub user: String,
+    pub password: String,
+}
+
+impl Bitcoind {
+    pub fn start() -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let (rpc_port, zmq_port, p2p_port) =
+            (crate::free_port(), crate::free_port(), crate::free_port());
+        let (user, password) = ("paywatch".to_string(), "paywatch".to_string());
+        let child = Command::new("true").spawn()?; // replaced right below
+        let mut node = Self {
+            child,
+            dir,
+            rpc_port,
+            zmq_port,
+            p2p_port,
+            user,
+            password,
+        };
+        node.child = node.spawn()?;
+        node.wait_ready()?;
+        Ok(node)
+    }
+
+    fn spawn(&self) -> Result<Child> {
+        let zmq = format!("tcp://127.0.0.1:{}", self.zmq_port);
+        let bin = node_bin_dir()?.join("bitcoind");
+        Command::new(&bin)
+            .args([
+                "-regtest",
+                "-server=1",
+                "-txindex=1",
+                "-printtoconsole=0",
+                "-listen=0",
+            ])
+            .arg(format!("-datadir={}", self.dir.path().display()))
+            .arg(format!("-rpcuser={}", self.user))
+            .arg(format!("-rpcpassword={}", self.password))
+            .arg(format!("-rpcport={}", self.rpc_port))
+            .arg(format!("-port={}", self.p2p_port))
+            .arg("-rpcbind=127.0.0.1")
+            .arg("-rpcallowip=127.0.0.1")
+            .arg(format!("-zmqpubrawtx={zmq}"))
+            .arg(format!("-zmqpubhashblock={zmq}"))
+            .arg(format!("-zmqpubrawblock={zmq}"))
+            .arg(format!("-zmqpubhashtx={zmq}"))
+            .args([
+                "-excessiveblocksize=10000000000",
+                "-maxstackmemoryusageconsensus=0",
+                "-minminingtxfee=0.00000500",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("cannot start {}", bin.display()))
+    }
+
+    pub fn rpc_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.rpc_port)
+    }
+
+    pub fn zmq_url(&self) -> String {
+        format!("tcp://127.0.0.1:{}", self.zmq_port)
+    }
+
+    /// A JSON-RPC client over minreq (the node answers large replies chunked).
+    pub fn rpc(&self) -> bitcoincore_rpc::Client {
+        let t = jsonrpc::minreq_http::MinreqHttpTransport::builder()
+            .url(&self.rpc_url())
+            .expect("valid url")
+            .basic_auth(self.user.clone(), Some(self.password.clone()))
+            .timeout(Duration::from_secs(30))
+            .build();
+        bitcoincore_rpc::Client::from_jsonrpc(jsonrpc::Client::with_transport(t))
+    }
+
+    fn wait_ready(&mut self) -> Result<()> {
+        let started = Instant::now();
+        let rpc = self.rpc();
+        loop {
+            match rpc.get_block_count() {
+                Ok(_) => return Ok(()),
+                Err(e) if started.elapsed() > STARTUP => {
+                    bail!("bitcoind did not answer RPC within {STARTUP:?}: {e}")
+                }
+                Err(_) => {}
+            }
+            if let Some(status) = self.child.try_wait()? {
+                bail!(
+                    "bitcoind exited during startup with {status}: {}",
+                    stderr_of(&mut self.child)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stops and starts the node on the same datadir and ports (drops ZMQ subscribers).
+    pub fn restart(&mut self) -> Result<()> {
+        self.stop();
+        self.child = self.spawn()?;
+        self.wait_ready()
+    }
+
+    fn stop(&mut self) {
+        let _ = self.rpc().stop();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Bitcoind {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An anvil EVM node on a free port (HTTP and WebSocket on the same port).
+#[derive(Debug)]
+pub struct Anvil {
+    child: Child,
+    pub port: u16,
+    http: reqwest::Client,
+}
+
+impl Anvil {
+    pub async fn start() -> Result<Self> {
+        let port = crate::free_port();
+        let bin = node_bin_dir()?.join("anvil");
+        let child = Command::new(&bin)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--host",
+                "127.0.0.1",
+                "--silent",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("cannot start {}", bin.display()))?;
+        let mut node = Self {
+            child,
+            port,
+            http: reqwest::Client::new(),
+        };
+        let started = Instant::now();
+        loop {
+            match node.rpc("eth_blockNumber", serde_json::json!([])).await {
+                Ok(_) => return Ok(node),
+                Err(e) if started.elapsed() > STARTUP => {
+                    bail!("anvil did not answer within {STARTUP:?}: {e}")
+                }
+                Err(_) => {}
+            }
+            if let Some(status) = node.child.try_wait()? {
+                bail!(
+                    "anvil exited during startup with {status}: {}",
+                    stderr_of(&mut node.child)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn http_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://127.0.0.1:{}", self.port)
+    }
+
+    /// One JSON-RPC call; the `result`, or the node's error as an error.
+    pub async fn rpc(&self, method: &str, params: serde_json::Value) -> Result<serde_json::Value> {
+        let body =
+            serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let resp: serde_json::Value = self
+            .http
+            .post(self.http_url())
+            .json(&body)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        if let Some(err) = resp.get("error") {
+            bail!("{method} failed: {err}");
+        }
+        Ok(resp["result"].clone())
+    }
+}
+
+impl Drop for Anvil {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn stderr_of(child: &mut Child) -> String {
+    use std::io::Read;
+    let mut s = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut s);
+    }
+    s
+}
