@@ -41,8 +41,11 @@ miner=$(cli getnewaddress)
 cli generatetoaddress 101 "$miner" >/dev/null
 echo "bitcoind: $(cli getblockcount) blocks"
 
-say "building paywatch"
-cargo build --quiet -p paywatch --bin paywatch
+say "building paywatch and its plugins"
+# Built through the workspace test graph: the same features, hence the same cached RocksDB,
+# as scripts/test.sh.
+cargo test --workspace --locked --no-run --quiet 2>/dev/null || cargo test --workspace --locked --no-run
+cp "$(scripts/build-plugins.sh)"/*.so "$work/plugins/"
 export PAYWATCH_SERVER__LISTEN="127.0.0.1:$API"
 export PAYWATCH_CHAINS__BTC__RPC_URL="http://127.0.0.1:$RPC"
 export PAYWATCH_CHAINS__BTC__ZMQ="tcp://127.0.0.1:$ZMQ"
@@ -53,6 +56,10 @@ export PAYWATCH_PLUGINS__DIR="$work/plugins"
 "$CARGO_TARGET_DIR/debug/paywatch" run --config config/dev.toml 2>"$work/paywatch.log" &
 pids+=($!)
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$API/health" >/dev/null && break; sleep 0.1; done
+curl -sf "http://127.0.0.1:$API/health" >/dev/null || { echo "demo: paywatch did not start:"; cat "$work/paywatch.log"; exit 1; }
+
+say "paywatch plugins list"
+"$CARGO_TARGET_DIR/debug/paywatch" plugins list --config config/dev.toml || true
 
 KEY="demo-shop-key-0123456789"
 api() { curl -sS -H "authorization: Bearer $KEY" -H 'content-type: application/json' "$@"; echo; }

@@ -58,24 +58,12 @@ pub(crate) enum Kind {
 
 impl Health {
     pub(crate) fn new() -> Self {
-        let store = Component {
-            status: Status::Idle,
-            detail: "not opened".into(),
-        };
-        Self {
-            inner: RwLock::new(State {
-                store,
-                chains: BTreeMap::new(),
-                plugins: BTreeMap::new(),
-            }),
-        }
+        let store = Component { status: Status::Idle, detail: "not opened".into() };
+        Self { inner: RwLock::new(State { store, chains: BTreeMap::new(), plugins: BTreeMap::new() }) }
     }
 
     pub(crate) fn set_store(&self, status: Status, detail: impl Into<String>) {
-        self.write().store = Component {
-            status,
-            detail: detail.into(),
-        };
+        self.write().store = Component { status, detail: detail.into() };
     }
 
     pub(crate) fn set(&self, kind: Kind, name: &str, status: Status, detail: impl Into<String>) {
@@ -84,22 +72,13 @@ impl Health {
             Kind::Chain => &mut s.chains,
             Kind::Plugin => &mut s.plugins,
         };
-        map.insert(
-            name.to_string(),
-            Component {
-                status,
-                detail: detail.into(),
-            },
-        );
+        map.insert(name.to_string(), Component { status, detail: detail.into() });
     }
 
     pub(crate) fn report(&self) -> HealthReport {
         let s = self.inner.read().unwrap_or_else(|p| p.into_inner());
-        let worst = std::iter::once(&s.store)
-            .chain(s.chains.values())
-            .chain(s.plugins.values())
-            .map(|c| c.status)
-            .max();
+        let worst =
+            std::iter::once(&s.store).chain(s.chains.values()).chain(s.plugins.values()).map(|c| c.status).max();
         let status = match worst {
             Some(Status::Down) => Status::Down,
             Some(Status::Degraded) => Status::Degraded,
@@ -129,12 +108,7 @@ mod tests {
         h.set_store(Status::Ok, "open");
         h.set(Kind::Chain, "btc", Status::Idle, "no follower");
         assert_eq!(h.report().status, Status::Ok);
-        h.set(
-            Kind::Plugin,
-            "bitcoin",
-            Status::Degraded,
-            "recreated after a panic",
-        );
+        h.set(Kind::Plugin, "bitcoin", Status::Degraded, "recreated after a panic");
         assert_eq!(h.report().status, Status::Degraded);
         h.set(Kind::Chain, "btc", Status::Down, "node unreachable");
         assert!(h.report().is_down());

@@ -9,11 +9,14 @@ pub mod config;
 mod health;
 mod index;
 mod metrics;
+mod plugins;
+mod startup;
 mod store;
 mod telemetry;
 
 pub use config::Config;
 pub use health::{HealthReport, Status};
+pub use plugins::{list as list_plugins, PluginListing};
 pub use store::StoreError;
 pub use telemetry::init_tracing;
 
@@ -29,26 +32,22 @@ pub enum RunError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { addr: SocketAddr, source: std::io::Error },
     #[error("cannot load TLS certificate {cert} / key {key}: {source}")]
-    Tls {
-        cert: PathBuf,
-        key: PathBuf,
-        source: std::io::Error,
-    },
+    Tls { cert: PathBuf, key: PathBuf, source: std::io::Error },
     #[error("api server failed: {0}")]
     Serve(std::io::Error),
+    #[error("cannot read plugin directory {dir}: {source}")]
+    PluginDir { dir: PathBuf, source: std::io::Error },
+    #[error("{user} uses {kind} plugin {plugin:?}, which is not loaded from {dir} (see `paywatch plugins list`)")]
+    MissingPlugin { user: String, plugin: String, kind: &'static str, dir: PathBuf },
+    #[error(transparent)]
+    Plugin(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Runs the daemon until `shutdown` resolves; then stops accepting API calls, lets requests in
 /// flight finish, flushes the store and returns.
-pub async fn run(
-    config: Config,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), RunError> {
+pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), RunError> {
     run_with(config, shutdown, |_| {}).await
 }
 
@@ -67,15 +66,17 @@ pub async fn run_with(
             Kind::Chain,
             &chain.name,
             Status::Idle,
-            format!(
-                "configured ({:?}); no follower runs in this version",
-                chain.kind()
-            ),
+            format!("configured ({}); no follower runs in this version", chain.kind().as_str()),
         );
     }
+    let set = Arc::new(index::WatchSet::load(store.clone(), config.chains.iter().map(|c| c.name.clone()))?);
+    for c in &config.chains {
+        tracing::info!(chain = %c.name, keys = set.len(&c.name), "watch set loaded");
+    }
+    let currencies = startup::plugins(&config, &set, &health)?;
     let metrics = Arc::new(metrics::Metrics::new());
     metrics.outbox_last_seq.set(*store.subscribe_seq().borrow());
-    let watches = index::Watches::new(store.clone(), &config);
+    let watches = index::Watches::new(store.clone(), set, startup::chain_watches(&config, &currencies));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let state = api::AppState::new(&config, store.clone(), watches, health, metrics, stop_rx);
     let app = api::router(state, config.server.max_body_bytes);

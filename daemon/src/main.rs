@@ -6,11 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "paywatch",
-    version,
-    about = "Self-hosted, non-custodial crypto payment daemon"
-)]
+#[command(name = "paywatch", version, about = "Self-hosted, non-custodial crypto payment daemon")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -23,6 +19,16 @@ enum Command {
     /// Configuration commands.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Plugin commands.
+    #[command(subcommand)]
+    Plugins(PluginsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginsCommand {
+    /// Load every library of `plugins.dir` and print its file, kind, name, version, ABI version
+    /// and whether it loaded (exit 1 if any was refused).
+    List(ConfigArg),
 }
 
 #[derive(Debug, Subcommand)]
@@ -45,6 +51,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Config(ConfigCommand::Check(arg)) => check(arg),
+        Command::Plugins(PluginsCommand::List(arg)) => list_plugins(arg),
         Command::Run(arg) => {
             let config = match paywatch::config::load(arg.config.as_deref()) {
                 Ok(c) => c,
@@ -85,10 +92,50 @@ fn check(arg: ConfigArg) -> ExitCode {
     }
 }
 
+fn list_plugins(arg: ConfigArg) -> ExitCode {
+    let config = match paywatch::config::load(arg.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("paywatch: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let rows = match paywatch::list_plugins(&config.plugins.dir) {
+        Ok(rows) => rows,
+        Err(e) => {
+            eprintln!("paywatch: cannot read plugin directory {}: {e}", config.plugins.dir.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("{:<44} {:<9} {:<20} {:<9} {:<4} STATUS", "FILE", "KIND", "NAME", "VERSION", "ABI");
+    for r in &rows {
+        let file = r.file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let dash = |v: Option<&str>| v.unwrap_or("-").to_string();
+        let status = match &r.error {
+            None => "loaded".to_string(),
+            Some(e) => format!("refused: {e}"),
+        };
+        println!(
+            "{file:<44} {:<9} {:<20} {:<9} {:<4} {status}",
+            dash(r.kind()),
+            dash(r.name.as_deref()),
+            dash(r.version.as_deref()),
+            dash(r.abi.as_deref())
+        );
+    }
+    if rows.is_empty() {
+        println!("(no plugin files in {})", config.plugins.dir.display());
+    }
+    if rows.iter().all(|r| r.loaded) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 fn run(config: paywatch::Config) -> anyhow::Result<()> {
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    rt.block_on(paywatch::run(config, shutdown_signal()))
-        .context("daemon failed")
+    rt.block_on(paywatch::run(config, shutdown_signal())).context("daemon failed")
 }
 
 /// Resolves on the first SIGINT or SIGTERM.

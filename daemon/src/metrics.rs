@@ -29,55 +29,23 @@ fn latency_histogram() -> Histogram {
 impl Metrics {
     pub(crate) fn new() -> Self {
         let mut registry = Registry::with_prefix("paywatch");
-        registry.register(
-            "build",
-            "Build information",
-            Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
-        );
+        registry.register("build", "Build information", Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]));
         let http_requests = Family::<Labels, Counter>::default();
-        registry.register(
-            "http_requests",
-            "API requests by method, route and status",
-            http_requests.clone(),
-        );
+        registry.register("http_requests", "API requests by method, route and status", http_requests.clone());
         let http_seconds: HistogramFamily = Family::new_with_constructor(latency_histogram);
-        registry.register(
-            "http_request_duration_seconds",
-            "API request latency by route",
-            http_seconds.clone(),
-        );
+        registry.register("http_request_duration_seconds", "API request latency by route", http_seconds.clone());
         let watches_created = Counter::default();
-        registry.register(
-            "watches_created",
-            "Watches created through the API",
-            watches_created.clone(),
-        );
+        registry.register("watches_created", "Watches created through the API", watches_created.clone());
         let outbox_last_seq = Gauge::<u64, AtomicU64>::default();
-        registry.register(
-            "outbox_last_seq",
-            "Sequence number of the newest event",
-            outbox_last_seq.clone(),
-        );
-        Self {
-            registry,
-            http_requests,
-            http_seconds,
-            watches_created,
-            outbox_last_seq,
-        }
+        registry.register("outbox_last_seq", "Sequence number of the newest event", outbox_last_seq.clone());
+        Self { registry, http_requests, http_seconds, watches_created, outbox_last_seq }
     }
 
     pub(crate) fn observe_http(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
-        let labels = vec![
-            ("method", method.to_string()),
-            ("route", route.to_string()),
-            ("status", status.to_string()),
-        ];
+        let labels = vec![("method", method.to_string()), ("route", route.to_string()), ("status", status.to_string())];
         self.http_requests.get_or_create(&labels).inc();
         let labels = vec![("route", route.to_string())];
-        self.http_seconds
-            .get_or_create(&labels)
-            .observe(elapsed.as_secs_f64());
+        self.http_seconds.get_or_create(&labels).observe(elapsed.as_secs_f64());
     }
 
     pub(crate) fn render(&self) -> Result<String, std::fmt::Error> {
@@ -92,18 +60,11 @@ mod tests {
     #[test]
     fn renders_prometheus_text() {
         let m = super::Metrics::new();
-        m.observe_http(
-            "GET",
-            "/v1/watches",
-            200,
-            std::time::Duration::from_millis(3),
-        );
+        m.observe_http("GET", "/v1/watches", 200, std::time::Duration::from_millis(3));
         m.watches_created.inc_by(2);
         let text = m.render().unwrap();
         assert!(
-            text.contains(
-                r#"paywatch_http_requests_total{method="GET",route="/v1/watches",status="200"} 1"#
-            ),
+            text.contains(r#"paywatch_http_requests_total{method="GET",route="/v1/watches",status="200"} 1"#),
             "{text}"
         );
         assert!(text.contains("paywatch_watches_created_total 2"), "{text}");

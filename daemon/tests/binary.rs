@@ -13,10 +13,7 @@ fn paywatch() -> Command {
 fn version_is_the_crate_version() {
     let out = paywatch().arg("--version").output().unwrap();
     assert!(out.status.success());
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        format!("paywatch {}", env!("CARGO_PKG_VERSION"))
-    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("paywatch {}", env!("CARGO_PKG_VERSION")));
 }
 
 #[test]
@@ -28,18 +25,8 @@ fn the_example_config_checks_once_its_plugin_dir_exists() {
         .env("PAYWATCH_PLUGINS__DIR", dir.path())
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let printed = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        printed.contains("[[chains]]") && printed.contains("<redacted>"),
-        "{printed}"
-    );
-    assert!(
-        !printed.contains("change-me"),
-        "a secret was printed:\n{printed}"
-    );
+    assert!(printed.contains("[[chains]]") && printed.contains("<redacted>"), "{printed}");
+    assert!(!printed.contains("change-me"), "a secret was printed:\n{printed}");
 }

@@ -24,11 +24,17 @@ pub fn paywatch_bin() -> Result<PathBuf> {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
         let bin = exe.parent().and_then(Path::parent).map(|d| d.join("paywatch")).ok_or("no target dir")?;
         let built = std::fs::metadata(&bin).and_then(|m| m.modified()).map_err(|_| {
-            format!("{} is missing: run `cargo test --workspace` (it builds the daemon) or set PAYWATCH_BIN", bin.display())
+            format!(
+                "{} is missing: run `cargo test --workspace` (it builds the daemon) or set PAYWATCH_BIN",
+                bin.display()
+            )
         })?;
         let newest_source = newest_mtime(&crate::workspace_root().join("daemon/src"));
         if newest_source.is_some_and(|s| s > built) {
-            return Err(format!("{} is older than daemon/src: run `cargo test --workspace` so it is rebuilt", bin.display()));
+            return Err(format!(
+                "{} is older than daemon/src: run `cargo test --workspace` so it is rebuilt",
+                bin.display()
+            ));
         }
         Ok(bin)
     })
@@ -105,6 +111,16 @@ fn sha256_hex(s: &str) -> String {
     hex::encode(sha2::Sha256::digest(s.as_bytes()))
 }
 
+/// Copies plugin libraries into `dir/plugins`.
+pub fn install_plugins(dir: &Path, plugins: &[PathBuf]) -> Result<()> {
+    let target = dir.join("plugins");
+    std::fs::create_dir_all(&target)?;
+    for p in plugins {
+        std::fs::copy(p, target.join(p.file_name().context("plugin file name")?))?;
+    }
+    Ok(())
+}
+
 /// A running daemon process. Killed on drop; its log is in `dir/paywatch.log`.
 #[derive(Debug)]
 pub struct Daemon {
@@ -119,18 +135,17 @@ pub struct Daemon {
 impl Daemon {
     /// Starts the daemon with [`test_config`] plus `extra`.
     pub async fn start(extra: &str) -> Result<Self> {
+        Self::start_with_plugins(extra, &[]).await
+    }
+
+    /// As [`Daemon::start`], with copies of these plugin libraries in its plugin directory.
+    pub async fn start_with_plugins(extra: &str, plugins: &[PathBuf]) -> Result<Self> {
         let dir = tempfile::tempdir()?;
+        install_plugins(dir.path(), plugins)?;
         let port = crate::free_port();
         let config_path = dir.path().join("paywatch.toml");
         std::fs::write(&config_path, test_config(dir.path(), port, extra))?;
-        let mut d = Self {
-            child: None,
-            dir,
-            port,
-            config_path,
-            scheme: "http",
-            http: reqwest::Client::new(),
-        };
+        let mut d = Self { child: None, dir, port, config_path, scheme: "http", http: reqwest::Client::new() };
         d.spawn_and_wait().await?;
         Ok(d)
     }
@@ -144,14 +159,7 @@ impl Daemon {
         https: bool,
     ) -> Result<Self> {
         let scheme = if https { "https" } else { "http" };
-        let mut d = Self {
-            child: None,
-            dir,
-            port,
-            config_path,
-            scheme,
-            http,
-        };
+        let mut d = Self { child: None, dir, port, config_path, scheme, http };
         d.spawn_and_wait().await?;
         Ok(d)
     }
@@ -169,10 +177,7 @@ impl Daemon {
     }
 
     async fn spawn_and_wait(&mut self) -> Result<()> {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log_path())?;
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path())?;
         let child = Command::new(paywatch_bin()?)
             .args(["run", "--config"])
             .arg(&self.config_path)
@@ -189,21 +194,11 @@ impl Daemon {
                     return Ok(());
                 }
             }
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                bail!(
-                    "paywatch exited during startup with {status}; log:\n{}",
-                    self.log()
-                );
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                bail!("paywatch exited during startup with {status}; log:\n{}", self.log());
             }
             if started.elapsed() > Duration::from_secs(30) {
-                bail!(
-                    "paywatch did not answer /health within 30 s; log:\n{}",
-                    self.log()
-                );
+                bail!("paywatch did not answer /health within 30 s; log:\n{}", self.log());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -212,9 +207,7 @@ impl Daemon {
     /// SIGTERM, then waits for the exit status.
     pub async fn stop(&mut self) -> Result<ExitStatus> {
         let mut child = self.child.take().context("not running")?;
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()?;
+        Command::new("kill").args(["-TERM", &child.id().to_string()]).status()?;
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = child.try_wait()? {
@@ -222,10 +215,7 @@ impl Daemon {
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
-                bail!(
-                    "paywatch did not stop within 30 s of SIGTERM; log:\n{}",
-                    self.log()
-                );
+                bail!("paywatch did not stop within 30 s of SIGTERM; log:\n{}", self.log());
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -244,10 +234,7 @@ impl Daemon {
         if self.child.is_some() {
             let status = self.stop().await?;
             if !status.success() {
-                bail!(
-                    "paywatch exited with {status} on SIGTERM; log:\n{}",
-                    self.log()
-                );
+                bail!("paywatch exited with {status} on SIGTERM; log:\n{}", self.log());
             }
         }
         self.spawn_and_wait().await

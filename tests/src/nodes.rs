@@ -44,19 +44,10 @@ pub struct Bitcoind {
 impl Bitcoind {
     pub fn start() -> Result<Self> {
         let dir = tempfile::tempdir()?;
-        let (rpc_port, zmq_port, p2p_port) =
-            (crate::free_port(), crate::free_port(), crate::free_port());
+        let (rpc_port, zmq_port, p2p_port) = (crate::free_port(), crate::free_port(), crate::free_port());
         let (user, password) = ("paywatch".to_string(), "paywatch".to_string());
         let child = Command::new("true").spawn()?; // replaced right below
-        let mut node = Self {
-            child,
-            dir,
-            rpc_port,
-            zmq_port,
-            p2p_port,
-            user,
-            password,
-        };
+        let mut node = Self { child, dir, rpc_port, zmq_port, p2p_port, user, password };
         node.child = node.spawn()?;
         node.wait_ready()?;
         Ok(node)
@@ -66,13 +57,7 @@ impl Bitcoind {
         let zmq = format!("tcp://127.0.0.1:{}", self.zmq_port);
         let bin = node_bin_dir()?.join("bitcoind");
         Command::new(&bin)
-            .args([
-                "-regtest",
-                "-server=1",
-                "-txindex=1",
-                "-printtoconsole=0",
-                "-listen=0",
-            ])
+            .args(["-regtest", "-server=1", "-txindex=1", "-printtoconsole=0", "-listen=0"])
             .arg(format!("-datadir={}", self.dir.path().display()))
             .arg(format!("-rpcuser={}", self.user))
             .arg(format!("-rpcpassword={}", self.password))
@@ -84,11 +69,7 @@ impl Bitcoind {
             .arg(format!("-zmqpubhashblock={zmq}"))
             .arg(format!("-zmqpubrawblock={zmq}"))
             .arg(format!("-zmqpubhashtx={zmq}"))
-            .args([
-                "-excessiveblocksize=10000000000",
-                "-maxstackmemoryusageconsensus=0",
-                "-minminingtxfee=0.00000500",
-            ])
+            .args(["-excessiveblocksize=10000000000", "-maxstackmemoryusageconsensus=0", "-minminingtxfee=0.00000500"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -126,10 +107,7 @@ impl Bitcoind {
                 Err(_) => {}
             }
             if let Some(status) = self.child.try_wait()? {
-                bail!(
-                    "bitcoind exited during startup with {status}: {}",
-                    stderr_of(&mut self.child)
-                );
+                bail!("bitcoind exited during startup with {status}: {}", stderr_of(&mut self.child));
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -176,22 +154,12 @@ impl Anvil {
         let port = crate::free_port();
         let bin = node_bin_dir()?.join("anvil");
         let child = Command::new(&bin)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--host",
-                "127.0.0.1",
-                "--silent",
-            ])
+            .args(["--port", &port.to_string(), "--host", "127.0.0.1", "--silent"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .with_context(|| format!("cannot start {}", bin.display()))?;
-        let mut node = Self {
-            child,
-            port,
-            http: reqwest::Client::new(),
-        };
+        let mut node = Self { child, port, http: reqwest::Client::new() };
         let started = Instant::now();
         loop {
             match node.rpc("eth_blockNumber", serde_json::json!([])).await {
@@ -202,10 +170,7 @@ impl Anvil {
                 Err(_) => {}
             }
             if let Some(status) = node.child.try_wait()? {
-                bail!(
-                    "anvil exited during startup with {status}: {}",
-                    stderr_of(&mut node.child)
-                );
+                bail!("anvil exited during startup with {status}: {}", stderr_of(&mut node.child));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -221,17 +186,9 @@ impl Anvil {
 
     /// One JSON-RPC call; the `result`, or the node's error as an error.
     pub async fn rpc(&self, method: &str, params: serde_json::Value) -> Result<serde_json::Value> {
-        let body =
-            serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-        let resp: serde_json::Value = self
-            .http
-            .post(self.http_url())
-            .json(&body)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
+        let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let resp: serde_json::Value =
+            self.http.post(self.http_url()).json(&body).send().await?.error_for_status()?.json().await?;
         if let Some(err) = resp.get("error") {
             bail!("{method} failed: {err}");
         }

@@ -17,11 +17,7 @@ pub(crate) struct Keys {
 impl Keys {
     pub(crate) fn new(config: &Config) -> Self {
         Self {
-            stores: config
-                .stores
-                .iter()
-                .map(|s| (s.id.clone(), s.api_key.clone()))
-                .collect(),
+            stores: config.stores.iter().map(|s| (s.id.clone(), s.api_key.clone())).collect(),
             admin: config.server.admin_key.clone(),
         }
     }
@@ -56,11 +52,7 @@ impl FromRequestParts<AppState> for StoreId {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(parts).ok_or_else(ApiError::unauthorized)?;
-        state
-            .keys()
-            .store_for(token)
-            .map(|s| StoreId(s.to_string()))
-            .ok_or_else(ApiError::unauthorized)
+        state.keys().store_for(token).map(|s| StoreId(s.to_string())).ok_or_else(ApiError::unauthorized)
     }
 }
 
@@ -73,11 +65,7 @@ impl FromRequestParts<AppState> for Admin {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(parts).ok_or_else(ApiError::unauthorized)?;
-        state
-            .keys()
-            .is_admin(token)
-            .then_some(Admin)
-            .ok_or_else(ApiError::unauthorized)
+        state.keys().is_admin(token).then_some(Admin).ok_or_else(ApiError::unauthorized)
     }
 }
 
@@ -93,8 +81,6 @@ impl FromRequestParts<AppState> for AnyKey {
         let keys = state.keys();
         let store = keys.store_for(token).is_some();
         let admin = keys.is_admin(token);
-        (store | admin)
-            .then_some(AnyKey)
-            .ok_or_else(ApiError::unauthorized)
+        (store | admin).then_some(AnyKey).ok_or_else(ApiError::unauthorized)
     }
 }

@@ -30,11 +30,7 @@ pub(crate) struct ErrorDetail {
 
 impl ApiError {
     pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-        }
+        Self { status, code, message: message.into() }
     }
 
     pub(crate) fn unauthorized() -> Self {
@@ -46,11 +42,7 @@ impl ApiError {
     }
 
     pub(crate) fn not_found(what: impl std::fmt::Display) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("{what} not found"),
-        )
+        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
     }
 
     pub(crate) fn invalid(code: &'static str, message: impl Into<String>) -> Self {
@@ -63,22 +55,13 @@ impl ApiError {
 
     pub(crate) fn internal(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "internal error serving a request");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal error; see the daemon log",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the daemon log")
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.code,
-                message: self.message,
-            },
-        };
+        let body = ErrorBody { error: ErrorDetail { code: self.code, message: self.message } };
         (self.status, axum::Json(body)).into_response()
     }
 }
@@ -87,25 +70,18 @@ impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
         use JsonRejection::*;
         match &r {
-            JsonDataError(e) => Self::invalid(
-                "invalid_body",
-                format!("invalid request body: {}", e.body_text()),
-            ),
-            JsonSyntaxError(e) => Self::new(
-                StatusCode::BAD_REQUEST,
-                "malformed_json",
-                format!("malformed JSON: {}", e.body_text()),
-            ),
+            JsonDataError(e) => Self::invalid("invalid_body", format!("invalid request body: {}", e.body_text())),
+            JsonSyntaxError(e) => {
+                Self::new(StatusCode::BAD_REQUEST, "malformed_json", format!("malformed JSON: {}", e.body_text()))
+            }
             MissingJsonContentType(_) => Self::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 "expected Content-Type: application/json",
             ),
-            BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                r.body_text(),
-            ),
+            BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", r.body_text())
+            }
             _ => Self::bad_request(r.body_text()),
         }
     }
@@ -140,9 +116,10 @@ impl ApiError {
         match inner {
             WatchError::UnknownChain(_) => Self::invalid("unknown_chain", msg),
             WatchError::InvalidAddress { .. } => Self::invalid("invalid_address", msg),
-            WatchError::LabelTooLong(_) | WatchError::TooManyConfirmations(_) => {
-                Self::invalid("invalid_field", msg)
+            WatchError::CodecUnavailable { .. } => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "plugin_unavailable", msg)
             }
+            WatchError::LabelTooLong(_) | WatchError::TooManyConfirmations(_) => Self::invalid("invalid_field", msg),
             WatchError::Duplicate { .. } => Self::new(StatusCode::CONFLICT, "duplicate_watch", msg),
             WatchError::InBatch { source, .. } => Self::from_inner(outer, source),
             WatchError::Store(e) => Self::internal(e),

@@ -46,14 +46,7 @@ pub(crate) struct Event {
 
 impl From<EventRecord> for Event {
     fn from(e: EventRecord) -> Self {
-        Event {
-            seq: e.seq,
-            id: e.id,
-            kind: e.kind,
-            store: e.store,
-            created_at: e.created_at,
-            data: e.data,
-        }
+        Event { seq: e.seq, id: e.id, kind: e.kind, store: e.store, created_at: e.created_at, data: e.data }
     }
 }
 
@@ -75,17 +68,11 @@ pub(crate) async fn list(
     let after = q.after.unwrap_or(0);
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::invalid(
-            "invalid_field",
-            format!("limit {limit} is not in 1..={MAX_LIMIT}"),
-        ));
+        return Err(ApiError::invalid("invalid_field", format!("limit {limit} is not in 1..={MAX_LIMIT}")));
     }
     let wait = q.wait.unwrap_or(0);
     if wait > MAX_WAIT_SECS {
-        return Err(ApiError::invalid(
-            "invalid_field",
-            format!("wait {wait} is more than {MAX_WAIT_SECS} seconds"),
-        ));
+        return Err(ApiError::invalid("invalid_field", format!("wait {wait} is more than {MAX_WAIT_SECS} seconds")));
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
     let mut seq_rx = st.store().subscribe_seq();
@@ -104,12 +91,7 @@ pub(crate) async fn list(
     }
 }
 
-async fn read(
-    st: &AppState,
-    store: &str,
-    after: u64,
-    limit: usize,
-) -> Result<Vec<EventRecord>, ApiError> {
+async fn read(st: &AppState, store: &str, after: u64, limit: usize) -> Result<Vec<EventRecord>, ApiError> {
     let s = st.store().clone();
     let store = store.to_string();
     tokio::task::spawn_blocking(move || s.store_events(&store, after, limit))
@@ -120,8 +102,5 @@ async fn read(
 
 fn page(events: Vec<EventRecord>, after: u64) -> Json<EventPage> {
     let next = events.last().map_or(after, |e| e.seq);
-    Json(EventPage {
-        events: events.into_iter().map(Event::from).collect(),
-        next,
-    })
+    Json(EventPage { events: events.into_iter().map(Event::from).collect(), next })
 }

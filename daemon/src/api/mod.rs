@@ -51,14 +51,7 @@ impl AppState {
         metrics: Arc<Metrics>,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
-        Self(Arc::new(Shared {
-            keys: auth::Keys::new(config),
-            watches,
-            store,
-            health,
-            metrics,
-            shutdown,
-        }))
+        Self(Arc::new(Shared { keys: auth::Keys::new(config), watches, store, health, metrics, shutdown }))
     }
 
     fn keys(&self) -> &auth::Keys {
@@ -101,17 +94,13 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
 
 /// Counts and times every request by route and status, and logs it.
 async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
+    let route =
+        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
     let method = req.method().clone();
     let started = Instant::now();
     let resp = next.run(req).await;
     let elapsed = started.elapsed();
-    st.metrics()
-        .observe_http(method.as_str(), &route, resp.status().as_u16(), elapsed);
+    st.metrics().observe_http(method.as_str(), &route, resp.status().as_u16(), elapsed);
     tracing::debug!(%method, %route, status = resp.status().as_u16(), ms = elapsed.as_secs_f64() * 1e3, "request");
     resp
 }
@@ -124,20 +113,10 @@ pub(crate) async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_bound: impl FnOnce(SocketAddr),
 ) -> Result<(), RunError> {
-    let listener = std::net::TcpListener::bind(cfg.listen).map_err(|source| RunError::Bind {
-        addr: cfg.listen,
-        source,
-    })?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|source| RunError::Bind {
-            addr: cfg.listen,
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| RunError::Bind {
-        addr: cfg.listen,
-        source,
-    })?;
+    let listener =
+        std::net::TcpListener::bind(cfg.listen).map_err(|source| RunError::Bind { addr: cfg.listen, source })?;
+    listener.set_nonblocking(true).map_err(|source| RunError::Bind { addr: cfg.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| RunError::Bind { addr: cfg.listen, source })?;
     let handle = axum_server::Handle::new();
     let h = handle.clone();
     tokio::spawn(async move {
@@ -150,27 +129,16 @@ pub(crate) async fn serve(
         None => {
             tracing::info!(%addr, "api listening (http)");
             on_bound(addr);
-            axum_server::from_tcp(listener)
-                .handle(handle)
-                .serve(make)
-                .await
+            axum_server::from_tcp(listener).handle(handle).serve(make).await
         }
         Some(tls) => {
             let _ = rustls::crypto::ring::default_provider().install_default();
-            let rustls_config =
-                axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
-                    .await
-                    .map_err(|source| RunError::Tls {
-                        cert: tls.cert.clone(),
-                        key: tls.key.clone(),
-                        source,
-                    })?;
+            let rustls_config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
+                .await
+                .map_err(|source| RunError::Tls { cert: tls.cert.clone(), key: tls.key.clone(), source })?;
             tracing::info!(%addr, "api listening (https)");
             on_bound(addr);
-            axum_server::from_tcp_rustls(listener, rustls_config)
-                .handle(handle)
-                .serve(make)
-                .await
+            axum_server::from_tcp_rustls(listener, rustls_config).handle(handle).serve(make).await
         }
     }
     .map_err(RunError::Serve)

@@ -12,11 +12,7 @@ use axum::response::IntoResponse;
     responses((status = 200, body = HealthReport), (status = 503, body = HealthReport)))]
 pub(crate) async fn health(State(st): State<AppState>) -> impl IntoResponse {
     let report = st.health().report();
-    let status = if report.is_down() {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        StatusCode::OK
-    };
+    let status = if report.is_down() { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
     (status, axum::Json(report))
 }
 
@@ -25,13 +21,7 @@ pub(crate) async fn health(State(st): State<AppState>) -> impl IntoResponse {
     responses((status = 200, content_type = "text/plain", body = String), (status = 401)))]
 pub(crate) async fn metrics(State(st): State<AppState>, _admin: Admin) -> impl IntoResponse {
     match st.metrics().render() {
-        Ok(text) => (
-            [(
-                header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
-            text,
-        )
+        Ok(text) => ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
             .into_response(),
         Err(e) => super::error::ApiError::internal(e).into_response(),
     }

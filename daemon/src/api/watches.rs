@@ -32,12 +32,7 @@ pub(crate) struct CreateWatch {
 
 impl From<CreateWatch> for NewWatch {
     fn from(c: CreateWatch) -> Self {
-        NewWatch {
-            chain: c.chain,
-            address: c.address,
-            label: c.label,
-            confirmations: c.confirmations,
-        }
+        NewWatch { chain: c.chain, address: c.address, label: c.label, confirmations: c.confirmations }
     }
 }
 
@@ -98,12 +93,8 @@ pub(crate) struct PageQuery {
     after: Option<Uuid>,
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(ApiError::internal)
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)
 }
 
 /// Watch one address.
@@ -133,21 +124,13 @@ pub(crate) async fn create_batch(
 ) -> Result<(StatusCode, Json<WatchList>), ApiError> {
     let n = req.watches.len();
     if n == 0 || n > MAX_BATCH {
-        return Err(ApiError::invalid(
-            "invalid_field",
-            format!("watches has {n} entries, expected 1 to {MAX_BATCH}"),
-        ));
+        return Err(ApiError::invalid("invalid_field", format!("watches has {n} entries, expected 1 to {MAX_BATCH}")));
     }
     let svc = st.watches().clone();
     let new = req.watches.into_iter().map(NewWatch::from).collect();
     let created = blocking(move || svc.create(&store, new)).await??;
     st.metrics().watches_created.inc_by(created.len() as u64);
-    Ok((
-        StatusCode::CREATED,
-        Json(WatchList {
-            watches: created.into_iter().map(Watch::from).collect(),
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(WatchList { watches: created.into_iter().map(Watch::from).collect() })))
 }
 
 /// One watch of this store.
@@ -160,8 +143,7 @@ pub(crate) async fn get(
 ) -> Result<Json<Watch>, ApiError> {
     let svc = st.watches().clone();
     let w = blocking(move || svc.get(&store, id)).await??;
-    w.map(|w| Json(w.into()))
-        .ok_or_else(|| ApiError::not_found(format!("watch {id}")))
+    w.map(|w| Json(w.into())).ok_or_else(|| ApiError::not_found(format!("watch {id}")))
 }
 
 /// This store's watches in creation order, paged.
@@ -174,20 +156,12 @@ pub(crate) async fn list(
 ) -> Result<Json<WatchPage>, ApiError> {
     let limit = q.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::invalid(
-            "invalid_field",
-            format!("limit {limit} is not in 1..={MAX_PAGE}"),
-        ));
+        return Err(ApiError::invalid("invalid_field", format!("limit {limit} is not in 1..={MAX_PAGE}")));
     }
     let svc = st.watches().clone();
     let items = blocking(move || svc.list(&store, q.after, limit)).await??;
-    let next = (items.len() == limit)
-        .then(|| items.last().map(|w| w.id))
-        .flatten();
-    Ok(Json(WatchPage {
-        items: items.into_iter().map(Watch::from).collect(),
-        next,
-    }))
+    let next = (items.len() == limit).then(|| items.last().map(|w| w.id)).flatten();
+    Ok(Json(WatchPage { items: items.into_iter().map(Watch::from).collect(), next }))
 }
 
 /// Stop watching.

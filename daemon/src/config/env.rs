@@ -40,11 +40,7 @@ fn merge_into_array(items: &mut Vec<Value>, over: Map<String, Value>) {
 }
 
 fn element_named(item: &Value, sel: &str) -> bool {
-    NAME_KEYS.iter().any(|k| {
-        item.get(k)
-            .and_then(Value::as_str)
-            .is_some_and(|n| n.eq_ignore_ascii_case(sel))
-    })
+    NAME_KEYS.iter().any(|k| item.get(k).and_then(Value::as_str).is_some_and(|n| n.eq_ignore_ascii_case(sel)))
 }
 
 fn with_selector(sel: String, v: Value) -> Value {
@@ -78,10 +74,7 @@ mod tests {
             }),
         );
         assert_eq!(base["server"]["listen"], "127.0.0.1:2");
-        assert_eq!(
-            base["chains"][0],
-            json!({"name": "btc", "rpc_user": "u", "rpc_password": "p"})
-        );
+        assert_eq!(base["chains"][0], json!({"name": "btc", "rpc_user": "u", "rpc_password": "p"}));
         assert_eq!(base["chains"][1]["chain_id"], 5);
         assert_eq!(base["stores"][0]["api_key"], "k");
     }

@@ -24,18 +24,13 @@ pub const ENV_PREFIX: &str = "PAYWATCH_";
 
 /// Top-level sections the environment may override (other `PAYWATCH_*` variables, such as
 /// `PAYWATCH_CONFIG`, belong to the command line and scripts).
-const SECTIONS: [&str; 7] = [
-    "server", "storage", "plugins", "chains", "assets", "dispatch", "stores",
-];
+const SECTIONS: [&str; 7] = ["server", "storage", "plugins", "chains", "assets", "dispatch", "stores"];
 
 /// Why a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("cannot parse {what}: {message}")]
     Parse { what: String, message: String },
     #[error("{}", Invalid(.0))]
@@ -47,11 +42,7 @@ struct Invalid<'a>(&'a [ConfigIssue]);
 impl fmt::Display for Invalid<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.0.len();
-        write!(
-            f,
-            "invalid configuration ({n} problem{}):",
-            if n == 1 { "" } else { "s" }
-        )?;
+        write!(f, "invalid configuration ({n} problem{}):", if n == 1 { "" } else { "s" })?;
         for issue in self.0 {
             write!(f, "\n  - {issue}")?;
         }
@@ -81,16 +72,10 @@ pub fn validate_value(raw: &Value) -> Result<Config, ConfigError> {
 
 fn read_file(path: &Path) -> Result<Value, ConfigError> {
     // figment treats a missing file as empty; an operator who names a file means it.
-    std::fs::metadata(path).map_err(|source| ConfigError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
+    std::fs::metadata(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
     Figment::from(Toml::file(path))
         .extract::<Value>()
-        .map_err(|e| ConfigError::Parse {
-            what: path.display().to_string(),
-            message: e.to_string(),
-        })
+        .map_err(|e| ConfigError::Parse { what: path.display().to_string(), message: e.to_string() })
 }
 
 /// The `PAYWATCH_*` variables as a nested table. Values stay the exact strings given: figment's
@@ -101,19 +86,14 @@ fn read_env() -> Result<Value, ConfigError> {
     let env = Env::prefixed(ENV_PREFIX)
         .filter(|k| {
             let k = k.as_str().to_ascii_lowercase();
-            SECTIONS
-                .iter()
-                .any(|s| k == *s || k.starts_with(&format!("{s}__")))
+            SECTIONS.iter().any(|s| k == *s || k.starts_with(&format!("{s}__")))
         })
         .split("__");
     let mut root = Value::Object(Default::default());
     for (key, value) in env.iter() {
         let path: Vec<&str> = key.as_str().split('.').collect();
         insert_path(&mut root, &path, value).map_err(|message| ConfigError::Parse {
-            what: format!(
-                "environment variable {ENV_PREFIX}{}",
-                key.as_str().replace('.', "__").to_uppercase()
-            ),
+            what: format!("environment variable {ENV_PREFIX}{}", key.as_str().replace('.', "__").to_uppercase()),
             message,
         })?;
     }
@@ -125,9 +105,7 @@ fn insert_path(root: &mut Value, path: &[&str], value: String) -> Result<(), Str
     let mut node = root;
     for p in parents {
         node = match node {
-            Value::Object(m) => m
-                .entry(p.to_string())
-                .or_insert_with(|| Value::Object(Default::default())),
+            Value::Object(m) => m.entry(p.to_string()).or_insert_with(|| Value::Object(Default::default())),
             _ => return Err(format!("{p:?} is set both as a value and as a table")),
         };
     }

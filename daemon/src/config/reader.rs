@@ -25,10 +25,7 @@ pub(crate) struct Issues(pub(crate) Vec<ConfigIssue>);
 
 impl Issues {
     pub(crate) fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.0.push(ConfigIssue {
-            path: path.into(),
-            message: message.into(),
-        });
+        self.0.push(ConfigIssue { path: path.into(), message: message.into() });
     }
 }
 
@@ -76,12 +73,7 @@ impl<'a> Table<'a> {
                 None
             }
         };
-        Self {
-            path,
-            map,
-            used: BTreeSet::new(),
-            open: false,
-        }
+        Self { path, map, used: BTreeSet::new(), open: false }
     }
 
     pub(crate) fn path(&self) -> &str {
@@ -101,10 +93,7 @@ impl<'a> Table<'a> {
     pub(crate) fn rest(&self) -> Map<String, Value> {
         self.map
             .map(|m| {
-                m.iter()
-                    .filter(|(k, _)| !self.used.contains(k.as_str()))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect()
+                m.iter().filter(|(k, _)| !self.used.contains(k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
             })
             .unwrap_or_default()
     }
@@ -115,8 +104,7 @@ impl<'a> Table<'a> {
     }
 
     pub(crate) fn has(&self, key: &str) -> bool {
-        self.map
-            .is_some_and(|m| m.get(key).is_some_and(|v| !v.is_null()))
+        self.map.is_some_and(|m| m.get(key).is_some_and(|v| !v.is_null()))
     }
 
     fn get(&mut self, key: &'static str) -> Option<&'a Value> {
@@ -133,34 +121,24 @@ impl<'a> Table<'a> {
         let path = self.key_path(key);
         match self.get(key) {
             None => Vec::new(),
-            Some(Value::Array(items)) => items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| Table::at(format!("{path}[{i}]"), Some(v), issues))
-                .collect(),
+            Some(Value::Array(items)) => {
+                items.iter().enumerate().map(|(i, v)| Table::at(format!("{path}[{i}]"), Some(v), issues)).collect()
+            }
             Some(other) => {
-                issues.push(
-                    path,
-                    format!("expected an array of tables, got {}", show(other)),
-                );
+                issues.push(path, format!("expected an array of tables, got {}", show(other)));
                 Vec::new()
             }
         }
     }
 
     /// A table whose keys are names chosen by the operator (e.g. `stores.receive.BTC`).
-    pub(crate) fn named_tables(
-        &mut self,
-        key: &'static str,
-        issues: &mut Issues,
-    ) -> Vec<(String, Table<'a>)> {
+    pub(crate) fn named_tables(&mut self, key: &'static str, issues: &mut Issues) -> Vec<(String, Table<'a>)> {
         let path = self.key_path(key);
         match self.get(key) {
             None => Vec::new(),
-            Some(Value::Object(m)) => m
-                .iter()
-                .map(|(k, v)| (k.clone(), Table::at(join(&path, k), Some(v), issues)))
-                .collect(),
+            Some(Value::Object(m)) => {
+                m.iter().map(|(k, v)| (k.clone(), Table::at(join(&path, k), Some(v), issues))).collect()
+            }
             Some(other) => {
                 issues.push(path, format!("expected a table, got {}", show(other)));
                 Vec::new()
@@ -175,10 +153,7 @@ impl<'a> Table<'a> {
             Value::Number(n) => Some(n.to_string()),
             Value::Bool(b) => Some(b.to_string()),
             other => {
-                issues.push(
-                    self.key_path(key),
-                    format!("expected a string, got {}", show(other)),
-                );
+                issues.push(self.key_path(key), format!("expected a string, got {}", show(other)));
                 None
             }
         }
@@ -200,10 +175,7 @@ impl<'a> Table<'a> {
             _ => None,
         };
         if parsed.is_none() {
-            issues.push(
-                self.key_path(key),
-                format!("expected a non-negative integer, got {}", show(v)),
-            );
+            issues.push(self.key_path(key), format!("expected a non-negative integer, got {}", show(v)));
         }
         parsed
     }
@@ -220,10 +192,7 @@ impl<'a> Table<'a> {
             None => default,
             Some(v) if range.contains(&v) => v,
             Some(v) => {
-                issues.push(
-                    self.key_path(key),
-                    format!("{v} is out of range {}..={}", range.start(), range.end()),
-                );
+                issues.push(self.key_path(key), format!("{v} is out of range {}..={}", range.start(), range.end()));
                 default
             }
         }
@@ -239,26 +208,15 @@ impl<'a> Table<'a> {
                 .filter_map(|(i, v)| match v {
                     Value::String(s) => Some(s.clone()),
                     other => {
-                        issues.push(
-                            format!("{path}[{i}]"),
-                            format!("expected a string, got {}", show(other)),
-                        );
+                        issues.push(format!("{path}[{i}]"), format!("expected a string, got {}", show(other)));
                         None
                     }
                 })
                 .collect(),
             // `PAYWATCH_X="a,b"` from the environment.
-            Some(Value::String(s)) => s
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect(),
+            Some(Value::String(s)) => s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect(),
             Some(other) => {
-                issues.push(
-                    path,
-                    format!("expected a list of strings, got {}", show(other)),
-                );
+                issues.push(path, format!("expected a list of strings, got {}", show(other)));
                 Vec::new()
             }
         }

@@ -87,9 +87,6 @@ mod tests {
     fn secrets_never_print() {
         let s = Secret::new("hunter2".into());
         assert_eq!(format!("{s:?}"), REDACTED);
-        assert_eq!(
-            serde_json::to_string(&s).unwrap(),
-            format!("\"{REDACTED}\"")
-        );
+        assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{REDACTED}\""));
     }
 }

@@ -40,13 +40,8 @@ fn a_valid_config_becomes_typed_with_defaults() {
     assert_eq!(c.server.listen.port(), 8080);
     assert_eq!(c.server.log_format, LogFormat::Text);
     let btc = c.chain("btc").unwrap();
-    assert_eq!(
-        (btc.confirmations, btc.reorg_window, btc.kind()),
-        (1, 100, ChainKind::Bitcoin)
-    );
-    let ChainNode::Bitcoin(n) = &btc.node else {
-        panic!("bitcoin")
-    };
+    assert_eq!((btc.confirmations, btc.reorg_window, btc.kind()), (1, 100, ChainKind::Bitcoin));
+    let ChainNode::Bitcoin(n) = &btc.node else { panic!("bitcoin") };
     assert_eq!(n.zmq.rawtx.as_deref(), Some("tcp://127.0.0.1:28332"));
     assert_eq!(n.zmq.sequence.as_deref(), Some("tcp://127.0.0.1:28332"));
     let eth = c.chain("eth").unwrap();
@@ -54,10 +49,7 @@ fn a_valid_config_becomes_typed_with_defaults() {
     assert_eq!(c.assets[1].decimals, Some(6));
     assert_eq!(c.stores[0].speed, 1);
     assert!(c.stores[0].api_key.matches("shop1-key-0123456789"));
-    assert_eq!(
-        c.stores[0].endpoints[0].params.expose()["signing_key"],
-        "ed25519-secret"
-    );
+    assert_eq!(c.stores[0].endpoints[0].params.expose()["signing_key"], "ed25519-secret");
     assert_eq!(c.dispatch.allow_private.len(), 2);
 }
 
@@ -85,10 +77,7 @@ fn every_problem_is_reported_with_its_key_path() {
         "dispatch.allow_private[1]: \"nope\" is not an IP address or CIDR",
     ];
     for e in expect {
-        assert!(
-            got.iter().any(|g| g.starts_with(e)),
-            "missing {e:?} in {got:#?}"
-        );
+        assert!(got.iter().any(|g| g.starts_with(e)), "missing {e:?} in {got:#?}");
     }
     assert_eq!(got.len(), expect.len(), "{got:#?}");
 }
@@ -103,27 +92,11 @@ fn duplicates_and_conflicts_are_reported() {
     raw["stores"].as_array_mut().unwrap().push(second);
     raw["chains"][0]["rpc_cookie"] = json!("/x/.cookie");
     let got = issues_of(&raw);
-    assert!(
-        got.iter()
-            .any(|g| g == "chains[1].name: duplicate chain name \"btc\""),
-        "{got:#?}"
-    );
-    assert!(
-        got.iter()
-            .any(|g| g.starts_with("stores[1].api_key: same API key as store \"shop1\"")),
-        "{got:#?}"
-    );
-    assert!(
-        got.iter()
-            .any(|g| g.starts_with("chains[0].rpc_cookie: set either")),
-        "{got:#?}"
-    );
+    assert!(got.iter().any(|g| g == "chains[1].name: duplicate chain name \"btc\""), "{got:#?}");
+    assert!(got.iter().any(|g| g.starts_with("stores[1].api_key: same API key as store \"shop1\"")), "{got:#?}");
+    assert!(got.iter().any(|g| g.starts_with("chains[0].rpc_cookie: set either")), "{got:#?}");
     // USDT's chain "eth" was renamed away above: a real error, reported once.
-    assert!(
-        got.iter()
-            .any(|g| g == "assets[1].chain: unknown chain \"eth\""),
-        "{got:#?}"
-    );
+    assert!(got.iter().any(|g| g == "assets[1].chain: unknown chain \"eth\""), "{got:#?}");
     assert_eq!(got.len(), 4, "{got:#?}");
 }
 
@@ -135,26 +108,15 @@ fn unreadable_plugin_dir_and_bad_types_are_reported() {
     raw["stores"][0]["receive"]["DOGE"] = json!({"xpub": "x"});
     let got = issues_of(&raw);
     assert!(
-        got.iter().any(
-            |g| g.starts_with("plugins.dir: cannot read plugin directory /nonexistent/plugins")
-        ),
+        got.iter().any(|g| g.starts_with("plugins.dir: cannot read plugin directory /nonexistent/plugins")),
         "{got:#?}"
     );
     assert!(
-        got.iter()
-            .any(|g| g == "chains[0].confirmations: expected a non-negative integer, got \"many\""),
+        got.iter().any(|g| g == "chains[0].confirmations: expected a non-negative integer, got \"many\""),
         "{got:#?}"
     );
-    assert!(
-        got.iter()
-            .any(|g| g == "stores[0].speed: expected a non-negative integer, got -1"),
-        "{got:#?}"
-    );
-    assert!(
-        got.iter()
-            .any(|g| g == "stores[0].receive.DOGE: unknown asset \"DOGE\""),
-        "{got:#?}"
-    );
+    assert!(got.iter().any(|g| g == "stores[0].speed: expected a non-negative integer, got -1"), "{got:#?}");
+    assert!(got.iter().any(|g| g == "stores[0].receive.DOGE: unknown asset \"DOGE\""), "{got:#?}");
 }
 
 #[test]
@@ -162,19 +124,14 @@ fn printed_config_has_no_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let c = validate_value(&minimal(dir.path())).unwrap();
     let printed = toml::to_string(&c).unwrap() + &format!("{c:?}");
-    for secret in [
-        "rpc-pass",
-        "shop1-key-0123456789",
-        "admin-key-0123456789",
-        "whsec_abc",
-        "ed25519-secret",
-    ] {
+    for secret in ["rpc-pass", "shop1-key-0123456789", "admin-key-0123456789", "whsec_abc", "ed25519-secret"] {
         assert!(!printed.contains(secret), "{secret} leaked in:\n{printed}");
     }
     assert!(printed.contains("<redacted>"));
 }
 
 #[test]
+#[allow(clippy::result_large_err, reason = "figment::Jail's closure type is figment's")]
 fn file_then_environment_overrides() {
     figment::Jail::expect_with(|jail| {
         let plugins = jail.directory().join("plugins");
@@ -205,12 +162,8 @@ id = "shop1"
         jail.set_env("PAYWATCH_CONFIG", "ignored: not a section");
         let c = load(Some(Path::new("paywatch.toml"))).map_err(|e| e.to_string())?;
         assert_eq!(c.server.listen.port(), 9999);
-        let ChainNode::Bitcoin(n) = &c.chains[0].node else {
-            panic!()
-        };
-        let RpcAuth::UserPass { password, .. } = &n.rpc_auth else {
-            panic!()
-        };
+        let ChainNode::Bitcoin(n) = &c.chains[0].node else { panic!() };
+        let RpcAuth::UserPass { password, .. } = &n.rpc_auth else { panic!() };
         assert_eq!(password.expose(), "0123");
         assert!(c.stores[0].api_key.matches("from-the-environment"));
         Ok(())
@@ -220,11 +173,7 @@ id = "shop1"
 #[test]
 fn missing_and_malformed_files_are_clear_errors() {
     let e = load(Some(Path::new("/nonexistent/paywatch.toml"))).unwrap_err();
-    assert!(
-        e.to_string()
-            .starts_with("cannot read config file /nonexistent/paywatch.toml"),
-        "{e}"
-    );
+    assert!(e.to_string().starts_with("cannot read config file /nonexistent/paywatch.toml"), "{e}");
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("bad.toml");
     std::fs::write(&p, "[server\nlisten = 1").unwrap();

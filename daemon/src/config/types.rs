@@ -92,6 +92,16 @@ pub enum ChainKind {
     Evm,
 }
 
+impl ChainKind {
+    /// As written in the config (`kind = "bitcoin"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChainKind::Bitcoin => "bitcoin",
+            ChainKind::Evm => "evm",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum ChainNode {
@@ -205,22 +215,12 @@ impl PluginParams {
     }
 
     fn redacted(&self) -> Map<String, Value> {
-        let secretish = |k: &str| {
-            ["secret", "password", "key", "token"]
-                .iter()
-                .any(|w| k.to_ascii_lowercase().contains(w))
-        };
+        let secretish =
+            |k: &str| ["secret", "password", "key", "token"].iter().any(|w| k.to_ascii_lowercase().contains(w));
         self.0
             .iter()
             .map(|(k, v)| {
-                (
-                    k.clone(),
-                    if secretish(k) {
-                        Value::String(super::secret::REDACTED.into())
-                    } else {
-                        v.clone()
-                    },
-                )
+                (k.clone(), if secretish(k) { Value::String(super::secret::REDACTED.into()) } else { v.clone() })
             })
             .collect()
     }

@@ -20,24 +20,13 @@ pub(crate) fn validate(raw: &Value, issues: &mut Issues) -> Option<Config> {
     let chain_tables = root.tables("chains", issues);
     // References are checked against every declared name, so one broken chain does not
     // also make each asset on it "unknown".
-    let declared: Vec<String> = chain_tables
-        .iter()
-        .filter_map(|t| t.peek_str("name"))
-        .collect();
+    let declared: Vec<String> = chain_tables.iter().filter_map(|t| t.peek_str("name")).collect();
     let chains = chains(chain_tables, issues);
     let assets = assets(root.tables("assets", issues), &declared, issues);
     let dispatch = section(&mut root, "dispatch", issues, dispatch);
     let stores = stores(root.tables("stores", issues), &assets, issues);
     root.finish(issues);
-    Some(Config {
-        server: server?,
-        storage,
-        plugins,
-        chains,
-        assets,
-        dispatch,
-        stores,
-    })
+    Some(Config { server: server?, storage, plugins, chains, assets, dispatch, stores })
 }
 
 /// Reads one top-level table and reports its unknown keys.
@@ -57,15 +46,12 @@ fn section<'a, T>(
 fn check_name(t: &Table<'_>, key: &str, v: &str, issues: &mut Issues) -> bool {
     let ok = !v.is_empty()
         && v.len() <= 64
-        && v.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        && v.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
         && v.as_bytes()[0].is_ascii_alphanumeric();
     if !ok {
         issues.push(
             t.key_path(key),
-            format!(
-                "{v:?} is not a valid name (1-64 of a-z, 0-9, '_', '-', starting alphanumeric)"
-            ),
+            format!("{v:?} is not a valid name (1-64 of a-z, 0-9, '_', '-', starting alphanumeric)"),
         );
     }
     ok
@@ -78,21 +64,13 @@ fn url_with_scheme(
     required: bool,
     issues: &mut Issues,
 ) -> Option<Url> {
-    let s = if required {
-        t.str(key, issues)?
-    } else {
-        t.opt_str(key, issues)?
-    };
+    let s = if required { t.str(key, issues)? } else { t.opt_str(key, issues)? };
     match Url::parse(&s) {
         Ok(u) if schemes.contains(&u.scheme()) && u.host().is_some() => Some(u),
         Ok(u) => {
             issues.push(
                 t.key_path(key),
-                format!(
-                    "{s:?} must be a {} URL with a host (got scheme {:?})",
-                    schemes.join("/"),
-                    u.scheme()
-                ),
+                format!("{s:?} must be a {} URL with a host (got scheme {:?})", schemes.join("/"), u.scheme()),
             );
             None
         }
@@ -104,37 +82,23 @@ fn url_with_scheme(
 }
 
 /// A key given either in clear (`key`) or as its SHA-256 in hex (`key_sha256`).
-fn key_hash(
-    t: &mut Table<'_>,
-    key: &'static str,
-    key_sha256: &'static str,
-    issues: &mut Issues,
-) -> Option<KeyHash> {
+fn key_hash(t: &mut Table<'_>, key: &'static str, key_sha256: &'static str, issues: &mut Issues) -> Option<KeyHash> {
     let plain = t.opt_str(key, issues);
     let hashed = t.opt_str(key_sha256, issues);
     match (plain, hashed) {
         (Some(_), Some(_)) => {
-            issues.push(
-                t.key_path(key),
-                format!("set either {key} or {key_sha256}, not both"),
-            );
+            issues.push(t.key_path(key), format!("set either {key} or {key_sha256}, not both"));
             None
         }
         (Some(k), None) if k.len() < 16 => {
-            issues.push(
-                t.key_path(key),
-                format!("too short ({} characters, at least 16)", k.len()),
-            );
+            issues.push(t.key_path(key), format!("too short ({} characters, at least 16)", k.len()));
             None
         }
         (Some(k), None) => Some(KeyHash::of_key(&k)),
         (None, Some(h)) => {
             let parsed = KeyHash::from_hex(&h);
             if parsed.is_none() {
-                issues.push(
-                    t.key_path(key_sha256),
-                    format!("{h:?} is not 64 hex digits"),
-                );
+                issues.push(t.key_path(key_sha256), format!("{h:?} is not 64 hex digits"));
             }
             parsed
         }
@@ -143,46 +107,26 @@ fn key_hash(
 }
 
 fn server(t: &mut Table<'_>, issues: &mut Issues) -> Option<ServerConfig> {
-    let listen_s = t
-        .opt_str("listen", issues)
-        .unwrap_or_else(|| "127.0.0.1:8080".into());
+    let listen_s = t.opt_str("listen", issues).unwrap_or_else(|| "127.0.0.1:8080".into());
     let listen = listen_s.parse::<SocketAddr>().map_err(|e| {
-        issues.push(
-            t.key_path("listen"),
-            format!("{listen_s:?} is not an address:port: {e}"),
-        );
+        issues.push(t.key_path("listen"), format!("{listen_s:?} is not an address:port: {e}"));
     });
     let admin_key = key_hash(t, "admin_key", "admin_key_sha256", issues);
     let log_format = match t.opt_str("log_format", issues).as_deref() {
         None | Some("text") => LogFormat::Text,
         Some("json") => LogFormat::Json,
         Some(other) => {
-            issues.push(
-                t.key_path("log_format"),
-                format!("{other:?} is not one of text, json"),
-            );
+            issues.push(t.key_path("log_format"), format!("{other:?} is not one of text, json"));
             LogFormat::Text
         }
     };
-    let log_filter = t
-        .opt_str("log_filter", issues)
-        .unwrap_or_else(|| "info".into());
+    let log_filter = t.opt_str("log_filter", issues).unwrap_or_else(|| "info".into());
     if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log_filter) {
-        issues.push(
-            t.key_path("log_filter"),
-            format!("{log_filter:?} is not a valid filter: {e}"),
-        );
+        issues.push(t.key_path("log_filter"), format!("{log_filter:?} is not a valid filter: {e}"));
     }
     let tls = tls(t, issues);
     let max_body_bytes = t.u64_in("max_body_bytes", 1 << 20, 1024..=(64 << 20), issues) as usize;
-    Some(ServerConfig {
-        listen: listen.ok()?,
-        admin_key,
-        log_format,
-        log_filter,
-        tls,
-        max_body_bytes,
-    })
+    Some(ServerConfig { listen: listen.ok()?, admin_key, log_format, log_filter, tls, max_body_bytes })
 }
 
 fn tls(t: &mut Table<'_>, issues: &mut Issues) -> Option<TlsConfig> {
@@ -196,17 +140,11 @@ fn tls(t: &mut Table<'_>, issues: &mut Issues) -> Option<TlsConfig> {
         }
         (None, None) => None,
         (Some(_), None) => {
-            issues.push(
-                t.key_path("tls_key"),
-                "missing: tls_cert is set, HTTPS needs both",
-            );
+            issues.push(t.key_path("tls_key"), "missing: tls_cert is set, HTTPS needs both");
             None
         }
         (None, Some(_)) => {
-            issues.push(
-                t.key_path("tls_cert"),
-                "missing: tls_key is set, HTTPS needs both",
-            );
+            issues.push(t.key_path("tls_cert"), "missing: tls_key is set, HTTPS needs both");
             None
         }
     }
@@ -223,21 +161,13 @@ fn storage(t: &mut Table<'_>, issues: &mut Issues) -> StorageConfig {
     if path.trim().is_empty() {
         issues.push(t.key_path("path"), "must not be empty");
     }
-    StorageConfig {
-        path: PathBuf::from(path),
-    }
+    StorageConfig { path: PathBuf::from(path) }
 }
 
 fn plugins(t: &mut Table<'_>, issues: &mut Issues) -> PluginsConfig {
-    let dir = PathBuf::from(
-        t.opt_str("dir", issues)
-            .unwrap_or_else(|| "./plugins-bin".into()),
-    );
+    let dir = PathBuf::from(t.opt_str("dir", issues).unwrap_or_else(|| "./plugins-bin".into()));
     if let Err(e) = std::fs::read_dir(&dir) {
-        issues.push(
-            t.key_path("dir"),
-            format!("cannot read plugin directory {}: {e}", dir.display()),
-        );
+        issues.push(t.key_path("dir"), format!("cannot read plugin directory {}: {e}", dir.display()));
     }
     PluginsConfig { dir }
 }
@@ -248,13 +178,8 @@ fn chains(tables: Vec<Table<'_>>, issues: &mut Issues) -> Vec<ChainConfig> {
     for mut t in tables {
         let fresh = t.peek_str("name").is_none_or(|n| seen.insert(n));
         if !fresh {
-            issues.push(
-                t.key_path("name"),
-                format!(
-                    "duplicate chain name {:?}",
-                    t.peek_str("name").unwrap_or_default()
-                ),
-            );
+            issues
+                .push(t.key_path("name"), format!("duplicate chain name {:?}", t.peek_str("name").unwrap_or_default()));
         }
         if let Some(c) = chain(&mut t, issues) {
             if fresh {
@@ -267,18 +192,13 @@ fn chains(tables: Vec<Table<'_>>, issues: &mut Issues) -> Vec<ChainConfig> {
 }
 
 fn chain(t: &mut Table<'_>, issues: &mut Issues) -> Option<ChainConfig> {
-    let name = t
-        .str("name", issues)
-        .filter(|n| check_name(t, "name", n, issues));
+    let name = t.str("name", issues).filter(|n| check_name(t, "name", n, issues));
     let kind = t.str("kind", issues);
     let node = match kind.as_deref() {
         Some("bitcoin") => bitcoin_node(t, issues).map(ChainNode::Bitcoin),
         Some("evm") => evm_node(t, issues).map(ChainNode::Evm),
         Some(other) => {
-            issues.push(
-                t.key_path("kind"),
-                format!("{other:?} is not one of bitcoin, evm"),
-            );
+            issues.push(t.key_path("kind"), format!("{other:?} is not one of bitcoin, evm"));
             // Its other keys belong to a kind we do not know: do not also call them unknown.
             t.allow_other_keys();
             None
@@ -288,27 +208,12 @@ fn chain(t: &mut Table<'_>, issues: &mut Issues) -> Option<ChainConfig> {
             None
         }
     };
-    let default_window = if matches!(node, Some(ChainNode::Evm(_))) {
-        64
-    } else {
-        100
-    };
-    let default_conf = if matches!(node, Some(ChainNode::Evm(_))) {
-        12
-    } else {
-        1
-    };
-    let confirmations =
-        t.u64_in("confirmations", default_conf, 0..=MAX_CONFIRMATIONS, issues) as u32;
+    let default_window = if matches!(node, Some(ChainNode::Evm(_))) { 64 } else { 100 };
+    let default_conf = if matches!(node, Some(ChainNode::Evm(_))) { 12 } else { 1 };
+    let confirmations = t.u64_in("confirmations", default_conf, 0..=MAX_CONFIRMATIONS, issues) as u32;
     let reorg_window = t.u64_in("reorg_window", default_window, 1..=100_000, issues) as u32;
     let start_height = t.opt_u64("start_height", issues);
-    Some(ChainConfig {
-        name: name?,
-        confirmations,
-        reorg_window,
-        start_height,
-        node: node?,
-    })
+    Some(ChainConfig { name: name?, confirmations, reorg_window, start_height, node: node? })
 }
 
 fn bitcoin_node(t: &mut Table<'_>, issues: &mut Issues) -> Option<BitcoinNode> {
@@ -331,13 +236,7 @@ fn bitcoin_node(t: &mut Table<'_>, issues: &mut Issues) -> Option<BitcoinNode> {
     let rpc_auth = rpc_auth(t, issues);
     let zmq = zmq(t, issues);
     let rpc_timeout_secs = t.u64_in("rpc_timeout_secs", 30, 1..=600, issues);
-    Some(BitcoinNode {
-        network: network?,
-        rpc_url: rpc_url?,
-        rpc_auth: rpc_auth?,
-        zmq,
-        rpc_timeout_secs,
-    })
+    Some(BitcoinNode { network: network?, rpc_url: rpc_url?, rpc_auth: rpc_auth?, zmq, rpc_timeout_secs })
 }
 
 fn rpc_auth(t: &mut Table<'_>, issues: &mut Issues) -> Option<RpcAuth> {
@@ -345,16 +244,10 @@ fn rpc_auth(t: &mut Table<'_>, issues: &mut Issues) -> Option<RpcAuth> {
     let password = t.opt_str("rpc_password", issues);
     let cookie = t.opt_str("rpc_cookie", issues);
     match (user, password, cookie) {
-        (Some(user), Some(password), None) => Some(RpcAuth::UserPass {
-            user,
-            password: Secret::new(password),
-        }),
+        (Some(user), Some(password), None) => Some(RpcAuth::UserPass { user, password: Secret::new(password) }),
         (None, None, Some(c)) => Some(RpcAuth::Cookie(PathBuf::from(c))),
         (None, None, None) => {
-            issues.push(
-                t.key_path("rpc_user"),
-                "missing: set rpc_user and rpc_password, or rpc_cookie",
-            );
+            issues.push(t.key_path("rpc_user"), "missing: set rpc_user and rpc_password, or rpc_cookie");
             None
         }
         (Some(_), None, None) => {
@@ -366,10 +259,7 @@ fn rpc_auth(t: &mut Table<'_>, issues: &mut Issues) -> Option<RpcAuth> {
             None
         }
         (_, _, Some(_)) => {
-            issues.push(
-                t.key_path("rpc_cookie"),
-                "set either rpc_cookie or rpc_user/rpc_password, not both",
-            );
+            issues.push(t.key_path("rpc_cookie"), "set either rpc_cookie or rpc_user/rpc_password, not both");
             None
         }
     }
@@ -378,14 +268,9 @@ fn rpc_auth(t: &mut Table<'_>, issues: &mut Issues) -> Option<RpcAuth> {
 fn zmq(t: &mut Table<'_>, issues: &mut Issues) -> ZmqEndpoints {
     let mut one = |key: &'static str, issues: &mut Issues| {
         let v = t.opt_str(key, issues)?;
-        let ok = ["tcp://", "ipc://"]
-            .iter()
-            .any(|p| v.starts_with(p) && v.len() > p.len());
+        let ok = ["tcp://", "ipc://"].iter().any(|p| v.starts_with(p) && v.len() > p.len());
         if !ok {
-            issues.push(
-                t.key_path(key),
-                format!("{v:?} is not a ZMQ endpoint (tcp://host:port or ipc://path)"),
-            );
+            issues.push(t.key_path(key), format!("{v:?} is not a ZMQ endpoint (tcp://host:port or ipc://path)"));
         }
         ok.then_some(v)
     };
@@ -394,12 +279,7 @@ fn zmq(t: &mut Table<'_>, issues: &mut Issues) -> ZmqEndpoints {
     let hashblock = one("zmq_hashblock", issues).or_else(|| all.clone());
     let rawblock = one("zmq_rawblock", issues).or_else(|| all.clone());
     let sequence = one("zmq_sequence", issues).or_else(|| all.clone());
-    ZmqEndpoints {
-        rawtx,
-        hashblock,
-        rawblock,
-        sequence,
-    }
+    ZmqEndpoints { rawtx, hashblock, rawblock, sequence }
 }
 
 fn evm_node(t: &mut Table<'_>, issues: &mut Issues) -> Option<EvmNode> {
@@ -412,12 +292,7 @@ fn evm_node(t: &mut Table<'_>, issues: &mut Issues) -> Option<EvmNode> {
     let ws_url = url_with_scheme(t, "ws_url", &["ws", "wss"], true, issues);
     let http_url = url_with_scheme(t, "http_url", &["http", "https"], false, issues);
     let rpc_timeout_secs = t.u64_in("rpc_timeout_secs", 30, 1..=600, issues);
-    Some(EvmNode {
-        chain_id: chain_id.filter(|c| *c > 0)?,
-        ws_url: ws_url?,
-        http_url,
-        rpc_timeout_secs,
-    })
+    Some(EvmNode { chain_id: chain_id.filter(|c| *c > 0)?, ws_url: ws_url?, http_url, rpc_timeout_secs })
 }
 
 fn assets(tables: Vec<Table<'_>>, chains: &[String], issues: &mut Issues) -> Vec<AssetConfig> {
@@ -428,15 +303,11 @@ fn assets(tables: Vec<Table<'_>>, chains: &[String], issues: &mut Issues) -> Vec
         if let Some(id) = &id {
             let ok = !id.is_empty()
                 && id.len() <= 32
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
             if !ok {
                 issues.push(
                     t.key_path("id"),
-                    format!(
-                        "{id:?} is not a valid asset id (1-32 of A-Z, a-z, 0-9, '_', '.', '-')"
-                    ),
+                    format!("{id:?} is not a valid asset id (1-32 of A-Z, a-z, 0-9, '_', '.', '-')"),
                 );
             } else if !seen.insert(id.clone()) {
                 issues.push(t.key_path("id"), format!("duplicate asset id {id:?}"));
@@ -460,14 +331,7 @@ fn assets(tables: Vec<Table<'_>>, chains: &[String], issues: &mut Issues) -> Vec
         t.allow_other_keys();
         let params = PluginParams(t.rest());
         if let (Some(id), Some(chain), Some(plugin)) = (id, chain, plugin) {
-            out.push(AssetConfig {
-                id,
-                chain,
-                plugin,
-                contract,
-                decimals,
-                params,
-            });
+            out.push(AssetConfig { id, chain, plugin, contract, decimals, params });
         }
     }
     out
@@ -477,15 +341,11 @@ fn dispatch(t: &mut Table<'_>, issues: &mut Issues) -> DispatchConfig {
     let entries = t.str_list("allow_private", issues);
     let mut allow_private = Vec::new();
     for (i, e) in entries.iter().enumerate() {
-        let parsed = e
-            .parse::<IpNet>()
-            .or_else(|_| e.parse::<IpAddr>().map(IpNet::from));
+        let parsed = e.parse::<IpNet>().or_else(|_| e.parse::<IpAddr>().map(IpNet::from));
         match parsed {
             Ok(net) => allow_private.push(net),
-            Err(_) => issues.push(
-                format!("{}[{i}]", t.key_path("allow_private")),
-                format!("{e:?} is not an IP address or CIDR"),
-            ),
+            Err(_) => issues
+                .push(format!("{}[{i}]", t.key_path("allow_private")), format!("{e:?} is not an IP address or CIDR")),
         }
     }
     DispatchConfig { allow_private }
@@ -502,10 +362,7 @@ fn stores(tables: Vec<Table<'_>>, assets: &[AssetConfig], issues: &mut Issues) -
             } else if let Some(other) = out.iter().find(|o| o.api_key == s.api_key) {
                 issues.push(
                     t.key_path("api_key"),
-                    format!(
-                        "same API key as store {:?}: each store needs its own",
-                        other.id
-                    ),
+                    format!("same API key as store {:?}: each store needs its own", other.id),
                 );
             } else {
                 out.push(s);
@@ -517,15 +374,10 @@ fn stores(tables: Vec<Table<'_>>, assets: &[AssetConfig], issues: &mut Issues) -
 }
 
 fn store(t: &mut Table<'_>, assets: &[AssetConfig], issues: &mut Issues) -> Option<StoreConfig> {
-    let id = t
-        .str("id", issues)
-        .filter(|n| check_name(t, "id", n, issues));
+    let id = t.str("id", issues).filter(|n| check_name(t, "id", n, issues));
     let api_key = key_hash(t, "api_key", "api_key_sha256", issues);
     if api_key.is_none() && !t.has("api_key") && !t.has("api_key_sha256") {
-        issues.push(
-            t.key_path("api_key"),
-            "missing: set api_key or api_key_sha256",
-        );
+        issues.push(t.key_path("api_key"), "missing: set api_key or api_key_sha256");
     }
     let speed = t.u64_in("speed", 1, 0..=MAX_CONFIRMATIONS, issues) as u32;
     let invoice_expiry_secs = t.u64_in("invoice_expiry_secs", 900, 60..=30 * 86_400, issues);
@@ -539,19 +391,8 @@ fn store(t: &mut Table<'_>, assets: &[AssetConfig], issues: &mut Issues) -> Opti
         }
         r.finish(issues);
     }
-    let endpoints = t
-        .tables("endpoints", issues)
-        .into_iter()
-        .filter_map(|mut e| endpoint(&mut e, issues))
-        .collect();
-    Some(StoreConfig {
-        id: id?,
-        api_key: api_key?,
-        speed,
-        invoice_expiry_secs,
-        receive,
-        endpoints,
-    })
+    let endpoints = t.tables("endpoints", issues).into_iter().filter_map(|mut e| endpoint(&mut e, issues)).collect();
+    Some(StoreConfig { id: id?, api_key: api_key?, speed, invoice_expiry_secs, receive, endpoints })
 }
 
 fn receive_config(t: &mut Table<'_>, issues: &mut Issues) -> Option<ReceiveConfig> {
@@ -567,10 +408,7 @@ fn receive_config(t: &mut Table<'_>, issues: &mut Issues) -> Option<ReceiveConfi
             None
         }
         _ => {
-            issues.push(
-                t.path().to_string(),
-                "set exactly one of descriptor, xpub, addresses",
-            );
+            issues.push(t.path().to_string(), "set exactly one of descriptor, xpub, addresses");
             None
         }
     }
@@ -582,9 +420,7 @@ fn endpoint(t: &mut Table<'_>, issues: &mut Issues) -> Option<EndpointConfig> {
     let secret = t.opt_str("secret", issues).map(Secret::new);
     let events = t.str_list("events", issues);
     for (i, e) in events.iter().enumerate() {
-        let ok = !e.is_empty()
-            && e.bytes()
-                .all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'.' || b == b'*');
+        let ok = !e.is_empty() && e.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'.' || b == b'*');
         if !ok {
             issues.push(
                 format!("{}[{i}]", t.key_path("events")),
@@ -594,11 +430,5 @@ fn endpoint(t: &mut Table<'_>, issues: &mut Issues) -> Option<EndpointConfig> {
     }
     t.allow_other_keys();
     let params = PluginParams(t.rest());
-    Some(EndpointConfig {
-        plugin: plugin?,
-        url: url?,
-        secret,
-        events,
-        params,
-    })
+    Some(EndpointConfig { plugin: plugin?, url: url?, secret, events, params })
 }

@@ -12,13 +12,37 @@ pub(crate) struct ParsedAddress {
     pub(crate) key: Vec<u8>,
 }
 
-/// Why an address was refused.
+/// Why an address was not parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct AddressError(pub(crate) String);
+pub(crate) enum AddressError {
+    /// The address is wrong (the caller's fault).
+    Invalid(String),
+    /// The codec could not answer (a plugin failed): try again later.
+    Unavailable(String),
+}
 
 impl fmt::Display for AddressError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            AddressError::Invalid(m) | AddressError::Unavailable(m) => f.write_str(m),
+        }
+    }
+}
+
+/// Addresses parsed by the chain's currency plugin.
+#[derive(Debug)]
+pub(crate) struct PluginCodec(pub(crate) std::sync::Arc<crate::plugins::PluginInstance>);
+
+impl AddressCodec for PluginCodec {
+    fn parse(&self, address: &str) -> Result<ParsedAddress, AddressError> {
+        use crate::plugins::CallError;
+        use paywatch_plugin_api::messages::{self as m, currency_method};
+        let req = m::ParseAddressRequest { address: address.to_string() };
+        match self.0.call::<_, m::ParsedAddress>(currency_method::PARSE_ADDRESS, &req) {
+            Ok(p) => Ok(ParsedAddress { address: p.address, key: p.key.0 }),
+            Err(CallError::Plugin { error, .. }) => Err(AddressError::Invalid(error.message)),
+            Err(e) => Err(AddressError::Unavailable(e.to_string())),
+        }
     }
 }
 
@@ -45,15 +69,12 @@ impl AddressCodec for EvmHex {
         let hex_part = address
             .strip_prefix("0x")
             .or_else(|| address.strip_prefix("0X"))
-            .ok_or_else(|| AddressError(format!("{address:?} does not start with 0x")))?;
+            .ok_or_else(|| AddressError::Invalid(format!("{address:?} does not start with 0x")))?;
         let key = hex::decode(hex_part)
             .ok()
             .filter(|k| k.len() == 20)
-            .ok_or_else(|| AddressError(format!("{address:?} is not 20 bytes of hex")))?;
-        Ok(ParsedAddress {
-            address: format!("0x{}", hex::encode(&key)),
-            key,
-        })
+            .ok_or_else(|| AddressError::Invalid(format!("{address:?} is not 20 bytes of hex")))?;
+        Ok(ParsedAddress { address: format!("0x{}", hex::encode(&key)), key })
     }
 }
 
@@ -76,22 +97,12 @@ impl AddressCodec for BitcoinShape {
                 && data.len() >= 6
                 && data.chars().all(|c| BECH32.contains(c))
         });
-        let is_base58 =
-            (25..=35).contains(&address.len()) && address.chars().all(|c| BASE58.contains(c));
-        let normalized = if is_bech32 {
-            lower
-        } else {
-            address.to_string()
-        };
+        let is_base58 = (25..=35).contains(&address.len()) && address.chars().all(|c| BASE58.contains(c));
+        let normalized = if is_bech32 { lower } else { address.to_string() };
         if !(is_bech32 || is_base58) {
-            return Err(AddressError(format!(
-                "{address:?} is not a base58 or bech32 address"
-            )));
+            return Err(AddressError::Invalid(format!("{address:?} is not a base58 or bech32 address")));
         }
-        Ok(ParsedAddress {
-            key: normalized.as_bytes().to_vec(),
-            address: normalized,
-        })
+        Ok(ParsedAddress { key: normalized.as_bytes().to_vec(), address: normalized })
     }
 }
 
@@ -102,9 +113,7 @@ mod tests {
     #[test]
     fn evm_addresses_normalize_to_lowercase_and_20_byte_keys() {
         let c = placeholder(ChainKind::Evm);
-        let p = c
-            .parse("0x52908400098527886E0F7030069857D2E4169EE7")
-            .unwrap();
+        let p = c.parse("0x52908400098527886E0F7030069857D2E4169EE7").unwrap();
         assert_eq!(p.address, "0x52908400098527886e0f7030069857d2e4169ee7");
         assert_eq!(p.key.len(), 20);
         assert!(c.parse("52908400098527886E0F7030069857D2E4169EE7").is_err());
@@ -115,16 +124,10 @@ mod tests {
     fn bitcoin_shapes() {
         let c = placeholder(ChainKind::Bitcoin);
         assert!(c.parse("mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn").is_ok());
-        let p = c
-            .parse("BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T4")
-            .unwrap();
+        let p = c.parse("BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T4").unwrap();
         assert_eq!(p.address, "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4");
-        for bad in [
-            "",
-            "0OIl0OIl0OIl0OIl0OIl0OIl0OIl",
-            "not an address",
-            "bc1qW508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
-        ] {
+        for bad in ["", "0OIl0OIl0OIl0OIl0OIl0OIl0OIl", "not an address", "bc1qW508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"]
+        {
             assert!(c.parse(bad).is_err(), "{bad}");
         }
     }

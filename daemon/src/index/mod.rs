@@ -3,5 +3,8 @@
 
 mod codec;
 mod watches;
+mod watchset;
 
-pub(crate) use watches::{NewWatch, WatchError, Watches};
+pub(crate) use codec::{placeholder as placeholder_codec, AddressCodec, PluginCodec};
+pub(crate) use watches::{ChainWatches, NewWatch, WatchError, Watches};
+pub(crate) use watchset::WatchSet;

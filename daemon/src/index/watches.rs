@@ -1,7 +1,7 @@
 //! Creating, reading and deleting watches: validation, per-store uniqueness, storage.
 
-use super::codec::{self, AddressCodec};
-use crate::config::Config;
+use super::codec::{AddressCodec, AddressError};
+use super::watchset::WatchSet;
 use crate::store::{Store, StoreError, WatchRecord};
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
@@ -31,22 +31,16 @@ pub(crate) enum WatchError {
     UnknownChain(String),
     #[error("invalid address for chain {chain:?}: {reason}")]
     InvalidAddress { chain: String, reason: String },
+    #[error("cannot check addresses of chain {chain:?} now: {reason}")]
+    CodecUnavailable { chain: String, reason: String },
     #[error("label is {0} characters, at most {MAX_LABEL_CHARS} are allowed")]
     LabelTooLong(usize),
     #[error("confirmations {0} is more than {MAX_CONFIRMATIONS}")]
     TooManyConfirmations(u32),
     #[error("address {address} on chain {chain:?} is already watched by this store as {existing}")]
-    Duplicate {
-        chain: String,
-        address: String,
-        existing: Uuid,
-    },
+    Duplicate { chain: String, address: String, existing: Uuid },
     #[error("{field} at index {index}: {source}")]
-    InBatch {
-        index: usize,
-        field: &'static str,
-        source: Box<WatchError>,
-    },
+    InBatch { index: usize, field: &'static str, source: Box<WatchError> },
     #[error("store: {0}")]
     Store(#[from] StoreError),
 }
@@ -60,58 +54,35 @@ pub(crate) struct Watches {
 #[derive(Debug)]
 struct Inner {
     store: Arc<Store>,
-    chains: HashMap<String, Chain>,
+    set: Arc<WatchSet>,
+    chains: HashMap<String, ChainWatches>,
     stripes: Vec<Mutex<()>>,
 }
 
+/// How watches on one chain are made: its address codec and default confirmations.
 #[derive(Debug)]
-struct Chain {
-    codec: Box<dyn AddressCodec>,
-    default_confirmations: u32,
+pub(crate) struct ChainWatches {
+    pub(crate) name: String,
+    pub(crate) codec: Box<dyn AddressCodec>,
+    pub(crate) default_confirmations: u32,
 }
 
 impl Watches {
-    pub(crate) fn new(store: Arc<Store>, config: &Config) -> Self {
-        let chains = config
-            .chains
-            .iter()
-            .map(|c| {
-                (
-                    c.name.clone(),
-                    Chain {
-                        codec: codec::placeholder(c.kind()),
-                        default_confirmations: c.confirmations,
-                    },
-                )
-            })
-            .collect();
+    pub(crate) fn new(store: Arc<Store>, set: Arc<WatchSet>, chains: Vec<ChainWatches>) -> Self {
+        let chains = chains.into_iter().map(|c| (c.name.clone(), c)).collect();
         let stripes = (0..STRIPES).map(|_| Mutex::new(())).collect();
-        Self {
-            inner: Arc::new(Inner {
-                store,
-                chains,
-                stripes,
-            }),
-        }
+        Self { inner: Arc::new(Inner { store, set, chains, stripes }) }
     }
 
     /// Validates and stores watches, all or none, synced. Blocking: call off the async workers.
-    pub(crate) fn create(
-        &self,
-        store_id: &str,
-        new: Vec<NewWatch>,
-    ) -> Result<Vec<WatchRecord>, WatchError> {
+    pub(crate) fn create(&self, store_id: &str, new: Vec<NewWatch>) -> Result<Vec<WatchRecord>, WatchError> {
         let batch_mode = new.len() > 1;
         let records = new
             .into_iter()
             .enumerate()
             .map(|(i, n)| {
                 self.prepare(store_id, n).map_err(|e| match batch_mode {
-                    true => WatchError::InBatch {
-                        index: i,
-                        field: "watches",
-                        source: Box::new(e),
-                    },
+                    true => WatchError::InBatch { index: i, field: "watches", source: Box::new(e) },
                     false => e,
                 })
             })
@@ -119,60 +90,38 @@ impl Watches {
         let mut stripes: Vec<usize> = records.iter().map(|r| stripe(&r.chain, &r.key)).collect();
         stripes.sort_unstable();
         stripes.dedup();
-        let _guards: Vec<_> = stripes
-            .iter()
-            .map(|i| {
-                self.inner.stripes[*i]
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-            })
-            .collect();
+        let _guards: Vec<_> =
+            stripes.iter().map(|i| self.inner.stripes[*i].lock().unwrap_or_else(|p| p.into_inner())).collect();
         let s = &self.inner.store;
         let mut batch = s.batch();
         for (i, r) in records.iter().enumerate() {
-            let dup_in_request = records[..i]
-                .iter()
-                .find(|o| o.chain == r.chain && o.key == r.key)
-                .map(|o| o.id);
+            let dup_in_request = records[..i].iter().find(|o| o.chain == r.chain && o.key == r.key).map(|o| o.id);
             let existing = match dup_in_request {
                 Some(id) => Some(id),
                 None => self.existing(store_id, &r.chain, &r.key)?,
             };
             if let Some(existing) = existing {
-                let e = WatchError::Duplicate {
-                    chain: r.chain.clone(),
-                    address: r.address.clone(),
-                    existing,
-                };
+                let e = WatchError::Duplicate { chain: r.chain.clone(), address: r.address.clone(), existing };
                 return Err(match batch_mode {
-                    true => WatchError::InBatch {
-                        index: i,
-                        field: "watches",
-                        source: Box::new(e),
-                    },
+                    true => WatchError::InBatch { index: i, field: "watches", source: Box::new(e) },
                     false => e,
                 });
             }
             batch.put_watch(r)?;
         }
         s.write(batch)?;
+        for r in &records {
+            self.inner.set.insert(&r.chain, &r.key);
+        }
         Ok(records)
     }
 
     fn prepare(&self, store_id: &str, n: NewWatch) -> Result<WatchRecord, WatchError> {
-        let chain = self
-            .inner
-            .chains
-            .get(&n.chain)
-            .ok_or_else(|| WatchError::UnknownChain(n.chain.clone()))?;
-        let parsed =
-            chain
-                .codec
-                .parse(n.address.trim())
-                .map_err(|e| WatchError::InvalidAddress {
-                    chain: n.chain.clone(),
-                    reason: e.to_string(),
-                })?;
+        let chain = self.inner.chains.get(&n.chain).ok_or_else(|| WatchError::UnknownChain(n.chain.clone()))?;
+        let parsed = chain.codec.parse(n.address.trim()).map_err(|e| match e {
+            AddressError::Invalid(reason) => WatchError::InvalidAddress { chain: n.chain.clone(), reason },
+            AddressError::Unavailable(reason) => WatchError::CodecUnavailable { chain: n.chain.clone(), reason },
+        })?;
         let label = n.label.filter(|l| !l.is_empty());
         if let Some(l) = &label {
             let chars = l.chars().count();
@@ -196,19 +145,9 @@ impl Watches {
         })
     }
 
-    fn existing(
-        &self,
-        store_id: &str,
-        chain: &str,
-        key: &[u8],
-    ) -> Result<Option<Uuid>, WatchError> {
+    fn existing(&self, store_id: &str, chain: &str, key: &[u8]) -> Result<Option<Uuid>, WatchError> {
         for id in self.inner.store.watch_ids_for_key(chain, key)? {
-            if self
-                .inner
-                .store
-                .watch(id)?
-                .is_some_and(|w| w.store == store_id)
-            {
+            if self.inner.store.watch(id)?.is_some_and(|w| w.store == store_id) {
                 return Ok(Some(id));
             }
         }
@@ -234,9 +173,7 @@ impl Watches {
         let Some(w) = self.get(store_id, id)? else {
             return Ok(false);
         };
-        let _guard = self.inner.stripes[stripe(&w.chain, &w.key)]
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let _guard = self.inner.stripes[stripe(&w.chain, &w.key)].lock().unwrap_or_else(|p| p.into_inner());
         let mut batch = self.inner.store.batch();
         batch.delete_watch(&w);
         self.inner.store.write(batch)?;

@@ -38,20 +38,13 @@ pub(crate) struct Batch<'a> {
 
 impl std::fmt::Debug for Batch<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Batch")
-            .field("ops", &self.wb.len())
-            .field("events", &self.events.len())
-            .finish()
+        f.debug_struct("Batch").field("ops", &self.wb.len()).field("events", &self.events.len()).finish()
     }
 }
 
 impl<'a> Batch<'a> {
     pub(super) fn new(store: &'a Store) -> Self {
-        Self {
-            store,
-            wb: WriteBatch::default(),
-            events: Vec::new(),
-        }
+        Self { store, wb: WriteBatch::default(), events: Vec::new() }
     }
 
     pub(super) fn into_parts(self) -> (WriteBatch, Vec<NewEvent>) {
@@ -61,43 +54,21 @@ impl<'a> Batch<'a> {
     /// Inserts or replaces a watch with all its index entries.
     pub(crate) fn put_watch(&mut self, w: &WatchRecord) -> Result<(), StoreError> {
         let v = serde_json::to_vec(w).map_err(|e| StoreError::Encode(e, CF_WATCHES))?;
-        self.wb
-            .put_cf(self.store.cf(CF_WATCHES), watch_key(w.id), v);
-        self.wb.put_cf(
-            self.store.cf(CF_WATCH_KEYS),
-            watch_keys_key(&w.chain, &w.key, w.id),
-            [],
-        );
-        self.wb.put_cf(
-            self.store.cf(CF_STORE_WATCHES),
-            store_watches_key(&w.store, w.id),
-            [],
-        );
+        self.wb.put_cf(self.store.cf(CF_WATCHES), watch_key(w.id), v);
+        self.wb.put_cf(self.store.cf(CF_WATCH_KEYS), watch_keys_key(&w.chain, &w.key, w.id), []);
+        self.wb.put_cf(self.store.cf(CF_STORE_WATCHES), store_watches_key(&w.store, w.id), []);
         Ok(())
     }
 
     /// Deletes a watch and all its index entries.
     pub(crate) fn delete_watch(&mut self, w: &WatchRecord) {
-        self.wb
-            .delete_cf(self.store.cf(CF_WATCHES), watch_key(w.id));
-        self.wb.delete_cf(
-            self.store.cf(CF_WATCH_KEYS),
-            watch_keys_key(&w.chain, &w.key, w.id),
-        );
-        self.wb.delete_cf(
-            self.store.cf(CF_STORE_WATCHES),
-            store_watches_key(&w.store, w.id),
-        );
+        self.wb.delete_cf(self.store.cf(CF_WATCHES), watch_key(w.id));
+        self.wb.delete_cf(self.store.cf(CF_WATCH_KEYS), watch_keys_key(&w.chain, &w.key, w.id));
+        self.wb.delete_cf(self.store.cf(CF_STORE_WATCHES), store_watches_key(&w.store, w.id));
     }
 
     /// Appends an event to the outbox (and the store's event index).
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "the indexer emits events once chain followers exist"
-        )
-    )]
+    #[cfg_attr(not(test), expect(dead_code, reason = "the indexer emits events once chain followers exist"))]
     pub(crate) fn push_event(&mut self, e: NewEvent) {
         self.events.push(e);
     }

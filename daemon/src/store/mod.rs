@@ -11,9 +11,7 @@ pub(crate) use batch::Batch;
 use batch::NewEvent;
 pub(crate) use records::{EventRecord, WatchRecord};
 
-use rocksdb::{
-    ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteOptions, DB,
-};
+use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteOptions, DB};
 use schema::*;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -24,31 +22,17 @@ use uuid::Uuid;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot open store at {path}: {source} (is another paywatch using it?)")]
-    Open {
-        path: PathBuf,
-        source: rocksdb::Error,
-    },
+    Open { path: PathBuf, source: rocksdb::Error },
     #[error("cannot create store directory {path}: {source}")]
-    CreateDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    CreateDir { path: PathBuf, source: std::io::Error },
     #[error("store at {path} has schema version {found}, this paywatch needs {expected}; it does not migrate silently: use a paywatch that matches, or a new storage.path")]
-    SchemaMismatch {
-        path: PathBuf,
-        found: u32,
-        expected: u32,
-    },
+    SchemaMismatch { path: PathBuf, found: u32, expected: u32 },
     #[error("store at {path} has an unreadable schema version {raw:?}")]
     BadSchemaVersion { path: PathBuf, raw: Vec<u8> },
     #[error("rocksdb: {0}")]
     Db(#[from] rocksdb::Error),
     #[error("corrupt record in {cf} at key {key}: {reason}")]
-    Corrupt {
-        cf: &'static str,
-        key: String,
-        reason: String,
-    },
+    Corrupt { cf: &'static str, key: String, reason: String },
     #[error("cannot encode record for {cf}: {0}", cf = .1)]
     Encode(serde_json::Error, &'static str),
 }
@@ -67,14 +51,8 @@ pub(crate) struct Store {
 impl Store {
     /// Opens (creating if needed) the store at `path`, checking the schema version.
     pub(crate) fn open(path: &Path) -> Result<Self, StoreError> {
-        let open_err = |source| StoreError::Open {
-            path: path.to_owned(),
-            source,
-        };
-        std::fs::create_dir_all(path).map_err(|source| StoreError::CreateDir {
-            path: path.to_owned(),
-            source,
-        })?;
+        let open_err = |source| StoreError::Open { path: path.to_owned(), source };
+        std::fs::create_dir_all(path).map_err(|source| StoreError::CreateDir { path: path.to_owned(), source })?;
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
@@ -87,9 +65,7 @@ impl Store {
                 names.push(cf.to_string());
             }
         }
-        let cfs = names
-            .iter()
-            .map(|n| ColumnFamilyDescriptor::new(n, cf_options()));
+        let cfs = names.iter().map(|n| ColumnFamilyDescriptor::new(n, cf_options()));
         let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(open_err)?;
         let store = Self::check_version(db, path)?;
         Ok(store)
@@ -106,26 +82,14 @@ impl Store {
             Some(raw) => {
                 let found = <[u8; 4]>::try_from(raw.as_slice())
                     .map(u32::from_be_bytes)
-                    .map_err(|_| StoreError::BadSchemaVersion {
-                        path: path.to_owned(),
-                        raw: raw.clone(),
-                    })?;
+                    .map_err(|_| StoreError::BadSchemaVersion { path: path.to_owned(), raw: raw.clone() })?;
                 if found != SCHEMA_VERSION {
-                    return Err(StoreError::SchemaMismatch {
-                        path: path.to_owned(),
-                        found,
-                        expected: SCHEMA_VERSION,
-                    });
+                    return Err(StoreError::SchemaMismatch { path: path.to_owned(), found, expected: SCHEMA_VERSION });
                 }
             }
         }
         let last = last_seq(&db)?;
-        Ok(Self {
-            db,
-            path: path.to_owned(),
-            commit: Mutex::new(last),
-            last_seq: watch::channel(last).0,
-        })
+        Ok(Self { db, path: path.to_owned(), commit: Mutex::new(last), last_seq: watch::channel(last).0 })
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -133,9 +97,7 @@ impl Store {
     }
 
     fn cf(&self, name: &'static str) -> &ColumnFamily {
-        self.db
-            .cf_handle(name)
-            .expect("every schema CF is opened at open")
+        self.db.cf_handle(name).expect("every schema CF is opened at open")
     }
 
     pub(crate) fn batch(&self) -> Batch<'_> {
@@ -155,14 +117,9 @@ impl Store {
         for e in events {
             seq += 1;
             let rec = e.into_record(seq);
-            let value =
-                serde_json::to_vec(&rec).map_err(|err| StoreError::Encode(err, CF_OUTBOX))?;
+            let value = serde_json::to_vec(&rec).map_err(|err| StoreError::Encode(err, CF_OUTBOX))?;
             wb.put_cf(self.cf(CF_OUTBOX), outbox_key(seq), value);
-            wb.put_cf(
-                self.cf(CF_STORE_EVENTS),
-                store_events_key(&rec.store, seq),
-                [],
-            );
+            wb.put_cf(self.cf(CF_STORE_EVENTS), store_events_key(&rec.store, seq), []);
         }
         self.db.write_opt(wb, &wo)?;
         *next = seq;
@@ -178,8 +135,7 @@ impl Store {
 
     pub(crate) fn watch(&self, id: Uuid) -> Result<Option<WatchRecord>, StoreError> {
         let raw = self.db.get_cf(self.cf(CF_WATCHES), watch_key(id))?;
-        raw.map(|v| decode(CF_WATCHES, &watch_key(id), &v))
-            .transpose()
+        raw.map(|v| decode(CF_WATCHES, &watch_key(id), &v)).transpose()
     }
 
     /// A store's watches in creation order, after `after` (exclusive), at most `limit`.
@@ -198,18 +154,14 @@ impl Store {
             }
             None => prefix.clone(),
         };
-        let iter = self.db.iterator_cf(
-            self.cf(CF_STORE_WATCHES),
-            IteratorMode::From(&start, Direction::Forward),
-        );
+        let iter = self.db.iterator_cf(self.cf(CF_STORE_WATCHES), IteratorMode::From(&start, Direction::Forward));
         let mut out = Vec::new();
         for item in iter {
             let (k, _) = item?;
             if !k.starts_with(&prefix) || out.len() >= limit {
                 break;
             }
-            let id = Uuid::from_slice(&k[prefix.len()..])
-                .map_err(|e| corrupt(CF_STORE_WATCHES, &k, e))?;
+            let id = Uuid::from_slice(&k[prefix.len()..]).map_err(|e| corrupt(CF_STORE_WATCHES, &k, e))?;
             match self.watch(id)? {
                 Some(w) => out.push(w),
                 None => return Err(corrupt(CF_STORE_WATCHES, &k, "index entry without a watch")),
@@ -219,11 +171,7 @@ impl Store {
     }
 
     /// Ids of every watch (of any store) on this canonical key.
-    pub(crate) fn watch_ids_for_key(
-        &self,
-        chain: &str,
-        key: &[u8],
-    ) -> Result<Vec<Uuid>, StoreError> {
+    pub(crate) fn watch_ids_for_key(&self, chain: &str, key: &[u8]) -> Result<Vec<Uuid>, StoreError> {
         let prefix = watch_keys_prefix(chain, key);
         let mut out = Vec::new();
         for item in self.db.prefix_iterator_cf(self.cf(CF_WATCH_KEYS), &prefix) {
@@ -231,56 +179,40 @@ impl Store {
             if !k.starts_with(&prefix) {
                 break;
             }
-            out.push(
-                Uuid::from_slice(&k[prefix.len()..]).map_err(|e| corrupt(CF_WATCH_KEYS, &k, e))?,
-            );
+            out.push(Uuid::from_slice(&k[prefix.len()..]).map_err(|e| corrupt(CF_WATCH_KEYS, &k, e))?);
         }
         Ok(out)
     }
 
     /// Visits every watched canonical key of a chain (to build the in-memory watch set).
-    pub(crate) fn for_each_watched_key(
-        &self,
-        chain: &str,
-        mut f: impl FnMut(&[u8]),
-    ) -> Result<(), StoreError> {
+    pub(crate) fn for_each_watched_key(&self, chain: &str, mut f: impl FnMut(&[u8])) -> Result<(), StoreError> {
         let prefix = watch_keys_chain_prefix(chain);
         for item in self.db.prefix_iterator_cf(self.cf(CF_WATCH_KEYS), &prefix) {
             let (k, _) = item?;
             if !k.starts_with(&prefix) {
                 break;
             }
-            let (key, _) = decode_watch_keys_key(prefix.len(), &k)
-                .ok_or_else(|| corrupt(CF_WATCH_KEYS, &k, "bad key layout"))?;
+            let (key, _) =
+                decode_watch_keys_key(prefix.len(), &k).ok_or_else(|| corrupt(CF_WATCH_KEYS, &k, "bad key layout"))?;
             f(key);
         }
         Ok(())
     }
 
     /// A store's events with seq > `after`, in order, at most `limit`.
-    pub(crate) fn store_events(
-        &self,
-        store: &str,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<EventRecord>, StoreError> {
+    pub(crate) fn store_events(&self, store: &str, after: u64, limit: usize) -> Result<Vec<EventRecord>, StoreError> {
         let prefix = store_prefix(store);
         let start = store_events_key(store, after.saturating_add(1));
-        let iter = self.db.iterator_cf(
-            self.cf(CF_STORE_EVENTS),
-            IteratorMode::From(&start, Direction::Forward),
-        );
+        let iter = self.db.iterator_cf(self.cf(CF_STORE_EVENTS), IteratorMode::From(&start, Direction::Forward));
         let mut out = Vec::new();
         for item in iter {
             let (k, _) = item?;
             if !k.starts_with(&prefix) || out.len() >= limit {
                 break;
             }
-            let seq = decode_seq(&k[prefix.len()..])
-                .ok_or_else(|| corrupt(CF_STORE_EVENTS, &k, "bad seq"))?;
+            let seq = decode_seq(&k[prefix.len()..]).ok_or_else(|| corrupt(CF_STORE_EVENTS, &k, "bad seq"))?;
             let raw = self.db.get_cf(self.cf(CF_OUTBOX), outbox_key(seq))?;
-            let raw =
-                raw.ok_or_else(|| corrupt(CF_STORE_EVENTS, &k, "index entry without an event"))?;
+            let raw = raw.ok_or_else(|| corrupt(CF_STORE_EVENTS, &k, "index entry without an event"))?;
             out.push(decode(CF_OUTBOX, &outbox_key(seq), &raw)?);
         }
         Ok(out)
@@ -310,18 +242,10 @@ fn last_seq(db: &DB) -> Result<u64, StoreError> {
 }
 
 fn corrupt(cf: &'static str, key: &[u8], reason: impl ToString) -> StoreError {
-    StoreError::Corrupt {
-        cf,
-        key: hex::encode(key),
-        reason: reason.to_string(),
-    }
+    StoreError::Corrupt { cf, key: hex::encode(key), reason: reason.to_string() }
 }
 
-fn decode<T: serde::de::DeserializeOwned>(
-    cf: &'static str,
-    key: &[u8],
-    v: &[u8],
-) -> Result<T, StoreError> {
+fn decode<T: serde::de::DeserializeOwned>(cf: &'static str, key: &[u8], v: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(v).map_err(|e| corrupt(cf, key, e))
 }
 

@@ -18,23 +18,14 @@ pub(crate) const CF_OUTBOX: &str = "outbox";
 pub(crate) const CF_STORE_EVENTS: &str = "store_events";
 
 /// Every column family of this schema version.
-pub(crate) const ALL_CFS: [&str; 6] = [
-    CF_META,
-    CF_WATCHES,
-    CF_WATCH_KEYS,
-    CF_STORE_WATCHES,
-    CF_OUTBOX,
-    CF_STORE_EVENTS,
-];
+pub(crate) const ALL_CFS: [&str; 6] =
+    [CF_META, CF_WATCHES, CF_WATCH_KEYS, CF_STORE_WATCHES, CF_OUTBOX, CF_STORE_EVENTS];
 
 /// `meta` key of the schema version (value: u32 BE).
 pub(crate) const META_SCHEMA_VERSION: &[u8] = b"schema_version";
 
 fn push_name(out: &mut Vec<u8>, name: &str) {
-    debug_assert!(
-        name.len() <= u8::MAX as usize,
-        "names are validated to 64 bytes"
-    );
+    debug_assert!(name.len() <= u8::MAX as usize, "names are validated to 64 bytes");
     out.push(name.len() as u8);
     out.extend_from_slice(name.as_bytes());
 }
@@ -111,10 +102,7 @@ mod tests {
 
     #[test]
     fn big_endian_sequence_keys_sort_numerically() {
-        let mut keys: Vec<_> = [256u64, 1, u64::MAX, 255, 0]
-            .iter()
-            .map(|s| outbox_key(*s))
-            .collect();
+        let mut keys: Vec<_> = [256u64, 1, u64::MAX, 255, 0].iter().map(|s| outbox_key(*s)).collect();
         keys.sort();
         let seqs: Vec<_> = keys.iter().map(|k| decode_seq(k).unwrap()).collect();
         assert_eq!(seqs, vec![0, 1, 255, 256, u64::MAX]);

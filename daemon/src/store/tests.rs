@@ -20,11 +20,7 @@ fn watch(store: &str, n: u32) -> WatchRecord {
 fn write_watch_with_event(s: &Store, w: &WatchRecord) {
     let mut b = s.batch();
     b.put_watch(w).unwrap();
-    b.push_event(NewEvent {
-        kind: "test.watch".into(),
-        store: w.store.clone(),
-        data: json!({"watch": w.id}),
-    });
+    b.push_event(NewEvent { kind: "test.watch".into(), store: w.store.clone(), data: json!({"watch": w.id}) });
     s.write(b).unwrap();
 }
 
@@ -32,20 +28,11 @@ fn write_watch_with_event(s: &Store, w: &WatchRecord) {
 fn assert_consistent(s: &Store) -> usize {
     let watches = s.store_watches("shop1", None, usize::MAX).unwrap();
     let events = s.store_events("shop1", 0, usize::MAX).unwrap();
-    assert_eq!(
-        watches.len(),
-        events.len(),
-        "a batch was split: watches vs events"
-    );
-    let named: std::collections::HashSet<_> =
-        events.iter().map(|e| e.data["watch"].clone()).collect();
+    assert_eq!(watches.len(), events.len(), "a batch was split: watches vs events");
+    let named: std::collections::HashSet<_> = events.iter().map(|e| e.data["watch"].clone()).collect();
     assert_eq!(named.len(), events.len(), "an event was written twice");
     for w in &watches {
-        assert!(
-            named.contains(&json!(w.id)),
-            "watch {} without its event",
-            w.id
-        );
+        assert!(named.contains(&json!(w.id)), "watch {} without its event", w.id);
         assert_eq!(s.watch_ids_for_key("btc", &w.key).unwrap(), vec![w.id]);
     }
     let mut n = 0;
@@ -78,21 +65,10 @@ fn a_schema_version_mismatch_refuses_to_open() {
     let dir = tempfile::tempdir().unwrap();
     {
         let s = Store::open(dir.path()).unwrap();
-        s.db.put_cf(s.cf(CF_META), META_SCHEMA_VERSION, 999u32.to_be_bytes())
-            .unwrap();
+        s.db.put_cf(s.cf(CF_META), META_SCHEMA_VERSION, 999u32.to_be_bytes()).unwrap();
     }
     let err = Store::open(dir.path()).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            StoreError::SchemaMismatch {
-                found: 999,
-                expected: SCHEMA_VERSION,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, StoreError::SchemaMismatch { found: 999, expected: SCHEMA_VERSION, .. }), "{err}");
     assert!(err.to_string().contains("schema version 999"), "{err}");
 }
 
@@ -101,11 +77,7 @@ fn a_second_open_of_the_same_path_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let _s = Store::open(dir.path()).unwrap();
     let err = Store::open(dir.path()).unwrap_err();
-    assert!(
-        err.to_string()
-            .starts_with(&format!("cannot open store at {}", dir.path().display())),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with(&format!("cannot open store at {}", dir.path().display())), "{err}");
 }
 
 #[test]
@@ -151,12 +123,7 @@ fn events_are_numbered_in_commit_order_across_threads() {
         })
         .collect();
     threads.into_iter().for_each(|t| t.join().unwrap());
-    let seqs: Vec<_> = s
-        .store_events("shop1", 0, usize::MAX)
-        .unwrap()
-        .iter()
-        .map(|e| e.seq)
-        .collect();
+    let seqs: Vec<_> = s.store_events("shop1", 0, usize::MAX).unwrap().iter().map(|e| e.seq).collect();
     assert_eq!(seqs, (1..=200).collect::<Vec<_>>());
     assert_eq!(s.store_events("shop1", 150, 10).unwrap()[0].seq, 151);
     assert_consistent(&s);
@@ -170,10 +137,7 @@ const KILL_DIR_ENV: &str = "PAYWATCH_TEST_STORE_WRITER_DIR";
 fn batches_are_written_whole() {
     let forever = std::env::var_os(KILL_DIR_ENV);
     let dir = tempfile::tempdir().unwrap();
-    let path = forever
-        .as_ref()
-        .map(PathBuf::from)
-        .unwrap_or_else(|| dir.path().to_owned());
+    let path = forever.as_ref().map(PathBuf::from).unwrap_or_else(|| dir.path().to_owned());
     let s = Store::open(&path).unwrap();
     let rounds = if forever.is_some() { u32::MAX } else { 50 };
     for n in 0..rounds {
@@ -191,12 +155,7 @@ fn a_batch_is_all_or_nothing_across_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     for round in 0..3 {
         let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "store::tests::batches_are_written_whole",
-                "--nocapture",
-                "--test-threads=1",
-            ])
+            .args(["--exact", "store::tests::batches_are_written_whole", "--nocapture", "--test-threads=1"])
             .env(KILL_DIR_ENV, dir.path())
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -213,9 +172,6 @@ fn a_batch_is_all_or_nothing_across_kill_9() {
         child.wait().unwrap();
         let s = Store::open(dir.path()).unwrap();
         let n = assert_consistent(&s);
-        assert!(
-            n > 0,
-            "round {round}: the child wrote nothing before it was killed"
-        );
+        assert!(n > 0, "round {round}: the child wrote nothing before it was killed");
     }
 }

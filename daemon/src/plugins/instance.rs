@@ -1,0 +1,227 @@
+//! A supervised plugin instance: created from its config, called through the vtable, and
+//! recreated after a panic (which is surfaced in the logs and `/health`).
+
+use super::host::CallContext;
+use super::loader::Library;
+use crate::health::{Health, Kind, Status};
+use crate::index::WatchSet;
+use paywatch_plugin_api::abi::{self, Bytes, Instance, OwnedBuf};
+use paywatch_plugin_api::messages::ScanReply;
+use paywatch_plugin_api::PluginError;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CallError {
+    #[error("plugin {plugin}: {method} failed: {error}")]
+    Plugin { plugin: String, method: String, error: PluginError },
+    #[error("plugin {plugin} panicked in {method}: {message}")]
+    Panicked { plugin: String, method: String, message: String },
+    #[error("plugin {plugin}: cannot create an instance: {error}")]
+    Create { plugin: String, error: String },
+    #[error("plugin {plugin}: bad {method} reply: {reason}")]
+    BadReply { plugin: String, method: String, reason: String },
+}
+
+/// The raw instance pointer; instances are `Send + Sync` by the plugin contract.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Ptr(Instance);
+// SAFETY: the plugin contract requires instances to be `Send + Sync`.
+unsafe impl Send for Ptr {}
+unsafe impl Sync for Ptr {}
+
+#[derive(Debug)]
+pub(crate) struct PluginInstance {
+    lib: Arc<Library>,
+    /// `name@what`, in logs and `/health`.
+    label: String,
+    config: Vec<u8>,
+    slot: RwLock<Option<Ptr>>,
+    watches: Option<(Arc<WatchSet>, String)>,
+    health: Arc<Health>,
+    panics: AtomicU64,
+}
+
+impl PluginInstance {
+    /// Creates the first instance now, so a bad config fails at startup.
+    pub(crate) fn new(
+        lib: Arc<Library>,
+        label: String,
+        config: &serde_json::Value,
+        watches: Option<(Arc<WatchSet>, String)>,
+        health: Arc<Health>,
+    ) -> Result<Self, CallError> {
+        let config = serde_json::to_vec(config).expect("a JSON value encodes");
+        let me = Self { lib, label, config, slot: RwLock::new(None), watches, health, panics: AtomicU64::new(0) };
+        let ptr = me.create()?;
+        *me.slot.write().unwrap_or_else(|p| p.into_inner()) = Some(ptr);
+        me.health.set(
+            Kind::Plugin,
+            &me.label,
+            Status::Ok,
+            format!("{} {} from {}", me.lib.name, me.lib.version, me.lib.path.display()),
+        );
+        Ok(me)
+    }
+
+    fn with_context<R>(&self, f: impl FnOnce(&abi::HostVTable) -> R) -> R {
+        let ctx =
+            CallContext { plugin: &self.label, watches: self.watches.as_ref().map(|(s, c)| (s.as_ref(), c.as_str())) };
+        let vt = ctx.vtable();
+        f(&vt)
+    }
+
+    fn create(&self) -> Result<Ptr, CallError> {
+        let mut out: Instance = std::ptr::null_mut();
+        let mut reply = OwnedBuf::EMPTY;
+        // SAFETY: arguments follow the ABI: config bytes and host vtable live for the call;
+        // `out` and `reply` are valid out-pointers.
+        let status = self
+            .with_context(|vt| unsafe { (self.lib.vtable.create)(Bytes::new(&self.config), vt, &mut out, &mut reply) });
+        let bytes = self.take(reply);
+        match status {
+            abi::Status::OK if !out.is_null() => Ok(Ptr(out)),
+            abi::Status::OK => {
+                Err(CallError::Create { plugin: self.label.clone(), error: "create returned no instance".into() })
+            }
+            abi::Status::ERROR => {
+                let error = serde_json::from_slice::<PluginError>(&bytes)
+                    .map(|e| e.to_string())
+                    .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into());
+                Err(CallError::Create { plugin: self.label.clone(), error })
+            }
+            _ => Err(CallError::Create {
+                plugin: self.label.clone(),
+                error: format!("panicked: {}", String::from_utf8_lossy(&bytes)),
+            }),
+        }
+    }
+
+    /// Copies a plugin-allocated reply and frees it with the plugin's own `free_buf`.
+    fn take(&self, reply: OwnedBuf) -> Vec<u8> {
+        let bytes = if reply.ptr.is_null() || reply.len == 0 {
+            Vec::new()
+        } else {
+            // SAFETY: the plugin filled `reply` with a buffer of `len` bytes.
+            unsafe { std::slice::from_raw_parts(reply.ptr, reply.len) }.to_vec()
+        };
+        // SAFETY: the buffer came from this plugin and is returned once.
+        unsafe { (self.lib.vtable.free_buf)(reply) };
+        bytes
+    }
+
+    /// The live instance, creating one if the last panicked.
+    fn instance(&self) -> Result<Ptr, CallError> {
+        if let Some(p) = *self.slot.read().unwrap_or_else(|p| p.into_inner()) {
+            return Ok(p);
+        }
+        let mut slot = self.slot.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = *slot {
+            return Ok(p);
+        }
+        let p = self.create()?;
+        tracing::info!(plugin = %self.label, "plugin instance recreated");
+        *slot = Some(p);
+        Ok(p)
+    }
+
+    /// Drops a broken instance (once, even if several calls saw it panic).
+    fn discard(&self, broken: Ptr, method: &str, message: &str) {
+        let n = self.panics.fetch_add(1, Ordering::SeqCst) + 1;
+        tracing::error!(plugin = %self.label, method, panic = message, "plugin panicked; its instance is dropped and will be recreated");
+        self.health.set(
+            Kind::Plugin,
+            &self.label,
+            Status::Degraded,
+            format!("panicked in {method} ({n} so far): {message}; instance recreated"),
+        );
+        let mut slot = self.slot.write().unwrap_or_else(|p| p.into_inner());
+        if *slot == Some(broken) {
+            *slot = None;
+            // SAFETY: the instance came from this library's `create`; no call uses it now (we
+            // hold the write lock; calls copy the pointer under the read lock and have ended or
+            // will see the slot empty next time). Destroy catches panics in the plugin's Drop.
+            unsafe { (self.lib.vtable.destroy)(broken.0) };
+        }
+    }
+
+    fn finish(&self, method: &str, ptr: Ptr, status: abi::Status, bytes: Vec<u8>) -> Result<Vec<u8>, CallError> {
+        match status {
+            abi::Status::OK => Ok(bytes),
+            abi::Status::ERROR => Err(match serde_json::from_slice::<PluginError>(&bytes) {
+                Ok(error) => CallError::Plugin { plugin: self.label.clone(), method: method.into(), error },
+                Err(e) => CallError::BadReply {
+                    plugin: self.label.clone(),
+                    method: method.into(),
+                    reason: format!("unreadable error: {e}"),
+                },
+            }),
+            abi::Status::PANIC => {
+                let message = String::from_utf8_lossy(&bytes).into_owned();
+                self.discard(ptr, method, &message);
+                Err(CallError::Panicked { plugin: self.label.clone(), method: method.into(), message })
+            }
+            abi::Status(other) => {
+                let message = format!("unknown status {other}");
+                self.discard(ptr, method, &message);
+                Err(CallError::BadReply { plugin: self.label.clone(), method: method.into(), reason: message })
+            }
+        }
+    }
+
+    /// A control-plane call with raw JSON bytes. Blocking.
+    pub(crate) fn call_raw(&self, method: &str, payload: &[u8]) -> Result<Vec<u8>, CallError> {
+        let ptr = self.instance()?;
+        let mut reply = OwnedBuf::EMPTY;
+        // SAFETY: instance from this library; method, payload and host vtable live for the call.
+        let status = self.with_context(|vt| unsafe {
+            (self.lib.vtable.call)(ptr.0, Bytes::new(method.as_bytes()), Bytes::new(payload), vt, &mut reply)
+        });
+        let bytes = self.take(reply);
+        self.finish(method, ptr, status, bytes)
+    }
+
+    /// A typed control-plane call. Blocking.
+    pub(crate) fn call<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        method: &str,
+        req: &Req,
+    ) -> Result<Resp, CallError> {
+        let payload = serde_json::to_vec(req).expect("request types encode");
+        let bytes = self.call_raw(method, &payload)?;
+        serde_json::from_slice(&bytes).map_err(|e| CallError::BadReply {
+            plugin: self.label.clone(),
+            method: method.into(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// The hot path: scan a raw block or transaction. Blocking.
+    #[cfg_attr(not(test), expect(dead_code, reason = "the chain followers scan through it"))]
+    pub(crate) fn scan(&self, what: u32, raw: &[u8]) -> Result<ScanReply, CallError> {
+        let method = if what == abi::SCAN_BLOCK { "scan_block" } else { "scan_tx" };
+        let ptr = self.instance()?;
+        let mut reply = OwnedBuf::EMPTY;
+        // SAFETY: as in `call_raw`.
+        let status =
+            self.with_context(|vt| unsafe { (self.lib.vtable.scan)(ptr.0, what, Bytes::new(raw), vt, &mut reply) });
+        let bytes = self.take(reply);
+        let bytes = self.finish(method, ptr, status, bytes)?;
+        serde_json::from_slice(&bytes).map_err(|e| CallError::BadReply {
+            plugin: self.label.clone(),
+            method: method.into(),
+            reason: e.to_string(),
+        })
+    }
+}
+
+impl Drop for PluginInstance {
+    fn drop(&mut self) {
+        if let Some(p) = self.slot.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
+            // SAFETY: created by this library, not used any more (we are being dropped).
+            unsafe { (self.lib.vtable.destroy)(p.0) };
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! The loader and instances against real `cdylib`s built by `scripts/build-plugins.sh`.
+
+use super::*;
+use crate::health::Health;
+use crate::index::WatchSet;
+use crate::store::{Store, WatchRecord};
+use paywatch_plugin_api::abi::{SCAN_BLOCK, SCAN_TX};
+use paywatch_plugin_api::messages::*;
+use serde_json::json;
+use std::sync::{Mutex, OnceLock};
+
+/// The built plugins folder (built once per test process).
+fn built() -> &'static Path {
+    static OUT: OnceLock<PathBuf> = OnceLock::new();
+    OUT.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-plugins.sh");
+        let out =
+            std::process::Command::new("bash").arg(&script).stderr(std::process::Stdio::inherit()).output().unwrap();
+        assert!(out.status.success(), "{} failed", script.display());
+        PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    })
+}
+
+fn lib_file(name: &str) -> PathBuf {
+    built().join(format!("libpaywatch_plugin_{name}.{}", std::env::consts::DLL_EXTENSION))
+}
+
+fn fixture_file(name: &str) -> PathBuf {
+    built().join("fixtures").join(format!("{name}.{}", std::env::consts::DLL_EXTENSION))
+}
+
+/// A plugin dir holding copies of the given files.
+fn dir_with(files: &[PathBuf]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, f) in files.iter().enumerate() {
+        std::fs::copy(f, dir.path().join(format!("{i}-{}", f.file_name().unwrap().to_string_lossy()))).unwrap();
+    }
+    dir
+}
+
+fn watch_set() -> (tempfile::TempDir, Arc<Store>, Arc<WatchSet>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    let set = Arc::new(WatchSet::load(store.clone(), ["btc".to_string()]).unwrap());
+    (dir, store, set)
+}
+
+fn instance(lib: Arc<Library>, set: Option<Arc<WatchSet>>, health: Arc<Health>) -> PluginInstance {
+    let label = format!("{}@TEST", lib.name);
+    PluginInstance::new(lib, label, &json!({"symbol": "TEST"}), set.map(|s| (s, "btc".to_string())), health).unwrap()
+}
+
+#[test]
+fn correct_plugins_of_both_kinds_load_and_answer() {
+    let dir = dir_with(&[lib_file("template_currency"), lib_file("template_platform")]);
+    let reg = Registry::load_dir(dir.path()).unwrap();
+    assert!(reg.refused.is_empty(), "{:?}", reg.refused);
+    let rows = reg.listing();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r.loaded
+        && r.abi.as_deref() == Some("1.0")
+        && r.version.as_deref() == Some(env!("CARGO_PKG_VERSION"))));
+    let health = Arc::new(Health::new());
+
+    let cur = instance(reg.get(Kind::Currency, "template-currency").unwrap(), None, health.clone());
+    let info: CurrencyInfo = cur.call(currency_method::INFO, &json!({})).unwrap();
+    assert_eq!((info.symbol.as_str(), info.decimals), ("TEST", 8));
+    let addr = format!("DEMO1{}", "0A".repeat(20));
+    let p: ParsedAddress = cur.call(currency_method::PARSE_ADDRESS, &ParseAddressRequest { address: addr }).unwrap();
+    assert_eq!(p.address, format!("demo1{}", "0a".repeat(20)));
+    let uri: PaymentUriReply =
+        cur.call(currency_method::PAYMENT_URI, &json!({"address": p.address, "amount_base": "150000000"})).unwrap();
+    assert!(uri.uri.ends_with("?amount=1.5"), "{}", uri.uri);
+    let f: FormatAmountReply = cur.call(currency_method::FORMAT_AMOUNT, &json!({"amount_base": "1"})).unwrap();
+    assert_eq!(f.amount, "0.00000001");
+    // A plugin error is an error, not a crash, and the instance stays healthy.
+    let err = cur.call::<_, ParsedAddress>(currency_method::PARSE_ADDRESS, &json!({"address": "nope"})).unwrap_err();
+    assert!(matches!(&err, CallError::Plugin { error, .. } if error.code == "invalid_address"), "{err}");
+    let err = cur.call::<_, serde_json::Value>("no_such_method", &json!({})).unwrap_err();
+    assert!(err.to_string().contains("unknown method \"no_such_method\""), "{err}");
+    let err = cur.call_raw(currency_method::PARSE_ADDRESS, b"{not json").unwrap_err();
+    assert!(err.to_string().contains("bad parse_address payload"), "{err}");
+
+    // A platform plugin can't be found as a currency plugin, and vice versa.
+    assert!(reg.get(Kind::Currency, "template-platform").is_none());
+    let plat = instance(reg.get(Kind::Platform, "template-platform").unwrap(), None, health.clone());
+    let event = json!({"seq": 1, "id": "e1", "type": "invoice.settled", "store": "s", "data": {"x": 1}});
+    let r: RenderReply = plat
+        .call(
+            platform_method::RENDER,
+            &RenderRequest { event, endpoint: json!({"url": "http://127.0.0.1:9/h"}), attempt: 1, now: 7 },
+        )
+        .unwrap();
+    assert_eq!(r.requests[0].url, "http://127.0.0.1:9/h");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&r.requests[0].body).unwrap()["type"], "invoice.settled");
+    let v: Verdict = plat
+        .call(platform_method::CLASSIFY, &ClassifyRequest { status: 410, headers: vec![], body: String::new() })
+        .unwrap();
+    assert!(matches!(v, Verdict::Disable { .. }));
+    let err = plat.scan(SCAN_BLOCK, b"").unwrap_err();
+    assert!(err.to_string().contains("scan is not supported"), "{err}");
+    assert_eq!(health.report().status, crate::health::Status::Ok);
+}
+
+#[test]
+fn bad_plugins_are_refused_with_the_reason() {
+    let garbage = tempfile::tempdir().unwrap();
+    let text = garbage.path().join("libnot_a_plugin.so");
+    std::fs::write(&text, "this is not an ELF file").unwrap();
+    let cases: [(PathBuf, &str); 4] = [
+        (fixture_file("bad_magic"), "wrong magic 0x000000000bad0bad"),
+        (fixture_file("bad_abi"), "built for plugin ABI v99, this paywatch speaks v1"),
+        (fixture_file("panic_abort"), "was built with panic = \"abort\""),
+        (text, "cannot load library"),
+    ];
+    for (file, reason) in cases {
+        let dir = dir_with(std::slice::from_ref(&file));
+        let reg = Registry::load_dir(dir.path()).unwrap();
+        assert!(reg.loaded.is_empty(), "{} loaded", file.display());
+        let rows = reg.listing();
+        let err = rows[0].error.as_deref().unwrap();
+        assert!(err.contains(reason), "{}: {err}", file.display());
+        assert!(err.contains(&*dir.path().to_string_lossy()), "the message names the file: {err}");
+        assert!(!rows[0].loaded);
+    }
+    // Two libraries with one plugin name: the second is refused.
+    let dir = dir_with(&[lib_file("template_currency"), lib_file("template_currency")]);
+    let reg = Registry::load_dir(dir.path()).unwrap();
+    assert_eq!(reg.loaded.len(), 1);
+    assert!(reg.refused[0].to_string().contains("another plugin named \"template-currency\" is already loaded"));
+    // A refused file shows in /health.
+    let health = Health::new();
+    reg.report_health(&health);
+    assert_eq!(health.report().status, crate::health::Status::Degraded);
+}
+
+#[test]
+fn a_panicking_plugin_is_recreated_and_surfaced() {
+    let dir = dir_with(&[fixture_file("fixture")]);
+    let reg = Registry::load_dir(dir.path()).unwrap();
+    let health = Arc::new(Health::new());
+    let (_d, _store, set) = watch_set();
+    let inst = instance(reg.get(Kind::Currency, "fixture").unwrap(), Some(set), health.clone());
+    let gen = |i: &PluginInstance| i.call::<_, CurrencyInfo>(currency_method::INFO, &json!({})).unwrap().symbol;
+    let first = gen(&inst);
+
+    let err = inst.call::<_, ParsedAddress>(currency_method::PARSE_ADDRESS, &json!({"address": "panic"})).unwrap_err();
+    assert!(matches!(&err, CallError::Panicked { message, .. } if message == "boom in parse_address"), "{err}");
+    let report = health.report();
+    assert_eq!(report.status, crate::health::Status::Degraded);
+    assert!(report.plugins["fixture@TEST"].detail.contains("panicked in parse_address"), "{report:?}");
+    // The next call works, on a fresh instance.
+    let second = gen(&inst);
+    assert_ne!(first, second, "a new instance was created");
+    let ok: ParsedAddress = inst.call(currency_method::PARSE_ADDRESS, &json!({"address": "fine"})).unwrap();
+    assert_eq!(ok.address, "fine");
+
+    let err = inst.scan(SCAN_BLOCK, b"panic").unwrap_err();
+    assert!(matches!(&err, CallError::Panicked { message, .. } if message == "boom in scan_block"), "{err}");
+    assert!(health.report().plugins["fixture@TEST"].detail.contains("(2 so far)"));
+    assert_ne!(gen(&inst), second);
+    assert!(inst.scan(SCAN_TX, b"").unwrap().matches.is_empty());
+}
+
+#[test]
+fn is_watched_reaches_the_hosts_watch_set() {
+    let dir = dir_with(&[fixture_file("fixture")]);
+    let reg = Registry::load_dir(dir.path()).unwrap();
+    let (_d, store, set) = watch_set();
+    let key = |b: u8| vec![b; 20];
+    for (chain, k) in [("btc", key(1)), ("btc", key(3)), ("other", key(2))] {
+        let w = WatchRecord {
+            id: uuid::Uuid::now_v7(),
+            store: "s".into(),
+            chain: chain.into(),
+            address: "a".into(),
+            key: k.clone(),
+            label: None,
+            confirmations: 1,
+            created_at: time::OffsetDateTime::now_utc(),
+        };
+        let mut b = store.batch();
+        b.put_watch(&w).unwrap();
+        store.write(b).unwrap();
+        set.insert(chain, &k);
+    }
+    let inst = instance(reg.get(Kind::Currency, "fixture").unwrap(), Some(set.clone()), Arc::new(Health::new()));
+    let block: Vec<u8> = [key(1), key(2), key(3), key(4)].concat();
+    let found = inst.scan(SCAN_BLOCK, &block).unwrap();
+    let keys: Vec<_> = found.matches.iter().map(|m| m.key.0.clone()).collect();
+    // Key 2 is watched on another chain only; key 4 nowhere.
+    assert_eq!(keys, vec![key(1), key(3)]);
+    assert_eq!(found.matches[1].index, 2);
+    // A watch set reloaded from the store answers the same.
+    let reloaded = Arc::new(WatchSet::load(store, ["btc".to_string()]).unwrap());
+    let inst = instance(reg.get(Kind::Currency, "fixture").unwrap(), Some(reloaded), Arc::new(Health::new()));
+    assert_eq!(inst.scan(SCAN_BLOCK, &block).unwrap().matches.len(), 2);
+}
+
+/// Collects formatted log lines for a thread-local subscriber.
+#[derive(Clone, Default)]
+struct Lines(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Lines {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn plugin_logs_land_in_the_daemons_tracing_output() {
+    let dir = dir_with(&[fixture_file("fixture")]);
+    let reg = Registry::load_dir(dir.path()).unwrap();
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        instance(reg.get(Kind::Currency, "fixture").unwrap(), None, Arc::new(Health::new()));
+    });
+    let out = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    for (level, msg) in [
+        ("ERROR", "fixture log at error"),
+        ("WARN", "fixture log at warn"),
+        ("INFO", "fixture created"),
+        ("DEBUG", "fixture log at debug"),
+    ] {
+        let line = out.lines().find(|l| l.contains(msg)).unwrap_or_else(|| panic!("{msg:?} not logged:\n{out}"));
+        assert!(
+            line.contains(level) && line.contains("paywatch::plugin") && line.contains("plugin=\"fixture@TEST\""),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn a_plugin_refusing_its_config_fails_creation_with_its_message() {
+    let dir = dir_with(&[fixture_file("fixture")]);
+    let reg = Registry::load_dir(dir.path()).unwrap();
+    let lib = reg.get(Kind::Currency, "fixture").unwrap();
+    let err = PluginInstance::new(lib, "fixture@X".into(), &json!({"refuse": true}), None, Arc::new(Health::new()))
+        .unwrap_err();
+    assert_eq!(err.to_string(), "plugin fixture@X: cannot create an instance: bad_config: refused by config");
+}

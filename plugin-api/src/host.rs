@@ -1,0 +1,57 @@
+//! The host as a plugin sees it: a safe wrapper over [`HostVTable`].
+
+use crate::abi::{level, Bytes, HostVTable};
+
+/// What the daemon offers during a call. Borrowed for the call only.
+#[derive(Debug, Clone, Copy)]
+pub struct Host<'a> {
+    vt: &'a HostVTable,
+}
+
+impl<'a> Host<'a> {
+    /// # Safety
+    /// `vt` must be null or point at a valid `HostVTable` for `'a`.
+    pub unsafe fn from_ptr(vt: *const HostVTable) -> Option<Self> {
+        // SAFETY: the caller guarantees validity when non-null.
+        unsafe { vt.as_ref() }.map(|vt| Self { vt })
+    }
+
+    /// Wraps a host vtable (the daemon's side, and test harnesses).
+    pub fn new(vt: &'a HostVTable) -> Self {
+        Self { vt }
+    }
+
+    pub fn log(&self, lvl: u32, msg: &str) {
+        // SAFETY: the host built the vtable; `msg` outlives the call.
+        unsafe { (self.vt.log)(self.vt.ctx, lvl, Bytes::new(msg.as_bytes())) }
+    }
+
+    pub fn error(&self, msg: &str) {
+        self.log(level::ERROR, msg)
+    }
+    pub fn warn(&self, msg: &str) {
+        self.log(level::WARN, msg)
+    }
+    pub fn info(&self, msg: &str) {
+        self.log(level::INFO, msg)
+    }
+    pub fn debug(&self, msg: &str) {
+        self.log(level::DEBUG, msg)
+    }
+
+    /// Whether a canonical key is watched on the chain being scanned.
+    #[inline]
+    pub fn is_watched(&self, key: &[u8]) -> bool {
+        // SAFETY: as above.
+        unsafe { (self.vt.is_watched)(self.vt.ctx, Bytes::new(key)) }
+    }
+
+    /// Whether the host wants to hear of a transaction spending this outpoint (it is an input
+    /// of a pending payment: a conflicting spend means replacement). `outpoint` is the
+    /// chain's serialization (Bitcoin: 32-byte txid in wire order ‖ u32 LE index).
+    #[inline]
+    pub fn is_watched_spend(&self, outpoint: &[u8]) -> bool {
+        // SAFETY: as above.
+        unsafe { (self.vt.is_watched_spend)(self.vt.ctx, Bytes::new(outpoint)) }
+    }
+}

@@ -1,0 +1,162 @@
+//! A template currency plugin for a toy chain, "democoin", whose wire format is text so that
+//! every part of a currency plugin is visible at a glance. Copy this crate to start a plugin
+//! for a real currency; keep the structure, replace the formats.
+//!
+//! * address: `demo1` followed by 40 hex digits (20 bytes: the canonical key), any case;
+//! * transaction: one line `TXID ADDRESS AMOUNT_BASE [SPENT_TXID:INDEX …]`;
+//! * block: transactions, one per line;
+//! * 8 decimals; payment URI `democoin:ADDRESS?amount=1.5`.
+
+use paywatch_plugin_api::amount::format_base_units;
+use paywatch_plugin_api::messages::*;
+use paywatch_plugin_api::{export_currency_plugin, CurrencyPlugin, Host, PluginError};
+
+const PREFIX: &str = "demo1";
+const DECIMALS: u8 = 8;
+
+/// One instance per configured asset.
+#[derive(Debug)]
+pub struct DemoCoin {
+    symbol: String,
+}
+
+impl CurrencyPlugin for DemoCoin {
+    const NAME: &'static str = "template-currency";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+
+    fn create(config: serde_json::Value, host: &Host<'_>) -> Result<Self, PluginError> {
+        let symbol = match config.get("symbol") {
+            None => "DEMO".to_string(),
+            Some(serde_json::Value::String(s)) if !s.is_empty() => s.clone(),
+            Some(other) => {
+                return Err(PluginError::bad_config(format!("symbol must be a non-empty string, got {other}")))
+            }
+        };
+        host.info(&format!("template-currency ready for {symbol}"));
+        Ok(Self { symbol })
+    }
+
+    fn info(&self) -> CurrencyInfo {
+        CurrencyInfo {
+            chain_kind: "demo".into(),
+            symbol: self.symbol.clone(),
+            decimals: DECIMALS,
+            default_confirmations: 1,
+        }
+    }
+
+    fn parse_address(&self, address: &str) -> Result<ParsedAddress, PluginError> {
+        let key = decode_address(address)?;
+        Ok(ParsedAddress { address: encode_address(&key), key: Hex(key) })
+    }
+
+    fn key_to_address(&self, key: &[u8]) -> Result<String, PluginError> {
+        if key.len() != 20 {
+            return Err(PluginError::invalid_input(format!("key of {} bytes, expected 20", key.len())));
+        }
+        Ok(encode_address(key))
+    }
+
+    fn scan_block(&self, raw: &[u8], host: &Host<'_>) -> Result<ScanReply, PluginError> {
+        let text =
+            std::str::from_utf8(raw).map_err(|e| PluginError::invalid_input(format!("block is not UTF-8: {e}")))?;
+        let mut reply = ScanReply::default();
+        for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            self.scan_line(line, host, &mut reply)
+                .map_err(|e| PluginError::invalid_input(format!("line {}: {}", n + 1, e.message)))?;
+        }
+        Ok(reply)
+    }
+
+    fn scan_tx(&self, raw: &[u8], host: &Host<'_>) -> Result<ScanReply, PluginError> {
+        self.scan_block(raw, host)
+    }
+
+    fn payment_uri(&self, req: &PaymentUriRequest) -> Result<String, PluginError> {
+        let address = self.parse_address(&req.address)?.address;
+        Ok(format!("democoin:{address}?amount={}", format_base_units(&req.amount_base, DECIMALS)?))
+    }
+}
+
+impl DemoCoin {
+    fn scan_line(&self, line: &str, host: &Host<'_>, reply: &mut ScanReply) -> Result<(), PluginError> {
+        let mut fields = line.split_whitespace();
+        let (Some(txid), Some(address), Some(amount)) = (fields.next(), fields.next(), fields.next()) else {
+            return Err(PluginError::invalid_input(format!("{line:?} is not `TXID ADDRESS AMOUNT [SPENDS…]`")));
+        };
+        let spends = fields.map(parse_outpoint).collect::<Result<Vec<_>, _>>()?;
+        for s in &spends {
+            if host.is_watched_spend(format!("{}:{}", s.txid, s.index).as_bytes()) {
+                reply.watched_spends.push(WatchedSpend { txid: txid.to_string(), spends: s.clone() });
+            }
+        }
+        let key = decode_address(address)?;
+        if amount.is_empty() || !amount.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(PluginError::invalid_input(format!("amount {amount:?} is not base units")));
+        }
+        // The hot path: ask the host per output, build a match only for watched keys.
+        if host.is_watched(&key) {
+            let m = Match {
+                key: Hex(key),
+                asset: self.symbol.clone(),
+                amount_base: amount.to_string(),
+                txid: txid.to_string(),
+                index: 0,
+                spends,
+            };
+            reply.matches.push(m);
+        }
+        Ok(())
+    }
+}
+
+fn decode_address(address: &str) -> Result<Vec<u8>, PluginError> {
+    let lower = address.trim().to_ascii_lowercase();
+    let hex = lower
+        .strip_prefix(PREFIX)
+        .ok_or_else(|| PluginError::new("invalid_address", format!("{address:?} does not start with {PREFIX}")))?;
+    if hex.len() != 40 {
+        return Err(PluginError::new("invalid_address", format!("{address:?} must have 40 hex digits after {PREFIX}")));
+    }
+    (0..20)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16))
+        .collect::<Result<Vec<u8>, _>>()
+        .map_err(|_| PluginError::new("invalid_address", format!("{address:?} has a non-hex digit")))
+}
+
+fn encode_address(key: &[u8]) -> String {
+    key.iter().fold(String::from(PREFIX), |mut s, b| {
+        s.push_str(&format!("{b:02x}"));
+        s
+    })
+}
+
+fn parse_outpoint(s: &str) -> Result<OutPoint, PluginError> {
+    let (txid, index) =
+        s.split_once(':').ok_or_else(|| PluginError::invalid_input(format!("{s:?} is not TXID:INDEX")))?;
+    let index = index.parse().map_err(|_| PluginError::invalid_input(format!("{s:?} has a bad index")))?;
+    Ok(OutPoint { txid: txid.to_string(), index })
+}
+
+export_currency_plugin!(DemoCoin);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_round_trip_and_bad_ones_are_refused() {
+        let c = DemoCoin { symbol: "DEMO".into() };
+        let a = format!("DEMO1{}", "AB".repeat(20));
+        let p = c.parse_address(&a).unwrap();
+        assert_eq!(p.address, format!("demo1{}", "ab".repeat(20)));
+        assert_eq!(c.key_to_address(&p.key.0).unwrap(), p.address);
+        for bad in ["", "demo1", "btc1abab", &format!("demo1{}", "zz".repeat(20))] {
+            assert_eq!(c.parse_address(bad).unwrap_err().code, "invalid_address", "{bad}");
+        }
+        let uri = c
+            .payment_uri(&PaymentUriRequest { address: a, amount_base: "150000000".into(), label: None, message: None })
+            .unwrap();
+        assert_eq!(uri, format!("democoin:demo1{}?amount=1.5", "ab".repeat(20)));
+    }
+}
