@@ -6,11 +6,21 @@
 # Prints OUT. Plugins build in their own target dir: they share no features with the daemon,
 # so nothing of the daemon's (RocksDB!) is rebuilt.
 #
-#   scripts/build-plugins.sh [OUT]     # OUT defaults to $CARGO_TARGET_DIR/plugins
+#   scripts/build-plugins.sh [--release] [OUT]
+#     OUT defaults to $CARGO_TARGET_DIR/plugins (plugins-release with --release)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
-out=${1:-$CARGO_TARGET_DIR/plugins}
+profile=debug
+release=()
+if [ "${1:-}" = --release ]; then
+  profile=release
+  release=(--release)
+  shift
+fi
+suffix=""
+[ $profile = release ] && suffix="-release"
+out=${1:-$CARGO_TARGET_DIR/plugins$suffix}
 build="$CARGO_TARGET_DIR/plugins-build"
 mkdir -p "$out/fixtures"
 exec 9>"$out/.lock"
@@ -18,18 +28,18 @@ flock 9
 
 ext=so
 [ "$(uname)" = Darwin ] && ext=dylib
-cb() { cargo build --quiet --locked "$@"; }
+cb() { cargo build --quiet --locked ${release[@]+"${release[@]}"} "$@"; }
 
 plugins=(template-currency template-platform)
 cb --target-dir "$build" $(printf -- '-p paywatch-plugin-%s ' "${plugins[@]}")
 for p in "${plugins[@]}"; do
-  cp "$build/debug/libpaywatch_plugin_${p//-/_}.$ext" "$out/"
+  cp "$build/$profile/libpaywatch_plugin_${p//-/_}.$ext" "$out/"
 done
 
 fixture() { # name, cargo args…
   local name=$1; shift
   cb -p paywatch-plugin-fixture "$@"
-  cp "$tdir/debug/libpaywatch_plugin_fixture.$ext" "$out/fixtures/$name.$ext"
+  cp "$tdir/$profile/libpaywatch_plugin_fixture.$ext" "$out/fixtures/$name.$ext"
 }
 tdir=$build
 fixture fixture --target-dir "$build"

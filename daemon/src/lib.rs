@@ -75,7 +75,6 @@ pub async fn run_with(
     }
     let currencies = startup::plugins(&config, &set, &health)?;
     let metrics = Arc::new(metrics::Metrics::new());
-    metrics.outbox_last_seq.set(*store.subscribe_seq().borrow());
     let watches = index::Watches::new(store.clone(), set, startup::chain_watches(&config, &currencies));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let state = api::AppState::new(&config, store.clone(), watches, health, metrics, stop_rx);

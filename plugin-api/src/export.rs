@@ -197,43 +197,80 @@ pub(crate) unsafe extern "C" fn free_buf(buf: OwnedBuf) {
     drop(unsafe { buf.into_vec() });
 }
 
-/// The vtable of a currency plugin. `panic_unwind` is `cfg!(panic = "unwind")` evaluated in
-/// the plugin crate (the export macro passes it).
-pub const fn currency_vtable<T: CurrencyPlugin>(panic_unwind: bool) -> PluginVTable {
+type CreateFn = unsafe extern "C" fn(Bytes, *const HostVTable, *mut Instance, *mut OwnedBuf) -> Status;
+type CallFn = unsafe extern "C" fn(Instance, Bytes, Bytes, *const HostVTable, *mut OwnedBuf) -> Status;
+type ScanFn = unsafe extern "C" fn(Instance, u32, Bytes, *const HostVTable, *mut OwnedBuf) -> Status;
+
+/// The parts of a vtable that differ between plugins.
+struct Parts {
+    kind: PluginKind,
+    name: &'static str,
+    version: &'static str,
+    create: CreateFn,
+    destroy: unsafe extern "C" fn(Instance),
+    call: CallFn,
+    scan: ScanFn,
+}
+
+const fn vtable(p: Parts, panic_unwind: bool) -> PluginVTable {
     PluginVTable {
         magic: MAGIC,
         abi_major: ABI_MAJOR,
         abi_minor: ABI_MINOR,
         struct_size: std::mem::size_of::<PluginVTable>(),
-        kind: PluginKind::CURRENCY,
+        kind: p.kind,
         panic_unwind: panic_unwind as u8,
-        name: StaticStr::new(T::NAME),
-        version: StaticStr::new(T::VERSION),
-        create: currency_create::<T>,
-        destroy: destroy::<T>,
-        call: currency_call::<T>,
-        scan: currency_scan::<T>,
+        name: StaticStr::new(p.name),
+        version: StaticStr::new(p.version),
+        create: p.create,
+        destroy: p.destroy,
+        call: p.call,
+        scan: p.scan,
         free_buf,
     }
 }
 
+/// The vtable of a currency plugin. `panic_unwind` is `cfg!(panic = "unwind")` evaluated in
+/// the plugin crate (the export macro passes it).
+pub const fn currency_vtable<T: CurrencyPlugin>(panic_unwind: bool) -> PluginVTable {
+    let parts = Parts {
+        kind: PluginKind::CURRENCY,
+        name: T::NAME,
+        version: T::VERSION,
+        create: currency_create::<T>,
+        destroy: destroy::<T>,
+        call: currency_call::<T>,
+        scan: currency_scan::<T>,
+    };
+    vtable(parts, panic_unwind)
+}
+
 /// The vtable of a platform plugin.
 pub const fn platform_vtable<T: PlatformPlugin>(panic_unwind: bool) -> PluginVTable {
-    PluginVTable {
-        magic: MAGIC,
-        abi_major: ABI_MAJOR,
-        abi_minor: ABI_MINOR,
-        struct_size: std::mem::size_of::<PluginVTable>(),
+    let parts = Parts {
         kind: PluginKind::PLATFORM,
-        panic_unwind: panic_unwind as u8,
-        name: StaticStr::new(T::NAME),
-        version: StaticStr::new(T::VERSION),
+        name: T::NAME,
+        version: T::VERSION,
         create: platform_create::<T>,
         destroy: destroy::<T>,
         call: platform_call::<T>,
         scan: no_scan,
-        free_buf,
-    }
+    };
+    vtable(parts, panic_unwind)
+}
+
+/// The entry point returning a `'static` vtable (used by the export macros).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_entry {
+    ($vtable:expr) => {
+        /// The paywatch plugin entry point (ABI v1).
+        #[unsafe(no_mangle)]
+        pub extern "C" fn paywatch_plugin_entry_v1() -> *const $crate::abi::PluginVTable {
+            static VTABLE: $crate::abi::PluginVTable = $vtable;
+            &VTABLE
+        }
+    };
 }
 
 /// Exports a [`CurrencyPlugin`](crate::CurrencyPlugin) implementation as a plugin library:
@@ -241,13 +278,7 @@ pub const fn platform_vtable<T: PlatformPlugin>(panic_unwind: bool) -> PluginVTa
 #[macro_export]
 macro_rules! export_currency_plugin {
     ($ty:ty) => {
-        /// The paywatch plugin entry point (ABI v1).
-        #[unsafe(no_mangle)]
-        pub extern "C" fn paywatch_plugin_entry_v1() -> *const $crate::abi::PluginVTable {
-            static VTABLE: $crate::abi::PluginVTable =
-                $crate::__private::currency_vtable::<$ty>(cfg!(panic = "unwind"));
-            &VTABLE
-        }
+        $crate::__export_entry!($crate::__private::currency_vtable::<$ty>(cfg!(panic = "unwind")));
     };
 }
 
@@ -255,12 +286,6 @@ macro_rules! export_currency_plugin {
 #[macro_export]
 macro_rules! export_platform_plugin {
     ($ty:ty) => {
-        /// The paywatch plugin entry point (ABI v1).
-        #[unsafe(no_mangle)]
-        pub extern "C" fn paywatch_plugin_entry_v1() -> *const $crate::abi::PluginVTable {
-            static VTABLE: $crate::abi::PluginVTable =
-                $crate::__private::platform_vtable::<$ty>(cfg!(panic = "unwind"));
-            &VTABLE
-        }
+        $crate::__export_entry!($crate::__private::platform_vtable::<$ty>(cfg!(panic = "unwind")));
     };
 }

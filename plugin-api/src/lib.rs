@@ -31,23 +31,45 @@
 //! panic = "unwind"
 //! ```
 //!
-//! ```ignore
-//! use paywatch_plugin_api::{export_currency_plugin, CurrencyPlugin, Host, PluginError, messages::*};
+//! ```no_run
+//! use paywatch_plugin_api::messages::*;
+//! use paywatch_plugin_api::{export_currency_plugin, CurrencyPlugin, Host, PluginError};
 //!
 //! struct MyCoin;
 //!
 //! impl CurrencyPlugin for MyCoin {
 //!     const NAME: &'static str = "mycoin";
 //!     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+//!
 //!     fn create(_config: serde_json::Value, host: &Host<'_>) -> Result<Self, PluginError> {
-//!         host.info("mycoin ready");
+//!         host.info("mycoin ready"); // lands in the daemon's log, attributed to the plugin
 //!         Ok(MyCoin)
 //!     }
-//!     // info, parse_address, key_to_address, scan_block, scan_tx, payment_uri …
-//! #   fn info(&self) -> CurrencyInfo { unimplemented!() }
+//!     fn info(&self) -> CurrencyInfo {
+//!         CurrencyInfo { chain_kind: "mycoin".into(), symbol: "MYC".into(), decimals: 8, default_confirmations: 6 }
+//!     }
+//!     fn parse_address(&self, address: &str) -> Result<ParsedAddress, PluginError> {
+//!         Err(PluginError::new("invalid_address", format!("{address:?} is not a mycoin address")))
+//!     }
+//!     fn key_to_address(&self, _key: &[u8]) -> Result<String, PluginError> {
+//!         Err(PluginError::unsupported("key_to_address"))
+//!     }
+//!     fn scan_block(&self, raw: &[u8], host: &Host<'_>) -> Result<ScanReply, PluginError> {
+//!         let mut reply = ScanReply::default();
+//!         // For each output: if host.is_watched(&script) { reply.matches.push(...) }
+//!         let _ = (raw, host);
+//!         Ok(reply)
+//!     }
+//!     fn scan_tx(&self, raw: &[u8], host: &Host<'_>) -> Result<ScanReply, PluginError> {
+//!         self.scan_block(raw, host)
+//!     }
+//!     fn payment_uri(&self, req: &PaymentUriRequest) -> Result<String, PluginError> {
+//!         Ok(format!("mycoin:{}?amount={}", req.address, self.format_amount(&req.amount_base)?))
+//!     }
 //! }
 //!
 //! export_currency_plugin!(MyCoin);
+//! # fn main() {}
 //! ```
 //!
 //! `cargo build --release`, copy `target/release/libpaywatch_plugin_mycoin.so` into the

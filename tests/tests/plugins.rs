@@ -78,3 +78,29 @@ async fn an_asset_whose_plugin_is_missing_stops_the_daemon_with_a_clear_error() 
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_plugin_panic_during_an_api_call_leaves_the_daemon_serving() {
+    let asset = "\n[[assets]]\nid = \"FIX\"\nchain = \"btc\"\nplugin = \"fixture\"\n";
+    let d = Daemon::start_with_plugins(asset, &[plugins_dir().join("fixtures/fixture.so")]).await.unwrap();
+    let post = |address: &str| {
+        d.req(Method::POST, "/v1/watches", SHOP1_KEY).json(&json!({"chain": "btc", "address": address}))
+    };
+    // The fixture panics on this address: the caller gets 503, not a dropped connection.
+    let r = post("panic").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["error"]["code"], "plugin_unavailable");
+    assert!(
+        b["error"]["message"].as_str().unwrap().contains("panicked in parse_address: boom in parse_address"),
+        "{b}"
+    );
+    // /health says so; the daemon logged it.
+    let h: Value = d.http.get(d.url("/health")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(h["status"], "degraded", "{h}");
+    assert!(h["plugins"]["fixture@FIX"]["detail"].as_str().unwrap().contains("panicked in parse_address"), "{h}");
+    assert!(d.log().contains("plugin panicked; its instance is dropped and will be recreated"), "{}", d.log());
+    // The next call works, on a new instance.
+    assert_eq!(post("fine-address").send().await.unwrap().status(), StatusCode::CREATED);
+    assert!(d.log().contains("fixture created, generation 2"), "{}", d.log());
+}

@@ -112,19 +112,25 @@ impl PluginInstance {
         bytes
     }
 
-    /// The live instance, creating one if the last panicked.
-    fn instance(&self) -> Result<Ptr, CallError> {
-        if let Some(p) = *self.slot.read().unwrap_or_else(|p| p.into_inner()) {
-            return Ok(p);
+    /// Runs `f` on the live instance (creating one if the last panicked), holding the read
+    /// lock for the whole call: a broken instance is destroyed only under the write lock, so
+    /// never while another thread is inside it.
+    fn with_instance<R>(&self, f: impl FnOnce(Ptr) -> R) -> Result<(R, Ptr), CallError> {
+        let mut f = Some(f);
+        loop {
+            {
+                let slot = self.slot.read().unwrap_or_else(|p| p.into_inner());
+                if let Some(p) = *slot {
+                    let f = f.take().expect("called once: we return right after");
+                    return Ok((f(p), p));
+                }
+            }
+            let mut slot = self.slot.write().unwrap_or_else(|p| p.into_inner());
+            if slot.is_none() {
+                *slot = Some(self.create()?);
+                tracing::info!(plugin = %self.label, "plugin instance recreated");
+            }
         }
-        let mut slot = self.slot.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(p) = *slot {
-            return Ok(p);
-        }
-        let p = self.create()?;
-        tracing::info!(plugin = %self.label, "plugin instance recreated");
-        *slot = Some(p);
-        Ok(p)
     }
 
     /// Drops a broken instance (once, even if several calls saw it panic).
@@ -140,9 +146,9 @@ impl PluginInstance {
         let mut slot = self.slot.write().unwrap_or_else(|p| p.into_inner());
         if *slot == Some(broken) {
             *slot = None;
-            // SAFETY: the instance came from this library's `create`; no call uses it now (we
-            // hold the write lock; calls copy the pointer under the read lock and have ended or
-            // will see the slot empty next time). Destroy catches panics in the plugin's Drop.
+            // SAFETY: the instance came from this library's `create`; no call is inside it: calls
+            // hold the read lock for their whole duration and we hold the write lock. Destroy
+            // catches panics in the plugin's Drop.
             unsafe { (self.lib.vtable.destroy)(broken.0) };
         }
     }
@@ -173,13 +179,15 @@ impl PluginInstance {
 
     /// A control-plane call with raw JSON bytes. Blocking.
     pub(crate) fn call_raw(&self, method: &str, payload: &[u8]) -> Result<Vec<u8>, CallError> {
-        let ptr = self.instance()?;
-        let mut reply = OwnedBuf::EMPTY;
-        // SAFETY: instance from this library; method, payload and host vtable live for the call.
-        let status = self.with_context(|vt| unsafe {
-            (self.lib.vtable.call)(ptr.0, Bytes::new(method.as_bytes()), Bytes::new(payload), vt, &mut reply)
-        });
-        let bytes = self.take(reply);
+        let ((status, bytes), ptr) = self.with_instance(|ptr| {
+            let mut reply = OwnedBuf::EMPTY;
+            // SAFETY: a live instance of this library; method, payload and host vtable live
+            // for the call.
+            let status = self.with_context(|vt| unsafe {
+                (self.lib.vtable.call)(ptr.0, Bytes::new(method.as_bytes()), Bytes::new(payload), vt, &mut reply)
+            });
+            (status, self.take(reply))
+        })?;
         self.finish(method, ptr, status, bytes)
     }
 
@@ -202,12 +210,13 @@ impl PluginInstance {
     #[cfg_attr(not(test), expect(dead_code, reason = "the chain followers scan through it"))]
     pub(crate) fn scan(&self, what: u32, raw: &[u8]) -> Result<ScanReply, CallError> {
         let method = if what == abi::SCAN_BLOCK { "scan_block" } else { "scan_tx" };
-        let ptr = self.instance()?;
-        let mut reply = OwnedBuf::EMPTY;
-        // SAFETY: as in `call_raw`.
-        let status =
-            self.with_context(|vt| unsafe { (self.lib.vtable.scan)(ptr.0, what, Bytes::new(raw), vt, &mut reply) });
-        let bytes = self.take(reply);
+        let ((status, bytes), ptr) = self.with_instance(|ptr| {
+            let mut reply = OwnedBuf::EMPTY;
+            // SAFETY: as in `call_raw`.
+            let status =
+                self.with_context(|vt| unsafe { (self.lib.vtable.scan)(ptr.0, what, Bytes::new(raw), vt, &mut reply) });
+            (status, self.take(reply))
+        })?;
         let bytes = self.finish(method, ptr, status, bytes)?;
         serde_json::from_slice(&bytes).map_err(|e| CallError::BadReply {
             plugin: self.label.clone(),

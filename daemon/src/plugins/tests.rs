@@ -249,3 +249,31 @@ fn a_plugin_refusing_its_config_fails_creation_with_its_message() {
         .unwrap_err();
     assert_eq!(err.to_string(), "plugin fixture@X: cannot create an instance: bad_config: refused by config");
 }
+
+#[test]
+fn calls_on_other_threads_survive_a_panicking_neighbour() {
+    let dir = dir_with(&[fixture_file("fixture")]);
+    let reg = Registry::load_dir(dir.path()).unwrap();
+    let inst = Arc::new(instance(reg.get(Kind::Currency, "fixture").unwrap(), None, Arc::new(Health::new())));
+    let workers: Vec<_> = (0..4)
+        .map(|t| {
+            let inst = inst.clone();
+            std::thread::spawn(move || {
+                for n in 0..300 {
+                    let addr = format!("fine-{t}-{n}");
+                    let p: ParsedAddress =
+                        inst.call(currency_method::PARSE_ADDRESS, &json!({"address": addr})).unwrap();
+                    assert_eq!(p.address, addr);
+                }
+            })
+        })
+        .collect();
+    for _ in 0..30 {
+        let err =
+            inst.call::<_, ParsedAddress>(currency_method::PARSE_ADDRESS, &json!({"address": "panic"})).unwrap_err();
+        assert!(matches!(err, CallError::Panicked { .. }), "{err}");
+    }
+    for w in workers {
+        w.join().unwrap();
+    }
+}
