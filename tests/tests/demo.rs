@@ -1,0 +1,29 @@
+//! The README's first command, `scripts/demo.sh`, run once through to the end.
+
+#[test]
+fn the_demo_runs_and_shows_the_daemon_working() {
+    let root = paywatch_tests::workspace_root();
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg(root.join("scripts/demo.sh")).env("PAYWATCH_DEMO_ONESHOT", "1").env_remove("RUST_LOG");
+    // Run it as from an operator's shell: without the per-package variables cargo gives this
+    // test (ring's build script tracks CARGO_MANIFEST_DIR, so the demo's own cargo call would
+    // rebuild it, and the next test run would rebuild it back).
+    for (k, _) in std::env::vars() {
+        if k.starts_with("CARGO_") && k != "CARGO_TARGET_DIR" && k != "CARGO_HOME" {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "demo failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    for expect in [
+        "bitcoind: 101 blocks",
+        "template-currency    0.1.0     1.0  loaded",
+        "\"status\":\"ok\"",
+        "\"label\":\"order 1042\"",
+        "{\"events\":[],\"next\":0}",
+        "demo: ok",
+    ] {
+        assert!(stdout.contains(expect), "{expect:?} missing from the demo's output:\n{stdout}");
+    }
+}
