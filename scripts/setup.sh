@@ -21,3 +21,13 @@ command -v cargo >/dev/null 2>&1 || { echo "setup: cargo not found: install Rust
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/paywatch/target}"
 mkdir -p "$CARGO_TARGET_DIR"
+
+# Cargo keys workspace crates by relative path and mtime: after another checkout built into the
+# shared cache, this one's older sources would look fresh while the binaries carry the other
+# checkout's paths. Make our sources newer so our crates rebuild (dependencies stay cached).
+stamp="$CARGO_TARGET_DIR/.last-checkout"
+here=$(pwd -P)
+if [ -f Cargo.toml ] && [ "$(cat "$stamp" 2>/dev/null)" != "$here" ]; then
+  find daemon plugin-api plugins tests -name '*.rs' -exec touch {} + 2>/dev/null || true
+  echo "$here" >"$stamp"
+fi

@@ -19,6 +19,8 @@ fn the_demo_runs_and_shows_the_daemon_working() {
     for expect in [
         "bitcoind: 101 blocks",
         "template-currency    0.1.0     1.0  loaded",
+        "bitcoin              0.1.0     1.0  loaded",
+        "\"bitcoin@BTC\":{\"status\":\"ok\"",
         "\"status\":\"ok\"",
         "\"label\":\"order 1042\"",
         "{\"events\":[],\"next\":0}",

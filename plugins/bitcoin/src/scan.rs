@@ -1,0 +1,157 @@
+//! The hot path: walk raw consensus bytes (with or without segwit) and ask the host about each
+//! output script, without building a `Block` or hashing every transaction. A txid is computed
+//! only for a transaction that paid a watched script.
+
+use bitcoin::hashes::{sha256d, Hash, HashEngine};
+use paywatch_plugin_api::messages::{Hex, Match, OutPoint};
+use paywatch_plugin_api::{Host, PluginError};
+
+/// A cursor over raw bytes; every read is bounds-checked.
+struct Reader<'a> {
+    raw: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], PluginError> {
+        let end = self.pos.checked_add(n).filter(|e| *e <= self.raw.len()).ok_or_else(|| {
+            PluginError::invalid_input(format!(
+                "truncated: need {n} bytes at offset {}, have {}",
+                self.pos,
+                self.raw.len() - self.pos
+            ))
+        })?;
+        let s = &self.raw[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn u8(&mut self) -> Result<u8, PluginError> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn varint(&mut self) -> Result<u64, PluginError> {
+        Ok(match self.u8()? {
+            0xfd => u16::from_le_bytes(self.take(2)?.try_into().expect("2 bytes")) as u64,
+            0xfe => u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")) as u64,
+            0xff => u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")),
+            n => n as u64,
+        })
+    }
+
+    /// A length prefix, refusing lengths past the end of the input (no huge allocations).
+    fn len(&mut self) -> Result<usize, PluginError> {
+        let n = self.varint()?;
+        if n > (self.raw.len() - self.pos) as u64 {
+            return Err(PluginError::invalid_input(format!("length {n} at offset {} runs past the end", self.pos)));
+        }
+        Ok(n as usize)
+    }
+}
+
+/// Scans a raw block: header, then every transaction.
+pub(crate) fn block(raw: &[u8], asset: &str, host: &Host<'_>) -> Result<Vec<Match>, PluginError> {
+    let mut r = Reader { raw, pos: 0 };
+    r.take(80)?;
+    let n = r.varint()?;
+    let mut out = Vec::new();
+    for _ in 0..n {
+        tx(&mut r, asset, host, &mut out)?;
+    }
+    if r.pos != raw.len() {
+        return Err(PluginError::invalid_input(format!("{} trailing bytes after {n} transactions", raw.len() - r.pos)));
+    }
+    Ok(out)
+}
+
+/// Scans one raw transaction.
+pub(crate) fn transaction(raw: &[u8], asset: &str, host: &Host<'_>) -> Result<Vec<Match>, PluginError> {
+    let mut r = Reader { raw, pos: 0 };
+    let mut out = Vec::new();
+    tx(&mut r, asset, host, &mut out)?;
+    if r.pos != raw.len() {
+        return Err(PluginError::invalid_input(format!("{} trailing bytes after the transaction", raw.len() - r.pos)));
+    }
+    Ok(out)
+}
+
+fn tx(r: &mut Reader<'_>, asset: &str, host: &Host<'_>, out: &mut Vec<Match>) -> Result<(), PluginError> {
+    let start = r.pos;
+    r.take(4)?; // version
+    let segwit = r.raw.get(r.pos) == Some(&0) && r.raw.get(r.pos + 1) == Some(&1);
+    if segwit {
+        r.take(2)?;
+    }
+    let body_start = r.pos; // inputs and outputs: part of the txid serialization
+    let n_in = r.varint()?;
+    let inputs_start = r.pos;
+    for _ in 0..n_in {
+        r.take(36)?;
+        let l = r.len()?;
+        r.take(l)?;
+        r.take(4)?;
+    }
+    let inputs_end = r.pos;
+    let n_out = r.varint()?;
+    let first = out.len();
+    for index in 0..n_out {
+        let value = u64::from_le_bytes(r.take(8)?.try_into().expect("8 bytes"));
+        let l = r.len()?;
+        let script = r.take(l)?;
+        if host.is_watched(script) {
+            out.push(Match {
+                key: Hex(script.to_vec()),
+                asset: asset.to_string(),
+                amount_base: value.to_string(),
+                txid: String::new(),
+                index: index as u32,
+                spends: Vec::new(),
+            });
+        }
+    }
+    let body_end = r.pos;
+    if segwit {
+        for _ in 0..n_in {
+            for _ in 0..r.varint()? {
+                let l = r.len()?;
+                r.take(l)?;
+            }
+        }
+    }
+    let lock_start = r.pos;
+    r.take(4)?;
+    if out.len() > first {
+        let txid = txid(r.raw, start, body_start, body_end, lock_start);
+        let spends = outpoints(&r.raw[inputs_start..inputs_end], n_in)?;
+        for m in &mut out[first..] {
+            m.txid = txid.clone();
+            m.spends = spends.clone();
+        }
+    }
+    Ok(())
+}
+
+/// The txid: double SHA-256 of version ‖ inputs ‖ outputs ‖ locktime (no marker, no witness),
+/// shown byte-reversed as usual.
+fn txid(raw: &[u8], start: usize, body_start: usize, body_end: usize, lock_start: usize) -> String {
+    let mut e = sha256d::Hash::engine();
+    e.input(&raw[start..start + 4]);
+    e.input(&raw[body_start..body_end]);
+    e.input(&raw[lock_start..lock_start + 4]);
+    bitcoin::Txid::from_raw_hash(sha256d::Hash::from_engine(e)).to_string()
+}
+
+fn outpoints(inputs: &[u8], n: u64) -> Result<Vec<OutPoint>, PluginError> {
+    let mut r = Reader { raw: inputs, pos: 0 };
+    (0..n)
+        .map(|_| {
+            let o = r.take(36)?;
+            let txid = bitcoin::Txid::from_slice(&o[..32]).expect("32 bytes").to_string();
+            let index = u32::from_le_bytes(o[32..].try_into().expect("4 bytes"));
+            let l = r.len()?;
+            r.take(l)?;
+            r.take(4)?;
+            Ok(OutPoint { txid, index })
+        })
+        .collect()
+}

@@ -1,0 +1,155 @@
+use super::*;
+use bitcoin::consensus::deserialize;
+use paywatch_plugin_api::abi::{self, Bytes, HostVTable};
+use std::collections::HashSet;
+use std::ffi::c_void;
+
+fn plugin(network: Network) -> Bitcoin {
+    Bitcoin { network, symbol: "BTC".into() }
+}
+
+unsafe extern "C" fn log(_: *const c_void, _: u32, _: Bytes) {}
+unsafe extern "C" fn watched(ctx: *const c_void, key: Bytes) -> bool {
+    // SAFETY: ctx is the test's set, key valid for the call.
+    unsafe { (*ctx.cast::<HashSet<Vec<u8>>>()).contains(key.as_slice()) }
+}
+unsafe extern "C" fn no(_: *const c_void, _: Bytes) -> bool {
+    false
+}
+
+fn host_for(set: &HashSet<Vec<u8>>) -> HostVTable {
+    HostVTable {
+        struct_size: std::mem::size_of::<HostVTable>(),
+        abi_major: abi::ABI_MAJOR,
+        abi_minor: abi::ABI_MINOR,
+        ctx: (set as *const HashSet<Vec<u8>>).cast(),
+        log,
+        is_watched: watched,
+        is_watched_spend: no,
+    }
+}
+
+#[test]
+fn every_address_type_round_trips_on_its_network() {
+    let cases = [
+        (Network::Bitcoin, "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2"),
+        (Network::Bitcoin, "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy"),
+        (Network::Bitcoin, "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"),
+        (Network::Bitcoin, "bc1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3qccfmv3"),
+        (Network::Bitcoin, "bc1p5cyxnuxmeuwuvkwfem96lqzszd02n6xdcjrs20cac6yqjjwudpxqkedrcr"),
+        (Network::Testnet, "mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn"),
+        (Network::Testnet, "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx"),
+        (Network::Regtest, "mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn"),
+        (Network::Regtest, "bcrt1qs758ursh4q9z627kt3pp5yysm78ddny6txaqgw"),
+    ];
+    for (net, addr) in cases {
+        let p = plugin(net);
+        let parsed = p.parse_address(addr).unwrap_or_else(|e| panic!("{addr} on {net}: {e}"));
+        assert_eq!(parsed.address, addr);
+        assert_eq!(p.key_to_address(&parsed.key.0).unwrap(), addr);
+    }
+    // Bech32 is case-insensitive; the normalized form is lowercase.
+    let p = plugin(Network::Bitcoin);
+    assert_eq!(
+        p.parse_address("BC1QAR0SRRR7XFKVY5L643LYDNW9RE59GTZZWF5MDQ").unwrap().address,
+        "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"
+    );
+}
+
+#[test]
+fn wrong_network_bad_checksum_and_garbage_are_refused() {
+    let main = plugin(Network::Bitcoin);
+    let e = main.parse_address("mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn").unwrap_err();
+    assert!(e.message.contains("is not an address of network bitcoin"), "{e}");
+    for bad in ["1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN3", "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdx", "", "hello"] {
+        assert_eq!(main.parse_address(bad).unwrap_err().code, "invalid_address", "{bad}");
+    }
+    assert!(plugin(Network::Regtest).parse_address("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq").is_err());
+    // An OP_RETURN script has no address.
+    assert!(main.key_to_address(&[0x6a, 0x01, 0x00]).is_err());
+}
+
+#[test]
+fn payment_uris_follow_bip21() {
+    let p = plugin(Network::Bitcoin);
+    let req = PaymentUriRequest {
+        address: "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq".into(),
+        amount_base: "150000".into(),
+        label: Some("order 1042".into()),
+        message: None,
+    };
+    assert_eq!(
+        p.payment_uri(&req).unwrap(),
+        "bitcoin:bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq?amount=0.0015&label=order%201042"
+    );
+}
+
+fn mainnet_block() -> Vec<u8> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    let file = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("mainnet_block_"))
+        .expect("the mainnet block of shared/data");
+    std::fs::read(file).unwrap()
+}
+
+#[test]
+fn scanning_the_mainnet_block_finds_exactly_the_planted_outputs() {
+    let raw = mainnet_block();
+    let block: bitcoin::Block = deserialize(&raw).unwrap();
+    // Plant: the coinbase's first output, and the first output of a segwit and a legacy tx.
+    let segwit =
+        block.txdata.iter().position(|t| t.input.iter().any(|i| !i.witness.is_empty()) && !t.is_coinbase()).unwrap();
+    let legacy = block.txdata.iter().position(|t| t.input.iter().all(|i| i.witness.is_empty()) && !t.is_coinbase());
+    let mut planted: Vec<usize> = vec![0, segwit];
+    planted.extend(legacy);
+    let set: HashSet<Vec<u8>> = planted.iter().map(|&i| block.txdata[i].output[0].script_pubkey.to_bytes()).collect();
+    // Expected: every output of the block paying a planted script (scripts can repeat).
+    let mut expected = Vec::new();
+    for tx in &block.txdata {
+        for (i, o) in tx.output.iter().enumerate() {
+            if set.contains(o.script_pubkey.as_bytes()) {
+                let spends: Vec<_> = if tx.is_coinbase() {
+                    vec![OutPoint { txid: "0".repeat(64), index: u32::MAX }]
+                } else {
+                    tx.input
+                        .iter()
+                        .map(|i| OutPoint { txid: i.previous_output.txid.to_string(), index: i.previous_output.vout })
+                        .collect()
+                };
+                expected.push((tx.compute_txid().to_string(), i as u32, o.value.to_sat().to_string(), spends));
+            }
+        }
+    }
+    let vt = host_for(&set);
+    let found = plugin(Network::Bitcoin).scan_block(&raw, &Host::new(&vt)).unwrap().matches;
+    let got: Vec<_> =
+        found.iter().map(|m| (m.txid.clone(), m.index, m.amount_base.clone(), m.spends.clone())).collect();
+    assert_eq!(got, expected);
+    assert!(expected.len() >= 3);
+    // One transaction alone scans the same way.
+    let tx = &block.txdata[segwit];
+    let one = plugin(Network::Bitcoin).scan_tx(&bitcoin::consensus::serialize(tx), &Host::new(&vt)).unwrap();
+    assert_eq!(one.matches[0].txid, tx.compute_txid().to_string());
+}
+
+#[test]
+fn truncated_and_garbage_input_is_an_error_not_a_panic() {
+    let raw = mainnet_block();
+    let set = HashSet::new();
+    let vt = host_for(&set);
+    let p = plugin(Network::Bitcoin);
+    for cut in [0, 79, 81, 1000, raw.len() / 2, raw.len() - 1] {
+        let e = p.scan_block(&raw[..cut], &Host::new(&vt)).unwrap_err();
+        assert_eq!(e.code, "invalid_input", "cut at {cut}");
+    }
+    let mut extra = raw.clone();
+    extra.push(0);
+    assert!(p.scan_block(&extra, &Host::new(&vt)).unwrap_err().message.contains("trailing"));
+    // A huge length prefix does not allocate or read past the end.
+    let mut huge = raw[..81].to_vec();
+    huge.extend([0x01, 0, 0, 0, 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]);
+    assert!(p.scan_block(&huge, &Host::new(&vt)).is_err());
+}
