@@ -5,59 +5,26 @@
 //!     cargo bench --workspace   (bench `bitcoin_scan`)
 
 use bitcoincore_rpc::bitcoin::{self, consensus::Decodable};
-use paywatch_plugin_api::abi::{self, Bytes, HostVTable};
 use paywatch_plugin_api::{CurrencyPlugin, Host};
 use paywatch_plugin_bitcoin::Bitcoin;
-use std::collections::HashSet;
-use std::ffi::c_void;
-use std::hash::{BuildHasher, RandomState};
+use paywatch_tests::bench::{mainnet_block, FingerprintSet};
 use std::time::Instant;
 
-struct Set {
-    seed: RandomState,
-    fps: HashSet<u64>,
-}
-
-unsafe extern "C" fn log(_: *const c_void, _: u32, _: Bytes) {}
-unsafe extern "C" fn is_watched(ctx: *const c_void, key: Bytes) -> bool {
-    // SAFETY: ctx is the bench's set; key is valid for the call.
-    let (s, key) = unsafe { (&*ctx.cast::<Set>(), key.as_slice()) };
-    s.fps.contains(&s.seed.hash_one(key))
-}
-unsafe extern "C" fn no(_: *const c_void, _: Bytes) -> bool {
-    false
-}
-
 fn main() {
-    let dir = paywatch_tests::workspace_root().join("../shared/data");
-    let path = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("mainnet_block_"))
-        .unwrap();
-    let raw = std::fs::read(path).unwrap();
+    let raw = mainnet_block();
     let block = bitcoin::Block::consensus_decode(&mut raw.as_slice()).unwrap();
-    let mut set = Set { seed: RandomState::new(), fps: HashSet::with_capacity(1_000_010) };
+    let mut set = FingerprintSet::with_capacity(1_000_010);
     for i in 0u64..1_000_000 {
         // Random-looking P2WPKH scripts.
         let mut s = vec![0x00, 0x14];
-        s.extend_from_slice(&set.seed.hash_one(i).to_le_bytes());
+        s.extend_from_slice(&set.fingerprint(&i.to_le_bytes()).to_le_bytes());
         s.extend_from_slice(&[0u8; 12]);
-        set.fps.insert(set.seed.hash_one(&s));
+        set.insert(&s);
     }
     for tx in block.txdata.iter().step_by(500) {
-        set.fps.insert(set.seed.hash_one(tx.output[0].script_pubkey.as_bytes()));
+        set.insert(tx.output[0].script_pubkey.as_bytes());
     }
-    let vt = HostVTable {
-        struct_size: std::mem::size_of::<HostVTable>(),
-        abi_major: abi::ABI_MAJOR,
-        abi_minor: abi::ABI_MINOR,
-        ctx: (&set as *const Set).cast(),
-        log,
-        is_watched,
-        is_watched_spend: no,
-    };
+    let vt = set.host_vtable();
     let host = Host::new(&vt);
     let plugin = Bitcoin::create(serde_json::json!({"network": "mainnet"}), &host).unwrap();
     let matches = plugin.scan_block(&raw, &host).unwrap().matches.len();

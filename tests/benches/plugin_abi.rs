@@ -9,76 +9,27 @@
 //!   chunk: ~69,000 host callbacks per block, more than a block has outputs); the watch set has
 //!   1,000,000 fingerprints.
 
-use paywatch_plugin_api::abi::{self, Bytes, HostVTable, OwnedBuf, PluginVTable, SCAN_BLOCK};
+use paywatch_plugin_api::abi::{self, Bytes, OwnedBuf, PluginVTable, SCAN_BLOCK};
 use paywatch_plugin_api::{CurrencyPlugin, Host};
 use paywatch_plugin_fixture::Fixture;
-use std::collections::HashSet;
-use std::ffi::c_void;
-use std::hash::{BuildHasher, RandomState};
-use std::path::PathBuf;
+use paywatch_tests::bench::{mainnet_block, FingerprintSet};
 use std::time::Instant;
 
-struct WatchSet {
-    seed: RandomState,
-    fps: HashSet<u64>,
-}
-
-unsafe extern "C" fn log(_: *const c_void, _: u32, _: Bytes) {}
-
-unsafe extern "C" fn is_watched(ctx: *const c_void, key: Bytes) -> bool {
-    // SAFETY: ctx is the bench's WatchSet, key valid for the call.
-    let (set, key) = unsafe { (&*ctx.cast::<WatchSet>(), key.as_slice()) };
-    set.fps.contains(&set.seed.hash_one(key))
-}
-
-unsafe extern "C" fn no_spend(_: *const c_void, _: Bytes) -> bool {
-    false
-}
-
-fn host(set: &WatchSet) -> HostVTable {
-    HostVTable {
-        struct_size: std::mem::size_of::<HostVTable>(),
-        abi_major: abi::ABI_MAJOR,
-        abi_minor: abi::ABI_MINOR,
-        ctx: (set as *const WatchSet).cast(),
-        log,
-        is_watched,
-        is_watched_spend: no_spend,
-    }
-}
-
-fn plugin_file() -> PathBuf {
-    let script = paywatch_tests::workspace_root().join("scripts/build-plugins.sh");
-    let out = std::process::Command::new("bash").arg(&script).arg("--release").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()).join("fixtures/fixture.so")
-}
-
-fn block() -> Vec<u8> {
-    let dir = paywatch_tests::workspace_root().join("../shared/data");
-    let file = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("mainnet_block_"))
-        .expect("a mainnet block in shared/data");
-    std::fs::read(file).unwrap()
-}
-
 fn main() {
-    let raw = block();
-    let mut set = WatchSet { seed: RandomState::new(), fps: HashSet::with_capacity(1_000_000) };
+    let raw = mainnet_block();
+    let mut set = FingerprintSet::with_capacity(1_000_010);
     for i in 0u64..1_000_000 {
-        set.fps.insert(set.seed.hash_one(i.to_le_bytes()));
+        set.insert(&i.to_le_bytes());
     }
     // Plant three real chunks of the block so the scans return matches.
     for at in [0usize, 20 * 1000, 20 * 50_000] {
-        set.fps.insert(set.seed.hash_one(&raw[at..at + 20]));
+        set.insert(&raw[at..at + 20]);
     }
-    let hvt = host(&set);
+    let hvt = set.host_vtable();
 
     // SAFETY: the fixture is a paywatch plugin built by this repository.
-    let lib = unsafe { libloading::Library::new(plugin_file()) }.unwrap();
+    let plugins = paywatch_tests::run_script("build-plugins.sh", &["--release"]).unwrap();
+    let lib = unsafe { libloading::Library::new(plugins.join("fixtures/fixture.so")) }.unwrap();
     let entry = unsafe { lib.get::<abi::EntryFn>(abi::ENTRY_SYMBOL.as_bytes()) }.unwrap();
     let vt: &PluginVTable = unsafe { &*entry() };
     let mut inst: abi::Instance = std::ptr::null_mut();

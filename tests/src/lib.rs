@@ -1,6 +1,7 @@
 //! Shared helpers of the end-to-end scenarios: free ports, real nodes, a real daemon process,
 //! HTTP clients. Every scenario file in `tests/tests/` uses these; none starts processes itself.
 
+pub mod bench;
 pub mod daemon;
 pub mod nodes;
 
@@ -17,20 +18,25 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("bind 127.0.0.1:0").port()
 }
 
+/// Runs `scripts/NAME` with `args` (its progress on our stderr) and returns the path it prints.
+pub fn run_script(name: &str, args: &[&str]) -> Result<PathBuf, String> {
+    let script = workspace_root().join("scripts").join(name);
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .args(args)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+    if !out.status.success() {
+        return Err(format!("{} failed with {}", script.display(), out.status));
+    }
+    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+}
+
 /// The folder of built plugin libraries (`scripts/build-plugins.sh`), built once per process.
 pub fn plugins_dir() -> PathBuf {
     static OUT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    OUT.get_or_init(|| {
-        let script = workspace_root().join("scripts/build-plugins.sh");
-        let out = std::process::Command::new("bash")
-            .arg(&script)
-            .stderr(std::process::Stdio::inherit())
-            .output()
-            .expect("run build-plugins.sh");
-        assert!(out.status.success(), "{} failed", script.display());
-        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-    })
-    .clone()
+    OUT.get_or_init(|| run_script("build-plugins.sh", &[]).unwrap_or_else(|e| panic!("{e}"))).clone()
 }
 
 /// A built plugin library by crate suffix, e.g. `template_currency`.

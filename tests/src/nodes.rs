@@ -13,20 +13,7 @@ const STARTUP: Duration = Duration::from_secs(60);
 /// The folder with `bitcoind` and `anvil`, fetching them on first use.
 pub fn node_bin_dir() -> Result<PathBuf> {
     static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let script = crate::workspace_root().join("scripts/fetch-nodes.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .stderr(Stdio::inherit())
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
-        if !out.status.success() {
-            return Err(format!("{} failed with {}", script.display(), out.status));
-        }
-        Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
-    })
-    .clone()
-    .map_err(anyhow::Error::msg)
+    DIR.get_or_init(|| crate::run_script("fetch-nodes.sh", &[])).clone().map_err(anyhow::Error::msg)
 }
 
 /// A regtest bitcoind-family node with RPC and ZMQ on free loopback ports.

@@ -101,11 +101,7 @@ impl From<PathRejection> for ApiError {
 
 impl From<WatchError> for ApiError {
     fn from(e: WatchError) -> Self {
-        let code = match &e {
-            WatchError::InBatch { source, .. } => return Self::from_inner(&e, source),
-            other => other,
-        };
-        Self::from_inner(&e, code)
+        Self::from_inner(&e, &e)
     }
 }
 
