@@ -2,36 +2,27 @@
 //! scriptPubKey (the canonical key), and scanning of raw blocks and transactions.
 //!
 //! Config: `network` = mainnet | testnet | testnet4 | signet | regtest (the daemon passes the
-//! chain's), `symbol` (the asset id).
-//!
-//! Not yet here (issue 4 continues): `derive_addresses` from xpubs/descriptors, overridable
-//! address parameters for other Bitcoin-family coins.
+//! chain's), `symbol` (the asset id), and for other Bitcoin-family coins the address
+//! parameters `p2pkh_prefix`, `p2sh_prefix` (base58 version bytes) and `bech32_hrp`.
 
+mod derive;
+mod params;
 mod scan;
 
-use bitcoin::{Address, Network, ScriptBuf};
+use bitcoin::{NetworkKind, Script};
+use params::Params;
 use paywatch_plugin_api::amount::format_base_units;
 use paywatch_plugin_api::messages::*;
 use paywatch_plugin_api::{export_currency_plugin, CurrencyPlugin, Host, PluginError};
-use std::str::FromStr;
 
 const DECIMALS: u8 = 8;
 
 #[derive(Debug)]
 pub struct Bitcoin {
-    network: Network,
+    params: Params,
     symbol: String,
-}
-
-fn network(name: &str) -> Result<Network, PluginError> {
-    Ok(match name {
-        "mainnet" | "bitcoin" => Network::Bitcoin,
-        "testnet" => Network::Testnet,
-        "testnet4" => Network::Testnet4,
-        "signet" => Network::Signet,
-        "regtest" => Network::Regtest,
-        other => return Err(PluginError::bad_config(format!("unknown network {other:?}"))),
-    })
+    /// The BIP21 URI scheme (`bitcoin`; `litecoin`… for other coins).
+    scheme: String,
 }
 
 impl CurrencyPlugin for Bitcoin {
@@ -39,12 +30,14 @@ impl CurrencyPlugin for Bitcoin {
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
     fn create(config: serde_json::Value, host: &Host<'_>) -> Result<Self, PluginError> {
-        let name =
-            config.get("network").and_then(|v| v.as_str()).ok_or_else(|| PluginError::bad_config("missing network"))?;
-        let network = network(name)?;
+        let params = Params::from_config(&config)?;
         let symbol = config.get("symbol").and_then(|v| v.as_str()).unwrap_or("BTC").to_string();
-        host.info(&format!("bitcoin plugin ready for {symbol} on {name}"));
-        Ok(Self { network, symbol })
+        host.info(&format!(
+            "bitcoin plugin ready for {symbol} on {} (p2pkh {}, p2sh {}, hrp {})",
+            params.name, params.p2pkh, params.p2sh, params.hrp
+        ));
+        let scheme = config.get("uri_scheme").and_then(|v| v.as_str()).unwrap_or("bitcoin").to_string();
+        Ok(Self { params, symbol, scheme })
     }
 
     fn info(&self) -> CurrencyInfo {
@@ -57,33 +50,37 @@ impl CurrencyPlugin for Bitcoin {
     }
 
     fn parse_address(&self, address: &str) -> Result<ParsedAddress, PluginError> {
-        let invalid = |why: String| PluginError::new("invalid_address", why);
-        let unchecked = Address::from_str(address.trim()).map_err(|e| invalid(format!("{address:?}: {e}")))?;
-        let checked = unchecked
-            .require_network(self.network)
-            .map_err(|_| invalid(format!("{address:?} is not an address of network {}", self.network)))?;
-        Ok(ParsedAddress { address: checked.to_string(), key: Hex(checked.script_pubkey().into_bytes()) })
+        let script = self.params.decode(address)?;
+        // The normalized form: what this script encodes to (bech32 lowercase).
+        Ok(ParsedAddress { address: self.params.encode(&script)?, key: Hex(script.into_bytes()) })
     }
 
     fn key_to_address(&self, key: &[u8]) -> Result<String, PluginError> {
-        let script = ScriptBuf::from_bytes(key.to_vec());
-        Address::from_script(&script, self.network).map(|a| a.to_string()).map_err(|e| {
-            PluginError::invalid_input(format!("script {} has no address form: {e}", script.to_hex_string()))
-        })
+        self.params.encode(Script::from_bytes(key))
+    }
+
+    fn derive_addresses(&self, req: &DeriveRequest) -> Result<Vec<DerivedAddress>, PluginError> {
+        let network = NetworkKind::from(self.params.network);
+        derive::derive(&req.source, req.branch, req.start, req.count, network)?
+            .into_iter()
+            .map(|(index, script)| {
+                Ok(DerivedAddress { index, address: self.params.encode(&script)?, key: Hex(script.into_bytes()) })
+            })
+            .collect()
     }
 
     fn scan_block(&self, raw: &[u8], host: &Host<'_>) -> Result<ScanReply, PluginError> {
-        Ok(ScanReply { matches: scan::block(raw, &self.symbol, host)?, watched_spends: Vec::new() })
+        scan::block(raw, &self.symbol, host)
     }
 
     fn scan_tx(&self, raw: &[u8], host: &Host<'_>) -> Result<ScanReply, PluginError> {
-        Ok(ScanReply { matches: scan::transaction(raw, &self.symbol, host)?, watched_spends: Vec::new() })
+        scan::transaction(raw, &self.symbol, host)
     }
 
     /// BIP21: `bitcoin:ADDRESS?amount=1.5&label=…&message=…`.
     fn payment_uri(&self, req: &PaymentUriRequest) -> Result<String, PluginError> {
         let address = self.parse_address(&req.address)?.address;
-        let mut uri = format!("bitcoin:{address}?amount={}", format_base_units(&req.amount_base, DECIMALS)?);
+        let mut uri = format!("{}:{address}?amount={}", self.scheme, format_base_units(&req.amount_base, DECIMALS)?);
         for (k, v) in [("label", &req.label), ("message", &req.message)] {
             if let Some(v) = v {
                 uri.push_str(&format!("&{k}={}", percent_encode(v)));

@@ -3,7 +3,7 @@
 //! only for a transaction that paid a watched script.
 
 use bitcoin::hashes::{sha256d, Hash, HashEngine};
-use paywatch_plugin_api::messages::{Hex, Match, OutPoint};
+use paywatch_plugin_api::messages::{Hex, Match, OutPoint, ScanReply, WatchedSpend};
 use paywatch_plugin_api::{Host, PluginError};
 
 /// A cursor over raw bytes; every read is bounds-checked.
@@ -50,11 +50,11 @@ impl<'a> Reader<'a> {
 }
 
 /// Scans a raw block: header, then every transaction.
-pub(crate) fn block(raw: &[u8], asset: &str, host: &Host<'_>) -> Result<Vec<Match>, PluginError> {
+pub(crate) fn block(raw: &[u8], asset: &str, host: &Host<'_>) -> Result<ScanReply, PluginError> {
     let mut r = Reader { raw, pos: 0 };
     r.take(80)?;
     let n = r.varint()?;
-    let mut out = Vec::new();
+    let mut out = ScanReply::default();
     for _ in 0..n {
         tx(&mut r, asset, host, &mut out)?;
     }
@@ -65,9 +65,9 @@ pub(crate) fn block(raw: &[u8], asset: &str, host: &Host<'_>) -> Result<Vec<Matc
 }
 
 /// Scans one raw transaction.
-pub(crate) fn transaction(raw: &[u8], asset: &str, host: &Host<'_>) -> Result<Vec<Match>, PluginError> {
+pub(crate) fn transaction(raw: &[u8], asset: &str, host: &Host<'_>) -> Result<ScanReply, PluginError> {
     let mut r = Reader { raw, pos: 0 };
-    let mut out = Vec::new();
+    let mut out = ScanReply::default();
     tx(&mut r, asset, host, &mut out)?;
     if r.pos != raw.len() {
         return Err(PluginError::invalid_input(format!("{} trailing bytes after the transaction", raw.len() - r.pos)));
@@ -75,7 +75,7 @@ pub(crate) fn transaction(raw: &[u8], asset: &str, host: &Host<'_>) -> Result<Ve
     Ok(out)
 }
 
-fn tx(r: &mut Reader<'_>, asset: &str, host: &Host<'_>, out: &mut Vec<Match>) -> Result<(), PluginError> {
+fn tx(r: &mut Reader<'_>, asset: &str, host: &Host<'_>, out: &mut ScanReply) -> Result<(), PluginError> {
     let start = r.pos;
     r.take(4)?; // version
     let segwit = r.raw.get(r.pos) == Some(&0) && r.raw.get(r.pos + 1) == Some(&1);
@@ -85,21 +85,25 @@ fn tx(r: &mut Reader<'_>, asset: &str, host: &Host<'_>, out: &mut Vec<Match>) ->
     let body_start = r.pos; // inputs and outputs: part of the txid serialization
     let n_in = r.varint()?;
     let inputs_start = r.pos;
+    let first_spend = out.watched_spends.len();
     for _ in 0..n_in {
-        r.take(36)?;
+        let outpoint = r.take(36)?;
+        if host.is_watched_spend(outpoint) {
+            out.watched_spends.push(WatchedSpend { txid: String::new(), spends: outpoint_of(outpoint) });
+        }
         let l = r.len()?;
         r.take(l)?;
         r.take(4)?;
     }
     let inputs_end = r.pos;
     let n_out = r.varint()?;
-    let first = out.len();
+    let first = out.matches.len();
     for index in 0..n_out {
         let value = u64::from_le_bytes(r.take(8)?.try_into().expect("8 bytes"));
         let l = r.len()?;
         let script = r.take(l)?;
         if host.is_watched(script) {
-            out.push(Match {
+            out.matches.push(Match {
                 key: Hex(script.to_vec()),
                 asset: asset.to_string(),
                 amount_base: value.to_string(),
@@ -120,12 +124,18 @@ fn tx(r: &mut Reader<'_>, asset: &str, host: &Host<'_>, out: &mut Vec<Match>) ->
     }
     let lock_start = r.pos;
     r.take(4)?;
-    if out.len() > first {
+    let matched = out.matches.len() > first;
+    if matched || out.watched_spends.len() > first_spend {
         let txid = txid(r.raw, start, body_start, body_end, lock_start);
-        let spends = outpoints(&r.raw[inputs_start..inputs_end], n_in)?;
-        for m in &mut out[first..] {
-            m.txid = txid.clone();
-            m.spends = spends.clone();
+        for s in &mut out.watched_spends[first_spend..] {
+            s.txid = txid.clone();
+        }
+        if matched {
+            let spends = outpoints(&r.raw[inputs_start..inputs_end], n_in)?;
+            for m in &mut out.matches[first..] {
+                m.txid = txid.clone();
+                m.spends = spends.clone();
+            }
         }
     }
     Ok(())
@@ -145,13 +155,17 @@ fn outpoints(inputs: &[u8], n: u64) -> Result<Vec<OutPoint>, PluginError> {
     let mut r = Reader { raw: inputs, pos: 0 };
     (0..n)
         .map(|_| {
-            let o = r.take(36)?;
-            let txid = bitcoin::Txid::from_slice(&o[..32]).expect("32 bytes").to_string();
-            let index = u32::from_le_bytes(o[32..].try_into().expect("4 bytes"));
+            let o = outpoint_of(r.take(36)?);
             let l = r.len()?;
             r.take(l)?;
             r.take(4)?;
-            Ok(OutPoint { txid, index })
+            Ok(o)
         })
         .collect()
+}
+
+/// 32-byte txid in wire order ‖ u32 LE index → an outpoint (txid shown byte-reversed).
+fn outpoint_of(o: &[u8]) -> OutPoint {
+    let txid = bitcoin::Txid::from_slice(&o[..32]).expect("32 bytes").to_string();
+    OutPoint { txid, index: u32::from_le_bytes(o[32..36].try_into().expect("4 bytes")) }
 }

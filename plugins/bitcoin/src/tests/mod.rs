@@ -1,20 +1,31 @@
 use super::*;
 use bitcoin::consensus::deserialize;
+use bitcoin::Network;
 use paywatch_plugin_api::abi::{self, Bytes, HostVTable};
 use std::collections::HashSet;
 use std::ffi::c_void;
 
 fn plugin(network: Network) -> Bitcoin {
-    Bitcoin { network, symbol: "BTC".into() }
+    let name = match network {
+        Network::Bitcoin => "mainnet",
+        Network::Testnet => "testnet",
+        Network::Testnet4 => "testnet4",
+        Network::Signet => "signet",
+        _ => "regtest",
+    };
+    with_config(serde_json::json!({"network": name}))
+}
+
+fn with_config(config: serde_json::Value) -> Bitcoin {
+    let set = HashSet::new();
+    let vt = host_for(&set);
+    Bitcoin::create(config, &Host::new(&vt)).unwrap()
 }
 
 unsafe extern "C" fn log(_: *const c_void, _: u32, _: Bytes) {}
 unsafe extern "C" fn watched(ctx: *const c_void, key: Bytes) -> bool {
     // SAFETY: ctx is the test's set, key valid for the call.
     unsafe { (*ctx.cast::<HashSet<Vec<u8>>>()).contains(key.as_slice()) }
-}
-unsafe extern "C" fn no(_: *const c_void, _: Bytes) -> bool {
-    false
 }
 
 fn host_for(set: &HashSet<Vec<u8>>) -> HostVTable {
@@ -25,7 +36,8 @@ fn host_for(set: &HashSet<Vec<u8>>) -> HostVTable {
         ctx: (set as *const HashSet<Vec<u8>>).cast(),
         log,
         is_watched: watched,
-        is_watched_spend: no,
+        // Outpoints (36 bytes) and scripts share the test's set.
+        is_watched_spend: watched,
     }
 }
 
@@ -60,7 +72,7 @@ fn every_address_type_round_trips_on_its_network() {
 fn wrong_network_bad_checksum_and_garbage_are_refused() {
     let main = plugin(Network::Bitcoin);
     let e = main.parse_address("mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn").unwrap_err();
-    assert!(e.message.contains("is not an address of network bitcoin"), "{e}");
+    assert!(e.message.contains("is a testnet address, this chain is mainnet"), "{e}");
     for bad in ["1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN3", "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdx", "", "hello"] {
         assert_eq!(main.parse_address(bad).unwrap_err().code, "invalid_address", "{bad}");
     }
@@ -152,4 +164,32 @@ fn truncated_and_garbage_input_is_an_error_not_a_panic() {
     let mut huge = raw[..81].to_vec();
     huge.extend([0x01, 0, 0, 0, 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]);
     assert!(p.scan_block(&huge, &Host::new(&vt)).is_err());
+}
+
+mod addresses;
+mod derivation;
+
+#[test]
+fn spends_of_watched_outpoints_are_reported_with_the_spending_txid() {
+    let raw = mainnet_block();
+    let block: bitcoin::Block = deserialize(&raw).unwrap();
+    let tx = &block.txdata[7];
+    let prev = tx.input[0].previous_output;
+    let mut outpoint = bitcoin::consensus::serialize(&prev);
+    assert_eq!(outpoint.len(), 36);
+    let set: HashSet<Vec<u8>> = [outpoint.clone()].into();
+    let vt = host_for(&set);
+    let reply = plugin(Network::Bitcoin).scan_block(&raw, &Host::new(&vt)).unwrap();
+    assert!(reply.matches.is_empty());
+    assert_eq!(
+        reply.watched_spends,
+        vec![WatchedSpend {
+            txid: tx.compute_txid().to_string(),
+            spends: OutPoint { txid: prev.txid.to_string(), index: prev.vout }
+        }]
+    );
+    outpoint[35] ^= 1;
+    let set: HashSet<Vec<u8>> = [outpoint].into();
+    let vt = host_for(&set);
+    assert!(plugin(Network::Bitcoin).scan_block(&raw, &Host::new(&vt)).unwrap().watched_spends.is_empty());
 }
