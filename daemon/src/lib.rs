@@ -5,6 +5,7 @@
 //! `docs/layout.md` for what each module owns.
 
 mod api;
+mod chain;
 pub mod config;
 mod health;
 mod index;
@@ -20,7 +21,7 @@ pub use plugins::{list as list_plugins, PluginListing};
 pub use store::StoreError;
 pub use telemetry::init_tracing;
 
-use health::{Health, Kind};
+use health::Health;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -43,6 +44,8 @@ pub enum RunError {
     MissingPlugin { user: String, plugin: String, kind: &'static str, dir: PathBuf },
     #[error(transparent)]
     Plugin(Box<dyn std::error::Error + Send + Sync>),
+    #[error("cannot start following: {0}")]
+    Chain(String),
 }
 
 /// Runs the daemon until `shutdown` resolves; then stops accepting API calls, lets requests in
@@ -61,19 +64,14 @@ pub async fn run_with(
     let store = Arc::new(store::Store::open(&config.storage.path)?);
     health.set_store(Status::Ok, format!("open at {}", store.path().display()));
     tracing::info!(path = %store.path().display(), "store open");
-    for chain in &config.chains {
-        health.set(
-            Kind::Chain,
-            &chain.name,
-            Status::Idle,
-            format!("configured ({}); no follower runs in this version", chain.kind().as_str()),
-        );
-    }
     let set = Arc::new(index::WatchSet::load(store.clone(), config.chains.iter().map(|c| c.name.clone()))?);
     for c in &config.chains {
-        tracing::info!(chain = %c.name, keys = set.len(&c.name), "watch set loaded");
+        tracing::info!(chain = %c.name, keys = set.len(&c.name), bytes = set.heap_bytes(&c.name), "watch set loaded");
     }
     let currencies = startup::plugins(&config, &set, &health)?;
+    let decimals = startup::decimals(&currencies)?;
+    let followers =
+        chain::Followers::start(&config, &store, &set, &currencies, &decimals, &health).map_err(RunError::Chain)?;
     let metrics = Arc::new(metrics::Metrics::new());
     let watches = index::Watches::new(store.clone(), set, startup::chain_watches(&config, &currencies));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -84,6 +82,8 @@ pub async fn run_with(
         let _ = stop_tx.send(true);
     };
     let served = api::serve(&config.server, app, shutdown, on_ready).await;
+    // Followers finish the block in hand; then nothing writes any more.
+    tokio::task::spawn_blocking(move || followers.stop()).await.ok();
     // Every write is synced when made; flushing makes the next open fast.
     let flushed = store.flush();
     tracing::info!("stopped");

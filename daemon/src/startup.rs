@@ -29,7 +29,7 @@ pub(crate) fn plugins(config: &Config, set: &Arc<WatchSet>, health: &Arc<Health>
         })?;
         let chain = config.chain(&asset.chain).expect("validated: assets name configured chains");
         let label = format!("{}@{}", asset.plugin, asset.id);
-        let watches = Some((set.clone(), chain.name.clone()));
+        let watches = Some(set.chain(&chain.name).expect("the set has every configured chain").clone());
         let inst = PluginInstance::new(lib, label, &asset_plugin_config(asset, chain), watches, health.clone())
             .map_err(|e| RunError::Plugin(Box::new(e)))?;
         currencies.insert(asset.id.clone(), Arc::new(inst));
@@ -81,6 +81,19 @@ pub(crate) fn chain_watches(config: &Config, currencies: &Currencies) -> Vec<Cha
                 None => index::placeholder_codec(c.kind()),
             };
             ChainWatches { name: c.name.clone(), codec, default_confirmations: c.confirmations }
+        })
+        .collect()
+}
+
+/// Each asset's decimals, from its plugin's `info`.
+pub(crate) fn decimals(currencies: &Currencies) -> Result<index::Decimals, RunError> {
+    use paywatch_plugin_api::messages::{currency_method, CurrencyInfo};
+    currencies
+        .iter()
+        .map(|(asset, p)| {
+            let info: CurrencyInfo =
+                p.call(currency_method::INFO, &json!({})).map_err(|e| RunError::Plugin(Box::new(e)))?;
+            Ok((asset.clone(), info.decimals))
         })
         .collect()
 }

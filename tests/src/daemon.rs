@@ -60,6 +60,27 @@ fn newest_mtime(dir: &Path) -> Option<std::time::SystemTime> {
 /// The default test config: two stores, a bitcoin and an evm chain (no followers needed),
 /// storage and plugins in `dir`. `extra` is appended as TOML.
 pub fn test_config(dir: &Path, port: u16, extra: &str) -> String {
+    let chains = r#"
+[[chains]]
+name = "btc"
+kind = "bitcoin"
+network = "regtest"
+rpc_url = "http://127.0.0.1:1"
+rpc_user = "u"
+rpc_password = "p"
+zmq = "tcp://127.0.0.1:2"
+
+[[chains]]
+name = "eth"
+kind = "evm"
+chain_id = 31337
+ws_url = "ws://127.0.0.1:3"
+"#;
+    config_with_chains(dir, port, chains, extra)
+}
+
+/// [`test_config`] with other `[[chains]]` (and assets) than the placeholders.
+pub fn config_with_chains(dir: &Path, port: u16, chains: &str, extra: &str) -> String {
     let plugins = dir.join("plugins");
     std::fs::create_dir_all(&plugins).expect("plugins dir");
     format!(
@@ -75,22 +96,7 @@ path = "{data}"
 
 [plugins]
 dir = "{plugins}"
-
-[[chains]]
-name = "btc"
-kind = "bitcoin"
-network = "regtest"
-rpc_url = "http://127.0.0.1:1"
-rpc_user = "u"
-rpc_password = "p"
-zmq = "tcp://127.0.0.1:2"
-
-[[chains]]
-name = "eth"
-kind = "evm"
-chain_id = 31337
-ws_url = "ws://127.0.0.1:3"
-
+{chains}
 [[stores]]
 id = "shop1"
 api_key = "{SHOP1_KEY}"
@@ -140,11 +146,16 @@ impl Daemon {
 
     /// As [`Daemon::start`], with copies of these plugin libraries in its plugin directory.
     pub async fn start_with_plugins(extra: &str, plugins: &[PathBuf]) -> Result<Self> {
+        Self::start_configured(|dir, port| test_config(dir, port, extra), plugins).await
+    }
+
+    /// Starts the daemon on the config `config(dir, port)` returns, with these plugins.
+    pub async fn start_configured(config: impl FnOnce(&Path, u16) -> String, plugins: &[PathBuf]) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         install_plugins(dir.path(), plugins)?;
         let port = crate::free_port();
         let config_path = dir.path().join("paywatch.toml");
-        std::fs::write(&config_path, test_config(dir.path(), port, extra))?;
+        std::fs::write(&config_path, config(dir.path(), port))?;
         let mut d = Self { child: None, dir, port, config_path, scheme: "http", http: reqwest::Client::new() };
         d.spawn_and_wait().await?;
         Ok(d)

@@ -26,6 +26,8 @@ pub struct Bitcoind {
     pub p2p_port: u16,
     pub user: String,
     pub password: String,
+    /// Appended to the command line at the next (re)start.
+    pub extra_args: Vec<String>,
 }
 
 impl Bitcoind {
@@ -34,7 +36,7 @@ impl Bitcoind {
         let (rpc_port, zmq_port, p2p_port) = (crate::free_port(), crate::free_port(), crate::free_port());
         let (user, password) = ("paywatch".to_string(), "paywatch".to_string());
         let child = Command::new("true").spawn()?; // replaced right below
-        let mut node = Self { child, dir, rpc_port, zmq_port, p2p_port, user, password };
+        let mut node = Self { child, dir, rpc_port, zmq_port, p2p_port, user, password, extra_args: Vec::new() };
         node.child = node.spawn()?;
         node.wait_ready()?;
         Ok(node)
@@ -57,6 +59,7 @@ impl Bitcoind {
             .arg(format!("-zmqpubrawblock={zmq}"))
             .arg(format!("-zmqpubhashtx={zmq}"))
             .args(["-excessiveblocksize=10000000000", "-maxstackmemoryusageconsensus=0", "-minminingtxfee=0.00000500"])
+            .args(&self.extra_args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -103,11 +106,17 @@ impl Bitcoind {
     /// Stops and starts the node on the same datadir and ports (drops ZMQ subscribers).
     pub fn restart(&mut self) -> Result<()> {
         self.stop();
+        self.start_again()
+    }
+
+    /// Starts a stopped node again on the same datadir and ports.
+    pub fn start_again(&mut self) -> Result<()> {
         self.child = self.spawn()?;
         self.wait_ready()
     }
 
-    fn stop(&mut self) {
+    /// Stops the node cleanly (`stop` RPC), killing it if it lingers.
+    pub fn stop(&mut self) {
         let _ = self.rpc().stop();
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {

@@ -7,6 +7,7 @@ mod events;
 mod extract;
 mod openapi;
 mod ops;
+mod payments;
 mod watches;
 
 use crate::config::{Config, ServerConfig};
@@ -79,6 +80,8 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/watches", get(watches::list).post(watches::create))
         .route("/watches/batch", axum::routing::post(watches::create_batch))
         .route("/watches/{id}", get(watches::get).delete(watches::delete))
+        .route("/watches/{id}/payments", get(payments::of_watch))
+        .route("/payments/{chain}/{txid}", get(payments::of_tx))
         .route("/events", get(events::list))
         .route("/openapi.json", get(ops::openapi));
     Router::new()

@@ -11,11 +11,12 @@ use utoipa::{Modify, OpenApi};
         which only ever see that store's data) or the admin key (/metrics)."),
     paths(
         super::watches::create, super::watches::create_batch, super::watches::get,
-        super::watches::list, super::watches::delete, super::events::list,
+        super::watches::list, super::watches::delete, super::payments::of_watch, super::payments::of_tx,
+        super::events::list,
         super::ops::health, super::ops::metrics,
     ),
     modifiers(&BearerAuth),
-    tags((name = "watches"), (name = "events"), (name = "operations")),
+    tags((name = "watches"), (name = "payments"), (name = "events"), (name = "operations")),
 )]
 struct ApiDoc;
 

@@ -117,6 +117,8 @@ pub struct BitcoinNode {
     pub zmq: ZmqEndpoints,
     /// Per-call RPC timeout.
     pub rpc_timeout_secs: u64,
+    /// Reconcile and mempool diff at least this often, whatever the feed says.
+    pub poll_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

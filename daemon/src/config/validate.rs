@@ -236,7 +236,8 @@ fn bitcoin_node(t: &mut Table<'_>, issues: &mut Issues) -> Option<BitcoinNode> {
     let rpc_auth = rpc_auth(t, issues);
     let zmq = zmq(t, issues);
     let rpc_timeout_secs = t.u64_in("rpc_timeout_secs", 30, 1..=600, issues);
-    Some(BitcoinNode { network: network?, rpc_url: rpc_url?, rpc_auth: rpc_auth?, zmq, rpc_timeout_secs })
+    let poll_secs = t.u64_in("poll_secs", 10, 1..=3600, issues);
+    Some(BitcoinNode { network: network?, rpc_url: rpc_url?, rpc_auth: rpc_auth?, zmq, rpc_timeout_secs, poll_secs })
 }
 
 fn rpc_auth(t: &mut Table<'_>, issues: &mut Issues) -> Option<RpcAuth> {

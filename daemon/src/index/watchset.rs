@@ -1,93 +1,135 @@
-//! The in-memory watch set: a 64-bit fingerprint per watched canonical key, per chain, so
-//! millions of addresses cost a few bytes each. A hit is confirmed against RocksDB, so a
-//! fingerprint collision never invents a match.
+//! The in-memory watch set, per chain: compact fingerprints of every watched canonical key
+//! ([`Fingerprints`]), confirmed against RocksDB on a hit so a collision never invents a
+//! match; and the outpoints spent by pending payments, whose spending by another transaction
+//! means the payment was replaced.
 //!
 //! Deleting a watch leaves its fingerprint in place: another key may share it, and finding out
 //! would cost a scan. A stale fingerprint only costs a RocksDB look-up on a hit; the set is
 //! rebuilt from the store at every start.
 
+use super::fingerprints::Fingerprints;
 use crate::store::{Store, StoreError};
-use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
-use std::sync::{Arc, RwLock};
-
-/// The fingerprints are already hashes: the set does not hash them again.
-#[derive(Debug, Default)]
-struct Identity(u64);
-
-impl Hasher for Identity {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, _: &[u8]) {
-        unreachable!("only u64 fingerprints are hashed")
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
-}
-
-type Fingerprints = HashSet<u64, BuildHasherDefault<Identity>>;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 #[derive(Debug)]
 pub(crate) struct WatchSet {
+    chains: HashMap<String, Arc<ChainSet>>,
+}
+
+/// One chain's watched keys and watched spends.
+#[derive(Debug)]
+pub(crate) struct ChainSet {
+    chain: String,
     store: Arc<Store>,
-    /// Per-process random keys: nobody can aim collisions at it.
-    seed: RandomState,
-    chains: RwLock<HashMap<String, Fingerprints>>,
+    fps: RwLock<Fingerprints>,
+    /// Outpoint (chain serialization) → how many live payments spend it.
+    spends: Mutex<HashMap<Vec<u8>, u32>>,
+    /// `spends.len()`, readable without the lock (most scans have none to check).
+    spend_count: AtomicUsize,
 }
 
 impl WatchSet {
     /// Loads every chain's watched keys from the store.
     pub(crate) fn load(store: Arc<Store>, chains: impl IntoIterator<Item = String>) -> Result<Self, StoreError> {
-        let set = Self { store, seed: RandomState::new(), chains: RwLock::new(HashMap::new()) };
+        let mut out = HashMap::new();
         for chain in chains {
-            let mut fps = Fingerprints::default();
-            set.store.for_each_watched_key(&chain, |key| {
-                fps.insert(set.fingerprint(key));
-            })?;
-            set.write().insert(chain, fps);
+            let mut keys = Vec::new();
+            store.for_each_watched_key(&chain, |k| keys.push(k.to_vec()))?;
+            let mut fps = Fingerprints::with_capacity(keys.len());
+            for k in keys {
+                fps.insert(&k);
+            }
+            let set = ChainSet {
+                chain: chain.clone(),
+                store: store.clone(),
+                fps: RwLock::new(fps),
+                spends: Mutex::new(HashMap::new()),
+                spend_count: AtomicUsize::new(0),
+            };
+            out.insert(chain, Arc::new(set));
         }
-        Ok(set)
+        Ok(Self { chains: out })
     }
 
-    fn fingerprint(&self, key: &[u8]) -> u64 {
-        self.seed.hash_one(key)
+    pub(crate) fn chain(&self, name: &str) -> Option<&Arc<ChainSet>> {
+        self.chains.get(name)
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Fingerprints>> {
-        self.chains.write().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Adds keys after their watches were committed.
+    /// Adds a key after its watch was committed.
     pub(crate) fn insert(&self, chain: &str, key: &[u8]) {
-        let fp = self.fingerprint(key);
-        self.write().entry(chain.to_string()).or_default().insert(fp);
+        if let Some(c) = self.chains.get(chain) {
+            c.insert(key);
+        }
+    }
+
+    pub(crate) fn len(&self, chain: &str) -> usize {
+        self.chains.get(chain).map_or(0, |c| c.len())
+    }
+
+    /// Bytes the chain's fingerprints take.
+    pub(crate) fn heap_bytes(&self, chain: &str) -> usize {
+        self.chains.get(chain).map_or(0, |c| c.heap_bytes())
+    }
+}
+
+impl ChainSet {
+    pub(crate) fn insert(&self, key: &[u8]) {
+        self.fps.write().unwrap_or_else(|p| p.into_inner()).insert(key);
     }
 
     /// Exact: the fingerprint, then the store.
-    pub(crate) fn is_watched(&self, chain: &str, key: &[u8]) -> bool {
-        if !self.may_contain(chain, key) {
+    pub(crate) fn is_watched(&self, key: &[u8]) -> bool {
+        if !self.may_contain(key) {
             return false;
         }
-        match self.store.watch_ids_for_key(chain, key) {
+        match self.store.watch_ids_for_key(&self.chain, key) {
             Ok(ids) => !ids.is_empty(),
             Err(e) => {
                 // Never drop a possible payment on a read error: report it as watched; the
                 // indexer's own look-up then fails loudly.
-                tracing::error!(chain, error = %e, "watch look-up failed; treating key as watched");
+                tracing::error!(chain = %self.chain, error = %e, "watch look-up failed; treating key as watched");
                 true
             }
         }
     }
 
     /// The fingerprint check alone (false positives possible).
-    pub(crate) fn may_contain(&self, chain: &str, key: &[u8]) -> bool {
-        let fp = self.fingerprint(key);
-        self.chains.read().unwrap_or_else(|p| p.into_inner()).get(chain).is_some_and(|s| s.contains(&fp))
+    #[inline]
+    pub(crate) fn may_contain(&self, key: &[u8]) -> bool {
+        self.fps.read().unwrap_or_else(|p| p.into_inner()).may_contain(key)
     }
 
-    pub(crate) fn len(&self, chain: &str) -> usize {
-        self.chains.read().unwrap_or_else(|p| p.into_inner()).get(chain).map_or(0, |s| s.len())
+    pub(crate) fn len(&self) -> usize {
+        self.fps.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.fps.read().unwrap_or_else(|p| p.into_inner()).heap_bytes()
+    }
+
+    /// Whether a live payment spends this outpoint.
+    #[inline]
+    pub(crate) fn is_watched_spend(&self, outpoint: &[u8]) -> bool {
+        self.spend_count.load(Ordering::Acquire) > 0
+            && self.spends.lock().unwrap_or_else(|p| p.into_inner()).contains_key(outpoint)
+    }
+
+    pub(crate) fn watch_spend(&self, outpoint: &[u8]) {
+        let mut s = self.spends.lock().unwrap_or_else(|p| p.into_inner());
+        *s.entry(outpoint.to_vec()).or_default() += 1;
+        self.spend_count.store(s.len(), Ordering::Release);
+    }
+
+    pub(crate) fn unwatch_spend(&self, outpoint: &[u8]) {
+        let mut s = self.spends.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = s.get_mut(outpoint) {
+            *n -= 1;
+            if *n == 0 {
+                s.remove(outpoint);
+            }
+        }
+        self.spend_count.store(s.len(), Ordering::Release);
     }
 }

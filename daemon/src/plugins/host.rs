@@ -1,6 +1,6 @@
 //! The host vtable handed to plugin calls: logging into tracing, and the watch set.
 
-use crate::index::WatchSet;
+use crate::index::ChainSet;
 use paywatch_plugin_api::abi::{self, level, Bytes, HostVTable};
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -11,7 +11,7 @@ pub(crate) struct CallContext<'a> {
     /// The instance's label, e.g. `bitcoin@BTC`, in every log line of the plugin.
     pub(crate) plugin: &'a str,
     /// The chain whose watch set `is_watched` consults (currency plugins).
-    pub(crate) watches: Option<(&'a WatchSet, &'a str)>,
+    pub(crate) watches: Option<&'a ChainSet>,
 }
 
 impl CallContext<'_> {
@@ -58,14 +58,19 @@ unsafe extern "C" fn host_is_watched(c: *const c_void, key: Bytes) -> bool {
     catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: per the ABI, both are valid for the call.
         let (c, key) = unsafe { (ctx(c), key.as_slice()) };
-        c.watches.is_some_and(|(set, chain)| set.is_watched(chain, key))
+        c.watches.is_some_and(|set| set.is_watched(key))
     }))
     // If the check itself failed, say "watched": a false match is confirmed later, a missed
     // payment is lost.
     .unwrap_or(true)
 }
 
-unsafe extern "C" fn host_is_watched_spend(_c: *const c_void, _outpoint: Bytes) -> bool {
-    // No outpoints are tracked until the chain followers record pending payments' inputs.
-    false
+unsafe extern "C" fn host_is_watched_spend(c: *const c_void, outpoint: Bytes) -> bool {
+    catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: per the ABI, both are valid for the call.
+        let (c, outpoint) = unsafe { (ctx(c), outpoint.as_slice()) };
+        c.watches.is_some_and(|set| set.is_watched_spend(outpoint))
+    }))
+    // A spurious report costs a look-up; a missed one hides a replacement.
+    .unwrap_or(true)
 }

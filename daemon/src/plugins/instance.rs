@@ -4,7 +4,7 @@
 use super::host::CallContext;
 use super::loader::Library;
 use crate::health::{Health, Kind, Status};
-use crate::index::WatchSet;
+use crate::index::ChainSet;
 use paywatch_plugin_api::abi::{self, Bytes, Instance, OwnedBuf};
 use paywatch_plugin_api::messages::ScanReply;
 use paywatch_plugin_api::PluginError;
@@ -39,7 +39,7 @@ pub(crate) struct PluginInstance {
     label: String,
     config: Vec<u8>,
     slot: RwLock<Option<Ptr>>,
-    watches: Option<(Arc<WatchSet>, String)>,
+    watches: Option<Arc<ChainSet>>,
     health: Arc<Health>,
     panics: AtomicU64,
 }
@@ -50,7 +50,7 @@ impl PluginInstance {
         lib: Arc<Library>,
         label: String,
         config: &serde_json::Value,
-        watches: Option<(Arc<WatchSet>, String)>,
+        watches: Option<Arc<ChainSet>>,
         health: Arc<Health>,
     ) -> Result<Self, CallError> {
         let config = serde_json::to_vec(config).expect("a JSON value encodes");
@@ -67,8 +67,7 @@ impl PluginInstance {
     }
 
     fn with_context<R>(&self, f: impl FnOnce(&abi::HostVTable) -> R) -> R {
-        let ctx =
-            CallContext { plugin: &self.label, watches: self.watches.as_ref().map(|(s, c)| (s.as_ref(), c.as_str())) };
+        let ctx = CallContext { plugin: &self.label, watches: self.watches.as_deref() };
         let vt = ctx.vtable();
         f(&vt)
     }
@@ -207,7 +206,6 @@ impl PluginInstance {
     }
 
     /// The hot path: scan a raw block or transaction. Blocking.
-    #[cfg_attr(not(test), expect(dead_code, reason = "the chain followers scan through it"))]
     pub(crate) fn scan(&self, what: u32, raw: &[u8]) -> Result<ScanReply, CallError> {
         let method = if what == abi::SCAN_BLOCK { "scan_block" } else { "scan_tx" };
         let ((status, bytes), ptr) = self.with_instance(|ptr| {

@@ -47,7 +47,8 @@ fn watch_set() -> (tempfile::TempDir, Arc<Store>, Arc<WatchSet>) {
 
 fn instance(lib: Arc<Library>, set: Option<Arc<WatchSet>>, health: Arc<Health>) -> PluginInstance {
     let label = format!("{}@TEST", lib.name);
-    PluginInstance::new(lib, label, &json!({"symbol": "TEST"}), set.map(|s| (s, "btc".to_string())), health).unwrap()
+    PluginInstance::new(lib, label, &json!({"symbol": "TEST"}), set.map(|s| s.chain("btc").unwrap().clone()), health)
+        .unwrap()
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Typed batches: every state change of one update goes into one batch, written atomically.
 
-use super::records::{EventRecord, WatchRecord};
+use super::records::{BlockRecord, EventRecord, PaymentRecord, WatchRecord};
 use super::schema::*;
 use super::{Store, StoreError};
 use rocksdb::WriteBatch;
@@ -67,8 +67,37 @@ impl<'a> Batch<'a> {
         self.wb.delete_cf(self.store.cf(CF_STORE_WATCHES), store_watches_key(&w.store, w.id));
     }
 
+    /// Inserts or replaces a payment; `live` (pending, or confirmed below its target) keeps it
+    /// in the chain's live index that the indexer loads at start.
+    pub(crate) fn put_payment(&mut self, p: &PaymentRecord, live: bool) -> Result<(), StoreError> {
+        let key = payment_key(&p.chain, &p.txid, p.index, p.watch_id);
+        let v = serde_json::to_vec(p).map_err(|e| StoreError::Encode(e, CF_PAYMENTS))?;
+        self.wb.put_cf(self.store.cf(CF_PAYMENTS), &key, v);
+        self.wb.put_cf(self.store.cf(CF_WATCH_PAYMENTS), watch_payments_key(p.watch_id, &key), []);
+        match live {
+            true => self.wb.put_cf(self.store.cf(CF_LIVE_PAYMENTS), &key, []),
+            false => self.wb.delete_cf(self.store.cf(CF_LIVE_PAYMENTS), &key),
+        }
+        Ok(())
+    }
+
+    /// Records a connected block (with its undo data) at `height`.
+    pub(crate) fn put_block(&mut self, chain: &str, height: u64, b: &BlockRecord) -> Result<(), StoreError> {
+        let v = serde_json::to_vec(b).map_err(|e| StoreError::Encode(e, CF_BLOCKS))?;
+        self.wb.put_cf(self.store.cf(CF_BLOCKS), block_key(chain, height), v);
+        Ok(())
+    }
+
+    pub(crate) fn delete_block(&mut self, chain: &str, height: u64) {
+        self.wb.delete_cf(self.store.cf(CF_BLOCKS), block_key(chain, height));
+    }
+
+    /// Forgets blocks below `height` (out of the reorg window).
+    pub(crate) fn delete_blocks_below(&mut self, chain: &str, height: u64) {
+        self.wb.delete_range_cf(self.store.cf(CF_BLOCKS), block_key(chain, 0), block_key(chain, height));
+    }
+
     /// Appends an event to the outbox (and the store's event index).
-    #[cfg_attr(not(test), expect(dead_code, reason = "the indexer emits events once chain followers exist"))]
     pub(crate) fn push_event(&mut self, e: NewEvent) {
         self.events.push(e);
     }

@@ -7,9 +7,10 @@ mod records;
 mod schema;
 
 pub(crate) use batch::Batch;
-#[cfg(test)]
-use batch::NewEvent;
-pub(crate) use records::{EventRecord, WatchRecord};
+pub(crate) use batch::NewEvent;
+pub(crate) use records::{
+    BlockRecord, EventRecord, PaymentRecord, PaymentRef, PaymentStatus, SpentOutPoint, WatchRecord,
+};
 
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteOptions, DB};
 use schema::*;
@@ -83,7 +84,13 @@ impl Store {
                 let found = <[u8; 4]>::try_from(raw.as_slice())
                     .map(u32::from_be_bytes)
                     .map_err(|_| StoreError::BadSchemaVersion { path: path.to_owned(), raw: raw.clone() })?;
-                if found != SCHEMA_VERSION {
+                if UPGRADABLE_FROM.contains(&found) {
+                    // The missing column families were created at open; record the new version.
+                    let mut wo = WriteOptions::default();
+                    wo.set_sync(true);
+                    db.put_cf_opt(meta, META_SCHEMA_VERSION, SCHEMA_VERSION.to_be_bytes(), &wo)?;
+                    tracing::info!(path = %path.display(), from = found, to = SCHEMA_VERSION, "store schema upgraded");
+                } else if found != SCHEMA_VERSION {
                     return Err(StoreError::SchemaMismatch { path: path.to_owned(), found, expected: SCHEMA_VERSION });
                 }
             }
@@ -214,6 +221,83 @@ impl Store {
             let raw = self.db.get_cf(self.cf(CF_OUTBOX), outbox_key(seq))?;
             let raw = raw.ok_or_else(|| corrupt(CF_STORE_EVENTS, &k, "index entry without an event"))?;
             out.push(decode(CF_OUTBOX, &outbox_key(seq), &raw)?);
+        }
+        Ok(out)
+    }
+
+    /// One payment of a chain.
+    pub(crate) fn payment(&self, chain: &str, r: &PaymentRef) -> Result<Option<PaymentRecord>, StoreError> {
+        let key = payment_key(chain, &r.txid, r.index, r.watch);
+        let raw = self.db.get_cf(self.cf(CF_PAYMENTS), &key)?;
+        raw.map(|v| decode(CF_PAYMENTS, &key, &v)).transpose()
+    }
+
+    /// Every payment of one transaction (any store), in output order.
+    pub(crate) fn tx_payments(&self, chain: &str, txid: &str) -> Result<Vec<PaymentRecord>, StoreError> {
+        self.prefix_values(CF_PAYMENTS, &payment_tx_prefix(chain, txid), usize::MAX)
+    }
+
+    /// A watch's payments, by chain, txid and output.
+    pub(crate) fn watch_payments(&self, watch: Uuid, limit: usize) -> Result<Vec<PaymentRecord>, StoreError> {
+        let prefix = watch.as_bytes().to_vec();
+        let mut out = Vec::new();
+        for item in self.db.prefix_iterator_cf(self.cf(CF_WATCH_PAYMENTS), &prefix) {
+            let (k, _) = item?;
+            if !k.starts_with(&prefix) || out.len() >= limit {
+                break;
+            }
+            let key = &k[prefix.len()..];
+            let raw = self.db.get_cf(self.cf(CF_PAYMENTS), key)?;
+            let raw = raw.ok_or_else(|| corrupt(CF_WATCH_PAYMENTS, &k, "index entry without a payment"))?;
+            out.push(decode(CF_PAYMENTS, key, &raw)?);
+        }
+        Ok(out)
+    }
+
+    /// A chain's live payments (pending, or confirmed below their target).
+    pub(crate) fn live_payments(&self, chain: &str) -> Result<Vec<PaymentRecord>, StoreError> {
+        let prefix = chain_prefix(chain);
+        let mut out = Vec::new();
+        for item in self.db.prefix_iterator_cf(self.cf(CF_LIVE_PAYMENTS), &prefix) {
+            let (k, _) = item?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            let raw = self.db.get_cf(self.cf(CF_PAYMENTS), &k)?;
+            let raw = raw.ok_or_else(|| corrupt(CF_LIVE_PAYMENTS, &k, "live entry without a payment"))?;
+            out.push(decode(CF_PAYMENTS, &k, &raw)?);
+        }
+        Ok(out)
+    }
+
+    /// A chain's recorded blocks (the reorg window), by height.
+    pub(crate) fn blocks(&self, chain: &str) -> Result<Vec<(u64, BlockRecord)>, StoreError> {
+        let prefix = chain_prefix(chain);
+        let mut out = Vec::new();
+        for item in self.db.prefix_iterator_cf(self.cf(CF_BLOCKS), &prefix) {
+            let (k, v) = item?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            let height = decode_seq(&k[prefix.len()..]).ok_or_else(|| corrupt(CF_BLOCKS, &k, "bad height"))?;
+            out.push((height, decode(CF_BLOCKS, &k, &v)?));
+        }
+        Ok(out)
+    }
+
+    fn prefix_values<T: serde::de::DeserializeOwned>(
+        &self,
+        cf: &'static str,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.db.prefix_iterator_cf(self.cf(cf), prefix) {
+            let (k, v) = item?;
+            if !k.starts_with(prefix) || out.len() >= limit {
+                break;
+            }
+            out.push(decode(cf, &k, &v)?);
         }
         Ok(out)
     }

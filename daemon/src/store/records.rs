@@ -49,3 +49,85 @@ mod hex_bytes {
         hex::decode(s).map_err(serde::de::Error::custom)
     }
 }
+
+/// Where a payment stands. Wire names are the API's and events'.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum PaymentStatus {
+    /// Seen in the mempool, not in a block of the best chain.
+    Pending,
+    /// In a block of the best chain.
+    Confirmed,
+    /// Its block was disconnected and the transaction is not (yet) back.
+    Reversed,
+    /// Left the mempool without being mined.
+    Dropped,
+    /// A conflicting transaction spent one of its inputs.
+    Replaced,
+}
+
+/// An outpoint a payment's transaction spends (plugin's notation).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub(crate) struct SpentOutPoint {
+    pub(crate) txid: String,
+    pub(crate) index: u32,
+}
+
+/// One output paying one watch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PaymentRecord {
+    pub(crate) watch_id: Uuid,
+    pub(crate) store: String,
+    pub(crate) chain: String,
+    pub(crate) asset: String,
+    pub(crate) address: String,
+    pub(crate) txid: String,
+    pub(crate) index: u32,
+    /// In the asset's unit, e.g. `"1.5"`.
+    pub(crate) amount: String,
+    /// In base units, e.g. `"150000000"`.
+    pub(crate) amount_base: String,
+    pub(crate) status: PaymentStatus,
+    pub(crate) confirmations: u32,
+    pub(crate) required_confirmations: u32,
+    #[serde(rename = "final")]
+    pub(crate) is_final: bool,
+    pub(crate) block_height: Option<u64>,
+    pub(crate) block_hash: Option<String>,
+    pub(crate) replaced_by: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) first_seen: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) updated_at: OffsetDateTime,
+    /// What the transaction spends (to notice replacements); not part of the wire shape.
+    #[serde(default)]
+    pub(crate) spends: Vec<SpentOutPoint>,
+}
+
+impl PaymentRecord {
+    /// The wire shape (events, API): everything but the internal `spends`.
+    pub(crate) fn to_wire(&self) -> Value {
+        let mut v = serde_json::to_value(self).expect("payment records encode");
+        if let Some(o) = v.as_object_mut() {
+            o.remove("spends");
+        }
+        v
+    }
+}
+
+/// A connected block of a chain's local best chain, kept for the reorg window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct BlockRecord {
+    pub(crate) hash: String,
+    pub(crate) prev: String,
+    /// Payments this block confirmed: what disconnecting it reverses.
+    pub(crate) undo: Vec<PaymentRef>,
+}
+
+/// A payment's identity: (chain is the block's) txid, output index, watch.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub(crate) struct PaymentRef {
+    pub(crate) txid: String,
+    pub(crate) index: u32,
+    pub(crate) watch: Uuid,
+}

@@ -8,7 +8,9 @@
 use uuid::Uuid;
 
 /// Bumped on every incompatible change of a CF, key or value layout.
-pub(crate) const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 2;
+/// Versions this one opens by adding what it lacks (v1 → v2 only added column families).
+pub(crate) const UPGRADABLE_FROM: [u32; 1] = [1];
 
 pub(crate) const CF_META: &str = "meta";
 pub(crate) const CF_WATCHES: &str = "watches";
@@ -16,10 +18,24 @@ pub(crate) const CF_WATCH_KEYS: &str = "watch_keys";
 pub(crate) const CF_STORE_WATCHES: &str = "store_watches";
 pub(crate) const CF_OUTBOX: &str = "outbox";
 pub(crate) const CF_STORE_EVENTS: &str = "store_events";
+pub(crate) const CF_PAYMENTS: &str = "payments";
+pub(crate) const CF_WATCH_PAYMENTS: &str = "watch_payments";
+pub(crate) const CF_LIVE_PAYMENTS: &str = "live_payments";
+pub(crate) const CF_BLOCKS: &str = "blocks";
 
 /// Every column family of this schema version.
-pub(crate) const ALL_CFS: [&str; 6] =
-    [CF_META, CF_WATCHES, CF_WATCH_KEYS, CF_STORE_WATCHES, CF_OUTBOX, CF_STORE_EVENTS];
+pub(crate) const ALL_CFS: [&str; 10] = [
+    CF_META,
+    CF_WATCHES,
+    CF_WATCH_KEYS,
+    CF_STORE_WATCHES,
+    CF_OUTBOX,
+    CF_STORE_EVENTS,
+    CF_PAYMENTS,
+    CF_WATCH_PAYMENTS,
+    CF_LIVE_PAYMENTS,
+    CF_BLOCKS,
+];
 
 /// `meta` key of the schema version (value: u32 BE).
 pub(crate) const META_SCHEMA_VERSION: &[u8] = b"schema_version";
@@ -96,6 +112,42 @@ pub(crate) fn store_events_key(store: &str, seq: u64) -> Vec<u8> {
     out
 }
 
+/// `payments` (and `live_payments`): len(chain) ‖ chain ‖ len(txid) ‖ txid ‖ index (u32 BE) ‖
+/// watch id → payment. One output paying a key several stores watch is one payment per watch.
+pub(crate) fn payment_key(chain: &str, txid: &str, index: u32, watch: Uuid) -> Vec<u8> {
+    let mut out = payment_tx_prefix(chain, txid);
+    out.extend_from_slice(&index.to_be_bytes());
+    out.extend_from_slice(watch.as_bytes());
+    out
+}
+
+/// Every payment of one transaction.
+pub(crate) fn payment_tx_prefix(chain: &str, txid: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2 + chain.len() + txid.len() + 20);
+    push_name(&mut out, chain);
+    push_name(&mut out, txid);
+    out
+}
+
+/// A chain's prefix in `payments`, `live_payments` and `blocks`.
+pub(crate) fn chain_prefix(chain: &str) -> Vec<u8> {
+    watch_keys_chain_prefix(chain)
+}
+
+/// `watch_payments`: watch id ‖ payment key → empty: a watch's payments.
+pub(crate) fn watch_payments_key(watch: Uuid, payment_key: &[u8]) -> Vec<u8> {
+    let mut out = watch.as_bytes().to_vec();
+    out.extend_from_slice(payment_key);
+    out
+}
+
+/// `blocks`: len(chain) ‖ chain ‖ height (u64 BE) → block record (hash, parent, undo).
+pub(crate) fn block_key(chain: &str, height: u64) -> Vec<u8> {
+    let mut out = chain_prefix(chain);
+    out.extend_from_slice(&height.to_be_bytes());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,5 +169,16 @@ mod tests {
         let p = watch_keys_chain_prefix("ab");
         assert_eq!(decode_watch_keys_key(p.len(), &a), Some((&b"cd"[..], id)));
         assert!(!store_watches_key("shop1", id).starts_with(&store_prefix("shop")));
+    }
+
+    #[test]
+    fn payment_keys_round_trip_and_group_by_transaction() {
+        let w = Uuid::now_v7();
+        let k = payment_key("btc", "ab", 7, w);
+        assert!(k.starts_with(&payment_tx_prefix("btc", "ab")));
+        assert!(k.ends_with(w.as_bytes()));
+        assert!(payment_key("btc", "ab", 256, w) > payment_key("btc", "ab", 255, w));
+        assert!(!payment_key("btc", "abc", 0, w).starts_with(&payment_tx_prefix("btc", "ab")));
+        assert!(block_key("btc", 256) > block_key("btc", 255));
     }
 }

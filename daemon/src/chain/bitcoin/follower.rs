@@ -1,0 +1,337 @@
+//! The Bitcoin follower: keeps the chain's local best chain equal to the node's, by hash.
+//! Runs on its own thread; ZMQ messages, a timer and startup all lead to [`Follower::sync`]:
+//! compare tips, walk back to the fork point, disconnect, fetch the node's blocks (a few
+//! requests in flight), connect them in order, then diff the mempool.
+
+use super::rpc::{BitcoinNode, RpcError};
+use super::Trigger;
+use crate::chain::{FollowError, Scanner};
+use crate::health::{Health, Kind, Status};
+use crate::index::Indexer;
+use bitcoincore_rpc::bitcoin::block::Header;
+use bitcoincore_rpc::bitcoin::consensus::Decodable;
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use paywatch_plugin_api::abi::{SCAN_BLOCK, SCAN_TX};
+use paywatch_plugin_api::messages::ScanReply;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Blocks fetched per round, and requests in flight.
+const FETCH_CHUNK: usize = 32;
+const FETCH_THREADS: usize = 4;
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Where and how one chain is followed.
+#[derive(Debug, Clone)]
+pub(crate) struct FollowerConfig {
+    pub(crate) chain: String,
+    pub(crate) reorg_window: u32,
+    pub(crate) start_height: Option<u64>,
+    pub(crate) poll: Duration,
+}
+
+pub(crate) struct Follower {
+    cfg: FollowerConfig,
+    node: Arc<dyn BitcoinNode>,
+    indexer: Indexer,
+    scanners: Vec<Arc<dyn Scanner>>,
+    health: Arc<Health>,
+    /// Mempool txids already scanned.
+    known: HashSet<String>,
+}
+
+impl std::fmt::Debug for Follower {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Follower").field("chain", &self.cfg.chain).field("tip", &self.indexer.tip()).finish()
+    }
+}
+
+impl Follower {
+    pub(crate) fn new(
+        cfg: FollowerConfig,
+        node: Arc<dyn BitcoinNode>,
+        indexer: Indexer,
+        scanners: Vec<Arc<dyn Scanner>>,
+        health: Arc<Health>,
+    ) -> Self {
+        Self { cfg, node, indexer, scanners, health, known: HashSet::new() }
+    }
+
+    /// The thread body: sync, then react to triggers until `Stop`. A fatal error stops this
+    /// chain (loudly, in the log and `/health`); the daemon keeps running.
+    pub(crate) fn run(mut self, triggers: Receiver<Trigger>) {
+        let mut backoff = Duration::from_secs(1);
+        let mut next_sync = Instant::now();
+        loop {
+            if Instant::now() >= next_sync {
+                match self.sync() {
+                    Ok(()) => {
+                        backoff = Duration::from_secs(1);
+                        next_sync = Instant::now() + self.cfg.poll;
+                        self.report_ok();
+                    }
+                    Err(FollowError::Transient(e)) => {
+                        tracing::warn!(chain = %self.cfg.chain, error = %e, retry_in = ?backoff, "chain sync failed; retrying");
+                        self.health.set(
+                            Kind::Chain,
+                            &self.cfg.chain,
+                            Status::Degraded,
+                            format!("{e}; retrying in {}s", backoff.as_secs()),
+                        );
+                        next_sync = Instant::now() + backoff;
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                    }
+                    Err(FollowError::Fatal(e)) => {
+                        tracing::error!(chain = %self.cfg.chain, error = %e, "chain stopped");
+                        self.health.set(Kind::Chain, &self.cfg.chain, Status::Down, format!("stopped: {e}"));
+                        return;
+                    }
+                }
+            }
+            let wait = next_sync.saturating_duration_since(Instant::now());
+            match triggers.recv_timeout(wait) {
+                Ok(Trigger::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+                Ok(Trigger::RawTx(raw)) => self.on_raw_tx(&raw),
+                Ok(Trigger::RawBlock(raw)) if self.on_raw_block(&raw) => {}
+                Ok(Trigger::Reconcile(why)) => {
+                    tracing::debug!(chain = %self.cfg.chain, why, "reconcile requested");
+                    next_sync = Instant::now();
+                }
+                Ok(Trigger::RawBlock(_)) => next_sync = Instant::now(),
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+        }
+    }
+
+    fn report_ok(&self) {
+        if let Some(tip) = self.indexer.tip() {
+            let detail = format!("at height {} ({}), {} mempool txs seen", tip.height, tip.hash, self.known.len());
+            self.health.set(Kind::Chain, &self.cfg.chain, Status::Ok, detail);
+        }
+    }
+
+    /// Brings the local chain to the node's tip, then diffs the mempool.
+    pub(crate) fn sync(&mut self) -> Result<(), FollowError> {
+        // The node may move while we fetch: a few rounds, each checked by hash.
+        for _ in 0..10 {
+            if self.reconcile()? {
+                return self.sync_mempool();
+            }
+        }
+        Err(FollowError::Transient("the node's tip kept moving during 10 reconcile rounds".into()))
+    }
+
+    /// One reconcile round; true when the local tip equals the node's best hash.
+    fn reconcile(&mut self) -> Result<bool, FollowError> {
+        let best = self.node.best_block_hash()?;
+        let Some(tip) = self.indexer.tip() else {
+            self.first_start()?;
+            return Ok(false);
+        };
+        if tip.hash == best {
+            return Ok(true);
+        }
+        let node_height = self.node.block_count()?;
+        let fork = self.fork_point(tip.height, node_height)?;
+        while self.indexer.tip().is_some_and(|t| t.height > fork) {
+            let gone = self.indexer.tip().expect("checked");
+            self.indexer.disconnect_tip().map_err(|e| FollowError::Fatal(e.to_string()))?;
+            tracing::info!(chain = %self.cfg.chain, height = gone.height, hash = %gone.hash, "block disconnected");
+            // Its transactions may be back in the mempool: look at all of it again.
+            self.known.clear();
+        }
+        let mut height = fork + 1;
+        while height <= node_height {
+            let end = (height + FETCH_CHUNK as u64 - 1).min(node_height);
+            let blocks = self.fetch(height, end)?;
+            for (h, hash, raw) in blocks {
+                if !self.connect(h, &hash, &raw)? {
+                    return Ok(false); // the node reorganized meanwhile: start over
+                }
+            }
+            height = end + 1;
+        }
+        Ok(self.indexer.tip().is_some_and(|t| t.hash == best))
+    }
+
+    /// First start: follow from the node's tip, or from `start_height` (scanned).
+    fn first_start(&mut self) -> Result<(), FollowError> {
+        let tip = self.node.block_count()?;
+        let from = match self.cfg.start_height {
+            Some(h) if h > tip => {
+                return Err(FollowError::Transient(format!("start_height {h} is above the node's tip {tip}")))
+            }
+            Some(h) => h.saturating_sub(1),
+            None => tip,
+        };
+        let hash = self.node.block_hash(from)?;
+        let raw = self.fetch_block(from, &hash)?;
+        let (_, prev) = header(&raw, from)?;
+        self.indexer.start_at(from, &hash, &prev).map_err(|e| FollowError::Fatal(e.to_string()))?;
+        tracing::info!(chain = %self.cfg.chain, height = from, %hash, "first start: following from here");
+        Ok(())
+    }
+
+    /// The highest height where the local and the node's hashes agree, walking back by hash.
+    fn fork_point(&self, local_tip: u64, node_height: u64) -> Result<u64, FollowError> {
+        let mut h = local_tip.min(node_height);
+        loop {
+            let Some(local) = self.indexer.hash_at(h) else {
+                return Err(FollowError::Fatal(format!(
+                    "reorg deeper than the reorg window ({} blocks): no common block with the node at or above height {} (local tip {local_tip}); refusing to guess",
+                    self.cfg.reorg_window,
+                    self.indexer.lowest().unwrap_or(h),
+                )));
+            };
+            if self.node.block_hash(h)? == local {
+                return Ok(h);
+            }
+            if h == 0 {
+                return Err(FollowError::Fatal("the node's genesis block differs from ours".into()));
+            }
+            h -= 1;
+        }
+    }
+
+    /// Heights `from..=to` fetched by a few threads: (height, hash, raw), in order.
+    fn fetch(&self, from: u64, to: u64) -> Result<Vec<(u64, String, Vec<u8>)>, FollowError> {
+        let heights: Vec<u64> = (from..=to).collect();
+        let per = heights.len().div_ceil(FETCH_THREADS).max(1);
+        let results: Vec<Result<Vec<_>, FollowError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = heights
+                .chunks(per)
+                .map(|part| {
+                    s.spawn(move || {
+                        part.iter()
+                            .map(|&h| {
+                                let hash = self.node.block_hash(h)?;
+                                let raw = self.fetch_block(h, &hash)?;
+                                Ok((h, hash, raw))
+                            })
+                            .collect::<Result<Vec<_>, FollowError>>()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("fetch threads do not panic")).collect()
+        });
+        let mut out = Vec::with_capacity(heights.len());
+        for r in results {
+            out.extend(r?);
+        }
+        Ok(out)
+    }
+
+    /// A block the node must have: a refusal (pruned) is fatal, naming the height.
+    fn fetch_block(&self, height: u64, hash: &str) -> Result<Vec<u8>, FollowError> {
+        self.node.block(hash).map_err(|e| match e {
+            e if e.is_transient() => FollowError::Transient(e.to_string()),
+            e => FollowError::Fatal(format!(
+                "the node cannot serve block {height} ({hash}): {e}; is it pruned below the cursor? paywatch never skips a block"
+            )),
+        })
+    }
+
+    /// Connects a fetched block if it extends the tip by hash; false when it does not (the
+    /// node's chain changed under us).
+    fn connect(&mut self, height: u64, hash: &str, raw: &[u8]) -> Result<bool, FollowError> {
+        let (own, prev) = header(raw, height)?;
+        if own != hash {
+            return Err(FollowError::Transient(format!("block {height}: node sent {own} for {hash}")));
+        }
+        if self.indexer.tip().is_some_and(|t| t.hash != prev) {
+            return Ok(false);
+        }
+        let reply =
+            self.scan(SCAN_BLOCK, raw).map_err(|e| FollowError::Transient(format!("block {height} {hash}: {e}")))?;
+        let matches = reply.matches.len();
+        self.indexer.connect(height, hash, &prev, reply).map_err(|e| FollowError::Fatal(e.to_string()))?;
+        tracing::debug!(chain = %self.cfg.chain, height, %hash, matches, "block connected");
+        Ok(true)
+    }
+
+    /// Every scanner of the chain (one per asset) over the same bytes.
+    fn scan(&self, what: u32, raw: &[u8]) -> Result<ScanReply, String> {
+        let mut out = ScanReply::default();
+        for s in &self.scanners {
+            let r = s.scan(what, raw)?;
+            out.matches.extend(r.matches);
+            out.watched_spends.extend(r.watched_spends);
+        }
+        out.watched_spends.dedup();
+        Ok(out)
+    }
+
+    /// Scans new mempool transactions; marks pending payments gone from it as dropped, but only
+    /// while the tip is still the node's (a mined transaction also leaves the mempool).
+    fn sync_mempool(&mut self) -> Result<(), FollowError> {
+        let txids: HashSet<String> = self.node.mempool()?.into_iter().collect();
+        let new: Vec<&String> = txids.iter().filter(|t| !self.known.contains(*t)).collect();
+        for txid in new {
+            if let Some(raw) = self.node.transaction(txid)? {
+                self.scan_tx(&raw);
+            }
+        }
+        self.known = txids;
+        let best = self.node.best_block_hash()?;
+        if self.indexer.tip().is_some_and(|t| t.hash == best) {
+            let dropped = self.indexer.drop_missing(&self.known).map_err(|e| FollowError::Fatal(e.to_string()))?;
+            if dropped > 0 {
+                tracing::info!(chain = %self.cfg.chain, dropped, "pending payments left the mempool unmined");
+            }
+        }
+        Ok(())
+    }
+
+    fn on_raw_tx(&mut self, raw: &[u8]) {
+        self.scan_tx(raw);
+    }
+
+    fn scan_tx(&mut self, raw: &[u8]) {
+        match self.scan(SCAN_TX, raw) {
+            Ok(reply) => {
+                if let Some(m) = reply.matches.first() {
+                    self.known.insert(m.txid.clone());
+                }
+                if let Err(e) = self.indexer.mempool_tx(reply) {
+                    tracing::error!(chain = %self.cfg.chain, error = %e, "cannot record a mempool payment; the next sync retries");
+                }
+            }
+            Err(e) => tracing::warn!(chain = %self.cfg.chain, error = %e, "mempool transaction not scanned"),
+        }
+    }
+
+    /// The `rawblock` fast path: connect directly when it extends the tip. False when a full
+    /// sync is needed instead.
+    fn on_raw_block(&mut self, raw: &[u8]) -> bool {
+        let Some(tip) = self.indexer.tip() else { return false };
+        let Ok((hash, prev)) = header(raw, tip.height + 1) else { return false };
+        if prev != tip.hash {
+            return hash == tip.hash; // already have it; anything else: reconcile
+        }
+        match self.connect(tip.height + 1, &hash, raw) {
+            Ok(true) => {
+                self.report_ok();
+                true
+            }
+            Ok(false) => false,
+            Err(e) => {
+                tracing::warn!(chain = %self.cfg.chain, error = %e, "rawblock not connected; reconciling");
+                false
+            }
+        }
+    }
+}
+
+/// (hash, parent hash) of a raw block, from its 80-byte header.
+fn header(raw: &[u8], height: u64) -> Result<(String, String), FollowError> {
+    let h = Header::consensus_decode(&mut raw.get(..80).unwrap_or(raw))
+        .map_err(|e| FollowError::Transient(format!("block {height}: unreadable header: {e}")))?;
+    Ok((h.block_hash().to_string(), h.prev_blockhash.to_string()))
+}
+
+impl From<RpcError> for FollowError {
+    fn from(e: RpcError) -> Self {
+        FollowError::Transient(e.to_string())
+    }
+}

@@ -1,0 +1,102 @@
+//! Bitcoin-family chains: the ZMQ trigger thread, the minimal RPC client, the follower.
+
+mod follower;
+mod rpc;
+mod zmq;
+
+#[cfg(test)]
+mod tests;
+
+use crate::config::{BitcoinNode, ChainConfig};
+use crate::health::{Health, Kind, Status};
+use crate::index::{ChainSet, Decimals, Indexer};
+use crate::store::Store;
+use follower::{Follower, FollowerConfig};
+use paywatch_plugin_api::messages::OutPoint;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What wakes the follower.
+#[derive(Debug)]
+pub(crate) enum Trigger {
+    /// A transaction entered the mempool (or a block): scan it now.
+    RawTx(Vec<u8>),
+    /// A new block: connect it if it extends the tip, else reconcile.
+    RawBlock(Vec<u8>),
+    /// Something happened (block hash, gap, reconnect, quiet feed): reconcile.
+    Reconcile(&'static str),
+    Stop,
+}
+
+/// Triggers queued before the ZMQ thread drops them (and owes a reconcile).
+const QUEUE: usize = 10_000;
+
+/// A running follower and its ZMQ thread.
+#[derive(Debug)]
+pub(crate) struct Running {
+    chain: String,
+    stop: Arc<AtomicBool>,
+    triggers: crossbeam_channel::Sender<Trigger>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Running {
+    pub(crate) fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.triggers.send(Trigger::Stop);
+        for t in self.threads {
+            if t.join().is_err() {
+                tracing::error!(chain = %self.chain, "a follower thread panicked");
+            }
+        }
+    }
+}
+
+/// Bitcoin outpoints as the plugin's host sees them: txid in wire order ‖ index (u32 LE).
+pub(crate) fn outpoint_bytes(o: &OutPoint) -> Option<Vec<u8>> {
+    let mut b = hex::decode(&o.txid).ok().filter(|b| b.len() == 32)?;
+    b.reverse();
+    b.extend_from_slice(&o.index.to_le_bytes());
+    Some(b)
+}
+
+pub(crate) fn start(
+    chain: &ChainConfig,
+    node: &BitcoinNode,
+    store: Arc<Store>,
+    set: Arc<ChainSet>,
+    scanners: Vec<Arc<dyn crate::chain::Scanner>>,
+    decimals: &Decimals,
+    health: Arc<Health>,
+) -> Result<Running, String> {
+    let indexer = Indexer::load(&chain.name, store, set, chain.reorg_window, decimals.clone(), outpoint_bytes)
+        .map_err(|e| format!("chain {:?}: {e}", chain.name))?;
+    let rpc =
+        Arc::new(rpc::RpcClient::new(&node.rpc_url, node.rpc_auth.clone(), Duration::from_secs(node.rpc_timeout_secs)));
+    let cfg = FollowerConfig {
+        chain: chain.name.clone(),
+        reorg_window: chain.reorg_window,
+        start_height: chain.start_height,
+        poll: Duration::from_secs(node.poll_secs),
+    };
+    let (tx, rx) = crossbeam_channel::bounded(QUEUE);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut threads = Vec::new();
+    let zmq_topics = [&node.zmq.rawtx, &node.zmq.hashblock, &node.zmq.rawblock, &node.zmq.sequence];
+    if zmq_topics.iter().any(|t| t.is_some()) {
+        let t = zmq::spawn(&chain.name, &node.zmq, tx.clone(), stop.clone())
+            .map_err(|e| format!("chain {:?}: cannot subscribe to zmq: {e}", chain.name))?;
+        threads.push(t);
+    } else {
+        tracing::warn!(chain = %chain.name, "no zmq endpoint: following by polling every {}s", node.poll_secs);
+    }
+    health.set(Kind::Chain, &chain.name, Status::Idle, "starting");
+    let follower = Follower::new(cfg, rpc, indexer, scanners, health);
+    let t = std::thread::Builder::new()
+        .name(format!("follow-{}", chain.name))
+        .spawn(move || follower.run(rx))
+        .map_err(|e| format!("chain {:?}: cannot start its thread: {e}", chain.name))?;
+    threads.push(t);
+    Ok(Running { chain: chain.name.clone(), stop, triggers: tx, threads })
+}

@@ -1,0 +1,228 @@
+//! The follower on canned chains (bdk's emitter pattern): a fake node serving blocks built with
+//! the `bitcoin` crate, a scanner decoding them fully; real indexer and RocksDB.
+
+use super::follower::{Follower, FollowerConfig};
+use super::rpc::{BitcoinNode, RpcError};
+use crate::chain::{FollowError, Scanner};
+use crate::health::Health;
+use crate::index::{ChainSet, Indexer, WatchSet};
+use crate::store::{PaymentStatus, Store, WatchRecord};
+use bitcoincore_rpc::bitcoin::{
+    absolute::LockTime, block, consensus, hashes::Hash, Amount, Block, BlockHash, CompactTarget, OutPoint, ScriptBuf,
+    Sequence, Transaction, TxIn, TxMerkleNode, TxOut, Witness,
+};
+use paywatch_plugin_api::messages::{Hex, Match, ScanReply};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Default)]
+struct FakeNode {
+    chain: Mutex<Vec<Block>>,
+    /// Heights whose blocks the node refuses to serve (pruned).
+    pruned_below: Mutex<u64>,
+    down: Mutex<bool>,
+}
+
+impl FakeNode {
+    fn with<R>(&self, f: impl FnOnce(&Vec<Block>) -> R) -> Result<R, RpcError> {
+        if *self.down.lock().unwrap() {
+            return Err(RpcError::Transport("connection refused".into()));
+        }
+        Ok(f(&self.chain.lock().unwrap()))
+    }
+
+    /// Appends a block whose coinbase pays `script` (a distinct `tag` makes a distinct block).
+    fn mine(&self, script: &[u8], tag: u32) {
+        let mut chain = self.chain.lock().unwrap();
+        let prev = chain.last().map_or(BlockHash::all_zeros(), |b| b.block_hash());
+        let coinbase = Transaction {
+            version: bitcoincore_rpc::bitcoin::transaction::Version::ONE,
+            lock_time: LockTime::ZERO,
+            input: vec![TxIn {
+                previous_output: OutPoint::null(),
+                script_sig: ScriptBuf::from_bytes(
+                    [chain.len() as u32, tag].iter().flat_map(|n| n.to_le_bytes()).collect(),
+                ),
+                sequence: Sequence::MAX,
+                witness: Witness::new(),
+            }],
+            output: vec![TxOut {
+                value: Amount::from_sat(5_000),
+                script_pubkey: ScriptBuf::from_bytes(script.to_vec()),
+            }],
+        };
+        let header = block::Header {
+            version: block::Version::ONE,
+            prev_blockhash: prev,
+            merkle_root: TxMerkleNode::from_raw_hash(coinbase.compute_txid().to_raw_hash()),
+            time: 1_700_000_000 + chain.len() as u32,
+            bits: CompactTarget::from_consensus(0x207fffff),
+            nonce: tag,
+        };
+        chain.push(Block { header, txdata: vec![coinbase] });
+    }
+
+    fn truncate(&self, height: usize) {
+        self.chain.lock().unwrap().truncate(height + 1);
+    }
+}
+
+impl BitcoinNode for FakeNode {
+    fn best_block_hash(&self) -> Result<String, RpcError> {
+        self.with(|c| c.last().unwrap().block_hash().to_string())
+    }
+    fn block_count(&self) -> Result<u64, RpcError> {
+        self.with(|c| c.len() as u64 - 1)
+    }
+    fn block_hash(&self, height: u64) -> Result<String, RpcError> {
+        self.with(|c| c[height as usize].block_hash().to_string())
+    }
+    fn block(&self, hash: &str) -> Result<Vec<u8>, RpcError> {
+        let pruned = *self.pruned_below.lock().unwrap();
+        self.with(|c| {
+            let (h, b) = c.iter().enumerate().find(|(_, b)| b.block_hash().to_string() == hash).expect("known hash");
+            if (h as u64) < pruned {
+                return Err(RpcError::Node {
+                    method: "getblock",
+                    code: -1,
+                    message: "Block not available (pruned data)".into(),
+                });
+            }
+            Ok(consensus::serialize(b))
+        })?
+    }
+    fn mempool(&self) -> Result<Vec<String>, RpcError> {
+        self.with(|_| Vec::new())
+    }
+    fn transaction(&self, _: &str) -> Result<Option<Vec<u8>>, RpcError> {
+        Ok(None)
+    }
+}
+
+/// Decodes the whole block and asks the chain's watch set about every output.
+struct FullDecode(Arc<ChainSet>);
+
+impl Scanner for FullDecode {
+    fn scan(&self, _: u32, raw: &[u8]) -> Result<ScanReply, String> {
+        let block: Block = consensus::deserialize(raw).map_err(|e| e.to_string())?;
+        let mut out = ScanReply::default();
+        for tx in &block.txdata {
+            for (i, o) in tx.output.iter().enumerate() {
+                if self.0.is_watched(o.script_pubkey.as_bytes()) {
+                    out.matches.push(Match {
+                        key: Hex(o.script_pubkey.to_bytes()),
+                        asset: "BTC".into(),
+                        amount_base: o.value.to_sat().to_string(),
+                        txid: tx.compute_txid().to_string(),
+                        index: i as u32,
+                        spends: Vec::new(),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+struct Rig {
+    _dir: tempfile::TempDir,
+    store: Arc<Store>,
+    node: Arc<FakeNode>,
+    follower: Follower,
+}
+
+const WATCHED: &[u8] = b"\x51\x20watched-script-of-thirty-two-b";
+
+fn rig(window: u32, start_height: Option<u64>) -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    let set = Arc::new(WatchSet::load(store.clone(), ["btc".to_string()]).unwrap());
+    let w = WatchRecord {
+        id: uuid::Uuid::now_v7(),
+        store: "shop1".into(),
+        chain: "btc".into(),
+        address: "a".into(),
+        key: WATCHED.to_vec(),
+        label: None,
+        confirmations: 2,
+        created_at: time::OffsetDateTime::now_utc(),
+    };
+    let mut b = store.batch();
+    b.put_watch(&w).unwrap();
+    store.write(b).unwrap();
+    set.insert("btc", WATCHED);
+    let chain = set.chain("btc").unwrap().clone();
+    let indexer =
+        Indexer::load("btc", store.clone(), chain.clone(), window, [("BTC".into(), 8)].into(), super::outpoint_bytes)
+            .unwrap();
+    let node = Arc::new(FakeNode::default());
+    for i in 0..5 {
+        node.mine(b"\x00\x14other", i);
+    }
+    let cfg = FollowerConfig { chain: "btc".into(), reorg_window: window, start_height, poll: Duration::from_secs(1) };
+    let follower =
+        Follower::new(cfg, node.clone(), indexer, vec![Arc::new(FullDecode(chain))], Arc::new(Health::new()));
+    Rig { _dir: dir, store, node, follower }
+}
+
+impl Rig {
+    fn kinds(&self) -> Vec<String> {
+        self.store.store_events("shop1", 0, 1000).unwrap().into_iter().map(|e| e.kind).collect()
+    }
+}
+
+#[test]
+fn catches_up_from_start_height_and_follows_a_reorg_by_hash() {
+    let mut r = rig(10, Some(2));
+    r.node.mine(WATCHED, 0); // height 5
+    r.node.mine(b"x", 0);
+    r.follower.sync().unwrap();
+    assert_eq!(r.kinds(), ["payment.detected", "payment.confirmed", "payment.confirmed"]);
+    // Replace heights 5.. with a longer branch that pays at 6 instead.
+    r.node.truncate(4);
+    r.node.mine(b"y", 1);
+    r.node.mine(WATCHED, 1);
+    r.node.mine(b"z", 1);
+    r.follower.sync().unwrap();
+    assert_eq!(r.kinds()[3..], ["payment.reversed", "payment.detected", "payment.confirmed", "payment.confirmed"]);
+    let best = r.node.best_block_hash().unwrap();
+    assert_eq!(r.follower_tip(), (7, best));
+}
+
+impl Rig {
+    fn follower_tip(&self) -> (u64, String) {
+        let b = self.store.blocks("btc").unwrap();
+        let (h, rec) = b.last().unwrap();
+        (*h, rec.hash.clone())
+    }
+}
+
+#[test]
+fn a_reorg_deeper_than_the_window_stops_loudly() {
+    let mut r = rig(2, None);
+    r.follower.sync().unwrap();
+    r.node.mine(b"a", 0);
+    r.node.mine(b"b", 0);
+    r.node.mine(b"c", 0);
+    r.follower.sync().unwrap();
+    r.node.truncate(3);
+    for i in 0..6 {
+        r.node.mine(b"d", 10 + i);
+    }
+    let e = r.follower.sync().unwrap_err();
+    assert!(matches!(&e, FollowError::Fatal(m) if m.contains("deeper than the reorg window")), "{e}");
+}
+
+#[test]
+fn a_pruned_block_is_a_fatal_error_naming_its_height_and_an_absent_node_is_transient() {
+    let mut r = rig(10, Some(1));
+    *r.node.down.lock().unwrap() = true;
+    assert!(matches!(r.follower.sync(), Err(FollowError::Transient(m)) if m.contains("unreachable")));
+    *r.node.down.lock().unwrap() = false;
+    *r.node.pruned_below.lock().unwrap() = 3;
+    let e = r.follower.sync().unwrap_err();
+    assert!(matches!(&e, FollowError::Fatal(m) if m.contains("block 0 ") || m.contains("block 3 ")), "{e}");
+    assert!(e.to_string().contains("pruned"), "{e}");
+    assert!(r.store.tx_payments("btc", "x").unwrap().is_empty());
+    let _ = PaymentStatus::Pending;
+}

@@ -1,0 +1,187 @@
+//! The node's ZMQ feed on a dedicated thread (the `zmq` crate blocks). Every message is only
+//! a trigger for the follower: `rawtx` and `rawblock` carry data for the fast path, the rest
+//! (and every sequence gap, reconnect and quiet spell) asks for a reconcile, because the feed
+//! loses messages (slow joiner, HWM, restarts) and the node is the truth.
+
+use super::Trigger;
+use crate::config::ZmqEndpoints;
+use crossbeam_channel::{Sender, TrySendError};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A feed with no message for this long is suspect: reconcile.
+const QUIET: Duration = Duration::from_secs(60);
+const POLL_MS: i64 = 500;
+const RCV_HWM: i32 = 100_000;
+
+/// One SUB socket per distinct endpoint, with its topics and a monitor for (re)connects.
+struct Sub {
+    endpoint: String,
+    socket: zmq::Socket,
+    monitor: zmq::Socket,
+}
+
+/// Starts the ZMQ thread; it ends when `stop` is set.
+pub(crate) fn spawn(
+    chain: &str,
+    endpoints: &ZmqEndpoints,
+    triggers: Sender<Trigger>,
+    stop: Arc<AtomicBool>,
+) -> Result<std::thread::JoinHandle<()>, zmq::Error> {
+    let ctx = zmq::Context::new();
+    let mut by_endpoint: HashMap<&str, Vec<&'static str>> = HashMap::new();
+    for (topic, ep) in [
+        ("rawtx", &endpoints.rawtx),
+        ("hashblock", &endpoints.hashblock),
+        ("rawblock", &endpoints.rawblock),
+        ("sequence", &endpoints.sequence),
+    ] {
+        if let Some(ep) = ep {
+            by_endpoint.entry(ep.as_str()).or_default().push(topic);
+        }
+    }
+    let mut subs = Vec::new();
+    for (i, (endpoint, topics)) in by_endpoint.into_iter().enumerate() {
+        let socket = ctx.socket(zmq::SUB)?;
+        socket.set_rcvhwm(RCV_HWM)?;
+        socket.set_tcp_keepalive(1)?;
+        socket.set_tcp_keepalive_idle(60)?;
+        socket.set_tcp_keepalive_intvl(10)?;
+        socket.set_reconnect_ivl(500)?;
+        socket.set_reconnect_ivl_max(5_000)?;
+        for t in &topics {
+            socket.set_subscribe(t.as_bytes())?;
+        }
+        let addr = format!("inproc://paywatch-monitor-{chain}-{i}");
+        socket.monitor(&addr, (zmq::SocketEvent::CONNECTED as i32) | (zmq::SocketEvent::DISCONNECTED as i32))?;
+        let monitor = ctx.socket(zmq::PAIR)?;
+        monitor.connect(&addr)?;
+        socket.connect(endpoint)?;
+        tracing::info!(chain, endpoint, topics = ?topics, "zmq subscribed");
+        subs.push(Sub { endpoint: endpoint.to_string(), socket, monitor });
+    }
+    let chain = chain.to_string();
+    std::thread::Builder::new()
+        .name(format!("zmq-{chain}"))
+        .spawn(move || Feed { chain, subs, triggers, stop, seqs: HashMap::new(), overflowed: false }.run())
+        .map_err(|_| zmq::Error::EMFILE)
+}
+
+struct Feed {
+    chain: String,
+    subs: Vec<Sub>,
+    triggers: Sender<Trigger>,
+    stop: Arc<AtomicBool>,
+    /// Last sequence number per (endpoint, topic).
+    seqs: HashMap<(usize, String), u32>,
+    /// A trigger was dropped (the follower is behind): owe it a reconcile.
+    overflowed: bool,
+}
+
+impl Feed {
+    fn run(mut self) {
+        let mut last_message = Instant::now();
+        while !self.stop.load(Ordering::Relaxed) {
+            let mut items: Vec<zmq::PollItem<'_>> = Vec::new();
+            for s in &self.subs {
+                items.push(s.socket.as_poll_item(zmq::POLLIN));
+                items.push(s.monitor.as_poll_item(zmq::POLLIN));
+            }
+            if let Err(e) = zmq::poll(&mut items, POLL_MS) {
+                tracing::warn!(chain = %self.chain, error = %e, "zmq poll failed");
+                std::thread::sleep(Duration::from_millis(POLL_MS as u64));
+                continue;
+            }
+            let ready: Vec<(usize, bool, bool)> =
+                (0..self.subs.len()).map(|i| (i, items[2 * i].is_readable(), items[2 * i + 1].is_readable())).collect();
+            drop(items);
+            for (i, data, monitor) in ready {
+                if monitor {
+                    self.on_monitor(i);
+                }
+                if data {
+                    self.drain(i);
+                    last_message = Instant::now();
+                }
+            }
+            if last_message.elapsed() > QUIET {
+                self.send(Trigger::Reconcile("zmq feed quiet"));
+                last_message = Instant::now();
+            }
+            if self.overflowed && self.send(Trigger::Reconcile("zmq triggers overflowed")) {
+                self.overflowed = false;
+            }
+        }
+    }
+
+    fn drain(&mut self, i: usize) {
+        loop {
+            let parts = match self.subs[i].socket.recv_multipart(zmq::DONTWAIT) {
+                Ok(p) => p,
+                Err(zmq::Error::EAGAIN) => return,
+                Err(e) => {
+                    tracing::warn!(chain = %self.chain, endpoint = %self.subs[i].endpoint, error = %e, "zmq receive failed");
+                    self.send(Trigger::Reconcile("zmq receive error"));
+                    return;
+                }
+            };
+            self.on_message(i, parts);
+        }
+    }
+
+    fn on_message(&mut self, i: usize, mut parts: Vec<Vec<u8>>) {
+        if parts.len() != 3 || parts[2].len() != 4 {
+            tracing::warn!(chain = %self.chain, frames = parts.len(), "malformed zmq message ignored; reconciling");
+            self.send(Trigger::Reconcile("malformed zmq message"));
+            return;
+        }
+        let seq = u32::from_le_bytes(parts[2].as_slice().try_into().expect("4 bytes"));
+        let topic = String::from_utf8_lossy(&parts[0]).into_owned();
+        let body = std::mem::take(&mut parts[1]);
+        let gap = match self.seqs.insert((i, topic.clone()), seq) {
+            Some(last) => seq != last.wrapping_add(1),
+            None => seq != 0,
+        };
+        if gap {
+            tracing::debug!(chain = %self.chain, %topic, seq, "zmq sequence gap");
+            self.send(Trigger::Reconcile("zmq sequence gap"));
+        }
+        let trigger = match topic.as_str() {
+            "rawtx" => Trigger::RawTx(body),
+            "rawblock" => Trigger::RawBlock(body),
+            // A mempool addition is `rawtx`'s job; connects, disconnects and removals reconcile.
+            "sequence" if body.get(32) == Some(&b'A') => return,
+            "hashblock" | "sequence" => Trigger::Reconcile("zmq notification"),
+            _ => return,
+        };
+        self.send(trigger);
+    }
+
+    fn on_monitor(&mut self, i: usize) {
+        while let Ok(parts) = self.subs[i].monitor.recv_multipart(zmq::DONTWAIT) {
+            let event = parts.first().and_then(|f| f.get(..2)).map(|b| u16::from_le_bytes([b[0], b[1]]));
+            let endpoint = &self.subs[i].endpoint;
+            if event == Some(zmq::SocketEvent::CONNECTED as u16) {
+                tracing::info!(chain = %self.chain, %endpoint, "zmq connected");
+                // The node may have restarted: its sequence numbers start over.
+                self.seqs.retain(|(j, _), _| *j != i);
+                self.send(Trigger::Reconcile("zmq (re)connected"));
+            } else if event == Some(zmq::SocketEvent::DISCONNECTED as u16) {
+                tracing::warn!(chain = %self.chain, %endpoint, "zmq disconnected; reconnecting");
+            }
+        }
+    }
+
+    /// False when the follower's queue is full (the trigger is dropped, a reconcile is owed).
+    fn send(&mut self, t: Trigger) -> bool {
+        match self.triggers.try_send(t) {
+            Ok(()) | Err(TrySendError::Disconnected(_)) => true,
+            Err(TrySendError::Full(_)) => {
+                self.overflowed = true;
+                false
+            }
+        }
+    }
+}

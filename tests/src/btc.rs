@@ -1,0 +1,173 @@
+//! A real regtest node with a funded wallet and a daemon following it with the real `bitcoin`
+//! plugin: what every Bitcoin scenario starts from.
+
+use crate::daemon::{config_with_chains, Daemon, SHOP1_KEY};
+use crate::nodes::Bitcoind;
+use anyhow::{bail, Context, Result};
+use bitcoincore_rpc::RpcApi;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+#[derive(Debug)]
+pub struct BtcRig {
+    pub node: Bitcoind,
+    pub daemon: Daemon,
+    /// The wallet's mining address (its coins pay for everything).
+    pub miner: String,
+}
+
+/// The `btc` chain on `node`, the `BTC` asset with the real plugin; polls every second.
+pub fn btc_chains(node: &Bitcoind, confirmations: u32, zmq: bool) -> String {
+    let zmq = if zmq { format!("zmq = \"{}\"", node.zmq_url()) } else { String::new() };
+    format!(
+        r#"
+[[chains]]
+name = "btc"
+kind = "bitcoin"
+network = "regtest"
+rpc_url = "{url}"
+rpc_user = "{user}"
+rpc_password = "{password}"
+{zmq}
+confirmations = {confirmations}
+poll_secs = 1
+
+[[assets]]
+id = "BTC"
+chain = "btc"
+plugin = "bitcoin"
+"#,
+        url = node.rpc_url(),
+        user = node.user,
+        password = node.password,
+    )
+}
+
+impl BtcRig {
+    /// A node with 101 blocks (mature coins) and a daemon following it from its tip.
+    pub async fn start(confirmations: u32) -> Result<Self> {
+        let node = tokio::task::spawn_blocking(Bitcoind::start).await??;
+        let miner: String = node.rpc().call("getnewaddress", &[])?;
+        node.rpc().call::<Vec<String>>("generatetoaddress", &[101.into(), miner.clone().into()])?;
+        let chains = btc_chains(&node, confirmations, true);
+        let plugins = [crate::plugin_lib("bitcoin")];
+        let daemon = Daemon::start_configured(|dir, port| config_with_chains(dir, port, &chains, ""), &plugins).await?;
+        let rig = Self { node, daemon, miner };
+        rig.wait_synced().await?;
+        Ok(rig)
+    }
+
+    pub fn rpc(&self) -> bitcoincore_rpc::Client {
+        self.node.rpc()
+    }
+
+    pub fn new_address(&self) -> Result<String> {
+        Ok(self.rpc().call("getnewaddress", &[])?)
+    }
+
+    /// Sends `btc` to `address` from the wallet; the txid.
+    pub fn send(&self, address: &str, btc: f64) -> Result<String> {
+        Ok(self.rpc().call("sendtoaddress", &[address.into(), btc.into()])?)
+    }
+
+    /// Mines `n` blocks to the wallet; their hashes.
+    pub fn mine(&self, n: u64) -> Result<Vec<String>> {
+        Ok(self.rpc().call("generatetoaddress", &[n.into(), self.miner.clone().into()])?)
+    }
+
+    pub fn height(&self) -> Result<u64> {
+        Ok(self.rpc().get_block_count()?)
+    }
+
+    /// Watches `address` for a store; the watch id.
+    pub async fn watch(&self, key: &str, address: &str, confirmations: u32) -> Result<String> {
+        let body = json!({"chain": "btc", "address": address, "confirmations": confirmations});
+        let r = self.daemon.req(reqwest::Method::POST, "/v1/watches", key).json(&body).send().await?;
+        let status = r.status();
+        let v: Value = r.json().await?;
+        if status != 201 {
+            bail!("watch {address}: {status} {v}");
+        }
+        Ok(v["id"].as_str().context("watch id")?.to_string())
+    }
+
+    /// Every event of a store so far.
+    pub async fn events(&self, key: &str) -> Result<Vec<Value>> {
+        let mut out = Vec::new();
+        loop {
+            let path =
+                format!("/v1/events?after={}&limit=1000", out.last().map_or(0, |e: &Value| e["seq"].as_u64().unwrap()));
+            let v: Value = self.daemon.req(reqwest::Method::GET, &path, key).send().await?.json().await?;
+            let page = v["events"].as_array().context("events")?.clone();
+            if page.is_empty() {
+                return Ok(out);
+            }
+            out.extend(page);
+        }
+    }
+
+    /// Waits until `done` holds for the store's events; returns them.
+    pub async fn wait_events(&self, key: &str, what: &str, done: impl Fn(&[Value]) -> bool) -> Result<Vec<Value>> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let evs = self.events(key).await?;
+            if done(&evs) {
+                return Ok(evs);
+            }
+            if Instant::now() > deadline {
+                bail!("timed out waiting for {what}; events: {:#}\nlog:\n{}", json!(summary(&evs)), self.daemon.log());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until `/health` reports the chain at the node's tip.
+    pub async fn wait_synced(&self) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let best: String = self.rpc().call("getbestblockhash", &[])?;
+            let h: Value = self.daemon.http.get(self.daemon.url("/health")).send().await?.json().await?;
+            let detail = h["chains"]["btc"]["detail"].as_str().unwrap_or_default().to_string();
+            if h["chains"]["btc"]["status"] == "ok" && detail.contains(&best) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("the daemon did not reach the node's tip {best}: {h}\nlog:\n{}", self.daemon.log());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// (type, txid, index, status, confirmations, final) per event: what scenarios compare.
+pub fn summary(events: &[Value]) -> Vec<(String, String, u64, String, u64, bool)> {
+    events
+        .iter()
+        .map(|e| {
+            let d = &e["data"];
+            (
+                e["type"].as_str().unwrap_or_default().to_string(),
+                d["txid"].as_str().unwrap_or_default().to_string(),
+                d["index"].as_u64().unwrap_or(u64::MAX),
+                d["status"].as_str().unwrap_or_default().to_string(),
+                d["confirmations"].as_u64().unwrap_or(u64::MAX),
+                d["final"].as_bool().unwrap_or(false),
+            )
+        })
+        .collect()
+}
+
+/// The output index of `txid` paying `address`.
+pub fn vout_of(rpc: &bitcoincore_rpc::Client, txid: &str, address: &str) -> Result<u64> {
+    let tx: Value = rpc.call("getrawtransaction", &[txid.into(), 1.into()])?;
+    for o in tx["vout"].as_array().context("vout")? {
+        let spk = &o["scriptPubKey"];
+        let addrs = spk["addresses"].as_array().cloned().unwrap_or_default();
+        if addrs.iter().any(|a| a == address) || spk["address"] == address {
+            return o["n"].as_u64().context("n");
+        }
+    }
+    bail!("{txid} does not pay {address}: {tx}")
+}
+
+pub const SHOP: &str = SHOP1_KEY;
