@@ -5,6 +5,8 @@
 //! `docs/layout.md` for what each module owns.
 
 mod api;
+#[doc(hidden)]
+pub mod bench;
 mod chain;
 pub mod config;
 mod health;

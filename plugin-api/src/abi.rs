@@ -201,6 +201,7 @@ pub struct HostVTable {
     /// false positive on a fingerprint collision; the host confirms matches).
     pub is_watched: unsafe extern "C" fn(ctx: *const c_void, key: Bytes) -> bool,
     /// Whether a transaction spending this outpoint matters to the host (see
-    /// [`crate::Host::is_watched_spend`]).
+    /// [`crate::Host::is_watched_spend`]). An empty `outpoint` asks whether any outpoint is
+    /// watched at all, so a scanner can skip the per-input questions of a whole block.
     pub is_watched_spend: unsafe extern "C" fn(ctx: *const c_void, outpoint: Bytes) -> bool,
 }

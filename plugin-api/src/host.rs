@@ -46,6 +46,13 @@ impl<'a> Host<'a> {
         unsafe { (self.vt.is_watched)(self.vt.ctx, Bytes::new(key)) }
     }
 
+    /// Whether any outpoint is watched at all (ask once per scan; when false, skip the
+    /// per-input [`Host::is_watched_spend`] questions).
+    #[inline]
+    pub fn has_watched_spends(&self) -> bool {
+        self.is_watched_spend(&[])
+    }
+
     /// Whether the host wants to hear of a transaction spending this outpoint (it is an input
     /// of a pending payment: a conflicting spend means replacement). `outpoint` is the
     /// chain's serialization (Bitcoin: 32-byte txid in wire order ‖ u32 LE index).

@@ -9,24 +9,28 @@
 //!   chunk: ~69,000 host callbacks per block, more than a block has outputs); the watch set has
 //!   1,000,000 fingerprints.
 
+use paywatch_plugin_api::abi::HostVTable;
 use paywatch_plugin_api::abi::{self, Bytes, OwnedBuf, PluginVTable, SCAN_BLOCK};
 use paywatch_plugin_api::{CurrencyPlugin, Host};
 use paywatch_plugin_fixture::Fixture;
-use paywatch_tests::bench::{mainnet_block, FingerprintSet};
+use paywatch_tests::bench::{mainnet_block, BenchWatchSet};
 use std::time::Instant;
 
 fn main() {
     let raw = mainnet_block();
-    let mut set = FingerprintSet::with_capacity(1_000_010);
+    let dir = tempfile::tempdir().unwrap();
+    let set = BenchWatchSet::open(dir.path()).unwrap();
     for i in 0u64..1_000_000 {
-        set.insert(&i.to_le_bytes());
+        set.insert_fingerprint(&i.to_le_bytes());
     }
     // Plant three real chunks of the block so the scans return matches.
     for at in [0usize, 20 * 1000, 20 * 50_000] {
-        set.insert(&raw[at..at + 20]);
+        set.watch(&raw[at..at + 20]).unwrap();
     }
-    let hvt = set.host_vtable();
+    set.with_host(|hvt| bench(&raw, hvt));
+}
 
+fn bench(raw: &[u8], hvt: &HostVTable) {
     // SAFETY: the fixture is a paywatch plugin built by this repository.
     let plugins = paywatch_tests::run_script("build-plugins.sh", &["--release"]).unwrap();
     let lib = unsafe { libloading::Library::new(plugins.join("fixtures/fixture.so")) }.unwrap();
@@ -35,15 +39,15 @@ fn main() {
     let mut inst: abi::Instance = std::ptr::null_mut();
     let mut reply = OwnedBuf::EMPTY;
     let cfg = b"{}";
-    assert_eq!(unsafe { (vt.create)(Bytes::new(cfg), &hvt, &mut inst, &mut reply) }, abi::Status::OK);
+    assert_eq!(unsafe { (vt.create)(Bytes::new(cfg), hvt, &mut inst, &mut reply) }, abi::Status::OK);
     unsafe { (vt.free_buf)(reply) };
 
     let call = |method: &[u8], payload: &[u8], what: Option<u32>| -> usize {
         let mut reply = OwnedBuf::EMPTY;
         let status = unsafe {
             match what {
-                Some(w) => (vt.scan)(inst, w, Bytes::new(payload), &hvt, &mut reply),
-                None => (vt.call)(inst, Bytes::new(method), Bytes::new(payload), &hvt, &mut reply),
+                Some(w) => (vt.scan)(inst, w, Bytes::new(payload), hvt, &mut reply),
+                None => (vt.call)(inst, Bytes::new(method), Bytes::new(payload), hvt, &mut reply),
             }
         };
         assert_eq!(status, abi::Status::OK);
@@ -70,9 +74,9 @@ fn main() {
     // Hot path.
     let rounds = 50;
     let through_abi = |raw: &[u8]| call(b"", raw, Some(SCAN_BLOCK));
-    let direct = Fixture::create(serde_json::json!({}), &Host::new(&hvt)).unwrap();
-    let h = Host::new(&hvt);
-    let (m1, m2) = (through_abi(&raw), direct.scan_block(&raw, &h).unwrap().matches.len());
+    let direct = Fixture::create(serde_json::json!({}), &Host::new(hvt)).unwrap();
+    let h = Host::new(hvt);
+    let (m1, m2) = (through_abi(raw), direct.scan_block(raw, &h).unwrap().matches.len());
     assert!(m1 > 0 && m2 == 3, "planted matches found");
     let time = |f: &dyn Fn()| {
         f();
@@ -83,10 +87,10 @@ fn main() {
         t.elapsed().as_secs_f64() / rounds as f64 * 1e3
     };
     let abi_ms = time(&|| {
-        through_abi(&raw);
+        through_abi(raw);
     });
     let direct_ms = time(&|| {
-        direct.scan_block(&raw, &h).unwrap();
+        direct.scan_block(raw, &h).unwrap();
     });
     println!(
         "scan_block, {} byte mainnet block, {} is_watched callbacks, 1M watched: through the ABI {abi_ms:.3} ms, direct {direct_ms:.3} ms, overhead {:.3} ms ({:+.1}%)",

@@ -1,56 +1,30 @@
-//! What the benchmarks share: a watch set of 64-bit fingerprints behind a real host vtable
-//! (as the daemon's is), and the real mainnet block of `shared/data/`.
+//! What the benchmarks share: the daemon's real watch set behind its real host vtable
+//! (`paywatch::bench`), filled with random-looking scripts, and the real mainnet block of
+//! `shared/data/`.
 
-use paywatch_plugin_api::abi::{self, Bytes, HostVTable};
-use std::collections::HashSet;
-use std::ffi::c_void;
-use std::hash::{BuildHasher, RandomState};
+pub use paywatch::bench::BenchWatchSet;
 
-/// Keyed 64-bit fingerprints, like the daemon's watch set (without the RocksDB confirmation).
-#[derive(Debug)]
-pub struct FingerprintSet {
-    seed: RandomState,
-    fps: HashSet<u64>,
+/// A watch set in `dir` with `n` random-looking P2WPKH scripts (fingerprints only), sized at
+/// once as the daemon sizes it when it loads its watches at start.
+pub fn watch_set_with(dir: &std::path::Path, n: u64) -> BenchWatchSet {
+    let set = BenchWatchSet::open(dir).expect("open the bench store");
+    set.reserve(n as usize);
+    for i in 0..n {
+        set.insert_fingerprint(&random_script(i));
+    }
+    set
 }
 
-impl FingerprintSet {
-    pub fn with_capacity(n: usize) -> Self {
-        Self { seed: RandomState::new(), fps: HashSet::with_capacity(n) }
+/// The i-th of a family of distinct P2WPKH-shaped scripts.
+pub fn random_script(i: u64) -> Vec<u8> {
+    let mut s = vec![0x00, 0x14];
+    let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5151_5151;
+    for _ in 0..20 {
+        x ^= x >> 29;
+        x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        s.push((x >> 56) as u8);
     }
-
-    pub fn fingerprint(&self, key: &[u8]) -> u64 {
-        self.seed.hash_one(key)
-    }
-
-    pub fn insert(&mut self, key: &[u8]) {
-        let fp = self.fingerprint(key);
-        self.fps.insert(fp);
-    }
-
-    /// A host vtable whose `is_watched` asks this set; valid while `self` is.
-    pub fn host_vtable(&self) -> HostVTable {
-        HostVTable {
-            struct_size: std::mem::size_of::<HostVTable>(),
-            abi_major: abi::ABI_MAJOR,
-            abi_minor: abi::ABI_MINOR,
-            ctx: (self as *const Self).cast(),
-            log,
-            is_watched,
-            is_watched_spend: no_spend,
-        }
-    }
-}
-
-unsafe extern "C" fn log(_: *const c_void, _: u32, _: Bytes) {}
-
-unsafe extern "C" fn is_watched(ctx: *const c_void, key: Bytes) -> bool {
-    // SAFETY: ctx is the FingerprintSet that built the vtable; key is valid for the call.
-    let (set, key) = unsafe { (&*ctx.cast::<FingerprintSet>(), key.as_slice()) };
-    set.fps.contains(&set.fingerprint(key))
-}
-
-unsafe extern "C" fn no_spend(_: *const c_void, _: Bytes) -> bool {
-    false
+    s
 }
 
 /// The raw mainnet block of `shared/data/` (beside the repository, as CI lays it out).
@@ -63,4 +37,11 @@ pub fn mainnet_block() -> Vec<u8> {
         .find(|p| p.file_name().is_some_and(|f| f.to_string_lossy().starts_with("mainnet_block_")))
         .unwrap_or_else(|| panic!("no mainnet_block_* in {}", dir.display()));
     std::fs::read(file).expect("read the mainnet block")
+}
+
+/// Resident set size of this process, in bytes (Linux).
+pub fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    pages * 4096
 }

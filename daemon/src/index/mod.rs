@@ -10,4 +10,4 @@ mod watchset;
 pub(crate) use codec::{placeholder as placeholder_codec, AddressCodec, PluginCodec};
 pub(crate) use indexer::{Decimals, Indexer};
 pub(crate) use watches::{ChainWatches, NewWatch, WatchError, Watches};
-pub(crate) use watchset::{ChainSet, WatchSet};
+pub(crate) use watchset::{ChainSet, ScanView, WatchSet};

@@ -11,7 +11,7 @@ use super::fingerprints::Fingerprints;
 use crate::store::{Store, StoreError};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 #[derive(Debug)]
 pub(crate) struct WatchSet {
@@ -35,12 +35,11 @@ impl WatchSet {
     pub(crate) fn load(store: Arc<Store>, chains: impl IntoIterator<Item = String>) -> Result<Self, StoreError> {
         let mut out = HashMap::new();
         for chain in chains {
-            let mut keys = Vec::new();
-            store.for_each_watched_key(&chain, |k| keys.push(k.to_vec()))?;
-            let mut fps = Fingerprints::with_capacity(keys.len());
-            for k in keys {
-                fps.insert(&k);
-            }
+            // Counted first, so the table is sized once (no doubling garbage at start).
+            let mut n = 0;
+            store.for_each_watched_key(&chain, |_| n += 1)?;
+            let mut fps = Fingerprints::with_capacity(n);
+            store.for_each_watched_key(&chain, |k| fps.insert(k))?;
             let set = ChainSet {
                 chain: chain.clone(),
                 store: store.clone(),
@@ -79,11 +78,25 @@ impl ChainSet {
         self.fps.write().unwrap_or_else(|p| p.into_inner()).insert(key);
     }
 
+    /// Room for `additional` more keys at once.
+    pub(crate) fn reserve(&self, additional: usize) {
+        self.fps.write().unwrap_or_else(|p| p.into_inner()).reserve(additional);
+    }
+
     /// Exact: the fingerprint, then the store.
     pub(crate) fn is_watched(&self, key: &[u8]) -> bool {
-        if !self.may_contain(key) {
-            return false;
-        }
+        self.may_contain(key) && self.confirm(key)
+    }
+
+    /// The fingerprints read-locked for a whole scan: one lock per block instead of one per
+    /// output. Inserts wait for the scan (well under a millisecond per block). Never take a
+    /// second lock of this set on the same thread while holding a view.
+    pub(crate) fn view(&self) -> ScanView<'_> {
+        ScanView { set: self, fps: self.fps.read().unwrap_or_else(|p| p.into_inner()) }
+    }
+
+    /// A fingerprint hit, confirmed against the store.
+    fn confirm(&self, key: &[u8]) -> bool {
         match self.store.watch_ids_for_key(&self.chain, key) {
             Ok(ids) => !ids.is_empty(),
             Err(e) => {
@@ -109,11 +122,14 @@ impl ChainSet {
         self.fps.read().unwrap_or_else(|p| p.into_inner()).heap_bytes()
     }
 
-    /// Whether a live payment spends this outpoint.
+    /// Whether a live payment spends this outpoint; for an empty outpoint, whether any does.
     #[inline]
     pub(crate) fn is_watched_spend(&self, outpoint: &[u8]) -> bool {
-        self.spend_count.load(Ordering::Acquire) > 0
-            && self.spends.lock().unwrap_or_else(|p| p.into_inner()).contains_key(outpoint)
+        let any = self.spend_count.load(Ordering::Acquire) > 0;
+        match outpoint.is_empty() {
+            true => any,
+            false => any && self.spends.lock().unwrap_or_else(|p| p.into_inner()).contains_key(outpoint),
+        }
     }
 
     pub(crate) fn watch_spend(&self, outpoint: &[u8]) {
@@ -131,5 +147,24 @@ impl ChainSet {
             }
         }
         self.spend_count.store(s.len(), Ordering::Release);
+    }
+}
+
+/// A chain's fingerprints held for one plugin call (see [`ChainSet::view`]).
+#[derive(Debug)]
+pub(crate) struct ScanView<'a> {
+    set: &'a ChainSet,
+    fps: RwLockReadGuard<'a, Fingerprints>,
+}
+
+impl ScanView<'_> {
+    #[inline]
+    pub(crate) fn is_watched(&self, key: &[u8]) -> bool {
+        self.fps.may_contain(key) && self.set.confirm(key)
+    }
+
+    #[inline]
+    pub(crate) fn is_watched_spend(&self, outpoint: &[u8]) -> bool {
+        self.set.is_watched_spend(outpoint)
     }
 }

@@ -1,6 +1,6 @@
 //! The host vtable handed to plugin calls: logging into tracing, and the watch set.
 
-use crate::index::ChainSet;
+use crate::index::{ChainSet, ScanView};
 use paywatch_plugin_api::abi::{self, level, Bytes, HostVTable};
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -12,6 +12,8 @@ pub(crate) struct CallContext<'a> {
     pub(crate) plugin: &'a str,
     /// The chain whose watch set `is_watched` consults (currency plugins).
     pub(crate) watches: Option<&'a ChainSet>,
+    /// During scans: the watch set locked once for the whole call.
+    pub(crate) view: Option<ScanView<'a>>,
 }
 
 impl CallContext<'_> {
@@ -58,7 +60,10 @@ unsafe extern "C" fn host_is_watched(c: *const c_void, key: Bytes) -> bool {
     catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: per the ABI, both are valid for the call.
         let (c, key) = unsafe { (ctx(c), key.as_slice()) };
-        c.watches.is_some_and(|set| set.is_watched(key))
+        match &c.view {
+            Some(v) => v.is_watched(key),
+            None => c.watches.is_some_and(|set| set.is_watched(key)),
+        }
     }))
     // If the check itself failed, say "watched": a false match is confirmed later, a missed
     // payment is lost.
@@ -69,7 +74,10 @@ unsafe extern "C" fn host_is_watched_spend(c: *const c_void, outpoint: Bytes) ->
     catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: per the ABI, both are valid for the call.
         let (c, outpoint) = unsafe { (ctx(c), outpoint.as_slice()) };
-        c.watches.is_some_and(|set| set.is_watched_spend(outpoint))
+        match &c.view {
+            Some(v) => v.is_watched_spend(outpoint),
+            None => c.watches.is_some_and(|set| set.is_watched_spend(outpoint)),
+        }
     }))
     // A spurious report costs a look-up; a missed one hides a replacement.
     .unwrap_or(true)

@@ -66,8 +66,12 @@ impl PluginInstance {
         Ok(me)
     }
 
-    fn with_context<R>(&self, f: impl FnOnce(&abi::HostVTable) -> R) -> R {
-        let ctx = CallContext { plugin: &self.label, watches: self.watches.as_deref() };
+    /// Runs `f` with a host vtable for one call; a scan holds the watch set's read lock for the
+    /// whole call.
+    fn with_context<R>(&self, scan: bool, f: impl FnOnce(&abi::HostVTable) -> R) -> R {
+        let watches = self.watches.as_deref();
+        let view = if scan { watches.map(|w| w.view()) } else { None };
+        let ctx = CallContext { plugin: &self.label, watches, view };
         let vt = ctx.vtable();
         f(&vt)
     }
@@ -77,8 +81,9 @@ impl PluginInstance {
         let mut reply = OwnedBuf::EMPTY;
         // SAFETY: arguments follow the ABI: config bytes and host vtable live for the call;
         // `out` and `reply` are valid out-pointers.
-        let status = self
-            .with_context(|vt| unsafe { (self.lib.vtable.create)(Bytes::new(&self.config), vt, &mut out, &mut reply) });
+        let status = self.with_context(false, |vt| unsafe {
+            (self.lib.vtable.create)(Bytes::new(&self.config), vt, &mut out, &mut reply)
+        });
         let bytes = self.take(reply);
         match status {
             abi::Status::OK if !out.is_null() => Ok(Ptr(out)),
@@ -182,7 +187,7 @@ impl PluginInstance {
             let mut reply = OwnedBuf::EMPTY;
             // SAFETY: a live instance of this library; method, payload and host vtable live
             // for the call.
-            let status = self.with_context(|vt| unsafe {
+            let status = self.with_context(false, |vt| unsafe {
                 (self.lib.vtable.call)(ptr.0, Bytes::new(method.as_bytes()), Bytes::new(payload), vt, &mut reply)
             });
             (status, self.take(reply))
@@ -211,8 +216,9 @@ impl PluginInstance {
         let ((status, bytes), ptr) = self.with_instance(|ptr| {
             let mut reply = OwnedBuf::EMPTY;
             // SAFETY: as in `call_raw`.
-            let status =
-                self.with_context(|vt| unsafe { (self.lib.vtable.scan)(ptr.0, what, Bytes::new(raw), vt, &mut reply) });
+            let status = self.with_context(true, |vt| unsafe {
+                (self.lib.vtable.scan)(ptr.0, what, Bytes::new(raw), vt, &mut reply)
+            });
             (status, self.take(reply))
         })?;
         let bytes = self.finish(method, ptr, status, bytes)?;

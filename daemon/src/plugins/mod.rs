@@ -5,6 +5,7 @@ mod host;
 mod instance;
 mod loader;
 
+pub(crate) use host::CallContext;
 pub(crate) use instance::{CallError, PluginInstance};
 pub(crate) use loader::Kind;
 

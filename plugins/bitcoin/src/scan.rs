@@ -6,6 +6,24 @@ use bitcoin::hashes::{sha256d, Hash, HashEngine};
 use paywatch_plugin_api::messages::{Hex, Match, OutPoint, ScanReply, WatchedSpend};
 use paywatch_plugin_api::{Host, PluginError};
 
+/// Why raw bytes did not parse. Small and `Copy`, so the hot loop returns it cheaply; it
+/// becomes a [`PluginError`] at the edge.
+#[derive(Debug, Clone, Copy)]
+enum Bad {
+    Truncated { need: usize, at: usize, have: usize },
+    Overrun { len: u64, at: usize },
+}
+
+impl From<Bad> for PluginError {
+    #[cold]
+    fn from(b: Bad) -> Self {
+        PluginError::invalid_input(match b {
+            Bad::Truncated { need, at, have } => format!("truncated: need {need} bytes at offset {at}, have {have}"),
+            Bad::Overrun { len, at } => format!("length {len} at offset {at} runs past the end"),
+        })
+    }
+}
+
 /// A cursor over raw bytes; every read is bounds-checked.
 struct Reader<'a> {
     raw: &'a [u8],
@@ -13,39 +31,46 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], PluginError> {
-        let end = self.pos.checked_add(n).filter(|e| *e <= self.raw.len()).ok_or_else(|| {
-            PluginError::invalid_input(format!(
-                "truncated: need {n} bytes at offset {}, have {}",
-                self.pos,
-                self.raw.len() - self.pos
-            ))
-        })?;
-        let s = &self.raw[self.pos..end];
-        self.pos = end;
-        Ok(s)
+    #[inline(always)]
+    fn take(&mut self, n: usize) -> Result<&'a [u8], Bad> {
+        let rest = &self.raw[self.pos..];
+        if n > rest.len() {
+            return Err(Bad::Truncated { need: n, at: self.pos, have: rest.len() });
+        }
+        self.pos += n;
+        Ok(&rest[..n])
     }
 
-    fn u8(&mut self) -> Result<u8, PluginError> {
-        Ok(self.take(1)?[0])
+    #[inline(always)]
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], Bad> {
+        Ok(self.take(N)?.try_into().expect("N bytes"))
     }
 
-    fn varint(&mut self) -> Result<u64, PluginError> {
-        Ok(match self.u8()? {
-            0xfd => u16::from_le_bytes(self.take(2)?.try_into().expect("2 bytes")) as u64,
-            0xfe => u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")) as u64,
-            0xff => u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")),
+    #[inline(always)]
+    fn varint(&mut self) -> Result<u64, Bad> {
+        Ok(match self.array::<1>()?[0] {
+            0xfd => u16::from_le_bytes(self.array()?) as u64,
+            0xfe => u32::from_le_bytes(self.array()?) as u64,
+            0xff => u64::from_le_bytes(self.array()?),
             n => n as u64,
         })
     }
 
     /// A length prefix, refusing lengths past the end of the input (no huge allocations).
-    fn len(&mut self) -> Result<usize, PluginError> {
+    #[inline(always)]
+    fn len(&mut self) -> Result<usize, Bad> {
         let n = self.varint()?;
         if n > (self.raw.len() - self.pos) as u64 {
-            return Err(PluginError::invalid_input(format!("length {n} at offset {} runs past the end", self.pos)));
+            return Err(Bad::Overrun { len: n, at: self.pos });
         }
         Ok(n as usize)
+    }
+
+    /// Skips a length-prefixed field.
+    #[inline(always)]
+    fn skip_prefixed(&mut self) -> Result<(), Bad> {
+        let l = self.len()?;
+        self.take(l).map(|_| ())
     }
 }
 
@@ -55,8 +80,9 @@ pub(crate) fn block(raw: &[u8], asset: &str, host: &Host<'_>) -> Result<ScanRepl
     r.take(80)?;
     let n = r.varint()?;
     let mut out = ScanReply::default();
+    let spends = host.has_watched_spends();
     for _ in 0..n {
-        tx(&mut r, asset, host, &mut out)?;
+        tx(&mut r, asset, host, spends, &mut out)?;
     }
     if r.pos != raw.len() {
         return Err(PluginError::invalid_input(format!("{} trailing bytes after {n} transactions", raw.len() - r.pos)));
@@ -68,14 +94,15 @@ pub(crate) fn block(raw: &[u8], asset: &str, host: &Host<'_>) -> Result<ScanRepl
 pub(crate) fn transaction(raw: &[u8], asset: &str, host: &Host<'_>) -> Result<ScanReply, PluginError> {
     let mut r = Reader { raw, pos: 0 };
     let mut out = ScanReply::default();
-    tx(&mut r, asset, host, &mut out)?;
+    tx(&mut r, asset, host, host.has_watched_spends(), &mut out)?;
     if r.pos != raw.len() {
         return Err(PluginError::invalid_input(format!("{} trailing bytes after the transaction", raw.len() - r.pos)));
     }
     Ok(out)
 }
 
-fn tx(r: &mut Reader<'_>, asset: &str, host: &Host<'_>, out: &mut ScanReply) -> Result<(), PluginError> {
+/// One transaction; `spends`: ask the host about each input's outpoint.
+fn tx(r: &mut Reader<'_>, asset: &str, host: &Host<'_>, spends: bool, out: &mut ScanReply) -> Result<(), Bad> {
     let start = r.pos;
     r.take(4)?; // version
     let segwit = r.raw.get(r.pos) == Some(&0) && r.raw.get(r.pos + 1) == Some(&1);
@@ -88,18 +115,17 @@ fn tx(r: &mut Reader<'_>, asset: &str, host: &Host<'_>, out: &mut ScanReply) -> 
     let first_spend = out.watched_spends.len();
     for _ in 0..n_in {
         let outpoint = r.take(36)?;
-        if host.is_watched_spend(outpoint) {
+        if spends && host.is_watched_spend(outpoint) {
             out.watched_spends.push(WatchedSpend { txid: String::new(), spends: outpoint_of(outpoint) });
         }
-        let l = r.len()?;
-        r.take(l)?;
-        r.take(4)?;
+        r.skip_prefixed()?; // scriptSig
+        r.take(4)?; // sequence
     }
     let inputs_end = r.pos;
     let n_out = r.varint()?;
     let first = out.matches.len();
     for index in 0..n_out {
-        let value = u64::from_le_bytes(r.take(8)?.try_into().expect("8 bytes"));
+        let value = u64::from_le_bytes(r.array()?);
         let l = r.len()?;
         let script = r.take(l)?;
         if host.is_watched(script) {
@@ -117,8 +143,7 @@ fn tx(r: &mut Reader<'_>, asset: &str, host: &Host<'_>, out: &mut ScanReply) -> 
     if segwit {
         for _ in 0..n_in {
             for _ in 0..r.varint()? {
-                let l = r.len()?;
-                r.take(l)?;
+                r.skip_prefixed()?;
             }
         }
     }
@@ -151,13 +176,12 @@ fn txid(raw: &[u8], start: usize, body_start: usize, body_end: usize, lock_start
     bitcoin::Txid::from_raw_hash(sha256d::Hash::from_engine(e)).to_string()
 }
 
-fn outpoints(inputs: &[u8], n: u64) -> Result<Vec<OutPoint>, PluginError> {
+fn outpoints(inputs: &[u8], n: u64) -> Result<Vec<OutPoint>, Bad> {
     let mut r = Reader { raw: inputs, pos: 0 };
     (0..n)
         .map(|_| {
             let o = outpoint_of(r.take(36)?);
-            let l = r.len()?;
-            r.take(l)?;
+            r.skip_prefixed()?;
             r.take(4)?;
             Ok(o)
         })

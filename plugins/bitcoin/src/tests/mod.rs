@@ -23,6 +23,17 @@ fn with_config(config: serde_json::Value) -> Bitcoin {
 }
 
 unsafe extern "C" fn log(_: *const c_void, _: u32, _: Bytes) {}
+/// Per the ABI, an empty outpoint asks whether any is watched.
+unsafe extern "C" fn spend(ctx: *const c_void, outpoint: Bytes) -> bool {
+    // SAFETY: ctx is the test's set, outpoint valid for the call.
+    let (set, o) = unsafe { (&*ctx.cast::<HashSet<Vec<u8>>>(), outpoint.as_slice()) };
+    if o.is_empty() {
+        set.iter().any(|k| k.len() == 36)
+    } else {
+        set.contains(o)
+    }
+}
+
 unsafe extern "C" fn watched(ctx: *const c_void, key: Bytes) -> bool {
     // SAFETY: ctx is the test's set, key valid for the call.
     unsafe { (*ctx.cast::<HashSet<Vec<u8>>>()).contains(key.as_slice()) }
@@ -37,7 +48,7 @@ fn host_for(set: &HashSet<Vec<u8>>) -> HostVTable {
         log,
         is_watched: watched,
         // Outpoints (36 bytes) and scripts share the test's set.
-        is_watched_spend: watched,
+        is_watched_spend: spend,
     }
 }
 

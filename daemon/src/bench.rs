@@ -1,0 +1,77 @@
+//! For benchmarks only (hidden from the docs): the daemon's real watch set and host vtable, so
+//! that benches measure production code rather than a copy of it.
+
+use crate::index::{ChainSet, WatchSet};
+use crate::plugins::CallContext;
+use crate::store::{Store, StoreError, WatchRecord};
+use paywatch_plugin_api::abi::HostVTable;
+use std::path::Path;
+use std::sync::Arc;
+
+const CHAIN: &str = "bench";
+
+/// A store in `dir` and the watch set of one chain over it.
+#[derive(Debug)]
+pub struct BenchWatchSet {
+    store: Arc<Store>,
+    chain: Arc<ChainSet>,
+}
+
+impl BenchWatchSet {
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let store = Arc::new(Store::open(dir)?);
+        let set = WatchSet::load(store.clone(), [CHAIN.to_string()])?;
+        let chain = set.chain(CHAIN).expect("loaded above").clone();
+        Ok(Self { store, chain })
+    }
+
+    /// Adds a key's fingerprint only (no watch row): a scan never matches it, as with the
+    /// millions of watched keys a block does not pay.
+    pub fn insert_fingerprint(&self, key: &[u8]) {
+        self.chain.insert(key);
+    }
+
+    /// A real watch (RocksDB rows and fingerprint): a hit is confirmed against the store.
+    pub fn watch(&self, key: &[u8]) -> Result<(), StoreError> {
+        let w = WatchRecord {
+            id: uuid::Uuid::now_v7(),
+            store: "bench".into(),
+            chain: CHAIN.into(),
+            address: hex::encode(key),
+            key: key.to_vec(),
+            label: None,
+            confirmations: 1,
+            created_at: time::OffsetDateTime::now_utc(),
+        };
+        let mut b = self.store.batch();
+        b.put_watch(&w)?;
+        self.store.write(b)?;
+        self.chain.insert(key);
+        Ok(())
+    }
+
+    /// Room for `n` more keys in one step, as loading the watch set at start does.
+    pub fn reserve(&self, n: usize) {
+        self.chain.reserve(n);
+    }
+
+    pub fn len(&self) -> usize {
+        self.chain.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes of the in-memory fingerprint table.
+    pub fn heap_bytes(&self) -> usize {
+        self.chain.heap_bytes()
+    }
+
+    /// Runs `f` with the host vtable a currency plugin of this chain gets during a scan.
+    pub fn with_host<R>(&self, f: impl FnOnce(&HostVTable) -> R) -> R {
+        let ctx = CallContext { plugin: "bench", watches: Some(&self.chain), view: Some(self.chain.view()) };
+        let vt = ctx.vtable();
+        f(&vt)
+    }
+}
