@@ -70,8 +70,15 @@ say "POST /v1/watches  (shop 'demo' watches $pay)"
 api -X POST "http://127.0.0.1:$API/v1/watches" -d "{\"chain\":\"btc\",\"address\":\"$pay\",\"label\":\"order 1042\"}"
 say "GET /v1/watches"
 api "http://127.0.0.1:$API/v1/watches"
-say "GET /v1/events  (chain followers and invoices fill this in later releases)"
-api "http://127.0.0.1:$API/v1/events?after=0"
+txid=$(cli sendtoaddress "$pay" 0.0015)
+say "the customer pays 0.0015 BTC: txid $txid"
+say "GET /v1/events?after=0&wait=10  (payment.detected, from the node's mempool via ZMQ)"
+api "http://127.0.0.1:$API/v1/events?after=0&wait=10"
+cli generatetoaddress 1 "$miner" >/dev/null
+say "a block is mined; GET /v1/events?after=1&wait=10  (payment.confirmed, final at 1 confirmation)"
+api "http://127.0.0.1:$API/v1/events?after=1&wait=10"
+say "GET /v1/payments/btc/$txid"
+api "http://127.0.0.1:$API/v1/payments/btc/$txid"
 
 if [ -n "${PAYWATCH_DEMO_ONESHOT:-}" ]; then
   echo "demo: ok"

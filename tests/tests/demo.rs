@@ -23,7 +23,10 @@ fn the_demo_runs_and_shows_the_daemon_working() {
         "\"bitcoin@BTC\":{\"status\":\"ok\"",
         "\"status\":\"ok\"",
         "\"label\":\"order 1042\"",
-        "{\"events\":[],\"next\":0}",
+        "\"type\":\"payment.detected\"",
+        "\"type\":\"payment.confirmed\"",
+        "\"amount\":\"0.0015\"",
+        "\"final\":true",
         "demo: ok",
     ] {
         assert!(stdout.contains(expect), "{expect:?} missing from the demo's output:\n{stdout}");

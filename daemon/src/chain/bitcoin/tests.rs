@@ -224,5 +224,113 @@ fn a_pruned_block_is_a_fatal_error_naming_its_height_and_an_absent_node_is_trans
     assert!(matches!(&e, FollowError::Fatal(m) if m.contains("block 0 ") || m.contains("block 3 ")), "{e}");
     assert!(e.to_string().contains("pruned"), "{e}");
     assert!(r.store.tx_payments("btc", "x").unwrap().is_empty());
-    let _ = PaymentStatus::Pending;
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Mine {
+        pay: bool,
+    },
+    /// Replace the top `depth` blocks with `depth + extra` new ones; `pays` picks which pay.
+    Reorg {
+        depth: usize,
+        extra: usize,
+        pays: u8,
+    },
+    Sync,
+}
+
+fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+    use proptest::prelude::*;
+    prop_oneof![
+        3 => any::<bool>().prop_map(|pay| Op::Mine { pay }),
+        1 => (1usize..=3, 0usize..=2, any::<u8>()).prop_map(|(depth, extra, pays)| Op::Reorg { depth, extra, pays }),
+        2 => Just(Op::Sync),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Random mining, reorgs and syncs; the stored payments and their event history must agree
+    /// with a naive reading of the node's final chain: a coinbase paying the watched script in
+    /// the best chain at height h is confirmed in that block with min(tip − h + 1, 2)
+    /// confirmations (the watch's target is 2), final once 2 are reached; one that left the best
+    /// chain is reversed (or was never seen).
+    #[test]
+    fn payments_agree_with_the_final_chain(ops in proptest::collection::vec(op(), 1..40)) {
+        let mut r = rig(10, Some(1));
+        let mut tag = 100;
+        let mut paid: Vec<String> = Vec::new();
+        let mine = |node: &FakeNode, pay: bool, tag: &mut u32, paid: &mut Vec<String>| {
+            *tag += 1;
+            node.mine(if pay { WATCHED } else { b"nope" }, *tag);
+            if pay {
+                let txid = node.chain.lock().unwrap().last().unwrap().txdata[0].compute_txid().to_string();
+                paid.push(txid);
+            }
+        };
+        for op in ops {
+            match op {
+                Op::Mine { pay } => mine(&r.node, pay, &mut tag, &mut paid),
+                Op::Reorg { depth, extra, pays } => {
+                    let len = r.node.chain.lock().unwrap().len();
+                    let depth = depth.min(len - 1);
+                    r.node.truncate(len - 1 - depth);
+                    for i in 0..depth + extra {
+                        mine(&r.node, pays & (1 << i) != 0, &mut tag, &mut paid);
+                    }
+                }
+                Op::Sync => r.follower.sync().unwrap(),
+            }
+        }
+        r.follower.sync().unwrap();
+
+        let chain = r.node.chain.lock().unwrap().clone();
+        let tip = chain.len() as u64 - 1;
+        let events = r.store.store_events("shop1", 0, 100_000).unwrap();
+        for txid in &paid {
+            let stored = r.store.tx_payments("btc", txid).unwrap();
+            let in_chain = chain.iter().enumerate().find(|(_, b)| b.txdata[0].compute_txid().to_string() == *txid);
+            match in_chain {
+                Some((h, b)) if h >= 1 => {
+                    let p = &stored[0];
+                    let confs = (tip - h as u64 + 1).min(2) as u32;
+                    proptest::prop_assert_eq!(p.status, PaymentStatus::Confirmed);
+                    proptest::prop_assert_eq!(p.block_hash.clone(), Some(b.block_hash().to_string()));
+                    proptest::prop_assert_eq!(p.block_height, Some(h as u64));
+                    proptest::prop_assert_eq!(p.confirmations, confs);
+                    proptest::prop_assert_eq!(p.is_final, confs >= 2);
+                }
+                _ => {
+                    if let Some(p) = stored.first() {
+                        proptest::prop_assert_eq!(p.status, PaymentStatus::Reversed);
+                        proptest::prop_assert_eq!(p.block_hash.clone(), None);
+                    }
+                }
+            }
+            // Its events: detected once, first; confirmation counts rise between reversals;
+            // the last event carries the stored state.
+            let mine: Vec<_> = events.iter().filter(|e| e.data["txid"] == txid.as_str()).collect();
+            if let Some(p) = stored.first() {
+                proptest::prop_assert_eq!(mine[0].kind.as_str(), "payment.detected");
+                proptest::prop_assert_eq!(mine.iter().filter(|e| e.kind == "payment.detected").count(), 1);
+                let mut last = 0;
+                for e in &mine[1..] {
+                    match e.kind.as_str() {
+                        "payment.confirmed" => {
+                            let c = e.data["confirmations"].as_u64().unwrap();
+                            proptest::prop_assert!(c > last, "confirmations went {} -> {}", last, c);
+                            last = c;
+                        }
+                        "payment.reversed" => last = 0,
+                        other => proptest::prop_assert!(false, "unexpected {}", other),
+                    }
+                }
+                proptest::prop_assert_eq!(&mine.last().unwrap().data, &p.to_wire());
+            } else {
+                proptest::prop_assert!(mine.is_empty());
+            }
+        }
+    }
 }
