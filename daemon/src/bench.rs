@@ -33,19 +33,7 @@ impl BenchWatchSet {
 
     /// A real watch (RocksDB rows and fingerprint): a hit is confirmed against the store.
     pub fn watch(&self, key: &[u8]) -> Result<(), StoreError> {
-        let w = WatchRecord {
-            id: uuid::Uuid::now_v7(),
-            store: "bench".into(),
-            chain: CHAIN.into(),
-            address: hex::encode(key),
-            key: key.to_vec(),
-            label: None,
-            confirmations: 1,
-            created_at: time::OffsetDateTime::now_utc(),
-        };
-        let mut b = self.store.batch();
-        b.put_watch(&w)?;
-        self.store.write(b)?;
+        self.store.write_watch(&WatchRecord::new("bench", CHAIN, hex::encode(key), key.to_vec(), 1))?;
         self.chain.insert(key);
         Ok(())
     }

@@ -95,6 +95,11 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
         .with_state(state)
 }
 
+/// Runs blocking work (RocksDB, plugin calls) off the async workers.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, error::ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(error::ApiError::internal)
+}
+
 /// Counts and times every request by route and status, and logs it.
 async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let route =

@@ -3,7 +3,7 @@
 use super::auth::StoreId;
 use super::error::{ApiError, ErrorBody};
 use super::extract::Path;
-use super::AppState;
+use super::{blocking, AppState};
 use crate::store::{PaymentRecord, PaymentStatus};
 use axum::extract::State;
 use axum::Json;
@@ -80,10 +80,6 @@ impl From<PaymentRecord> for Payment {
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct PaymentList {
     items: Vec<Payment>,
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)
 }
 
 /// Payments to one of this store's watches.

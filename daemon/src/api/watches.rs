@@ -3,7 +3,7 @@
 use super::auth::StoreId;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, Path, Query};
-use super::AppState;
+use super::{blocking, AppState};
 use crate::index::NewWatch;
 use crate::store::WatchRecord;
 use axum::extract::State;
@@ -91,10 +91,6 @@ pub(crate) struct PageQuery {
     limit: Option<usize>,
     /// The `next` of the previous page.
     after: Option<Uuid>,
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)
 }
 
 /// Watch one address.

@@ -7,7 +7,6 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub(crate) const MAX_LABEL_CHARS: usize = 256;
@@ -133,16 +132,7 @@ impl Watches {
         if confirmations > MAX_CONFIRMATIONS {
             return Err(WatchError::TooManyConfirmations(confirmations));
         }
-        Ok(WatchRecord {
-            id: Uuid::now_v7(),
-            store: store_id.to_string(),
-            chain: n.chain,
-            address: parsed.address,
-            key: parsed.key,
-            label,
-            confirmations,
-            created_at: OffsetDateTime::now_utc(),
-        })
+        Ok(WatchRecord { label, ..WatchRecord::new(store_id, &n.chain, parsed.address, parsed.key, confirmations) })
     }
 
     fn existing(&self, store_id: &str, chain: &str, key: &[u8]) -> Result<Option<Uuid>, WatchError> {

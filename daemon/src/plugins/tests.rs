@@ -170,19 +170,7 @@ fn is_watched_reaches_the_hosts_watch_set() {
     let (_d, store, set) = watch_set();
     let key = |b: u8| vec![b; 20];
     for (chain, k) in [("btc", key(1)), ("btc", key(3)), ("other", key(2))] {
-        let w = WatchRecord {
-            id: uuid::Uuid::now_v7(),
-            store: "s".into(),
-            chain: chain.into(),
-            address: "a".into(),
-            key: k.clone(),
-            label: None,
-            confirmations: 1,
-            created_at: time::OffsetDateTime::now_utc(),
-        };
-        let mut b = store.batch();
-        b.put_watch(&w).unwrap();
-        store.write(b).unwrap();
+        store.write_watch(&WatchRecord::new("s", chain, "a".into(), k.clone(), 1)).unwrap();
         set.insert(chain, &k);
     }
     let inst = instance(reg.get(Kind::Currency, "fixture").unwrap(), Some(set.clone()), Arc::new(Health::new()));

@@ -134,6 +134,13 @@ impl Store {
         Ok(())
     }
 
+    /// Stores one watch on its own (no uniqueness checks: those are `index::Watches`'s job).
+    pub(crate) fn write_watch(&self, w: &WatchRecord) -> Result<(), StoreError> {
+        let mut b = self.batch();
+        b.put_watch(w)?;
+        self.write(b)
+    }
+
     /// Flushes memtables and the WAL (at shutdown).
     pub(crate) fn flush(&self) -> Result<(), StoreError> {
         self.db.flush_wal(true)?;

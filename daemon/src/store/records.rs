@@ -23,6 +23,22 @@ pub(crate) struct WatchRecord {
     pub(crate) created_at: OffsetDateTime,
 }
 
+impl WatchRecord {
+    /// A new watch: a fresh UUIDv7 id, created now, no label.
+    pub(crate) fn new(store: &str, chain: &str, address: String, key: Vec<u8>, confirmations: u32) -> Self {
+        WatchRecord {
+            id: Uuid::now_v7(),
+            store: store.to_string(),
+            chain: chain.to_string(),
+            address,
+            key,
+            label: None,
+            confirmations,
+            created_at: OffsetDateTime::now_utc(),
+        }
+    }
+}
+
 /// An immutable, numbered event of the outbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct EventRecord {

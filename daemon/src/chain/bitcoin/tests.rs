@@ -137,19 +137,7 @@ fn rig(window: u32, start_height: Option<u64>) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path()).unwrap());
     let set = Arc::new(WatchSet::load(store.clone(), ["btc".to_string()]).unwrap());
-    let w = WatchRecord {
-        id: uuid::Uuid::now_v7(),
-        store: "shop1".into(),
-        chain: "btc".into(),
-        address: "a".into(),
-        key: WATCHED.to_vec(),
-        label: None,
-        confirmations: 2,
-        created_at: time::OffsetDateTime::now_utc(),
-    };
-    let mut b = store.batch();
-    b.put_watch(&w).unwrap();
-    store.write(b).unwrap();
+    store.write_watch(&WatchRecord::new("shop1", "btc", "a".into(), WATCHED.to_vec(), 2)).unwrap();
     set.insert("btc", WATCHED);
     let chain = set.chain("btc").unwrap().clone();
     let indexer =

@@ -31,19 +31,8 @@ impl Fixture {
     }
 
     fn watch(&self, store: &str, key: &[u8], confirmations: u32) -> Uuid {
-        let w = WatchRecord {
-            id: Uuid::now_v7(),
-            store: store.into(),
-            chain: "btc".into(),
-            address: format!("addr-{}", hex::encode(key)),
-            key: key.to_vec(),
-            label: None,
-            confirmations,
-            created_at: OffsetDateTime::now_utc(),
-        };
-        let mut b = self.store.batch();
-        b.put_watch(&w).unwrap();
-        self.store.write(b).unwrap();
+        let w = WatchRecord::new(store, "btc", format!("addr-{}", hex::encode(key)), key.to_vec(), confirmations);
+        self.store.write_watch(&w).unwrap();
         self.set.insert("btc", key);
         w.id
     }
