@@ -19,6 +19,18 @@ fn has(evs: &[Value], kind: &str, txid: &str, pred: impl Fn(&Value) -> bool) -> 
 #[tokio::test]
 async fn a_payment_is_detected_from_the_mempool_and_confirmed_to_its_target() {
     let rig = BtcRig::start(1).await.unwrap();
+    // Watches are decoded by the plugin: a mainnet address is refused on this regtest chain.
+    let r = rig
+        .daemon
+        .req(reqwest::Method::POST, "/v1/watches", SHOP)
+        .json(&json!({"chain": "btc", "address": "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["code"], "invalid_address");
+    assert!(e["error"]["message"].as_str().unwrap().contains("this chain (regtest) uses bcrt"), "{e}");
     let addr = rig.new_address().unwrap();
     let watch = rig.watch(SHOP, &addr, 3).await.unwrap();
     let txid = rig.send(&addr, 1.5).unwrap();

@@ -73,6 +73,26 @@ fn a_schema_version_mismatch_refuses_to_open() {
 }
 
 #[test]
+fn a_version_1_store_is_upgraded_in_place_and_keeps_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = watch("shop1", 1);
+    {
+        let mut s = Store::open(dir.path()).unwrap();
+        write_watch_with_event(&s, &w);
+        s.db.put_cf(s.cf(CF_META), META_SCHEMA_VERSION, 1u32.to_be_bytes()).unwrap();
+        // A v1 store had no payment or block column families.
+        for cf in [CF_PAYMENTS, CF_WATCH_PAYMENTS, CF_LIVE_PAYMENTS, CF_BLOCKS] {
+            s.db.drop_cf(cf).unwrap();
+        }
+    }
+    let s = Store::open(dir.path()).unwrap();
+    let v = s.db.get_cf(s.cf(CF_META), META_SCHEMA_VERSION).unwrap().unwrap();
+    assert_eq!(v, SCHEMA_VERSION.to_be_bytes());
+    assert_eq!(s.watch(w.id).unwrap(), Some(w));
+    assert!(s.blocks("btc").unwrap().is_empty());
+}
+
+#[test]
 fn a_second_open_of_the_same_path_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let _s = Store::open(dir.path()).unwrap();

@@ -185,3 +185,61 @@ impl Feed {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed() -> (Feed, crossbeam_channel::Receiver<Trigger>) {
+        let (tx, rx) = crossbeam_channel::bounded(2);
+        let stop = Arc::new(AtomicBool::new(false));
+        (
+            Feed { chain: "btc".into(), subs: Vec::new(), triggers: tx, stop, seqs: HashMap::new(), overflowed: false },
+            rx,
+        )
+    }
+
+    fn msg(topic: &str, body: &[u8], seq: u32) -> Vec<Vec<u8>> {
+        vec![topic.as_bytes().to_vec(), body.to_vec(), seq.to_le_bytes().to_vec()]
+    }
+
+    fn drain(rx: &crossbeam_channel::Receiver<Trigger>) -> Vec<String> {
+        rx.try_iter().map(|t| format!("{t:?}")).collect()
+    }
+
+    #[test]
+    fn topics_become_triggers_and_sequence_gaps_ask_for_a_reconcile() {
+        let (mut f, rx) = feed();
+        f.on_message(0, msg("rawtx", b"tx", 0));
+        f.on_message(0, msg("rawtx", b"tx", 1));
+        assert_eq!(drain(&rx), ["RawTx([116, 120])", "RawTx([116, 120])"]);
+        // 2 was lost: a gap, then the message itself.
+        f.on_message(0, msg("rawtx", b"tx", 3));
+        assert_eq!(drain(&rx), ["Reconcile(\"zmq sequence gap\")", "RawTx([116, 120])"]);
+        // Sequence numbers are per topic; the first seen of a topic after 0 is a gap too.
+        f.on_message(0, msg("hashblock", &[0; 32], 5));
+        assert_eq!(drain(&rx), ["Reconcile(\"zmq sequence gap\")", "Reconcile(\"zmq notification\")"]);
+        // `sequence`: additions are rawtx's job; connects, disconnects, removals reconcile.
+        let mut body = vec![0u8; 32];
+        body.push(b'A');
+        f.on_message(0, msg("sequence", &body, 0));
+        assert!(drain(&rx).is_empty());
+        body[32] = b'R';
+        f.on_message(0, msg("sequence", &body, 1));
+        assert_eq!(drain(&rx), ["Reconcile(\"zmq notification\")"]);
+    }
+
+    #[test]
+    fn malformed_messages_and_a_full_queue_are_survived() {
+        let (mut f, rx) = feed();
+        f.on_message(0, vec![b"rawtx".to_vec(), b"x".to_vec()]);
+        f.on_message(0, vec![b"rawtx".to_vec(), b"x".to_vec(), vec![1, 2]]);
+        assert_eq!(drain(&rx), ["Reconcile(\"malformed zmq message\")", "Reconcile(\"malformed zmq message\")"]);
+        // The queue holds 2: the third trigger is dropped and a reconcile is owed.
+        for i in 0..3 {
+            f.on_message(0, msg("rawtx", b"t", i));
+        }
+        assert!(f.overflowed);
+        assert_eq!(drain(&rx).len(), 2);
+    }
+}
