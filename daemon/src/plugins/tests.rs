@@ -7,7 +7,7 @@ use crate::store::{Store, WatchRecord};
 use paywatch_plugin_api::abi::{SCAN_BLOCK, SCAN_TX};
 use paywatch_plugin_api::messages::*;
 use serde_json::json;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 /// The built plugins folder (built once per test process).
 fn built() -> &'static Path {
@@ -186,13 +186,17 @@ fn is_watched_reaches_the_hosts_watch_set() {
     assert_eq!(inst.scan(SCAN_BLOCK, &block).unwrap().matches.len(), 2);
 }
 
-/// Collects formatted log lines for a thread-local subscriber.
-#[derive(Clone, Default)]
-struct Lines(Arc<Mutex<Vec<u8>>>);
+thread_local! {
+    /// Where this thread's log lines go while a test captures them.
+    static CAPTURED: std::cell::RefCell<Option<Vec<u8>>> = const { std::cell::RefCell::new(None) };
+}
 
-impl std::io::Write for Lines {
+/// Writes into the current thread's capture buffer, if any.
+struct ThreadCapture;
+
+impl std::io::Write for ThreadCapture {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
+        CAPTURED.with(|c| c.borrow_mut().as_mut().map(|buf| buf.extend_from_slice(b)));
         Ok(b.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -200,21 +204,32 @@ impl std::io::Write for Lines {
     }
 }
 
+/// The log lines `f` makes on this thread. A process-wide subscriber (installed once) writes
+/// into a thread-local buffer: a scoped subscriber would race with tests on other threads
+/// that hit the same callsites first and get their interest cached as "never".
+fn captured_logs(f: impl FnOnce()) -> String {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(|| ThreadCapture)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber in unit tests");
+    });
+    CAPTURED.with(|c| *c.borrow_mut() = Some(Vec::new()));
+    f();
+    let out = CAPTURED.with(|c| c.borrow_mut().take()).unwrap_or_default();
+    String::from_utf8(out).unwrap()
+}
+
 #[test]
 fn plugin_logs_land_in_the_daemons_tracing_output() {
     let dir = dir_with(&[fixture_file("fixture")]);
     let reg = Registry::load_dir(dir.path()).unwrap();
-    let lines = Lines::default();
-    let writer = lines.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    tracing::subscriber::with_default(subscriber, || {
+    let out = captured_logs(|| {
         instance(reg.get(Kind::Currency, "fixture").unwrap(), None, Arc::new(Health::new()));
     });
-    let out = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
     for (level, msg) in [
         ("ERROR", "fixture log at error"),
         ("WARN", "fixture log at warn"),
