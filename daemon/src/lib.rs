@@ -11,6 +11,7 @@ mod chain;
 pub mod config;
 mod health;
 mod index;
+mod invoices;
 mod metrics;
 mod plugins;
 mod startup;
@@ -72,19 +73,25 @@ pub async fn run_with(
     }
     let currencies = startup::plugins(&config, &set, &health)?;
     let decimals = startup::decimals(&currencies)?;
-    let followers =
-        chain::Followers::start(&config, &store, &set, &currencies, &decimals, &health).map_err(RunError::Chain)?;
+    let assets = startup::invoice_assets(&config, &currencies, &decimals);
+    let invoices =
+        invoices::Invoices::new(&config, store.clone(), set.clone(), assets, Arc::new(invoices::SystemClock));
+    let hook: Arc<dyn index::PaymentHook> = Arc::new(invoices.clone());
+    let followers = chain::Followers::start(&config, &store, &set, &currencies, &decimals, &hook, &health)
+        .map_err(RunError::Chain)?;
     let metrics = Arc::new(metrics::Metrics::new());
     let watches = index::Watches::new(store.clone(), set, startup::chain_watches(&config, &currencies));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let state = api::AppState::new(&config, store.clone(), watches, health, metrics, stop_rx);
+    let timers = tokio::spawn(invoices::run_timers(invoices.clone(), stop_rx.clone()));
+    let state = api::AppState::new(&config, store.clone(), watches, invoices, health, metrics, stop_rx);
     let app = api::router(state, config.server.max_body_bytes);
     let shutdown = async move {
         shutdown.await;
         let _ = stop_tx.send(true);
     };
     let served = api::serve(&config.server, app, shutdown, on_ready).await;
-    // Followers finish the block in hand; then nothing writes any more.
+    // Followers finish the block in hand, the timers their tick; then nothing writes any more.
+    let _ = timers.await;
     tokio::task::spawn_blocking(move || followers.stop()).await.ok();
     // Every write is synced when made; flushing makes the next open fast.
     let flushed = store.flush();

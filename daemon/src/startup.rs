@@ -97,3 +97,24 @@ pub(crate) fn decimals(currencies: &Currencies) -> Result<index::Decimals, RunEr
         })
         .collect()
 }
+
+/// The assets invoices can be made in: chain, decimals and currency plugin of each.
+pub(crate) fn invoice_assets(
+    config: &Config,
+    currencies: &Currencies,
+    decimals: &index::Decimals,
+) -> HashMap<String, crate::invoices::AssetInfo> {
+    config
+        .assets
+        .iter()
+        .filter_map(|a| {
+            let plugin = currencies.get(&a.id)?.clone();
+            let info = crate::invoices::AssetInfo {
+                chain: a.chain.clone(),
+                decimals: decimals.get(&a.id).copied().unwrap_or(0),
+                plugin,
+            };
+            Some((a.id.clone(), info))
+        })
+        .collect()
+}

@@ -46,12 +46,18 @@ plugin = "bitcoin"
 impl BtcRig {
     /// A node with 101 blocks (mature coins) and a daemon following it from its tip.
     pub async fn start(confirmations: u32) -> Result<Self> {
+        Self::start_with(confirmations, "").await
+    }
+
+    /// [`BtcRig::start`] with `extra` TOML appended to the daemon's config (more stores…).
+    pub async fn start_with(confirmations: u32, extra: &str) -> Result<Self> {
         let node = tokio::task::spawn_blocking(Bitcoind::start).await??;
         let miner: String = node.rpc().call("getnewaddress", &[])?;
         node.rpc().call::<Vec<String>>("generatetoaddress", &[101.into(), miner.clone().into()])?;
         let chains = btc_chains(&node, confirmations, true);
         let plugins = [crate::plugin_lib("bitcoin")];
-        let daemon = Daemon::start_configured(|dir, port| config_with_chains(dir, port, &chains, ""), &plugins).await?;
+        let daemon =
+            Daemon::start_configured(|dir, port| config_with_chains(dir, port, &chains, extra), &plugins).await?;
         let rig = Self { node, daemon, miner };
         rig.wait_synced().await?;
         Ok(rig)

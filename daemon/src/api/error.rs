@@ -1,6 +1,7 @@
 //! API errors: JSON `{"error": {"code", "message"}}` with the right status.
 
 use crate::index::WatchError;
+use crate::invoices::InvoiceError;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -119,6 +120,28 @@ impl ApiError {
             WatchError::Duplicate { .. } => Self::new(StatusCode::CONFLICT, "duplicate_watch", msg),
             WatchError::InBatch { source, .. } => Self::from_inner(outer, source),
             WatchError::Store(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<InvoiceError> for ApiError {
+    fn from(e: InvoiceError) -> Self {
+        use InvoiceError as E;
+        let msg = e.to_string();
+        match e {
+            E::UnknownAsset(_) => Self::invalid("unknown_asset", msg),
+            E::NoReceiveConfig { .. } => Self::invalid("no_receive_config", msg),
+            E::InvalidField(_) => Self::invalid("invalid_field", msg),
+            E::InvalidAddress(_) => Self::invalid("invalid_address", msg),
+            E::OrderConflict { .. } => Self::new(StatusCode::CONFLICT, "order_conflict", msg),
+            E::IdempotencyConflict(_) => Self::new(StatusCode::CONFLICT, "idempotency_conflict", msg),
+            E::NotFound(what) => Self::not_found(what),
+            E::NotCancellable { .. } => Self::new(StatusCode::CONFLICT, "not_cancellable", msg),
+            E::RefundTooLarge { .. } => Self::invalid("refund_too_large", msg),
+            E::NoFreeAddress { .. } => Self::new(StatusCode::SERVICE_UNAVAILABLE, "no_free_address", msg),
+            E::ClaimExpired(_) => Self::new(StatusCode::GONE, "claim_expired", msg),
+            E::Plugin(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "plugin_unavailable", msg),
+            E::Store(e) => Self::internal(e),
         }
     }
 }

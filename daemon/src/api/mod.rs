@@ -5,6 +5,7 @@ mod auth;
 mod error;
 mod events;
 mod extract;
+mod invoices;
 mod openapi;
 mod ops;
 mod payments;
@@ -13,6 +14,7 @@ mod watches;
 use crate::config::{Config, ServerConfig};
 use crate::health::Health;
 use crate::index::Watches;
+use crate::invoices::Invoices;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::RunError;
@@ -37,6 +39,7 @@ pub(crate) struct AppState(Arc<Shared>);
 struct Shared {
     keys: auth::Keys,
     watches: Watches,
+    invoices: Invoices,
     store: Arc<Store>,
     health: Arc<Health>,
     metrics: Arc<Metrics>,
@@ -48,11 +51,12 @@ impl AppState {
         config: &Config,
         store: Arc<Store>,
         watches: Watches,
+        invoices: Invoices,
         health: Arc<Health>,
         metrics: Arc<Metrics>,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
-        Self(Arc::new(Shared { keys: auth::Keys::new(config), watches, store, health, metrics, shutdown }))
+        Self(Arc::new(Shared { keys: auth::Keys::new(config), watches, invoices, store, health, metrics, shutdown }))
     }
 
     fn keys(&self) -> &auth::Keys {
@@ -60,6 +64,9 @@ impl AppState {
     }
     fn watches(&self) -> &Watches {
         &self.0.watches
+    }
+    fn invoices(&self) -> &Invoices {
+        &self.0.invoices
     }
     fn store(&self) -> &Arc<Store> {
         &self.0.store
@@ -82,6 +89,12 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/watches/{id}", get(watches::get).delete(watches::delete))
         .route("/watches/{id}/payments", get(payments::of_watch))
         .route("/payments/{chain}/{txid}", get(payments::of_tx))
+        .route("/invoices", get(invoices::list).post(invoices::create))
+        .route("/invoices/{id}", get(invoices::get))
+        .route("/invoices/{id}/cancel", axum::routing::post(invoices::cancel))
+        .route("/invoices/{id}/refunds", get(invoices::refunds_of).post(invoices::create_refund))
+        .route("/refunds/{id}", get(invoices::get_refund))
+        .route("/refunds/claim/{token}", axum::routing::post(invoices::claim))
         .route("/events", get(events::list))
         .route("/openapi.json", get(ops::openapi));
     Router::new()

@@ -12,11 +12,14 @@ use utoipa::{Modify, OpenApi};
     paths(
         super::watches::create, super::watches::create_batch, super::watches::get,
         super::watches::list, super::watches::delete, super::payments::of_watch, super::payments::of_tx,
-        super::events::list,
+        super::invoices::create, super::invoices::get, super::invoices::list, super::invoices::cancel,
+        super::invoices::create_refund, super::invoices::refunds_of, super::invoices::get_refund,
+        super::invoices::claim, super::events::list,
         super::ops::health, super::ops::metrics,
     ),
     modifiers(&BearerAuth),
-    tags((name = "watches"), (name = "payments"), (name = "events"), (name = "operations")),
+    tags((name = "watches"), (name = "payments"), (name = "invoices"), (name = "refunds"), (name = "events"),
+        (name = "operations")),
 )]
 struct ApiDoc;
 

@@ -5,7 +5,7 @@ mod bitcoin;
 
 use crate::config::{ChainNode, Config};
 use crate::health::{Health, Kind, Status};
-use crate::index::{Decimals, WatchSet};
+use crate::index::{Decimals, PaymentHook, WatchSet};
 use crate::plugins::PluginInstance;
 use crate::startup::Currencies;
 use crate::store::Store;
@@ -48,6 +48,7 @@ impl Followers {
         set: &Arc<WatchSet>,
         currencies: &Currencies,
         decimals: &Decimals,
+        hook: &Arc<dyn PaymentHook>,
         health: &Arc<Health>,
     ) -> Result<Self, String> {
         let mut out = Self::default();
@@ -62,7 +63,15 @@ impl Followers {
             let chain_set = set.chain(&chain.name).expect("the set has every configured chain").clone();
             match &chain.node {
                 ChainNode::Bitcoin(node) => {
-                    let r = bitcoin::start(chain, node, store.clone(), chain_set, scanners, decimals, health.clone())?;
+                    let parts = bitcoin::Parts {
+                        store: store.clone(),
+                        set: chain_set,
+                        scanners,
+                        decimals: decimals.clone(),
+                        hook: hook.clone(),
+                        health: health.clone(),
+                    };
+                    let r = bitcoin::start(chain, node, parts)?;
                     out.running.push(r);
                 }
                 ChainNode::Evm(_) => {

@@ -181,6 +181,13 @@ pub struct StoreConfig {
     /// Default confirmations for invoices.
     pub speed: u32,
     pub invoice_expiry_secs: u64,
+    /// Default accepted underpayment of invoices, in percent.
+    pub payment_tolerance_percent: u32,
+    /// After expiry, payments are still recorded for this long; only then may an unpaid
+    /// invoice's address be handed out again.
+    pub monitoring_secs: u64,
+    /// How long a refund's claim token stays valid.
+    pub refund_claim_secs: u64,
     pub receive: BTreeMap<String, ReceiveConfig>,
     pub endpoints: Vec<EndpointConfig>,
 }

@@ -382,6 +382,9 @@ fn store(t: &mut Table<'_>, assets: &[AssetConfig], issues: &mut Issues) -> Opti
     }
     let speed = t.u64_in("speed", 1, 0..=MAX_CONFIRMATIONS, issues) as u32;
     let invoice_expiry_secs = t.u64_in("invoice_expiry_secs", 900, 60..=30 * 86_400, issues);
+    let payment_tolerance_percent = t.u64_in("payment_tolerance_percent", 0, 0..=50, issues) as u32;
+    let monitoring_secs = t.u64_in("monitoring_secs", 86_400, 0..=30 * 86_400, issues);
+    let refund_claim_secs = t.u64_in("refund_claim_secs", 7 * 86_400, 1..=365 * 86_400, issues);
     let mut receive = BTreeMap::new();
     for (asset, mut r) in t.named_tables("receive", issues) {
         if !assets.iter().any(|a| a.id == asset) {
@@ -393,7 +396,17 @@ fn store(t: &mut Table<'_>, assets: &[AssetConfig], issues: &mut Issues) -> Opti
         r.finish(issues);
     }
     let endpoints = t.tables("endpoints", issues).into_iter().filter_map(|mut e| endpoint(&mut e, issues)).collect();
-    Some(StoreConfig { id: id?, api_key: api_key?, speed, invoice_expiry_secs, receive, endpoints })
+    Some(StoreConfig {
+        id: id?,
+        api_key: api_key?,
+        speed,
+        invoice_expiry_secs,
+        payment_tolerance_percent,
+        monitoring_secs,
+        refund_claim_secs,
+        receive,
+        endpoints,
+    })
 }
 
 fn receive_config(t: &mut Table<'_>, issues: &mut Issues) -> Option<ReceiveConfig> {

@@ -10,7 +10,8 @@
 
 use super::watchset::ChainSet;
 use crate::store::{
-    BlockRecord, NewEvent, PaymentRecord, PaymentRef, PaymentStatus, SpentOutPoint, Store, StoreError, WatchRecord,
+    Batch, BlockRecord, NewEvent, PaymentRecord, PaymentRef, PaymentStatus, SpentOutPoint, Store, StoreError,
+    WatchRecord,
 };
 use paywatch_plugin_api::amount::format_base_units;
 use paywatch_plugin_api::messages::{Match, OutPoint, ScanReply};
@@ -26,6 +27,25 @@ pub(crate) enum IndexError {
     NotOnTip { height: u64, hash: String, prev: String, tip: String },
     #[error("cannot disconnect block {height}: the block below it is out of the recorded window")]
     WindowExhausted { height: u64 },
+}
+
+/// What payment changes mean elsewhere (invoices, refunds): given the batch of an update and
+/// the payments it changes, adds its own changes and events and writes it, so that everything
+/// one update causes is one batch.
+pub(crate) trait PaymentHook: Send + Sync + std::fmt::Debug {
+    fn write(&self, store: &Store, batch: Batch<'_>, changed: &[PaymentRecord]) -> Result<(), StoreError>;
+}
+
+/// No hook: the batch is written as it is (tests of the indexer and followers alone).
+#[cfg(test)]
+#[derive(Debug)]
+pub(crate) struct PlainWrites;
+
+#[cfg(test)]
+impl PaymentHook for PlainWrites {
+    fn write(&self, store: &Store, batch: Batch<'_>, _: &[PaymentRecord]) -> Result<(), StoreError> {
+        store.write(batch)
+    }
 }
 
 /// A block of the local best chain.
@@ -49,6 +69,7 @@ pub(crate) struct Indexer {
     reorg_window: u32,
     decimals: Decimals,
     spend_codec: SpendCodec,
+    hook: Arc<dyn PaymentHook>,
     /// Pending payments and confirmed ones below their target.
     live: HashMap<PaymentRef, PaymentRecord>,
     /// The recorded blocks (reorg window), by height; the last is the tip (the cursor).
@@ -100,10 +121,11 @@ impl Indexer {
         reorg_window: u32,
         decimals: Decimals,
         spend_codec: SpendCodec,
+        hook: Arc<dyn PaymentHook>,
     ) -> Result<Self, StoreError> {
         let blocks = store.blocks(chain)?.into_iter().collect();
         let live: HashMap<_, _> = store.live_payments(chain)?.into_iter().map(|p| (pref(&p), p)).collect();
-        let me = Self { chain: chain.to_string(), store, set, reorg_window, decimals, spend_codec, live, blocks };
+        let me = Self { chain: chain.to_string(), store, set, reorg_window, decimals, spend_codec, hook, live, blocks };
         for p in me.live.values().filter(|p| p.status == PaymentStatus::Pending) {
             me.watch_spends(p, true);
         }
@@ -319,14 +341,15 @@ impl Indexer {
     }
 
     /// Writes the update; only then changes memory (a failed write leaves memory as stored).
-    fn commit(&mut self, mut batch: crate::store::Batch<'_>, up: Update) -> Result<(), IndexError> {
+    fn commit(&mut self, mut batch: Batch<'_>, up: Update) -> Result<(), IndexError> {
         for (_, p) in &up.changed {
             batch.put_payment(p, is_live(p))?;
         }
         for e in up.events {
             batch.push_event(e);
         }
-        self.store.write(batch)?;
+        let changed: Vec<PaymentRecord> = up.changed.iter().map(|(_, p)| p.clone()).collect();
+        self.hook.write(&self.store, batch, &changed)?;
         for (_, new) in up.changed {
             // Spends are watched exactly while the live map holds the payment as pending.
             let was_pending = self.live.get(&pref(&new)).is_some_and(|l| l.status == PaymentStatus::Pending);

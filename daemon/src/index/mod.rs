@@ -8,6 +8,8 @@ mod watches;
 mod watchset;
 
 pub(crate) use codec::{placeholder as placeholder_codec, AddressCodec, PluginCodec};
-pub(crate) use indexer::{Decimals, Indexer};
-pub(crate) use watches::{ChainWatches, NewWatch, WatchError, Watches};
+#[cfg(test)]
+pub(crate) use indexer::PlainWrites;
+pub(crate) use indexer::{Decimals, Indexer, PaymentHook};
+pub(crate) use watches::{ChainWatches, NewWatch, WatchError, Watches, MAX_CONFIRMATIONS};
 pub(crate) use watchset::{ChainSet, ScanView, WatchSet};

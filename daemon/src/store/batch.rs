@@ -1,6 +1,6 @@
 //! Typed batches: every state change of one update goes into one batch, written atomically.
 
-use super::records::{BlockRecord, EventRecord, PaymentRecord, WatchRecord};
+use super::records::{BlockRecord, EventRecord, InvoiceRecord, PaymentRecord, RefundRecord, WatchRecord};
 use super::schema::*;
 use super::{Store, StoreError};
 use rocksdb::WriteBatch;
@@ -95,6 +95,73 @@ impl<'a> Batch<'a> {
     /// Forgets blocks below `height` (out of the reorg window).
     pub(crate) fn delete_blocks_below(&mut self, chain: &str, height: u64) {
         self.wb.delete_range_cf(self.store.cf(CF_BLOCKS), block_key(chain, 0), block_key(chain, height));
+    }
+
+    /// Inserts or replaces an invoice with its order-id and listing entries.
+    pub(crate) fn put_invoice(&mut self, i: &InvoiceRecord) -> Result<(), StoreError> {
+        let v = serde_json::to_vec(i).map_err(|e| StoreError::Encode(e, CF_INVOICES))?;
+        self.wb.put_cf(self.store.cf(CF_INVOICES), i.id.as_bytes(), v);
+        let idx = self.store.cf(CF_INVOICE_INDEX);
+        self.wb.put_cf(idx, tagged(tag::ORDER, &i.store, i.order_id.as_bytes()), i.id.as_bytes());
+        self.wb.put_cf(idx, tagged(tag::STORE, &i.store, i.id.as_bytes()), []);
+        Ok(())
+    }
+
+    /// Remembers what an idempotency key of a store was used for.
+    pub(crate) fn put_idempotency(&mut self, store: &str, key: &str, request_hash: &str, id: Uuid) {
+        let v = serde_json::json!({"hash": request_hash, "id": id}).to_string();
+        self.wb.put_cf(self.store.cf(CF_INVOICE_INDEX), tagged(tag::IDEMPOTENCY, store, key.as_bytes()), v);
+    }
+
+    /// Asks for invoice `id` to be re-evaluated at unix time `at` (`kind`: what for).
+    pub(crate) fn put_timer(&mut self, at: i64, id: Uuid, kind: u8) {
+        self.wb.put_cf(self.store.cf(CF_INVOICE_INDEX), timer_key(at, id), [kind]);
+    }
+
+    pub(crate) fn delete_timer(&mut self, at: i64, id: Uuid) {
+        self.wb.delete_cf(self.store.cf(CF_INVOICE_INDEX), timer_key(at, id));
+    }
+
+    /// The next index to derive (or take from the address list) for a store's asset.
+    pub(crate) fn put_next_index(&mut self, store: &str, asset: &str, next: u32) {
+        self.wb.put_cf(self.store.cf(CF_ADDRESSES), store_asset(tag::NEXT, store, asset), next.to_be_bytes());
+    }
+
+    /// An address that may be handed out again.
+    pub(crate) fn put_free_address(&mut self, store: &str, asset: &str, index: u32, address: &str) {
+        let mut k = store_asset(tag::FREE, store, asset);
+        k.extend_from_slice(&index.to_be_bytes());
+        self.wb.put_cf(self.store.cf(CF_ADDRESSES), k, address.as_bytes());
+    }
+
+    pub(crate) fn delete_free_address(&mut self, store: &str, asset: &str, index: u32) {
+        let mut k = store_asset(tag::FREE, store, asset);
+        k.extend_from_slice(&index.to_be_bytes());
+        self.wb.delete_cf(self.store.cf(CF_ADDRESSES), k);
+    }
+
+    /// Inserts or replaces a refund (and its invoice's link to it).
+    pub(crate) fn put_refund(&mut self, r: &RefundRecord) -> Result<(), StoreError> {
+        let v = serde_json::to_vec(r).map_err(|e| StoreError::Encode(e, CF_REFUNDS))?;
+        self.wb.put_cf(self.store.cf(CF_REFUNDS), r.id.as_bytes(), v);
+        let mut link = vec![tag::REFUND];
+        link.extend_from_slice(r.invoice_id.as_bytes());
+        link.extend_from_slice(r.id.as_bytes());
+        self.wb.put_cf(self.store.cf(CF_INVOICE_INDEX), link, []);
+        Ok(())
+    }
+
+    /// A claim token (by its SHA-256) → the refund it may give an address to.
+    pub(crate) fn put_claim(&mut self, token_sha256: &[u8; 32], refund: Uuid) {
+        let mut k = vec![tag::CLAIM];
+        k.extend_from_slice(token_sha256);
+        self.wb.put_cf(self.store.cf(CF_INVOICE_INDEX), k, refund.as_bytes());
+    }
+
+    pub(crate) fn delete_claim(&mut self, token_sha256: &[u8; 32]) {
+        let mut k = vec![tag::CLAIM];
+        k.extend_from_slice(token_sha256);
+        self.wb.delete_cf(self.store.cf(CF_INVOICE_INDEX), k);
     }
 
     /// Appends an event to the outbox (and the store's event index).

@@ -9,7 +9,8 @@ mod schema;
 pub(crate) use batch::Batch;
 pub(crate) use batch::NewEvent;
 pub(crate) use records::{
-    BlockRecord, EventRecord, PaymentRecord, PaymentRef, PaymentStatus, SpentOutPoint, WatchRecord,
+    BlockRecord, EventRecord, Exception, InvoiceRecord, InvoiceStatus, PaymentRecord, PaymentRef, PaymentStatus,
+    RefundRecord, RefundStatus, SpentOutPoint, WatchRecord,
 };
 
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteOptions, DB};
@@ -290,6 +291,140 @@ impl Store {
             out.push((height, decode(CF_BLOCKS, &k, &v)?));
         }
         Ok(out)
+    }
+
+    pub(crate) fn invoice(&self, id: Uuid) -> Result<Option<InvoiceRecord>, StoreError> {
+        let raw = self.db.get_cf(self.cf(CF_INVOICES), id.as_bytes())?;
+        raw.map(|v| decode(CF_INVOICES, id.as_bytes(), &v)).transpose()
+    }
+
+    /// A store's invoice for an order id.
+    pub(crate) fn invoice_by_order(&self, store: &str, order_id: &str) -> Result<Option<InvoiceRecord>, StoreError> {
+        let k = tagged(tag::ORDER, store, order_id.as_bytes());
+        match self.db.get_cf(self.cf(CF_INVOICE_INDEX), &k)? {
+            Some(id) => self.invoice(Uuid::from_slice(&id).map_err(|e| corrupt(CF_INVOICE_INDEX, &k, e))?),
+            None => Ok(None),
+        }
+    }
+
+    /// A store's invoices in creation order after `after`, at most `limit`, that `keep`.
+    pub(crate) fn store_invoices(
+        &self,
+        store: &str,
+        after: Option<Uuid>,
+        limit: usize,
+        keep: impl Fn(&InvoiceRecord) -> bool,
+    ) -> Result<Vec<InvoiceRecord>, StoreError> {
+        let prefix = tagged(tag::STORE, store, &[]);
+        let start = match after {
+            Some(id) => {
+                let mut k = tagged(tag::STORE, store, id.as_bytes());
+                k.push(0);
+                k
+            }
+            None => prefix.clone(),
+        };
+        let iter = self.db.iterator_cf(self.cf(CF_INVOICE_INDEX), IteratorMode::From(&start, Direction::Forward));
+        let mut out = Vec::new();
+        for item in iter {
+            let (k, _) = item?;
+            if !k.starts_with(&prefix) || out.len() >= limit {
+                break;
+            }
+            let id = Uuid::from_slice(&k[prefix.len()..]).map_err(|e| corrupt(CF_INVOICE_INDEX, &k, e))?;
+            let inv = self.invoice(id)?.ok_or_else(|| corrupt(CF_INVOICE_INDEX, &k, "index entry without invoice"))?;
+            if keep(&inv) {
+                out.push(inv);
+            }
+        }
+        Ok(out)
+    }
+
+    /// What an idempotency key of a store was used for: (request hash, id).
+    pub(crate) fn idempotency(&self, store: &str, key: &str) -> Result<Option<(String, Uuid)>, StoreError> {
+        let k = tagged(tag::IDEMPOTENCY, store, key.as_bytes());
+        let Some(raw) = self.db.get_cf(self.cf(CF_INVOICE_INDEX), &k)? else { return Ok(None) };
+        let v: serde_json::Value = decode(CF_INVOICE_INDEX, &k, &raw)?;
+        let hash = v["hash"].as_str().unwrap_or_default().to_string();
+        let id =
+            v["id"].as_str().and_then(|s| s.parse().ok()).ok_or_else(|| corrupt(CF_INVOICE_INDEX, &k, "bad id"))?;
+        Ok(Some((hash, id)))
+    }
+
+    /// Timers due at or before `now` (unix seconds): (at, invoice id, kind), oldest first.
+    pub(crate) fn due_timers(&self, now: i64) -> Result<Vec<(i64, Uuid, u8)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.db.prefix_iterator_cf(self.cf(CF_INVOICE_INDEX), [tag::TIMER]) {
+            let (k, v) = item?;
+            if k.first() != Some(&tag::TIMER) {
+                break;
+            }
+            let at = k.get(1..9).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes).unwrap_or(0) as i64;
+            if at > now {
+                break;
+            }
+            let id = k
+                .get(9..)
+                .and_then(|b| Uuid::from_slice(b).ok())
+                .ok_or_else(|| corrupt(CF_INVOICE_INDEX, &k, "bad timer"))?;
+            out.push((at, id, v.first().copied().unwrap_or(0)));
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn next_index(&self, store: &str, asset: &str) -> Result<u32, StoreError> {
+        let k = store_asset(tag::NEXT, store, asset);
+        Ok(match self.db.get_cf(self.cf(CF_ADDRESSES), &k)? {
+            Some(v) => u32::from_be_bytes(v.as_slice().try_into().map_err(|_| corrupt(CF_ADDRESSES, &k, "bad index"))?),
+            None => 0,
+        })
+    }
+
+    /// The lowest-index address free for reuse of a store's asset.
+    pub(crate) fn first_free_address(&self, store: &str, asset: &str) -> Result<Option<(u32, String)>, StoreError> {
+        let prefix = store_asset(tag::FREE, store, asset);
+        if let Some(item) = self.db.prefix_iterator_cf(self.cf(CF_ADDRESSES), &prefix).next() {
+            let (k, v) = item?;
+            if k.starts_with(&prefix) {
+                let index = k[prefix.len()..]
+                    .try_into()
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| corrupt(CF_ADDRESSES, &k, "bad index"))?;
+                return Ok(Some((index, String::from_utf8_lossy(&v).into_owned())));
+            }
+        }
+        Ok(None)
+    }
+
+    pub(crate) fn refund(&self, id: Uuid) -> Result<Option<RefundRecord>, StoreError> {
+        let raw = self.db.get_cf(self.cf(CF_REFUNDS), id.as_bytes())?;
+        raw.map(|v| decode(CF_REFUNDS, id.as_bytes(), &v)).transpose()
+    }
+
+    /// An invoice's refunds, oldest first.
+    pub(crate) fn invoice_refunds(&self, invoice: Uuid) -> Result<Vec<RefundRecord>, StoreError> {
+        let mut prefix = vec![tag::REFUND];
+        prefix.extend_from_slice(invoice.as_bytes());
+        let mut out = Vec::new();
+        for item in self.db.prefix_iterator_cf(self.cf(CF_INVOICE_INDEX), &prefix) {
+            let (k, _) = item?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            let id = Uuid::from_slice(&k[prefix.len()..]).map_err(|e| corrupt(CF_INVOICE_INDEX, &k, e))?;
+            out.push(self.refund(id)?.ok_or_else(|| corrupt(CF_INVOICE_INDEX, &k, "link without refund"))?);
+        }
+        Ok(out)
+    }
+
+    /// The refund a claim token (by its SHA-256) belongs to.
+    pub(crate) fn claim(&self, token_sha256: &[u8; 32]) -> Result<Option<Uuid>, StoreError> {
+        let mut k = vec![tag::CLAIM];
+        k.extend_from_slice(token_sha256);
+        match self.db.get_cf(self.cf(CF_INVOICE_INDEX), &k)? {
+            Some(v) => Ok(Some(Uuid::from_slice(&v).map_err(|e| corrupt(CF_INVOICE_INDEX, &k, e))?)),
+            None => Ok(None),
+        }
     }
 
     fn prefix_values<T: serde::de::DeserializeOwned>(

@@ -21,6 +21,12 @@ pub(crate) struct WatchRecord {
     pub(crate) confirmations: u32,
     #[serde(with = "time::serde::rfc3339")]
     pub(crate) created_at: OffsetDateTime,
+    /// The invoice whose address this is (the watch was made for it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) invoice: Option<Uuid>,
+    /// The refund whose destination this is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) refund: Option<Uuid>,
 }
 
 impl WatchRecord {
@@ -35,6 +41,8 @@ impl WatchRecord {
             label: None,
             confirmations,
             created_at: OffsetDateTime::now_utc(),
+            invoice: None,
+            refund: None,
         }
     }
 }
@@ -146,4 +154,121 @@ pub(crate) struct PaymentRef {
     pub(crate) txid: String,
     pub(crate) index: u32,
     pub(crate) watch: Uuid,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum InvoiceStatus {
+    New,
+    Processing,
+    Settled,
+    Expired,
+    Invalid,
+}
+
+impl InvoiceStatus {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            InvoiceStatus::New => "new",
+            InvoiceStatus::Processing => "processing",
+            InvoiceStatus::Settled => "settled",
+            InvoiceStatus::Expired => "expired",
+            InvoiceStatus::Invalid => "invalid",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        [Self::New, Self::Processing, Self::Settled, Self::Expired, Self::Invalid].into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Exception {
+    None,
+    PaidPartial,
+    PaidOver,
+    PaidLate,
+}
+
+/// A payment request. Amounts in base units, as decimal strings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct InvoiceRecord {
+    pub(crate) id: Uuid,
+    pub(crate) store: String,
+    pub(crate) order_id: String,
+    pub(crate) asset: String,
+    pub(crate) chain: String,
+    pub(crate) description: Option<String>,
+    pub(crate) metadata: Option<Value>,
+    pub(crate) refund_email: Option<String>,
+    pub(crate) decimals: u8,
+    pub(crate) amount_due: String,
+    pub(crate) amount_paid: String,
+    pub(crate) amount_confirmed: String,
+    /// Accepted underpayment, in basis points.
+    pub(crate) tolerance_bp: u32,
+    pub(crate) required_confirmations: u32,
+    pub(crate) address: String,
+    /// Where the address came from (derivation or list index), to reuse it later.
+    pub(crate) address_index: Option<u32>,
+    pub(crate) watch_id: Uuid,
+    pub(crate) payment_uri: String,
+    pub(crate) status: InvoiceStatus,
+    pub(crate) exception: Exception,
+    pub(crate) cancelled: bool,
+    /// The address went back to the pool after the monitoring window (nothing was paid).
+    pub(crate) released: bool,
+    /// Events emitted so far for this invoice (each event carries its number).
+    pub(crate) sequence: u64,
+    /// SHA-256 of the creating request, to tell a retry from a conflicting request.
+    pub(crate) request_hash: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) expires_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) monitoring_until: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RefundStatus {
+    AwaitingAddress,
+    AwaitingPayment,
+    Completed,
+}
+
+/// A refund the merchant pays from their own wallet; paywatch watches its destination.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RefundRecord {
+    pub(crate) id: Uuid,
+    pub(crate) invoice_id: Uuid,
+    pub(crate) store: String,
+    pub(crate) asset: String,
+    pub(crate) chain: String,
+    pub(crate) decimals: u8,
+    /// Base units.
+    pub(crate) amount: String,
+    /// `original` or `current`, as the merchant stated it.
+    pub(crate) rate_policy: String,
+    pub(crate) reason: Option<String>,
+    pub(crate) address: Option<String>,
+    pub(crate) payment_uri: Option<String>,
+    pub(crate) watch_id: Option<Uuid>,
+    pub(crate) status: RefundStatus,
+    /// The payment that completed it.
+    pub(crate) txid: Option<String>,
+    /// SHA-256 (hex) of the one-time claim token; the token itself is never stored.
+    pub(crate) claim_token_sha256: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub(crate) claim_expires_at: Option<OffsetDateTime>,
+    pub(crate) required_confirmations: u32,
+    pub(crate) request_hash: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) updated_at: OffsetDateTime,
 }

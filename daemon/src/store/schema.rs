@@ -8,9 +8,10 @@
 use uuid::Uuid;
 
 /// Bumped on every incompatible change of a CF, key or value layout.
-pub(crate) const SCHEMA_VERSION: u32 = 2;
-/// Versions this one opens by adding what it lacks (v1 → v2 only added column families).
-pub(crate) const UPGRADABLE_FROM: [u32; 1] = [1];
+pub(crate) const SCHEMA_VERSION: u32 = 3;
+/// Versions this one opens by adding what it lacks (v1 → v2 → v3 only added column families
+/// and optional fields).
+pub(crate) const UPGRADABLE_FROM: [u32; 2] = [1, 2];
 
 pub(crate) const CF_META: &str = "meta";
 pub(crate) const CF_WATCHES: &str = "watches";
@@ -22,9 +23,13 @@ pub(crate) const CF_PAYMENTS: &str = "payments";
 pub(crate) const CF_WATCH_PAYMENTS: &str = "watch_payments";
 pub(crate) const CF_LIVE_PAYMENTS: &str = "live_payments";
 pub(crate) const CF_BLOCKS: &str = "blocks";
+pub(crate) const CF_INVOICES: &str = "invoices";
+pub(crate) const CF_INVOICE_INDEX: &str = "invoice_index";
+pub(crate) const CF_ADDRESSES: &str = "addresses";
+pub(crate) const CF_REFUNDS: &str = "refunds";
 
 /// Every column family of this schema version.
-pub(crate) const ALL_CFS: [&str; 10] = [
+pub(crate) const ALL_CFS: [&str; 14] = [
     CF_META,
     CF_WATCHES,
     CF_WATCH_KEYS,
@@ -35,6 +40,10 @@ pub(crate) const ALL_CFS: [&str; 10] = [
     CF_WATCH_PAYMENTS,
     CF_LIVE_PAYMENTS,
     CF_BLOCKS,
+    CF_INVOICES,
+    CF_INVOICE_INDEX,
+    CF_ADDRESSES,
+    CF_REFUNDS,
 ];
 
 /// `meta` key of the schema version (value: u32 BE).
@@ -145,6 +154,51 @@ pub(crate) fn watch_payments_key(watch: Uuid, payment_key: &[u8]) -> Vec<u8> {
 pub(crate) fn block_key(chain: &str, height: u64) -> Vec<u8> {
     let mut out = chain_prefix(chain);
     out.extend_from_slice(&height.to_be_bytes());
+    out
+}
+
+/// `invoice_index` keys start with a tag byte naming the index.
+pub(crate) mod tag {
+    /// `o` ‖ len(store) ‖ store ‖ order id → invoice id.
+    pub(crate) const ORDER: u8 = b'o';
+    /// `s` ‖ len(store) ‖ store ‖ invoice id → empty: a store's invoices in creation order.
+    pub(crate) const STORE: u8 = b's';
+    /// `k` ‖ len(store) ‖ store ‖ idempotency key → `{hash, id}`.
+    pub(crate) const IDEMPOTENCY: u8 = b'k';
+    /// `t` ‖ unix seconds (u64 BE) ‖ invoice id → timer kind: what to re-evaluate when.
+    pub(crate) const TIMER: u8 = b't';
+    /// `r` ‖ invoice id ‖ refund id → empty: an invoice's refunds.
+    pub(crate) const REFUND: u8 = b'r';
+    /// `c` ‖ SHA-256 of a claim token → refund id.
+    pub(crate) const CLAIM: u8 = b'c';
+    /// `addresses`: `n` ‖ len(store) ‖ store ‖ len(asset) ‖ asset → next derivation/list index.
+    pub(crate) const NEXT: u8 = b'n';
+    /// `addresses`: `f` ‖ len(store) ‖ store ‖ len(asset) ‖ asset ‖ index (u32 BE) → address
+    /// free for reuse.
+    pub(crate) const FREE: u8 = b'f';
+}
+
+/// A tagged key: tag ‖ len(store) ‖ store ‖ rest.
+pub(crate) fn tagged(tag: u8, store: &str, rest: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2 + store.len() + rest.len());
+    out.push(tag);
+    push_name(&mut out, store);
+    out.extend_from_slice(rest);
+    out
+}
+
+/// tag ‖ len(store) ‖ store ‖ len(asset) ‖ asset (the `addresses` CF).
+pub(crate) fn store_asset(tag: u8, store: &str, asset: &str) -> Vec<u8> {
+    let mut out = tagged(tag, store, &[]);
+    push_name(&mut out, asset);
+    out
+}
+
+/// `t` ‖ unix seconds ‖ invoice id.
+pub(crate) fn timer_key(at: i64, id: Uuid) -> Vec<u8> {
+    let mut out = vec![tag::TIMER];
+    out.extend_from_slice(&(at.max(0) as u64).to_be_bytes());
+    out.extend_from_slice(id.as_bytes());
     out
 }
 

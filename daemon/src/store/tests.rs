@@ -1,19 +1,9 @@
 use super::*;
 use serde_json::json;
-use time::OffsetDateTime;
 
 fn watch(store: &str, n: u32) -> WatchRecord {
-    let id = Uuid::now_v7();
-    WatchRecord {
-        id,
-        store: store.into(),
-        chain: "btc".into(),
-        address: format!("addr{n}"),
-        key: id.as_bytes().to_vec(),
-        label: None,
-        confirmations: 1,
-        created_at: OffsetDateTime::now_utc(),
-    }
+    let key = Uuid::now_v7().as_bytes().to_vec();
+    WatchRecord::new(store, "btc", format!("addr{n}"), key, 1)
 }
 
 /// One batch = one watch with its indexes + one event naming it.

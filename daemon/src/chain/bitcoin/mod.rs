@@ -9,7 +9,7 @@ mod tests;
 
 use crate::config::{BitcoinNode, ChainConfig};
 use crate::health::{Health, Kind, Status};
-use crate::index::{ChainSet, Decimals, Indexer};
+use crate::index::{ChainSet, Decimals, Indexer, PaymentHook};
 use crate::store::Store;
 use follower::{Follower, FollowerConfig};
 use paywatch_plugin_api::messages::OutPoint;
@@ -61,16 +61,19 @@ pub(crate) fn outpoint_bytes(o: &OutPoint) -> Option<Vec<u8>> {
     Some(b)
 }
 
-pub(crate) fn start(
-    chain: &ChainConfig,
-    node: &BitcoinNode,
-    store: Arc<Store>,
-    set: Arc<ChainSet>,
-    scanners: Vec<Arc<dyn crate::chain::Scanner>>,
-    decimals: &Decimals,
-    health: Arc<Health>,
-) -> Result<Running, String> {
-    let indexer = Indexer::load(&chain.name, store, set, chain.reorg_window, decimals.clone(), outpoint_bytes)
+/// What a follower is built from besides its config.
+pub(crate) struct Parts {
+    pub(crate) store: Arc<Store>,
+    pub(crate) set: Arc<ChainSet>,
+    pub(crate) scanners: Vec<Arc<dyn crate::chain::Scanner>>,
+    pub(crate) decimals: Decimals,
+    pub(crate) hook: Arc<dyn PaymentHook>,
+    pub(crate) health: Arc<Health>,
+}
+
+pub(crate) fn start(chain: &ChainConfig, node: &BitcoinNode, parts: Parts) -> Result<Running, String> {
+    let Parts { store, set, scanners, decimals, hook, health } = parts;
+    let indexer = Indexer::load(&chain.name, store, set, chain.reorg_window, decimals, outpoint_bytes, hook)
         .map_err(|e| format!("chain {:?}: {e}", chain.name))?;
     let rpc =
         Arc::new(rpc::RpcClient::new(&node.rpc_url, node.rpc_auth.clone(), Duration::from_secs(node.rpc_timeout_secs)));

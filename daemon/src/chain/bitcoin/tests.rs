@@ -140,9 +140,16 @@ fn rig(window: u32, start_height: Option<u64>) -> Rig {
     store.write_watch(&WatchRecord::new("shop1", "btc", "a".into(), WATCHED.to_vec(), 2)).unwrap();
     set.insert("btc", WATCHED);
     let chain = set.chain("btc").unwrap().clone();
-    let indexer =
-        Indexer::load("btc", store.clone(), chain.clone(), window, [("BTC".into(), 8)].into(), super::outpoint_bytes)
-            .unwrap();
+    let indexer = Indexer::load(
+        "btc",
+        store.clone(),
+        chain.clone(),
+        window,
+        [("BTC".into(), 8)].into(),
+        super::outpoint_bytes,
+        Arc::new(crate::index::PlainWrites),
+    )
+    .unwrap();
     let node = Arc::new(FakeNode::default());
     for i in 0..5 {
         node.mine(b"\x00\x14other", i);

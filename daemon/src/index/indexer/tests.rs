@@ -27,7 +27,16 @@ fn spend_codec(o: &OutPoint) -> Option<Vec<u8>> {
 impl Fixture {
     fn indexer(&self) -> Indexer {
         let chain = self.set.chain("btc").unwrap().clone();
-        Indexer::load("btc", self.store.clone(), chain, 3, [("BTC".to_string(), 8)].into(), spend_codec).unwrap()
+        Indexer::load(
+            "btc",
+            self.store.clone(),
+            chain,
+            3,
+            [("BTC".to_string(), 8)].into(),
+            spend_codec,
+            Arc::new(crate::index::PlainWrites),
+        )
+        .unwrap()
     }
 
     fn watch(&self, store: &str, key: &[u8], confirmations: u32) -> Uuid {

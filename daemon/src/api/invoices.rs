@@ -1,0 +1,271 @@
+//! `/v1/invoices` and `/v1/refunds`: payment requests, their refunds, and the customer's claim.
+
+use super::auth::StoreId;
+use super::error::{ApiError, ErrorBody};
+use super::extract::{Json, Path, Query};
+use super::{blocking, AppState};
+use crate::invoices::{refund_json, NewInvoice, NewRefund};
+use crate::store::InvoiceStatus;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+const DEFAULT_PAGE: usize = 100;
+const MAX_PAGE: usize = 1000;
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateInvoice {
+    /// A configured asset id, e.g. `BTC`.
+    asset: String,
+    /// In the asset's unit, as a decimal string, e.g. `"0.0015"`.
+    amount: String,
+    /// The shop's order id: one invoice per order (a retry with the same terms returns it).
+    order_id: String,
+    description: Option<String>,
+    /// Any JSON object (at most 8 KiB), returned as given.
+    #[schema(value_type = Object)]
+    metadata: Option<Value>,
+    /// Seconds until expiry (default: the store's `invoice_expiry_secs`).
+    expires_in: Option<u64>,
+    /// Confirmations required to settle (default: the store's `speed`).
+    confirmations: Option<u32>,
+    /// Instead of `confirmations`: `high` (0), `medium` (1), `low_medium` (2), `low` (6).
+    speed: Option<String>,
+    /// Accepted underpayment in percent, 0 to 50 (default: the store's).
+    payment_tolerance_percent: Option<f64>,
+    refund_email: Option<String>,
+}
+
+/// An invoice with its payments (every field: `docs/api.md`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub(crate) struct Invoice(Value);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct InvoicePage {
+    #[schema(value_type = Vec<Object>)]
+    items: Vec<Value>,
+    /// Pass as `after` for the next page; absent on the last page.
+    next: Option<Uuid>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct InvoiceQuery {
+    order_id: Option<String>,
+    /// new, processing, settled, expired, invalid
+    status: Option<String>,
+    /// 1 to 1000, default 100.
+    limit: Option<usize>,
+    after: Option<Uuid>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateRefund {
+    /// In the invoice's asset, at most what was paid and not yet refunded.
+    amount: String,
+    /// Where to send it; without it, the response has a one-time `claim_token` for the customer.
+    address: Option<String>,
+    /// `original` (the crypto amount paid, default) or `current` (you state the amount at
+    /// today's rate). Recorded as given: the price risk is the merchant's decision.
+    rate_policy: Option<String>,
+    reason: Option<String>,
+}
+
+/// A refund (every field: `docs/api.md`); on creation without an address, also
+/// `claim_token` and `claim_path`, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub(crate) struct Refund(Value);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RefundList {
+    #[schema(value_type = Vec<Object>)]
+    items: Vec<Value>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ClaimRefund {
+    address: String,
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(v) = headers.get("idempotency-key") else { return Ok(None) };
+    let s = v.to_str().map_err(|_| ApiError::bad_request("Idempotency-Key is not visible ASCII"))?.trim();
+    if s.is_empty() || s.len() > MAX_IDEMPOTENCY_KEY {
+        return Err(ApiError::bad_request(format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters")));
+    }
+    Ok(Some(s.to_string()))
+}
+
+/// Create an invoice: a fresh address, the amount, a payment URI and an expiry.
+#[utoipa::path(post, path = "/v1/invoices", tag = "invoices", request_body = CreateInvoice,
+    security(("api_key" = [])), params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = Invoice), (status = 200, body = Invoice, description = "this request (order id or idempotency key) already made it"),
+        (status = 409, body = ErrorBody, description = "the order id or idempotency key was used with other terms"),
+        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody, description = "no free address")))]
+pub(crate) async fn create(
+    State(st): State<AppState>,
+    StoreId(store): StoreId,
+    headers: HeaderMap,
+    Json(req): Json<CreateInvoice>,
+) -> Result<(StatusCode, Json<Invoice>), ApiError> {
+    let key = idempotency_key(&headers)?;
+    let new = NewInvoice {
+        asset: req.asset,
+        amount: req.amount,
+        order_id: req.order_id,
+        description: req.description,
+        metadata: req.metadata,
+        expires_in: req.expires_in,
+        confirmations: req.confirmations,
+        speed: req.speed,
+        payment_tolerance_percent: req.payment_tolerance_percent,
+        refund_email: req.refund_email,
+    };
+    let svc = st.invoices().clone();
+    let (view, created) = blocking(move || {
+        let (inv, created) = svc.create(&store, new, key.as_deref())?;
+        Ok::<_, crate::invoices::InvoiceError>((svc.view(&inv)?, created))
+    })
+    .await??;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(Invoice(view))))
+}
+
+/// One invoice of this store.
+#[utoipa::path(get, path = "/v1/invoices/{id}", tag = "invoices", security(("api_key" = [])),
+    params(("id" = Uuid, Path)), responses((status = 200, body = Invoice), (status = 404, body = ErrorBody)))]
+pub(crate) async fn get(
+    State(st): State<AppState>,
+    StoreId(store): StoreId,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Invoice>, ApiError> {
+    let svc = st.invoices().clone();
+    let view = blocking(move || match svc.get(&store, id)? {
+        Some(inv) => svc.view(&inv).map(Some),
+        None => Ok(None),
+    })
+    .await??;
+    view.map(|v| Json(Invoice(v))).ok_or_else(|| ApiError::not_found(format!("invoice {id}")))
+}
+
+/// This store's invoices in creation order, by order id and status.
+#[utoipa::path(get, path = "/v1/invoices", tag = "invoices", security(("api_key" = [])),
+    params(InvoiceQuery), responses((status = 200, body = InvoicePage)))]
+pub(crate) async fn list(
+    State(st): State<AppState>,
+    StoreId(store): StoreId,
+    Query(q): Query<InvoiceQuery>,
+) -> Result<Json<InvoicePage>, ApiError> {
+    let limit = q.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::invalid("invalid_field", format!("limit {limit} is not in 1..={MAX_PAGE}")));
+    }
+    let status = match q.status.as_deref() {
+        Some(s) => Some(InvoiceStatus::parse(s).ok_or_else(|| {
+            ApiError::invalid(
+                "invalid_field",
+                format!("status {s:?} is not new, processing, settled, expired or invalid"),
+            )
+        })?),
+        None => None,
+    };
+    let svc = st.invoices().clone();
+    let items = blocking(move || {
+        let list = svc.list(&store, q.order_id.as_deref(), status, q.after, limit)?;
+        list.iter().map(|i| svc.view(i)).collect::<Result<Vec<_>, _>>().map(|v| (v, list.last().map(|i| i.id)))
+    })
+    .await??;
+    let next = (items.0.len() == limit).then_some(items.1).flatten();
+    Ok(Json(InvoicePage { items: items.0, next }))
+}
+
+/// Cancel an invoice nothing was paid to (it becomes `invalid`).
+#[utoipa::path(post, path = "/v1/invoices/{id}/cancel", tag = "invoices", security(("api_key" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Invoice), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn cancel(
+    State(st): State<AppState>,
+    StoreId(store): StoreId,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Invoice>, ApiError> {
+    let svc = st.invoices().clone();
+    let view = blocking(move || svc.cancel(&store, id).and_then(|inv| svc.view(&inv))).await??;
+    Ok(Json(Invoice(view)))
+}
+
+/// Refund (part of) what was paid. The merchant pays it from their own wallet.
+#[utoipa::path(post, path = "/v1/invoices/{id}/refunds", tag = "refunds", request_body = CreateRefund,
+    security(("api_key" = [])), params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = Refund), (status = 200, body = Refund), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn create_refund(
+    State(st): State<AppState>,
+    StoreId(store): StoreId,
+    Path(id): Path<Uuid>,
+    headers: HeaderMap,
+    Json(req): Json<CreateRefund>,
+) -> Result<(StatusCode, Json<Refund>), ApiError> {
+    let key = idempotency_key(&headers)?;
+    let new = NewRefund { amount: req.amount, address: req.address, rate_policy: req.rate_policy, reason: req.reason };
+    let svc = st.invoices().clone();
+    let done = blocking(move || svc.create_refund(&store, id, new, key.as_deref())).await??;
+    let mut body = refund_json(&done.refund);
+    if let Some(token) = done.claim_token {
+        body["claim_path"] = format!("/v1/refunds/claim/{token}").into();
+        body["claim_token"] = token.into();
+    }
+    let status = if done.created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(Refund(body))))
+}
+
+/// An invoice's refunds.
+#[utoipa::path(get, path = "/v1/invoices/{id}/refunds", tag = "refunds", security(("api_key" = [])),
+    params(("id" = Uuid, Path)), responses((status = 200, body = RefundList), (status = 404, body = ErrorBody)))]
+pub(crate) async fn refunds_of(
+    State(st): State<AppState>,
+    StoreId(store): StoreId,
+    Path(id): Path<Uuid>,
+) -> Result<Json<RefundList>, ApiError> {
+    let svc = st.invoices().clone();
+    let list = blocking(move || svc.refunds_of(&store, id)).await??;
+    Ok(Json(RefundList { items: list.iter().map(refund_json).collect() }))
+}
+
+/// One refund of this store.
+#[utoipa::path(get, path = "/v1/refunds/{id}", tag = "refunds", security(("api_key" = [])),
+    params(("id" = Uuid, Path)), responses((status = 200, body = Refund), (status = 404, body = ErrorBody)))]
+pub(crate) async fn get_refund(
+    State(st): State<AppState>,
+    StoreId(store): StoreId,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Refund>, ApiError> {
+    let svc = st.invoices().clone();
+    let r = blocking(move || svc.refund(&store, id)).await??;
+    r.map(|r| Json(Refund(refund_json(&r)))).ok_or_else(|| ApiError::not_found(format!("refund {id}")))
+}
+
+/// The customer gives the refund's address (no API key: the one-time token is the proof).
+#[utoipa::path(post, path = "/v1/refunds/claim/{token}", tag = "refunds", request_body = ClaimRefund,
+    params(("token" = String, Path)),
+    responses((status = 200, body = Refund), (status = 404, body = ErrorBody, description = "unknown or used token"),
+        (status = 410, body = ErrorBody, description = "the token expired"), (status = 422, body = ErrorBody)))]
+pub(crate) async fn claim(
+    State(st): State<AppState>,
+    Path(token): Path<String>,
+    Json(req): Json<ClaimRefund>,
+) -> Result<Json<Refund>, ApiError> {
+    let svc = st.invoices().clone();
+    let r = blocking(move || svc.claim_refund(&token, &req.address)).await??;
+    Ok(Json(Refund(refund_json(&r))))
+}

@@ -1,0 +1,322 @@
+//! Creating invoices (a fresh address each, idempotent on order id and idempotency key) and
+//! cancelling them.
+
+use super::machine::evaluate;
+use super::{request_hash, AssetInfo, InvoiceError, Invoices, TIMER_EXPIRY, TIMER_MONITORING_END};
+use crate::config::ReceiveConfig;
+use crate::store::{Batch, Exception, InvoiceRecord, InvoiceStatus, NewEvent, WatchRecord};
+use paywatch_plugin_api::amount::parse_units;
+use paywatch_plugin_api::messages::{self as m, currency_method};
+use serde_json::{json, Value};
+use time::Duration;
+use uuid::Uuid;
+
+const MAX_ORDER_ID: usize = 128;
+const MAX_DESCRIPTION: usize = 1000;
+const MAX_METADATA_BYTES: usize = 8 * 1024;
+const MAX_EXPIRY_SECS: u64 = 30 * 86_400;
+/// Addresses skipped at most when the next ones are already watched by the store.
+const MAX_SKIPS: u32 = 1000;
+
+/// An invoice request as the API received it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct NewInvoice {
+    pub(crate) asset: String,
+    /// In the asset's unit, e.g. `"0.0015"`.
+    pub(crate) amount: String,
+    pub(crate) order_id: String,
+    pub(crate) description: Option<String>,
+    pub(crate) metadata: Option<Value>,
+    pub(crate) expires_in: Option<u64>,
+    pub(crate) confirmations: Option<u32>,
+    /// `high` (0), `medium` (1), `low_medium` (2), `low` (6).
+    pub(crate) speed: Option<String>,
+    pub(crate) payment_tolerance_percent: Option<f64>,
+    pub(crate) refund_email: Option<String>,
+}
+
+fn invalid(m: impl Into<String>) -> InvoiceError {
+    InvoiceError::InvalidField(m.into())
+}
+
+/// Confirmations of the industry's speed policies.
+fn speed_confirmations(speed: &str) -> Result<u32, InvoiceError> {
+    match speed {
+        "high" => Ok(0),
+        "medium" => Ok(1),
+        "low_medium" => Ok(2),
+        "low" => Ok(6),
+        other => Err(invalid(format!("speed {other:?} is not high, medium, low_medium or low"))),
+    }
+}
+
+impl NewInvoice {
+    /// Checks the fields that need no plugin; the canonical form for the request hash.
+    fn check(&self) -> Result<Value, InvoiceError> {
+        let order = self.order_id.trim();
+        if order.is_empty() || order.len() > MAX_ORDER_ID {
+            return Err(invalid(format!("order_id must be 1 to {MAX_ORDER_ID} characters, got {}", order.len())));
+        }
+        if self.description.as_ref().is_some_and(|d| d.chars().count() > MAX_DESCRIPTION) {
+            return Err(invalid(format!("description is longer than {MAX_DESCRIPTION} characters")));
+        }
+        if let Some(md) = &self.metadata {
+            if !md.is_object() || md.to_string().len() > MAX_METADATA_BYTES {
+                return Err(invalid(format!("metadata must be a JSON object of at most {MAX_METADATA_BYTES} bytes")));
+            }
+        }
+        if let Some(e) = self.expires_in.filter(|e| !(1..=MAX_EXPIRY_SECS).contains(e)) {
+            return Err(invalid(format!("expires_in {e} is not in 1..={MAX_EXPIRY_SECS} seconds")));
+        }
+        if self.confirmations.is_some() && self.speed.is_some() {
+            return Err(invalid("set confirmations or speed, not both"));
+        }
+        if let Some(c) = self.confirmations.filter(|c| *c > crate::index::MAX_CONFIRMATIONS) {
+            return Err(invalid(format!("confirmations {c} is more than {}", crate::index::MAX_CONFIRMATIONS)));
+        }
+        if let Some(t) = self.payment_tolerance_percent.filter(|t| !(0.0..=50.0).contains(t)) {
+            return Err(invalid(format!("payment_tolerance_percent {t} is not in 0..=50")));
+        }
+        if let Some(e) = self.refund_email.as_ref().filter(|e| !e.contains('@') || e.len() > 254) {
+            return Err(invalid(format!("refund_email {e:?} is not an email address")));
+        }
+        Ok(json!({
+            "asset": self.asset, "amount": self.amount.trim(), "order_id": order, "description": self.description,
+            "metadata": self.metadata, "expires_in": self.expires_in, "confirmations": self.confirmations,
+            "speed": self.speed, "payment_tolerance_percent": self.payment_tolerance_percent,
+            "refund_email": self.refund_email,
+        }))
+    }
+}
+
+impl Invoices {
+    /// Creates an invoice, or returns the one this request already made (`false`).
+    pub(crate) fn create(
+        &self,
+        store_id: &str,
+        req: NewInvoice,
+        idempotency_key: Option<&str>,
+    ) -> Result<(InvoiceRecord, bool), InvoiceError> {
+        let canonical = req.check()?;
+        let hash = request_hash(&canonical);
+        let policy = self.policy(store_id)?.clone();
+        let asset = self.asset(&req.asset)?.clone();
+        let due = parse_units(&req.amount, asset.decimals).map_err(|e| invalid(format!("amount: {}", e.message)))?;
+        if due == "0" {
+            return Err(invalid(format!("amount {:?} must be more than zero", req.amount)));
+        }
+        due.parse::<u128>().map_err(|_| invalid(format!("amount {:?} is too large", req.amount)))?;
+        let required = match (&req.confirmations, &req.speed) {
+            (Some(c), _) => *c,
+            (None, Some(s)) => speed_confirmations(s)?,
+            (None, None) => policy.confirmations,
+        };
+        let tolerance_bp =
+            req.payment_tolerance_percent.map(|t| (t * 100.0).round() as u32).unwrap_or(policy.tolerance_bp);
+        let order_id = req.order_id.trim().to_string();
+
+        let _guard = self.lock();
+        if let Some(key) = idempotency_key {
+            if let Some((h, id)) = self.store().idempotency(store_id, key)? {
+                let existing = self.store().invoice(id)?.filter(|_| h == hash);
+                return existing.map(|i| (i, false)).ok_or_else(|| InvoiceError::IdempotencyConflict(key.to_string()));
+            }
+        }
+        if let Some(existing) = self.store().invoice_by_order(store_id, &order_id)? {
+            if existing.request_hash == hash {
+                return Ok((existing, false));
+            }
+            return Err(InvoiceError::OrderConflict { order_id, existing: existing.id });
+        }
+        let now = self.now();
+        let store = self.store().clone();
+        let mut batch = store.batch();
+        let (index, address, key) = self.allocate(&mut batch, store_id, &req.asset, &asset, &policy)?;
+        let uri = self.payment_uri(&asset, &address, &due, &order_id, req.description.as_deref())?;
+        let expires_at = now + Duration::seconds(req.expires_in.unwrap_or(policy.expiry_secs) as i64);
+        let id = Uuid::now_v7();
+        let mut watch = WatchRecord::new(store_id, &asset.chain, address.clone(), key.clone(), required);
+        watch.label = Some(format!("invoice {id} (order {order_id})"));
+        watch.invoice = Some(id);
+        let mut inv = InvoiceRecord {
+            id,
+            store: store_id.to_string(),
+            order_id,
+            asset: req.asset.clone(),
+            chain: asset.chain.clone(),
+            description: req.description,
+            metadata: req.metadata,
+            refund_email: req.refund_email,
+            decimals: asset.decimals,
+            amount_due: due,
+            amount_paid: "0".into(),
+            amount_confirmed: "0".into(),
+            tolerance_bp,
+            required_confirmations: required,
+            address,
+            address_index: index,
+            watch_id: watch.id,
+            payment_uri: uri,
+            status: InvoiceStatus::New,
+            exception: Exception::None,
+            cancelled: false,
+            released: false,
+            sequence: 0,
+            request_hash: hash.clone(),
+            created_at: now,
+            expires_at,
+            monitoring_until: expires_at + Duration::seconds(policy.monitoring_secs as i64),
+            updated_at: now,
+        };
+        batch.put_watch(&watch)?;
+        // Timers fire strictly after the instant they guard.
+        batch.put_timer(inv.expires_at.unix_timestamp() + 1, id, TIMER_EXPIRY);
+        batch.put_timer(inv.monitoring_until.unix_timestamp() + 1, id, TIMER_MONITORING_END);
+        if let Some(key) = idempotency_key {
+            batch.put_idempotency(store_id, key, &hash, id);
+        }
+        emit(&mut batch, &mut inv, &[], &["invoice.created"]);
+        batch.put_invoice(&inv)?;
+        store.write(batch)?;
+        self.inner.set.insert(&asset.chain, &key);
+        Ok((inv, true))
+    }
+
+    /// A fresh address for a store's asset: a released one first, else the next index of the
+    /// store's descriptor, xpub or address list, skipping addresses the store already watches.
+    fn allocate(
+        &self,
+        batch: &mut Batch<'_>,
+        store_id: &str,
+        asset_id: &str,
+        asset: &AssetInfo,
+        policy: &super::StorePolicy,
+    ) -> Result<(Option<u32>, String, Vec<u8>), InvoiceError> {
+        if let Some((index, address)) = self.store().first_free_address(store_id, asset_id)? {
+            batch.delete_free_address(store_id, asset_id, index);
+            let (address, key) = self.parse(asset, &address)?;
+            if !self.watched_by(store_id, &asset.chain, &key)? {
+                return Ok((Some(index), address, key));
+            }
+        }
+        let receive = policy.receive.get(asset_id).ok_or_else(|| InvoiceError::NoReceiveConfig {
+            store: store_id.to_string(),
+            asset: asset_id.to_string(),
+        })?;
+        let mut next = self.store().next_index(store_id, asset_id)?;
+        for _ in 0..MAX_SKIPS {
+            let (address, key) = match receive {
+                ReceiveConfig::Descriptor(source) | ReceiveConfig::Xpub(source) => self.derive(asset, source, next)?,
+                ReceiveConfig::Addresses(list) => match list.get(next as usize) {
+                    Some(a) => self.parse(asset, a)?,
+                    None => {
+                        return Err(InvoiceError::NoFreeAddress {
+                            store: store_id.to_string(),
+                            asset: asset_id.to_string(),
+                            why: format!("all {} configured addresses are in use", list.len()),
+                        })
+                    }
+                },
+            };
+            let index = next;
+            next += 1;
+            if !self.watched_by(store_id, &asset.chain, &key)? {
+                batch.put_next_index(store_id, asset_id, next);
+                return Ok((Some(index), address, key));
+            }
+        }
+        Err(InvoiceError::NoFreeAddress {
+            store: store_id.to_string(),
+            asset: asset_id.to_string(),
+            why: format!("the next {MAX_SKIPS} addresses are all watched already"),
+        })
+    }
+
+    fn watched_by(&self, store_id: &str, chain: &str, key: &[u8]) -> Result<bool, InvoiceError> {
+        for id in self.store().watch_ids_for_key(chain, key)? {
+            if self.store().watch(id)?.is_some_and(|w| w.store == store_id) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn derive(&self, asset: &AssetInfo, source: &str, index: u32) -> Result<(String, Vec<u8>), InvoiceError> {
+        let req = m::DeriveRequest { source: source.to_string(), branch: 0, start: index, count: 1 };
+        let reply: m::DeriveReply = asset
+            .plugin
+            .call(currency_method::DERIVE_ADDRESSES, &req)
+            .map_err(|e| InvoiceError::Plugin(e.to_string()))?;
+        let d = reply.addresses.into_iter().next().ok_or_else(|| InvoiceError::Plugin("derived no address".into()))?;
+        Ok((d.address, d.key.0))
+    }
+
+    /// An address through the asset's plugin: normalized form and canonical key.
+    pub(super) fn parse(&self, asset: &AssetInfo, address: &str) -> Result<(String, Vec<u8>), InvoiceError> {
+        use crate::plugins::CallError;
+        let req = m::ParseAddressRequest { address: address.trim().to_string() };
+        match asset.plugin.call::<_, m::ParsedAddress>(currency_method::PARSE_ADDRESS, &req) {
+            Ok(p) => Ok((p.address, p.key.0)),
+            Err(CallError::Plugin { error, .. }) => Err(InvoiceError::InvalidAddress(error.message)),
+            Err(e) => Err(InvoiceError::Plugin(e.to_string())),
+        }
+    }
+
+    pub(super) fn payment_uri(
+        &self,
+        asset: &AssetInfo,
+        address: &str,
+        amount_base: &str,
+        label: &str,
+        message: Option<&str>,
+    ) -> Result<String, InvoiceError> {
+        let req = m::PaymentUriRequest {
+            address: address.to_string(),
+            amount_base: amount_base.to_string(),
+            label: Some(label.to_string()),
+            message: message.map(str::to_string),
+        };
+        let reply: m::PaymentUriReply =
+            asset.plugin.call(currency_method::PAYMENT_URI, &req).map_err(|e| InvoiceError::Plugin(e.to_string()))?;
+        Ok(reply.uri)
+    }
+
+    /// Cancels an invoice nothing was paid to: it becomes `invalid`.
+    pub(crate) fn cancel(&self, store_id: &str, id: Uuid) -> Result<InvoiceRecord, InvoiceError> {
+        let _guard = self.lock();
+        let mut inv = self.get(store_id, id)?.ok_or_else(|| InvoiceError::NotFound(format!("invoice {id}")))?;
+        let payments = self.store().watch_payments(inv.watch_id, super::state::MAX_PAYMENTS)?;
+        if inv.status != InvoiceStatus::New || !payments.is_empty() {
+            let why = match payments.len() {
+                0 => format!("it is {}", inv.status.as_str()),
+                n => format!("{n} payment(s) were made to it"),
+            };
+            return Err(InvoiceError::NotCancellable { id, why });
+        }
+        inv.cancelled = true;
+        let terms = super::state::terms(&inv);
+        let state = evaluate(&terms, &[], self.now());
+        let store = self.store().clone();
+        let mut batch = store.batch();
+        inv.status = state.status;
+        inv.updated_at = self.now();
+        emit(&mut batch, &mut inv, &payments, &["invoice.invalid"]);
+        batch.put_invoice(&inv)?;
+        store.write(batch)?;
+        Ok(inv)
+    }
+}
+
+/// Appends the invoice's events, each with the next per-invoice sequence number.
+pub(super) fn emit(
+    batch: &mut Batch<'_>,
+    inv: &mut InvoiceRecord,
+    payments: &[crate::store::PaymentRecord],
+    kinds: &[&str],
+) {
+    for kind in kinds {
+        inv.sequence += 1;
+        let data = super::invoice_json(inv, payments);
+        batch.push_event(NewEvent { kind: kind.to_string(), store: inv.store.clone(), data });
+    }
+}

@@ -1,0 +1,140 @@
+//! The invoice status machine: pure functions of an invoice's terms, its payments and the
+//! clock. No storage, no I/O: unit- and property-tested against a naive reference.
+//!
+//! Status `new → processing → settled`, or `expired` / `invalid`; exception `none`,
+//! `paid_partial`, `paid_over`, `paid_late`. Settled only when the payments seen before expiry
+//! that have the required confirmations reach `amount_due × (1 − tolerance)`. Everything is
+//! recomputed from the payments, so a reorg that takes a payment away moves the invoice back.
+
+use crate::store::PaymentStatus;
+pub(crate) use crate::store::{Exception, InvoiceStatus};
+use time::OffsetDateTime;
+
+/// What was agreed when the invoice was created (amounts in base units).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Terms {
+    pub(crate) due: u128,
+    /// Underpayment accepted, in basis points (100 = 1 %).
+    pub(crate) tolerance_bp: u32,
+    pub(crate) required: u32,
+    pub(crate) expires_at: OffsetDateTime,
+    /// Payments first seen after this are not the invoice's any more.
+    pub(crate) monitoring_until: OffsetDateTime,
+    pub(crate) cancelled: bool,
+}
+
+/// One payment to the invoice's address, as the indexer has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Paid {
+    pub(crate) amount: u128,
+    pub(crate) status: PaymentStatus,
+    pub(crate) confirmations: u32,
+    pub(crate) first_seen: OffsetDateTime,
+}
+
+/// The invoice's computed state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct State {
+    pub(crate) status: InvoiceStatus,
+    pub(crate) exception: Exception,
+    /// Every payment still standing (pending or confirmed), late ones included.
+    pub(crate) paid: u128,
+    /// Those of them with the required confirmations.
+    pub(crate) confirmed: u128,
+}
+
+impl Terms {
+    /// `due × (1 − tolerance)`, rounded up: what must arrive.
+    pub(crate) fn threshold(&self) -> u128 {
+        let keep = 10_000u128 - self.tolerance_bp.min(10_000) as u128;
+        (self.due * keep).div_ceil(10_000)
+    }
+
+    fn counts(&self, p: &Paid) -> bool {
+        p.first_seen <= self.monitoring_until && matches!(p.status, PaymentStatus::Pending | PaymentStatus::Confirmed)
+    }
+
+    fn confirmed(&self, p: &Paid) -> bool {
+        self.counts(p)
+            && (self.required == 0 || (p.status == PaymentStatus::Confirmed && p.confirmations >= self.required))
+    }
+
+    fn on_time(&self, p: &Paid) -> bool {
+        p.first_seen <= self.expires_at
+    }
+}
+
+/// The state of an invoice with these terms and payments at `now`.
+pub(crate) fn evaluate(t: &Terms, payments: &[Paid], now: OffsetDateTime) -> State {
+    let sum = |f: &dyn Fn(&Paid) -> bool| payments.iter().filter(|p| f(p)).map(|p| p.amount).sum::<u128>();
+    let paid = sum(&|p| t.counts(p));
+    let confirmed = sum(&|p| t.confirmed(p));
+    let paid_on_time = sum(&|p| t.counts(p) && t.on_time(p));
+    let confirmed_on_time = sum(&|p| t.confirmed(p) && t.on_time(p));
+    let late = payments.iter().any(|p| t.counts(p) && !t.on_time(p));
+    let failed_on_time = payments.iter().any(|p| {
+        t.on_time(p) && matches!(p.status, PaymentStatus::Dropped | PaymentStatus::Replaced | PaymentStatus::Reversed)
+    });
+    let threshold = t.threshold();
+    let status = if t.cancelled {
+        InvoiceStatus::Invalid
+    } else if paid_on_time >= threshold && threshold > 0 {
+        if confirmed_on_time >= threshold {
+            InvoiceStatus::Settled
+        } else {
+            InvoiceStatus::Processing
+        }
+    } else if now <= t.expires_at {
+        InvoiceStatus::New
+    } else if failed_on_time {
+        InvoiceStatus::Invalid
+    } else {
+        InvoiceStatus::Expired
+    };
+    let exception = match status {
+        InvoiceStatus::Processing | InvoiceStatus::Settled if paid > t.due => Exception::PaidOver,
+        InvoiceStatus::Processing | InvoiceStatus::Settled => Exception::None,
+        _ if late => Exception::PaidLate,
+        _ if paid_on_time > 0 => Exception::PaidPartial,
+        _ => Exception::None,
+    };
+    State { status, exception, paid, confirmed }
+}
+
+/// The events that moving from `old` to `new` means, in order: payments first (detected per
+/// newly counted payment, reversed per payment that stopped counting or lost its
+/// confirmations), then the status, then `paid_late`.
+pub(crate) fn transition_events(
+    t: &Terms,
+    old: &State,
+    new: &State,
+    old_payments: &[Option<Paid>],
+    new_payments: &[Paid],
+) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for (before, after) in old_payments.iter().zip(new_payments) {
+        let was = before.as_ref().is_some_and(|p| t.counts(p));
+        let was_confirmed = before.as_ref().is_some_and(|p| t.confirmed(p));
+        if !was && t.counts(after) {
+            out.push("invoice.payment_detected");
+        } else if (was && !t.counts(after)) || (was_confirmed && !t.confirmed(after)) {
+            out.push("invoice.payment_reversed");
+        }
+    }
+    if old.status != new.status {
+        match new.status {
+            InvoiceStatus::Processing => out.push("invoice.processing"),
+            InvoiceStatus::Settled => out.push("invoice.settled"),
+            InvoiceStatus::Expired => out.push("invoice.expired"),
+            InvoiceStatus::Invalid => out.push("invoice.invalid"),
+            InvoiceStatus::New => {}
+        }
+    }
+    if new.exception == Exception::PaidLate && old.exception != Exception::PaidLate {
+        out.push("invoice.paid_late");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

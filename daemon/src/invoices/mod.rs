@@ -1,0 +1,220 @@
+//! Invoices and refunds: payment requests with fresh addresses, a status that never lies
+//! (`machine`), expiry timers that survive restarts, and refunds the merchant pays from their
+//! own wallet. Only this module and `index` decide state; both write through `store`.
+//!
+//! Every change of an invoice (creation, a payment, a tick of the clock, a cancellation) is
+//! made under one lock and written as one batch with its outbox events, so events of an
+//! invoice are in order and carry a per-invoice `sequence`.
+
+mod create;
+mod machine;
+mod refunds;
+mod state;
+mod wire;
+
+pub(crate) use create::NewInvoice;
+pub(crate) use refunds::NewRefund;
+pub(crate) use wire::{invoice_json, refund_json};
+
+use crate::config::{Config, ReceiveConfig};
+use crate::index::WatchSet;
+use crate::plugins::PluginInstance;
+use crate::store::{InvoiceRecord, RefundRecord, Store, StoreError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// The clock, behind a trait so the machine's callers are testable.
+pub(crate) trait Clock: Send + Sync + std::fmt::Debug {
+    fn now(&self) -> OffsetDateTime;
+}
+
+#[derive(Debug)]
+pub(crate) struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum InvoiceError {
+    #[error("unknown asset {0:?}")]
+    UnknownAsset(String),
+    #[error("store {store:?} has no receive config for asset {asset:?} (stores.receive.{asset})")]
+    NoReceiveConfig { store: String, asset: String },
+    #[error("{0}")]
+    InvalidField(String),
+    #[error("invalid address: {0}")]
+    InvalidAddress(String),
+    #[error("order {order_id:?} already has invoice {existing} with other terms")]
+    OrderConflict { order_id: String, existing: Uuid },
+    #[error("idempotency key {0:?} was used for a different request")]
+    IdempotencyConflict(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("invoice {id} cannot be cancelled: {why}")]
+    NotCancellable { id: Uuid, why: String },
+    #[error("refund of {asked} is more than the {available} still refundable")]
+    RefundTooLarge { asked: String, available: String },
+    #[error("no free address for {asset} in store {store:?}: {why}")]
+    NoFreeAddress { store: String, asset: String, why: String },
+    #[error("claim token expired at {0}")]
+    ClaimExpired(OffsetDateTime),
+    #[error("plugin: {0}")]
+    Plugin(String),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// An asset invoices can be made in.
+#[derive(Debug, Clone)]
+pub(crate) struct AssetInfo {
+    pub(crate) chain: String,
+    pub(crate) decimals: u8,
+    pub(crate) plugin: Arc<PluginInstance>,
+}
+
+/// A store's invoice policy, from its config.
+#[derive(Debug, Clone)]
+pub(crate) struct StorePolicy {
+    pub(crate) confirmations: u32,
+    pub(crate) expiry_secs: u64,
+    pub(crate) tolerance_bp: u32,
+    pub(crate) monitoring_secs: u64,
+    pub(crate) refund_claim_secs: u64,
+    pub(crate) receive: HashMap<String, ReceiveConfig>,
+}
+
+/// The invoice service. Cheap to clone.
+#[derive(Debug, Clone)]
+pub(crate) struct Invoices {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<Store>,
+    set: Arc<WatchSet>,
+    assets: HashMap<String, AssetInfo>,
+    stores: HashMap<String, StorePolicy>,
+    clock: Arc<dyn Clock>,
+    /// Serializes every change of invoice and refund state.
+    lock: Mutex<()>,
+}
+
+/// Timer kinds (`store` keeps them as one byte).
+const TIMER_EXPIRY: u8 = b'e';
+const TIMER_MONITORING_END: u8 = b'm';
+
+impl Invoices {
+    pub(crate) fn new(
+        config: &Config,
+        store: Arc<Store>,
+        set: Arc<WatchSet>,
+        assets: HashMap<String, AssetInfo>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let stores = config
+            .stores
+            .iter()
+            .map(|s| {
+                let policy = StorePolicy {
+                    confirmations: s.speed,
+                    expiry_secs: s.invoice_expiry_secs,
+                    tolerance_bp: s.payment_tolerance_percent * 100,
+                    monitoring_secs: s.monitoring_secs,
+                    refund_claim_secs: s.refund_claim_secs,
+                    receive: s.receive.clone().into_iter().collect(),
+                };
+                (s.id.clone(), policy)
+            })
+            .collect();
+        Self { inner: Arc::new(Inner { store, set, assets, stores, clock, lock: Mutex::new(()) }) }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, ()> {
+        self.inner.lock.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn store(&self) -> &Arc<Store> {
+        &self.inner.store
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        self.inner.clock.now()
+    }
+
+    fn asset(&self, id: &str) -> Result<&AssetInfo, InvoiceError> {
+        self.inner.assets.get(id).ok_or_else(|| InvoiceError::UnknownAsset(id.to_string()))
+    }
+
+    fn policy(&self, store: &str) -> Result<&StorePolicy, InvoiceError> {
+        self.inner.stores.get(store).ok_or_else(|| InvoiceError::NotFound(format!("store {store:?}")))
+    }
+
+    /// A store's invoice; another store's is `None`.
+    pub(crate) fn get(&self, store: &str, id: Uuid) -> Result<Option<InvoiceRecord>, InvoiceError> {
+        Ok(self.store().invoice(id)?.filter(|i| i.store == store))
+    }
+
+    /// The invoice with its payments, as events and the API show it.
+    pub(crate) fn view(&self, inv: &InvoiceRecord) -> Result<serde_json::Value, InvoiceError> {
+        let payments = self.store().watch_payments(inv.watch_id, state::MAX_PAYMENTS)?;
+        Ok(invoice_json(inv, &payments))
+    }
+
+    /// A store's invoices in creation order, optionally by order id and status.
+    pub(crate) fn list(
+        &self,
+        store: &str,
+        order_id: Option<&str>,
+        status: Option<crate::store::InvoiceStatus>,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<InvoiceRecord>, InvoiceError> {
+        if let Some(o) = order_id {
+            let found = self.store().invoice_by_order(store, o)?;
+            return Ok(found.into_iter().filter(|i| status.is_none_or(|s| i.status == s)).collect());
+        }
+        Ok(self.store().store_invoices(store, after, limit, |i| status.is_none_or(|s| i.status == s))?)
+    }
+
+    /// A store's refund; another store's is `None`.
+    pub(crate) fn refund(&self, store: &str, id: Uuid) -> Result<Option<RefundRecord>, InvoiceError> {
+        Ok(self.store().refund(id)?.filter(|r| r.store == store))
+    }
+
+    pub(crate) fn refunds_of(&self, store: &str, invoice: Uuid) -> Result<Vec<RefundRecord>, InvoiceError> {
+        if self.get(store, invoice)?.is_none() {
+            return Err(InvoiceError::NotFound(format!("invoice {invoice}")));
+        }
+        Ok(self.store().invoice_refunds(invoice)?)
+    }
+}
+
+/// Runs the invoice timers every second until `stop` (and once at start: what expired while
+/// the daemon was down expires now).
+pub(crate) async fn run_timers(invoices: Invoices, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        let inv = invoices.clone();
+        match tokio::task::spawn_blocking(move || inv.tick()).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::debug!(timers = n, "invoice timers ran"),
+            Ok(Err(e)) => tracing::error!(error = %e, "invoice timers failed; retrying"),
+            Err(e) => tracing::error!(error = %e, "invoice timer task panicked; retrying"),
+        }
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+/// SHA-256 hex of a request's canonical JSON: what tells a retry from a different request.
+fn request_hash(v: &serde_json::Value) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(v.to_string().as_bytes()))
+}

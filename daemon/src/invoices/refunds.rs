@@ -1,0 +1,196 @@
+//! Refunds: the merchant pays them from their own wallet (paywatch holds no key). A refund
+//! with an address is watched at once; without one, a one-time claim token lets the customer
+//! give it. A payment of at least the amount with the required confirmations completes it.
+
+use super::{request_hash, InvoiceError, Invoices};
+use crate::store::{Batch, NewEvent, RefundRecord, RefundStatus, WatchRecord};
+use paywatch_plugin_api::amount::{format_base_units, parse_units};
+use serde_json::json;
+use sha2::Digest;
+use time::Duration;
+use uuid::Uuid;
+
+const MAX_REASON: usize = 1000;
+
+/// A refund request as the API received it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct NewRefund {
+    /// In the invoice's asset, e.g. `"0.001"`.
+    pub(crate) amount: String,
+    pub(crate) address: Option<String>,
+    /// `original` (default) or `current`.
+    pub(crate) rate_policy: Option<String>,
+    pub(crate) reason: Option<String>,
+}
+
+/// A created refund, with its claim token when the customer is to give the address (shown
+/// once: only its hash is stored).
+#[derive(Debug, Clone)]
+pub(crate) struct RefundCreated {
+    pub(crate) refund: RefundRecord,
+    pub(crate) claim_token: Option<String>,
+    pub(crate) created: bool,
+}
+
+fn token_hash(token: &str) -> [u8; 32] {
+    sha2::Sha256::digest(token.as_bytes()).into()
+}
+
+impl Invoices {
+    pub(crate) fn create_refund(
+        &self,
+        store_id: &str,
+        invoice_id: Uuid,
+        req: NewRefund,
+        idempotency_key: Option<&str>,
+    ) -> Result<RefundCreated, InvoiceError> {
+        let policy = self.policy(store_id)?.clone();
+        let rate_policy = req.rate_policy.clone().unwrap_or_else(|| "original".into());
+        if !matches!(rate_policy.as_str(), "original" | "current") {
+            return Err(InvoiceError::InvalidField(format!(
+                "rate_policy {rate_policy:?} is not original (the crypto amount paid) or current (the amount you state, at today's rate)"
+            )));
+        }
+        if req.reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON) {
+            return Err(InvoiceError::InvalidField(format!("reason is longer than {MAX_REASON} characters")));
+        }
+        let hash = request_hash(&json!({
+            "invoice": invoice_id, "amount": req.amount.trim(), "address": req.address,
+            "rate_policy": rate_policy, "reason": req.reason,
+        }));
+        let _guard = self.lock();
+        let inv =
+            self.get(store_id, invoice_id)?.ok_or_else(|| InvoiceError::NotFound(format!("invoice {invoice_id}")))?;
+        let idem = idempotency_key.map(|k| format!("refund:{k}"));
+        if let Some(key) = &idem {
+            if let Some((h, id)) = self.store().idempotency(store_id, key)? {
+                let existing = self.store().refund(id)?.filter(|_| h == hash);
+                return existing
+                    .map(|refund| RefundCreated { refund, claim_token: None, created: false })
+                    .ok_or_else(|| InvoiceError::IdempotencyConflict(key["refund:".len()..].to_string()));
+            }
+        }
+        let asset = self.asset(&inv.asset)?.clone();
+        let amount = parse_units(&req.amount, asset.decimals)
+            .map_err(|e| InvoiceError::InvalidField(format!("amount: {}", e.message)))?;
+        let asked: u128 = amount.parse().map_err(|_| InvoiceError::InvalidField("amount is too large".into()))?;
+        if asked == 0 {
+            return Err(InvoiceError::InvalidField(format!("amount {:?} must be more than zero", req.amount)));
+        }
+        let paid: u128 = inv.amount_paid.parse().unwrap_or(0);
+        let refunded: u128 =
+            self.store().invoice_refunds(invoice_id)?.iter().map(|r| r.amount.parse::<u128>().unwrap_or(0)).sum();
+        let available = paid.saturating_sub(refunded);
+        if asked > available {
+            let show = |n: u128| format_base_units(&n.to_string(), asset.decimals).unwrap_or_default();
+            return Err(InvoiceError::RefundTooLarge {
+                asked: req.amount.trim().to_string(),
+                available: show(available),
+            });
+        }
+        let now = self.now();
+        let mut r = RefundRecord {
+            id: Uuid::now_v7(),
+            invoice_id,
+            store: store_id.to_string(),
+            asset: inv.asset.clone(),
+            chain: inv.chain.clone(),
+            decimals: asset.decimals,
+            amount,
+            rate_policy,
+            reason: req.reason,
+            address: None,
+            payment_uri: None,
+            watch_id: None,
+            status: RefundStatus::AwaitingAddress,
+            txid: None,
+            claim_token_sha256: None,
+            claim_expires_at: None,
+            required_confirmations: inv.required_confirmations.max(1),
+            request_hash: hash.clone(),
+            created_at: now,
+            updated_at: now,
+        };
+        let store = self.store().clone();
+        let mut batch = store.batch();
+        let mut claim_token = None;
+        let watched_key = match &req.address {
+            Some(a) => Some(self.set_destination(&mut batch, &mut r, a)?),
+            None => {
+                let token = hex::encode(rand::random::<[u8; 32]>());
+                let h = token_hash(&token);
+                r.claim_token_sha256 = Some(hex::encode(h));
+                r.claim_expires_at = Some(now + Duration::seconds(policy.refund_claim_secs as i64));
+                batch.put_claim(&h, r.id);
+                claim_token = Some(token);
+                None
+            }
+        };
+        if let Some(key) = &idem {
+            batch.put_idempotency(store_id, key, &hash, r.id);
+        }
+        batch.put_refund(&r)?;
+        batch.push_event(NewEvent {
+            kind: "refund.created".into(),
+            store: r.store.clone(),
+            data: super::refund_json(&r),
+        });
+        store.write(batch)?;
+        if let Some(key) = watched_key {
+            self.inner.set.insert(&r.chain, &key);
+        }
+        Ok(RefundCreated { refund: r, claim_token, created: true })
+    }
+
+    /// The customer gives the refund's address with the claim token (no API key).
+    pub(crate) fn claim_refund(&self, token: &str, address: &str) -> Result<RefundRecord, InvoiceError> {
+        let unknown = || InvoiceError::NotFound("claim token (unknown, or already used)".into());
+        let h = token_hash(token.trim());
+        let _guard = self.lock();
+        let id = self.store().claim(&h)?.ok_or_else(unknown)?;
+        let mut r = self.store().refund(id)?.ok_or_else(unknown)?;
+        if r.status != RefundStatus::AwaitingAddress {
+            return Err(unknown());
+        }
+        if let Some(exp) = r.claim_expires_at.filter(|e| *e < self.now()) {
+            return Err(InvoiceError::ClaimExpired(exp));
+        }
+        let store = self.store().clone();
+        let mut batch = store.batch();
+        let key = self.set_destination(&mut batch, &mut r, address)?;
+        batch.delete_claim(&h);
+        batch.put_refund(&r)?;
+        batch.push_event(NewEvent {
+            kind: "refund.address_submitted".into(),
+            store: r.store.clone(),
+            data: super::refund_json(&r),
+        });
+        store.write(batch)?;
+        self.inner.set.insert(&r.chain, &key);
+        Ok(r)
+    }
+
+    /// Validates the destination through the plugin, watches it, and gives the merchant a
+    /// payment URI. Returns the watched key.
+    fn set_destination(
+        &self,
+        batch: &mut Batch<'_>,
+        r: &mut RefundRecord,
+        address: &str,
+    ) -> Result<Vec<u8>, InvoiceError> {
+        let asset = self.asset(&r.asset)?.clone();
+        let (address, key) = self.parse(&asset, address)?;
+        let label = format!("refund {}", r.id);
+        let uri = self.payment_uri(&asset, &address, &r.amount, &label, r.reason.as_deref())?;
+        let mut w = WatchRecord::new(&r.store, &r.chain, address.clone(), key.clone(), r.required_confirmations);
+        w.label = Some(label);
+        w.refund = Some(r.id);
+        batch.put_watch(&w)?;
+        r.address = Some(address);
+        r.payment_uri = Some(uri);
+        r.watch_id = Some(w.id);
+        r.status = RefundStatus::AwaitingPayment;
+        r.updated_at = self.now();
+        Ok(key)
+    }
+}

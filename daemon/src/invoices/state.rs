@@ -1,0 +1,194 @@
+//! How invoices and refunds follow their payments and the clock: the indexer's payment hook
+//! (in the same batch as the payments), and the timer tick (expiry, end of monitoring).
+
+use super::create::emit;
+use super::machine::{evaluate, transition_events, Paid, State, Terms};
+use super::{Invoices, TIMER_MONITORING_END};
+use crate::index::PaymentHook;
+use crate::store::{
+    Batch, InvoiceRecord, InvoiceStatus, NewEvent, PaymentRecord, PaymentStatus, RefundStatus, Store, StoreError,
+};
+use std::collections::BTreeMap;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Most payments of one invoice considered.
+pub(super) const MAX_PAYMENTS: usize = 10_000;
+
+pub(super) fn terms(i: &InvoiceRecord) -> Terms {
+    Terms {
+        due: i.amount_due.parse().unwrap_or(u128::MAX),
+        tolerance_bp: i.tolerance_bp,
+        required: i.required_confirmations,
+        expires_at: i.expires_at,
+        monitoring_until: i.monitoring_until,
+        cancelled: i.cancelled,
+    }
+}
+
+fn paid(p: &PaymentRecord) -> Paid {
+    Paid {
+        amount: p.amount_base.parse().unwrap_or(0),
+        status: p.status,
+        confirmations: p.confirmations,
+        first_seen: p.first_seen,
+    }
+}
+
+fn same(a: &PaymentRecord, b: &PaymentRecord) -> bool {
+    a.txid == b.txid && a.index == b.index && a.watch_id == b.watch_id
+}
+
+impl PaymentHook for Invoices {
+    fn write(&self, store: &Store, mut batch: Batch<'_>, changed: &[PaymentRecord]) -> Result<(), StoreError> {
+        let _guard = self.lock();
+        let mut invoices: BTreeMap<Uuid, Vec<&PaymentRecord>> = BTreeMap::new();
+        let mut refunds: BTreeMap<Uuid, Vec<&PaymentRecord>> = BTreeMap::new();
+        for p in changed {
+            if let Some(w) = store.watch(p.watch_id)? {
+                if let Some(i) = w.invoice {
+                    invoices.entry(i).or_default().push(p);
+                }
+                if let Some(r) = w.refund {
+                    refunds.entry(r).or_default().push(p);
+                }
+            }
+        }
+        let now = self.now();
+        for (id, ps) in invoices {
+            if let Some(inv) = store.invoice(id)? {
+                self.reevaluate(&mut batch, inv, &ps, now)?;
+            }
+        }
+        for (id, ps) in refunds {
+            self.refund_progress(&mut batch, id, &ps)?;
+        }
+        store.write(batch)
+    }
+}
+
+impl Invoices {
+    /// Recomputes an invoice with `changed` payments (not yet stored) over its stored ones, at
+    /// `now`; adds the new state and its events to the batch when anything changed. Returns the
+    /// invoice as it now is.
+    pub(super) fn reevaluate(
+        &self,
+        batch: &mut Batch<'_>,
+        mut inv: InvoiceRecord,
+        changed: &[&PaymentRecord],
+        now: OffsetDateTime,
+    ) -> Result<InvoiceRecord, StoreError> {
+        let stored = self.store().watch_payments(inv.watch_id, MAX_PAYMENTS)?;
+        let mut current = stored.clone();
+        for c in changed {
+            match current.iter_mut().find(|p| same(p, c)) {
+                Some(p) => *p = (*c).clone(),
+                None => current.push((*c).clone()),
+            }
+        }
+        let before: Vec<Option<Paid>> = current.iter().map(|c| stored.iter().find(|s| same(s, c)).map(paid)).collect();
+        let after: Vec<Paid> = current.iter().map(paid).collect();
+        let t = terms(&inv);
+        let old = State {
+            status: inv.status,
+            exception: inv.exception,
+            paid: inv.amount_paid.parse().unwrap_or(0),
+            confirmed: inv.amount_confirmed.parse().unwrap_or(0),
+        };
+        let new = evaluate(&t, &after, now);
+        let events = transition_events(&t, &old, &new, &before, &after);
+        if new == old && events.is_empty() {
+            return Ok(inv);
+        }
+        inv.status = new.status;
+        inv.exception = new.exception;
+        inv.amount_paid = new.paid.to_string();
+        inv.amount_confirmed = new.confirmed.to_string();
+        inv.updated_at = now;
+        emit(batch, &mut inv, &current, &events);
+        batch.put_invoice(&inv)?;
+        Ok(inv)
+    }
+
+    /// A refund's destination was paid: completed once payments with the required
+    /// confirmations reach its amount.
+    fn refund_progress(&self, batch: &mut Batch<'_>, id: Uuid, changed: &[&PaymentRecord]) -> Result<(), StoreError> {
+        let Some(mut r) = self.store().refund(id)? else { return Ok(()) };
+        let Some(watch) = r.watch_id else { return Ok(()) };
+        if r.status == RefundStatus::Completed {
+            return Ok(());
+        }
+        let mut payments = self.store().watch_payments(watch, MAX_PAYMENTS)?;
+        for c in changed {
+            match payments.iter_mut().find(|p| same(p, c)) {
+                Some(p) => *p = (*c).clone(),
+                None => payments.push((*c).clone()),
+            }
+        }
+        let required = r.required_confirmations;
+        let done: Vec<&PaymentRecord> = payments
+            .iter()
+            .filter(|p| p.status == PaymentStatus::Confirmed && p.confirmations >= required.max(1))
+            .collect();
+        let total: u128 = done.iter().map(|p| p.amount_base.parse::<u128>().unwrap_or(0)).sum();
+        if total < r.amount.parse::<u128>().unwrap_or(u128::MAX) {
+            return Ok(());
+        }
+        r.status = RefundStatus::Completed;
+        r.txid = done.last().map(|p| p.txid.clone());
+        r.updated_at = self.now();
+        batch.put_refund(&r)?;
+        batch.push_event(NewEvent {
+            kind: "refund.completed".into(),
+            store: r.store.clone(),
+            data: super::refund_json(&r),
+        });
+        Ok(())
+    }
+
+    /// Runs the timers that are due: expiry (the status may change with no payment), and the
+    /// end of monitoring (an unpaid invoice's address goes back to the pool). Runs at start too,
+    /// so an invoice that expired while the daemon was down expires then.
+    pub(crate) fn tick(&self) -> Result<usize, StoreError> {
+        let _guard = self.lock();
+        let now = self.now();
+        let due = self.store().due_timers(now.unix_timestamp())?;
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let store = self.store().clone();
+        let mut batch = store.batch();
+        // Each invoice once, even when several of its timers are due (after downtime).
+        let mut by_invoice: BTreeMap<Uuid, bool> = BTreeMap::new();
+        for (at, id, kind) in &due {
+            batch.delete_timer(*at, *id);
+            *by_invoice.entry(*id).or_default() |= *kind == TIMER_MONITORING_END;
+        }
+        for (id, monitoring_ended) in by_invoice {
+            let Some(inv) = store.invoice(id)? else { continue };
+            let inv = self.reevaluate(&mut batch, inv, &[], now)?;
+            if monitoring_ended {
+                self.release(&mut batch, inv)?;
+            }
+        }
+        store.write(batch)?;
+        Ok(due.len())
+    }
+
+    /// After the monitoring window: an invoice nothing was ever paid to stops watching its
+    /// address, which may then be handed out again.
+    fn release(&self, batch: &mut Batch<'_>, mut inv: InvoiceRecord) -> Result<(), StoreError> {
+        let settled_like = matches!(inv.status, InvoiceStatus::Processing | InvoiceStatus::Settled);
+        if inv.released || settled_like || !self.store().watch_payments(inv.watch_id, 1)?.is_empty() {
+            return Ok(());
+        }
+        if let Some(w) = self.store().watch(inv.watch_id)? {
+            batch.delete_watch(&w);
+        }
+        if let Some(index) = inv.address_index {
+            batch.put_free_address(&inv.store, &inv.asset, index, &inv.address);
+        }
+        inv.released = true;
+        batch.put_invoice(&inv)
+    }
+}
