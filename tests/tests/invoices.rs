@@ -340,6 +340,11 @@ async fn bad_requests_are_clear_errors() {
         .await
         .unwrap();
     assert_eq!(r.status(), 422);
+    // An invoice's watch ends with the invoice, not through the watches API.
+    let (_, watches) = call(&rig, Method::GET, "/v1/watches", None).await;
+    let owned = watches["items"].as_array().unwrap().iter().find(|w| w["invoice"] == a["id"]).unwrap().clone();
+    let (status, e) = call(&rig, Method::DELETE, &format!("/v1/watches/{}", owned["id"].as_str().unwrap()), None).await;
+    assert_eq!((status, e["error"]["code"].as_str()), (409, Some("watch_owned")), "{e}");
     // Cancel: only while nothing was paid.
     let c = invoice(&rig, json!({"asset": "BTC", "amount": "0.001", "order_id": "cancel-me"})).await;
     let (status, v) =

@@ -118,6 +118,7 @@ impl ApiError {
             }
             WatchError::LabelTooLong(_) | WatchError::TooManyConfirmations(_) => Self::invalid("invalid_field", msg),
             WatchError::Duplicate { .. } => Self::new(StatusCode::CONFLICT, "duplicate_watch", msg),
+            WatchError::Owned { .. } => Self::new(StatusCode::CONFLICT, "watch_owned", msg),
             WatchError::InBatch { source, .. } => Self::from_inner(outer, source),
             WatchError::Store(e) => Self::internal(e),
         }

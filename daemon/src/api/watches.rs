@@ -56,6 +56,12 @@ pub(crate) struct Watch {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     created_at: OffsetDateTime,
+    /// The invoice this address was handed out for, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    invoice: Option<Uuid>,
+    /// The refund this address is the destination of, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refund: Option<Uuid>,
 }
 
 impl From<WatchRecord> for Watch {
@@ -68,6 +74,8 @@ impl From<WatchRecord> for Watch {
             label: w.label,
             confirmations: w.confirmations,
             created_at: w.created_at,
+            invoice: w.invoice,
+            refund: w.refund,
         }
     }
 }
@@ -162,7 +170,8 @@ pub(crate) async fn list(
 
 /// Stop watching.
 #[utoipa::path(delete, path = "/v1/watches/{id}", tag = "watches", security(("api_key" = [])),
-    params(("id" = Uuid, Path)), responses((status = 204), (status = 404, body = ErrorBody)))]
+    params(("id" = Uuid, Path)), responses((status = 204), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "the watch belongs to an invoice or refund")))]
 pub(crate) async fn delete(
     State(st): State<AppState>,
     StoreId(store): StoreId,

@@ -38,6 +38,8 @@ pub(crate) enum WatchError {
     TooManyConfirmations(u32),
     #[error("address {address} on chain {chain:?} is already watched by this store as {existing}")]
     Duplicate { chain: String, address: String, existing: Uuid },
+    #[error("watch {id} belongs to {owner}: it ends with it")]
+    Owned { id: Uuid, owner: String },
     #[error("{field} at index {index}: {source}")]
     InBatch { index: usize, field: &'static str, source: Box<WatchError> },
     #[error("store: {0}")]
@@ -163,6 +165,14 @@ impl Watches {
         let Some(w) = self.get(store_id, id)? else {
             return Ok(false);
         };
+        let owner = match (w.invoice, w.refund) {
+            (Some(i), _) => Some(format!("invoice {i}")),
+            (None, Some(r)) => Some(format!("refund {r}")),
+            (None, None) => None,
+        };
+        if let Some(owner) = owner {
+            return Err(WatchError::Owned { id, owner });
+        }
         let _guard = self.inner.stripes[stripe(&w.chain, &w.key)].lock().unwrap_or_else(|p| p.into_inner());
         let mut batch = self.inner.store.batch();
         batch.delete_watch(&w);
