@@ -13,8 +13,6 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-const DEFAULT_PAGE: usize = 100;
-const MAX_PAGE: usize = 1000;
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -63,6 +61,7 @@ pub(crate) struct InvoiceQuery {
     status: Option<String>,
     /// 1 to 1000, default 100.
     limit: Option<usize>,
+    /// The `next` of the previous page (a page may hold fewer matches than `limit`).
     after: Option<Uuid>,
 }
 
@@ -167,10 +166,7 @@ pub(crate) async fn list(
     StoreId(store): StoreId,
     Query(q): Query<InvoiceQuery>,
 ) -> Result<Json<InvoicePage>, ApiError> {
-    let limit = q.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::invalid("invalid_field", format!("limit {limit} is not in 1..={MAX_PAGE}")));
-    }
+    let limit = super::page_limit(q.limit)?;
     let status = match q.status.as_deref() {
         Some(s) => Some(InvoiceStatus::parse(s).ok_or_else(|| {
             ApiError::invalid(
@@ -181,13 +177,12 @@ pub(crate) async fn list(
         None => None,
     };
     let svc = st.invoices().clone();
-    let items = blocking(move || {
-        let list = svc.list(&store, q.order_id.as_deref(), status, q.after, limit)?;
-        list.iter().map(|i| svc.view(i)).collect::<Result<Vec<_>, _>>().map(|v| (v, list.last().map(|i| i.id)))
+    let (items, next) = blocking(move || {
+        let (list, next) = svc.list(&store, q.order_id.as_deref(), status, q.after, limit)?;
+        list.iter().map(|i| svc.view(i)).collect::<Result<Vec<_>, _>>().map(|v| (v, next))
     })
     .await??;
-    let next = (items.0.len() == limit).then_some(items.1).flatten();
-    Ok(Json(InvoicePage { items: items.0, next }))
+    Ok(Json(InvoicePage { items, next }))
 }
 
 /// Cancel an invoice nothing was paid to (it becomes `invalid`).

@@ -108,6 +108,18 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
         .with_state(state)
 }
 
+const DEFAULT_PAGE: usize = 100;
+const MAX_PAGE: usize = 1000;
+
+/// A list route's `limit`: 1 to 1000, default 100.
+fn page_limit(limit: Option<usize>) -> Result<usize, error::ApiError> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(error::ApiError::invalid("invalid_field", format!("limit {limit} is not in 1..={MAX_PAGE}")));
+    }
+    Ok(limit)
+}
+
 /// Runs blocking work (RocksDB, plugin calls) off the async workers.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, error::ApiError> {
     tokio::task::spawn_blocking(f).await.map_err(error::ApiError::internal)

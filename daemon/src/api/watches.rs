@@ -15,8 +15,6 @@ use uuid::Uuid;
 
 /// Most watches in one batch request.
 pub(crate) const MAX_BATCH: usize = 1000;
-const DEFAULT_PAGE: usize = 100;
-const MAX_PAGE: usize = 1000;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -158,10 +156,7 @@ pub(crate) async fn list(
     StoreId(store): StoreId,
     Query(q): Query<PageQuery>,
 ) -> Result<Json<WatchPage>, ApiError> {
-    let limit = q.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::invalid("invalid_field", format!("limit {limit} is not in 1..={MAX_PAGE}")));
-    }
+    let limit = super::page_limit(q.limit)?;
     let svc = st.watches().clone();
     let items = blocking(move || svc.list(&store, q.after, limit)).await??;
     let next = (items.len() == limit).then(|| items.last().map(|w| w.id)).flatten();

@@ -166,7 +166,8 @@ impl Invoices {
         Ok(invoice_json(inv, &payments))
     }
 
-    /// A store's invoices in creation order, optionally by order id and status.
+    /// A page of a store's invoices in creation order, optionally by order id and status, and
+    /// where the next page starts.
     pub(crate) fn list(
         &self,
         store: &str,
@@ -174,12 +175,13 @@ impl Invoices {
         status: Option<crate::store::InvoiceStatus>,
         after: Option<Uuid>,
         limit: usize,
-    ) -> Result<Vec<InvoiceRecord>, InvoiceError> {
+    ) -> Result<(Vec<InvoiceRecord>, Option<Uuid>), InvoiceError> {
+        let wanted = |i: &InvoiceRecord| status.is_none_or(|s| i.status == s);
         if let Some(o) = order_id {
             let found = self.store().invoice_by_order(store, o)?;
-            return Ok(found.into_iter().filter(|i| status.is_none_or(|s| i.status == s)).collect());
+            return Ok((found.into_iter().filter(wanted).collect(), None));
         }
-        Ok(self.store().store_invoices(store, after, limit, |i| status.is_none_or(|s| i.status == s))?)
+        Ok(self.store().store_invoices(store, after, limit, wanted)?)
     }
 
     /// A store's refund; another store's is `None`.

@@ -160,27 +160,34 @@ impl Store {
         after: Option<Uuid>,
         limit: usize,
     ) -> Result<Vec<WatchRecord>, StoreError> {
-        let prefix = store_prefix(store);
-        let start = match after {
-            Some(id) => {
-                let mut k = store_watches_key(store, id);
-                k.push(0); // strictly after
-                k
-            }
-            None => prefix.clone(),
-        };
-        let iter = self.db.iterator_cf(self.cf(CF_STORE_WATCHES), IteratorMode::From(&start, Direction::Forward));
         let mut out = Vec::new();
-        for item in iter {
+        for id in self.ids_after(CF_STORE_WATCHES, &store_prefix(store), after, limit)? {
+            let w = self.watch(id)?;
+            out.push(w.ok_or_else(|| corrupt(CF_STORE_WATCHES, id.as_bytes(), "index entry without a watch"))?);
+        }
+        Ok(out)
+    }
+
+    /// Ids listed under `prefix` (prefix ‖ id keys) after `after`, at most `limit`, in order.
+    fn ids_after(
+        &self,
+        cf: &'static str,
+        prefix: &[u8],
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let mut start = prefix.to_vec();
+        if let Some(id) = after {
+            start.extend_from_slice(id.as_bytes());
+            start.push(0); // strictly after
+        }
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(cf), IteratorMode::From(&start, Direction::Forward)) {
             let (k, _) = item?;
-            if !k.starts_with(&prefix) || out.len() >= limit {
+            if !k.starts_with(prefix) || out.len() >= limit {
                 break;
             }
-            let id = Uuid::from_slice(&k[prefix.len()..]).map_err(|e| corrupt(CF_STORE_WATCHES, &k, e))?;
-            match self.watch(id)? {
-                Some(w) => out.push(w),
-                None => return Err(corrupt(CF_STORE_WATCHES, &k, "index entry without a watch")),
-            }
+            out.push(Uuid::from_slice(&k[prefix.len()..]).map_err(|e| corrupt(cf, &k, e))?);
         }
         Ok(out)
     }
@@ -307,37 +314,26 @@ impl Store {
         }
     }
 
-    /// A store's invoices in creation order after `after`, at most `limit`, that `keep`.
+    /// Those of a store's next `limit` invoices (creation order, after `after`) that `keep`,
+    /// and where the next page starts when there may be more (a page may hold fewer matches).
     pub(crate) fn store_invoices(
         &self,
         store: &str,
         after: Option<Uuid>,
         limit: usize,
         keep: impl Fn(&InvoiceRecord) -> bool,
-    ) -> Result<Vec<InvoiceRecord>, StoreError> {
-        let prefix = tagged(tag::STORE, store, &[]);
-        let start = match after {
-            Some(id) => {
-                let mut k = tagged(tag::STORE, store, id.as_bytes());
-                k.push(0);
-                k
-            }
-            None => prefix.clone(),
-        };
-        let iter = self.db.iterator_cf(self.cf(CF_INVOICE_INDEX), IteratorMode::From(&start, Direction::Forward));
+    ) -> Result<(Vec<InvoiceRecord>, Option<Uuid>), StoreError> {
         let mut out = Vec::new();
-        for item in iter {
-            let (k, _) = item?;
-            if !k.starts_with(&prefix) || out.len() >= limit {
-                break;
-            }
-            let id = Uuid::from_slice(&k[prefix.len()..]).map_err(|e| corrupt(CF_INVOICE_INDEX, &k, e))?;
-            let inv = self.invoice(id)?.ok_or_else(|| corrupt(CF_INVOICE_INDEX, &k, "index entry without invoice"))?;
+        let ids = self.ids_after(CF_INVOICE_INDEX, &tagged(tag::STORE, store, &[]), after, limit)?;
+        let next = (ids.len() == limit).then(|| ids.last().copied()).flatten();
+        for id in ids {
+            let inv = self.invoice(id)?;
+            let inv = inv.ok_or_else(|| corrupt(CF_INVOICE_INDEX, id.as_bytes(), "index entry without an invoice"))?;
             if keep(&inv) {
                 out.push(inv);
             }
         }
-        Ok(out)
+        Ok((out, next))
     }
 
     /// What an idempotency key of a store was used for: (request hash, id).
