@@ -30,7 +30,7 @@ ext=so
 [ "$(uname)" = Darwin ] && ext=dylib
 cb() { cargo build --quiet --locked ${release[@]+"${release[@]}"} "$@"; }
 
-plugins=(bitcoin template-currency template-platform)
+plugins=(bitcoin webhook woocommerce template-currency template-platform)
 cb --target-dir "$build" $(printf -- '-p paywatch-plugin-%s ' "${plugins[@]}")
 for p in "${plugins[@]}"; do
   cp "$build/$profile/libpaywatch_plugin_${p//-/_}.$ext" "$out/"

@@ -1,0 +1,231 @@
+//! The `woocommerce` platform plugin: moves the shop's order along as its invoice does,
+//! through the WooCommerce REST API (v3): `PUT /wp-json/wc/v3/orders/{order_id}` with the new
+//! status, then `POST …/orders/{order_id}/notes` with what happened and the txids.
+//!
+//! Endpoint keys: `url` (the shop's base URL), `consumer_key`, `consumer_secret` (HTTP Basic
+//! auth, as WooCommerce expects over HTTPS), and optionally `status_map`, an object from
+//! invoice event type to order status (defaults below; `""` leaves the status alone).
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use paywatch_plugin_api::messages::*;
+use paywatch_plugin_api::{export_platform_plugin, Host, PlatformPlugin, PluginError};
+use serde_json::{json, Value};
+
+/// Invoice event → WooCommerce order status.
+pub const DEFAULT_STATUS_MAP: [(&str, &str); 4] = [
+    ("invoice.settled", "processing"),
+    ("invoice.processing", "on-hold"),
+    ("invoice.invalid", "failed"),
+    ("invoice.expired", "cancelled"),
+];
+
+#[derive(Debug)]
+pub struct WooCommerce;
+
+fn key<'a>(endpoint: &'a Value, name: &str) -> Result<&'a str, PluginError> {
+    endpoint
+        .get(name)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| PluginError::bad_config(format!("endpoint has no {name}")))
+}
+
+/// The order status an event moves the order to, if any.
+fn target_status(endpoint: &Value, kind: &str) -> Result<Option<String>, PluginError> {
+    if let Some(map) = endpoint.get("status_map") {
+        let map = map.as_object().ok_or_else(|| PluginError::bad_config("status_map must be a table"))?;
+        if let Some(v) = map.get(kind) {
+            let s =
+                v.as_str().ok_or_else(|| PluginError::bad_config(format!("status_map.{kind:?} is not a string")))?;
+            return Ok((!s.is_empty()).then(|| s.to_string()));
+        }
+    }
+    Ok(DEFAULT_STATUS_MAP.iter().find(|(k, _)| *k == kind).map(|(_, s)| s.to_string()))
+}
+
+/// `order 1042: invoice … settled, 0.0015 BTC paid (txids a, b)`.
+fn note(kind: &str, data: &Value) -> String {
+    let txids: Vec<&str> =
+        data["payments"].as_array().into_iter().flatten().filter_map(|p| p["txid"].as_str()).collect();
+    let mut n = format!(
+        "paywatch: invoice {} {}: {} {} paid of {} due",
+        data["id"].as_str().unwrap_or("?"),
+        kind.trim_start_matches("invoice."),
+        data["amount_paid"].as_str().unwrap_or("0"),
+        data["asset"].as_str().unwrap_or(""),
+        data["amount_due"].as_str().unwrap_or("?"),
+    );
+    if let Some(e) = data["exception"].as_str().filter(|e| *e != "none") {
+        n.push_str(&format!(" ({e})"));
+    }
+    if !txids.is_empty() {
+        n.push_str(&format!("; txids {}", txids.join(", ")));
+    }
+    n
+}
+
+impl PlatformPlugin for WooCommerce {
+    const NAME: &'static str = "woocommerce";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+
+    fn create(_config: Value, _host: &Host<'_>) -> Result<Self, PluginError> {
+        Ok(WooCommerce)
+    }
+
+    fn info(&self) -> PlatformInfo {
+        PlatformInfo { description: "updates WooCommerce orders (REST API v3) as their invoices change".into() }
+    }
+
+    fn render(&self, req: &RenderRequest, host: &Host<'_>) -> Result<RenderReply, PluginError> {
+        let base = key(&req.endpoint, "url")?.trim_end_matches('/');
+        let auth = format!("{}:{}", key(&req.endpoint, "consumer_key")?, key(&req.endpoint, "consumer_secret")?);
+        let kind = req.event["type"].as_str().unwrap_or_default();
+        let data = &req.event["data"];
+        let Some(order) = data["order_id"].as_str().filter(|_| kind.starts_with("invoice.")) else {
+            return Ok(RenderReply { requests: Vec::new() }); // not about an order
+        };
+        let Some(status) = target_status(&req.endpoint, kind)? else {
+            return Ok(RenderReply { requests: Vec::new() });
+        };
+        let order_url = format!("{base}/wp-json/wc/v3/orders/{}", percent_encode(order));
+        let headers = vec![
+            ("content-type".to_string(), "application/json".to_string()),
+            ("authorization".to_string(), format!("Basic {}", B64.encode(auth))),
+        ];
+        let update = json!({
+            "status": status,
+            "meta_data": [{"key": "_paywatch_invoice", "value": data["id"]}, {"key": "_paywatch_event", "value": req.event["id"]}],
+        });
+        host.debug(&format!("order {order} -> {status} ({kind})"));
+        Ok(RenderReply {
+            requests: vec![
+                HttpRequest {
+                    method: "PUT".into(),
+                    url: order_url.clone(),
+                    headers: headers.clone(),
+                    body: update.to_string(),
+                },
+                HttpRequest {
+                    method: "POST".into(),
+                    url: format!("{order_url}/notes"),
+                    headers,
+                    body: json!({"note": note(kind, data), "customer_note": false}).to_string(),
+                },
+            ],
+        })
+    }
+
+    fn classify(&self, resp: &ClassifyRequest) -> Result<Verdict, PluginError> {
+        let retry_after = resp
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
+            .and_then(|(_, v)| v.trim().parse::<u64>().ok());
+        Ok(match resp.status {
+            200..=299 => Verdict::Ack,
+            410 => Verdict::Disable { reason: "the shop answered 410 gone".into() },
+            400 | 404 => Verdict::Fail {
+                reason: format!("http {}: WooCommerce refused the order update: {}", resp.status, excerpt(&resp.body)),
+            },
+            s => Verdict::Retry { after_secs: retry_after, reason: format!("http {s}: {}", excerpt(&resp.body)) },
+        })
+    }
+}
+
+fn excerpt(body: &str) -> String {
+    body.chars().take(200).collect()
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+export_platform_plugin!(WooCommerce);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(event: Value, endpoint: Value) -> Result<Vec<HttpRequest>, PluginError> {
+        unsafe extern "C" fn log(_: *const std::ffi::c_void, _: u32, _: paywatch_plugin_api::abi::Bytes) {}
+        unsafe extern "C" fn no(_: *const std::ffi::c_void, _: paywatch_plugin_api::abi::Bytes) -> bool {
+            false
+        }
+        let vt = paywatch_plugin_api::abi::HostVTable {
+            struct_size: std::mem::size_of::<paywatch_plugin_api::abi::HostVTable>(),
+            abi_major: paywatch_plugin_api::abi::ABI_MAJOR,
+            abi_minor: paywatch_plugin_api::abi::ABI_MINOR,
+            ctx: std::ptr::null(),
+            log,
+            is_watched: no,
+            is_watched_spend: no,
+        };
+        let req = RenderRequest { event, endpoint, attempt: 1, now: 0 };
+        WooCommerce.render(&req, &Host::new(&vt)).map(|r| r.requests)
+    }
+
+    fn settled(order: &str) -> Value {
+        json!({"id": "ev1", "type": "invoice.settled", "data": {"id": "inv1", "order_id": order, "asset": "BTC",
+               "amount_due": "0.0015", "amount_paid": "0.0015", "exception": "none",
+               "payments": [{"txid": "aa"}, {"txid": "bb"}]}})
+    }
+
+    fn endpoint() -> Value {
+        json!({"url": "https://shop.example/", "consumer_key": "ck_1", "consumer_secret": "cs_2"})
+    }
+
+    #[test]
+    fn settled_moves_the_order_to_processing_with_a_note() {
+        let r = render(settled("1042"), endpoint()).unwrap();
+        assert_eq!(r.len(), 2);
+        assert_eq!(
+            (r[0].method.as_str(), r[0].url.as_str()),
+            ("PUT", "https://shop.example/wp-json/wc/v3/orders/1042")
+        );
+        let body: Value = serde_json::from_str(&r[0].body).unwrap();
+        assert_eq!(body["status"], "processing");
+        let auth = r[0].headers.iter().find(|(k, _)| k == "authorization").unwrap();
+        assert_eq!(auth.1, format!("Basic {}", B64.encode("ck_1:cs_2")));
+        assert_eq!(
+            (r[1].method.as_str(), r[1].url.as_str()),
+            ("POST", "https://shop.example/wp-json/wc/v3/orders/1042/notes")
+        );
+        let note: Value = serde_json::from_str(&r[1].body).unwrap();
+        assert_eq!(note["note"], "paywatch: invoice inv1 settled: 0.0015 BTC paid of 0.0015 due; txids aa, bb");
+    }
+
+    #[test]
+    fn the_mapping_is_configurable_and_other_events_send_nothing() {
+        let mut e = endpoint();
+        e["status_map"] = json!({"invoice.settled": "completed", "invoice.expired": ""});
+        let r = render(settled("A/1"), e.clone()).unwrap();
+        assert_eq!(serde_json::from_str::<Value>(&r[0].body).unwrap()["status"], "completed");
+        assert!(r[0].url.ends_with("/orders/A%2F1"));
+        let mut expired = settled("1");
+        expired["type"] = "invoice.expired".into();
+        assert!(render(expired, e).unwrap().is_empty());
+        let mut payment = settled("1");
+        payment["type"] = "payment.confirmed".into();
+        assert!(render(payment, endpoint()).unwrap().is_empty());
+        let e = render(settled("1"), json!({"url": "https://shop.example"})).unwrap_err();
+        assert!(e.message.contains("consumer_key"), "{e}");
+    }
+
+    #[test]
+    fn responses_are_classified() {
+        let c = |status: u16| {
+            WooCommerce.classify(&ClassifyRequest { status, headers: vec![], body: "{\"code\":\"x\"}".into() }).unwrap()
+        };
+        assert_eq!(c(200), Verdict::Ack);
+        assert!(matches!(c(404), Verdict::Fail { reason } if reason.contains("refused")));
+        assert!(matches!(c(410), Verdict::Disable { .. }));
+        assert!(matches!(c(503), Verdict::Retry { .. }));
+        assert!(matches!(c(401), Verdict::Retry { .. }), "credentials can be fixed: keep trying");
+    }
+}
