@@ -3,6 +3,8 @@
 # the other scripts use. Idempotent. Sourced by scripts/test.sh and scripts/demo.sh.
 #
 # - clang + libclang-dev: RocksDB's bindgen needs libclang.
+# - php-cli, nodejs (python3 is there): docs/webhooks.md's verification snippets are run by
+#   the tests against real deliveries.
 # - CARGO_TARGET_DIR: a build cache shared by every clone on this machine (RocksDB takes
 #   15-20 minutes to compile on 2 cores; a second clone, such as CI's, reuses it).
 set -euo pipefail
@@ -10,6 +12,8 @@ set -euo pipefail
 need_apt=()
 command -v clang >/dev/null 2>&1 || need_apt+=(clang)
 dpkg -s libclang-dev >/dev/null 2>&1 || need_apt+=(libclang-dev)
+command -v php >/dev/null 2>&1 || need_apt+=(php-cli)
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}" >&2
   sudo_cmd=""

@@ -9,6 +9,7 @@ mod api;
 pub mod bench;
 mod chain;
 pub mod config;
+mod dispatch;
 mod health;
 mod index;
 mod invoices;
@@ -71,7 +72,7 @@ pub async fn run_with(
     for c in &config.chains {
         tracing::info!(chain = %c.name, keys = set.len(&c.name), bytes = set.heap_bytes(&c.name), "watch set loaded");
     }
-    let currencies = startup::plugins(&config, &set, &health)?;
+    let (currencies, platforms) = startup::plugins(&config, &set, &health)?;
     let decimals = startup::decimals(&currencies)?;
     let assets = startup::invoice_assets(&config, &currencies, &decimals);
     let invoices =
@@ -83,7 +84,10 @@ pub async fn run_with(
     let watches = index::Watches::new(store.clone(), set, startup::chain_watches(&config, &currencies));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let timers = tokio::spawn(invoices::run_timers(invoices.clone(), stop_rx.clone()));
-    let state = api::AppState::new(&config, store.clone(), watches, invoices, health, metrics, stop_rx);
+    let dispatcher = dispatch::Dispatcher::new(&config, store.clone(), platforms)?;
+    let dispatching = tokio::spawn(dispatcher.clone().run(stop_rx.clone()));
+    let parts = api::Parts { watches, invoices, dispatcher, health, metrics };
+    let state = api::AppState::new(&config, store.clone(), parts, stop_rx);
     let app = api::router(state, config.server.max_body_bytes);
     let shutdown = async move {
         shutdown.await;
@@ -92,6 +96,7 @@ pub async fn run_with(
     let served = api::serve(&config.server, app, shutdown, on_ready).await;
     // Followers finish the block in hand, the timers their tick; then nothing writes any more.
     let _ = timers.await;
+    let _ = dispatching.await;
     tokio::task::spawn_blocking(move || followers.stop()).await.ok();
     // Every write is synced when made; flushing makes the next open fast.
     let flushed = store.flush();

@@ -13,9 +13,16 @@ use std::sync::Arc;
 /// The currency plugin instances, by asset id.
 pub(crate) type Currencies = HashMap<String, Arc<PluginInstance>>;
 
+/// One instance of every loaded platform plugin, by plugin name.
+pub(crate) type Platforms = HashMap<String, Arc<PluginInstance>>;
+
 /// Loads the plugin directory, checks that every plugin the config names loaded with the right
 /// kind, and creates one currency instance per asset (a bad plugin config fails here).
-pub(crate) fn plugins(config: &Config, set: &Arc<WatchSet>, health: &Arc<Health>) -> Result<Currencies, RunError> {
+pub(crate) fn plugins(
+    config: &Config,
+    set: &Arc<WatchSet>,
+    health: &Arc<Health>,
+) -> Result<(Currencies, Platforms), RunError> {
     let dir = &config.plugins.dir;
     let registry = Registry::load_dir(dir).map_err(|source| RunError::PluginDir { dir: dir.clone(), source })?;
     registry.report_health(health);
@@ -46,7 +53,14 @@ pub(crate) fn plugins(config: &Config, set: &Arc<WatchSet>, health: &Arc<Health>
             }
         }
     }
-    Ok(currencies)
+    let mut platforms = HashMap::new();
+    for lib in registry.all(Kind::Platform) {
+        let label = format!("{}@dispatch", lib.name);
+        let inst = PluginInstance::new(lib.clone(), label, &json!({}), None, health.clone())
+            .map_err(|e| RunError::Plugin(Box::new(e)))?;
+        platforms.insert(lib.name.clone(), Arc::new(inst));
+    }
+    Ok((currencies, platforms))
 }
 
 /// What a currency plugin instance is created from: the asset's table and its chain.

@@ -55,7 +55,7 @@ impl BtcRig {
         let miner: String = node.rpc().call("getnewaddress", &[])?;
         node.rpc().call::<Vec<String>>("generatetoaddress", &[101.into(), miner.clone().into()])?;
         let chains = btc_chains(&node, confirmations, true);
-        let plugins = [crate::plugin_lib("bitcoin")];
+        let plugins = [crate::plugin_lib("bitcoin"), crate::plugin_lib("webhook"), crate::plugin_lib("woocommerce")];
         let daemon =
             Daemon::start_configured(|dir, port| config_with_chains(dir, port, &chains, extra), &plugins).await?;
         let rig = Self { node, daemon, miner };

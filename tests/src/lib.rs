@@ -5,6 +5,7 @@ pub mod bench;
 pub mod btc;
 pub mod daemon;
 pub mod nodes;
+pub mod receiver;
 
 use std::net::TcpListener;
 use std::path::PathBuf;

@@ -1,5 +1,6 @@
 //! API errors: JSON `{"error": {"code", "message"}}` with the right status.
 
+use crate::dispatch::DispatchError;
 use crate::index::WatchError;
 use crate::invoices::InvoiceError;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
@@ -143,6 +144,19 @@ impl From<InvoiceError> for ApiError {
             E::ClaimExpired(_) => Self::new(StatusCode::GONE, "claim_expired", msg),
             E::Plugin(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "plugin_unavailable", msg),
             E::Store(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<DispatchError> for ApiError {
+    fn from(e: DispatchError) -> Self {
+        let msg = e.to_string();
+        match e {
+            DispatchError::NotFound(what) => Self::not_found(what),
+            DispatchError::Invalid(_) => Self::invalid("invalid_field", msg),
+            DispatchError::Forbidden(_) => Self::invalid("forbidden_address", msg),
+            DispatchError::FromConfig(_) => Self::new(StatusCode::CONFLICT, "from_config", msg),
+            DispatchError::Store(e) => Self::internal(e),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! It reads the store and writes through `index`, never around it.
 
 mod auth;
+mod endpoints;
 mod error;
 mod events;
 mod extract;
@@ -12,6 +13,7 @@ mod payments;
 mod watches;
 
 use crate::config::{Config, ServerConfig};
+use crate::dispatch::Dispatcher;
 use crate::health::Health;
 use crate::index::Watches;
 use crate::invoices::Invoices;
@@ -40,23 +42,28 @@ struct Shared {
     keys: auth::Keys,
     watches: Watches,
     invoices: Invoices,
+    dispatcher: Dispatcher,
     store: Arc<Store>,
     health: Arc<Health>,
     metrics: Arc<Metrics>,
     shutdown: watch::Receiver<bool>,
 }
 
+/// The services the API fronts.
+#[derive(Debug)]
+pub(crate) struct Parts {
+    pub(crate) watches: Watches,
+    pub(crate) invoices: Invoices,
+    pub(crate) dispatcher: Dispatcher,
+    pub(crate) health: Arc<Health>,
+    pub(crate) metrics: Arc<Metrics>,
+}
+
 impl AppState {
-    pub(crate) fn new(
-        config: &Config,
-        store: Arc<Store>,
-        watches: Watches,
-        invoices: Invoices,
-        health: Arc<Health>,
-        metrics: Arc<Metrics>,
-        shutdown: watch::Receiver<bool>,
-    ) -> Self {
-        Self(Arc::new(Shared { keys: auth::Keys::new(config), watches, invoices, store, health, metrics, shutdown }))
+    pub(crate) fn new(config: &Config, store: Arc<Store>, parts: Parts, shutdown: watch::Receiver<bool>) -> Self {
+        let Parts { watches, invoices, dispatcher, health, metrics } = parts;
+        let keys = auth::Keys::new(config);
+        Self(Arc::new(Shared { keys, watches, invoices, dispatcher, store, health, metrics, shutdown }))
     }
 
     fn keys(&self) -> &auth::Keys {
@@ -64,6 +71,9 @@ impl AppState {
     }
     fn watches(&self) -> &Watches {
         &self.0.watches
+    }
+    fn dispatcher(&self) -> &Dispatcher {
+        &self.0.dispatcher
     }
     fn invoices(&self) -> &Invoices {
         &self.0.invoices
@@ -95,6 +105,11 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/invoices/{id}/refunds", get(invoices::refunds_of).post(invoices::create_refund))
         .route("/refunds/{id}", get(invoices::get_refund))
         .route("/refunds/claim/{token}", axum::routing::post(invoices::claim))
+        .route("/endpoints", get(endpoints::list).post(endpoints::create))
+        .route("/endpoints/{id}", get(endpoints::get).patch(endpoints::update).delete(endpoints::delete))
+        .route("/endpoints/{id}/deliveries", get(endpoints::deliveries))
+        .route("/endpoints/{id}/test", axum::routing::post(endpoints::test))
+        .route("/events/{seq}/redeliver", axum::routing::post(endpoints::redeliver))
         .route("/events", get(events::list))
         .route("/openapi.json", get(ops::openapi));
     Router::new()

@@ -14,11 +14,13 @@ use utoipa::{Modify, OpenApi};
         super::watches::list, super::watches::delete, super::payments::of_watch, super::payments::of_tx,
         super::invoices::create, super::invoices::get, super::invoices::list, super::invoices::cancel,
         super::invoices::create_refund, super::invoices::refunds_of, super::invoices::get_refund,
-        super::invoices::claim, super::events::list,
+        super::invoices::claim, super::endpoints::create, super::endpoints::list, super::endpoints::get,
+        super::endpoints::update, super::endpoints::delete, super::endpoints::deliveries,
+        super::endpoints::redeliver, super::endpoints::test, super::events::list,
         super::ops::health, super::ops::metrics,
     ),
     modifiers(&BearerAuth),
-    tags((name = "watches"), (name = "payments"), (name = "invoices"), (name = "refunds"), (name = "events"),
+    tags((name = "watches"), (name = "payments"), (name = "invoices"), (name = "refunds"), (name = "endpoints"), (name = "events"),
         (name = "operations")),
 )]
 struct ApiDoc;

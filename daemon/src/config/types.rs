@@ -171,6 +171,8 @@ pub struct AssetConfig {
 pub struct DispatchConfig {
     /// SSRF guard exceptions: private/loopback networks callbacks may go to.
     pub allow_private: Vec<IpNet>,
+    /// Waits between delivery attempts, in seconds (`retry_schedule = ["5s", "5m", …]`).
+    pub retry_schedule_secs: Vec<u64>,
 }
 
 /// A shop.

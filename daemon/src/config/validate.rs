@@ -338,6 +338,24 @@ fn assets(tables: Vec<Table<'_>>, chains: &[String], issues: &mut Issues) -> Vec
     out
 }
 
+/// Waits between delivery attempts: about three days in all (BTCPay gives up after an hour).
+const DEFAULT_RETRY_SCHEDULE: [u64; 9] = [5, 300, 1800, 7200, 18_000, 36_000, 50_400, 72_000, 86_400];
+
+/// `5s`, `5m`, `2h`, `1d` (or plain seconds) → seconds.
+fn parse_duration(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num.parse().ok()?;
+    let mult = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    n.checked_mul(mult).filter(|v| *v <= 7 * 86_400)
+}
+
 fn dispatch(t: &mut Table<'_>, issues: &mut Issues) -> DispatchConfig {
     let entries = t.str_list("allow_private", issues);
     let mut allow_private = Vec::new();
@@ -349,7 +367,29 @@ fn dispatch(t: &mut Table<'_>, issues: &mut Issues) -> DispatchConfig {
                 .push(format!("{}[{i}]", t.key_path("allow_private")), format!("{e:?} is not an IP address or CIDR")),
         }
     }
-    DispatchConfig { allow_private }
+    let schedule = t.str_list("retry_schedule", issues);
+    let retry_schedule_secs = if t.has("retry_schedule") {
+        schedule
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| match parse_duration(d) {
+                Some(s) => Some(s),
+                None => {
+                    issues.push(
+                        format!("{}[{i}]", t.key_path("retry_schedule")),
+                        format!("{d:?} is not a duration like 5s, 5m, 2h or 1d"),
+                    );
+                    None
+                }
+            })
+            .collect()
+    } else {
+        DEFAULT_RETRY_SCHEDULE.to_vec()
+    };
+    if retry_schedule_secs.is_empty() {
+        issues.push(t.key_path("retry_schedule"), "must have at least one step");
+    }
+    DispatchConfig { allow_private, retry_schedule_secs }
 }
 
 fn stores(tables: Vec<Table<'_>>, assets: &[AssetConfig], issues: &mut Issues) -> Vec<StoreConfig> {

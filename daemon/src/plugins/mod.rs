@@ -41,6 +41,11 @@ impl Registry {
         Ok(reg)
     }
 
+    /// Every loaded library of a kind.
+    pub(crate) fn all(&self, kind: Kind) -> impl Iterator<Item = &Arc<Library>> {
+        self.loaded.iter().filter(move |l| l.kind == kind)
+    }
+
     pub(crate) fn get(&self, kind: Kind, name: &str) -> Option<Arc<Library>> {
         self.loaded.iter().find(|l| l.kind == kind && l.name == name).cloned()
     }

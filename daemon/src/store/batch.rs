@@ -1,6 +1,9 @@
 //! Typed batches: every state change of one update goes into one batch, written atomically.
 
-use super::records::{BlockRecord, EventRecord, InvoiceRecord, PaymentRecord, RefundRecord, WatchRecord};
+use super::records::{
+    BlockRecord, DeliveryRecord, DeliveryStatus, EndpointRecord, EventRecord, InvoiceRecord, PaymentRecord,
+    RefundRecord, WatchRecord,
+};
 use super::schema::*;
 use super::{Store, StoreError};
 use rocksdb::WriteBatch;
@@ -162,6 +165,39 @@ impl<'a> Batch<'a> {
         let mut k = vec![tag::CLAIM];
         k.extend_from_slice(token_sha256);
         self.wb.delete_cf(self.store.cf(CF_INVOICE_INDEX), k);
+    }
+
+    pub(crate) fn put_endpoint(&mut self, e: &EndpointRecord) -> Result<(), StoreError> {
+        let v = serde_json::to_vec(e).map_err(|err| StoreError::Encode(err, CF_ENDPOINTS))?;
+        self.wb.put_cf(self.store.cf(CF_ENDPOINTS), e.id.as_bytes(), v);
+        Ok(())
+    }
+
+    /// Deletes an endpoint, its cursor, deliveries and pending entries.
+    pub(crate) fn delete_endpoint(&mut self, id: Uuid) {
+        self.wb.delete_cf(self.store.cf(CF_ENDPOINTS), id.as_bytes());
+        self.wb.delete_cf(self.store.cf(CF_META), cursor_key(id));
+        for cf in [CF_DELIVERIES, CF_PENDING_DELIVERIES] {
+            self.wb.delete_range_cf(self.store.cf(cf), delivery_key(id, 0), delivery_key(id, u64::MAX));
+            self.wb.delete_cf(self.store.cf(cf), delivery_key(id, u64::MAX));
+        }
+    }
+
+    /// Inserts or replaces a delivery, keeping the pending index in step.
+    pub(crate) fn put_delivery(&mut self, d: &DeliveryRecord) -> Result<(), StoreError> {
+        let k = delivery_key(d.endpoint, d.seq);
+        let v = serde_json::to_vec(d).map_err(|err| StoreError::Encode(err, CF_DELIVERIES))?;
+        self.wb.put_cf(self.store.cf(CF_DELIVERIES), k, v);
+        match d.status {
+            DeliveryStatus::Pending => self.wb.put_cf(self.store.cf(CF_PENDING_DELIVERIES), k, []),
+            _ => self.wb.delete_cf(self.store.cf(CF_PENDING_DELIVERIES), k),
+        }
+        Ok(())
+    }
+
+    /// The last outbox seq an endpoint has taken in.
+    pub(crate) fn put_cursor(&mut self, endpoint: Uuid, seq: u64) {
+        self.wb.put_cf(self.store.cf(CF_META), cursor_key(endpoint), seq.to_be_bytes());
     }
 
     /// Appends an event to the outbox (and the store's event index).

@@ -9,8 +9,8 @@ mod schema;
 pub(crate) use batch::Batch;
 pub(crate) use batch::NewEvent;
 pub(crate) use records::{
-    BlockRecord, EventRecord, Exception, InvoiceRecord, InvoiceStatus, PaymentRecord, PaymentRef, PaymentStatus,
-    RefundRecord, RefundStatus, SpentOutPoint, WatchRecord,
+    Attempt, BlockRecord, DeliveryRecord, DeliveryStatus, EndpointRecord, EventRecord, Exception, InvoiceRecord,
+    InvoiceStatus, PaymentRecord, PaymentRef, PaymentStatus, RefundRecord, RefundStatus, SpentOutPoint, WatchRecord,
 };
 
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteOptions, DB};
@@ -421,6 +421,76 @@ impl Store {
             Some(v) => Ok(Some(Uuid::from_slice(&v).map_err(|e| corrupt(CF_INVOICE_INDEX, &k, e))?)),
             None => Ok(None),
         }
+    }
+
+    pub(crate) fn endpoint(&self, id: Uuid) -> Result<Option<EndpointRecord>, StoreError> {
+        let raw = self.db.get_cf(self.cf(CF_ENDPOINTS), id.as_bytes())?;
+        raw.map(|v| decode(CF_ENDPOINTS, id.as_bytes(), &v)).transpose()
+    }
+
+    /// Every endpoint of every store.
+    pub(crate) fn endpoints(&self) -> Result<Vec<EndpointRecord>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(CF_ENDPOINTS), IteratorMode::Start) {
+            let (k, v) = item?;
+            out.push(decode(CF_ENDPOINTS, &k, &v)?);
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn cursor(&self, endpoint: Uuid) -> Result<Option<u64>, StoreError> {
+        let k = cursor_key(endpoint);
+        match self.db.get_cf(self.cf(CF_META), &k)? {
+            Some(v) => Ok(Some(decode_seq(&v).ok_or_else(|| corrupt(CF_META, &k, "bad cursor"))?)),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn delivery(&self, endpoint: Uuid, seq: u64) -> Result<Option<DeliveryRecord>, StoreError> {
+        let k = delivery_key(endpoint, seq);
+        let raw = self.db.get_cf(self.cf(CF_DELIVERIES), k)?;
+        raw.map(|v| decode(CF_DELIVERIES, &k, &v)).transpose()
+    }
+
+    /// An endpoint's deliveries with seq > `after`, in order, at most `limit`.
+    pub(crate) fn deliveries(
+        &self,
+        endpoint: Uuid,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let start = delivery_key(endpoint, after.saturating_add(1));
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(CF_DELIVERIES), IteratorMode::From(&start, Direction::Forward)) {
+            let (k, v) = item?;
+            if !k.starts_with(endpoint.as_bytes()) || out.len() >= limit {
+                break;
+            }
+            out.push(decode(CF_DELIVERIES, &k, &v)?);
+        }
+        Ok(out)
+    }
+
+    /// An endpoint's pending deliveries, oldest first, at most `limit`.
+    pub(crate) fn pending_deliveries(&self, endpoint: Uuid, limit: usize) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.db.prefix_iterator_cf(self.cf(CF_PENDING_DELIVERIES), endpoint.as_bytes()) {
+            let (k, _) = item?;
+            if !k.starts_with(endpoint.as_bytes()) || out.len() >= limit {
+                break;
+            }
+            let seq = decode_seq(&k[16..]).ok_or_else(|| corrupt(CF_PENDING_DELIVERIES, &k, "bad seq"))?;
+            let d = self.delivery(endpoint, seq)?;
+            out.push(d.ok_or_else(|| corrupt(CF_PENDING_DELIVERIES, &k, "pending entry without delivery"))?);
+        }
+        Ok(out)
+    }
+
+    /// The event with this seq, if it belongs to `store`.
+    pub(crate) fn event(&self, store: &str, seq: u64) -> Result<Option<EventRecord>, StoreError> {
+        let raw = self.db.get_cf(self.cf(CF_OUTBOX), outbox_key(seq))?;
+        let e: Option<EventRecord> = raw.map(|v| decode(CF_OUTBOX, &outbox_key(seq), &v)).transpose()?;
+        Ok(e.filter(|e| e.store == store))
     }
 
     fn prefix_values<T: serde::de::DeserializeOwned>(

@@ -272,3 +272,63 @@ pub(crate) struct RefundRecord {
     #[serde(with = "time::serde::rfc3339")]
     pub(crate) updated_at: OffsetDateTime,
 }
+
+/// A callback endpoint of a store: a platform plugin and its config (secrets included: they are
+/// write-only in the API and redacted in logs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct EndpointRecord {
+    pub(crate) id: Uuid,
+    pub(crate) store: String,
+    pub(crate) plugin: String,
+    /// What the plugin gets: `url`, secrets, the plugin's own keys.
+    pub(crate) config: serde_json::Map<String, Value>,
+    /// Event types or patterns like `invoice.*`; empty: every event.
+    pub(crate) events: Vec<String>,
+    pub(crate) enabled: bool,
+    pub(crate) disabled_reason: Option<String>,
+    /// Declared in the config file (the API may not change or delete it).
+    pub(crate) from_config: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum DeliveryStatus {
+    Pending,
+    Delivered,
+    /// Given up: a permanent failure, the schedule ran out, or the endpoint was disabled.
+    Failed,
+}
+
+/// One try at delivering an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Attempt {
+    pub(crate) n: u32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) at: OffsetDateTime,
+    pub(crate) http_status: Option<u16>,
+    pub(crate) latency_ms: u64,
+    /// `ack`, `retry`, `fail`, `disable`.
+    pub(crate) verdict: String,
+    pub(crate) error: Option<String>,
+    /// The start of the response body.
+    pub(crate) response: Option<String>,
+}
+
+/// An event on its way to one endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct DeliveryRecord {
+    pub(crate) endpoint: Uuid,
+    pub(crate) seq: u64,
+    pub(crate) event_id: Uuid,
+    pub(crate) event_type: String,
+    /// Events of one subject (an invoice, a payment) are delivered in order.
+    pub(crate) subject: String,
+    pub(crate) status: DeliveryStatus,
+    pub(crate) attempts: Vec<Attempt>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub(crate) next_attempt_at: Option<OffsetDateTime>,
+}

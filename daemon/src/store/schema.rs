@@ -8,10 +8,10 @@
 use uuid::Uuid;
 
 /// Bumped on every incompatible change of a CF, key or value layout.
-pub(crate) const SCHEMA_VERSION: u32 = 3;
+pub(crate) const SCHEMA_VERSION: u32 = 4;
 /// Versions this one opens by adding what it lacks (v1 → v2 → v3 only added column families
 /// and optional fields).
-pub(crate) const UPGRADABLE_FROM: [u32; 2] = [1, 2];
+pub(crate) const UPGRADABLE_FROM: [u32; 3] = [1, 2, 3];
 
 pub(crate) const CF_META: &str = "meta";
 pub(crate) const CF_WATCHES: &str = "watches";
@@ -27,9 +27,12 @@ pub(crate) const CF_INVOICES: &str = "invoices";
 pub(crate) const CF_INVOICE_INDEX: &str = "invoice_index";
 pub(crate) const CF_ADDRESSES: &str = "addresses";
 pub(crate) const CF_REFUNDS: &str = "refunds";
+pub(crate) const CF_ENDPOINTS: &str = "endpoints";
+pub(crate) const CF_DELIVERIES: &str = "deliveries";
+pub(crate) const CF_PENDING_DELIVERIES: &str = "pending_deliveries";
 
 /// Every column family of this schema version.
-pub(crate) const ALL_CFS: [&str; 14] = [
+pub(crate) const ALL_CFS: [&str; 17] = [
     CF_META,
     CF_WATCHES,
     CF_WATCH_KEYS,
@@ -44,7 +47,25 @@ pub(crate) const ALL_CFS: [&str; 14] = [
     CF_INVOICE_INDEX,
     CF_ADDRESSES,
     CF_REFUNDS,
+    CF_ENDPOINTS,
+    CF_DELIVERIES,
+    CF_PENDING_DELIVERIES,
 ];
+
+/// `meta` key of an endpoint's dispatch cursor (the last outbox seq it has taken in).
+pub(crate) fn cursor_key(endpoint: Uuid) -> Vec<u8> {
+    let mut k = b"dispatch_cursor/".to_vec();
+    k.extend_from_slice(endpoint.as_bytes());
+    k
+}
+
+/// `deliveries` and `pending_deliveries`: endpoint id ‖ seq (u64 BE).
+pub(crate) fn delivery_key(endpoint: Uuid, seq: u64) -> [u8; 24] {
+    let mut k = [0u8; 24];
+    k[..16].copy_from_slice(endpoint.as_bytes());
+    k[16..].copy_from_slice(&seq.to_be_bytes());
+    k
+}
 
 /// `meta` key of the schema version (value: u32 BE).
 pub(crate) const META_SCHEMA_VERSION: &[u8] = b"schema_version";

@@ -1,0 +1,257 @@
+//! Endpoints: declared in the config file (synced at start) or made through the API. Secrets
+//! are write-only: stored for the plugin, never shown.
+
+use super::{policy, send::Outcome, DispatchError, Dispatcher};
+use crate::config::Config;
+use crate::store::{DeliveryRecord, DeliveryStatus, EndpointRecord, EventRecord, StoreError};
+use serde_json::{json, Map, Value};
+use sha2::Digest;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Keys of an endpoint's config that are secrets.
+const SECRET_KEYS: [&str; 3] = ["secret", "secrets", "ed25519_secret_key"];
+
+/// An endpoint to create.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct NewEndpoint {
+    pub(crate) plugin: String,
+    pub(crate) url: String,
+    pub(crate) events: Vec<String>,
+    pub(crate) enabled: Option<bool>,
+    /// `secret`, `secrets`, `ed25519_secret_key` and the plugin's own keys.
+    pub(crate) config: Map<String, Value>,
+}
+
+/// What a PATCH changes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct EndpointChange {
+    pub(crate) url: Option<String>,
+    pub(crate) events: Option<Vec<String>>,
+    pub(crate) enabled: Option<bool>,
+    pub(crate) config: Map<String, Value>,
+}
+
+fn check_events(events: &[String]) -> Result<(), DispatchError> {
+    for e in events {
+        let ok = !e.is_empty() && e.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'.' || b == b'*');
+        if !ok {
+            return Err(DispatchError::Invalid(format!("{e:?} is not an event type or pattern like \"invoice.*\"")));
+        }
+    }
+    Ok(())
+}
+
+fn check_url(url: &str) -> Result<url::Url, DispatchError> {
+    match url::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(u),
+        _ => Err(DispatchError::Invalid(format!("url {url:?} is not an http(s) URL"))),
+    }
+}
+
+/// The API's view: secrets replaced by `has_secret`.
+pub(crate) fn endpoint_json(e: &EndpointRecord) -> Value {
+    let params: Map<String, Value> = e
+        .config
+        .iter()
+        .filter(|(k, _)| !SECRET_KEYS.contains(&k.as_str()) && k.as_str() != "url")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    json!({
+        "id": e.id, "store": e.store, "plugin": e.plugin, "url": e.config.get("url"), "events": e.events,
+        "enabled": e.enabled, "disabled_reason": e.disabled_reason, "from_config": e.from_config,
+        "has_secret": SECRET_KEYS.iter().any(|k| e.config.contains_key(*k)), "params": params,
+        "created_at": e.created_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+        "updated_at": e.updated_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+    })
+}
+
+impl Dispatcher {
+    /// Upserts the config file's endpoints (stable ids from store and position) and removes
+    /// the ones no longer declared. A new endpoint starts at the current end of the outbox.
+    pub(super) fn sync_config_endpoints(&self, config: &Config) -> Result<(), StoreError> {
+        let store = self.store();
+        let now = OffsetDateTime::now_utc();
+        let mut declared = Vec::new();
+        let mut batch = store.batch();
+        for s in &config.stores {
+            for (i, e) in s.endpoints.iter().enumerate() {
+                let digest = sha2::Sha256::digest(format!("paywatch endpoint {}/{i}", s.id));
+                let id = uuid::Builder::from_bytes(digest[..16].try_into().expect("16 bytes"))
+                    .with_variant(uuid::Variant::RFC4122)
+                    .with_version(uuid::Version::Custom)
+                    .into_uuid();
+                declared.push(id);
+                let mut cfg = e.params.expose().clone();
+                cfg.insert("url".into(), e.url.as_str().into());
+                if let Some(secret) = &e.secret {
+                    cfg.insert("secret".into(), secret.expose().into());
+                }
+                let old = store.endpoint(id)?;
+                if old.is_none() {
+                    batch.put_cursor(id, *store.subscribe_seq().borrow());
+                }
+                batch.put_endpoint(&EndpointRecord {
+                    id,
+                    store: s.id.clone(),
+                    plugin: e.plugin.clone(),
+                    config: cfg,
+                    events: e.events.clone(),
+                    enabled: old.as_ref().is_none_or(|o| o.enabled),
+                    disabled_reason: old.as_ref().and_then(|o| o.disabled_reason.clone()),
+                    from_config: true,
+                    created_at: old.as_ref().map_or(now, |o| o.created_at),
+                    updated_at: now,
+                })?;
+            }
+        }
+        for gone in store.endpoints()?.into_iter().filter(|e| e.from_config && !declared.contains(&e.id)) {
+            batch.delete_endpoint(gone.id);
+        }
+        store.write(batch)
+    }
+
+    /// Refuses URLs that resolve to private addresses (unless allowlisted).
+    pub(crate) async fn check_destination(&self, url: &str) -> Result<(), DispatchError> {
+        let u = check_url(url)?;
+        self.inner.guard.check_url(&u).await.map_err(DispatchError::Forbidden)
+    }
+
+    pub(crate) fn create_endpoint(&self, store_id: &str, new: NewEndpoint) -> Result<EndpointRecord, DispatchError> {
+        if !self.inner.platforms.contains_key(&new.plugin) {
+            let mut loaded: Vec<&String> = self.inner.platforms.keys().collect();
+            loaded.sort();
+            return Err(DispatchError::Invalid(format!(
+                "platform plugin {:?} is not loaded (loaded: {loaded:?})",
+                new.plugin
+            )));
+        }
+        check_url(&new.url)?;
+        check_events(&new.events)?;
+        let now = OffsetDateTime::now_utc();
+        let mut config = new.config;
+        config.insert("url".into(), new.url.into());
+        let e = EndpointRecord {
+            id: Uuid::now_v7(),
+            store: store_id.to_string(),
+            plugin: new.plugin,
+            config,
+            events: new.events,
+            enabled: new.enabled.unwrap_or(true),
+            disabled_reason: None,
+            from_config: false,
+            created_at: now,
+            updated_at: now,
+        };
+        let store = self.store();
+        let mut batch = store.batch();
+        batch.put_endpoint(&e)?;
+        batch.put_cursor(e.id, *store.subscribe_seq().borrow());
+        store.write(batch)?;
+        Ok(e)
+    }
+
+    pub(crate) fn endpoint(&self, store_id: &str, id: Uuid) -> Result<EndpointRecord, DispatchError> {
+        self.store()
+            .endpoint(id)?
+            .filter(|e| e.store == store_id)
+            .ok_or_else(|| DispatchError::NotFound(format!("endpoint {id}")))
+    }
+
+    pub(crate) fn endpoints(&self, store_id: &str) -> Result<Vec<EndpointRecord>, DispatchError> {
+        Ok(self.store().endpoints()?.into_iter().filter(|e| e.store == store_id).collect())
+    }
+
+    pub(crate) fn update_endpoint(
+        &self,
+        store_id: &str,
+        id: Uuid,
+        c: EndpointChange,
+    ) -> Result<EndpointRecord, DispatchError> {
+        let mut e = self.endpoint(store_id, id)?;
+        if e.from_config && (c.url.is_some() || c.events.is_some() || !c.config.is_empty()) {
+            return Err(DispatchError::FromConfig(id));
+        }
+        if let Some(url) = c.url {
+            check_url(&url)?;
+            e.config.insert("url".into(), url.into());
+        }
+        if let Some(events) = c.events {
+            check_events(&events)?;
+            e.events = events;
+        }
+        if let Some(enabled) = c.enabled {
+            e.enabled = enabled;
+            if enabled {
+                e.disabled_reason = None;
+            }
+        }
+        e.config.extend(c.config);
+        e.updated_at = OffsetDateTime::now_utc();
+        let mut batch = self.store().batch();
+        batch.put_endpoint(&e)?;
+        self.store().write(batch)?;
+        Ok(e)
+    }
+
+    pub(crate) fn delete_endpoint(&self, store_id: &str, id: Uuid) -> Result<(), DispatchError> {
+        let e = self.endpoint(store_id, id)?;
+        if e.from_config {
+            return Err(DispatchError::FromConfig(id));
+        }
+        let mut batch = self.store().batch();
+        batch.delete_endpoint(id);
+        Ok(self.store().write(batch)?)
+    }
+
+    pub(crate) fn deliveries(
+        &self,
+        store_id: &str,
+        id: Uuid,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<DeliveryRecord>, DispatchError> {
+        self.endpoint(store_id, id)?;
+        Ok(self.store().deliveries(id, after, limit)?)
+    }
+
+    /// Sends an event again to every endpoint of its store whose filter takes it; the ids.
+    pub(crate) fn redeliver(&self, store_id: &str, seq: u64) -> Result<Vec<Uuid>, DispatchError> {
+        let store = self.store();
+        let event = store.event(store_id, seq)?.ok_or_else(|| DispatchError::NotFound(format!("event {seq}")))?;
+        let mut batch = store.batch();
+        let mut ids = Vec::new();
+        for ep in self.endpoints(store_id)?.into_iter().filter(|e| policy::matches(&e.events, &event.kind)) {
+            let mut d = store.delivery(ep.id, seq)?.unwrap_or_else(|| DeliveryRecord {
+                endpoint: ep.id,
+                seq,
+                event_id: event.id,
+                event_type: event.kind.clone(),
+                subject: policy::subject(&event),
+                status: DeliveryStatus::Pending,
+                attempts: Vec::new(),
+                next_attempt_at: None,
+            });
+            d.status = DeliveryStatus::Pending;
+            d.next_attempt_at = None;
+            batch.put_delivery(&d)?;
+            ids.push(ep.id);
+        }
+        store.write(batch)?;
+        Ok(ids)
+    }
+
+    /// Sends a signed `ping` event to an endpoint now (not recorded as a delivery).
+    pub(crate) async fn test(&self, store_id: &str, id: Uuid) -> Result<Outcome, DispatchError> {
+        let ep = self.endpoint(store_id, id)?;
+        let ping = EventRecord {
+            seq: 0,
+            id: Uuid::now_v7(),
+            kind: "ping".into(),
+            store: store_id.to_string(),
+            created_at: OffsetDateTime::now_utc(),
+            data: json!({"message": "a test callback from paywatch", "endpoint": id}),
+        };
+        Ok(self.send(&ep, &ping, 1).await)
+    }
+}

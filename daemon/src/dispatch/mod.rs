@@ -1,0 +1,150 @@
+//! Callbacks to shops: the outbox read in order per endpoint, each event rendered by the
+//! endpoint's platform plugin, sent, classified by the plugin, every attempt recorded, retried
+//! on a schedule of about three days. Only this module talks to shops.
+//!
+//! Durability: an endpoint's cursor (the last outbox seq it took in) and its deliveries are in
+//! RocksDB; a delivery is pending until a verdict ends it, so a daemon killed mid-delivery sends
+//! it again after restart with the same `webhook-id` (the event id): at least once.
+//! Ordering: one endpoint's deliveries of one subject (an invoice, a payment) go one at a time
+//! in seq order; other subjects and other endpoints do not wait for them.
+
+mod endpoints;
+mod policy;
+mod send;
+mod ssrf;
+mod worker;
+
+pub(crate) use endpoints::{endpoint_json, EndpointChange, NewEndpoint};
+pub(crate) use send::verdict_name;
+
+/// A delivery as the API shows it.
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct DeliveryView {
+    seq: u64,
+    event_id: Uuid,
+    event_type: String,
+    status: crate::store::DeliveryStatus,
+    attempts: Vec<crate::store::Attempt>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    next_attempt_at: Option<time::OffsetDateTime>,
+}
+
+impl From<crate::store::DeliveryRecord> for DeliveryView {
+    fn from(d: crate::store::DeliveryRecord) -> Self {
+        DeliveryView {
+            seq: d.seq,
+            event_id: d.event_id,
+            event_type: d.event_type,
+            status: d.status,
+            attempts: d.attempts,
+            next_attempt_at: d.next_attempt_at,
+        }
+    }
+}
+
+use crate::config::Config;
+use crate::plugins::PluginInstance;
+use crate::store::{Store, StoreError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DispatchError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("endpoint {0} is declared in the config file: change it there")]
+    FromConfig(Uuid),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// The dispatcher. Cheap to clone.
+#[derive(Debug, Clone)]
+pub(crate) struct Dispatcher {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<Store>,
+    platforms: HashMap<String, Arc<PluginInstance>>,
+    guard: ssrf::Guard,
+    client: reqwest::Client,
+    schedule: Vec<u64>,
+    workers: Mutex<HashMap<Uuid, tokio::task::JoinHandle<()>>>,
+}
+
+/// Per request: connect within 5 s, finish within 15 s; read at most this much of a response.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+impl Dispatcher {
+    pub(crate) fn new(
+        config: &Config,
+        store: Arc<Store>,
+        platforms: HashMap<String, Arc<PluginInstance>>,
+    ) -> Result<Self, StoreError> {
+        let guard = ssrf::Guard::new(config.dispatch.allow_private.clone());
+        let client = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(guard.clone()))
+            .user_agent(concat!("paywatch/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("a reqwest client with rustls builds");
+        let me = Self {
+            inner: Arc::new(Inner {
+                store,
+                platforms,
+                guard,
+                client,
+                schedule: config.dispatch.retry_schedule_secs.clone(),
+                workers: Mutex::new(HashMap::new()),
+            }),
+        };
+        me.sync_config_endpoints(config)?;
+        Ok(me)
+    }
+
+    fn store(&self) -> &Arc<Store> {
+        &self.inner.store
+    }
+
+    /// Keeps a worker per enabled endpoint (started, or stopped when an endpoint is disabled or
+    /// deleted) until `stop`.
+    pub(crate) async fn run(self, mut stop: watch::Receiver<bool>) {
+        loop {
+            if let Err(e) = self.reconcile_workers(&stop) {
+                tracing::error!(error = %e, "cannot read endpoints; retrying");
+            }
+            tokio::select! {
+                _ = stop.changed() => break,
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+        }
+        let handles: Vec<_> = self.inner.workers.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
+        for (_, h) in handles {
+            let _ = h.await;
+        }
+    }
+
+    fn reconcile_workers(&self, stop: &watch::Receiver<bool>) -> Result<(), StoreError> {
+        let live: HashMap<Uuid, bool> = self.store().endpoints()?.into_iter().map(|e| (e.id, e.enabled)).collect();
+        let mut workers = self.inner.workers.lock().unwrap_or_else(|p| p.into_inner());
+        workers.retain(|id, h| !h.is_finished() && live.get(id) == Some(&true));
+        for (id, enabled) in live {
+            if enabled && !workers.contains_key(&id) {
+                workers.insert(id, tokio::spawn(worker::run(self.clone(), id, stop.clone())));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,230 @@
+//! One delivery attempt: the platform plugin renders the event into request(s), the daemon
+//! sends them (SSRF-guarded, no redirects, bounded reads), the plugin classifies each response,
+//! and the attempt is recorded with its outcome.
+
+use super::{policy, Dispatcher};
+use crate::store::{Attempt, DeliveryRecord, DeliveryStatus, EndpointRecord, EventRecord};
+use paywatch_plugin_api::messages::{self as m, platform_method, Verdict};
+use std::time::Instant;
+use time::OffsetDateTime;
+
+/// Response bytes read at most, and kept in the attempt record.
+const READ_LIMIT: usize = 64 * 1024;
+const KEEP: usize = 512;
+
+/// What one attempt came to.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    pub(crate) verdict: Verdict,
+    pub(crate) http_status: Option<u16>,
+    pub(crate) latency_ms: u64,
+    pub(crate) error: Option<String>,
+    pub(crate) response: Option<String>,
+}
+
+impl Dispatcher {
+    /// Sends one pending delivery and records the attempt.
+    pub(super) async fn attempt(&self, ep: &EndpointRecord, mut del: DeliveryRecord) {
+        let n = del.attempts.len() as u32 + 1;
+        let event = match self.store().event(&ep.store, del.seq) {
+            Ok(Some(e)) => e,
+            Ok(None) => return self.finish_missing(ep, del),
+            Err(e) => return tracing::error!(endpoint = %ep.id, seq = del.seq, error = %e, "cannot read event"),
+        };
+        let now = OffsetDateTime::now_utc();
+        let out = self.send(ep, &event, n).await;
+        tracing::debug!(endpoint = %ep.id, seq = del.seq, attempt = n, verdict = ?out.verdict, "delivery attempt");
+        del.attempts.push(Attempt {
+            n,
+            at: now,
+            http_status: out.http_status,
+            latency_ms: out.latency_ms,
+            verdict: verdict_name(&out.verdict).into(),
+            error: out.error.clone(),
+            response: out.response.clone(),
+        });
+        let mut disable = None;
+        match &out.verdict {
+            Verdict::Ack => {
+                del.status = DeliveryStatus::Delivered;
+                del.next_attempt_at = None;
+            }
+            Verdict::Retry { after_secs, .. } => {
+                match policy::next_attempt(&self.inner.schedule, n as usize, *after_secs, now) {
+                    Some(t) => del.next_attempt_at = Some(t),
+                    None => {
+                        del.status = DeliveryStatus::Failed;
+                        del.next_attempt_at = None;
+                    }
+                }
+            }
+            Verdict::Fail { .. } => {
+                del.status = DeliveryStatus::Failed;
+                del.next_attempt_at = None;
+            }
+            Verdict::Disable { reason } => {
+                del.status = DeliveryStatus::Failed;
+                del.next_attempt_at = None;
+                disable = Some(reason.clone());
+            }
+        }
+        let d = self.clone();
+        let ep = ep.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            let store = d.store();
+            let mut batch = store.batch();
+            batch.put_delivery(&del)?;
+            if let Some(reason) = disable {
+                // Read again: the API may have changed it meanwhile.
+                if let Some(mut fresh) = store.endpoint(ep.id)? {
+                    tracing::warn!(endpoint = %ep.id, %reason, "endpoint disabled by its receiver");
+                    fresh.enabled = false;
+                    fresh.disabled_reason = Some(reason);
+                    fresh.updated_at = OffsetDateTime::now_utc();
+                    batch.put_endpoint(&fresh)?;
+                }
+            }
+            store.write(batch)
+        })
+        .await;
+        if !matches!(written, Ok(Ok(()))) {
+            tracing::error!(endpoint = %ep.id, "cannot record a delivery attempt; it will be sent again");
+        }
+    }
+
+    /// The event is gone (cannot happen: the outbox is append-only): give the delivery up.
+    fn finish_missing(&self, ep: &EndpointRecord, mut del: DeliveryRecord) {
+        tracing::error!(endpoint = %ep.id, seq = del.seq, "event missing from the outbox; delivery given up");
+        del.status = DeliveryStatus::Failed;
+        let mut batch = self.store().batch();
+        if batch.put_delivery(&del).is_ok() {
+            let _ = self.store().write(batch);
+        }
+    }
+
+    /// Renders, sends and classifies; never fails: every problem is an outcome.
+    pub(crate) async fn send(&self, ep: &EndpointRecord, event: &EventRecord, attempt: u32) -> Outcome {
+        let started = Instant::now();
+        let fail = |verdict: Verdict, error: String| Outcome {
+            verdict,
+            http_status: None,
+            latency_ms: started.elapsed().as_millis() as u64,
+            error: Some(error),
+            response: None,
+        };
+        let Some(plugin) = self.inner.platforms.get(&ep.plugin).cloned() else {
+            let e = format!("platform plugin {:?} is not loaded", ep.plugin);
+            return fail(Verdict::Retry { after_secs: None, reason: e.clone() }, e);
+        };
+        let req = m::RenderRequest {
+            event: serde_json::to_value(event).expect("events encode"),
+            endpoint: serde_json::Value::Object(ep.config.clone()),
+            attempt,
+            now: OffsetDateTime::now_utc().unix_timestamp(),
+        };
+        let rendered = {
+            let plugin = plugin.clone();
+            tokio::task::spawn_blocking(move || plugin.call::<_, m::RenderReply>(platform_method::RENDER, &req)).await
+        };
+        let requests = match rendered {
+            Ok(Ok(r)) => r.requests,
+            Ok(Err(e)) => return fail(Verdict::Retry { after_secs: None, reason: e.to_string() }, e.to_string()),
+            Err(e) => return fail(Verdict::Retry { after_secs: None, reason: e.to_string() }, e.to_string()),
+        };
+        let mut last = Outcome { verdict: Verdict::Ack, http_status: None, latency_ms: 0, error: None, response: None };
+        for r in requests {
+            last = self.send_one(&plugin, r, started).await;
+            if last.verdict != Verdict::Ack {
+                break;
+            }
+        }
+        last.latency_ms = started.elapsed().as_millis() as u64;
+        last
+    }
+
+    async fn send_one(
+        &self,
+        plugin: &std::sync::Arc<crate::plugins::PluginInstance>,
+        r: m::HttpRequest,
+        started: Instant,
+    ) -> Outcome {
+        let fail = |error: String| Outcome {
+            verdict: Verdict::Retry { after_secs: None, reason: error.clone() },
+            http_status: None,
+            latency_ms: started.elapsed().as_millis() as u64,
+            error: Some(error),
+            response: None,
+        };
+        let url = match url::Url::parse(&r.url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => u,
+            Ok(u) => return fail(format!("{u}: only http and https callbacks are sent")),
+            Err(e) => return fail(format!("bad callback url {:?}: {e}", r.url)),
+        };
+        if let Some(ip) = match url.host() {
+            Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
+            _ => None,
+        } {
+            if !self.inner.guard.permits(ip) {
+                return fail(format!("{url}: {ip} is a private address (see dispatch.allow_private)"));
+            }
+        }
+        let method = reqwest::Method::from_bytes(r.method.as_bytes()).unwrap_or(reqwest::Method::POST);
+        let mut req = self.inner.client.request(method, url).body(r.body);
+        for (k, v) in &r.headers {
+            req = req.header(k, v);
+        }
+        let mut resp = match req.send().await {
+            Ok(resp) => resp,
+            Err(e) => return fail(format!("{e}{}", source_chain(&e))),
+        };
+        let status = resp.status().as_u16();
+        let headers: Vec<(String, String)> = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        let mut body = Vec::new();
+        while let Ok(Some(chunk)) = resp.chunk().await {
+            body.extend_from_slice(&chunk[..chunk.len().min(READ_LIMIT - body.len())]);
+            if body.len() >= READ_LIMIT {
+                break;
+            }
+        }
+        let body = String::from_utf8_lossy(&body).into_owned();
+        let classify = m::ClassifyRequest { status, headers, body: body.clone() };
+        let plugin = plugin.clone();
+        let verdict =
+            tokio::task::spawn_blocking(move || plugin.call::<_, Verdict>(platform_method::CLASSIFY, &classify))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()))
+                .unwrap_or_else(|e| Verdict::Retry { after_secs: None, reason: format!("classify failed: {e}") });
+        Outcome {
+            verdict,
+            http_status: Some(status),
+            latency_ms: started.elapsed().as_millis() as u64,
+            error: None,
+            response: Some(body.chars().take(KEEP).collect()),
+        }
+    }
+}
+
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut out = String::new();
+    let mut s = e.source();
+    while let Some(x) = s {
+        out.push_str(&format!(": {x}"));
+        s = x.source();
+    }
+    out
+}
+
+pub(crate) fn verdict_name(v: &Verdict) -> &'static str {
+    match v {
+        Verdict::Ack => "ack",
+        Verdict::Retry { .. } => "retry",
+        Verdict::Fail { .. } => "fail",
+        Verdict::Disable { .. } => "disable",
+    }
+}

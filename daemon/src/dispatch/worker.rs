@@ -1,0 +1,102 @@
+//! One endpoint's worker: takes in new outbox events (its filter, its store), then sends what is
+//! due, at most one delivery per subject at a time, several subjects at once.
+
+use super::{policy, Dispatcher};
+use crate::store::{DeliveryRecord, DeliveryStatus, EndpointRecord};
+use std::collections::HashSet;
+use std::time::Duration;
+use time::OffsetDateTime;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+/// Deliveries sent at once per endpoint (each of another subject).
+const IN_FLIGHT: usize = 16;
+/// Outbox events taken in per step, and pending deliveries looked at.
+const BATCH: usize = 500;
+
+pub(super) async fn run(d: Dispatcher, id: Uuid, mut stop: watch::Receiver<bool>) {
+    let mut seqs = d.store().subscribe_seq();
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let step = {
+            let d = d.clone();
+            tokio::task::spawn_blocking(move || d.prepare(id)).await
+        };
+        let (ep, due, wake) = match step {
+            Ok(Ok(Some(s))) => s,
+            Ok(Ok(None)) => return, // deleted or disabled
+            Ok(Err(e)) => {
+                tracing::error!(endpoint = %id, error = %e, "dispatch step failed; retrying");
+                (None, Vec::new(), Duration::from_secs(1))
+            }
+            Err(e) => {
+                tracing::error!(endpoint = %id, error = %e, "dispatch step panicked; retrying");
+                (None, Vec::new(), Duration::from_secs(1))
+            }
+        };
+        if let (Some(ep), false) = (ep, due.is_empty()) {
+            futures::future::join_all(due.into_iter().map(|del| d.attempt(&ep, del))).await;
+            continue;
+        }
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = seqs.changed() => {}
+            _ = tokio::time::sleep(wake) => {}
+        }
+    }
+}
+
+type Step = (Option<EndpointRecord>, Vec<DeliveryRecord>, Duration);
+
+impl Dispatcher {
+    /// Takes in new events and picks the deliveries due now; `None` when the endpoint is gone or
+    /// disabled. Also says how long to sleep when nothing is due.
+    fn prepare(&self, id: Uuid) -> Result<Option<Step>, crate::store::StoreError> {
+        let Some(ep) = self.store().endpoint(id)?.filter(|e| e.enabled) else { return Ok(None) };
+        self.take_in(&ep)?;
+        let now = OffsetDateTime::now_utc();
+        let mut busy = HashSet::new();
+        let mut due = Vec::new();
+        let mut wake = Duration::from_secs(1);
+        for del in self.store().pending_deliveries(id, BATCH)? {
+            if !busy.insert(del.subject.clone()) {
+                continue; // an earlier event of this subject goes first
+            }
+            match del.next_attempt_at {
+                Some(t) if t > now => {
+                    let left = Duration::try_from(t - now).unwrap_or_default();
+                    wake = wake.min(left);
+                }
+                _ if due.len() < super::worker::IN_FLIGHT => due.push(del),
+                _ => {}
+            }
+        }
+        Ok(Some((Some(ep), due, wake)))
+    }
+
+    /// New outbox events of the endpoint's store after its cursor: a pending delivery for each
+    /// that matches its filter, and the cursor, in one batch.
+    fn take_in(&self, ep: &EndpointRecord) -> Result<(), crate::store::StoreError> {
+        let store = self.store();
+        let cursor = store.cursor(ep.id)?.unwrap_or(0);
+        let events = store.store_events(&ep.store, cursor, BATCH)?;
+        let Some(last) = events.last().map(|e| e.seq) else { return Ok(()) };
+        let mut batch = store.batch();
+        for e in events.iter().filter(|e| policy::matches(&ep.events, &e.kind)) {
+            batch.put_delivery(&DeliveryRecord {
+                endpoint: ep.id,
+                seq: e.seq,
+                event_id: e.id,
+                event_type: e.kind.clone(),
+                subject: policy::subject(e),
+                status: DeliveryStatus::Pending,
+                attempts: Vec::new(),
+                next_attempt_at: None,
+            })?;
+        }
+        batch.put_cursor(ep.id, last);
+        store.write(batch)
+    }
+}
