@@ -13,7 +13,7 @@ bin=$(scripts/fetch-nodes.sh)
 work="$root/.cache/demo"
 rm -rf "$work" && mkdir -p "$work/data" "$work/plugins" "$work/btc"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-API=$(free_port); RPC=$(free_port); ZMQ=$(free_port); P2P=$(free_port); ETH=$(free_port)
+API=$(free_port); RPC=$(free_port); ZMQ=$(free_port); P2P=$(free_port); ETH=$(free_port); SHOP=$(free_port)
 pids=()
 cleanup() {
   trap - EXIT INT TERM
@@ -53,6 +53,11 @@ export PAYWATCH_CHAINS__ETH__WS_URL="ws://127.0.0.1:$ETH"
 export PAYWATCH_CHAINS__ETH__HTTP_URL="http://127.0.0.1:$ETH"
 export PAYWATCH_STORAGE__PATH="$work/data"
 export PAYWATCH_PLUGINS__DIR="$work/plugins"
+export PAYWATCH_STORES__DEMO__ENDPOINTS__0__URL="http://127.0.0.1:$SHOP/paywatch"
+say "starting the demo shop on 127.0.0.1:$SHOP (it verifies every callback's signature)"
+# Process substitution, not a pipe: $! is the shop itself, so Ctrl-C (and the end) stops it.
+python3 scripts/demo_shop.py "$SHOP" "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" > >(tee "$work/shop.log") &
+pids+=($!)
 "$CARGO_TARGET_DIR/debug/paywatch" run --config config/dev.toml 2>"$work/paywatch.log" &
 pids+=($!)
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$API/health" >/dev/null && break; sleep 0.1; done
@@ -79,6 +84,22 @@ say "a block is mined; GET /v1/events?after=1&wait=10  (payment.confirmed, final
 api "http://127.0.0.1:$API/v1/events?after=1&wait=10"
 say "GET /v1/payments/btc/$txid"
 api "http://127.0.0.1:$API/v1/payments/btc/$txid"
+
+wait_shop() { # wait until the shop printed $1
+  for _ in $(seq 600); do grep -q "$1" "$work/shop.log" && return 0; sleep 0.1; done
+  echo "demo: the shop never printed $1"; cat "$work/paywatch.log"; exit 1
+}
+say "POST /v1/invoices  (order 1042: 0.0015 BTC)"
+invoice=$(api -X POST "http://127.0.0.1:$API/v1/invoices" -d '{"asset":"BTC","amount":"0.0015","order_id":"1042","description":"two books"}')
+echo "$invoice"
+address=$(echo "$invoice" | python3 -c 'import json,sys; print(json.load(sys.stdin)["address"])')
+wait_shop "invoice.created"
+say "the customer pays the invoice from the node's wallet"
+cli sendtoaddress "$address" 0.0015 >/dev/null
+wait_shop "invoice.processing"
+say "a block is mined"
+cli generatetoaddress 1 "$miner" >/dev/null
+wait_shop "invoice.settled"
 
 if [ -n "${PAYWATCH_DEMO_ONESHOT:-}" ]; then
   echo "demo: ok"

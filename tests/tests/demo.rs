@@ -27,6 +27,11 @@ fn the_demo_runs_and_shows_the_daemon_working() {
         "\"type\":\"payment.confirmed\"",
         "\"amount\":\"0.0015\"",
         "\"final\":true",
+        "shop: signature ok  invoice.created",
+        "shop: signature ok  invoice.payment_detected",
+        "shop: signature ok  invoice.processing",
+        "shop: signature ok  invoice.settled",
+        "order 1042: settled",
         "demo: ok",
     ] {
         assert!(stdout.contains(expect), "{expect:?} missing from the demo's output:\n{stdout}");

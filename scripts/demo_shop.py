@@ -1,0 +1,41 @@
+#!/usr/bin/env python3
+"""The demo's shop: receives paywatch's callbacks on 127.0.0.1:PORT, verifies each signature
+with docs/webhooks/verify.py (the snippet the docs show) and prints what happened.
+
+    scripts/demo_shop.py PORT SECRET
+"""
+import json, pathlib, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "docs" / "webhooks"))
+from verify import verify  # noqa: E402
+
+PORT, SECRET = int(sys.argv[1]), sys.argv[2]
+
+
+class Shop(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("content-length", 0))).decode()
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        if not verify(SECRET, headers, body):
+            print("shop: REJECTED a callback with a bad signature", flush=True)
+            self.send_response(401)
+            self.end_headers()
+            return
+        event = json.loads(body)
+        d = event["data"]
+        what = f"order {d.get('order_id')}: {d.get('status')}" if "order_id" in d else json.dumps(d)[:80]
+        print(f"shop: signature ok  {event['type']:<26} {what}  paid {d.get('amount_paid')} of {d.get('amount_due')} {d.get('asset')}", flush=True)
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+if __name__ == "__main__":
+    print(f"shop: listening on 127.0.0.1:{PORT}", flush=True)
+    try:
+        HTTPServer(("127.0.0.1", PORT), Shop).serve_forever()
+    except KeyboardInterrupt:
+        pass
