@@ -104,6 +104,8 @@ mod export;
 mod host;
 pub mod messages;
 mod plugin;
+pub mod testing;
+pub mod text;
 
 pub use host::Host;
 pub use messages::PluginError;

@@ -257,6 +257,16 @@ pub struct ClassifyRequest {
     pub body: String,
 }
 
+impl ClassifyRequest {
+    /// The response's `Retry-After` in seconds, when it gives one as a number.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
+            .and_then(|(_, v)| v.trim().parse::<u64>().ok())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
 pub enum Verdict {

@@ -15,23 +15,11 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const KEY: &str = "shop3-key-0123456789";
+const KEY: &str = paywatch_tests::btc::SHOP3_KEY;
 const BACKLOG: usize = 20_000;
 
 fn config() -> String {
-    format!(
-        r#"
-[dispatch]
-allow_private = ["127.0.0.1/32"]
-
-[[stores]]
-id = "shop3"
-api_key = "{KEY}"
-speed = 0
-[stores.receive.BTC]
-descriptor = "pkh(tpubD6NzVbkrYhZ4XgiXtGrdW5XDAPFCL9h7we1vwNCpn8tGbBcgfVYjXyhWo4E1xkh56hjod1RhGjxbaTLV3X4FyWuejifB9jusQ46QzG87VKp/0/*)"
-"#
-    )
+    format!("\n[dispatch]\nallow_private = [\"127.0.0.1/32\"]\n{}", paywatch_tests::btc::shop3(86_400, 604_800))
 }
 
 async fn post(rig: &BtcRig, path: &str, body: Value) -> Value {

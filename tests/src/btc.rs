@@ -97,6 +97,17 @@ impl BtcRig {
         Ok(v["id"].as_str().context("watch id")?.to_string())
     }
 
+    /// One API call with a store key: (status, JSON body or null).
+    pub async fn call(&self, method: reqwest::Method, path: &str, key: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.daemon.req(method, path, key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.expect("the daemon answers");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
     /// Every event of a store so far.
     pub async fn events(&self, key: &str) -> Result<Vec<Value>> {
         let mut out = Vec::new();
@@ -177,3 +188,23 @@ pub fn vout_of(rpc: &bitcoincore_rpc::Client, txid: &str, address: &str) -> Resu
 }
 
 pub const SHOP: &str = SHOP1_KEY;
+
+/// The key of [`shop3`], the store that takes invoices.
+pub const SHOP3_KEY: &str = "shop3-key-0123456789";
+
+/// A third store that takes invoices: addresses from a BIP32 test-vector tpub (P2PKH, which the
+/// test node can pay), with the given monitoring and refund-claim windows.
+pub fn shop3(monitoring_secs: u64, refund_claim_secs: u64) -> String {
+    format!(
+        r#"
+[[stores]]
+id = "shop3"
+api_key = "{SHOP3_KEY}"
+speed = 1
+monitoring_secs = {monitoring_secs}
+refund_claim_secs = {refund_claim_secs}
+[stores.receive.BTC]
+descriptor = "pkh(tpubD6NzVbkrYhZ4XgiXtGrdW5XDAPFCL9h7we1vwNCpn8tGbBcgfVYjXyhWo4E1xkh56hjod1RhGjxbaTLV3X4FyWuejifB9jusQ46QzG87VKp/0/*)"
+"#
+    )
+}

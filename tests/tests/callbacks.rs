@@ -2,31 +2,20 @@
 //! `webhook` and `woocommerce` plugins: signatures checked by the docs' Python, Node and PHP
 //! snippets, retries, 410, kill -9 mid-delivery, a slow receiver, the SSRF guard.
 
-use paywatch_tests::btc::BtcRig;
+use paywatch_tests::btc::{BtcRig, SHOP3_KEY};
 use paywatch_tests::receiver::{Received, Receiver};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-const SHOP3: &str = "shop3-key-0123456789";
+const SHOP3: &str = SHOP3_KEY;
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 fn config() -> String {
-    format!(
-        r#"
-[dispatch]
-allow_private = ["127.0.0.1/32"]
-retry_schedule = ["1s", "1s", "1s", "1s", "1s"]
-
-[[stores]]
-id = "shop3"
-api_key = "{SHOP3}"
-speed = 1
-[stores.receive.BTC]
-descriptor = "pkh(tpubD6NzVbkrYhZ4XgiXtGrdW5XDAPFCL9h7we1vwNCpn8tGbBcgfVYjXyhWo4E1xkh56hjod1RhGjxbaTLV3X4FyWuejifB9jusQ46QzG87VKp/0/*)"
-"#
-    )
+    let dispatch =
+        "\n[dispatch]\nallow_private = [\"127.0.0.1/32\"]\nretry_schedule = [\"1s\", \"1s\", \"1s\", \"1s\", \"1s\"]\n";
+    format!("{dispatch}{}", paywatch_tests::btc::shop3(86_400, 604_800))
 }
 
 async fn rig() -> BtcRig {
@@ -34,13 +23,7 @@ async fn rig() -> BtcRig {
 }
 
 async fn call(rig: &BtcRig, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut req = rig.daemon.req(method, path, SHOP3);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    rig.call(method, path, SHOP3, body).await
 }
 
 async fn endpoint(rig: &BtcRig, body: Value) -> String {

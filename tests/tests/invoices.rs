@@ -3,30 +3,18 @@
 //! claimed by token and paid from the node's wallet; bad input.
 
 use bitcoincore_rpc::RpcApi;
-use paywatch_tests::btc::BtcRig;
+use paywatch_tests::btc::{BtcRig, SHOP3_KEY};
 use paywatch_tests::daemon::SHOP1_KEY;
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-const SHOP3: &str = "shop3-key-0123456789";
+const SHOP3: &str = SHOP3_KEY;
 
-/// A third store that takes invoices: addresses from a BIP32 test-vector tpub (P2PKH, which the
-/// test node can pay), short monitoring and claim windows so the tests can see them end.
+/// shop3 with a short refund-claim window (2 s) so the tests can see it end.
 fn shop3(monitoring_secs: u64) -> String {
-    format!(
-        r#"
-[[stores]]
-id = "shop3"
-api_key = "{SHOP3}"
-speed = 1
-monitoring_secs = {monitoring_secs}
-refund_claim_secs = 2
-[stores.receive.BTC]
-descriptor = "pkh(tpubD6NzVbkrYhZ4XgiXtGrdW5XDAPFCL9h7we1vwNCpn8tGbBcgfVYjXyhWo4E1xkh56hjod1RhGjxbaTLV3X4FyWuejifB9jusQ46QzG87VKp/0/*)"
-"#
-    )
+    paywatch_tests::btc::shop3(monitoring_secs, 2)
 }
 
 async fn rig() -> BtcRig {
@@ -34,13 +22,7 @@ async fn rig() -> BtcRig {
 }
 
 async fn call(rig: &BtcRig, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut req = rig.daemon.req(method, path, SHOP3);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    rig.call(method, path, SHOP3, body).await
 }
 
 async fn invoice(rig: &BtcRig, body: Value) -> Value {

@@ -13,6 +13,7 @@ use bitcoin::{NetworkKind, Script};
 use params::Params;
 use paywatch_plugin_api::amount::format_base_units;
 use paywatch_plugin_api::messages::*;
+use paywatch_plugin_api::text::percent_encode;
 use paywatch_plugin_api::{export_currency_plugin, CurrencyPlugin, Host, PluginError};
 
 const DECIMALS: u8 = 8;
@@ -88,15 +89,6 @@ impl CurrencyPlugin for Bitcoin {
         }
         Ok(uri)
     }
-}
-
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 export_currency_plugin!(Bitcoin);

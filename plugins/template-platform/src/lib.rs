@@ -52,11 +52,7 @@ impl PlatformPlugin for JsonPost {
     }
 
     fn classify(&self, resp: &ClassifyRequest) -> Result<Verdict, PluginError> {
-        let retry_after = resp
-            .headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
-            .and_then(|(_, v)| v.trim().parse::<u64>().ok());
+        let retry_after = resp.retry_after_secs();
         Ok(match resp.status {
             200..=299 => Verdict::Ack,
             410 => Verdict::Disable { reason: "410 gone".into() },

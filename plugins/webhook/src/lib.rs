@@ -70,11 +70,7 @@ impl PlatformPlugin for Webhook {
 /// 2xx delivered; 410 disables the endpoint; 3xx is a wrong URL (redirects are not followed);
 /// anything else is retried, after `Retry-After` seconds when the receiver says so.
 pub fn classify(resp: &ClassifyRequest) -> Verdict {
-    let retry_after = resp
-        .headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
-        .and_then(|(_, v)| v.trim().parse::<u64>().ok());
+    let retry_after = resp.retry_after_secs();
     match resp.status {
         200..=299 => Verdict::Ack,
         410 => Verdict::Disable { reason: "the receiver answered 410 gone".into() },

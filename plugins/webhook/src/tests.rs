@@ -14,25 +14,8 @@ fn the_standard_webhooks_test_vector() {
     );
 }
 
-fn host() -> (paywatch_plugin_api::abi::HostVTable, ()) {
-    unsafe extern "C" fn log(_: *const std::ffi::c_void, _: u32, _: paywatch_plugin_api::abi::Bytes) {}
-    unsafe extern "C" fn no(_: *const std::ffi::c_void, _: paywatch_plugin_api::abi::Bytes) -> bool {
-        false
-    }
-    let vt = paywatch_plugin_api::abi::HostVTable {
-        struct_size: std::mem::size_of::<paywatch_plugin_api::abi::HostVTable>(),
-        abi_major: paywatch_plugin_api::abi::ABI_MAJOR,
-        abi_minor: paywatch_plugin_api::abi::ABI_MINOR,
-        ctx: std::ptr::null(),
-        log,
-        is_watched: no,
-        is_watched_spend: no,
-    };
-    (vt, ())
-}
-
 fn render(endpoint: Value) -> Result<HttpRequest, PluginError> {
-    let (vt, ()) = host();
+    let vt = paywatch_plugin_api::testing::noop_host_vtable();
     let event = json!({"seq": 7, "id": "01a21c43-7095-77ca-98aa-2f877f696014", "type": "invoice.settled",
                        "store": "shop1", "created_at": "2026-11-27T09:00:00Z", "data": {"id": "inv", "status": "settled"}});
     let req = RenderRequest { event, endpoint, attempt: 1, now: 1_800_000_000 };

@@ -9,6 +9,7 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use paywatch_plugin_api::messages::*;
+use paywatch_plugin_api::text::percent_encode;
 use paywatch_plugin_api::{export_platform_plugin, Host, PlatformPlugin, PluginError};
 use serde_json::{json, Value};
 
@@ -117,11 +118,7 @@ impl PlatformPlugin for WooCommerce {
     }
 
     fn classify(&self, resp: &ClassifyRequest) -> Result<Verdict, PluginError> {
-        let retry_after = resp
-            .headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
-            .and_then(|(_, v)| v.trim().parse::<u64>().ok());
+        let retry_after = resp.retry_after_secs();
         Ok(match resp.status {
             200..=299 => Verdict::Ack,
             410 => Verdict::Disable { reason: "the shop answered 410 gone".into() },
@@ -137,15 +134,6 @@ fn excerpt(body: &str) -> String {
     body.chars().take(200).collect()
 }
 
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 export_platform_plugin!(WooCommerce);
 
 #[cfg(test)]
@@ -153,19 +141,7 @@ mod tests {
     use super::*;
 
     fn render(event: Value, endpoint: Value) -> Result<Vec<HttpRequest>, PluginError> {
-        unsafe extern "C" fn log(_: *const std::ffi::c_void, _: u32, _: paywatch_plugin_api::abi::Bytes) {}
-        unsafe extern "C" fn no(_: *const std::ffi::c_void, _: paywatch_plugin_api::abi::Bytes) -> bool {
-            false
-        }
-        let vt = paywatch_plugin_api::abi::HostVTable {
-            struct_size: std::mem::size_of::<paywatch_plugin_api::abi::HostVTable>(),
-            abi_major: paywatch_plugin_api::abi::ABI_MAJOR,
-            abi_minor: paywatch_plugin_api::abi::ABI_MINOR,
-            ctx: std::ptr::null(),
-            log,
-            is_watched: no,
-            is_watched_spend: no,
-        };
+        let vt = paywatch_plugin_api::testing::noop_host_vtable();
         let req = RenderRequest { event, endpoint, attempt: 1, now: 0 };
         WooCommerce.render(&req, &Host::new(&vt)).map(|r| r.requests)
     }
