@@ -3,6 +3,7 @@
 
 use crate::index::{ChainSet, WatchSet};
 use crate::plugins::CallContext;
+use crate::store::{EndpointRecord, NewEvent};
 use crate::store::{Store, StoreError, WatchRecord};
 use paywatch_plugin_api::abi::HostVTable;
 use std::path::Path;
@@ -62,4 +63,40 @@ impl BenchWatchSet {
         let vt = ctx.vtable();
         f(&vt)
     }
+}
+
+/// Writes a delivery backlog into the store at `dir`: a `webhook` endpoint of `store` to `url`
+/// that has seen nothing yet, and `n` events of that store (as if the shop had been down).
+pub fn write_backlog(dir: &Path, store: &str, url: &str, secret: &str, n: usize) -> Result<(), StoreError> {
+    let db = Store::open(dir)?;
+    let now = time::OffsetDateTime::now_utc();
+    let mut config = serde_json::Map::new();
+    config.insert("url".into(), url.into());
+    config.insert("secret".into(), secret.into());
+    let endpoint = EndpointRecord {
+        id: uuid::Uuid::now_v7(),
+        store: store.to_string(),
+        plugin: "webhook".into(),
+        config,
+        events: Vec::new(),
+        enabled: true,
+        disabled_reason: None,
+        from_config: false,
+        created_at: now,
+        updated_at: now,
+    };
+    let mut b = db.batch();
+    b.put_endpoint(&endpoint)?;
+    b.put_cursor(endpoint.id, 0);
+    db.write(b)?;
+    for chunk in 0..n.div_ceil(10_000) {
+        let mut b = db.batch();
+        for i in chunk * 10_000..((chunk + 1) * 10_000).min(n) {
+            let data =
+                serde_json::json!({"id": uuid::Uuid::now_v7(), "order_id": format!("backlog-{i}"), "status": "new"});
+            b.push_event(NewEvent { kind: "invoice.created".into(), store: store.to_string(), data });
+        }
+        db.write(b)?;
+    }
+    db.flush()
 }

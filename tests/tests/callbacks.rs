@@ -122,6 +122,12 @@ async fn failures_are_retried_and_recorded_and_410_disables_the_endpoint() {
     assert!(d["attempts"][3]["latency_ms"].is_u64());
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(flaky.received().len(), 4, "delivered once: no more attempts");
+    // Redelivery on request: the same event, the same webhook-id, once more.
+    let seq = rig.events(SHOP3).await.unwrap()[0]["seq"].as_u64().unwrap();
+    let (status, r) = call(&rig, Method::POST, &format!("/v1/events/{seq}/redeliver"), None).await;
+    assert_eq!((status, r["endpoints"].as_array().map(Vec::len)), (202, Some(1)), "{r}");
+    let again = flaky.wait("the redelivery", |g| g.len() >= 5).await;
+    assert_eq!(again[4].headers["webhook-id"], again[0].headers["webhook-id"]);
 
     let gone = Receiver::scripted(|_, _| (410, Duration::ZERO)).await;
     let id = endpoint(&rig, json!({"plugin": "webhook", "url": gone.url("/"), "secret": SECRET})).await;

@@ -13,19 +13,31 @@ use uuid::Uuid;
 const IN_FLIGHT: usize = 16;
 /// Outbox events taken in per step, and pending deliveries looked at.
 const BATCH: usize = 500;
+/// How often the pending index is read from its start (a redelivered older event is pending
+/// again below the low-water mark the worker otherwise starts from).
+const FULL_SCAN: Duration = Duration::from_secs(5);
 
 pub(super) async fn run(d: Dispatcher, id: Uuid, mut stop: watch::Receiver<bool>) {
     let mut seqs = d.store().subscribe_seq();
+    // The lowest seq that may still be pending: scans start there, past delivered ones.
+    let mut low = 0u64;
+    let mut last_full = std::time::Instant::now();
     loop {
         if *stop.borrow() {
             return;
         }
+        if last_full.elapsed() > FULL_SCAN {
+            (low, last_full) = (0, std::time::Instant::now());
+        }
         let step = {
             let d = d.clone();
-            tokio::task::spawn_blocking(move || d.prepare(id)).await
+            tokio::task::spawn_blocking(move || d.prepare(id, low)).await
         };
         let (ep, due, wake) = match step {
-            Ok(Ok(Some(s))) => s,
+            Ok(Ok(Some((ep, due, wake, first_pending)))) => {
+                low = first_pending;
+                (ep, due, wake)
+            }
             Ok(Ok(None)) => return, // deleted or disabled
             Ok(Err(e)) => {
                 tracing::error!(endpoint = %id, error = %e, "dispatch step failed; retrying");
@@ -48,19 +60,25 @@ pub(super) async fn run(d: Dispatcher, id: Uuid, mut stop: watch::Receiver<bool>
     }
 }
 
-type Step = (Option<EndpointRecord>, Vec<DeliveryRecord>, Duration);
+/// The endpoint, what is due, how long to sleep otherwise, and the new low-water seq.
+type Step = (Option<EndpointRecord>, Vec<DeliveryRecord>, Duration, u64);
 
 impl Dispatcher {
     /// Takes in new events and picks the deliveries due now; `None` when the endpoint is gone or
     /// disabled. Also says how long to sleep when nothing is due.
-    fn prepare(&self, id: Uuid) -> Result<Option<Step>, crate::store::StoreError> {
+    fn prepare(&self, id: Uuid, low: u64) -> Result<Option<Step>, crate::store::StoreError> {
         let Some(ep) = self.store().endpoint(id)?.filter(|e| e.enabled) else { return Ok(None) };
         self.take_in(&ep)?;
         let now = OffsetDateTime::now_utc();
         let mut busy = HashSet::new();
         let mut due = Vec::new();
         let mut wake = Duration::from_secs(1);
-        for del in self.store().pending_deliveries(id, BATCH)? {
+        let pending = self.store().pending_deliveries(id, low, BATCH)?;
+        let first_pending = match pending.first() {
+            Some(d) => d.seq,
+            None => self.store().cursor(id)?.unwrap_or(0) + 1,
+        };
+        for del in pending {
             if !busy.insert(del.subject.clone()) {
                 continue; // an earlier event of this subject goes first
             }
@@ -73,7 +91,7 @@ impl Dispatcher {
                 _ => {}
             }
         }
-        Ok(Some((Some(ep), due, wake)))
+        Ok(Some((Some(ep), due, wake, first_pending)))
     }
 
     /// New outbox events of the endpoint's store after its cursor: a pending delivery for each

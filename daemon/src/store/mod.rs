@@ -471,10 +471,18 @@ impl Store {
         Ok(out)
     }
 
-    /// An endpoint's pending deliveries, oldest first, at most `limit`.
-    pub(crate) fn pending_deliveries(&self, endpoint: Uuid, limit: usize) -> Result<Vec<DeliveryRecord>, StoreError> {
+    /// An endpoint's pending deliveries from seq `from` on, oldest first, at most `limit`.
+    /// (Starting past the delivered ones skips their tombstones in the pending index.)
+    pub(crate) fn pending_deliveries(
+        &self,
+        endpoint: Uuid,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
         let mut out = Vec::new();
-        for item in self.db.prefix_iterator_cf(self.cf(CF_PENDING_DELIVERIES), endpoint.as_bytes()) {
+        let start = delivery_key(endpoint, from);
+        let mode = IteratorMode::From(&start, Direction::Forward);
+        for item in self.db.iterator_cf(self.cf(CF_PENDING_DELIVERIES), mode) {
             let (k, _) = item?;
             if !k.starts_with(endpoint.as_bytes()) || out.len() >= limit {
                 break;
