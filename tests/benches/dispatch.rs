@@ -27,12 +27,7 @@ async fn post(rig: &BtcRig, path: &str, body: Value) -> Value {
 }
 
 fn rss_kb(pid: u32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    s.lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+    paywatch_tests::bench::rss_of_pid(pid) / 1024
 }
 
 #[tokio::main]

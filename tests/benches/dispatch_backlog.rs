@@ -12,14 +12,7 @@ use std::time::{Duration, Instant};
 const N: usize = 1_000_000;
 
 fn rss_mb(pid: u32) -> f64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kb: f64 = s
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    kb / 1024.0
+    paywatch_tests::bench::rss_of_pid(pid) as f64 / (1024.0 * 1024.0)
 }
 
 #[tokio::main]

@@ -41,7 +41,21 @@ pub fn mainnet_block() -> Vec<u8> {
 
 /// Resident set size of this process, in bytes (Linux).
 pub fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
-    pages * 4096
+    rss_of("self")
+}
+
+/// Resident set size of another process (the daemon), in bytes (Linux).
+pub fn rss_of_pid(pid: u32) -> u64 {
+    rss_of(&pid.to_string())
+}
+
+fn rss_of(proc: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{proc}/status")).unwrap_or_default();
+    let kb: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    kb * 1024
 }

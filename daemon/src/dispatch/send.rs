@@ -22,6 +22,20 @@ pub(crate) struct Outcome {
     pub(crate) response: Option<String>,
 }
 
+impl Outcome {
+    /// No answer to classify (plugin missing or failing, bad URL, refused address, network):
+    /// try again on the schedule.
+    fn retry(error: String, started: Instant) -> Self {
+        Outcome {
+            verdict: Verdict::Retry { after_secs: None, reason: error.clone() },
+            http_status: None,
+            latency_ms: started.elapsed().as_millis() as u64,
+            error: Some(error),
+            response: None,
+        }
+    }
+}
+
 impl Dispatcher {
     /// Sends one pending delivery and records the attempt.
     pub(super) async fn attempt(&self, ep: &EndpointRecord, mut del: DeliveryRecord) {
@@ -105,16 +119,10 @@ impl Dispatcher {
     /// Renders, sends and classifies; never fails: every problem is an outcome.
     pub(crate) async fn send(&self, ep: &EndpointRecord, event: &EventRecord, attempt: u32) -> Outcome {
         let started = Instant::now();
-        let fail = |verdict: Verdict, error: String| Outcome {
-            verdict,
-            http_status: None,
-            latency_ms: started.elapsed().as_millis() as u64,
-            error: Some(error),
-            response: None,
-        };
+        let fail = |error: String| Outcome::retry(error, started);
         let Some(plugin) = self.inner.platforms.get(&ep.plugin).cloned() else {
             let e = format!("platform plugin {:?} is not loaded", ep.plugin);
-            return fail(Verdict::Retry { after_secs: None, reason: e.clone() }, e);
+            return fail(e);
         };
         let req = m::RenderRequest {
             event: serde_json::to_value(event).expect("events encode"),
@@ -128,8 +136,8 @@ impl Dispatcher {
         };
         let requests = match rendered {
             Ok(Ok(r)) => r.requests,
-            Ok(Err(e)) => return fail(Verdict::Retry { after_secs: None, reason: e.to_string() }, e.to_string()),
-            Err(e) => return fail(Verdict::Retry { after_secs: None, reason: e.to_string() }, e.to_string()),
+            Ok(Err(e)) => return fail(e.to_string()),
+            Err(e) => return fail(e.to_string()),
         };
         let mut last = Outcome { verdict: Verdict::Ack, http_status: None, latency_ms: 0, error: None, response: None };
         for r in requests {
@@ -148,13 +156,7 @@ impl Dispatcher {
         r: m::HttpRequest,
         started: Instant,
     ) -> Outcome {
-        let fail = |error: String| Outcome {
-            verdict: Verdict::Retry { after_secs: None, reason: error.clone() },
-            http_status: None,
-            latency_ms: started.elapsed().as_millis() as u64,
-            error: Some(error),
-            response: None,
-        };
+        let fail = |error: String| Outcome::retry(error, started);
         let url = match url::Url::parse(&r.url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") => u,
             Ok(u) => return fail(format!("{u}: only http and https callbacks are sent")),

@@ -39,6 +39,17 @@ fn same(a: &PaymentRecord, b: &PaymentRecord) -> bool {
     a.txid == b.txid && a.index == b.index && a.watch_id == b.watch_id
 }
 
+/// A watch's stored payments with this update's changes (not stored yet) laid over them.
+fn overlay(mut stored: Vec<PaymentRecord>, changed: &[&PaymentRecord]) -> Vec<PaymentRecord> {
+    for c in changed {
+        match stored.iter_mut().find(|p| same(p, c)) {
+            Some(p) => *p = (*c).clone(),
+            None => stored.push((*c).clone()),
+        }
+    }
+    stored
+}
+
 impl PaymentHook for Invoices {
     fn write(&self, store: &Store, mut batch: Batch<'_>, changed: &[PaymentRecord]) -> Result<(), StoreError> {
         let _guard = self.lock();
@@ -79,13 +90,7 @@ impl Invoices {
         now: OffsetDateTime,
     ) -> Result<InvoiceRecord, StoreError> {
         let stored = self.store().watch_payments(inv.watch_id, MAX_PAYMENTS)?;
-        let mut current = stored.clone();
-        for c in changed {
-            match current.iter_mut().find(|p| same(p, c)) {
-                Some(p) => *p = (*c).clone(),
-                None => current.push((*c).clone()),
-            }
-        }
+        let current = overlay(stored.clone(), changed);
         let before: Vec<Option<Paid>> = current.iter().map(|c| stored.iter().find(|s| same(s, c)).map(paid)).collect();
         let after: Vec<Paid> = current.iter().map(paid).collect();
         let t = terms(&inv);
@@ -118,13 +123,7 @@ impl Invoices {
         if r.status == RefundStatus::Completed {
             return Ok(());
         }
-        let mut payments = self.store().watch_payments(watch, MAX_PAYMENTS)?;
-        for c in changed {
-            match payments.iter_mut().find(|p| same(p, c)) {
-                Some(p) => *p = (*c).clone(),
-                None => payments.push((*c).clone()),
-            }
-        }
+        let payments = overlay(self.store().watch_payments(watch, MAX_PAYMENTS)?, changed);
         let required = r.required_confirmations;
         let done: Vec<&PaymentRecord> = payments
             .iter()
