@@ -100,6 +100,7 @@
 
 pub mod abi;
 pub mod amount;
+pub mod evm;
 mod export;
 mod host;
 pub mod messages;

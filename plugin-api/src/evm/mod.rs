@@ -1,0 +1,335 @@
+//! EVM blocks as the host hands them to currency plugins (`scan` with `SCAN_BLOCK` on an `evm`
+//! chain): the block and its receipts, normalized into one compact encoding, and a zero-copy
+//! reader. The daemon fetches and encodes; plugins only read, and return only matches.
+//!
+//! Layout (integers big-endian):
+//!
+//! ```text
+//! "EVB1" number:u64 timestamp:u64 hash:32 parent:32
+//! tx_count:u32   tx_count × (hash:32 from:20 has_to:u8 to:20 value:32 success:u8)   fixed 106 bytes
+//! log_count:u32  log_count × (tx:u32 index:u32 address:20 topic_count:u8 topics:32×n data_len:u32 data)
+//! ```
+//!
+//! `value` is a u256 in wei, big-endian. `success` is the receipt's status. A log's `tx` is the
+//! position of its transaction in the block, `index` its log index in the block. Only logs of
+//! the block's receipts are present (never `removed` ones: a block that leaves the best chain
+//! is disconnected by the host, which reverses what it paid).
+
+use std::fmt;
+
+pub type Address = [u8; 20];
+pub type B256 = [u8; 32];
+
+pub const MAGIC: [u8; 4] = *b"EVB1";
+const HEADER_LEN: usize = 4 + 8 + 8 + 32 + 32;
+/// Bytes of one transaction record.
+pub const TX_LEN: usize = 32 + 20 + 1 + 20 + 32 + 1;
+const LOG_FIXED: usize = 4 + 4 + 20 + 1 + 4;
+const MAX_TOPICS: u8 = 4;
+
+/// A normalized block (the host's side: built, then [`Block::encode`]d).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Block {
+    pub number: u64,
+    pub timestamp: u64,
+    pub hash: B256,
+    pub parent: B256,
+    pub txs: Vec<Tx>,
+    pub logs: Vec<Log>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Tx {
+    pub hash: B256,
+    pub from: Address,
+    /// `None` for a contract creation.
+    pub to: Option<Address>,
+    /// Wei, u256 big-endian.
+    pub value: B256,
+    /// The receipt's status.
+    pub success: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Log {
+    /// Position of the emitting transaction in the block.
+    pub tx: u32,
+    /// Log index in the block.
+    pub index: u32,
+    pub address: Address,
+    pub topics: Vec<B256>,
+    pub data: Vec<u8>,
+}
+
+impl Block {
+    pub fn encode(&self) -> Vec<u8> {
+        let logs_len: usize = self.logs.iter().map(|l| LOG_FIXED + 32 * l.topics.len() + l.data.len()).sum();
+        let mut out = Vec::with_capacity(HEADER_LEN + 8 + TX_LEN * self.txs.len() + logs_len);
+        out.extend_from_slice(&MAGIC);
+        out.extend_from_slice(&self.number.to_be_bytes());
+        out.extend_from_slice(&self.timestamp.to_be_bytes());
+        out.extend_from_slice(&self.hash);
+        out.extend_from_slice(&self.parent);
+        out.extend_from_slice(&(self.txs.len() as u32).to_be_bytes());
+        for t in &self.txs {
+            out.extend_from_slice(&t.hash);
+            out.extend_from_slice(&t.from);
+            out.push(t.to.is_some() as u8);
+            out.extend_from_slice(&t.to.unwrap_or_default());
+            out.extend_from_slice(&t.value);
+            out.push(t.success as u8);
+        }
+        out.extend_from_slice(&(self.logs.len() as u32).to_be_bytes());
+        for l in &self.logs {
+            out.extend_from_slice(&l.tx.to_be_bytes());
+            out.extend_from_slice(&l.index.to_be_bytes());
+            out.extend_from_slice(&l.address);
+            out.push(l.topics.len() as u8);
+            for t in &l.topics {
+                out.extend_from_slice(t);
+            }
+            out.extend_from_slice(&(l.data.len() as u32).to_be_bytes());
+            out.extend_from_slice(&l.data);
+        }
+        out
+    }
+}
+
+/// Why bytes are not an encoded block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormatError(String);
+
+impl fmt::Display for FormatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "malformed evm block: {}", self.0)
+    }
+}
+
+impl std::error::Error for FormatError {}
+
+fn bad(what: impl Into<String>) -> FormatError {
+    FormatError(what.into())
+}
+
+/// A checked view of an encoded block. [`BlockView::parse`] checks every length once; the
+/// accessors and iterators then cannot fail.
+#[derive(Debug, Clone, Copy)]
+pub struct BlockView<'a> {
+    head: &'a [u8; HEADER_LEN],
+    txs: &'a [u8],
+    logs: &'a [u8],
+    log_count: usize,
+}
+
+impl<'a> BlockView<'a> {
+    pub fn parse(raw: &'a [u8]) -> Result<Self, FormatError> {
+        let head: &[u8; HEADER_LEN] = raw
+            .get(..HEADER_LEN)
+            .and_then(|h| h.try_into().ok())
+            .ok_or_else(|| bad(format!("{} bytes, shorter than a header", raw.len())))?;
+        if head[..4] != MAGIC {
+            return Err(bad(format!("magic {:02x?} is not EVB1", &head[..4])));
+        }
+        let mut rest = &raw[HEADER_LEN..];
+        let tx_count = take_u32(&mut rest, "tx count")? as usize;
+        let txs_len =
+            tx_count.checked_mul(TX_LEN).filter(|&n| n <= rest.len()).ok_or_else(|| bad(format!("{tx_count} txs")))?;
+        let (txs, mut rest) = rest.split_at(txs_len);
+        let log_count = take_u32(&mut rest, "log count")? as usize;
+        let logs = rest;
+        let mut cursor = LogIter { rest: logs, left: log_count };
+        for i in 0..log_count {
+            let log = cursor.next_checked().map_err(|e| bad(format!("log {i}: {e}")))?;
+            if log.tx as usize >= tx_count {
+                return Err(bad(format!("log {i} names tx {} of {tx_count}", log.tx)));
+            }
+        }
+        if !cursor.rest.is_empty() {
+            return Err(bad(format!("{} trailing bytes", cursor.rest.len())));
+        }
+        Ok(Self { head, txs, logs, log_count })
+    }
+
+    pub fn number(&self) -> u64 {
+        u64::from_be_bytes(self.head[4..12].try_into().expect("8 bytes"))
+    }
+
+    pub fn timestamp(&self) -> u64 {
+        u64::from_be_bytes(self.head[12..20].try_into().expect("8 bytes"))
+    }
+
+    pub fn hash(&self) -> &'a B256 {
+        self.head[20..52].try_into().expect("32 bytes")
+    }
+
+    pub fn parent(&self) -> &'a B256 {
+        self.head[52..84].try_into().expect("32 bytes")
+    }
+
+    pub fn tx_count(&self) -> usize {
+        self.txs.len() / TX_LEN
+    }
+
+    pub fn txs(&self) -> impl ExactSizeIterator<Item = TxView<'a>> + 'a {
+        self.txs.chunks_exact(TX_LEN).map(|c| TxView(c.try_into().expect("exact chunks")))
+    }
+
+    /// The transaction at a position (a log's [`LogView::tx`]).
+    pub fn tx(&self, position: u32) -> Option<TxView<'a>> {
+        let start = (position as usize).checked_mul(TX_LEN)?;
+        self.txs.get(start..start + TX_LEN).map(|c| TxView(c.try_into().expect("sliced to TX_LEN")))
+    }
+
+    pub fn logs(&self) -> LogIter<'a> {
+        LogIter { rest: self.logs, left: self.log_count }
+    }
+}
+
+fn take_u32(rest: &mut &[u8], what: &str) -> Result<u32, FormatError> {
+    let (n, r) = rest.split_first_chunk::<4>().ok_or_else(|| bad(format!("truncated at the {what}")))?;
+    *rest = r;
+    Ok(u32::from_be_bytes(*n))
+}
+
+/// One transaction record.
+#[derive(Debug, Clone, Copy)]
+pub struct TxView<'a>(&'a [u8; TX_LEN]);
+
+impl<'a> TxView<'a> {
+    pub fn hash(&self) -> &'a B256 {
+        self.0[..32].try_into().expect("32 bytes")
+    }
+
+    pub fn from(&self) -> &'a Address {
+        self.0[32..52].try_into().expect("20 bytes")
+    }
+
+    pub fn to(&self) -> Option<&'a Address> {
+        (self.0[52] != 0).then(|| self.0[53..73].try_into().expect("20 bytes"))
+    }
+
+    /// Wei, u256 big-endian.
+    pub fn value(&self) -> &'a B256 {
+        self.0[73..105].try_into().expect("32 bytes")
+    }
+
+    pub fn success(&self) -> bool {
+        self.0[105] != 0
+    }
+}
+
+/// One log.
+#[derive(Debug, Clone, Copy)]
+pub struct LogView<'a> {
+    pub tx: u32,
+    pub index: u32,
+    pub address: &'a Address,
+    topics: &'a [u8],
+    pub data: &'a [u8],
+}
+
+impl<'a> LogView<'a> {
+    pub fn topic_count(&self) -> usize {
+        self.topics.len() / 32
+    }
+
+    pub fn topic(&self, i: usize) -> Option<&'a B256> {
+        self.topics.get(i * 32..i * 32 + 32).map(|t| t.try_into().expect("32 bytes"))
+    }
+}
+
+/// The logs of a [`BlockView`], in block order.
+#[derive(Debug, Clone)]
+pub struct LogIter<'a> {
+    rest: &'a [u8],
+    left: usize,
+}
+
+impl<'a> LogIter<'a> {
+    fn next_checked(&mut self) -> Result<LogView<'a>, String> {
+        let fixed = self.rest.get(..4 + 4 + 20 + 1).ok_or("truncated")?;
+        let tx = u32::from_be_bytes(fixed[..4].try_into().expect("4 bytes"));
+        let index = u32::from_be_bytes(fixed[4..8].try_into().expect("4 bytes"));
+        let address: &Address = fixed[8..28].try_into().expect("20 bytes");
+        let n = fixed[28];
+        if n > MAX_TOPICS {
+            return Err(format!("{n} topics, at most {MAX_TOPICS}"));
+        }
+        let topics_end = 29 + 32 * n as usize;
+        let topics = self.rest.get(29..topics_end).ok_or("truncated in its topics")?;
+        let len = self.rest.get(topics_end..topics_end + 4).ok_or("truncated at its data length")?;
+        let len = u32::from_be_bytes(len.try_into().expect("4 bytes")) as usize;
+        let data = self.rest.get(topics_end + 4..topics_end + 4 + len).ok_or("truncated in its data")?;
+        self.rest = &self.rest[topics_end + 4 + len..];
+        self.left -= 1;
+        Ok(LogView { tx, index, address, topics, data })
+    }
+}
+
+impl<'a> Iterator for LogIter<'a> {
+    type Item = LogView<'a>;
+
+    fn next(&mut self) -> Option<LogView<'a>> {
+        if self.left == 0 {
+            return None;
+        }
+        Some(self.next_checked().expect("checked by BlockView::parse"))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for LogIter<'_> {}
+
+/// A u256 (big-endian) as a decimal string.
+pub fn u256_to_decimal(v: &B256) -> String {
+    let mut limbs: [u64; 4] = std::array::from_fn(|i| u64::from_be_bytes(v[i * 8..i * 8 + 8].try_into().expect("8")));
+    if limbs[0] == 0 && limbs[1] == 0 {
+        return ((limbs[2] as u128) << 64 | limbs[3] as u128).to_string();
+    }
+    const BASE: u128 = 10_000_000_000_000_000_000; // 10^19 < 2^64
+    let mut parts = Vec::with_capacity(5); // base-10^19 digits, least significant first
+    while limbs.iter().any(|&l| l != 0) {
+        let mut rem: u128 = 0;
+        for l in limbs.iter_mut() {
+            let cur = rem << 64 | *l as u128;
+            *l = (cur / BASE) as u64;
+            rem = cur % BASE;
+        }
+        parts.push(rem as u64);
+    }
+    let mut s = parts.pop().expect("non-zero").to_string();
+    for p in parts.iter().rev() {
+        s.push_str(&format!("{p:019}"));
+    }
+    s
+}
+
+/// A decimal string as a u256 (big-endian); `None` when it is not digits or does not fit.
+pub fn decimal_to_u256(s: &str) -> Option<B256> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut limbs = [0u64; 4]; // most significant first
+    for d in s.bytes().map(|b| (b - b'0') as u128) {
+        let mut carry = d;
+        for l in limbs.iter_mut().rev() {
+            let cur = *l as u128 * 10 + carry;
+            *l = cur as u64;
+            carry = cur >> 64;
+        }
+        if carry != 0 {
+            return None;
+        }
+    }
+    let mut out = [0u8; 32];
+    for (i, l) in limbs.iter().enumerate() {
+        out[i * 8..i * 8 + 8].copy_from_slice(&l.to_be_bytes());
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests;
