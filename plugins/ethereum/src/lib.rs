@@ -1,0 +1,90 @@
+//! The `ethereum` currency plugin: the native coin of any EVM chain (Ether, POL, BNB…).
+//! Credits a transaction's top-level `value` to its `to` when `to` is watched and the receipt
+//! says it succeeded. Transfers made by contracts (a smart-contract wallet paying through an
+//! internal call) are not in the block's transactions and receipts, so they are not seen.
+//!
+//! Config: `asset`, `symbol`, `chain_id` (the daemon passes the chain's), `decimals`
+//! (default 18), `confirmations` hint (default 12).
+
+use paywatch_evm_common::{config_u8, hex0x, uri, EvmAsset};
+use paywatch_plugin_api::evm::{u256_to_decimal, BlockView};
+use paywatch_plugin_api::messages::*;
+use paywatch_plugin_api::{export_currency_plugin, CurrencyPlugin, Host, PluginError};
+
+/// The payment index of a native transfer: a transaction has one `value`, and log indexes
+/// (ERC-20 payments of the same transaction) never reach this.
+pub const NATIVE_INDEX: u32 = u32::MAX;
+
+#[derive(Debug)]
+pub struct Ethereum {
+    asset: EvmAsset,
+    decimals: u8,
+}
+
+impl CurrencyPlugin for Ethereum {
+    const NAME: &'static str = "ethereum";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+
+    fn create(config: serde_json::Value, host: &Host<'_>) -> Result<Self, PluginError> {
+        let asset = EvmAsset::from_config(&config)?;
+        let decimals = config_u8(&config, "decimals")?.unwrap_or(18);
+        host.info(&format!("ethereum plugin ready for {} on chain id {}", asset.symbol, asset.chain_id));
+        Ok(Self { asset, decimals })
+    }
+
+    fn info(&self) -> CurrencyInfo {
+        CurrencyInfo {
+            chain_kind: "evm".into(),
+            symbol: self.asset.symbol.clone(),
+            decimals: self.decimals,
+            default_confirmations: 12,
+        }
+    }
+
+    fn parse_address(&self, address: &str) -> Result<ParsedAddress, PluginError> {
+        self.asset.parse_address(address)
+    }
+
+    fn key_to_address(&self, key: &[u8]) -> Result<String, PluginError> {
+        self.asset.key_to_address(key)
+    }
+
+    fn derive_addresses(&self, req: &DeriveRequest) -> Result<Vec<DerivedAddress>, PluginError> {
+        self.asset.derive_addresses(req)
+    }
+
+    fn scan_block(&self, raw: &[u8], host: &Host<'_>) -> Result<ScanReply, PluginError> {
+        let block = BlockView::parse(raw).map_err(|e| PluginError::invalid_input(e.to_string()))?;
+        let mut out = ScanReply::default();
+        for tx in block.txs() {
+            let Some(to) = tx.to() else { continue };
+            if !tx.success() || *tx.value() == [0; 32] || !host.is_watched(to) {
+                continue;
+            }
+            out.matches.push(Match {
+                key: Hex(to.to_vec()),
+                asset: self.asset.asset.clone(),
+                amount_base: u256_to_decimal(tx.value()),
+                txid: hex0x(tx.hash()),
+                index: NATIVE_INDEX,
+                spends: Vec::new(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// EVM chains are followed by block; there is nothing to scan before inclusion.
+    fn scan_tx(&self, _raw: &[u8], _host: &Host<'_>) -> Result<ScanReply, PluginError> {
+        Ok(ScanReply::default())
+    }
+
+    /// EIP-681: `ethereum:ADDRESS@CHAIN_ID?value=WEI`.
+    fn payment_uri(&self, req: &PaymentUriRequest) -> Result<String, PluginError> {
+        uri::native(&req.address, self.asset.chain_id, &req.amount_base)
+    }
+}
+
+export_currency_plugin!(Ethereum);
+
+#[cfg(test)]
+mod tests;
