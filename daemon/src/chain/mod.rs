@@ -2,15 +2,17 @@
 //! to its node's (by hash) and handing the indexer what changed. Feeds are only triggers.
 
 mod bitcoin;
+mod evm;
 
 use crate::config::{ChainNode, Config};
 use crate::health::{Health, Kind, Status};
-use crate::index::{Decimals, PaymentHook, WatchSet};
+use crate::index::{ChainSet, Decimals, Indexer, PaymentHook, WatchSet};
 use crate::plugins::PluginInstance;
 use crate::startup::Currencies;
 use crate::store::Store;
 use paywatch_plugin_api::messages::ScanReply;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Why a sync round failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,10 +36,112 @@ impl Scanner for PluginInstance {
     }
 }
 
+/// What a follower is built from besides its config.
+pub(crate) struct Parts {
+    pub(crate) store: Arc<Store>,
+    pub(crate) set: Arc<ChainSet>,
+    pub(crate) scanners: Vec<Arc<dyn Scanner>>,
+    pub(crate) decimals: Decimals,
+    pub(crate) hook: Arc<dyn PaymentHook>,
+    pub(crate) health: Arc<Health>,
+}
+
+/// The highest height where the local chain and the node's agree, walking back by hash from
+/// the lower of the two tips. Below the recorded window it is a fatal error: the reorg is
+/// deeper than `reorg_window`, and guessing would corrupt payments.
+pub(crate) fn fork_point(
+    indexer: &Indexer,
+    reorg_window: u32,
+    local_tip: u64,
+    node_height: u64,
+    mut node_hash: impl FnMut(u64) -> Result<Option<String>, FollowError>,
+) -> Result<u64, FollowError> {
+    let mut h = local_tip.min(node_height);
+    loop {
+        let Some(local) = indexer.hash_at(h) else {
+            return Err(FollowError::Fatal(format!(
+                "reorg deeper than the reorg window ({reorg_window} blocks): no common block with the node at or above height {} (local tip {local_tip}); refusing to guess",
+                indexer.lowest().unwrap_or(h),
+            )));
+        };
+        if node_hash(h)?.as_deref() == Some(local) {
+            return Ok(h);
+        }
+        if h == 0 {
+            return Err(FollowError::Fatal("the node's genesis block differs from ours".into()));
+        }
+        h -= 1;
+    }
+}
+
+/// The pace of a follower's loop: when the next sync is due, and what a sync's outcome means
+/// (poll again later; back off 1 s → 30 s and say `degraded`; stop and say `down`).
+#[derive(Debug)]
+pub(crate) struct Pacer {
+    chain: String,
+    poll: Duration,
+    backoff: Duration,
+    next_sync: Instant,
+    health: Arc<Health>,
+}
+
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+impl Pacer {
+    pub(crate) fn new(chain: &str, poll: Duration, health: Arc<Health>) -> Self {
+        Self { chain: chain.to_string(), poll, backoff: Duration::from_secs(1), next_sync: Instant::now(), health }
+    }
+
+    pub(crate) fn due(&self) -> bool {
+        Instant::now() >= self.next_sync
+    }
+
+    /// How long to wait for a trigger before the next sync is due.
+    pub(crate) fn wait(&self) -> Duration {
+        self.next_sync.saturating_duration_since(Instant::now())
+    }
+
+    /// Sync as soon as possible (a trigger asked for it).
+    pub(crate) fn now(&mut self) {
+        self.next_sync = Instant::now();
+    }
+
+    /// Takes a sync's outcome; false when the chain must stop (fatal, reported).
+    pub(crate) fn after(&mut self, outcome: Result<(), FollowError>) -> bool {
+        match outcome {
+            Ok(()) => {
+                self.backoff = Duration::from_secs(1);
+                self.next_sync = Instant::now() + self.poll;
+                true
+            }
+            Err(FollowError::Transient(e)) => {
+                let chain = &self.chain;
+                tracing::warn!(%chain, error = %e, retry_in = ?self.backoff, "chain sync failed; retrying");
+                let detail = format!("{e}; retrying in {}s", self.backoff.as_secs());
+                self.health.set(Kind::Chain, chain, Status::Degraded, detail);
+                self.next_sync = Instant::now() + self.backoff;
+                self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+                true
+            }
+            Err(FollowError::Fatal(e)) => {
+                tracing::error!(chain = %self.chain, error = %e, "chain stopped");
+                self.health.set(Kind::Chain, &self.chain, Status::Down, format!("stopped: {e}"));
+                false
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Running {
+    Bitcoin(bitcoin::Running),
+    Evm(evm::Running),
+}
+
 /// The running followers; [`Followers::stop`] ends them.
 #[derive(Debug, Default)]
 pub(crate) struct Followers {
-    running: Vec<bitcoin::Running>,
+    running: Vec<Running>,
 }
 
 impl Followers {
@@ -61,23 +165,18 @@ impl Followers {
                 continue;
             }
             let chain_set = set.chain(&chain.name).expect("the set has every configured chain").clone();
-            match &chain.node {
-                ChainNode::Bitcoin(node) => {
-                    let parts = bitcoin::Parts {
-                        store: store.clone(),
-                        set: chain_set,
-                        scanners,
-                        decimals: decimals.clone(),
-                        hook: hook.clone(),
-                        health: health.clone(),
-                    };
-                    let r = bitcoin::start(chain, node, parts)?;
-                    out.running.push(r);
-                }
-                ChainNode::Evm(_) => {
-                    health.set(Kind::Chain, &chain.name, Status::Idle, "evm chains are not followed yet");
-                }
-            }
+            let parts = Parts {
+                store: store.clone(),
+                set: chain_set,
+                scanners,
+                decimals: decimals.clone(),
+                hook: hook.clone(),
+                health: health.clone(),
+            };
+            out.running.push(match &chain.node {
+                ChainNode::Bitcoin(node) => Running::Bitcoin(bitcoin::start(chain, node, parts)?),
+                ChainNode::Evm(node) => Running::Evm(evm::start(chain, node, parts)?),
+            });
         }
         Ok(out)
     }
@@ -85,7 +184,10 @@ impl Followers {
     /// Stops every follower and waits for it (a block in progress is finished first).
     pub(crate) fn stop(self) {
         for r in self.running {
-            r.stop();
+            match r {
+                Running::Bitcoin(r) => r.stop(),
+                Running::Evm(r) => r.stop(),
+            }
         }
     }
 }

@@ -150,9 +150,13 @@ pub struct ZmqEndpoints {
 #[derive(Debug, Clone, Serialize)]
 pub struct EvmNode {
     pub chain_id: u64,
+    /// newHeads subscription (and requests when `http_url` is not set).
     pub ws_url: Url,
+    /// Requests (block, receipts); plain HTTP.
     pub http_url: Option<Url>,
     pub rpc_timeout_secs: u64,
+    /// Reconcile at least this often, whatever the feed says.
+    pub poll_secs: u64,
 }
 
 /// Something that can be paid: a currency plugin on a chain, with the plugin's parameters.

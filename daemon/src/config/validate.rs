@@ -291,9 +291,12 @@ fn evm_node(t: &mut Table<'_>, issues: &mut Issues) -> Option<EvmNode> {
         issues.push(t.key_path("chain_id"), "missing required key");
     }
     let ws_url = url_with_scheme(t, "ws_url", &["ws", "wss"], true, issues);
-    let http_url = url_with_scheme(t, "http_url", &["http", "https"], false, issues);
+    // Plain HTTP only (a node beside the daemon); for TLS, leave http_url out and give a wss
+    // ws_url: requests then go over the WebSocket.
+    let http_url = url_with_scheme(t, "http_url", &["http"], false, issues);
     let rpc_timeout_secs = t.u64_in("rpc_timeout_secs", 30, 1..=600, issues);
-    Some(EvmNode { chain_id: chain_id.filter(|c| *c > 0)?, ws_url: ws_url?, http_url, rpc_timeout_secs })
+    let poll_secs = t.u64_in("poll_secs", 5, 1..=3600, issues);
+    Some(EvmNode { chain_id: chain_id.filter(|c| *c > 0)?, ws_url: ws_url?, http_url, rpc_timeout_secs, poll_secs })
 }
 
 fn assets(tables: Vec<Table<'_>>, chains: &[String], issues: &mut Issues) -> Vec<AssetConfig> {

@@ -190,7 +190,9 @@ impl Indexer {
                 p.is_final = p.required_confirmations <= 1;
                 p.replaced_by = None;
                 p.updated_at = OffsetDateTime::now_utc();
-                if old.is_none() {
+                // Seen for the first time, or again after a reversal, drop or replacement
+                // without a mempool sighting in between (EVM chains have none).
+                if old.as_ref().is_none_or(|o| !matches!(o.status, PaymentStatus::Pending | PaymentStatus::Confirmed)) {
                     up.emit("payment.detected", &p);
                 }
                 up.set(old, p, Some("payment.confirmed"));

@@ -285,7 +285,7 @@ impl Invoices {
     pub(crate) fn cancel(&self, store_id: &str, id: Uuid) -> Result<InvoiceRecord, InvoiceError> {
         let _guard = self.lock();
         let mut inv = self.get(store_id, id)?.ok_or_else(|| InvoiceError::NotFound(format!("invoice {id}")))?;
-        let payments = self.store().watch_payments(inv.watch_id, super::state::MAX_PAYMENTS)?;
+        let payments = self.asset_payments(inv.watch_id, &inv.asset)?;
         if inv.status != InvoiceStatus::New || !payments.is_empty() {
             let why = match payments.len() {
                 0 => format!("it is {}", inv.status.as_str()),

@@ -162,7 +162,7 @@ impl Invoices {
 
     /// The invoice with its payments, as events and the API show it.
     pub(crate) fn view(&self, inv: &InvoiceRecord) -> Result<serde_json::Value, InvoiceError> {
-        let payments = self.store().watch_payments(inv.watch_id, state::MAX_PAYMENTS)?;
+        let payments = self.asset_payments(inv.watch_id, &inv.asset)?;
         Ok(invoice_json(inv, &payments))
     }
 

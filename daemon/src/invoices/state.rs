@@ -79,6 +79,14 @@ impl PaymentHook for Invoices {
 }
 
 impl Invoices {
+    /// A watch's payments in one asset: an EVM address receives the native coin and every
+    /// token, but an invoice or refund counts only its own asset.
+    pub(super) fn asset_payments(&self, watch: Uuid, asset: &str) -> Result<Vec<PaymentRecord>, StoreError> {
+        let mut all = self.store().watch_payments(watch, MAX_PAYMENTS)?;
+        all.retain(|p| p.asset == asset);
+        Ok(all)
+    }
+
     /// Recomputes an invoice with `changed` payments (not yet stored) over its stored ones, at
     /// `now`; adds the new state and its events to the batch when anything changed. Returns the
     /// invoice as it now is.
@@ -89,8 +97,9 @@ impl Invoices {
         changed: &[&PaymentRecord],
         now: OffsetDateTime,
     ) -> Result<InvoiceRecord, StoreError> {
-        let stored = self.store().watch_payments(inv.watch_id, MAX_PAYMENTS)?;
-        let current = overlay(stored.clone(), changed);
+        let stored = self.asset_payments(inv.watch_id, &inv.asset)?;
+        let changed: Vec<&PaymentRecord> = changed.iter().copied().filter(|p| p.asset == inv.asset).collect();
+        let current = overlay(stored.clone(), &changed);
         let before: Vec<Option<Paid>> = current.iter().map(|c| stored.iter().find(|s| same(s, c)).map(paid)).collect();
         let after: Vec<Paid> = current.iter().map(paid).collect();
         let t = terms(&inv);
@@ -123,7 +132,8 @@ impl Invoices {
         if r.status == RefundStatus::Completed {
             return Ok(());
         }
-        let payments = overlay(self.store().watch_payments(watch, MAX_PAYMENTS)?, changed);
+        let changed: Vec<&PaymentRecord> = changed.iter().copied().filter(|p| p.asset == r.asset).collect();
+        let payments = overlay(self.asset_payments(watch, &r.asset)?, &changed);
         let required = r.required_confirmations;
         let done: Vec<&PaymentRecord> = payments
             .iter()

@@ -5,7 +5,7 @@
 
 use super::rpc::{BitcoinNode, RpcError};
 use super::Trigger;
-use crate::chain::{FollowError, Scanner};
+use crate::chain::{fork_point, FollowError, Pacer, Scanner};
 use crate::health::{Health, Kind, Status};
 use crate::index::Indexer;
 use bitcoincore_rpc::bitcoin::block::Header;
@@ -15,12 +15,11 @@ use paywatch_plugin_api::abi::{SCAN_BLOCK, SCAN_TX};
 use paywatch_plugin_api::messages::ScanReply;
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Blocks fetched per round, and requests in flight.
 const FETCH_CHUNK: usize = 32;
 const FETCH_THREADS: usize = 4;
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Where and how one chain is followed.
 #[derive(Debug, Clone)]
@@ -61,44 +60,26 @@ impl Follower {
     /// The thread body: sync, then react to triggers until `Stop`. A fatal error stops this
     /// chain (loudly, in the log and `/health`); the daemon keeps running.
     pub(crate) fn run(mut self, triggers: Receiver<Trigger>) {
-        let mut backoff = Duration::from_secs(1);
-        let mut next_sync = Instant::now();
+        let mut pace = Pacer::new(&self.cfg.chain, self.cfg.poll, self.health.clone());
         loop {
-            if Instant::now() >= next_sync {
-                match self.sync() {
-                    Ok(()) => {
-                        backoff = Duration::from_secs(1);
-                        next_sync = Instant::now() + self.cfg.poll;
-                        self.report_ok();
-                    }
-                    Err(FollowError::Transient(e)) => {
-                        tracing::warn!(chain = %self.cfg.chain, error = %e, retry_in = ?backoff, "chain sync failed; retrying");
-                        self.health.set(
-                            Kind::Chain,
-                            &self.cfg.chain,
-                            Status::Degraded,
-                            format!("{e}; retrying in {}s", backoff.as_secs()),
-                        );
-                        next_sync = Instant::now() + backoff;
-                        backoff = (backoff * 2).min(MAX_BACKOFF);
-                    }
-                    Err(FollowError::Fatal(e)) => {
-                        tracing::error!(chain = %self.cfg.chain, error = %e, "chain stopped");
-                        self.health.set(Kind::Chain, &self.cfg.chain, Status::Down, format!("stopped: {e}"));
-                        return;
-                    }
+            if pace.due() {
+                let outcome = self.sync();
+                if outcome.is_ok() {
+                    self.report_ok();
+                }
+                if !pace.after(outcome) {
+                    return;
                 }
             }
-            let wait = next_sync.saturating_duration_since(Instant::now());
-            match triggers.recv_timeout(wait) {
+            match triggers.recv_timeout(pace.wait()) {
                 Ok(Trigger::Stop) | Err(RecvTimeoutError::Disconnected) => return,
                 Ok(Trigger::RawTx(raw)) => self.on_raw_tx(&raw),
                 Ok(Trigger::RawBlock(raw)) if self.on_raw_block(&raw) => {}
                 Ok(Trigger::Reconcile(why)) => {
                     tracing::debug!(chain = %self.cfg.chain, why, "reconcile requested");
-                    next_sync = Instant::now();
+                    pace.now();
                 }
-                Ok(Trigger::RawBlock(_)) => next_sync = Instant::now(),
+                Ok(Trigger::RawBlock(_)) => pace.now(),
                 Err(RecvTimeoutError::Timeout) => {}
             }
         }
@@ -133,7 +114,10 @@ impl Follower {
             return Ok(true);
         }
         let node_height = self.node.block_count()?;
-        let fork = self.fork_point(tip.height, node_height)?;
+        let node = self.node.clone();
+        let fork = fork_point(&self.indexer, self.cfg.reorg_window, tip.height, node_height, |h| {
+            Ok(Some(node.block_hash(h)?))
+        })?;
         while self.indexer.tip().is_some_and(|t| t.height > fork) {
             let gone = self.indexer.tip().expect("checked");
             self.indexer.disconnect_tip().map_err(|e| FollowError::Fatal(e.to_string()))?;
@@ -171,27 +155,6 @@ impl Follower {
         self.indexer.start_at(from, &hash, &prev).map_err(|e| FollowError::Fatal(e.to_string()))?;
         tracing::info!(chain = %self.cfg.chain, height = from, %hash, "first start: following from here");
         Ok(())
-    }
-
-    /// The highest height where the local and the node's hashes agree, walking back by hash.
-    fn fork_point(&self, local_tip: u64, node_height: u64) -> Result<u64, FollowError> {
-        let mut h = local_tip.min(node_height);
-        loop {
-            let Some(local) = self.indexer.hash_at(h) else {
-                return Err(FollowError::Fatal(format!(
-                    "reorg deeper than the reorg window ({} blocks): no common block with the node at or above height {} (local tip {local_tip}); refusing to guess",
-                    self.cfg.reorg_window,
-                    self.indexer.lowest().unwrap_or(h),
-                )));
-            };
-            if self.node.block_hash(h)? == local {
-                return Ok(h);
-            }
-            if h == 0 {
-                return Err(FollowError::Fatal("the node's genesis block differs from ours".into()));
-            }
-            h -= 1;
-        }
     }
 
     /// Heights `from..=to` fetched by a few threads: (height, hash, raw), in order.

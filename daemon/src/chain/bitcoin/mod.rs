@@ -7,10 +7,10 @@ mod zmq;
 #[cfg(test)]
 mod tests;
 
+use crate::chain::Parts;
 use crate::config::{BitcoinNode, ChainConfig};
-use crate::health::{Health, Kind, Status};
-use crate::index::{ChainSet, Decimals, Indexer, PaymentHook};
-use crate::store::Store;
+use crate::health::{Kind, Status};
+use crate::index::Indexer;
 use follower::{Follower, FollowerConfig};
 use paywatch_plugin_api::messages::OutPoint;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -59,16 +59,6 @@ pub(crate) fn outpoint_bytes(o: &OutPoint) -> Option<Vec<u8>> {
     b.reverse();
     b.extend_from_slice(&o.index.to_le_bytes());
     Some(b)
-}
-
-/// What a follower is built from besides its config.
-pub(crate) struct Parts {
-    pub(crate) store: Arc<Store>,
-    pub(crate) set: Arc<ChainSet>,
-    pub(crate) scanners: Vec<Arc<dyn crate::chain::Scanner>>,
-    pub(crate) decimals: Decimals,
-    pub(crate) hook: Arc<dyn PaymentHook>,
-    pub(crate) health: Arc<Health>,
 }
 
 pub(crate) fn start(chain: &ChainConfig, node: &BitcoinNode, parts: Parts) -> Result<Running, String> {

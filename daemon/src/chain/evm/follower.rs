@@ -1,0 +1,205 @@
+//! The EVM follower: keeps the chain's local best chain equal to the node's, by hash. Runs on
+//! its own thread; newHeads, the poll timer and startup all lead to [`Follower::sync`]: compare
+//! the local tip with the node's head, walk back by parent hash to the fork point, disconnect,
+//! fetch the node's blocks with their receipts (several in flight), connect them in order,
+//! each checked against its parent. Payments are seen at inclusion: there is no mempool here.
+
+use super::node::{EvmNode, HeadRef, NodeError};
+use super::Wake;
+use crate::chain::{fork_point, FollowError, Pacer, Scanner};
+use crate::health::{Health, Kind, Status};
+use crate::index::Indexer;
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use paywatch_plugin_api::abi::SCAN_BLOCK;
+use paywatch_plugin_api::evm::Block;
+use paywatch_plugin_api::messages::ScanReply;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Blocks fetched per round.
+const FETCH_CHUNK: u64 = 32;
+
+/// Where and how one chain is followed.
+#[derive(Debug, Clone)]
+pub(crate) struct FollowerConfig {
+    pub(crate) chain: String,
+    pub(crate) chain_id: u64,
+    pub(crate) reorg_window: u32,
+    pub(crate) start_height: Option<u64>,
+    pub(crate) poll: Duration,
+}
+
+pub(crate) struct Follower {
+    cfg: FollowerConfig,
+    node: Arc<dyn EvmNode>,
+    indexer: Indexer,
+    scanners: Vec<Arc<dyn Scanner>>,
+    health: Arc<Health>,
+    /// Whether the newHeads feed is live (for `/health`).
+    feed_up: Arc<AtomicBool>,
+    chain_id_checked: bool,
+}
+
+impl std::fmt::Debug for Follower {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Follower").field("chain", &self.cfg.chain).field("tip", &self.indexer.tip()).finish()
+    }
+}
+
+impl From<NodeError> for FollowError {
+    fn from(e: NodeError) -> Self {
+        FollowError::Transient(e.0)
+    }
+}
+
+impl Follower {
+    pub(crate) fn new(
+        cfg: FollowerConfig,
+        node: Arc<dyn EvmNode>,
+        indexer: Indexer,
+        scanners: Vec<Arc<dyn Scanner>>,
+        health: Arc<Health>,
+        feed_up: Arc<AtomicBool>,
+    ) -> Self {
+        Self { cfg, node, indexer, scanners, health, feed_up, chain_id_checked: false }
+    }
+
+    /// The thread body: sync, then on every wake and poll until `Stop`. A fatal error stops
+    /// this chain (loudly, in the log and `/health`); the daemon keeps running.
+    pub(crate) fn run(mut self, wakes: Receiver<Wake>) {
+        let mut pace = Pacer::new(&self.cfg.chain, self.cfg.poll, self.health.clone());
+        loop {
+            if pace.due() {
+                let outcome = self.sync();
+                if outcome.is_ok() {
+                    self.report_ok();
+                }
+                if !pace.after(outcome) {
+                    return;
+                }
+            }
+            match wakes.recv_timeout(pace.wait()) {
+                Ok(Wake::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+                Ok(Wake::Head) => pace.now(),
+                Ok(Wake::Reconcile(why)) => {
+                    tracing::debug!(chain = %self.cfg.chain, why, "reconcile requested");
+                    pace.now();
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+        }
+    }
+
+    fn report_ok(&self) {
+        if let Some(tip) = self.indexer.tip() {
+            let feed = match self.feed_up.load(Ordering::Relaxed) {
+                true => "newHeads live".to_string(),
+                false => format!("newHeads down, polling every {}s", self.cfg.poll.as_secs()),
+            };
+            let detail = format!("at height {} ({}), {feed}", tip.height, tip.hash);
+            self.health.set(Kind::Chain, &self.cfg.chain, Status::Ok, detail);
+        }
+    }
+
+    /// Brings the local chain to the node's head.
+    pub(crate) fn sync(&mut self) -> Result<(), FollowError> {
+        if !self.chain_id_checked {
+            let id = self.node.chain_id()?;
+            if id != self.cfg.chain_id {
+                return Err(FollowError::Fatal(format!(
+                    "the node serves chain id {id}, the config says {}: refusing to follow another chain",
+                    self.cfg.chain_id
+                )));
+            }
+            self.chain_id_checked = true;
+        }
+        // The node may move while we fetch: a few rounds, each checked by hash.
+        for _ in 0..10 {
+            if self.reconcile()? {
+                return Ok(());
+            }
+        }
+        Err(FollowError::Transient("the node's head kept moving during 10 reconcile rounds".into()))
+    }
+
+    /// One reconcile round; true when the local tip is the node's head.
+    fn reconcile(&mut self) -> Result<bool, FollowError> {
+        let head = self.node.head()?;
+        let Some(tip) = self.indexer.tip() else {
+            self.first_start(&head)?;
+            return Ok(false);
+        };
+        if tip.hash == head.hash {
+            return Ok(true);
+        }
+        let node = self.node.clone();
+        let fork = fork_point(&self.indexer, self.cfg.reorg_window, tip.height, head.number, |h| {
+            Ok(node.header(h)?.map(|b| b.hash))
+        })?;
+        while self.indexer.tip().is_some_and(|t| t.height > fork) {
+            let gone = self.indexer.disconnect_tip().map_err(|e| FollowError::Fatal(e.to_string()))?;
+            tracing::info!(chain = %self.cfg.chain, height = gone.height + 1, "block disconnected");
+        }
+        let mut height = fork + 1;
+        while height <= head.number {
+            let end = (height + FETCH_CHUNK - 1).min(head.number);
+            // A block missing now is transient: the node may have moved to a shorter chain.
+            for block in self.node.blocks(height, end)? {
+                if !self.connect(&block)? {
+                    return Ok(false); // the node reorganized meanwhile: start over
+                }
+            }
+            height = end + 1;
+        }
+        Ok(self.indexer.tip().is_some_and(|t| t.hash == head.hash))
+    }
+
+    /// First start: follow from the node's head, or from `start_height` (scanned).
+    fn first_start(&mut self, head: &HeadRef) -> Result<(), FollowError> {
+        let from = match self.cfg.start_height {
+            Some(h) if h > head.number => {
+                return Err(FollowError::Transient(format!(
+                    "start_height {h} is above the node's head {}",
+                    head.number
+                )))
+            }
+            Some(h) => h.saturating_sub(1),
+            None => head.number,
+        };
+        let b = self.node.header(from)?.ok_or_else(|| FollowError::Transient(format!("the node lost block {from}")))?;
+        self.indexer.start_at(from, &b.hash, &b.parent).map_err(|e| FollowError::Fatal(e.to_string()))?;
+        tracing::info!(chain = %self.cfg.chain, height = from, hash = %b.hash, "first start: following from here");
+        Ok(())
+    }
+
+    /// Connects a fetched block if it extends the tip by hash; false when it does not (the
+    /// node's chain changed under us).
+    fn connect(&mut self, block: &Block) -> Result<bool, FollowError> {
+        let hash = hex0x(&block.hash);
+        let parent = hex0x(&block.parent);
+        if self.indexer.tip().is_some_and(|t| t.hash != parent) {
+            return Ok(false);
+        }
+        let raw = block.encode();
+        let reply =
+            self.scan(&raw).map_err(|e| FollowError::Transient(format!("block {} {hash}: {e}", block.number)))?;
+        let matches = reply.matches.len();
+        self.indexer.connect(block.number, &hash, &parent, reply).map_err(|e| FollowError::Fatal(e.to_string()))?;
+        tracing::debug!(chain = %self.cfg.chain, height = block.number, %hash, matches, "block connected");
+        Ok(true)
+    }
+
+    /// Every scanner of the chain (one per asset: the native coin, each token) over the block.
+    fn scan(&self, raw: &[u8]) -> Result<ScanReply, String> {
+        let mut out = ScanReply::default();
+        for s in &self.scanners {
+            out.matches.extend(s.scan(SCAN_BLOCK, raw)?.matches);
+        }
+        Ok(out)
+    }
+}
+
+fn hex0x(b: &[u8; 32]) -> String {
+    format!("0x{}", hex::encode(b))
+}

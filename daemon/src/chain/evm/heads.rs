@@ -1,0 +1,62 @@
+//! The newHeads trigger: a WebSocket subscription whose only job is to wake the follower.
+//! Never trusted to be complete: alloy re-subscribes after a reconnect but does not backfill,
+//! and its stream ends for good once its reconnect attempts run out; then this task rebuilds
+//! the provider (with backoff) and asks for a reconcile, which fetches whatever was missed.
+
+use super::Wake;
+use alloy::providers::{Provider, ProviderBuilder, WsConnect};
+use futures::StreamExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Heads buffered by the subscription (alloy's default, 16, drops heads under load).
+const CHANNEL: usize = 256;
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Runs until the runtime shuts down. `up` tells the follower whether the feed is live.
+pub(crate) async fn run(chain: String, ws_url: String, wake: crossbeam_channel::Sender<Wake>, up: Arc<AtomicBool>) {
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        match subscribe(&ws_url).await {
+            Ok((provider, mut heads)) => {
+                tracing::info!(%chain, url = %ws_url, "newHeads subscribed");
+                up.store(true, Ordering::Relaxed);
+                backoff = Duration::from_secs(1);
+                let _ = wake.try_send(Wake::Reconcile("newHeads subscribed"));
+                while heads.next().await.is_some() {
+                    // The follower reconciles by hash: one pending wake is as good as many.
+                    let _ = wake.try_send(Wake::Head);
+                }
+                up.store(false, Ordering::Relaxed);
+                drop(provider);
+                tracing::warn!(%chain, url = %ws_url, "newHeads stream ended; rebuilding the WebSocket provider");
+                let _ = wake.try_send(Wake::Reconcile("newHeads stream ended"));
+            }
+            Err(e) => {
+                up.store(false, Ordering::Relaxed);
+                tracing::warn!(%chain, url = %ws_url, error = %e, retry_in = ?backoff, "cannot subscribe to newHeads; polling meanwhile");
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+type Heads = futures::stream::BoxStream<'static, serde_json::Value>;
+
+async fn subscribe(ws_url: &str) -> Result<(impl Provider, Heads), String> {
+    let provider = tokio::time::timeout(
+        Duration::from_secs(30),
+        ProviderBuilder::new().disable_recommended_fillers().connect_ws(WsConnect::new(ws_url)),
+    )
+    .await
+    .map_err(|_| "no WebSocket handshake within 30s".to_string())?
+    .map_err(|e| e.to_string())?;
+    let sub = provider
+        .subscribe::<_, serde_json::Value>(("newHeads",))
+        .channel_size(CHANNEL)
+        .await
+        .map_err(|e| format!("eth_subscribe newHeads: {e}"))?;
+    Ok((provider, sub.into_stream().boxed()))
+}

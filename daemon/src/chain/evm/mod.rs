@@ -1,0 +1,83 @@
+//! EVM chains: the newHeads trigger task, the JSON-RPC client, the follower.
+//!
+//! Each chain gets a small tokio runtime of its own (one worker) for alloy's WebSocket and
+//! HTTP clients, and a follower thread that blocks on it for requests: RocksDB writes and
+//! plugin scans stay off the API's runtime, as on the Bitcoin side.
+
+mod follower;
+mod heads;
+mod node;
+mod normalize;
+
+#[cfg(test)]
+mod tests;
+
+use crate::chain::Parts;
+use crate::config::{ChainConfig, EvmNode};
+use crate::health::{Kind, Status};
+use crate::index::Indexer;
+use follower::{Follower, FollowerConfig};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What wakes the follower.
+#[derive(Debug)]
+pub(crate) enum Wake {
+    /// A new head was announced.
+    Head,
+    /// The feed (re)connected or ended: reconcile.
+    Reconcile(&'static str),
+    Stop,
+}
+
+/// A running EVM follower, its runtime and trigger task.
+#[derive(Debug)]
+pub(crate) struct Running {
+    chain: String,
+    rt: tokio::runtime::Runtime,
+    wake: crossbeam_channel::Sender<Wake>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Running {
+    pub(crate) fn stop(self) {
+        let _ = self.wake.send(Wake::Stop);
+        if self.thread.join().is_err() {
+            tracing::error!(chain = %self.chain, "the follower thread panicked");
+        }
+        self.rt.shutdown_background();
+    }
+}
+
+pub(crate) fn start(chain: &ChainConfig, node: &EvmNode, parts: Parts) -> Result<Running, String> {
+    let Parts { store, set, scanners, decimals, hook, health } = parts;
+    let err = |what: &str, e: &dyn std::fmt::Display| format!("chain {:?}: {what}: {e}", chain.name);
+    let indexer = Indexer::load(&chain.name, store, set, chain.reorg_window, decimals, |_| None, hook)
+        .map_err(|e| err("cannot load its state", &e))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name(format!("evm-{}", chain.name))
+        .enable_all()
+        .build()
+        .map_err(|e| err("cannot start its runtime", &e))?;
+    let rpc_url = node.http_url.as_ref().unwrap_or(&node.ws_url).to_string();
+    let rpc = node::RpcNode::new(rt.handle().clone(), rpc_url, Duration::from_secs(node.rpc_timeout_secs));
+    let (tx, rx) = crossbeam_channel::bounded(64);
+    let feed_up = Arc::new(AtomicBool::new(false));
+    rt.spawn(heads::run(chain.name.clone(), node.ws_url.to_string(), tx.clone(), feed_up.clone()));
+    let cfg = FollowerConfig {
+        chain: chain.name.clone(),
+        chain_id: node.chain_id,
+        reorg_window: chain.reorg_window,
+        start_height: chain.start_height,
+        poll: Duration::from_secs(node.poll_secs),
+    };
+    health.set(Kind::Chain, &chain.name, Status::Idle, "starting");
+    let follower = Follower::new(cfg, Arc::new(rpc), indexer, scanners, health, feed_up);
+    let thread = std::thread::Builder::new()
+        .name(format!("follow-{}", chain.name))
+        .spawn(move || follower.run(rx))
+        .map_err(|e| err("cannot start its thread", &e))?;
+    Ok(Running { chain: chain.name.clone(), rt, wake: tx, thread })
+}

@@ -1,0 +1,180 @@
+//! The EVM node as the follower needs it, behind a small trait (canned chains in tests), and
+//! its JSON-RPC client on alloy: requests over HTTP (or the WebSocket when there is no HTTP
+//! URL), each with a timeout, several blocks in flight, `eth_getBlockReceipts` with a fallback
+//! to per-transaction receipts for nodes without it. A client whose transport failed is
+//! rebuilt on the next call.
+
+use super::normalize::{hash_str, normalize, RpcBlock, RpcHeader, RpcReceipt};
+use alloy::rpc::client::{ClientBuilder, RpcClient};
+use alloy::transports::{RpcError, TransportErrorKind};
+use futures::{StreamExt, TryStreamExt};
+use paywatch_plugin_api::evm::Block;
+use serde::de::DeserializeOwned;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::runtime::Handle;
+
+/// Blocks fetched at once during catch-up.
+const IN_FLIGHT: usize = 8;
+
+/// A block of the node's chain: number, hash, parent hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HeadRef {
+    pub(crate) number: u64,
+    pub(crate) hash: String,
+    pub(crate) parent: String,
+}
+
+/// Why the node did not answer. Every node error is transient for the follower; the follower
+/// decides what is fatal (a block the node should have but does not serve).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct NodeError(pub(crate) String);
+
+pub(crate) trait EvmNode: Send + Sync {
+    /// The chain id the node serves.
+    fn chain_id(&self) -> Result<u64, NodeError>;
+    /// The node's best block.
+    fn head(&self) -> Result<HeadRef, NodeError>;
+    /// The block at a height of the node's best chain; `None` above its head.
+    fn header(&self, number: u64) -> Result<Option<HeadRef>, NodeError>;
+    /// Blocks `from..=to` with their receipts, normalized, in order. A height the node does
+    /// not serve is an error naming it.
+    fn blocks(&self, from: u64, to: u64) -> Result<Vec<Block>, NodeError>;
+}
+
+/// The alloy JSON-RPC client. Calls block the follower's thread on the chain's runtime.
+pub(crate) struct RpcNode {
+    rt: Handle,
+    url: String,
+    timeout: Duration,
+    client: Mutex<Option<RpcClient>>,
+    /// Cleared once the node says it has no `eth_getBlockReceipts`.
+    block_receipts: AtomicBool,
+}
+
+impl std::fmt::Debug for RpcNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RpcNode").field("url", &self.url).finish()
+    }
+}
+
+fn n(number: u64) -> String {
+    format!("{number:#x}")
+}
+
+impl RpcNode {
+    pub(crate) fn new(rt: Handle, url: String, timeout: Duration) -> Self {
+        Self { rt, url, timeout, client: Mutex::new(None), block_receipts: AtomicBool::new(true) }
+    }
+
+    async fn client(&self) -> Result<RpcClient, NodeError> {
+        if let Some(c) = self.client.lock().expect("not poisoned").clone() {
+            return Ok(c);
+        }
+        let c = tokio::time::timeout(self.timeout, ClientBuilder::default().connect(&self.url))
+            .await
+            .map_err(|_| NodeError(format!("cannot connect to {} within {:?}", self.url, self.timeout)))?
+            .map_err(|e| NodeError(format!("cannot connect to {}: {e}", self.url)))?;
+        *self.client.lock().expect("not poisoned") = Some(c.clone());
+        Ok(c)
+    }
+
+    /// One request with the timeout; a transport failure drops the client (rebuilt next call).
+    async fn call<P, R>(&self, method: &'static str, params: P) -> Result<R, RpcError<TransportErrorKind>>
+    where
+        P: serde::Serialize + Clone + Send + Sync + Unpin + std::fmt::Debug + 'static,
+        R: DeserializeOwned + std::fmt::Debug + Send + Sync + Unpin + 'static,
+    {
+        let client = self.client().await.map_err(|e| TransportErrorKind::custom_str(&e.0))?;
+        let r = tokio::time::timeout(self.timeout, client.request::<P, R>(method, params))
+            .await
+            .unwrap_or_else(|_| Err(TransportErrorKind::custom_str(&format!("no answer within {:?}", self.timeout))));
+        if matches!(r, Err(RpcError::Transport(_))) {
+            self.client.lock().expect("not poisoned").take();
+        }
+        r
+    }
+
+    async fn get<P, R>(&self, method: &'static str, params: P) -> Result<R, NodeError>
+    where
+        P: serde::Serialize + Clone + Send + Sync + Unpin + std::fmt::Debug + 'static,
+        R: DeserializeOwned + std::fmt::Debug + Send + Sync + Unpin + 'static,
+    {
+        self.call(method, params).await.map_err(|e| NodeError(format!("{method} on {}: {e}", self.url)))
+    }
+
+    async fn block(&self, number: u64) -> Result<Block, NodeError> {
+        let block: Option<RpcBlock> = self.get("eth_getBlockByNumber", (n(number), true)).await?;
+        let block = block.ok_or_else(|| NodeError(format!("the node has no block {number}")))?;
+        if block.header.number.to::<u64>() != number {
+            return Err(NodeError(format!("asked for block {number}, the node sent {}", block.header.number)));
+        }
+        let receipts = self.receipts(&block).await?;
+        normalize(block, receipts).map_err(NodeError)
+    }
+
+    async fn receipts(&self, block: &RpcBlock) -> Result<Vec<RpcReceipt>, NodeError> {
+        let hash = hash_str(&block.header.hash);
+        if block.transactions.is_empty() {
+            return Ok(Vec::new());
+        }
+        if self.block_receipts.load(Ordering::Relaxed) {
+            match self.call::<_, Option<Vec<RpcReceipt>>>("eth_getBlockReceipts", (hash.clone(),)).await {
+                Ok(Some(r)) => return Ok(r),
+                Ok(None) => return Err(NodeError(format!("the node has no receipts for block {hash} (reorged?)"))),
+                Err(e) if is_method_missing(&e) => {
+                    tracing::info!(url = %self.url, error = %e, "no eth_getBlockReceipts: fetching receipts per transaction");
+                    self.block_receipts.store(false, Ordering::Relaxed);
+                }
+                Err(e) => return Err(NodeError(format!("eth_getBlockReceipts {hash} on {}: {e}", self.url))),
+            }
+        }
+        let hash = &hash;
+        futures::stream::iter(&block.transactions)
+            .map(|tx| async move {
+                let r: Option<RpcReceipt> = self.get("eth_getTransactionReceipt", (hash_str(&tx.hash),)).await?;
+                r.ok_or_else(|| NodeError(format!("no receipt for {} of block {hash} (reorged?)", tx.hash)))
+            })
+            .buffered(IN_FLIGHT)
+            .try_collect()
+            .await
+    }
+}
+
+/// "Method not found" (JSON-RPC -32601) and the wordings nodes use for it.
+fn is_method_missing(e: &RpcError<TransportErrorKind>) -> bool {
+    match e {
+        RpcError::ErrorResp(p) => {
+            let m = p.message.to_lowercase();
+            p.code == -32601 || m.contains("not found") || m.contains("not supported") || m.contains("does not exist")
+        }
+        _ => false,
+    }
+}
+
+impl EvmNode for RpcNode {
+    fn chain_id(&self) -> Result<u64, NodeError> {
+        let id: alloy::primitives::U64 = self.rt.block_on(self.get("eth_chainId", ()))?;
+        Ok(id.to())
+    }
+
+    fn head(&self) -> Result<HeadRef, NodeError> {
+        let h: Option<RpcHeader> = self.rt.block_on(self.get("eth_getBlockByNumber", ("latest", false)))?;
+        h.map(head_ref).ok_or_else(|| NodeError("the node has no latest block".into()))
+    }
+
+    fn header(&self, number: u64) -> Result<Option<HeadRef>, NodeError> {
+        let h: Option<RpcHeader> = self.rt.block_on(self.get("eth_getBlockByNumber", (n(number), false)))?;
+        Ok(h.map(head_ref))
+    }
+
+    fn blocks(&self, from: u64, to: u64) -> Result<Vec<Block>, NodeError> {
+        self.rt.block_on(futures::stream::iter(from..=to).map(|h| self.block(h)).buffered(IN_FLIGHT).try_collect())
+    }
+}
+
+fn head_ref(h: RpcHeader) -> HeadRef {
+    HeadRef { number: h.number.to(), hash: hash_str(&h.hash), parent: hash_str(&h.parent_hash) }
+}

@@ -1,0 +1,229 @@
+//! The follower against canned chains: catch-up, reorgs by parent hash, the reorg window, a
+//! node that is away or serves another chain.
+
+use super::follower::{Follower, FollowerConfig};
+use super::node::{EvmNode, HeadRef, NodeError};
+use crate::chain::{FollowError, Scanner};
+use crate::health::Health;
+use crate::index::{ChainSet, Indexer, WatchSet};
+use crate::store::{PaymentStatus, Store, WatchRecord};
+use paywatch_plugin_api::evm::{Block, BlockView, Tx};
+use paywatch_plugin_api::messages::{Hex, Match, ScanReply};
+use sha2::{Digest, Sha256};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const WATCHED: [u8; 20] = [0xaa; 20];
+
+#[derive(Default)]
+struct FakeNode {
+    chain: Mutex<Vec<Block>>,
+    down: AtomicBool,
+    chain_id: u64,
+}
+
+impl FakeNode {
+    fn new() -> Self {
+        let node = Self { chain_id: 31337, ..Self::default() };
+        for i in 0..5 {
+            node.mine(&[], i);
+        }
+        node
+    }
+
+    /// Appends a block paying `wei` to the watched address for each entry (a distinct `tag`
+    /// makes a distinct block).
+    fn mine(&self, pays: &[(u8, u64)], tag: u32) {
+        let mut chain = self.chain.lock().unwrap();
+        let number = chain.len() as u64;
+        let parent = chain.last().map_or([0; 32], |b| b.hash);
+        let hash: [u8; 32] = Sha256::digest([&number.to_be_bytes()[..], &tag.to_be_bytes(), &parent].concat()).into();
+        let txs = pays
+            .iter()
+            .map(|&(id, wei)| {
+                let mut value = [0u8; 32];
+                value[24..].copy_from_slice(&wei.to_be_bytes());
+                Tx { hash: [id; 32], from: [1; 20], to: Some(WATCHED), value, success: true }
+            })
+            .collect();
+        chain.push(Block { number, timestamp: 1_700_000_000 + number, hash, parent, txs, logs: Vec::new() });
+    }
+
+    fn truncate(&self, height: u64) {
+        self.chain.lock().unwrap().truncate(height as usize + 1);
+    }
+
+    fn up(&self) -> Result<std::sync::MutexGuard<'_, Vec<Block>>, NodeError> {
+        match self.down.load(Ordering::Relaxed) {
+            true => Err(NodeError("connection refused".into())),
+            false => Ok(self.chain.lock().unwrap()),
+        }
+    }
+}
+
+fn head_ref(b: &Block) -> HeadRef {
+    HeadRef {
+        number: b.number,
+        hash: format!("0x{}", hex::encode(b.hash)),
+        parent: format!("0x{}", hex::encode(b.parent)),
+    }
+}
+
+impl EvmNode for FakeNode {
+    fn chain_id(&self) -> Result<u64, NodeError> {
+        self.up().map(|_| self.chain_id)
+    }
+    fn head(&self) -> Result<HeadRef, NodeError> {
+        Ok(head_ref(self.up()?.last().unwrap()))
+    }
+    fn header(&self, number: u64) -> Result<Option<HeadRef>, NodeError> {
+        Ok(self.up()?.get(number as usize).map(head_ref))
+    }
+    fn blocks(&self, from: u64, to: u64) -> Result<Vec<Block>, NodeError> {
+        let chain = self.up()?;
+        (from..=to)
+            .map(|n| chain.get(n as usize).cloned().ok_or_else(|| NodeError(format!("the node has no block {n}"))))
+            .collect()
+    }
+}
+
+/// What the `ethereum` plugin does, over the daemon's watch set.
+struct NativeScan(Arc<ChainSet>);
+
+impl Scanner for NativeScan {
+    fn scan(&self, _: u32, raw: &[u8]) -> Result<ScanReply, String> {
+        let block = BlockView::parse(raw).map_err(|e| e.to_string())?;
+        let mut out = ScanReply::default();
+        for tx in block.txs().filter(|t| t.success()) {
+            if let Some(to) = tx.to().filter(|to| self.0.is_watched(*to)) {
+                out.matches.push(Match {
+                    key: Hex(to.to_vec()),
+                    asset: "ETH".into(),
+                    amount_base: paywatch_plugin_api::evm::u256_to_decimal(tx.value()),
+                    txid: format!("0x{}", hex::encode(tx.hash())),
+                    index: u32::MAX,
+                    spends: Vec::new(),
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+struct Rig {
+    _dir: tempfile::TempDir,
+    store: Arc<Store>,
+    node: Arc<FakeNode>,
+    follower: Follower,
+}
+
+fn rig(window: u32, start_height: Option<u64>, chain_id: u64) -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    let set = Arc::new(WatchSet::load(store.clone(), ["eth".to_string()]).unwrap());
+    store.write_watch(&WatchRecord::new("shop1", "eth", "0xaa".into(), WATCHED.to_vec(), 3)).unwrap();
+    set.insert("eth", &WATCHED);
+    let chain = set.chain("eth").unwrap().clone();
+    let hook = Arc::new(crate::index::PlainWrites);
+    let indexer =
+        Indexer::load("eth", store.clone(), chain.clone(), window, [("ETH".into(), 18)].into(), |_| None, hook)
+            .unwrap();
+    let node = Arc::new(FakeNode::new());
+    let cfg = FollowerConfig {
+        chain: "eth".into(),
+        chain_id,
+        reorg_window: window,
+        start_height,
+        poll: Duration::from_secs(1),
+    };
+    let scanners: Vec<Arc<dyn Scanner>> = vec![Arc::new(NativeScan(chain))];
+    let follower = Follower::new(cfg, node.clone(), indexer, scanners, Arc::new(Health::new()), Default::default());
+    Rig { _dir: dir, store, node, follower }
+}
+
+impl Rig {
+    fn kinds(&self) -> Vec<String> {
+        self.store.store_events("shop1", 0, 1000).unwrap().into_iter().map(|e| e.kind).collect()
+    }
+
+    fn payment(&self, id: u8) -> crate::store::PaymentRecord {
+        let txid = format!("0x{}", hex::encode([id; 32]));
+        self.store.tx_payments("eth", &txid).unwrap().pop().expect("payment stored")
+    }
+}
+
+#[test]
+fn catches_up_from_start_height_and_counts_confirmations() {
+    let mut r = rig(10, Some(3), 31337);
+    r.node.mine(&[(7, 1_000)], 0);
+    r.node.mine(&[], 0);
+    r.follower.sync().unwrap();
+    let p = r.payment(7);
+    assert_eq!((p.status, p.confirmations, p.amount.as_str()), (PaymentStatus::Confirmed, 2, "0.000000000000001"));
+    assert_eq!(p.block_height, Some(5));
+    r.node.mine(&[], 0);
+    r.follower.sync().unwrap();
+    assert!(r.payment(7).is_final);
+    assert_eq!(r.kinds(), ["payment.detected", "payment.confirmed", "payment.confirmed", "payment.confirmed"]);
+    r.follower.sync().unwrap();
+    assert_eq!(r.kinds().len(), 4, "a sync with nothing new adds nothing");
+}
+
+#[test]
+fn a_replaced_block_reverses_and_the_replacement_pays_again() {
+    let mut r = rig(10, None, 31337);
+    r.follower.sync().unwrap();
+    r.node.mine(&[(7, 5)], 0);
+    r.follower.sync().unwrap();
+    let first = r.payment(7).block_hash;
+    // The payment's block is replaced by one without it, then by one with it (a new hash).
+    r.node.truncate(4);
+    r.node.mine(&[], 1);
+    r.follower.sync().unwrap();
+    assert_eq!(r.payment(7).status, PaymentStatus::Reversed);
+    r.node.truncate(4);
+    r.node.mine(&[], 2);
+    r.node.mine(&[(7, 5)], 2);
+    r.follower.sync().unwrap();
+    let p = r.payment(7);
+    assert_eq!((p.status, p.block_height), (PaymentStatus::Confirmed, Some(6)));
+    assert_ne!(p.block_hash, first);
+    assert_eq!(
+        r.kinds(),
+        ["payment.detected", "payment.confirmed", "payment.reversed", "payment.detected", "payment.confirmed"]
+    );
+}
+
+#[test]
+fn a_reorg_deeper_than_the_window_stops_the_chain() {
+    let mut r = rig(3, None, 31337);
+    r.follower.sync().unwrap();
+    for i in 0..5 {
+        r.node.mine(&[], i);
+    }
+    r.follower.sync().unwrap();
+    r.node.truncate(4);
+    for i in 0..6 {
+        r.node.mine(&[], 100 + i);
+    }
+    match r.follower.sync() {
+        Err(FollowError::Fatal(e)) => assert!(e.contains("reorg deeper than the reorg window (3 blocks)"), "{e}"),
+        other => panic!("expected a fatal error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_node_away_is_transient_and_another_chain_is_fatal() {
+    let mut r = rig(10, None, 31337);
+    r.node.down.store(true, Ordering::Relaxed);
+    assert!(matches!(r.follower.sync(), Err(FollowError::Transient(e)) if e.contains("connection refused")));
+    r.node.down.store(false, Ordering::Relaxed);
+    r.follower.sync().unwrap();
+
+    let mut r = rig(10, None, 1);
+    match r.follower.sync() {
+        Err(FollowError::Fatal(e)) => assert!(e.contains("chain id 31337, the config says 1"), "{e}"),
+        other => panic!("expected a fatal error, got {other:?}"),
+    }
+}
