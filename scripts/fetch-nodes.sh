@@ -2,7 +2,8 @@
 # Fetch the regtest node binaries used by the tests and the demo (see shared/NODES.md),
 # verify their sha256 and cache them in .nodes/. Idempotent: a second run costs nothing.
 #
-#   scripts/fetch-nodes.sh            # -> .nodes/bin/bitcoind, .nodes/bin/anvil
+#   scripts/fetch-nodes.sh            # -> .nodes/bin/bitcoind, .nodes/bin/anvil,
+#                                     #    .nodes/contracts/ERC20PresetMinterPauser.json
 #   PAYWATCH_NODES_DIR=/x scripts/fetch-nodes.sh
 set -euo pipefail
 
@@ -20,6 +21,10 @@ BITCOIND_SHA=cae6e9210717cf562057b968b9313ee17a37b82051d9e5511fbc81e3f81b1443
 ANVIL_TGZ=foundry-rs-anvil-linux-amd64-1.7.1.tgz
 ANVIL_TGZ_SHA=5727dd8f08f3bf6dde4ec1d9832e87c43f9315ef824bff1ab18486bf51bc7af3
 ANVIL_SHA=10c1c727d6c1de973aeb160e59875b9a9a23464d6e74149ee8abb30b3500311b
+# A real, published ERC-20 (OpenZeppelin's compiled artifact) for the EVM tests.
+OZ_TGZ=openzeppelin-contracts-4.9.6.tgz
+OZ_TGZ_SHA=32b6b5c684c48ad0260baeffe61105b74f390115dbdc0d8853c6ceca8a8610bb
+ERC20_JSON_SHA=be703b79db2a49f48ed1ae8c7ef06e3a327138b656a6a8deddc64108ca40ff5d
 
 check() { # file sha
   local got
@@ -54,6 +59,17 @@ if ! have "$bin/anvil" "$ANVIL_SHA"; then
   tar xzf "$dir/dl/anvil/$ANVIL_TGZ" -C "$dir/dl/anvil"
   check "$dir/dl/anvil/package/bin/anvil" "$ANVIL_SHA"
   install -m 0755 "$dir/dl/anvil/package/bin/anvil" "$bin/anvil"
+fi
+
+erc20=$dir/contracts/ERC20PresetMinterPauser.json
+if ! { [ -f "$erc20" ] && check "$erc20" "$ERC20_JSON_SHA" 2>/dev/null; }; then
+  echo "fetch-nodes: fetching @openzeppelin/contracts 4.9.6 (ERC-20 artifact)" >&2
+  rm -rf "$dir/dl/oz" && mkdir -p "$dir/dl/oz" "$dir/contracts"
+  (cd "$dir/dl/oz" && npm pack -q @openzeppelin/contracts@4.9.6 >/dev/null)
+  check "$dir/dl/oz/$OZ_TGZ" "$OZ_TGZ_SHA"
+  tar xzf "$dir/dl/oz/$OZ_TGZ" -C "$dir/dl/oz" package/build/contracts/ERC20PresetMinterPauser.json
+  check "$dir/dl/oz/package/build/contracts/ERC20PresetMinterPauser.json" "$ERC20_JSON_SHA"
+  install -m 0644 "$dir/dl/oz/package/build/contracts/ERC20PresetMinterPauser.json" "$erc20"
 fi
 
 echo "$bin"

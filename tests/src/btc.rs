@@ -1,6 +1,7 @@
 //! A real regtest node with a funded wallet and a daemon following it with the real `bitcoin`
 //! plugin: what every Bitcoin scenario starts from.
 
+pub use crate::daemon::summary;
 use crate::daemon::{config_with_chains, Daemon, SHOP1_KEY};
 use crate::nodes::Bitcoind;
 use anyhow::{bail, Context, Result};
@@ -99,43 +100,17 @@ impl BtcRig {
 
     /// One API call with a store key: (status, JSON body or null).
     pub async fn call(&self, method: reqwest::Method, path: &str, key: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self.daemon.req(method, path, key);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let r = req.send().await.expect("the daemon answers");
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        self.daemon.call(method, path, key, body).await
     }
 
     /// Every event of a store so far.
     pub async fn events(&self, key: &str) -> Result<Vec<Value>> {
-        let mut out = Vec::new();
-        loop {
-            let path =
-                format!("/v1/events?after={}&limit=1000", out.last().map_or(0, |e: &Value| e["seq"].as_u64().unwrap()));
-            let v: Value = self.daemon.req(reqwest::Method::GET, &path, key).send().await?.json().await?;
-            let page = v["events"].as_array().context("events")?.clone();
-            if page.is_empty() {
-                return Ok(out);
-            }
-            out.extend(page);
-        }
+        self.daemon.events(key).await
     }
 
     /// Waits until `done` holds for the store's events; returns them.
     pub async fn wait_events(&self, key: &str, what: &str, done: impl Fn(&[Value]) -> bool) -> Result<Vec<Value>> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let evs = self.events(key).await?;
-            if done(&evs) {
-                return Ok(evs);
-            }
-            if Instant::now() > deadline {
-                bail!("timed out waiting for {what}; events: {:#}\nlog:\n{}", json!(summary(&evs)), self.daemon.log());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        self.daemon.wait_events(key, what, done).await
     }
 
     /// Waits until `/health` reports the chain at the node's tip.
@@ -154,24 +129,6 @@ impl BtcRig {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
-}
-
-/// (type, txid, index, status, confirmations, final) per event: what scenarios compare.
-pub fn summary(events: &[Value]) -> Vec<(String, String, u64, String, u64, bool)> {
-    events
-        .iter()
-        .map(|e| {
-            let d = &e["data"];
-            (
-                e["type"].as_str().unwrap_or_default().to_string(),
-                d["txid"].as_str().unwrap_or_default().to_string(),
-                d["index"].as_u64().unwrap_or(u64::MAX),
-                d["status"].as_str().unwrap_or_default().to_string(),
-                d["confirmations"].as_u64().unwrap_or(u64::MAX),
-                d["final"].as_bool().unwrap_or(false),
-            )
-        })
-        .collect()
 }
 
 /// The output index of `txid` paying `address`.

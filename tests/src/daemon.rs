@@ -1,6 +1,7 @@
 //! The real `paywatch` binary, started with a real config in a temp dir, on a free port.
 
 use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus};
 use std::sync::OnceLock;
@@ -257,6 +258,47 @@ impl Daemon {
     }
 
     /// A request builder with a bearer key.
+    /// One API call with a store key: (status, JSON body or null).
+    pub async fn call(&self, method: reqwest::Method, path: &str, key: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.req(method, path, key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.expect("the daemon answers");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Every event of a store so far.
+    pub async fn events(&self, key: &str) -> Result<Vec<Value>> {
+        let mut out = Vec::new();
+        loop {
+            let path =
+                format!("/v1/events?after={}&limit=1000", out.last().map_or(0, |e: &Value| e["seq"].as_u64().unwrap()));
+            let v: Value = self.req(reqwest::Method::GET, &path, key).send().await?.json().await?;
+            let page = v["events"].as_array().context("events")?.clone();
+            if page.is_empty() {
+                return Ok(out);
+            }
+            out.extend(page);
+        }
+    }
+
+    /// Waits until `done` holds for the store's events; returns them.
+    pub async fn wait_events(&self, key: &str, what: &str, done: impl Fn(&[Value]) -> bool) -> Result<Vec<Value>> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let evs = self.events(key).await?;
+            if done(&evs) {
+                return Ok(evs);
+            }
+            if Instant::now() > deadline {
+                bail!("timed out waiting for {what}; events: {:#}\nlog:\n{}", json!(summary(&evs)), self.log());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub fn req(&self, method: reqwest::Method, path: &str, key: &str) -> reqwest::RequestBuilder {
         self.http.request(method, self.url(path)).bearer_auth(key)
     }
@@ -266,4 +308,22 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// (type, txid, index, status, confirmations, final) per event: what scenarios compare.
+pub fn summary(events: &[Value]) -> Vec<(String, String, u64, String, u64, bool)> {
+    events
+        .iter()
+        .map(|e| {
+            let d = &e["data"];
+            (
+                e["type"].as_str().unwrap_or_default().to_string(),
+                d["txid"].as_str().unwrap_or_default().to_string(),
+                d["index"].as_u64().unwrap_or(u64::MAX),
+                d["status"].as_str().unwrap_or_default().to_string(),
+                d["confirmations"].as_u64().unwrap_or(u64::MAX),
+                d["final"].as_bool().unwrap_or(false),
+            )
+        })
+        .collect()
 }

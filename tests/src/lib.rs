@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod btc;
 pub mod daemon;
+pub mod evm;
 pub mod nodes;
 pub mod receiver;
 

@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Context, Result};
 use bitcoincore_rpc::RpcApi;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -137,25 +137,40 @@ impl Drop for Bitcoind {
     }
 }
 
-/// An anvil EVM node on a free port (HTTP and WebSocket on the same port).
+/// An anvil EVM node on a free port (HTTP and WebSocket on the same port), automining each
+/// transaction into its own block.
 #[derive(Debug)]
 pub struct Anvil {
     child: Child,
     pub port: u16,
     http: reqwest::Client,
+    /// `--state` file: the chain survives [`Anvil::stop`] + [`Anvil::start_again`].
+    state: Option<PathBuf>,
 }
 
 impl Anvil {
     pub async fn start() -> Result<Self> {
-        let port = crate::free_port();
+        Self::launch(crate::free_port(), None).await
+    }
+
+    /// An anvil that dumps its chain to `state` on exit and loads it on start.
+    pub async fn start_with_state(state: &Path) -> Result<Self> {
+        Self::launch(crate::free_port(), Some(state.to_path_buf())).await
+    }
+
+    async fn launch(port: u16, state: Option<PathBuf>) -> Result<Self> {
         let bin = node_bin_dir()?.join("anvil");
-        let child = Command::new(&bin)
-            .args(["--port", &port.to_string(), "--host", "127.0.0.1", "--silent"])
+        let mut cmd = Command::new(&bin);
+        cmd.args(["--port", &port.to_string(), "--host", "127.0.0.1", "--silent"]);
+        if let Some(s) = &state {
+            cmd.arg("--state").arg(s);
+        }
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .with_context(|| format!("cannot start {}", bin.display()))?;
-        let mut node = Self { child, port, http: reqwest::Client::new() };
+        let mut node = Self { child, port, http: reqwest::Client::new(), state };
         let started = Instant::now();
         loop {
             match node.rpc("eth_blockNumber", serde_json::json!([])).await {
@@ -170,6 +185,26 @@ impl Anvil {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Stops gracefully (SIGINT: the state file is written), dropping every WebSocket.
+    pub async fn stop(&mut self) -> Result<()> {
+        Command::new("kill").args(["-INT", &self.child.id().to_string()]).status()?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.child.try_wait()?.is_none() {
+            if Instant::now() > deadline {
+                bail!("anvil did not stop within 30 s of SIGINT");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
+    /// Starts again on the same port, from the state file if it has one.
+    pub async fn start_again(&mut self) -> Result<()> {
+        // The old value's drop reaps its (exited) process.
+        *self = Self::launch(self.port, self.state.clone()).await?;
+        Ok(())
     }
 
     pub fn http_url(&self) -> String {

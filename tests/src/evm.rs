@@ -1,0 +1,222 @@
+//! A real anvil with two real ERC-20 contracts (OpenZeppelin's published
+//! `ERC20PresetMinterPauser`, deployed from its compiled artifact) and a daemon following it
+//! with the real `ethereum` and `erc20` plugins: what every EVM scenario starts from.
+//!
+//! `TOK` (the first token) is a configured asset; the second token is deployed but not
+//! configured, so its transfers must be ignored.
+
+use crate::daemon::{config_with_chains, Daemon};
+use crate::nodes::Anvil;
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Anvil's first dev account: deploys the tokens, holds their supply, pays.
+pub const DEV0: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+/// The account xpub (m/44'/60'/0') of anvil's dev mnemonic: its `/0/i` are the dev accounts.
+pub const DEV_XPUB: &str =
+    "xpub6Ce9NcJvTk36xtLSrJLZqE7wtgA5deCeYs7rSQtreh4cj6ByPtrg9sD7V2FNFLPnf8heNP3FGkeV9qwfzvZNSd54JoNXVsXFYSYwHsnJxqP";
+
+/// `mint(address,uint256)` and `transfer(address,uint256)` selectors.
+const MINT: &str = "40c10f19";
+const TRANSFER: &str = "a9059cbb";
+
+#[derive(Debug)]
+pub struct EthRig {
+    pub node: Anvil,
+    pub daemon: Daemon,
+    /// The configured token (asset `TOK`, 18 decimals).
+    pub token: String,
+    /// A deployed token no asset names.
+    pub other_token: String,
+}
+
+/// Options of [`EthRig::start_with`].
+#[derive(Debug, Default)]
+pub struct EthOptions {
+    /// Confirmations of the chain (default 3).
+    pub confirmations: Option<u32>,
+    /// Anvil's `--state` file.
+    pub state: Option<PathBuf>,
+    /// More TOML for the daemon (stores…).
+    pub extra: String,
+}
+
+/// The `eth` chain on `node` with the `ETH` and `TOK` assets; polls every second.
+pub fn eth_chains(node: &Anvil, token: &str, confirmations: u32) -> String {
+    format!(
+        r#"
+[[chains]]
+name = "eth"
+kind = "evm"
+chain_id = 31337
+ws_url = "{ws}"
+http_url = "{http}"
+confirmations = {confirmations}
+poll_secs = 1
+rpc_timeout_secs = 5
+
+[[assets]]
+id = "ETH"
+chain = "eth"
+plugin = "ethereum"
+
+[[assets]]
+id = "TOK"
+chain = "eth"
+plugin = "erc20"
+contract = "{token}"
+decimals = 18
+"#,
+        ws = node.ws_url(),
+        http = node.http_url(),
+    )
+}
+
+impl EthRig {
+    pub async fn start() -> Result<Self> {
+        Self::start_with(EthOptions::default()).await
+    }
+
+    pub async fn start_with(opts: EthOptions) -> Result<Self> {
+        let node = match &opts.state {
+            Some(s) => Anvil::start_with_state(s).await?,
+            None => Anvil::start().await?,
+        };
+        let token = deploy_token(&node, "Token", "TOK").await?;
+        let other_token = deploy_token(&node, "Other", "OTH").await?;
+        let chains = eth_chains(&node, &token, opts.confirmations.unwrap_or(3));
+        let plugins = [crate::plugin_lib("ethereum"), crate::plugin_lib("erc20"), crate::plugin_lib("webhook")];
+        let extra = opts.extra;
+        let daemon =
+            Daemon::start_configured(|dir, port| config_with_chains(dir, port, &chains, &extra), &plugins).await?;
+        let rig = Self { node, daemon, token, other_token };
+        rig.wait_synced().await?;
+        Ok(rig)
+    }
+
+    /// Sends `wei` from the first dev account to `to` (mined at once); the tx hash.
+    pub async fn send_eth(&self, to: &str, wei: u128) -> Result<String> {
+        send(&self.node, json!({"from": DEV0, "to": to, "value": format!("{wei:#x}")})).await
+    }
+
+    /// Sends `wei` to a contract that rejects it, with explicit gas (no estimate, which would
+    /// refuse): mined with status 0. The tx hash.
+    pub async fn send_eth_reverting(&self, to: &str, wei: u128) -> Result<String> {
+        let h =
+            send(&self.node, json!({"from": DEV0, "to": to, "value": format!("{wei:#x}"), "gas": "0x30000"})).await?;
+        let r = receipt(&self.node, &h).await?;
+        if r["status"] != "0x0" {
+            bail!("expected {h} to revert: {r}");
+        }
+        Ok(h)
+    }
+
+    /// Transfers `amount` base units of `token` from the first dev account to `to`; the tx hash.
+    pub async fn transfer(&self, token: &str, to: &str, amount: u128) -> Result<String> {
+        let data = format!("0x{TRANSFER}{}{}", word_addr(to)?, word(amount));
+        send(&self.node, json!({"from": DEV0, "to": token, "data": data, "gas": "0x30000"})).await
+    }
+
+    /// Mines `n` empty blocks.
+    pub async fn mine(&self, n: u64) -> Result<()> {
+        self.node.rpc("anvil_mine", json!([format!("{n:#x}")])).await?;
+        Ok(())
+    }
+
+    pub async fn latest(&self) -> Result<Value> {
+        self.node.rpc("eth_getBlockByNumber", json!(["latest", false])).await
+    }
+
+    /// Watches `address` on `eth` for a store; the watch id.
+    pub async fn watch(&self, key: &str, address: &str, confirmations: u32) -> Result<String> {
+        let body = json!({"chain": "eth", "address": address, "confirmations": confirmations});
+        let (status, v) = self.daemon.call(reqwest::Method::POST, "/v1/watches", key, Some(body)).await;
+        if status != 201 {
+            bail!("watch {address}: {status} {v}");
+        }
+        Ok(v["id"].as_str().context("watch id")?.to_string())
+    }
+
+    /// Waits until `/health` reports the chain at the node's latest block.
+    pub async fn wait_synced(&self) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let best = self.latest().await?["hash"].as_str().unwrap_or_default().to_string();
+            let h: Value = self.daemon.http.get(self.daemon.url("/health")).send().await?.json().await?;
+            let detail = h["chains"]["eth"]["detail"].as_str().unwrap_or_default().to_string();
+            if h["chains"]["eth"]["status"] == "ok" && detail.contains(&best) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("the daemon did not reach the node's head {best}: {h}\nlog:\n{}", self.daemon.log());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// A random address nobody holds keys of.
+pub fn fresh_address(seed: u64) -> String {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(seed.to_be_bytes());
+    format!("0x{}", hex::encode(&h[..20]))
+}
+
+/// `eth_sendTransaction` from an unlocked dev account; the tx hash once it is mined (anvil
+/// mines each transaction into its own block).
+pub async fn send(node: &Anvil, tx: Value) -> Result<String> {
+    let h = node.rpc("eth_sendTransaction", json!([tx])).await?;
+    let h = h.as_str().context("tx hash")?.to_string();
+    receipt(node, &h).await?;
+    Ok(h)
+}
+
+/// The receipt of a transaction, waiting for it to be mined.
+pub async fn receipt(node: &Anvil, txid: &str) -> Result<Value> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = node.rpc("eth_getTransactionReceipt", json!([txid])).await?;
+        if !r.is_null() {
+            return Ok(r);
+        }
+        if Instant::now() > deadline {
+            bail!("{txid} was not mined within 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The published OpenZeppelin ERC-20 artifact fetched by `scripts/fetch-nodes.sh`.
+fn artifact() -> Result<PathBuf> {
+    let bin = crate::nodes::node_bin_dir()?;
+    Ok(bin.parent().unwrap_or(Path::new(".")).join("contracts/ERC20PresetMinterPauser.json"))
+}
+
+/// Deploys `ERC20PresetMinterPauser(name, symbol)` from the first dev account and mints it
+/// 1,000,000 tokens; the contract address.
+pub async fn deploy_token(node: &Anvil, name: &str, symbol: &str) -> Result<String> {
+    let path = artifact()?;
+    let a: Value = serde_json::from_slice(&std::fs::read(&path).with_context(|| format!("{}", path.display()))?)?;
+    let code = a["bytecode"].as_str().context("artifact bytecode")?;
+    // Constructor (string, string): two offsets, then each string's length and padded bytes.
+    let string = |s: &str| format!("{}{:0<64}", word(s.len() as u128), hex::encode(s));
+    let args = format!("{}{}{}{}", word(0x40), word(0x80), string(name), string(symbol));
+    let h = send(node, json!({"from": DEV0, "data": format!("{code}{args}"), "gas": "0x500000"})).await?;
+    let r = receipt(node, &h).await?;
+    let token = r["contractAddress"].as_str().with_context(|| format!("no contract deployed: {r}"))?.to_string();
+    let mint = format!("0x{MINT}{}{}", word_addr(DEV0)?, word(1_000_000 * 10u128.pow(18)));
+    send(node, json!({"from": DEV0, "to": token, "data": mint, "gas": "0x30000"})).await?;
+    Ok(token)
+}
+
+/// A u128 as a 32-byte ABI word (hex).
+fn word(n: u128) -> String {
+    format!("{n:064x}")
+}
+
+fn word_addr(a: &str) -> Result<String> {
+    let hex = a.strip_prefix("0x").context("address without 0x")?;
+    Ok(format!("{:0>64}", hex.to_lowercase()))
+}

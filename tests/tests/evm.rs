@@ -1,0 +1,274 @@
+//! EVM end to end on a real anvil with real ERC-20 contracts: Ether and token payments,
+//! reverted transactions, unconfigured tokens, `anvil_reorg`, a node restarted from `--state`
+//! with the WebSocket dropped, daemon downtime, and invoices in ETH and in a token.
+
+use paywatch_tests::daemon::SHOP1_KEY;
+use paywatch_tests::evm::{fresh_address, EthOptions, EthRig, DEV0, DEV_XPUB};
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+const SHOP: &str = SHOP1_KEY;
+
+/// The payment events of a txid: (type, confirmations, final, block hash).
+fn of_tx(events: &[Value], txid: &str) -> Vec<(String, u64, bool, String)> {
+    events
+        .iter()
+        .filter(|e| e["data"]["txid"] == txid)
+        .map(|e| {
+            let d = &e["data"];
+            (
+                e["type"].as_str().unwrap().to_string(),
+                d["confirmations"].as_u64().unwrap(),
+                d["final"].as_bool().unwrap(),
+                d["block_hash"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn kinds(events: &[(String, u64, bool, String)]) -> Vec<&str> {
+    events.iter().map(|e| e.0.as_str()).collect()
+}
+
+#[tokio::test]
+async fn ether_to_a_watched_address_is_detected_then_confirmed_block_by_block() {
+    let rig = EthRig::start().await.unwrap();
+    let to = fresh_address(1);
+    rig.watch(SHOP, &to, 3).await.unwrap();
+    let txid = rig.send_eth(&to, 500_000_000_000_000_000).await.unwrap();
+    let receipt = paywatch_tests::evm::receipt(&rig.node, &txid).await.unwrap();
+    let evs = rig.daemon.wait_events(SHOP, "detected", |e| of_tx(e, &txid).len() >= 2).await.unwrap();
+    let first = evs.iter().find(|e| e["data"]["txid"] == txid).unwrap();
+    let d = &first["data"];
+    assert_eq!(first["type"], "payment.detected");
+    assert_eq!((d["asset"].as_str(), d["chain"].as_str()), (Some("ETH"), Some("eth")));
+    assert_eq!((d["amount"].as_str(), d["amount_base"].as_str()), (Some("0.5"), Some("500000000000000000")));
+    assert_eq!(d["block_hash"], receipt["blockHash"]);
+    assert_eq!(
+        d["block_height"].as_u64(),
+        u64::from_str_radix(receipt["blockNumber"].as_str().unwrap().trim_start_matches("0x"), 16).ok()
+    );
+    // The address as the plugin normalizes it (EIP-55).
+    assert_eq!(d["address"].as_str().unwrap().to_lowercase(), to);
+    assert_ne!(d["address"].as_str().unwrap(), to, "checksummed, not lowercase");
+
+    rig.mine(2).await.unwrap();
+    let evs = rig.daemon.wait_events(SHOP, "final", |e| of_tx(e, &txid).iter().any(|x| x.2)).await.unwrap();
+    let got: Vec<(String, u64, bool)> = of_tx(&evs, &txid).into_iter().map(|(k, c, f, _)| (k, c, f)).collect();
+    assert_eq!(
+        got,
+        [
+            ("payment.detected".into(), 1, false),
+            ("payment.confirmed".into(), 1, false),
+            ("payment.confirmed".into(), 2, false),
+            ("payment.confirmed".into(), 3, true)
+        ]
+    );
+    let (status, p) = rig.daemon.call(Method::GET, &format!("/v1/payments/eth/{txid}"), SHOP, None).await;
+    assert_eq!(status, 200, "{p}");
+    assert_eq!(p["items"][0]["status"], "confirmed", "{p}");
+}
+
+#[tokio::test]
+async fn reverted_transactions_and_unconfigured_tokens_pay_nothing_configured_tokens_do() {
+    let rig = EthRig::start().await.unwrap();
+    let b = fresh_address(2);
+    rig.watch(SHOP, &rig.token, 1).await.unwrap(); // a contract that rejects Ether
+    rig.watch(SHOP, &b, 1).await.unwrap();
+    let reverted = rig.send_eth_reverting(&rig.token, 10_u128.pow(15)).await.unwrap();
+    let other = rig.transfer(&rig.other_token, &b, 7 * 10_u128.pow(18)).await.unwrap();
+    // A token transfer to a watched address in a transaction that reverts: the token's own
+    // check fails (more than the balance), so the Transfer log never exists; and ETH sent with
+    // a failing call never counts.
+    let paid = rig.transfer(&rig.token, &b, 2_500_000_000_000_000_000).await.unwrap();
+    let evs = rig.daemon.wait_events(SHOP, "the token payment", |e| !of_tx(e, &paid).is_empty()).await.unwrap();
+    rig.wait_synced().await.unwrap();
+    let evs = if evs.len() < 2 { rig.daemon.events(SHOP).await.unwrap() } else { evs };
+    assert!(of_tx(&evs, &reverted).is_empty(), "a reverted transaction paid: {evs:#?}");
+    assert!(of_tx(&evs, &other).is_empty(), "an unconfigured token paid: {evs:#?}");
+    let p = &evs.iter().find(|e| e["data"]["txid"] == paid).unwrap()["data"];
+    assert_eq!((p["asset"].as_str(), p["amount"].as_str()), (Some("TOK"), Some("2.5")));
+    assert_eq!(p["amount_base"], "2500000000000000000");
+    assert_eq!(evs.len(), 2, "detected + confirmed of the token payment only: {evs:#?}");
+    // The log index is the payment's index.
+    let receipt = paywatch_tests::evm::receipt(&rig.node, &paid).await.unwrap();
+    let log_index =
+        u64::from_str_radix(receipt["logs"][0]["logIndex"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+    assert_eq!(p["index"].as_u64(), Some(log_index));
+}
+
+#[tokio::test]
+async fn anvil_reorg_reverses_the_payment_and_a_replacement_block_with_it_pays_again() {
+    let rig = EthRig::start_with(EthOptions { confirmations: Some(2), ..Default::default() }).await.unwrap();
+    let to = fresh_address(3);
+    rig.watch(SHOP, &to, 2).await.unwrap();
+    // A signed transaction we can put into a replacement block: same hash there.
+    let nonce = rig.node.rpc("eth_getTransactionCount", json!([DEV0, "latest"])).await.unwrap();
+    let tx = json!({"from": DEV0, "to": to, "value": "0x2386f26fc10000", "gas": "0x5208", "nonce": nonce,
+                    "maxFeePerGas": "0x3b9aca000", "maxPriorityFeePerGas": "0x1", "chainId": "0x7a69"});
+    let raw = rig.node.rpc("eth_signTransaction", json!([tx])).await.unwrap();
+    let txid = rig.node.rpc("eth_sendRawTransaction", json!([raw])).await.unwrap().as_str().unwrap().to_string();
+    paywatch_tests::evm::receipt(&rig.node, &txid).await.unwrap();
+    let evs = rig.daemon.wait_events(SHOP, "detected", |e| of_tx(e, &txid).len() >= 2).await.unwrap();
+    let first_block = of_tx(&evs, &txid)[0].3.clone();
+
+    rig.node.rpc("anvil_reorg", json!([1, []])).await.unwrap();
+    let evs = rig
+        .daemon
+        .wait_events(SHOP, "reversed", |e| kinds(&of_tx(e, &txid)).contains(&"payment.reversed"))
+        .await
+        .unwrap();
+    assert_eq!(kinds(&of_tx(&evs, &txid)), ["payment.detected", "payment.confirmed", "payment.reversed"]);
+
+    rig.node.rpc("anvil_reorg", json!([1, [[raw, 0]]])).await.unwrap();
+    let evs = rig.daemon.wait_events(SHOP, "detected again", |e| of_tx(e, &txid).len() >= 5).await.unwrap();
+    let got = of_tx(&evs, &txid);
+    assert_eq!(
+        kinds(&got),
+        ["payment.detected", "payment.confirmed", "payment.reversed", "payment.detected", "payment.confirmed"]
+    );
+    let latest = rig.latest().await.unwrap();
+    assert_eq!(got[4].3, latest["hash"].as_str().unwrap(), "confirmed in the replacement block");
+    assert_ne!(got[4].3, first_block);
+    rig.mine(1).await.unwrap();
+    let evs = rig.daemon.wait_events(SHOP, "final", |e| of_tx(e, &txid).iter().any(|x| x.2)).await.unwrap();
+    assert_eq!(of_tx(&evs, &txid).len(), 6);
+}
+
+#[tokio::test]
+async fn node_restarts_from_state_websocket_drops_and_daemon_downtime_miss_nothing() {
+    let state = tempfile::tempdir().unwrap();
+    let opts =
+        EthOptions { confirmations: Some(2), state: Some(state.path().join("anvil.json")), ..Default::default() };
+    let mut rig = EthRig::start_with(opts).await.unwrap();
+    let addrs: Vec<String> = (10..16).map(fresh_address).collect();
+    for a in &addrs {
+        rig.watch(SHOP, a, 2).await.unwrap();
+    }
+    let mut paid = vec![rig.send_eth(&addrs[0], 1_000).await.unwrap()];
+    rig.daemon.wait_events(SHOP, "first payment", |e| !of_tx(e, &paid[0]).is_empty()).await.unwrap();
+
+    // The node goes away (the WebSocket drops) and comes back from its state file.
+    rig.node.stop().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    rig.node.start_again().await.unwrap();
+    paid.push(rig.send_eth(&addrs[1], 2_000).await.unwrap());
+    paid.push(rig.transfer(&rig.token, &addrs[2], 3_000).await.unwrap());
+    rig.daemon
+        .wait_events(SHOP, "payments after the node's restart", |e| !of_tx(e, &paid[2]).is_empty())
+        .await
+        .unwrap();
+    let health: Value = rig.daemon.http.get(rig.daemon.url("/health")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(health["chains"]["eth"]["status"], "ok", "{health}");
+
+    // The daemon is down while both happen: payments and blocks, and another node restart.
+    rig.daemon.stop().await.unwrap();
+    paid.push(rig.send_eth(&addrs[3], 4_000).await.unwrap());
+    rig.node.stop().await.unwrap();
+    rig.node.start_again().await.unwrap();
+    paid.push(rig.transfer(&rig.token, &addrs[4], 5_000).await.unwrap());
+    paid.push(rig.send_eth(&addrs[5], 6_000).await.unwrap());
+    rig.mine(3).await.unwrap();
+    rig.daemon.restart().await.unwrap();
+    rig.wait_synced().await.unwrap();
+    let evs = rig.daemon.events(SHOP).await.unwrap();
+    let mut seen: BTreeMap<(String, String, u64), usize> = BTreeMap::new();
+    for e in &evs {
+        let k = (
+            e["type"].as_str().unwrap().to_string(),
+            e["data"]["txid"].as_str().unwrap().to_string(),
+            e["data"]["confirmations"].as_u64().unwrap(),
+        );
+        *seen.entry(k).or_default() += 1;
+    }
+    assert!(seen.values().all(|&n| n == 1), "duplicated events: {seen:#?}");
+    for (i, txid) in paid.iter().enumerate() {
+        let got = of_tx(&evs, txid);
+        assert_eq!(
+            kinds(&got),
+            ["payment.detected", "payment.confirmed", "payment.confirmed"],
+            "payment {i}: {got:#?}"
+        );
+        assert!(got[2].2, "payment {i} final");
+    }
+    assert_eq!(evs.len(), 3 * paid.len(), "nothing else: {evs:#?}");
+}
+
+const SHOP_ETH_KEY: &str = "shop-eth-key-0123456789";
+
+/// A store taking ETH invoices at addresses from the dev mnemonic's account xpub and token
+/// invoices at a fixed address list.
+fn shop_eth(token_addresses: &[String]) -> String {
+    let list = token_addresses.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(", ");
+    format!(
+        r#"
+[[stores]]
+id = "shop-eth"
+api_key = "{SHOP_ETH_KEY}"
+speed = 1
+[stores.receive.ETH]
+xpub = "{DEV_XPUB}"
+[stores.receive.TOK]
+addresses = [{list}]
+"#
+    )
+}
+
+async fn wait_status(rig: &EthRig, id: &str, status: &str) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (_, inv) = rig.daemon.call(Method::GET, &format!("/v1/invoices/{id}"), SHOP_ETH_KEY, None).await;
+        if inv["status"] == status {
+            return inv;
+        }
+        assert!(std::time::Instant::now() < deadline, "invoice never {status}: {inv}\nlog:\n{}", rig.daemon.log());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn invoices_in_ether_and_in_a_token_settle_and_count_only_their_asset() {
+    let token_addr = fresh_address(40);
+    let opts = EthOptions { confirmations: Some(1), extra: shop_eth(std::slice::from_ref(&token_addr)), ..Default::default() };
+    let rig = EthRig::start_with(opts).await.unwrap();
+    let create = |body: Value| {
+        let rig = &rig;
+        async move {
+            let (status, v) = rig.daemon.call(Method::POST, "/v1/invoices", SHOP_ETH_KEY, Some(body)).await;
+            assert_eq!(status, 201, "{v}");
+            v
+        }
+    };
+    // ETH: the first address of the xpub is dev account 0 (m/44'/60'/0'/0/0).
+    let eth = create(json!({"asset": "ETH", "amount": "0.25", "order_id": "e-1"})).await;
+    assert_eq!(eth["address"], DEV0);
+    assert_eq!(eth["payment_uri"], format!("ethereum:{DEV0}@31337?value=250000000000000000"));
+    let tok = create(json!({"asset": "TOK", "amount": "12.5", "order_id": "t-1"})).await;
+    let tok_address = tok["address"].as_str().unwrap().to_string();
+    assert_eq!(tok_address.to_lowercase(), token_addr);
+    assert_eq!(
+        tok["payment_uri"],
+        format!("ethereum:{}@31337/transfer?address={tok_address}&uint256=12500000000000000000", checksum(&rig.token))
+    );
+
+    // Ether paid to the token invoice's address is not a token payment.
+    rig.send_eth(&tok_address, 10_u128.pow(18)).await.unwrap();
+    rig.transfer(&rig.token, &tok_address, 12_500_000_000_000_000_000).await.unwrap();
+    // Dev account 1 pays the ETH invoice (account 0 is the invoice's address).
+    let one = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+    paywatch_tests::evm::send(&rig.node, json!({"from": one, "to": DEV0, "value": "0x3782dace9d90000"})).await.unwrap();
+
+    let eth = wait_status(&rig, eth["id"].as_str().unwrap(), "settled").await;
+    assert_eq!((eth["amount_paid"].as_str(), eth["exception"].as_str()), (Some("0.25"), Some("none")), "{eth}");
+    let tok = wait_status(&rig, tok["id"].as_str().unwrap(), "settled").await;
+    assert_eq!((tok["amount_paid"].as_str(), tok["exception"].as_str()), (Some("12.5"), Some("none")), "{tok}");
+    let payments = tok["payments"].as_array().unwrap();
+    assert_eq!(payments.len(), 1, "only the token payment counts: {tok}");
+    assert_eq!(payments[0]["asset"], "TOK");
+}
+
+/// The EIP-55 form of an address (checked against the EIP's vectors in `evm-common`).
+fn checksum(address: &str) -> String {
+    paywatch_evm_common::address::to_checksum(&paywatch_evm_common::address::parse(address).unwrap())
+}
