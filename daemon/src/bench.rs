@@ -100,3 +100,10 @@ pub fn write_backlog(dir: &Path, store: &str, url: &str, secret: &str, n: usize)
     }
     db.flush()
 }
+
+/// The EVM follower's work on a fetched block before the plugins see it: the node's JSON
+/// (`eth_getBlockByNumber(n, true)` and `eth_getBlockReceipts`) decoded, checked, normalized
+/// and encoded.
+pub fn evm_normalize(block: &str, receipts: &str) -> Result<Vec<u8>, String> {
+    crate::chain::evm_normalize_json(block, receipts).map(|b| b.encode())
+}

@@ -230,7 +230,8 @@ async fn wait_status(rig: &EthRig, id: &str, status: &str) -> Value {
 #[tokio::test]
 async fn invoices_in_ether_and_in_a_token_settle_and_count_only_their_asset() {
     let token_addr = fresh_address(40);
-    let opts = EthOptions { confirmations: Some(1), extra: shop_eth(std::slice::from_ref(&token_addr)), ..Default::default() };
+    let opts =
+        EthOptions { confirmations: Some(1), extra: shop_eth(std::slice::from_ref(&token_addr)), ..Default::default() };
     let rig = EthRig::start_with(opts).await.unwrap();
     let create = |body: Value| {
         let rig = &rig;

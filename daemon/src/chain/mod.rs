@@ -4,6 +4,8 @@
 mod bitcoin;
 mod evm;
 
+pub(crate) use evm::normalize_json as evm_normalize_json;
+
 use crate::config::{ChainNode, Config};
 use crate::health::{Health, Kind, Status};
 use crate::index::{ChainSet, Decimals, Indexer, PaymentHook, WatchSet};

@@ -21,6 +21,13 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Node JSON (a block with its transactions, its receipts) → the normalized block.
+pub(crate) fn normalize_json(block: &str, receipts: &str) -> Result<paywatch_plugin_api::evm::Block, String> {
+    let block = serde_json::from_str(block).map_err(|e| format!("block: {e}"))?;
+    let receipts = serde_json::from_str(receipts).map_err(|e| format!("receipts: {e}"))?;
+    normalize::normalize(block, receipts)
+}
+
 /// What wakes the follower.
 #[derive(Debug)]
 pub(crate) enum Wake {
