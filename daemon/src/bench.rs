@@ -101,9 +101,18 @@ pub fn write_backlog(dir: &Path, store: &str, url: &str, secret: &str, n: usize)
     db.flush()
 }
 
-/// The EVM follower's work on a fetched block before the plugins see it: the node's JSON
-/// (`eth_getBlockByNumber(n, true)` and `eth_getBlockReceipts`) decoded, checked, normalized
-/// and encoded.
-pub fn evm_normalize(block: &str, receipts: &str) -> Result<Vec<u8>, String> {
-    crate::chain::evm_normalize_json(block, receipts).map(|b| b.encode())
+/// An EVM block and its receipts as the daemon's RPC client decodes the node's JSON
+/// (`eth_getBlockByNumber(n, true)`, `eth_getBlockReceipts`): the part of fetching that is CPU.
+#[derive(Debug)]
+pub struct EvmFetched(crate::chain::EvmFetched);
+
+impl EvmFetched {
+    pub fn decode(block: &str, receipts: &str) -> Result<Self, String> {
+        crate::chain::EvmFetched::decode(block, receipts).map(Self)
+    }
+
+    /// The follower's work after fetch, before the plugins: checked, normalized, encoded.
+    pub fn normalize_and_encode(&self) -> Result<Vec<u8>, String> {
+        self.0.normalize().map(|b| b.encode())
+    }
 }

@@ -4,7 +4,7 @@
 mod bitcoin;
 mod evm;
 
-pub(crate) use evm::normalize_json as evm_normalize_json;
+pub(crate) use evm::Fetched as EvmFetched;
 
 use crate::config::{ChainNode, Config};
 use crate::health::{Health, Kind, Status};

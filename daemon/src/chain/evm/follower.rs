@@ -133,10 +133,15 @@ impl Follower {
         if tip.hash == head.hash {
             return Ok(true);
         }
-        let node = self.node.clone();
-        let fork = fork_point(&self.indexer, self.cfg.reorg_window, tip.height, head.number, |h| {
-            Ok(node.header(h)?.map(|b| b.hash))
-        })?;
+        // The usual case, a head on our tip, needs no walk (and no round trip) to find the fork.
+        let fork = if head.parent == tip.hash {
+            tip.height
+        } else {
+            let node = self.node.clone();
+            fork_point(&self.indexer, self.cfg.reorg_window, tip.height, head.number, |h| {
+                Ok(node.header(h)?.map(|b| b.hash))
+            })?
+        };
         while self.indexer.tip().is_some_and(|t| t.height > fork) {
             let gone = self.indexer.disconnect_tip().map_err(|e| FollowError::Fatal(e.to_string()))?;
             tracing::info!(chain = %self.cfg.chain, height = gone.height + 1, "block disconnected");

@@ -21,11 +21,22 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Node JSON (a block with its transactions, its receipts) → the normalized block.
-pub(crate) fn normalize_json(block: &str, receipts: &str) -> Result<paywatch_plugin_api::evm::Block, String> {
-    let block = serde_json::from_str(block).map_err(|e| format!("block: {e}"))?;
-    let receipts = serde_json::from_str(receipts).map_err(|e| format!("receipts: {e}"))?;
-    normalize::normalize(block, receipts)
+/// A block and its receipts as the RPC client decodes them from the node's JSON.
+#[derive(Debug)]
+pub(crate) struct Fetched(normalize::RpcBlock, Vec<normalize::RpcReceipt>);
+
+impl Fetched {
+    /// Node JSON (a block with its transactions, its receipts) decoded.
+    pub(crate) fn decode(block: &str, receipts: &str) -> Result<Self, String> {
+        let block = serde_json::from_str(block).map_err(|e| format!("block: {e}"))?;
+        let receipts = serde_json::from_str(receipts).map_err(|e| format!("receipts: {e}"))?;
+        Ok(Self(block, receipts))
+    }
+
+    /// Checked and normalized: what the follower hands the plugins.
+    pub(crate) fn normalize(&self) -> Result<paywatch_plugin_api::evm::Block, String> {
+        normalize::normalize(&self.0, &self.1)
+    }
 }
 
 /// What wakes the follower.

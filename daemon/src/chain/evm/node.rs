@@ -112,7 +112,7 @@ impl RpcNode {
             return Err(NodeError(format!("asked for block {number}, the node sent {}", block.header.number)));
         }
         let receipts = self.receipts(&block).await?;
-        normalize(block, receipts).map_err(NodeError)
+        normalize(&block, &receipts).map_err(NodeError)
     }
 
     async fn receipts(&self, block: &RpcBlock) -> Result<Vec<RpcReceipt>, NodeError> {
@@ -177,4 +177,94 @@ impl EvmNode for RpcNode {
 
 fn head_ref(h: RpcHeader) -> HeadRef {
     HeadRef { number: h.number.to(), hash: hash_str(&h.hash), parent: hash_str(&h.parent_hash) }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The client against a scripted JSON-RPC server on loopback: a node without
+    //! `eth_getBlockReceipts` (anvil has it, so the fallback is tested here), and a node whose
+    //! receipts belong to another block.
+
+    use super::*;
+    use axum::{extract::State, routing::post, Json, Router};
+    use serde_json::{json, Value};
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+
+    #[derive(Default)]
+    struct Script {
+        block_receipts_calls: AtomicUsize,
+        /// The block hash receipts claim.
+        receipt_block: Mutex<String>,
+    }
+
+    const BLOCK: &str = "0x00000000000000000000000000000000000000000000000000000000000000b1";
+
+    fn tx_hash(i: u8) -> String {
+        format!("0x{}", format!("{i:02x}").repeat(32))
+    }
+
+    async fn answer(State(s): State<Arc<Script>>, Json(req): Json<Value>) -> Json<Value> {
+        let result = match req["method"].as_str().unwrap() {
+            "eth_chainId" => json!("0x7a69"),
+            "eth_getBlockByNumber" => {
+                // An OP-style deposit transaction type: only the common fields are read.
+                let tx = |i: u8| {
+                    json!({"hash": tx_hash(i), "from": format!("0x{}", "11".repeat(20)), "to": format!("0x{}", "22".repeat(20)),
+                           "value": "0x5", "type": "0x7e", "sourceHash": "0x01"})
+                };
+                json!({"number": "0x1", "hash": BLOCK, "parentHash": format!("0x{}", "00".repeat(32)), "timestamp": "0x10",
+                       "transactions": [tx(1), tx(2)]})
+            }
+            "eth_getBlockReceipts" => {
+                s.block_receipts_calls.fetch_add(1, Ordering::Relaxed);
+                return Json(
+                    json!({"jsonrpc": "2.0", "id": req["id"], "error": {"code": -32601, "message": "the method eth_getBlockReceipts does not exist/is not available"}}),
+                );
+            }
+            "eth_getTransactionReceipt" => {
+                let h = req["params"][0].as_str().unwrap().to_string();
+                let status = if h == tx_hash(2) { "0x0" } else { "0x1" };
+                json!({"transactionHash": h, "blockHash": *s.receipt_block.lock().unwrap(), "status": status, "logs": [
+                    {"address": format!("0x{}", "33".repeat(20)), "topics": [BLOCK], "data": "0x", "logIndex": if h == tx_hash(1) { "0x0" } else { "0x1" }}]})
+            }
+            m => panic!("unexpected {m}"),
+        };
+        Json(json!({"jsonrpc": "2.0", "id": req["id"], "result": result}))
+    }
+
+    fn serve(rt: &tokio::runtime::Runtime, script: Arc<Script>) -> String {
+        let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let app = Router::new().route("/", post(answer)).with_state(script);
+        rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+        url
+    }
+
+    #[test]
+    fn falls_back_to_receipts_per_transaction_and_checks_them_against_the_block() {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let script = Arc::new(Script { receipt_block: Mutex::new(BLOCK.into()), ..Script::default() });
+        let node = RpcNode::new(rt.handle().clone(), serve(&rt, script.clone()), Duration::from_secs(5));
+        assert_eq!(node.chain_id().unwrap(), 31337);
+        for _ in 0..2 {
+            let b = node.blocks(1, 1).unwrap().pop().unwrap();
+            assert_eq!(b.txs.iter().map(|t| t.success).collect::<Vec<_>>(), [true, false]);
+            assert_eq!(b.logs.iter().map(|l| (l.tx, l.index)).collect::<Vec<_>>(), [(0, 0), (1, 1)]);
+        }
+        assert_eq!(script.block_receipts_calls.load(Ordering::Relaxed), 1, "asked once, then per transaction");
+
+        *script.receipt_block.lock().unwrap() = tx_hash(9);
+        let e = node.blocks(1, 1).unwrap_err();
+        assert!(e.0.contains("is from another block"), "{e}");
+    }
+
+    #[test]
+    fn a_node_that_does_not_answer_is_an_error_naming_it() {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let node = RpcNode::new(rt.handle().clone(), format!("http://127.0.0.1:{port}"), Duration::from_secs(2));
+        let e = node.head().unwrap_err();
+        assert!(e.0.contains(&format!("127.0.0.1:{port}")), "{e}");
+    }
 }

@@ -61,7 +61,7 @@ pub(crate) fn hash_str(h: &B256) -> String {
 }
 
 /// The block and its receipts (in transaction order) as one normalized block.
-pub(crate) fn normalize(block: RpcBlock, receipts: Vec<RpcReceipt>) -> Result<Block, String> {
+pub(crate) fn normalize(block: &RpcBlock, receipts: &[RpcReceipt]) -> Result<Block, String> {
     let number = block.header.number.to::<u64>();
     let at = || format!("block {number} {}", hash_str(&block.header.hash));
     if receipts.len() != block.transactions.len() {
@@ -69,7 +69,7 @@ pub(crate) fn normalize(block: RpcBlock, receipts: Vec<RpcReceipt>) -> Result<Bl
     }
     let mut txs = Vec::with_capacity(block.transactions.len());
     let mut logs = Vec::new();
-    for (i, (tx, r)) in block.transactions.iter().zip(&receipts).enumerate() {
+    for (i, (tx, r)) in block.transactions.iter().zip(receipts).enumerate() {
         if r.transaction_hash != tx.hash {
             return Err(format!("{}: receipt {i} is of {}, not {}", at(), r.transaction_hash, tx.hash));
         }
