@@ -3,7 +3,7 @@
 # verify their sha256 and cache them in .nodes/. Idempotent: a second run costs nothing.
 #
 #   scripts/fetch-nodes.sh            # -> .nodes/bin/bitcoind, .nodes/bin/anvil,
-#                                     #    .nodes/contracts/ERC20PresetMinterPauser.json
+#                                     #    .nodes/contracts/{ERC20PresetMinterPauser,PaymentSplitter}.json
 #   PAYWATCH_NODES_DIR=/x scripts/fetch-nodes.sh
 set -euo pipefail
 
@@ -25,6 +25,7 @@ ANVIL_SHA=10c1c727d6c1de973aeb160e59875b9a9a23464d6e74149ee8abb30b3500311b
 OZ_TGZ=openzeppelin-contracts-4.9.6.tgz
 OZ_TGZ_SHA=32b6b5c684c48ad0260baeffe61105b74f390115dbdc0d8853c6ceca8a8610bb
 ERC20_JSON_SHA=be703b79db2a49f48ed1ae8c7ef06e3a327138b656a6a8deddc64108ca40ff5d
+SPLITTER_JSON_SHA=5ce3a20df0f336f45795f16838070351db986b9a2f11887e80961f08439a5805
 
 check() { # file sha
   local got
@@ -61,15 +62,23 @@ if ! have "$bin/anvil" "$ANVIL_SHA"; then
   install -m 0755 "$dir/dl/anvil/package/bin/anvil" "$bin/anvil"
 fi
 
-erc20=$dir/contracts/ERC20PresetMinterPauser.json
-if ! { [ -f "$erc20" ] && check "$erc20" "$ERC20_JSON_SHA" 2>/dev/null; }; then
-  echo "fetch-nodes: fetching @openzeppelin/contracts 4.9.6 (ERC-20 artifact)" >&2
-  rm -rf "$dir/dl/oz" && mkdir -p "$dir/dl/oz" "$dir/contracts"
-  (cd "$dir/dl/oz" && npm pack -q @openzeppelin/contracts@4.9.6 >/dev/null)
-  check "$dir/dl/oz/$OZ_TGZ" "$OZ_TGZ_SHA"
-  tar xzf "$dir/dl/oz/$OZ_TGZ" -C "$dir/dl/oz" package/build/contracts/ERC20PresetMinterPauser.json
-  check "$dir/dl/oz/package/build/contracts/ERC20PresetMinterPauser.json" "$ERC20_JSON_SHA"
-  install -m 0644 "$dir/dl/oz/package/build/contracts/ERC20PresetMinterPauser.json" "$erc20"
-fi
+# ERC20PresetMinterPauser (a real token) and PaymentSplitter (a contract that pays Ether out
+# through internal calls, for the traces tests).
+contract() { # name sha
+  local f=$dir/contracts/$1.json
+  if [ -f "$f" ] && check "$f" "$2" 2>/dev/null; then return; fi
+  if [ ! -f "$dir/dl/oz/$OZ_TGZ" ] || ! check "$dir/dl/oz/$OZ_TGZ" "$OZ_TGZ_SHA" 2>/dev/null; then
+    echo "fetch-nodes: fetching @openzeppelin/contracts 4.9.6 (compiled artifacts)" >&2
+    rm -rf "$dir/dl/oz" && mkdir -p "$dir/dl/oz"
+    (cd "$dir/dl/oz" && npm pack -q @openzeppelin/contracts@4.9.6 >/dev/null)
+    check "$dir/dl/oz/$OZ_TGZ" "$OZ_TGZ_SHA"
+  fi
+  mkdir -p "$dir/contracts"
+  tar xzf "$dir/dl/oz/$OZ_TGZ" -C "$dir/dl/oz" "package/build/contracts/$1.json"
+  check "$dir/dl/oz/package/build/contracts/$1.json" "$2"
+  install -m 0644 "$dir/dl/oz/package/build/contracts/$1.json" "$f"
+}
+contract ERC20PresetMinterPauser "$ERC20_JSON_SHA"
+contract PaymentSplitter "$SPLITTER_JSON_SHA"
 
 echo "$bin"

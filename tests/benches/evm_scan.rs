@@ -191,7 +191,15 @@ fn block(tokens: &[[u8; 20]; 3]) -> Block {
             }
         })
         .collect();
-    Block { number: 21_000_000, timestamp: 1_730_000_000, hash: word(77), parent: word(76), txs, logs }
+    Block {
+        number: 21_000_000,
+        timestamp: 1_730_000_000,
+        hash: word(77),
+        parent: word(76),
+        txs,
+        logs,
+        internal: Vec::new(),
+    }
 }
 
 fn hex(b: &[u8]) -> String {

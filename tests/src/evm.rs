@@ -41,10 +41,18 @@ pub struct EthOptions {
     pub state: Option<PathBuf>,
     /// More TOML for the daemon (stores…).
     pub extra: String,
+    /// No `http_url`: requests go over the WebSocket too.
+    pub ws_only: bool,
+    /// The chain's `traces` (off when `None`).
+    pub traces: Option<&'static str>,
 }
 
 /// The `eth` chain on `node` with the `ETH` and `TOK` assets; polls every second.
-pub fn eth_chains(node: &Anvil, token: &str, confirmations: u32) -> String {
+pub fn eth_chains(node: &Anvil, token: &str, confirmations: u32, ws_only: bool, traces: Option<&str>) -> String {
+    let mut http = if ws_only { String::new() } else { format!("http_url = \"{}\"", node.http_url()) };
+    if let Some(t) = traces {
+        http.push_str(&format!("\ntraces = \"{t}\""));
+    }
     format!(
         r#"
 [[chains]]
@@ -52,7 +60,7 @@ name = "eth"
 kind = "evm"
 chain_id = 31337
 ws_url = "{ws}"
-http_url = "{http}"
+{http}
 confirmations = {confirmations}
 poll_secs = 1
 rpc_timeout_secs = 5
@@ -70,7 +78,6 @@ contract = "{token}"
 decimals = 18
 "#,
         ws = node.ws_url(),
-        http = node.http_url(),
     )
 }
 
@@ -86,7 +93,7 @@ impl EthRig {
         };
         let token = deploy_token(&node, "Token", "TOK").await?;
         let other_token = deploy_token(&node, "Other", "OTH").await?;
-        let chains = eth_chains(&node, &token, opts.confirmations.unwrap_or(3));
+        let chains = eth_chains(&node, &token, opts.confirmations.unwrap_or(3), opts.ws_only, opts.traces);
         let plugins = [crate::plugin_lib("ethereum"), crate::plugin_lib("erc20"), crate::plugin_lib("webhook")];
         let extra = opts.extra;
         let daemon =
@@ -188,24 +195,52 @@ pub async fn receipt(node: &Anvil, txid: &str) -> Result<Value> {
     }
 }
 
-/// The published OpenZeppelin ERC-20 artifact fetched by `scripts/fetch-nodes.sh`.
-fn artifact() -> Result<PathBuf> {
+/// A published OpenZeppelin artifact fetched by `scripts/fetch-nodes.sh`: its bytecode.
+fn bytecode(name: &str) -> Result<String> {
     let bin = crate::nodes::node_bin_dir()?;
-    Ok(bin.parent().unwrap_or(Path::new(".")).join("contracts/ERC20PresetMinterPauser.json"))
+    let path = bin.parent().unwrap_or(Path::new(".")).join(format!("contracts/{name}.json"));
+    let a: Value = serde_json::from_slice(&std::fs::read(&path).with_context(|| format!("{}", path.display()))?)?;
+    Ok(a["bytecode"].as_str().context("artifact bytecode")?.to_string())
+}
+
+/// Deploys `contract` (its bytecode followed by the encoded constructor `args`); its address.
+async fn deploy(node: &Anvil, contract: &str, args: &str) -> Result<String> {
+    let code = bytecode(contract)?;
+    let h = send(node, json!({"from": DEV0, "data": format!("{code}{args}"), "gas": "0x500000"})).await?;
+    let r = receipt(node, &h).await?;
+    Ok(r["contractAddress"].as_str().with_context(|| format!("{contract} not deployed: {r}"))?.to_string())
+}
+
+/// Deploys OpenZeppelin's `PaymentSplitter(payees, shares)` with equal shares; its address.
+/// Ether sent to it is paid out by `release(account)` through an internal call.
+pub async fn deploy_splitter(node: &Anvil, payees: &[&str]) -> Result<String> {
+    let n = payees.len() as u128;
+    let mut args = format!("{}{}{}", word(0x40), word(0x60 + 0x20 * n), word(n));
+    for p in payees {
+        args.push_str(&word_addr(p)?);
+    }
+    args.push_str(&word(n));
+    for _ in payees {
+        args.push_str(&word(1));
+    }
+    deploy(node, "PaymentSplitter", &args).await
+}
+
+/// `PaymentSplitter.release(account)` from the first dev account (explicit gas: a release that
+/// reverts is mined with status 0); the tx hash.
+pub async fn release(node: &Anvil, splitter: &str, account: &str) -> Result<String> {
+    let selector = hex::encode(&paywatch_evm_common::address::keccak256(b"release(address)")[..4]);
+    let data = format!("0x{selector}{}", word_addr(account)?);
+    send(node, json!({"from": DEV0, "to": splitter, "data": data, "gas": "0x30000"})).await
 }
 
 /// Deploys `ERC20PresetMinterPauser(name, symbol)` from the first dev account and mints it
 /// 1,000,000 tokens; the contract address.
 pub async fn deploy_token(node: &Anvil, name: &str, symbol: &str) -> Result<String> {
-    let path = artifact()?;
-    let a: Value = serde_json::from_slice(&std::fs::read(&path).with_context(|| format!("{}", path.display()))?)?;
-    let code = a["bytecode"].as_str().context("artifact bytecode")?;
     // Constructor (string, string): two offsets, then each string's length and padded bytes.
     let string = |s: &str| format!("{}{:0<64}", word(s.len() as u128), hex::encode(s));
     let args = format!("{}{}{}{}", word(0x40), word(0x80), string(name), string(symbol));
-    let h = send(node, json!({"from": DEV0, "data": format!("{code}{args}"), "gas": "0x500000"})).await?;
-    let r = receipt(node, &h).await?;
-    let token = r["contractAddress"].as_str().with_context(|| format!("no contract deployed: {r}"))?.to_string();
+    let token = deploy(node, "ERC20PresetMinterPauser", &args).await?;
     let mint = format!("0x{MINT}{}{}", word_addr(DEV0)?, word(1_000_000 * 10u128.pow(18)));
     send(node, json!({"from": DEV0, "to": token, "data": mint, "gas": "0x30000"})).await?;
     Ok(token)

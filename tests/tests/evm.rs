@@ -34,6 +34,17 @@ fn kinds(events: &[(String, u64, bool, String)]) -> Vec<&str> {
 #[tokio::test]
 async fn ether_to_a_watched_address_is_detected_then_confirmed_block_by_block() {
     let rig = EthRig::start().await.unwrap();
+    ether_payment(&rig).await;
+}
+
+/// The same over a node reached by WebSocket only (no `http_url`: requests share the socket).
+#[tokio::test]
+async fn a_websocket_only_node_works_the_same() {
+    let rig = EthRig::start_with(EthOptions { ws_only: true, ..Default::default() }).await.unwrap();
+    ether_payment(&rig).await;
+}
+
+async fn ether_payment(rig: &EthRig) {
     let to = fresh_address(1);
     rig.watch(SHOP, &to, 3).await.unwrap();
     let txid = rig.send_eth(&to, 500_000_000_000_000_000).await.unwrap();
@@ -272,4 +283,37 @@ async fn invoices_in_ether_and_in_a_token_settle_and_count_only_their_asset() {
 /// The EIP-55 form of an address (checked against the EIP's vectors in `evm-common`).
 fn checksum(address: &str) -> String {
     paywatch_evm_common::address::to_checksum(&paywatch_evm_common::address::parse(address).unwrap())
+}
+
+/// Ether paid out by a contract (OpenZeppelin's `PaymentSplitter.release`, an internal call)
+/// is invisible without traces and credited with either trace flavour; a release that reverts
+/// credits nothing.
+#[tokio::test]
+async fn ether_sent_by_a_contract_is_credited_from_traces() {
+    for traces in [None, Some("parity"), Some("geth")] {
+        let opts = EthOptions { confirmations: Some(1), traces, ..Default::default() };
+        let rig = EthRig::start_with(opts).await.unwrap();
+        let (w, x) = (fresh_address(60), fresh_address(61));
+        rig.watch(SHOP, &w, 1).await.unwrap();
+        let splitter = paywatch_tests::evm::deploy_splitter(&rig.node, &[&w, &x]).await.unwrap();
+        rig.send_eth(&splitter, 2 * 10_u128.pow(18)).await.unwrap();
+        let released = paywatch_tests::evm::release(&rig.node, &splitter, &w).await.unwrap();
+        // Nothing is due any more: this one reverts ("account is not due payment").
+        let reverted = paywatch_tests::evm::release(&rig.node, &splitter, &w).await.unwrap();
+        let r = paywatch_tests::evm::receipt(&rig.node, &reverted).await.unwrap();
+        assert_eq!(r["status"], "0x0", "{r}");
+        // A direct payment afterwards: once it is in, every earlier block was scanned.
+        let marker = rig.send_eth(&w, 3).await.unwrap();
+        let evs = rig.daemon.wait_events(SHOP, "the marker payment", |e| !of_tx(e, &marker).is_empty()).await.unwrap();
+        assert!(of_tx(&evs, &reverted).is_empty(), "{traces:?}: a reverted release paid: {evs:#?}");
+        let got = of_tx(&evs, &released);
+        if traces.is_none() {
+            assert!(got.is_empty(), "without traces an internal transfer is not seen: {evs:#?}");
+            continue;
+        }
+        assert_eq!(kinds(&got), ["payment.detected", "payment.confirmed"], "{traces:?}: {evs:#?}");
+        let d = &evs.iter().find(|e| e["data"]["txid"] == released).unwrap()["data"];
+        assert_eq!((d["amount"].as_str(), d["asset"].as_str()), (Some("1"), Some("ETH")), "{traces:?}");
+        assert_eq!(d["index"].as_u64(), Some(u32::MAX as u64 - 1), "the first internal transfer of its tx");
+    }
 }

@@ -157,6 +157,20 @@ pub struct EvmNode {
     pub rpc_timeout_secs: u64,
     /// Reconcile at least this often, whatever the feed says.
     pub poll_secs: u64,
+    /// Whether (and how) to ask the node for traces, to see Ether sent by contracts.
+    pub traces: Traces,
+}
+
+/// How an EVM node serves call traces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Traces {
+    /// No traces: Ether sent by contracts is not seen.
+    Off,
+    /// `trace_block` (Erigon, Nethermind, Reth, anvil).
+    Parity,
+    /// `debug_traceBlockByNumber` with the `callTracer` (Geth, Reth, anvil).
+    Geth,
 }
 
 /// Something that can be paid: a currency plugin on a chain, with the plugin's parameters.

@@ -296,7 +296,26 @@ fn evm_node(t: &mut Table<'_>, issues: &mut Issues) -> Option<EvmNode> {
     let http_url = url_with_scheme(t, "http_url", &["http"], false, issues);
     let rpc_timeout_secs = t.u64_in("rpc_timeout_secs", 30, 1..=600, issues);
     let poll_secs = t.u64_in("poll_secs", 5, 1..=3600, issues);
-    Some(EvmNode { chain_id: chain_id.filter(|c| *c > 0)?, ws_url: ws_url?, http_url, rpc_timeout_secs, poll_secs })
+    let traces = match t.opt_str("traces", issues).as_deref() {
+        None | Some("off") => Traces::Off,
+        Some("parity") => Traces::Parity,
+        Some("geth") => Traces::Geth,
+        Some(other) => {
+            issues.push(
+                t.key_path("traces"),
+                format!("{other:?} is not one of off, parity (trace_block), geth (debug_traceBlockByNumber)"),
+            );
+            Traces::Off
+        }
+    };
+    Some(EvmNode {
+        chain_id: chain_id.filter(|c| *c > 0)?,
+        ws_url: ws_url?,
+        http_url,
+        rpc_timeout_secs,
+        poll_secs,
+        traces,
+    })
 }
 
 fn assets(tables: Vec<Table<'_>>, chains: &[String], issues: &mut Issues) -> Vec<AssetConfig> {

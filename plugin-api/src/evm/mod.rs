@@ -8,12 +8,15 @@
 //! "EVB1" number:u64 timestamp:u64 hash:32 parent:32
 //! tx_count:u32   tx_count × (hash:32 from:20 has_to:u8 to:20 value:32 success:u8)   fixed 106 bytes
 //! log_count:u32  log_count × (tx:u32 index:u32 address:20 topic_count:u8 topics:32×n data_len:u32 data)
+//! internal_count:u32  internal_count × (tx:u32 from:20 to:20 value:32)            fixed 76 bytes
 //! ```
 //!
 //! `value` is a u256 in wei, big-endian. `success` is the receipt's status. A log's `tx` is the
 //! position of its transaction in the block, `index` its log index in the block. Only logs of
 //! the block's receipts are present (never `removed` ones: a block that leaves the best chain
-//! is disconnected by the host, which reverses what it paid).
+//! is disconnected by the host, which reverses what it paid). Internal transfers are Ether moved
+//! by contracts (a `CALL` with value below the top level, in a frame that did not revert); they
+//! are present only when the chain is configured with `traces` (else the section is empty).
 
 use std::fmt;
 
@@ -24,6 +27,8 @@ pub const MAGIC: [u8; 4] = *b"EVB1";
 const HEADER_LEN: usize = 4 + 8 + 8 + 32 + 32;
 /// Bytes of one transaction record.
 pub const TX_LEN: usize = 32 + 20 + 1 + 20 + 32 + 1;
+/// Bytes of one internal transfer record.
+pub const INTERNAL_LEN: usize = 4 + 20 + 20 + 32;
 const LOG_FIXED: usize = 4 + 4 + 20 + 1 + 4;
 const MAX_TOPICS: u8 = 4;
 
@@ -36,6 +41,19 @@ pub struct Block {
     pub parent: B256,
     pub txs: Vec<Tx>,
     pub logs: Vec<Log>,
+    /// Ether moved by contracts, in execution order (empty without traces).
+    pub internal: Vec<Internal>,
+}
+
+/// Ether sent by a contract to `to` inside transaction `tx` (from a trace).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Internal {
+    /// Position of the transaction in the block.
+    pub tx: u32,
+    pub from: Address,
+    pub to: Address,
+    /// Wei, u256 big-endian.
+    pub value: B256,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -91,6 +109,13 @@ impl Block {
             out.extend_from_slice(&(l.data.len() as u32).to_be_bytes());
             out.extend_from_slice(&l.data);
         }
+        out.extend_from_slice(&(self.internal.len() as u32).to_be_bytes());
+        for i in &self.internal {
+            out.extend_from_slice(&i.tx.to_be_bytes());
+            out.extend_from_slice(&i.from);
+            out.extend_from_slice(&i.to);
+            out.extend_from_slice(&i.value);
+        }
         out
     }
 }
@@ -119,6 +144,7 @@ pub struct BlockView<'a> {
     txs: &'a [u8],
     logs: &'a [u8],
     log_count: usize,
+    internal: &'a [u8],
 }
 
 impl<'a> BlockView<'a> {
@@ -136,18 +162,26 @@ impl<'a> BlockView<'a> {
             tx_count.checked_mul(TX_LEN).filter(|&n| n <= rest.len()).ok_or_else(|| bad(format!("{tx_count} txs")))?;
         let (txs, mut rest) = rest.split_at(txs_len);
         let log_count = take_u32(&mut rest, "log count")? as usize;
-        let logs = rest;
-        let mut cursor = LogIter { rest: logs, left: log_count };
+        let mut cursor = LogIter { rest, left: log_count };
         for i in 0..log_count {
             let log = cursor.next_checked().map_err(|e| bad(format!("log {i}: {e}")))?;
             if log.tx as usize >= tx_count {
                 return Err(bad(format!("log {i} names tx {} of {tx_count}", log.tx)));
             }
         }
-        if !cursor.rest.is_empty() {
-            return Err(bad(format!("{} trailing bytes", cursor.rest.len())));
+        let logs = &rest[..rest.len() - cursor.rest.len()];
+        let mut rest = cursor.rest;
+        let count = take_u32(&mut rest, "internal transfer count")? as usize;
+        if count.checked_mul(INTERNAL_LEN) != Some(rest.len()) {
+            return Err(bad(format!("{count} internal transfers in {} bytes", rest.len())));
         }
-        Ok(Self { head, txs, logs, log_count })
+        if let Some(i) = rest.chunks_exact(INTERNAL_LEN).position(|c| read_u32(c) as usize >= tx_count) {
+            return Err(bad(format!(
+                "internal transfer {i} names tx {} of {tx_count}",
+                read_u32(&rest[i * INTERNAL_LEN..])
+            )));
+        }
+        Ok(Self { head, txs, logs, log_count, internal: rest })
     }
 
     pub fn number(&self) -> u64 {
@@ -183,6 +217,39 @@ impl<'a> BlockView<'a> {
     pub fn logs(&self) -> LogIter<'a> {
         LogIter { rest: self.logs, left: self.log_count }
     }
+
+    /// Ether moved by contracts, in execution order (empty unless the chain has `traces`).
+    pub fn internal(&self) -> impl ExactSizeIterator<Item = InternalView<'a>> + 'a {
+        self.internal.chunks_exact(INTERNAL_LEN).map(|c| InternalView(c.try_into().expect("exact chunks")))
+    }
+}
+
+/// One internal transfer record.
+#[derive(Debug, Clone, Copy)]
+pub struct InternalView<'a>(&'a [u8; INTERNAL_LEN]);
+
+impl<'a> InternalView<'a> {
+    /// Position of the transaction in the block.
+    pub fn tx(&self) -> u32 {
+        read_u32(self.0)
+    }
+
+    pub fn from(&self) -> &'a Address {
+        self.0[4..24].try_into().expect("20 bytes")
+    }
+
+    pub fn to(&self) -> &'a Address {
+        self.0[24..44].try_into().expect("20 bytes")
+    }
+
+    /// Wei, u256 big-endian.
+    pub fn value(&self) -> &'a B256 {
+        self.0[44..76].try_into().expect("32 bytes")
+    }
+}
+
+fn read_u32(b: &[u8]) -> u32 {
+    u32::from_be_bytes(b[..4].try_into().expect("4 bytes"))
 }
 
 fn take_u32(rest: &mut &[u8], what: &str) -> Result<u32, FormatError> {

@@ -22,6 +22,7 @@ fn sample() -> Block {
             Log { tx: 0, index: 0, address: [9; 20], topics: vec![[1; 32], [2; 32], [3; 32]], data: vec![7; 32] },
             Log { tx: 2, index: 1, address: [8; 20], topics: vec![], data: vec![] },
         ],
+        internal: vec![Internal { tx: 1, from: [0xc0; 20], to: [0xd0; 20], value: [0x01; 32] }],
     }
 }
 
@@ -48,6 +49,9 @@ fn encodes_and_reads_back() {
         })
         .collect();
     assert_eq!(logs, b.logs);
+    let internal: Vec<Internal> =
+        v.internal().map(|i| Internal { tx: i.tx(), from: *i.from(), to: *i.to(), value: *i.value() }).collect();
+    assert_eq!(internal, b.internal);
     assert_eq!(v.tx(2).unwrap().hash(), &[4; 32]);
     assert!(v.tx(3).is_none());
     assert!(v.logs().next().unwrap().topic(3).is_none());
@@ -61,7 +65,7 @@ fn every_truncation_and_extension_is_an_error() {
     }
     let mut longer = raw.clone();
     longer.push(0);
-    assert!(BlockView::parse(&longer).unwrap_err().to_string().contains("1 trailing bytes"));
+    assert!(BlockView::parse(&longer).unwrap_err().to_string().contains("1 internal transfers in 77 bytes"));
 }
 
 #[test]
@@ -77,6 +81,10 @@ fn rejects_bad_magic_topics_and_tx_positions() {
     let mut b = sample();
     b.logs[1].tx = 3;
     assert!(BlockView::parse(&b.encode()).unwrap_err().to_string().contains("names tx 3 of 3"));
+
+    let mut b = sample();
+    b.internal[0].tx = 7;
+    assert!(BlockView::parse(&b.encode()).unwrap_err().to_string().contains("internal transfer 0 names tx 7 of 3"));
 
     let mut raw = sample().encode();
     raw[HEADER_LEN..HEADER_LEN + 4].copy_from_slice(&u32::MAX.to_be_bytes());
@@ -97,7 +105,7 @@ fn garbage_never_panics() {
             raw[i] = (seed >> 32) as u8;
         }
         if let Ok(v) = BlockView::parse(&raw) {
-            let _ = v.txs().count() + v.logs().count();
+            let _ = v.txs().count() + v.logs().count() + v.internal().count();
         }
     }
 }

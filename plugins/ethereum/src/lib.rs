@@ -1,7 +1,9 @@
 //! The `ethereum` currency plugin: the native coin of any EVM chain (Ether, POL, BNB…).
 //! Credits a transaction's top-level `value` to its `to` when `to` is watched and the receipt
 //! says it succeeded. Transfers made by contracts (a smart-contract wallet paying through an
-//! internal call) are not in the block's transactions and receipts, so they are not seen.
+//! internal call) are not in the block's transactions and receipts: they are credited from the
+//! block's internal transfers, which the daemon fills from traces when the chain has `traces`
+//! configured.
 //!
 //! Config: `asset`, `symbol`, `chain_id` (the daemon passes the chain's), `decimals`
 //! (default 18), `confirmations` hint (default 12).
@@ -14,6 +16,12 @@ use paywatch_plugin_api::{export_currency_plugin, CurrencyPlugin, Host, PluginEr
 /// The payment index of a native transfer: a transaction has one `value`, and log indexes
 /// (ERC-20 payments of the same transaction) never reach this.
 pub const NATIVE_INDEX: u32 = u32::MAX;
+
+/// The payment index of the `k`-th internal transfer of a transaction: counting down below
+/// [`NATIVE_INDEX`], far above any log index.
+pub fn internal_index(k: u32) -> u32 {
+    NATIVE_INDEX - 1 - k
+}
 
 #[derive(Debug)]
 pub struct Ethereum {
@@ -67,6 +75,24 @@ impl CurrencyPlugin for Ethereum {
                 amount_base: u256_to_decimal(tx.value()),
                 txid: hex0x(tx.hash()),
                 index: NATIVE_INDEX,
+                spends: Vec::new(),
+            });
+        }
+        // Internal transfers (from traces): the k-th of its transaction gets internal_index(k).
+        let (mut last_tx, mut k) = (u32::MAX, 0u32);
+        for i in block.internal() {
+            (last_tx, k) = if i.tx() == last_tx { (last_tx, k + 1) } else { (i.tx(), 0) };
+            let success = block.tx(i.tx()).is_some_and(|t| t.success());
+            if !success || *i.value() == [0; 32] || !host.is_watched(i.to()) {
+                continue;
+            }
+            let tx = block.tx(i.tx()).expect("checked by parse");
+            out.matches.push(Match {
+                key: Hex(i.to().to_vec()),
+                asset: self.asset.asset.clone(),
+                amount_base: u256_to_decimal(i.value()),
+                txid: hex0x(tx.hash()),
+                index: internal_index(k),
                 spends: Vec::new(),
             });
         }

@@ -1,5 +1,5 @@
 use super::*;
-use paywatch_plugin_api::evm::{Block, Log, Tx};
+use paywatch_plugin_api::evm::{Block, Internal, Log, Tx};
 use paywatch_plugin_api::testing::{noop_host_vtable, watching_host_vtable};
 use std::collections::HashSet;
 
@@ -89,4 +89,26 @@ fn bad_config_is_refused() {
     assert!(Ethereum::create(serde_json::json!({"asset": "ETH"}), &host).unwrap_err().message.contains("chain_id"));
     let e = Ethereum::create(serde_json::json!({"asset": "ETH", "chain_id": 1, "decimals": 300}), &host).unwrap_err();
     assert!(e.message.contains("decimals"), "{e}");
+}
+
+#[test]
+fn credits_internal_transfers_of_successful_transactions_with_their_own_indexes() {
+    let (a, c) = ([0xa1; 20], [0xc0; 20]);
+    let internal = |tx, to, value| Internal { tx, from: c, to, value };
+    let block = Block {
+        txs: vec![tx(1, Some(c), wei(0), true), tx(2, Some(c), wei(0), false)],
+        internal: vec![
+            internal(0, [0xb2; 20], wei(1)), // not watched, still counted for the index
+            internal(0, a, wei(5)),
+            internal(0, a, wei(6)),
+            internal(1, a, wei(7)), // the transaction reverted
+        ],
+        ..Block::default()
+    };
+    let set: HashSet<Vec<u8>> = [a.to_vec()].into();
+    let vt = watching_host_vtable(&set);
+    let reply = plugin().scan_block(&block.encode(), &Host::new(&vt)).unwrap();
+    let got: Vec<_> = reply.matches.iter().map(|m| (m.amount_base.as_str(), m.index)).collect();
+    assert_eq!(got, [("5", internal_index(1)), ("6", internal_index(2))]);
+    assert_eq!(internal_index(0), u32::MAX - 1);
 }

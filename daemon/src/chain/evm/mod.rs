@@ -8,6 +8,7 @@ mod follower;
 mod heads;
 mod node;
 mod normalize;
+mod traces;
 
 #[cfg(test)]
 mod tests;
@@ -80,7 +81,7 @@ pub(crate) fn start(chain: &ChainConfig, node: &EvmNode, parts: Parts) -> Result
         .build()
         .map_err(|e| err("cannot start its runtime", &e))?;
     let rpc_url = node.http_url.as_ref().unwrap_or(&node.ws_url).to_string();
-    let rpc = node::RpcNode::new(rt.handle().clone(), rpc_url, Duration::from_secs(node.rpc_timeout_secs));
+    let rpc = node::RpcNode::new(rt.handle().clone(), rpc_url, Duration::from_secs(node.rpc_timeout_secs), node.traces);
     let (tx, rx) = crossbeam_channel::bounded(64);
     let feed_up = Arc::new(AtomicBool::new(false));
     rt.spawn(heads::run(chain.name.clone(), node.ws_url.to_string(), tx.clone(), feed_up.clone()));

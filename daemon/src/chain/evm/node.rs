@@ -5,10 +5,12 @@
 //! rebuilt on the next call.
 
 use super::normalize::{hash_str, normalize, RpcBlock, RpcHeader, RpcReceipt};
+use super::traces::{self, GethTxTrace, ParityTrace};
+use crate::config::Traces;
 use alloy::rpc::client::{ClientBuilder, RpcClient};
 use alloy::transports::{RpcError, TransportErrorKind};
 use futures::{StreamExt, TryStreamExt};
-use paywatch_plugin_api::evm::Block;
+use paywatch_plugin_api::evm::{Block, Internal};
 use serde::de::DeserializeOwned;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -52,6 +54,7 @@ pub(crate) struct RpcNode {
     client: Mutex<Option<RpcClient>>,
     /// Cleared once the node says it has no `eth_getBlockReceipts`.
     block_receipts: AtomicBool,
+    traces: Traces,
 }
 
 impl std::fmt::Debug for RpcNode {
@@ -65,8 +68,8 @@ fn n(number: u64) -> String {
 }
 
 impl RpcNode {
-    pub(crate) fn new(rt: Handle, url: String, timeout: Duration) -> Self {
-        Self { rt, url, timeout, client: Mutex::new(None), block_receipts: AtomicBool::new(true) }
+    pub(crate) fn new(rt: Handle, url: String, timeout: Duration, traces: Traces) -> Self {
+        Self { rt, url, timeout, client: Mutex::new(None), block_receipts: AtomicBool::new(true), traces }
     }
 
     async fn client(&self) -> Result<RpcClient, NodeError> {
@@ -112,7 +115,31 @@ impl RpcNode {
             return Err(NodeError(format!("asked for block {number}, the node sent {}", block.header.number)));
         }
         let receipts = self.receipts(&block).await?;
-        normalize(&block, &receipts).map_err(NodeError)
+        let mut out = normalize(&block, &receipts).map_err(NodeError)?;
+        out.internal = self.internal(&block).await?;
+        Ok(out)
+    }
+
+    /// Ether moved by contracts in the block, from the node's traces (when configured).
+    async fn internal(&self, block: &RpcBlock) -> Result<Vec<Internal>, NodeError> {
+        let number = n(block.header.number.to());
+        let txs: Vec<_> = block.transactions.iter().map(|t| t.hash).collect();
+        if txs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let at = |e: String| NodeError(format!("traces of block {number}: {e}"));
+        match self.traces {
+            Traces::Off => Ok(Vec::new()),
+            Traces::Parity => {
+                let t: Vec<ParityTrace> = self.get("trace_block", (number.clone(),)).await?;
+                traces::from_parity(&t, &txs).map_err(at)
+            }
+            Traces::Geth => {
+                let tracer = serde_json::json!({"tracer": "callTracer"});
+                let t: Vec<GethTxTrace> = self.get("debug_traceBlockByNumber", (number.clone(), tracer)).await?;
+                traces::from_geth(&t, &txs).map_err(at)
+            }
+        }
     }
 
     async fn receipts(&self, block: &RpcBlock) -> Result<Vec<RpcReceipt>, NodeError> {
@@ -245,7 +272,7 @@ mod tests {
     fn falls_back_to_receipts_per_transaction_and_checks_them_against_the_block() {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
         let script = Arc::new(Script { receipt_block: Mutex::new(BLOCK.into()), ..Script::default() });
-        let node = RpcNode::new(rt.handle().clone(), serve(&rt, script.clone()), Duration::from_secs(5));
+        let node = RpcNode::new(rt.handle().clone(), serve(&rt, script.clone()), Duration::from_secs(5), Traces::Off);
         assert_eq!(node.chain_id().unwrap(), 31337);
         for _ in 0..2 {
             let b = node.blocks(1, 1).unwrap().pop().unwrap();
@@ -263,7 +290,8 @@ mod tests {
     fn a_node_that_does_not_answer_is_an_error_naming_it() {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let node = RpcNode::new(rt.handle().clone(), format!("http://127.0.0.1:{port}"), Duration::from_secs(2));
+        let node =
+            RpcNode::new(rt.handle().clone(), format!("http://127.0.0.1:{port}"), Duration::from_secs(2), Traces::Off);
         let e = node.head().unwrap_err();
         assert!(e.0.contains(&format!("127.0.0.1:{port}")), "{e}");
     }

@@ -104,5 +104,6 @@ pub(crate) fn normalize(block: &RpcBlock, receipts: &[RpcReceipt]) -> Result<Blo
         parent: block.header.parent_hash.0,
         txs,
         logs,
+        internal: Vec::new(),
     })
 }

@@ -47,7 +47,15 @@ impl FakeNode {
                 Tx { hash: [id; 32], from: [1; 20], to: Some(WATCHED), value, success: true }
             })
             .collect();
-        chain.push(Block { number, timestamp: 1_700_000_000 + number, hash, parent, txs, logs: Vec::new() });
+        chain.push(Block {
+            number,
+            timestamp: 1_700_000_000 + number,
+            hash,
+            parent,
+            txs,
+            logs: Vec::new(),
+            internal: Vec::new(),
+        });
     }
 
     fn truncate(&self, height: u64) {
