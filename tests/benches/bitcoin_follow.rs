@@ -7,8 +7,8 @@
 //!
 //!     cargo bench --workspace   (bench `bitcoin_follow`)
 
+use paywatch_tests::bench::{ms_to_event, percentiles};
 use paywatch_tests::btc::{BtcRig, SHOP};
-use serde_json::Value;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
@@ -30,33 +30,15 @@ async fn latency(rig: &BtcRig) {
     for (i, a) in addrs.iter().enumerate() {
         let txid = rig.send(a, 0.001).unwrap();
         let returned = OffsetDateTime::now_utc();
-        let event = loop {
-            let path = format!("/v1/events?after={after}&wait=10");
-            let v: Value =
-                rig.daemon.req(reqwest::Method::GET, &path, SHOP).send().await.unwrap().json().await.unwrap();
-            after = v["next"].as_u64().unwrap();
-            if let Some(e) = v["events"].as_array().unwrap().iter().find(|e| e["data"]["txid"] == txid.as_str()) {
-                break e.clone();
-            }
-        };
-        let created = OffsetDateTime::parse(
-            event["created_at"].as_str().unwrap(),
-            &time::format_description::well_known::Rfc3339,
-        )
-        .unwrap();
-        ms.push((created - returned).as_seconds_f64() * 1e3);
+        ms.push(ms_to_event(&rig.daemon, SHOP, &mut after, &txid, returned).await);
         if i % 50 == 49 {
             rig.mine(1).unwrap();
         }
     }
-    ms.sort_by(f64::total_cmp);
-    let p = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
     println!(
         "detection latency (sendtoaddress returned -> payment.detected in the outbox), {n} payments: \
-         p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms (negative: recorded before the wallet RPC returned)",
-        p(0.5),
-        p(0.99),
-        ms[ms.len() - 1]
+         {} (negative: recorded before the wallet RPC returned)",
+        percentiles(ms)
     );
 }
 

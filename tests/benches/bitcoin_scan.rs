@@ -9,8 +9,7 @@
 use bitcoincore_rpc::bitcoin::{self, consensus::Decodable};
 use paywatch_plugin_api::{CurrencyPlugin, Host};
 use paywatch_plugin_bitcoin::Bitcoin;
-use paywatch_tests::bench::{mainnet_block, rss_bytes, watch_set_with, BenchWatchSet};
-use std::time::Instant;
+use paywatch_tests::bench::{mainnet_block, median_and_best_ms, rss_bytes, watch_set_with, BenchWatchSet};
 
 fn main() {
     scan(0);
@@ -36,21 +35,7 @@ fn scan(watched: u64) {
         let plugin = Bitcoin::create(serde_json::json!({"network": "mainnet"}), &host).unwrap();
         let matches = plugin.scan_block(&raw, &host).unwrap().matches.len();
         let outputs: usize = block.txdata.iter().map(|t| t.output.len()).sum();
-        // Median and best of many single runs: this 2-core VM has noisy neighbours.
-        let time = |f: &dyn Fn()| {
-            for _ in 0..20 {
-                f();
-            }
-            let mut ms: Vec<f64> = (0..400)
-                .map(|_| {
-                    let t = Instant::now();
-                    f();
-                    t.elapsed().as_secs_f64() * 1e3
-                })
-                .collect();
-            ms.sort_by(f64::total_cmp);
-            (ms[ms.len() / 2], ms[0])
-        };
+        let time = |f: &dyn Fn()| median_and_best_ms(400, f);
         let (scan_ms, scan_best) = time(&|| {
             plugin.scan_block(&raw, &host).unwrap();
         });

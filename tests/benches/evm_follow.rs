@@ -8,9 +8,10 @@
 //!
 //!     cargo bench --workspace   (bench `evm_follow`)
 
+use paywatch_tests::bench::{ms_to_event, percentiles};
 use paywatch_tests::daemon::SHOP1_KEY as SHOP;
 use paywatch_tests::evm::{fresh_address, EthOptions, EthRig, DEV0};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
@@ -37,31 +38,12 @@ async fn latency(rig: &EthRig) {
         let txid = rig.node.rpc("eth_sendTransaction", json!([tx])).await.unwrap().as_str().unwrap().to_string();
         rig.node.rpc("evm_mine", json!([])).await.unwrap();
         let mined = OffsetDateTime::now_utc();
-        let event = loop {
-            let path = format!("/v1/events?after={after}&wait=10");
-            let v: Value =
-                rig.daemon.req(reqwest::Method::GET, &path, SHOP).send().await.unwrap().json().await.unwrap();
-            after = v["next"].as_u64().unwrap();
-            if let Some(e) = v["events"].as_array().unwrap().iter().find(|e| e["data"]["txid"] == txid.as_str()) {
-                break e.clone();
-            }
-        };
-        let created = OffsetDateTime::parse(
-            event["created_at"].as_str().unwrap(),
-            &time::format_description::well_known::Rfc3339,
-        )
-        .unwrap();
-        ms.push((created - mined).as_seconds_f64() * 1e3);
+        ms.push(ms_to_event(&rig.daemon, SHOP, &mut after, &txid, mined).await);
     }
     rig.node.rpc("evm_setAutomine", json!([true])).await.unwrap();
-    ms.sort_by(f64::total_cmp);
-    let p = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
     println!(
-        "detection latency (evm_mine returned -> payment.detected in the outbox), {n} payments: \
-         p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        p(0.5),
-        p(0.99),
-        ms[ms.len() - 1]
+        "detection latency (evm_mine returned -> payment.detected in the outbox), {n} payments: {}",
+        percentiles(ms)
     );
 }
 

@@ -10,9 +10,8 @@
 use paywatch_plugin_api::abi::{self, Bytes, HostVTable, OwnedBuf, PluginVTable, SCAN_BLOCK};
 use paywatch_plugin_api::evm::{Block, Log, Tx};
 use paywatch_plugin_api::messages::ScanReply;
-use paywatch_tests::bench::BenchWatchSet;
+use paywatch_tests::bench::{median_and_best_ms, BenchWatchSet};
 use serde_json::{json, Value};
-use std::time::Instant;
 
 const WATCHED: u64 = 1_000_000;
 const TXS: usize = 500;
@@ -107,20 +106,8 @@ impl Loaded {
     }
 }
 
-/// Median and best of many single runs, in ms: this 2-core VM has noisy neighbours.
 fn time(f: &dyn Fn()) -> (f64, f64) {
-    for _ in 0..20 {
-        f();
-    }
-    let mut ms: Vec<f64> = (0..300)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    ms.sort_by(f64::total_cmp);
-    (ms[ms.len() / 2], ms[0])
+    median_and_best_ms(300, f)
 }
 
 /// The i-th of a family of distinct addresses.

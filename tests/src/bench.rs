@@ -59,3 +59,53 @@ fn rss_of(proc: &str) -> u64 {
         .unwrap_or(0);
     kb * 1024
 }
+
+/// Median and best of `runs` single runs of `f`, in ms, after 20 warm-up runs (this 2-core VM
+/// has noisy neighbours: medians, not means).
+pub fn median_and_best_ms(runs: usize, f: &dyn Fn()) -> (f64, f64) {
+    for _ in 0..20 {
+        f();
+    }
+    let mut ms: Vec<f64> = (0..runs)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            f();
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    (ms[ms.len() / 2], ms[0])
+}
+
+/// Milliseconds from `since` to the commit of the first event about `txid` after `*after`
+/// (its `created_at`), long-polling the outbox; `*after` moves on.
+pub async fn ms_to_event(
+    daemon: &crate::daemon::Daemon,
+    key: &str,
+    after: &mut u64,
+    txid: &str,
+    since: time::OffsetDateTime,
+) -> f64 {
+    let event = loop {
+        let path = format!("/v1/events?after={after}&wait=10");
+        let v: serde_json::Value =
+            daemon.req(reqwest::Method::GET, &path, key).send().await.unwrap().json().await.unwrap();
+        *after = v["next"].as_u64().unwrap();
+        if let Some(e) = v["events"].as_array().unwrap().iter().find(|e| e["data"]["txid"] == txid) {
+            break e.clone();
+        }
+    };
+    let created = time::OffsetDateTime::parse(
+        event["created_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    (created - since).as_seconds_f64() * 1e3
+}
+
+/// "p50 …, p99 …, max …" of latencies in ms.
+pub fn percentiles(mut ms: Vec<f64>) -> String {
+    ms.sort_by(f64::total_cmp);
+    let p = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+    format!("p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms", p(0.5), p(0.99), ms[ms.len() - 1])
+}
