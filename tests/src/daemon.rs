@@ -207,7 +207,8 @@ impl Daemon {
         let started = Instant::now();
         loop {
             if let Ok(r) = self.http.get(self.url("/health")).send().await {
-                if r.status().is_success() {
+                // Up once it answers: 503 is a daemon reporting a component down (a stopped chain).
+                if r.status().is_success() || r.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE {
                     return Ok(());
                 }
             }

@@ -45,10 +45,15 @@ pub struct EthOptions {
     pub ws_only: bool,
     /// The chain's `traces` (off when `None`).
     pub traces: Option<&'static str>,
+    /// The `decimals` configured for `TOK` (default 18, what the contract says).
+    pub token_decimals: Option<u8>,
+    /// Return once the daemon answers, without waiting for the chain to be synced.
+    pub no_sync_wait: bool,
 }
 
 /// The `eth` chain on `node` with the `ETH` and `TOK` assets; polls every second.
-pub fn eth_chains(node: &Anvil, token: &str, confirmations: u32, ws_only: bool, traces: Option<&str>) -> String {
+pub fn eth_chains(node: &Anvil, token: &str, confirmations: u32, opts: &EthOptions) -> String {
+    let (ws_only, traces, decimals) = (opts.ws_only, opts.traces, opts.token_decimals.unwrap_or(18));
     let mut http = if ws_only { String::new() } else { format!("http_url = \"{}\"", node.http_url()) };
     if let Some(t) = traces {
         http.push_str(&format!("\ntraces = \"{t}\""));
@@ -75,7 +80,7 @@ id = "TOK"
 chain = "eth"
 plugin = "erc20"
 contract = "{token}"
-decimals = 18
+decimals = {decimals}
 "#,
         ws = node.ws_url(),
     )
@@ -93,13 +98,14 @@ impl EthRig {
         };
         let token = deploy_token(&node, "Token", "TOK").await?;
         let other_token = deploy_token(&node, "Other", "OTH").await?;
-        let chains = eth_chains(&node, &token, opts.confirmations.unwrap_or(3), opts.ws_only, opts.traces);
+        let chains = eth_chains(&node, &token, opts.confirmations.unwrap_or(3), &opts);
         let plugins = [crate::plugin_lib("ethereum"), crate::plugin_lib("erc20"), crate::plugin_lib("webhook")];
-        let extra = opts.extra;
         let daemon =
-            Daemon::start_configured(|dir, port| config_with_chains(dir, port, &chains, &extra), &plugins).await?;
+            Daemon::start_configured(|dir, port| config_with_chains(dir, port, &chains, &opts.extra), &plugins).await?;
         let rig = Self { node, daemon, token, other_token };
-        rig.wait_synced().await?;
+        if !opts.no_sync_wait {
+            rig.wait_synced().await?;
+        }
         Ok(rig)
     }
 

@@ -317,3 +317,28 @@ async fn ether_sent_by_a_contract_is_credited_from_traces() {
         assert_eq!(d["index"].as_u64(), Some(u32::MAX as u64 - 1), "the first internal transfer of its tx");
     }
 }
+
+/// A token configured with other decimals than its contract's `decimals()` would misstate every
+/// amount by powers of ten: the chain stops, saying why, and the daemon keeps serving.
+#[tokio::test]
+async fn token_decimals_that_disagree_with_the_contract_stop_the_chain() {
+    let opts = EthOptions { token_decimals: Some(6), no_sync_wait: true, ..Default::default() };
+    let rig = EthRig::start_with(opts).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let h: Value = rig.daemon.http.get(rig.daemon.url("/health")).send().await.unwrap().json().await.unwrap();
+        let chain = &h["chains"]["eth"];
+        if chain["status"] == "down" {
+            let detail = chain["detail"].as_str().unwrap();
+            assert!(
+                detail.contains("asset \"TOK\"") && detail.contains("says decimals() = 18, the config says 6"),
+                "{h}"
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the chain did not stop: {h}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (status, _) = rig.daemon.call(Method::GET, "/v1/watches", SHOP, None).await;
+    assert_eq!(status, 200, "the daemon keeps serving");
+}

@@ -177,7 +177,17 @@ impl Followers {
             };
             out.running.push(match &chain.node {
                 ChainNode::Bitcoin(node) => Running::Bitcoin(bitcoin::start(chain, node, parts)?),
-                ChainNode::Evm(node) => Running::Evm(evm::start(chain, node, parts)?),
+                ChainNode::Evm(node) => {
+                    let tokens = assets
+                        .iter()
+                        .filter_map(|a| {
+                            let contract = a.contract.clone()?;
+                            let decimals = *decimals.get(&a.id)?;
+                            Some(evm::TokenAsset { asset: a.id.clone(), contract, decimals })
+                        })
+                        .collect();
+                    Running::Evm(evm::start(chain, node, tokens, parts)?)
+                }
             });
         }
         Ok(out)

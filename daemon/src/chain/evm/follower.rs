@@ -28,6 +28,16 @@ pub(crate) struct FollowerConfig {
     pub(crate) reorg_window: u32,
     pub(crate) start_height: Option<u64>,
     pub(crate) poll: Duration,
+    /// Token assets whose configured decimals are checked against their contract at start.
+    pub(crate) tokens: Vec<TokenAsset>,
+}
+
+/// A token asset as configured: its contract and the decimals amounts are formatted with.
+#[derive(Debug, Clone)]
+pub(crate) struct TokenAsset {
+    pub(crate) asset: String,
+    pub(crate) contract: String,
+    pub(crate) decimals: u8,
 }
 
 pub(crate) struct Follower {
@@ -38,7 +48,7 @@ pub(crate) struct Follower {
     health: Arc<Health>,
     /// Whether the newHeads feed is live (for `/health`).
     feed_up: Arc<AtomicBool>,
-    chain_id_checked: bool,
+    node_checked: bool,
 }
 
 impl std::fmt::Debug for Follower {
@@ -62,7 +72,7 @@ impl Follower {
         health: Arc<Health>,
         feed_up: Arc<AtomicBool>,
     ) -> Self {
-        Self { cfg, node, indexer, scanners, health, feed_up, chain_id_checked: false }
+        Self { cfg, node, indexer, scanners, health, feed_up, node_checked: false }
     }
 
     /// The thread body: sync, then on every wake and poll until `Stop`. A fatal error stops
@@ -104,15 +114,9 @@ impl Follower {
 
     /// Brings the local chain to the node's head.
     pub(crate) fn sync(&mut self) -> Result<(), FollowError> {
-        if !self.chain_id_checked {
-            let id = self.node.chain_id()?;
-            if id != self.cfg.chain_id {
-                return Err(FollowError::Fatal(format!(
-                    "the node serves chain id {id}, the config says {}: refusing to follow another chain",
-                    self.cfg.chain_id
-                )));
-            }
-            self.chain_id_checked = true;
+        if !self.node_checked {
+            self.check_node()?;
+            self.node_checked = true;
         }
         // The node may move while we fetch: a few rounds, each checked by hash.
         for _ in 0..10 {
@@ -121,6 +125,33 @@ impl Follower {
             }
         }
         Err(FollowError::Transient("the node's head kept moving during 10 reconcile rounds".into()))
+    }
+
+    /// Before the first block: the node serves the configured chain, and every token's contract
+    /// agrees with the configured decimals (a wrong value would misstate every amount by powers
+    /// of ten, so it stops the chain).
+    fn check_node(&self) -> Result<(), FollowError> {
+        let id = self.node.chain_id()?;
+        if id != self.cfg.chain_id {
+            return Err(FollowError::Fatal(format!(
+                "the node serves chain id {id}, the config says {}: refusing to follow another chain",
+                self.cfg.chain_id
+            )));
+        }
+        for t in &self.cfg.tokens {
+            match self.node.token_decimals(&t.contract)? {
+                Some(d) if d != t.decimals => {
+                    return Err(FollowError::Fatal(format!(
+                        "asset {:?}: contract {} says decimals() = {d}, the config says {}; fix the asset's decimals",
+                        t.asset, t.contract, t.decimals
+                    )))
+                }
+                Some(_) => {}
+                None => tracing::warn!(chain = %self.cfg.chain, asset = %t.asset, contract = %t.contract,
+                    "the contract has no decimals(): the configured decimals cannot be checked"),
+            }
+        }
+        Ok(())
     }
 
     /// One reconcile round; true when the local tip is the node's head.

@@ -17,6 +17,7 @@ use crate::chain::Parts;
 use crate::config::{ChainConfig, EvmNode};
 use crate::health::{Kind, Status};
 use crate::index::Indexer;
+pub(crate) use follower::TokenAsset;
 use follower::{Follower, FollowerConfig};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -69,7 +70,12 @@ impl Running {
     }
 }
 
-pub(crate) fn start(chain: &ChainConfig, node: &EvmNode, parts: Parts) -> Result<Running, String> {
+pub(crate) fn start(
+    chain: &ChainConfig,
+    node: &EvmNode,
+    tokens: Vec<TokenAsset>,
+    parts: Parts,
+) -> Result<Running, String> {
     let Parts { store, set, scanners, decimals, hook, health } = parts;
     let err = |what: &str, e: &dyn std::fmt::Display| format!("chain {:?}: {what}: {e}", chain.name);
     let indexer = Indexer::load(&chain.name, store, set, chain.reorg_window, decimals, |_| None, hook)
@@ -91,6 +97,7 @@ pub(crate) fn start(chain: &ChainConfig, node: &EvmNode, parts: Parts) -> Result
         reorg_window: chain.reorg_window,
         start_height: chain.start_height,
         poll: Duration::from_secs(node.poll_secs),
+        tokens,
     };
     health.set(Kind::Chain, &chain.name, Status::Idle, "starting");
     let follower = Follower::new(cfg, Arc::new(rpc), indexer, scanners, health, feed_up);

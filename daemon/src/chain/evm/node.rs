@@ -44,6 +44,8 @@ pub(crate) trait EvmNode: Send + Sync {
     /// Blocks `from..=to` with their receipts, normalized, in order. A height the node does
     /// not serve is an error naming it.
     fn blocks(&self, from: u64, to: u64) -> Result<Vec<Block>, NodeError>;
+    /// What an ERC-20 contract's `decimals()` returns; `None` when it has no such function.
+    fn token_decimals(&self, contract: &str) -> Result<Option<u8>, NodeError>;
 }
 
 /// The alloy JSON-RPC client. Calls block the follower's thread on the chain's runtime.
@@ -199,6 +201,17 @@ impl EvmNode for RpcNode {
 
     fn blocks(&self, from: u64, to: u64) -> Result<Vec<Block>, NodeError> {
         self.rt.block_on(futures::stream::iter(from..=to).map(|h| self.block(h)).buffered(IN_FLIGHT).try_collect())
+    }
+
+    fn token_decimals(&self, contract: &str) -> Result<Option<u8>, NodeError> {
+        // decimals() = 0x313ce567; a contract without it reverts or answers nothing.
+        let call = serde_json::json!({"to": contract, "data": "0x313ce567"});
+        let r = self.rt.block_on(self.call::<_, alloy::primitives::Bytes>("eth_call", (call, "latest")));
+        match r {
+            Ok(word) if word.len() == 32 && word[..31].iter().all(|b| *b == 0) => Ok(Some(word[31])),
+            Ok(_) | Err(RpcError::ErrorResp(_)) => Ok(None),
+            Err(e) => Err(NodeError(format!("eth_call decimals() on {contract}: {e}"))),
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! The follower against canned chains: catch-up, reorgs by parent hash, the reorg window, a
 //! node that is away or serves another chain.
 
-use super::follower::{Follower, FollowerConfig};
+use super::follower::{Follower, FollowerConfig, TokenAsset};
 use super::node::{EvmNode, HeadRef, NodeError};
 use crate::chain::{FollowError, Scanner};
 use crate::health::Health;
@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const WATCHED: [u8; 20] = [0xaa; 20];
+const TOKEN: &str = "0xdAC17F958D2ee523a2206206994597C13D831ec7";
 
 #[derive(Default)]
 struct FakeNode {
@@ -88,6 +89,9 @@ impl EvmNode for FakeNode {
     fn header(&self, number: u64) -> Result<Option<HeadRef>, NodeError> {
         Ok(self.up()?.get(number as usize).map(head_ref))
     }
+    fn token_decimals(&self, contract: &str) -> Result<Option<u8>, NodeError> {
+        self.up().map(|_| (contract == TOKEN).then_some(6))
+    }
     fn blocks(&self, from: u64, to: u64) -> Result<Vec<Block>, NodeError> {
         let chain = self.up()?;
         (from..=to)
@@ -127,6 +131,10 @@ struct Rig {
 }
 
 fn rig(window: u32, start_height: Option<u64>, chain_id: u64) -> Rig {
+    rig_with(window, start_height, chain_id, Vec::new())
+}
+
+fn rig_with(window: u32, start_height: Option<u64>, chain_id: u64, tokens: Vec<TokenAsset>) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path()).unwrap());
     let set = Arc::new(WatchSet::load(store.clone(), ["eth".to_string()]).unwrap());
@@ -144,6 +152,7 @@ fn rig(window: u32, start_height: Option<u64>, chain_id: u64) -> Rig {
         reorg_window: window,
         start_height,
         poll: Duration::from_secs(1),
+        tokens,
     };
     let scanners: Vec<Arc<dyn Scanner>> = vec![Arc::new(NativeScan(chain))];
     let follower = Follower::new(cfg, node.clone(), indexer, scanners, Arc::new(Health::new()), Default::default());
@@ -232,6 +241,18 @@ fn a_node_away_is_transient_and_another_chain_is_fatal() {
     let mut r = rig(10, None, 1);
     match r.follower.sync() {
         Err(FollowError::Fatal(e)) => assert!(e.contains("chain id 31337, the config says 1"), "{e}"),
+        other => panic!("expected a fatal error, got {other:?}"),
+    }
+}
+
+#[test]
+fn token_decimals_that_disagree_with_the_contract_stop_the_chain() {
+    let token = |decimals, contract: &str| TokenAsset { asset: "USDT".into(), contract: contract.into(), decimals };
+    rig_with(10, None, 31337, vec![token(6, TOKEN)]).follower.sync().unwrap();
+    // No decimals() to ask: a warning, not a stop.
+    rig_with(10, None, 31337, vec![token(18, "0x0000000000000000000000000000000000000001")]).follower.sync().unwrap();
+    match rig_with(10, None, 31337, vec![token(18, TOKEN)]).follower.sync() {
+        Err(FollowError::Fatal(e)) => assert!(e.contains("says decimals() = 6, the config says 18"), "{e}"),
         other => panic!("expected a fatal error, got {other:?}"),
     }
 }
