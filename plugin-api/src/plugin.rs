@@ -39,8 +39,13 @@ pub trait CurrencyPlugin: Sized + Send + Sync + 'static {
     /// Scans a raw block; only matches come back.
     fn scan_block(&self, raw: &[u8], host: &Host<'_>) -> Result<ScanReply, PluginError>;
 
-    /// Scans one raw transaction (mempool); only matches come back.
-    fn scan_tx(&self, raw: &[u8], host: &Host<'_>) -> Result<ScanReply, PluginError>;
+    /// Scans one raw transaction (mempool); only matches come back. The default finds nothing:
+    /// right for chains followed by block only (EVM); a plugin for a chain with a mempool feed
+    /// (Bitcoin-family) implements it, or pending payments are only seen once mined.
+    fn scan_tx(&self, raw: &[u8], host: &Host<'_>) -> Result<ScanReply, PluginError> {
+        let _ = (raw, host);
+        Ok(ScanReply::default())
+    }
 
     /// A payment URI (BIP21, EIP-681) for an amount in base units.
     fn payment_uri(&self, req: &PaymentUriRequest) -> Result<String, PluginError>;

@@ -7,10 +7,10 @@
 //!
 //!     cargo bench --workspace   (bench `evm_scan`)
 
-use paywatch_plugin_api::abi::{self, Bytes, HostVTable, OwnedBuf, PluginVTable, SCAN_BLOCK};
+use paywatch_plugin_api::abi::SCAN_BLOCK;
 use paywatch_plugin_api::evm::{Block, Log, Tx};
 use paywatch_plugin_api::messages::ScanReply;
-use paywatch_tests::bench::{median_and_best_ms, BenchWatchSet};
+use paywatch_tests::bench::{median_and_best_ms, AbiPlugin, BenchWatchSet};
 use serde_json::{json, Value};
 
 const WATCHED: u64 = 1_000_000;
@@ -40,13 +40,17 @@ fn main() {
     let plugins = paywatch_tests::run_script("build-plugins.sh", &["--release"]).unwrap();
     set.with_host(|hvt| {
         let contract = |i: usize| paywatch_evm_common::hex0x(&tokens[i]);
-        let eth = Loaded::new(&plugins.join("libpaywatch_plugin_ethereum.so"), json!({"asset": "ETH", "chain_id": 1}), hvt);
+        let eth = AbiPlugin::load(&plugins.join("libpaywatch_plugin_ethereum.so"), &json!({"asset": "ETH", "chain_id": 1}), hvt);
         let erc20 = plugins.join("libpaywatch_plugin_erc20.so");
         let token = |i: usize, id: &str| {
-            Loaded::new(&erc20, json!({"asset": id, "chain_id": 1, "contract": contract(i), "decimals": 6}), hvt)
+            AbiPlugin::load(&erc20, &json!({"asset": id, "chain_id": 1, "contract": contract(i), "decimals": 6}), hvt)
         };
         let (usdt, usdc) = (token(0, "USDT"), token(1, "USDC"));
-        let scan_all = || eth.scan(&raw, hvt) + usdt.scan(&raw, hvt) + usdc.scan(&raw, hvt);
+        // Each reply decoded as the daemon decodes it; the number of matches.
+        let matches_of = |p: &AbiPlugin| {
+            p.scan(SCAN_BLOCK, &raw, hvt, |r| serde_json::from_slice::<ScanReply>(r).unwrap().matches.len())
+        };
+        let scan_all = || matches_of(&eth) + matches_of(&usdt) + matches_of(&usdc);
         let matches = scan_all();
         let (scan, scan_best) = time(&|| {
             std::hint::black_box(scan_all());
@@ -70,40 +74,6 @@ fn main() {
             scan + prep
         );
     });
-}
-
-/// A plugin library loaded and instantiated the way the daemon does it.
-struct Loaded {
-    _lib: libloading::Library,
-    vt: &'static PluginVTable,
-    inst: abi::Instance,
-}
-
-impl Loaded {
-    fn new(path: &std::path::Path, config: Value, hvt: &HostVTable) -> Self {
-        // SAFETY: a paywatch plugin built by this repository; the library outlives the vtable use.
-        let lib = unsafe { libloading::Library::new(path) }.unwrap();
-        let entry = unsafe { lib.get::<abi::EntryFn>(abi::ENTRY_SYMBOL.as_bytes()) }.unwrap();
-        let vt: &'static PluginVTable = unsafe { &*entry() };
-        let mut inst: abi::Instance = std::ptr::null_mut();
-        let mut reply = OwnedBuf::EMPTY;
-        let cfg = config.to_string();
-        assert_eq!(unsafe { (vt.create)(Bytes::new(cfg.as_bytes()), hvt, &mut inst, &mut reply) }, abi::Status::OK);
-        unsafe { (vt.free_buf)(reply) };
-        Self { _lib: lib, vt, inst }
-    }
-
-    /// One scan through the ABI; the number of matches in the JSON reply.
-    fn scan(&self, raw: &[u8], hvt: &HostVTable) -> usize {
-        let mut reply = OwnedBuf::EMPTY;
-        let status = unsafe { (self.vt.scan)(self.inst, SCAN_BLOCK, Bytes::new(raw), hvt, &mut reply) };
-        assert_eq!(status, abi::Status::OK);
-        // SAFETY: the plugin filled `reply`; read before freeing it.
-        let bytes = unsafe { std::slice::from_raw_parts(reply.ptr, reply.len) };
-        let n = serde_json::from_slice::<ScanReply>(bytes).unwrap().matches.len();
-        unsafe { (self.vt.free_buf)(reply) };
-        n
-    }
 }
 
 fn time(f: &dyn Fn()) -> (f64, f64) {

@@ -10,10 +10,10 @@
 //!   1,000,000 fingerprints.
 
 use paywatch_plugin_api::abi::HostVTable;
-use paywatch_plugin_api::abi::{self, Bytes, OwnedBuf, PluginVTable, SCAN_BLOCK};
+use paywatch_plugin_api::abi::SCAN_BLOCK;
 use paywatch_plugin_api::{CurrencyPlugin, Host};
 use paywatch_plugin_fixture::Fixture;
-use paywatch_tests::bench::{mainnet_block, BenchWatchSet};
+use paywatch_tests::bench::{mainnet_block, AbiPlugin, BenchWatchSet};
 use std::time::Instant;
 
 fn main() {
@@ -31,37 +31,15 @@ fn main() {
 }
 
 fn bench(raw: &[u8], hvt: &HostVTable) {
-    // SAFETY: the fixture is a paywatch plugin built by this repository.
     let plugins = paywatch_tests::run_script("build-plugins.sh", &["--release"]).unwrap();
-    let lib = unsafe { libloading::Library::new(plugins.join("fixtures/fixture.so")) }.unwrap();
-    let entry = unsafe { lib.get::<abi::EntryFn>(abi::ENTRY_SYMBOL.as_bytes()) }.unwrap();
-    let vt: &PluginVTable = unsafe { &*entry() };
-    let mut inst: abi::Instance = std::ptr::null_mut();
-    let mut reply = OwnedBuf::EMPTY;
-    let cfg = b"{}";
-    assert_eq!(unsafe { (vt.create)(Bytes::new(cfg), hvt, &mut inst, &mut reply) }, abi::Status::OK);
-    unsafe { (vt.free_buf)(reply) };
-
-    let call = |method: &[u8], payload: &[u8], what: Option<u32>| -> usize {
-        let mut reply = OwnedBuf::EMPTY;
-        let status = unsafe {
-            match what {
-                Some(w) => (vt.scan)(inst, w, Bytes::new(payload), hvt, &mut reply),
-                None => (vt.call)(inst, Bytes::new(method), Bytes::new(payload), hvt, &mut reply),
-            }
-        };
-        assert_eq!(status, abi::Status::OK);
-        let n = reply.len;
-        unsafe { (vt.free_buf)(reply) };
-        n
-    };
+    let plugin = AbiPlugin::load(&plugins.join("fixtures/fixture.so"), &serde_json::json!({}), hvt);
 
     // Control plane: parse_address with a ~1 KB payload (the fixture echoes it back, ~3 KB reply).
     let payload = serde_json::to_vec(&serde_json::json!({"address": "a".repeat(1000)})).unwrap();
     let n = 200_000;
     let t = Instant::now();
     for _ in 0..n {
-        call(b"parse_address", &payload, None);
+        plugin.call("parse_address", &payload, hvt, |r| r.len());
     }
     let secs = t.elapsed().as_secs_f64();
     println!(
@@ -73,7 +51,7 @@ fn bench(raw: &[u8], hvt: &HostVTable) {
 
     // Hot path.
     let rounds = 50;
-    let through_abi = |raw: &[u8]| call(b"", raw, Some(SCAN_BLOCK));
+    let through_abi = |raw: &[u8]| plugin.scan(SCAN_BLOCK, raw, hvt, |r| r.len());
     let direct = Fixture::create(serde_json::json!({}), &Host::new(hvt)).unwrap();
     let h = Host::new(hvt);
     let (m1, m2) = (through_abi(raw), direct.scan_block(raw, &h).unwrap().matches.len());
@@ -110,5 +88,4 @@ fn bench(raw: &[u8], hvt: &HostVTable) {
         "  of which: fixed cost per scan call {fixed_us:.2} µs; per is_watched crossing {:.1} ns",
         ((abi_ms - direct_ms) * 1e3 - fixed_us) * 1e3 / raw.len().div_ceil(20) as f64
     );
-    unsafe { (vt.destroy)(inst) };
 }

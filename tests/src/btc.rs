@@ -7,7 +7,6 @@ use crate::nodes::Bitcoind;
 use anyhow::{bail, Context, Result};
 use bitcoincore_rpc::RpcApi;
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
 
 #[derive(Debug)]
 pub struct BtcRig {
@@ -115,19 +114,8 @@ impl BtcRig {
 
     /// Waits until `/health` reports the chain at the node's tip.
     pub async fn wait_synced(&self) -> Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let best: String = self.rpc().call("getbestblockhash", &[])?;
-            let h: Value = self.daemon.http.get(self.daemon.url("/health")).send().await?.json().await?;
-            let detail = h["chains"]["btc"]["detail"].as_str().unwrap_or_default().to_string();
-            if h["chains"]["btc"]["status"] == "ok" && detail.contains(&best) {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                bail!("the daemon did not reach the node's tip {best}: {h}\nlog:\n{}", self.daemon.log());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let best: String = self.rpc().call("getbestblockhash", &[])?;
+        self.daemon.wait_chain_at("btc", &best).await
     }
 }
 

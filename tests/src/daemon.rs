@@ -300,6 +300,22 @@ impl Daemon {
         }
     }
 
+    /// Waits until `/health` reports `chain` synced at block `hash` (the node's best).
+    pub async fn wait_chain_at(&self, chain: &str, hash: &str) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let h: Value = self.http.get(self.url("/health")).send().await?.json().await?;
+            let c = &h["chains"][chain];
+            if c["status"] == "ok" && c["detail"].as_str().unwrap_or_default().contains(hash) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("the daemon did not reach the node's tip {hash} on {chain:?}: {h}\nlog:\n{}", self.log());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub fn req(&self, method: reqwest::Method, path: &str, key: &str) -> reqwest::RequestBuilder {
         self.http.request(method, self.url(path)).bearer_auth(key)
     }

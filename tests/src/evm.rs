@@ -154,19 +154,8 @@ impl EthRig {
 
     /// Waits until `/health` reports the chain at the node's latest block.
     pub async fn wait_synced(&self) -> Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let best = self.latest().await?["hash"].as_str().unwrap_or_default().to_string();
-            let h: Value = self.daemon.http.get(self.daemon.url("/health")).send().await?.json().await?;
-            let detail = h["chains"]["eth"]["detail"].as_str().unwrap_or_default().to_string();
-            if h["chains"]["eth"]["status"] == "ok" && detail.contains(&best) {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                bail!("the daemon did not reach the node's head {best}: {h}\nlog:\n{}", self.daemon.log());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let best = self.latest().await?["hash"].as_str().unwrap_or_default().to_string();
+        self.daemon.wait_chain_at("eth", &best).await
     }
 }
 

@@ -32,6 +32,22 @@ pub(crate) trait Scanner: Send + Sync {
     fn scan(&self, what: u32, raw: &[u8]) -> Result<ScanReply, String>;
 }
 
+/// Every scanner of a chain (one per asset) over the same bytes: their matches, and each
+/// watched spend once.
+pub(crate) fn scan_all(scanners: &[Arc<dyn Scanner>], what: u32, raw: &[u8]) -> Result<ScanReply, String> {
+    let mut out = ScanReply::default();
+    for s in scanners {
+        let r = s.scan(what, raw)?;
+        out.matches.extend(r.matches);
+        for w in r.watched_spends {
+            if !out.watched_spends.contains(&w) {
+                out.watched_spends.push(w);
+            }
+        }
+    }
+    Ok(out)
+}
+
 impl Scanner for PluginInstance {
     fn scan(&self, what: u32, raw: &[u8]) -> Result<ScanReply, String> {
         PluginInstance::scan(self, what, raw).map_err(|e| e.to_string())
@@ -94,8 +110,17 @@ impl Pacer {
         Self { chain: chain.to_string(), poll, backoff: Duration::from_secs(1), next_sync: Instant::now(), health }
     }
 
-    pub(crate) fn due(&self) -> bool {
-        Instant::now() >= self.next_sync
+    /// Runs `sync` when it is due. `sync` returns what `/health` says of a synced chain.
+    /// False when the chain must stop (fatal, reported).
+    pub(crate) fn sync_if_due(&mut self, sync: impl FnOnce() -> Result<Option<String>, FollowError>) -> bool {
+        if Instant::now() < self.next_sync {
+            return true;
+        }
+        let outcome = sync();
+        if let Ok(Some(detail)) = &outcome {
+            self.health.set(Kind::Chain, &self.chain, Status::Ok, detail.clone());
+        }
+        self.after(outcome.map(|_| ()))
     }
 
     /// How long to wait for a trigger before the next sync is due.
@@ -109,7 +134,7 @@ impl Pacer {
     }
 
     /// Takes a sync's outcome; false when the chain must stop (fatal, reported).
-    pub(crate) fn after(&mut self, outcome: Result<(), FollowError>) -> bool {
+    fn after(&mut self, outcome: Result<(), FollowError>) -> bool {
         match outcome {
             Ok(()) => {
                 self.backoff = Duration::from_secs(1);

@@ -51,12 +51,7 @@ impl CurrencyPlugin for Erc20 {
     }
 
     fn info(&self) -> CurrencyInfo {
-        CurrencyInfo {
-            chain_kind: "evm".into(),
-            symbol: self.asset.symbol.clone(),
-            decimals: self.decimals,
-            default_confirmations: 12,
-        }
+        self.asset.info(self.decimals)
     }
 
     fn parse_address(&self, address: &str) -> Result<ParsedAddress, PluginError> {
@@ -98,11 +93,6 @@ impl CurrencyPlugin for Erc20 {
             });
         }
         Ok(out)
-    }
-
-    /// EVM chains are followed by block; there is nothing to scan before inclusion.
-    fn scan_tx(&self, _raw: &[u8], _host: &Host<'_>) -> Result<ScanReply, PluginError> {
-        Ok(ScanReply::default())
     }
 
     /// EIP-681: `ethereum:TOKEN@CHAIN_ID/transfer?address=ADDRESS&uint256=AMOUNT`.

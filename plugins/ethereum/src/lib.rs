@@ -41,12 +41,7 @@ impl CurrencyPlugin for Ethereum {
     }
 
     fn info(&self) -> CurrencyInfo {
-        CurrencyInfo {
-            chain_kind: "evm".into(),
-            symbol: self.asset.symbol.clone(),
-            decimals: self.decimals,
-            default_confirmations: 12,
-        }
+        self.asset.info(self.decimals)
     }
 
     fn parse_address(&self, address: &str) -> Result<ParsedAddress, PluginError> {
@@ -82,11 +77,10 @@ impl CurrencyPlugin for Ethereum {
         let (mut last_tx, mut k) = (u32::MAX, 0u32);
         for i in block.internal() {
             (last_tx, k) = if i.tx() == last_tx { (last_tx, k + 1) } else { (i.tx(), 0) };
-            let success = block.tx(i.tx()).is_some_and(|t| t.success());
-            if !success || *i.value() == [0; 32] || !host.is_watched(i.to()) {
+            let tx = block.tx(i.tx()).expect("checked by parse");
+            if !tx.success() || *i.value() == [0; 32] || !host.is_watched(i.to()) {
                 continue;
             }
-            let tx = block.tx(i.tx()).expect("checked by parse");
             out.matches.push(Match {
                 key: Hex(i.to().to_vec()),
                 asset: self.asset.asset.clone(),
@@ -97,11 +91,6 @@ impl CurrencyPlugin for Ethereum {
             });
         }
         Ok(out)
-    }
-
-    /// EVM chains are followed by block; there is nothing to scan before inclusion.
-    fn scan_tx(&self, _raw: &[u8], _host: &Host<'_>) -> Result<ScanReply, PluginError> {
-        Ok(ScanReply::default())
     }
 
     /// EIP-681: `ethereum:ADDRESS@CHAIN_ID?value=WEI`.

@@ -6,7 +6,7 @@ pub mod address;
 pub mod derive;
 pub mod uri;
 
-use paywatch_plugin_api::messages::{DeriveRequest, DerivedAddress, Hex, ParsedAddress};
+use paywatch_plugin_api::messages::{CurrencyInfo, DeriveRequest, DerivedAddress, Hex, ParsedAddress};
 use paywatch_plugin_api::PluginError;
 use serde_json::Value;
 
@@ -28,6 +28,11 @@ impl EvmAsset {
             .and_then(Value::as_u64)
             .ok_or_else(|| PluginError::bad_config("missing \"chain_id\" (the evm chain's id)"))?;
         Ok(Self { asset, symbol, chain_id })
+    }
+
+    /// The plugin's `info`: an `evm` asset with these decimals, 12 confirmations suggested.
+    pub fn info(&self, decimals: u8) -> CurrencyInfo {
+        CurrencyInfo { chain_kind: "evm".into(), symbol: self.symbol.clone(), decimals, default_confirmations: 12 }
     }
 
     /// An address, normalized to its EIP-55 form; the key is its 20 bytes.

@@ -5,14 +5,13 @@
 
 use super::rpc::{BitcoinNode, RpcError};
 use super::Trigger;
-use crate::chain::{fork_point, FollowError, Pacer, Scanner};
+use crate::chain::{fork_point, scan_all, FollowError, Pacer, Scanner};
 use crate::health::{Health, Kind, Status};
 use crate::index::Indexer;
 use bitcoincore_rpc::bitcoin::block::Header;
 use bitcoincore_rpc::bitcoin::consensus::Decodable;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use paywatch_plugin_api::abi::{SCAN_BLOCK, SCAN_TX};
-use paywatch_plugin_api::messages::ScanReply;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,14 +61,8 @@ impl Follower {
     pub(crate) fn run(mut self, triggers: Receiver<Trigger>) {
         let mut pace = Pacer::new(&self.cfg.chain, self.cfg.poll, self.health.clone());
         loop {
-            if pace.due() {
-                let outcome = self.sync();
-                if outcome.is_ok() {
-                    self.report_ok();
-                }
-                if !pace.after(outcome) {
-                    return;
-                }
+            if !pace.sync_if_due(|| self.sync().map(|()| self.ok_detail())) {
+                return;
             }
             match triggers.recv_timeout(pace.wait()) {
                 Ok(Trigger::Stop) | Err(RecvTimeoutError::Disconnected) => return,
@@ -85,9 +78,14 @@ impl Follower {
         }
     }
 
+    /// What `/health` says of the synced chain.
+    fn ok_detail(&self) -> Option<String> {
+        let tip = self.indexer.tip()?;
+        Some(format!("at height {} ({}), {} mempool txs seen", tip.height, tip.hash, self.known.len()))
+    }
+
     fn report_ok(&self) {
-        if let Some(tip) = self.indexer.tip() {
-            let detail = format!("at height {} ({}), {} mempool txs seen", tip.height, tip.hash, self.known.len());
+        if let Some(detail) = self.ok_detail() {
             self.health.set(Kind::Chain, &self.cfg.chain, Status::Ok, detail);
         }
     }
@@ -205,24 +203,12 @@ impl Follower {
         if self.indexer.tip().is_some_and(|t| t.hash != prev) {
             return Ok(false);
         }
-        let reply =
-            self.scan(SCAN_BLOCK, raw).map_err(|e| FollowError::Transient(format!("block {height} {hash}: {e}")))?;
+        let reply = scan_all(&self.scanners, SCAN_BLOCK, raw)
+            .map_err(|e| FollowError::Transient(format!("block {height} {hash}: {e}")))?;
         let matches = reply.matches.len();
         self.indexer.connect(height, hash, &prev, reply).map_err(|e| FollowError::Fatal(e.to_string()))?;
         tracing::debug!(chain = %self.cfg.chain, height, %hash, matches, "block connected");
         Ok(true)
-    }
-
-    /// Every scanner of the chain (one per asset) over the same bytes.
-    fn scan(&self, what: u32, raw: &[u8]) -> Result<ScanReply, String> {
-        let mut out = ScanReply::default();
-        for s in &self.scanners {
-            let r = s.scan(what, raw)?;
-            out.matches.extend(r.matches);
-            out.watched_spends.extend(r.watched_spends);
-        }
-        out.watched_spends.dedup();
-        Ok(out)
     }
 
     /// Scans new mempool transactions; marks pending payments gone from it as dropped, but only
@@ -251,7 +237,7 @@ impl Follower {
     }
 
     fn scan_tx(&mut self, raw: &[u8]) {
-        match self.scan(SCAN_TX, raw) {
+        match scan_all(&self.scanners, SCAN_TX, raw) {
             Ok(reply) => {
                 if let Some(m) = reply.matches.first() {
                     self.known.insert(m.txid.clone());

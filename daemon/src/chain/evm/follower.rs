@@ -5,14 +5,14 @@
 //! each checked against its parent. Payments are seen at inclusion: there is no mempool here.
 
 use super::node::{EvmNode, HeadRef, NodeError};
+use super::normalize::hash_str;
 use super::Wake;
-use crate::chain::{fork_point, FollowError, Pacer, Scanner};
-use crate::health::{Health, Kind, Status};
+use crate::chain::{fork_point, scan_all, FollowError, Pacer, Scanner};
+use crate::health::Health;
 use crate::index::Indexer;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use paywatch_plugin_api::abi::SCAN_BLOCK;
 use paywatch_plugin_api::evm::Block;
-use paywatch_plugin_api::messages::ScanReply;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,20 +80,22 @@ impl Follower {
     pub(crate) fn run(mut self, wakes: Receiver<Wake>) {
         let mut pace = Pacer::new(&self.cfg.chain, self.cfg.poll, self.health.clone());
         loop {
-            if pace.due() {
-                let outcome = self.sync();
-                if outcome.is_ok() {
-                    self.report_ok();
-                }
-                if !pace.after(outcome) {
-                    return;
-                }
+            if !pace.sync_if_due(|| self.sync().map(|()| self.ok_detail())) {
+                return;
             }
             match wakes.recv_timeout(pace.wait()) {
                 Ok(Wake::Stop) | Err(RecvTimeoutError::Disconnected) => return,
-                Ok(Wake::Head) => pace.now(),
-                Ok(Wake::Reconcile(why)) => {
-                    tracing::debug!(chain = %self.cfg.chain, why, "reconcile requested");
+                Ok(Wake::Sync(why)) => {
+                    tracing::trace!(chain = %self.cfg.chain, why, "sync requested");
+                    // One sync answers every wake queued meanwhile (heads announced during a
+                    // catch-up): drain them instead of asking the node once per head.
+                    loop {
+                        match wakes.try_recv() {
+                            Ok(Wake::Stop) => return,
+                            Ok(Wake::Sync(_)) => {}
+                            Err(_) => break,
+                        }
+                    }
                     pace.now();
                 }
                 Err(RecvTimeoutError::Timeout) => {}
@@ -101,15 +103,14 @@ impl Follower {
         }
     }
 
-    fn report_ok(&self) {
-        if let Some(tip) = self.indexer.tip() {
-            let feed = match self.feed_up.load(Ordering::Relaxed) {
-                true => "newHeads live".to_string(),
-                false => format!("newHeads down, polling every {}s", self.cfg.poll.as_secs()),
-            };
-            let detail = format!("at height {} ({}), {feed}", tip.height, tip.hash);
-            self.health.set(Kind::Chain, &self.cfg.chain, Status::Ok, detail);
-        }
+    /// What `/health` says of the synced chain.
+    fn ok_detail(&self) -> Option<String> {
+        let tip = self.indexer.tip()?;
+        let feed = match self.feed_up.load(Ordering::Relaxed) {
+            true => "newHeads live".to_string(),
+            false => format!("newHeads down, polling every {}s", self.cfg.poll.as_secs()),
+        };
+        Some(format!("at height {} ({}), {feed}", tip.height, tip.hash))
     }
 
     /// Brings the local chain to the node's head.
@@ -212,30 +213,16 @@ impl Follower {
     /// Connects a fetched block if it extends the tip by hash; false when it does not (the
     /// node's chain changed under us).
     fn connect(&mut self, block: &Block) -> Result<bool, FollowError> {
-        let hash = hex0x(&block.hash);
-        let parent = hex0x(&block.parent);
+        let (hash, parent) = (hash_str(&block.hash.into()), hash_str(&block.parent.into()));
         if self.indexer.tip().is_some_and(|t| t.hash != parent) {
             return Ok(false);
         }
         let raw = block.encode();
-        let reply =
-            self.scan(&raw).map_err(|e| FollowError::Transient(format!("block {} {hash}: {e}", block.number)))?;
+        let reply = scan_all(&self.scanners, SCAN_BLOCK, &raw)
+            .map_err(|e| FollowError::Transient(format!("block {} {hash}: {e}", block.number)))?;
         let matches = reply.matches.len();
         self.indexer.connect(block.number, &hash, &parent, reply).map_err(|e| FollowError::Fatal(e.to_string()))?;
         tracing::debug!(chain = %self.cfg.chain, height = block.number, %hash, matches, "block connected");
         Ok(true)
     }
-
-    /// Every scanner of the chain (one per asset: the native coin, each token) over the block.
-    fn scan(&self, raw: &[u8]) -> Result<ScanReply, String> {
-        let mut out = ScanReply::default();
-        for s in &self.scanners {
-            out.matches.extend(s.scan(SCAN_BLOCK, raw)?.matches);
-        }
-        Ok(out)
-    }
-}
-
-fn hex0x(b: &[u8; 32]) -> String {
-    format!("0x{}", hex::encode(b))
 }

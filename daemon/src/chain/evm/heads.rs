@@ -23,15 +23,16 @@ pub(crate) async fn run(chain: String, ws_url: String, wake: crossbeam_channel::
                 tracing::info!(%chain, url = %ws_url, "newHeads subscribed");
                 up.store(true, Ordering::Relaxed);
                 backoff = Duration::from_secs(1);
-                let _ = wake.try_send(Wake::Reconcile("newHeads subscribed"));
+                let _ = wake.try_send(Wake::Sync("newHeads subscribed"));
                 while heads.next().await.is_some() {
-                    // The follower reconciles by hash: one pending wake is as good as many.
-                    let _ = wake.try_send(Wake::Head);
+                    // The follower reconciles by hash and drains queued wakes: a full
+                    // queue loses nothing.
+                    let _ = wake.try_send(Wake::Sync("new head"));
                 }
                 up.store(false, Ordering::Relaxed);
                 drop(provider);
                 tracing::warn!(%chain, url = %ws_url, "newHeads stream ended; rebuilding the WebSocket provider");
-                let _ = wake.try_send(Wake::Reconcile("newHeads stream ended"));
+                let _ = wake.try_send(Wake::Sync("newHeads stream ended"));
             }
             Err(e) => {
                 up.store(false, Ordering::Relaxed);

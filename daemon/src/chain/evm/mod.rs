@@ -44,10 +44,8 @@ impl Fetched {
 /// What wakes the follower.
 #[derive(Debug)]
 pub(crate) enum Wake {
-    /// A new head was announced.
-    Head,
-    /// The feed (re)connected or ended: reconcile.
-    Reconcile(&'static str),
+    /// Reconcile now: a new head, or the feed (re)connected or ended (why, for the log).
+    Sync(&'static str),
     Stop,
 }
 
