@@ -1,4 +1,4 @@
-//! The bitcoin plugin's hot path on the real 1.38 MB mainnet block of `shared/data/`, with
+//! The bitcoin plugin's hot path on the real 1.38 MB mainnet block of `plugin-api/testdata/`, with
 //! 1,000,000 watched scripts in the daemon's real watch set (fingerprint table, host vtable,
 //! RocksDB confirmation of hits), against a full decode (`Block::consensus_decode` +
 //! `compute_txid` for every transaction). Then the watch set's memory: RSS growth with 1M and

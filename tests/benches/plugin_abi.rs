@@ -3,7 +3,7 @@
 //!     cargo bench -p paywatch-tests --bench plugin_abi
 //!
 //! * control-plane `call` with a ~1 KB JSON payload: calls/s;
-//! * `scan_block` on the real 1.38 MB mainnet block in `shared/data/`, through the C ABI
+//! * `scan_block` on the real 1.38 MB mainnet block in `plugin-api/testdata/`, through the C ABI
 //!   (loaded `.so`, vtable call, host vtable, JSON reply) versus the same scanner linked in and
 //!   called directly. The scanner is the fixture's (it asks `is_watched` for every 20-byte
 //!   chunk: ~69,000 host callbacks per block, more than a block has outputs); the watch set has

@@ -1,6 +1,6 @@
 //! What the benchmarks share: the daemon's real watch set behind its real host vtable
 //! (`paywatch::bench`), filled with random-looking scripts, and the real mainnet block of
-//! `shared/data/`.
+//! `plugin-api/testdata/`.
 
 pub use paywatch::bench::BenchWatchSet;
 use paywatch_plugin_api::abi::HostVTable;
@@ -28,9 +28,9 @@ pub fn random_script(i: u64) -> Vec<u8> {
     s
 }
 
-/// The raw mainnet block of `shared/data/` (beside the repository, as CI lays it out).
+/// The raw mainnet block of `plugin-api/testdata/`.
 pub fn mainnet_block() -> Vec<u8> {
-    let dir = crate::workspace_root().join("../shared/data");
+    let dir = crate::workspace_root().join("plugin-api/testdata");
     let file = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .flatten()

@@ -108,13 +108,13 @@ fn payment_uris_follow_bip21() {
 }
 
 fn mainnet_block() -> Vec<u8> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugin-api/testdata");
     let file = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .flatten()
         .map(|e| e.path())
         .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("mainnet_block_"))
-        .expect("the mainnet block of shared/data");
+        .expect("the mainnet block of plugin-api/testdata");
     std::fs::read(file).unwrap()
 }
 
