@@ -14,7 +14,7 @@ pub const MAGIC: u64 = u64::from_be_bytes(*b"PAYWATCH");
 /// Incompatible changes bump the major version, which is also in the entry symbol's name.
 pub const ABI_MAJOR: u32 = 1;
 /// Compatible additions (fields appended to the vtables, methods added) bump the minor version.
-pub const ABI_MINOR: u32 = 0;
+pub const ABI_MINOR: u32 = 1;
 /// The one symbol a plugin exports: `extern "C" fn() -> &'static PluginVTable`.
 pub const ENTRY_SYMBOL: &str = "paywatch_plugin_entry_v1";
 
@@ -43,7 +43,9 @@ impl Status {
 pub struct PluginKind(pub u32);
 
 impl PluginKind {
+    /// A currency plugin.
     pub const CURRENCY: PluginKind = PluginKind(1);
+    /// A platform plugin.
     pub const PLATFORM: PluginKind = PluginKind(2);
 }
 
@@ -51,11 +53,14 @@ impl PluginKind {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct Bytes {
+    /// Start of the bytes.
     pub ptr: *const u8,
+    /// Their length.
     pub len: usize,
 }
 
 impl Bytes {
+    /// Borrows a slice for the duration of a call.
     pub fn new(s: &[u8]) -> Self {
         Self { ptr: s.as_ptr(), len: s.len() }
     }
@@ -76,11 +81,14 @@ impl Bytes {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct StaticStr {
+    /// Start of the UTF-8 bytes.
     pub ptr: *const u8,
+    /// Their length.
     pub len: usize,
 }
 
 impl StaticStr {
+    /// Points at a `'static` string.
     pub const fn new(s: &'static str) -> Self {
         Self { ptr: s.as_ptr(), len: s.len() }
     }
@@ -91,12 +99,16 @@ impl StaticStr {
 #[repr(C)]
 #[derive(Debug)]
 pub struct OwnedBuf {
+    /// Start of the buffer.
     pub ptr: *mut u8,
+    /// Bytes used.
     pub len: usize,
+    /// Bytes allocated.
     pub cap: usize,
 }
 
 impl OwnedBuf {
+    /// No buffer (what the host passes in before a call fills it).
     pub const EMPTY: OwnedBuf = OwnedBuf { ptr: std::ptr::null_mut(), len: 0, cap: 0 };
 
     /// Hands a vector over (plugin side).
@@ -127,14 +139,19 @@ pub type Instance = *mut c_void;
 pub struct PluginVTable {
     /// [`MAGIC`]; checked before anything else is read.
     pub magic: u64,
+    /// [`ABI_MAJOR`] the plugin was built against.
     pub abi_major: u32,
+    /// [`ABI_MINOR`] the plugin was built against.
     pub abi_minor: u32,
     /// `size_of::<PluginVTable>()` as the plugin was built: fields past it are absent.
     pub struct_size: usize,
+    /// Currency or platform.
     pub kind: PluginKind,
     /// 1 when built with `panic = "unwind"` (`cfg!(panic = "unwind")`); the host refuses 0.
     pub panic_unwind: u8,
+    /// The plugin's `NAME`, as the config refers to it.
     pub name: StaticStr,
+    /// The plugin's `VERSION`.
     pub version: StaticStr,
     /// Creates an instance from a JSON config. On `Ok`, `*out` is the instance; otherwise
     /// `reply` holds the error.
@@ -144,6 +161,7 @@ pub struct PluginVTable {
         out: *mut Instance,
         reply: *mut OwnedBuf,
     ) -> Status,
+    /// Destroys an instance made by `create` (once; no call is in progress).
     pub destroy: unsafe extern "C" fn(instance: Instance),
     /// Control-plane call: a method name and a JSON payload; the JSON reply in `reply`.
     pub call: unsafe extern "C" fn(
@@ -162,6 +180,7 @@ pub struct PluginVTable {
         host: *const HostVTable,
         reply: *mut OwnedBuf,
     ) -> Status,
+    /// Frees a reply buffer this plugin allocated.
     pub free_buf: unsafe extern "C" fn(buf: OwnedBuf),
 }
 
@@ -177,10 +196,15 @@ unsafe impl Send for PluginVTable {}
 
 /// Log levels of [`HostVTable::log`].
 pub mod level {
+    /// Errors the operator must see.
     pub const ERROR: u32 = 1;
+    /// Problems the plugin worked around.
     pub const WARN: u32 = 2;
+    /// Normal operation (sparingly).
     pub const INFO: u32 = 3;
+    /// Detail for debugging.
     pub const DEBUG: u32 = 4;
+    /// Everything.
     pub const TRACE: u32 = 5;
 }
 
@@ -191,7 +215,9 @@ pub mod level {
 pub struct HostVTable {
     /// `size_of::<HostVTable>()` as the host was built.
     pub struct_size: usize,
+    /// [`ABI_MAJOR`] the host was built against.
     pub abi_major: u32,
+    /// [`ABI_MINOR`] the host was built against.
     pub abi_minor: u32,
     /// Host context passed back as the first argument of every function below.
     pub ctx: *const c_void,

@@ -176,6 +176,10 @@ pub(crate) unsafe extern "C" fn platform_call<T: PlatformPlugin>(
             m::INFO => json(&p.info()),
             m::RENDER => json(&p.render(&parse(m::RENDER, payload)?, &host(hostp)?)?),
             m::CLASSIFY => json(&p.classify(&parse(m::CLASSIFY, payload)?)?),
+            m::VALIDATE_ENDPOINT => {
+                p.validate_endpoint(&parse(m::VALIDATE_ENDPOINT, payload)?)?;
+                json(&serde_json::json!({}))
+            }
             other => Err(PluginError::new("unknown_method", format!("unknown method {other:?}"))),
         }
     })
@@ -264,11 +268,14 @@ pub const fn platform_vtable<T: PlatformPlugin>(panic_unwind: bool) -> PluginVTa
 #[macro_export]
 macro_rules! __export_entry {
     ($vtable:expr) => {
+        /// This plugin's vtable: what the entry point returns, and what a test of the crate
+        /// itself hands to `paywatch_plugin_api::testing::harness::PluginLib::from_static`.
+        pub static PAYWATCH_PLUGIN_VTABLE: $crate::abi::PluginVTable = $vtable;
+
         /// The paywatch plugin entry point (ABI v1).
         #[unsafe(no_mangle)]
         pub extern "C" fn paywatch_plugin_entry_v1() -> *const $crate::abi::PluginVTable {
-            static VTABLE: $crate::abi::PluginVTable = $vtable;
-            &VTABLE
+            &PAYWATCH_PLUGIN_VTABLE
         }
     };
 }

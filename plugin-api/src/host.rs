@@ -21,20 +21,25 @@ impl<'a> Host<'a> {
         Self { vt }
     }
 
+    /// A line in the daemon's log at a [`level`](crate::abi::level), attributed to the plugin.
     pub fn log(&self, lvl: u32, msg: &str) {
         // SAFETY: the host built the vtable; `msg` outlives the call.
         unsafe { (self.vt.log)(self.vt.ctx, lvl, Bytes::new(msg.as_bytes())) }
     }
 
+    /// [`Host::log`] at `ERROR`.
     pub fn error(&self, msg: &str) {
         self.log(level::ERROR, msg)
     }
+    /// [`Host::log`] at `WARN`.
     pub fn warn(&self, msg: &str) {
         self.log(level::WARN, msg)
     }
+    /// [`Host::log`] at `INFO`.
     pub fn info(&self, msg: &str) {
         self.log(level::INFO, msg)
     }
+    /// [`Host::log`] at `DEBUG`.
     pub fn debug(&self, msg: &str) {
         self.log(level::DEBUG, msg)
     }

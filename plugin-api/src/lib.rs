@@ -13,20 +13,31 @@
 //!
 //! ## From `cargo new` to a loaded plugin
 //!
+//! The SDK is not on crates.io yet: depend on it by path (a paywatch checkout) or by git. The
+//! `conformance` feature adds the test harness and checks (`testing::harness`,
+//! `testing::conformance`, `testing::fixtures`) for your tests.
+//!
 //! ```toml
 //! # Cargo.toml
 //! [package]
 //! name = "paywatch-plugin-mycoin"
+//! version = "0.1.0"
 //! edition = "2021"
 //!
 //! [lib]
-//! crate-type = ["cdylib"]
+//! crate-type = ["cdylib", "rlib"]
 //!
 //! [dependencies]
-//! paywatch-plugin-api = "0.1"
+//! paywatch-plugin-api = { path = "/path/to/paywatch/plugin-api" }
+//! # or: paywatch-plugin-api = { git = "https://your.git.host/paywatch.git", rev = "…" }
 //! serde_json = "1"
 //!
+//! [dev-dependencies]
+//! paywatch-plugin-api = { path = "/path/to/paywatch/plugin-api", features = ["conformance"] }
+//!
 //! # panic = "abort" is refused by the daemon: it needs panics caught inside the plugin.
+//! # "unwind" is Rust's default; cargo reads [profile] only from the workspace root, so if this
+//! # crate is a member of a workspace, this section belongs in the workspace's Cargo.toml.
 //! [profile.release]
 //! panic = "unwind"
 //! ```
@@ -72,10 +83,33 @@
 //! # fn main() {}
 //! ```
 //!
-//! `cargo build --release`, copy `target/release/libpaywatch_plugin_mycoin.so` into the
-//! daemon's `plugins.dir`, refer to it by `NAME` in `[[assets]] plugin = "mycoin"`, and check
-//! with `paywatch plugins list`. `plugins/template-currency` and `plugins/template-platform` in
-//! the paywatch repository are complete, tested starting points; `docs/plugins.md` says more.
+//! `cargo build --release`, check the library as the daemon will load it with
+//! `paywatch plugins check target/release/libpaywatch_plugin_mycoin.so` (no config needed), copy
+//! it into the daemon's `plugins.dir`, refer to it by `NAME` in `[[assets]] plugin = "mycoin"`,
+//! and see it with `paywatch plugins list`. `plugins/template-currency` and
+//! `plugins/template-platform` in the paywatch repository are complete, tested starting points
+//! that build when copied out of it; `docs/plugins.md` has the walk-through.
+//!
+//! ## Chain kinds
+//!
+//! [`messages::CurrencyInfo::chain_kind`] names the kind of chain a currency plugin scans; the
+//! daemon refuses an asset whose chain is of another kind. What `scan` receives and what a
+//! [`messages::Match`] must carry, per kind (the full table is in `docs/plugins.md`, and
+//! [`testing::conformance`] checks it):
+//!
+//! * **`bitcoin`**: `scan_block` gets the block's consensus serialization, `scan_tx` one
+//!   transaction's. The watch key is the output's scriptPubKey. `Match.txid` is the txid in
+//!   display order (double SHA-256, byte-reversed, lowercase hex, as `bitcoind` prints it);
+//!   `index` the vout; `amount_base` satoshis. `Match.spends` lists the outpoints the
+//!   transaction spends; a coinbase's null outpoint is not a spend. `is_watched_spend` takes
+//!   the input's 36 outpoint bytes (txid in wire order ‖ vout u32 LE).
+//! * **`evm`**: `scan_block` gets the normalized block of [`evm`]; `scan_tx` is never called.
+//!   The watch key is the 20-byte address; `Match.txid` is `0x` + 64 lowercase hex digits;
+//!   `index` the log index (token transfers) or the `ethereum` plugin's top-level/internal
+//!   convention; only successful transactions pay.
+//! * every kind: `Match.asset` is the **asset id** the instance was created with (config key
+//!   `asset`), never the symbol; truncated or garbage input is an `Err`, never a partial `Ok`
+//!   or a panic.
 //!
 //! ## Threading contract
 //!
@@ -98,6 +132,8 @@
 //! the vtables are append-only and carry their `struct_size`, message types only gain optional
 //! fields, and new methods answer `unknown_method` on older plugins.
 
+#![warn(missing_docs)]
+
 pub mod abi;
 pub mod amount;
 pub mod evm;
@@ -107,6 +143,7 @@ pub mod messages;
 mod plugin;
 pub mod testing;
 pub mod text;
+pub mod vtable;
 
 pub use host::Host;
 pub use messages::PluginError;

@@ -13,21 +13,35 @@ pub struct PluginError {
 }
 
 impl PluginError {
+    /// An error with any code.
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
         Self { code: code.into(), message: message.into() }
     }
 
+    /// `bad_config`: the instance's config (or an endpoint's params) is wrong.
     pub fn bad_config(message: impl Into<String>) -> Self {
         Self::new("bad_config", message)
     }
 
+    /// `invalid_input`: a request's payload or raw bytes are wrong.
     pub fn invalid_input(message: impl Into<String>) -> Self {
         Self::new("invalid_input", message)
     }
 
+    /// `unsupported`: the plugin does not implement this method.
     pub fn unsupported(what: impl std::fmt::Display) -> Self {
         Self::new("unsupported", format!("{what} is not supported by this plugin"))
     }
+
+    /// From a platform plugin's `render`: this event can never be delivered to this endpoint
+    /// as it is (a param the platform will never accept, an event it has no request for). The
+    /// delivery is recorded as failed and not retried; other errors from `render` are retried.
+    pub fn undeliverable(message: impl Into<String>) -> Self {
+        Self::new(Self::UNDELIVERABLE, message)
+    }
+
+    /// The code of [`PluginError::undeliverable`].
+    pub const UNDELIVERABLE: &'static str = "undeliverable";
 }
 
 impl std::fmt::Display for PluginError {
@@ -40,19 +54,32 @@ impl std::error::Error for PluginError {}
 
 /// Method names of currency plugins' `call`.
 pub mod currency_method {
+    /// `{}` → [`super::CurrencyInfo`].
     pub const INFO: &str = "info";
+    /// [`super::ParseAddressRequest`] → [`super::ParsedAddress`].
     pub const PARSE_ADDRESS: &str = "parse_address";
+    /// [`super::KeyToAddressRequest`] → [`super::AddressReply`].
     pub const KEY_TO_ADDRESS: &str = "key_to_address";
+    /// [`super::DeriveRequest`] → [`super::DeriveReply`].
     pub const DERIVE_ADDRESSES: &str = "derive_addresses";
+    /// [`super::PaymentUriRequest`] → [`super::PaymentUriReply`].
     pub const PAYMENT_URI: &str = "payment_uri";
+    /// [`super::FormatAmountRequest`] → [`super::FormatAmountReply`].
     pub const FORMAT_AMOUNT: &str = "format_amount";
 }
 
 /// Method names of platform plugins' `call`.
 pub mod platform_method {
+    /// `{}` → [`super::PlatformInfo`].
     pub const INFO: &str = "info";
+    /// [`super::RenderRequest`] → [`super::RenderReply`].
     pub const RENDER: &str = "render";
+    /// [`super::ClassifyRequest`] → [`super::Verdict`].
     pub const CLASSIFY: &str = "classify";
+    /// Since ABI 1.1: checks an endpoint's params when it is created or changed (payload: the
+    /// endpoint object, reply: `{}`). Older plugins answer `unknown_method`: every endpoint is
+    /// then accepted.
+    pub const VALIDATE_ENDPOINT: &str = "validate_endpoint";
 }
 
 /// Bytes as lowercase hex in JSON.
@@ -92,7 +119,8 @@ impl<'de> Deserialize<'de> for Hex {
 /// `info` of a currency plugin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CurrencyInfo {
-    /// The chain kinds it scans (`bitcoin`, `evm`).
+    /// The kind of chain it scans: `bitcoin` or `evm` (see the crate docs' "Chain kinds"). The
+    /// daemon refuses an asset whose chain is of another kind.
     pub chain_kind: String,
     /// Asset symbol (as configured, e.g. `BTC`, `USDT`).
     pub symbol: String,
@@ -102,25 +130,33 @@ pub struct CurrencyInfo {
     pub default_confirmations: u32,
 }
 
+/// `parse_address`: an address as a shop or customer typed it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParseAddressRequest {
+    /// The address, untrimmed, any case.
     pub address: String,
 }
 
 /// An address normalized by the plugin, with its canonical key (what scanning matches).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParsedAddress {
+    /// The normalized spelling the daemon stores and shows (lowercase bech32, EIP-55…).
     pub address: String,
+    /// The watch key: the scriptPubKey (`bitcoin`), the 20-byte address (`evm`).
     pub key: Hex,
 }
 
+/// `key_to_address`: the address of a canonical key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyToAddressRequest {
+    /// The watch key (see [`ParsedAddress::key`]).
     pub key: Hex,
 }
 
+/// The reply of `key_to_address`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AddressReply {
+    /// The address, normalized.
     pub address: String,
 }
 
@@ -132,43 +168,60 @@ pub struct DeriveRequest {
     /// 0 receive, 1 change (ignored by descriptors that fix their path).
     #[serde(default)]
     pub branch: u32,
+    /// First index.
     pub start: u32,
+    /// How many consecutive indexes.
     pub count: u32,
 }
 
+/// One derived address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DerivedAddress {
+    /// Its index on the branch.
     pub index: u32,
+    /// The address, normalized.
     pub address: String,
+    /// Its watch key.
     pub key: Hex,
 }
 
+/// The reply of `derive_addresses`: `count` addresses from `start`, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeriveReply {
+    /// The addresses.
     pub addresses: Vec<DerivedAddress>,
 }
 
+/// `payment_uri`: a URI a wallet opens to pay an amount to an address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentUriRequest {
+    /// The receiving address (normalized).
     pub address: String,
     /// Amount in base units, as a decimal string.
     pub amount_base: String,
+    /// A label for the wallet to show (BIP21 `label`), e.g. the order.
     #[serde(default)]
     pub label: Option<String>,
+    /// A message for the wallet to show (BIP21 `message`).
     #[serde(default)]
     pub message: Option<String>,
 }
 
+/// The reply of `payment_uri`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentUriReply {
+    /// BIP21, EIP-681…
     pub uri: String,
 }
 
+/// `format_amount`: base units to the asset's unit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FormatAmountRequest {
+    /// Base units, decimal string.
     pub amount_base: String,
 }
 
+/// The reply of `format_amount`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FormatAmountReply {
     /// In the asset's unit, e.g. `"1.5"`.
@@ -176,23 +229,31 @@ pub struct FormatAmountReply {
 }
 
 /// An outpoint (Bitcoin-family: txid and output index; EVM: tx hash and log index).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct OutPoint {
+    /// The transaction id as [`Match::txid`] spells it (Bitcoin: display order).
     pub txid: String,
+    /// The output index.
     pub index: u32,
 }
 
 /// One payment to a watched key found by `scan`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Match {
+    /// The watched key paid (as `is_watched` was asked it).
     pub key: Hex,
+    /// The **asset id** the instance was created for (config key `asset`), not the symbol: the
+    /// daemon looks the asset's decimals up by it.
     pub asset: String,
     /// Base units, as a decimal string (fits any u256).
     pub amount_base: String,
+    /// The transaction id: Bitcoin display order (byte-reversed double SHA-256, lowercase
+    /// hex, as `bitcoind` prints it); EVM `0x` + 64 lowercase hex digits.
     pub txid: String,
-    /// Output index (Bitcoin) or log index (EVM).
+    /// Output index (Bitcoin) or log index (EVM; see `docs/plugins.md` for native transfers).
     pub index: u32,
-    /// Everything the matched transaction spends, so the host can see replacements.
+    /// Everything the matched transaction spends, so the host can see replacements (Bitcoin;
+    /// none for a coinbase; empty on EVM).
     #[serde(default)]
     pub spends: Vec<OutPoint>,
 }
@@ -200,16 +261,19 @@ pub struct Match {
 /// What `scan` returns: only matches, and spends of outpoints the host watches.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ScanReply {
+    /// Payments to watched keys, in block order.
     pub matches: Vec<Match>,
     /// Transactions spending an outpoint for which `is_watched_spend` said yes.
     #[serde(default)]
     pub watched_spends: Vec<WatchedSpend>,
 }
 
+/// A transaction spending a watched outpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WatchedSpend {
     /// The spending transaction.
     pub txid: String,
+    /// The watched outpoint it spends.
     pub spends: OutPoint,
 }
 
@@ -218,15 +282,19 @@ pub struct WatchedSpend {
 /// `info` of a platform plugin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlatformInfo {
+    /// One line on what it delivers to, for `/health` and `plugins check`.
     pub description: String,
 }
 
 /// Render an event for one endpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RenderRequest {
-    /// The event as stored: `{seq, id, type, store, created_at, data}`.
+    /// The event as stored: `{seq, id, type, store, created_at, data}` (`created_at` RFC 3339;
+    /// `data` per `docs/webhooks.md`).
     pub event: serde_json::Value,
-    /// The endpoint's config: `url`, `secret`, and the plugin's own keys.
+    /// The endpoint's params, one flat object: `url`, the secret keys (`secret`, `secrets`,
+    /// `ed25519_secret_key`) and the plugin's own keys (from the API's `params` or the config
+    /// file's endpoint table) merged at the top level, not under `params`.
     pub endpoint: serde_json::Value,
     /// 1 for the first attempt.
     pub attempt: u32,
@@ -234,14 +302,21 @@ pub struct RenderRequest {
     pub now: i64,
 }
 
+/// One HTTP request the daemon sends (through its SSRF guard, without following redirects).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HttpRequest {
+    /// An HTTP method token (`POST`, `PUT`…).
     pub method: String,
+    /// An absolute `http` or `https` URL.
     pub url: String,
+    /// Header names and values (no CR, LF or NUL).
     pub headers: Vec<(String, String)>,
+    /// The body, sent as is.
     pub body: String,
 }
 
+/// The reply of `render`: the requests, sent in order; the first that is not acknowledged
+/// stops the rest and decides the attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RenderReply {
     /// Empty: nothing to send for this event (acknowledged as skipped).
@@ -251,7 +326,9 @@ pub struct RenderReply {
 /// Read a response of the shop platform.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClassifyRequest {
+    /// The HTTP status.
     pub status: u16,
+    /// The response headers, names lowercase.
     pub headers: Vec<(String, String)>,
     /// The body, truncated by the host and decoded lossily as UTF-8.
     pub body: String,
@@ -267,17 +344,29 @@ impl ClassifyRequest {
     }
 }
 
+/// What a response means, from `classify`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
 pub enum Verdict {
     /// Delivered.
     Ack,
     /// Try again, after `after_secs` if given (e.g. `Retry-After`), else per the schedule.
-    Retry { after_secs: Option<u64>, reason: String },
+    Retry {
+        /// Seconds to wait before the next attempt (capped by the daemon).
+        after_secs: Option<u64>,
+        /// Recorded with the attempt.
+        reason: String,
+    },
     /// Never deliverable as is (the attempt is recorded; no retry).
-    Fail { reason: String },
+    Fail {
+        /// Recorded with the attempt.
+        reason: String,
+    },
     /// The endpoint is gone (e.g. 410): disable it.
-    Disable { reason: String },
+    Disable {
+        /// Shown as the endpoint's `disabled_reason`.
+        reason: String,
+    },
 }
 
 #[cfg(test)]

@@ -19,9 +19,13 @@ pub trait CurrencyPlugin: Sized + Send + Sync + 'static {
     /// The plugin's own version (semver).
     const VERSION: &'static str;
 
-    /// A new instance from its config (the asset's table and the chain's network, as JSON).
+    /// A new instance from its config: `asset` (the asset id), `symbol`, `chain`, `network`
+    /// (bitcoin chains) or `chain_id` (evm chains), and the asset table's other keys, flat.
+    /// Refuse what you cannot serve (a network, a missing key) with
+    /// [`PluginError::bad_config`]: the daemon then does not start.
     fn create(config: serde_json::Value, host: &Host<'_>) -> Result<Self, PluginError>;
 
+    /// What it is: chain kind, symbol, decimals, default confirmations.
     fn info(&self) -> CurrencyInfo;
 
     /// Address → normalized form + canonical key, or a clear error (wrong network, bad checksum…).
@@ -59,15 +63,32 @@ pub trait CurrencyPlugin: Sized + Send + Sync + 'static {
 /// A platform plugin: turns an event into the request(s) a shop platform expects and reads its
 /// response.
 pub trait PlatformPlugin: Sized + Send + Sync + 'static {
+    /// Short name, as endpoints' `plugin = "…"` refers to it.
     const NAME: &'static str;
+    /// The plugin's own version (semver).
     const VERSION: &'static str;
 
-    /// A new instance (plugin-wide config; endpoint config comes with each render).
+    /// A new instance from the plugin-wide config: the daemon config's
+    /// `[plugins.config.NAME]` table (`{}` without one). Endpoint params come with each call.
     fn create(config: serde_json::Value, host: &Host<'_>) -> Result<Self, PluginError>;
 
+    /// What it delivers to.
     fn info(&self) -> PlatformInfo;
 
+    /// Checks an endpoint's params (`url`, `secret` and the plugin's own keys, flat: see
+    /// [`RenderRequest::endpoint`]) when a store creates or changes the endpoint, and for each
+    /// endpoint of the config file at start. An error is answered to the store as `422` with
+    /// its message (say which param and why). The default accepts everything.
+    fn validate_endpoint(&self, endpoint: &serde_json::Value) -> Result<(), PluginError> {
+        let _ = endpoint;
+        Ok(())
+    }
+
+    /// The HTTP request(s) that deliver one event to one endpoint. Return
+    /// [`PluginError::undeliverable`] when this can never succeed (no retry); any other error is
+    /// retried on the schedule, like a failed request.
     fn render(&self, req: &RenderRequest, host: &Host<'_>) -> Result<RenderReply, PluginError>;
 
+    /// What the platform's response to one of the requests means.
     fn classify(&self, resp: &ClassifyRequest) -> Result<Verdict, PluginError>;
 }

@@ -20,9 +20,12 @@
 
 use std::fmt;
 
+/// A 20-byte account or contract address.
 pub type Address = [u8; 20];
+/// A 32-byte word: hashes, topics, u256 values (big-endian).
 pub type B256 = [u8; 32];
 
+/// The first four bytes of an encoded block.
 pub const MAGIC: [u8; 4] = *b"EVB1";
 const HEADER_LEN: usize = 4 + 8 + 8 + 32 + 32;
 /// Bytes of one transaction record.
@@ -35,11 +38,17 @@ const MAX_TOPICS: u8 = 4;
 /// A normalized block (the host's side: built, then [`Block::encode`]d).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Block {
+    /// Block number.
     pub number: u64,
+    /// Block timestamp (unix seconds).
     pub timestamp: u64,
+    /// Block hash.
     pub hash: B256,
+    /// Parent block hash.
     pub parent: B256,
+    /// Its transactions, in block order, with their receipts' status.
     pub txs: Vec<Tx>,
+    /// Every log of its receipts, in block order.
     pub logs: Vec<Log>,
     /// Ether moved by contracts, in execution order (empty without traces).
     pub internal: Vec<Internal>,
@@ -50,15 +59,20 @@ pub struct Block {
 pub struct Internal {
     /// Position of the transaction in the block.
     pub tx: u32,
+    /// The contract that sent it.
     pub from: Address,
+    /// The receiver.
     pub to: Address,
     /// Wei, u256 big-endian.
     pub value: B256,
 }
 
+/// A transaction with its receipt's status.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Tx {
+    /// Transaction hash.
     pub hash: B256,
+    /// Sender.
     pub from: Address,
     /// `None` for a contract creation.
     pub to: Option<Address>,
@@ -68,18 +82,23 @@ pub struct Tx {
     pub success: bool,
 }
 
+/// A log of a receipt.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Log {
     /// Position of the emitting transaction in the block.
     pub tx: u32,
     /// Log index in the block.
     pub index: u32,
+    /// The emitting contract.
     pub address: Address,
+    /// Topics (at most 4).
     pub topics: Vec<B256>,
+    /// The log's data.
     pub data: Vec<u8>,
 }
 
 impl Block {
+    /// The encoding plugins receive (see the module docs for the layout).
     pub fn encode(&self) -> Vec<u8> {
         let logs_len: usize = self.logs.iter().map(|l| LOG_FIXED + 32 * l.topics.len() + l.data.len()).sum();
         let mut out = Vec::with_capacity(HEADER_LEN + 8 + TX_LEN * self.txs.len() + logs_len);
@@ -148,6 +167,7 @@ pub struct BlockView<'a> {
 }
 
 impl<'a> BlockView<'a> {
+    /// Checks every length once; afterwards no accessor can fail.
     pub fn parse(raw: &'a [u8]) -> Result<Self, FormatError> {
         let head: &[u8; HEADER_LEN] = raw
             .get(..HEADER_LEN)
@@ -184,26 +204,32 @@ impl<'a> BlockView<'a> {
         Ok(Self { head, txs, logs, log_count, internal: rest })
     }
 
+    /// Block number.
     pub fn number(&self) -> u64 {
         u64::from_be_bytes(self.head[4..12].try_into().expect("8 bytes"))
     }
 
+    /// Block timestamp (unix seconds).
     pub fn timestamp(&self) -> u64 {
         u64::from_be_bytes(self.head[12..20].try_into().expect("8 bytes"))
     }
 
+    /// Block hash.
     pub fn hash(&self) -> &'a B256 {
         self.head[20..52].try_into().expect("32 bytes")
     }
 
+    /// Parent block hash.
     pub fn parent(&self) -> &'a B256 {
         self.head[52..84].try_into().expect("32 bytes")
     }
 
+    /// Number of transactions.
     pub fn tx_count(&self) -> usize {
         self.txs.len() / TX_LEN
     }
 
+    /// The transactions, in block order.
     pub fn txs(&self) -> impl ExactSizeIterator<Item = TxView<'a>> + 'a {
         self.txs.chunks_exact(TX_LEN).map(|c| TxView(c.try_into().expect("exact chunks")))
     }
@@ -214,6 +240,7 @@ impl<'a> BlockView<'a> {
         self.txs.get(start..start + TX_LEN).map(|c| TxView(c.try_into().expect("sliced to TX_LEN")))
     }
 
+    /// The logs, in block order.
     pub fn logs(&self) -> LogIter<'a> {
         LogIter { rest: self.logs, left: self.log_count }
     }
@@ -234,10 +261,12 @@ impl<'a> InternalView<'a> {
         read_u32(self.0)
     }
 
+    /// The contract that sent the Ether.
     pub fn from(&self) -> &'a Address {
         self.0[4..24].try_into().expect("20 bytes")
     }
 
+    /// The receiver.
     pub fn to(&self) -> &'a Address {
         self.0[24..44].try_into().expect("20 bytes")
     }
@@ -263,14 +292,17 @@ fn take_u32(rest: &mut &[u8], what: &str) -> Result<u32, FormatError> {
 pub struct TxView<'a>(&'a [u8; TX_LEN]);
 
 impl<'a> TxView<'a> {
+    /// Transaction hash.
     pub fn hash(&self) -> &'a B256 {
         self.0[..32].try_into().expect("32 bytes")
     }
 
+    /// Sender.
     pub fn from(&self) -> &'a Address {
         self.0[32..52].try_into().expect("20 bytes")
     }
 
+    /// Receiver; `None` for a contract creation.
     pub fn to(&self) -> Option<&'a Address> {
         (self.0[52] != 0).then(|| self.0[53..73].try_into().expect("20 bytes"))
     }
@@ -280,6 +312,7 @@ impl<'a> TxView<'a> {
         self.0[73..105].try_into().expect("32 bytes")
     }
 
+    /// The receipt's status: only successful transactions pay.
     pub fn success(&self) -> bool {
         self.0[105] != 0
     }
@@ -288,18 +321,24 @@ impl<'a> TxView<'a> {
 /// One log.
 #[derive(Debug, Clone, Copy)]
 pub struct LogView<'a> {
+    /// Position of the emitting transaction in the block.
     pub tx: u32,
+    /// Log index in the block.
     pub index: u32,
+    /// The emitting contract.
     pub address: &'a Address,
     topics: &'a [u8],
+    /// The log's data.
     pub data: &'a [u8],
 }
 
 impl<'a> LogView<'a> {
+    /// How many topics (0 to 4).
     pub fn topic_count(&self) -> usize {
         self.topics.len() / 32
     }
 
+    /// Topic `i`, if present.
     pub fn topic(&self, i: usize) -> Option<&'a B256> {
         self.topics.get(i * 32..i * 32 + 32).map(|t| t.try_into().expect("32 bytes"))
     }

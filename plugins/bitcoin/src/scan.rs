@@ -115,7 +115,7 @@ fn tx(r: &mut Reader<'_>, asset: &str, host: &Host<'_>, spends: bool, out: &mut 
     let first_spend = out.watched_spends.len();
     for _ in 0..n_in {
         let outpoint = r.take(36)?;
-        if spends && host.is_watched_spend(outpoint) {
+        if spends && !is_null(outpoint) && host.is_watched_spend(outpoint) {
             out.watched_spends.push(WatchedSpend { txid: String::new(), spends: outpoint_of(outpoint) });
         }
         r.skip_prefixed()?; // scriptSig
@@ -176,16 +176,24 @@ fn txid(raw: &[u8], start: usize, body_start: usize, body_end: usize, lock_start
     bitcoin::Txid::from_raw_hash(sha256d::Hash::from_engine(e)).to_string()
 }
 
+/// The outpoints a transaction spends; a coinbase's null outpoint is not a spend.
 fn outpoints(inputs: &[u8], n: u64) -> Result<Vec<OutPoint>, Bad> {
     let mut r = Reader { raw: inputs, pos: 0 };
-    (0..n)
-        .map(|_| {
-            let o = outpoint_of(r.take(36)?);
-            r.skip_prefixed()?;
-            r.take(4)?;
-            Ok(o)
-        })
-        .collect()
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let o = r.take(36)?;
+        if !is_null(o) {
+            out.push(outpoint_of(o));
+        }
+        r.skip_prefixed()?;
+        r.take(4)?;
+    }
+    Ok(out)
+}
+
+/// A coinbase input's outpoint: all-zero txid, index 0xffffffff.
+fn is_null(outpoint: &[u8]) -> bool {
+    outpoint[..32].iter().all(|&b| b == 0) && outpoint[32..36] == [0xff; 4]
 }
 
 /// 32-byte txid in wire order ‖ u32 LE index → an outpoint (txid shown byte-reversed).

@@ -102,3 +102,13 @@ fn config_and_uris() {
         format!("ethereum:{TOKEN}@1/transfer?address=0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed&uint256=2500000")
     );
 }
+
+#[test]
+fn passes_the_conformance_kit() {
+    use paywatch_plugin_api::testing::conformance::{check_currency, CurrencyOptions};
+    use paywatch_plugin_api::testing::harness::PluginLib;
+    let lib = PluginLib::from_static(&crate::PAYWATCH_PLUGIN_VTABLE).unwrap();
+    let config = serde_json::json!({"asset": "USDT", "symbol": "USDT", "chain": "eth", "chain_id": 1,
+        "contract": "0xdAC17F958D2ee523a2206206994597C13D831ec7", "decimals": 6});
+    check_currency(&lib, &CurrencyOptions::new(config)).assert_passed();
+}

@@ -112,3 +112,12 @@ fn credits_internal_transfers_of_successful_transactions_with_their_own_indexes(
     assert_eq!(got, [("5", internal_index(1)), ("6", internal_index(2))]);
     assert_eq!(internal_index(0), u32::MAX - 1);
 }
+
+#[test]
+fn passes_the_conformance_kit() {
+    use paywatch_plugin_api::testing::conformance::{check_currency, CurrencyOptions};
+    use paywatch_plugin_api::testing::harness::PluginLib;
+    let lib = PluginLib::from_static(&crate::PAYWATCH_PLUGIN_VTABLE).unwrap();
+    let config = serde_json::json!({"asset": "ETH", "symbol": "ETH", "chain": "eth", "chain_id": 1});
+    check_currency(&lib, &CurrencyOptions::new(config)).assert_passed();
+}

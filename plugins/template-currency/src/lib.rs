@@ -17,6 +17,8 @@ const DECIMALS: u8 = 8;
 /// One instance per configured asset.
 #[derive(Debug)]
 pub struct DemoCoin {
+    /// The asset id (`[[assets]] id`): what every `Match.asset` carries.
+    asset: String,
     symbol: String,
 }
 
@@ -24,16 +26,18 @@ impl CurrencyPlugin for DemoCoin {
     const NAME: &'static str = "template-currency";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
+    /// The daemon passes `asset` (the asset id), `symbol`, `chain` (the chain's name), the
+    /// chain's `network` (bitcoin) or `chain_id` (evm), and every other key of the asset's table.
     fn create(config: serde_json::Value, host: &Host<'_>) -> Result<Self, PluginError> {
-        let symbol = match config.get("symbol") {
-            None => "DEMO".to_string(),
-            Some(serde_json::Value::String(s)) if !s.is_empty() => s.clone(),
-            Some(other) => {
-                return Err(PluginError::bad_config(format!("symbol must be a non-empty string, got {other}")))
-            }
+        let text = |key: &str, default: &str| match config.get(key) {
+            None => Ok(default.to_string()),
+            Some(serde_json::Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+            Some(other) => Err(PluginError::bad_config(format!("{key} must be a non-empty string, got {other}"))),
         };
-        host.info(&format!("template-currency ready for {symbol}"));
-        Ok(Self { symbol })
+        let symbol = text("symbol", "DEMO")?;
+        let asset = text("asset", &symbol)?;
+        host.info(&format!("template-currency ready for {asset} ({symbol})"));
+        Ok(Self { asset, symbol })
     }
 
     fn info(&self) -> CurrencyInfo {
@@ -98,7 +102,7 @@ impl DemoCoin {
         if host.is_watched(&key) {
             let m = Match {
                 key: Hex(key),
-                asset: self.symbol.clone(),
+                asset: self.asset.clone(), // the asset id, not the symbol
                 amount_base: amount.to_string(),
                 txid: txid.to_string(),
                 index: 0,
@@ -145,8 +149,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn passes_the_conformance_kit() {
+        use paywatch_plugin_api::testing::conformance::{check_currency, CurrencyOptions, CustomFixture, Expected};
+        use paywatch_plugin_api::testing::harness::PluginLib;
+        // Through the C ABI, as the daemon calls it.
+        let lib = PluginLib::from_static(&crate::PAYWATCH_PLUGIN_VTABLE).unwrap();
+        let (watched, other) = (format!("demo1{}", "ab".repeat(20)), format!("demo1{}", "cd".repeat(20)));
+        let txs =
+            [format!("t1 {watched} 150000000"), format!("t2 {other} 5 t1:0"), format!("t3 {watched} 7 t0:1 t0:2")];
+        let fixture = CustomFixture {
+            block: txs.join("\n").into_bytes(),
+            txs: txs.iter().map(|t| t.clone().into_bytes()).collect(),
+            watch: vec![vec![0xab; 20]],
+            expected: vec![
+                Expected { txid: "t1".into(), index: 0, amount_base: "150000000".into() },
+                Expected { txid: "t3".into(), index: 0, amount_base: "7".into() },
+            ],
+        };
+        let config = serde_json::json!({"asset": "DEMO", "symbol": "DEMO", "chain": "demo"});
+        let opts = CurrencyOptions { custom: Some(fixture), ..CurrencyOptions::new(config) };
+        check_currency(&lib, &opts).assert_passed();
+    }
+
+    #[test]
     fn addresses_round_trip_and_bad_ones_are_refused() {
-        let c = DemoCoin { symbol: "DEMO".into() };
+        let c = DemoCoin { asset: "DEMO".into(), symbol: "DEMO".into() };
         let a = format!("DEMO1{}", "AB".repeat(20));
         let p = c.parse_address(&a).unwrap();
         assert_eq!(p.address, format!("demo1{}", "ab".repeat(20)));

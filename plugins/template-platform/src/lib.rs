@@ -1,44 +1,62 @@
 //! A template platform plugin: posts each event as JSON to the endpoint's URL and reads the
 //! response the way most shop platforms answer. Copy it to write a plugin for a platform.
 //!
-//! Endpoint keys: `url` (required), `header_name` / `header_value` (optional static header).
+//! Endpoint keys (flat in the endpoint object, next to `url`): `url` (required),
+//! `header_name` / `header_value` (optional static header, both or neither).
+//!
+//! Plugin-wide config (`[plugins.config.template-platform]` in the daemon's config):
+//! `user_agent` (optional), sent as the `user-agent` of every request.
+//!
+//! The body is `{id, type, timestamp, data}` with `timestamp` the event's `created_at`
+//! (RFC 3339), as the `webhook` plugin sends it.
 
 use paywatch_plugin_api::messages::*;
 use paywatch_plugin_api::{export_platform_plugin, Host, PlatformPlugin, PluginError};
 
-#[derive(Debug)]
-pub struct JsonPost;
+#[derive(Debug, Default)]
+pub struct JsonPost {
+    user_agent: Option<String>,
+}
 
 impl PlatformPlugin for JsonPost {
     const NAME: &'static str = "template-platform";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
-    fn create(_config: serde_json::Value, _host: &Host<'_>) -> Result<Self, PluginError> {
-        Ok(JsonPost)
+    fn create(config: serde_json::Value, _host: &Host<'_>) -> Result<Self, PluginError> {
+        let user_agent = match config.get("user_agent") {
+            None => None,
+            Some(serde_json::Value::String(s)) if !s.bytes().any(|b| b.is_ascii_control()) => Some(s.clone()),
+            Some(other) => return Err(PluginError::bad_config(format!("user_agent must be a string, got {other}"))),
+        };
+        Ok(JsonPost { user_agent })
     }
 
     fn info(&self) -> PlatformInfo {
         PlatformInfo { description: "posts each event as JSON to the endpoint URL".into() }
     }
 
+    /// Called when a store creates or changes an endpoint: a `422` with this message if not.
+    fn validate_endpoint(&self, endpoint: &serde_json::Value) -> Result<(), PluginError> {
+        Endpoint::parse(endpoint).map(|_| ())
+    }
+
     fn render(&self, req: &RenderRequest, host: &Host<'_>) -> Result<RenderReply, PluginError> {
-        let url = req
-            .endpoint
-            .get("url")
-            .and_then(|u| u.as_str())
-            .ok_or_else(|| PluginError::bad_config("endpoint has no url"))?;
+        // A bad endpoint never gets better: `undeliverable` records the delivery as failed
+        // instead of retrying it for days. (Any other error is retried.)
+        let ep = Endpoint::parse(&req.endpoint).map_err(|e| PluginError::undeliverable(e.message))?;
+        let url = ep.url;
         let body = serde_json::json!({
             "id": req.event["id"],
             "type": req.event["type"],
-            "timestamp": req.now,
+            "timestamp": req.event["created_at"],
             "data": req.event["data"],
         });
         let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
-        if let (Some(n), Some(v)) = (
-            req.endpoint.get("header_name").and_then(|v| v.as_str()),
-            req.endpoint.get("header_value").and_then(|v| v.as_str()),
-        ) {
+        if let Some((n, v)) = ep.header {
             headers.push((n.to_string(), v.to_string()));
+        }
+        if let Some(ua) = &self.user_agent {
+            headers.push(("user-agent".to_string(), ua.clone()));
         }
         host.debug(&format!("rendering {} for {url} (attempt {})", req.event["type"], req.attempt));
         Ok(RenderReply {
@@ -64,6 +82,38 @@ impl PlatformPlugin for JsonPost {
     }
 }
 
+/// The endpoint params this plugin reads.
+struct Endpoint<'a> {
+    url: &'a str,
+    header: Option<(&'a str, &'a str)>,
+}
+
+impl<'a> Endpoint<'a> {
+    fn parse(endpoint: &'a serde_json::Value) -> Result<Self, PluginError> {
+        let text = |key: &str| match endpoint.get(key) {
+            None => Ok(None),
+            Some(serde_json::Value::String(s)) => Ok(Some(s.as_str())),
+            Some(other) => Err(PluginError::bad_config(format!("{key} must be a string, got {other}"))),
+        };
+        let url = text("url")?.ok_or_else(|| PluginError::bad_config("endpoint has no url"))?;
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(PluginError::bad_config(format!("url {url:?} is not an http(s) URL")));
+        }
+        let header = match (text("header_name")?, text("header_value")?) {
+            (Some(n), Some(v)) => {
+                let token = !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                if !token || v.bytes().any(|b| b.is_ascii_control()) {
+                    return Err(PluginError::bad_config(format!("header {n:?} is not a valid HTTP header")));
+                }
+                Some((n, v))
+            }
+            (None, None) => None,
+            _ => return Err(PluginError::bad_config("header_name and header_value go together")),
+        };
+        Ok(Self { url, header })
+    }
+}
+
 export_platform_plugin!(JsonPost);
 
 #[cfg(test)]
@@ -72,7 +122,38 @@ mod tests {
 
     fn classify(status: u16, headers: &[(&str, &str)]) -> Verdict {
         let headers = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        JsonPost.classify(&ClassifyRequest { status, headers, body: String::new() }).unwrap()
+        JsonPost::default().classify(&ClassifyRequest { status, headers, body: String::new() }).unwrap()
+    }
+
+    #[test]
+    fn passes_the_conformance_kit() {
+        use paywatch_plugin_api::testing::conformance::{check_platform, PlatformOptions};
+        use paywatch_plugin_api::testing::harness::PluginLib;
+        let lib = PluginLib::from_static(&crate::PAYWATCH_PLUGIN_VTABLE).unwrap();
+        check_platform(&lib, &PlatformOptions::default()).assert_passed();
+    }
+
+    #[test]
+    fn bad_endpoints_are_refused_at_creation_and_never_retried() {
+        let vt = paywatch_plugin_api::testing::noop_host_vtable();
+        let event = serde_json::json!({"id": "e1", "type": "ping", "created_at": "2026-11-27T09:00:00Z", "data": {}});
+        for bad in [
+            serde_json::json!({}),
+            serde_json::json!({"url": "ftp://shop.example"}),
+            serde_json::json!({"url": "https://shop.example", "header_name": "x-key"}),
+            serde_json::json!({"url": "https://shop.example", "header_name": "bad name", "header_value": "v"}),
+        ] {
+            assert_eq!(JsonPost::default().validate_endpoint(&bad).unwrap_err().code, "bad_config", "{bad}");
+            let req = RenderRequest { event: event.clone(), endpoint: bad.clone(), attempt: 1, now: 0 };
+            let e = JsonPost::default().render(&req, &Host::new(&vt)).unwrap_err();
+            assert_eq!(e.code, PluginError::UNDELIVERABLE, "{bad}");
+        }
+        let ok = serde_json::json!({"url": "https://shop.example", "header_name": "x-key", "header_value": "v"});
+        let req = RenderRequest { event, endpoint: ok, attempt: 1, now: 0 };
+        let r = JsonPost::default().render(&req, &Host::new(&vt)).unwrap().requests;
+        let body: serde_json::Value = serde_json::from_str(&r[0].body).unwrap();
+        assert_eq!(body["timestamp"], "2026-11-27T09:00:00Z", "RFC 3339, as docs/webhooks.md says");
+        assert!(r[0].headers.contains(&("x-key".into(), "v".into())));
     }
 
     #[test]

@@ -30,13 +30,18 @@ impl PlatformPlugin for Webhook {
         PlatformInfo { description: "JSON POST signed per the Standard Webhooks specification".into() }
     }
 
+    /// A URL, and a secret (or Ed25519 key) that parses: an endpoint without any would send
+    /// deliveries no receiver can verify.
+    fn validate_endpoint(&self, endpoint: &Value) -> Result<(), PluginError> {
+        endpoint_url(endpoint)?;
+        Signer::from_endpoint(endpoint).map(|_| ())
+    }
+
     fn render(&self, req: &RenderRequest, host: &Host<'_>) -> Result<RenderReply, PluginError> {
-        let url = req
-            .endpoint
-            .get("url")
-            .and_then(Value::as_str)
-            .ok_or_else(|| PluginError::bad_config("endpoint has no url"))?;
-        let signer = Signer::from_endpoint(&req.endpoint)?;
+        // A bad url or secret does not get better with retries.
+        let never = |e: PluginError| PluginError::undeliverable(e.message);
+        let url = endpoint_url(&req.endpoint).map_err(never)?;
+        let signer = Signer::from_endpoint(&req.endpoint).map_err(never)?;
         let id = req.event["id"].as_str().ok_or_else(|| PluginError::invalid_input("event has no id"))?;
         let body = serde_json::json!({
             "id": id,
@@ -65,6 +70,15 @@ impl PlatformPlugin for Webhook {
     fn classify(&self, resp: &ClassifyRequest) -> Result<Verdict, PluginError> {
         Ok(classify(resp))
     }
+}
+
+fn endpoint_url(endpoint: &Value) -> Result<&str, PluginError> {
+    let url =
+        endpoint.get("url").and_then(Value::as_str).ok_or_else(|| PluginError::bad_config("endpoint has no url"))?;
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(PluginError::bad_config(format!("url {url:?} is not an http(s) URL")));
+    }
+    Ok(url)
 }
 
 /// 2xx delivered; 410 disables the endpoint; 3xx is a wrong URL (redirects are not followed);

@@ -97,3 +97,30 @@ fn responses_are_classified() {
     assert_eq!(c(429, &[("Retry-After", "30")]), Verdict::Retry { after_secs: Some(30), reason: "http 429".into() });
     assert!(matches!(c(404, &[]), Verdict::Retry { .. }), "a misconfigured shop may be fixed: keep trying");
 }
+
+#[test]
+fn passes_the_conformance_kit() {
+    use paywatch_plugin_api::testing::conformance::{check_platform, PlatformOptions};
+    use paywatch_plugin_api::testing::harness::PluginLib;
+    let lib = PluginLib::from_static(&crate::PAYWATCH_PLUGIN_VTABLE).unwrap();
+    let opts = PlatformOptions {
+        endpoint: json!({"url": "https://shop.example/paywatch", "secret": SECRET}),
+        ..PlatformOptions::default()
+    };
+    check_platform(&lib, &opts).assert_passed();
+}
+
+#[test]
+fn endpoints_without_a_usable_secret_are_refused_and_never_retried() {
+    let url = "https://shop.example/paywatch";
+    for bad in [
+        json!({"url": url}),
+        json!({"url": url, "secret": "nope"}),
+        json!({"secret": SECRET}),
+        json!({"url": "ftp://x", "secret": SECRET}),
+    ] {
+        assert_eq!(Webhook.validate_endpoint(&bad).unwrap_err().code, "bad_config", "{bad}");
+        assert_eq!(render(bad.clone()).unwrap_err().code, PluginError::UNDELIVERABLE, "{bad}");
+    }
+    Webhook.validate_endpoint(&json!({"url": url, "secret": SECRET})).unwrap();
+}

@@ -78,7 +78,26 @@ impl PlatformPlugin for WooCommerce {
         PlatformInfo { description: "updates WooCommerce orders (REST API v3) as their invoices change".into() }
     }
 
+    /// `url`, `consumer_key` and `consumer_secret` present; `status_map`, if any, a table of
+    /// strings.
+    fn validate_endpoint(&self, endpoint: &Value) -> Result<(), PluginError> {
+        for name in ["url", "consumer_key", "consumer_secret"] {
+            key(endpoint, name)?;
+        }
+        for (kind, _) in DEFAULT_STATUS_MAP {
+            target_status(endpoint, kind)?;
+        }
+        if let Some(map) = endpoint.get("status_map").and_then(Value::as_object) {
+            if let Some((k, _)) = map.iter().find(|(_, v)| !v.is_string()) {
+                return Err(PluginError::bad_config(format!("status_map.{k:?} is not a string")));
+            }
+        }
+        Ok(())
+    }
+
     fn render(&self, req: &RenderRequest, host: &Host<'_>) -> Result<RenderReply, PluginError> {
+        // A missing key or a bad status map does not get better with retries.
+        self.validate_endpoint(&req.endpoint).map_err(|e| PluginError::undeliverable(e.message))?;
         let base = key(&req.endpoint, "url")?.trim_end_matches('/');
         let auth = format!("{}:{}", key(&req.endpoint, "consumer_key")?, key(&req.endpoint, "consumer_secret")?);
         let kind = req.event["type"].as_str().unwrap_or_default();
@@ -191,6 +210,31 @@ mod tests {
         assert!(render(payment, endpoint()).unwrap().is_empty());
         let e = render(settled("1"), json!({"url": "https://shop.example"})).unwrap_err();
         assert!(e.message.contains("consumer_key"), "{e}");
+        assert_eq!(e.code, PluginError::UNDELIVERABLE, "a missing key is never retried");
+    }
+
+    #[test]
+    fn endpoints_are_validated_at_creation() {
+        WooCommerce.validate_endpoint(&endpoint()).unwrap();
+        let mut bad_map = endpoint();
+        bad_map["status_map"] = json!({"invoice.settled": 5});
+        for (bad, what) in [
+            (json!({"url": "https://shop.example"}), "consumer_key"),
+            (json!({"consumer_key": "ck", "consumer_secret": "cs"}), "url"),
+            (bad_map, "status_map"),
+        ] {
+            let e = WooCommerce.validate_endpoint(&bad).unwrap_err();
+            assert!(e.code == "bad_config" && e.message.contains(what), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn passes_the_conformance_kit() {
+        use paywatch_plugin_api::testing::conformance::{check_platform, PlatformOptions};
+        use paywatch_plugin_api::testing::harness::PluginLib;
+        let lib = PluginLib::from_static(&crate::PAYWATCH_PLUGIN_VTABLE).unwrap();
+        let opts = PlatformOptions { endpoint: endpoint(), ..PlatformOptions::default() };
+        check_platform(&lib, &opts).assert_passed();
     }
 
     #[test]

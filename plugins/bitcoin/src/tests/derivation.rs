@@ -1,4 +1,4 @@
-//! Derivation against the BIP 84/86 test vectors and `plugin-api/testdata/bip341_tests.json`.
+//! Derivation against the BIP 84/86 test vectors and `plugin-api/testdata/bip341_tests.json` (through the SDK's fixtures).
 
 use super::plugin;
 use crate::CurrencyPlugin;
@@ -56,8 +56,8 @@ fn bip86_taproot_descriptor() {
 
 #[test]
 fn bip341_key_path_vectors_and_their_addresses() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugin-api/testdata/bip341_tests.json");
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let vectors = paywatch_plugin_api::testing::fixtures::bip341_vectors();
+    let json: serde_json::Value = serde_json::from_str(vectors).unwrap();
     let p = plugin(Network::Bitcoin);
     let mut key_path_only = 0;
     for v in json["scriptPubKey"].as_array().unwrap() {

@@ -1,0 +1,240 @@
+//! Checks for `bitcoin` chain plugins, over the real mainnet block and its reference index.
+
+use super::{garbage_never_panics, truncations_are_errors, Ctx, Report};
+use crate::messages::{
+    currency_method as m, AddressReply, KeyToAddressRequest, Match, ParseAddressRequest, ParsedAddress,
+};
+use crate::messages::{Hex, OutPoint};
+use crate::testing::fixtures::{self, bitcoin_outpoint_key, decode_hex, BlockIndex, IndexedTx};
+use crate::testing::harness::CallError;
+use crate::testing::TestHost;
+use std::collections::{BTreeSet, HashSet};
+
+pub(super) fn run(r: &mut Report, ctx: &Ctx<'_>) {
+    let block = fixtures::bitcoin_mainnet_block();
+    let index = fixtures::bitcoin_mainnet_index();
+    let matches = scan_block_finds_the_reference(r, ctx, block, &index);
+    if let Some(matches) = matches {
+        scan_tx_agrees(r, ctx, block, &index, &matches);
+    }
+    spends(r, ctx, block, &index);
+    keys_only_cost(r, ctx, block, &index);
+    addresses_round_trip(r, ctx, &index);
+    let cuts = [0, 1, 79, 80, 81, 82, 1000, block.len() / 2, block.len() - 1];
+    truncations_are_errors(r, ctx, "truncated blocks are errors", block, &cuts, |p, raw, h| p.scan_block(raw, h));
+    let tx = index.txs.iter().find(|t| t.segwit && t.position > 0).expect("the index has a segwit tx").raw(block);
+    let cuts = [0, 1, 4, 6, 10, tx.len() / 2, tx.len() - 4, tx.len() - 1];
+    truncations_are_errors(r, ctx, "truncated transactions are errors", tx, &cuts, |p, raw, h| p.scan_tx(raw, h));
+    garbage_never_panics(r, ctx, true, true);
+}
+
+/// Every sampled output's scriptPubKey.
+fn keys(index: &BlockIndex) -> Vec<Vec<u8>> {
+    index.txs.iter().flat_map(|t| &t.outputs).map(|o| decode_hex(&o.script_pubkey).expect("index hex")).collect()
+}
+
+/// `(txid, index, satoshis, key)` of what the index says a scan must find.
+type Found = BTreeSet<(String, u32, String, Vec<u8>)>;
+
+fn expected(txs: &[&IndexedTx]) -> Found {
+    txs.iter()
+        .flat_map(|t| {
+            t.outputs.iter().map(|o| {
+                (t.txid.clone(), o.index, o.value.to_string(), decode_hex(&o.script_pubkey).expect("index hex"))
+            })
+        })
+        .collect()
+}
+
+fn found(matches: &[Match]) -> Found {
+    matches.iter().map(|m| (m.txid.clone(), m.index, m.amount_base.clone(), m.key.0.clone())).collect()
+}
+
+/// Reversed hex: a txid shown in wire order instead of display order.
+fn reversed(txid: &str) -> String {
+    decode_hex(txid)
+        .map(|mut b| {
+            b.reverse();
+            hex(&b)
+        })
+        .unwrap_or_default()
+}
+
+fn scan_block_finds_the_reference(
+    r: &mut Report,
+    ctx: &Ctx<'_>,
+    block: &[u8],
+    index: &BlockIndex,
+) -> Option<Vec<Match>> {
+    let name = "scan_block finds the reference outputs";
+    let host = TestHost::with_keys(keys(index));
+    let plugin = ctx.instance(&host).ok()?;
+    let reply = match plugin.scan_block(block, &host) {
+        Ok(reply) => reply,
+        Err(e) => {
+            r.fail(name, format!("the mainnet block {}: {e}", index.block_hash));
+            return None;
+        }
+    };
+    let want = expected(&index.txs.iter().collect::<Vec<_>>());
+    let got = found(&reply.matches);
+    let mut problems = Vec::new();
+    let txids: HashSet<&str> = index.txs.iter().map(|t| t.txid.as_str()).collect();
+    if let Some(m) =
+        reply.matches.iter().find(|m| !txids.contains(m.txid.as_str()) && txids.contains(reversed(&m.txid).as_str()))
+    {
+        problems.push(format!(
+            "txid {} is in wire order: Match.txid must be in display order ({}), as bitcoind prints it",
+            m.txid,
+            reversed(&m.txid)
+        ));
+    }
+    if let Some(m) = reply.matches.iter().find(|m| m.asset != ctx.asset) {
+        problems.push(format!("Match.asset is {:?}: it must be the asset id {:?} of the config", m.asset, ctx.asset));
+    }
+    let missing: Vec<_> = want.difference(&got).take(3).map(|(t, i, a, _)| format!("{t}:{i} ({a} sat)")).collect();
+    let extra: Vec<_> = got.difference(&want).take(3).map(|(t, i, a, _)| format!("{t}:{i} ({a})")).collect();
+    if !missing.is_empty() {
+        problems.push(format!("missing {} of {}: {}", want.difference(&got).count(), want.len(), missing.join(", ")));
+    }
+    if !extra.is_empty() {
+        problems.push(format!("unexpected or wrong: {}", extra.join(", ")));
+    }
+    if problems.is_empty() {
+        r.pass(name, format!("{} outputs of {} transactions of block {}", want.len(), index.txs.len(), index.height));
+    } else {
+        r.fail(name, problems.join("; "));
+    }
+    Some(reply.matches)
+}
+
+fn scan_tx_agrees(r: &mut Report, ctx: &Ctx<'_>, block: &[u8], index: &BlockIndex, block_matches: &[Match]) {
+    let name = "scan_tx agrees with scan_block";
+    let host = TestHost::with_keys(keys(index));
+    let Ok(plugin) = ctx.instance(&host) else { return };
+    let mut problems = Vec::new();
+    for t in &index.txs {
+        match plugin.scan_tx(t.raw(block), &host) {
+            Ok(reply) => {
+                let mut from_block: Vec<&Match> = block_matches.iter().filter(|m| m.txid == t.txid).collect();
+                let mut from_tx: Vec<&Match> = reply.matches.iter().collect();
+                from_block.sort_by_key(|m| m.index);
+                from_tx.sort_by_key(|m| m.index);
+                if from_block != from_tx {
+                    problems.push(format!("{}: scan_tx {:?} vs scan_block {:?}", t.txid, from_tx, from_block));
+                }
+            }
+            Err(e) => problems.push(format!("{}: {e}", t.txid)),
+        }
+    }
+    if problems.is_empty() {
+        r.pass(name, format!("{} transactions, matches identical (spends included)", index.txs.len()));
+    } else {
+        r.fail(name, problems.join("; "));
+    }
+}
+
+/// Watched outpoints come back with the spending txid; the coinbase's null outpoint is no spend.
+fn spends(r: &mut Report, ctx: &Ctx<'_>, block: &[u8], index: &BlockIndex) {
+    let name = "watched spends are reported, a coinbase is not a spend";
+    let host = TestHost::new();
+    let mut want = BTreeSet::new();
+    for t in index.txs.iter().filter(|t| t.position > 0) {
+        let o = &t.spends[0];
+        host.watch_outpoint(bitcoin_outpoint_key(o).expect("index txids are 32 bytes"));
+        want.insert((t.txid.clone(), o.clone()));
+    }
+    let null = OutPoint { txid: "00".repeat(32), index: u32::MAX };
+    host.watch_outpoint(bitcoin_outpoint_key(&null).expect("32 bytes"));
+    let Ok(plugin) = ctx.instance(&host) else { return };
+    let mut problems = Vec::new();
+    match plugin.scan_block(block, &host) {
+        Ok(reply) => {
+            let got: BTreeSet<(String, OutPoint)> =
+                reply.watched_spends.iter().map(|s| (s.txid.clone(), s.spends.clone())).collect();
+            for (txid, o) in want.difference(&got) {
+                problems.push(format!("{txid} spends {}:{} and was not reported", o.txid, o.index));
+            }
+            if got.iter().any(|(_, o)| *o == null) {
+                problems.push("the coinbase's null outpoint was reported as a spend".into());
+            }
+            if let Some(m) = reply.matches.first() {
+                problems.push(format!("a host watching no keys got a match: {m:?}"));
+            }
+        }
+        Err(e) => problems.push(e.to_string()),
+    }
+    // Match.spends lists what the matched transaction spends, and nothing for a coinbase.
+    let keys_host = TestHost::with_keys(keys(index));
+    if let Ok(reply) = plugin.scan_block(block, &keys_host) {
+        for t in &index.txs {
+            if let Some(m) = reply.matches.iter().find(|m| m.txid == t.txid) {
+                if m.spends != t.spends {
+                    problems.push(format!(
+                        "{}: Match.spends {:?}, the transaction spends {:?}",
+                        t.txid, m.spends, t.spends
+                    ));
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        r.pass(name, format!("{} outpoints", want.len()));
+    } else {
+        r.fail(name, problems.join("; "));
+    }
+}
+
+/// A keys-only host (nothing pending) answers "no watched spends": the plugin should ask that
+/// once per scan and skip the per-input questions.
+fn keys_only_cost(r: &mut Report, ctx: &Ctx<'_>, block: &[u8], index: &BlockIndex) {
+    let name = "a keys-only host is asked about spends at most once per scan";
+    let host = TestHost::with_keys(keys(index));
+    let Ok(plugin) = ctx.instance(&host) else { return };
+    host.reset_counts();
+    if plugin.scan_block(block, &host).is_err() {
+        return; // reported by the scan checks
+    }
+    let (watched, spends) = (host.watched_calls(), host.spend_calls());
+    if spends <= 1 {
+        r.pass(name, format!("{watched} is_watched and {spends} is_watched_spend calls for the block"));
+    } else {
+        r.fail(name, format!("{spends} is_watched_spend calls for one block: ask has_watched_spends() once and skip the inputs when it says no"));
+    }
+}
+
+fn addresses_round_trip(r: &mut Report, ctx: &Ctx<'_>, index: &BlockIndex) {
+    let name = "key_to_address and parse_address round-trip";
+    let host = TestHost::new();
+    let Ok(plugin) = ctx.instance(&host) else { return };
+    let mut problems = Vec::new();
+    let mut n = 0;
+    for key in keys(index) {
+        let addr = match plugin.call::<_, AddressReply>(
+            m::KEY_TO_ADDRESS,
+            &KeyToAddressRequest { key: Hex(key.clone()) },
+            &host,
+        ) {
+            Ok(a) => a.address,
+            Err(CallError::Plugin(_)) => continue, // a script with no address form
+            Err(e) => {
+                problems.push(format!("key_to_address({}): {e}", hex(&key)));
+                continue;
+            }
+        };
+        match plugin.call::<_, ParsedAddress>(m::PARSE_ADDRESS, &ParseAddressRequest { address: addr.clone() }, &host) {
+            Ok(p) if p.key.0 == key => n += 1,
+            Ok(p) => problems.push(format!("{addr} parses to key {}, not {}", hex(&p.key.0), hex(&key))),
+            Err(e) => problems.push(format!("{addr} (from key {}): {e}", hex(&key))),
+        }
+    }
+    if problems.is_empty() {
+        r.pass(name, format!("{n} scriptPubKeys of the mainnet block"));
+    } else {
+        r.fail(name, problems.join("; "));
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
