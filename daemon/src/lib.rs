@@ -21,7 +21,7 @@ mod telemetry;
 
 pub use config::Config;
 pub use health::{HealthReport, Status};
-pub use plugins::{list as list_plugins, PluginListing};
+pub use plugins::{check_file as check_plugin_file, list as list_plugins, CheckOptions, PluginListing};
 pub use store::StoreError;
 pub use telemetry::init_tracing;
 
@@ -48,8 +48,28 @@ pub enum RunError {
     MissingPlugin { user: String, plugin: String, kind: &'static str, dir: PathBuf },
     #[error(transparent)]
     Plugin(Box<dyn std::error::Error + Send + Sync>),
+    #[error("asset {asset:?}: plugin {plugin:?} scans {scans:?} chains, but chain {chain:?} is {kind:?}")]
+    ChainKind { asset: String, plugin: String, scans: String, chain: String, kind: &'static str },
+    #[error("{endpoint}: {message}")]
+    Endpoint { endpoint: String, message: String },
     #[error("cannot start following: {0}")]
     Chain(String),
+}
+
+/// What `paywatch config check` adds to validation: loads the plugin directory and creates
+/// every plugin instance the config uses, exactly as [`run`] does before it touches storage,
+/// so a config that `run` would refuse for its plugins is refused here too. Returns one line
+/// per instance on success.
+pub fn check_plugins(config: &Config) -> Result<Vec<String>, RunError> {
+    let health = Arc::new(Health::new());
+    let (currencies, platforms) = startup::plugins(config, None, &health)?;
+    let mut lines: Vec<String> = currencies
+        .iter()
+        .map(|(asset, p)| format!("asset {asset}: currency plugin {} ok", p.label()))
+        .chain(platforms.values().map(|p| format!("platform plugin {} ok", p.label())))
+        .collect();
+    lines.sort();
+    Ok(lines)
 }
 
 /// Runs the daemon until `shutdown` resolves; then stops accepting API calls, lets requests in
@@ -72,7 +92,7 @@ pub async fn run_with(
     for c in &config.chains {
         tracing::info!(chain = %c.name, keys = set.len(&c.name), bytes = set.heap_bytes(&c.name), "watch set loaded");
     }
-    let (currencies, platforms) = startup::plugins(&config, &set, &health)?;
+    let (currencies, platforms) = startup::plugins(&config, Some(&set), &health)?;
     let decimals = startup::decimals(&currencies)?;
     let assets = startup::invoice_assets(&config, &currencies, &decimals);
     let invoices =

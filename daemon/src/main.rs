@@ -29,12 +29,56 @@ enum PluginsCommand {
     /// Load every library of `plugins.dir` and print its file, kind, name, version, ABI version
     /// and whether it loaded (exit 1 if any was refused).
     List(ConfigArg),
+    /// Load one plugin library (no config needed), check it as `run` would, run the SDK's
+    /// conformance checks on it and print what they found (exit 1 if any failed).
+    Check(PluginCheckArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct PluginCheckArgs {
+    /// The library (`.so`).
+    file: PathBuf,
+    /// The kind of chain to check a currency plugin against (`bitcoin`, `evm`); default: the
+    /// plugin's own.
+    #[arg(long)]
+    chain_kind: Option<String>,
+    /// The chain's network for a bitcoin-kind plugin.
+    #[arg(long, default_value = "mainnet")]
+    network: String,
+    /// The chain id for an evm-kind plugin.
+    #[arg(long, default_value_t = 1)]
+    chain_id: u64,
+    /// The asset id a currency plugin is created for.
+    #[arg(long, default_value = "TEST")]
+    asset: String,
+    /// More config as a JSON object: the asset's own keys (e.g. '{"contract": "0x…",
+    /// "decimals": 6}'), or a platform plugin's `[plugins.config.NAME]`.
+    #[arg(long, value_parser = json_object)]
+    config: Option<serde_json::Map<String, serde_json::Value>>,
+    /// An endpoint a platform plugin accepts, as a JSON object (e.g. '{"url": "https://…",
+    /// "secret": "whsec_…"}').
+    #[arg(long, value_parser = json_object)]
+    endpoint: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+fn json_object(s: &str) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    serde_json::from_str(s).map_err(|e| format!("not a JSON object: {e}"))
 }
 
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
-    /// Validate the configuration and print it, secrets redacted; exit 2 when invalid.
-    Check(ConfigArg),
+    /// Validate the configuration, create every plugin instance it uses (as `run` does) and
+    /// print the configuration, secrets redacted; exit 2 when invalid.
+    Check(ConfigCheckArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ConfigCheckArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Check the file's keys and values only, without loading plugins.
+    #[arg(long)]
+    no_plugins: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -52,6 +96,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Config(ConfigCommand::Check(arg)) => check(arg),
         Command::Plugins(PluginsCommand::List(arg)) => list_plugins(arg),
+        Command::Plugins(PluginsCommand::Check(arg)) => check_plugin(arg),
         Command::Run(arg) => {
             let config = match paywatch::config::load(arg.config.as_deref()) {
                 Ok(c) => c,
@@ -73,21 +118,31 @@ fn main() -> ExitCode {
     }
 }
 
-fn check(arg: ConfigArg) -> ExitCode {
-    match paywatch::config::load(arg.config.as_deref()) {
-        Ok(c) => match toml::to_string(&c) {
-            Ok(text) => {
-                print!("{text}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("paywatch: cannot print the configuration: {e}");
-                ExitCode::FAILURE
-            }
-        },
+fn check(arg: ConfigCheckArgs) -> ExitCode {
+    let config = match paywatch::config::load(arg.config.config.as_deref()) {
+        Ok(c) => c,
         Err(e) => {
             eprintln!("paywatch: {e}");
-            ExitCode::from(EXIT_CONFIG)
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if !arg.no_plugins {
+        match paywatch::check_plugins(&config) {
+            Ok(lines) => lines.iter().for_each(|l| eprintln!("paywatch: {l}")),
+            Err(e) => {
+                eprintln!("paywatch: invalid configuration: {e}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        }
+    }
+    match toml::to_string(&config) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("paywatch: cannot print the configuration: {e}");
+            ExitCode::FAILURE
         }
     }
 }
@@ -130,6 +185,31 @@ fn list_plugins(arg: ConfigArg) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+fn check_plugin(arg: PluginCheckArgs) -> ExitCode {
+    let opts = paywatch::CheckOptions {
+        chain_kind: arg.chain_kind,
+        network: Some(arg.network),
+        chain_id: Some(arg.chain_id),
+        asset: Some(arg.asset),
+        config: arg.config.unwrap_or_default(),
+        endpoint: arg.endpoint.map(serde_json::Value::Object),
+    };
+    match paywatch::check_plugin_file(&arg.file, &opts) {
+        Ok((header, report)) => {
+            println!("{header}\n{report}");
+            if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("paywatch: refused: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

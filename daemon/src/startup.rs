@@ -1,11 +1,13 @@
 //! Assembling the daemon's parts from the config: the watch set, the plugins the config uses,
-//! and each chain's way of making watches.
+//! and each chain's way of making watches. `paywatch config check` runs the plugin part too,
+//! so that what `run` refuses, it refuses.
 
 use crate::config::{AssetConfig, ChainConfig, ChainNode, Config};
 use crate::health::Health;
 use crate::index::{self, ChainWatches, WatchSet};
 use crate::plugins::{Kind, PluginInstance, Registry};
 use crate::RunError;
+use paywatch_plugin_api::messages::{currency_method, CurrencyInfo};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,10 +19,13 @@ pub(crate) type Currencies = HashMap<String, Arc<PluginInstance>>;
 pub(crate) type Platforms = HashMap<String, Arc<PluginInstance>>;
 
 /// Loads the plugin directory, checks that every plugin the config names loaded with the right
-/// kind, and creates one currency instance per asset (a bad plugin config fails here).
+/// kind, creates one currency instance per asset (a bad plugin config, or a plugin for another
+/// kind of chain, fails here) and one instance per platform plugin, and has each config-file
+/// endpoint's params accepted by its plugin. `set`: the watch set scans consult (none for
+/// `config check`).
 pub(crate) fn plugins(
     config: &Config,
-    set: &Arc<WatchSet>,
+    set: Option<&Arc<WatchSet>>,
     health: &Arc<Health>,
 ) -> Result<(Currencies, Platforms), RunError> {
     let dir = &config.plugins.dir;
@@ -28,41 +33,68 @@ pub(crate) fn plugins(
     registry.report_health(health);
     let mut currencies = HashMap::new();
     for asset in &config.assets {
-        let lib = registry.get(Kind::Currency, &asset.plugin).ok_or_else(|| RunError::MissingPlugin {
-            user: format!("asset {:?}", asset.id),
-            plugin: asset.plugin.clone(),
-            kind: "currency",
-            dir: dir.clone(),
-        })?;
-        let chain = config.chain(&asset.chain).expect("validated: assets name configured chains");
-        let label = format!("{}@{}", asset.plugin, asset.id);
-        let watches = Some(set.chain(&chain.name).expect("the set has every configured chain").clone());
-        let inst = PluginInstance::new(lib, label, &asset_plugin_config(asset, chain), watches, health.clone())
-            .map_err(|e| RunError::Plugin(Box::new(e)))?;
+        let inst = currency(config, &registry, asset, set, health)?;
         currencies.insert(asset.id.clone(), Arc::new(inst));
-    }
-    for store in &config.stores {
-        for (i, e) in store.endpoints.iter().enumerate() {
-            if registry.get(Kind::Platform, &e.plugin).is_none() {
-                return Err(RunError::MissingPlugin {
-                    user: format!("stores[{}] endpoint {i}", store.id),
-                    plugin: e.plugin.clone(),
-                    kind: "platform",
-                    dir: dir.clone(),
-                });
-            }
-        }
     }
     let mut platforms = HashMap::new();
     for lib in registry.all(Kind::Platform) {
         let label = format!("{}@dispatch", lib.name);
-        let inst = PluginInstance::new(lib.clone(), label, &json!({}), None, health.clone())
+        let cfg = config.plugins.config.get(&lib.name).map_or_else(|| json!({}), |p| Value::Object(p.expose().clone()));
+        let inst = PluginInstance::new(lib.clone(), label, &cfg, None, health.clone())
             .map_err(|e| RunError::Plugin(Box::new(e)))?;
         platforms.insert(lib.name.clone(), Arc::new(inst));
+    }
+    for store in &config.stores {
+        for (i, e) in store.endpoints.iter().enumerate() {
+            let user = || format!("stores[{}].endpoints[{i}]", store.id);
+            let Some(plugin) = platforms.get(&e.plugin) else {
+                return Err(RunError::MissingPlugin {
+                    user: user(),
+                    plugin: e.plugin.clone(),
+                    kind: "platform",
+                    dir: dir.clone(),
+                });
+            };
+            crate::dispatch::validate_with(plugin, &e.plugin_object())
+                .map_err(|message| RunError::Endpoint { endpoint: user(), message })?;
+        }
     }
     Ok((currencies, platforms))
 }
 
+/// The instance of an asset's currency plugin, checked to scan the asset's kind of chain.
+fn currency(
+    config: &Config,
+    registry: &Registry,
+    asset: &AssetConfig,
+    set: Option<&Arc<WatchSet>>,
+    health: &Arc<Health>,
+) -> Result<PluginInstance, RunError> {
+    let dir = &config.plugins.dir;
+    let lib = registry.get(Kind::Currency, &asset.plugin).ok_or_else(|| RunError::MissingPlugin {
+        user: format!("asset {:?}", asset.id),
+        plugin: asset.plugin.clone(),
+        kind: "currency",
+        dir: dir.clone(),
+    })?;
+    let chain = config.chain(&asset.chain).expect("validated: assets name configured chains");
+    let label = format!("{}@{}", asset.plugin, asset.id);
+    let watches = set.map(|s| s.chain(&chain.name).expect("the set has every configured chain").clone());
+    let inst = PluginInstance::new(lib, label, &asset_plugin_config(asset, chain), watches, health.clone())
+        .map_err(|e| RunError::Plugin(Box::new(e)))?
+        .for_asset(&asset.id);
+    let info: CurrencyInfo = inst.call(currency_method::INFO, &json!({})).map_err(|e| RunError::Plugin(Box::new(e)))?;
+    if info.chain_kind != chain.kind().as_str() {
+        return Err(RunError::ChainKind {
+            asset: asset.id.clone(),
+            plugin: asset.plugin.clone(),
+            scans: info.chain_kind,
+            chain: chain.name.clone(),
+            kind: chain.kind().as_str(),
+        });
+    }
+    Ok(inst)
+}
 /// What a currency plugin instance is created from: the asset's table and its chain.
 fn asset_plugin_config(asset: &AssetConfig, chain: &ChainConfig) -> Value {
     let mut v = json!({"asset": asset.id, "symbol": asset.id, "chain": chain.name});
@@ -101,7 +133,6 @@ pub(crate) fn chain_watches(config: &Config, currencies: &Currencies) -> Vec<Cha
 
 /// Each asset's decimals, from its plugin's `info`.
 pub(crate) fn decimals(currencies: &Currencies) -> Result<index::Decimals, RunError> {
-    use paywatch_plugin_api::messages::{currency_method, CurrencyInfo};
     currencies
         .iter()
         .map(|(asset, p)| {

@@ -17,16 +17,38 @@ fn version_is_the_crate_version() {
 }
 
 #[test]
-fn the_example_config_checks_once_its_plugin_dir_exists() {
-    let dir = tempfile::tempdir().unwrap();
+fn the_example_config_checks_with_its_plugins_and_without() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/example.toml");
+    // The file alone (`--no-plugins`): an empty plugin dir will do.
+    let empty = tempfile::tempdir().unwrap();
     let out = paywatch()
-        .args(["config", "check", "--config", example])
-        .env("PAYWATCH_PLUGINS__DIR", dir.path())
+        .args(["config", "check", "--no-plugins", "--config", example])
+        .env("PAYWATCH_PLUGINS__DIR", empty.path())
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let printed = String::from_utf8_lossy(&out.stdout);
     assert!(printed.contains("[[chains]]") && printed.contains("<redacted>"), "{printed}");
     assert!(!printed.contains("change-me"), "a secret was printed:\n{printed}");
+    // Without its plugins the example is refused, as `run` would refuse it.
+    let out = paywatch()
+        .args(["config", "check", "--config", example])
+        .env("PAYWATCH_PLUGINS__DIR", empty.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("which is not loaded from"));
+    // With the shipped plugins, every instance it names is created.
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/build-plugins.sh");
+    let built = Command::new("bash").arg(script).stderr(std::process::Stdio::inherit()).output().unwrap();
+    assert!(built.status.success());
+    let dir = String::from_utf8(built.stdout).unwrap().trim().to_string();
+    let out =
+        paywatch().args(["config", "check", "--config", example]).env("PAYWATCH_PLUGINS__DIR", &dir).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("currency plugin bitcoin@BTC ok") && stderr.contains("platform plugin webhook@dispatch ok"),
+        "{stderr}"
+    );
 }

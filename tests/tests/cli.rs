@@ -71,3 +71,75 @@ fn version_and_help() {
     let out = paywatch(&["frobnicate"], &[]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `config check` on the test config plus `extra`, with these plugins installed.
+fn check_with(extra: &str, plugins: &[std::path::PathBuf]) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    paywatch_tests::daemon::install_plugins(dir.path(), plugins).unwrap();
+    let path = dir.path().join("paywatch.toml");
+    std::fs::write(&path, test_config(dir.path(), 8080, extra)).unwrap();
+    let out = paywatch(&["config", "check", "--config", path.to_str().unwrap()], &[]);
+    let (stdout, stderr) =
+        (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+    // `run` refuses what `config check` refuses, with the same reason (a config it accepts
+    // would start the daemon: not run here).
+    if out.status.code() == Some(2) {
+        let run = paywatch(&["run", "--config", path.to_str().unwrap()], &[]);
+        assert_ne!(run.status.code(), Some(0), "run accepted what config check refused: {stderr}");
+        assert!(
+            String::from_utf8_lossy(&run.stderr)
+                .contains(stderr.trim_start_matches("paywatch: invalid configuration: ").trim()),
+            "run said something else than {stderr}"
+        );
+    }
+    (out.status.code(), stdout, stderr)
+}
+
+#[test]
+fn config_check_creates_every_plugin_instance_as_run_does() {
+    use paywatch_tests::plugin_lib;
+    let asset = |plugin: &str, extra: &str| {
+        format!("\n[[assets]]\nid = \"X\"\nchain = \"btc\"\nplugin = \"{plugin}\"\n{extra}")
+    };
+    let plugins = [plugin_lib("bitcoin"), plugin_lib("template_currency"), plugin_lib("webhook"), plugin_lib("erc20")];
+    // Fine: the plugin is named, loads, accepts its config and scans bitcoin chains.
+    let (code, stdout, stderr) = check_with(&asset("bitcoin", ""), &plugins);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("asset X: currency plugin bitcoin@X ok"), "{stderr}");
+    assert!(stdout.contains("[plugins]"), "the config is printed: {stdout}");
+    let refused = [
+        (asset("nosuchplugin", ""), "uses currency plugin \"nosuchplugin\", which is not loaded from"),
+        (
+            asset("template-currency", ""),
+            "plugin \"template-currency\" scans \"demo\" chains, but chain \"btc\" is \"bitcoin\"",
+        ),
+        ("\n[[assets]]\nid = \"T\"\nchain = \"eth\"\nplugin = \"erc20\"\n".to_string(), "missing \"contract\""),
+        (
+            "\n[[stores.endpoints]]\nplugin = \"webhook\"\nurl = \"https://shop.example/cb\"\n".to_string(),
+            "stores[shop2].endpoints[0]: plugin webhook@dispatch refused the endpoint: endpoint has no secret",
+        ),
+    ];
+    for (extra, says) in refused {
+        let (code, _, stderr) = check_with(&extra, &plugins);
+        assert_eq!(code, Some(2), "{extra}: {stderr}");
+        assert!(stderr.contains("invalid configuration") && stderr.contains(says), "{says}:\n{stderr}");
+    }
+    // A platform plugin's create receives [plugins.config.NAME].
+    let plugins = [plugin_lib("template_platform")];
+    let (code, _, stderr) = check_with("\n[plugins.config.template-platform]\nuser_agent = \"shop/1\"\n", &plugins);
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, _, stderr) = check_with("\n[plugins.config.template-platform]\nuser_agent = 5\n", &plugins);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "template-platform@dispatch: cannot create an instance: bad_config: user_agent must be a string, got 5"
+        ),
+        "{stderr}"
+    );
+    // --no-plugins checks the file alone.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("paywatch.toml");
+    std::fs::write(&path, test_config(dir.path(), 8080, &asset("nosuchplugin", ""))).unwrap();
+    let out = paywatch(&["config", "check", "--no-plugins", "--config", path.to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -18,8 +18,8 @@ fn the_demo_runs_and_shows_the_daemon_working() {
     assert!(out.status.success(), "demo failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     for expect in [
         "bitcoind: 101 blocks",
-        "template-currency    0.1.0     1.0  loaded",
-        "bitcoin              0.1.0     1.0  loaded",
+        "template-currency    0.1.0     1.1  loaded",
+        "bitcoin              0.1.0     1.1  loaded",
         "\"bitcoin@BTC\":{\"status\":\"ok\"",
         "\"status\":\"ok\"",
         "\"label\":\"order 1042\"",

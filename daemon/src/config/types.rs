@@ -61,6 +61,9 @@ pub struct StorageConfig {
 #[derive(Debug, Clone, Serialize)]
 pub struct PluginsConfig {
     pub dir: PathBuf,
+    /// `[plugins.config.NAME]`: the plugin-wide config handed to platform plugin `NAME`'s
+    /// `create` (`{}` when absent).
+    pub config: BTreeMap<String, PluginParams>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -230,6 +233,19 @@ pub struct EndpointConfig {
     pub events: Vec<String>,
     /// Other keys, handed to the platform plugin.
     pub params: PluginParams,
+}
+
+impl EndpointConfig {
+    /// The endpoint object its platform plugin receives: the plugin's own keys, `url` and
+    /// `secret`, flat.
+    pub(crate) fn plugin_object(&self) -> Map<String, Value> {
+        let mut cfg = self.params.expose().clone();
+        cfg.insert("url".into(), self.url.as_str().into());
+        if let Some(secret) = &self.secret {
+            cfg.insert("secret".into(), secret.expose().into());
+        }
+        cfg
+    }
 }
 
 /// A plugin's own parameters from its config table. Printed (`Debug`, `Serialize`) with the

@@ -169,7 +169,17 @@ fn plugins(t: &mut Table<'_>, issues: &mut Issues) -> PluginsConfig {
     if let Err(e) = std::fs::read_dir(&dir) {
         issues.push(t.key_path("dir"), format!("cannot read plugin directory {}: {e}", dir.display()));
     }
-    PluginsConfig { dir }
+    let config = t
+        .named_tables("config", issues)
+        .into_iter()
+        .map(|(name, mut table)| {
+            table.allow_other_keys();
+            let params = PluginParams(table.rest());
+            table.finish(issues);
+            (name, params)
+        })
+        .collect();
+    PluginsConfig { dir, config }
 }
 
 fn chains(tables: Vec<Table<'_>>, issues: &mut Issues) -> Vec<ChainConfig> {

@@ -3,7 +3,9 @@
 
 use super::{policy, send::Outcome, DispatchError, Dispatcher};
 use crate::config::Config;
+use crate::plugins::{CallError, PluginInstance};
 use crate::store::{DeliveryRecord, DeliveryStatus, EndpointRecord, EventRecord, StoreError};
+use paywatch_plugin_api::messages::platform_method;
 use serde_json::{json, Map, Value};
 use sha2::Digest;
 use time::OffsetDateTime;
@@ -82,11 +84,7 @@ impl Dispatcher {
                     .with_version(uuid::Version::Custom)
                     .into_uuid();
                 declared.push(id);
-                let mut cfg = e.params.expose().clone();
-                cfg.insert("url".into(), e.url.as_str().into());
-                if let Some(secret) = &e.secret {
-                    cfg.insert("secret".into(), secret.expose().into());
-                }
+                let cfg = e.plugin_object();
                 let old = store.endpoint(id)?;
                 if old.is_none() {
                     batch.put_cursor(id, *store.subscribe_seq().borrow());
@@ -131,6 +129,7 @@ impl Dispatcher {
         let now = OffsetDateTime::now_utc();
         let mut config = new.config;
         config.insert("url".into(), new.url.into());
+        self.validate_params(&new.plugin, &config)?;
         let e = EndpointRecord {
             id: Uuid::now_v7(),
             store: store_id.to_string(),
@@ -149,6 +148,15 @@ impl Dispatcher {
         batch.put_cursor(e.id, *store.subscribe_seq().borrow());
         store.write(batch)?;
         Ok(e)
+    }
+
+    /// The platform plugin's verdict on an endpoint's params (`validate_endpoint`; a plugin
+    /// built before ABI 1.1 answers `unknown_method` and accepts everything). Blocking.
+    pub(crate) fn validate_params(&self, plugin: &str, config: &Map<String, Value>) -> Result<(), DispatchError> {
+        let Some(p) = self.inner.platforms.get(plugin) else {
+            return Err(DispatchError::Invalid(format!("platform plugin {plugin:?} is not loaded")));
+        };
+        validate_with(p, config).map_err(DispatchError::Invalid)
     }
 
     pub(crate) fn endpoint(&self, store_id: &str, id: Uuid) -> Result<EndpointRecord, DispatchError> {
@@ -187,6 +195,7 @@ impl Dispatcher {
             }
         }
         e.config.extend(c.config);
+        self.validate_params(&e.plugin, &e.config)?;
         e.updated_at = OffsetDateTime::now_utc();
         let mut batch = self.store().batch();
         batch.put_endpoint(&e)?;
@@ -253,5 +262,17 @@ impl Dispatcher {
             data: json!({"message": "a test callback from paywatch", "endpoint": id}),
         };
         Ok(self.send(&ep, &ping, 1).await)
+    }
+}
+
+/// Asks a platform plugin whether it accepts an endpoint's params; the refusal's message.
+pub(crate) fn validate_with(plugin: &PluginInstance, config: &Map<String, Value>) -> Result<(), String> {
+    match plugin.call::<_, Value>(platform_method::VALIDATE_ENDPOINT, config) {
+        Ok(_) => Ok(()),
+        Err(e) if e.plugin_code() == Some("unknown_method") => Ok(()),
+        Err(CallError::Plugin { plugin, error, .. }) => {
+            Err(format!("plugin {plugin} refused the endpoint: {}", error.message))
+        }
+        Err(e) => Err(e.to_string()),
     }
 }

@@ -34,6 +34,11 @@ impl Outcome {
             response: None,
         }
     }
+
+    /// The plugin said this can never be delivered (`undeliverable`): recorded, not retried.
+    fn undeliverable(error: String, started: Instant) -> Self {
+        Outcome { verdict: Verdict::Fail { reason: error.clone() }, ..Self::retry(error, started) }
+    }
 }
 
 impl Dispatcher {
@@ -136,6 +141,9 @@ impl Dispatcher {
         };
         let requests = match rendered {
             Ok(Ok(r)) => r.requests,
+            Ok(Err(e)) if e.plugin_code() == Some(m::PluginError::UNDELIVERABLE) => {
+                return Outcome::undeliverable(e.to_string(), started)
+            }
             Ok(Err(e)) => return fail(e.to_string()),
             Err(e) => return fail(e.to_string()),
         };

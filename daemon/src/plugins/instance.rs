@@ -10,7 +10,7 @@ use paywatch_plugin_api::messages::ScanReply;
 use paywatch_plugin_api::PluginError;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +23,16 @@ pub(crate) enum CallError {
     Create { plugin: String, error: String },
     #[error("plugin {plugin}: bad {method} reply: {reason}")]
     BadReply { plugin: String, method: String, reason: String },
+}
+
+impl CallError {
+    /// The plugin's own error code, when it returned an error (not a panic or a bad reply).
+    pub(crate) fn plugin_code(&self) -> Option<&str> {
+        match self {
+            CallError::Plugin { error, .. } => Some(&error.code),
+            _ => None,
+        }
+    }
 }
 
 /// The raw instance pointer; instances are `Send + Sync` by the plugin contract.
@@ -42,6 +52,10 @@ pub(crate) struct PluginInstance {
     watches: Option<Arc<ChainSet>>,
     health: Arc<Health>,
     panics: AtomicU64,
+    /// The asset a currency instance serves: every match is recorded for it.
+    asset: Option<String>,
+    /// Whether the plugin was already caught naming another asset in a match (logged once).
+    wrong_asset: AtomicBool,
 }
 
 impl PluginInstance {
@@ -54,7 +68,17 @@ impl PluginInstance {
         health: Arc<Health>,
     ) -> Result<Self, CallError> {
         let config = serde_json::to_vec(config).expect("a JSON value encodes");
-        let me = Self { lib, label, config, slot: RwLock::new(None), watches, health, panics: AtomicU64::new(0) };
+        let me = Self {
+            lib,
+            label,
+            config,
+            slot: RwLock::new(None),
+            watches,
+            health,
+            panics: AtomicU64::new(0),
+            asset: None,
+            wrong_asset: AtomicBool::new(false),
+        };
         let ptr = me.create()?;
         *me.slot.write().unwrap_or_else(|p| p.into_inner()) = Some(ptr);
         me.health.set(
@@ -64,6 +88,18 @@ impl PluginInstance {
             format!("{} {} from {}", me.lib.name, me.lib.version, me.lib.path.display()),
         );
         Ok(me)
+    }
+
+    /// A currency instance for one asset: its matches are that asset's, whatever the plugin
+    /// writes in `Match.asset` (a plugin that puts the symbol there is logged, once).
+    pub(crate) fn for_asset(mut self, asset: &str) -> Self {
+        self.asset = Some(asset.to_string());
+        self
+    }
+
+    /// `name@what`: the plugin and what this instance is for.
+    pub(crate) fn label(&self) -> &str {
+        &self.label
     }
 
     /// Runs `f` with a host vtable for one call; a scan holds the watch set's read lock for the
@@ -105,15 +141,8 @@ impl PluginInstance {
 
     /// Copies a plugin-allocated reply and frees it with the plugin's own `free_buf`.
     fn take(&self, reply: OwnedBuf) -> Vec<u8> {
-        let bytes = if reply.ptr.is_null() || reply.len == 0 {
-            Vec::new()
-        } else {
-            // SAFETY: the plugin filled `reply` with a buffer of `len` bytes.
-            unsafe { std::slice::from_raw_parts(reply.ptr, reply.len) }.to_vec()
-        };
-        // SAFETY: the buffer came from this plugin and is returned once.
-        unsafe { (self.lib.vtable.free_buf)(reply) };
-        bytes
+        // SAFETY: `reply` was just filled by a call through this library's vtable.
+        unsafe { paywatch_plugin_api::vtable::take_reply(self.lib.vtable, reply) }
     }
 
     /// Runs `f` on the live instance (creating one if the last panicked), holding the read
@@ -222,11 +251,20 @@ impl PluginInstance {
             (status, self.take(reply))
         })?;
         let bytes = self.finish(method, ptr, status, bytes)?;
-        serde_json::from_slice(&bytes).map_err(|e| CallError::BadReply {
+        let mut reply: ScanReply = serde_json::from_slice(&bytes).map_err(|e| CallError::BadReply {
             plugin: self.label.clone(),
             method: method.into(),
             reason: e.to_string(),
-        })
+        })?;
+        if let Some(asset) = &self.asset {
+            for m in reply.matches.iter_mut().filter(|m| m.asset != *asset) {
+                if !self.wrong_asset.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(plugin = %self.label, found = %m.asset, asset = %asset, "plugin names another asset in Match.asset (it must be the asset id); recorded for the instance's asset");
+                }
+                m.asset.clone_from(asset);
+            }
+        }
+        Ok(reply)
     }
 }
 

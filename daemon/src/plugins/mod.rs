@@ -1,10 +1,12 @@
 //! Plugins: loading and checking libraries (`loader`), the host side of calls (`host`), and
 //! supervised instances (`instance`). The only module that crosses the C ABI.
 
+mod check;
 mod host;
 mod instance;
 mod loader;
 
+pub use check::{check_file, CheckOptions};
 pub(crate) use host::CallContext;
 pub(crate) use instance::{CallError, PluginInstance};
 pub(crate) use loader::Kind;
@@ -100,17 +102,7 @@ impl Registry {
 fn refused_path(e: &LoadError) -> &Path {
     use LoadError::*;
     match e {
-        Open { path, .. }
-        | NoEntry { path, .. }
-        | BadPointer { path }
-        | Magic { path, .. }
-        | AbiVersion { path, .. }
-        | StructSize { path, .. }
-        | Kind { path, .. }
-        | PanicAbort { path, .. }
-        | BadText { path, .. }
-        | NullFn { path, .. }
-        | Duplicate { path, .. } => path,
+        Open { path, .. } | NoEntry { path, .. } | Refused { path, .. } | Duplicate { path, .. } => path,
     }
 }
 

@@ -59,7 +59,7 @@ fn correct_plugins_of_both_kinds_load_and_answer() {
     let rows = reg.listing();
     assert_eq!(rows.len(), 2);
     assert!(rows.iter().all(|r| r.loaded
-        && r.abi.as_deref() == Some("1.0")
+        && r.abi.as_deref() == Some("1.1")
         && r.version.as_deref() == Some(env!("CARGO_PKG_VERSION"))));
     let health = Arc::new(Health::new());
 
@@ -184,6 +184,11 @@ fn is_watched_reaches_the_hosts_watch_set() {
     let reloaded = Arc::new(WatchSet::load(store, ["btc".to_string()]).unwrap());
     let inst = instance(reg.get(Kind::Currency, "fixture").unwrap(), Some(reloaded), Arc::new(Health::new()));
     assert_eq!(inst.scan(SCAN_BLOCK, &block).unwrap().matches.len(), 2);
+    // The fixture always writes "FIX" in Match.asset: an instance for another asset records
+    // its matches for that asset (decimals are looked up by it), not for the plugin's guess.
+    assert!(inst.scan(SCAN_BLOCK, &block).unwrap().matches.iter().all(|m| m.asset == "FIX"));
+    let inst = inst.for_asset("BTC");
+    assert!(inst.scan(SCAN_BLOCK, &block).unwrap().matches.iter().all(|m| m.asset == "BTC"));
 }
 
 thread_local! {
