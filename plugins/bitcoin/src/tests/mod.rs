@@ -111,6 +111,42 @@ fn mainnet_block() -> Vec<u8> {
     paywatch_plugin_api::testing::fixtures::bitcoin_mainnet_block().to_vec()
 }
 
+/// The SDK's reference index of the mainnet block (what the conformance kit checks plugins
+/// against) agrees with rust-bitcoin, an implementation independent of it and of this plugin.
+#[test]
+fn the_sdks_block_index_agrees_with_rust_bitcoin() {
+    use paywatch_plugin_api::testing::fixtures::{bitcoin_mainnet_index, decode_hex};
+    let raw = mainnet_block();
+    let block: bitcoin::Block = deserialize(&raw).unwrap();
+    let index = bitcoin_mainnet_index();
+    assert_eq!(index.block_hash, block.block_hash().to_string());
+    assert_eq!(index.tx_count, block.txdata.len());
+    let mut scripts = std::collections::HashMap::<Vec<u8>, usize>::new();
+    for o in block.txdata.iter().flat_map(|t| &t.output) {
+        *scripts.entry(o.script_pubkey.to_bytes()).or_default() += 1;
+    }
+    for t in &index.txs {
+        let tx = &block.txdata[t.position];
+        assert_eq!(t.txid, tx.compute_txid().to_string());
+        assert_eq!(deserialize::<bitcoin::Transaction>(t.raw(&raw)).unwrap(), *tx, "{}: byte range", t.txid);
+        for o in &t.outputs {
+            let out = &tx.output[o.index as usize];
+            let spk = decode_hex(&o.script_pubkey).unwrap();
+            assert_eq!((spk.as_slice(), o.value), (out.script_pubkey.as_bytes(), out.value.to_sat()));
+            assert_eq!(scripts[&spk], 1, "{}: a sampled script is unique in the block", t.txid);
+        }
+        let spends: Vec<OutPoint> = if tx.is_coinbase() {
+            Vec::new()
+        } else {
+            tx.input
+                .iter()
+                .map(|i| OutPoint { txid: i.previous_output.txid.to_string(), index: i.previous_output.vout })
+                .collect()
+        };
+        assert_eq!(t.spends, spends);
+    }
+}
+
 #[test]
 fn passes_the_conformance_kit_on_every_network() {
     use paywatch_plugin_api::testing::conformance::{check_currency, CurrencyOptions};
