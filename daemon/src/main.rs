@@ -59,6 +59,10 @@ struct PluginCheckArgs {
     /// "secret": "whsec_…"}').
     #[arg(long, value_parser = json_object)]
     endpoint: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Give up (and fail) when the checks take longer than this many seconds: a plugin call
+    /// that never returns would stall the daemon the same way.
+    #[arg(long, default_value_t = 120)]
+    timeout_secs: u64,
 }
 
 fn json_object(s: &str) -> Result<serde_json::Map<String, serde_json::Value>, String> {
@@ -197,7 +201,28 @@ fn check_plugin(arg: PluginCheckArgs) -> ExitCode {
         config: arg.config.unwrap_or_default(),
         endpoint: arg.endpoint.map(serde_json::Value::Object),
     };
-    match paywatch::check_plugin_file(&arg.file, &opts) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let file = arg.file.clone();
+    // The checks call into the library; one that never returns must not hang the command.
+    std::thread::spawn(move || {
+        let _ = tx.send(paywatch::check_plugin_file(&file, &opts));
+    });
+    let checked = match rx.recv_timeout(std::time::Duration::from_secs(arg.timeout_secs)) {
+        Ok(checked) => checked,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            eprintln!(
+                "paywatch: {}: the checks did not finish within {} s: a plugin call does not return",
+                arg.file.display(),
+                arg.timeout_secs
+            );
+            return ExitCode::FAILURE;
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            eprintln!("paywatch: {}: the checks stopped without a report", arg.file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    match checked {
         Ok((header, report)) => {
             println!("{header}\n{report}");
             if report.passed() {

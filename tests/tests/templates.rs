@@ -131,6 +131,11 @@ fn plugins_check_fails_a_plugin_that_breaks_the_contract_and_refuses_non_plugins
         assert_eq!(code, Some(1), "{out}");
         assert!(out.contains("refused") && out.contains(says), "{says}:\n{out}");
     }
+    // A plugin call that never returns fails the check instead of hanging it.
+    let (code, out) =
+        plugins_check(&[fixture.to_str().unwrap(), "--config", r#"{"hang": true}"#, "--timeout-secs", "2"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("did not finish within 2 s"), "{out}");
     // Bad arguments are refused by the command line, with the reason.
     let (code, out) = plugins_check(&[fixture.to_str().unwrap(), "--config", "[1, 2]"]);
     assert_eq!(code, Some(2), "{out}");
