@@ -263,14 +263,42 @@ pub const fn platform_vtable<T: PlatformPlugin>(panic_unwind: bool) -> PluginVTa
     vtable(parts, panic_unwind)
 }
 
+/// The vtable of a plugin built by [`export_currency_plugin!`](crate::export_currency_plugin)
+/// or [`export_platform_plugin!`](crate::export_platform_plugin), which define one as
+/// `PAYWATCH_PLUGIN` in the plugin crate. Only the macros make one, so its vtable is sound by
+/// construction: the test harness takes it without `unsafe`.
+#[derive(Debug, Clone, Copy)]
+pub struct ExportedPlugin(&'static PluginVTable);
+
+impl ExportedPlugin {
+    /// Used by the export macros.
+    ///
+    /// # Safety
+    /// `vt` must be a vtable made by [`currency_vtable`] or [`platform_vtable`].
+    #[doc(hidden)]
+    pub const unsafe fn __new(vt: &'static PluginVTable) -> Self {
+        Self(vt)
+    }
+
+    /// The vtable.
+    pub fn vtable(&self) -> &'static PluginVTable {
+        self.0
+    }
+}
+
 /// The entry point returning a `'static` vtable (used by the export macros).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __export_entry {
     ($vtable:expr) => {
-        /// This plugin's vtable: what the entry point returns, and what a test of the crate
-        /// itself hands to `paywatch_plugin_api::testing::harness::PluginLib::from_static`.
-        pub static PAYWATCH_PLUGIN_VTABLE: $crate::abi::PluginVTable = $vtable;
+        static PAYWATCH_PLUGIN_VTABLE: $crate::abi::PluginVTable = $vtable;
+
+        /// This plugin, for tests of the crate itself:
+        /// `paywatch_plugin_api::testing::harness::PluginLib::from_exported(&crate::PAYWATCH_PLUGIN)`
+        /// calls it through its C ABI.
+        // SAFETY: the vtable above is made by the SDK's export glue.
+        pub static PAYWATCH_PLUGIN: $crate::ExportedPlugin =
+            unsafe { $crate::ExportedPlugin::__new(&PAYWATCH_PLUGIN_VTABLE) };
 
         /// The paywatch plugin entry point (ABI v1).
         #[unsafe(no_mangle)]

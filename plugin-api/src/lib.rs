@@ -84,7 +84,7 @@
 //! ```
 //!
 //! `cargo build --release`, check the library as the daemon will load it with
-//! `paywatch plugins check target/release/libpaywatch_plugin_mycoin.so` (no config needed), copy
+//! `paywatch plugins check target/release/libpaywatch_plugin_mycoin.so` (no daemon config), copy
 //! it into the daemon's `plugins.dir`, refer to it by `NAME` in `[[assets]] plugin = "mycoin"`,
 //! and see it with `paywatch plugins list`. `plugins/template-currency` and
 //! `plugins/template-platform` in the paywatch repository are complete, tested starting points
@@ -145,6 +145,7 @@ pub mod testing;
 pub mod text;
 pub mod vtable;
 
+pub use export::ExportedPlugin;
 pub use host::Host;
 pub use messages::PluginError;
 pub use plugin::{CurrencyPlugin, PlatformPlugin};

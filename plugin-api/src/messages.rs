@@ -119,8 +119,10 @@ impl<'de> Deserialize<'de> for Hex {
 /// `info` of a currency plugin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CurrencyInfo {
-    /// The kind of chain it scans: `bitcoin` or `evm` (see the crate docs' "Chain kinds"). The
-    /// daemon refuses an asset whose chain is of another kind.
+    /// The kind of chain it scans: `bitcoin` or `evm`, the kinds the daemon follows (see the
+    /// crate docs' "Chain kinds"). The daemon refuses an asset whose chain is of another kind;
+    /// a plugin may name a kind of its own (the template's `demo`): it loads and can be
+    /// checked, but no chain can use it yet.
     pub chain_kind: String,
     /// Asset symbol (as configured, e.g. `BTC`, `USDT`).
     pub symbol: String,

@@ -28,7 +28,7 @@ pub enum VTableError {
     StructSize {
         /// The plugin's `struct_size`.
         found: usize,
-        /// `size_of::<PluginVTable>()` of this host.
+        /// [`V1_0_STRUCT_SIZE`].
         min: usize,
     },
     /// Neither currency nor platform.
@@ -56,6 +56,11 @@ pub enum VTableError {
         field: &'static str,
     },
 }
+
+/// The size of ABI 1.0's vtable (through `free_buf`): what every v1 plugin provides. Fields
+/// appended in later minor versions are read only when a plugin's `struct_size` covers them,
+/// so a newer host keeps loading older plugins.
+pub const V1_0_STRUCT_SIZE: usize = std::mem::offset_of!(PluginVTable, free_buf) + std::mem::size_of::<usize>();
 
 /// A vtable that passed every check of [`validate`].
 #[derive(Debug, Clone, Copy)]
@@ -97,9 +102,8 @@ pub unsafe fn validate(ptr: *const PluginVTable) -> Result<Checked, VTableError>
     }
     // SAFETY: as above.
     let size = unsafe { addr_of!((*ptr).struct_size).read() };
-    let min = std::mem::size_of::<PluginVTable>();
-    if size < min {
-        return Err(VTableError::StructSize { found: size, min });
+    if size < V1_0_STRUCT_SIZE {
+        return Err(VTableError::StructSize { found: size, min: V1_0_STRUCT_SIZE });
     }
     // SAFETY: as above.
     let kind = match unsafe { addr_of!((*ptr).kind).read() } {

@@ -4,16 +4,18 @@
 //!
 //! ```no_run
 //! use paywatch_plugin_api::testing::{harness::PluginLib, TestHost};
-//! let lib = PluginLib::load("target/release/libpaywatch_plugin_mycoin.so".as_ref()).unwrap();
+//! // SAFETY: a plugin we built ourselves.
+//! let lib = unsafe { PluginLib::load("target/release/libpaywatch_plugin_mycoin.so".as_ref()) }.unwrap();
 //! let host = TestHost::new();
 //! let plugin = lib.create(&serde_json::json!({"asset": "MYC", "network": "mainnet"}), &host).unwrap();
 //! let info: paywatch_plugin_api::messages::CurrencyInfo = plugin.call("info", &serde_json::json!({}), &host).unwrap();
 //! ```
 
 use super::TestHost;
-use crate::abi::{self, Bytes, EntryFn, OwnedBuf, PluginKind, PluginVTable, Status};
+use crate::abi::{self, Bytes, EntryFn, OwnedBuf, PluginKind, Status};
 use crate::messages::{PluginError, ScanReply};
 use crate::vtable::{self, Checked, VTableError};
+use crate::ExportedPlugin;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -69,9 +71,13 @@ pub struct PluginLib {
 
 impl PluginLib {
     /// Loads a built plugin library and checks its vtable.
-    pub fn load(path: &Path) -> Result<Self, HarnessError> {
-        // SAFETY: loading runs the library's initializers; the caller names a plugin it built
-        // or trusts.
+    ///
+    /// # Safety
+    /// Loading a library runs its initializers and the checks call its entry point: `path`
+    /// must be a library whose initializers and entry point are sound (a plugin you built or
+    /// trust), as for [`libloading::Library::new`].
+    pub unsafe fn load(path: &Path) -> Result<Self, HarnessError> {
+        // SAFETY: as the caller guarantees.
         let lib = unsafe { libloading::Library::new(path) }
             .map_err(|e| HarnessError::Open { path: path.to_owned(), message: e.to_string() })?;
         // SAFETY: the symbol's type is fixed by the ABI; a library exporting this name claims it.
@@ -86,17 +92,17 @@ impl PluginLib {
         Ok(Self { checked, path: Some(path.to_owned()) })
     }
 
-    /// The vtable of a plugin crate itself, for its own tests: pass
-    /// `&crate::PAYWATCH_PLUGIN_VTABLE`, which `export_currency_plugin!` and
-    /// `export_platform_plugin!` define. Calls still go through the C ABI.
-    pub fn from_static(vt: &'static PluginVTable) -> Result<Self, HarnessError> {
-        // SAFETY: a reference to a 'static vtable is valid, aligned and never unloaded.
-        let checked = unsafe { vtable::validate(vt) }
+    /// A plugin crate itself, for its own tests: pass `&crate::PAYWATCH_PLUGIN`, which
+    /// `export_currency_plugin!` and `export_platform_plugin!` define. Calls still go through
+    /// the C ABI.
+    pub fn from_exported(plugin: &ExportedPlugin) -> Result<Self, HarnessError> {
+        // SAFETY: an `ExportedPlugin` holds a 'static vtable made by the SDK's export glue.
+        let checked = unsafe { vtable::validate(plugin.vtable()) }
             .map_err(|source| HarnessError::Refused { what: "in-process vtable".into(), source })?;
         Ok(Self { checked, path: None })
     }
 
-    /// The file it was loaded from (none for [`PluginLib::from_static`]).
+    /// The file it was loaded from (none for [`PluginLib::from_exported`]).
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
     }

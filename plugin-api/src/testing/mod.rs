@@ -5,10 +5,10 @@
 //! * [`TestHost`]: watches the keys and outpoints you give it, records the plugin's log lines
 //!   and counts the host calls a scan makes (a keys-only host answers "no watched spends", as
 //!   the daemon does when nothing is pending).
-//! * [`noop_host_vtable`], [`watching_host_vtable`]: the same as bare vtables, for code that
-//!   builds a [`crate::Host`] itself.
+//! * [`noop_host_vtable`]: a bare vtable that watches nothing, for code that builds a
+//!   [`crate::Host`] itself.
 //! * `harness` (feature `conformance`): [`PluginLib`](harness::PluginLib) loads a built library
-//!   (or takes the `PAYWATCH_PLUGIN_VTABLE` the export macro defines, for in-crate tests) and
+//!   (or takes the `PAYWATCH_PLUGIN` the export macros define, for in-crate tests) and
 //!   checks it exactly as the daemon does; [`Instance`](harness::Instance) calls it safely.
 //! * `conformance` (feature `conformance`): the checks per chain kind, over real data
 //!   ([`fixtures`]), returning a [`Report`](conformance::Report).
@@ -47,18 +47,6 @@ pub fn noop_host_vtable() -> HostVTable {
     }
 }
 
-/// A keys-only host: `is_watched` says yes for exactly the keys in `set`, and
-/// `is_watched_spend` always says no (the daemon's answer when no payment is pending). The
-/// vtable borrows `set`: keep it alive while the vtable is used. For spends, logs and call
-/// counts use [`TestHost`].
-pub fn watching_host_vtable(set: &HashSet<Vec<u8>>) -> HostVTable {
-    unsafe extern "C" fn watched(ctx: *const c_void, key: Bytes) -> bool {
-        // SAFETY: ctx is the caller's set (alive per the contract above), key valid for the call.
-        unsafe { (*ctx.cast::<HashSet<Vec<u8>>>()).contains(key.as_slice()) }
-    }
-    HostVTable { ctx: (set as *const HashSet<Vec<u8>>).cast(), is_watched: watched, ..noop_host_vtable() }
-}
-
 /// A host for tests: watched keys, watched outpoints, the plugin's log lines and how often
 /// the plugin asked.
 ///
@@ -72,9 +60,17 @@ pub fn watching_host_vtable(set: &HashSet<Vec<u8>>) -> HostVTable {
 /// ```
 #[derive(Debug)]
 pub struct TestHost {
-    // Boxed: the vtable's `ctx` points at it, so it must not move with `TestHost`.
-    inner: Box<Inner>,
+    // Owned through a raw pointer (from `Box::into_raw`, freed in `Drop`): the vtable's `ctx`
+    // points at it, so it must neither move nor be reborrowed uniquely while `ctx` is live.
+    inner: std::ptr::NonNull<Inner>,
     vt: HostVTable,
+}
+
+impl Drop for TestHost {
+    fn drop(&mut self) {
+        // SAFETY: `inner` came from `Box::into_raw` in `new` and is freed only here.
+        drop(unsafe { Box::from_raw(self.inner.as_ptr()) });
+    }
 }
 
 #[derive(Debug, Default)]
@@ -95,9 +91,9 @@ impl Default for TestHost {
 impl TestHost {
     /// Watches nothing.
     pub fn new() -> Self {
-        let inner = Box::<Inner>::default();
+        let inner = std::ptr::NonNull::from(Box::leak(Box::<Inner>::default()));
         let vt = HostVTable {
-            ctx: (&*inner as *const Inner).cast(),
+            ctx: inner.as_ptr().cast_const().cast(),
             log: test_log,
             is_watched: test_is_watched,
             is_watched_spend: test_is_watched_spend,
@@ -109,19 +105,24 @@ impl TestHost {
     /// Watches exactly these keys, and no outpoints.
     pub fn with_keys(keys: impl IntoIterator<Item = Vec<u8>>) -> Self {
         let h = Self::new();
-        write(&h.inner.keys).extend(keys);
+        write(&h.inner().keys).extend(keys);
         h
+    }
+
+    fn inner(&self) -> &Inner {
+        // SAFETY: alive until `Drop`; only ever shared (all mutation is behind locks/atomics).
+        unsafe { self.inner.as_ref() }
     }
 
     /// Watches a canonical key (what `is_watched` is asked).
     pub fn watch_key(&self, key: Vec<u8>) -> &Self {
-        write(&self.inner.keys).insert(key);
+        write(&self.inner().keys).insert(key);
         self
     }
 
     /// Watches an outpoint in the chain's serialization (what `is_watched_spend` is asked).
     pub fn watch_outpoint(&self, outpoint: Vec<u8>) -> &Self {
-        write(&self.inner.outpoints).insert(outpoint);
+        write(&self.inner().outpoints).insert(outpoint);
         self
     }
 
@@ -137,23 +138,24 @@ impl TestHost {
 
     /// Every log line so far: `(level, message)`.
     pub fn logs(&self) -> Vec<(u32, String)> {
-        self.inner.logs.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.inner().logs.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// How many times `is_watched` was asked.
     pub fn watched_calls(&self) -> u64 {
-        self.inner.watched_calls.load(Ordering::Relaxed)
+        self.inner().watched_calls.load(Ordering::Relaxed)
     }
 
     /// How many times `is_watched_spend` was asked (the "any at all?" question included).
     pub fn spend_calls(&self) -> u64 {
-        self.inner.spend_calls.load(Ordering::Relaxed)
+        self.inner().spend_calls.load(Ordering::Relaxed)
     }
 
     /// Sets both call counters back to zero.
     pub fn reset_counts(&self) {
-        self.inner.watched_calls.store(0, Ordering::Relaxed);
-        self.inner.spend_calls.store(0, Ordering::Relaxed);
+        let inner = self.inner();
+        inner.watched_calls.store(0, Ordering::Relaxed);
+        inner.spend_calls.store(0, Ordering::Relaxed);
     }
 }
 

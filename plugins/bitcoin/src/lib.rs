@@ -2,7 +2,8 @@
 //! scriptPubKey (the canonical key), and scanning of raw blocks and transactions.
 //!
 //! Config: `network` = mainnet | testnet | testnet4 | signet | regtest (the daemon passes the
-//! chain's), `symbol` (the asset id), and for other Bitcoin-family coins the address
+//! chain's), `asset` (the asset id every match carries), `symbol`, and for other
+//! Bitcoin-family coins the address
 //! parameters `p2pkh_prefix`, `p2sh_prefix` (base58 version bytes) and `bech32_hrp`.
 
 mod derive;
@@ -21,6 +22,8 @@ const DECIMALS: u8 = 8;
 #[derive(Debug)]
 pub struct Bitcoin {
     params: Params,
+    /// The asset id (`[[assets]] id`): what `Match.asset` carries.
+    asset: String,
     symbol: String,
     /// The BIP21 URI scheme (`bitcoin`; `litecoin`… for other coins).
     scheme: String,
@@ -33,12 +36,13 @@ impl CurrencyPlugin for Bitcoin {
     fn create(config: serde_json::Value, host: &Host<'_>) -> Result<Self, PluginError> {
         let params = Params::from_config(&config)?;
         let symbol = config.get("symbol").and_then(|v| v.as_str()).unwrap_or("BTC").to_string();
+        let asset = config.get("asset").and_then(|v| v.as_str()).unwrap_or(&symbol).to_string();
         host.info(&format!(
             "bitcoin plugin ready for {symbol} on {} (p2pkh {}, p2sh {}, hrp {})",
             params.name, params.p2pkh, params.p2sh, params.hrp
         ));
         let scheme = config.get("uri_scheme").and_then(|v| v.as_str()).unwrap_or("bitcoin").to_string();
-        Ok(Self { params, symbol, scheme })
+        Ok(Self { params, asset, symbol, scheme })
     }
 
     fn info(&self) -> CurrencyInfo {
@@ -71,11 +75,11 @@ impl CurrencyPlugin for Bitcoin {
     }
 
     fn scan_block(&self, raw: &[u8], host: &Host<'_>) -> Result<ScanReply, PluginError> {
-        scan::block(raw, &self.symbol, host)
+        scan::block(raw, &self.asset, host)
     }
 
     fn scan_tx(&self, raw: &[u8], host: &Host<'_>) -> Result<ScanReply, PluginError> {
-        scan::transaction(raw, &self.symbol, host)
+        scan::transaction(raw, &self.asset, host)
     }
 
     /// BIP21: `bitcoin:ADDRESS?amount=1.5&label=…&message=…`.

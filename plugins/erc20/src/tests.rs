@@ -1,7 +1,6 @@
 use super::*;
 use paywatch_plugin_api::evm::{Block, Log, Tx};
-use paywatch_plugin_api::testing::{noop_host_vtable, watching_host_vtable};
-use std::collections::HashSet;
+use paywatch_plugin_api::testing::{noop_host_vtable, TestHost};
 
 const TOKEN: &str = "0xdAC17F958D2ee523a2206206994597C13D831ec7";
 
@@ -65,9 +64,8 @@ fn credits_transfers_of_the_configured_token_in_successful_transactions() {
         ],
         ..Block::default()
     };
-    let set: HashSet<Vec<u8>> = [a.to_vec()].into();
-    let vt = watching_host_vtable(&set);
-    let reply = plugin().scan_block(&block.encode(), &Host::new(&vt)).unwrap();
+    let host = TestHost::with_keys([a.to_vec()]);
+    let reply = plugin().scan_block(&block.encode(), &host.host()).unwrap();
     let got: Vec<_> = reply.matches.iter().map(|m| (m.txid.clone(), m.amount_base.as_str(), m.index)).collect();
     let h = |n: u8| format!("0x{}", format!("{n:02x}").repeat(32));
     assert_eq!(got, [(h(1), "2500000", 0), (h(3), "1", 8)]);
@@ -107,8 +105,8 @@ fn config_and_uris() {
 fn passes_the_conformance_kit() {
     use paywatch_plugin_api::testing::conformance::{check_currency, CurrencyOptions};
     use paywatch_plugin_api::testing::harness::PluginLib;
-    let lib = PluginLib::from_static(&crate::PAYWATCH_PLUGIN_VTABLE).unwrap();
-    let config = serde_json::json!({"asset": "USDT", "symbol": "USDT", "chain": "eth", "chain_id": 1,
+    let lib = PluginLib::from_exported(&crate::PAYWATCH_PLUGIN).unwrap();
+    let config = serde_json::json!({"asset": "USDT-ETH", "symbol": "USDT", "chain": "eth", "chain_id": 1,
         "contract": "0xdAC17F958D2ee523a2206206994597C13D831ec7", "decimals": 6});
     check_currency(&lib, &CurrencyOptions::new(config)).assert_passed();
 }

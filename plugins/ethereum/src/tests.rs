@@ -1,7 +1,6 @@
 use super::*;
 use paywatch_plugin_api::evm::{Block, Internal, Log, Tx};
-use paywatch_plugin_api::testing::{noop_host_vtable, watching_host_vtable};
-use std::collections::HashSet;
+use paywatch_plugin_api::testing::{noop_host_vtable, TestHost};
 
 fn plugin() -> Ethereum {
     let vt = noop_host_vtable();
@@ -34,9 +33,8 @@ fn credits_successful_top_level_transfers_to_watched_addresses() {
         logs: vec![Log { tx: 0, index: 0, address: a, topics: vec![], data: vec![] }],
         ..Block::default()
     };
-    let set: HashSet<Vec<u8>> = [a.to_vec()].into();
-    let vt = watching_host_vtable(&set);
-    let reply = plugin().scan_block(&block.encode(), &Host::new(&vt)).unwrap();
+    let host = TestHost::with_keys([a.to_vec()]);
+    let reply = plugin().scan_block(&block.encode(), &host.host()).unwrap();
     let got: Vec<_> = reply.matches.iter().map(|m| (m.txid.as_str(), m.amount_base.as_str(), m.index)).collect();
     let h = |n: u8| format!("0x{}", format!("{n:02x}").repeat(32));
     assert_eq!(
@@ -105,9 +103,8 @@ fn credits_internal_transfers_of_successful_transactions_with_their_own_indexes(
         ],
         ..Block::default()
     };
-    let set: HashSet<Vec<u8>> = [a.to_vec()].into();
-    let vt = watching_host_vtable(&set);
-    let reply = plugin().scan_block(&block.encode(), &Host::new(&vt)).unwrap();
+    let host = TestHost::with_keys([a.to_vec()]);
+    let reply = plugin().scan_block(&block.encode(), &host.host()).unwrap();
     let got: Vec<_> = reply.matches.iter().map(|m| (m.amount_base.as_str(), m.index)).collect();
     assert_eq!(got, [("5", internal_index(1)), ("6", internal_index(2))]);
     assert_eq!(internal_index(0), u32::MAX - 1);
@@ -117,7 +114,7 @@ fn credits_internal_transfers_of_successful_transactions_with_their_own_indexes(
 fn passes_the_conformance_kit() {
     use paywatch_plugin_api::testing::conformance::{check_currency, CurrencyOptions};
     use paywatch_plugin_api::testing::harness::PluginLib;
-    let lib = PluginLib::from_static(&crate::PAYWATCH_PLUGIN_VTABLE).unwrap();
-    let config = serde_json::json!({"asset": "ETH", "symbol": "ETH", "chain": "eth", "chain_id": 1});
+    let lib = PluginLib::from_exported(&crate::PAYWATCH_PLUGIN).unwrap();
+    let config = serde_json::json!({"asset": "ETH-L1", "symbol": "ETH", "chain": "eth", "chain_id": 1});
     check_currency(&lib, &CurrencyOptions::new(config)).assert_passed();
 }

@@ -102,7 +102,7 @@ fn responses_are_classified() {
 fn passes_the_conformance_kit() {
     use paywatch_plugin_api::testing::conformance::{check_platform, PlatformOptions};
     use paywatch_plugin_api::testing::harness::PluginLib;
-    let lib = PluginLib::from_static(&crate::PAYWATCH_PLUGIN_VTABLE).unwrap();
+    let lib = PluginLib::from_exported(&crate::PAYWATCH_PLUGIN).unwrap();
     let opts = PlatformOptions {
         endpoint: json!({"url": "https://shop.example/paywatch", "secret": SECRET}),
         ..PlatformOptions::default()
@@ -123,4 +123,7 @@ fn endpoints_without_a_usable_secret_are_refused_and_never_retried() {
         assert_eq!(render(bad.clone()).unwrap_err().code, PluginError::UNDELIVERABLE, "{bad}");
     }
     Webhook.validate_endpoint(&json!({"url": url, "secret": SECRET})).unwrap();
+    // The decoder's message would name a character of the secret and its offset: not echoed.
+    let e = Webhook.validate_endpoint(&json!({"url": url, "secret": "whsec_TopSecretValue!xyz"})).unwrap_err();
+    assert_eq!(e.message, "secret is not whsec_<base64>");
 }

@@ -232,7 +232,7 @@ mod tests {
     fn passes_the_conformance_kit() {
         use paywatch_plugin_api::testing::conformance::{check_platform, PlatformOptions};
         use paywatch_plugin_api::testing::harness::PluginLib;
-        let lib = PluginLib::from_static(&crate::PAYWATCH_PLUGIN_VTABLE).unwrap();
+        let lib = PluginLib::from_exported(&crate::PAYWATCH_PLUGIN).unwrap();
         let opts = PlatformOptions { endpoint: endpoint(), ..PlatformOptions::default() };
         check_platform(&lib, &opts).assert_passed();
     }

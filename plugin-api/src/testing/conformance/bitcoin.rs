@@ -6,7 +6,6 @@ use crate::messages::{
 };
 use crate::messages::{Hex, OutPoint};
 use crate::testing::fixtures::{self, bitcoin_outpoint_key, decode_hex, BlockIndex, IndexedTx};
-use crate::testing::harness::CallError;
 use crate::testing::TestHost;
 use std::collections::{BTreeSet, HashSet};
 
@@ -68,7 +67,7 @@ fn scan_block_finds_the_reference(
 ) -> Option<Vec<Match>> {
     let name = "scan_block finds the reference outputs";
     let host = TestHost::with_keys(keys(index));
-    let plugin = ctx.instance(&host).ok()?;
+    let plugin = ctx.instance(r, name, &host)?;
     let reply = match plugin.scan_block(block, &host) {
         Ok(reply) => reply,
         Err(e) => {
@@ -111,7 +110,7 @@ fn scan_block_finds_the_reference(
 fn scan_tx_agrees(r: &mut Report, ctx: &Ctx<'_>, block: &[u8], index: &BlockIndex, block_matches: &[Match]) {
     let name = "scan_tx agrees with scan_block";
     let host = TestHost::with_keys(keys(index));
-    let Ok(plugin) = ctx.instance(&host) else { return };
+    let Some(plugin) = ctx.instance(r, name, &host) else { return };
     let mut problems = Vec::new();
     for t in &index.txs {
         match plugin.scan_tx(t.raw(block), &host) {
@@ -146,7 +145,7 @@ fn spends(r: &mut Report, ctx: &Ctx<'_>, block: &[u8], index: &BlockIndex) {
     }
     let null = OutPoint { txid: "00".repeat(32), index: u32::MAX };
     host.watch_outpoint(bitcoin_outpoint_key(&null).expect("32 bytes"));
-    let Ok(plugin) = ctx.instance(&host) else { return };
+    let Some(plugin) = ctx.instance(r, name, &host) else { return };
     let mut problems = Vec::new();
     match plugin.scan_block(block, &host) {
         Ok(reply) => {
@@ -190,10 +189,10 @@ fn spends(r: &mut Report, ctx: &Ctx<'_>, block: &[u8], index: &BlockIndex) {
 fn keys_only_cost(r: &mut Report, ctx: &Ctx<'_>, block: &[u8], index: &BlockIndex) {
     let name = "a keys-only host is asked about spends at most once per scan";
     let host = TestHost::with_keys(keys(index));
-    let Ok(plugin) = ctx.instance(&host) else { return };
+    let Some(plugin) = ctx.instance(r, name, &host) else { return };
     host.reset_counts();
-    if plugin.scan_block(block, &host).is_err() {
-        return; // reported by the scan checks
+    if let Err(e) = plugin.scan_block(block, &host) {
+        return r.fail(name, format!("scan_block: {e}"));
     }
     let (watched, spends) = (host.watched_calls(), host.spend_calls());
     if spends <= 1 {
@@ -206,7 +205,7 @@ fn keys_only_cost(r: &mut Report, ctx: &Ctx<'_>, block: &[u8], index: &BlockInde
 fn addresses_round_trip(r: &mut Report, ctx: &Ctx<'_>, index: &BlockIndex) {
     let name = "key_to_address and parse_address round-trip";
     let host = TestHost::new();
-    let Ok(plugin) = ctx.instance(&host) else { return };
+    let Some(plugin) = ctx.instance(r, name, &host) else { return };
     let mut problems = Vec::new();
     let mut n = 0;
     for key in keys(index) {
@@ -216,7 +215,7 @@ fn addresses_round_trip(r: &mut Report, ctx: &Ctx<'_>, index: &BlockIndex) {
             &host,
         ) {
             Ok(a) => a.address,
-            Err(CallError::Plugin(_)) => continue, // a script with no address form
+            // Every sampled script is a standard one (P2PKH, P2SH, P2WPKH, P2WSH): it has an address.
             Err(e) => {
                 problems.push(format!("key_to_address({}): {e}", hex(&key)));
                 continue;

@@ -4,11 +4,11 @@
 //!
 //! ```no_run
 //! // In the plugin crate, whose `export_currency_plugin!(MyCoin);` defines
-//! // `PAYWATCH_PLUGIN_VTABLE` (here a parameter, to keep the example self-contained):
+//! // `PAYWATCH_PLUGIN` (here a parameter, to keep the example self-contained):
 //! use paywatch_plugin_api::testing::{conformance, harness::PluginLib};
 //! # #[allow(non_snake_case)]
-//! fn conformance(PAYWATCH_PLUGIN_VTABLE: &'static paywatch_plugin_api::abi::PluginVTable) {
-//!     let lib = PluginLib::from_static(PAYWATCH_PLUGIN_VTABLE).unwrap();
+//! fn conformance(PAYWATCH_PLUGIN: &paywatch_plugin_api::ExportedPlugin) {
+//!     let lib = PluginLib::from_exported(PAYWATCH_PLUGIN).unwrap();
 //!     let config = serde_json::json!({"asset": "BTC", "symbol": "BTC", "chain": "btc", "network": "mainnet"});
 //!     conformance::check_currency(&lib, &conformance::CurrencyOptions::new(config)).assert_passed();
 //! }
@@ -22,14 +22,16 @@
 //!   `scan_block`; watched spends are reported with the spending txid and a coinbase's null
 //!   outpoint is not a spend; a keys-only host is asked about spends at most once per scan;
 //!   truncated and garbage input is an error, never a panic or a partial result.
-//! * `evm`: over normalized blocks built with [`crate::evm::Block`]: Ether (and, when the
-//!   config names a `contract`, token `Transfer` logs) to a watched address are found with the
-//!   transaction hash as `0x` + 64 lowercase hex digits; failed transactions never pay;
-//!   truncated and garbage blocks are errors.
+//! * `evm`: over a normalized block built with [`crate::evm::Block`]: a token plugin (the
+//!   config names a `contract`) finds exactly that contract's `Transfer` to a watched address
+//!   (with its log index), not another contract's, not Ether; a native-coin plugin finds
+//!   exactly the Ether sent and forwarded (internal transfer) to it; failed transactions never
+//!   pay; hashes are `0x` + 64 lowercase hex digits; truncated and garbage blocks are errors.
 //! * any other kind: with a [`CustomFixture`] of the author's own, scan_block/scan_tx
 //!   agreement and exact matches; garbage never panics.
 //! * every currency plugin: `info` is sane; `parse_address` refuses garbage (empty, 64 KiB,
-//!   control characters) with an error; `key_to_address` and `parse_address` round-trip.
+//!   control characters) with an error (and for `bitcoin`, every sampled scriptPubKey
+//!   round-trips through `key_to_address` and `parse_address`).
 //! * platform plugins ([`check_platform`]): see there.
 
 mod bitcoin;
@@ -40,7 +42,7 @@ mod report;
 #[cfg(test)]
 mod tests;
 
-pub use custom::{CustomFixture, Expected};
+pub use custom::{CustomFixture, Expected, FixtureTx};
 pub use platform::{check_platform, sample_events, PlatformOptions};
 pub use report::{Check, Outcome, Report};
 
@@ -90,7 +92,12 @@ pub fn check_currency(lib: &PluginLib, opts: &CurrencyOptions) -> Report {
         ("bitcoin", None) => bitcoin::run(&mut r, &ctx),
         ("evm", None) => evm::run(&mut r, &ctx),
         (other, None) => {
-            r.skip("scanning", format!("no reference data for chain kind {other:?}: pass a CustomFixture"));
+            r.skip(
+                "scanning",
+                format!(
+                    "no reference data for chain kind {other:?}: pass a CustomFixture (`plugins check --fixture FILE`)"
+                ),
+            );
             garbage_never_panics(&mut r, &ctx, false, false);
         }
     }
@@ -132,9 +139,16 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// A fresh instance per check, so one check's panic does not spoil the next.
-    fn instance<'h>(&'h self, host: &TestHost) -> Result<Instance<'h>, CallError> {
-        self.lib.create(self.config, host)
+    /// A fresh instance per check, so one check's panic does not spoil the next. When the
+    /// plugin refuses to make one, the check fails (it is never skipped silently).
+    fn instance<'h>(&'h self, r: &mut Report, check: &str, host: &TestHost) -> Option<Instance<'h>> {
+        match self.lib.create(self.config, host) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                r.fail(check, format!("cannot create another instance from the same config: {e}"));
+                None
+            }
+        }
     }
 }
 
@@ -192,10 +206,11 @@ fn garbage_never_panics(r: &mut Report, ctx: &Ctx<'_>, strict_block: bool, stric
         ("4 KiB of zeros", vec![0; 4096]),
         ("4 KiB of noise", noise),
     ];
+    let check = "garbage input is an error, not a panic";
     let mut problems = Vec::new();
     for (what, raw) in &inputs {
         for (scan, name, strict) in [(true, "scan_block", strict_block), (false, "scan_tx", strict_tx)] {
-            let Ok(plugin) = ctx.instance(&host) else { continue };
+            let Some(plugin) = ctx.instance(r, check, &host) else { return };
             let got = if scan { plugin.scan_block(raw, &host) } else { plugin.scan_tx(raw, &host) };
             match got {
                 Err(CallError::Plugin(_)) => {}
@@ -205,11 +220,10 @@ fn garbage_never_panics(r: &mut Report, ctx: &Ctx<'_>, strict_block: bool, stric
             }
         }
     }
-    let name = "garbage input is an error, not a panic";
     if problems.is_empty() {
-        r.pass(name, format!("{} inputs to both scans", inputs.len()));
+        r.pass(check, format!("{} inputs to both scans", inputs.len()));
     } else {
-        r.fail(name, problems.join("; "));
+        r.fail(check, problems.join("; "));
     }
 }
 
@@ -225,7 +239,7 @@ fn truncations_are_errors(
     let host = TestHost::new();
     let mut problems = Vec::new();
     for &cut in cuts.iter().filter(|&&c| c < raw.len()) {
-        let Ok(plugin) = ctx.instance(&host) else { continue };
+        let Some(plugin) = ctx.instance(r, name, &host) else { return };
         match scan(&plugin, &raw[..cut], &host) {
             Err(CallError::Plugin(_)) => {}
             Ok(_) => problems.push(format!("the first {cut} bytes answered OK (a partial result loses payments)")),

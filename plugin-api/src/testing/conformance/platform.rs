@@ -14,6 +14,8 @@ pub struct PlatformOptions {
     /// The plugin-wide config (`[plugins.config.NAME]` in the daemon's config; `{}` if none).
     pub config: Value,
     /// An endpoint the plugin accepts (`url`, `secret` and the plugin's own params, flat).
+    /// Default: `{"url": "https://shop.example/paywatch"}`; a plugin that requires more params
+    /// (a secret, an API key) needs them here (`paywatch plugins check --endpoint JSON`).
     pub endpoint: Value,
 }
 
@@ -80,7 +82,10 @@ fn validate(r: &mut Report, plugin: &Instance<'_>, host: &TestHost, endpoint: &V
         Err(CallError::Plugin(e)) if e.code == "unknown_method" => {
             r.skip(name, "the plugin predates validate_endpoint (every endpoint is accepted)")
         }
-        Err(e) => r.fail(name, format!("{endpoint}: {e} (pass an endpoint it accepts)")),
+        Err(e) => r.fail(
+            name,
+            format!("{endpoint}: {e} (give one it accepts: `paywatch plugins check --endpoint JSON`, or PlatformOptions::endpoint)"),
+        ),
     }
 }
 

@@ -72,8 +72,9 @@ impl<const F: u8> CurrencyPlugin for Fake<F> {
     }
 }
 
-fn report<const F: u8>(vt: &'static PluginVTable) -> Report {
-    let lib = PluginLib::from_static(vt).unwrap();
+fn report(vt: &'static PluginVTable) -> Report {
+    // SAFETY: the vtable is made by the SDK's export glue.
+    let lib = PluginLib::from_exported(&unsafe { crate::ExportedPlugin::__new(vt) }).unwrap();
     check_currency(
         &lib,
         &CurrencyOptions::new(json!({"asset": "X", "symbol": "BTC", "chain": "btc", "network": "mainnet"})),
@@ -90,7 +91,7 @@ fn failed<'a>(r: &'a Report, name: &str) -> &'a str {
 #[test]
 fn txids_in_wire_order_are_named() {
     static VT: PluginVTable = crate::__private::currency_vtable::<Fake<WIRE_ORDER>>(true);
-    let r = report::<WIRE_ORDER>(&VT);
+    let r = report(&VT);
     assert!(failed(&r, "scan_block finds the reference outputs").contains("is in wire order"), "{r}");
     assert!(!r.passed());
 }
@@ -98,14 +99,14 @@ fn txids_in_wire_order_are_named() {
 #[test]
 fn the_symbol_in_place_of_the_asset_id_is_named() {
     static VT: PluginVTable = crate::__private::currency_vtable::<Fake<SYMBOL_AS_ASSET>>(true);
-    let r = report::<SYMBOL_AS_ASSET>(&VT);
+    let r = report(&VT);
     assert!(failed(&r, "scan_block finds the reference outputs").contains("must be the asset id \"X\""), "{r}");
 }
 
 #[test]
 fn partial_results_for_truncated_input_are_named() {
     static VT: PluginVTable = crate::__private::currency_vtable::<Fake<LENIENT>>(true);
-    let r = report::<LENIENT>(&VT);
+    let r = report(&VT);
     assert!(failed(&r, "truncated blocks are errors").contains("answered OK"), "{r}");
     assert!(failed(&r, "scan_tx agrees with scan_block").contains("scan_tx"), "{r}");
     // The flaws are the only failures: the rest of the plugin passes.
@@ -115,7 +116,132 @@ fn partial_results_for_truncated_input_are_named() {
 #[test]
 fn panics_are_caught_and_named() {
     static VT: PluginVTable = crate::__private::currency_vtable::<Fake<PANICS>>(true);
-    let r = report::<PANICS>(&VT);
+    let r = report(&VT);
     assert!(failed(&r, "scan_block finds the reference outputs").contains("panicked: fake panics"), "{r}");
     assert!(failed(&r, "garbage input is an error, not a panic").contains("panicked"), "{r}");
+}
+
+/// Allows one live instance: every check after `create` needs a second one.
+struct OneInstance;
+static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+impl Drop for OneInstance {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl CurrencyPlugin for OneInstance {
+    const NAME: &'static str = "one";
+    const VERSION: &'static str = "0.0.0";
+    fn create(_: Value, _: &Host<'_>) -> Result<Self, PluginError> {
+        if LIVE.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0 {
+            LIVE.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            return Err(PluginError::bad_config("one instance at a time"));
+        }
+        Ok(OneInstance)
+    }
+    fn info(&self) -> CurrencyInfo {
+        CurrencyInfo { chain_kind: "bitcoin".into(), symbol: "BTC".into(), decimals: 8, default_confirmations: 1 }
+    }
+    fn parse_address(&self, a: &str) -> Result<ParsedAddress, PluginError> {
+        Err(PluginError::new("invalid_address", format!("{a:?}")))
+    }
+    fn key_to_address(&self, _: &[u8]) -> Result<String, PluginError> {
+        Err(PluginError::unsupported("key_to_address"))
+    }
+    fn scan_block(&self, _: &[u8], _: &Host<'_>) -> Result<ScanReply, PluginError> {
+        Err(PluginError::invalid_input("never"))
+    }
+    fn payment_uri(&self, _: &PaymentUriRequest) -> Result<String, PluginError> {
+        Err(PluginError::unsupported("payment_uri"))
+    }
+}
+
+#[test]
+fn a_check_that_cannot_get_an_instance_fails_instead_of_vanishing() {
+    static VT: PluginVTable = crate::__private::currency_vtable::<OneInstance>(true);
+    let r = report(&VT);
+    for check in [
+        "scan_block finds the reference outputs",
+        "truncated blocks are errors",
+        "garbage input is an error, not a panic",
+    ] {
+        assert!(failed(&r, check).contains("cannot create another instance"), "{check}: {r}");
+    }
+}
+
+/// An EVM plugin that credits every successful top-level transfer to a watched address.
+struct EtherEverywhere;
+
+impl CurrencyPlugin for EtherEverywhere {
+    const NAME: &'static str = "ether-everywhere";
+    const VERSION: &'static str = "0.0.0";
+    fn create(_: Value, _: &Host<'_>) -> Result<Self, PluginError> {
+        Ok(EtherEverywhere)
+    }
+    fn info(&self) -> CurrencyInfo {
+        CurrencyInfo { chain_kind: "evm".into(), symbol: "USDT".into(), decimals: 6, default_confirmations: 1 }
+    }
+    fn parse_address(&self, a: &str) -> Result<ParsedAddress, PluginError> {
+        Err(PluginError::new("invalid_address", format!("{a:?}")))
+    }
+    fn key_to_address(&self, _: &[u8]) -> Result<String, PluginError> {
+        Err(PluginError::unsupported("key_to_address"))
+    }
+    fn scan_block(&self, raw: &[u8], host: &Host<'_>) -> Result<ScanReply, PluginError> {
+        let block = crate::evm::BlockView::parse(raw).map_err(|e| PluginError::invalid_input(e.to_string()))?;
+        let mut reply = ScanReply::default();
+        for tx in block.txs().filter(|t| t.success()) {
+            let Some(to) = tx.to().filter(|to| host.is_watched(&to[..])) else { continue };
+            let txid = format!("0x{}", tx.hash().iter().map(|b| format!("{b:02x}")).collect::<String>());
+            let amount_base = crate::evm::u256_to_decimal(tx.value());
+            reply.matches.push(Match {
+                key: Hex(to.to_vec()),
+                asset: "USDT".into(),
+                amount_base,
+                txid,
+                index: 0,
+                spends: vec![],
+            });
+        }
+        Ok(reply)
+    }
+    fn payment_uri(&self, _: &PaymentUriRequest) -> Result<String, PluginError> {
+        Err(PluginError::unsupported("payment_uri"))
+    }
+}
+
+#[test]
+fn a_token_plugin_crediting_ether_fails() {
+    static VT: PluginVTable = crate::__private::currency_vtable::<EtherEverywhere>(true);
+    // SAFETY: the vtable is made by the SDK's export glue.
+    let lib = PluginLib::from_exported(&unsafe { crate::ExportedPlugin::__new(&VT) }).unwrap();
+    let config = json!({"asset": "USDT", "symbol": "USDT", "chain": "eth", "chain_id": 1,
+                        "contract": "0xdAC17F958D2ee523a2206206994597C13D831ec7"});
+    let r = check_currency(&lib, &CurrencyOptions::new(config));
+    assert!(failed(&r, "scan_block finds exactly the payments to a watched address").contains("expected"), "{r}");
+    // As a native-coin plugin it misses the Ether a contract forwarded (an internal transfer).
+    let r = check_currency(&lib, &CurrencyOptions::new(json!({"asset": "ETH", "chain": "eth", "chain_id": 1})));
+    assert!(failed(&r, "scan_block finds exactly the payments to a watched address").contains("forwarded"), "{r}");
+}
+
+#[test]
+fn a_custom_plugin_without_scan_tx_fails_agreement() {
+    static VT: PluginVTable = crate::__private::currency_vtable::<Fake<LENIENT>>(true);
+    // SAFETY: the vtable is made by the SDK's export glue.
+    let lib = PluginLib::from_exported(&unsafe { crate::ExportedPlugin::__new(&VT) }).unwrap();
+    let block = fixtures::bitcoin_mainnet_block();
+    let index = fixtures::bitcoin_mainnet_index();
+    let t = &index.txs[1];
+    let o = &t.outputs[0];
+    let fixture = CustomFixture {
+        block: block.to_vec(),
+        txs: vec![FixtureTx { txid: t.txid.clone(), raw: t.raw(block).to_vec() }],
+        watch: vec![decode_hex(&o.script_pubkey).unwrap()],
+        expected: vec![Expected { txid: t.txid.clone(), index: o.index, amount_base: o.value.to_string() }],
+    };
+    let opts = CurrencyOptions { custom: Some(fixture), ..CurrencyOptions::new(json!({"asset": "X"})) };
+    let r = check_currency(&lib, &opts);
+    assert!(failed(&r, "scan_tx agrees with scan_block").contains("scan_tx []"), "{r}");
 }

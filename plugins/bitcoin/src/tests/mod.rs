@@ -151,9 +151,9 @@ fn the_sdks_block_index_agrees_with_rust_bitcoin() {
 fn passes_the_conformance_kit_on_every_network() {
     use paywatch_plugin_api::testing::conformance::{check_currency, CurrencyOptions};
     use paywatch_plugin_api::testing::harness::PluginLib;
-    let lib = PluginLib::from_static(&crate::PAYWATCH_PLUGIN_VTABLE).unwrap();
+    let lib = PluginLib::from_exported(&crate::PAYWATCH_PLUGIN).unwrap();
     for network in ["mainnet", "testnet", "signet", "regtest"] {
-        let config = serde_json::json!({"asset": "BTC", "symbol": "BTC", "chain": "btc", "network": network});
+        let config = serde_json::json!({"asset": "BTC-MAIN", "symbol": "BTC", "chain": "btc", "network": network});
         let report = check_currency(&lib, &CurrencyOptions::new(config));
         report.assert_passed();
         assert!(report.checks.len() >= 10, "{report}");
