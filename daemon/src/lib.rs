@@ -21,7 +21,7 @@ mod telemetry;
 
 pub use config::Config;
 pub use health::{HealthReport, Status};
-pub use plugins::{check_file as check_plugin_file, list as list_plugins, CheckOptions, PluginListing};
+pub use plugins::{check_file as check_plugin_file, list as list_plugins, CheckOptions, Checked, PluginListing};
 pub use store::StoreError;
 pub use telemetry::init_tracing;
 
@@ -57,7 +57,7 @@ pub enum RunError {
 }
 
 /// What `paywatch config check` adds to validation: loads the plugin directory and creates
-/// every plugin instance the config uses, exactly as [`run`] does before it touches storage,
+/// every plugin instance the config uses, exactly as [`run`] does (without opening the store),
 /// so a config that `run` would refuse for its plugins is refused here too. Returns one line
 /// per instance on success.
 pub fn check_plugins(config: &Config) -> Result<Vec<String>, RunError> {

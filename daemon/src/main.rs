@@ -29,7 +29,7 @@ enum PluginsCommand {
     /// Load every library of `plugins.dir` and print its file, kind, name, version, ABI version
     /// and whether it loaded (exit 1 if any was refused).
     List(ConfigArg),
-    /// Load one plugin library (no config needed), check it as `run` would, run the SDK's
+    /// Load one plugin library (no daemon config needed), check it as `run` would, run the SDK's
     /// conformance checks on it and print what they found (exit 1 if any failed).
     Check(PluginCheckArgs),
 }
@@ -59,6 +59,11 @@ struct PluginCheckArgs {
     /// "secret": "whsec_…"}').
     #[arg(long, value_parser = json_object)]
     endpoint: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Reference data for a currency plugin of a chain kind the kit has none for: a JSON file
+    /// `{"block": HEX, "txs": [{"txid", "raw": HEX}], "watch": [HEX], "expected": [{"txid",
+    /// "index", "amount_base"}]}`.
+    #[arg(long)]
+    fixture: Option<PathBuf>,
     /// Give up (and fail) when the checks take longer than this many seconds: a plugin call
     /// that never returns would stall the daemon the same way.
     #[arg(long, default_value_t = 120)]
@@ -193,6 +198,13 @@ fn list_plugins(arg: ConfigArg) -> ExitCode {
 }
 
 fn check_plugin(arg: PluginCheckArgs) -> ExitCode {
+    let fixture = match arg.fixture.as_deref().map(read_fixture).transpose() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("paywatch: {e:#}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
     let opts = paywatch::CheckOptions {
         chain_kind: arg.chain_kind,
         network: Some(arg.network),
@@ -200,6 +212,7 @@ fn check_plugin(arg: PluginCheckArgs) -> ExitCode {
         asset: Some(arg.asset),
         config: arg.config.unwrap_or_default(),
         endpoint: arg.endpoint.map(serde_json::Value::Object),
+        fixture,
     };
     let (tx, rx) = std::sync::mpsc::channel();
     let file = arg.file.clone();
@@ -223,8 +236,10 @@ fn check_plugin(arg: PluginCheckArgs) -> ExitCode {
         }
     };
     match checked {
-        Ok((header, report)) => {
-            println!("{header}\n{report}");
+        Ok(paywatch::Checked { header, notes, report }) => {
+            println!("{header}");
+            notes.iter().for_each(|n| println!("note: {n}"));
+            println!("{report}");
             if report.passed() {
                 ExitCode::SUCCESS
             } else {
@@ -236,6 +251,12 @@ fn check_plugin(arg: PluginCheckArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn read_fixture(path: &std::path::Path) -> anyhow::Result<paywatch_plugin_api::testing::conformance::CustomFixture> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read fixture {}", path.display()))?;
+    paywatch_plugin_api::testing::conformance::CustomFixture::from_json(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
 fn run(config: paywatch::Config) -> anyhow::Result<()> {

@@ -36,6 +36,14 @@ pub(crate) fn plugins(
         let inst = currency(config, &registry, asset, set, health)?;
         currencies.insert(asset.id.clone(), Arc::new(inst));
     }
+    if let Some(name) = config.plugins.config.keys().find(|n| registry.get(Kind::Platform, n).is_none()) {
+        return Err(RunError::MissingPlugin {
+            user: format!("plugins.config.{name}"),
+            plugin: name.clone(),
+            kind: "platform",
+            dir: dir.clone(),
+        });
+    }
     let mut platforms = HashMap::new();
     for lib in registry.all(Kind::Platform) {
         let label = format!("{}@dispatch", lib.name);

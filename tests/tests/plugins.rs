@@ -201,4 +201,19 @@ async fn endpoint_params_the_plugin_refuses_are_a_422_with_its_message() {
     let path = format!("/v1/endpoints/{}", e["id"].as_str().unwrap());
     let r = d.req(Method::PATCH, &path, SHOP1_KEY).json(&patch).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Keys the API sets from its own fields cannot come in through params.
+    for key in ["url", "secret"] {
+        let patch = json!({"params": {key: "ftp://elsewhere"}});
+        let r = d.req(Method::PATCH, &path, SHOP1_KEY).json(&patch).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{key}");
+        let b: Value = r.json().await.unwrap();
+        assert!(b["error"]["message"].as_str().unwrap().contains(&format!("params.{key}")), "{b}");
+    }
+    let body = json!({"plugin": "woocommerce", "url": url, "params": {"url": "ftp://x", "consumer_key": "ck", "consumer_secret": "cs"}});
+    assert_eq!(post(body).await.unwrap().status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Enabling and disabling change no params: not validated again.
+    let r = d.req(Method::PATCH, &path, SHOP1_KEY).json(&json!({"enabled": false})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let got: Value = d.req(Method::GET, &path, SHOP1_KEY).send().await.unwrap().json().await.unwrap();
+    assert_eq!((got["url"].as_str(), got["enabled"].as_bool()), (Some(url), Some(false)), "{got}");
 }

@@ -82,6 +82,17 @@ fn each_template_builds_outside_the_repository_and_passes_the_checks() {
         let (code, out) = plugins_check(&[so.to_str().unwrap()]);
         assert_eq!(code, Some(0), "{out}");
         assert!(out.contains("loaded and checked") && out.contains("PASS") && !out.contains("FAIL"), "{out}");
+        if name == "template-currency" {
+            // Its chain kind is its own: scanning is checked with the fixture it ships.
+            assert!(out.contains("SKIP scanning"), "{out}");
+            let fixture = copy.join("conformance.json");
+            let (code, out) = plugins_check(&[so.to_str().unwrap(), "--fixture", fixture.to_str().unwrap()]);
+            assert_eq!(code, Some(0), "{out}");
+            for check in ["PASS scan_block finds exactly the expected payments", "PASS scan_tx agrees with scan_block"]
+            {
+                assert!(out.contains(check), "{check}:\n{out}");
+            }
+        }
     }
 }
 
@@ -93,8 +104,8 @@ fn every_shipped_plugin_passes_plugins_check() {
     let cases: [(&str, &[&str], &str); 6] = [
         ("bitcoin", &["--network", "regtest"], "scan_tx agrees with scan_block"),
         ("bitcoin", &["--network", "mainnet", "--asset", "BTC"], "truncated transactions are errors"),
-        ("ethereum", &["--chain-id", "31337"], "scan_block finds payments to a watched address"),
-        ("erc20", &["--config", erc20], "scan_block finds payments to a watched address"),
+        ("ethereum", &["--chain-id", "31337"], "scan_block finds exactly the payments to a watched address"),
+        ("erc20", &["--config", erc20], "scan_block finds exactly the payments to a watched address"),
         ("webhook", &["--endpoint", webhook], "render gives well-formed requests"),
         ("woocommerce", &["--endpoint", woo], "validate_endpoint accepts the sample endpoint"),
     ];
@@ -136,6 +147,11 @@ fn plugins_check_fails_a_plugin_that_breaks_the_contract_and_refuses_non_plugins
         plugins_check(&[fixture.to_str().unwrap(), "--config", r#"{"hang": true}"#, "--timeout-secs", "2"]);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("did not finish within 2 s"), "{out}");
+    // A fixture that is not one is refused with the reason, before anything is loaded.
+    let (code, out) =
+        plugins_check(&[fixture.to_str().unwrap(), "--fixture", workspace_root().join("Cargo.toml").to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("not a conformance fixture"), "{out}");
     // Bad arguments are refused by the command line, with the reason.
     let (code, out) = plugins_check(&[fixture.to_str().unwrap(), "--config", "[1, 2]"]);
     assert_eq!(code, Some(2), "{out}");

@@ -4,7 +4,7 @@ use super::auth::StoreId;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, Path, Query};
 use super::{blocking, AppState};
-use crate::dispatch::{endpoint_json, DeliveryView, EndpointChange, NewEndpoint};
+use crate::dispatch::{check_params, endpoint_json, DeliveryView, EndpointChange, NewEndpoint};
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -103,6 +103,7 @@ pub(crate) async fn create(
     let d = st.dispatcher().clone();
     d.check_destination(&req.url).await?;
     let mut config = req.params.unwrap_or_default();
+    check_params(&config)?;
     secrets_into(&mut config, req.secret, req.secrets, req.ed25519_secret_key);
     let new = NewEndpoint { plugin: req.plugin, url: req.url, events: req.events, enabled: req.enabled, config };
     let e = blocking(move || d.create_endpoint(&store, new)).await??;
@@ -146,6 +147,7 @@ pub(crate) async fn update(
         d.check_destination(url).await?;
     }
     let mut config = req.params.unwrap_or_default();
+    check_params(&config)?;
     secrets_into(&mut config, req.secret, req.secrets, req.ed25519_secret_key);
     let change = EndpointChange { url: req.url, events: req.events, enabled: req.enabled, config };
     let e = blocking(move || d.update_endpoint(&store, id, change)).await??;

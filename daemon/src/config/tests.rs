@@ -131,6 +131,29 @@ fn printed_config_has_no_secrets() {
 }
 
 #[test]
+fn plugin_wide_config_is_read_and_printed_without_its_secrets_at_any_depth() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut raw = minimal(dir.path());
+    raw["plugins"]["config"] = json!({"myshop": {
+        "api_version": "2",
+        "account": {"password": "nested-pass", "user": "shop"},
+        "authorization": "Bearer live_sk_1",
+        "hosts": [{"passphrase": "in-a-list"}],
+    }});
+    let c = validate_value(&raw).unwrap();
+    let params = c.plugins.config["myshop"].expose();
+    assert_eq!(
+        (params["api_version"].as_str(), params["account"]["password"].as_str()),
+        (Some("2"), Some("nested-pass"))
+    );
+    let printed = toml::to_string(&c).unwrap() + &format!("{c:?}");
+    for secret in ["nested-pass", "live_sk_1", "in-a-list"] {
+        assert!(!printed.contains(secret), "{secret} leaked in:\n{printed}");
+    }
+    assert!(printed.contains("api_version") && printed.contains("\"shop\""), "{printed}");
+}
+
+#[test]
 #[allow(clippy::result_large_err, reason = "figment::Jail's closure type is figment's")]
 fn file_then_environment_overrides() {
     figment::Jail::expect_with(|jail| {

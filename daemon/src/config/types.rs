@@ -260,15 +260,24 @@ impl PluginParams {
     }
 
     fn redacted(&self) -> Map<String, Value> {
-        let secretish =
-            |k: &str| ["secret", "password", "key", "token"].iter().any(|w| k.to_ascii_lowercase().contains(w));
-        self.0
-            .iter()
-            .map(|(k, v)| {
-                (k.clone(), if secretish(k) { Value::String(super::secret::REDACTED.into()) } else { v.clone() })
-            })
-            .collect()
+        redact(&self.0)
     }
+}
+
+/// A table with the values of secret-looking keys replaced, at every depth.
+fn redact(map: &Map<String, Value>) -> Map<String, Value> {
+    const WORDS: [&str; 8] = ["secret", "password", "passphrase", "key", "token", "auth", "credential", "cookie"];
+    let secretish = |k: &str| WORDS.iter().any(|w| k.to_ascii_lowercase().contains(w));
+    let value = |v: &Value| match v {
+        Value::Object(m) => Value::Object(redact(m)),
+        Value::Array(items) => Value::Array(
+            items.iter().map(|i| if let Value::Object(m) = i { Value::Object(redact(m)) } else { i.clone() }).collect(),
+        ),
+        other => other.clone(),
+    };
+    map.iter()
+        .map(|(k, v)| (k.clone(), if secretish(k) { Value::String(super::secret::REDACTED.into()) } else { value(v) }))
+        .collect()
 }
 
 impl std::fmt::Debug for PluginParams {

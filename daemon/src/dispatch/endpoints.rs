@@ -34,6 +34,16 @@ pub(crate) struct EndpointChange {
     pub(crate) config: Map<String, Value>,
 }
 
+/// Keys of an endpoint object the API sets from its own fields: `params` may not carry them
+/// (a `params.url` would replace the checked `url`).
+pub(crate) fn check_params(params: &Map<String, Value>) -> Result<(), DispatchError> {
+    const RESERVED: [&str; 4] = ["url", "secret", "secrets", "ed25519_secret_key"];
+    match RESERVED.iter().find(|k| params.contains_key(**k)) {
+        Some(k) => Err(DispatchError::Invalid(format!("params.{k}: set {k} as a field of its own, not in params"))),
+        None => Ok(()),
+    }
+}
+
 fn check_events(events: &[String]) -> Result<(), DispatchError> {
     for e in events {
         let ok = !e.is_empty() && e.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'.' || b == b'*');
@@ -180,6 +190,9 @@ impl Dispatcher {
         if e.from_config && (c.url.is_some() || c.events.is_some() || !c.config.is_empty()) {
             return Err(DispatchError::FromConfig(id));
         }
+        // Only a change of params is validated: enabling or disabling must keep working for an
+        // endpoint whose plugin is gone or whose stored params an upgraded plugin refuses.
+        let params_change = c.url.is_some() || !c.config.is_empty();
         if let Some(url) = c.url {
             check_url(&url)?;
             e.config.insert("url".into(), url.into());
@@ -195,7 +208,9 @@ impl Dispatcher {
             }
         }
         e.config.extend(c.config);
-        self.validate_params(&e.plugin, &e.config)?;
+        if params_change {
+            self.validate_params(&e.plugin, &e.config)?;
+        }
         e.updated_at = OffsetDateTime::now_utc();
         let mut batch = self.store().batch();
         batch.put_endpoint(&e)?;
@@ -272,6 +287,10 @@ pub(crate) fn validate_with(plugin: &PluginInstance, config: &Map<String, Value>
         Err(e) if e.plugin_code() == Some("unknown_method") => Ok(()),
         Err(CallError::Plugin { plugin, error, .. }) => {
             Err(format!("plugin {plugin} refused the endpoint: {}", error.message))
+        }
+        // A panic's message may quote the params (secrets): it is in the daemon's log only.
+        Err(CallError::Panicked { plugin, .. }) => {
+            Err(format!("plugin {plugin} failed while validating the endpoint (see the daemon's log)"))
         }
         Err(e) => Err(e.to_string()),
     }

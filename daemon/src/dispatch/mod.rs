@@ -14,7 +14,7 @@ mod send;
 mod ssrf;
 mod worker;
 
-pub(crate) use endpoints::{endpoint_json, validate_with, EndpointChange, NewEndpoint};
+pub(crate) use endpoints::{check_params, endpoint_json, validate_with, EndpointChange, NewEndpoint};
 pub(crate) use send::verdict_name;
 
 /// A delivery as the API shows it.

@@ -179,11 +179,28 @@ impl Dispatcher {
                 return fail(format!("{url}: {ip} is a private address (see dispatch.allow_private)"));
             }
         }
-        let method = reqwest::Method::from_bytes(r.method.as_bytes()).unwrap_or(reqwest::Method::POST);
-        let mut req = self.inner.client.request(method, url).body(r.body);
+        // A malformed method or header is the plugin's doing and will not change on a retry.
+        let Ok(method) = reqwest::Method::from_bytes(r.method.as_bytes()) else {
+            return Outcome::undeliverable(
+                format!("the plugin rendered an invalid HTTP method {:?}", r.method),
+                started,
+            );
+        };
+        let mut headers = reqwest::header::HeaderMap::new();
         for (k, v) in &r.headers {
-            req = req.header(k, v);
+            match (reqwest::header::HeaderName::from_bytes(k.as_bytes()), reqwest::header::HeaderValue::from_str(v)) {
+                (Ok(name), Ok(value)) => {
+                    headers.append(name, value);
+                }
+                _ => {
+                    let e = format!(
+                        "the plugin rendered an invalid HTTP header {k:?} (bad name, or CR/LF/NUL in its value)"
+                    );
+                    return Outcome::undeliverable(e, started);
+                }
+            }
         }
+        let req = self.inner.client.request(method, url).headers(headers).body(r.body);
         let mut resp = match req.send().await {
             Ok(resp) => resp,
             Err(e) => return fail(format!("{e}{}", source_chain(&e))),

@@ -3,7 +3,7 @@
 
 use paywatch_plugin_api::abi::PluginKind;
 use paywatch_plugin_api::messages::{currency_method, CurrencyInfo};
-use paywatch_plugin_api::testing::conformance::{self, CurrencyOptions, PlatformOptions, Report};
+use paywatch_plugin_api::testing::conformance::{self, CurrencyOptions, CustomFixture, PlatformOptions, Report};
 use paywatch_plugin_api::testing::harness::PluginLib;
 use paywatch_plugin_api::testing::TestHost;
 use serde_json::{json, Map, Value};
@@ -24,33 +24,58 @@ pub struct CheckOptions {
     pub config: Map<String, Value>,
     /// An endpoint the platform plugin accepts; default `{"url": "https://shop.example/paywatch"}`.
     pub endpoint: Option<Value>,
+    /// Reference data for a chain kind the kit has none for.
+    pub fixture: Option<CustomFixture>,
 }
 
-/// The library's identity line and the conformance report; `Err` if it cannot be loaded.
-pub fn check_file(path: &Path, opts: &CheckOptions) -> Result<(String, Report), String> {
-    let lib = PluginLib::load(path).map_err(|e| e.to_string())?;
+/// What [`check_file`] found.
+#[derive(Debug)]
+pub struct Checked {
+    /// `FILE: KIND plugin NAME VERSION (ABI x.y), loaded and checked`.
+    pub header: String,
+    /// Options given that do not apply to this kind of plugin.
+    pub notes: Vec<String>,
+    /// One line per check.
+    pub report: Report,
+}
+
+/// Loads one library and runs the conformance checks that apply to it; `Err` (the reason, as
+/// `run` would refuse it) if it cannot be loaded.
+pub fn check_file(path: &Path, opts: &CheckOptions) -> Result<Checked, String> {
+    // SAFETY: the operator names the file to check; loading runs its initializers, as putting
+    // it in `plugins.dir` would.
+    let lib = unsafe { PluginLib::load(path) }.map_err(|e| e.to_string())?;
     let (major, minor) = lib.abi();
-    let kind = if lib.kind() == PluginKind::CURRENCY { "currency" } else { "platform" };
+    let currency = lib.kind() == PluginKind::CURRENCY;
+    let kind = if currency { "currency" } else { "platform" };
     let header = format!(
         "{}: {kind} plugin {} {} (ABI {major}.{minor}), loaded and checked",
         path.display(),
         lib.name(),
         lib.version()
     );
-    let report = if lib.kind() == PluginKind::CURRENCY {
+    let mut notes = Vec::new();
+    let report = if currency {
+        if opts.endpoint.is_some() {
+            notes.push("--endpoint is for platform plugins: not used".to_string());
+        }
         let config = currency_config(&lib, opts);
+        let custom = opts.fixture.clone();
         conformance::check_currency(
             &lib,
-            &CurrencyOptions { chain_kind: opts.chain_kind.clone(), ..CurrencyOptions::new(config) },
+            &CurrencyOptions { chain_kind: opts.chain_kind.clone(), custom, ..CurrencyOptions::new(config) },
         )
     } else {
+        if opts.chain_kind.is_some() || opts.fixture.is_some() {
+            notes.push("--chain-kind and --fixture are for currency plugins: not used".to_string());
+        }
         let mut p = PlatformOptions { config: Value::Object(opts.config.clone()), ..PlatformOptions::default() };
         if let Some(e) = &opts.endpoint {
             p.endpoint = e.clone();
         }
         conformance::check_platform(&lib, &p)
     };
-    Ok((header, report))
+    Ok(Checked { header, notes, report })
 }
 
 /// The config the daemon would pass for an asset on a chain of the plugin's kind.
@@ -58,21 +83,26 @@ fn currency_config(lib: &PluginLib, opts: &CheckOptions) -> Value {
     let asset = opts.asset.clone().unwrap_or_else(|| "TEST".into());
     let network = opts.network.clone().unwrap_or_else(|| "mainnet".into());
     let chain_id = opts.chain_id.unwrap_or(1);
+    // The symbol differs from the asset id, as an operator may configure it: a plugin that
+    // writes the symbol in `Match.asset` is caught.
     let with = |extra: Value| {
-        let mut v = json!({"asset": asset, "symbol": asset, "chain": "check"});
+        let mut v = json!({"asset": asset, "symbol": "TST", "chain": "check"});
         for (k, x) in extra.as_object().into_iter().flatten().chain(&opts.config) {
             v[k] = x.clone();
         }
         v
     };
+    let both = with(json!({"network": network, "chain_id": chain_id}));
     let kind = opts.chain_kind.clone().or_else(|| {
         // Ask the plugin, from an instance given both kinds' keys.
         let host = TestHost::new();
-        let probe = lib.create(&with(json!({"network": network, "chain_id": chain_id})), &host).ok()?;
+        let probe = lib.create(&both, &host).ok()?;
         probe.call::<_, CurrencyInfo>(currency_method::INFO, &json!({}), &host).ok().map(|i| i.chain_kind)
     });
     match kind.as_deref() {
         Some("evm") => with(json!({"chain_id": chain_id})),
-        _ => with(json!({"network": network})),
+        Some(_) => with(json!({"network": network})),
+        // It refused both: the checks report its own reason, from the same config.
+        None => both,
     }
 }

@@ -6,7 +6,7 @@ mod host;
 mod instance;
 mod loader;
 
-pub use check::{check_file, CheckOptions};
+pub use check::{check_file, CheckOptions, Checked};
 pub(crate) use host::CallContext;
 pub(crate) use instance::{CallError, PluginInstance};
 pub(crate) use loader::Kind;
