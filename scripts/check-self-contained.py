@@ -3,14 +3,21 @@
 
 A user's clone has nothing beside it, so a test that reads `../shared/...` passes only where
 CI happens to lay a folder next to the checkout. Run by scripts/test.sh; exits 1 naming each
-offending line. What it resolves:
+offending place. It reads every tracked source, script and manifest (shell scripts without an
+extension too, found by their `#!` line) and flags:
 
-* Rust: `env!("CARGO_MANIFEST_DIR")` followed on the same line by `.join("p")` or
-  `concat!(…, "p")`, resolved from the crate's folder; `workspace_root().join("p")` from the
-  repository root; `include_bytes!`/`include_str!("p")` from the file's folder.
-* Shell and Python: a literal path that climbs out of the repository from the script's folder
-  (`$(dirname "$0")/../..`, `"$root/.."`).
-* Anywhere: the CI layout's sibling folder named as `../shared` or `shared/data`.
+* any string literal holding a relative path that climbs out of the repository from every
+  place it could be relative to (the file's folder, its crate's folder, the repository root:
+  where tests, scripts and build scripts run);
+* Rust path expressions: `env!("CARGO_MANIFEST_DIR")`, `workspace_root()` or a literal,
+  followed by `.join("…")` steps (across line breaks, as rustfmt wraps them), and
+  `concat!(env!("CARGO_MANIFEST_DIR"), "…")`, resolved step by step;
+* shell `$(dirname "$0")/..`, `$root/..` forms, and bare `../` words in shell commands;
+* `path = "…"` dependencies in Cargo manifests;
+* the CI layout's sibling folder by name (`shared/data`, `../shared`), even as an absolute path.
+
+What it cannot see: a path built at run time from the environment or from data. Code review
+keeps those out.
 """
 import os
 import re
@@ -18,12 +25,26 @@ import subprocess
 import sys
 
 ROOT = os.path.realpath(os.path.join(os.path.dirname(__file__), ".."))
-files = subprocess.run(["git", "-C", ROOT, "ls-files", "-z"], capture_output=True, check=True).stdout.decode().split("\0")
-files = [f for f in files if f.endswith((".rs", ".sh", ".toml", ".py", ".js", ".php", ".md")) and f != "scripts/check-self-contained.py"]
+SELF = "scripts/check-self-contained.py"
+CODE = (".rs", ".sh", ".py", ".js", ".php", ".toml")
 
 
-def crate_dir(rel):
-    d = os.path.dirname(os.path.join(ROOT, rel))
+def tracked():
+    out = subprocess.run(["git", "-C", ROOT, "ls-files", "-z"], capture_output=True, check=True).stdout
+    for rel in out.decode().split("\0"):
+        if not rel or rel == SELF:
+            continue
+        path = os.path.join(ROOT, rel)
+        if rel.endswith(CODE):
+            yield rel, path
+        elif "." not in os.path.basename(rel) and os.path.isfile(path):
+            with open(path, "rb") as f:
+                if f.read(2) == b"#!":
+                    yield rel, path
+
+
+def crate_dir(path):
+    d = os.path.dirname(path)
     while d.startswith(ROOT):
         if os.path.exists(os.path.join(d, "Cargo.toml")):
             return d
@@ -31,45 +52,72 @@ def crate_dir(rel):
     return ROOT
 
 
-def outside(base, path):
-    p = os.path.normpath(os.path.join(base, path))
+def outside(base, rel):
+    p = os.path.normpath(os.path.join(base, rel))
     return not (p == ROOT or p.startswith(ROOT + os.sep))
 
 
-RUST = [
-    (re.compile(r'CARGO_MANIFEST_DIR"\)\)?(?:\s*\.\s*join\(|\s*,\s*)"([^"]*)"'), "crate"),
-    (re.compile(r'workspace_root\(\)\s*\.\s*join\("([^"]*)"'), "root"),
-    (re.compile(r'include_(?:bytes|str)!\("([^"]*)"'), "file"),
-]
-SIBLING = re.compile(r'(\.\./)+shared\b|(?<![\w/.-])shared/data\b')
-CLIMB = re.compile(r'(?:\$\(dirname "\$0"\)|\$\{?root\}?|\$\{?here\}?)/((?:\.\./?)+)')
+STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
+SIBLING = re.compile(r"(\.\./)+shared\b|\bshared/data\b")
+JOIN_CHAIN = re.compile(
+    r'(CARGO_MANIFEST_DIR"\)\)?|workspace_root\(\)|Path::new\(\s*"([^"]*)"\s*\))((?:\s*\.\s*join\(\s*"[^"]*"\s*\))+)'
+)
+JOIN_STEP = re.compile(r'join\(\s*"([^"]*)"\s*\)')
+CONCAT = re.compile(r'concat!\(\s*env!\("CARGO_MANIFEST_DIR"\)\s*,\s*"([^"]*)"')
+SHELL_CLIMB = re.compile(r'(?:\$\(dirname "\$0"\)|\$\{?root\}?|\$\{?here\}?)/((?:\.\./?)+)')
+SHELL_WORD = re.compile(r'(?:^|[\s=<>(])((?:\.\./)+[\w./-]*)')
+TOML_PATH = re.compile(r'^[^#\n]*\bpath\s*=\s*"([^"]*)"', re.M)
 
-bad = []
-for rel in files:
-    path = os.path.join(ROOT, rel)
+
+def line_of(text, index):
+    return text.count("\n", 0, index) + 1
+
+
+def check(rel, path, bad):
     try:
         text = open(path, encoding="utf-8").read()
     except (OSError, UnicodeDecodeError):
-        continue
-    for n, line in enumerate(text.splitlines(), 1):
-        if rel.endswith(".md"):
-            continue  # prose may name the CI layout; code may not
-        if SIBLING.search(line):
-            bad.append(f"{rel}:{n}: {line.strip()}")
-            continue
-        if rel.endswith(".rs"):
-            for rx, base in RUST:
-                for m in rx.finditer(line):
-                    b = {"crate": crate_dir(rel), "root": ROOT, "file": os.path.dirname(path)}[base]
-                    if outside(b, m.group(1).lstrip("/")):
-                        bad.append(f"{rel}:{n}: {line.strip()}")
-        elif rel.endswith((".sh", ".py")):
-            for m in CLIMB.finditer(line):
-                base = ROOT if "root" in m.group(0) else os.path.dirname(path)
-                if outside(base, m.group(1)):
-                    bad.append(f"{rel}:{n}: {line.strip()}")
+        return
+    here, crate = os.path.dirname(path), crate_dir(path)
+    flag = lambda i, why: bad.append(f"{rel}:{line_of(text, i)}: {why}")
+    for m in SIBLING.finditer(text):
+        flag(m.start(), f"names the CI layout's sibling folder ({m.group(0)})")
+    for m in STRING.finditer(text):
+        s = m.group(1)
+        # A leading "/" is an absolute path or a `concat!` suffix (resolved below).
+        if ("../" in s or s == "..") and not s.startswith("/"):
+            if all(outside(base, s) for base in (here, crate, ROOT)):
+                flag(m.start(), f"relative path {s!r} climbs out of the repository")
+    if rel.endswith(".rs"):
+        for m in JOIN_CHAIN.finditer(text):
+            start = ROOT if m.group(1).startswith("workspace_root") else crate
+            if m.group(2) is not None:
+                start = os.path.join(here, m.group(2))
+            steps = JOIN_STEP.findall(m.group(3))
+            if outside(start, os.path.join(*steps)):
+                flag(m.start(), f"path {'/'.join(steps)!r} joined onto {m.group(1)!r} leaves the repository")
+        for m in CONCAT.finditer(text):
+            if outside(crate, m.group(1).lstrip("/")):
+                flag(m.start(), f"concat!(CARGO_MANIFEST_DIR, {m.group(1)!r}) leaves the repository")
+    if rel.endswith((".sh", ".py")) or "." not in os.path.basename(rel):
+        for m in SHELL_CLIMB.finditer(text):
+            base = ROOT if "root" in m.group(0) else here
+            if outside(base, m.group(1)):
+                flag(m.start(), f"{m.group(0)!r} climbs out of the repository")
+        if not rel.endswith(".py"):
+            for m in SHELL_WORD.finditer(text):
+                if all(outside(base, m.group(1)) for base in (here, ROOT)):
+                    flag(m.start(1), f"{m.group(1)!r} climbs out of the repository")
+    if rel.endswith(".toml"):
+        for m in TOML_PATH.finditer(text):
+            if outside(here, m.group(1)):
+                flag(m.start(), f"path {m.group(1)!r} leaves the repository")
 
+
+bad = []
+for rel, path in tracked():
+    check(rel, path, bad)
 if bad:
-    print("check-self-contained: these lines read outside the repository (copy the data in):", file=sys.stderr)
-    print("\n".join(bad), file=sys.stderr)
+    print("check-self-contained: these read outside the repository (copy the data in):", file=sys.stderr)
+    print("\n".join(sorted(set(bad))), file=sys.stderr)
     sys.exit(1)
