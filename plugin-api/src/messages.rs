@@ -311,7 +311,8 @@ pub struct HttpRequest {
     pub method: String,
     /// An absolute `http` or `https` URL.
     pub url: String,
-    /// Header names and values (no CR, LF or NUL).
+    /// Header names and values (no CR, LF or NUL: a header or method the daemon cannot send
+    /// fails the delivery without retries, as `undeliverable` does).
     pub headers: Vec<(String, String)>,
     /// The body, sent as is.
     pub body: String,
