@@ -19,6 +19,9 @@ cargo fmt --all -- --check
 # build of every dependency's build script (RocksDB's C++ above all) instead of two.
 step "cargo clippy (target: $CARGO_TARGET_DIR)"
 cargo clippy --workspace --all-targets --locked --profile test -- -D warnings
+# --profile test again: the docs reuse the checked dependencies instead of building their own.
+step "cargo doc (warnings denied)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --profile test --quiet
 step "cargo test"
 cargo test --workspace --locked
 step "done"

@@ -1,4 +1,6 @@
 //! `paywatch`: parse arguments, load config, init tracing, run.
+// The command line's output is its interface: printing is this file's job, not the library's.
+#![allow(clippy::print_stdout)]
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};

@@ -192,6 +192,7 @@ pub const SCAN_TX: u32 = 2;
 // SAFETY: the vtable is immutable `'static` data: plain function pointers and pointers to
 // `'static` strings.
 unsafe impl Sync for PluginVTable {}
+// SAFETY: as above: nothing in it is tied to a thread.
 unsafe impl Send for PluginVTable {}
 
 /// Log levels of [`HostVTable::log`].

@@ -88,9 +88,9 @@ pub unsafe fn validate(ptr: *const PluginVTable) -> Result<Checked, VTableError>
     if ptr.is_null() || !ptr.is_aligned() {
         return Err(VTableError::BadPointer);
     }
-    // SAFETY (all reads below): `ptr` is non-null and aligned, and a library exporting the
-    // entry symbol provides at least the leading fields; each field is read as plain data
-    // (integers, pointers) before any of it is interpreted.
+    // SAFETY: (this read and those below) `ptr` is non-null and aligned, and a library
+    // exporting the entry symbol provides at least the leading fields; each field is read as
+    // plain data (integers, pointers) before any of it is interpreted.
     let magic = unsafe { addr_of!((*ptr).magic).read() };
     if magic != abi::MAGIC {
         return Err(VTableError::Magic { found: magic });

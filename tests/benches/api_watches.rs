@@ -2,6 +2,8 @@
 //! RocksDB with synced writes) over loopback HTTP. Prints figures; asserts nothing about speed.
 //!
 //!     cargo bench -p paywatch-tests --bench api_watches
+// A benchmark prints its figures.
+#![allow(clippy::print_stdout)]
 
 use paywatch_tests::daemon::{test_config, SHOP1_KEY};
 use serde_json::json;

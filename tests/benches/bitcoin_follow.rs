@@ -6,6 +6,8 @@
 //! * catch-up: blocks/s connecting 1,000 blocks mined while the daemon was stopped.
 //!
 //!     cargo bench --workspace   (bench `bitcoin_follow`)
+// A benchmark prints its figures.
+#![allow(clippy::print_stdout)]
 
 use paywatch_tests::bench::{ms_to_event, percentiles};
 use paywatch_tests::btc::{BtcRig, SHOP};

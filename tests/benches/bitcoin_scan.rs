@@ -5,6 +5,8 @@
 //! 10M watches. Prints figures only.
 //!
 //!     cargo bench --workspace   (bench `bitcoin_scan`)
+// A benchmark prints its figures.
+#![allow(clippy::print_stdout)]
 
 use bitcoincore_rpc::bitcoin::{self, consensus::Decodable};
 use paywatch_plugin_api::{CurrencyPlugin, Host};

@@ -6,6 +6,8 @@
 //!   p50/p99 over 200 invoices.
 //!
 //!     cargo bench --workspace   (bench `dispatch`)
+// A benchmark prints its figures.
+#![allow(clippy::print_stdout)]
 
 use paywatch_tests::btc::BtcRig;
 use paywatch_tests::receiver::Receiver;

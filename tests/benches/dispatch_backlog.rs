@@ -3,6 +3,8 @@
 //! (through `paywatch::bench`), the receiver only counts. Prints figures (progress every 10 %).
 //!
 //!     cargo bench --workspace   (bench `dispatch_backlog`; about 10 minutes here)
+// A benchmark prints its figures.
+#![allow(clippy::print_stdout)]
 
 use paywatch_tests::daemon::{install_plugins, test_config, Daemon};
 use std::sync::atomic::{AtomicUsize, Ordering};

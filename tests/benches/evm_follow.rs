@@ -7,6 +7,8 @@
 //!   watched address), mined while the daemon was stopped.
 //!
 //!     cargo bench --workspace   (bench `evm_follow`)
+// A benchmark prints its figures.
+#![allow(clippy::print_stdout)]
 
 use paywatch_tests::bench::{ms_to_event, percentiles};
 use paywatch_tests::daemon::SHOP1_KEY as SHOP;

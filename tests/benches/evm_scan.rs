@@ -6,6 +6,8 @@
 //! Prints figures only.
 //!
 //!     cargo bench --workspace   (bench `evm_scan`)
+// A benchmark prints its figures.
+#![allow(clippy::print_stdout)]
 
 use paywatch_plugin_api::abi::SCAN_BLOCK;
 use paywatch_plugin_api::evm::{Block, Log, Tx};

@@ -8,6 +8,8 @@
 //!   called directly. The scanner is the fixture's (it asks `is_watched` for every 20-byte
 //!   chunk: ~69,000 host callbacks per block, more than a block has outputs); the watch set has
 //!   1,000,000 fingerprints.
+// A benchmark prints its figures.
+#![allow(clippy::print_stdout)]
 
 use paywatch_plugin_api::abi::HostVTable;
 use paywatch_plugin_api::abi::SCAN_BLOCK;

@@ -132,13 +132,17 @@ impl AbiPlugin {
         // SAFETY: a paywatch plugin built by this repository; the library lives as long as the
         // vtable and instance taken from it (fields drop after `Drop::drop`).
         let lib = unsafe { libloading::Library::new(path) }.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        // SAFETY: the entry symbol's type is fixed by the ABI.
         let entry = unsafe { lib.get::<abi::EntryFn>(abi::ENTRY_SYMBOL.as_bytes()) }.unwrap();
+        // SAFETY: a plugin of this repository returns its 'static vtable; `lib` outlives it.
         let vt: &'static abi::PluginVTable = unsafe { &*entry() };
         let mut inst: abi::Instance = std::ptr::null_mut();
         let mut reply = OwnedBuf::EMPTY;
         let cfg = config.to_string();
+        // SAFETY: per the ABI: config and host vtable live for the call; out-pointers valid.
         let status = unsafe { (vt.create)(Bytes::new(cfg.as_bytes()), hvt, &mut inst, &mut reply) };
         assert_eq!(status, abi::Status::OK, "create {}", path.display());
+        // SAFETY: the reply came from this plugin and is returned once.
         unsafe { (vt.free_buf)(reply) };
         Self { vt, inst, _lib: lib }
     }
@@ -147,6 +151,7 @@ impl AbiPlugin {
     pub fn scan<R>(&self, what: u32, raw: &[u8], hvt: &HostVTable, read: impl FnOnce(&[u8]) -> R) -> R {
         let mut reply = paywatch_plugin_api::abi::OwnedBuf::EMPTY;
         let bytes = paywatch_plugin_api::abi::Bytes::new(raw);
+        // SAFETY: a live instance of this vtable; arguments live for the call.
         let status = unsafe { (self.vt.scan)(self.inst, what, bytes, hvt, &mut reply) };
         self.finish(status, reply, read)
     }
@@ -156,6 +161,7 @@ impl AbiPlugin {
         use paywatch_plugin_api::abi::{Bytes, OwnedBuf};
         let mut reply = OwnedBuf::EMPTY;
         let status =
+            // SAFETY: a live instance of this vtable; arguments live for the call.
             unsafe { (self.vt.call)(self.inst, Bytes::new(method.as_bytes()), Bytes::new(payload), hvt, &mut reply) };
         self.finish(status, reply, read)
     }
@@ -170,6 +176,7 @@ impl AbiPlugin {
         // SAFETY: the plugin filled `reply` (ptr/len of its own allocation, or empty).
         let bytes = if reply.len == 0 { &[][..] } else { unsafe { std::slice::from_raw_parts(reply.ptr, reply.len) } };
         let out = read(bytes);
+        // SAFETY: the reply came from this plugin and is returned once.
         unsafe { (self.vt.free_buf)(reply) };
         out
     }

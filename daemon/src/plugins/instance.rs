@@ -40,6 +40,7 @@ impl CallError {
 struct Ptr(Instance);
 // SAFETY: the plugin contract requires instances to be `Send + Sync`.
 unsafe impl Send for Ptr {}
+// SAFETY: as above.
 unsafe impl Sync for Ptr {}
 
 #[derive(Debug)]

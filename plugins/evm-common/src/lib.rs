@@ -1,5 +1,5 @@
 //! What the `ethereum` and `erc20` currency plugins share: EIP-55 addresses
-//! ([`address`]), EIP-681 payment URIs ([`uri`]), addresses from an xpub ([`derive`]) and the
+//! ([`address`]), EIP-681 payment URIs ([`uri`]), addresses from an xpub ([`derive`](mod@derive)) and the
 //! common part of their configuration ([`EvmAsset`]).
 
 pub mod address;
