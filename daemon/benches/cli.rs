@@ -26,5 +26,8 @@ fn main() {
     run();
     let mut ms: Vec<f64> = (0..30).map(|_| run()).collect();
     ms.sort_by(f64::total_cmp);
-    println!("paywatch config check --no-plugins (example.toml, every key): median {:.1} ms, best {:.1} ms", ms[15], ms[0]);
+    println!(
+        "paywatch config check --no-plugins (example.toml, every key): median {:.1} ms, best {:.1} ms",
+        ms[15], ms[0]
+    );
 }
