@@ -6,14 +6,17 @@ CI happens to lay a folder next to the checkout. Run by scripts/test.sh; exits 1
 offending place. It reads every tracked source, script and manifest (shell scripts without an
 extension too, found by their `#!` line) and flags:
 
-* any string literal holding a relative path that climbs out of the repository from every
-  place it could be relative to (the file's folder, its crate's folder, the repository root:
-  where tests, scripts and build scripts run);
+* any string literal holding a relative path that climbs out of the repository from where it
+  is read: Rust's `include_*!` from the file's folder, any other Rust literal from the crate's
+  folder (where `cargo test` runs it), scripts' literals from their folder or the root;
 * Rust path expressions: `env!("CARGO_MANIFEST_DIR")`, `workspace_root()` or a literal,
   followed by `.join("…")` steps (across line breaks, as rustfmt wraps them), and
   `concat!(env!("CARGO_MANIFEST_DIR"), "…")`, resolved step by step;
-* shell `$(dirname "$0")/..`, `$root/..` forms, and bare `../` words in shell commands;
-* `path = "…"` dependencies in Cargo manifests;
+* `CARGO_MANIFEST_DIR` or `workspace_root()` followed by `.parent()` steps past the root, and
+  `format!("{}/../…", env!("CARGO_MANIFEST_DIR"))`;
+* shell `$(dirname "$0")/..`, `$root/..` forms, `../` words and `cd ..` in shell commands;
+  Python's `.parent`/`parents[n]`/`os.pardir` climbing past the root from the script;
+* `path = "…"` or `'…'` dependencies in Cargo manifests;
 * the CI layout's sibling folder by name (`shared/data`, `../shared`), even as an absolute path.
 
 What it cannot see: a path built at run time from the environment or from data. Code review
@@ -58,6 +61,11 @@ def outside(base, rel):
 
 
 STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
+INCLUDE = re.compile(r'include_(?:bytes|str)!\(\s*"([^"]*)"')
+PARENTS = re.compile(r'(CARGO_MANIFEST_DIR"\)\)?|workspace_root\(\))((?:\s*\.\s*parent\(\)(?:\s*\.\s*(?:unwrap|expect)\([^)]*\))?)+)')
+FORMAT_DIR = re.compile(r'format!\(\s*"\{\}(/[^"]*)"\s*,\s*env!\("CARGO_MANIFEST_DIR"\)')
+PY_PARENTS = re.compile(r'(?:\.parent){2,}|parents\[(\d+)\]|os\.pardir')
+SHELL_CD = re.compile(r'\bcd\s+((?:\.\.)(?:/\.\.)*)(?=\s|;|&|$)', re.M)
 SIBLING = re.compile(r"(\.\./)+shared\b|\bshared/data\b")
 JOIN_CHAIN = re.compile(
     r'(CARGO_MANIFEST_DIR"\)\)?|workspace_root\(\)|Path::new\(\s*"([^"]*)"\s*\))((?:\s*\.\s*join\(\s*"[^"]*"\s*\))+)'
@@ -66,7 +74,7 @@ JOIN_STEP = re.compile(r'join\(\s*"([^"]*)"\s*\)')
 CONCAT = re.compile(r'concat!\(\s*env!\("CARGO_MANIFEST_DIR"\)\s*,\s*"([^"]*)"')
 SHELL_CLIMB = re.compile(r'(?:\$\(dirname "\$0"\)|\$\{?root\}?|\$\{?here\}?)/((?:\.\./?)+)')
 SHELL_WORD = re.compile(r'(?:^|[\s=<>(])((?:\.\./)+[\w./-]*)')
-TOML_PATH = re.compile(r'^[^#\n]*\bpath\s*=\s*"([^"]*)"', re.M)
+TOML_PATH = re.compile(r'^[^#\n]*\bpath\s*=\s*["\']([^"\']*)["\']', re.M)
 
 
 def line_of(text, index):
@@ -82,12 +90,18 @@ def check(rel, path, bad):
     flag = lambda i, why: bad.append(f"{rel}:{line_of(text, i)}: {why}")
     for m in SIBLING.finditer(text):
         flag(m.start(), f"names the CI layout's sibling folder ({m.group(0)})")
+    included = {m.start(1) for m in INCLUDE.finditer(text)}
     for m in STRING.finditer(text):
         s = m.group(1)
         # A leading "/" is an absolute path or a `concat!` suffix (resolved below).
-        if ("../" in s or s == "..") and not s.startswith("/"):
-            if all(outside(base, s) for base in (here, crate, ROOT)):
-                flag(m.start(), f"relative path {s!r} climbs out of the repository")
+        if not ("../" in s or s == "..") or s.startswith("/"):
+            continue
+        if rel.endswith(".rs"):
+            bases = (here,) if m.start(1) in included else (crate,)
+        else:
+            bases = (here, ROOT)
+        if all(outside(base, s) for base in bases):
+            flag(m.start(), f"relative path {s!r} climbs out of the repository")
     if rel.endswith(".rs"):
         for m in JOIN_CHAIN.finditer(text):
             start = ROOT if m.group(1).startswith("workspace_root") else crate
@@ -96,6 +110,14 @@ def check(rel, path, bad):
             steps = JOIN_STEP.findall(m.group(3))
             if outside(start, os.path.join(*steps)):
                 flag(m.start(), f"path {'/'.join(steps)!r} joined onto {m.group(1)!r} leaves the repository")
+        for m in PARENTS.finditer(text):
+            start = ROOT if m.group(1).startswith("workspace_root") else crate
+            ups = m.group(2).count("parent()")
+            if outside(start, "/".join([".."] * ups)):
+                flag(m.start(), f"{ups} .parent() steps from {m.group(1)!r} leave the repository")
+        for m in FORMAT_DIR.finditer(text):
+            if outside(crate, m.group(1).lstrip("/")):
+                flag(m.start(), f"format!(\"{{}}{m.group(1)}\", CARGO_MANIFEST_DIR) leaves the repository")
         for m in CONCAT.finditer(text):
             if outside(crate, m.group(1).lstrip("/")):
                 flag(m.start(), f"concat!(CARGO_MANIFEST_DIR, {m.group(1)!r}) leaves the repository")
@@ -108,6 +130,15 @@ def check(rel, path, bad):
             for m in SHELL_WORD.finditer(text):
                 if all(outside(base, m.group(1)) for base in (here, ROOT)):
                     flag(m.start(1), f"{m.group(1)!r} climbs out of the repository")
+            for m in SHELL_CD.finditer(text):
+                if all(outside(base, m.group(1)) for base in (here, ROOT)):
+                    flag(m.start(), f"cd {m.group(1)} climbs out of the repository")
+        else:
+            depth = rel.count("/")
+            for m in PY_PARENTS.finditer(text):
+                n = int(m.group(1)) + 1 if m.group(1) else m.group(0).count(".parent")
+                if m.group(0) == "os.pardir" or n > depth + 1:
+                    flag(m.start(), f"{m.group(0)!r} may climb out of the repository")
     if rel.endswith(".toml"):
         for m in TOML_PATH.finditer(text):
             if outside(here, m.group(1)):

@@ -50,8 +50,8 @@ pub enum RunError {
     Plugin(Box<dyn std::error::Error + Send + Sync>),
     #[error("asset {asset:?}: plugin {plugin:?} scans {scans:?} chains, but chain {chain:?} is {kind:?}")]
     ChainKind { asset: String, plugin: String, scans: String, chain: String, kind: &'static str },
-    #[error("{endpoint}: {message}")]
-    Endpoint { endpoint: String, message: String },
+    #[error("{at}: {message}")]
+    Refused { at: String, message: String },
     #[error("cannot start following: {0}")]
     Chain(String),
 }

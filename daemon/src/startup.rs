@@ -37,6 +37,14 @@ pub(crate) fn plugins(
         currencies.insert(asset.id.clone(), Arc::new(inst));
     }
     if let Some(name) = config.plugins.config.keys().find(|n| registry.get(Kind::Platform, n).is_none()) {
+        if registry.get(Kind::Currency, name).is_some() {
+            return Err(RunError::Refused {
+                at: format!("plugins.config.{name}"),
+                message: format!(
+                    "{name} is a currency plugin: its config is each asset's table, not [plugins.config.{name}]"
+                ),
+            });
+        }
         return Err(RunError::MissingPlugin {
             user: format!("plugins.config.{name}"),
             plugin: name.clone(),
@@ -64,7 +72,7 @@ pub(crate) fn plugins(
                 });
             };
             crate::dispatch::validate_with(plugin, &e.plugin_object())
-                .map_err(|message| RunError::Endpoint { endpoint: user(), message })?;
+                .map_err(|message| RunError::Refused { at: user(), message })?;
         }
     }
     Ok((currencies, platforms))

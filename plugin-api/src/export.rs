@@ -286,12 +286,19 @@ impl ExportedPlugin {
     }
 }
 
-/// The entry point returning a `'static` vtable (used by the export macros).
+/// The entry point returning a `'static` vtable (used by the export macros). It takes the
+/// kind and the type, never a vtable: every `ExportedPlugin` holds one the glue made.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __export_entry {
-    ($vtable:expr) => {
-        static PAYWATCH_PLUGIN_VTABLE: $crate::abi::PluginVTable = $vtable;
+    (@vtable currency $ty:ty) => {
+        $crate::__private::currency_vtable::<$ty>(cfg!(panic = "unwind"))
+    };
+    (@vtable platform $ty:ty) => {
+        $crate::__private::platform_vtable::<$ty>(cfg!(panic = "unwind"))
+    };
+    ($kind:ident $ty:ty) => {
+static PAYWATCH_PLUGIN_VTABLE: $crate::abi::PluginVTable = $crate::__export_entry!(@vtable $kind $ty);
 
         /// This plugin, for tests of the crate itself:
         /// `paywatch_plugin_api::testing::harness::PluginLib::from_exported(&crate::PAYWATCH_PLUGIN)`
@@ -313,7 +320,7 @@ macro_rules! __export_entry {
 #[macro_export]
 macro_rules! export_currency_plugin {
     ($ty:ty) => {
-        $crate::__export_entry!($crate::__private::currency_vtable::<$ty>(cfg!(panic = "unwind")));
+        $crate::__export_entry!(currency $ty);
     };
 }
 
@@ -321,6 +328,6 @@ macro_rules! export_currency_plugin {
 #[macro_export]
 macro_rules! export_platform_plugin {
     ($ty:ty) => {
-        $crate::__export_entry!($crate::__private::platform_vtable::<$ty>(cfg!(panic = "unwind")));
+        $crate::__export_entry!(platform $ty);
     };
 }

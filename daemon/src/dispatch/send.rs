@@ -167,8 +167,9 @@ impl Dispatcher {
         let fail = |error: String| Outcome::retry(error, started);
         let url = match url::Url::parse(&r.url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") => u,
-            Ok(u) => return fail(format!("{u}: only http and https callbacks are sent")),
-            Err(e) => return fail(format!("bad callback url {:?}: {e}", r.url)),
+            // The plugin rendered a URL that cannot be sent: no retry makes it better.
+            Ok(u) => return Outcome::undeliverable(format!("{u}: only http and https callbacks are sent"), started),
+            Err(e) => return Outcome::undeliverable(format!("bad callback url {:?}: {e}", r.url), started),
         };
         if let Some(ip) = match url.host() {
             Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),

@@ -131,8 +131,10 @@ impl TestHost {
         Host::new(&self.vt)
     }
 
-    /// The vtable, for calls through the C ABI. Valid while `self` is.
-    pub fn vtable(&self) -> &HostVTable {
+    /// The vtable, for calls through the C ABI (the harness). Not public: its callbacks
+    /// dereference `ctx`, so a copy that outlived `self` or carried another `ctx` would be
+    /// unsound through the safe [`Host::new`].
+    pub(crate) fn vtable(&self) -> &HostVTable {
         &self.vt
     }
 

@@ -7,7 +7,7 @@ use crate::messages::{
 use crate::messages::{Hex, OutPoint};
 use crate::testing::fixtures::{self, bitcoin_outpoint_key, decode_hex, BlockIndex, IndexedTx};
 use crate::testing::TestHost;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 
 pub(super) fn run(r: &mut Report, ctx: &Ctx<'_>) {
     let block = fixtures::bitcoin_mainnet_block();
@@ -32,8 +32,9 @@ fn keys(index: &BlockIndex) -> Vec<Vec<u8>> {
     index.txs.iter().flat_map(|t| &t.outputs).map(|o| decode_hex(&o.script_pubkey).expect("index hex")).collect()
 }
 
-/// `(txid, index, satoshis, key)` of what the index says a scan must find.
-type Found = BTreeSet<(String, u32, String, Vec<u8>)>;
+/// `(txid, index, satoshis, key)` of what the index says a scan must find, sorted (a Vec, not a
+/// set: a match reported twice is a difference).
+type Found = Vec<(String, u32, String, Vec<u8>)>;
 
 fn expected(txs: &[&IndexedTx]) -> Found {
     txs.iter()
@@ -46,7 +47,10 @@ fn expected(txs: &[&IndexedTx]) -> Found {
 }
 
 fn found(matches: &[Match]) -> Found {
-    matches.iter().map(|m| (m.txid.clone(), m.index, m.amount_base.clone(), m.key.0.clone())).collect()
+    let mut v: Found =
+        matches.iter().map(|m| (m.txid.clone(), m.index, m.amount_base.clone(), m.key.0.clone())).collect();
+    v.sort();
+    v
 }
 
 /// Reversed hex: a txid shown in wire order instead of display order.
@@ -75,7 +79,8 @@ fn scan_block_finds_the_reference(
             return None;
         }
     };
-    let want = expected(&index.txs.iter().collect::<Vec<_>>());
+    let mut want = expected(&index.txs.iter().collect::<Vec<_>>());
+    want.sort();
     let got = found(&reply.matches);
     let mut problems = Vec::new();
     let txids: HashSet<&str> = index.txs.iter().map(|t| t.txid.as_str()).collect();
@@ -91,13 +96,18 @@ fn scan_block_finds_the_reference(
     if let Some(m) = reply.matches.iter().find(|m| m.asset != ctx.asset) {
         problems.push(format!("Match.asset is {:?}: it must be the asset id {:?} of the config", m.asset, ctx.asset));
     }
-    let missing: Vec<_> = want.difference(&got).take(3).map(|(t, i, a, _)| format!("{t}:{i} ({a} sat)")).collect();
-    let extra: Vec<_> = got.difference(&want).take(3).map(|(t, i, a, _)| format!("{t}:{i} ({a})")).collect();
+    let missing: Vec<_> = want.iter().filter(|w| !got.contains(w)).collect();
+    let extra: Vec<_> = got.iter().filter(|g| !want.contains(g)).collect();
+    let show = |v: &[&(String, u32, String, Vec<u8>)]| {
+        v.iter().take(3).map(|(t, i, a, _)| format!("{t}:{i} ({a} sat)")).collect::<Vec<_>>().join(", ")
+    };
     if !missing.is_empty() {
-        problems.push(format!("missing {} of {}: {}", want.difference(&got).count(), want.len(), missing.join(", ")));
+        problems.push(format!("missing {} of {}: {}", missing.len(), want.len(), show(&missing)));
     }
     if !extra.is_empty() {
-        problems.push(format!("unexpected or wrong: {}", extra.join(", ")));
+        problems.push(format!("unexpected or wrong: {}", show(&extra)));
+    } else if missing.is_empty() && got != want {
+        problems.push(format!("{} matches for {} outputs: some reported more than once", got.len(), want.len()));
     }
     if problems.is_empty() {
         r.pass(name, format!("{} outputs of {} transactions of block {}", want.len(), index.txs.len(), index.height));
@@ -137,25 +147,45 @@ fn scan_tx_agrees(r: &mut Report, ctx: &Ctx<'_>, block: &[u8], index: &BlockInde
 fn spends(r: &mut Report, ctx: &Ctx<'_>, block: &[u8], index: &BlockIndex) {
     let name = "watched spends are reported, a coinbase is not a spend";
     let host = TestHost::new();
-    let mut want = BTreeSet::new();
+    let mut want = Vec::new();
     for t in index.txs.iter().filter(|t| t.position > 0) {
         let o = &t.spends[0];
         host.watch_outpoint(bitcoin_outpoint_key(o).expect("index txids are 32 bytes"));
-        want.insert((t.txid.clone(), o.clone()));
+        want.push((t.txid.clone(), o.clone()));
     }
+    want.sort();
     let null = OutPoint { txid: "00".repeat(32), index: u32::MAX };
     host.watch_outpoint(bitcoin_outpoint_key(&null).expect("32 bytes"));
     let Some(plugin) = ctx.instance(r, name, &host) else { return };
     let mut problems = Vec::new();
     match plugin.scan_block(block, &host) {
         Ok(reply) => {
-            let got: BTreeSet<(String, OutPoint)> =
+            let mut got: Vec<(String, OutPoint)> =
                 reply.watched_spends.iter().map(|s| (s.txid.clone(), s.spends.clone())).collect();
-            for (txid, o) in want.difference(&got) {
+            got.sort();
+            for (txid, o) in want.iter().filter(|w| !got.contains(w)) {
                 problems.push(format!("{txid} spends {}:{} and was not reported", o.txid, o.index));
             }
             if got.iter().any(|(_, o)| *o == null) {
                 problems.push("the coinbase's null outpoint was reported as a spend".into());
+            } else if got != want {
+                problems.push(format!(
+                    "{} watched spends reported for {} watched outpoints (only those, once each)",
+                    got.len(),
+                    want.len()
+                ));
+            }
+            // scan_tx reports the same spends as scan_block (mempool replacements).
+            for t in index.txs.iter().filter(|t| t.position > 0) {
+                let from_block: Vec<_> = reply.watched_spends.iter().filter(|s| s.txid == t.txid).collect();
+                match plugin.scan_tx(t.raw(block), &host) {
+                    Ok(r) if r.watched_spends.iter().collect::<Vec<_>>() == from_block => {}
+                    Ok(r) => problems.push(format!(
+                        "{}: scan_tx reports spends {:?}, scan_block {:?}",
+                        t.txid, r.watched_spends, from_block
+                    )),
+                    Err(e) => problems.push(format!("{}: scan_tx: {e}", t.txid)),
+                }
             }
             if let Some(m) = reply.matches.first() {
                 problems.push(format!("a host watching no keys got a match: {m:?}"));
@@ -195,6 +225,15 @@ fn keys_only_cost(r: &mut Report, ctx: &Ctx<'_>, block: &[u8], index: &BlockInde
         return r.fail(name, format!("scan_block: {e}"));
     }
     let (watched, spends) = (host.watched_calls(), host.spend_calls());
+    match plugin.scan_block(block, &host) {
+        Ok(reply) if !reply.watched_spends.is_empty() => {
+            return r.fail(
+                name,
+                format!("{} watched spends reported to a host watching no outpoint", reply.watched_spends.len()),
+            );
+        }
+        _ => {}
+    }
     if spends <= 1 {
         r.pass(name, format!("{watched} is_watched and {spends} is_watched_spend calls for the block"));
     } else {

@@ -5,7 +5,6 @@ use super::{garbage_never_panics, Ctx, Report};
 use crate::messages::{Hex, Match};
 use crate::testing::TestHost;
 use serde::Deserialize;
-use std::collections::BTreeSet;
 
 /// An author's reference data for a chain kind the kit does not know. As JSON (for
 /// `paywatch plugins check --fixture FILE`), bytes in hex:
@@ -72,13 +71,18 @@ fn expected(m: &Match) -> Expected {
 pub(super) fn run(r: &mut Report, ctx: &Ctx<'_>, f: &CustomFixture) {
     let host = TestHost::with_keys(f.watch.iter().cloned());
     let name = "scan_block finds exactly the expected payments";
+    if f.expected.is_empty() || f.watch.is_empty() {
+        return r.fail(name, "the fixture watches or expects nothing: it would check nothing");
+    }
     let Some(plugin) = ctx.instance(r, name, &host) else { return };
     let block = match plugin.scan_block(&f.block, &host) {
         Ok(reply) => reply.matches,
         Err(e) => return r.fail(name, e.to_string()),
     };
-    let got: BTreeSet<Expected> = block.iter().map(expected).collect();
-    let want: BTreeSet<Expected> = f.expected.iter().cloned().collect();
+    let mut got: Vec<Expected> = block.iter().map(expected).collect();
+    let mut want: Vec<Expected> = f.expected.clone();
+    got.sort();
+    want.sort();
     let mut problems = Vec::new();
     if got != want {
         problems.push(format!("found {got:?}, expected {want:?}"));

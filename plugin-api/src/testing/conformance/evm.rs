@@ -43,39 +43,57 @@ fn topic(a: &Address) -> B256 {
     w
 }
 
-/// Ether to the watched address (tx 0), a failed payment to it (tx 1), a token transfer to it
-/// from `contract` (tx 2, log 0) with a Transfer of another contract (log 1) and Ether
-/// forwarded by `contract` (an internal transfer), and a token transfer in a failed
-/// transaction (tx 3, log 2).
+/// keccak256("Approval(address,address,uint256)").
+const APPROVAL: &str = "8c5be1e5ebec7d5bd14f71427d1e84f3dd0314c0f7b2291e5b200ac8c7c3b925";
+
+/// One of each case a scanner must get right, for `contract` (the config's token, if any):
+///
+/// | tx | what | pays the watched address? |
+/// |---|---|---|
+/// | 0 | Ether to it | native: yes |
+/// | 1 | Ether to it, failed | no |
+/// | 2 | a call to `contract`: its `Transfer` to it (log 0), another contract's `Transfer` to it (log 1), an `Approval` naming it (log 2), a `Transfer` *from* it (log 3); Ether forwarded to it (internal) | token: log 0; native: the internal transfer |
+/// | 3 | a call to `contract`, failed: a `Transfer` to it (log 4) and Ether forwarded to it | no |
+/// | 4 | Ether to it, and more forwarded to it within the same transaction | native: both, under distinct indexes |
+/// | 5 | Ether *from* it | no |
 fn sample_block(contract: Address) -> Block {
-    let tx = |h: u8, to: Address, value: u128, success: bool| Tx {
+    let tx = |h: u8, from: Address, to: Address, value: u128, success: bool| Tx {
         hash: word(h),
-        from: SENDER,
+        from,
         to: Some(to),
         value: u256(value),
         success,
     };
-    let transfer = decode_hex(TRANSFER).and_then(|t| B256::try_from(t).ok()).expect("constant");
-    let log = |tx: u32, index: u32, address: Address, amount: u128| Log {
+    let b256 = |hex: &str| decode_hex(hex).and_then(|t| B256::try_from(t).ok()).expect("constant");
+    let log = |tx: u32, index: u32, address: Address, event: &str, from: Address, to: Address, amount: u128| Log {
         tx,
         index,
         address,
-        topics: vec![transfer, topic(&SENDER), topic(&WATCHED)],
+        topics: vec![b256(event), topic(&from), topic(&to)],
         data: u256(amount).to_vec(),
     };
+    let internal = |tx: u32, value: u128| Internal { tx, from: contract, to: WATCHED, value: u256(value) };
     Block {
         number: 19_000_000,
         timestamp: 1_700_000_000,
         hash: word(0xb1),
         parent: word(0xb0),
         txs: vec![
-            tx(0xa0, WATCHED, ETHER, true),
-            tx(0xa1, WATCHED, 5, false),
-            tx(0xa2, contract, 0, true),
-            tx(0xa3, contract, 0, false),
+            tx(0xa0, SENDER, WATCHED, ETHER, true),
+            tx(0xa1, SENDER, WATCHED, 5, false),
+            tx(0xa2, SENDER, contract, 0, true),
+            tx(0xa3, SENDER, contract, 0, false),
+            tx(0xa4, SENDER, WATCHED, 2, true),
+            tx(0xa5, WATCHED, SENDER, 4, true),
         ],
-        logs: vec![log(2, 0, contract, TOKENS), log(2, 1, FOREIGN, 999), log(3, 2, contract, 888)],
-        internal: vec![Internal { tx: 2, from: contract, to: WATCHED, value: u256(FORWARDED) }],
+        logs: vec![
+            log(2, 0, contract, TRANSFER, SENDER, WATCHED, TOKENS),
+            log(2, 1, FOREIGN, TRANSFER, SENDER, WATCHED, 999),
+            log(2, 2, contract, APPROVAL, SENDER, WATCHED, 555),
+            log(2, 3, contract, TRANSFER, WATCHED, SENDER, 444),
+            log(3, 4, contract, TRANSFER, SENDER, WATCHED, 888),
+        ],
+        internal: vec![internal(2, FORWARDED), internal(3, 6), internal(4, 3)],
     }
 }
 
@@ -88,14 +106,23 @@ fn hash(h: u8) -> String {
     format!("0x{}", format!("{h:02x}").repeat(32))
 }
 
-/// `(txid, amount)` a plugin must credit (`token`: the config names a contract), and for
-/// tokens the log index each must carry.
-fn expected(token: bool) -> Vec<(String, String, Option<u32>)> {
-    if token {
-        vec![(hash(0xa2), TOKENS.to_string(), Some(0))]
+/// `(txid, amount, index)` a plugin must credit, exactly (`token`: the config names a
+/// contract). Indexes: the log index for tokens; for the native coin `u32::MAX` for a
+/// transaction's own value and `u32::MAX - 1 - k` for its k-th internal transfer
+/// (`docs/plugins.md`).
+fn expected(token: bool) -> Vec<(String, String, u32)> {
+    let mut want = if token {
+        vec![(hash(0xa2), TOKENS.to_string(), 0)]
     } else {
-        vec![(hash(0xa0), ETHER.to_string(), None), (hash(0xa2), FORWARDED.to_string(), None)]
-    }
+        vec![
+            (hash(0xa0), ETHER.to_string(), u32::MAX),
+            (hash(0xa2), FORWARDED.to_string(), u32::MAX - 1),
+            (hash(0xa4), "2".to_string(), u32::MAX),
+            (hash(0xa4), "3".to_string(), u32::MAX - 1),
+        ]
+    };
+    want.sort();
+    want
 }
 
 fn scan_finds_payments(r: &mut Report, ctx: &Ctx<'_>, token: bool, raw: &[u8]) {
@@ -107,15 +134,15 @@ fn scan_finds_payments(r: &mut Report, ctx: &Ctx<'_>, token: bool, raw: &[u8]) {
         Err(e) => return r.fail(name, e.to_string()),
     };
     let mut problems = Vec::new();
-    let mut got: Vec<(String, String, Option<u32>)> =
-        reply.matches.iter().map(|m| (m.txid.clone(), m.amount_base.clone(), token.then_some(m.index))).collect();
+    let mut got: Vec<(String, String, u32)> =
+        reply.matches.iter().map(|m| (m.txid.clone(), m.amount_base.clone(), m.index)).collect();
     got.sort();
     let want = expected(token);
     if got != want {
         let what = if token {
-            "the Transfer log of the config's contract in tx 2 (log index 0), not another contract's, not Ether, not a failed transaction's"
+            "only the Transfer of the config's contract to the watched address (tx 2, log index 0): not another contract's, not an Approval, not a transfer from it, not Ether, not a failed transaction's"
         } else {
-            "Ether to the watched address in tx 0 and forwarded to it by a contract in tx 2, not the failed tx 1"
+            "the Ether sent to the watched address (tx 0, tx 4) and forwarded to it (tx 2, tx 4), at index u32::MAX for a transaction's value and u32::MAX-1-k for its k-th internal transfer; not Ether it sent, not a failed transaction's"
         };
         problems.push(format!("found (txid, amount, index) {got:?}, expected {want:?}: {what}"));
     }
@@ -141,7 +168,7 @@ fn scan_finds_payments(r: &mut Report, ctx: &Ctx<'_>, token: bool, raw: &[u8]) {
     }
     if problems.is_empty() {
         let kind = if token { "token transfer" } else { "Ether payments" };
-        r.pass(name, format!("{} {kind}, nothing from failed transactions or other contracts", reply.matches.len()));
+        r.pass(name, format!("{} {kind}; nothing failed, sent, approved or of another contract", reply.matches.len()));
     } else {
         r.fail(name, problems.join("; "));
     }

@@ -87,10 +87,17 @@ pub fn check_currency(lib: &PluginLib, opts: &CurrencyOptions) -> Report {
     addresses(&mut r, &plugin);
     let asset = opts.config.get("asset").and_then(Value::as_str).unwrap_or_default().to_string();
     let ctx = Ctx { lib, config: &opts.config, asset: &asset };
+    // The kit's own data for the kinds it knows; an author's fixture adds to it, never replaces it.
     match (kind.as_str(), &opts.custom) {
+        ("bitcoin", custom) => {
+            bitcoin::run(&mut r, &ctx);
+            custom.iter().for_each(|f| custom::run(&mut r, &ctx, f));
+        }
+        ("evm", custom) => {
+            evm::run(&mut r, &ctx);
+            custom.iter().for_each(|f| custom::run(&mut r, &ctx, f));
+        }
         (_, Some(fixture)) => custom::run(&mut r, &ctx, fixture),
-        ("bitcoin", None) => bitcoin::run(&mut r, &ctx),
-        ("evm", None) => evm::run(&mut r, &ctx),
         (other, None) => {
             r.skip(
                 "scanning",

@@ -122,17 +122,25 @@ fn request_problem(h: &crate::messages::HttpRequest) -> Option<String> {
         return Some(format!("method {:?} is not an HTTP token", h.method));
     }
     let rest = h.url.strip_prefix("https://").or_else(|| h.url.strip_prefix("http://"));
-    if rest.is_none_or(|r| r.is_empty() || r.starts_with('/'))
+    let authority = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or_default()).unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let bracketed = host.starts_with('[');
+    if authority.is_empty()
+        || host.is_empty()
+        || host.starts_with(':')
+        || (bracketed && !host.contains(']'))
+        || (!bracketed && host.contains([']', '[']))
         || h.url.chars().any(|c| c.is_whitespace() || c.is_control())
     {
-        return Some(format!("url {:?} is not an absolute http(s) URL", h.url));
+        return Some(format!("url {:?} is not an absolute http(s) URL with a host", h.url));
     }
     for (k, v) in &h.headers {
         if !is_token(k) {
             return Some(format!("header name {k:?} is not an HTTP token"));
         }
-        if v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-            return Some(format!("header {k} has CR, LF or NUL in its value"));
+        // What an HTTP client accepts in a value: tab, and no other control character.
+        if v.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+            return Some(format!("header {k} has a control character (CR, LF, NUL…) in its value"));
         }
     }
     None
@@ -177,7 +185,10 @@ fn hostile(r: &mut Report, lib: &PluginLib, opts: &PlatformOptions) {
             problems.push(format!("{what}: {e}"));
         }
     };
-    let Ok(plugin) = lib.create(&opts.config, &host) else { return };
+    let plugin = match lib.create(&opts.config, &host) {
+        Ok(p) => p,
+        Err(e) => return r.fail(name, format!("cannot create another instance from the same config: {e}")),
+    };
     for endpoint in [json!({}), json!({"url": 5}), json!([]), Value::Null, json!({"url": "\u{0}"})] {
         note(format!("validate_endpoint({endpoint})"), plugin.call(m::VALIDATE_ENDPOINT, &endpoint, &host));
         let req = json!({"event": sample_events()[0], "endpoint": endpoint, "attempt": 1, "now": 0});

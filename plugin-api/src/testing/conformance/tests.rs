@@ -13,6 +13,7 @@ const WIRE_ORDER: u8 = 1;
 const SYMBOL_AS_ASSET: u8 = 2;
 const LENIENT: u8 = 3;
 const PANICS: u8 = 4;
+const TWICE: u8 = 5;
 
 impl<const F: u8> CurrencyPlugin for Fake<F> {
     const NAME: &'static str = "fake";
@@ -55,14 +56,11 @@ impl<const F: u8> CurrencyPlugin for Fake<F> {
                 }
                 let asset = if F == SYMBOL_AS_ASSET { "BTC" } else { "X" }.to_string();
                 let amount_base = o.value.to_string();
-                reply.matches.push(Match {
-                    key: Hex(key),
-                    asset,
-                    amount_base,
-                    txid,
-                    index: o.index,
-                    spends: t.spends.clone(),
-                });
+                let m = Match { key: Hex(key), asset, amount_base, txid, index: o.index, spends: t.spends.clone() };
+                if F == TWICE {
+                    reply.matches.push(m.clone());
+                }
+                reply.matches.push(m);
             }
         }
         Ok(reply)
@@ -111,6 +109,13 @@ fn partial_results_for_truncated_input_are_named() {
     assert!(failed(&r, "scan_tx agrees with scan_block").contains("scan_tx"), "{r}");
     // The flaws are the only failures: the rest of the plugin passes.
     assert!(r.checks.iter().any(|c| c.name == "info" && matches!(c.outcome, Outcome::Passed(_))), "{r}");
+}
+
+#[test]
+fn a_payment_reported_twice_is_named() {
+    static VT: PluginVTable = crate::__private::currency_vtable::<Fake<TWICE>>(true);
+    let r = report(&VT);
+    assert!(failed(&r, "scan_block finds the reference outputs").contains("more than once"), "{r}");
 }
 
 #[test]
