@@ -57,12 +57,12 @@ pub enum RunError {
 }
 
 /// What `paywatch config check` adds to validation: loads the plugin directory and creates
-/// every plugin instance the config uses, exactly as [`run`] does (without opening the store),
+/// every plugin instance the config uses, exactly as [`run`] does first, before the store,
 /// so a config that `run` would refuse for its plugins is refused here too. Returns one line
 /// per instance on success.
 pub fn check_plugins(config: &Config) -> Result<Vec<String>, RunError> {
     let health = Arc::new(Health::new());
-    let (currencies, platforms) = startup::plugins(config, None, &health)?;
+    let (currencies, platforms) = startup::plugins(config, &health)?;
     let mut lines: Vec<String> = currencies
         .iter()
         .map(|(asset, p)| format!("asset {asset}: currency plugin {} ok", p.label()))
@@ -85,6 +85,8 @@ pub async fn run_with(
     on_ready: impl FnOnce(SocketAddr),
 ) -> Result<(), RunError> {
     let health = Arc::new(Health::new());
+    // Plugins first: a config they refuse stops the daemon before storage is touched.
+    let (currencies, platforms) = startup::plugins(&config, &health)?;
     let store = Arc::new(store::Store::open(&config.storage.path)?);
     health.set_store(Status::Ok, format!("open at {}", store.path().display()));
     tracing::info!(path = %store.path().display(), "store open");
@@ -92,7 +94,7 @@ pub async fn run_with(
     for c in &config.chains {
         tracing::info!(chain = %c.name, keys = set.len(&c.name), bytes = set.heap_bytes(&c.name), "watch set loaded");
     }
-    let (currencies, platforms) = startup::plugins(&config, Some(&set), &health)?;
+    startup::attach_watches(&config, &currencies, &set);
     let decimals = startup::decimals(&currencies)?;
     let assets = startup::invoice_assets(&config, &currencies, &decimals);
     let invoices =

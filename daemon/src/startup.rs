@@ -21,19 +21,16 @@ pub(crate) type Platforms = HashMap<String, Arc<PluginInstance>>;
 /// Loads the plugin directory, checks that every plugin the config names loaded with the right
 /// kind, creates one currency instance per asset (a bad plugin config, or a plugin for another
 /// kind of chain, fails here) and one instance per platform plugin, and has each config-file
-/// endpoint's params accepted by its plugin. `set`: the watch set scans consult (none for
-/// `config check`).
-pub(crate) fn plugins(
-    config: &Config,
-    set: Option<&Arc<WatchSet>>,
-    health: &Arc<Health>,
-) -> Result<(Currencies, Platforms), RunError> {
+/// endpoint's params accepted by its plugin. Touches no storage: `run` does this first, and
+/// `config check` does nothing else; [`attach_watches`] then connects the currency instances
+/// to the watch set.
+pub(crate) fn plugins(config: &Config, health: &Arc<Health>) -> Result<(Currencies, Platforms), RunError> {
     let dir = &config.plugins.dir;
     let registry = Registry::load_dir(dir).map_err(|source| RunError::PluginDir { dir: dir.clone(), source })?;
     registry.report_health(health);
     let mut currencies = HashMap::new();
     for asset in &config.assets {
-        let inst = currency(config, &registry, asset, set, health)?;
+        let inst = currency(config, &registry, asset, health)?;
         currencies.insert(asset.id.clone(), Arc::new(inst));
     }
     if let Some(name) = config.plugins.config.keys().find(|n| registry.get(Kind::Platform, n).is_none()) {
@@ -83,7 +80,6 @@ fn currency(
     config: &Config,
     registry: &Registry,
     asset: &AssetConfig,
-    set: Option<&Arc<WatchSet>>,
     health: &Arc<Health>,
 ) -> Result<PluginInstance, RunError> {
     let dir = &config.plugins.dir;
@@ -95,8 +91,7 @@ fn currency(
     })?;
     let chain = config.chain(&asset.chain).expect("validated: assets name configured chains");
     let label = format!("{}@{}", asset.plugin, asset.id);
-    let watches = set.map(|s| s.chain(&chain.name).expect("the set has every configured chain").clone());
-    let inst = PluginInstance::new(lib, label, &asset_plugin_config(asset, chain), watches, health.clone())
+    let inst = PluginInstance::new(lib, label, &asset_plugin_config(asset, chain), None, health.clone())
         .map_err(|e| RunError::Plugin(Box::new(e)))?
         .for_asset(&asset.id);
     let info: CurrencyInfo = inst.call(currency_method::INFO, &json!({})).map_err(|e| RunError::Plugin(Box::new(e)))?;
@@ -111,6 +106,15 @@ fn currency(
     }
     Ok(inst)
 }
+/// Connects each asset's currency instance to its chain's watch set (what `is_watched` asks).
+pub(crate) fn attach_watches(config: &Config, currencies: &Currencies, set: &WatchSet) {
+    for asset in &config.assets {
+        if let Some(inst) = currencies.get(&asset.id) {
+            inst.attach_watches(set.chain(&asset.chain).expect("the set has every configured chain").clone());
+        }
+    }
+}
+
 /// What a currency plugin instance is created from: the asset's table and its chain.
 fn asset_plugin_config(asset: &AssetConfig, chain: &ChainConfig) -> Value {
     let mut v = json!({"asset": asset.id, "symbol": asset.id, "chain": chain.name});

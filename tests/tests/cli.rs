@@ -81,8 +81,8 @@ fn check_with(extra: &str, plugins: &[std::path::PathBuf]) -> (Option<i32>, Stri
     let out = paywatch(&["config", "check", "--config", path.to_str().unwrap()], &[]);
     let (stdout, stderr) =
         (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
-    // `run` refuses what `config check` refuses, with the same reason (a config it accepts
-    // would start the daemon: not run here).
+    // `run` refuses what `config check` refuses, with the same reason, before it touches
+    // storage (a config it accepts would start the daemon: not run here).
     if out.status.code() == Some(2) {
         let run = paywatch(&["run", "--config", path.to_str().unwrap()], &[]);
         assert_ne!(run.status.code(), Some(0), "run accepted what config check refused: {stderr}");
@@ -91,6 +91,7 @@ fn check_with(extra: &str, plugins: &[std::path::PathBuf]) -> (Option<i32>, Stri
                 .contains(stderr.trim_start_matches("paywatch: invalid configuration: ").trim()),
             "run said something else than {stderr}"
         );
+        assert!(!dir.path().join("data").exists(), "run touched storage");
     }
     (out.status.code(), stdout, stderr)
 }

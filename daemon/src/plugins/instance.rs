@@ -11,7 +11,7 @@ use paywatch_plugin_api::PluginError;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum CallError {
@@ -50,7 +50,9 @@ pub(crate) struct PluginInstance {
     label: String,
     config: Vec<u8>,
     slot: RwLock<Option<Ptr>>,
-    watches: Option<Arc<ChainSet>>,
+    /// The chain's watch set `is_watched` consults (currency instances; attached once the
+    /// store is open, so plugins are created and checked before storage is touched).
+    watches: OnceLock<Arc<ChainSet>>,
     health: Arc<Health>,
     panics: AtomicU64,
     /// The asset a currency instance serves: every match is recorded for it.
@@ -74,7 +76,7 @@ impl PluginInstance {
             label,
             config,
             slot: RwLock::new(None),
-            watches,
+            watches: watches.map(OnceLock::from).unwrap_or_default(),
             health,
             panics: AtomicU64::new(0),
             asset: None,
@@ -89,6 +91,11 @@ impl PluginInstance {
             format!("{} {} from {}", me.lib.name, me.lib.version, me.lib.path.display()),
         );
         Ok(me)
+    }
+
+    /// Attaches the chain's watch set (once; a second call keeps the first).
+    pub(crate) fn attach_watches(&self, set: Arc<ChainSet>) {
+        let _ = self.watches.set(set);
     }
 
     /// A currency instance for one asset: its matches are that asset's, whatever the plugin
@@ -106,7 +113,7 @@ impl PluginInstance {
     /// Runs `f` with a host vtable for one call; a scan holds the watch set's read lock for the
     /// whole call.
     fn with_context<R>(&self, scan: bool, f: impl FnOnce(&abi::HostVTable) -> R) -> R {
-        let watches = self.watches.as_deref();
+        let watches = self.watches.get().map(|w| w.as_ref());
         let view = if scan { watches.map(|w| w.view()) } else { None };
         let ctx = CallContext { plugin: &self.label, watches, view };
         let vt = ctx.vtable();
