@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """The repository stands alone: no tracked file reads a path outside it.
 
-A user's clone has nothing beside it, so a test that reads `../shared/...` passes only where
-CI happens to lay a folder next to the checkout. Run by scripts/test.sh; exits 1 naming each
-offending place. It reads every tracked source, script and manifest (shell scripts without an
+A user's clone has nothing beside it, so a test that reads from a sibling folder passes only
+where CI happens to lay one next to the checkout (`shared`). Run by scripts/test.sh; exits 1
+naming each offending place. It reads every tracked source, script and manifest (shell scripts without an
 extension too, found by their `#!` line) and flags:
 
 * any string literal holding a relative path that climbs out of the repository from where it
@@ -17,7 +17,7 @@ extension too, found by their `#!` line) and flags:
 * shell `$(dirname "$0")/..`, `$root/..` forms, `../` words and `cd ..` in shell commands;
   Python's `.parent`/`parents[n]`/`os.pardir` climbing past the root from the script;
 * `path = "…"` or `'…'` dependencies in Cargo manifests;
-* the CI layout's sibling folder by name (`shared/data`, `../shared`), even as an absolute path.
+* the CI layout's sibling folder by name (`shared/data`, or `shared` one level up), even as an absolute path.
 
 What it cannot see: a path built at run time from the environment or from data. Code review
 keeps those out.
