@@ -111,6 +111,18 @@ fn mainnet_block() -> Vec<u8> {
     paywatch_plugin_api::testing::fixtures::bitcoin_mainnet_block().to_vec()
 }
 
+/// What a transaction spends, as `Match.spends` lists it: a coinbase's null outpoint is not a
+/// spend (docs/plugins.md, the bitcoin contract).
+fn spends_of(tx: &bitcoin::Transaction) -> Vec<OutPoint> {
+    if tx.is_coinbase() {
+        return Vec::new();
+    }
+    tx.input
+        .iter()
+        .map(|i| OutPoint { txid: i.previous_output.txid.to_string(), index: i.previous_output.vout })
+        .collect()
+}
+
 /// The SDK's reference index of the mainnet block (what the conformance kit checks plugins
 /// against) agrees with rust-bitcoin, an implementation independent of it and of this plugin.
 #[test]
@@ -135,15 +147,7 @@ fn the_sdks_block_index_agrees_with_rust_bitcoin() {
             assert_eq!((spk.as_slice(), o.value), (out.script_pubkey.as_bytes(), out.value.to_sat()));
             assert_eq!(scripts[&spk], 1, "{}: a sampled script is unique in the block", t.txid);
         }
-        let spends: Vec<OutPoint> = if tx.is_coinbase() {
-            Vec::new()
-        } else {
-            tx.input
-                .iter()
-                .map(|i| OutPoint { txid: i.previous_output.txid.to_string(), index: i.previous_output.vout })
-                .collect()
-        };
-        assert_eq!(t.spends, spends);
+        assert_eq!(t.spends, spends_of(tx));
     }
 }
 
@@ -176,16 +180,7 @@ fn scanning_the_mainnet_block_finds_exactly_the_planted_outputs() {
     for tx in &block.txdata {
         for (i, o) in tx.output.iter().enumerate() {
             if set.contains(o.script_pubkey.as_bytes()) {
-                // A coinbase's null outpoint is not a spend (docs/plugins.md, bitcoin contract).
-                let spends: Vec<_> = if tx.is_coinbase() {
-                    Vec::new()
-                } else {
-                    tx.input
-                        .iter()
-                        .map(|i| OutPoint { txid: i.previous_output.txid.to_string(), index: i.previous_output.vout })
-                        .collect()
-                };
-                expected.push((tx.compute_txid().to_string(), i as u32, o.value.to_sat().to_string(), spends));
+                expected.push((tx.compute_txid().to_string(), i as u32, o.value.to_sat().to_string(), spends_of(tx)));
             }
         }
     }
