@@ -1,5 +1,7 @@
 //! The REST API (axum): routes per resource, bearer-key auth, JSON errors, HTTP or HTTPS.
-//! It reads the store and writes through `index`, never around it.
+//! It reads the store and writes only through the owners of each resource: watches through
+//! `index`, invoices and refunds through `invoices`, endpoints and redeliveries through
+//! `dispatch`; never around them.
 
 mod auth;
 mod endpoints;

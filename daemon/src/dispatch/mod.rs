@@ -1,6 +1,8 @@
 //! Callbacks to shops: the outbox read in order per endpoint, each event rendered by the
 //! endpoint's platform plugin, sent, classified by the plugin, every attempt recorded, retried
-//! on a schedule of about three days. Only this module talks to shops.
+//! on a schedule of about three days (not when the plugin says `undeliverable`, or rendered a
+//! request that cannot be sent). Endpoint params are validated by their plugin when created or
+//! changed. Only this module talks to shops.
 //!
 //! Durability: an endpoint's cursor (the last outbox seq it took in) and its deliveries are in
 //! RocksDB; a delivery is pending until a verdict ends it, so a daemon killed mid-delivery sends

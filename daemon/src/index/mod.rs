@@ -1,5 +1,7 @@
-//! The index: the watch set and (in later stages) the indexer that applies chain updates.
-//! Only this module and `invoices` decide state; they write through `store`.
+//! The index: the watch set behind `is_watched` (`watchset`, `fingerprints`), watch creation
+//! and deletion (`watches`), each chain's address codec (`codec`), and the indexer, the single
+//! writer of a chain's payments, undo data, cursor and payment events (`indexer`). Only this
+//! module and `invoices` decide payment and invoice state; they write through `store`.
 
 mod codec;
 mod fingerprints;
