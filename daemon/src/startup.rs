@@ -117,18 +117,35 @@ pub(crate) fn attach_watches(config: &Config, currencies: &Currencies, set: &Wat
 
 /// What a currency plugin instance is created from: the asset's table and its chain.
 fn asset_plugin_config(asset: &AssetConfig, chain: &ChainConfig) -> Value {
-    let mut v = json!({"asset": asset.id, "symbol": asset.id, "chain": chain.name});
-    match &chain.node {
-        ChainNode::Bitcoin(b) => v["network"] = serde_json::to_value(b.network).expect("enum encodes"),
-        ChainNode::Evm(e) => v["chain_id"] = e.chain_id.into(),
-    }
+    let node = match &chain.node {
+        ChainNode::Bitcoin(b) => ("network", serde_json::to_value(b.network).expect("enum encodes")),
+        ChainNode::Evm(e) => ("chain_id", e.chain_id.into()),
+    };
+    let mut own = asset.params.expose().clone();
     if let Some(c) = &asset.contract {
-        v["contract"] = c.clone().into();
+        own.insert("contract".into(), c.clone().into());
     }
     if let Some(d) = asset.decimals {
-        v["decimals"] = d.into();
+        own.insert("decimals".into(), d.into());
     }
-    for (k, val) in asset.params.expose() {
+    currency_plugin_config(&asset.id, &chain.name, [node], &own)
+}
+
+/// The one shape of a currency plugin's config (`docs/plugins.md`, "What an instance
+/// receives"), for `run` and for `plugins check`: `asset` (the id), `symbol` (the id unless
+/// the table sets one), `chain`, the chain's `network` or `chain_id`, then the asset table's
+/// own keys.
+pub(crate) fn currency_plugin_config<'a>(
+    asset: &str,
+    chain: &str,
+    node: impl IntoIterator<Item = (&'a str, Value)>,
+    own: &serde_json::Map<String, Value>,
+) -> Value {
+    let mut v = json!({"asset": asset, "symbol": asset, "chain": chain});
+    for (k, val) in node {
+        v[k] = val;
+    }
+    for (k, val) in own {
         v[k] = val.clone();
     }
     v

@@ -86,31 +86,43 @@ pub mod platform_method {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Hex(pub Vec<u8>);
 
+impl Hex {
+    /// Hex digits (either case) → bytes; the error names the offending digit or length.
+    pub fn decode(s: &str) -> Result<Self, String> {
+        let digit = |c: u8| match c {
+            b'0'..=b'9' => Ok(c - b'0'),
+            b'a'..=b'f' => Ok(c - b'a' + 10),
+            b'A'..=b'F' => Ok(c - b'A' + 10),
+            _ => Err(format!("{:?} is not a hex digit", c as char)),
+        };
+        if !s.len().is_multiple_of(2) {
+            return Err(format!("hex string of odd length {}", s.len()));
+        }
+        s.as_bytes().chunks(2).map(|p| Ok(digit(p[0])? << 4 | digit(p[1])?)).collect::<Result<_, _>>().map(Hex)
+    }
+}
+
+/// Lowercase hex, as in JSON.
+impl std::fmt::Display for Hex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        self.0.iter().try_for_each(|b| {
+            use std::fmt::Write;
+            f.write_char(DIGITS[(b >> 4) as usize] as char)?;
+            f.write_char(DIGITS[(b & 15) as usize] as char)
+        })
+    }
+}
+
 impl Serialize for Hex {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        let mut out = String::with_capacity(self.0.len() * 2);
-        for b in &self.0 {
-            out.push(DIGITS[(b >> 4) as usize] as char);
-            out.push(DIGITS[(b & 15) as usize] as char);
-        }
-        s.serialize_str(&out)
+        s.collect_str(self)
     }
 }
 
 impl<'de> Deserialize<'de> for Hex {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        let digit = |c: u8| match c {
-            b'0'..=b'9' => Ok(c - b'0'),
-            b'a'..=b'f' => Ok(c - b'a' + 10),
-            b'A'..=b'F' => Ok(c - b'A' + 10),
-            _ => Err(serde::de::Error::custom(format!("{:?} is not a hex digit", c as char))),
-        };
-        if s.len() % 2 != 0 {
-            return Err(serde::de::Error::custom(format!("hex string of odd length {}", s.len())));
-        }
-        s.as_bytes().chunks(2).map(|p| Ok(digit(p[0])? << 4 | digit(p[1])?)).collect::<Result<_, _>>().map(Hex)
+        Hex::decode(&String::deserialize(d)?).map_err(serde::de::Error::custom)
     }
 }
 

@@ -22,14 +22,17 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn cargo() -> Command {
-    let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    // Builds of the copies are cached across runs, apart from the workspace's own.
-    let target = std::env::var_os("CARGO_TARGET_DIR")
+/// Where the copies build: cached across runs, apart from the workspace's own builds.
+fn copies_target() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"))
-        .join("template-copies");
-    c.env("CARGO_TARGET_DIR", target).env_remove("RUSTFLAGS").env_remove("CARGO_ENCODED_RUSTFLAGS");
+        .join("template-copies")
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    c.env("CARGO_TARGET_DIR", copies_target()).env_remove("RUSTFLAGS").env_remove("CARGO_ENCODED_RUSTFLAGS");
     c
 }
 
@@ -74,11 +77,8 @@ fn each_template_builds_outside_the_repository_and_passes_the_checks() {
         let tests = ok(cargo().args(["test", "--offline", "--manifest-path", m]).output().unwrap(), "cargo test");
         assert!(tests.contains("passes_the_conformance_kit ... ok"), "{tests}");
         ok(cargo().args(["build", "--offline", "--manifest-path", m]).output().unwrap(), "cargo build");
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| workspace_root().join("target"))
-            .join("template-copies/debug");
-        let so = target.join(format!("libpaywatch_plugin_{lib}.{}", std::env::consts::DLL_EXTENSION));
+        let so =
+            copies_target().join("debug").join(format!("libpaywatch_plugin_{lib}.{}", std::env::consts::DLL_EXTENSION));
         let (code, out) = plugins_check(&[so.to_str().unwrap()]);
         assert_eq!(code, Some(0), "{out}");
         assert!(out.contains("loaded and checked") && out.contains("PASS") && !out.contains("FAIL"), "{out}");

@@ -84,15 +84,14 @@ fn currency_config(lib: &PluginLib, opts: &CheckOptions) -> Value {
     let network = opts.network.clone().unwrap_or_else(|| "mainnet".into());
     let chain_id = opts.chain_id.unwrap_or(1);
     // The symbol differs from the asset id, as an operator may configure it: a plugin that
-    // writes the symbol in `Match.asset` is caught.
-    let with = |extra: Value| {
-        let mut v = json!({"asset": asset, "symbol": "TST", "chain": "check"});
-        for (k, x) in extra.as_object().into_iter().flatten().chain(&opts.config) {
-            v[k] = x.clone();
-        }
-        v
+    // writes the symbol in `Match.asset` is caught. `--config` keys come last, as an asset
+    // table's do.
+    let mut own = Map::from_iter([("symbol".to_string(), json!("TST"))]);
+    own.extend(opts.config.clone());
+    let with = |node: &[(&'static str, Value)]| {
+        crate::startup::currency_plugin_config(&asset, "check", node.iter().cloned(), &own)
     };
-    let both = with(json!({"network": network, "chain_id": chain_id}));
+    let both = with(&[("network", json!(network)), ("chain_id", json!(chain_id))]);
     let kind = opts.chain_kind.clone().or_else(|| {
         // Ask the plugin, from an instance given both kinds' keys.
         let host = TestHost::new();
@@ -100,8 +99,8 @@ fn currency_config(lib: &PluginLib, opts: &CheckOptions) -> Value {
         probe.call::<_, CurrencyInfo>(currency_method::INFO, &json!({}), &host).ok().map(|i| i.chain_kind)
     });
     match kind.as_deref() {
-        Some("evm") => with(json!({"chain_id": chain_id})),
-        Some(_) => with(json!({"network": network})),
+        Some("evm") => with(&[("chain_id", json!(chain_id))]),
+        Some(_) => with(&[("network", json!(network))]),
         // It refused both: the checks report its own reason, from the same config.
         None => both,
     }

@@ -1,7 +1,7 @@
 //! Real chain data for the conformance checks and plugin authors' own tests, embedded in the
 //! SDK (`plugin-api/testdata/`, with its sources and licences in the README there).
 
-use crate::messages::OutPoint;
+use crate::messages::{Hex, OutPoint};
 use serde::Deserialize;
 
 /// Bitcoin mainnet block 702,861 (`000000000000000000000c835b2adcaedc20fdf6ee440009c249452c726dafae`),
@@ -77,21 +77,13 @@ pub struct IndexedOutput {
 /// A Bitcoin outpoint as the host's `is_watched_spend` is asked it: the txid in wire order
 /// (the display hex reversed) ‖ the index as u32 little-endian.
 pub fn bitcoin_outpoint_key(o: &OutPoint) -> Option<Vec<u8>> {
-    let mut txid = decode_hex(&o.txid)?;
+    let mut txid = Hex::decode(&o.txid).ok()?.0;
     if txid.len() != 32 {
         return None;
     }
     txid.reverse();
     txid.extend_from_slice(&o.index.to_le_bytes());
     Some(txid)
-}
-
-/// Lowercase or uppercase hex → bytes.
-pub fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
 }
 
 #[cfg(test)]
@@ -108,7 +100,7 @@ mod tests {
             let raw = t.raw(block);
             assert_eq!(raw.len(), t.len);
             for o in &t.outputs {
-                let spk = decode_hex(&o.script_pubkey).unwrap();
+                let spk = Hex::decode(&o.script_pubkey).unwrap().0;
                 // Each sampled scriptPubKey is in the transaction's bytes.
                 assert!(raw.windows(spk.len()).any(|w| w == spk), "{} output {}", t.txid, o.index);
             }

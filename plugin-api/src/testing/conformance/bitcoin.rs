@@ -5,7 +5,7 @@ use crate::messages::{
     currency_method as m, AddressReply, KeyToAddressRequest, Match, ParseAddressRequest, ParsedAddress,
 };
 use crate::messages::{Hex, OutPoint};
-use crate::testing::fixtures::{self, bitcoin_outpoint_key, decode_hex, BlockIndex, IndexedTx};
+use crate::testing::fixtures::{self, bitcoin_outpoint_key, BlockIndex, IndexedTx};
 use crate::testing::TestHost;
 use std::collections::HashSet;
 
@@ -29,7 +29,7 @@ pub(super) fn run(r: &mut Report, ctx: &Ctx<'_>) {
 
 /// Every sampled output's scriptPubKey.
 fn keys(index: &BlockIndex) -> Vec<Vec<u8>> {
-    index.txs.iter().flat_map(|t| &t.outputs).map(|o| decode_hex(&o.script_pubkey).expect("index hex")).collect()
+    index.txs.iter().flat_map(|t| &t.outputs).map(|o| Hex::decode(&o.script_pubkey).expect("index hex").0).collect()
 }
 
 /// `(txid, index, satoshis, key)` of what the index says a scan must find, sorted (a Vec, not a
@@ -40,7 +40,7 @@ fn expected(txs: &[&IndexedTx]) -> Found {
     txs.iter()
         .flat_map(|t| {
             t.outputs.iter().map(|o| {
-                (t.txid.clone(), o.index, o.value.to_string(), decode_hex(&o.script_pubkey).expect("index hex"))
+                (t.txid.clone(), o.index, o.value.to_string(), Hex::decode(&o.script_pubkey).expect("index hex").0)
             })
         })
         .collect()
@@ -55,10 +55,10 @@ fn found(matches: &[Match]) -> Found {
 
 /// Reversed hex: a txid shown in wire order instead of display order.
 fn reversed(txid: &str) -> String {
-    decode_hex(txid)
+    Hex::decode(txid)
         .map(|mut b| {
-            b.reverse();
-            hex(&b)
+            b.0.reverse();
+            b.to_string()
         })
         .unwrap_or_default()
 }
@@ -256,14 +256,14 @@ fn addresses_round_trip(r: &mut Report, ctx: &Ctx<'_>, index: &BlockIndex) {
             Ok(a) => a.address,
             // Every sampled script is a standard one (P2PKH, P2SH, P2WPKH, P2WSH): it has an address.
             Err(e) => {
-                problems.push(format!("key_to_address({}): {e}", hex(&key)));
+                problems.push(format!("key_to_address({}): {e}", Hex(key.clone())));
                 continue;
             }
         };
         match plugin.call::<_, ParsedAddress>(m::PARSE_ADDRESS, &ParseAddressRequest { address: addr.clone() }, &host) {
             Ok(p) if p.key.0 == key => n += 1,
-            Ok(p) => problems.push(format!("{addr} parses to key {}, not {}", hex(&p.key.0), hex(&key))),
-            Err(e) => problems.push(format!("{addr} (from key {}): {e}", hex(&key))),
+            Ok(p) => problems.push(format!("{addr} parses to key {}, not {}", p.key, Hex(key.clone()))),
+            Err(e) => problems.push(format!("{addr} (from key {}): {e}", Hex(key.clone()))),
         }
     }
     if problems.is_empty() {
@@ -271,8 +271,4 @@ fn addresses_round_trip(r: &mut Report, ctx: &Ctx<'_>, index: &BlockIndex) {
     } else {
         r.fail(name, problems.join("; "));
     }
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }

@@ -2,7 +2,7 @@
 
 use super::{garbage_never_panics, truncations_are_errors, Ctx, Report};
 use crate::evm::{Address, Block, Internal, Log, Tx, B256};
-use crate::testing::fixtures::decode_hex;
+use crate::messages::Hex;
 use crate::testing::TestHost;
 
 /// keccak256("Transfer(address,address,uint256)").
@@ -16,7 +16,7 @@ pub(super) fn run(r: &mut Report, ctx: &Ctx<'_>) {
         .config
         .get("contract")
         .and_then(|c| c.as_str())
-        .and_then(|c| decode_hex(c.trim_start_matches("0x")))
+        .and_then(|c| Hex::decode(c.trim_start_matches("0x")).ok().map(|h| h.0))
         .and_then(|b| Address::try_from(b).ok());
     let token = contract.is_some();
     let raw = sample_block(contract.unwrap_or([0x33; 20])).encode();
@@ -64,7 +64,7 @@ fn sample_block(contract: Address) -> Block {
         value: u256(value),
         success,
     };
-    let b256 = |hex: &str| decode_hex(hex).and_then(|t| B256::try_from(t).ok()).expect("constant");
+    let b256 = |hex: &str| Hex::decode(hex).ok().and_then(|t| B256::try_from(t.0).ok()).expect("constant");
     let log = |tx: u32, index: u32, address: Address, event: &str, from: Address, to: Address, amount: u128| Log {
         tx,
         index,

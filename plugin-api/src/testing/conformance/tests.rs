@@ -3,8 +3,27 @@
 use super::*;
 use crate::abi::PluginVTable;
 use crate::messages::{Hex, Match, PaymentUriRequest};
-use crate::testing::fixtures::{self, decode_hex};
+use crate::testing::fixtures;
 use crate::{CurrencyPlugin, Host, PluginError};
+
+/// What no fake here is about: addresses and payment URIs, all refused.
+macro_rules! refuse_addresses_and_uris {
+    () => {
+        fn parse_address(&self, a: &str) -> Result<ParsedAddress, PluginError> {
+            Err(PluginError::new("invalid_address", format!("{a:?}")))
+        }
+        fn key_to_address(&self, _: &[u8]) -> Result<String, PluginError> {
+            Err(PluginError::unsupported("key_to_address"))
+        }
+        fn payment_uri(&self, _: &PaymentUriRequest) -> Result<String, PluginError> {
+            Err(PluginError::unsupported("payment_uri"))
+        }
+    };
+}
+
+fn bitcoin_info() -> CurrencyInfo {
+    CurrencyInfo { chain_kind: "bitcoin".into(), symbol: "BTC".into(), decimals: 8, default_confirmations: 1 }
+}
 
 /// Answers the reference block from the reference index (no real parsing), with one flaw.
 struct Fake<const F: u8>;
@@ -22,13 +41,7 @@ impl<const F: u8> CurrencyPlugin for Fake<F> {
         Ok(Fake)
     }
     fn info(&self) -> CurrencyInfo {
-        CurrencyInfo { chain_kind: "bitcoin".into(), symbol: "BTC".into(), decimals: 8, default_confirmations: 1 }
-    }
-    fn parse_address(&self, a: &str) -> Result<ParsedAddress, PluginError> {
-        Err(PluginError::new("invalid_address", format!("{a:?}")))
-    }
-    fn key_to_address(&self, _: &[u8]) -> Result<String, PluginError> {
-        Err(PluginError::unsupported("key_to_address"))
+        bitcoin_info()
     }
     fn scan_block(&self, raw: &[u8], host: &Host<'_>) -> Result<ScanReply, PluginError> {
         if F == PANICS {
@@ -44,15 +57,15 @@ impl<const F: u8> CurrencyPlugin for Fake<F> {
         let mut reply = ScanReply::default();
         for t in fixtures::bitcoin_mainnet_index().txs {
             for o in &t.outputs {
-                let key = decode_hex(&o.script_pubkey).unwrap();
+                let key = Hex::decode(&o.script_pubkey).unwrap().0;
                 if !host.is_watched(&key) {
                     continue;
                 }
                 let mut txid = t.txid.clone();
                 if F == WIRE_ORDER {
-                    let mut b = decode_hex(&txid).unwrap();
-                    b.reverse();
-                    txid = b.iter().map(|x| format!("{x:02x}")).collect();
+                    let mut b = Hex::decode(&txid).unwrap();
+                    b.0.reverse();
+                    txid = b.to_string();
                 }
                 let asset = if F == SYMBOL_AS_ASSET { "BTC" } else { "X" }.to_string();
                 let amount_base = o.value.to_string();
@@ -65,9 +78,7 @@ impl<const F: u8> CurrencyPlugin for Fake<F> {
         }
         Ok(reply)
     }
-    fn payment_uri(&self, _: &PaymentUriRequest) -> Result<String, PluginError> {
-        Err(PluginError::unsupported("payment_uri"))
-    }
+    refuse_addresses_and_uris!();
 }
 
 fn report(vt: &'static PluginVTable) -> Report {
@@ -147,20 +158,12 @@ impl CurrencyPlugin for OneInstance {
         Ok(OneInstance)
     }
     fn info(&self) -> CurrencyInfo {
-        CurrencyInfo { chain_kind: "bitcoin".into(), symbol: "BTC".into(), decimals: 8, default_confirmations: 1 }
-    }
-    fn parse_address(&self, a: &str) -> Result<ParsedAddress, PluginError> {
-        Err(PluginError::new("invalid_address", format!("{a:?}")))
-    }
-    fn key_to_address(&self, _: &[u8]) -> Result<String, PluginError> {
-        Err(PluginError::unsupported("key_to_address"))
+        bitcoin_info()
     }
     fn scan_block(&self, _: &[u8], _: &Host<'_>) -> Result<ScanReply, PluginError> {
         Err(PluginError::invalid_input("never"))
     }
-    fn payment_uri(&self, _: &PaymentUriRequest) -> Result<String, PluginError> {
-        Err(PluginError::unsupported("payment_uri"))
-    }
+    refuse_addresses_and_uris!();
 }
 
 #[test]
@@ -188,18 +191,12 @@ impl CurrencyPlugin for EtherEverywhere {
     fn info(&self) -> CurrencyInfo {
         CurrencyInfo { chain_kind: "evm".into(), symbol: "USDT".into(), decimals: 6, default_confirmations: 1 }
     }
-    fn parse_address(&self, a: &str) -> Result<ParsedAddress, PluginError> {
-        Err(PluginError::new("invalid_address", format!("{a:?}")))
-    }
-    fn key_to_address(&self, _: &[u8]) -> Result<String, PluginError> {
-        Err(PluginError::unsupported("key_to_address"))
-    }
     fn scan_block(&self, raw: &[u8], host: &Host<'_>) -> Result<ScanReply, PluginError> {
         let block = crate::evm::BlockView::parse(raw).map_err(|e| PluginError::invalid_input(e.to_string()))?;
         let mut reply = ScanReply::default();
         for tx in block.txs().filter(|t| t.success()) {
             let Some(to) = tx.to().filter(|to| host.is_watched(&to[..])) else { continue };
-            let txid = format!("0x{}", tx.hash().iter().map(|b| format!("{b:02x}")).collect::<String>());
+            let txid = format!("0x{}", Hex(tx.hash().to_vec()));
             let amount_base = crate::evm::u256_to_decimal(tx.value());
             reply.matches.push(Match {
                 key: Hex(to.to_vec()),
@@ -212,9 +209,7 @@ impl CurrencyPlugin for EtherEverywhere {
         }
         Ok(reply)
     }
-    fn payment_uri(&self, _: &PaymentUriRequest) -> Result<String, PluginError> {
-        Err(PluginError::unsupported("payment_uri"))
-    }
+    refuse_addresses_and_uris!();
 }
 
 #[test]
@@ -243,7 +238,7 @@ fn a_custom_plugin_without_scan_tx_fails_agreement() {
     let fixture = CustomFixture {
         block: block.to_vec(),
         txs: vec![FixtureTx { txid: t.txid.clone(), raw: t.raw(block).to_vec() }],
-        watch: vec![decode_hex(&o.script_pubkey).unwrap()],
+        watch: vec![Hex::decode(&o.script_pubkey).unwrap().0],
         expected: vec![Expected { txid: t.txid.clone(), index: o.index, amount_base: o.value.to_string() }],
     };
     let opts = CurrencyOptions { custom: Some(fixture), ..CurrencyOptions::new(json!({"asset": "X"})) };

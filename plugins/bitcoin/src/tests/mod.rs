@@ -127,7 +127,7 @@ fn spends_of(tx: &bitcoin::Transaction) -> Vec<OutPoint> {
 /// against) agrees with rust-bitcoin, an implementation independent of it and of this plugin.
 #[test]
 fn the_sdks_block_index_agrees_with_rust_bitcoin() {
-    use paywatch_plugin_api::testing::fixtures::{bitcoin_mainnet_index, decode_hex};
+    use paywatch_plugin_api::testing::fixtures::bitcoin_mainnet_index;
     let raw = mainnet_block();
     let block: bitcoin::Block = deserialize(&raw).unwrap();
     let index = bitcoin_mainnet_index();
@@ -143,7 +143,7 @@ fn the_sdks_block_index_agrees_with_rust_bitcoin() {
         assert_eq!(deserialize::<bitcoin::Transaction>(t.raw(&raw)).unwrap(), *tx, "{}: byte range", t.txid);
         for o in &t.outputs {
             let out = &tx.output[o.index as usize];
-            let spk = decode_hex(&o.script_pubkey).unwrap();
+            let spk = Hex::decode(&o.script_pubkey).unwrap().0;
             assert_eq!((spk.as_slice(), o.value), (out.script_pubkey.as_bytes(), out.value.to_sat()));
             assert_eq!(scripts[&spk], 1, "{}: a sampled script is unique in the block", t.txid);
         }
