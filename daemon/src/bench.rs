@@ -1,29 +1,29 @@
 //! For benchmarks only (hidden from the docs): the daemon's real watch set and host vtable, so
 //! that benches measure production code rather than a copy of it.
 
+use crate::db::{Db, DbError, WatchRecord};
+use crate::db::{EndpointRecord, NewEvent};
 use crate::index::{ChainSet, WatchSet};
 use crate::plugins::CallContext;
-use crate::store::{EndpointRecord, NewEvent};
-use crate::store::{Store, StoreError, WatchRecord};
 use paywatch_plugin_api::abi::HostVTable;
 use std::path::Path;
 use std::sync::Arc;
 
 const CHAIN: &str = "bench";
 
-/// A store in `dir` and the watch set of one chain over it.
+/// A database in `dir` and the watch set of one chain over it.
 #[derive(Debug)]
 pub struct BenchWatchSet {
-    store: Arc<Store>,
+    db: Arc<Db>,
     chain: Arc<ChainSet>,
 }
 
 impl BenchWatchSet {
-    pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let store = Arc::new(Store::open(dir)?);
-        let set = WatchSet::load(store.clone(), [CHAIN.to_string()])?;
+    pub fn open(dir: &Path) -> Result<Self, DbError> {
+        let db = Arc::new(Db::open(dir)?);
+        let set = WatchSet::load(db.clone(), [CHAIN.to_string()])?;
         let chain = set.chain(CHAIN).expect("loaded above").clone();
-        Ok(Self { store, chain })
+        Ok(Self { db, chain })
     }
 
     /// Adds a key's fingerprint only (no watch row): a scan never matches it, as with the
@@ -32,9 +32,9 @@ impl BenchWatchSet {
         self.chain.insert(key);
     }
 
-    /// A real watch (RocksDB rows and fingerprint): a hit is confirmed against the store.
-    pub fn watch(&self, key: &[u8]) -> Result<(), StoreError> {
-        self.store.write_watch(&WatchRecord::new("bench", CHAIN, hex::encode(key), key.to_vec(), 1))?;
+    /// A real watch (RocksDB rows and fingerprint): a hit is confirmed against the database.
+    pub fn watch(&self, key: &[u8]) -> Result<(), DbError> {
+        self.db.write_watch(&WatchRecord::new("bench", CHAIN, hex::encode(key), key.to_vec(), 1))?;
         self.chain.insert(key);
         Ok(())
     }
@@ -65,10 +65,10 @@ impl BenchWatchSet {
     }
 }
 
-/// Writes a delivery backlog into the store at `dir`: a `webhook` endpoint of `store` to `url`
+/// Writes a delivery backlog into the database at `dir`: a `webhook` endpoint of `store` to `url`
 /// that has seen nothing yet, and `n` events of that store (as if the shop had been down).
-pub fn write_backlog(dir: &Path, store: &str, url: &str, secret: &str, n: usize) -> Result<(), StoreError> {
-    let db = Store::open(dir)?;
+pub fn write_backlog(dir: &Path, store: &str, url: &str, secret: &str, n: usize) -> Result<(), DbError> {
+    let db = Db::open(dir)?;
     let now = time::OffsetDateTime::now_utc();
     let mut config = serde_json::Map::new();
     config.insert("url".into(), url.into());

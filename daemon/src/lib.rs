@@ -9,6 +9,7 @@ mod api;
 pub mod bench;
 mod chain;
 pub mod config;
+mod db;
 mod dispatch;
 mod health;
 mod index;
@@ -16,13 +17,12 @@ mod invoices;
 mod metrics;
 mod plugins;
 mod startup;
-mod store;
 mod telemetry;
 
 pub use config::Config;
+pub use db::DbError;
 pub use health::{HealthReport, Status};
 pub use plugins::{check_file as check_plugin_file, list as list_plugins, CheckOptions, Checked, PluginListing};
-pub use store::StoreError;
 pub use telemetry::init_tracing;
 
 use health::Health;
@@ -35,7 +35,7 @@ use std::sync::Arc;
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Db(#[from] DbError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("cannot load TLS certificate {cert} / key {key}: {source}")]
@@ -87,29 +87,28 @@ pub async fn run_with(
     let health = Arc::new(Health::new());
     // Plugins first: a config they refuse stops the daemon before storage is touched.
     let (currencies, platforms) = startup::plugins(&config, &health)?;
-    let store = Arc::new(store::Store::open(&config.storage.path)?);
-    health.set_store(Status::Ok, format!("open at {}", store.path().display()));
-    tracing::info!(path = %store.path().display(), "store open");
-    let set = Arc::new(index::WatchSet::load(store.clone(), config.chains.iter().map(|c| c.name.clone()))?);
+    let db = Arc::new(db::Db::open(&config.storage.path)?);
+    health.set_store(Status::Ok, format!("open at {}", db.path().display()));
+    tracing::info!(path = %db.path().display(), "database open");
+    let set = Arc::new(index::WatchSet::load(db.clone(), config.chains.iter().map(|c| c.name.clone()))?);
     for c in &config.chains {
         tracing::info!(chain = %c.name, keys = set.len(&c.name), bytes = set.heap_bytes(&c.name), "watch set loaded");
     }
     startup::attach_watches(&config, &currencies, &set);
     let decimals = startup::decimals(&currencies)?;
     let assets = startup::invoice_assets(&config, &currencies, &decimals);
-    let invoices =
-        invoices::Invoices::new(&config, store.clone(), set.clone(), assets, Arc::new(invoices::SystemClock));
+    let invoices = invoices::Invoices::new(&config, db.clone(), set.clone(), assets, Arc::new(invoices::SystemClock));
     let hook: Arc<dyn index::PaymentHook> = Arc::new(invoices.clone());
-    let followers = chain::Followers::start(&config, &store, &set, &currencies, &decimals, &hook, &health)
-        .map_err(RunError::Chain)?;
+    let followers =
+        chain::Followers::start(&config, &db, &set, &currencies, &decimals, &hook, &health).map_err(RunError::Chain)?;
     let metrics = Arc::new(metrics::Metrics::new());
-    let watches = index::Watches::new(store.clone(), set, startup::chain_watches(&config, &currencies));
+    let watches = index::Watches::new(db.clone(), set, startup::chain_watches(&config, &currencies));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let timers = tokio::spawn(invoices::run_timers(invoices.clone(), stop_rx.clone()));
-    let dispatcher = dispatch::Dispatcher::new(&config, store.clone(), platforms)?;
+    let dispatcher = dispatch::Dispatcher::new(&config, db.clone(), platforms)?;
     let dispatching = tokio::spawn(dispatcher.clone().run(stop_rx.clone()));
     let parts = api::Parts { watches, invoices, dispatcher, health, metrics };
-    let state = api::AppState::new(&config, store.clone(), parts, stop_rx);
+    let state = api::AppState::new(&config, db.clone(), parts, stop_rx);
     let app = api::router(state, config.server.max_body_bytes);
     let shutdown = async move {
         shutdown.await;
@@ -121,7 +120,7 @@ pub async fn run_with(
     let _ = dispatching.await;
     tokio::task::spawn_blocking(move || followers.stop()).await.ok();
     // Every write is synced when made; flushing makes the next open fast.
-    let flushed = store.flush();
+    let flushed = db.flush();
     tracing::info!("stopped");
     served?;
     Ok(flushed?)

@@ -121,7 +121,7 @@ impl ApiError {
             WatchError::Duplicate { .. } => Self::new(StatusCode::CONFLICT, "duplicate_watch", msg),
             WatchError::Owned { .. } => Self::new(StatusCode::CONFLICT, "watch_owned", msg),
             WatchError::InBatch { source, .. } => Self::from_inner(outer, source),
-            WatchError::Store(e) => Self::internal(e),
+            WatchError::Db(e) => Self::internal(e),
         }
     }
 }
@@ -143,7 +143,7 @@ impl From<InvoiceError> for ApiError {
             E::NoFreeAddress { .. } => Self::new(StatusCode::SERVICE_UNAVAILABLE, "no_free_address", msg),
             E::ClaimExpired(_) => Self::new(StatusCode::GONE, "claim_expired", msg),
             E::Plugin(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "plugin_unavailable", msg),
-            E::Store(e) => Self::internal(e),
+            E::Db(e) => Self::internal(e),
         }
     }
 }
@@ -156,7 +156,7 @@ impl From<DispatchError> for ApiError {
             DispatchError::Invalid(_) => Self::invalid("invalid_field", msg),
             DispatchError::Forbidden(_) => Self::invalid("forbidden_address", msg),
             DispatchError::FromConfig(_) => Self::new(StatusCode::CONFLICT, "from_config", msg),
-            DispatchError::Store(e) => Self::internal(e),
+            DispatchError::Db(e) => Self::internal(e),
         }
     }
 }

@@ -4,7 +4,7 @@ use super::auth::StoreId;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, Query};
 use super::AppState;
-use crate::store::EventRecord;
+use crate::db::EventRecord;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -75,7 +75,7 @@ pub(crate) async fn list(
         return Err(ApiError::invalid("invalid_field", format!("wait {wait} is more than {MAX_WAIT_SECS} seconds")));
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
-    let mut seq_rx = st.store().subscribe_seq();
+    let mut seq_rx = st.db().subscribe_seq();
     let mut shutdown = st.shutdown_signal();
     loop {
         seq_rx.borrow_and_update();
@@ -92,7 +92,7 @@ pub(crate) async fn list(
 }
 
 async fn read(st: &AppState, store: &str, after: u64, limit: usize) -> Result<Vec<EventRecord>, ApiError> {
-    let s = st.store().clone();
+    let s = st.db().clone();
     let store = store.to_string();
     tokio::task::spawn_blocking(move || s.store_events(&store, after, limit))
         .await

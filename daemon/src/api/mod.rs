@@ -1,5 +1,5 @@
 //! The REST API (axum): routes per resource, bearer-key auth, JSON errors, HTTP or HTTPS.
-//! It reads the store and writes only through the owners of each resource: watches through
+//! It reads the database and writes only through the owners of each resource: watches through
 //! `index`, invoices and refunds through `invoices`, endpoints and redeliveries through
 //! `dispatch`; never around them.
 
@@ -15,12 +15,12 @@ mod payments;
 mod watches;
 
 use crate::config::{Config, ServerConfig};
+use crate::db::Db;
 use crate::dispatch::Dispatcher;
 use crate::health::Health;
 use crate::index::Watches;
 use crate::invoices::Invoices;
 use crate::metrics::Metrics;
-use crate::store::Store;
 use crate::RunError;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
@@ -45,7 +45,7 @@ struct Shared {
     watches: Watches,
     invoices: Invoices,
     dispatcher: Dispatcher,
-    store: Arc<Store>,
+    db: Arc<Db>,
     health: Arc<Health>,
     metrics: Arc<Metrics>,
     shutdown: watch::Receiver<bool>,
@@ -62,10 +62,10 @@ pub(crate) struct Parts {
 }
 
 impl AppState {
-    pub(crate) fn new(config: &Config, store: Arc<Store>, parts: Parts, shutdown: watch::Receiver<bool>) -> Self {
+    pub(crate) fn new(config: &Config, db: Arc<Db>, parts: Parts, shutdown: watch::Receiver<bool>) -> Self {
         let Parts { watches, invoices, dispatcher, health, metrics } = parts;
         let keys = auth::Keys::new(config);
-        Self(Arc::new(Shared { keys, watches, invoices, dispatcher, store, health, metrics, shutdown }))
+        Self(Arc::new(Shared { keys, watches, invoices, dispatcher, db, health, metrics, shutdown }))
     }
 
     fn keys(&self) -> &auth::Keys {
@@ -80,8 +80,8 @@ impl AppState {
     fn invoices(&self) -> &Invoices {
         &self.0.invoices
     }
-    fn store(&self) -> &Arc<Store> {
-        &self.0.store
+    fn db(&self) -> &Arc<Db> {
+        &self.0.db
     }
     fn health(&self) -> &Health {
         &self.0.health

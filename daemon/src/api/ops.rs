@@ -20,7 +20,7 @@ pub(crate) async fn health(State(st): State<AppState>) -> impl IntoResponse {
 #[utoipa::path(get, path = "/metrics", tag = "operations", security(("api_key" = [])),
     responses((status = 200, content_type = "text/plain", body = String), (status = 401)))]
 pub(crate) async fn metrics(State(st): State<AppState>, _admin: Admin) -> impl IntoResponse {
-    st.metrics().outbox_last_seq.set(*st.store().subscribe_seq().borrow());
+    st.metrics().outbox_last_seq.set(*st.db().subscribe_seq().borrow());
     match st.metrics().render() {
         Ok(text) => ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
             .into_response(),

@@ -4,7 +4,7 @@ use super::auth::StoreId;
 use super::error::{ApiError, ErrorBody};
 use super::extract::Path;
 use super::{blocking, AppState};
-use crate::store::{PaymentRecord, PaymentStatus};
+use crate::db::{PaymentRecord, PaymentStatus};
 use axum::extract::State;
 use axum::Json;
 use serde::Serialize;
@@ -90,7 +90,7 @@ pub(crate) async fn of_watch(
     StoreId(store): StoreId,
     Path(id): Path<Uuid>,
 ) -> Result<Json<PaymentList>, ApiError> {
-    let db = st.store().clone();
+    let db = st.db().clone();
     let found = blocking(move || match db.watch(id)? {
         Some(w) if w.store == store => db.watch_payments(id, MAX_ITEMS).map(Some),
         _ => Ok(None),
@@ -113,7 +113,7 @@ pub(crate) async fn of_tx(
     if txid.len() > 128 {
         return Err(ApiError::invalid("invalid_field", format!("txid of {} characters is too long", txid.len())));
     }
-    let db = st.store().clone();
+    let db = st.db().clone();
     let (c, t) = (chain.clone(), txid.to_ascii_lowercase());
     let all = blocking(move || db.tx_payments(&c, &t)).await?.map_err(ApiError::internal)?;
     let items: Vec<Payment> = all.into_iter().filter(|p| p.store == store).map(Payment::from).collect();

@@ -7,11 +7,11 @@ mod evm;
 pub(crate) use evm::Fetched as EvmFetched;
 
 use crate::config::{ChainNode, Config};
+use crate::db::Db;
 use crate::health::{Health, Kind, Status};
 use crate::index::{ChainSet, Decimals, Indexer, PaymentHook, WatchSet};
 use crate::plugins::PluginInstance;
 use crate::startup::Currencies;
-use crate::store::Store;
 use paywatch_plugin_api::messages::ScanReply;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,7 +22,7 @@ pub(crate) enum FollowError {
     /// Try again later (node away, plugin hiccup, a race with the node).
     #[error("{0}")]
     Transient(String),
-    /// Following cannot go on without an operator (deep reorg, pruned node, store failure).
+    /// Following cannot go on without an operator (deep reorg, pruned node, database failure).
     #[error("{0}")]
     Fatal(String),
 }
@@ -56,7 +56,7 @@ impl Scanner for PluginInstance {
 
 /// What a follower is built from besides its config.
 pub(crate) struct Parts {
-    pub(crate) store: Arc<Store>,
+    pub(crate) db: Arc<Db>,
     pub(crate) set: Arc<ChainSet>,
     pub(crate) scanners: Vec<Arc<dyn Scanner>>,
     pub(crate) decimals: Decimals,
@@ -175,7 +175,7 @@ impl Followers {
     /// Starts a follower for every chain that has a currency plugin to scan with.
     pub(crate) fn start(
         config: &Config,
-        store: &Arc<Store>,
+        db: &Arc<Db>,
         set: &Arc<WatchSet>,
         currencies: &Currencies,
         decimals: &Decimals,
@@ -193,7 +193,7 @@ impl Followers {
             }
             let chain_set = set.chain(&chain.name).expect("the set has every configured chain").clone();
             let parts = Parts {
-                store: store.clone(),
+                db: db.clone(),
                 set: chain_set,
                 scanners,
                 decimals: decimals.clone(),

@@ -3,8 +3,8 @@
 
 use super::{policy, send::Outcome, DispatchError, Dispatcher};
 use crate::config::Config;
+use crate::db::{DbError, DeliveryRecord, DeliveryStatus, EndpointRecord, EventRecord};
 use crate::plugins::{CallError, PluginInstance};
-use crate::store::{DeliveryRecord, DeliveryStatus, EndpointRecord, EventRecord, StoreError};
 use paywatch_plugin_api::messages::platform_method;
 use serde_json::{json, Map, Value};
 use sha2::Digest;
@@ -81,11 +81,11 @@ pub(crate) fn endpoint_json(e: &EndpointRecord) -> Value {
 impl Dispatcher {
     /// Upserts the config file's endpoints (stable ids from store and position) and removes
     /// the ones no longer declared. A new endpoint starts at the current end of the outbox.
-    pub(super) fn sync_config_endpoints(&self, config: &Config) -> Result<(), StoreError> {
-        let store = self.store();
+    pub(super) fn sync_config_endpoints(&self, config: &Config) -> Result<(), DbError> {
+        let db = self.db();
         let now = OffsetDateTime::now_utc();
         let mut declared = Vec::new();
-        let mut batch = store.batch();
+        let mut batch = db.batch();
         for s in &config.stores {
             for (i, e) in s.endpoints.iter().enumerate() {
                 let digest = sha2::Sha256::digest(format!("paywatch endpoint {}/{i}", s.id));
@@ -95,9 +95,9 @@ impl Dispatcher {
                     .into_uuid();
                 declared.push(id);
                 let cfg = e.plugin_object();
-                let old = store.endpoint(id)?;
+                let old = db.endpoint(id)?;
                 if old.is_none() {
-                    batch.put_cursor(id, *store.subscribe_seq().borrow());
+                    batch.put_cursor(id, *db.subscribe_seq().borrow());
                 }
                 batch.put_endpoint(&EndpointRecord {
                     id,
@@ -113,10 +113,10 @@ impl Dispatcher {
                 })?;
             }
         }
-        for gone in store.endpoints()?.into_iter().filter(|e| e.from_config && !declared.contains(&e.id)) {
+        for gone in db.endpoints()?.into_iter().filter(|e| e.from_config && !declared.contains(&e.id)) {
             batch.delete_endpoint(gone.id);
         }
-        store.write(batch)
+        db.write(batch)
     }
 
     /// Refuses URLs that resolve to private addresses (unless allowlisted).
@@ -152,11 +152,11 @@ impl Dispatcher {
             created_at: now,
             updated_at: now,
         };
-        let store = self.store();
-        let mut batch = store.batch();
+        let db = self.db();
+        let mut batch = db.batch();
         batch.put_endpoint(&e)?;
-        batch.put_cursor(e.id, *store.subscribe_seq().borrow());
-        store.write(batch)?;
+        batch.put_cursor(e.id, *db.subscribe_seq().borrow());
+        db.write(batch)?;
         Ok(e)
     }
 
@@ -170,14 +170,14 @@ impl Dispatcher {
     }
 
     pub(crate) fn endpoint(&self, store_id: &str, id: Uuid) -> Result<EndpointRecord, DispatchError> {
-        self.store()
+        self.db()
             .endpoint(id)?
             .filter(|e| e.store == store_id)
             .ok_or_else(|| DispatchError::NotFound(format!("endpoint {id}")))
     }
 
     pub(crate) fn endpoints(&self, store_id: &str) -> Result<Vec<EndpointRecord>, DispatchError> {
-        Ok(self.store().endpoints()?.into_iter().filter(|e| e.store == store_id).collect())
+        Ok(self.db().endpoints()?.into_iter().filter(|e| e.store == store_id).collect())
     }
 
     pub(crate) fn update_endpoint(
@@ -212,9 +212,9 @@ impl Dispatcher {
             self.validate_params(&e.plugin, &e.config)?;
         }
         e.updated_at = OffsetDateTime::now_utc();
-        let mut batch = self.store().batch();
+        let mut batch = self.db().batch();
         batch.put_endpoint(&e)?;
-        self.store().write(batch)?;
+        self.db().write(batch)?;
         Ok(e)
     }
 
@@ -223,9 +223,9 @@ impl Dispatcher {
         if e.from_config {
             return Err(DispatchError::FromConfig(id));
         }
-        let mut batch = self.store().batch();
+        let mut batch = self.db().batch();
         batch.delete_endpoint(id);
-        Ok(self.store().write(batch)?)
+        Ok(self.db().write(batch)?)
     }
 
     pub(crate) fn deliveries(
@@ -236,17 +236,17 @@ impl Dispatcher {
         limit: usize,
     ) -> Result<Vec<DeliveryRecord>, DispatchError> {
         self.endpoint(store_id, id)?;
-        Ok(self.store().deliveries(id, after, limit)?)
+        Ok(self.db().deliveries(id, after, limit)?)
     }
 
     /// Sends an event again to every endpoint of its store whose filter takes it; the ids.
     pub(crate) fn redeliver(&self, store_id: &str, seq: u64) -> Result<Vec<Uuid>, DispatchError> {
-        let store = self.store();
-        let event = store.event(store_id, seq)?.ok_or_else(|| DispatchError::NotFound(format!("event {seq}")))?;
-        let mut batch = store.batch();
+        let db = self.db();
+        let event = db.event(store_id, seq)?.ok_or_else(|| DispatchError::NotFound(format!("event {seq}")))?;
+        let mut batch = db.batch();
         let mut ids = Vec::new();
         for ep in self.endpoints(store_id)?.into_iter().filter(|e| policy::matches(&e.events, &event.kind)) {
-            let mut d = store.delivery(ep.id, seq)?.unwrap_or_else(|| DeliveryRecord {
+            let mut d = db.delivery(ep.id, seq)?.unwrap_or_else(|| DeliveryRecord {
                 endpoint: ep.id,
                 seq,
                 event_id: event.id,
@@ -261,7 +261,7 @@ impl Dispatcher {
             batch.put_delivery(&d)?;
             ids.push(ep.id);
         }
-        store.write(batch)?;
+        db.write(batch)?;
         Ok(ids)
     }
 

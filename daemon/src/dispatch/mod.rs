@@ -25,14 +25,14 @@ pub(crate) struct DeliveryView {
     seq: u64,
     event_id: Uuid,
     event_type: String,
-    status: crate::store::DeliveryStatus,
-    attempts: Vec<crate::store::Attempt>,
+    status: crate::db::DeliveryStatus,
+    attempts: Vec<crate::db::Attempt>,
     #[serde(with = "time::serde::rfc3339::option")]
     next_attempt_at: Option<time::OffsetDateTime>,
 }
 
-impl From<crate::store::DeliveryRecord> for DeliveryView {
-    fn from(d: crate::store::DeliveryRecord) -> Self {
+impl From<crate::db::DeliveryRecord> for DeliveryView {
+    fn from(d: crate::db::DeliveryRecord) -> Self {
         DeliveryView {
             seq: d.seq,
             event_id: d.event_id,
@@ -45,8 +45,8 @@ impl From<crate::store::DeliveryRecord> for DeliveryView {
 }
 
 use crate::config::Config;
+use crate::db::{Db, DbError};
 use crate::plugins::PluginInstance;
-use crate::store::{Store, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -63,8 +63,8 @@ pub(crate) enum DispatchError {
     Forbidden(String),
     #[error("endpoint {0} is declared in the config file: change it there")]
     FromConfig(Uuid),
-    #[error("store: {0}")]
-    Store(#[from] StoreError),
+    #[error("database: {0}")]
+    Db(#[from] DbError),
 }
 
 /// The dispatcher. Cheap to clone.
@@ -75,7 +75,7 @@ pub(crate) struct Dispatcher {
 
 #[derive(Debug)]
 struct Inner {
-    store: Arc<Store>,
+    db: Arc<Db>,
     platforms: HashMap<String, Arc<PluginInstance>>,
     guard: ssrf::Guard,
     client: reqwest::Client,
@@ -90,9 +90,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 impl Dispatcher {
     pub(crate) fn new(
         config: &Config,
-        store: Arc<Store>,
+        db: Arc<Db>,
         platforms: HashMap<String, Arc<PluginInstance>>,
-    ) -> Result<Self, StoreError> {
+    ) -> Result<Self, DbError> {
         let guard = ssrf::Guard::new(config.dispatch.allow_private.clone());
         let client = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
@@ -104,7 +104,7 @@ impl Dispatcher {
             .expect("a reqwest client with rustls builds");
         let me = Self {
             inner: Arc::new(Inner {
-                store,
+                db,
                 platforms,
                 guard,
                 client,
@@ -116,8 +116,8 @@ impl Dispatcher {
         Ok(me)
     }
 
-    fn store(&self) -> &Arc<Store> {
-        &self.inner.store
+    fn db(&self) -> &Arc<Db> {
+        &self.inner.db
     }
 
     /// Keeps a worker per enabled endpoint (started, or stopped when an endpoint is disabled or
@@ -138,8 +138,8 @@ impl Dispatcher {
         }
     }
 
-    fn reconcile_workers(&self, stop: &watch::Receiver<bool>) -> Result<(), StoreError> {
-        let live: HashMap<Uuid, bool> = self.store().endpoints()?.into_iter().map(|e| (e.id, e.enabled)).collect();
+    fn reconcile_workers(&self, stop: &watch::Receiver<bool>) -> Result<(), DbError> {
+        let live: HashMap<Uuid, bool> = self.db().endpoints()?.into_iter().map(|e| (e.id, e.enabled)).collect();
         let mut workers = self.inner.workers.lock().unwrap_or_else(|p| p.into_inner());
         workers.retain(|id, h| !h.is_finished() && live.get(id) == Some(&true));
         for (id, enabled) in live {

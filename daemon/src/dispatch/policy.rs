@@ -1,6 +1,6 @@
 //! Small rules of delivery: which events an endpoint takes, what orders them, when to retry.
 
-use crate::store::EventRecord;
+use crate::db::EventRecord;
 use rand::Rng;
 use time::{Duration, OffsetDateTime};
 

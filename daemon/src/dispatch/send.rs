@@ -3,7 +3,7 @@
 //! and the attempt is recorded with its outcome.
 
 use super::{policy, Dispatcher};
-use crate::store::{Attempt, DeliveryRecord, DeliveryStatus, EndpointRecord, EventRecord};
+use crate::db::{Attempt, DeliveryRecord, DeliveryStatus, EndpointRecord, EventRecord};
 use paywatch_plugin_api::messages::{self as m, platform_method, Verdict};
 use std::time::Instant;
 use time::OffsetDateTime;
@@ -45,7 +45,7 @@ impl Dispatcher {
     /// Sends one pending delivery and records the attempt.
     pub(super) async fn attempt(&self, ep: &EndpointRecord, mut del: DeliveryRecord) {
         let n = del.attempts.len() as u32 + 1;
-        let event = match self.store().event(&ep.store, del.seq) {
+        let event = match self.db().event(&ep.store, del.seq) {
             Ok(Some(e)) => e,
             Ok(None) => return self.finish_missing(ep, del),
             Err(e) => return tracing::error!(endpoint = %ep.id, seq = del.seq, error = %e, "cannot read event"),
@@ -90,12 +90,12 @@ impl Dispatcher {
         let d = self.clone();
         let ep = ep.clone();
         let written = tokio::task::spawn_blocking(move || {
-            let store = d.store();
-            let mut batch = store.batch();
+            let db = d.db();
+            let mut batch = db.batch();
             batch.put_delivery(&del)?;
             if let Some(reason) = disable {
                 // Read again: the API may have changed it meanwhile.
-                if let Some(mut fresh) = store.endpoint(ep.id)? {
+                if let Some(mut fresh) = db.endpoint(ep.id)? {
                     tracing::warn!(endpoint = %ep.id, %reason, "endpoint disabled by its receiver");
                     fresh.enabled = false;
                     fresh.disabled_reason = Some(reason);
@@ -103,7 +103,7 @@ impl Dispatcher {
                     batch.put_endpoint(&fresh)?;
                 }
             }
-            store.write(batch)
+            db.write(batch)
         })
         .await;
         if !matches!(written, Ok(Ok(()))) {
@@ -115,9 +115,9 @@ impl Dispatcher {
     fn finish_missing(&self, ep: &EndpointRecord, mut del: DeliveryRecord) {
         tracing::error!(endpoint = %ep.id, seq = del.seq, "event missing from the outbox; delivery given up");
         del.status = DeliveryStatus::Failed;
-        let mut batch = self.store().batch();
+        let mut batch = self.db().batch();
         if batch.put_delivery(&del).is_ok() {
-            let _ = self.store().write(batch);
+            let _ = self.db().write(batch);
         }
     }
 

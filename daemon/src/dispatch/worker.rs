@@ -2,7 +2,7 @@
 //! due, at most one delivery per subject at a time, several subjects at once.
 
 use super::{policy, Dispatcher};
-use crate::store::{DeliveryRecord, DeliveryStatus, EndpointRecord};
+use crate::db::{DeliveryRecord, DeliveryStatus, EndpointRecord};
 use std::collections::HashSet;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -18,7 +18,7 @@ const BATCH: usize = 500;
 const FULL_SCAN: Duration = Duration::from_secs(5);
 
 pub(super) async fn run(d: Dispatcher, id: Uuid, mut stop: watch::Receiver<bool>) {
-    let mut seqs = d.store().subscribe_seq();
+    let mut seqs = d.db().subscribe_seq();
     // The lowest seq that may still be pending: scans start there, past delivered ones.
     let mut low = 0u64;
     let mut last_full = std::time::Instant::now();
@@ -66,17 +66,17 @@ type Step = (Option<EndpointRecord>, Vec<DeliveryRecord>, Duration, u64);
 impl Dispatcher {
     /// Takes in new events and picks the deliveries due now; `None` when the endpoint is gone or
     /// disabled. Also says how long to sleep when nothing is due.
-    fn prepare(&self, id: Uuid, low: u64) -> Result<Option<Step>, crate::store::StoreError> {
-        let Some(ep) = self.store().endpoint(id)?.filter(|e| e.enabled) else { return Ok(None) };
+    fn prepare(&self, id: Uuid, low: u64) -> Result<Option<Step>, crate::db::DbError> {
+        let Some(ep) = self.db().endpoint(id)?.filter(|e| e.enabled) else { return Ok(None) };
         self.take_in(&ep)?;
         let now = OffsetDateTime::now_utc();
         let mut busy = HashSet::new();
         let mut due = Vec::new();
         let mut wake = Duration::from_secs(1);
-        let pending = self.store().pending_deliveries(id, low, BATCH)?;
+        let pending = self.db().pending_deliveries(id, low, BATCH)?;
         let first_pending = match pending.first() {
             Some(d) => d.seq,
-            None => self.store().cursor(id)?.unwrap_or(0) + 1,
+            None => self.db().cursor(id)?.unwrap_or(0) + 1,
         };
         for del in pending {
             if !busy.insert(del.subject.clone()) {
@@ -96,12 +96,12 @@ impl Dispatcher {
 
     /// New outbox events of the endpoint's store after its cursor: a pending delivery for each
     /// that matches its filter, and the cursor, in one batch.
-    fn take_in(&self, ep: &EndpointRecord) -> Result<(), crate::store::StoreError> {
-        let store = self.store();
-        let cursor = store.cursor(ep.id)?.unwrap_or(0);
-        let events = store.store_events(&ep.store, cursor, BATCH)?;
+    fn take_in(&self, ep: &EndpointRecord) -> Result<(), crate::db::DbError> {
+        let db = self.db();
+        let cursor = db.cursor(ep.id)?.unwrap_or(0);
+        let events = db.store_events(&ep.store, cursor, BATCH)?;
         let Some(last) = events.last().map(|e| e.seq) else { return Ok(()) };
-        let mut batch = store.batch();
+        let mut batch = db.batch();
         for e in events.iter().filter(|e| policy::matches(&ep.events, &e.kind)) {
             batch.put_delivery(&DeliveryRecord {
                 endpoint: ep.id,
@@ -115,6 +115,6 @@ impl Dispatcher {
             })?;
         }
         batch.put_cursor(ep.id, last);
-        store.write(batch)
+        db.write(batch)
     }
 }

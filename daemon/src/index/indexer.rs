@@ -9,9 +9,8 @@
 //! back), dropped (left the mempool unmined), replaced (a conflicting spend was seen).
 
 use super::watchset::ChainSet;
-use crate::store::{
-    Batch, BlockRecord, NewEvent, PaymentRecord, PaymentRef, PaymentStatus, SpentOutPoint, Store, StoreError,
-    WatchRecord,
+use crate::db::{
+    Batch, BlockRecord, Db, DbError, NewEvent, PaymentRecord, PaymentRef, PaymentStatus, SpentOutPoint, WatchRecord,
 };
 use paywatch_plugin_api::amount::format_base_units;
 use paywatch_plugin_api::messages::{Match, OutPoint, ScanReply};
@@ -22,7 +21,7 @@ use time::OffsetDateTime;
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum IndexError {
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Db(#[from] DbError),
     #[error("block {height} {hash} (parent {prev}) does not extend the local tip {tip}")]
     NotOnTip { height: u64, hash: String, prev: String, tip: String },
     #[error("cannot disconnect block {height}: the block below it is out of the recorded window")]
@@ -33,7 +32,7 @@ pub(crate) enum IndexError {
 /// the payments it changes, adds its own changes and events and writes it, so that everything
 /// one update causes is one batch.
 pub(crate) trait PaymentHook: Send + Sync + std::fmt::Debug {
-    fn write(&self, store: &Store, batch: Batch<'_>, changed: &[PaymentRecord]) -> Result<(), StoreError>;
+    fn write(&self, db: &Db, batch: Batch<'_>, changed: &[PaymentRecord]) -> Result<(), DbError>;
 }
 
 /// No hook: the batch is written as it is (tests of the indexer and followers alone).
@@ -43,8 +42,8 @@ pub(crate) struct PlainWrites;
 
 #[cfg(test)]
 impl PaymentHook for PlainWrites {
-    fn write(&self, store: &Store, batch: Batch<'_>, _: &[PaymentRecord]) -> Result<(), StoreError> {
-        store.write(batch)
+    fn write(&self, db: &Db, batch: Batch<'_>, _: &[PaymentRecord]) -> Result<(), DbError> {
+        db.write(batch)
     }
 }
 
@@ -64,7 +63,7 @@ pub(crate) type SpendCodec = fn(&OutPoint) -> Option<Vec<u8>>;
 #[derive(Debug)]
 pub(crate) struct Indexer {
     chain: String,
-    store: Arc<Store>,
+    db: Arc<Db>,
     set: Arc<ChainSet>,
     reorg_window: u32,
     decimals: Decimals,
@@ -116,16 +115,16 @@ impl Indexer {
     /// Loads the chain's recorded blocks and live payments, and watches the pending ones' spends.
     pub(crate) fn load(
         chain: &str,
-        store: Arc<Store>,
+        db: Arc<Db>,
         set: Arc<ChainSet>,
         reorg_window: u32,
         decimals: Decimals,
         spend_codec: SpendCodec,
         hook: Arc<dyn PaymentHook>,
-    ) -> Result<Self, StoreError> {
-        let blocks = store.blocks(chain)?.into_iter().collect();
-        let live: HashMap<_, _> = store.live_payments(chain)?.into_iter().map(|p| (pref(&p), p)).collect();
-        let me = Self { chain: chain.to_string(), store, set, reorg_window, decimals, spend_codec, hook, live, blocks };
+    ) -> Result<Self, DbError> {
+        let blocks = db.blocks(chain)?.into_iter().collect();
+        let live: HashMap<_, _> = db.live_payments(chain)?.into_iter().map(|p| (pref(&p), p)).collect();
+        let me = Self { chain: chain.to_string(), db, set, reorg_window, decimals, spend_codec, hook, live, blocks };
         for p in me.live.values().filter(|p| p.status == PaymentStatus::Pending) {
             me.watch_spends(p, true);
         }
@@ -155,9 +154,9 @@ impl Indexer {
     /// First start: the block to follow from (not scanned itself).
     pub(crate) fn start_at(&mut self, height: u64, hash: &str, prev: &str) -> Result<(), IndexError> {
         let rec = BlockRecord { hash: hash.to_string(), prev: prev.to_string(), undo: Vec::new() };
-        let mut batch = self.store.batch();
+        let mut batch = self.db.batch();
         batch.put_block(&self.chain, height, &rec)?;
-        self.store.write(batch)?;
+        self.db.write(batch)?;
         self.blocks.insert(height, rec);
         Ok(())
     }
@@ -202,8 +201,8 @@ impl Indexer {
         self.replacements(&mut up, &scan)?;
         self.advance_confirmations(&mut up, height, true);
         let rec = BlockRecord { hash: hash.to_string(), prev: prev.to_string(), undo };
-        let store = self.store.clone();
-        let mut batch = store.batch();
+        let db = self.db.clone();
+        let mut batch = db.batch();
         batch.put_block(&self.chain, height, &rec)?;
         let keep_from = height.saturating_sub(self.reorg_window as u64);
         if self.lowest().is_some_and(|l| l < keep_from) {
@@ -239,8 +238,8 @@ impl Indexer {
         // Payments below keep their blocks; their confirmation count drops by one (no event:
         // counts only rise in events, and rise again as blocks are connected).
         self.advance_confirmations(&mut up, height - 1, false);
-        let store = self.store.clone();
-        let mut batch = store.batch();
+        let db = self.db.clone();
+        let mut batch = db.batch();
         batch.delete_block(&self.chain, height);
         self.commit(batch, up)?;
         self.blocks.remove(&height);
@@ -269,8 +268,8 @@ impl Indexer {
         if up.changed.is_empty() {
             return Ok(());
         }
-        let store = self.store.clone();
-        self.commit(store.batch(), up)
+        let db = self.db.clone();
+        self.commit(db.batch(), up)
     }
 
     /// Pending payments whose transaction is not in `mempool` (taken at the current tip) were
@@ -286,8 +285,8 @@ impl Indexer {
         }
         let n = up.changed.len();
         if n > 0 {
-            let store = self.store.clone();
-            self.commit(store.batch(), up)?;
+            let db = self.db.clone();
+            self.commit(db.batch(), up)?;
         }
         Ok(n)
     }
@@ -351,7 +350,7 @@ impl Indexer {
             batch.push_event(e);
         }
         let changed: Vec<PaymentRecord> = up.changed.iter().map(|(_, p)| p.clone()).collect();
-        self.hook.write(&self.store, batch, &changed)?;
+        self.hook.write(&self.db, batch, &changed)?;
         for (_, new) in up.changed {
             // Spends are watched exactly while the live map holds the payment as pending.
             let was_pending = self.live.get(&pref(&new)).is_some_and(|l| l.status == PaymentStatus::Pending);
@@ -379,19 +378,19 @@ impl Indexer {
         }
     }
 
-    /// The payment as this update, memory or the store has it.
-    fn current(&self, up: &Update, r: &PaymentRef) -> Result<Option<PaymentRecord>, StoreError> {
+    /// The payment as this update, memory or the database has it.
+    fn current(&self, up: &Update, r: &PaymentRef) -> Result<Option<PaymentRecord>, DbError> {
         if let Some(p) = up.current(r).or_else(|| self.live.get(r)) {
             return Ok(Some(p.clone()));
         }
-        self.store.payment(&self.chain, r)
+        self.db.payment(&self.chain, r)
     }
 
     /// The watches a match pays (a key several stores watch pays each of them).
-    fn watches_of(&self, m: &Match) -> Result<Vec<(WatchRecord, PaymentRef)>, StoreError> {
+    fn watches_of(&self, m: &Match) -> Result<Vec<(WatchRecord, PaymentRef)>, DbError> {
         let mut out = Vec::new();
-        for id in self.store.watch_ids_for_key(&self.chain, &m.key.0)? {
-            if let Some(w) = self.store.watch(id)? {
+        for id in self.db.watch_ids_for_key(&self.chain, &m.key.0)? {
+            if let Some(w) = self.db.watch(id)? {
                 out.push((w, PaymentRef { txid: m.txid.clone(), index: m.index, watch: id }));
             }
         }

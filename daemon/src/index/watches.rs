@@ -2,7 +2,7 @@
 
 use super::codec::{AddressCodec, AddressError};
 use super::watchset::WatchSet;
-use crate::store::{Store, StoreError, WatchRecord};
+use crate::db::{Db, DbError, WatchRecord};
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -42,8 +42,8 @@ pub(crate) enum WatchError {
     Owned { id: Uuid, owner: String },
     #[error("{field} at index {index}: {source}")]
     InBatch { index: usize, field: &'static str, source: Box<WatchError> },
-    #[error("store: {0}")]
-    Store(#[from] StoreError),
+    #[error("database: {0}")]
+    Db(#[from] DbError),
 }
 
 /// The watch service. Cheap to clone.
@@ -54,7 +54,7 @@ pub(crate) struct Watches {
 
 #[derive(Debug)]
 struct Inner {
-    store: Arc<Store>,
+    db: Arc<Db>,
     set: Arc<WatchSet>,
     chains: HashMap<String, ChainWatches>,
     stripes: Vec<Mutex<()>>,
@@ -69,10 +69,10 @@ pub(crate) struct ChainWatches {
 }
 
 impl Watches {
-    pub(crate) fn new(store: Arc<Store>, set: Arc<WatchSet>, chains: Vec<ChainWatches>) -> Self {
+    pub(crate) fn new(db: Arc<Db>, set: Arc<WatchSet>, chains: Vec<ChainWatches>) -> Self {
         let chains = chains.into_iter().map(|c| (c.name.clone(), c)).collect();
         let stripes = (0..STRIPES).map(|_| Mutex::new(())).collect();
-        Self { inner: Arc::new(Inner { store, set, chains, stripes }) }
+        Self { inner: Arc::new(Inner { db, set, chains, stripes }) }
     }
 
     /// Validates and stores watches, all or none, synced. Blocking: call off the async workers.
@@ -93,7 +93,7 @@ impl Watches {
         stripes.dedup();
         let _guards: Vec<_> =
             stripes.iter().map(|i| self.inner.stripes[*i].lock().unwrap_or_else(|p| p.into_inner())).collect();
-        let s = &self.inner.store;
+        let s = &self.inner.db;
         let mut batch = s.batch();
         for (i, r) in records.iter().enumerate() {
             let dup_in_request = records[..i].iter().find(|o| o.chain == r.chain && o.key == r.key).map(|o| o.id);
@@ -138,8 +138,8 @@ impl Watches {
     }
 
     fn existing(&self, store_id: &str, chain: &str, key: &[u8]) -> Result<Option<Uuid>, WatchError> {
-        for id in self.inner.store.watch_ids_for_key(chain, key)? {
-            if self.inner.store.watch(id)?.is_some_and(|w| w.store == store_id) {
+        for id in self.inner.db.watch_ids_for_key(chain, key)? {
+            if self.inner.db.watch(id)?.is_some_and(|w| w.store == store_id) {
                 return Ok(Some(id));
             }
         }
@@ -148,7 +148,7 @@ impl Watches {
 
     /// A store's watch; another store's is `None`, as if it did not exist.
     pub(crate) fn get(&self, store_id: &str, id: Uuid) -> Result<Option<WatchRecord>, WatchError> {
-        Ok(self.inner.store.watch(id)?.filter(|w| w.store == store_id))
+        Ok(self.inner.db.watch(id)?.filter(|w| w.store == store_id))
     }
 
     pub(crate) fn list(
@@ -157,7 +157,7 @@ impl Watches {
         after: Option<Uuid>,
         limit: usize,
     ) -> Result<Vec<WatchRecord>, WatchError> {
-        Ok(self.inner.store.store_watches(store_id, after, limit)?)
+        Ok(self.inner.db.store_watches(store_id, after, limit)?)
     }
 
     /// Deletes a store's watch; `false` when it has none with this id.
@@ -174,9 +174,9 @@ impl Watches {
             return Err(WatchError::Owned { id, owner });
         }
         let _guard = self.inner.stripes[stripe(&w.chain, &w.key)].lock().unwrap_or_else(|p| p.into_inner());
-        let mut batch = self.inner.store.batch();
+        let mut batch = self.inner.db.batch();
         batch.delete_watch(&w);
-        self.inner.store.write(batch)?;
+        self.inner.db.write(batch)?;
         Ok(true)
     }
 }

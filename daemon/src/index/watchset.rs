@@ -5,10 +5,10 @@
 //!
 //! Deleting a watch leaves its fingerprint in place: another key may share it, and finding out
 //! would cost a scan. A stale fingerprint only costs a RocksDB look-up on a hit; the set is
-//! rebuilt from the store at every start.
+//! rebuilt from the database at every start.
 
 use super::fingerprints::Fingerprints;
-use crate::store::{Store, StoreError};
+use crate::db::{Db, DbError};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
@@ -22,7 +22,7 @@ pub(crate) struct WatchSet {
 #[derive(Debug)]
 pub(crate) struct ChainSet {
     chain: String,
-    store: Arc<Store>,
+    db: Arc<Db>,
     fps: RwLock<Fingerprints>,
     /// Outpoint (chain serialization) → how many live payments spend it.
     spends: Mutex<HashMap<Vec<u8>, u32>>,
@@ -31,18 +31,18 @@ pub(crate) struct ChainSet {
 }
 
 impl WatchSet {
-    /// Loads every chain's watched keys from the store.
-    pub(crate) fn load(store: Arc<Store>, chains: impl IntoIterator<Item = String>) -> Result<Self, StoreError> {
+    /// Loads every chain's watched keys from the database.
+    pub(crate) fn load(db: Arc<Db>, chains: impl IntoIterator<Item = String>) -> Result<Self, DbError> {
         let mut out = HashMap::new();
         for chain in chains {
             // Counted first, so the table is sized once (no doubling garbage at start).
             let mut n = 0;
-            store.for_each_watched_key(&chain, |_| n += 1)?;
+            db.for_each_watched_key(&chain, |_| n += 1)?;
             let mut fps = Fingerprints::with_capacity(n);
-            store.for_each_watched_key(&chain, |k| fps.insert(k))?;
+            db.for_each_watched_key(&chain, |k| fps.insert(k))?;
             let set = ChainSet {
                 chain: chain.clone(),
-                store: store.clone(),
+                db: db.clone(),
                 fps: RwLock::new(fps),
                 spends: Mutex::new(HashMap::new()),
                 spend_count: AtomicUsize::new(0),
@@ -83,7 +83,7 @@ impl ChainSet {
         self.fps.write().unwrap_or_else(|p| p.into_inner()).reserve(additional);
     }
 
-    /// Exact: the fingerprint, then the store.
+    /// Exact: the fingerprint, then the database.
     pub(crate) fn is_watched(&self, key: &[u8]) -> bool {
         self.may_contain(key) && self.confirm(key)
     }
@@ -95,9 +95,9 @@ impl ChainSet {
         ScanView { set: self, fps: self.fps.read().unwrap_or_else(|p| p.into_inner()) }
     }
 
-    /// A fingerprint hit, confirmed against the store.
+    /// A fingerprint hit, confirmed against the database.
     fn confirm(&self, key: &[u8]) -> bool {
-        match self.store.watch_ids_for_key(&self.chain, key) {
+        match self.db.watch_ids_for_key(&self.chain, key) {
             Ok(ids) => !ids.is_empty(),
             Err(e) => {
                 // Never drop a possible payment on a read error: report it as watched; the

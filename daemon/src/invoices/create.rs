@@ -4,7 +4,7 @@
 use super::machine::evaluate;
 use super::{request_hash, AssetInfo, InvoiceError, Invoices, TIMER_EXPIRY, TIMER_MONITORING_END};
 use crate::config::ReceiveConfig;
-use crate::store::{Batch, Exception, InvoiceRecord, InvoiceStatus, NewEvent, WatchRecord};
+use crate::db::{Batch, Exception, InvoiceRecord, InvoiceStatus, NewEvent, WatchRecord};
 use paywatch_plugin_api::amount::parse_units;
 use paywatch_plugin_api::messages::{self as m, currency_method};
 use serde_json::{json, Value};
@@ -117,20 +117,20 @@ impl Invoices {
 
         let _guard = self.lock();
         if let Some(key) = idempotency_key {
-            if let Some((h, id)) = self.store().idempotency(store_id, key)? {
-                let existing = self.store().invoice(id)?.filter(|_| h == hash);
+            if let Some((h, id)) = self.db().idempotency(store_id, key)? {
+                let existing = self.db().invoice(id)?.filter(|_| h == hash);
                 return existing.map(|i| (i, false)).ok_or_else(|| InvoiceError::IdempotencyConflict(key.to_string()));
             }
         }
-        if let Some(existing) = self.store().invoice_by_order(store_id, &order_id)? {
+        if let Some(existing) = self.db().invoice_by_order(store_id, &order_id)? {
             if existing.request_hash == hash {
                 return Ok((existing, false));
             }
             return Err(InvoiceError::OrderConflict { order_id, existing: existing.id });
         }
         let now = self.now();
-        let store = self.store().clone();
-        let mut batch = store.batch();
+        let db = self.db().clone();
+        let mut batch = db.batch();
         let (index, address, key) = self.allocate(&mut batch, store_id, &req.asset, &asset, &policy)?;
         let uri = self.payment_uri(&asset, &address, &due, &order_id, req.description.as_deref())?;
         let expires_at = now + Duration::seconds(req.expires_in.unwrap_or(policy.expiry_secs) as i64);
@@ -177,7 +177,7 @@ impl Invoices {
         }
         emit(&mut batch, &mut inv, &[], &["invoice.created"]);
         batch.put_invoice(&inv)?;
-        store.write(batch)?;
+        db.write(batch)?;
         self.inner.set.insert(&asset.chain, &key);
         Ok((inv, true))
     }
@@ -192,7 +192,7 @@ impl Invoices {
         asset: &AssetInfo,
         policy: &super::StorePolicy,
     ) -> Result<(Option<u32>, String, Vec<u8>), InvoiceError> {
-        if let Some((index, address)) = self.store().first_free_address(store_id, asset_id)? {
+        if let Some((index, address)) = self.db().first_free_address(store_id, asset_id)? {
             batch.delete_free_address(store_id, asset_id, index);
             let (address, key) = self.parse(asset, &address)?;
             if !self.watched_by(store_id, &asset.chain, &key)? {
@@ -203,7 +203,7 @@ impl Invoices {
             store: store_id.to_string(),
             asset: asset_id.to_string(),
         })?;
-        let mut next = self.store().next_index(store_id, asset_id)?;
+        let mut next = self.db().next_index(store_id, asset_id)?;
         for _ in 0..MAX_SKIPS {
             let (address, key) = match receive {
                 ReceiveConfig::Descriptor(source) | ReceiveConfig::Xpub(source) => self.derive(asset, source, next)?,
@@ -233,8 +233,8 @@ impl Invoices {
     }
 
     fn watched_by(&self, store_id: &str, chain: &str, key: &[u8]) -> Result<bool, InvoiceError> {
-        for id in self.store().watch_ids_for_key(chain, key)? {
-            if self.store().watch(id)?.is_some_and(|w| w.store == store_id) {
+        for id in self.db().watch_ids_for_key(chain, key)? {
+            if self.db().watch(id)?.is_some_and(|w| w.store == store_id) {
                 return Ok(true);
             }
         }
@@ -296,13 +296,13 @@ impl Invoices {
         inv.cancelled = true;
         let terms = super::state::terms(&inv);
         let state = evaluate(&terms, &[], self.now());
-        let store = self.store().clone();
-        let mut batch = store.batch();
+        let db = self.db().clone();
+        let mut batch = db.batch();
         inv.status = state.status;
         inv.updated_at = self.now();
         emit(&mut batch, &mut inv, &payments, &["invoice.invalid"]);
         batch.put_invoice(&inv)?;
-        store.write(batch)?;
+        db.write(batch)?;
         Ok(inv)
     }
 }
@@ -311,7 +311,7 @@ impl Invoices {
 pub(super) fn emit(
     batch: &mut Batch<'_>,
     inv: &mut InvoiceRecord,
-    payments: &[crate::store::PaymentRecord],
+    payments: &[crate::db::PaymentRecord],
     kinds: &[&str],
 ) {
     for kind in kinds {

@@ -6,8 +6,8 @@
 //! that have the required confirmations reach `amount_due × (1 − tolerance)`. Everything is
 //! recomputed from the payments, so a reorg that takes a payment away moves the invoice back.
 
-use crate::store::PaymentStatus;
-pub(crate) use crate::store::{Exception, InvoiceStatus};
+use crate::db::PaymentStatus;
+pub(crate) use crate::db::{Exception, InvoiceStatus};
 use time::OffsetDateTime;
 
 /// What was agreed when the invoice was created (amounts in base units).

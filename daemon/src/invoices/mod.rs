@@ -17,9 +17,9 @@ pub(crate) use refunds::NewRefund;
 pub(crate) use wire::{invoice_json, refund_json};
 
 use crate::config::{Config, ReceiveConfig};
+use crate::db::{Db, DbError, InvoiceRecord, RefundRecord};
 use crate::index::WatchSet;
 use crate::plugins::PluginInstance;
-use crate::store::{InvoiceRecord, RefundRecord, Store, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use time::OffsetDateTime;
@@ -66,7 +66,7 @@ pub(crate) enum InvoiceError {
     #[error("plugin: {0}")]
     Plugin(String),
     #[error("store: {0}")]
-    Store(#[from] StoreError),
+    Db(#[from] DbError),
 }
 
 /// An asset invoices can be made in.
@@ -96,7 +96,7 @@ pub(crate) struct Invoices {
 
 #[derive(Debug)]
 struct Inner {
-    store: Arc<Store>,
+    db: Arc<Db>,
     set: Arc<WatchSet>,
     assets: HashMap<String, AssetInfo>,
     stores: HashMap<String, StorePolicy>,
@@ -112,7 +112,7 @@ const TIMER_MONITORING_END: u8 = b'm';
 impl Invoices {
     pub(crate) fn new(
         config: &Config,
-        store: Arc<Store>,
+        db: Arc<Db>,
         set: Arc<WatchSet>,
         assets: HashMap<String, AssetInfo>,
         clock: Arc<dyn Clock>,
@@ -132,15 +132,15 @@ impl Invoices {
                 (s.id.clone(), policy)
             })
             .collect();
-        Self { inner: Arc::new(Inner { store, set, assets, stores, clock, lock: Mutex::new(()) }) }
+        Self { inner: Arc::new(Inner { db, set, assets, stores, clock, lock: Mutex::new(()) }) }
     }
 
     fn lock(&self) -> MutexGuard<'_, ()> {
         self.inner.lock.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn store(&self) -> &Arc<Store> {
-        &self.inner.store
+    fn db(&self) -> &Arc<Db> {
+        &self.inner.db
     }
 
     fn now(&self) -> OffsetDateTime {
@@ -157,7 +157,7 @@ impl Invoices {
 
     /// A store's invoice; another store's is `None`.
     pub(crate) fn get(&self, store: &str, id: Uuid) -> Result<Option<InvoiceRecord>, InvoiceError> {
-        Ok(self.store().invoice(id)?.filter(|i| i.store == store))
+        Ok(self.db().invoice(id)?.filter(|i| i.store == store))
     }
 
     /// The invoice with its payments, as events and the API show it.
@@ -172,28 +172,28 @@ impl Invoices {
         &self,
         store: &str,
         order_id: Option<&str>,
-        status: Option<crate::store::InvoiceStatus>,
+        status: Option<crate::db::InvoiceStatus>,
         after: Option<Uuid>,
         limit: usize,
     ) -> Result<(Vec<InvoiceRecord>, Option<Uuid>), InvoiceError> {
         let wanted = |i: &InvoiceRecord| status.is_none_or(|s| i.status == s);
         if let Some(o) = order_id {
-            let found = self.store().invoice_by_order(store, o)?;
+            let found = self.db().invoice_by_order(store, o)?;
             return Ok((found.into_iter().filter(wanted).collect(), None));
         }
-        Ok(self.store().store_invoices(store, after, limit, wanted)?)
+        Ok(self.db().store_invoices(store, after, limit, wanted)?)
     }
 
     /// A store's refund; another store's is `None`.
     pub(crate) fn refund(&self, store: &str, id: Uuid) -> Result<Option<RefundRecord>, InvoiceError> {
-        Ok(self.store().refund(id)?.filter(|r| r.store == store))
+        Ok(self.db().refund(id)?.filter(|r| r.store == store))
     }
 
     pub(crate) fn refunds_of(&self, store: &str, invoice: Uuid) -> Result<Vec<RefundRecord>, InvoiceError> {
         if self.get(store, invoice)?.is_none() {
             return Err(InvoiceError::NotFound(format!("invoice {invoice}")));
         }
-        Ok(self.store().invoice_refunds(invoice)?)
+        Ok(self.db().invoice_refunds(invoice)?)
     }
 }
 

@@ -3,7 +3,7 @@
 //! give it. A payment of at least the amount with the required confirmations completes it.
 
 use super::{request_hash, InvoiceError, Invoices};
-use crate::store::{Batch, NewEvent, RefundRecord, RefundStatus, WatchRecord};
+use crate::db::{Batch, NewEvent, RefundRecord, RefundStatus, WatchRecord};
 use paywatch_plugin_api::amount::{format_base_units, parse_units};
 use serde_json::json;
 use sha2::Digest;
@@ -63,8 +63,8 @@ impl Invoices {
             self.get(store_id, invoice_id)?.ok_or_else(|| InvoiceError::NotFound(format!("invoice {invoice_id}")))?;
         let idem = idempotency_key.map(|k| format!("refund:{k}"));
         if let Some(key) = &idem {
-            if let Some((h, id)) = self.store().idempotency(store_id, key)? {
-                let existing = self.store().refund(id)?.filter(|_| h == hash);
+            if let Some((h, id)) = self.db().idempotency(store_id, key)? {
+                let existing = self.db().refund(id)?.filter(|_| h == hash);
                 return existing
                     .map(|refund| RefundCreated { refund, claim_token: None, created: false })
                     .ok_or_else(|| InvoiceError::IdempotencyConflict(key["refund:".len()..].to_string()));
@@ -79,7 +79,7 @@ impl Invoices {
         }
         let paid: u128 = inv.amount_paid.parse().unwrap_or(0);
         let refunded: u128 =
-            self.store().invoice_refunds(invoice_id)?.iter().map(|r| r.amount.parse::<u128>().unwrap_or(0)).sum();
+            self.db().invoice_refunds(invoice_id)?.iter().map(|r| r.amount.parse::<u128>().unwrap_or(0)).sum();
         let available = paid.saturating_sub(refunded);
         if asked > available {
             let show = |n: u128| format_base_units(&n.to_string(), asset.decimals).unwrap_or_default();
@@ -111,8 +111,8 @@ impl Invoices {
             created_at: now,
             updated_at: now,
         };
-        let store = self.store().clone();
-        let mut batch = store.batch();
+        let db = self.db().clone();
+        let mut batch = db.batch();
         let mut claim_token = None;
         let watched_key = match &req.address {
             Some(a) => Some(self.set_destination(&mut batch, &mut r, a)?),
@@ -135,7 +135,7 @@ impl Invoices {
             store: r.store.clone(),
             data: super::refund_json(&r),
         });
-        store.write(batch)?;
+        db.write(batch)?;
         if let Some(key) = watched_key {
             self.inner.set.insert(&r.chain, &key);
         }
@@ -147,16 +147,16 @@ impl Invoices {
         let unknown = || InvoiceError::NotFound("claim token (unknown, or already used)".into());
         let h = token_hash(token.trim());
         let _guard = self.lock();
-        let id = self.store().claim(&h)?.ok_or_else(unknown)?;
-        let mut r = self.store().refund(id)?.ok_or_else(unknown)?;
+        let id = self.db().claim(&h)?.ok_or_else(unknown)?;
+        let mut r = self.db().refund(id)?.ok_or_else(unknown)?;
         if r.status != RefundStatus::AwaitingAddress {
             return Err(unknown());
         }
         if let Some(exp) = r.claim_expires_at.filter(|e| *e < self.now()) {
             return Err(InvoiceError::ClaimExpired(exp));
         }
-        let store = self.store().clone();
-        let mut batch = store.batch();
+        let db = self.db().clone();
+        let mut batch = db.batch();
         let key = self.set_destination(&mut batch, &mut r, address)?;
         batch.delete_claim(&h);
         batch.put_refund(&r)?;
@@ -165,7 +165,7 @@ impl Invoices {
             store: r.store.clone(),
             data: super::refund_json(&r),
         });
-        store.write(batch)?;
+        db.write(batch)?;
         self.inner.set.insert(&r.chain, &key);
         Ok(r)
     }

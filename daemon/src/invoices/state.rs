@@ -4,10 +4,10 @@
 use super::create::emit;
 use super::machine::{evaluate, transition_events, Paid, State, Terms};
 use super::{Invoices, TIMER_MONITORING_END};
-use crate::index::PaymentHook;
-use crate::store::{
-    Batch, InvoiceRecord, InvoiceStatus, NewEvent, PaymentRecord, PaymentStatus, RefundStatus, Store, StoreError,
+use crate::db::{
+    Batch, Db, DbError, InvoiceRecord, InvoiceStatus, NewEvent, PaymentRecord, PaymentStatus, RefundStatus,
 };
+use crate::index::PaymentHook;
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -51,12 +51,12 @@ fn overlay(mut stored: Vec<PaymentRecord>, changed: &[&PaymentRecord]) -> Vec<Pa
 }
 
 impl PaymentHook for Invoices {
-    fn write(&self, store: &Store, mut batch: Batch<'_>, changed: &[PaymentRecord]) -> Result<(), StoreError> {
+    fn write(&self, db: &Db, mut batch: Batch<'_>, changed: &[PaymentRecord]) -> Result<(), DbError> {
         let _guard = self.lock();
         let mut invoices: BTreeMap<Uuid, Vec<&PaymentRecord>> = BTreeMap::new();
         let mut refunds: BTreeMap<Uuid, Vec<&PaymentRecord>> = BTreeMap::new();
         for p in changed {
-            if let Some(w) = store.watch(p.watch_id)? {
+            if let Some(w) = db.watch(p.watch_id)? {
                 if let Some(i) = w.invoice {
                     invoices.entry(i).or_default().push(p);
                 }
@@ -67,22 +67,22 @@ impl PaymentHook for Invoices {
         }
         let now = self.now();
         for (id, ps) in invoices {
-            if let Some(inv) = store.invoice(id)? {
+            if let Some(inv) = db.invoice(id)? {
                 self.reevaluate(&mut batch, inv, &ps, now)?;
             }
         }
         for (id, ps) in refunds {
             self.refund_progress(&mut batch, id, &ps)?;
         }
-        store.write(batch)
+        db.write(batch)
     }
 }
 
 impl Invoices {
     /// A watch's payments in one asset: an EVM address receives the native coin and every
     /// token, but an invoice or refund counts only its own asset.
-    pub(super) fn asset_payments(&self, watch: Uuid, asset: &str) -> Result<Vec<PaymentRecord>, StoreError> {
-        let mut all = self.store().watch_payments(watch, MAX_PAYMENTS)?;
+    pub(super) fn asset_payments(&self, watch: Uuid, asset: &str) -> Result<Vec<PaymentRecord>, DbError> {
+        let mut all = self.db().watch_payments(watch, MAX_PAYMENTS)?;
         all.retain(|p| p.asset == asset);
         Ok(all)
     }
@@ -96,7 +96,7 @@ impl Invoices {
         mut inv: InvoiceRecord,
         changed: &[&PaymentRecord],
         now: OffsetDateTime,
-    ) -> Result<InvoiceRecord, StoreError> {
+    ) -> Result<InvoiceRecord, DbError> {
         let stored = self.asset_payments(inv.watch_id, &inv.asset)?;
         let changed: Vec<&PaymentRecord> = changed.iter().copied().filter(|p| p.asset == inv.asset).collect();
         let current = overlay(stored.clone(), &changed);
@@ -126,8 +126,8 @@ impl Invoices {
 
     /// A refund's destination was paid: completed once payments with the required
     /// confirmations reach its amount.
-    fn refund_progress(&self, batch: &mut Batch<'_>, id: Uuid, changed: &[&PaymentRecord]) -> Result<(), StoreError> {
-        let Some(mut r) = self.store().refund(id)? else { return Ok(()) };
+    fn refund_progress(&self, batch: &mut Batch<'_>, id: Uuid, changed: &[&PaymentRecord]) -> Result<(), DbError> {
+        let Some(mut r) = self.db().refund(id)? else { return Ok(()) };
         let Some(watch) = r.watch_id else { return Ok(()) };
         if r.status == RefundStatus::Completed {
             return Ok(());
@@ -158,15 +158,15 @@ impl Invoices {
     /// Runs the timers that are due: expiry (the status may change with no payment), and the
     /// end of monitoring (an unpaid invoice's address goes back to the pool). Runs at start too,
     /// so an invoice that expired while the daemon was down expires then.
-    pub(crate) fn tick(&self) -> Result<usize, StoreError> {
+    pub(crate) fn tick(&self) -> Result<usize, DbError> {
         let _guard = self.lock();
         let now = self.now();
-        let due = self.store().due_timers(now.unix_timestamp())?;
+        let due = self.db().due_timers(now.unix_timestamp())?;
         if due.is_empty() {
             return Ok(0);
         }
-        let store = self.store().clone();
-        let mut batch = store.batch();
+        let db = self.db().clone();
+        let mut batch = db.batch();
         // Each invoice once, even when several of its timers are due (after downtime).
         let mut by_invoice: BTreeMap<Uuid, bool> = BTreeMap::new();
         for (at, id, kind) in &due {
@@ -174,24 +174,24 @@ impl Invoices {
             *by_invoice.entry(*id).or_default() |= *kind == TIMER_MONITORING_END;
         }
         for (id, monitoring_ended) in by_invoice {
-            let Some(inv) = store.invoice(id)? else { continue };
+            let Some(inv) = db.invoice(id)? else { continue };
             let inv = self.reevaluate(&mut batch, inv, &[], now)?;
             if monitoring_ended {
                 self.release(&mut batch, inv)?;
             }
         }
-        store.write(batch)?;
+        db.write(batch)?;
         Ok(due.len())
     }
 
     /// After the monitoring window: an invoice nothing was ever paid to stops watching its
     /// address, which may then be handed out again.
-    fn release(&self, batch: &mut Batch<'_>, mut inv: InvoiceRecord) -> Result<(), StoreError> {
+    fn release(&self, batch: &mut Batch<'_>, mut inv: InvoiceRecord) -> Result<(), DbError> {
         let settled_like = matches!(inv.status, InvoiceStatus::Processing | InvoiceStatus::Settled);
-        if inv.released || settled_like || !self.store().watch_payments(inv.watch_id, 1)?.is_empty() {
+        if inv.released || settled_like || !self.db().watch_payments(inv.watch_id, 1)?.is_empty() {
             return Ok(());
         }
-        if let Some(w) = self.store().watch(inv.watch_id)? {
+        if let Some(w) = self.db().watch(inv.watch_id)? {
             batch.delete_watch(&w);
         }
         if let Some(index) = inv.address_index {

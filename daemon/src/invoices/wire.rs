@@ -1,7 +1,7 @@
 //! The wire shapes of invoices and refunds (events' `data` and API bodies). Amounts in the
 //! asset's unit as decimal strings, with `_base` twins in base units.
 
-use crate::store::{InvoiceRecord, PaymentRecord, RefundRecord};
+use crate::db::{InvoiceRecord, PaymentRecord, RefundRecord};
 use paywatch_plugin_api::amount::format_base_units;
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;

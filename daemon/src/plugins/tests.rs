@@ -1,9 +1,9 @@
 //! The loader and instances against real `cdylib`s built by `scripts/build-plugins.sh`.
 
 use super::*;
+use crate::db::{Db, WatchRecord};
 use crate::health::Health;
 use crate::index::WatchSet;
-use crate::store::{Store, WatchRecord};
 use paywatch_plugin_api::abi::{SCAN_BLOCK, SCAN_TX};
 use paywatch_plugin_api::messages::*;
 use serde_json::json;
@@ -38,11 +38,11 @@ fn dir_with(files: &[PathBuf]) -> tempfile::TempDir {
     dir
 }
 
-fn watch_set() -> (tempfile::TempDir, Arc<Store>, Arc<WatchSet>) {
+fn watch_set() -> (tempfile::TempDir, Arc<Db>, Arc<WatchSet>) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(dir.path()).unwrap());
-    let set = Arc::new(WatchSet::load(store.clone(), ["btc".to_string()]).unwrap());
-    (dir, store, set)
+    let db = Arc::new(Db::open(dir.path()).unwrap());
+    let set = Arc::new(WatchSet::load(db.clone(), ["btc".to_string()]).unwrap());
+    (dir, db, set)
 }
 
 fn instance(lib: Arc<Library>, set: Option<Arc<WatchSet>>, health: Arc<Health>) -> PluginInstance {
@@ -167,10 +167,10 @@ fn a_panicking_plugin_is_recreated_and_surfaced() {
 fn is_watched_reaches_the_hosts_watch_set() {
     let dir = dir_with(&[fixture_file("fixture")]);
     let reg = Registry::load_dir(dir.path()).unwrap();
-    let (_d, store, set) = watch_set();
+    let (_d, db, set) = watch_set();
     let key = |b: u8| vec![b; 20];
     for (chain, k) in [("btc", key(1)), ("btc", key(3)), ("other", key(2))] {
-        store.write_watch(&WatchRecord::new("s", chain, "a".into(), k.clone(), 1)).unwrap();
+        db.write_watch(&WatchRecord::new("s", chain, "a".into(), k.clone(), 1)).unwrap();
         set.insert(chain, &k);
     }
     let inst = instance(reg.get(Kind::Currency, "fixture").unwrap(), Some(set.clone()), Arc::new(Health::new()));
@@ -180,8 +180,8 @@ fn is_watched_reaches_the_hosts_watch_set() {
     // Key 2 is watched on another chain only; key 4 nowhere.
     assert_eq!(keys, vec![key(1), key(3)]);
     assert_eq!(found.matches[1].index, 2);
-    // A watch set reloaded from the store answers the same.
-    let reloaded = Arc::new(WatchSet::load(store, ["btc".to_string()]).unwrap());
+    // A watch set reloaded from the database answers the same.
+    let reloaded = Arc::new(WatchSet::load(db, ["btc".to_string()]).unwrap());
     let inst = instance(reg.get(Kind::Currency, "fixture").unwrap(), Some(reloaded), Arc::new(Health::new()));
     assert_eq!(inst.scan(SCAN_BLOCK, &block).unwrap().matches.len(), 2);
     // The fixture always writes "FIX" in Match.asset: an instance for another asset records

@@ -62,8 +62,8 @@ pub(crate) fn outpoint_bytes(o: &OutPoint) -> Option<Vec<u8>> {
 }
 
 pub(crate) fn start(chain: &ChainConfig, node: &BitcoinNode, parts: Parts) -> Result<Running, String> {
-    let Parts { store, set, scanners, decimals, hook, health } = parts;
-    let indexer = Indexer::load(&chain.name, store, set, chain.reorg_window, decimals, outpoint_bytes, hook)
+    let Parts { db, set, scanners, decimals, hook, health } = parts;
+    let indexer = Indexer::load(&chain.name, db, set, chain.reorg_window, decimals, outpoint_bytes, hook)
         .map_err(|e| format!("chain {:?}: {e}", chain.name))?;
     let rpc =
         Arc::new(rpc::RpcClient::new(&node.rpc_url, node.rpc_auth.clone(), Duration::from_secs(node.rpc_timeout_secs)));

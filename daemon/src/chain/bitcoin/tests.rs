@@ -4,9 +4,9 @@
 use super::follower::{Follower, FollowerConfig};
 use super::rpc::{BitcoinNode, RpcError};
 use crate::chain::{FollowError, Scanner};
+use crate::db::{Db, PaymentStatus, WatchRecord};
 use crate::health::Health;
 use crate::index::{ChainSet, Indexer, WatchSet};
-use crate::store::{PaymentStatus, Store, WatchRecord};
 use bitcoincore_rpc::bitcoin::{
     absolute::LockTime, block, consensus, hashes::Hash, Amount, Block, BlockHash, CompactTarget, OutPoint, ScriptBuf,
     Sequence, Transaction, TxIn, TxMerkleNode, TxOut, Witness,
@@ -126,7 +126,7 @@ impl Scanner for FullDecode {
 
 struct Rig {
     _dir: tempfile::TempDir,
-    store: Arc<Store>,
+    db: Arc<Db>,
     node: Arc<FakeNode>,
     follower: Follower,
 }
@@ -135,14 +135,14 @@ const WATCHED: &[u8] = b"\x51\x20watched-script-of-thirty-two-b";
 
 fn rig(window: u32, start_height: Option<u64>) -> Rig {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(dir.path()).unwrap());
-    let set = Arc::new(WatchSet::load(store.clone(), ["btc".to_string()]).unwrap());
-    store.write_watch(&WatchRecord::new("shop1", "btc", "a".into(), WATCHED.to_vec(), 2)).unwrap();
+    let db = Arc::new(Db::open(dir.path()).unwrap());
+    let set = Arc::new(WatchSet::load(db.clone(), ["btc".to_string()]).unwrap());
+    db.write_watch(&WatchRecord::new("shop1", "btc", "a".into(), WATCHED.to_vec(), 2)).unwrap();
     set.insert("btc", WATCHED);
     let chain = set.chain("btc").unwrap().clone();
     let indexer = Indexer::load(
         "btc",
-        store.clone(),
+        db.clone(),
         chain.clone(),
         window,
         [("BTC".into(), 8)].into(),
@@ -157,12 +157,12 @@ fn rig(window: u32, start_height: Option<u64>) -> Rig {
     let cfg = FollowerConfig { chain: "btc".into(), reorg_window: window, start_height, poll: Duration::from_secs(1) };
     let follower =
         Follower::new(cfg, node.clone(), indexer, vec![Arc::new(FullDecode(chain))], Arc::new(Health::new()));
-    Rig { _dir: dir, store, node, follower }
+    Rig { _dir: dir, db, node, follower }
 }
 
 impl Rig {
     fn kinds(&self) -> Vec<String> {
-        self.store.store_events("shop1", 0, 1000).unwrap().into_iter().map(|e| e.kind).collect()
+        self.db.store_events("shop1", 0, 1000).unwrap().into_iter().map(|e| e.kind).collect()
     }
 }
 
@@ -186,7 +186,7 @@ fn catches_up_from_start_height_and_follows_a_reorg_by_hash() {
 
 impl Rig {
     fn follower_tip(&self) -> (u64, String) {
-        let b = self.store.blocks("btc").unwrap();
+        let b = self.db.blocks("btc").unwrap();
         let (h, rec) = b.last().unwrap();
         (*h, rec.hash.clone())
     }
@@ -218,7 +218,7 @@ fn a_pruned_block_is_a_fatal_error_naming_its_height_and_an_absent_node_is_trans
     let e = r.follower.sync().unwrap_err();
     assert!(matches!(&e, FollowError::Fatal(m) if m.contains("block 0 ") || m.contains("block 3 ")), "{e}");
     assert!(e.to_string().contains("pruned"), "{e}");
-    assert!(r.store.tx_payments("btc", "x").unwrap().is_empty());
+    assert!(r.db.tx_payments("btc", "x").unwrap().is_empty());
 }
 
 #[derive(Debug, Clone)]
@@ -283,9 +283,9 @@ proptest::proptest! {
 
         let chain = r.node.chain.lock().unwrap().clone();
         let tip = chain.len() as u64 - 1;
-        let events = r.store.store_events("shop1", 0, 100_000).unwrap();
+        let events = r.db.store_events("shop1", 0, 100_000).unwrap();
         for txid in &paid {
-            let stored = r.store.tx_payments("btc", txid).unwrap();
+            let stored = r.db.tx_payments("btc", txid).unwrap();
             let in_chain = chain.iter().enumerate().find(|(_, b)| b.txdata[0].compute_txid().to_string() == *txid);
             match in_chain {
                 Some((h, b)) if h >= 1 => {

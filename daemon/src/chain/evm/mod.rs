@@ -74,9 +74,9 @@ pub(crate) fn start(
     tokens: Vec<TokenAsset>,
     parts: Parts,
 ) -> Result<Running, String> {
-    let Parts { store, set, scanners, decimals, hook, health } = parts;
+    let Parts { db, set, scanners, decimals, hook, health } = parts;
     let err = |what: &str, e: &dyn std::fmt::Display| format!("chain {:?}: {what}: {e}", chain.name);
-    let indexer = Indexer::load(&chain.name, store, set, chain.reorg_window, decimals, |_| None, hook)
+    let indexer = Indexer::load(&chain.name, db, set, chain.reorg_window, decimals, |_| None, hook)
         .map_err(|e| err("cannot load its state", &e))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

@@ -4,9 +4,9 @@
 use super::follower::{Follower, FollowerConfig, TokenAsset};
 use super::node::{EvmNode, HeadRef, NodeError};
 use crate::chain::{FollowError, Scanner};
+use crate::db::{Db, PaymentStatus, WatchRecord};
 use crate::health::Health;
 use crate::index::{ChainSet, Indexer, WatchSet};
-use crate::store::{PaymentStatus, Store, WatchRecord};
 use paywatch_plugin_api::evm::{Block, BlockView, Tx};
 use paywatch_plugin_api::messages::{Hex, Match, ScanReply};
 use sha2::{Digest, Sha256};
@@ -125,7 +125,7 @@ impl Scanner for NativeScan {
 
 struct Rig {
     _dir: tempfile::TempDir,
-    store: Arc<Store>,
+    db: Arc<Db>,
     node: Arc<FakeNode>,
     follower: Follower,
 }
@@ -136,15 +136,14 @@ fn rig(window: u32, start_height: Option<u64>, chain_id: u64) -> Rig {
 
 fn rig_with(window: u32, start_height: Option<u64>, chain_id: u64, tokens: Vec<TokenAsset>) -> Rig {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(dir.path()).unwrap());
-    let set = Arc::new(WatchSet::load(store.clone(), ["eth".to_string()]).unwrap());
-    store.write_watch(&WatchRecord::new("shop1", "eth", "0xaa".into(), WATCHED.to_vec(), 3)).unwrap();
+    let db = Arc::new(Db::open(dir.path()).unwrap());
+    let set = Arc::new(WatchSet::load(db.clone(), ["eth".to_string()]).unwrap());
+    db.write_watch(&WatchRecord::new("shop1", "eth", "0xaa".into(), WATCHED.to_vec(), 3)).unwrap();
     set.insert("eth", &WATCHED);
     let chain = set.chain("eth").unwrap().clone();
     let hook = Arc::new(crate::index::PlainWrites);
     let indexer =
-        Indexer::load("eth", store.clone(), chain.clone(), window, [("ETH".into(), 18)].into(), |_| None, hook)
-            .unwrap();
+        Indexer::load("eth", db.clone(), chain.clone(), window, [("ETH".into(), 18)].into(), |_| None, hook).unwrap();
     let node = Arc::new(FakeNode::new());
     let cfg = FollowerConfig {
         chain: "eth".into(),
@@ -156,17 +155,17 @@ fn rig_with(window: u32, start_height: Option<u64>, chain_id: u64, tokens: Vec<T
     };
     let scanners: Vec<Arc<dyn Scanner>> = vec![Arc::new(NativeScan(chain))];
     let follower = Follower::new(cfg, node.clone(), indexer, scanners, Arc::new(Health::new()), Default::default());
-    Rig { _dir: dir, store, node, follower }
+    Rig { _dir: dir, db, node, follower }
 }
 
 impl Rig {
     fn kinds(&self) -> Vec<String> {
-        self.store.store_events("shop1", 0, 1000).unwrap().into_iter().map(|e| e.kind).collect()
+        self.db.store_events("shop1", 0, 1000).unwrap().into_iter().map(|e| e.kind).collect()
     }
 
-    fn payment(&self, id: u8) -> crate::store::PaymentRecord {
+    fn payment(&self, id: u8) -> crate::db::PaymentRecord {
         let txid = format!("0x{}", hex::encode([id; 32]));
-        self.store.tx_payments("eth", &txid).unwrap().pop().expect("payment stored")
+        self.db.tx_payments("eth", &txid).unwrap().pop().expect("payment stored")
     }
 }
 

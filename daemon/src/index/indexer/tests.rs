@@ -2,22 +2,22 @@
 //! confirmations, reorgs, drops, replacements and restarts.
 
 use super::*;
+use crate::db::EventRecord;
 use crate::index::WatchSet;
-use crate::store::EventRecord;
 use paywatch_plugin_api::messages::{Hex, WatchedSpend};
 use uuid::Uuid;
 
 struct Fixture {
     _dir: tempfile::TempDir,
-    store: Arc<Store>,
+    db: Arc<Db>,
     set: Arc<WatchSet>,
 }
 
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(dir.path()).unwrap());
-    let set = Arc::new(WatchSet::load(store.clone(), ["btc".to_string()]).unwrap());
-    Fixture { _dir: dir, store, set }
+    let db = Arc::new(Db::open(dir.path()).unwrap());
+    let set = Arc::new(WatchSet::load(db.clone(), ["btc".to_string()]).unwrap());
+    Fixture { _dir: dir, db, set }
 }
 
 fn spend_codec(o: &OutPoint) -> Option<Vec<u8>> {
@@ -29,7 +29,7 @@ impl Fixture {
         let chain = self.set.chain("btc").unwrap().clone();
         Indexer::load(
             "btc",
-            self.store.clone(),
+            self.db.clone(),
             chain,
             3,
             [("BTC".to_string(), 8)].into(),
@@ -41,14 +41,14 @@ impl Fixture {
 
     fn watch(&self, store: &str, key: &[u8], confirmations: u32) -> Uuid {
         let w = WatchRecord::new(store, "btc", format!("addr-{}", hex::encode(key)), key.to_vec(), confirmations);
-        self.store.write_watch(&w).unwrap();
+        self.db.write_watch(&w).unwrap();
         self.set.insert("btc", key);
         w.id
     }
 
     /// (type, txid, index, status, confirmations, final) of every event so far.
     fn events(&self, store: &str) -> Vec<(String, String, u64, String, u64, bool)> {
-        let evs: Vec<EventRecord> = self.store.store_events(store, 0, 10_000).unwrap();
+        let evs: Vec<EventRecord> = self.db.store_events(store, 0, 10_000).unwrap();
         evs.into_iter()
             .map(|e| {
                 let d = &e.data;
@@ -106,7 +106,7 @@ fn mempool_then_blocks_up_to_the_target() {
             ev("payment.confirmed", "t1", "confirmed", 3, true),
         ]
     );
-    let p = f.store.tx_payments("btc", "t1").unwrap().remove(0);
+    let p = f.db.tx_payments("btc", "t1").unwrap().remove(0);
     assert_eq!((p.amount.as_str(), p.block_height, p.is_final), ("1.5", Some(101), true));
     assert!(ix.live.is_empty());
     // The window keeps reorg_window + 1 blocks.
@@ -156,7 +156,7 @@ fn a_disconnected_block_reverses_then_the_tx_comes_back_and_confirms_in_the_new_
             ev("payment.confirmed", "t1", "confirmed", 2, true),
         ]
     );
-    let p = f.store.tx_payments("btc", "t1").unwrap().remove(0);
+    let p = f.db.tx_payments("btc", "t1").unwrap().remove(0);
     assert_eq!(p.block_hash.as_deref(), Some("h12b"));
     // A block that does not extend the tip is refused.
     assert!(matches!(ix.connect(20, "x", "y", reply(vec![])), Err(IndexError::NotOnTip { .. })));
@@ -206,7 +206,7 @@ fn pending_payments_missing_from_the_mempool_are_dropped_and_conflicts_replace_t
             ("payment.dropped".into(), "t1".into(), "dropped".into()),
         ]
     );
-    assert_eq!(f.store.tx_payments("btc", "t2").unwrap()[0].replaced_by.as_deref(), Some("t3"));
+    assert_eq!(f.db.tx_payments("btc", "t2").unwrap()[0].replaced_by.as_deref(), Some("t3"));
     // A dropped payment whose tx reappears is pending again.
     ix.mempool_tx(reply(vec![pay(b"k1", "t1", 0, 1000, &[("c", 0)])])).unwrap();
     assert_eq!(f.events("shop1").last().unwrap().0, "payment.detected");

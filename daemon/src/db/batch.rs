@@ -1,11 +1,12 @@
 //! Typed batches: every state change of one update goes into one batch, written atomically.
 
-use super::records::{
+use super::{
     BlockRecord, DeliveryRecord, DeliveryStatus, EndpointRecord, EventRecord, InvoiceRecord, PaymentRecord,
     RefundRecord, WatchRecord,
 };
+
 use super::schema::*;
-use super::{Store, StoreError};
+use super::{Db, DbError};
 use rocksdb::WriteBatch;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -32,9 +33,9 @@ impl NewEvent {
     }
 }
 
-/// A set of writes applied all together or not at all by [`Store::write`].
+/// A set of writes applied all together or not at all by [`Db::write`].
 pub(crate) struct Batch<'a> {
-    store: &'a Store,
+    store: &'a Db,
     wb: WriteBatch,
     events: Vec<NewEvent>,
 }
@@ -46,7 +47,7 @@ impl std::fmt::Debug for Batch<'_> {
 }
 
 impl<'a> Batch<'a> {
-    pub(super) fn new(store: &'a Store) -> Self {
+    pub(super) fn new(store: &'a Db) -> Self {
         Self { store, wb: WriteBatch::default(), events: Vec::new() }
     }
 
@@ -55,8 +56,8 @@ impl<'a> Batch<'a> {
     }
 
     /// Inserts or replaces a watch with all its index entries.
-    pub(crate) fn put_watch(&mut self, w: &WatchRecord) -> Result<(), StoreError> {
-        let v = serde_json::to_vec(w).map_err(|e| StoreError::Encode(e, CF_WATCHES))?;
+    pub(crate) fn put_watch(&mut self, w: &WatchRecord) -> Result<(), DbError> {
+        let v = serde_json::to_vec(w).map_err(|e| DbError::Encode(e, CF_WATCHES))?;
         self.wb.put_cf(self.store.cf(CF_WATCHES), watch_key(w.id), v);
         self.wb.put_cf(self.store.cf(CF_WATCH_KEYS), watch_keys_key(&w.chain, &w.key, w.id), []);
         self.wb.put_cf(self.store.cf(CF_STORE_WATCHES), store_watches_key(&w.store, w.id), []);
@@ -72,9 +73,9 @@ impl<'a> Batch<'a> {
 
     /// Inserts or replaces a payment; `live` (pending, or confirmed below its target) keeps it
     /// in the chain's live index that the indexer loads at start.
-    pub(crate) fn put_payment(&mut self, p: &PaymentRecord, live: bool) -> Result<(), StoreError> {
+    pub(crate) fn put_payment(&mut self, p: &PaymentRecord, live: bool) -> Result<(), DbError> {
         let key = payment_key(&p.chain, &p.txid, p.index, p.watch_id);
-        let v = serde_json::to_vec(p).map_err(|e| StoreError::Encode(e, CF_PAYMENTS))?;
+        let v = serde_json::to_vec(p).map_err(|e| DbError::Encode(e, CF_PAYMENTS))?;
         self.wb.put_cf(self.store.cf(CF_PAYMENTS), &key, v);
         self.wb.put_cf(self.store.cf(CF_WATCH_PAYMENTS), watch_payments_key(p.watch_id, &key), []);
         match live {
@@ -85,8 +86,8 @@ impl<'a> Batch<'a> {
     }
 
     /// Records a connected block (with its undo data) at `height`.
-    pub(crate) fn put_block(&mut self, chain: &str, height: u64, b: &BlockRecord) -> Result<(), StoreError> {
-        let v = serde_json::to_vec(b).map_err(|e| StoreError::Encode(e, CF_BLOCKS))?;
+    pub(crate) fn put_block(&mut self, chain: &str, height: u64, b: &BlockRecord) -> Result<(), DbError> {
+        let v = serde_json::to_vec(b).map_err(|e| DbError::Encode(e, CF_BLOCKS))?;
         self.wb.put_cf(self.store.cf(CF_BLOCKS), block_key(chain, height), v);
         Ok(())
     }
@@ -101,8 +102,8 @@ impl<'a> Batch<'a> {
     }
 
     /// Inserts or replaces an invoice with its order-id and listing entries.
-    pub(crate) fn put_invoice(&mut self, i: &InvoiceRecord) -> Result<(), StoreError> {
-        let v = serde_json::to_vec(i).map_err(|e| StoreError::Encode(e, CF_INVOICES))?;
+    pub(crate) fn put_invoice(&mut self, i: &InvoiceRecord) -> Result<(), DbError> {
+        let v = serde_json::to_vec(i).map_err(|e| DbError::Encode(e, CF_INVOICES))?;
         self.wb.put_cf(self.store.cf(CF_INVOICES), i.id.as_bytes(), v);
         let idx = self.store.cf(CF_INVOICE_INDEX);
         self.wb.put_cf(idx, tagged(tag::ORDER, &i.store, i.order_id.as_bytes()), i.id.as_bytes());
@@ -144,8 +145,8 @@ impl<'a> Batch<'a> {
     }
 
     /// Inserts or replaces a refund (and its invoice's link to it).
-    pub(crate) fn put_refund(&mut self, r: &RefundRecord) -> Result<(), StoreError> {
-        let v = serde_json::to_vec(r).map_err(|e| StoreError::Encode(e, CF_REFUNDS))?;
+    pub(crate) fn put_refund(&mut self, r: &RefundRecord) -> Result<(), DbError> {
+        let v = serde_json::to_vec(r).map_err(|e| DbError::Encode(e, CF_REFUNDS))?;
         self.wb.put_cf(self.store.cf(CF_REFUNDS), r.id.as_bytes(), v);
         let mut link = vec![tag::REFUND];
         link.extend_from_slice(r.invoice_id.as_bytes());
@@ -167,8 +168,8 @@ impl<'a> Batch<'a> {
         self.wb.delete_cf(self.store.cf(CF_INVOICE_INDEX), k);
     }
 
-    pub(crate) fn put_endpoint(&mut self, e: &EndpointRecord) -> Result<(), StoreError> {
-        let v = serde_json::to_vec(e).map_err(|err| StoreError::Encode(err, CF_ENDPOINTS))?;
+    pub(crate) fn put_endpoint(&mut self, e: &EndpointRecord) -> Result<(), DbError> {
+        let v = serde_json::to_vec(e).map_err(|err| DbError::Encode(err, CF_ENDPOINTS))?;
         self.wb.put_cf(self.store.cf(CF_ENDPOINTS), e.id.as_bytes(), v);
         Ok(())
     }
@@ -184,9 +185,9 @@ impl<'a> Batch<'a> {
     }
 
     /// Inserts or replaces a delivery, keeping the pending index in step.
-    pub(crate) fn put_delivery(&mut self, d: &DeliveryRecord) -> Result<(), StoreError> {
+    pub(crate) fn put_delivery(&mut self, d: &DeliveryRecord) -> Result<(), DbError> {
         let k = delivery_key(d.endpoint, d.seq);
-        let v = serde_json::to_vec(d).map_err(|err| StoreError::Encode(err, CF_DELIVERIES))?;
+        let v = serde_json::to_vec(d).map_err(|err| DbError::Encode(err, CF_DELIVERIES))?;
         self.wb.put_cf(self.store.cf(CF_DELIVERIES), k, v);
         match d.status {
             DeliveryStatus::Pending => self.wb.put_cf(self.store.cf(CF_PENDING_DELIVERIES), k, []),

@@ -7,7 +7,7 @@ fn watch(store: &str, n: u32) -> WatchRecord {
 }
 
 /// One batch = one watch with its indexes + one event naming it.
-fn write_watch_with_event(s: &Store, w: &WatchRecord) {
+fn write_watch_with_event(s: &Db, w: &WatchRecord) {
     let mut b = s.batch();
     b.put_watch(w).unwrap();
     b.push_event(NewEvent { kind: "test.watch".into(), store: w.store.clone(), data: json!({"watch": w.id}) });
@@ -15,7 +15,7 @@ fn write_watch_with_event(s: &Store, w: &WatchRecord) {
 }
 
 /// Every watch has all its index entries, and exactly one event names each watch.
-fn assert_consistent(s: &Store) -> usize {
+fn assert_consistent(s: &Db) -> usize {
     let watches = s.store_watches("shop1", None, usize::MAX).unwrap();
     let events = s.store_events("shop1", 0, usize::MAX).unwrap();
     assert_eq!(watches.len(), events.len(), "a batch was split: watches vs events");
@@ -36,11 +36,11 @@ fn data_survives_close_and_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let w = watch("shop1", 1);
     {
-        let s = Store::open(dir.path()).unwrap();
+        let s = Db::open(dir.path()).unwrap();
         write_watch_with_event(&s, &w);
         s.flush().unwrap();
     }
-    let s = Store::open(dir.path()).unwrap();
+    let s = Db::open(dir.path()).unwrap();
     assert_eq!(s.watch(w.id).unwrap(), Some(w.clone()));
     let events = s.store_events("shop1", 0, 10).unwrap();
     assert_eq!(events.len(), 1);
@@ -54,11 +54,11 @@ fn data_survives_close_and_reopen() {
 fn a_schema_version_mismatch_refuses_to_open() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let s = Store::open(dir.path()).unwrap();
+        let s = Db::open(dir.path()).unwrap();
         s.db.put_cf(s.cf(CF_META), META_SCHEMA_VERSION, 999u32.to_be_bytes()).unwrap();
     }
-    let err = Store::open(dir.path()).unwrap_err();
-    assert!(matches!(err, StoreError::SchemaMismatch { found: 999, expected: SCHEMA_VERSION, .. }), "{err}");
+    let err = Db::open(dir.path()).unwrap_err();
+    assert!(matches!(err, DbError::SchemaMismatch { found: 999, expected: SCHEMA_VERSION, .. }), "{err}");
     assert!(err.to_string().contains("schema version 999"), "{err}");
 }
 
@@ -67,7 +67,7 @@ fn a_version_1_store_is_upgraded_in_place_and_keeps_its_data() {
     let dir = tempfile::tempdir().unwrap();
     let w = watch("shop1", 1);
     {
-        let mut s = Store::open(dir.path()).unwrap();
+        let mut s = Db::open(dir.path()).unwrap();
         write_watch_with_event(&s, &w);
         s.db.put_cf(s.cf(CF_META), META_SCHEMA_VERSION, 1u32.to_be_bytes()).unwrap();
         // A v1 store had no payment or block column families.
@@ -75,7 +75,7 @@ fn a_version_1_store_is_upgraded_in_place_and_keeps_its_data() {
             s.db.drop_cf(cf).unwrap();
         }
     }
-    let s = Store::open(dir.path()).unwrap();
+    let s = Db::open(dir.path()).unwrap();
     let v = s.db.get_cf(s.cf(CF_META), META_SCHEMA_VERSION).unwrap().unwrap();
     assert_eq!(v, SCHEMA_VERSION.to_be_bytes());
     assert_eq!(s.watch(w.id).unwrap(), Some(w));
@@ -85,15 +85,15 @@ fn a_version_1_store_is_upgraded_in_place_and_keeps_its_data() {
 #[test]
 fn a_second_open_of_the_same_path_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let _s = Store::open(dir.path()).unwrap();
-    let err = Store::open(dir.path()).unwrap_err();
+    let _s = Db::open(dir.path()).unwrap();
+    let err = Db::open(dir.path()).unwrap_err();
     assert!(err.to_string().starts_with(&format!("cannot open store at {}", dir.path().display())), "{err}");
 }
 
 #[test]
 fn paging_and_deletion_keep_indexes_in_step() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Store::open(dir.path()).unwrap();
+    let s = Db::open(dir.path()).unwrap();
     let ws: Vec<_> = (0..5).map(|n| watch("shop1", n)).collect();
     for w in &ws {
         let mut b = s.batch();
@@ -121,7 +121,7 @@ fn paging_and_deletion_keep_indexes_in_step() {
 #[test]
 fn events_are_numbered_in_commit_order_across_threads() {
     let dir = tempfile::tempdir().unwrap();
-    let s = std::sync::Arc::new(Store::open(dir.path()).unwrap());
+    let s = std::sync::Arc::new(Db::open(dir.path()).unwrap());
     let threads: Vec<_> = (0..4)
         .map(|t| {
             let s = s.clone();
@@ -148,7 +148,7 @@ fn batches_are_written_whole() {
     let forever = std::env::var_os(KILL_DIR_ENV);
     let dir = tempfile::tempdir().unwrap();
     let path = forever.as_ref().map(PathBuf::from).unwrap_or_else(|| dir.path().to_owned());
-    let s = Store::open(&path).unwrap();
+    let s = Db::open(&path).unwrap();
     let rounds = if forever.is_some() { u32::MAX } else { 50 };
     for n in 0..rounds {
         write_watch_with_event(&s, &watch("shop1", n));
@@ -169,7 +169,7 @@ fn a_batch_is_all_or_nothing_across_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     for round in 0..3 {
         let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "store::tests::batches_are_written_whole", "--nocapture", "--test-threads=1"])
+            .args(["--exact", "db::tests::batches_are_written_whole", "--nocapture", "--test-threads=1"])
             .env(KILL_DIR_ENV, dir.path())
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -184,7 +184,7 @@ fn a_batch_is_all_or_nothing_across_kill_9() {
         std::thread::sleep(std::time::Duration::from_millis(150 + 100 * round));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
-        let s = Store::open(dir.path()).unwrap();
+        let s = Db::open(dir.path()).unwrap();
         let n = assert_consistent(&s);
         assert!(n > 0, "round {round}: the child wrote nothing before it was killed");
     }

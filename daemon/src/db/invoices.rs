@@ -1,0 +1,249 @@
+//! Reading invoices, their address pools and timers, refunds and claim tokens.
+
+use super::schema::*;
+use super::*;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum InvoiceStatus {
+    New,
+    Processing,
+    Settled,
+    Expired,
+    Invalid,
+}
+
+impl InvoiceStatus {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            InvoiceStatus::New => "new",
+            InvoiceStatus::Processing => "processing",
+            InvoiceStatus::Settled => "settled",
+            InvoiceStatus::Expired => "expired",
+            InvoiceStatus::Invalid => "invalid",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        [Self::New, Self::Processing, Self::Settled, Self::Expired, Self::Invalid].into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Exception {
+    None,
+    PaidPartial,
+    PaidOver,
+    PaidLate,
+}
+
+/// A payment request. Amounts in base units, as decimal strings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct InvoiceRecord {
+    pub(crate) id: Uuid,
+    pub(crate) store: String,
+    pub(crate) order_id: String,
+    pub(crate) asset: String,
+    pub(crate) chain: String,
+    pub(crate) description: Option<String>,
+    pub(crate) metadata: Option<Value>,
+    pub(crate) refund_email: Option<String>,
+    pub(crate) decimals: u8,
+    pub(crate) amount_due: String,
+    pub(crate) amount_paid: String,
+    pub(crate) amount_confirmed: String,
+    /// Accepted underpayment, in basis points.
+    pub(crate) tolerance_bp: u32,
+    pub(crate) required_confirmations: u32,
+    pub(crate) address: String,
+    /// Where the address came from (derivation or list index), to reuse it later.
+    pub(crate) address_index: Option<u32>,
+    pub(crate) watch_id: Uuid,
+    pub(crate) payment_uri: String,
+    pub(crate) status: InvoiceStatus,
+    pub(crate) exception: Exception,
+    pub(crate) cancelled: bool,
+    /// The address went back to the pool after the monitoring window (nothing was paid).
+    pub(crate) released: bool,
+    /// Events emitted so far for this invoice (each event carries its number).
+    pub(crate) sequence: u64,
+    /// SHA-256 of the creating request, to tell a retry from a conflicting request.
+    pub(crate) request_hash: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) expires_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) monitoring_until: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RefundStatus {
+    AwaitingAddress,
+    AwaitingPayment,
+    Completed,
+}
+
+/// A refund the merchant pays from their own wallet; paywatch watches its destination.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RefundRecord {
+    pub(crate) id: Uuid,
+    pub(crate) invoice_id: Uuid,
+    pub(crate) store: String,
+    pub(crate) asset: String,
+    pub(crate) chain: String,
+    pub(crate) decimals: u8,
+    /// Base units.
+    pub(crate) amount: String,
+    /// `original` or `current`, as the merchant stated it.
+    pub(crate) rate_policy: String,
+    pub(crate) reason: Option<String>,
+    pub(crate) address: Option<String>,
+    pub(crate) payment_uri: Option<String>,
+    pub(crate) watch_id: Option<Uuid>,
+    pub(crate) status: RefundStatus,
+    /// The payment that completed it.
+    pub(crate) txid: Option<String>,
+    /// SHA-256 (hex) of the one-time claim token; the token itself is never stored.
+    pub(crate) claim_token_sha256: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub(crate) claim_expires_at: Option<OffsetDateTime>,
+    pub(crate) required_confirmations: u32,
+    pub(crate) request_hash: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) updated_at: OffsetDateTime,
+}
+
+impl Db {
+    pub(crate) fn invoice(&self, id: Uuid) -> Result<Option<InvoiceRecord>, DbError> {
+        let raw = self.db.get_cf(self.cf(CF_INVOICES), id.as_bytes())?;
+        raw.map(|v| decode(CF_INVOICES, id.as_bytes(), &v)).transpose()
+    }
+
+    /// A store's invoice for an order id.
+    pub(crate) fn invoice_by_order(&self, store: &str, order_id: &str) -> Result<Option<InvoiceRecord>, DbError> {
+        let k = tagged(tag::ORDER, store, order_id.as_bytes());
+        match self.db.get_cf(self.cf(CF_INVOICE_INDEX), &k)? {
+            Some(id) => self.invoice(Uuid::from_slice(&id).map_err(|e| corrupt(CF_INVOICE_INDEX, &k, e))?),
+            None => Ok(None),
+        }
+    }
+
+    /// Those of a store's next `limit` invoices (creation order, after `after`) that `keep`,
+    /// and where the next page starts when there may be more (a page may hold fewer matches).
+    pub(crate) fn store_invoices(
+        &self,
+        store: &str,
+        after: Option<Uuid>,
+        limit: usize,
+        keep: impl Fn(&InvoiceRecord) -> bool,
+    ) -> Result<(Vec<InvoiceRecord>, Option<Uuid>), DbError> {
+        let mut out = Vec::new();
+        let ids = self.ids_after(CF_INVOICE_INDEX, &tagged(tag::STORE, store, &[]), after, limit)?;
+        let next = (ids.len() == limit).then(|| ids.last().copied()).flatten();
+        for id in ids {
+            let inv = self.invoice(id)?;
+            let inv = inv.ok_or_else(|| corrupt(CF_INVOICE_INDEX, id.as_bytes(), "index entry without an invoice"))?;
+            if keep(&inv) {
+                out.push(inv);
+            }
+        }
+        Ok((out, next))
+    }
+
+    /// What an idempotency key of a store was used for: (request hash, id).
+    pub(crate) fn idempotency(&self, store: &str, key: &str) -> Result<Option<(String, Uuid)>, DbError> {
+        let k = tagged(tag::IDEMPOTENCY, store, key.as_bytes());
+        let Some(raw) = self.db.get_cf(self.cf(CF_INVOICE_INDEX), &k)? else { return Ok(None) };
+        let v: serde_json::Value = decode(CF_INVOICE_INDEX, &k, &raw)?;
+        let hash = v["hash"].as_str().unwrap_or_default().to_string();
+        let id =
+            v["id"].as_str().and_then(|s| s.parse().ok()).ok_or_else(|| corrupt(CF_INVOICE_INDEX, &k, "bad id"))?;
+        Ok(Some((hash, id)))
+    }
+
+    /// Timers due at or before `now` (unix seconds): (at, invoice id, kind), oldest first.
+    pub(crate) fn due_timers(&self, now: i64) -> Result<Vec<(i64, Uuid, u8)>, DbError> {
+        let mut out = Vec::new();
+        for item in self.db.prefix_iterator_cf(self.cf(CF_INVOICE_INDEX), [tag::TIMER]) {
+            let (k, v) = item?;
+            if k.first() != Some(&tag::TIMER) {
+                break;
+            }
+            let at = k.get(1..9).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes).unwrap_or(0) as i64;
+            if at > now {
+                break;
+            }
+            let id = k
+                .get(9..)
+                .and_then(|b| Uuid::from_slice(b).ok())
+                .ok_or_else(|| corrupt(CF_INVOICE_INDEX, &k, "bad timer"))?;
+            out.push((at, id, v.first().copied().unwrap_or(0)));
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn next_index(&self, store: &str, asset: &str) -> Result<u32, DbError> {
+        let k = store_asset(tag::NEXT, store, asset);
+        Ok(match self.db.get_cf(self.cf(CF_ADDRESSES), &k)? {
+            Some(v) => u32::from_be_bytes(v.as_slice().try_into().map_err(|_| corrupt(CF_ADDRESSES, &k, "bad index"))?),
+            None => 0,
+        })
+    }
+
+    /// The lowest-index address free for reuse of a store's asset.
+    pub(crate) fn first_free_address(&self, store: &str, asset: &str) -> Result<Option<(u32, String)>, DbError> {
+        let prefix = store_asset(tag::FREE, store, asset);
+        if let Some(item) = self.db.prefix_iterator_cf(self.cf(CF_ADDRESSES), &prefix).next() {
+            let (k, v) = item?;
+            if k.starts_with(&prefix) {
+                let index = k[prefix.len()..]
+                    .try_into()
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| corrupt(CF_ADDRESSES, &k, "bad index"))?;
+                return Ok(Some((index, String::from_utf8_lossy(&v).into_owned())));
+            }
+        }
+        Ok(None)
+    }
+
+    pub(crate) fn refund(&self, id: Uuid) -> Result<Option<RefundRecord>, DbError> {
+        let raw = self.db.get_cf(self.cf(CF_REFUNDS), id.as_bytes())?;
+        raw.map(|v| decode(CF_REFUNDS, id.as_bytes(), &v)).transpose()
+    }
+
+    /// An invoice's refunds, oldest first.
+    pub(crate) fn invoice_refunds(&self, invoice: Uuid) -> Result<Vec<RefundRecord>, DbError> {
+        let mut prefix = vec![tag::REFUND];
+        prefix.extend_from_slice(invoice.as_bytes());
+        let mut out = Vec::new();
+        for item in self.db.prefix_iterator_cf(self.cf(CF_INVOICE_INDEX), &prefix) {
+            let (k, _) = item?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            let id = Uuid::from_slice(&k[prefix.len()..]).map_err(|e| corrupt(CF_INVOICE_INDEX, &k, e))?;
+            out.push(self.refund(id)?.ok_or_else(|| corrupt(CF_INVOICE_INDEX, &k, "link without refund"))?);
+        }
+        Ok(out)
+    }
+
+    /// The refund a claim token (by its SHA-256) belongs to.
+    pub(crate) fn claim(&self, token_sha256: &[u8; 32]) -> Result<Option<Uuid>, DbError> {
+        let mut k = vec![tag::CLAIM];
+        k.extend_from_slice(token_sha256);
+        match self.db.get_cf(self.cf(CF_INVOICE_INDEX), &k)? {
+            Some(v) => Ok(Some(Uuid::from_slice(&v).map_err(|e| corrupt(CF_INVOICE_INDEX, &k, e))?)),
+            None => Ok(None),
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! The database (RocksDB), and nothing else touches it. Owns the column families and every
+//! key codec ([`schema`]), the schema version check at open, and typed batches written
+//! atomically and synced ([`batch`]). Stored values (JSON, self-describing) and their reads are
+//! split by domain: [`watches`], [`payments`] (and the reorg window's blocks), [`invoices`]
+//! (and refunds), [`outbox`] (events and deliveries), [`endpoints`]. Any layout change bumps
+//! `schema::SCHEMA_VERSION`.
+
+mod batch;
+mod endpoints;
+mod invoices;
+mod outbox;
+mod payments;
+mod schema;
+mod watches;
+
+pub(crate) use batch::Batch;
+pub(crate) use batch::NewEvent;
+pub(crate) use endpoints::EndpointRecord;
+pub(crate) use invoices::{Exception, InvoiceRecord, InvoiceStatus, RefundRecord, RefundStatus};
+pub(crate) use outbox::{Attempt, DeliveryRecord, DeliveryStatus, EventRecord};
+pub(crate) use payments::{BlockRecord, PaymentRecord, PaymentRef, PaymentStatus, SpentOutPoint};
+pub(crate) use watches::WatchRecord;
+
+use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteOptions, DB};
+use schema::*;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+/// Errors of the store. Messages name the path or key involved.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot open store at {path}: {source} (is another paywatch using it?)")]
+    Open { path: PathBuf, source: rocksdb::Error },
+    #[error("cannot create store directory {path}: {source}")]
+    CreateDir { path: PathBuf, source: std::io::Error },
+    #[error("store at {path} has schema version {found}, this paywatch needs {expected}; it does not migrate silently: use a paywatch that matches, or a new storage.path")]
+    SchemaMismatch { path: PathBuf, found: u32, expected: u32 },
+    #[error("store at {path} has an unreadable schema version {raw:?}")]
+    BadSchemaVersion { path: PathBuf, raw: Vec<u8> },
+    #[error("rocksdb: {0}")]
+    Rocks(#[from] rocksdb::Error),
+    #[error("corrupt record in {cf} at key {key}: {reason}")]
+    Corrupt { cf: &'static str, key: String, reason: String },
+    #[error("cannot encode record for {cf}: {0}", cf = .1)]
+    Encode(serde_json::Error, &'static str),
+}
+
+/// The one handle on the database. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub(crate) struct Db {
+    db: DB,
+    path: PathBuf,
+    /// Serializes commits that append events, so sequence numbers are assigned in commit order
+    /// and a reader that saw seq N never misses an event below N committed later.
+    commit: Mutex<u64>,
+    last_seq: watch::Sender<u64>,
+}
+
+impl Db {
+    /// Opens (creating if needed) the store at `path`, checking the schema version.
+    pub(crate) fn open(path: &Path) -> Result<Self, DbError> {
+        let open_err = |source| DbError::Open { path: path.to_owned(), source };
+        std::fs::create_dir_all(path).map_err(|source| DbError::CreateDir { path: path.to_owned(), source })?;
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        opts.set_keep_log_file_num(5);
+        // Open every CF present (a newer schema's too: the version check then says what is wrong).
+        let mut names: Vec<String> = DB::list_cf(&opts, path).unwrap_or_default();
+        for cf in ALL_CFS {
+            if !names.iter().any(|n| n == cf) {
+                names.push(cf.to_string());
+            }
+        }
+        let cfs = names.iter().map(|n| ColumnFamilyDescriptor::new(n, cf_options()));
+        let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(open_err)?;
+        let store = Self::check_version(db, path)?;
+        Ok(store)
+    }
+
+    fn check_version(db: DB, path: &Path) -> Result<Self, DbError> {
+        let meta = db.cf_handle(CF_META).expect("meta cf opened above");
+        match db.get_cf(meta, META_SCHEMA_VERSION)? {
+            None => {
+                let mut wo = WriteOptions::default();
+                wo.set_sync(true);
+                db.put_cf_opt(meta, META_SCHEMA_VERSION, SCHEMA_VERSION.to_be_bytes(), &wo)?;
+            }
+            Some(raw) => {
+                let found = <[u8; 4]>::try_from(raw.as_slice())
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| DbError::BadSchemaVersion { path: path.to_owned(), raw: raw.clone() })?;
+                if UPGRADABLE_FROM.contains(&found) {
+                    // The missing column families were created at open; record the new version.
+                    let mut wo = WriteOptions::default();
+                    wo.set_sync(true);
+                    db.put_cf_opt(meta, META_SCHEMA_VERSION, SCHEMA_VERSION.to_be_bytes(), &wo)?;
+                    tracing::info!(path = %path.display(), from = found, to = SCHEMA_VERSION, "store schema upgraded");
+                } else if found != SCHEMA_VERSION {
+                    return Err(DbError::SchemaMismatch { path: path.to_owned(), found, expected: SCHEMA_VERSION });
+                }
+            }
+        }
+        let last = last_seq(&db)?;
+        Ok(Self { db, path: path.to_owned(), commit: Mutex::new(last), last_seq: watch::channel(last).0 })
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn cf(&self, name: &'static str) -> &ColumnFamily {
+        self.db.cf_handle(name).expect("every schema CF is opened at open")
+    }
+
+    pub(crate) fn batch(&self) -> Batch<'_> {
+        Batch::new(self)
+    }
+
+    /// Writes a batch atomically and synced. Events in it get their sequence numbers here.
+    pub(crate) fn write(&self, batch: Batch<'_>) -> Result<(), DbError> {
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        let (mut wb, events) = batch.into_parts();
+        if events.is_empty() {
+            return Ok(self.db.write_opt(wb, &wo)?);
+        }
+        let mut next = self.commit.lock().unwrap_or_else(|p| p.into_inner());
+        let mut seq = *next;
+        for e in events {
+            seq += 1;
+            let rec = e.into_record(seq);
+            let value = serde_json::to_vec(&rec).map_err(|err| DbError::Encode(err, CF_OUTBOX))?;
+            wb.put_cf(self.cf(CF_OUTBOX), outbox_key(seq), value);
+            wb.put_cf(self.cf(CF_STORE_EVENTS), store_events_key(&rec.store, seq), []);
+        }
+        self.db.write_opt(wb, &wo)?;
+        *next = seq;
+        self.last_seq.send_replace(seq);
+        Ok(())
+    }
+
+    /// Flushes memtables and the WAL (at shutdown).
+    pub(crate) fn flush(&self) -> Result<(), DbError> {
+        self.db.flush_wal(true)?;
+        Ok(self.db.flush()?)
+    }
+
+    /// Ids listed under `prefix` (prefix ‖ id keys) after `after`, at most `limit`, in order.
+    fn ids_after(
+        &self,
+        cf: &'static str,
+        prefix: &[u8],
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<Uuid>, DbError> {
+        let mut start = prefix.to_vec();
+        if let Some(id) = after {
+            start.extend_from_slice(id.as_bytes());
+            start.push(0); // strictly after
+        }
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(cf), IteratorMode::From(&start, Direction::Forward)) {
+            let (k, _) = item?;
+            if !k.starts_with(prefix) || out.len() >= limit {
+                break;
+            }
+            out.push(Uuid::from_slice(&k[prefix.len()..]).map_err(|e| corrupt(cf, &k, e))?);
+        }
+        Ok(out)
+    }
+
+    fn prefix_values<T: serde::de::DeserializeOwned>(
+        &self,
+        cf: &'static str,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Vec<T>, DbError> {
+        let mut out = Vec::new();
+        for item in self.db.prefix_iterator_cf(self.cf(cf), prefix) {
+            let (k, v) = item?;
+            if !k.starts_with(prefix) || out.len() >= limit {
+                break;
+            }
+            out.push(decode(cf, &k, &v)?);
+        }
+        Ok(out)
+    }
+}
+
+fn cf_options() -> Options {
+    let mut o = Options::default();
+    o.set_compression_type(rocksdb::DBCompressionType::Lz4);
+    o
+}
+
+fn last_seq(db: &DB) -> Result<u64, DbError> {
+    let cf = db.cf_handle(CF_OUTBOX).expect("outbox cf opened");
+    match db.iterator_cf(cf, IteratorMode::End).next() {
+        None => Ok(0),
+        Some(item) => {
+            let (k, _) = item?;
+            decode_seq(&k).ok_or_else(|| corrupt(CF_OUTBOX, &k, "bad seq"))
+        }
+    }
+}
+
+fn corrupt(cf: &'static str, key: &[u8], reason: impl ToString) -> DbError {
+    DbError::Corrupt { cf, key: hex::encode(key), reason: reason.to_string() }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(cf: &'static str, key: &[u8], v: &[u8]) -> Result<T, DbError> {
+    serde_json::from_slice(v).map_err(|e| corrupt(cf, key, e))
+}
+
+#[cfg(test)]
+mod tests;

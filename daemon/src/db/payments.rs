@@ -1,0 +1,151 @@
+//! Reading payments and the blocks of each chain's reorg window.
+
+use super::schema::*;
+use super::*;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+/// Where a payment stands. Wire names are the API's and events'.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum PaymentStatus {
+    /// Seen in the mempool, not in a block of the best chain.
+    Pending,
+    /// In a block of the best chain.
+    Confirmed,
+    /// Its block was disconnected and the transaction is not (yet) back.
+    Reversed,
+    /// Left the mempool without being mined.
+    Dropped,
+    /// A conflicting transaction spent one of its inputs.
+    Replaced,
+}
+
+/// An outpoint a payment's transaction spends (plugin's notation).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub(crate) struct SpentOutPoint {
+    pub(crate) txid: String,
+    pub(crate) index: u32,
+}
+
+/// One output paying one watch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PaymentRecord {
+    pub(crate) watch_id: Uuid,
+    pub(crate) store: String,
+    pub(crate) chain: String,
+    pub(crate) asset: String,
+    pub(crate) address: String,
+    pub(crate) txid: String,
+    pub(crate) index: u32,
+    /// In the asset's unit, e.g. `"1.5"`.
+    pub(crate) amount: String,
+    /// In base units, e.g. `"150000000"`.
+    pub(crate) amount_base: String,
+    pub(crate) status: PaymentStatus,
+    pub(crate) confirmations: u32,
+    pub(crate) required_confirmations: u32,
+    #[serde(rename = "final")]
+    pub(crate) is_final: bool,
+    pub(crate) block_height: Option<u64>,
+    pub(crate) block_hash: Option<String>,
+    pub(crate) replaced_by: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) first_seen: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) updated_at: OffsetDateTime,
+    /// What the transaction spends (to notice replacements); not part of the wire shape.
+    #[serde(default)]
+    pub(crate) spends: Vec<SpentOutPoint>,
+}
+
+impl PaymentRecord {
+    /// The wire shape (events, API): everything but the internal `spends`.
+    pub(crate) fn to_wire(&self) -> Value {
+        let mut v = serde_json::to_value(self).expect("payment records encode");
+        if let Some(o) = v.as_object_mut() {
+            o.remove("spends");
+        }
+        v
+    }
+}
+
+/// A connected block of a chain's local best chain, kept for the reorg window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct BlockRecord {
+    pub(crate) hash: String,
+    pub(crate) prev: String,
+    /// Payments this block confirmed: what disconnecting it reverses.
+    pub(crate) undo: Vec<PaymentRef>,
+}
+
+/// A payment's identity: (chain is the block's) txid, output index, watch.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub(crate) struct PaymentRef {
+    pub(crate) txid: String,
+    pub(crate) index: u32,
+    pub(crate) watch: Uuid,
+}
+
+impl Db {
+    /// One payment of a chain.
+    pub(crate) fn payment(&self, chain: &str, r: &PaymentRef) -> Result<Option<PaymentRecord>, DbError> {
+        let key = payment_key(chain, &r.txid, r.index, r.watch);
+        let raw = self.db.get_cf(self.cf(CF_PAYMENTS), &key)?;
+        raw.map(|v| decode(CF_PAYMENTS, &key, &v)).transpose()
+    }
+
+    /// Every payment of one transaction (any store), in output order.
+    pub(crate) fn tx_payments(&self, chain: &str, txid: &str) -> Result<Vec<PaymentRecord>, DbError> {
+        self.prefix_values(CF_PAYMENTS, &payment_tx_prefix(chain, txid), usize::MAX)
+    }
+
+    /// A watch's payments, by chain, txid and output.
+    pub(crate) fn watch_payments(&self, watch: Uuid, limit: usize) -> Result<Vec<PaymentRecord>, DbError> {
+        let prefix = watch.as_bytes().to_vec();
+        let mut out = Vec::new();
+        for item in self.db.prefix_iterator_cf(self.cf(CF_WATCH_PAYMENTS), &prefix) {
+            let (k, _) = item?;
+            if !k.starts_with(&prefix) || out.len() >= limit {
+                break;
+            }
+            let key = &k[prefix.len()..];
+            let raw = self.db.get_cf(self.cf(CF_PAYMENTS), key)?;
+            let raw = raw.ok_or_else(|| corrupt(CF_WATCH_PAYMENTS, &k, "index entry without a payment"))?;
+            out.push(decode(CF_PAYMENTS, key, &raw)?);
+        }
+        Ok(out)
+    }
+
+    /// A chain's live payments (pending, or confirmed below their target).
+    pub(crate) fn live_payments(&self, chain: &str) -> Result<Vec<PaymentRecord>, DbError> {
+        let prefix = chain_prefix(chain);
+        let mut out = Vec::new();
+        for item in self.db.prefix_iterator_cf(self.cf(CF_LIVE_PAYMENTS), &prefix) {
+            let (k, _) = item?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            let raw = self.db.get_cf(self.cf(CF_PAYMENTS), &k)?;
+            let raw = raw.ok_or_else(|| corrupt(CF_LIVE_PAYMENTS, &k, "live entry without a payment"))?;
+            out.push(decode(CF_PAYMENTS, &k, &raw)?);
+        }
+        Ok(out)
+    }
+
+    /// A chain's recorded blocks (the reorg window), by height.
+    pub(crate) fn blocks(&self, chain: &str) -> Result<Vec<(u64, BlockRecord)>, DbError> {
+        let prefix = chain_prefix(chain);
+        let mut out = Vec::new();
+        for item in self.db.prefix_iterator_cf(self.cf(CF_BLOCKS), &prefix) {
+            let (k, v) = item?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            let height = decode_seq(&k[prefix.len()..]).ok_or_else(|| corrupt(CF_BLOCKS, &k, "bad height"))?;
+            out.push((height, decode(CF_BLOCKS, &k, &v)?));
+        }
+        Ok(out)
+    }
+}
