@@ -3,6 +3,7 @@
 
 use crate::db::{Db, DbError, WatchRecord};
 use crate::db::{EndpointRecord, NewEvent};
+use crate::events::EventKind;
 use crate::index::{ChainSet, WatchSet};
 use crate::plugins::CallContext;
 use paywatch_plugin_api::abi::HostVTable;
@@ -92,9 +93,10 @@ pub fn write_backlog(dir: &Path, store: &str, url: &str, secret: &str, n: usize)
     for chunk in 0..n.div_ceil(10_000) {
         let mut b = db.batch();
         for i in chunk * 10_000..((chunk + 1) * 10_000).min(n) {
-            let data =
-                serde_json::json!({"id": uuid::Uuid::now_v7(), "order_id": format!("backlog-{i}"), "status": "new"});
-            b.push_event(NewEvent { kind: "invoice.created".into(), store: store.to_string(), data });
+            let id = uuid::Uuid::now_v7();
+            let data = serde_json::json!({"id": id, "order_id": format!("backlog-{i}"), "status": "new"});
+            let (kind, subject) = (EventKind::InvoiceCreated, format!("invoice:{id}"));
+            b.push_event(NewEvent { kind, store: store.to_string(), subject, data });
         }
         db.write(b)?;
     }

@@ -11,6 +11,7 @@ mod chain;
 pub mod config;
 mod db;
 mod dispatch;
+mod events;
 mod health;
 mod index;
 mod invoices;

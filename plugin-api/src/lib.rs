@@ -136,6 +136,7 @@
 
 pub mod abi;
 pub mod amount;
+pub mod events;
 pub mod evm;
 mod export;
 mod host;

@@ -303,8 +303,8 @@ pub struct PlatformInfo {
 /// Render an event for one endpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RenderRequest {
-    /// The event as stored: `{seq, id, type, store, created_at, data}` (`created_at` RFC 3339;
-    /// `data` per `docs/webhooks.md`).
+    /// The event: `{seq, id, type, store, created_at, data}`, read it as a typed
+    /// [`crate::events::Event`] (`serde_json::from_value`); `data` per `docs/webhooks.md`.
     pub event: serde_json::Value,
     /// The endpoint's params, one flat object: `url`, the secret keys (`secret`, `secrets`,
     /// `ed25519_secret_key`) and the plugin's own keys (from the API's `params` or the config

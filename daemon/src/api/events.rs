@@ -5,12 +5,12 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, Query};
 use super::AppState;
 use crate::db::EventRecord;
+use crate::events::views;
 use axum::extract::State;
+use paywatch_plugin_api::events::Event;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
-use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 1000;
@@ -26,28 +26,6 @@ pub(crate) struct EventsQuery {
     limit: Option<usize>,
     /// Seconds to wait for a first event when there is none yet (0 to 60).
     wait: Option<u64>,
-}
-
-/// An immutable, numbered event; `data` is the full current state of its subject.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct Event {
-    seq: u64,
-    /// Stable across redeliveries.
-    id: Uuid,
-    #[serde(rename = "type")]
-    kind: String,
-    store: String,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    created_at: OffsetDateTime,
-    #[schema(value_type = Object)]
-    data: serde_json::Value,
-}
-
-impl From<EventRecord> for Event {
-    fn from(e: EventRecord) -> Self {
-        Event { seq: e.seq, id: e.id, kind: e.kind, store: e.store, created_at: e.created_at, data: e.data }
-    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -102,5 +80,5 @@ async fn read(st: &AppState, store: &str, after: u64, limit: usize) -> Result<Ve
 
 fn page(events: Vec<EventRecord>, after: u64) -> Json<EventPage> {
     let next = events.last().map_or(after, |e| e.seq);
-    Json(EventPage { events: events.into_iter().map(Event::from).collect(), next })
+    Json(EventPage { events: events.iter().map(views::event).collect(), next })
 }

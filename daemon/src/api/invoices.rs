@@ -5,9 +5,11 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, Path, Query};
 use super::{blocking, AppState};
 use crate::db::InvoiceStatus;
-use crate::invoices::{refund_json, NewInvoice, NewRefund};
+use crate::events::views::{self, Sorted};
+use crate::invoices::{NewInvoice, NewRefund};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use paywatch_plugin_api::events::{Invoice, Refund};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -39,16 +41,10 @@ pub(crate) struct CreateInvoice {
     refund_email: Option<String>,
 }
 
-/// An invoice with its payments (every field: `docs/api.md`).
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(transparent)]
-#[schema(value_type = Object)]
-pub(crate) struct Invoice(Value);
-
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct InvoicePage {
-    #[schema(value_type = Vec<Object>)]
-    items: Vec<Value>,
+    #[schema(value_type = Vec<Invoice>)]
+    items: Vec<Sorted<Invoice>>,
     /// Pass as `after` for the next page; absent on the last page.
     next: Option<Uuid>,
 }
@@ -78,17 +74,10 @@ pub(crate) struct CreateRefund {
     reason: Option<String>,
 }
 
-/// A refund (every field: `docs/api.md`); on creation without an address, also
-/// `claim_token` and `claim_path`, shown this once.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(transparent)]
-#[schema(value_type = Object)]
-pub(crate) struct Refund(Value);
-
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct RefundList {
-    #[schema(value_type = Vec<Object>)]
-    items: Vec<Value>,
+    #[schema(value_type = Vec<Refund>)]
+    items: Vec<Sorted<Refund>>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -117,7 +106,7 @@ pub(crate) async fn create(
     StoreId(store): StoreId,
     headers: HeaderMap,
     Json(req): Json<CreateInvoice>,
-) -> Result<(StatusCode, Json<Invoice>), ApiError> {
+) -> Result<(StatusCode, Json<Sorted<Invoice>>), ApiError> {
     let key = idempotency_key(&headers)?;
     let new = NewInvoice {
         asset: req.asset,
@@ -138,7 +127,7 @@ pub(crate) async fn create(
     })
     .await??;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(Invoice(view))))
+    Ok((status, Json(Sorted(view))))
 }
 
 /// One invoice of this store.
@@ -148,14 +137,14 @@ pub(crate) async fn get(
     State(st): State<AppState>,
     StoreId(store): StoreId,
     Path(id): Path<Uuid>,
-) -> Result<Json<Invoice>, ApiError> {
+) -> Result<Json<Sorted<Invoice>>, ApiError> {
     let svc = st.invoices().clone();
     let view = blocking(move || match svc.get(&store, id)? {
         Some(inv) => svc.view(&inv).map(Some),
         None => Ok(None),
     })
     .await??;
-    view.map(|v| Json(Invoice(v))).ok_or_else(|| ApiError::not_found(format!("invoice {id}")))
+    view.map(|v| Json(Sorted(v))).ok_or_else(|| ApiError::not_found(format!("invoice {id}")))
 }
 
 /// This store's invoices in creation order, by order id and status.
@@ -179,7 +168,7 @@ pub(crate) async fn list(
     let svc = st.invoices().clone();
     let (items, next) = blocking(move || {
         let (list, next) = svc.list(&store, q.order_id.as_deref(), status, q.after, limit)?;
-        list.iter().map(|i| svc.view(i)).collect::<Result<Vec<_>, _>>().map(|v| (v, next))
+        list.iter().map(|i| svc.view(i).map(Sorted)).collect::<Result<Vec<_>, _>>().map(|v| (v, next))
     })
     .await??;
     Ok(Json(InvoicePage { items, next }))
@@ -193,10 +182,10 @@ pub(crate) async fn cancel(
     State(st): State<AppState>,
     StoreId(store): StoreId,
     Path(id): Path<Uuid>,
-) -> Result<Json<Invoice>, ApiError> {
+) -> Result<Json<Sorted<Invoice>>, ApiError> {
     let svc = st.invoices().clone();
     let view = blocking(move || svc.cancel(&store, id).and_then(|inv| svc.view(&inv))).await??;
-    Ok(Json(Invoice(view)))
+    Ok(Json(Sorted(view)))
 }
 
 /// Refund (part of) what was paid. The merchant pays it from their own wallet.
@@ -210,18 +199,18 @@ pub(crate) async fn create_refund(
     Path(id): Path<Uuid>,
     headers: HeaderMap,
     Json(req): Json<CreateRefund>,
-) -> Result<(StatusCode, Json<Refund>), ApiError> {
+) -> Result<(StatusCode, Json<Sorted<Refund>>), ApiError> {
     let key = idempotency_key(&headers)?;
     let new = NewRefund { amount: req.amount, address: req.address, rate_policy: req.rate_policy, reason: req.reason };
     let svc = st.invoices().clone();
     let done = blocking(move || svc.create_refund(&store, id, new, key.as_deref())).await??;
-    let mut body = refund_json(&done.refund);
+    let mut body = views::refund(&done.refund);
     if let Some(token) = done.claim_token {
-        body["claim_path"] = format!("/v1/refunds/claim/{token}").into();
-        body["claim_token"] = token.into();
+        body.claim_path = Some(format!("/v1/refunds/claim/{token}"));
+        body.claim_token = Some(token);
     }
     let status = if done.created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(Refund(body))))
+    Ok((status, Json(Sorted(body))))
 }
 
 /// An invoice's refunds.
@@ -234,7 +223,7 @@ pub(crate) async fn refunds_of(
 ) -> Result<Json<RefundList>, ApiError> {
     let svc = st.invoices().clone();
     let list = blocking(move || svc.refunds_of(&store, id)).await??;
-    Ok(Json(RefundList { items: list.iter().map(refund_json).collect() }))
+    Ok(Json(RefundList { items: list.iter().map(|r| Sorted(views::refund(r))).collect() }))
 }
 
 /// One refund of this store.
@@ -244,10 +233,10 @@ pub(crate) async fn get_refund(
     State(st): State<AppState>,
     StoreId(store): StoreId,
     Path(id): Path<Uuid>,
-) -> Result<Json<Refund>, ApiError> {
+) -> Result<Json<Sorted<Refund>>, ApiError> {
     let svc = st.invoices().clone();
     let r = blocking(move || svc.refund(&store, id)).await??;
-    r.map(|r| Json(Refund(refund_json(&r)))).ok_or_else(|| ApiError::not_found(format!("refund {id}")))
+    r.map(|r| Json(Sorted(views::refund(&r)))).ok_or_else(|| ApiError::not_found(format!("refund {id}")))
 }
 
 /// The customer gives the refund's address (no API key: the one-time token is the proof).
@@ -259,8 +248,8 @@ pub(crate) async fn claim(
     State(st): State<AppState>,
     Path(token): Path<String>,
     Json(req): Json<ClaimRefund>,
-) -> Result<Json<Refund>, ApiError> {
+) -> Result<Json<Sorted<Refund>>, ApiError> {
     let svc = st.invoices().clone();
     let r = blocking(move || svc.claim_refund(&token, &req.address)).await??;
-    Ok(Json(Refund(refund_json(&r))))
+    Ok(Json(Sorted(views::refund(&r))))
 }

@@ -1,82 +1,22 @@
-//! Payments the chain followers found: per watch, and per transaction.
+//! Payments the chain followers found: per watch, and per transaction, in the one payment
+//! view (`paywatch_plugin_api::events::Payment`) that `payment.*` events carry too.
 
 use super::auth::StoreId;
 use super::error::{ApiError, ErrorBody};
 use super::extract::Path;
 use super::{blocking, AppState};
-use crate::db::{PaymentRecord, PaymentStatus};
+use crate::events::views;
 use axum::extract::State;
 use axum::Json;
+use paywatch_plugin_api::events::Payment;
 use serde::Serialize;
-use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// Most payments one response lists.
 const MAX_ITEMS: usize = 10_000;
 
-/// One output paying a watched address (the `data` of `payment.*` events).
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct Payment {
-    watch_id: Uuid,
-    chain: String,
-    asset: String,
-    address: String,
-    txid: String,
-    /// Output index (Bitcoin) or log index (EVM).
-    index: u32,
-    /// In the asset's unit, e.g. `"1.5"`.
-    amount: String,
-    /// In base units, e.g. `"150000000"`.
-    amount_base: String,
-    #[schema(value_type = String, example = "confirmed")]
-    status: PaymentStatusName,
-    confirmations: u32,
-    required_confirmations: u32,
-    /// Reached `required_confirmations` on the best chain.
-    #[serde(rename = "final")]
-    is_final: bool,
-    block_height: Option<u64>,
-    block_hash: Option<String>,
-    /// The conflicting transaction, when `replaced`.
-    replaced_by: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    first_seen: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    updated_at: OffsetDateTime,
-}
-
-/// `pending | confirmed | reversed | dropped | replaced`.
-#[derive(Debug, Serialize)]
-#[serde(transparent)]
-pub(crate) struct PaymentStatusName(PaymentStatus);
-
-impl From<PaymentRecord> for Payment {
-    fn from(p: PaymentRecord) -> Self {
-        Payment {
-            watch_id: p.watch_id,
-            chain: p.chain,
-            asset: p.asset,
-            address: p.address,
-            txid: p.txid,
-            index: p.index,
-            amount: p.amount,
-            amount_base: p.amount_base,
-            status: PaymentStatusName(p.status),
-            confirmations: p.confirmations,
-            required_confirmations: p.required_confirmations,
-            is_final: p.is_final,
-            block_height: p.block_height,
-            block_hash: p.block_hash,
-            replaced_by: p.replaced_by,
-            first_seen: p.first_seen,
-            updated_at: p.updated_at,
-        }
-    }
-}
-
+/// Payments, each as the `data` of its `payment.*` events.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct PaymentList {
     items: Vec<Payment>,
@@ -98,7 +38,7 @@ pub(crate) async fn of_watch(
     .await?
     .map_err(ApiError::internal)?;
     let items = found.ok_or_else(|| ApiError::not_found(format!("watch {id}")))?;
-    Ok(Json(PaymentList { items: items.into_iter().map(Payment::from).collect() }))
+    Ok(Json(PaymentList { items: items.iter().map(views::payment).collect() }))
 }
 
 /// This store's payments in one transaction.
@@ -116,7 +56,7 @@ pub(crate) async fn of_tx(
     let db = st.db().clone();
     let (c, t) = (chain.clone(), txid.to_ascii_lowercase());
     let all = blocking(move || db.tx_payments(&c, &t)).await?.map_err(ApiError::internal)?;
-    let items: Vec<Payment> = all.into_iter().filter(|p| p.store == store).map(Payment::from).collect();
+    let items: Vec<Payment> = all.iter().filter(|p| p.store == store).map(views::payment).collect();
     if items.is_empty() {
         return Err(ApiError::not_found(format!("payment {txid} on chain {chain:?}")));
     }

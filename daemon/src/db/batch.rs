@@ -12,11 +12,13 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// An event to append; its sequence number is assigned when the batch commits.
+/// An event to append (made by `crate::events`); its sequence number is assigned when the
+/// batch commits.
 #[derive(Debug, Clone)]
 pub(crate) struct NewEvent {
-    pub(crate) kind: String,
+    pub(crate) kind: paywatch_plugin_api::events::EventKind,
     pub(crate) store: String,
+    pub(crate) subject: String,
     pub(crate) data: Value,
 }
 
@@ -27,6 +29,7 @@ impl NewEvent {
             id: Uuid::now_v7(),
             kind: self.kind,
             store: self.store,
+            subject: self.subject,
             created_at: OffsetDateTime::now_utc(),
             data: self.data,
         }

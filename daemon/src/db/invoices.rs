@@ -2,44 +2,10 @@
 
 use super::schema::*;
 use super::*;
+pub(crate) use paywatch_plugin_api::events::{Exception, InvoiceStatus, RefundStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum InvoiceStatus {
-    New,
-    Processing,
-    Settled,
-    Expired,
-    Invalid,
-}
-
-impl InvoiceStatus {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            InvoiceStatus::New => "new",
-            InvoiceStatus::Processing => "processing",
-            InvoiceStatus::Settled => "settled",
-            InvoiceStatus::Expired => "expired",
-            InvoiceStatus::Invalid => "invalid",
-        }
-    }
-
-    pub(crate) fn parse(s: &str) -> Option<Self> {
-        [Self::New, Self::Processing, Self::Settled, Self::Expired, Self::Invalid].into_iter().find(|x| x.as_str() == s)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum Exception {
-    None,
-    PaidPartial,
-    PaidOver,
-    PaidLate,
-}
 
 /// A payment request. Amounts in base units, as decimal strings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,14 +47,6 @@ pub(crate) struct InvoiceRecord {
     pub(crate) monitoring_until: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub(crate) updated_at: OffsetDateTime,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum RefundStatus {
-    AwaitingAddress,
-    AwaitingPayment,
-    Completed,
 }
 
 /// A refund the merchant pays from their own wallet; paywatch watches its destination.

@@ -2,22 +2,67 @@
 
 use super::schema::*;
 use super::*;
+use paywatch_plugin_api::events::{EventKind, Family};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-/// An immutable, numbered event of the outbox.
+/// An immutable, numbered event of the outbox (made by `crate::events`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct EventRecord {
     pub(crate) seq: u64,
     /// Stable across redeliveries (the `webhook-id`).
     pub(crate) id: Uuid,
     #[serde(rename = "type")]
-    pub(crate) kind: String,
+    pub(crate) kind: EventKind,
     pub(crate) store: String,
+    /// What orders its deliveries (`invoice:ID`, `refund:ID`, `payment:CHAIN:TXID:INDEX:WATCH`),
+    /// computed when it was made. Absent in events stored by schema 4 and earlier: see
+    /// [`legacy_subject`].
+    #[serde(default)]
+    pub(crate) subject: String,
     #[serde(with = "time::serde::rfc3339")]
     pub(crate) created_at: OffsetDateTime,
     pub(crate) data: Value,
+}
+
+impl DeliveryRecord {
+    /// A first delivery of `event` to `endpoint`, due now.
+    pub(crate) fn pending(endpoint: Uuid, event: &EventRecord) -> Self {
+        DeliveryRecord {
+            endpoint,
+            seq: event.seq,
+            event_id: event.id,
+            event_type: event.kind,
+            subject: event.subject.clone(),
+            status: DeliveryStatus::Pending,
+            attempts: Vec::new(),
+            next_attempt_at: None,
+        }
+    }
+}
+
+/// The subject of an event stored before subjects were stored (schema ≤ 4), derived from its
+/// data as the dispatcher of those versions did. Only for reading old records.
+fn legacy_subject(e: &EventRecord) -> String {
+    let d = &e.data;
+    let text = |k: &str| d[k].as_str().unwrap_or_default().to_string();
+    match e.kind.family() {
+        Family::Invoice => format!("invoice:{}", text("id")),
+        Family::Refund => format!("refund:{}", text("id")),
+        Family::Payment => {
+            format!("payment:{}:{}:{}:{}", text("chain"), text("txid"), d["index"], text("watch_id"))
+        }
+        Family::Ping => e.kind.as_str().to_string(),
+    }
+}
+
+fn decode_event(key: &[u8], raw: &[u8]) -> Result<EventRecord, DbError> {
+    let mut e: EventRecord = decode(CF_OUTBOX, key, raw)?;
+    if e.subject.is_empty() {
+        e.subject = legacy_subject(&e);
+    }
+    Ok(e)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,7 +95,7 @@ pub(crate) struct DeliveryRecord {
     pub(crate) endpoint: Uuid,
     pub(crate) seq: u64,
     pub(crate) event_id: Uuid,
-    pub(crate) event_type: String,
+    pub(crate) event_type: EventKind,
     /// Events of one subject (an invoice, a payment) are delivered in order.
     pub(crate) subject: String,
     pub(crate) status: DeliveryStatus,
@@ -74,7 +119,7 @@ impl Db {
             let seq = decode_seq(&k[prefix.len()..]).ok_or_else(|| corrupt(CF_STORE_EVENTS, &k, "bad seq"))?;
             let raw = self.db.get_cf(self.cf(CF_OUTBOX), outbox_key(seq))?;
             let raw = raw.ok_or_else(|| corrupt(CF_STORE_EVENTS, &k, "index entry without an event"))?;
-            out.push(decode(CF_OUTBOX, &outbox_key(seq), &raw)?);
+            out.push(decode_event(&outbox_key(seq), &raw)?);
         }
         Ok(out)
     }
@@ -133,7 +178,7 @@ impl Db {
     /// The event with this seq, if it belongs to `store`.
     pub(crate) fn event(&self, store: &str, seq: u64) -> Result<Option<EventRecord>, DbError> {
         let raw = self.db.get_cf(self.cf(CF_OUTBOX), outbox_key(seq))?;
-        let e: Option<EventRecord> = raw.map(|v| decode(CF_OUTBOX, &outbox_key(seq), &v)).transpose()?;
+        let e = raw.map(|v| decode_event(&outbox_key(seq), &v)).transpose()?;
         Ok(e.filter(|e| e.store == store))
     }
 

@@ -2,25 +2,9 @@
 
 use super::schema::*;
 use super::*;
+pub(crate) use paywatch_plugin_api::events::PaymentStatus;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use time::OffsetDateTime;
-
-/// Where a payment stands. Wire names are the API's and events'.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum PaymentStatus {
-    /// Seen in the mempool, not in a block of the best chain.
-    Pending,
-    /// In a block of the best chain.
-    Confirmed,
-    /// Its block was disconnected and the transaction is not (yet) back.
-    Reversed,
-    /// Left the mempool without being mined.
-    Dropped,
-    /// A conflicting transaction spent one of its inputs.
-    Replaced,
-}
 
 /// An outpoint a payment's transaction spends (plugin's notation).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -58,17 +42,6 @@ pub(crate) struct PaymentRecord {
     /// What the transaction spends (to notice replacements); not part of the wire shape.
     #[serde(default)]
     pub(crate) spends: Vec<SpentOutPoint>,
-}
-
-impl PaymentRecord {
-    /// The wire shape (events, API): everything but the internal `spends`.
-    pub(crate) fn to_wire(&self) -> Value {
-        let mut v = serde_json::to_value(self).expect("payment records encode");
-        if let Some(o) = v.as_object_mut() {
-            o.remove("spends");
-        }
-        v
-    }
 }
 
 /// A connected block of a chain's local best chain, kept for the reorg window.

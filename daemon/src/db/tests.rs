@@ -1,4 +1,5 @@
 use super::*;
+use crate::events::EventKind;
 use serde_json::json;
 
 fn watch(store: &str, n: u32) -> WatchRecord {
@@ -10,7 +11,8 @@ fn watch(store: &str, n: u32) -> WatchRecord {
 fn write_watch_with_event(s: &Db, w: &WatchRecord) {
     let mut b = s.batch();
     b.put_watch(w).unwrap();
-    b.push_event(NewEvent { kind: "test.watch".into(), store: w.store.clone(), data: json!({"watch": w.id}) });
+    let (kind, subject) = (EventKind::InvoiceCreated, format!("invoice:{}", w.id));
+    b.push_event(NewEvent { kind, store: w.store.clone(), subject, data: json!({"watch": w.id}) });
     s.write(b).unwrap();
 }
 

@@ -3,7 +3,7 @@
 
 use super::{policy, send::Outcome, DispatchError, Dispatcher};
 use crate::config::Config;
-use crate::db::{DbError, DeliveryRecord, DeliveryStatus, EndpointRecord, EventRecord};
+use crate::db::{DbError, DeliveryRecord, DeliveryStatus, EndpointRecord};
 use crate::plugins::{CallError, PluginInstance};
 use paywatch_plugin_api::messages::platform_method;
 use serde_json::{json, Map, Value};
@@ -245,17 +245,8 @@ impl Dispatcher {
         let event = db.event(store_id, seq)?.ok_or_else(|| DispatchError::NotFound(format!("event {seq}")))?;
         let mut batch = db.batch();
         let mut ids = Vec::new();
-        for ep in self.endpoints(store_id)?.into_iter().filter(|e| policy::matches(&e.events, &event.kind)) {
-            let mut d = db.delivery(ep.id, seq)?.unwrap_or_else(|| DeliveryRecord {
-                endpoint: ep.id,
-                seq,
-                event_id: event.id,
-                event_type: event.kind.clone(),
-                subject: policy::subject(&event),
-                status: DeliveryStatus::Pending,
-                attempts: Vec::new(),
-                next_attempt_at: None,
-            });
+        for ep in self.endpoints(store_id)?.into_iter().filter(|e| policy::matches(&e.events, event.kind.as_str())) {
+            let mut d = db.delivery(ep.id, seq)?.unwrap_or_else(|| DeliveryRecord::pending(ep.id, &event));
             d.status = DeliveryStatus::Pending;
             d.next_attempt_at = None;
             batch.put_delivery(&d)?;
@@ -268,14 +259,7 @@ impl Dispatcher {
     /// Sends a signed `ping` event to an endpoint now (not recorded as a delivery).
     pub(crate) async fn test(&self, store_id: &str, id: Uuid) -> Result<Outcome, DispatchError> {
         let ep = self.endpoint(store_id, id)?;
-        let ping = EventRecord {
-            seq: 0,
-            id: Uuid::now_v7(),
-            kind: "ping".into(),
-            store: store_id.to_string(),
-            created_at: OffsetDateTime::now_utc(),
-            data: json!({"message": "a test callback from paywatch", "endpoint": id}),
-        };
+        let ping = crate::events::ping(store_id, id);
         Ok(self.send(&ep, &ping, 1).await)
     }
 }

@@ -36,7 +36,7 @@ impl From<crate::db::DeliveryRecord> for DeliveryView {
         DeliveryView {
             seq: d.seq,
             event_id: d.event_id,
-            event_type: d.event_type,
+            event_type: d.event_type.to_string(),
             status: d.status,
             attempts: d.attempts,
             next_attempt_at: d.next_attempt_at,

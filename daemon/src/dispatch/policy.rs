@@ -1,6 +1,6 @@
-//! Small rules of delivery: which events an endpoint takes, what orders them, when to retry.
+//! Small rules of delivery: which events an endpoint takes and when to retry (what orders them
+//! is each event's stored subject, see `crate::events`).
 
-use crate::db::EventRecord;
 use rand::Rng;
 use time::{Duration, OffsetDateTime};
 
@@ -12,23 +12,6 @@ pub(crate) fn matches(filter: &[String], kind: &str) -> bool {
             Some(prefix) => kind.starts_with(prefix),
             None => f == kind,
         })
-}
-
-/// Events of one subject are delivered in order: an invoice, a refund, one payment.
-pub(crate) fn subject(e: &EventRecord) -> String {
-    let d = &e.data;
-    let family = e.kind.split('.').next().unwrap_or_default();
-    match family {
-        "invoice" | "refund" => format!("{family}:{}", d["id"].as_str().unwrap_or_default()),
-        "payment" => format!(
-            "payment:{}:{}:{}:{}",
-            d["chain"].as_str().unwrap_or_default(),
-            d["txid"].as_str().unwrap_or_default(),
-            d["index"],
-            d["watch_id"].as_str().unwrap_or_default()
-        ),
-        _ => e.kind.clone(),
-    }
 }
 
 /// When attempt `n` (1-based) failed with "retry": `after` if the receiver said so (capped at

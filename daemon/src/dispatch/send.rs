@@ -3,7 +3,9 @@
 //! and the attempt is recorded with its outcome.
 
 use super::{policy, Dispatcher};
-use crate::db::{Attempt, DeliveryRecord, DeliveryStatus, EndpointRecord, EventRecord};
+use crate::db::{Attempt, DeliveryRecord, DeliveryStatus, EndpointRecord};
+use crate::events::views;
+use paywatch_plugin_api::events::Event;
 use paywatch_plugin_api::messages::{self as m, platform_method, Verdict};
 use std::time::Instant;
 use time::OffsetDateTime;
@@ -51,7 +53,7 @@ impl Dispatcher {
             Err(e) => return tracing::error!(endpoint = %ep.id, seq = del.seq, error = %e, "cannot read event"),
         };
         let now = OffsetDateTime::now_utc();
-        let out = self.send(ep, &event, n).await;
+        let out = self.send(ep, &views::event(&event), n).await;
         tracing::debug!(endpoint = %ep.id, seq = del.seq, attempt = n, verdict = ?out.verdict, "delivery attempt");
         del.attempts.push(Attempt {
             n,
@@ -122,7 +124,7 @@ impl Dispatcher {
     }
 
     /// Renders, sends and classifies; never fails: every problem is an outcome.
-    pub(crate) async fn send(&self, ep: &EndpointRecord, event: &EventRecord, attempt: u32) -> Outcome {
+    pub(crate) async fn send(&self, ep: &EndpointRecord, event: &Event, attempt: u32) -> Outcome {
         let started = Instant::now();
         let fail = |error: String| Outcome::retry(error, started);
         let Some(plugin) = self.inner.platforms.get(&ep.plugin).cloned() else {

@@ -2,7 +2,7 @@
 //! due, at most one delivery per subject at a time, several subjects at once.
 
 use super::{policy, Dispatcher};
-use crate::db::{DeliveryRecord, DeliveryStatus, EndpointRecord};
+use crate::db::{DeliveryRecord, EndpointRecord};
 use std::collections::HashSet;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -102,17 +102,8 @@ impl Dispatcher {
         let events = db.store_events(&ep.store, cursor, BATCH)?;
         let Some(last) = events.last().map(|e| e.seq) else { return Ok(()) };
         let mut batch = db.batch();
-        for e in events.iter().filter(|e| policy::matches(&ep.events, &e.kind)) {
-            batch.put_delivery(&DeliveryRecord {
-                endpoint: ep.id,
-                seq: e.seq,
-                event_id: e.id,
-                event_type: e.kind.clone(),
-                subject: policy::subject(e),
-                status: DeliveryStatus::Pending,
-                attempts: Vec::new(),
-                next_attempt_at: None,
-            })?;
+        for e in events.iter().filter(|e| policy::matches(&ep.events, e.kind.as_str())) {
+            batch.put_delivery(&DeliveryRecord::pending(ep.id, e))?;
         }
         batch.put_cursor(ep.id, last);
         db.write(batch)

@@ -12,6 +12,7 @@ use super::watchset::ChainSet;
 use crate::db::{
     Batch, BlockRecord, Db, DbError, NewEvent, PaymentRecord, PaymentRef, PaymentStatus, SpentOutPoint, WatchRecord,
 };
+use crate::events::{self, EventKind};
 use paywatch_plugin_api::amount::format_base_units;
 use paywatch_plugin_api::messages::{Match, OutPoint, ScanReply};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -91,15 +92,15 @@ impl Update {
             .find(|n| n.txid == r.txid && n.index == r.index && n.watch_id == r.watch)
     }
 
-    fn set(&mut self, old: Option<PaymentRecord>, new: PaymentRecord, event: Option<&str>) {
+    fn set(&mut self, old: Option<PaymentRecord>, new: PaymentRecord, event: Option<EventKind>) {
         if let Some(kind) = event {
             self.emit(kind, &new);
         }
         self.changed.push((old, new));
     }
 
-    fn emit(&mut self, kind: &str, p: &PaymentRecord) {
-        self.events.push(NewEvent { kind: kind.to_string(), store: p.store.clone(), data: p.to_wire() });
+    fn emit(&mut self, kind: EventKind, p: &PaymentRecord) {
+        self.events.push(events::payment(kind, p));
     }
 }
 
@@ -192,9 +193,9 @@ impl Indexer {
                 // Seen for the first time, or again after a reversal, drop or replacement
                 // without a mempool sighting in between (EVM chains have none).
                 if old.as_ref().is_none_or(|o| !matches!(o.status, PaymentStatus::Pending | PaymentStatus::Confirmed)) {
-                    up.emit("payment.detected", &p);
+                    up.emit(EventKind::PaymentDetected, &p);
                 }
-                up.set(old, p, Some("payment.confirmed"));
+                up.set(old, p, Some(EventKind::PaymentConfirmed));
                 undo.push(r);
             }
         }
@@ -233,7 +234,7 @@ impl Indexer {
             p.confirmations = 0;
             p.is_final = false;
             p.updated_at = OffsetDateTime::now_utc();
-            up.set(Some(old), p, Some("payment.reversed"));
+            up.set(Some(old), p, Some(EventKind::PaymentReversed));
         }
         // Payments below keep their blocks; their confirmation count drops by one (no event:
         // counts only rise in events, and rise again as blocks are connected).
@@ -261,7 +262,7 @@ impl Indexer {
                 p.is_final = p.required_confirmations == 0;
                 p.replaced_by = None;
                 p.updated_at = OffsetDateTime::now_utc();
-                up.set(old, p, Some("payment.detected"));
+                up.set(old, p, Some(EventKind::PaymentDetected));
             }
         }
         self.replacements(&mut up, &scan)?;
@@ -281,7 +282,7 @@ impl Indexer {
             n.status = PaymentStatus::Dropped;
             n.is_final = false;
             n.updated_at = OffsetDateTime::now_utc();
-            up.set(Some(p.clone()), n, Some("payment.dropped"));
+            up.set(Some(p.clone()), n, Some(EventKind::PaymentDropped));
         }
         let n = up.changed.len();
         if n > 0 {
@@ -311,7 +312,7 @@ impl Indexer {
                 p.replaced_by = Some(s.txid.clone());
                 p.is_final = false;
                 p.updated_at = OffsetDateTime::now_utc();
-                up.set(Some(old), p, Some("payment.replaced"));
+                up.set(Some(old), p, Some(EventKind::PaymentReplaced));
             }
         }
         Ok(())
@@ -336,7 +337,7 @@ impl Indexer {
             n.confirmations = confs;
             n.is_final = confs >= n.required_confirmations;
             n.updated_at = OffsetDateTime::now_utc();
-            let event = (emit && confs > p.confirmations).then_some("payment.confirmed");
+            let event = (emit && confs > p.confirmations).then_some(EventKind::PaymentConfirmed);
             up.set(Some(p.clone()), n, event);
         }
     }

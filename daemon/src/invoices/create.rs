@@ -4,7 +4,8 @@
 use super::machine::evaluate;
 use super::{request_hash, AssetInfo, InvoiceError, Invoices, TIMER_EXPIRY, TIMER_MONITORING_END};
 use crate::config::ReceiveConfig;
-use crate::db::{Batch, Exception, InvoiceRecord, InvoiceStatus, NewEvent, WatchRecord};
+use crate::db::{Batch, Exception, InvoiceRecord, InvoiceStatus, WatchRecord};
+use crate::events::{self, EventKind};
 use paywatch_plugin_api::amount::parse_units;
 use paywatch_plugin_api::messages::{self as m, currency_method};
 use serde_json::{json, Value};
@@ -175,7 +176,7 @@ impl Invoices {
         if let Some(key) = idempotency_key {
             batch.put_idempotency(store_id, key, &hash, id);
         }
-        emit(&mut batch, &mut inv, &[], &["invoice.created"]);
+        emit(&mut batch, &mut inv, &[], &[EventKind::InvoiceCreated]);
         batch.put_invoice(&inv)?;
         db.write(batch)?;
         self.inner.set.insert(&asset.chain, &key);
@@ -300,7 +301,7 @@ impl Invoices {
         let mut batch = db.batch();
         inv.status = state.status;
         inv.updated_at = self.now();
-        emit(&mut batch, &mut inv, &payments, &["invoice.invalid"]);
+        emit(&mut batch, &mut inv, &payments, &[EventKind::InvoiceInvalid]);
         batch.put_invoice(&inv)?;
         db.write(batch)?;
         Ok(inv)
@@ -312,11 +313,10 @@ pub(super) fn emit(
     batch: &mut Batch<'_>,
     inv: &mut InvoiceRecord,
     payments: &[crate::db::PaymentRecord],
-    kinds: &[&str],
+    kinds: &[EventKind],
 ) {
     for kind in kinds {
         inv.sequence += 1;
-        let data = super::invoice_json(inv, payments);
-        batch.push_event(NewEvent { kind: kind.to_string(), store: inv.store.clone(), data });
+        batch.push_event(events::invoice(*kind, inv, payments));
     }
 }

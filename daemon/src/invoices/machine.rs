@@ -8,6 +8,7 @@
 
 use crate::db::PaymentStatus;
 pub(crate) use crate::db::{Exception, InvoiceStatus};
+use crate::events::EventKind;
 use time::OffsetDateTime;
 
 /// What was agreed when the invoice was created (amounts in base units).
@@ -110,28 +111,28 @@ pub(crate) fn transition_events(
     new: &State,
     old_payments: &[Option<Paid>],
     new_payments: &[Paid],
-) -> Vec<&'static str> {
+) -> Vec<EventKind> {
     let mut out = Vec::new();
     for (before, after) in old_payments.iter().zip(new_payments) {
         let was = before.as_ref().is_some_and(|p| t.counts(p));
         let was_confirmed = before.as_ref().is_some_and(|p| t.confirmed(p));
         if !was && t.counts(after) {
-            out.push("invoice.payment_detected");
+            out.push(EventKind::InvoicePaymentDetected);
         } else if (was && !t.counts(after)) || (was_confirmed && !t.confirmed(after)) {
-            out.push("invoice.payment_reversed");
+            out.push(EventKind::InvoicePaymentReversed);
         }
     }
     if old.status != new.status {
         match new.status {
-            InvoiceStatus::Processing => out.push("invoice.processing"),
-            InvoiceStatus::Settled => out.push("invoice.settled"),
-            InvoiceStatus::Expired => out.push("invoice.expired"),
-            InvoiceStatus::Invalid => out.push("invoice.invalid"),
+            InvoiceStatus::Processing => out.push(EventKind::InvoiceProcessing),
+            InvoiceStatus::Settled => out.push(EventKind::InvoiceSettled),
+            InvoiceStatus::Expired => out.push(EventKind::InvoiceExpired),
+            InvoiceStatus::Invalid => out.push(EventKind::InvoiceInvalid),
             InvoiceStatus::New => {}
         }
     }
     if new.exception == Exception::PaidLate && old.exception != Exception::PaidLate {
-        out.push("invoice.paid_late");
+        out.push(EventKind::InvoicePaidLate);
     }
     out
 }

@@ -10,16 +10,16 @@ mod create;
 mod machine;
 mod refunds;
 mod state;
-mod wire;
 
 pub(crate) use create::NewInvoice;
 pub(crate) use refunds::NewRefund;
-pub(crate) use wire::{invoice_json, refund_json};
 
 use crate::config::{Config, ReceiveConfig};
 use crate::db::{Db, DbError, InvoiceRecord, RefundRecord};
+use crate::events::views;
 use crate::index::WatchSet;
 use crate::plugins::PluginInstance;
+use paywatch_plugin_api::events::Invoice;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use time::OffsetDateTime;
@@ -161,9 +161,9 @@ impl Invoices {
     }
 
     /// The invoice with its payments, as events and the API show it.
-    pub(crate) fn view(&self, inv: &InvoiceRecord) -> Result<serde_json::Value, InvoiceError> {
+    pub(crate) fn view(&self, inv: &InvoiceRecord) -> Result<Invoice, InvoiceError> {
         let payments = self.asset_payments(inv.watch_id, &inv.asset)?;
-        Ok(invoice_json(inv, &payments))
+        Ok(views::invoice(inv, &payments))
     }
 
     /// A page of a store's invoices in creation order, optionally by order id and status, and

@@ -3,7 +3,8 @@
 //! give it. A payment of at least the amount with the required confirmations completes it.
 
 use super::{request_hash, InvoiceError, Invoices};
-use crate::db::{Batch, NewEvent, RefundRecord, RefundStatus, WatchRecord};
+use crate::db::{Batch, RefundRecord, RefundStatus, WatchRecord};
+use crate::events::{self, EventKind};
 use paywatch_plugin_api::amount::{format_base_units, parse_units};
 use serde_json::json;
 use sha2::Digest;
@@ -130,11 +131,7 @@ impl Invoices {
             batch.put_idempotency(store_id, key, &hash, r.id);
         }
         batch.put_refund(&r)?;
-        batch.push_event(NewEvent {
-            kind: "refund.created".into(),
-            store: r.store.clone(),
-            data: super::refund_json(&r),
-        });
+        batch.push_event(events::refund(EventKind::RefundCreated, &r));
         db.write(batch)?;
         if let Some(key) = watched_key {
             self.inner.set.insert(&r.chain, &key);
@@ -160,11 +157,7 @@ impl Invoices {
         let key = self.set_destination(&mut batch, &mut r, address)?;
         batch.delete_claim(&h);
         batch.put_refund(&r)?;
-        batch.push_event(NewEvent {
-            kind: "refund.address_submitted".into(),
-            store: r.store.clone(),
-            data: super::refund_json(&r),
-        });
+        batch.push_event(events::refund(EventKind::RefundAddressSubmitted, &r));
         db.write(batch)?;
         self.inner.set.insert(&r.chain, &key);
         Ok(r)

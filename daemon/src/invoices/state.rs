@@ -4,9 +4,8 @@
 use super::create::emit;
 use super::machine::{evaluate, transition_events, Paid, State, Terms};
 use super::{Invoices, TIMER_MONITORING_END};
-use crate::db::{
-    Batch, Db, DbError, InvoiceRecord, InvoiceStatus, NewEvent, PaymentRecord, PaymentStatus, RefundStatus,
-};
+use crate::db::{Batch, Db, DbError, InvoiceRecord, InvoiceStatus, PaymentRecord, PaymentStatus, RefundStatus};
+use crate::events::{self, EventKind};
 use crate::index::PaymentHook;
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
@@ -147,11 +146,7 @@ impl Invoices {
         r.txid = done.last().map(|p| p.txid.clone());
         r.updated_at = self.now();
         batch.put_refund(&r)?;
-        batch.push_event(NewEvent {
-            kind: "refund.completed".into(),
-            store: r.store.clone(),
-            data: super::refund_json(&r),
-        });
+        batch.push_event(events::refund(EventKind::RefundCompleted, &r));
         Ok(())
     }
 

@@ -10,6 +10,7 @@
 
 mod sign;
 
+use paywatch_plugin_api::events::Event;
 use paywatch_plugin_api::messages::*;
 use paywatch_plugin_api::{export_platform_plugin, Host, PlatformPlugin, PluginError};
 use serde_json::Value;
@@ -42,23 +43,25 @@ impl PlatformPlugin for Webhook {
         let never = |e: PluginError| PluginError::undeliverable(e.message);
         let url = endpoint_url(&req.endpoint).map_err(never)?;
         let signer = Signer::from_endpoint(&req.endpoint).map_err(never)?;
-        let id = req.event["id"].as_str().ok_or_else(|| PluginError::invalid_input("event has no id"))?;
+        let event = serde_json::from_value::<Event>(req.event.clone())
+            .map_err(|e| PluginError::invalid_input(format!("event does not read as an event: {e}")))?;
+        // `data` goes out as it came: a type this plugin does not know is forwarded whole.
         let body = serde_json::json!({
-            "id": id,
-            "type": req.event["type"],
-            "timestamp": req.event["created_at"],
-            "data": req.event["data"],
+            "id": &event.id,
+            "type": &event.event_type,
+            "timestamp": &event.created_at,
+            "data": &event.data,
         })
         .to_string();
-        let signature = signer.signature(id, req.now, &body);
-        host.debug(&format!("signed {} for {url} (attempt {})", req.event["type"], req.attempt));
+        let signature = signer.signature(&event.id, req.now, &body);
+        host.debug(&format!("signed {} for {url} (attempt {})", event.event_type, req.attempt));
         Ok(RenderReply {
             requests: vec![HttpRequest {
                 method: "POST".into(),
                 url: url.to_string(),
                 headers: vec![
                     ("content-type".into(), "application/json".into()),
-                    ("webhook-id".into(), id.to_string()),
+                    ("webhook-id".into(), event.id.clone()),
                     ("webhook-timestamp".into(), req.now.to_string()),
                     ("webhook-signature".into(), signature),
                 ],

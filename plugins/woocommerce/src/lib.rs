@@ -8,6 +8,7 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
+use paywatch_plugin_api::events::{Event, Exception, Invoice};
 use paywatch_plugin_api::messages::*;
 use paywatch_plugin_api::text::percent_encode;
 use paywatch_plugin_api::{export_platform_plugin, Host, PlatformPlugin, PluginError};
@@ -46,19 +47,19 @@ fn target_status(endpoint: &Value, kind: &str) -> Result<Option<String>, PluginE
 }
 
 /// `order 1042: invoice … settled, 0.0015 BTC paid (txids a, b)`.
-fn note(kind: &str, data: &Value) -> String {
-    let txids: Vec<&str> =
-        data["payments"].as_array().into_iter().flatten().filter_map(|p| p["txid"].as_str()).collect();
+fn note(kind: &str, invoice: &Invoice) -> String {
+    let txids: Vec<&str> = invoice.payments.iter().map(|p| p.txid.as_str()).collect();
     let mut n = format!(
         "paywatch: invoice {} {}: {} {} paid of {} due",
-        data["id"].as_str().unwrap_or("?"),
+        invoice.id,
         kind.trim_start_matches("invoice."),
-        data["amount_paid"].as_str().unwrap_or("0"),
-        data["asset"].as_str().unwrap_or(""),
-        data["amount_due"].as_str().unwrap_or("?"),
+        invoice.amount_paid,
+        invoice.asset,
+        invoice.amount_due,
     );
-    if let Some(e) = data["exception"].as_str().filter(|e| *e != "none") {
-        n.push_str(&format!(" ({e})"));
+    if invoice.exception != Exception::None {
+        let e = serde_json::to_value(invoice.exception).unwrap_or_default();
+        n.push_str(&format!(" ({})", e.as_str().unwrap_or_default()));
     }
     if !txids.is_empty() {
         n.push_str(&format!("; txids {}", txids.join(", ")));
@@ -100,11 +101,14 @@ impl PlatformPlugin for WooCommerce {
         self.validate_endpoint(&req.endpoint).map_err(|e| PluginError::undeliverable(e.message))?;
         let base = key(&req.endpoint, "url")?.trim_end_matches('/');
         let auth = format!("{}:{}", key(&req.endpoint, "consumer_key")?, key(&req.endpoint, "consumer_secret")?);
-        let kind = req.event["type"].as_str().unwrap_or_default();
-        let data = &req.event["data"];
-        let Some(order) = data["order_id"].as_str().filter(|_| kind.starts_with("invoice.")) else {
+        let event = serde_json::from_value::<Event>(req.event.clone())
+            .map_err(|e| PluginError::invalid_input(format!("event does not read as an event: {e}")))?;
+        let kind = event.event_type.as_str();
+        let invoice = event.invoice().map_err(|e| PluginError::invalid_input(format!("{kind} data: {e}")))?;
+        let Some(invoice) = invoice else {
             return Ok(RenderReply { requests: Vec::new() }); // not about an order
         };
+        let order = invoice.order_id.as_str();
         let Some(status) = target_status(&req.endpoint, kind)? else {
             return Ok(RenderReply { requests: Vec::new() });
         };
@@ -115,7 +119,7 @@ impl PlatformPlugin for WooCommerce {
         ];
         let update = json!({
             "status": status,
-            "meta_data": [{"key": "_paywatch_invoice", "value": data["id"]}, {"key": "_paywatch_event", "value": req.event["id"]}],
+            "meta_data": [{"key": "_paywatch_invoice", "value": invoice.id}, {"key": "_paywatch_event", "value": event.id}],
         });
         host.debug(&format!("order {order} -> {status} ({kind})"));
         Ok(RenderReply {
@@ -130,7 +134,7 @@ impl PlatformPlugin for WooCommerce {
                     method: "POST".into(),
                     url: format!("{order_url}/notes"),
                     headers,
-                    body: json!({"note": note(kind, data), "customer_note": false}).to_string(),
+                    body: json!({"note": note(kind, &invoice), "customer_note": false}).to_string(),
                 },
             ],
         })
@@ -165,10 +169,16 @@ mod tests {
         WooCommerce.render(&req, &Host::new(&vt)).map(|r| r.requests)
     }
 
+    /// The kit's sample `invoice.settled`, with this order id, id `inv1` and two payments.
     fn settled(order: &str) -> Value {
-        json!({"id": "ev1", "type": "invoice.settled", "data": {"id": "inv1", "order_id": order, "asset": "BTC",
-               "amount_due": "0.0015", "amount_paid": "0.0015", "exception": "none",
-               "payments": [{"txid": "aa"}, {"txid": "bb"}]}})
+        let samples = paywatch_plugin_api::testing::conformance::sample_events();
+        let mut e = samples.into_iter().find(|e| e["type"] == "invoice.settled").unwrap();
+        let d = &mut e["data"];
+        (d["id"], d["order_id"]) = ("inv1".into(), order.into());
+        let p = d["payments"][0].clone();
+        d["payments"] = json!([p.clone(), p]);
+        (d["payments"][0]["txid"], d["payments"][1]["txid"]) = ("aa".into(), "bb".into());
+        e
     }
 
     fn endpoint() -> Value {

@@ -162,7 +162,7 @@ fn rig(window: u32, start_height: Option<u64>) -> Rig {
 
 impl Rig {
     fn kinds(&self) -> Vec<String> {
-        self.db.store_events("shop1", 0, 1000).unwrap().into_iter().map(|e| e.kind).collect()
+        self.db.store_events("shop1", 0, 1000).unwrap().into_iter().map(|e| e.kind.to_string()).collect()
     }
 }
 
@@ -322,7 +322,7 @@ proptest::proptest! {
                         other => proptest::prop_assert!(false, "unexpected {}", other),
                     }
                 }
-                proptest::prop_assert_eq!(&mine.last().unwrap().data, &p.to_wire());
+                proptest::prop_assert_eq!(&mine.last().unwrap().data, &crate::events::views::sorted(&crate::events::views::payment(p)));
             } else {
                 proptest::prop_assert!(mine.is_empty());
             }

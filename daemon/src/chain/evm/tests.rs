@@ -160,7 +160,7 @@ fn rig_with(window: u32, start_height: Option<u64>, chain_id: u64, tokens: Vec<T
 
 impl Rig {
     fn kinds(&self) -> Vec<String> {
-        self.db.store_events("shop1", 0, 1000).unwrap().into_iter().map(|e| e.kind).collect()
+        self.db.store_events("shop1", 0, 1000).unwrap().into_iter().map(|e| e.kind.to_string()).collect()
     }
 
     fn payment(&self, id: u8) -> crate::db::PaymentRecord {

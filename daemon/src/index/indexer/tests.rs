@@ -53,7 +53,7 @@ impl Fixture {
             .map(|e| {
                 let d = &e.data;
                 (
-                    e.kind,
+                    e.kind.to_string(),
                     d["txid"].as_str().unwrap().to_string(),
                     d["index"].as_u64().unwrap(),
                     d["status"].as_str().unwrap().to_string(),

@@ -3,6 +3,9 @@
 
 use super::Report;
 use crate::abi::PluginKind;
+use crate::events::{
+    Event, EventKind, Exception, Family, Invoice, InvoiceStatus, Payment, PaymentStatus, Refund, RefundStatus,
+};
 use crate::messages::{platform_method as m, ClassifyRequest, PlatformInfo, RenderReply, RenderRequest, Verdict};
 use crate::testing::harness::{CallError, Instance, PluginLib};
 use crate::testing::TestHost;
@@ -25,37 +28,106 @@ impl Default for PlatformOptions {
     }
 }
 
-/// One event of each subject, shaped as the daemon stores them.
+/// One event of every [`EventKind`], each with the data the daemon sends for it (built from the
+/// typed views, so every field is there).
 pub fn sample_events() -> Vec<Value> {
-    let event = |seq: u64, kind: &str, data: Value| {
-        json!({"seq": seq, "id": format!("01936d5e-7a3c-7d21-9a0b-00000000000{seq}"), "type": kind,
-               "store": "shop", "created_at": "2026-11-27T09:08:31.509810663Z", "data": data})
+    let payment = Payment {
+        watch_id: "01936d5e-0000-7000-8000-000000000001".into(),
+        store: "shop".into(),
+        chain: "btc".into(),
+        asset: "BTC".into(),
+        address: "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq".into(),
+        txid: "764b60c3d9a2c3c5bb6fe7141d9ca6e6778122df75f19366a2c5cb948d1d7d84".into(),
+        index: 0,
+        amount: "0.0015".into(),
+        amount_base: "150000".into(),
+        status: PaymentStatus::Confirmed,
+        confirmations: 1,
+        required_confirmations: 1,
+        is_final: true,
+        block_height: Some(702861),
+        block_hash: Some("000000000000000000000c835b2adcaedc20fdf6ee440009c249452c726dafae".into()),
+        replaced_by: None,
+        first_seen: "2026-11-27T09:01:02Z".into(),
+        updated_at: "2026-11-27T09:08:31.509810663Z".into(),
     };
-    let payment = json!({"watch_id": "01936d5e-0000-7000-8000-000000000001", "store": "shop", "chain": "btc",
-        "asset": "BTC", "address": "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
-        "txid": "764b60c3d9a2c3c5bb6fe7141d9ca6e6778122df75f19366a2c5cb948d1d7d84", "index": 0,
-        "amount": "0.0015", "amount_base": "150000", "status": "confirmed", "confirmations": 1,
-        "required_confirmations": 1, "final": true, "block_height": 702861,
-        "block_hash": "000000000000000000000c835b2adcaedc20fdf6ee440009c249452c726dafae", "replaced_by": null});
-    let invoice = json!({"id": "01936d5e-1111-7000-8000-000000000002", "store": "shop", "order_id": "1042",
-        "asset": "BTC", "status": "settled", "exception": null, "amount_due": "0.0015", "amount_paid": "0.0015",
-        "amount_confirmed": "0.0015", "address": "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
-        "payment_uri": "bitcoin:bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq?amount=0.0015",
-        "expires_at": "2026-11-27T10:08:31Z", "required_confirmations": 1, "sequence": 3,
-        "payments": [payment.clone()]});
-    let refund = json!({"id": "01936d5e-2222-7000-8000-000000000003", "invoice_id": "01936d5e-1111-7000-8000-000000000002",
-        "amount": "0.001", "status": "completed", "address": "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
-        "payment_uri": null, "txid": "764b60c3d9a2c3c5bb6fe7141d9ca6e6778122df75f19366a2c5cb948d1d7d84"});
+    let invoice = Invoice {
+        id: "01936d5e-1111-7000-8000-000000000002".into(),
+        store: "shop".into(),
+        order_id: "1042".into(),
+        asset: "BTC".into(),
+        chain: "btc".into(),
+        status: InvoiceStatus::Settled,
+        exception: Exception::None,
+        amount_due: "0.0015".into(),
+        amount_paid: "0.0015".into(),
+        amount_confirmed: "0.0015".into(),
+        amount_due_base: "150000".into(),
+        amount_paid_base: "150000".into(),
+        amount_confirmed_base: "150000".into(),
+        payment_tolerance_percent: 0.0,
+        address: payment.address.clone(),
+        payment_uri: "bitcoin:bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq?amount=0.0015".into(),
+        required_confirmations: 1,
+        description: Some("Order #1042".into()),
+        metadata: Some(json!({"cart": 7})),
+        refund_email: None,
+        created_at: "2026-11-27T08:55:00Z".into(),
+        expires_at: "2026-11-27T10:08:31Z".into(),
+        monitoring_until: "2026-11-28T10:08:31Z".into(),
+        updated_at: "2026-11-27T09:08:31.509810663Z".into(),
+        sequence: 3,
+        payments: vec![payment.clone()],
+    };
+    let refund = Refund {
+        id: "01936d5e-2222-7000-8000-000000000003".into(),
+        invoice_id: invoice.id.clone(),
+        store: "shop".into(),
+        asset: "BTC".into(),
+        amount: "0.001".into(),
+        amount_base: "100000".into(),
+        rate_policy: "original".into(),
+        reason: None,
+        status: RefundStatus::Completed,
+        address: Some(payment.address.clone()),
+        payment_uri: None,
+        required_confirmations: 1,
+        txid: Some(payment.txid.clone()),
+        claim_expires_at: None,
+        created_at: "2026-11-28T08:00:00Z".into(),
+        updated_at: "2026-11-28T09:00:00Z".into(),
+        claim_token: None,
+        claim_path: None,
+    };
     let mut expired = invoice.clone();
-    expired["status"] = "expired".into();
-    expired["payments"] = json!([]);
-    vec![
-        event(1, "payment.detected", payment),
-        event(2, "invoice.settled", invoice),
-        event(3, "invoice.expired", expired),
-        event(4, "refund.completed", refund),
-        event(5, "ping", json!({"message": "test from paywatch", "endpoint": "01936d5e-3333-7000-8000-000000000004"})),
-    ]
+    expired.status = InvoiceStatus::Expired;
+    expired.payments.clear();
+    let [payment, invoice, expired, refund] = [json!(payment), json!(invoice), json!(expired), json!(refund)];
+    EventKind::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, kind)| {
+            let data = match (kind.family(), kind) {
+                (Family::Payment, _) => payment.clone(),
+                (Family::Invoice, EventKind::InvoiceExpired | EventKind::InvoiceCreated) => expired.clone(),
+                (Family::Invoice, _) => invoice.clone(),
+                (Family::Refund, _) => refund.clone(),
+                (Family::Ping, _) => {
+                    json!({"message": "test from paywatch", "endpoint": "01936d5e-3333-7000-8000-000000000004"})
+                }
+            };
+            let seq = i as u64 + 1;
+            serde_json::to_value(Event {
+                seq,
+                id: format!("01936d5e-7a3c-7d21-9a0b-{seq:012}"),
+                event_type: kind.as_str().into(),
+                store: "shop".into(),
+                created_at: "2026-11-27T09:08:31.509810663Z".into(),
+                data,
+            })
+            .expect("events encode")
+        })
+        .collect()
 }
 
 /// Runs every check that applies to a platform plugin. Never panics.
