@@ -98,12 +98,13 @@ pub async fn run_with(
     startup::attach_watches(&config, &currencies, &set);
     let decimals = startup::decimals(&currencies)?;
     let assets = startup::invoice_assets(&config, &currencies, &decimals);
-    let invoices = invoices::Invoices::new(&config, db.clone(), set.clone(), assets, Arc::new(invoices::SystemClock));
+    let watches = index::Watches::new(db.clone(), set.clone(), startup::chain_watches(&config, &currencies));
+    let invoices =
+        invoices::Invoices::new(&config, db.clone(), watches.clone(), assets, Arc::new(invoices::SystemClock));
     let hook: Arc<dyn index::PaymentHook> = Arc::new(invoices.clone());
     let followers =
         chain::Followers::start(&config, &db, &set, &currencies, &decimals, &hook, &health).map_err(RunError::Chain)?;
     let metrics = Arc::new(metrics::Metrics::new());
-    let watches = index::Watches::new(db.clone(), set, startup::chain_watches(&config, &currencies));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let timers = tokio::spawn(invoices::run_timers(invoices.clone(), stop_rx.clone()));
     let dispatcher = dispatch::Dispatcher::new(&config, db.clone(), platforms)?;

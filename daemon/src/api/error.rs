@@ -144,6 +144,7 @@ impl From<InvoiceError> for ApiError {
             E::ClaimExpired(_) => Self::new(StatusCode::GONE, "claim_expired", msg),
             E::Plugin(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "plugin_unavailable", msg),
             E::Db(e) => Self::internal(e),
+            E::Watch(w) => w.into(),
         }
     }
 }

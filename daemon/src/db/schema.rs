@@ -8,10 +8,10 @@
 use uuid::Uuid;
 
 /// Bumped on every incompatible change of a CF, key or value layout.
-pub(crate) const SCHEMA_VERSION: u32 = 4;
-/// Versions this one opens by adding what it lacks (v1 → v2 → v3 only added column families
-/// and optional fields).
-pub(crate) const UPGRADABLE_FROM: [u32; 3] = [1, 2, 3];
+pub(crate) const SCHEMA_VERSION: u32 = 5;
+/// Versions this one opens by adding what it lacks (v1 → … → v4 only added column families
+/// and optional fields; v5 added events' `subject`, derived on read for older events).
+pub(crate) const UPGRADABLE_FROM: [u32; 4] = [1, 2, 3, 4];
 
 pub(crate) const CF_META: &str = "meta";
 pub(crate) const CF_WATCHES: &str = "watches";

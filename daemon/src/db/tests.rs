@@ -191,3 +191,29 @@ fn a_batch_is_all_or_nothing_across_kill_9() {
         assert!(n > 0, "round {round}: the child wrote nothing before it was killed");
     }
 }
+
+/// Events written before subjects were stored (schema 4) read with the subject the dispatcher
+/// of that version derived from their data.
+#[test]
+fn old_events_get_their_subject_derived() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Db::open(dir.path()).unwrap();
+    let watch = Uuid::now_v7();
+    let old = [
+        json!({"seq": 1, "id": Uuid::now_v7(), "type": "invoice.created", "store": "s1",
+               "created_at": "2026-01-01T00:00:00Z", "data": {"id": "i-1"}}),
+        json!({"seq": 2, "id": Uuid::now_v7(), "type": "payment.detected", "store": "s1",
+               "created_at": "2026-01-01T00:00:00Z",
+               "data": {"chain": "btc", "txid": "ab", "index": 3, "watch_id": watch}}),
+        json!({"seq": 3, "id": Uuid::now_v7(), "type": "refund.completed", "store": "s1",
+               "created_at": "2026-01-01T00:00:00Z", "data": {"id": "r-1"}}),
+    ];
+    for e in &old {
+        let seq = e["seq"].as_u64().unwrap();
+        s.db.put_cf(s.cf(CF_OUTBOX), outbox_key(seq), serde_json::to_vec(e).unwrap()).unwrap();
+        s.db.put_cf(s.cf(CF_STORE_EVENTS), store_events_key("s1", seq), []).unwrap();
+    }
+    let subjects: Vec<String> = s.store_events("s1", 0, 10).unwrap().into_iter().map(|e| e.subject).collect();
+    assert_eq!(subjects, ["invoice:i-1".to_string(), format!("payment:btc:ab:3:{watch}"), "refund:r-1".into()]);
+    assert_eq!(s.event("s1", 2).unwrap().unwrap().subject, format!("payment:btc:ab:3:{watch}"));
+}

@@ -16,7 +16,7 @@ use crate::events::{self, EventKind};
 use paywatch_plugin_api::amount::format_base_units;
 use paywatch_plugin_api::messages::{Match, OutPoint, ScanReply};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 use time::OffsetDateTime;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,11 +30,16 @@ pub(crate) enum IndexError {
 }
 
 /// What payment changes mean elsewhere (invoices, refunds): given the batch of an update and
-/// the payments it changes, adds its own changes and events and writes it, so that everything
-/// one update causes is one batch.
+/// the payments it changes, adds its own changes and events to it. The indexer then writes the
+/// batch, so everything one update causes is one write, made by the indexer.
 pub(crate) trait PaymentHook: Send + Sync + std::fmt::Debug {
-    fn write(&self, db: &Db, batch: Batch<'_>, changed: &[PaymentRecord]) -> Result<(), DbError>;
+    /// The returned guard is held until the batch is written: what the hook read to decide
+    /// its changes cannot change in between.
+    fn contribute(&self, db: &Db, batch: &mut Batch<'_>, changed: &[PaymentRecord]) -> Result<HookGuard<'_>, DbError>;
 }
+
+/// What a [`PaymentHook`] holds while the indexer writes (its lock, if it has one).
+pub(crate) type HookGuard<'a> = Option<MutexGuard<'a, ()>>;
 
 /// No hook: the batch is written as it is (tests of the indexer and followers alone).
 #[cfg(test)]
@@ -43,8 +48,8 @@ pub(crate) struct PlainWrites;
 
 #[cfg(test)]
 impl PaymentHook for PlainWrites {
-    fn write(&self, db: &Db, batch: Batch<'_>, _: &[PaymentRecord]) -> Result<(), DbError> {
-        db.write(batch)
+    fn contribute(&self, _: &Db, _: &mut Batch<'_>, _: &[PaymentRecord]) -> Result<HookGuard<'_>, DbError> {
+        Ok(None)
     }
 }
 
@@ -351,7 +356,9 @@ impl Indexer {
             batch.push_event(e);
         }
         let changed: Vec<PaymentRecord> = up.changed.iter().map(|(_, p)| p.clone()).collect();
-        self.hook.write(&self.db, batch, &changed)?;
+        let held = self.hook.contribute(&self.db, &mut batch, &changed)?;
+        self.db.write(batch)?;
+        drop(held);
         for (_, new) in up.changed {
             // Spends are watched exactly while the live map holds the payment as pending.
             let was_pending = self.live.get(&pref(&new)).is_some_and(|l| l.status == PaymentStatus::Pending);

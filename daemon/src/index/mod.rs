@@ -1,7 +1,7 @@
 //! The index: the watch set behind `is_watched` (`watchset`, `fingerprints`), watch creation
 //! and deletion (`watches`), each chain's address codec (`codec`), and the indexer, the single
 //! writer of a chain's payments, undo data, cursor and payment events (`indexer`). Only this
-//! module and `invoices` decide payment and invoice state; they write through `store`.
+//! module and `invoices` decide payment and invoice state; they write through `db`.
 
 mod codec;
 mod fingerprints;
@@ -12,6 +12,6 @@ mod watchset;
 pub(crate) use codec::{placeholder as placeholder_codec, AddressCodec, PluginCodec};
 #[cfg(test)]
 pub(crate) use indexer::PlainWrites;
-pub(crate) use indexer::{Decimals, Indexer, PaymentHook};
-pub(crate) use watches::{ChainWatches, NewWatch, WatchError, Watches, MAX_CONFIRMATIONS};
+pub(crate) use indexer::{Decimals, HookGuard, Indexer, PaymentHook};
+pub(crate) use watches::{ChainWatches, NewWatch, StagedWatch, WatchError, Watches, MAX_CONFIRMATIONS};
 pub(crate) use watchset::{ChainSet, ScanView, WatchSet};

@@ -2,11 +2,11 @@
 
 use super::codec::{AddressCodec, AddressError};
 use super::watchset::WatchSet;
-use crate::db::{Db, DbError, WatchRecord};
+use crate::db::{Batch, Db, DbError, WatchRecord};
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use uuid::Uuid;
 
 pub(crate) const MAX_LABEL_CHARS: usize = 256;
@@ -137,6 +137,41 @@ impl Watches {
         Ok(WatchRecord { label, ..WatchRecord::new(store_id, &n.chain, parsed.address, parsed.key, confirmations) })
     }
 
+    /// Whether the store already watches this canonical key on `chain`.
+    pub(crate) fn watched_by(&self, store_id: &str, chain: &str, key: &[u8]) -> Result<bool, DbError> {
+        for id in self.inner.db.watch_ids_for_key(chain, key)? {
+            if self.inner.db.watch(id)?.is_some_and(|w| w.store == store_id) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Adds a watch made for an invoice or refund to its owner's batch, so the watch and what
+    /// it is for are written together. With `unique`, refused when the store already watches
+    /// the key (an invoice's address; a refund's destination may be watched already). Until
+    /// the returned [`StagedWatch`] is committed (after the batch is written) or dropped, no
+    /// other watch of that key can be made.
+    pub(crate) fn stage(
+        &self,
+        batch: &mut Batch<'_>,
+        w: &WatchRecord,
+        unique: bool,
+    ) -> Result<StagedWatch<'_>, WatchError> {
+        let guard = self.inner.stripes[stripe(&w.chain, &w.key)].lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(existing) = self.existing(&w.store, &w.chain, &w.key)?.filter(|_| unique) {
+            return Err(WatchError::Duplicate { chain: w.chain.clone(), address: w.address.clone(), existing });
+        }
+        batch.put_watch(w)?;
+        Ok(StagedWatch { _guard: guard, set: &self.inner.set, chain: w.chain.clone(), key: w.key.clone() })
+    }
+
+    /// Removes a watch in its owner's batch (an invoice's address going back to the pool). The
+    /// watch set keeps the key's fingerprint until restart: a hit is confirmed in the database.
+    pub(crate) fn unstage(&self, batch: &mut Batch<'_>, w: &WatchRecord) {
+        batch.delete_watch(w);
+    }
+
     fn existing(&self, store_id: &str, chain: &str, key: &[u8]) -> Result<Option<Uuid>, WatchError> {
         for id in self.inner.db.watch_ids_for_key(chain, key)? {
             if self.inner.db.watch(id)?.is_some_and(|w| w.store == store_id) {
@@ -178,6 +213,22 @@ impl Watches {
         batch.delete_watch(&w);
         self.inner.db.write(batch)?;
         Ok(true)
+    }
+}
+
+/// A watch in a batch not yet written (see [`Watches::stage`]).
+#[must_use = "commit it after the batch is written, or followers never scan for it"]
+pub(crate) struct StagedWatch<'a> {
+    _guard: MutexGuard<'a, ()>,
+    set: &'a WatchSet,
+    chain: String,
+    key: Vec<u8>,
+}
+
+impl StagedWatch<'_> {
+    /// The batch was written: followers now look for the key.
+    pub(crate) fn commit(self) {
+        self.set.insert(&self.chain, &self.key);
     }
 }
 

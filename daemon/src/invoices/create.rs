@@ -169,7 +169,7 @@ impl Invoices {
             monitoring_until: expires_at + Duration::seconds(policy.monitoring_secs as i64),
             updated_at: now,
         };
-        batch.put_watch(&watch)?;
+        let staged = self.inner.watches.stage(&mut batch, &watch, true)?;
         // Timers fire strictly after the instant they guard.
         batch.put_timer(inv.expires_at.unix_timestamp() + 1, id, TIMER_EXPIRY);
         batch.put_timer(inv.monitoring_until.unix_timestamp() + 1, id, TIMER_MONITORING_END);
@@ -179,7 +179,7 @@ impl Invoices {
         emit(&mut batch, &mut inv, &[], &[EventKind::InvoiceCreated]);
         batch.put_invoice(&inv)?;
         db.write(batch)?;
-        self.inner.set.insert(&asset.chain, &key);
+        staged.commit();
         Ok((inv, true))
     }
 
@@ -234,12 +234,7 @@ impl Invoices {
     }
 
     fn watched_by(&self, store_id: &str, chain: &str, key: &[u8]) -> Result<bool, InvoiceError> {
-        for id in self.db().watch_ids_for_key(chain, key)? {
-            if self.db().watch(id)?.is_some_and(|w| w.store == store_id) {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        Ok(self.inner.watches.watched_by(store_id, chain, key)?)
     }
 
     fn derive(&self, asset: &AssetInfo, source: &str, index: u32) -> Result<(String, Vec<u8>), InvoiceError> {

@@ -17,7 +17,7 @@ pub(crate) use refunds::NewRefund;
 use crate::config::{Config, ReceiveConfig};
 use crate::db::{Db, DbError, InvoiceRecord, RefundRecord};
 use crate::events::views;
-use crate::index::WatchSet;
+use crate::index::{WatchError, Watches};
 use crate::plugins::PluginInstance;
 use paywatch_plugin_api::events::Invoice;
 use std::collections::HashMap;
@@ -65,8 +65,10 @@ pub(crate) enum InvoiceError {
     ClaimExpired(OffsetDateTime),
     #[error("plugin: {0}")]
     Plugin(String),
-    #[error("store: {0}")]
+    #[error("database: {0}")]
     Db(#[from] DbError),
+    #[error(transparent)]
+    Watch(#[from] WatchError),
 }
 
 /// An asset invoices can be made in.
@@ -97,7 +99,7 @@ pub(crate) struct Invoices {
 #[derive(Debug)]
 struct Inner {
     db: Arc<Db>,
-    set: Arc<WatchSet>,
+    watches: Watches,
     assets: HashMap<String, AssetInfo>,
     stores: HashMap<String, StorePolicy>,
     clock: Arc<dyn Clock>,
@@ -113,7 +115,7 @@ impl Invoices {
     pub(crate) fn new(
         config: &Config,
         db: Arc<Db>,
-        set: Arc<WatchSet>,
+        watches: Watches,
         assets: HashMap<String, AssetInfo>,
         clock: Arc<dyn Clock>,
     ) -> Self {
@@ -132,7 +134,7 @@ impl Invoices {
                 (s.id.clone(), policy)
             })
             .collect();
-        Self { inner: Arc::new(Inner { db, set, assets, stores, clock, lock: Mutex::new(()) }) }
+        Self { inner: Arc::new(Inner { db, watches, assets, stores, clock, lock: Mutex::new(()) }) }
     }
 
     fn lock(&self) -> MutexGuard<'_, ()> {

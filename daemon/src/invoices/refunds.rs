@@ -5,6 +5,7 @@
 use super::{request_hash, InvoiceError, Invoices};
 use crate::db::{Batch, RefundRecord, RefundStatus, WatchRecord};
 use crate::events::{self, EventKind};
+use crate::index::StagedWatch;
 use paywatch_plugin_api::amount::{format_base_units, parse_units};
 use serde_json::json;
 use sha2::Digest;
@@ -115,7 +116,7 @@ impl Invoices {
         let db = self.db().clone();
         let mut batch = db.batch();
         let mut claim_token = None;
-        let watched_key = match &req.address {
+        let staged = match &req.address {
             Some(a) => Some(self.set_destination(&mut batch, &mut r, a)?),
             None => {
                 let token = hex::encode(rand::random::<[u8; 32]>());
@@ -133,8 +134,8 @@ impl Invoices {
         batch.put_refund(&r)?;
         batch.push_event(events::refund(EventKind::RefundCreated, &r));
         db.write(batch)?;
-        if let Some(key) = watched_key {
-            self.inner.set.insert(&r.chain, &key);
+        if let Some(staged) = staged {
+            staged.commit();
         }
         Ok(RefundCreated { refund: r, claim_token, created: true })
     }
@@ -154,23 +155,23 @@ impl Invoices {
         }
         let db = self.db().clone();
         let mut batch = db.batch();
-        let key = self.set_destination(&mut batch, &mut r, address)?;
+        let staged = self.set_destination(&mut batch, &mut r, address)?;
         batch.delete_claim(&h);
         batch.put_refund(&r)?;
         batch.push_event(events::refund(EventKind::RefundAddressSubmitted, &r));
         db.write(batch)?;
-        self.inner.set.insert(&r.chain, &key);
+        staged.commit();
         Ok(r)
     }
 
-    /// Validates the destination through the plugin, watches it, and gives the merchant a
-    /// payment URI. Returns the watched key.
+    /// Validates the destination through the plugin, watches it (in `batch`), and gives the
+    /// merchant a payment URI.
     fn set_destination(
         &self,
         batch: &mut Batch<'_>,
         r: &mut RefundRecord,
         address: &str,
-    ) -> Result<Vec<u8>, InvoiceError> {
+    ) -> Result<StagedWatch<'_>, InvoiceError> {
         let asset = self.asset(&r.asset)?.clone();
         let (address, key) = self.parse(&asset, address)?;
         let label = format!("refund {}", r.id);
@@ -178,12 +179,12 @@ impl Invoices {
         let mut w = WatchRecord::new(&r.store, &r.chain, address.clone(), key.clone(), r.required_confirmations);
         w.label = Some(label);
         w.refund = Some(r.id);
-        batch.put_watch(&w)?;
+        let staged = self.inner.watches.stage(batch, &w, false)?;
         r.address = Some(address);
         r.payment_uri = Some(uri);
         r.watch_id = Some(w.id);
         r.status = RefundStatus::AwaitingPayment;
         r.updated_at = self.now();
-        Ok(key)
+        Ok(staged)
     }
 }

@@ -6,7 +6,7 @@ use super::machine::{evaluate, transition_events, Paid, State, Terms};
 use super::{Invoices, TIMER_MONITORING_END};
 use crate::db::{Batch, Db, DbError, InvoiceRecord, InvoiceStatus, PaymentRecord, PaymentStatus, RefundStatus};
 use crate::events::{self, EventKind};
-use crate::index::PaymentHook;
+use crate::index::{HookGuard, PaymentHook};
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -50,8 +50,8 @@ fn overlay(mut stored: Vec<PaymentRecord>, changed: &[&PaymentRecord]) -> Vec<Pa
 }
 
 impl PaymentHook for Invoices {
-    fn write(&self, db: &Db, mut batch: Batch<'_>, changed: &[PaymentRecord]) -> Result<(), DbError> {
-        let _guard = self.lock();
+    fn contribute(&self, db: &Db, batch: &mut Batch<'_>, changed: &[PaymentRecord]) -> Result<HookGuard<'_>, DbError> {
+        let guard = self.lock();
         let mut invoices: BTreeMap<Uuid, Vec<&PaymentRecord>> = BTreeMap::new();
         let mut refunds: BTreeMap<Uuid, Vec<&PaymentRecord>> = BTreeMap::new();
         for p in changed {
@@ -67,13 +67,13 @@ impl PaymentHook for Invoices {
         let now = self.now();
         for (id, ps) in invoices {
             if let Some(inv) = db.invoice(id)? {
-                self.reevaluate(&mut batch, inv, &ps, now)?;
+                self.reevaluate(batch, inv, &ps, now)?;
             }
         }
         for (id, ps) in refunds {
-            self.refund_progress(&mut batch, id, &ps)?;
+            self.refund_progress(batch, id, &ps)?;
         }
-        db.write(batch)
+        Ok(Some(guard))
     }
 }
 
@@ -187,7 +187,7 @@ impl Invoices {
             return Ok(());
         }
         if let Some(w) = self.db().watch(inv.watch_id)? {
-            batch.delete_watch(&w);
+            self.inner.watches.unstage(batch, &w);
         }
         if let Some(index) = inv.address_index {
             batch.put_free_address(&inv.store, &inv.asset, index, &inv.address);
