@@ -194,6 +194,24 @@ impl From<u128> for Amount {
     }
 }
 
+impl TryFrom<Amount> for u64 {
+    type Error = AmountError;
+
+    /// [`AmountError::TooLarge`] above `u64::MAX`.
+    fn try_from(a: Amount) -> Result<u64, AmountError> {
+        a.0.try_into().map_err(|_| AmountError::TooLarge(a.to_string()))
+    }
+}
+
+impl TryFrom<Amount> for u128 {
+    type Error = AmountError;
+
+    /// [`AmountError::TooLarge`] above `u128::MAX`.
+    fn try_from(a: Amount) -> Result<u128, AmountError> {
+        a.0.try_into().map_err(|_| AmountError::TooLarge(a.to_string()))
+    }
+}
+
 impl fmt::Display for Amount {
     /// The base units, e.g. `150000000`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -65,6 +65,11 @@ fn arithmetic_is_checked() {
     assert_eq!(Amount::from(1u64).checked_mul_bp_ceil(1), Some(one));
     assert_eq!(Amount::from(1u64).checked_mul_bp(1), Some(Amount::ZERO));
     assert_eq!(Amount::from(u128::MAX).to_string(), u128::MAX.to_string());
+    assert_eq!(u128::try_from(Amount::from(u128::MAX)), Ok(u128::MAX));
+    assert_eq!(u64::try_from(Amount::from(u64::MAX)), Ok(u64::MAX));
+    let past = Amount::from(u128::from(u64::MAX) + 1);
+    assert_eq!(u64::try_from(past), Err(AmountError::TooLarge("18446744073709551616".into())));
+    assert!(u128::try_from(Amount::MAX).is_err());
 }
 
 #[test]
