@@ -83,6 +83,23 @@ pub(crate) struct InvoiceRecord {
     pub(crate) updated_at: OffsetDateTime,
 }
 
+impl InvoiceRecord {
+    /// `amount_due`, read.
+    pub(crate) fn due(&self) -> Result<Amount, DbError> {
+        stored_amount(CF_INVOICES, self.id.as_bytes(), "amount_due", &self.amount_due)
+    }
+
+    /// `amount_paid`, read.
+    pub(crate) fn paid(&self) -> Result<Amount, DbError> {
+        stored_amount(CF_INVOICES, self.id.as_bytes(), "amount_paid", &self.amount_paid)
+    }
+
+    /// `amount_confirmed`, read.
+    pub(crate) fn confirmed(&self) -> Result<Amount, DbError> {
+        stored_amount(CF_INVOICES, self.id.as_bytes(), "amount_confirmed", &self.amount_confirmed)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum RefundStatus {
@@ -121,6 +138,13 @@ pub(crate) struct RefundRecord {
     pub(crate) created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub(crate) updated_at: OffsetDateTime,
+}
+
+impl RefundRecord {
+    /// `amount` (base units), read.
+    pub(crate) fn base_amount(&self) -> Result<Amount, DbError> {
+        stored_amount(CF_REFUNDS, self.id.as_bytes(), "amount", &self.amount)
+    }
 }
 
 impl Db {

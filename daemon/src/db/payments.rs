@@ -61,6 +61,12 @@ pub(crate) struct PaymentRecord {
 }
 
 impl PaymentRecord {
+    /// `amount_base`, read.
+    pub(crate) fn base_amount(&self) -> Result<Amount, DbError> {
+        let key = payment_key(&self.chain, &self.txid, self.index, self.watch_id);
+        stored_amount(CF_PAYMENTS, &key, "amount_base", &self.amount_base)
+    }
+
     /// The wire shape (events, API): everything but the internal `spends`.
     pub(crate) fn to_wire(&self) -> Value {
         let mut v = serde_json::to_value(self).expect("payment records encode");
