@@ -108,8 +108,9 @@
 //!   `index` the log index (token transfers) or the `ethereum` plugin's top-level/internal
 //!   convention; only successful transactions pay.
 //! * every kind: `Match.asset` is the **asset id** the instance was created with (config key
-//!   `asset`), never the symbol; truncated or garbage input is an `Err`, never a partial `Ok`
-//!   or a panic.
+//!   `asset`), never the symbol; `Match.amount_base` is digits, 0 to 2^256 − 1 (an
+//!   [`amount::Amount`]; the daemon refuses a reply with anything else); truncated or garbage
+//!   input is an `Err`, never a partial `Ok` or a panic.
 //!
 //! ## Threading contract
 //!

@@ -294,6 +294,14 @@ async fn bad_requests_are_clear_errors() {
     // The amount's message names the problem.
     let (_, e) = post(json!({"asset": "BTC", "amount": "0.000000001", "order_id": "x"})).await;
     assert!(e["error"]["message"].as_str().unwrap().contains("more than 8 decimals"), "{e}");
+    // Amounts go up to 2^256 − 1 base units (an ERC-20 token's range), not one more.
+    let past_u256 = format!("1{}", "0".repeat(70));
+    let (status, e) = post(json!({"asset": "BTC", "amount": past_u256, "order_id": "x"})).await;
+    assert_eq!((status, e["error"]["message"].as_str()), (422, Some(&*format!("amount: {past_u256:?} is too large"))));
+    let past_u128 = format!("1{}", "0".repeat(40));
+    let (status, big) = post(json!({"asset": "BTC", "amount": past_u128, "order_id": "big"})).await;
+    assert_eq!((status, big["amount_due"].as_str()), (201, Some(&*past_u128)), "{big}");
+    assert_eq!(big["amount_due_base"].as_str(), Some(&*format!("{past_u128}00000000")));
     // One invoice per order: a retry returns it, other terms conflict.
     let (s1, a) = post(json!({"asset": "BTC", "amount": "0.01", "order_id": "o-1"})).await;
     let (s2, b) = post(json!({"asset": "BTC", "amount": "0.01", "order_id": "o-1"})).await;

@@ -49,6 +49,23 @@ pub(crate) struct InvoiceRecord {
     pub(crate) updated_at: OffsetDateTime,
 }
 
+impl InvoiceRecord {
+    /// `amount_due`, read.
+    pub(crate) fn due(&self) -> Result<Amount, DbError> {
+        stored_amount(CF_INVOICES, self.id.as_bytes(), "amount_due", &self.amount_due)
+    }
+
+    /// `amount_paid`, read.
+    pub(crate) fn paid(&self) -> Result<Amount, DbError> {
+        stored_amount(CF_INVOICES, self.id.as_bytes(), "amount_paid", &self.amount_paid)
+    }
+
+    /// `amount_confirmed`, read.
+    pub(crate) fn confirmed(&self) -> Result<Amount, DbError> {
+        stored_amount(CF_INVOICES, self.id.as_bytes(), "amount_confirmed", &self.amount_confirmed)
+    }
+}
+
 /// A refund the merchant pays from their own wallet; paywatch watches its destination.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct RefundRecord {
@@ -79,6 +96,13 @@ pub(crate) struct RefundRecord {
     pub(crate) created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub(crate) updated_at: OffsetDateTime,
+}
+
+impl RefundRecord {
+    /// `amount` (base units), read.
+    pub(crate) fn base_amount(&self) -> Result<Amount, DbError> {
+        stored_amount(CF_REFUNDS, self.id.as_bytes(), "amount", &self.amount)
+    }
 }
 
 impl Db {

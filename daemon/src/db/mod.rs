@@ -21,6 +21,7 @@ pub(crate) use outbox::{Attempt, DeliveryRecord, DeliveryStatus, EventRecord};
 pub(crate) use payments::{BlockRecord, PaymentRecord, PaymentRef, PaymentStatus, SpentOutPoint};
 pub(crate) use watches::WatchRecord;
 
+use paywatch_plugin_api::amount::Amount;
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteOptions, DB};
 use schema::*;
 use std::path::{Path, PathBuf};
@@ -210,6 +211,12 @@ fn last_seq(db: &DB) -> Result<u64, DbError> {
 
 fn corrupt(cf: &'static str, key: &[u8], reason: impl ToString) -> DbError {
     DbError::Corrupt { cf, key: hex::encode(key), reason: reason.to_string() }
+}
+
+/// An amount a record stores (base units, a decimal string), read: one that does not read is a
+/// corrupt record, never zero.
+fn stored_amount(cf: &'static str, key: &[u8], field: &str, value: &str) -> Result<Amount, DbError> {
+    Amount::from_base_str(value).map_err(|e| corrupt(cf, key, format!("{field}: {e}")))
 }
 
 fn decode<T: serde::de::DeserializeOwned>(cf: &'static str, key: &[u8], v: &[u8]) -> Result<T, DbError> {

@@ -44,6 +44,14 @@ pub(crate) struct PaymentRecord {
     pub(crate) spends: Vec<SpentOutPoint>,
 }
 
+impl PaymentRecord {
+    /// `amount_base`, read.
+    pub(crate) fn base_amount(&self) -> Result<Amount, DbError> {
+        let key = payment_key(&self.chain, &self.txid, self.index, self.watch_id);
+        stored_amount(CF_PAYMENTS, &key, "amount_base", &self.amount_base)
+    }
+}
+
 /// A connected block of a chain's local best chain, kept for the reorg window.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct BlockRecord {

@@ -5,16 +5,19 @@
 //! `paid_partial`, `paid_over`, `paid_late`. Settled only when the payments seen before expiry
 //! that have the required confirmations reach `amount_due × (1 − tolerance)`. Everything is
 //! recomputed from the payments, so a reorg that takes a payment away moves the invoice back.
+//! Amounts are [`Amount`]s (up to 2^256 − 1 base units) and every sum is checked: payments that
+//! add up to more are an [`Overflow`], never a wrapped total.
 
 use crate::db::PaymentStatus;
 pub(crate) use crate::db::{Exception, InvoiceStatus};
 use crate::events::EventKind;
+use paywatch_plugin_api::amount::Amount;
 use time::OffsetDateTime;
 
 /// What was agreed when the invoice was created (amounts in base units).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Terms {
-    pub(crate) due: u128,
+    pub(crate) due: Amount,
     /// Underpayment accepted, in basis points (100 = 1 %).
     pub(crate) tolerance_bp: u32,
     pub(crate) required: u32,
@@ -27,7 +30,7 @@ pub(crate) struct Terms {
 /// One payment to the invoice's address, as the indexer has it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Paid {
-    pub(crate) amount: u128,
+    pub(crate) amount: Amount,
     pub(crate) status: PaymentStatus,
     pub(crate) confirmations: u32,
     pub(crate) first_seen: OffsetDateTime,
@@ -39,16 +42,21 @@ pub(crate) struct State {
     pub(crate) status: InvoiceStatus,
     pub(crate) exception: Exception,
     /// Every payment still standing (pending or confirmed), late ones included.
-    pub(crate) paid: u128,
+    pub(crate) paid: Amount,
     /// Those of them with the required confirmations.
-    pub(crate) confirmed: u128,
+    pub(crate) confirmed: Amount,
 }
 
+/// The payments add up to more than an amount can be (2^256 − 1 base units): only a token that
+/// states absurd transfers gets there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Overflow;
+
 impl Terms {
-    /// `due × (1 − tolerance)`, rounded up: what must arrive.
-    pub(crate) fn threshold(&self) -> u128 {
-        let keep = 10_000u128 - self.tolerance_bp.min(10_000) as u128;
-        (self.due * keep).div_ceil(10_000)
+    /// `due × (1 − tolerance)`, rounded up: what must arrive. Exact for any amount due.
+    pub(crate) fn threshold(&self) -> Amount {
+        let keep = 10_000 - self.tolerance_bp.min(10_000);
+        self.due.checked_mul_bp_ceil(keep).expect("at most 100 % of an amount is an amount")
     }
 
     fn counts(&self, p: &Paid) -> bool {
@@ -65,13 +73,16 @@ impl Terms {
     }
 }
 
-/// The state of an invoice with these terms and payments at `now`.
-pub(crate) fn evaluate(t: &Terms, payments: &[Paid], now: OffsetDateTime) -> State {
-    let sum = |f: &dyn Fn(&Paid) -> bool| payments.iter().filter(|p| f(p)).map(|p| p.amount).sum::<u128>();
-    let paid = sum(&|p| t.counts(p));
-    let confirmed = sum(&|p| t.confirmed(p));
-    let paid_on_time = sum(&|p| t.counts(p) && t.on_time(p));
-    let confirmed_on_time = sum(&|p| t.confirmed(p) && t.on_time(p));
+/// The state of an invoice with these terms and payments at `now`, or [`Overflow`] when the
+/// payments that count add up to more than an amount can be.
+pub(crate) fn evaluate(t: &Terms, payments: &[Paid], now: OffsetDateTime) -> Result<State, Overflow> {
+    let sum = |f: &dyn Fn(&Paid) -> bool| {
+        Amount::checked_sum(payments.iter().filter(|p| f(p)).map(|p| p.amount)).ok_or(Overflow)
+    };
+    let paid = sum(&|p| t.counts(p))?;
+    let confirmed = sum(&|p| t.confirmed(p))?;
+    let paid_on_time = sum(&|p| t.counts(p) && t.on_time(p))?;
+    let confirmed_on_time = sum(&|p| t.confirmed(p) && t.on_time(p))?;
     let late = payments.iter().any(|p| t.counts(p) && !t.on_time(p));
     let failed_on_time = payments.iter().any(|p| {
         t.on_time(p) && matches!(p.status, PaymentStatus::Dropped | PaymentStatus::Replaced | PaymentStatus::Reversed)
@@ -79,7 +90,7 @@ pub(crate) fn evaluate(t: &Terms, payments: &[Paid], now: OffsetDateTime) -> Sta
     let threshold = t.threshold();
     let status = if t.cancelled {
         InvoiceStatus::Invalid
-    } else if paid_on_time >= threshold && threshold > 0 {
+    } else if paid_on_time >= threshold && !threshold.is_zero() {
         if confirmed_on_time >= threshold {
             InvoiceStatus::Settled
         } else {
@@ -96,10 +107,10 @@ pub(crate) fn evaluate(t: &Terms, payments: &[Paid], now: OffsetDateTime) -> Sta
         InvoiceStatus::Processing | InvoiceStatus::Settled if paid > t.due => Exception::PaidOver,
         InvoiceStatus::Processing | InvoiceStatus::Settled => Exception::None,
         _ if late => Exception::PaidLate,
-        _ if paid_on_time > 0 => Exception::PaidPartial,
+        _ if !paid_on_time.is_zero() => Exception::PaidPartial,
         _ => Exception::None,
     };
-    State { status, exception, paid, confirmed }
+    Ok(State { status, exception, paid, confirmed })
 }
 
 /// The events that moving from `old` to `new` means, in order: payments first (detected per

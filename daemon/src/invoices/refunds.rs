@@ -6,7 +6,7 @@ use super::{request_hash, InvoiceError, Invoices};
 use crate::db::{Batch, RefundRecord, RefundStatus, WatchRecord};
 use crate::events::{self, EventKind};
 use crate::index::StagedWatch;
-use paywatch_plugin_api::amount::{format_base_units, parse_units};
+use paywatch_plugin_api::amount::Amount;
 use serde_json::json;
 use sha2::Digest;
 use time::Duration;
@@ -73,21 +73,20 @@ impl Invoices {
             }
         }
         let asset = self.asset(&inv.asset)?.clone();
-        let amount = parse_units(&req.amount, asset.decimals)
-            .map_err(|e| InvoiceError::InvalidField(format!("amount: {}", e.message)))?;
-        let asked: u128 = amount.parse().map_err(|_| InvoiceError::InvalidField("amount is too large".into()))?;
-        if asked == 0 {
+        let asked = Amount::parse_units(&req.amount, asset.decimals)
+            .map_err(|e| InvoiceError::InvalidField(format!("amount: {e}")))?;
+        if asked.is_zero() {
             return Err(InvoiceError::InvalidField(format!("amount {:?} must be more than zero", req.amount)));
         }
-        let paid: u128 = inv.amount_paid.parse().unwrap_or(0);
-        let refunded: u128 =
-            self.db().invoice_refunds(invoice_id)?.iter().map(|r| r.amount.parse::<u128>().unwrap_or(0)).sum();
-        let available = paid.saturating_sub(refunded);
+        let refunds = self.db().invoice_refunds(invoice_id)?;
+        let amounts = refunds.iter().map(RefundRecord::base_amount).collect::<Result<Vec<_>, _>>()?;
+        // Only taken from what was paid: a total past 2^256 − 1 leaves nothing either way.
+        let refunded = Amount::checked_sum(amounts).unwrap_or(Amount::MAX);
+        let available = inv.paid()?.saturating_sub(refunded);
         if asked > available {
-            let show = |n: u128| format_base_units(&n.to_string(), asset.decimals).unwrap_or_default();
             return Err(InvoiceError::RefundTooLarge {
                 asked: req.amount.trim().to_string(),
-                available: show(available),
+                available: available.to_units_string(asset.decimals),
             });
         }
         let now = self.now();
@@ -98,7 +97,7 @@ impl Invoices {
             asset: inv.asset.clone(),
             chain: inv.chain.clone(),
             decimals: asset.decimals,
-            amount,
+            amount: asked.to_string(),
             rate_policy,
             reason: req.reason,
             address: None,

@@ -2,11 +2,12 @@
 //! (in the same batch as the payments), and the timer tick (expiry, end of monitoring).
 
 use super::create::emit;
-use super::machine::{evaluate, transition_events, Paid, State, Terms};
+use super::machine::{evaluate, transition_events, Overflow, Paid, State, Terms};
 use super::{Invoices, TIMER_MONITORING_END};
 use crate::db::{Batch, Db, DbError, InvoiceRecord, InvoiceStatus, PaymentRecord, PaymentStatus, RefundStatus};
 use crate::events::{self, EventKind};
 use crate::index::{HookGuard, PaymentHook};
+use paywatch_plugin_api::amount::Amount;
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -14,24 +15,19 @@ use uuid::Uuid;
 /// Most payments of one invoice considered.
 pub(super) const MAX_PAYMENTS: usize = 10_000;
 
-pub(super) fn terms(i: &InvoiceRecord) -> Terms {
-    Terms {
-        due: i.amount_due.parse().unwrap_or(u128::MAX),
+pub(super) fn terms(i: &InvoiceRecord) -> Result<Terms, DbError> {
+    Ok(Terms {
+        due: i.due()?,
         tolerance_bp: i.tolerance_bp,
         required: i.required_confirmations,
         expires_at: i.expires_at,
         monitoring_until: i.monitoring_until,
         cancelled: i.cancelled,
-    }
+    })
 }
 
-fn paid(p: &PaymentRecord) -> Paid {
-    Paid {
-        amount: p.amount_base.parse().unwrap_or(0),
-        status: p.status,
-        confirmations: p.confirmations,
-        first_seen: p.first_seen,
-    }
+fn paid(p: &PaymentRecord) -> Result<Paid, DbError> {
+    Ok(Paid { amount: p.base_amount()?, status: p.status, confirmations: p.confirmations, first_seen: p.first_seen })
 }
 
 fn same(a: &PaymentRecord, b: &PaymentRecord) -> bool {
@@ -99,16 +95,24 @@ impl Invoices {
         let stored = self.asset_payments(inv.watch_id, &inv.asset)?;
         let changed: Vec<&PaymentRecord> = changed.iter().copied().filter(|p| p.asset == inv.asset).collect();
         let current = overlay(stored.clone(), &changed);
-        let before: Vec<Option<Paid>> = current.iter().map(|c| stored.iter().find(|s| same(s, c)).map(paid)).collect();
-        let after: Vec<Paid> = current.iter().map(paid).collect();
-        let t = terms(&inv);
-        let old = State {
-            status: inv.status,
-            exception: inv.exception,
-            paid: inv.amount_paid.parse().unwrap_or(0),
-            confirmed: inv.amount_confirmed.parse().unwrap_or(0),
+        let before: Vec<Option<Paid>> = current
+            .iter()
+            .map(|c| stored.iter().find(|s| same(s, c)).map(paid).transpose())
+            .collect::<Result<_, _>>()?;
+        let after: Vec<Paid> = current.iter().map(paid).collect::<Result<_, _>>()?;
+        let t = terms(&inv)?;
+        let old =
+            State { status: inv.status, exception: inv.exception, paid: inv.paid()?, confirmed: inv.confirmed()? };
+        let new = match evaluate(&t, &after, now) {
+            Ok(new) => new,
+            Err(Overflow) => {
+                // No total to store or compare: the invoice keeps its state (the payments are
+                // recorded all the same), and the operator hears of it.
+                tracing::error!(invoice = %inv.id, store = %inv.store, asset = %inv.asset, payments = after.len(),
+                    "the invoice's payments add up to more than 2^256 - 1 base units; it keeps its state");
+                return Ok(inv);
+            }
         };
-        let new = evaluate(&t, &after, now);
         let events = transition_events(&t, &old, &new, &before, &after);
         if new == old && events.is_empty() {
             return Ok(inv);
@@ -138,8 +142,10 @@ impl Invoices {
             .iter()
             .filter(|p| p.status == PaymentStatus::Confirmed && p.confirmations >= required.max(1))
             .collect();
-        let total: u128 = done.iter().map(|p| p.amount_base.parse::<u128>().unwrap_or(0)).sum();
-        if total < r.amount.parse::<u128>().unwrap_or(u128::MAX) {
+        let amounts = done.iter().map(|p| p.base_amount()).collect::<Result<Vec<_>, _>>()?;
+        // Only compared with the refund's amount: a total past 2^256 − 1 is past it too.
+        let total = Amount::checked_sum(amounts).unwrap_or(Amount::MAX);
+        if total < r.base_amount()? {
             return Ok(());
         }
         r.status = RefundStatus::Completed;

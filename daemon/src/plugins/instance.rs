@@ -6,6 +6,7 @@ use super::loader::Library;
 use crate::health::{Health, Kind, Status};
 use crate::index::ChainSet;
 use paywatch_plugin_api::abi::{self, Bytes, Instance, OwnedBuf};
+use paywatch_plugin_api::amount::Amount;
 use paywatch_plugin_api::messages::ScanReply;
 use paywatch_plugin_api::PluginError;
 use serde::de::DeserializeOwned;
@@ -271,6 +272,16 @@ impl PluginInstance {
                 }
                 m.asset.clone_from(asset);
             }
+        }
+        // What is stored is read back as an amount: one that does not read is the plugin's bad
+        // reply here, not a corrupt record (or a zero) later. Kept in canonical form.
+        for m in &mut reply.matches {
+            let amount = Amount::from_base_str(&m.amount_base).map_err(|e| CallError::BadReply {
+                plugin: self.label.clone(),
+                method: method.into(),
+                reason: format!("match {}:{}: amount_base {e}", m.txid, m.index),
+            })?;
+            m.amount_base = amount.to_string();
         }
         Ok(reply)
     }

@@ -191,6 +191,26 @@ fn is_watched_reaches_the_hosts_watch_set() {
     assert!(inst.scan(SCAN_BLOCK, &block).unwrap().matches.iter().all(|m| m.asset == "BTC"));
 }
 
+#[test]
+fn a_match_is_read_as_an_amount_or_the_reply_is_bad() {
+    let dir = dir_with(&[fixture_file("fixture")]);
+    let reg = Registry::load_dir(dir.path()).unwrap();
+    let (_d, db, set) = watch_set();
+    // The fixture pays " 007" to a key starting with 0xfe and "-1" to one starting with 0xff.
+    for k in [vec![0xfe; 20], vec![0xff; 20]] {
+        db.write_watch(&WatchRecord::new("s", "btc", "a".into(), k.clone(), 1)).unwrap();
+        set.insert("btc", &k);
+    }
+    let inst = instance(reg.get(Kind::Currency, "fixture").unwrap(), Some(set), Arc::new(Health::new()));
+    let found = inst.scan(SCAN_BLOCK, &[0xfe; 20]).unwrap();
+    assert_eq!(found.matches[0].amount_base, "7", "kept in canonical form");
+    let err = inst.scan(SCAN_BLOCK, &[[0xfe; 20], [0xff; 20]].concat()).unwrap_err();
+    assert!(
+        matches!(&err, CallError::BadReply { reason, .. } if reason == "match tx1:1: amount_base \"-1\" is not an amount in base units"),
+        "{err}"
+    );
+}
+
 thread_local! {
     /// Where this thread's log lines go while a test captures them.
     static CAPTURED: std::cell::RefCell<Option<Vec<u8>>> = const { std::cell::RefCell::new(None) };

@@ -389,52 +389,19 @@ impl<'a> Iterator for LogIter<'a> {
 
 impl ExactSizeIterator for LogIter<'_> {}
 
-/// A u256 (big-endian) as a decimal string.
+/// A u256 (big-endian) as a decimal string: [`Amount`](crate::amount::Amount)'s `Display`.
 pub fn u256_to_decimal(v: &B256) -> String {
-    let mut limbs: [u64; 4] = std::array::from_fn(|i| u64::from_be_bytes(v[i * 8..i * 8 + 8].try_into().expect("8")));
-    if limbs[0] == 0 && limbs[1] == 0 {
-        return ((limbs[2] as u128) << 64 | limbs[3] as u128).to_string();
-    }
-    const BASE: u128 = 10_000_000_000_000_000_000; // 10^19 < 2^64
-    let mut parts = Vec::with_capacity(5); // base-10^19 digits, least significant first
-    while limbs.iter().any(|&l| l != 0) {
-        let mut rem: u128 = 0;
-        for l in limbs.iter_mut() {
-            let cur = rem << 64 | *l as u128;
-            *l = (cur / BASE) as u64;
-            rem = cur % BASE;
-        }
-        parts.push(rem as u64);
-    }
-    let mut s = parts.pop().expect("non-zero").to_string();
-    for p in parts.iter().rev() {
-        s.push_str(&format!("{p:019}"));
-    }
-    s
+    crate::amount::Amount::from_be_bytes(*v).to_string()
 }
 
-/// A decimal string as a u256 (big-endian); `None` when it is not digits or does not fit.
+/// A decimal string (digits only, no whitespace) as a u256 (big-endian); `None` when it is not
+/// digits or does not fit. [`Amount::from_base_str`](crate::amount::Amount::from_base_str),
+/// stricter.
 pub fn decimal_to_u256(s: &str) -> Option<B256> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let mut limbs = [0u64; 4]; // most significant first
-    for d in s.bytes().map(|b| (b - b'0') as u128) {
-        let mut carry = d;
-        for l in limbs.iter_mut().rev() {
-            let cur = *l as u128 * 10 + carry;
-            *l = cur as u64;
-            carry = cur >> 64;
-        }
-        if carry != 0 {
-            return None;
-        }
-    }
-    let mut out = [0u8; 32];
-    for (i, l) in limbs.iter().enumerate() {
-        out[i * 8..i * 8 + 8].copy_from_slice(&l.to_be_bytes());
-    }
-    Some(out)
+    crate::amount::Amount::from_base_str(s).ok().map(|a| a.to_be_bytes())
 }
 
 #[cfg(test)]

@@ -122,7 +122,7 @@ fn u256_decimal_round_trips() {
     for bad in ["", "-1", "1.5", "1e18", " 1"] {
         assert_eq!(decimal_to_u256(bad), None, "{bad:?}");
     }
-    // 2^128 and neighbours cross the u128 fast path.
+    // 2^128: one past u128.
     let mut v = [0u8; 32];
     v[15] = 1;
     assert_eq!(u256_to_decimal(&v), "340282366920938463463374607431768211456");

@@ -7,7 +7,7 @@
 //! * block: transactions, one per line;
 //! * 8 decimals; payment URI `democoin:ADDRESS?amount=1.5`.
 
-use paywatch_plugin_api::amount::format_base_units;
+use paywatch_plugin_api::amount::{format_base_units, Amount};
 use paywatch_plugin_api::messages::*;
 use paywatch_plugin_api::{export_currency_plugin, CurrencyPlugin, Host, PluginError};
 
@@ -104,9 +104,8 @@ impl DemoCoin {
             }
         }
         let key = decode_address(address)?;
-        if amount.is_empty() || !amount.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(PluginError::invalid_input(format!("amount {amount:?} is not base units")));
-        }
+        // Digits, at most 2^256 − 1: what the host accepts in `Match.amount_base`.
+        let amount = Amount::from_base_str(amount)?;
         // The hot path: ask the host per output, build a match only for watched keys.
         if host.is_watched(&key) {
             let m = Match {
