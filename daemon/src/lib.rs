@@ -19,6 +19,7 @@ mod plugins;
 mod startup;
 mod telemetry;
 
+pub use chain::ChainStartError;
 pub use config::Config;
 pub use db::DbError;
 pub use health::{HealthReport, Status};
@@ -53,7 +54,7 @@ pub enum RunError {
     #[error("{at}: {message}")]
     Refused { at: String, message: String },
     #[error("cannot start following: {0}")]
-    Chain(String),
+    Chain(#[from] ChainStartError),
 }
 
 /// What `paywatch config check` adds to validation: loads the plugin directory and creates
@@ -99,8 +100,7 @@ pub async fn run_with(
     let assets = startup::invoice_assets(&config, &currencies, &decimals);
     let invoices = invoices::Invoices::new(&config, db.clone(), set.clone(), assets, Arc::new(invoices::SystemClock));
     let hook: Arc<dyn index::PaymentHook> = Arc::new(invoices.clone());
-    let followers =
-        chain::Followers::start(&config, &db, &set, &currencies, &decimals, &hook, &health).map_err(RunError::Chain)?;
+    let followers = chain::Followers::start(&config, &db, &set, &currencies, &decimals, &hook, &health)?;
     let metrics = Arc::new(metrics::Metrics::new());
     let watches = index::Watches::new(db.clone(), set, startup::chain_watches(&config, &currencies));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
