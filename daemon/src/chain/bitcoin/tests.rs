@@ -122,6 +122,7 @@ impl Scanner for FullDecode {
                         txid: tx.compute_txid().to_string(),
                         index: i as u32,
                         spends: Vec::new(),
+                        outpoint_keys: Vec::new(),
                     });
                 }
             }

@@ -122,6 +122,7 @@ impl Scanner for NativeScan {
                     txid: format!("0x{}", hex::encode(tx.hash())),
                     index: u32::MAX,
                     spends: Vec::new(),
+                    outpoint_keys: Vec::new(),
                 });
             }
         }

@@ -73,6 +73,7 @@ fn pay(key: &[u8], txid: &str, index: u32, sats: u64, spends: &[(&str, u32)]) ->
         txid: txid.into(),
         index,
         spends: spends.iter().map(|(t, i)| OutPoint { txid: t.to_string(), index: *i }).collect(),
+        outpoint_keys: Vec::new(),
     }
 }
 
@@ -190,8 +191,16 @@ fn pending_payments_missing_from_the_mempool_are_dropped_and_conflicts_replace_t
     assert!(chain.is_watched_spend(b"c:1"));
     assert_eq!(ix.pending_txids(), ["t1".to_string(), "t2".to_string()].into());
     // Its own transaction spending it is no replacement; another one is.
-    let own = WatchedSpend { txid: "t2".into(), spends: OutPoint { txid: "c".into(), index: 1 } };
-    let rbf = WatchedSpend { txid: "t3".into(), spends: OutPoint { txid: "c".into(), index: 1 } };
+    let own = WatchedSpend {
+        txid: "t2".into(),
+        spends: OutPoint { txid: "c".into(), index: 1 },
+        outpoint_key: Hex::default(),
+    };
+    let rbf = WatchedSpend {
+        txid: "t3".into(),
+        spends: OutPoint { txid: "c".into(), index: 1 },
+        outpoint_key: Hex::default(),
+    };
     ix.mempool_tx(ScanReply { matches: vec![], watched_spends: vec![own] }).unwrap();
     ix.connect(1, "h1", "h0", ScanReply { matches: vec![], watched_spends: vec![rbf] }).unwrap();
     assert!(!chain.is_watched_spend(b"c:1"), "replaced payments stop watching their inputs");
