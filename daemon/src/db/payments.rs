@@ -2,6 +2,7 @@
 
 use super::schema::*;
 use super::*;
+use paywatch_plugin_api::messages::Hex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -20,13 +21,6 @@ pub(crate) enum PaymentStatus {
     Dropped,
     /// A conflicting transaction spent one of its inputs.
     Replaced,
-}
-
-/// An outpoint a payment's transaction spends (plugin's notation).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub(crate) struct SpentOutPoint {
-    pub(crate) txid: String,
-    pub(crate) index: u32,
 }
 
 /// One output paying one watch.
@@ -55,17 +49,21 @@ pub(crate) struct PaymentRecord {
     pub(crate) first_seen: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub(crate) updated_at: OffsetDateTime,
-    /// What the transaction spends (to notice replacements); not part of the wire shape.
+    /// What the transaction spends, as its currency plugin's opaque outpoint keys
+    /// (`Match.outpoint_keys`, hex): watched while the payment is pending, to notice its
+    /// replacement. Internal, not part of the wire shape. Records written before it existed
+    /// carry `spends` (the outpoints as txid and index) instead, which is no longer read: they
+    /// learn their keys when their transaction is scanned again while pending.
     #[serde(default)]
-    pub(crate) spends: Vec<SpentOutPoint>,
+    pub(crate) outpoint_keys: Vec<Hex>,
 }
 
 impl PaymentRecord {
-    /// The wire shape (events, API): everything but the internal `spends`.
+    /// The wire shape (events, API): everything but the internal `outpoint_keys`.
     pub(crate) fn to_wire(&self) -> Value {
         let mut v = serde_json::to_value(self).expect("payment records encode");
         if let Some(o) = v.as_object_mut() {
-            o.remove("spends");
+            o.remove("outpoint_keys");
         }
         v
     }

@@ -53,20 +53,12 @@ impl Running {
     }
 }
 
-/// Bitcoin outpoints as the plugin's host sees them: txid in wire order ‖ index (u32 LE).
-pub(crate) fn outpoint_bytes(o: &paywatch_plugin_api::messages::OutPoint) -> Option<Vec<u8>> {
-    let mut b = hex::decode(&o.txid).ok().filter(|b| b.len() == 32)?;
-    b.reverse();
-    b.extend_from_slice(&o.index.to_le_bytes());
-    Some(b)
-}
-
 /// Why a raw block's header does not decode.
 pub(crate) type HeaderError = bitcoincore_rpc::bitcoin::consensus::encode::Error;
 
 pub(crate) fn start(chain: &ChainConfig, node: &BitcoinNode, parts: Parts) -> Result<Running, ChainStartError> {
     let Parts { db, set, scanners, decimals, hook, health } = parts;
-    let indexer = Indexer::load(&chain.name, db, set, chain.reorg_window, decimals, outpoint_bytes, hook)
+    let indexer = Indexer::load(&chain.name, db, set, chain.reorg_window, decimals, hook)
         .map_err(|source| ChainStartError::Load { chain: chain.name.clone(), source })?;
     let rpc =
         Arc::new(rpc::RpcClient::new(&node.rpc_url, node.rpc_auth.clone(), Duration::from_secs(node.rpc_timeout_secs)));

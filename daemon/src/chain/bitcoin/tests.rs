@@ -153,7 +153,6 @@ fn rig(window: u32, start_height: Option<u64>) -> Rig {
         chain.clone(),
         window,
         [("BTC".into(), 8)].into(),
-        super::outpoint_bytes,
         Arc::new(crate::index::PlainWrites),
     )
     .unwrap();

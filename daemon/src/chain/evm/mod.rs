@@ -77,7 +77,7 @@ pub(crate) fn start(
 ) -> Result<Running, ChainStartError> {
     let Parts { db, set, scanners, decimals, hook, health } = parts;
     let spawn = |what, source| ChainStartError::Spawn { chain: chain.name.clone(), what, source };
-    let indexer = Indexer::load(&chain.name, db, set, chain.reorg_window, decimals, |_| None, hook)
+    let indexer = Indexer::load(&chain.name, db, set, chain.reorg_window, decimals, hook)
         .map_err(|source| ChainStartError::Load { chain: chain.name.clone(), source })?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

@@ -149,8 +149,7 @@ fn rig_with(window: u32, start_height: Option<u64>, chain_id: u64, tokens: Vec<T
     set.insert("eth", &WATCHED);
     let chain = set.chain("eth").unwrap().clone();
     let hook = Arc::new(crate::index::PlainWrites);
-    let indexer =
-        Indexer::load("eth", db.clone(), chain.clone(), window, [("ETH".into(), 18)].into(), |_| None, hook).unwrap();
+    let indexer = Indexer::load("eth", db.clone(), chain.clone(), window, [("ETH".into(), 18)].into(), hook).unwrap();
     let node = Arc::new(FakeNode::new());
     let cfg = FollowerConfig {
         chain: "eth".into(),
