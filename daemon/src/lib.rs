@@ -20,6 +20,7 @@ mod plugins;
 mod startup;
 mod telemetry;
 
+pub use chain::ChainStartError;
 pub use config::Config;
 pub use db::DbError;
 pub use health::{HealthReport, Status};
@@ -54,7 +55,7 @@ pub enum RunError {
     #[error("{at}: {message}")]
     Refused { at: String, message: String },
     #[error("cannot start following: {0}")]
-    Chain(String),
+    Chain(#[from] ChainStartError),
 }
 
 /// What `paywatch config check` adds to validation: loads the plugin directory and creates
@@ -102,8 +103,7 @@ pub async fn run_with(
     let invoices =
         invoices::Invoices::new(&config, db.clone(), watches.clone(), assets, Arc::new(invoices::SystemClock));
     let hook: Arc<dyn index::PaymentHook> = Arc::new(invoices.clone());
-    let followers =
-        chain::Followers::start(&config, &db, &set, &currencies, &decimals, &hook, &health).map_err(RunError::Chain)?;
+    let followers = chain::Followers::start(&config, &db, &set, &currencies, &decimals, &hook, &health)?;
     let metrics = Arc::new(metrics::Metrics::new());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let timers = tokio::spawn(invoices::run_timers(invoices.clone(), stop_rx.clone()));

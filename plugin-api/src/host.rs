@@ -60,7 +60,10 @@ impl<'a> Host<'a> {
 
     /// Whether the host wants to hear of a transaction spending this outpoint (it is an input
     /// of a pending payment: a conflicting spend means replacement). `outpoint` is the
-    /// chain's serialization (Bitcoin: 32-byte txid in wire order ‖ u32 LE index).
+    /// chain's serialization (Bitcoin: 32-byte txid in wire order ‖ u32 LE index), the same
+    /// bytes the plugin gave in the payment's [`crate::messages::Match::outpoint_keys`]: the
+    /// host compares them as they are. Report a yes with the same bytes in
+    /// [`crate::messages::WatchedSpend::outpoint_key`].
     #[inline]
     pub fn is_watched_spend(&self, outpoint: &[u8]) -> bool {
         // SAFETY: as above.

@@ -101,8 +101,11 @@
 //!   transaction's. The watch key is the output's scriptPubKey. `Match.txid` is the txid in
 //!   display order (double SHA-256, byte-reversed, lowercase hex, as `bitcoind` prints it);
 //!   `index` the vout; `amount_base` satoshis. `Match.spends` lists the outpoints the
-//!   transaction spends; a coinbase's null outpoint is not a spend. `is_watched_spend` takes
-//!   the input's 36 outpoint bytes (txid in wire order ‖ vout u32 LE).
+//!   transaction spends, and `Match.outpoint_keys` the same outpoints as the input's 36
+//!   outpoint bytes (txid in wire order ‖ vout u32 LE): the keys the host watches as they are
+//!   and `is_watched_spend` is asked; a coinbase's null outpoint is not a spend. A watched
+//!   spend carries its key (`WatchedSpend.outpoint_key`); a plugin that gives no keys has no
+//!   payment of it ever `replaced`.
 //! * **`evm`**: `scan_block` gets the normalized block of [`evm`]; `scan_tx` is never called.
 //!   The watch key is the 20-byte address; `Match.txid` is `0x` + 64 lowercase hex digits;
 //!   `index` the log index (token transfers) or the `ethereum` plugin's top-level/internal

@@ -266,10 +266,19 @@ pub struct Match {
     pub txid: String,
     /// Output index (Bitcoin) or log index (EVM; see `docs/plugins.md` for native transfers).
     pub index: u32,
-    /// Everything the matched transaction spends, so the host can see replacements (Bitcoin;
-    /// none for a coinbase; empty on EVM).
+    /// Everything the matched transaction spends (Bitcoin; none for a coinbase; empty on EVM).
+    /// Informational: the host watches [`Match::outpoint_keys`].
     #[serde(default)]
     pub spends: Vec<OutPoint>,
+    /// The same outpoints as [`Match::spends`], in the same order, each as the opaque bytes
+    /// [`crate::Host::is_watched_spend`] is asked (Bitcoin: the input's 36 bytes, txid in wire
+    /// order ‖ vout u32 LE). The host stores them with a pending payment and watches them as
+    /// they are, without decoding them, to see the payment replaced by a conflicting
+    /// transaction. Optional, added within ABI 1.1: a plugin that leaves it empty (as those
+    /// built before it do) still has its payments recorded, but never as `replaced`: the host
+    /// watches none of their inputs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outpoint_keys: Vec<Hex>,
 }
 
 /// What `scan` returns: only matches, and spends of outpoints the host watches.
@@ -289,6 +298,11 @@ pub struct WatchedSpend {
     pub txid: String,
     /// The watched outpoint it spends.
     pub spends: OutPoint,
+    /// That outpoint exactly as `is_watched_spend` was asked it (one of a pending payment's
+    /// [`Match::outpoint_keys`]): what the host matches the spend by. Optional, added with
+    /// [`Match::outpoint_keys`].
+    #[serde(default)]
+    pub outpoint_key: Hex,
 }
 
 // ---- platform ----

@@ -7,34 +7,125 @@ mod evm;
 pub(crate) use evm::Fetched as EvmFetched;
 
 use crate::config::{ChainNode, Config};
-use crate::db::Db;
+use crate::db::{Db, DbError};
 use crate::health::{Health, Kind, Status};
-use crate::index::{ChainSet, Decimals, Indexer, PaymentHook, WatchSet};
-use crate::plugins::PluginInstance;
+use crate::index::{ChainSet, Decimals, IndexError, Indexer, PaymentHook, WatchSet};
+use crate::plugins::{CallError, PluginInstance};
 use crate::startup::Currencies;
 use paywatch_plugin_api::messages::ScanReply;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Why a sync round failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a sync round failed, classified: [`Transient`] (the follower retries with backoff and
+/// `/health` says `degraded`) or [`Fatal`] (the chain stops and says `down` until an operator
+/// steps in). The display is the cause's own.
+#[derive(Debug, thiserror::Error)]
 pub(crate) enum FollowError {
-    /// Try again later (node away, plugin hiccup, a race with the node).
-    #[error("{0}")]
-    Transient(String),
-    /// Following cannot go on without an operator (deep reorg, pruned node, database failure).
-    #[error("{0}")]
-    Fatal(String),
+    #[error(transparent)]
+    Transient(#[from] Transient),
+    #[error(transparent)]
+    Fatal(#[from] Fatal),
+}
+
+/// Worth trying again later: the node is away or moved meanwhile, a plugin failed a scan.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Transient {
+    /// The Bitcoin node's RPC failed (unreachable, warming up, a refused call).
+    #[error(transparent)]
+    Rpc(#[from] bitcoin::RpcError),
+    /// The EVM node did not answer as asked.
+    #[error(transparent)]
+    Node(#[from] evm::NodeError),
+    /// A currency plugin failed to scan a block.
+    #[error("block {height} {hash}: {source}")]
+    Scan { height: u64, hash: String, source: Box<CallError> },
+    /// A raw block whose 80-byte header does not decode.
+    #[error("block {height}: unreadable header: {source}")]
+    Header { height: u64, source: bitcoin::HeaderError },
+    /// The node sent another block than the one asked for.
+    #[error("block {height}: node sent {got} for {hash}")]
+    WrongBlock { height: u64, hash: String, got: String },
+    /// A block the node served a moment ago is gone (it moved to a shorter chain).
+    #[error("the node lost block {height}")]
+    LostBlock { height: u64 },
+    /// The configured `start_height` is not mined yet.
+    #[error("start_height {start} is above the node's {tip_name} {tip}")]
+    StartAboveTip { start: u64, tip: u64, tip_name: &'static str },
+    /// The node's best block changed during every reconcile round of one sync.
+    #[error("the node's {tip_name} kept moving during {rounds} reconcile rounds")]
+    Unsettled { rounds: u32, tip_name: &'static str },
+}
+
+/// Following cannot go on without an operator: a deep reorg, a pruned node, another chain, a
+/// database failure.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Fatal {
+    /// The indexer could not record a change (database failure, a block not on the tip).
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// No common block with the node within the recorded window.
+    #[error(
+        "reorg deeper than the reorg window ({window} blocks): no common block with the node at or above height {lowest} (local tip {local_tip}); refusing to guess"
+    )]
+    DeepReorg { window: u32, lowest: u64, local_tip: u64 },
+    /// Not even height 0 agrees: the node follows another chain.
+    #[error("the node's genesis block differs from ours")]
+    OtherGenesis,
+    /// The node refuses a block of its best chain that we have not connected yet.
+    #[error(
+        "the node cannot serve block {height} ({hash}): {source}; is it pruned below the cursor? paywatch never skips a block"
+    )]
+    BlockUnavailable { height: u64, hash: String, source: bitcoin::RpcError },
+    /// The EVM node serves another chain id than the configured one.
+    #[error("the node serves chain id {node}, the config says {config}: refusing to follow another chain")]
+    ChainId { node: u64, config: u64 },
+    /// A token contract's `decimals()` disagrees with the asset's configured decimals.
+    #[error(
+        "asset {asset:?}: contract {contract} says decimals() = {contract_decimals}, the config says {config}; fix the asset's decimals"
+    )]
+    TokenDecimals { asset: String, contract: String, contract_decimals: u8, config: u8 },
+}
+
+impl From<bitcoin::RpcError> for FollowError {
+    fn from(e: bitcoin::RpcError) -> Self {
+        FollowError::Transient(e.into())
+    }
+}
+
+impl From<evm::NodeError> for FollowError {
+    fn from(e: evm::NodeError) -> Self {
+        FollowError::Transient(e.into())
+    }
+}
+
+impl From<IndexError> for FollowError {
+    fn from(e: IndexError) -> Self {
+        FollowError::Fatal(e.into())
+    }
+}
+
+/// Why following could not start: `paywatch run` exits with it.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainStartError {
+    /// The chain's recorded blocks and live payments could not be read.
+    #[error("chain {chain:?}: cannot load its state: {source}")]
+    Load { chain: String, source: DbError },
+    /// A ZMQ endpoint could not be subscribed to.
+    #[error("chain {chain:?}: cannot subscribe to zmq endpoint {endpoint}: {source}")]
+    Zmq { chain: String, endpoint: String, source: zmq::Error },
+    /// A thread or runtime of the chain could not be started.
+    #[error("chain {chain:?}: cannot start its {what}: {source}")]
+    Spawn { chain: String, what: &'static str, source: std::io::Error },
 }
 
 /// Scans raw chain data for watched keys: a chain's currency plugin instances.
 pub(crate) trait Scanner: Send + Sync {
-    fn scan(&self, what: u32, raw: &[u8]) -> Result<ScanReply, String>;
+    fn scan(&self, what: u32, raw: &[u8]) -> Result<ScanReply, CallError>;
 }
 
 /// Every scanner of a chain (one per asset) over the same bytes: their matches, and each
-/// watched spend once.
-pub(crate) fn scan_all(scanners: &[Arc<dyn Scanner>], what: u32, raw: &[u8]) -> Result<ScanReply, String> {
+/// watched spend once. The first scanner to fail fails the whole scan.
+pub(crate) fn scan_all(scanners: &[Arc<dyn Scanner>], what: u32, raw: &[u8]) -> Result<ScanReply, CallError> {
     let mut out = ScanReply::default();
     for s in scanners {
         let r = s.scan(what, raw)?;
@@ -49,8 +140,8 @@ pub(crate) fn scan_all(scanners: &[Arc<dyn Scanner>], what: u32, raw: &[u8]) -> 
 }
 
 impl Scanner for PluginInstance {
-    fn scan(&self, what: u32, raw: &[u8]) -> Result<ScanReply, String> {
-        PluginInstance::scan(self, what, raw).map_err(|e| e.to_string())
+    fn scan(&self, what: u32, raw: &[u8]) -> Result<ScanReply, CallError> {
+        PluginInstance::scan(self, what, raw)
     }
 }
 
@@ -77,16 +168,14 @@ pub(crate) fn fork_point(
     let mut h = local_tip.min(node_height);
     loop {
         let Some(local) = indexer.hash_at(h) else {
-            return Err(FollowError::Fatal(format!(
-                "reorg deeper than the reorg window ({reorg_window} blocks): no common block with the node at or above height {} (local tip {local_tip}); refusing to guess",
-                indexer.lowest().unwrap_or(h),
-            )));
+            let lowest = indexer.lowest().unwrap_or(h);
+            return Err(Fatal::DeepReorg { window: reorg_window, lowest, local_tip }.into());
         };
         if node_hash(h)?.as_deref() == Some(local) {
             return Ok(h);
         }
         if h == 0 {
-            return Err(FollowError::Fatal("the node's genesis block differs from ours".into()));
+            return Err(Fatal::OtherGenesis.into());
         }
         h -= 1;
     }
@@ -181,7 +270,7 @@ impl Followers {
         decimals: &Decimals,
         hook: &Arc<dyn PaymentHook>,
         health: &Arc<Health>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ChainStartError> {
         let mut out = Self::default();
         for chain in &config.chains {
             let assets: Vec<_> = config.assets.iter().filter(|a| a.chain == chain.name).collect();
@@ -226,5 +315,39 @@ impl Followers {
                 Running::Evm(r) => r.stop(),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use paywatch_plugin_api::PluginError;
+
+    /// What logs, `/health` and `paywatch run` say: the wording each cause had as a string.
+    #[test]
+    fn errors_read_as_before_and_name_the_offending_value() {
+        let scan = CallError::Plugin {
+            plugin: "bitcoin@BTC".into(),
+            method: "scan_block".into(),
+            error: PluginError::invalid_input("truncated: need 4 bytes at offset 80, have 0"),
+        };
+        let e = FollowError::from(Transient::Scan { height: 7, hash: "00ab".into(), source: Box::new(scan) });
+        assert_eq!(
+            e.to_string(),
+            "block 7 00ab: plugin bitcoin@BTC: scan_block failed: invalid_input: truncated: need 4 bytes at offset 80, have 0"
+        );
+        let e = FollowError::from(Transient::StartAboveTip { start: 9, tip: 5, tip_name: "tip" });
+        assert_eq!(e.to_string(), "start_height 9 is above the node's tip 5");
+        let e = FollowError::from(Transient::Unsettled { rounds: 10, tip_name: "head" });
+        assert_eq!(e.to_string(), "the node's head kept moving during 10 reconcile rounds");
+        let e = FollowError::from(IndexError::WindowExhausted { height: 12 });
+        assert!(matches!(e, FollowError::Fatal(Fatal::Index(_))), "{e:?}");
+        assert_eq!(e.to_string(), "cannot disconnect block 12: the block below it is out of the recorded window");
+        let e = ChainStartError::Spawn {
+            chain: "btc".into(),
+            what: "follower thread",
+            source: std::io::Error::other("no more threads"),
+        };
+        assert_eq!(e.to_string(), "chain \"btc\": cannot start its follower thread: no more threads");
     }
 }

@@ -18,7 +18,7 @@ pub(crate) use batch::NewEvent;
 pub(crate) use endpoints::EndpointRecord;
 pub(crate) use invoices::{Exception, InvoiceRecord, InvoiceStatus, RefundRecord, RefundStatus};
 pub(crate) use outbox::{Attempt, DeliveryRecord, DeliveryStatus, EventRecord};
-pub(crate) use payments::{BlockRecord, PaymentRecord, PaymentRef, PaymentStatus, SpentOutPoint};
+pub(crate) use payments::{BlockRecord, PaymentRecord, PaymentRef, PaymentStatus};
 pub(crate) use watches::WatchRecord;
 
 use paywatch_plugin_api::amount::Amount;

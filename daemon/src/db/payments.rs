@@ -3,15 +3,9 @@
 use super::schema::*;
 use super::*;
 pub(crate) use paywatch_plugin_api::events::PaymentStatus;
+use paywatch_plugin_api::messages::Hex;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-
-/// An outpoint a payment's transaction spends (plugin's notation).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub(crate) struct SpentOutPoint {
-    pub(crate) txid: String,
-    pub(crate) index: u32,
-}
 
 /// One output paying one watch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,9 +33,13 @@ pub(crate) struct PaymentRecord {
     pub(crate) first_seen: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub(crate) updated_at: OffsetDateTime,
-    /// What the transaction spends (to notice replacements); not part of the wire shape.
+    /// What the transaction spends, as its currency plugin's opaque outpoint keys
+    /// (`Match.outpoint_keys`, hex): watched while the payment is pending, to notice its
+    /// replacement. Internal, not part of the wire shape. Records written before it existed
+    /// carry `spends` (the outpoints as txid and index) instead, which is no longer read: they
+    /// learn their keys when their transaction is scanned again while pending.
     #[serde(default)]
-    pub(crate) spends: Vec<SpentOutPoint>,
+    pub(crate) outpoint_keys: Vec<Hex>,
 }
 
 impl PaymentRecord {

@@ -217,3 +217,26 @@ fn old_events_get_their_subject_derived() {
     assert_eq!(subjects, ["invoice:i-1".to_string(), format!("payment:btc:ab:3:{watch}"), "refund:r-1".into()]);
     assert_eq!(s.event("s1", 2).unwrap().unwrap().subject, format!("payment:btc:ab:3:{watch}"));
 }
+
+#[test]
+fn a_payment_recorded_with_spends_as_outpoints_still_reads() {
+    // As daemons wrote payments before plugins handed outpoint keys back: `spends` holds
+    // txid and index; it is ignored now, and the record reads with no keys.
+    let dir = tempfile::tempdir().unwrap();
+    let s = Db::open(dir.path()).unwrap();
+    let watch = Uuid::now_v7();
+    let wire = json!({
+        "watch_id": watch, "store": "shop1", "chain": "btc", "asset": "BTC", "address": "bcrt1q",
+        "txid": "t1", "index": 0, "amount": "0.00001", "amount_base": "1000", "status": "pending",
+        "confirmations": 0, "required_confirmations": 1, "final": false, "block_height": null,
+        "block_hash": null, "replaced_by": null, "first_seen": "2024-01-01T00:00:00Z",
+        "updated_at": "2024-01-01T00:00:00Z",
+    });
+    let mut old = wire.clone();
+    old["spends"] = json!([{"txid": "c".repeat(64), "index": 1}]);
+    let key = payment_key("btc", "t1", 0, watch);
+    s.db.put_cf(s.cf(CF_PAYMENTS), &key, serde_json::to_vec(&old).unwrap()).unwrap();
+    let p = s.payment("btc", &PaymentRef { txid: "t1".into(), index: 0, watch }).unwrap().unwrap();
+    assert!(p.outpoint_keys.is_empty());
+    assert_eq!(crate::events::views::sorted(&crate::events::views::payment(&p)), wire, "the wire shape is what it was");
+}

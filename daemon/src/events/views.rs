@@ -157,7 +157,7 @@ mod tests {
             replaced_by: None,
             first_seen: at(0),
             updated_at: at(60),
-            spends: vec![],
+            outpoint_keys: vec![],
         }
     }
 
@@ -171,9 +171,9 @@ mod tests {
             "block_height": 7, "block_hash": "cd", "replaced_by": null,
             "first_seen": "1970-01-01T00:00:00Z", "updated_at": "1970-01-01T00:01:00Z"});
         assert_eq!(sorted(&payment(&p)), want_payment);
-        // The stored record is the view plus `spends`.
+        // The stored record is the view plus `outpoint_keys`.
         let mut stored = serde_json::to_value(&p).unwrap();
-        stored.as_object_mut().unwrap().remove("spends");
+        stored.as_object_mut().unwrap().remove("outpoint_keys");
         assert_eq!(stored, want_payment);
 
         let i = InvoiceRecord {

@@ -6,15 +6,14 @@
 //!
 //! Payment lifecycle: pending → confirmed(height, hash) → final at the watch's confirmation
 //! target; or reversed (its block was disconnected; pending again if the transaction comes
-//! back), dropped (left the mempool unmined), replaced (a conflicting spend was seen).
+//! back), dropped (left the mempool unmined), replaced (a conflicting spend was seen: a pending
+//! payment's inputs are watched by the opaque outpoint keys its plugin gave, compared as bytes).
 
 use super::watchset::ChainSet;
-use crate::db::{
-    Batch, BlockRecord, Db, DbError, NewEvent, PaymentRecord, PaymentRef, PaymentStatus, SpentOutPoint, WatchRecord,
-};
+use crate::db::{Batch, BlockRecord, Db, DbError, NewEvent, PaymentRecord, PaymentRef, PaymentStatus, WatchRecord};
 use crate::events::{self, EventKind};
 use paywatch_plugin_api::amount::format_base_units;
-use paywatch_plugin_api::messages::{Match, OutPoint, ScanReply};
+use paywatch_plugin_api::messages::{Hex, Match, ScanReply};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, MutexGuard};
 use time::OffsetDateTime;
@@ -63,9 +62,6 @@ pub(crate) struct BlockRef {
 /// Per asset: its decimals (to format amounts).
 pub(crate) type Decimals = HashMap<String, u8>;
 
-/// The chain's serialization of an outpoint, as `is_watched_spend` receives it.
-pub(crate) type SpendCodec = fn(&OutPoint) -> Option<Vec<u8>>;
-
 #[derive(Debug)]
 pub(crate) struct Indexer {
     chain: String,
@@ -73,7 +69,6 @@ pub(crate) struct Indexer {
     set: Arc<ChainSet>,
     reorg_window: u32,
     decimals: Decimals,
-    spend_codec: SpendCodec,
     hook: Arc<dyn PaymentHook>,
     /// Pending payments and confirmed ones below their target.
     live: HashMap<PaymentRef, PaymentRecord>,
@@ -125,14 +120,13 @@ impl Indexer {
         set: Arc<ChainSet>,
         reorg_window: u32,
         decimals: Decimals,
-        spend_codec: SpendCodec,
         hook: Arc<dyn PaymentHook>,
     ) -> Result<Self, DbError> {
         let blocks = db.blocks(chain)?.into_iter().collect();
         let live: HashMap<_, _> = db.live_payments(chain)?.into_iter().map(|p| (pref(&p), p)).collect();
-        let me = Self { chain: chain.to_string(), db, set, reorg_window, decimals, spend_codec, hook, live, blocks };
+        let me = Self { chain: chain.to_string(), db, set, reorg_window, decimals, hook, live, blocks };
         for p in me.live.values().filter(|p| p.status == PaymentStatus::Pending) {
-            me.watch_spends(p, true);
+            me.watch_spends(&p.outpoint_keys, true);
         }
         Ok(me)
     }
@@ -258,7 +252,16 @@ impl Indexer {
         for m in &scan.matches {
             for (w, r) in self.watches_of(m)? {
                 let old = self.current(&up, &r)?;
-                if old.as_ref().is_some_and(|o| matches!(o.status, PaymentStatus::Pending | PaymentStatus::Confirmed)) {
+                if let Some(o) =
+                    old.as_ref().filter(|o| matches!(o.status, PaymentStatus::Pending | PaymentStatus::Confirmed))
+                {
+                    // Pending since before plugins handed outpoint keys back: learn them now
+                    // (no event: they are not part of the payment's wire shape).
+                    if o.status == PaymentStatus::Pending && o.outpoint_keys.is_empty() && !m.outpoint_keys.is_empty() {
+                        let mut p = o.clone();
+                        p.outpoint_keys = outpoint_keys(m);
+                        up.set(old, p, None);
+                    }
                     continue;
                 }
                 let mut p = old.clone().unwrap_or_else(|| self.new_payment(&w, m));
@@ -297,14 +300,17 @@ impl Indexer {
         Ok(n)
     }
 
-    /// Pending payments one of whose inputs another transaction spends are replaced by it.
+    /// Pending payments one of whose inputs another transaction spends are replaced by it. The
+    /// spend names the input by the key the payment's own match gave (opaque bytes, compared as
+    /// they are); a spend without one (a plugin that gives no keys) matches nothing.
     fn replacements(&self, up: &mut Update, scan: &ScanReply) -> Result<(), IndexError> {
-        for s in &scan.watched_spends {
-            let spent = SpentOutPoint { txid: s.spends.txid.clone(), index: s.spends.index };
+        for s in scan.watched_spends.iter().filter(|s| !s.outpoint_key.0.is_empty()) {
             let victims: Vec<PaymentRef> = self
                 .live
                 .values()
-                .filter(|p| p.status == PaymentStatus::Pending && p.txid != s.txid && p.spends.contains(&spent))
+                .filter(|p| {
+                    p.status == PaymentStatus::Pending && p.txid != s.txid && p.outpoint_keys.contains(&s.outpoint_key)
+                })
                 .map(pref)
                 .collect();
             for r in victims {
@@ -361,10 +367,16 @@ impl Indexer {
         drop(held);
         for (_, new) in up.changed {
             // Spends are watched exactly while the live map holds the payment as pending.
-            let was_pending = self.live.get(&pref(&new)).is_some_and(|l| l.status == PaymentStatus::Pending);
-            let now_pending = new.status == PaymentStatus::Pending;
-            if was_pending != now_pending {
-                self.watch_spends(&new, now_pending);
+            let watched = |p: &PaymentRecord| (p.status == PaymentStatus::Pending).then(|| p.outpoint_keys.clone());
+            let before = self.live.get(&pref(&new)).and_then(watched);
+            let after = watched(&new);
+            if before != after {
+                if let Some(keys) = before {
+                    self.watch_spends(&keys, false);
+                }
+                if let Some(keys) = after {
+                    self.watch_spends(&keys, true);
+                }
             }
             if is_live(&new) {
                 self.live.insert(pref(&new), new);
@@ -375,13 +387,13 @@ impl Indexer {
         Ok(())
     }
 
-    fn watch_spends(&self, p: &PaymentRecord, on: bool) {
-        for s in &p.spends {
-            if let Some(k) = (self.spend_codec)(&OutPoint { txid: s.txid.clone(), index: s.index }) {
-                match on {
-                    true => self.set.watch_spend(&k),
-                    false => self.set.unwatch_spend(&k),
-                }
+    /// Watches (or stops watching) a pending payment's inputs: the plugin's outpoint keys, as
+    /// `is_watched_spend` will be asked them.
+    fn watch_spends(&self, keys: &[Hex], on: bool) {
+        for k in keys {
+            match on {
+                true => self.set.watch_spend(&k.0),
+                false => self.set.unwatch_spend(&k.0),
             }
         }
     }
@@ -427,9 +439,15 @@ impl Indexer {
             replaced_by: None,
             first_seen: now,
             updated_at: now,
-            spends: m.spends.iter().map(|s| SpentOutPoint { txid: s.txid.clone(), index: s.index }).collect(),
+            outpoint_keys: outpoint_keys(m),
         }
     }
+}
+
+/// The outpoint keys of what a match's transaction spends, as the host watches them (an empty
+/// key would be the "any watched?" question, never an outpoint).
+fn outpoint_keys(m: &Match) -> Vec<Hex> {
+    m.outpoint_keys.iter().filter(|k| !k.0.is_empty()).cloned().collect()
 }
 
 #[cfg(test)]

@@ -12,6 +12,6 @@ mod watchset;
 pub(crate) use codec::{placeholder as placeholder_codec, AddressCodec, PluginCodec};
 #[cfg(test)]
 pub(crate) use indexer::PlainWrites;
-pub(crate) use indexer::{Decimals, HookGuard, Indexer, PaymentHook};
+pub(crate) use indexer::{Decimals, HookGuard, IndexError, Indexer, PaymentHook};
 pub(crate) use watches::{ChainWatches, NewWatch, StagedWatch, WatchError, Watches, MAX_CONFIRMATIONS};
 pub(crate) use watchset::{ChainSet, ScanView, WatchSet};

@@ -306,3 +306,49 @@ fn calls_on_other_threads_survive_a_panicking_neighbour() {
         w.join().unwrap();
     }
 }
+
+/// Across the C ABI with the real `bitcoin` plugin: the outpoint keys a payment's match hands
+/// back are watched as they are, the plugin's `is_watched_spend` is asked the same bytes, and a
+/// conflicting transaction replaces the pending payment (no Bitcoin decoding in between).
+#[test]
+fn the_bitcoin_plugins_outpoint_keys_are_what_its_spend_questions_ask() {
+    use crate::db::PaymentStatus;
+    use crate::index::{Indexer, PlainWrites};
+    use bitcoincore_rpc::bitcoin::{consensus, Amount, ScriptBuf, Transaction, TxOut};
+    use paywatch_plugin_api::testing::fixtures;
+    let (_db_dir, db, set) = watch_set();
+    let plugins = dir_with(&[lib_file("bitcoin")]);
+    let reg = Registry::load_dir(plugins.path()).unwrap();
+    let chain = set.chain("btc").unwrap().clone();
+    let config = json!({"asset": "BTC", "symbol": "BTC", "chain": "btc", "network": "mainnet"});
+    let lib = reg.get(Kind::Currency, "bitcoin").unwrap();
+    let btc = PluginInstance::new(lib, "bitcoin@BTC".into(), &config, Some(chain.clone()), Arc::new(Health::new()))
+        .unwrap()
+        .for_asset("BTC");
+    // A payment: a sampled transaction of the mainnet block, paying a watched script.
+    let block = fixtures::bitcoin_mainnet_block();
+    let t =
+        fixtures::bitcoin_mainnet_index().txs.into_iter().find(|t| t.position > 0 && !t.outputs.is_empty()).unwrap();
+    let script = Hex::decode(&t.outputs[0].script_pubkey).unwrap().0;
+    db.write_watch(&WatchRecord::new("shop1", "btc", "a".into(), script.clone(), 1)).unwrap();
+    set.insert("btc", &script);
+    let decimals = [("BTC".to_string(), 8)].into();
+    let mut ix = Indexer::load("btc", db.clone(), chain.clone(), 3, decimals, Arc::new(PlainWrites)).unwrap();
+    ix.start_at(0, "h0", "-").unwrap();
+    ix.mempool_tx(btc.scan(SCAN_TX, t.raw(block)).unwrap()).unwrap();
+    let tx: Transaction = consensus::deserialize(t.raw(block)).unwrap();
+    let first_input = consensus::serialize(&tx.input[0].previous_output);
+    assert!(chain.is_watched_spend(&first_input), "the input's 36 bytes are watched");
+    // Its own transaction seen again replaces nothing; one spending its first input does.
+    ix.mempool_tx(btc.scan(SCAN_TX, t.raw(block)).unwrap()).unwrap();
+    let conflict = Transaction {
+        version: tx.version,
+        lock_time: tx.lock_time,
+        input: vec![tx.input[0].clone()],
+        output: vec![TxOut { value: Amount::from_sat(1_000), script_pubkey: ScriptBuf::new() }],
+    };
+    ix.mempool_tx(btc.scan(SCAN_TX, &consensus::serialize(&conflict)).unwrap()).unwrap();
+    let p = db.tx_payments("btc", &t.txid).unwrap().remove(0);
+    assert_eq!((p.status, p.replaced_by), (PaymentStatus::Replaced, Some(conflict.compute_txid().to_string())));
+    assert!(!chain.is_watched_spend(&first_input), "a replaced payment's inputs are no longer watched");
+}

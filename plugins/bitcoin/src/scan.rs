@@ -116,7 +116,12 @@ fn tx(r: &mut Reader<'_>, asset: &str, host: &Host<'_>, spends: bool, out: &mut 
     for _ in 0..n_in {
         let outpoint = r.take(36)?;
         if spends && !is_null(outpoint) && host.is_watched_spend(outpoint) {
-            out.watched_spends.push(WatchedSpend { txid: String::new(), spends: outpoint_of(outpoint) });
+            let spend = WatchedSpend {
+                txid: String::new(),
+                spends: outpoint_of(outpoint),
+                outpoint_key: Hex(outpoint.to_vec()),
+            };
+            out.watched_spends.push(spend);
         }
         r.skip_prefixed()?; // scriptSig
         r.take(4)?; // sequence
@@ -136,6 +141,7 @@ fn tx(r: &mut Reader<'_>, asset: &str, host: &Host<'_>, spends: bool, out: &mut 
                 txid: String::new(),
                 index: index as u32,
                 spends: Vec::new(),
+                outpoint_keys: Vec::new(),
             });
         }
     }
@@ -156,10 +162,11 @@ fn tx(r: &mut Reader<'_>, asset: &str, host: &Host<'_>, spends: bool, out: &mut 
             s.txid = txid.clone();
         }
         if matched {
-            let spends = outpoints(&r.raw[inputs_start..inputs_end], n_in)?;
+            let (spends, keys) = outpoints(&r.raw[inputs_start..inputs_end], n_in)?;
             for m in &mut out.matches[first..] {
                 m.txid = txid.clone();
                 m.spends = spends.clone();
+                m.outpoint_keys = keys.clone();
             }
         }
     }
@@ -176,19 +183,21 @@ fn txid(raw: &[u8], start: usize, body_start: usize, body_end: usize, lock_start
     bitcoin::Txid::from_raw_hash(sha256d::Hash::from_engine(e)).to_string()
 }
 
-/// The outpoints a transaction spends; a coinbase's null outpoint is not a spend.
-fn outpoints(inputs: &[u8], n: u64) -> Result<Vec<OutPoint>, Bad> {
+/// The outpoints a transaction spends, shown and as their raw 36 bytes (the keys the host
+/// watches); a coinbase's null outpoint is not a spend.
+fn outpoints(inputs: &[u8], n: u64) -> Result<(Vec<OutPoint>, Vec<Hex>), Bad> {
     let mut r = Reader { raw: inputs, pos: 0 };
-    let mut out = Vec::new();
+    let (mut shown, mut keys) = (Vec::new(), Vec::new());
     for _ in 0..n {
         let o = r.take(36)?;
         if !is_null(o) {
-            out.push(outpoint_of(o));
+            shown.push(outpoint_of(o));
+            keys.push(Hex(o.to_vec()));
         }
         r.skip_prefixed()?;
         r.take(4)?;
     }
-    Ok(out)
+    Ok((shown, keys))
 }
 
 /// A coinbase input's outpoint: all-zero txid, index 0xffffffff.

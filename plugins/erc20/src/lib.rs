@@ -90,6 +90,7 @@ impl CurrencyPlugin for Erc20 {
                 txid: hex0x(tx.hash()),
                 index: log.index,
                 spends: Vec::new(),
+                outpoint_keys: Vec::new(),
             });
         }
         Ok(out)

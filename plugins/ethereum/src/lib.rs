@@ -71,6 +71,7 @@ impl CurrencyPlugin for Ethereum {
                 txid: hex0x(tx.hash()),
                 index: NATIVE_INDEX,
                 spends: Vec::new(),
+                outpoint_keys: Vec::new(),
             });
         }
         // Internal transfers (from traces): the k-th of its transaction gets internal_index(k).
@@ -88,6 +89,7 @@ impl CurrencyPlugin for Ethereum {
                 txid: hex0x(tx.hash()),
                 index: internal_index(k),
                 spends: Vec::new(),
+                outpoint_keys: Vec::new(),
             });
         }
         Ok(out)

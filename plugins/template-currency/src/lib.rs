@@ -98,9 +98,14 @@ impl DemoCoin {
             return Err(PluginError::invalid_input(format!("{line:?} is not `TXID ADDRESS AMOUNT [SPENDS…]`")));
         };
         let spends = fields.map(parse_outpoint).collect::<Result<Vec<_>, _>>()?;
-        for s in spends.iter().filter(|_| spends_watched) {
-            if host.is_watched_spend(format!("{}:{}", s.txid, s.index).as_bytes()) {
-                reply.watched_spends.push(WatchedSpend { txid: txid.to_string(), spends: s.clone() });
+        // What the host watches for a pending payment and asks `is_watched_spend` about: this
+        // chain's outpoint key, here `TXID:INDEX` (Bitcoin: the input's 36 outpoint bytes).
+        let outpoint_keys: Vec<Hex> =
+            spends.iter().map(|s| Hex(format!("{}:{}", s.txid, s.index).into_bytes())).collect();
+        for (s, k) in spends.iter().zip(&outpoint_keys).filter(|_| spends_watched) {
+            if host.is_watched_spend(&k.0) {
+                let spend = WatchedSpend { txid: txid.to_string(), spends: s.clone(), outpoint_key: k.clone() };
+                reply.watched_spends.push(spend);
             }
         }
         let key = decode_address(address)?;
@@ -115,6 +120,7 @@ impl DemoCoin {
                 txid: txid.to_string(),
                 index: 0,
                 spends,
+                outpoint_keys,
             };
             reply.matches.push(m);
         }
@@ -171,6 +177,29 @@ mod tests {
         let report = check_currency(&lib, &opts);
         report.assert_passed();
         assert!(report.checks.iter().any(|c| c.name == "scan_tx agrees with scan_block"), "{report}");
+    }
+
+    #[test]
+    fn matches_carry_outpoint_keys_and_watched_spends_come_back_with_theirs() {
+        use paywatch_plugin_api::testing::TestHost;
+        let c = DemoCoin { asset: "DEMO".into(), symbol: "DEMO".into() };
+        let key = vec![0xab; 20];
+        let block = format!("t3 demo1{} 7 t0:1 t0:2\n", "ab".repeat(20));
+        // A payment: what its transaction spends, shown and as the keys the host will watch.
+        let host = TestHost::with_keys([key]);
+        let reply = c.scan_block(block.as_bytes(), &host.host()).unwrap();
+        let keys: Vec<&[u8]> = reply.matches[0].outpoint_keys.iter().map(|k| k.0.as_slice()).collect();
+        assert_eq!(keys, [b"t0:1".as_slice(), b"t0:2"]);
+        // Once the payment is pending, the host watches those keys: a spend of one comes back
+        // with the same key.
+        let host = TestHost::new();
+        host.watch_outpoint(b"t0:2".to_vec());
+        let reply = c.scan_block(block.as_bytes(), &host.host()).unwrap();
+        assert_eq!(reply.watched_spends.len(), 1);
+        assert_eq!(
+            (reply.watched_spends[0].txid.as_str(), &reply.watched_spends[0].outpoint_key.0[..]),
+            ("t3", &b"t0:2"[..])
+        );
     }
 
     #[test]

@@ -3,9 +3,9 @@
 //! compare tips, walk back to the fork point, disconnect, fetch the node's blocks (a few
 //! requests in flight), connect them in order, then diff the mempool.
 
-use super::rpc::{BitcoinNode, RpcError};
+use super::rpc::BitcoinNode;
 use super::Trigger;
-use crate::chain::{fork_point, scan_all, FollowError, Pacer, Scanner};
+use crate::chain::{fork_point, scan_all, Fatal, FollowError, Pacer, Scanner, Transient};
 use crate::health::{Health, Kind, Status};
 use crate::index::Indexer;
 use bitcoincore_rpc::bitcoin::block::Header;
@@ -98,7 +98,7 @@ impl Follower {
                 return self.sync_mempool();
             }
         }
-        Err(FollowError::Transient("the node's tip kept moving during 10 reconcile rounds".into()))
+        Err(Transient::Unsettled { rounds: 10, tip_name: "tip" }.into())
     }
 
     /// One reconcile round; true when the local tip equals the node's best hash.
@@ -118,7 +118,7 @@ impl Follower {
         })?;
         while self.indexer.tip().is_some_and(|t| t.height > fork) {
             let gone = self.indexer.tip().expect("checked");
-            self.indexer.disconnect_tip().map_err(|e| FollowError::Fatal(e.to_string()))?;
+            self.indexer.disconnect_tip()?;
             tracing::info!(chain = %self.cfg.chain, height = gone.height, hash = %gone.hash, "block disconnected");
             // Its transactions may be back in the mempool: look at all of it again.
             self.known.clear();
@@ -141,16 +141,14 @@ impl Follower {
     fn first_start(&mut self) -> Result<(), FollowError> {
         let tip = self.node.block_count()?;
         let from = match self.cfg.start_height {
-            Some(h) if h > tip => {
-                return Err(FollowError::Transient(format!("start_height {h} is above the node's tip {tip}")))
-            }
+            Some(h) if h > tip => return Err(Transient::StartAboveTip { start: h, tip, tip_name: "tip" }.into()),
             Some(h) => h.saturating_sub(1),
             None => tip,
         };
         let hash = self.node.block_hash(from)?;
         let raw = self.fetch_block(from, &hash)?;
         let (_, prev) = header(&raw, from)?;
-        self.indexer.start_at(from, &hash, &prev).map_err(|e| FollowError::Fatal(e.to_string()))?;
+        self.indexer.start_at(from, &hash, &prev)?;
         tracing::info!(chain = %self.cfg.chain, height = from, %hash, "first start: following from here");
         Ok(())
     }
@@ -186,10 +184,8 @@ impl Follower {
     /// A block the node must have: a refusal (pruned) is fatal, naming the height.
     fn fetch_block(&self, height: u64, hash: &str) -> Result<Vec<u8>, FollowError> {
         self.node.block(hash).map_err(|e| match e {
-            e if e.is_transient() => FollowError::Transient(e.to_string()),
-            e => FollowError::Fatal(format!(
-                "the node cannot serve block {height} ({hash}): {e}; is it pruned below the cursor? paywatch never skips a block"
-            )),
+            e if e.is_transient() => e.into(),
+            source => Fatal::BlockUnavailable { height, hash: hash.to_string(), source }.into(),
         })
     }
 
@@ -198,15 +194,18 @@ impl Follower {
     fn connect(&mut self, height: u64, hash: &str, raw: &[u8]) -> Result<bool, FollowError> {
         let (own, prev) = header(raw, height)?;
         if own != hash {
-            return Err(FollowError::Transient(format!("block {height}: node sent {own} for {hash}")));
+            return Err(Transient::WrongBlock { height, hash: hash.to_string(), got: own }.into());
         }
         if self.indexer.tip().is_some_and(|t| t.hash != prev) {
             return Ok(false);
         }
-        let reply = scan_all(&self.scanners, SCAN_BLOCK, raw)
-            .map_err(|e| FollowError::Transient(format!("block {height} {hash}: {e}")))?;
+        let reply = scan_all(&self.scanners, SCAN_BLOCK, raw).map_err(|source| Transient::Scan {
+            height,
+            hash: hash.to_string(),
+            source: Box::new(source),
+        })?;
         let matches = reply.matches.len();
-        self.indexer.connect(height, hash, &prev, reply).map_err(|e| FollowError::Fatal(e.to_string()))?;
+        self.indexer.connect(height, hash, &prev, reply)?;
         tracing::debug!(chain = %self.cfg.chain, height, %hash, matches, "block connected");
         Ok(true)
     }
@@ -224,7 +223,7 @@ impl Follower {
         self.known = txids;
         let best = self.node.best_block_hash()?;
         if self.indexer.tip().is_some_and(|t| t.hash == best) {
-            let dropped = self.indexer.drop_missing(&self.known).map_err(|e| FollowError::Fatal(e.to_string()))?;
+            let dropped = self.indexer.drop_missing(&self.known)?;
             if dropped > 0 {
                 tracing::info!(chain = %self.cfg.chain, dropped, "pending payments left the mempool unmined");
             }
@@ -275,12 +274,6 @@ impl Follower {
 /// (hash, parent hash) of a raw block, from its 80-byte header.
 fn header(raw: &[u8], height: u64) -> Result<(String, String), FollowError> {
     let h = Header::consensus_decode(&mut raw.get(..80).unwrap_or(raw))
-        .map_err(|e| FollowError::Transient(format!("block {height}: unreadable header: {e}")))?;
+        .map_err(|source| Transient::Header { height, source })?;
     Ok((h.block_hash().to_string(), h.prev_blockhash.to_string()))
-}
-
-impl From<RpcError> for FollowError {
-    fn from(e: RpcError) -> Self {
-        FollowError::Transient(e.to_string())
-    }
 }

@@ -7,12 +7,12 @@ mod zmq;
 #[cfg(test)]
 mod tests;
 
-use crate::chain::Parts;
+use crate::chain::{ChainStartError, Parts};
 use crate::config::{BitcoinNode, ChainConfig};
 use crate::health::{Kind, Status};
 use crate::index::Indexer;
 use follower::{Follower, FollowerConfig};
-use paywatch_plugin_api::messages::OutPoint;
+pub(crate) use rpc::RpcError;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,18 +53,13 @@ impl Running {
     }
 }
 
-/// Bitcoin outpoints as the plugin's host sees them: txid in wire order ‖ index (u32 LE).
-pub(crate) fn outpoint_bytes(o: &OutPoint) -> Option<Vec<u8>> {
-    let mut b = hex::decode(&o.txid).ok().filter(|b| b.len() == 32)?;
-    b.reverse();
-    b.extend_from_slice(&o.index.to_le_bytes());
-    Some(b)
-}
+/// Why a raw block's header does not decode.
+pub(crate) type HeaderError = bitcoincore_rpc::bitcoin::consensus::encode::Error;
 
-pub(crate) fn start(chain: &ChainConfig, node: &BitcoinNode, parts: Parts) -> Result<Running, String> {
+pub(crate) fn start(chain: &ChainConfig, node: &BitcoinNode, parts: Parts) -> Result<Running, ChainStartError> {
     let Parts { db, set, scanners, decimals, hook, health } = parts;
-    let indexer = Indexer::load(&chain.name, db, set, chain.reorg_window, decimals, outpoint_bytes, hook)
-        .map_err(|e| format!("chain {:?}: {e}", chain.name))?;
+    let indexer = Indexer::load(&chain.name, db, set, chain.reorg_window, decimals, hook)
+        .map_err(|source| ChainStartError::Load { chain: chain.name.clone(), source })?;
     let rpc =
         Arc::new(rpc::RpcClient::new(&node.rpc_url, node.rpc_auth.clone(), Duration::from_secs(node.rpc_timeout_secs)));
     let cfg = FollowerConfig {
@@ -78,8 +73,7 @@ pub(crate) fn start(chain: &ChainConfig, node: &BitcoinNode, parts: Parts) -> Re
     let mut threads = Vec::new();
     let zmq_topics = [&node.zmq.rawtx, &node.zmq.hashblock, &node.zmq.rawblock, &node.zmq.sequence];
     if zmq_topics.iter().any(|t| t.is_some()) {
-        let t = zmq::spawn(&chain.name, &node.zmq, tx.clone(), stop.clone())
-            .map_err(|e| format!("chain {:?}: cannot subscribe to zmq: {e}", chain.name))?;
+        let t = zmq::spawn(&chain.name, &node.zmq, tx.clone(), stop.clone())?;
         threads.push(t);
     } else {
         tracing::warn!(chain = %chain.name, "no zmq endpoint: following by polling every {}s", node.poll_secs);
@@ -89,7 +83,7 @@ pub(crate) fn start(chain: &ChainConfig, node: &BitcoinNode, parts: Parts) -> Re
     let t = std::thread::Builder::new()
         .name(format!("follow-{}", chain.name))
         .spawn(move || follower.run(rx))
-        .map_err(|e| format!("chain {:?}: cannot start its thread: {e}", chain.name))?;
+        .map_err(|source| ChainStartError::Spawn { chain: chain.name.clone(), what: "follower thread", source })?;
     threads.push(t);
     Ok(Running { chain: chain.name.clone(), stop, triggers: tx, threads })
 }

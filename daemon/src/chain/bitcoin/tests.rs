@@ -3,15 +3,17 @@
 
 use super::follower::{Follower, FollowerConfig};
 use super::rpc::{BitcoinNode, RpcError};
-use crate::chain::{FollowError, Scanner};
+use crate::chain::{Fatal, FollowError, Scanner, Transient};
 use crate::db::{Db, PaymentStatus, WatchRecord};
 use crate::health::Health;
 use crate::index::{ChainSet, Indexer, WatchSet};
+use crate::plugins::CallError;
 use bitcoincore_rpc::bitcoin::{
     absolute::LockTime, block, consensus, hashes::Hash, Amount, Block, BlockHash, CompactTarget, OutPoint, ScriptBuf,
     Sequence, Transaction, TxIn, TxMerkleNode, TxOut, Witness,
 };
 use paywatch_plugin_api::messages::{Hex, Match, ScanReply};
+use paywatch_plugin_api::PluginError;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -103,8 +105,12 @@ impl BitcoinNode for FakeNode {
 struct FullDecode(Arc<ChainSet>);
 
 impl Scanner for FullDecode {
-    fn scan(&self, _: u32, raw: &[u8]) -> Result<ScanReply, String> {
-        let block: Block = consensus::deserialize(raw).map_err(|e| e.to_string())?;
+    fn scan(&self, _: u32, raw: &[u8]) -> Result<ScanReply, CallError> {
+        let block: Block = consensus::deserialize(raw).map_err(|e| CallError::Plugin {
+            plugin: "full-decode".into(),
+            method: "scan_block".into(),
+            error: PluginError::invalid_input(e.to_string()),
+        })?;
         let mut out = ScanReply::default();
         for tx in &block.txdata {
             for (i, o) in tx.output.iter().enumerate() {
@@ -116,6 +122,7 @@ impl Scanner for FullDecode {
                         txid: tx.compute_txid().to_string(),
                         index: i as u32,
                         spends: Vec::new(),
+                        outpoint_keys: Vec::new(),
                     });
                 }
             }
@@ -146,7 +153,6 @@ fn rig(window: u32, start_height: Option<u64>) -> Rig {
         chain.clone(),
         window,
         [("BTC".into(), 8)].into(),
-        super::outpoint_bytes,
         Arc::new(crate::index::PlainWrites),
     )
     .unwrap();
@@ -205,18 +211,22 @@ fn a_reorg_deeper_than_the_window_stops_loudly() {
         r.node.mine(b"d", 10 + i);
     }
     let e = r.follower.sync().unwrap_err();
-    assert!(matches!(&e, FollowError::Fatal(m) if m.contains("deeper than the reorg window")), "{e}");
+    assert!(matches!(&e, FollowError::Fatal(Fatal::DeepReorg { window: 2, .. })), "{e}");
+    assert!(e.to_string().contains("deeper than the reorg window"), "{e}");
 }
 
 #[test]
 fn a_pruned_block_is_a_fatal_error_naming_its_height_and_an_absent_node_is_transient() {
     let mut r = rig(10, Some(1));
     *r.node.down.lock().unwrap() = true;
-    assert!(matches!(r.follower.sync(), Err(FollowError::Transient(m)) if m.contains("unreachable")));
+    assert!(
+        matches!(r.follower.sync(), Err(FollowError::Transient(Transient::Rpc(e))) if e.to_string().contains("unreachable"))
+    );
     *r.node.down.lock().unwrap() = false;
     *r.node.pruned_below.lock().unwrap() = 3;
     let e = r.follower.sync().unwrap_err();
-    assert!(matches!(&e, FollowError::Fatal(m) if m.contains("block 0 ") || m.contains("block 3 ")), "{e}");
+    assert!(matches!(&e, FollowError::Fatal(Fatal::BlockUnavailable { height: 0 | 3, .. })), "{e}");
+    assert!(e.to_string().contains("block 0 ") || e.to_string().contains("block 3 "), "{e}");
     assert!(e.to_string().contains("pruned"), "{e}");
     assert!(r.db.tx_payments("btc", "x").unwrap().is_empty());
 }

@@ -4,6 +4,7 @@
 //! loses messages (slow joiner, HWM, restarts) and the node is the truth.
 
 use super::Trigger;
+use crate::chain::ChainStartError;
 use crate::config::ZmqEndpoints;
 use crossbeam_channel::{Sender, TrySendError};
 use std::collections::HashMap;
@@ -29,7 +30,7 @@ pub(crate) fn spawn(
     endpoints: &ZmqEndpoints,
     triggers: Sender<Trigger>,
     stop: Arc<AtomicBool>,
-) -> Result<std::thread::JoinHandle<()>, zmq::Error> {
+) -> Result<std::thread::JoinHandle<()>, ChainStartError> {
     let ctx = zmq::Context::new();
     let mut by_endpoint: HashMap<&str, Vec<&'static str>> = HashMap::new();
     for (topic, ep) in [
@@ -44,29 +45,38 @@ pub(crate) fn spawn(
     }
     let mut subs = Vec::new();
     for (i, (endpoint, topics)) in by_endpoint.into_iter().enumerate() {
-        let socket = ctx.socket(zmq::SUB)?;
-        socket.set_rcvhwm(RCV_HWM)?;
-        socket.set_tcp_keepalive(1)?;
-        socket.set_tcp_keepalive_idle(60)?;
-        socket.set_tcp_keepalive_intvl(10)?;
-        socket.set_reconnect_ivl(500)?;
-        socket.set_reconnect_ivl_max(5_000)?;
-        for t in &topics {
-            socket.set_subscribe(t.as_bytes())?;
-        }
-        let addr = format!("inproc://paywatch-monitor-{chain}-{i}");
-        socket.monitor(&addr, (zmq::SocketEvent::CONNECTED as i32) | (zmq::SocketEvent::DISCONNECTED as i32))?;
-        let monitor = ctx.socket(zmq::PAIR)?;
-        monitor.connect(&addr)?;
-        socket.connect(endpoint)?;
-        tracing::info!(chain, endpoint, topics = ?topics, "zmq subscribed");
-        subs.push(Sub { endpoint: endpoint.to_string(), socket, monitor });
+        let failed = |source| ChainStartError::Zmq { chain: chain.to_string(), endpoint: endpoint.to_string(), source };
+        subs.push(subscribe(&ctx, chain, i, endpoint, &topics).map_err(failed)?);
     }
     let chain = chain.to_string();
     std::thread::Builder::new()
         .name(format!("zmq-{chain}"))
-        .spawn(move || Feed { chain, subs, triggers, stop, seqs: HashMap::new(), overflowed: false }.run())
-        .map_err(|_| zmq::Error::EMFILE)
+        .spawn({
+            let chain = chain.clone();
+            move || Feed { chain, subs, triggers, stop, seqs: HashMap::new(), overflowed: false }.run()
+        })
+        .map_err(|source| ChainStartError::Spawn { chain, what: "zmq thread", source })
+}
+
+/// A SUB socket on one endpoint for its topics, with a monitor of its connection.
+fn subscribe(ctx: &zmq::Context, chain: &str, i: usize, endpoint: &str, topics: &[&str]) -> zmq::Result<Sub> {
+    let socket = ctx.socket(zmq::SUB)?;
+    socket.set_rcvhwm(RCV_HWM)?;
+    socket.set_tcp_keepalive(1)?;
+    socket.set_tcp_keepalive_idle(60)?;
+    socket.set_tcp_keepalive_intvl(10)?;
+    socket.set_reconnect_ivl(500)?;
+    socket.set_reconnect_ivl_max(5_000)?;
+    for t in topics {
+        socket.set_subscribe(t.as_bytes())?;
+    }
+    let addr = format!("inproc://paywatch-monitor-{chain}-{i}");
+    socket.monitor(&addr, (zmq::SocketEvent::CONNECTED as i32) | (zmq::SocketEvent::DISCONNECTED as i32))?;
+    let monitor = ctx.socket(zmq::PAIR)?;
+    monitor.connect(&addr)?;
+    socket.connect(endpoint)?;
+    tracing::info!(chain, endpoint, topics = ?topics, "zmq subscribed");
+    Ok(Sub { endpoint: endpoint.to_string(), socket, monitor })
 }
 
 struct Feed {

@@ -4,10 +4,10 @@
 //! fetch the node's blocks with their receipts (several in flight), connect them in order,
 //! each checked against its parent. Payments are seen at inclusion: there is no mempool here.
 
-use super::node::{EvmNode, HeadRef, NodeError};
+use super::node::{EvmNode, HeadRef};
 use super::normalize::hash_str;
 use super::Wake;
-use crate::chain::{fork_point, scan_all, FollowError, Pacer, Scanner};
+use crate::chain::{fork_point, scan_all, Fatal, FollowError, Pacer, Scanner, Transient};
 use crate::health::Health;
 use crate::index::Indexer;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
@@ -54,12 +54,6 @@ pub(crate) struct Follower {
 impl std::fmt::Debug for Follower {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Follower").field("chain", &self.cfg.chain).field("tip", &self.indexer.tip()).finish()
-    }
-}
-
-impl From<NodeError> for FollowError {
-    fn from(e: NodeError) -> Self {
-        FollowError::Transient(e.0)
     }
 }
 
@@ -125,7 +119,7 @@ impl Follower {
                 return Ok(());
             }
         }
-        Err(FollowError::Transient("the node's head kept moving during 10 reconcile rounds".into()))
+        Err(Transient::Unsettled { rounds: 10, tip_name: "head" }.into())
     }
 
     /// Before the first block: the node serves the configured chain, and every token's contract
@@ -134,18 +128,18 @@ impl Follower {
     fn check_node(&self) -> Result<(), FollowError> {
         let id = self.node.chain_id()?;
         if id != self.cfg.chain_id {
-            return Err(FollowError::Fatal(format!(
-                "the node serves chain id {id}, the config says {}: refusing to follow another chain",
-                self.cfg.chain_id
-            )));
+            return Err(Fatal::ChainId { node: id, config: self.cfg.chain_id }.into());
         }
         for t in &self.cfg.tokens {
             match self.node.token_decimals(&t.contract)? {
                 Some(d) if d != t.decimals => {
-                    return Err(FollowError::Fatal(format!(
-                        "asset {:?}: contract {} says decimals() = {d}, the config says {}; fix the asset's decimals",
-                        t.asset, t.contract, t.decimals
-                    )))
+                    return Err(Fatal::TokenDecimals {
+                        asset: t.asset.clone(),
+                        contract: t.contract.clone(),
+                        contract_decimals: d,
+                        config: t.decimals,
+                    }
+                    .into())
                 }
                 Some(_) => {}
                 None => tracing::warn!(chain = %self.cfg.chain, asset = %t.asset, contract = %t.contract,
@@ -175,7 +169,7 @@ impl Follower {
             })?
         };
         while self.indexer.tip().is_some_and(|t| t.height > fork) {
-            let gone = self.indexer.disconnect_tip().map_err(|e| FollowError::Fatal(e.to_string()))?;
+            let gone = self.indexer.disconnect_tip()?;
             tracing::info!(chain = %self.cfg.chain, height = gone.height + 1, "block disconnected");
         }
         let mut height = fork + 1;
@@ -196,16 +190,13 @@ impl Follower {
     fn first_start(&mut self, head: &HeadRef) -> Result<(), FollowError> {
         let from = match self.cfg.start_height {
             Some(h) if h > head.number => {
-                return Err(FollowError::Transient(format!(
-                    "start_height {h} is above the node's head {}",
-                    head.number
-                )))
+                return Err(Transient::StartAboveTip { start: h, tip: head.number, tip_name: "head" }.into())
             }
             Some(h) => h.saturating_sub(1),
             None => head.number,
         };
-        let b = self.node.header(from)?.ok_or_else(|| FollowError::Transient(format!("the node lost block {from}")))?;
-        self.indexer.start_at(from, &b.hash, &b.parent).map_err(|e| FollowError::Fatal(e.to_string()))?;
+        let b = self.node.header(from)?.ok_or(Transient::LostBlock { height: from })?;
+        self.indexer.start_at(from, &b.hash, &b.parent)?;
         tracing::info!(chain = %self.cfg.chain, height = from, hash = %b.hash, "first start: following from here");
         Ok(())
     }
@@ -218,10 +209,13 @@ impl Follower {
             return Ok(false);
         }
         let raw = block.encode();
-        let reply = scan_all(&self.scanners, SCAN_BLOCK, &raw)
-            .map_err(|e| FollowError::Transient(format!("block {} {hash}: {e}", block.number)))?;
+        let reply = scan_all(&self.scanners, SCAN_BLOCK, &raw).map_err(|source| Transient::Scan {
+            height: block.number,
+            hash: hash.clone(),
+            source: Box::new(source),
+        })?;
         let matches = reply.matches.len();
-        self.indexer.connect(block.number, &hash, &parent, reply).map_err(|e| FollowError::Fatal(e.to_string()))?;
+        self.indexer.connect(block.number, &hash, &parent, reply)?;
         tracing::debug!(chain = %self.cfg.chain, height = block.number, %hash, matches, "block connected");
         Ok(true)
     }

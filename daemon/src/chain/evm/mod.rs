@@ -13,12 +13,13 @@ mod traces;
 #[cfg(test)]
 mod tests;
 
-use crate::chain::Parts;
+use crate::chain::{ChainStartError, Parts};
 use crate::config::{ChainConfig, EvmNode};
 use crate::health::{Kind, Status};
 use crate::index::Indexer;
 pub(crate) use follower::TokenAsset;
 use follower::{Follower, FollowerConfig};
+pub(crate) use node::NodeError;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,17 +74,17 @@ pub(crate) fn start(
     node: &EvmNode,
     tokens: Vec<TokenAsset>,
     parts: Parts,
-) -> Result<Running, String> {
+) -> Result<Running, ChainStartError> {
     let Parts { db, set, scanners, decimals, hook, health } = parts;
-    let err = |what: &str, e: &dyn std::fmt::Display| format!("chain {:?}: {what}: {e}", chain.name);
-    let indexer = Indexer::load(&chain.name, db, set, chain.reorg_window, decimals, |_| None, hook)
-        .map_err(|e| err("cannot load its state", &e))?;
+    let spawn = |what, source| ChainStartError::Spawn { chain: chain.name.clone(), what, source };
+    let indexer = Indexer::load(&chain.name, db, set, chain.reorg_window, decimals, hook)
+        .map_err(|source| ChainStartError::Load { chain: chain.name.clone(), source })?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name(format!("evm-{}", chain.name))
         .enable_all()
         .build()
-        .map_err(|e| err("cannot start its runtime", &e))?;
+        .map_err(|e| spawn("runtime", e))?;
     let rpc_url = node.http_url.as_ref().unwrap_or(&node.ws_url).to_string();
     let rpc = node::RpcNode::new(rt.handle().clone(), rpc_url, Duration::from_secs(node.rpc_timeout_secs), node.traces);
     let (tx, rx) = crossbeam_channel::bounded(64);
@@ -102,6 +103,6 @@ pub(crate) fn start(
     let thread = std::thread::Builder::new()
         .name(format!("follow-{}", chain.name))
         .spawn(move || follower.run(rx))
-        .map_err(|e| err("cannot start its thread", &e))?;
+        .map_err(|e| spawn("follower thread", e))?;
     Ok(Running { chain: chain.name.clone(), rt, wake: tx, thread })
 }

@@ -3,12 +3,14 @@
 
 use super::follower::{Follower, FollowerConfig, TokenAsset};
 use super::node::{EvmNode, HeadRef, NodeError};
-use crate::chain::{FollowError, Scanner};
+use crate::chain::{Fatal, FollowError, Scanner, Transient};
 use crate::db::{Db, PaymentStatus, WatchRecord};
 use crate::health::Health;
 use crate::index::{ChainSet, Indexer, WatchSet};
+use crate::plugins::CallError;
 use paywatch_plugin_api::evm::{Block, BlockView, Tx};
 use paywatch_plugin_api::messages::{Hex, Match, ScanReply};
+use paywatch_plugin_api::PluginError;
 use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -104,8 +106,12 @@ impl EvmNode for FakeNode {
 struct NativeScan(Arc<ChainSet>);
 
 impl Scanner for NativeScan {
-    fn scan(&self, _: u32, raw: &[u8]) -> Result<ScanReply, String> {
-        let block = BlockView::parse(raw).map_err(|e| e.to_string())?;
+    fn scan(&self, _: u32, raw: &[u8]) -> Result<ScanReply, CallError> {
+        let block = BlockView::parse(raw).map_err(|e| CallError::Plugin {
+            plugin: "native-scan".into(),
+            method: "scan_block".into(),
+            error: PluginError::invalid_input(e.to_string()),
+        })?;
         let mut out = ScanReply::default();
         for tx in block.txs().filter(|t| t.success()) {
             if let Some(to) = tx.to().filter(|to| self.0.is_watched(*to)) {
@@ -116,6 +122,7 @@ impl Scanner for NativeScan {
                     txid: format!("0x{}", hex::encode(tx.hash())),
                     index: u32::MAX,
                     spends: Vec::new(),
+                    outpoint_keys: Vec::new(),
                 });
             }
         }
@@ -142,8 +149,7 @@ fn rig_with(window: u32, start_height: Option<u64>, chain_id: u64, tokens: Vec<T
     set.insert("eth", &WATCHED);
     let chain = set.chain("eth").unwrap().clone();
     let hook = Arc::new(crate::index::PlainWrites);
-    let indexer =
-        Indexer::load("eth", db.clone(), chain.clone(), window, [("ETH".into(), 18)].into(), |_| None, hook).unwrap();
+    let indexer = Indexer::load("eth", db.clone(), chain.clone(), window, [("ETH".into(), 18)].into(), hook).unwrap();
     let node = Arc::new(FakeNode::new());
     let cfg = FollowerConfig {
         chain: "eth".into(),
@@ -224,7 +230,9 @@ fn a_reorg_deeper_than_the_window_stops_the_chain() {
         r.node.mine(&[], 100 + i);
     }
     match r.follower.sync() {
-        Err(FollowError::Fatal(e)) => assert!(e.contains("reorg deeper than the reorg window (3 blocks)"), "{e}"),
+        Err(FollowError::Fatal(e @ Fatal::DeepReorg { .. })) => {
+            assert!(e.to_string().contains("reorg deeper than the reorg window (3 blocks)"), "{e}")
+        }
         other => panic!("expected a fatal error, got {other:?}"),
     }
 }
@@ -233,13 +241,17 @@ fn a_reorg_deeper_than_the_window_stops_the_chain() {
 fn a_node_away_is_transient_and_another_chain_is_fatal() {
     let mut r = rig(10, None, 31337);
     r.node.down.store(true, Ordering::Relaxed);
-    assert!(matches!(r.follower.sync(), Err(FollowError::Transient(e)) if e.contains("connection refused")));
+    assert!(
+        matches!(r.follower.sync(), Err(FollowError::Transient(Transient::Node(e))) if e.to_string().contains("connection refused"))
+    );
     r.node.down.store(false, Ordering::Relaxed);
     r.follower.sync().unwrap();
 
     let mut r = rig(10, None, 1);
     match r.follower.sync() {
-        Err(FollowError::Fatal(e)) => assert!(e.contains("chain id 31337, the config says 1"), "{e}"),
+        Err(FollowError::Fatal(e @ Fatal::ChainId { node: 31337, config: 1 })) => {
+            assert!(e.to_string().contains("chain id 31337, the config says 1"), "{e}")
+        }
         other => panic!("expected a fatal error, got {other:?}"),
     }
 }
@@ -251,7 +263,9 @@ fn token_decimals_that_disagree_with_the_contract_stop_the_chain() {
     // No decimals() to ask: a warning, not a stop.
     rig_with(10, None, 31337, vec![token(18, "0x0000000000000000000000000000000000000001")]).follower.sync().unwrap();
     match rig_with(10, None, 31337, vec![token(18, TOKEN)]).follower.sync() {
-        Err(FollowError::Fatal(e)) => assert!(e.contains("says decimals() = 6, the config says 18"), "{e}"),
+        Err(FollowError::Fatal(e @ Fatal::TokenDecimals { contract_decimals: 6, config: 18, .. })) => {
+            assert!(e.to_string().contains("says decimals() = 6, the config says 18"), "{e}")
+        }
         other => panic!("expected a fatal error, got {other:?}"),
     }
 }

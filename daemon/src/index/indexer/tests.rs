@@ -4,7 +4,7 @@
 use super::*;
 use crate::db::EventRecord;
 use crate::index::WatchSet;
-use paywatch_plugin_api::messages::{Hex, WatchedSpend};
+use paywatch_plugin_api::messages::{Hex, OutPoint, WatchedSpend};
 use uuid::Uuid;
 
 struct Fixture {
@@ -20,10 +20,6 @@ fn fixture() -> Fixture {
     Fixture { _dir: dir, db, set }
 }
 
-fn spend_codec(o: &OutPoint) -> Option<Vec<u8>> {
-    Some(format!("{}:{}", o.txid, o.index).into_bytes())
-}
-
 impl Fixture {
     fn indexer(&self) -> Indexer {
         let chain = self.set.chain("btc").unwrap().clone();
@@ -33,7 +29,6 @@ impl Fixture {
             chain,
             3,
             [("BTC".to_string(), 8)].into(),
-            spend_codec,
             Arc::new(crate::index::PlainWrites),
         )
         .unwrap()
@@ -73,6 +68,18 @@ fn pay(key: &[u8], txid: &str, index: u32, sats: u64, spends: &[(&str, u32)]) ->
         txid: txid.into(),
         index,
         spends: spends.iter().map(|(t, i)| OutPoint { txid: t.to_string(), index: *i }).collect(),
+        // Opaque to the indexer: any bytes the plugin chooses (here `TXID:INDEX`).
+        outpoint_keys: spends.iter().map(|(t, i)| Hex(format!("{t}:{i}").into_bytes())).collect(),
+    }
+}
+
+/// A transaction `txid` spending `outpoint`, reported because that outpoint is watched.
+fn spend(txid: &str, outpoint: (&str, u32)) -> WatchedSpend {
+    let (t, i) = outpoint;
+    WatchedSpend {
+        txid: txid.into(),
+        spends: OutPoint { txid: t.into(), index: i },
+        outpoint_key: Hex(format!("{t}:{i}").into_bytes()),
     }
 }
 
@@ -190,8 +197,8 @@ fn pending_payments_missing_from_the_mempool_are_dropped_and_conflicts_replace_t
     assert!(chain.is_watched_spend(b"c:1"));
     assert_eq!(ix.pending_txids(), ["t1".to_string(), "t2".to_string()].into());
     // Its own transaction spending it is no replacement; another one is.
-    let own = WatchedSpend { txid: "t2".into(), spends: OutPoint { txid: "c".into(), index: 1 } };
-    let rbf = WatchedSpend { txid: "t3".into(), spends: OutPoint { txid: "c".into(), index: 1 } };
+    let own = spend("t2", ("c", 1));
+    let rbf = spend("t3", ("c", 1));
     ix.mempool_tx(ScanReply { matches: vec![], watched_spends: vec![own] }).unwrap();
     ix.connect(1, "h1", "h0", ScanReply { matches: vec![], watched_spends: vec![rbf] }).unwrap();
     assert!(!chain.is_watched_spend(b"c:1"), "replaced payments stop watching their inputs");
@@ -210,6 +217,41 @@ fn pending_payments_missing_from_the_mempool_are_dropped_and_conflicts_replace_t
     // A dropped payment whose tx reappears is pending again.
     ix.mempool_tx(reply(vec![pay(b"k1", "t1", 0, 1000, &[("c", 0)])])).unwrap();
     assert_eq!(f.events("shop1").last().unwrap().0, "payment.detected");
+}
+
+#[test]
+fn spends_are_matched_by_the_plugins_outpoint_keys_alone() {
+    let f = fixture();
+    f.watch("shop1", b"k1", 1);
+    f.watch("shop1", b"k2", 1);
+    let mut ix = f.indexer();
+    ix.start_at(0, "h0", "-").unwrap();
+    let chain = f.set.chain("btc").unwrap();
+    // A plugin that gives no outpoint keys (built before them): its payment is recorded, none
+    // of its inputs is watched, and a spend without a key replaces nothing.
+    let mut keyless = pay(b"k1", "t1", 0, 1000, &[("c", 0)]);
+    keyless.outpoint_keys.clear();
+    ix.mempool_tx(reply(vec![keyless])).unwrap();
+    assert!(!chain.is_watched_spend(&[]), "nothing to watch");
+    let mut old_spend = spend("t9", ("c", 0));
+    old_spend.outpoint_key = Hex::default();
+    ix.mempool_tx(ScanReply { matches: vec![], watched_spends: vec![old_spend] }).unwrap();
+    assert_eq!(ix.pending_txids(), ["t1".to_string()].into());
+    // A payment pending since before keys existed learns them when its transaction is scanned
+    // again (no event), and from then on its replacement is seen.
+    ix.mempool_tx(reply(vec![pay(b"k1", "t1", 0, 1000, &[("c", 0)])])).unwrap();
+    assert!(chain.is_watched_spend(b"c:0"));
+    assert_eq!(f.db.tx_payments("btc", "t1").unwrap()[0].outpoint_keys, [Hex(b"c:0".to_vec())]);
+    // Keys are compared as bytes: the same outpoint under another key is another outpoint.
+    let mut other = spend("t9", ("c", 0));
+    other.outpoint_key = Hex(b"c:00".to_vec());
+    ix.mempool_tx(ScanReply { matches: vec![], watched_spends: vec![other] }).unwrap();
+    assert_eq!(ix.pending_txids(), ["t1".to_string()].into());
+    ix.mempool_tx(ScanReply { matches: vec![], watched_spends: vec![spend("t9", ("c", 0))] }).unwrap();
+    assert!(ix.pending_txids().is_empty());
+    assert!(!chain.is_watched_spend(b"c:0"));
+    let kinds: Vec<_> = f.events("shop1").into_iter().map(|e| (e.0, e.1)).collect();
+    assert_eq!(kinds, [("payment.detected".into(), "t1".into()), ("payment.replaced".into(), "t1".into())]);
 }
 
 #[test]

@@ -143,7 +143,9 @@ fn scan_tx_agrees(r: &mut Report, ctx: &Ctx<'_>, block: &[u8], index: &BlockInde
     }
 }
 
-/// Watched outpoints come back with the spending txid; the coinbase's null outpoint is no spend.
+/// Watched outpoints come back with the spending txid and the bytes `is_watched_spend` was
+/// asked; the coinbase's null outpoint is no spend; a match carries what its transaction
+/// spends, shown and as those bytes (`Match.outpoint_keys`, what the host watches).
 fn spends(r: &mut Report, ctx: &Ctx<'_>, block: &[u8], index: &BlockIndex) {
     let name = "watched spends are reported, a coinbase is not a spend";
     let host = TestHost::new();
@@ -165,6 +167,24 @@ fn spends(r: &mut Report, ctx: &Ctx<'_>, block: &[u8], index: &BlockIndex) {
             got.sort();
             for (txid, o) in want.iter().filter(|w| !got.contains(w)) {
                 problems.push(format!("{txid} spends {}:{} and was not reported", o.txid, o.index));
+            }
+            for s in &reply.watched_spends {
+                let asked = bitcoin_outpoint_key(&s.spends).unwrap_or_default();
+                if s.outpoint_key.0.is_empty() {
+                    problems.push(format!(
+                        "{} spends {}:{}: WatchedSpend.outpoint_key is empty, it must be the 36 bytes is_watched_spend was asked ({})",
+                        s.txid, s.spends.txid, s.spends.index, Hex(asked)
+                    ));
+                } else if s.outpoint_key.0 != asked {
+                    problems.push(format!(
+                        "{} spends {}:{}: WatchedSpend.outpoint_key {}, is_watched_spend was asked {}",
+                        s.txid,
+                        s.spends.txid,
+                        s.spends.index,
+                        s.outpoint_key,
+                        Hex(asked)
+                    ));
+                }
             }
             if got.iter().any(|(_, o)| *o == null) {
                 problems.push("the coinbase's null outpoint was reported as a spend".into());
@@ -193,8 +213,10 @@ fn spends(r: &mut Report, ctx: &Ctx<'_>, block: &[u8], index: &BlockIndex) {
         }
         Err(e) => problems.push(e.to_string()),
     }
-    // Match.spends lists what the matched transaction spends, and nothing for a coinbase.
+    // Match.spends lists what the matched transaction spends, and nothing for a coinbase;
+    // Match.outpoint_keys the same outpoints as is_watched_spend is asked them.
     let keys_host = TestHost::with_keys(keys(index));
+    let mut keyless = Vec::new();
     if let Ok(reply) = plugin.scan_block(block, &keys_host) {
         for t in &index.txs {
             if let Some(m) = reply.matches.iter().find(|m| m.txid == t.txid) {
@@ -204,8 +226,27 @@ fn spends(r: &mut Report, ctx: &Ctx<'_>, block: &[u8], index: &BlockIndex) {
                         t.txid, m.spends, t.spends
                     ));
                 }
+                let want: Vec<Hex> =
+                    t.spends.iter().map(|o| Hex(bitcoin_outpoint_key(o).expect("index txids are 32 bytes"))).collect();
+                if m.outpoint_keys.is_empty() && !want.is_empty() {
+                    keyless.push(t.txid.as_str());
+                } else if m.outpoint_keys != want {
+                    let show = |k: &[Hex]| k.iter().map(Hex::to_string).collect::<Vec<_>>().join(", ");
+                    problems.push(format!(
+                        "{}: Match.outpoint_keys [{}], the transaction spends [{}] (txid in wire order ‖ vout u32 LE)",
+                        t.txid,
+                        show(&m.outpoint_keys),
+                        show(&want)
+                    ));
+                }
             }
         }
+    }
+    if !keyless.is_empty() {
+        problems.push(format!(
+            "Match.outpoint_keys is empty for {}: the host cannot watch what a pending payment spends, so its replacement goes unseen",
+            keyless.join(", ")
+        ));
     }
     if problems.is_empty() {
         r.pass(name, format!("{} outpoints", want.len()));

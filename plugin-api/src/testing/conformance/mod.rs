@@ -19,8 +19,10 @@
 //! * `bitcoin`: over the real mainnet block of [`super::fixtures`]: `scan_block` finds exactly
 //!   the reference outputs with their txids in display order, amounts in satoshis, `asset` the
 //!   asset id, `key` the scriptPubKey; `scan_tx` of each sampled transaction agrees with
-//!   `scan_block`; watched spends are reported with the spending txid and a coinbase's null
-//!   outpoint is not a spend; a keys-only host is asked about spends at most once per scan;
+//!   `scan_block`; watched spends are reported with the spending txid and the outpoint key
+//!   `is_watched_spend` was asked, and a coinbase's null outpoint is not a spend; each match
+//!   lists what its transaction spends, also as outpoint keys (`Match::outpoint_keys`, what
+//!   the host watches); a keys-only host is asked about spends at most once per scan;
 //!   truncated and garbage input is an error, never a panic or a partial result.
 //! * `evm`: over a normalized block built with [`crate::evm::Block`]: a token plugin (the
 //!   config names a `contract`) finds exactly that contract's `Transfer` to a watched address

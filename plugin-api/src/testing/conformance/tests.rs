@@ -33,6 +33,7 @@ const SYMBOL_AS_ASSET: u8 = 2;
 const LENIENT: u8 = 3;
 const PANICS: u8 = 4;
 const TWICE: u8 = 5;
+const NO_OUTPOINT_KEYS: u8 = 6;
 
 impl<const F: u8> CurrencyPlugin for Fake<F> {
     const NAME: &'static str = "fake";
@@ -69,7 +70,12 @@ impl<const F: u8> CurrencyPlugin for Fake<F> {
                 }
                 let asset = if F == SYMBOL_AS_ASSET { "BTC" } else { "X" }.to_string();
                 let amount_base = o.value.to_string();
-                let m = Match { key: Hex(key), asset, amount_base, txid, index: o.index, spends: t.spends.clone() };
+                let outpoint_keys = match F {
+                    NO_OUTPOINT_KEYS => Vec::new(),
+                    _ => t.spends.iter().map(|o| Hex(fixtures::bitcoin_outpoint_key(o).unwrap())).collect(),
+                };
+                let spends = t.spends.clone();
+                let m = Match { key: Hex(key), asset, amount_base, txid, index: o.index, spends, outpoint_keys };
                 if F == TWICE {
                     reply.matches.push(m.clone());
                 }
@@ -127,6 +133,18 @@ fn a_payment_reported_twice_is_named() {
     static VT: PluginVTable = crate::__private::currency_vtable::<Fake<TWICE>>(true);
     let r = report(&VT);
     assert!(failed(&r, "scan_block finds the reference outputs").contains("more than once"), "{r}");
+}
+
+#[test]
+fn matches_without_outpoint_keys_are_named() {
+    static VT: PluginVTable = crate::__private::currency_vtable::<Fake<NO_OUTPOINT_KEYS>>(true);
+    let r = report(&VT);
+    let why = failed(&r, "watched spends are reported, a coinbase is not a spend");
+    assert!(why.contains("Match.outpoint_keys is empty for ") && why.contains("replacement goes unseen"), "{r}");
+    // The fake with keys is not blamed for them (it fails the check for not reporting spends).
+    static WITH_KEYS: PluginVTable = crate::__private::currency_vtable::<Fake<TWICE>>(true);
+    let r = report(&WITH_KEYS);
+    assert!(!failed(&r, "watched spends are reported, a coinbase is not a spend").contains("outpoint_keys"), "{r}");
 }
 
 #[test]
@@ -205,6 +223,7 @@ impl CurrencyPlugin for EtherEverywhere {
                 txid,
                 index: 0,
                 spends: vec![],
+                outpoint_keys: vec![],
             });
         }
         Ok(reply)

@@ -123,6 +123,15 @@ fn spends_of(tx: &bitcoin::Transaction) -> Vec<OutPoint> {
         .collect()
 }
 
+/// What a transaction spends, as `Match.outpoint_keys` lists it: each outpoint's consensus
+/// serialization (txid in wire order ‖ vout u32 LE), which `is_watched_spend` is asked.
+fn outpoint_keys_of(tx: &bitcoin::Transaction) -> Vec<Hex> {
+    if tx.is_coinbase() {
+        return Vec::new();
+    }
+    tx.input.iter().map(|i| Hex(bitcoin::consensus::serialize(&i.previous_output))).collect()
+}
+
 /// The SDK's reference index of the mainnet block (what the conformance kit checks plugins
 /// against) agrees with rust-bitcoin, an implementation independent of it and of this plugin.
 #[test]
@@ -180,14 +189,17 @@ fn scanning_the_mainnet_block_finds_exactly_the_planted_outputs() {
     for tx in &block.txdata {
         for (i, o) in tx.output.iter().enumerate() {
             if set.contains(o.script_pubkey.as_bytes()) {
-                expected.push((tx.compute_txid().to_string(), i as u32, o.value.to_sat().to_string(), spends_of(tx)));
+                let txid = tx.compute_txid().to_string();
+                expected.push((txid, i as u32, o.value.to_sat().to_string(), spends_of(tx), outpoint_keys_of(tx)));
             }
         }
     }
     let vt = host_for(&set);
     let found = plugin(Network::Bitcoin).scan_block(&raw, &Host::new(&vt)).unwrap().matches;
-    let got: Vec<_> =
-        found.iter().map(|m| (m.txid.clone(), m.index, m.amount_base.clone(), m.spends.clone())).collect();
+    let got: Vec<_> = found
+        .iter()
+        .map(|m| (m.txid.clone(), m.index, m.amount_base.clone(), m.spends.clone(), m.outpoint_keys.clone()))
+        .collect();
     assert_eq!(got, expected);
     assert!(expected.len() >= 3);
     // One transaction alone scans the same way.
@@ -234,7 +246,8 @@ fn spends_of_watched_outpoints_are_reported_with_the_spending_txid() {
         reply.watched_spends,
         vec![WatchedSpend {
             txid: tx.compute_txid().to_string(),
-            spends: OutPoint { txid: prev.txid.to_string(), index: prev.vout }
+            spends: OutPoint { txid: prev.txid.to_string(), index: prev.vout },
+            outpoint_key: Hex(outpoint.clone()),
         }]
     );
     outpoint[35] ^= 1;
