@@ -1,8 +1,10 @@
 //! paywatch: a self-hosted, non-custodial crypto payment daemon.
 //!
 //! The binary is a thin shell around [`run`]: it parses arguments, loads the [`config`],
-//! initializes tracing and hands over a shutdown future. Everything else is private; see
-//! `docs/layout.md` for what each module owns.
+//! initializes tracing and hands over a shutdown future. The public surface is what the
+//! binary needs (`run`, `run_with`, the `config` module, the plugin checks behind
+//! `config check`/`plugins list`/`plugins check`, `init_tracing` and the error types); every
+//! module is private; see `docs/layout.md` for what each one owns.
 
 mod api;
 #[doc(hidden)]

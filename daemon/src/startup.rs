@@ -1,5 +1,6 @@
-//! Assembling the daemon's parts from the config: the watch set, the plugins the config uses,
-//! and each chain's way of making watches. `paywatch config check` runs the plugin part too,
+//! Assembling the daemon's parts from the config: the plugins the config uses (checked
+//! against their chains), the watch set attached to them, assets' decimals and invoice
+//! assets, and each chain's way of making watches. `paywatch config check` runs the plugin part too,
 //! so that what `run` refuses, it refuses.
 
 use crate::config::{AssetConfig, ChainConfig, ChainNode, Config};

@@ -5,7 +5,8 @@
 //! * **currency plugins** ([`CurrencyPlugin`]) own one currency family's formats: address ⇄
 //!   canonical key, derivation from extended public keys, block and transaction scanning,
 //!   amounts and payment URIs;
-//! * **platform plugins** ([`PlatformPlugin`]) turn an event into the HTTP request(s) a shop
+//! * **platform plugins** ([`PlatformPlugin`]) turn an event (typed in [`events`]: every
+//!   event kind and the Invoice, Payment and Refund it carries) into the HTTP request(s) a shop
 //!   platform expects and read its response as ack / retry / fail / disable.
 //!
 //! A plugin author writes ordinary Rust against these traits and one export macro; no

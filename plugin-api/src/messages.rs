@@ -34,8 +34,9 @@ impl PluginError {
     }
 
     /// From a platform plugin's `render`: this event can never be delivered to this endpoint
-    /// as it is (a param the platform will never accept, an event it has no request for). The
-    /// delivery is recorded as failed and not retried; other errors from `render` are retried.
+    /// as it is (a param the platform will never accept). The delivery is recorded as failed
+    /// and not retried; other errors from `render` are retried. An event the platform has no
+    /// request for is not an error: reply with an empty `requests` list to skip it.
     pub fn undeliverable(message: impl Into<String>) -> Self {
         Self::new(Self::UNDELIVERABLE, message)
     }

@@ -84,7 +84,8 @@ pub trait PlatformPlugin: Sized + Send + Sync + 'static {
         Ok(())
     }
 
-    /// The HTTP request(s) that deliver one event to one endpoint. Return
+    /// The HTTP request(s) that deliver one event to one endpoint; read the event as the typed
+    /// [`crate::events::Event`]. An empty list skips the event (recorded as delivered). Return
     /// [`PluginError::undeliverable`] when this can never succeed (no retry); any other error is
     /// retried on the schedule, like a failed request.
     fn render(&self, req: &RenderRequest, host: &Host<'_>) -> Result<RenderReply, PluginError>;

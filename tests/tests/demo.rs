@@ -13,6 +13,12 @@ fn the_demo_runs_and_shows_the_daemon_working() {
             cmd.env_remove(k);
         }
     }
+    // The build this test belongs to (target/debug/deps/demo-…): the demo's cargo reuses it, and
+    // its setup.sh leaves the sources' mtimes alone (touching them would make the daemon binary
+    // look stale to the tests running beside this one).
+    let exe = std::env::current_exe().unwrap();
+    let target = exe.ancestors().nth(3).expect("target/debug/deps/test");
+    cmd.env("CARGO_TARGET_DIR", target).env("PAYWATCH_KEEP_MTIMES", "1");
     let out = cmd.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "demo failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));

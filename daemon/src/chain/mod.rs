@@ -1,5 +1,7 @@
 //! Chain followers: one per configured chain, each keeping the chain's local best chain equal
-//! to its node's (by hash) and handing the indexer what changed. Feeds are only triggers.
+//! to its node's (by hash) and handing the indexer what changed. Feeds (ZMQ, newHeads) wake the
+//! follower and, for Bitcoin, carry `rawtx`/`rawblock` for the fast paths; the node, by hash,
+//! stays the truth.
 
 mod bitcoin;
 mod evm;

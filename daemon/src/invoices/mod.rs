@@ -1,10 +1,12 @@
 //! Invoices and refunds: payment requests with fresh addresses, a status that never lies
 //! (`machine`), expiry timers that survive restarts, and refunds the merchant pays from their
-//! own wallet. Only this module and `index` decide state; both write through `store`.
+//! own wallet. Only this module and `index` decide state; both write through `db`.
 //!
 //! Every change of an invoice (creation, a payment, a tick of the clock, a cancellation) is
 //! made under one lock and written as one batch with its outbox events, so events of an
-//! invoice are in order and carry a per-invoice `sequence`.
+//! invoice are in order and carry a per-invoice `sequence`. Payment-driven changes go into the
+//! indexer's batch (`PaymentHook::contribute`), which the indexer writes; watches for invoice
+//! addresses and refund destinations are made through `index::Watches::stage`.
 
 mod create;
 mod machine;

@@ -134,6 +134,7 @@ impl TestHost {
     /// The vtable, for calls through the C ABI (the harness). Not public: its callbacks
     /// dereference `ctx`, so a copy that outlived `self` or carried another `ctx` would be
     /// unsound through the safe [`Host::new`].
+    #[cfg(feature = "conformance")]
     pub(crate) fn vtable(&self) -> &HostVTable {
         &self.vt
     }

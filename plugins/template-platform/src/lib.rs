@@ -10,6 +10,7 @@
 //! The body is `{id, type, timestamp, data}` with `timestamp` the event's `created_at`
 //! (RFC 3339), as the `webhook` plugin sends it.
 
+use paywatch_plugin_api::events::Event;
 use paywatch_plugin_api::messages::*;
 use paywatch_plugin_api::{export_platform_plugin, Host, PlatformPlugin, PluginError};
 
@@ -45,11 +46,16 @@ impl PlatformPlugin for JsonPost {
         // instead of retrying it for days. (Any other error is retried.)
         let ep = Endpoint::parse(&req.endpoint).map_err(|e| PluginError::undeliverable(e.message))?;
         let url = ep.url;
+        // The typed event: `kind()` is `None` for a type newer than this SDK (forwarded as
+        // is here; skip it with an empty reply if your platform cannot take it), and
+        // `invoice()` / `payment()` / `refund()` give the typed data when you need fields.
+        let event: Event = serde_json::from_value(req.event.clone())
+            .map_err(|e| PluginError::invalid_input(format!("event does not read as an event: {e}")))?;
         let body = serde_json::json!({
-            "id": req.event["id"],
-            "type": req.event["type"],
-            "timestamp": req.event["created_at"],
-            "data": req.event["data"],
+            "id": &event.id,
+            "type": &event.event_type,
+            "timestamp": &event.created_at,
+            "data": &event.data,
         });
         let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
         if let Some((n, v)) = ep.header {
@@ -58,7 +64,7 @@ impl PlatformPlugin for JsonPost {
         if let Some(ua) = &self.user_agent {
             headers.push(("user-agent".to_string(), ua.clone()));
         }
-        host.debug(&format!("rendering {} for {url} (attempt {})", req.event["type"], req.attempt));
+        host.debug(&format!("rendering {} for {url} (attempt {})", event.event_type, req.attempt));
         Ok(RenderReply {
             requests: vec![HttpRequest {
                 method: "POST".into(),

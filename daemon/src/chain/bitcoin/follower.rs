@@ -1,7 +1,9 @@
 //! The Bitcoin follower: keeps the chain's local best chain equal to the node's, by hash.
-//! Runs on its own thread; ZMQ messages, a timer and startup all lead to [`Follower::sync`]:
-//! compare tips, walk back to the fork point, disconnect, fetch the node's blocks (a few
-//! requests in flight), connect them in order, then diff the mempool.
+//! Runs on its own thread. A ZMQ `rawtx` is scanned at once and a `rawblock` on the tip is
+//! connected at once (the fast paths); anything else (a gap, a timer, startup, a block not on
+//! the tip) leads to [`Follower::sync`]: compare tips, walk back to the fork point, disconnect,
+//! fetch the node's blocks (a few requests in flight), connect them in order, then diff the
+//! mempool.
 
 use super::rpc::BitcoinNode;
 use super::Trigger;
