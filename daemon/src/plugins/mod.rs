@@ -9,7 +9,7 @@ mod loader;
 pub use check::{check_file, CheckOptions, Checked};
 pub(crate) use host::CallContext;
 pub(crate) use instance::{CallError, PluginInstance};
-pub(crate) use loader::{Kind, Library};
+pub(crate) use loader::{load, Kind, Library};
 
 use crate::health::{Health, Kind as HealthKind, Status};
 use loader::LoadError;
