@@ -1,12 +1,17 @@
-//! For benchmarks only (hidden from the docs): the daemon's real watch set and host vtable, so
-//! that benches measure production code rather than a copy of it.
+//! For benchmarks only (hidden from the docs): the daemon's real watch set, host vtable and
+//! plugin instances, so that benches measure production code rather than a copy of it.
 
+use crate::config::{BitcoinNetwork, ChainKind};
 use crate::db::{Db, DbError, WatchRecord};
 use crate::db::{EndpointRecord, NewEvent};
 use crate::events::EventKind;
+use crate::health::Health;
 use crate::index::{ChainSet, WatchSet};
-use crate::plugins::CallContext;
+use crate::plugins::{CallContext, Kind, PluginInstance};
+use crate::RunError;
 use paywatch_plugin_api::abi::HostVTable;
+use paywatch_plugin_api::messages::ScanReply;
+use serde_json::{Map, Value};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -58,11 +63,68 @@ impl BenchWatchSet {
         self.chain.heap_bytes()
     }
 
-    /// Runs `f` with the host vtable a currency plugin of this chain gets during a scan.
+    /// Runs `f` with the host vtable a currency plugin of this chain gets during a scan (for a
+    /// plugin linked in and called directly).
     pub fn with_host<R>(&self, f: impl FnOnce(&HostVTable) -> R) -> R {
         let ctx = CallContext { plugin: "bench", watches: Some(&self.chain), view: Some(self.chain.view()) };
         let vt = ctx.vtable();
         f(&vt)
+    }
+
+    /// Loads the currency plugin library at `path` with the daemon's loader and creates the
+    /// instance `run` creates for an asset `asset` of this set's chain: the same config
+    /// (`asset`, `symbol`, `chain`, the chain's `network` or `chain_id`, then the asset table's
+    /// `own` keys, e.g. `contract`, `decimals`), checked to scan `chain`'s kind, with this watch
+    /// set attached.
+    pub fn currency_plugin(
+        &self,
+        path: &Path,
+        asset: &str,
+        chain: BenchChain,
+        own: &Map<String, Value>,
+    ) -> Result<BenchPlugin, RunError> {
+        let lib = crate::plugins::load(path).map_err(|e| RunError::Plugin(Box::new(e)))?;
+        if lib.kind != Kind::Currency {
+            let message = format!("{} is a platform plugin", lib.name);
+            return Err(RunError::Refused { at: path.display().to_string(), message });
+        }
+        let (kind, node) = match chain {
+            BenchChain::Bitcoin(network) => {
+                (ChainKind::Bitcoin, ("network", serde_json::to_value(network).expect("enum encodes")))
+            }
+            BenchChain::Evm { chain_id } => (ChainKind::Evm, ("chain_id", chain_id.into())),
+        };
+        let config = crate::startup::currency_plugin_config(asset, CHAIN, [node], own);
+        let health = Arc::new(Health::new());
+        let inst = crate::startup::currency_instance(Arc::new(lib), asset, CHAIN, kind, &config, &health)?;
+        inst.attach_watches(self.chain.clone());
+        Ok(BenchPlugin(inst))
+    }
+}
+
+/// The chain of a [`BenchWatchSet`] as its `[[chains]]` table would describe it to a currency
+/// plugin: the kind, and the Bitcoin network or EVM chain id.
+#[derive(Debug, Clone, Copy)]
+pub enum BenchChain {
+    Bitcoin(BitcoinNetwork),
+    Evm { chain_id: u64 },
+}
+
+/// A currency plugin instance of [`BenchWatchSet::currency_plugin`]: the daemon's own, so a
+/// call costs what it costs a chain follower (instance lock, host vtable and watch-set view,
+/// reply copied out of the plugin and decoded, panics caught).
+#[derive(Debug)]
+pub struct BenchPlugin(PluginInstance);
+
+impl BenchPlugin {
+    /// Scans a raw block (`abi::SCAN_BLOCK`) or transaction (`abi::SCAN_TX`), as a follower does.
+    pub fn scan(&self, what: u32, raw: &[u8]) -> Result<ScanReply, RunError> {
+        self.0.scan(what, raw).map_err(|e| RunError::Plugin(Box::new(e)))
+    }
+
+    /// A control-plane call (e.g. `parse_address`) with a JSON payload; the reply's bytes.
+    pub fn call_raw(&self, method: &str, payload: &[u8]) -> Result<Vec<u8>, RunError> {
+        self.0.call_raw(method, payload).map_err(|e| RunError::Plugin(Box::new(e)))
     }
 }
 

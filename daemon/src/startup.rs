@@ -3,10 +3,10 @@
 //! assets, and each chain's way of making watches. `paywatch config check` runs the plugin part too,
 //! so that what `run` refuses, it refuses.
 
-use crate::config::{AssetConfig, ChainConfig, ChainNode, Config};
+use crate::config::{AssetConfig, ChainConfig, ChainKind, ChainNode, Config};
 use crate::health::Health;
 use crate::index::{self, ChainWatches, WatchSet};
-use crate::plugins::{Kind, PluginInstance, Registry};
+use crate::plugins::{Kind, Library, PluginInstance, Registry};
 use crate::RunError;
 use paywatch_plugin_api::messages::{currency_method, CurrencyInfo};
 use serde_json::{json, Value};
@@ -91,22 +91,38 @@ fn currency(
         dir: dir.clone(),
     })?;
     let chain = config.chain(&asset.chain).expect("validated: assets name configured chains");
-    let label = format!("{}@{}", asset.plugin, asset.id);
-    let inst = PluginInstance::new(lib, label, &asset_plugin_config(asset, chain), None, health.clone())
+    currency_instance(lib, &asset.id, &chain.name, chain.kind(), &asset_plugin_config(asset, chain), health)
+}
+
+/// An asset's instance of a loaded currency plugin, created from its config
+/// ([`currency_plugin_config`]), labelled `plugin@asset`, its matches recorded for the asset,
+/// and checked to scan chains of `kind` (the plugin's `info`). No watch set yet
+/// ([`attach_watches`]).
+pub(crate) fn currency_instance(
+    lib: Arc<Library>,
+    asset: &str,
+    chain: &str,
+    kind: ChainKind,
+    config: &Value,
+    health: &Arc<Health>,
+) -> Result<PluginInstance, RunError> {
+    let plugin = lib.name.clone();
+    let inst = PluginInstance::new(lib, format!("{plugin}@{asset}"), config, None, health.clone())
         .map_err(|e| RunError::Plugin(Box::new(e)))?
-        .for_asset(&asset.id);
+        .for_asset(asset);
     let info: CurrencyInfo = inst.call(currency_method::INFO, &json!({})).map_err(|e| RunError::Plugin(Box::new(e)))?;
-    if info.chain_kind != chain.kind().as_str() {
+    if info.chain_kind != kind.as_str() {
         return Err(RunError::ChainKind {
-            asset: asset.id.clone(),
-            plugin: asset.plugin.clone(),
+            asset: asset.to_string(),
+            plugin,
             scans: info.chain_kind,
-            chain: chain.name.clone(),
-            kind: chain.kind().as_str(),
+            chain: chain.to_string(),
+            kind: kind.as_str(),
         });
     }
     Ok(inst)
 }
+
 /// Connects each asset's currency instance to its chain's watch set (what `is_watched` asks).
 pub(crate) fn attach_watches(config: &Config, currencies: &Currencies, set: &WatchSet) {
     for asset in &config.assets {

@@ -1,6 +1,7 @@
 //! The bitcoin plugin's hot path on the real 1.38 MB mainnet block of `plugin-api/testdata/`, with
 //! 1,000,000 watched scripts in the daemon's real watch set (fingerprint table, host vtable,
-//! RocksDB confirmation of hits), against a full decode (`Block::consensus_decode` +
+//! RocksDB confirmation of hits), scanned by the daemon's own instance of the release plugin
+//! (loader, C ABI, JSON reply), against a full decode (`Block::consensus_decode` +
 //! `compute_txid` for every transaction). Then the watch set's memory: RSS growth with 1M and
 //! 10M watches. Prints figures only.
 //!
@@ -9,9 +10,11 @@
 #![allow(clippy::print_stdout)]
 
 use bitcoincore_rpc::bitcoin::{self, consensus::Decodable};
-use paywatch_plugin_api::{CurrencyPlugin, Host};
-use paywatch_plugin_bitcoin::Bitcoin;
-use paywatch_tests::bench::{mainnet_block, median_and_best_ms, rss_bytes, watch_set_with, BenchWatchSet};
+use paywatch::config::BitcoinNetwork;
+use paywatch_plugin_api::abi::SCAN_BLOCK;
+use paywatch_tests::bench::{
+    mainnet_block, median_and_best_ms, release_plugins, rss_bytes, watch_set_with, BenchChain, BenchWatchSet,
+};
 
 fn main() {
     scan(0);
@@ -32,30 +35,29 @@ fn scan(watched: u64) {
         set.watch(tx.output[0].script_pubkey.as_bytes()).unwrap();
     }
     let watched = set.len();
-    set.with_host(|vt| {
-        let host = Host::new(vt);
-        let plugin = Bitcoin::create(serde_json::json!({"network": "mainnet"}), &host).unwrap();
-        let matches = plugin.scan_block(&raw, &host).unwrap().matches.len();
-        let outputs: usize = block.txdata.iter().map(|t| t.output.len()).sum();
-        let time = |f: &dyn Fn()| median_and_best_ms(400, f);
-        let (scan_ms, scan_best) = time(&|| {
-            plugin.scan_block(&raw, &host).unwrap();
-        });
-        let (decode_ms, decode_best) = time(&|| {
-            let b = bitcoin::Block::consensus_decode(&mut raw.as_slice()).unwrap();
-            for tx in &b.txdata {
-                std::hint::black_box(tx.compute_txid());
-            }
-        });
-        println!(
-            "bitcoin scan_block: {} bytes, {} txs, {outputs} outputs, {} watched, {matches} matches: \
-             scan {scan_ms:.3} ms (best {scan_best:.3}), full decode + txids {decode_ms:.3} ms (best {decode_best:.3}): {:.1}x (medians)",
-            raw.len(),
-            block.txdata.len(),
-            watched,
-            decode_ms / scan_ms
-        );
+    let file = release_plugins().join("libpaywatch_plugin_bitcoin.so");
+    let plugin =
+        set.currency_plugin(&file, "BTC", BenchChain::Bitcoin(BitcoinNetwork::Mainnet), &Default::default()).unwrap();
+    let matches = plugin.scan(SCAN_BLOCK, &raw).unwrap().matches.len();
+    let outputs: usize = block.txdata.iter().map(|t| t.output.len()).sum();
+    let time = |f: &dyn Fn()| median_and_best_ms(400, f);
+    let (scan_ms, scan_best) = time(&|| {
+        plugin.scan(SCAN_BLOCK, &raw).unwrap();
     });
+    let (decode_ms, decode_best) = time(&|| {
+        let b = bitcoin::Block::consensus_decode(&mut raw.as_slice()).unwrap();
+        for tx in &b.txdata {
+            std::hint::black_box(tx.compute_txid());
+        }
+    });
+    println!(
+        "bitcoin scan_block: {} bytes, {} txs, {outputs} outputs, {} watched, {matches} matches: \
+         scan {scan_ms:.3} ms (best {scan_best:.3}), full decode + txids {decode_ms:.3} ms (best {decode_best:.3}): {:.1}x (medians)",
+        raw.len(),
+        block.txdata.len(),
+        watched,
+        decode_ms / scan_ms
+    );
 }
 
 /// RSS growth of `n` watches: loaded at start (`presized`), or added one by one (the table

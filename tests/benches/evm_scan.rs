@@ -1,7 +1,7 @@
 //! The EVM hot path after fetch, on a block of 500 transactions and 2,000 logs, with 1,000,000
 //! watched addresses in the daemon's real watch set (fingerprint table, host vtable, RocksDB
-//! confirmation of hits): the real `ethereum` plugin and two `erc20` instances, loaded as the
-//! daemon loads them (release cdylibs, C ABI, JSON replies), scanning the normalized block,
+//! confirmation of hits): the daemon's own instances of the real `ethereum` plugin and of two
+//! `erc20` assets (its loader, release cdylibs, C ABI, JSON replies), scanning the normalized block,
 //! plus the daemon's own work before that (node JSON decoded, checked, normalized, encoded).
 //! Prints figures only.
 //!
@@ -11,8 +11,7 @@
 
 use paywatch_plugin_api::abi::SCAN_BLOCK;
 use paywatch_plugin_api::evm::{Block, Log, Tx};
-use paywatch_plugin_api::messages::ScanReply;
-use paywatch_tests::bench::{median_and_best_ms, AbiPlugin, BenchWatchSet};
+use paywatch_tests::bench::{median_and_best_ms, release_plugins, BenchChain, BenchPlugin, BenchWatchSet};
 use serde_json::{json, Value};
 
 const WATCHED: u64 = 1_000_000;
@@ -39,43 +38,40 @@ fn main() {
     let fetched = paywatch::bench::EvmFetched::decode(&block_json, &receipts_json).unwrap();
     assert_eq!(fetched.normalize_and_encode().unwrap(), raw, "the daemon's normalization");
 
-    let plugins = paywatch_tests::run_script("build-plugins.sh", &["--release"]).unwrap();
-    set.with_host(|hvt| {
-        let contract = |i: usize| paywatch_evm_common::hex0x(&tokens[i]);
-        let eth = AbiPlugin::load(&plugins.join("libpaywatch_plugin_ethereum.so"), &json!({"asset": "ETH", "chain_id": 1}), hvt);
-        let erc20 = plugins.join("libpaywatch_plugin_erc20.so");
-        let token = |i: usize, id: &str| {
-            AbiPlugin::load(&erc20, &json!({"asset": id, "chain_id": 1, "contract": contract(i), "decimals": 6}), hvt)
-        };
-        let (usdt, usdc) = (token(0, "USDT"), token(1, "USDC"));
-        // Each reply decoded as the daemon decodes it; the number of matches.
-        let matches_of = |p: &AbiPlugin| {
-            p.scan(SCAN_BLOCK, &raw, hvt, |r| serde_json::from_slice::<ScanReply>(r).unwrap().matches.len())
-        };
-        let scan_all = || matches_of(&eth) + matches_of(&usdt) + matches_of(&usdc);
-        let matches = scan_all();
-        let (scan, scan_best) = time(&|| {
-            std::hint::black_box(scan_all());
-        });
-        let (prep, prep_best) = time(&|| {
-            std::hint::black_box(fetched.normalize_and_encode().unwrap());
-        });
-        let (decode, decode_best) = time(&|| {
-            std::hint::black_box(paywatch::bench::EvmFetched::decode(&block_json, &receipts_json).unwrap());
-        });
-        println!(
-            "evm block: {TXS} txs, {LOGS} logs ({} bytes encoded, {} bytes of node JSON), {} watched, {matches} matches:\n  \
-             scan by ethereum + 2 x erc20 (cdylibs through the C ABI): {scan:.3} ms (best {scan_best:.3})\n  \
-             daemon: checked, normalized, encoded: {prep:.3} ms (best {prep_best:.3})\n  \
-             after fetch, total: {:.3} ms per block (medians)\n  \
-             (fetch's CPU part, node JSON -> typed block and receipts in the RPC client, 8 blocks in flight: \
-             {decode:.3} ms, best {decode_best:.3})",
-            raw.len(),
-            block_json.len() + receipts_json.len(),
-            set.len(),
-            scan + prep
-        );
+    let plugins = release_plugins();
+    let evm = BenchChain::Evm { chain_id: 1 };
+    let eth = set.currency_plugin(&plugins.join("libpaywatch_plugin_ethereum.so"), "ETH", evm, &Default::default());
+    let erc20 = plugins.join("libpaywatch_plugin_erc20.so");
+    let token = |i: usize, id: &str| {
+        let own = json!({"contract": paywatch_evm_common::hex0x(&tokens[i]), "decimals": 6});
+        set.currency_plugin(&erc20, id, evm, own.as_object().unwrap())
+    };
+    let (eth, usdt, usdc) = (eth.unwrap(), token(0, "USDT").unwrap(), token(1, "USDC").unwrap());
+    // Each reply decoded as the daemon decodes it; the number of matches.
+    let matches_of = |p: &BenchPlugin| p.scan(SCAN_BLOCK, &raw).unwrap().matches.len();
+    let scan_all = || matches_of(&eth) + matches_of(&usdt) + matches_of(&usdc);
+    let matches = scan_all();
+    let (scan, scan_best) = time(&|| {
+        std::hint::black_box(scan_all());
     });
+    let (prep, prep_best) = time(&|| {
+        std::hint::black_box(fetched.normalize_and_encode().unwrap());
+    });
+    let (decode, decode_best) = time(&|| {
+        std::hint::black_box(paywatch::bench::EvmFetched::decode(&block_json, &receipts_json).unwrap());
+    });
+    println!(
+        "evm block: {TXS} txs, {LOGS} logs ({} bytes encoded, {} bytes of node JSON), {} watched, {matches} matches:\n  \
+         scan by ethereum + 2 x erc20 (cdylibs through the C ABI): {scan:.3} ms (best {scan_best:.3})\n  \
+         daemon: checked, normalized, encoded: {prep:.3} ms (best {prep_best:.3})\n  \
+         after fetch, total: {:.3} ms per block (medians)\n  \
+         (fetch's CPU part, node JSON -> typed block and receipts in the RPC client, 8 blocks in flight: \
+         {decode:.3} ms, best {decode_best:.3})",
+        raw.len(),
+        block_json.len() + receipts_json.len(),
+        set.len(),
+        scan + prep
+    );
 }
 
 fn time(f: &dyn Fn()) -> (f64, f64) {

@@ -4,18 +4,18 @@
 //!
 //! * control-plane `call` with a ~1 KB JSON payload: calls/s;
 //! * `scan_block` on the real 1.38 MB mainnet block in `plugin-api/testdata/`, through the C ABI
-//!   (loaded `.so`, vtable call, host vtable, JSON reply) versus the same scanner linked in and
-//!   called directly. The scanner is the fixture's (it asks `is_watched` for every 20-byte
-//!   chunk: ~69,000 host callbacks per block, more than a block has outputs); the watch set has
-//!   1,000,000 fingerprints.
+//!   (the daemon's own instance of the loaded `.so`: vtable call, host vtable, JSON reply copied
+//!   and decoded) versus the same scanner linked in and called directly. The scanner is the
+//!   fixture's (it asks `is_watched` for every 20-byte chunk: ~69,000 host callbacks per block,
+//!   more than a block has outputs); the watch set has 1,000,000 fingerprints.
 // A benchmark prints its figures.
 #![allow(clippy::print_stdout)]
 
-use paywatch_plugin_api::abi::HostVTable;
+use paywatch::config::BitcoinNetwork;
 use paywatch_plugin_api::abi::SCAN_BLOCK;
 use paywatch_plugin_api::{CurrencyPlugin, Host};
 use paywatch_plugin_fixture::Fixture;
-use paywatch_tests::bench::{mainnet_block, AbiPlugin, BenchWatchSet};
+use paywatch_tests::bench::{mainnet_block, release_plugins, BenchChain, BenchPlugin, BenchWatchSet};
 use std::time::Instant;
 
 fn main() {
@@ -29,19 +29,20 @@ fn main() {
     for at in [0usize, 20 * 1000, 20 * 50_000] {
         set.watch(&raw[at..at + 20]).unwrap();
     }
-    set.with_host(|hvt| bench(&raw, hvt));
+    // The fixture claims the bitcoin chain kind.
+    let file = release_plugins().join("fixtures/fixture.so");
+    let chain = BenchChain::Bitcoin(BitcoinNetwork::Mainnet);
+    let plugin = set.currency_plugin(&file, "TEST", chain, &Default::default()).unwrap();
+    bench(&raw, &plugin, &set);
 }
 
-fn bench(raw: &[u8], hvt: &HostVTable) {
-    let plugins = paywatch_tests::run_script("build-plugins.sh", &["--release"]).unwrap();
-    let plugin = AbiPlugin::load(&plugins.join("fixtures/fixture.so"), &serde_json::json!({}), hvt);
-
+fn bench(raw: &[u8], plugin: &BenchPlugin, set: &BenchWatchSet) {
     // Control plane: parse_address with a ~1 KB payload (the fixture echoes it back, ~3 KB reply).
     let payload = serde_json::to_vec(&serde_json::json!({"address": "a".repeat(1000)})).unwrap();
     let n = 200_000;
     let t = Instant::now();
     for _ in 0..n {
-        plugin.call("parse_address", &payload, hvt, |r| r.len());
+        plugin.call_raw("parse_address", &payload).unwrap();
     }
     let secs = t.elapsed().as_secs_f64();
     println!(
@@ -53,11 +54,8 @@ fn bench(raw: &[u8], hvt: &HostVTable) {
 
     // Hot path.
     let rounds = 50;
-    let through_abi = |raw: &[u8]| plugin.scan(SCAN_BLOCK, raw, hvt, |r| r.len());
-    let direct = Fixture::create(serde_json::json!({}), &Host::new(hvt)).unwrap();
-    let h = Host::new(hvt);
-    let (m1, m2) = (through_abi(raw), direct.scan_block(raw, &h).unwrap().matches.len());
-    assert!(m1 > 0 && m2 == 3, "planted matches found");
+    let through_abi = |raw: &[u8]| plugin.scan(SCAN_BLOCK, raw).unwrap().matches.len();
+    assert_eq!(through_abi(raw), 3, "planted matches found");
     let time = |f: &dyn Fn()| {
         f();
         let t = Instant::now();
@@ -69,8 +67,14 @@ fn bench(raw: &[u8], hvt: &HostVTable) {
     let abi_ms = time(&|| {
         through_abi(raw);
     });
-    let direct_ms = time(&|| {
-        direct.scan_block(raw, &h).unwrap();
+    // The same scanner linked in, with the host vtable the instance's scans get.
+    let direct_ms = set.with_host(|hvt| {
+        let h = Host::new(hvt);
+        let direct = Fixture::create(serde_json::json!({}), &h).unwrap();
+        assert_eq!(direct.scan_block(raw, &h).unwrap().matches.len(), 3, "planted matches found");
+        time(&|| {
+            direct.scan_block(raw, &h).unwrap();
+        })
     });
     println!(
         "scan_block, {} byte mainnet block, {} is_watched callbacks, 1M watched: through the ABI {abi_ms:.3} ms, direct {direct_ms:.3} ms, overhead {:.3} ms ({:+.1}%)",

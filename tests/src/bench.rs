@@ -1,9 +1,9 @@
 //! What the benchmarks share: the daemon's real watch set behind its real host vtable
-//! (`paywatch::bench`), filled with random-looking scripts, and the real mainnet block of
-//! `plugin-api/testdata/`.
+//! (`paywatch::bench`), filled with random-looking scripts, the release plugins its instances
+//! are made from, and the real mainnet block of `plugin-api/testdata/`.
 
-pub use paywatch::bench::BenchWatchSet;
-use paywatch_plugin_api::abi::HostVTable;
+pub use paywatch::bench::{BenchChain, BenchPlugin, BenchWatchSet};
+use std::path::PathBuf;
 
 /// A watch set in `dir` with `n` random-looking P2WPKH scripts (fingerprints only), sized at
 /// once as the daemon sizes it when it loads its watches at start.
@@ -26,6 +26,13 @@ pub fn random_script(i: u64) -> Vec<u8> {
         s.push((x >> 56) as u8);
     }
     s
+}
+
+/// The folder of release plugin libraries (`scripts/build-plugins.sh --release`), built once
+/// per process: load one with [`BenchWatchSet::currency_plugin`].
+pub fn release_plugins() -> PathBuf {
+    static OUT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    OUT.get_or_init(|| crate::run_script("build-plugins.sh", &["--release"]).unwrap_or_else(|e| panic!("{e}"))).clone()
 }
 
 /// The raw mainnet block of `plugin-api/testdata/`.
@@ -109,82 +116,4 @@ pub fn percentiles(mut ms: Vec<f64>) -> String {
     ms.sort_by(f64::total_cmp);
     let p = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
     format!("p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms", p(0.5), p(0.99), ms[ms.len() - 1])
-}
-
-/// A plugin library loaded and instantiated the way the daemon does it (C ABI, release
-/// cdylib), for benchmarks of the real crossing.
-pub struct AbiPlugin {
-    vt: &'static paywatch_plugin_api::abi::PluginVTable,
-    inst: paywatch_plugin_api::abi::Instance,
-    _lib: libloading::Library,
-}
-
-impl std::fmt::Debug for AbiPlugin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AbiPlugin").finish_non_exhaustive()
-    }
-}
-
-impl AbiPlugin {
-    /// Loads `path` and creates an instance from `config`; panics on any failure (benches).
-    pub fn load(path: &std::path::Path, config: &serde_json::Value, hvt: &HostVTable) -> Self {
-        use paywatch_plugin_api::abi::{self, Bytes, OwnedBuf};
-        // SAFETY: a paywatch plugin built by this repository; the library lives as long as the
-        // vtable and instance taken from it (fields drop after `Drop::drop`).
-        let lib = unsafe { libloading::Library::new(path) }.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        // SAFETY: the entry symbol's type is fixed by the ABI.
-        let entry = unsafe { lib.get::<abi::EntryFn>(abi::ENTRY_SYMBOL.as_bytes()) }.unwrap();
-        // SAFETY: a plugin of this repository returns its 'static vtable; `lib` outlives it.
-        let vt: &'static abi::PluginVTable = unsafe { &*entry() };
-        let mut inst: abi::Instance = std::ptr::null_mut();
-        let mut reply = OwnedBuf::EMPTY;
-        let cfg = config.to_string();
-        // SAFETY: per the ABI: config and host vtable live for the call; out-pointers valid.
-        let status = unsafe { (vt.create)(Bytes::new(cfg.as_bytes()), hvt, &mut inst, &mut reply) };
-        assert_eq!(status, abi::Status::OK, "create {}", path.display());
-        // SAFETY: the reply came from this plugin and is returned once.
-        unsafe { (vt.free_buf)(reply) };
-        Self { vt, inst, _lib: lib }
-    }
-
-    /// One `scan` crossing; `read` sees the reply before it is freed.
-    pub fn scan<R>(&self, what: u32, raw: &[u8], hvt: &HostVTable, read: impl FnOnce(&[u8]) -> R) -> R {
-        let mut reply = paywatch_plugin_api::abi::OwnedBuf::EMPTY;
-        let bytes = paywatch_plugin_api::abi::Bytes::new(raw);
-        // SAFETY: a live instance of this vtable; arguments live for the call.
-        let status = unsafe { (self.vt.scan)(self.inst, what, bytes, hvt, &mut reply) };
-        self.finish(status, reply, read)
-    }
-
-    /// One control-plane `call` crossing; `read` sees the reply before it is freed.
-    pub fn call<R>(&self, method: &str, payload: &[u8], hvt: &HostVTable, read: impl FnOnce(&[u8]) -> R) -> R {
-        use paywatch_plugin_api::abi::{Bytes, OwnedBuf};
-        let mut reply = OwnedBuf::EMPTY;
-        let status =
-            // SAFETY: a live instance of this vtable; arguments live for the call.
-            unsafe { (self.vt.call)(self.inst, Bytes::new(method.as_bytes()), Bytes::new(payload), hvt, &mut reply) };
-        self.finish(status, reply, read)
-    }
-
-    fn finish<R>(
-        &self,
-        status: paywatch_plugin_api::abi::Status,
-        reply: paywatch_plugin_api::abi::OwnedBuf,
-        read: impl FnOnce(&[u8]) -> R,
-    ) -> R {
-        assert_eq!(status, paywatch_plugin_api::abi::Status::OK);
-        // SAFETY: the plugin filled `reply` (ptr/len of its own allocation, or empty).
-        let bytes = if reply.len == 0 { &[][..] } else { unsafe { std::slice::from_raw_parts(reply.ptr, reply.len) } };
-        let out = read(bytes);
-        // SAFETY: the reply came from this plugin and is returned once.
-        unsafe { (self.vt.free_buf)(reply) };
-        out
-    }
-}
-
-impl Drop for AbiPlugin {
-    fn drop(&mut self) {
-        // SAFETY: the instance came from this vtable and is not used after.
-        unsafe { (self.vt.destroy)(self.inst) };
-    }
 }

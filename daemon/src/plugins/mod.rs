@@ -9,10 +9,10 @@ mod loader;
 pub use check::{check_file, CheckOptions, Checked};
 pub(crate) use host::CallContext;
 pub(crate) use instance::{CallError, PluginInstance};
-pub(crate) use loader::Kind;
+pub(crate) use loader::{load, Kind, Library};
 
 use crate::health::{Health, Kind as HealthKind, Status};
-use loader::{Library, LoadError};
+use loader::LoadError;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
