@@ -85,7 +85,8 @@ fn correct_plugins_of_both_kinds_load_and_answer() {
     // A platform plugin can't be found as a currency plugin, and vice versa.
     assert!(reg.get(Kind::Currency, "template-platform").is_none());
     let plat = instance(reg.get(Kind::Platform, "template-platform").unwrap(), None, health.clone());
-    let event = json!({"seq": 1, "id": "e1", "type": "invoice.settled", "store": "s", "data": {"x": 1}});
+    let event = json!({"seq": 1, "id": "e1", "type": "invoice.settled", "store": "s",
+        "created_at": "2026-11-27T09:00:00Z", "data": {"x": 1}});
     let r: RenderReply = plat
         .call(
             platform_method::RENDER,

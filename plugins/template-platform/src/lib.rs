@@ -142,7 +142,8 @@ mod tests {
     #[test]
     fn bad_endpoints_are_refused_at_creation_and_never_retried() {
         let vt = paywatch_plugin_api::testing::noop_host_vtable();
-        let event = serde_json::json!({"id": "e1", "type": "ping", "created_at": "2026-11-27T09:00:00Z", "data": {}});
+        let event = serde_json::json!({"seq": 0, "id": "e1", "type": "ping", "store": "shop1",
+            "created_at": "2026-11-27T09:00:00Z", "data": {}});
         for bad in [
             serde_json::json!({}),
             serde_json::json!({"url": "ftp://shop.example"}),
