@@ -61,7 +61,7 @@ pub enum RunError {
 }
 
 /// What `paywatch config check` adds to validation: loads the plugin directory and creates
-/// every plugin instance the config uses, exactly as [`run`] does first, before the store,
+/// every plugin instance the config uses, exactly as [`run`] does first, before the database,
 /// so a config that `run` would refuse for its plugins is refused here too. Returns one line
 /// per instance on success.
 pub fn check_plugins(config: &Config) -> Result<Vec<String>, RunError> {
@@ -77,7 +77,7 @@ pub fn check_plugins(config: &Config) -> Result<Vec<String>, RunError> {
 }
 
 /// Runs the daemon until `shutdown` resolves; then stops accepting API calls, lets requests in
-/// flight finish, flushes the store and returns.
+/// flight finish, flushes the database and returns.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), RunError> {
     run_with(config, shutdown, |_| {}).await
 }

@@ -38,7 +38,7 @@ impl NewEvent {
 
 /// A set of writes applied all together or not at all by [`Db::write`].
 pub(crate) struct Batch<'a> {
-    store: &'a Db,
+    db: &'a Db,
     wb: WriteBatch,
     events: Vec<NewEvent>,
 }
@@ -50,8 +50,8 @@ impl std::fmt::Debug for Batch<'_> {
 }
 
 impl<'a> Batch<'a> {
-    pub(super) fn new(store: &'a Db) -> Self {
-        Self { store, wb: WriteBatch::default(), events: Vec::new() }
+    pub(super) fn new(db: &'a Db) -> Self {
+        Self { db, wb: WriteBatch::default(), events: Vec::new() }
     }
 
     pub(super) fn into_parts(self) -> (WriteBatch, Vec<NewEvent>) {
@@ -61,17 +61,17 @@ impl<'a> Batch<'a> {
     /// Inserts or replaces a watch with all its index entries.
     pub(crate) fn put_watch(&mut self, w: &WatchRecord) -> Result<(), DbError> {
         let v = serde_json::to_vec(w).map_err(|e| DbError::Encode(e, CF_WATCHES))?;
-        self.wb.put_cf(self.store.cf(CF_WATCHES), watch_key(w.id), v);
-        self.wb.put_cf(self.store.cf(CF_WATCH_KEYS), watch_keys_key(&w.chain, &w.key, w.id), []);
-        self.wb.put_cf(self.store.cf(CF_STORE_WATCHES), store_watches_key(&w.store, w.id), []);
+        self.wb.put_cf(self.db.cf(CF_WATCHES), watch_key(w.id), v);
+        self.wb.put_cf(self.db.cf(CF_WATCH_KEYS), watch_keys_key(&w.chain, &w.key, w.id), []);
+        self.wb.put_cf(self.db.cf(CF_STORE_WATCHES), store_watches_key(&w.store, w.id), []);
         Ok(())
     }
 
     /// Deletes a watch and all its index entries.
     pub(crate) fn delete_watch(&mut self, w: &WatchRecord) {
-        self.wb.delete_cf(self.store.cf(CF_WATCHES), watch_key(w.id));
-        self.wb.delete_cf(self.store.cf(CF_WATCH_KEYS), watch_keys_key(&w.chain, &w.key, w.id));
-        self.wb.delete_cf(self.store.cf(CF_STORE_WATCHES), store_watches_key(&w.store, w.id));
+        self.wb.delete_cf(self.db.cf(CF_WATCHES), watch_key(w.id));
+        self.wb.delete_cf(self.db.cf(CF_WATCH_KEYS), watch_keys_key(&w.chain, &w.key, w.id));
+        self.wb.delete_cf(self.db.cf(CF_STORE_WATCHES), store_watches_key(&w.store, w.id));
     }
 
     /// Inserts or replaces a payment; `live` (pending, or confirmed below its target) keeps it
@@ -79,11 +79,11 @@ impl<'a> Batch<'a> {
     pub(crate) fn put_payment(&mut self, p: &PaymentRecord, live: bool) -> Result<(), DbError> {
         let key = payment_key(&p.chain, &p.txid, p.index, p.watch_id);
         let v = serde_json::to_vec(p).map_err(|e| DbError::Encode(e, CF_PAYMENTS))?;
-        self.wb.put_cf(self.store.cf(CF_PAYMENTS), &key, v);
-        self.wb.put_cf(self.store.cf(CF_WATCH_PAYMENTS), watch_payments_key(p.watch_id, &key), []);
+        self.wb.put_cf(self.db.cf(CF_PAYMENTS), &key, v);
+        self.wb.put_cf(self.db.cf(CF_WATCH_PAYMENTS), watch_payments_key(p.watch_id, &key), []);
         match live {
-            true => self.wb.put_cf(self.store.cf(CF_LIVE_PAYMENTS), &key, []),
-            false => self.wb.delete_cf(self.store.cf(CF_LIVE_PAYMENTS), &key),
+            true => self.wb.put_cf(self.db.cf(CF_LIVE_PAYMENTS), &key, []),
+            false => self.wb.delete_cf(self.db.cf(CF_LIVE_PAYMENTS), &key),
         }
         Ok(())
     }
@@ -91,24 +91,24 @@ impl<'a> Batch<'a> {
     /// Records a connected block (with its undo data) at `height`.
     pub(crate) fn put_block(&mut self, chain: &str, height: u64, b: &BlockRecord) -> Result<(), DbError> {
         let v = serde_json::to_vec(b).map_err(|e| DbError::Encode(e, CF_BLOCKS))?;
-        self.wb.put_cf(self.store.cf(CF_BLOCKS), block_key(chain, height), v);
+        self.wb.put_cf(self.db.cf(CF_BLOCKS), block_key(chain, height), v);
         Ok(())
     }
 
     pub(crate) fn delete_block(&mut self, chain: &str, height: u64) {
-        self.wb.delete_cf(self.store.cf(CF_BLOCKS), block_key(chain, height));
+        self.wb.delete_cf(self.db.cf(CF_BLOCKS), block_key(chain, height));
     }
 
     /// Forgets blocks below `height` (out of the reorg window).
     pub(crate) fn delete_blocks_below(&mut self, chain: &str, height: u64) {
-        self.wb.delete_range_cf(self.store.cf(CF_BLOCKS), block_key(chain, 0), block_key(chain, height));
+        self.wb.delete_range_cf(self.db.cf(CF_BLOCKS), block_key(chain, 0), block_key(chain, height));
     }
 
     /// Inserts or replaces an invoice with its order-id and listing entries.
     pub(crate) fn put_invoice(&mut self, i: &InvoiceRecord) -> Result<(), DbError> {
         let v = serde_json::to_vec(i).map_err(|e| DbError::Encode(e, CF_INVOICES))?;
-        self.wb.put_cf(self.store.cf(CF_INVOICES), i.id.as_bytes(), v);
-        let idx = self.store.cf(CF_INVOICE_INDEX);
+        self.wb.put_cf(self.db.cf(CF_INVOICES), i.id.as_bytes(), v);
+        let idx = self.db.cf(CF_INVOICE_INDEX);
         self.wb.put_cf(idx, tagged(tag::ORDER, &i.store, i.order_id.as_bytes()), i.id.as_bytes());
         self.wb.put_cf(idx, tagged(tag::STORE, &i.store, i.id.as_bytes()), []);
         Ok(())
@@ -117,44 +117,44 @@ impl<'a> Batch<'a> {
     /// Remembers what an idempotency key of a store was used for.
     pub(crate) fn put_idempotency(&mut self, store: &str, key: &str, request_hash: &str, id: Uuid) {
         let v = serde_json::json!({"hash": request_hash, "id": id}).to_string();
-        self.wb.put_cf(self.store.cf(CF_INVOICE_INDEX), tagged(tag::IDEMPOTENCY, store, key.as_bytes()), v);
+        self.wb.put_cf(self.db.cf(CF_INVOICE_INDEX), tagged(tag::IDEMPOTENCY, store, key.as_bytes()), v);
     }
 
     /// Asks for invoice `id` to be re-evaluated at unix time `at` (`kind`: what for).
     pub(crate) fn put_timer(&mut self, at: i64, id: Uuid, kind: u8) {
-        self.wb.put_cf(self.store.cf(CF_INVOICE_INDEX), timer_key(at, id), [kind]);
+        self.wb.put_cf(self.db.cf(CF_INVOICE_INDEX), timer_key(at, id), [kind]);
     }
 
     pub(crate) fn delete_timer(&mut self, at: i64, id: Uuid) {
-        self.wb.delete_cf(self.store.cf(CF_INVOICE_INDEX), timer_key(at, id));
+        self.wb.delete_cf(self.db.cf(CF_INVOICE_INDEX), timer_key(at, id));
     }
 
     /// The next index to derive (or take from the address list) for a store's asset.
     pub(crate) fn put_next_index(&mut self, store: &str, asset: &str, next: u32) {
-        self.wb.put_cf(self.store.cf(CF_ADDRESSES), store_asset(tag::NEXT, store, asset), next.to_be_bytes());
+        self.wb.put_cf(self.db.cf(CF_ADDRESSES), store_asset(tag::NEXT, store, asset), next.to_be_bytes());
     }
 
     /// An address that may be handed out again.
     pub(crate) fn put_free_address(&mut self, store: &str, asset: &str, index: u32, address: &str) {
         let mut k = store_asset(tag::FREE, store, asset);
         k.extend_from_slice(&index.to_be_bytes());
-        self.wb.put_cf(self.store.cf(CF_ADDRESSES), k, address.as_bytes());
+        self.wb.put_cf(self.db.cf(CF_ADDRESSES), k, address.as_bytes());
     }
 
     pub(crate) fn delete_free_address(&mut self, store: &str, asset: &str, index: u32) {
         let mut k = store_asset(tag::FREE, store, asset);
         k.extend_from_slice(&index.to_be_bytes());
-        self.wb.delete_cf(self.store.cf(CF_ADDRESSES), k);
+        self.wb.delete_cf(self.db.cf(CF_ADDRESSES), k);
     }
 
     /// Inserts or replaces a refund (and its invoice's link to it).
     pub(crate) fn put_refund(&mut self, r: &RefundRecord) -> Result<(), DbError> {
         let v = serde_json::to_vec(r).map_err(|e| DbError::Encode(e, CF_REFUNDS))?;
-        self.wb.put_cf(self.store.cf(CF_REFUNDS), r.id.as_bytes(), v);
+        self.wb.put_cf(self.db.cf(CF_REFUNDS), r.id.as_bytes(), v);
         let mut link = vec![tag::REFUND];
         link.extend_from_slice(r.invoice_id.as_bytes());
         link.extend_from_slice(r.id.as_bytes());
-        self.wb.put_cf(self.store.cf(CF_INVOICE_INDEX), link, []);
+        self.wb.put_cf(self.db.cf(CF_INVOICE_INDEX), link, []);
         Ok(())
     }
 
@@ -162,28 +162,28 @@ impl<'a> Batch<'a> {
     pub(crate) fn put_claim(&mut self, token_sha256: &[u8; 32], refund: Uuid) {
         let mut k = vec![tag::CLAIM];
         k.extend_from_slice(token_sha256);
-        self.wb.put_cf(self.store.cf(CF_INVOICE_INDEX), k, refund.as_bytes());
+        self.wb.put_cf(self.db.cf(CF_INVOICE_INDEX), k, refund.as_bytes());
     }
 
     pub(crate) fn delete_claim(&mut self, token_sha256: &[u8; 32]) {
         let mut k = vec![tag::CLAIM];
         k.extend_from_slice(token_sha256);
-        self.wb.delete_cf(self.store.cf(CF_INVOICE_INDEX), k);
+        self.wb.delete_cf(self.db.cf(CF_INVOICE_INDEX), k);
     }
 
     pub(crate) fn put_endpoint(&mut self, e: &EndpointRecord) -> Result<(), DbError> {
         let v = serde_json::to_vec(e).map_err(|err| DbError::Encode(err, CF_ENDPOINTS))?;
-        self.wb.put_cf(self.store.cf(CF_ENDPOINTS), e.id.as_bytes(), v);
+        self.wb.put_cf(self.db.cf(CF_ENDPOINTS), e.id.as_bytes(), v);
         Ok(())
     }
 
     /// Deletes an endpoint, its cursor, deliveries and pending entries.
     pub(crate) fn delete_endpoint(&mut self, id: Uuid) {
-        self.wb.delete_cf(self.store.cf(CF_ENDPOINTS), id.as_bytes());
-        self.wb.delete_cf(self.store.cf(CF_META), cursor_key(id));
+        self.wb.delete_cf(self.db.cf(CF_ENDPOINTS), id.as_bytes());
+        self.wb.delete_cf(self.db.cf(CF_META), cursor_key(id));
         for cf in [CF_DELIVERIES, CF_PENDING_DELIVERIES] {
-            self.wb.delete_range_cf(self.store.cf(cf), delivery_key(id, 0), delivery_key(id, u64::MAX));
-            self.wb.delete_cf(self.store.cf(cf), delivery_key(id, u64::MAX));
+            self.wb.delete_range_cf(self.db.cf(cf), delivery_key(id, 0), delivery_key(id, u64::MAX));
+            self.wb.delete_cf(self.db.cf(cf), delivery_key(id, u64::MAX));
         }
     }
 
@@ -191,17 +191,17 @@ impl<'a> Batch<'a> {
     pub(crate) fn put_delivery(&mut self, d: &DeliveryRecord) -> Result<(), DbError> {
         let k = delivery_key(d.endpoint, d.seq);
         let v = serde_json::to_vec(d).map_err(|err| DbError::Encode(err, CF_DELIVERIES))?;
-        self.wb.put_cf(self.store.cf(CF_DELIVERIES), k, v);
+        self.wb.put_cf(self.db.cf(CF_DELIVERIES), k, v);
         match d.status {
-            DeliveryStatus::Pending => self.wb.put_cf(self.store.cf(CF_PENDING_DELIVERIES), k, []),
-            _ => self.wb.delete_cf(self.store.cf(CF_PENDING_DELIVERIES), k),
+            DeliveryStatus::Pending => self.wb.put_cf(self.db.cf(CF_PENDING_DELIVERIES), k, []),
+            _ => self.wb.delete_cf(self.db.cf(CF_PENDING_DELIVERIES), k),
         }
         Ok(())
     }
 
     /// The last outbox seq an endpoint has taken in.
     pub(crate) fn put_cursor(&mut self, endpoint: Uuid, seq: u64) {
-        self.wb.put_cf(self.store.cf(CF_META), cursor_key(endpoint), seq.to_be_bytes());
+        self.wb.put_cf(self.db.cf(CF_META), cursor_key(endpoint), seq.to_be_bytes());
     }
 
     /// Appends an event to the outbox (and the store's event index).

@@ -29,7 +29,8 @@ use std::sync::Mutex;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-/// Errors of the store. Messages name the path or key involved.
+/// Errors of the database. Messages name the path or key involved (operators know the data
+/// directory as "the store": the messages keep that word).
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("cannot open store at {path}: {source} (is another paywatch using it?)")]
@@ -60,7 +61,7 @@ pub(crate) struct Db {
 }
 
 impl Db {
-    /// Opens (creating if needed) the store at `path`, checking the schema version.
+    /// Opens (creating if needed) the database at `path`, checking the schema version.
     pub(crate) fn open(path: &Path) -> Result<Self, DbError> {
         let open_err = |source| DbError::Open { path: path.to_owned(), source };
         std::fs::create_dir_all(path).map_err(|source| DbError::CreateDir { path: path.to_owned(), source })?;
@@ -78,8 +79,7 @@ impl Db {
         }
         let cfs = names.iter().map(|n| ColumnFamilyDescriptor::new(n, cf_options()));
         let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(open_err)?;
-        let store = Self::check_version(db, path)?;
-        Ok(store)
+        Self::check_version(db, path)
     }
 
     fn check_version(db: DB, path: &Path) -> Result<Self, DbError> {

@@ -182,6 +182,9 @@ impl Indexer {
                     continue; // already counted in this block
                 }
                 let mut p = old.clone().unwrap_or_else(|| self.new_payment(&w, m));
+                if p.outpoint_keys.is_empty() {
+                    p.outpoint_keys = outpoint_keys(m); // recorded before plugins handed keys back
+                }
                 p.status = PaymentStatus::Confirmed;
                 p.block_height = Some(height);
                 p.block_hash = Some(hash.to_string());
@@ -265,6 +268,9 @@ impl Indexer {
                     continue;
                 }
                 let mut p = old.clone().unwrap_or_else(|| self.new_payment(&w, m));
+                if p.outpoint_keys.is_empty() {
+                    p.outpoint_keys = outpoint_keys(m); // recorded before plugins handed keys back
+                }
                 p.status = PaymentStatus::Pending;
                 p.confirmations = 0;
                 p.is_final = p.required_confirmations == 0;

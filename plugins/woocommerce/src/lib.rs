@@ -8,7 +8,7 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use paywatch_plugin_api::events::{Event, Exception, Invoice};
+use paywatch_plugin_api::events::{Event, EventKind, Exception, Invoice};
 use paywatch_plugin_api::messages::*;
 use paywatch_plugin_api::text::percent_encode;
 use paywatch_plugin_api::{export_platform_plugin, Host, PlatformPlugin, PluginError};
@@ -16,10 +16,10 @@ use serde_json::{json, Value};
 
 /// Invoice event → WooCommerce order status.
 pub const DEFAULT_STATUS_MAP: [(&str, &str); 4] = [
-    ("invoice.settled", "processing"),
-    ("invoice.processing", "on-hold"),
-    ("invoice.invalid", "failed"),
-    ("invoice.expired", "cancelled"),
+    (EventKind::InvoiceSettled.as_str(), "processing"),
+    (EventKind::InvoiceProcessing.as_str(), "on-hold"),
+    (EventKind::InvoiceInvalid.as_str(), "failed"),
+    (EventKind::InvoiceExpired.as_str(), "cancelled"),
 ];
 
 #[derive(Debug)]
