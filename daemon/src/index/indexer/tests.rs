@@ -254,6 +254,41 @@ fn spends_are_matched_by_the_plugins_outpoint_keys_alone() {
     assert_eq!(kinds, [("payment.detected".into(), "t1".into()), ("payment.replaced".into(), "t1".into())]);
 }
 
+/// A payment recorded without outpoint keys (an older daemon or plugin) that was dropped, or
+/// reversed, learns them when its transaction comes back, so its replacement is seen later.
+#[test]
+fn a_keyless_payment_learns_its_keys_when_its_transaction_comes_back() {
+    let f = fixture();
+    f.watch("shop1", b"k1", 2);
+    let mut ix = f.indexer();
+    ix.start_at(0, "h0", "-").unwrap();
+    let chain = f.set.chain("btc").unwrap();
+    let mut keyless = pay(b"k1", "t1", 0, 1000, &[("c", 0)]);
+    keyless.outpoint_keys.clear();
+    ix.mempool_tx(reply(vec![keyless.clone()])).unwrap();
+    assert_eq!(ix.drop_missing(&HashSet::new()).unwrap(), 1);
+    // Back in a block, then reversed: pending again, watching its input by the plugin's key.
+    ix.connect(1, "h1", "h0", reply(vec![pay(b"k1", "t1", 0, 1000, &[("c", 0)])])).unwrap();
+    assert_eq!(f.db.tx_payments("btc", "t1").unwrap()[0].outpoint_keys, [Hex(b"c:0".to_vec())]);
+    ix.disconnect_tip().unwrap();
+    ix.mempool_tx(reply(vec![keyless])).unwrap();
+    assert!(chain.is_watched_spend(b"c:0"), "the keys learned in the block are kept");
+    ix.mempool_tx(ScanReply { matches: vec![], watched_spends: vec![spend("t9", ("c", 0))] }).unwrap();
+    let kinds: Vec<_> = f.events("shop1").into_iter().map(|e| e.0).collect();
+    assert_eq!(
+        kinds,
+        [
+            "payment.detected",
+            "payment.dropped",
+            "payment.detected",
+            "payment.confirmed",
+            "payment.reversed",
+            "payment.detected",
+            "payment.replaced"
+        ]
+    );
+}
+
 #[test]
 fn a_reloaded_indexer_resumes_where_the_store_is() {
     let f = fixture();
