@@ -321,3 +321,49 @@ async fn a_thousand_watches_and_two_hundred_payments_over_twenty_blocks() {
     assert_eq!(got, expected, "exactly the 200 payments, none extra");
     assert_eq!(of_type(&evs, "payment.detected").len(), 200);
 }
+
+/// A regtest node configured as `mainnet` (scriptPubKeys are the same on every network, so its
+/// payments would settle mainnet invoices): the chain refuses to start, naming both genesis
+/// blocks, nothing is recorded, and the daemon keeps serving.
+#[tokio::test]
+async fn a_node_on_another_network_than_configured_is_refused_and_the_daemon_serves() {
+    use paywatch_tests::btc::btc_chains;
+    use paywatch_tests::daemon::{config_with_chains, Daemon};
+    use paywatch_tests::nodes::Bitcoind;
+    let node = tokio::task::spawn_blocking(Bitcoind::start).await.unwrap().unwrap();
+    let miner: String = node.rpc().call("getnewaddress", &[]).unwrap();
+    node.rpc().call::<Vec<String>>("generatetoaddress", &[1.into(), miner.clone().into()]).unwrap();
+    let chains = btc_chains(&node, 1, true).replace("network = \"regtest\"", "network = \"mainnet\"");
+    assert!(chains.contains("network = \"mainnet\""));
+    let plugins = [paywatch_tests::plugin_lib("bitcoin")];
+    let daemon =
+        Daemon::start_configured(|dir, port| config_with_chains(dir, port, &chains, ""), &plugins).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let h: Value = daemon.http.get(daemon.url("/health")).send().await.unwrap().json().await.unwrap();
+        let chain = &h["chains"]["btc"];
+        if chain["status"] == "down" {
+            let detail = chain["detail"].as_str().unwrap();
+            assert!(
+                detail.contains("0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206")
+                    && detail.contains("network = \"mainnet\"")
+                    && detail.contains("000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f"),
+                "{h}"
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the chain did not stop: {h}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // A payment to a watched address is never recorded.
+    let (status, watch) = daemon
+        .call(
+            reqwest::Method::POST,
+            "/v1/watches",
+            SHOP,
+            Some(json!({"chain": "btc", "address": "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2"})),
+        )
+        .await;
+    assert_eq!(status, 201, "the daemon keeps serving: {watch}");
+    assert!(daemon.events(SHOP).await.unwrap().is_empty());
+}

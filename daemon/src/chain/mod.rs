@@ -73,6 +73,11 @@ pub(crate) enum Fatal {
     /// Not even height 0 agrees: the node follows another chain.
     #[error("the node's genesis block differs from ours")]
     OtherGenesis,
+    /// The node is on another network (or coin) than the config says, checked at start.
+    #[error(
+        "the node's genesis block is {node}, but {expected_from} means {expected}: the node is on another network; fix the chain's network (or, for another Bitcoin-family coin, set genesis_hash = \"{node}\")"
+    )]
+    OtherNetwork { node: String, expected: String, expected_from: String },
     /// The node refuses a block of its best chain that we have not connected yet.
     #[error(
         "the node cannot serve block {height} ({hash}): {source}; is it pruned below the cursor? paywatch never skips a block"

@@ -122,6 +122,9 @@ pub struct BitcoinNode {
     pub rpc_timeout_secs: u64,
     /// Reconcile and mempool diff at least this often, whatever the feed says.
     pub poll_secs: u64,
+    /// The genesis block hash the node must have; default: the `network`'s (Bitcoin's). Other
+    /// Bitcoin-family coins set their own.
+    pub genesis_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -247,7 +247,24 @@ fn bitcoin_node(t: &mut Table<'_>, issues: &mut Issues) -> Option<BitcoinNode> {
     let zmq = zmq(t, issues);
     let rpc_timeout_secs = t.u64_in("rpc_timeout_secs", 30, 1..=600, issues);
     let poll_secs = t.u64_in("poll_secs", 10, 1..=3600, issues);
-    Some(BitcoinNode { network: network?, rpc_url: rpc_url?, rpc_auth: rpc_auth?, zmq, rpc_timeout_secs, poll_secs })
+    let genesis_hash = t.opt_str("genesis_hash", issues).and_then(|h| {
+        let h = h.trim().to_ascii_lowercase();
+        if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Some(h)
+        } else {
+            issues.push(t.key_path("genesis_hash"), format!("{h:?} is not a block hash (64 hex digits)"));
+            None
+        }
+    });
+    Some(BitcoinNode {
+        network: network?,
+        rpc_url: rpc_url?,
+        rpc_auth: rpc_auth?,
+        zmq,
+        rpc_timeout_secs,
+        poll_secs,
+        genesis_hash,
+    })
 }
 
 fn rpc_auth(t: &mut Table<'_>, issues: &mut Issues) -> Option<RpcAuth> {

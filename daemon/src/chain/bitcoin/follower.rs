@@ -29,6 +29,10 @@ pub(crate) struct FollowerConfig {
     pub(crate) reorg_window: u32,
     pub(crate) start_height: Option<u64>,
     pub(crate) poll: Duration,
+    /// The genesis hash the node must have, and where that expectation comes from (for the
+    /// message when it does not).
+    pub(crate) genesis: String,
+    pub(crate) genesis_from: String,
 }
 
 pub(crate) struct Follower {
@@ -39,6 +43,8 @@ pub(crate) struct Follower {
     health: Arc<Health>,
     /// Mempool txids already scanned.
     known: HashSet<String>,
+    /// The node's genesis block was found to be the expected one.
+    genesis_checked: bool,
 }
 
 impl std::fmt::Debug for Follower {
@@ -55,7 +61,7 @@ impl Follower {
         scanners: Vec<Arc<dyn Scanner>>,
         health: Arc<Health>,
     ) -> Self {
-        Self { cfg, node, indexer, scanners, health, known: HashSet::new() }
+        Self { cfg, node, indexer, scanners, health, known: HashSet::new(), genesis_checked: false }
     }
 
     /// The thread body: sync, then react to triggers until `Stop`. A fatal error stops this
@@ -80,6 +86,11 @@ impl Follower {
         }
     }
 
+    #[cfg(test)]
+    pub(crate) fn cfg_mut(&mut self) -> &mut FollowerConfig {
+        &mut self.cfg
+    }
+
     /// What `/health` says of the synced chain.
     fn ok_detail(&self) -> Option<String> {
         let tip = self.indexer.tip()?;
@@ -92,8 +103,17 @@ impl Follower {
         }
     }
 
-    /// Brings the local chain to the node's tip, then diffs the mempool.
+    /// Brings the local chain to the node's tip, then diffs the mempool. The first sync checks
+    /// the node's network by its genesis block.
     pub(crate) fn sync(&mut self) -> Result<(), FollowError> {
+        if !self.genesis_checked {
+            let node = self.node.block_hash(0)?;
+            if node != self.cfg.genesis {
+                let (expected, expected_from) = (self.cfg.genesis.clone(), self.cfg.genesis_from.clone());
+                return Err(Fatal::OtherNetwork { node, expected, expected_from }.into());
+            }
+            self.genesis_checked = true;
+        }
         // The node may move while we fetch: a few rounds, each checked by hash.
         for _ in 0..10 {
             if self.reconcile()? {

@@ -8,9 +8,11 @@ mod zmq;
 mod tests;
 
 use crate::chain::{ChainStartError, Parts};
-use crate::config::{BitcoinNode, ChainConfig};
+use crate::config::{BitcoinNetwork, BitcoinNode, ChainConfig};
 use crate::health::{Kind, Status};
 use crate::index::Indexer;
+use bitcoincore_rpc::bitcoin::constants::genesis_block;
+use bitcoincore_rpc::bitcoin::Network;
 use follower::{Follower, FollowerConfig};
 pub(crate) use rpc::RpcError;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -53,6 +55,32 @@ impl Running {
     }
 }
 
+fn bitcoin_network(n: BitcoinNetwork) -> Network {
+    match n {
+        BitcoinNetwork::Mainnet => Network::Bitcoin,
+        BitcoinNetwork::Testnet => Network::Testnet,
+        BitcoinNetwork::Testnet4 => Network::Testnet4,
+        BitcoinNetwork::Signet => Network::Signet,
+        BitcoinNetwork::Regtest => Network::Regtest,
+    }
+}
+
+/// The config's spelling of a network.
+fn network_name(n: BitcoinNetwork) -> &'static str {
+    match n {
+        BitcoinNetwork::Mainnet => "mainnet",
+        BitcoinNetwork::Testnet => "testnet",
+        BitcoinNetwork::Testnet4 => "testnet4",
+        BitcoinNetwork::Signet => "signet",
+        BitcoinNetwork::Regtest => "regtest",
+    }
+}
+
+/// The hash of a Bitcoin network's genesis block, as RPC prints it.
+fn network_genesis(n: BitcoinNetwork) -> String {
+    genesis_block(bitcoin_network(n)).block_hash().to_string()
+}
+
 /// Why a raw block's header does not decode.
 pub(crate) type HeaderError = bitcoincore_rpc::bitcoin::consensus::encode::Error;
 
@@ -62,11 +90,17 @@ pub(crate) fn start(chain: &ChainConfig, node: &BitcoinNode, parts: Parts) -> Re
         .map_err(|source| ChainStartError::Load { chain: chain.name.clone(), source })?;
     let rpc =
         Arc::new(rpc::RpcClient::new(&node.rpc_url, node.rpc_auth.clone(), Duration::from_secs(node.rpc_timeout_secs)));
+    let (genesis, genesis_from) = match &node.genesis_hash {
+        Some(h) => (h.clone(), "its genesis_hash".to_string()),
+        None => (network_genesis(node.network), format!("network = {:?}", network_name(node.network))),
+    };
     let cfg = FollowerConfig {
         chain: chain.name.clone(),
         reorg_window: chain.reorg_window,
         start_height: chain.start_height,
         poll: Duration::from_secs(node.poll_secs),
+        genesis,
+        genesis_from,
     };
     let (tx, rx) = crossbeam_channel::bounded(QUEUE);
     let stop = Arc::new(AtomicBool::new(false));

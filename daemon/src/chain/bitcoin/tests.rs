@@ -160,7 +160,15 @@ fn rig(window: u32, start_height: Option<u64>) -> Rig {
     for i in 0..5 {
         node.mine(b"\x00\x14other", i);
     }
-    let cfg = FollowerConfig { chain: "btc".into(), reorg_window: window, start_height, poll: Duration::from_secs(1) };
+    let genesis = node.block_hash(0).unwrap();
+    let cfg = FollowerConfig {
+        chain: "btc".into(),
+        reorg_window: window,
+        start_height,
+        poll: Duration::from_secs(1),
+        genesis,
+        genesis_from: "network = \"regtest\"".into(),
+    };
     let follower =
         Follower::new(cfg, node.clone(), indexer, vec![Arc::new(FullDecode(chain))], Arc::new(Health::new()));
     Rig { _dir: dir, db, node, follower }
@@ -195,6 +203,37 @@ impl Rig {
         let b = self.db.blocks("btc").unwrap();
         let (h, rec) = b.last().unwrap();
         (*h, rec.hash.clone())
+    }
+}
+
+/// A node on another network than the config says (a regtest node configured as mainnet:
+/// scriptPubKeys are the same on every network) stops the chain before anything is indexed.
+#[test]
+fn a_node_on_another_network_is_refused_before_anything_is_indexed() {
+    let mut r = rig(10, Some(1));
+    r.follower.cfg_mut().genesis = super::network_genesis(crate::config::BitcoinNetwork::Mainnet);
+    r.follower.cfg_mut().genesis_from = "network = \"mainnet\"".into();
+    r.node.mine(WATCHED, 0);
+    let e = r.follower.sync().unwrap_err();
+    assert!(matches!(&e, FollowError::Fatal(Fatal::OtherNetwork { .. })), "{e}");
+    let text = e.to_string();
+    let node_genesis = r.node.block_hash(0).unwrap();
+    assert!(text.contains(&node_genesis) && text.contains("network = \"mainnet\""), "{text}");
+    assert!(text.contains("000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f"), "{text}");
+    assert!(r.kinds().is_empty() && r.db.blocks("btc").unwrap().is_empty(), "nothing indexed");
+}
+
+#[test]
+fn each_network_expects_its_genesis_block() {
+    use crate::config::BitcoinNetwork as N;
+    for (n, hash) in [
+        (N::Mainnet, "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f"),
+        (N::Testnet, "000000000933ea01ad0ee984209779baaec3ced90fa3f408719526f8d77f4943"),
+        (N::Testnet4, "00000000da84f2bafbbc53dee25a72ae507ff4914b867c565be350b0da8bf043"),
+        (N::Signet, "00000008819873e925422c1ff0f99f7cc9bbb232af63a077a480a3633bee1ef6"),
+        (N::Regtest, "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206"),
+    ] {
+        assert_eq!(super::network_genesis(n), hash, "{n:?}");
     }
 }
 
