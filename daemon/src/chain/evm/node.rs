@@ -5,13 +5,14 @@
 //! rebuilt on the next call.
 
 use super::normalize::{hash_str, normalize, RpcBlock, RpcHeader, RpcReceipt};
-use super::traces::{self, GethTxTrace, ParityTrace};
+use super::traces::{self, ParityTrace};
 use crate::config::Traces;
 use alloy::rpc::client::{ClientBuilder, RpcClient};
 use alloy::transports::{RpcError, TransportErrorKind};
 use futures::{StreamExt, TryStreamExt};
 use paywatch_plugin_api::evm::{Block, Internal};
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -138,7 +139,8 @@ impl RpcNode {
             }
             Traces::Geth => {
                 let tracer = serde_json::json!({"tracer": "callTracer"});
-                let t: Vec<GethTxTrace> = self.get("debug_traceBlockByNumber", (number.clone(), tracer)).await?;
+                let raw: Box<RawValue> = self.get("debug_traceBlockByNumber", (number.clone(), tracer)).await?;
+                let t = traces::parse_geth(raw.get()).map_err(|e| at(format!("unreadable: {e}")))?;
                 traces::from_geth(&t, &txs).map_err(at)
             }
         }

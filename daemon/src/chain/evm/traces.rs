@@ -86,6 +86,18 @@ pub(crate) fn from_parity(traces: &[ParityTrace], txs: &[B256]) -> Result<Vec<In
     Ok(out)
 }
 
+/// Reads a `debug_traceBlockByNumber` reply. A call tree is as deep as the transaction makes it
+/// (the EVM allows 1024 nested calls; each is two JSON levels), so serde_json's recursion limit
+/// (128) is lifted and the stack grows on the heap as needed (serde_stacker): no transaction can
+/// make its block unreadable.
+pub(crate) fn parse_geth(raw: &str) -> Result<Vec<GethTxTrace>, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(raw);
+    de.disable_recursion_limit();
+    let traces = Vec::<GethTxTrace>::deserialize(serde_stacker::Deserializer::new(&mut de))?;
+    de.end()?;
+    Ok(traces)
+}
+
 /// From `debug_traceBlockByNumber` with the `callTracer`: one tree per transaction, in order.
 pub(crate) fn from_geth(traces: &[GethTxTrace], txs: &[B256]) -> Result<Vec<Internal>, String> {
     if traces.len() != txs.len() {
@@ -99,23 +111,35 @@ pub(crate) fn from_geth(traces: &[GethTxTrace], txs: &[B256]) -> Result<Vec<Inte
         let frame = t.result.as_ref().ok_or_else(|| {
             format!("no trace for transaction {hash}: {}", t.error.as_deref().unwrap_or("the node gave no reason"))
         })?;
-        walk(frame, 0, pos as u32, &mut out);
+        walk(frame, pos as u32, &mut out);
     }
     Ok(out)
 }
 
-fn walk(frame: &Frame, depth: usize, tx: u32, out: &mut Vec<Internal>) {
-    if frame.error.is_some() {
-        return; // reverted: nothing it or its children sent stands
-    }
-    let value = frame.value.unwrap_or_default();
-    if depth > 0 && frame.kind.eq_ignore_ascii_case("CALL") && !value.is_zero() {
-        if let Some(to) = frame.to {
-            out.push(internal(tx, frame.from, to, value));
+/// Depth first, in call order, without recursion (trees can be deep).
+fn walk(root: &Frame, tx: u32, out: &mut Vec<Internal>) {
+    let mut stack = vec![(root, 0usize)];
+    while let Some((frame, depth)) = stack.pop() {
+        if frame.error.is_some() {
+            continue; // reverted: nothing it or its children sent stands
         }
+        let value = frame.value.unwrap_or_default();
+        if depth > 0 && frame.kind.eq_ignore_ascii_case("CALL") && !value.is_zero() {
+            if let Some(to) = frame.to {
+                out.push(internal(tx, frame.from, to, value));
+            }
+        }
+        stack.extend(frame.calls.iter().rev().map(|c| (c, depth + 1)));
     }
-    for c in &frame.calls {
-        walk(c, depth + 1, tx, out);
+}
+
+impl Drop for Frame {
+    /// Without recursion, like [`walk`]: a deep tree must not overflow the stack when freed.
+    fn drop(&mut self) {
+        let mut pending = std::mem::take(&mut self.calls);
+        while let Some(mut f) = pending.pop() {
+            pending.append(&mut f.calls);
+        }
     }
 }
 
@@ -172,5 +196,38 @@ mod tests {
         assert_eq!(got.iter().map(|i| (i.tx, i.to[0], i.value[31])).collect::<Vec<_>>(), [(0, 0xa1, 5), (0, 0xa6, 8)]);
         assert!(from_geth(&traces, &[h(1)]).unwrap_err().contains("2 transaction traces for 1"));
         assert!(from_geth(&traces, &[h(1), h(3)]).unwrap_err().contains("another block"));
+    }
+
+    /// The EVM's deepest call stack (1024 nested calls) as callTracer JSON, with 1 wei sent at
+    /// the bottom: read and walked on a thread with a small stack, found; serde_json's default
+    /// limit (128 levels) alone would refuse the block forever.
+    #[test]
+    fn geth_traces_of_the_deepest_call_stack_are_read() {
+        let depth = 1024;
+        let frame =
+            |to: u8, value: &str| format!(r#"{{"type":"CALL","from":"{}","to":"{}","value":"{value}""#, a(0xc0), a(to));
+        let mut raw = format!(r#"[{{"txHash":"{}","result":"#, h(1));
+        for _ in 0..depth {
+            raw += &frame(0xc0, "0x0");
+            raw += r#","calls":["#;
+        }
+        raw += &frame(0xa1, "0x1");
+        raw += "}";
+        for _ in 0..depth {
+            raw += "]}";
+        }
+        raw += "}]";
+        assert!(serde_json::from_str::<Vec<GethTxTrace>>(&raw).unwrap_err().to_string().contains("recursion limit"));
+        let got = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                let traces = parse_geth(&raw).unwrap();
+                from_geth(&traces, &[h(1)]).unwrap()
+            })
+            .unwrap()
+            .join()
+            .expect("no stack overflow");
+        assert_eq!(got.iter().map(|i| (i.tx, i.to[0], i.value[31])).collect::<Vec<_>>(), [(0, 0xa1, 1)]);
+        assert!(parse_geth("[] trailing").is_err(), "the whole reply is read");
     }
 }
