@@ -100,6 +100,34 @@ fn duplicates_and_conflicts_are_reported() {
     assert_eq!(got.len(), 4, "{got:#?}");
 }
 
+/// Two stores handing out addresses from one source would both be paid by one payment.
+#[test]
+fn two_stores_may_not_share_a_receive_source_on_one_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut raw = minimal(dir.path());
+    let mut second = raw["stores"][0].clone();
+    second["id"] = json!("shop2");
+    second["api_key"] = json!("shop2-key-0123456789");
+    second["endpoints"] = json!([]);
+    raw["stores"].as_array_mut().unwrap().push(second.clone());
+    let got = issues_of(&raw);
+    assert_eq!(
+        got,
+        ["stores[1].receive.BTC: hands out the same addresses as store \"shop1\" (receive.BTC): one payment would settle invoices of both; give each store its own receive source"],
+    );
+    // Address lists overlapping in one address (another spelling of it) are the same too.
+    raw["stores"][0]["receive"] = json!({"USDT": {"addresses": ["0xdAC17F958D2ee523a2206206994597C13D831ec7"]}});
+    raw["stores"][1]["receive"] = json!({"USDT": {"addresses": ["0x1111111111111111111111111111111111111111", "0xdac17f958d2ee523a2206206994597c13d831ec7"]}});
+    let got = issues_of(&raw);
+    assert!(
+        got.len() == 1 && got[0].starts_with("stores[1].receive.USDT: hands out the same addresses as store \"shop1\""),
+        "{got:#?}"
+    );
+    // Their own sources: fine.
+    raw["stores"][1]["receive"] = json!({"BTC": {"descriptor": "pkh(tpub2/0/*)"}});
+    assert_eq!(issues_of(&raw), Vec::<String>::new());
+}
+
 #[test]
 fn unreadable_plugin_dir_and_bad_types_are_reported() {
     let mut raw = minimal(Path::new("/nonexistent/plugins"));

@@ -455,10 +455,46 @@ fn stores(tables: Vec<Table<'_>>, assets: &[AssetConfig], issues: &mut Issues) -
                     format!("same API key as store {:?}: each store needs its own", other.id),
                 );
             } else {
+                for (asset, other, other_asset) in shared_receive_sources(&s, &out, assets) {
+                    issues.push(
+                        format!("{}.{asset}", t.key_path("receive")),
+                        format!(
+                            "hands out the same addresses as store {other:?} (receive.{other_asset}): one payment would settle invoices of both; give each store its own receive source"
+                        ),
+                    );
+                }
                 out.push(s);
             }
         }
         t.finish(issues);
+    }
+    out
+}
+
+/// The receive sources of `s` that an earlier store also uses on the same chain: the same
+/// descriptor or xpub, or an address in both lists. (asset of `s`, other store, its asset.)
+fn shared_receive_sources(
+    s: &StoreConfig,
+    earlier: &[StoreConfig],
+    assets: &[AssetConfig],
+) -> Vec<(String, String, String)> {
+    let chain = |asset: &str| assets.iter().find(|a| a.id == asset).map(|a| a.chain.as_str());
+    let overlap = |a: &ReceiveConfig, b: &ReceiveConfig| match (a, b) {
+        (ReceiveConfig::Descriptor(x), ReceiveConfig::Descriptor(y))
+        | (ReceiveConfig::Xpub(x), ReceiveConfig::Xpub(y)) => x.trim() == y.trim(),
+        (ReceiveConfig::Addresses(x), ReceiveConfig::Addresses(y)) => {
+            x.iter().any(|a| y.iter().any(|b| a.trim().eq_ignore_ascii_case(b.trim())))
+        }
+        _ => false,
+    };
+    let mut out = Vec::new();
+    for (asset, source) in &s.receive {
+        for o in earlier {
+            let hit = o.receive.iter().find(|(oa, os)| chain(oa) == chain(asset) && overlap(source, os));
+            if let Some((other_asset, _)) = hit {
+                out.push((asset.clone(), o.id.clone(), other_asset.clone()));
+            }
+        }
     }
     out
 }
