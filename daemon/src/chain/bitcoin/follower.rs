@@ -239,7 +239,7 @@ impl Follower {
         let new: Vec<&String> = txids.iter().filter(|t| !self.known.contains(*t)).collect();
         for txid in new {
             if let Some(raw) = self.node.transaction(txid)? {
-                self.scan_tx(&raw);
+                self.scan_tx(&raw, false);
             }
         }
         self.known = txids;
@@ -253,13 +253,21 @@ impl Follower {
         Ok(())
     }
 
-    fn on_raw_tx(&mut self, raw: &[u8]) {
-        self.scan_tx(raw);
+    /// The `rawtx` fast path. ZMQ is unauthenticated, so a transaction from it is a hint: one
+    /// that would change anything (it pays or spends something watched) is recorded only once
+    /// the node says it holds exactly this transaction.
+    pub(crate) fn on_raw_tx(&mut self, raw: &[u8]) {
+        self.scan_tx(raw, true);
     }
 
-    fn scan_tx(&mut self, raw: &[u8]) {
+    fn scan_tx(&mut self, raw: &[u8], from_feed: bool) {
         match scan_all(&self.scanners, SCAN_TX, raw) {
             Ok(reply) => {
+                let txid = reply.matches.first().map(|m| &m.txid).or(reply.watched_spends.first().map(|s| &s.txid));
+                let Some(txid) = txid.cloned() else { return };
+                if from_feed && !self.node_holds(&txid, raw) {
+                    return;
+                }
                 if let Some(m) = reply.matches.first() {
                     self.known.insert(m.txid.clone());
                 }
@@ -271,15 +279,49 @@ impl Follower {
         }
     }
 
-    /// The `rawblock` fast path: connect directly when it extends the tip. False when a full
-    /// sync is needed instead.
-    fn on_raw_block(&mut self, raw: &[u8]) -> bool {
+    /// Whether the node holds this transaction (mempool, or a block with `txindex`) with these
+    /// bytes. Not holding it, or not answering, means no.
+    fn node_holds(&self, txid: &str, raw: &[u8]) -> bool {
+        match self.node.transaction(txid) {
+            Ok(Some(held)) if held == raw => true,
+            Ok(Some(_)) => {
+                tracing::warn!(chain = %self.cfg.chain, %txid, "zmq rawtx differs from the node's transaction: ignored");
+                false
+            }
+            Ok(None) => {
+                tracing::warn!(chain = %self.cfg.chain, %txid, "zmq rawtx the node does not hold: ignored");
+                false
+            }
+            Err(e) => {
+                tracing::warn!(chain = %self.cfg.chain, %txid, error = %e, "zmq rawtx not confirmed by the node: ignored until the next sync");
+                false
+            }
+        }
+    }
+
+    /// The `rawblock` fast path: when the block extends the tip and the node says it is its
+    /// block at that height, connect the node's copy of it (fetched by hash: ZMQ is
+    /// unauthenticated, so its bytes are only a hint). False when a full sync is needed instead.
+    pub(crate) fn on_raw_block(&mut self, raw: &[u8]) -> bool {
         let Some(tip) = self.indexer.tip() else { return false };
         let Ok((hash, prev)) = header(raw, tip.height + 1) else { return false };
         if prev != tip.hash {
             return hash == tip.hash; // already have it; anything else: reconcile
         }
-        match self.connect(tip.height + 1, &hash, raw) {
+        let height = tip.height + 1;
+        match self.node.block_hash(height) {
+            Ok(h) if h == hash => {}
+            Ok(other) => {
+                tracing::warn!(chain = %self.cfg.chain, height, zmq = %hash, node = %other, "zmq rawblock is not the node's block at its height: ignored");
+                return false;
+            }
+            Err(e) => {
+                tracing::warn!(chain = %self.cfg.chain, height, %hash, error = %e, "zmq rawblock not confirmed by the node: reconciling");
+                return false;
+            }
+        }
+        let connected = self.fetch_block(height, &hash).and_then(|raw| self.connect(height, &hash, &raw));
+        match connected {
             Ok(true) => {
                 self.report_ok();
                 true

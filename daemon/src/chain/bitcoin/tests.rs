@@ -35,7 +35,13 @@ impl FakeNode {
 
     /// Appends a block whose coinbase pays `script` (a distinct `tag` makes a distinct block).
     fn mine(&self, script: &[u8], tag: u32) {
-        let mut chain = self.chain.lock().unwrap();
+        let next = self.next_block(script, tag);
+        self.chain.lock().unwrap().push(next);
+    }
+
+    /// The block [`FakeNode::mine`] would append, without appending it (a forgery's start).
+    fn next_block(&self, script: &[u8], tag: u32) -> Block {
+        let chain = self.chain.lock().unwrap();
         let prev = chain.last().map_or(BlockHash::all_zeros(), |b| b.block_hash());
         let coinbase = Transaction {
             version: bitcoincore_rpc::bitcoin::transaction::Version::ONE,
@@ -61,7 +67,7 @@ impl FakeNode {
             bits: CompactTarget::from_consensus(0x207fffff),
             nonce: tag,
         };
-        chain.push(Block { header, txdata: vec![coinbase] });
+        Block { header, txdata: vec![coinbase] }
     }
 
     fn truncate(&self, height: usize) {
@@ -77,7 +83,11 @@ impl BitcoinNode for FakeNode {
         self.with(|c| c.len() as u64 - 1)
     }
     fn block_hash(&self, height: u64) -> Result<String, RpcError> {
-        self.with(|c| c[height as usize].block_hash().to_string())
+        self.with(|c| c.get(height as usize).map(|b| b.block_hash().to_string()))?.ok_or(RpcError::Node {
+            method: "getblockhash",
+            code: -8,
+            message: "Block height out of range".into(),
+        })
     }
     fn block(&self, hash: &str) -> Result<Vec<u8>, RpcError> {
         let pruned = *self.pruned_below.lock().unwrap();
@@ -96,8 +106,12 @@ impl BitcoinNode for FakeNode {
     fn mempool(&self) -> Result<Vec<String>, RpcError> {
         self.with(|_| Vec::new())
     }
-    fn transaction(&self, _: &str) -> Result<Option<Vec<u8>>, RpcError> {
-        Ok(None)
+    /// Any transaction of the chain (as a node with `txindex`).
+    fn transaction(&self, txid: &str) -> Result<Option<Vec<u8>>, RpcError> {
+        self.with(|c| {
+            let mut txs = c.iter().flat_map(|b| &b.txdata);
+            txs.find(|t| t.compute_txid().to_string() == txid).map(consensus::serialize)
+        })
     }
 }
 
@@ -105,14 +119,18 @@ impl BitcoinNode for FakeNode {
 struct FullDecode(Arc<ChainSet>);
 
 impl Scanner for FullDecode {
-    fn scan(&self, _: u32, raw: &[u8]) -> Result<ScanReply, CallError> {
-        let block: Block = consensus::deserialize(raw).map_err(|e| CallError::Plugin {
+    fn scan(&self, what: u32, raw: &[u8]) -> Result<ScanReply, CallError> {
+        let bad = |e: consensus::encode::Error| CallError::Plugin {
             plugin: "full-decode".into(),
-            method: "scan_block".into(),
+            method: "scan".into(),
             error: PluginError::invalid_input(e.to_string()),
-        })?;
+        };
+        let txdata = match what {
+            paywatch_plugin_api::abi::SCAN_TX => vec![consensus::deserialize::<Transaction>(raw).map_err(bad)?],
+            _ => consensus::deserialize::<Block>(raw).map_err(bad)?.txdata,
+        };
         let mut out = ScanReply::default();
-        for tx in &block.txdata {
+        for tx in &txdata {
             for (i, o) in tx.output.iter().enumerate() {
                 if self.0.is_watched(o.script_pubkey.as_bytes()) {
                     out.matches.push(Match {
@@ -235,6 +253,42 @@ fn each_network_expects_its_genesis_block() {
     ] {
         assert_eq!(super::network_genesis(n), hash, "{n:?}");
     }
+}
+
+/// ZMQ is unauthenticated: a forged `rawblock` on our tip (its coinbase paying a watched
+/// script) and a forged `rawtx` are ignored; a genuine header with other transactions connects
+/// the node's copy of the block.
+#[test]
+fn zmq_blocks_and_transactions_are_only_hints() {
+    let mut r = rig(10, None);
+    r.follower.sync().unwrap();
+    let forged = r.node.next_block(WATCHED, 666);
+    assert!(!r.follower.on_raw_block(&consensus::serialize(&forged)), "the node has no block there");
+    let forged_tx = consensus::serialize(&forged.txdata[0]);
+    r.follower.on_raw_tx(&forged_tx);
+    assert!(
+        r.kinds().is_empty()
+            && r.db.tx_payments("btc", &forged.txdata[0].compute_txid().to_string()).unwrap().is_empty()
+    );
+    // The node mines a block paying the watched script; ZMQ sends its header with a forged
+    // coinbase paying it ten times as much: the node's copy is what gets connected.
+    r.node.mine(WATCHED, 7);
+    let genuine = r.node.chain.lock().unwrap().last().unwrap().clone();
+    let mut substituted = genuine.clone();
+    substituted.txdata[0].output[0].value = Amount::from_sat(50_000);
+    assert!(r.follower.on_raw_block(&consensus::serialize(&substituted)));
+    let paid = r.db.tx_payments("btc", &genuine.txdata[0].compute_txid().to_string()).unwrap();
+    assert_eq!(paid.len(), 1);
+    assert_eq!(paid[0].amount_base, "5000", "the node's block, not the feed's");
+    assert!(r.db.tx_payments("btc", &substituted.txdata[0].compute_txid().to_string()).unwrap().is_empty());
+    // A transaction the node holds is recorded from the feed at once (here: in a block the
+    // follower has not connected yet, as bitcoind publishes rawtx for block transactions).
+    r.node.mine(WATCHED, 8);
+    let next = r.node.chain.lock().unwrap().last().unwrap().txdata[0].clone();
+    let before = r.kinds().len();
+    r.follower.on_raw_tx(&consensus::serialize(&next));
+    assert_eq!(r.kinds()[before..], ["payment.detected"]);
+    assert_eq!(r.db.tx_payments("btc", &next.compute_txid().to_string()).unwrap()[0].status, PaymentStatus::Pending);
 }
 
 #[test]
