@@ -16,6 +16,11 @@ use std::time::{Duration, Instant};
 const QUIET: Duration = Duration::from_secs(60);
 const POLL_MS: i64 = 500;
 const RCV_HWM: i32 = 100_000;
+/// Largest message taken from a publisher (ZMQ is unauthenticated: without a bound, anything
+/// that reaches the endpoint could make the daemon buffer gigabytes). A publisher that sends a
+/// larger one is disconnected; the reconnect is a gap, and the gap a reconcile over RPC. Far
+/// above Bitcoin's largest block (4 MB); a coin with larger blocks is followed through RPC.
+const MAX_MESSAGE: i64 = 64 * 1024 * 1024;
 
 /// One SUB socket per distinct endpoint, with its topics and a monitor for (re)connects.
 struct Sub {
@@ -46,7 +51,7 @@ pub(crate) fn spawn(
     let mut subs = Vec::new();
     for (i, (endpoint, topics)) in by_endpoint.into_iter().enumerate() {
         let failed = |source| ChainStartError::Zmq { chain: chain.to_string(), endpoint: endpoint.to_string(), source };
-        subs.push(subscribe(&ctx, chain, i, endpoint, &topics).map_err(failed)?);
+        subs.push(subscribe(&ctx, chain, i, endpoint, &topics, MAX_MESSAGE).map_err(failed)?);
     }
     let chain = chain.to_string();
     std::thread::Builder::new()
@@ -58,10 +63,19 @@ pub(crate) fn spawn(
         .map_err(|source| ChainStartError::Spawn { chain, what: "zmq thread", source })
 }
 
-/// A SUB socket on one endpoint for its topics, with a monitor of its connection.
-fn subscribe(ctx: &zmq::Context, chain: &str, i: usize, endpoint: &str, topics: &[&str]) -> zmq::Result<Sub> {
+/// A SUB socket on one endpoint for its topics (messages up to `max_message` bytes), with a
+/// monitor of its connection.
+fn subscribe(
+    ctx: &zmq::Context,
+    chain: &str,
+    i: usize,
+    endpoint: &str,
+    topics: &[&str],
+    max_message: i64,
+) -> zmq::Result<Sub> {
     let socket = ctx.socket(zmq::SUB)?;
     socket.set_rcvhwm(RCV_HWM)?;
+    socket.set_maxmsgsize(max_message)?;
     socket.set_tcp_keepalive(1)?;
     socket.set_tcp_keepalive_idle(60)?;
     socket.set_tcp_keepalive_intvl(10)?;
@@ -251,5 +265,34 @@ mod tests {
         }
         assert!(f.overflowed);
         assert_eq!(drain(&rx).len(), 2);
+    }
+
+    /// A publisher sending a message over the limit never gets it delivered (it is
+    /// disconnected); messages under it still come through.
+    #[test]
+    fn messages_over_the_size_limit_are_refused() {
+        let ctx = zmq::Context::new();
+        let publ = ctx.socket(zmq::PUB).unwrap();
+        publ.bind("tcp://127.0.0.1:*").unwrap();
+        let endpoint = publ.get_last_endpoint().unwrap().unwrap();
+        let sub = subscribe(&ctx, "btc", 0, &endpoint, &["rawtx"], 1024).unwrap();
+        sub.socket.set_rcvtimeo(100).unwrap();
+        let small: Vec<&[u8]> = vec![b"rawtx", b"small", &[1, 0, 0, 0]];
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            publ.send_multipart(&small, 0).unwrap(); // until subscribed (slow joiner)
+            if sub.socket.recv_multipart(0).is_ok() {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "nothing came through");
+        }
+        let big = vec![0u8; 4096];
+        publ.send_multipart([b"rawtx".as_slice(), &big, &[2, 0, 0, 0]], 0).unwrap();
+        let until = std::time::Instant::now() + Duration::from_secs(1);
+        while std::time::Instant::now() < until {
+            if let Ok(parts) = sub.socket.recv_multipart(0) {
+                assert!(parts.iter().all(|p| p.len() <= 1024), "a message over the limit was delivered");
+            }
+        }
     }
 }
