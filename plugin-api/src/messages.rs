@@ -318,8 +318,8 @@ pub struct PlatformInfo {
 /// Render an event for one endpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RenderRequest {
-    /// The event: `{seq, id, type, store, created_at, data}`, read it as a typed
-    /// [`crate::events::Event`] (`serde_json::from_value`); `data` per `docs/webhooks.md`.
+    /// The event: `{seq, id, type, store, created_at, data}`; read it typed with
+    /// [`RenderRequest::typed_event`]; `data` per `docs/webhooks.md`.
     pub event: serde_json::Value,
     /// The endpoint's params, one flat object: `url`, the secret keys (`secret`, `secrets`,
     /// `ed25519_secret_key`) and the plugin's own keys (from the API's `params` or the config
@@ -362,6 +362,15 @@ pub struct ClassifyRequest {
     pub headers: Vec<(String, String)>,
     /// The body, truncated by the host and decoded lossily as UTF-8.
     pub body: String,
+}
+
+impl RenderRequest {
+    /// The event, typed ([`crate::events::Event`]), read in place (no copy of its JSON). An
+    /// event that does not read is `invalid_input`, naming what did not.
+    pub fn typed_event(&self) -> Result<crate::events::Event, PluginError> {
+        crate::events::Event::deserialize(&self.event)
+            .map_err(|e| PluginError::invalid_input(format!("event does not read as an event: {e}")))
+    }
 }
 
 impl ClassifyRequest {

@@ -10,7 +10,6 @@ use crate::db::{InvoiceRecord, NewEvent, PaymentRecord, RefundRecord};
 use paywatch_plugin_api::events::Event;
 pub(crate) use paywatch_plugin_api::events::EventKind;
 use std::fmt;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -69,7 +68,7 @@ pub(crate) fn ping(store: &str, endpoint: Uuid) -> Event {
         id: Uuid::now_v7().to_string(),
         event_type: EventKind::Ping.as_str().to_string(),
         store: store.to_string(),
-        created_at: OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default(),
+        created_at: views::ts(OffsetDateTime::now_utc()),
         data: serde_json::json!({"message": "a test callback from paywatch", "endpoint": endpoint}),
     }
 }

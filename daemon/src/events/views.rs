@@ -17,7 +17,8 @@ fn unit(base: &str, decimals: u8) -> String {
     format_base_units(base, decimals).unwrap_or_else(|_| base.to_string())
 }
 
-fn ts(t: OffsetDateTime) -> String {
+/// RFC 3339, as every time on the wire.
+pub(crate) fn ts(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 

@@ -181,10 +181,7 @@ impl Indexer {
                 if old.as_ref().is_some_and(|o| o.block_hash.as_deref() == Some(hash)) {
                     continue; // already counted in this block
                 }
-                let mut p = old.clone().unwrap_or_else(|| self.new_payment(&w, m));
-                if p.outpoint_keys.is_empty() {
-                    p.outpoint_keys = outpoint_keys(m); // recorded before plugins handed keys back
-                }
+                let mut p = self.seen_again(&old, &w, m);
                 p.status = PaymentStatus::Confirmed;
                 p.block_height = Some(height);
                 p.block_hash = Some(hash.to_string());
@@ -261,16 +258,12 @@ impl Indexer {
                     // Pending since before plugins handed outpoint keys back: learn them now
                     // (no event: they are not part of the payment's wire shape).
                     if o.status == PaymentStatus::Pending && o.outpoint_keys.is_empty() && !m.outpoint_keys.is_empty() {
-                        let mut p = o.clone();
-                        p.outpoint_keys = outpoint_keys(m);
+                        let p = self.seen_again(&old, &w, m);
                         up.set(old, p, None);
                     }
                     continue;
                 }
-                let mut p = old.clone().unwrap_or_else(|| self.new_payment(&w, m));
-                if p.outpoint_keys.is_empty() {
-                    p.outpoint_keys = outpoint_keys(m); // recorded before plugins handed keys back
-                }
+                let mut p = self.seen_again(&old, &w, m);
                 p.status = PaymentStatus::Pending;
                 p.confirmations = 0;
                 p.is_final = p.required_confirmations == 0;
@@ -421,6 +414,16 @@ impl Indexer {
             }
         }
         Ok(out)
+    }
+
+    /// The payment `m` makes to `w` as last recorded, or a new one; one recorded before plugins
+    /// handed outpoint keys back learns them from `m`.
+    fn seen_again(&self, old: &Option<PaymentRecord>, w: &WatchRecord, m: &Match) -> PaymentRecord {
+        match old {
+            Some(o) if o.outpoint_keys.is_empty() => PaymentRecord { outpoint_keys: outpoint_keys(m), ..o.clone() },
+            Some(o) => o.clone(),
+            None => self.new_payment(w, m),
+        }
     }
 
     fn new_payment(&self, w: &WatchRecord, m: &Match) -> PaymentRecord {

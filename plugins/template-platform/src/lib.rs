@@ -10,7 +10,6 @@
 //! The body is `{id, type, timestamp, data}` with `timestamp` the event's `created_at`
 //! (RFC 3339), as the `webhook` plugin sends it.
 
-use paywatch_plugin_api::events::Event;
 use paywatch_plugin_api::messages::*;
 use paywatch_plugin_api::{export_platform_plugin, Host, PlatformPlugin, PluginError};
 
@@ -49,8 +48,7 @@ impl PlatformPlugin for JsonPost {
         // The typed event: `kind()` is `None` for a type newer than this SDK (forwarded as
         // is here; skip it with an empty reply if your platform cannot take it), and
         // `invoice()` / `payment()` / `refund()` give the typed data when you need fields.
-        let event: Event = serde_json::from_value(req.event.clone())
-            .map_err(|e| PluginError::invalid_input(format!("event does not read as an event: {e}")))?;
+        let event = req.typed_event()?;
         let body = serde_json::json!({
             "id": &event.id,
             "type": &event.event_type,

@@ -10,7 +10,6 @@
 
 mod sign;
 
-use paywatch_plugin_api::events::Event;
 use paywatch_plugin_api::messages::*;
 use paywatch_plugin_api::{export_platform_plugin, Host, PlatformPlugin, PluginError};
 use serde_json::Value;
@@ -43,8 +42,7 @@ impl PlatformPlugin for Webhook {
         let never = |e: PluginError| PluginError::undeliverable(e.message);
         let url = endpoint_url(&req.endpoint).map_err(never)?;
         let signer = Signer::from_endpoint(&req.endpoint).map_err(never)?;
-        let event = serde_json::from_value::<Event>(req.event.clone())
-            .map_err(|e| PluginError::invalid_input(format!("event does not read as an event: {e}")))?;
+        let event = req.typed_event()?;
         // `data` goes out as it came: a type this plugin does not know is forwarded whole.
         let body = serde_json::json!({
             "id": &event.id,

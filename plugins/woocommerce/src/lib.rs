@@ -8,7 +8,7 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use paywatch_plugin_api::events::{Event, EventKind, Exception, Invoice};
+use paywatch_plugin_api::events::{EventKind, Exception, Invoice};
 use paywatch_plugin_api::messages::*;
 use paywatch_plugin_api::text::percent_encode;
 use paywatch_plugin_api::{export_platform_plugin, Host, PlatformPlugin, PluginError};
@@ -101,8 +101,7 @@ impl PlatformPlugin for WooCommerce {
         self.validate_endpoint(&req.endpoint).map_err(|e| PluginError::undeliverable(e.message))?;
         let base = key(&req.endpoint, "url")?.trim_end_matches('/');
         let auth = format!("{}:{}", key(&req.endpoint, "consumer_key")?, key(&req.endpoint, "consumer_secret")?);
-        let event = serde_json::from_value::<Event>(req.event.clone())
-            .map_err(|e| PluginError::invalid_input(format!("event does not read as an event: {e}")))?;
+        let event = req.typed_event()?;
         let kind = event.event_type.as_str();
         let invoice = event.invoice().map_err(|e| PluginError::invalid_input(format!("{kind} data: {e}")))?;
         let Some(invoice) = invoice else {
