@@ -180,3 +180,10 @@ impl EvmFetched {
         self.0.normalize().map(|b| b.encode())
     }
 }
+
+/// The follower's verification of a Bitcoin mainnet block, as it runs after a scan: header
+/// decode, proof of work against mainnet's limit, merkle root (the one a plugin reported, or,
+/// with `None`, computed here by decoding the block).
+pub fn verify_mainnet_block(raw: &[u8], reported_root: Option<&str>) -> Result<(), String> {
+    crate::chain::verify_bitcoin_block(raw, bitcoincore_rpc::bitcoin::Network::Bitcoin, reported_root)
+}

@@ -290,6 +290,15 @@ pub struct ScanReply {
     /// Transactions spending an outpoint for which `is_watched_spend` said yes.
     #[serde(default)]
     pub watched_spends: Vec<WatchedSpend>,
+    /// `scan_block` of a `bitcoin`-kind chain: the merkle root of the txids of the transactions
+    /// walked, shown as the header shows it (byte-reversed hex). The host checks it against the
+    /// block's header before it records anything from the block, so a block whose transactions
+    /// were substituted is refused. Compute it while walking (hash each transaction's txid bytes
+    /// once) and refuse a mutated list (two equal hashes side by side at any level). Optional,
+    /// added within ABI 1.1: when no plugin of the chain reports it, the host decodes the block
+    /// and computes it itself (several times slower). `None` for `scan_tx` and other chain kinds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merkle_root: Option<String>,
 }
 
 /// A transaction spending a watched outpoint.

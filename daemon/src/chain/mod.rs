@@ -6,6 +6,7 @@
 mod bitcoin;
 mod evm;
 
+pub(crate) use bitcoin::verify_block as verify_bitcoin_block;
 pub(crate) use evm::Fetched as EvmFetched;
 
 use crate::config::{ChainNode, Config};
@@ -44,6 +45,9 @@ pub(crate) enum Transient {
     /// A raw block whose 80-byte header does not decode.
     #[error("block {height}: unreadable header: {source}")]
     Header { height: u64, source: bitcoin::HeaderError },
+    /// A block failed verification (proof of work, merkle root): altered on the way, or forged.
+    #[error("block {height} {hash} refused: {source}")]
+    Invalid { height: u64, hash: String, source: bitcoin::Invalid },
     /// The node sent another block than the one asked for.
     #[error("block {height}: node sent {got} for {hash}")]
     WrongBlock { height: u64, hash: String, got: String },

@@ -244,3 +244,36 @@ fn the_shipped_example_and_dev_configs_are_valid() {
         }
     }
 }
+
+/// Another Bitcoin-family coin names its genesis block and its proof-of-work limit (Bitcoin's
+/// is not theirs; scrypt coins have none the header's hash can meet).
+#[test]
+fn another_coins_genesis_comes_with_its_proof_of_work_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let pow = |raw: &Value| {
+        let c = validate_value(raw).unwrap();
+        let ChainNode::Bitcoin(n) = &c.chain("btc").unwrap().node else { panic!("bitcoin") };
+        (n.genesis_hash.clone(), n.pow_limit.clone())
+    };
+    assert_eq!(pow(&minimal(dir.path())), (None, PowLimit::Network));
+    let genesis = "12a765e31ffd4059bada1e25190f6e98c99d9714d334efa41a195a7e7e04bfe2";
+    let mut raw = minimal(dir.path());
+    raw["chains"][0]["genesis_hash"] = json!(genesis.to_uppercase());
+    assert_eq!(
+        issues_of(&raw),
+        ["chains[0].pow_limit: required with genesis_hash: set the coin's proof-of-work limit (64 hex digits), or \"none\" for a coin whose proof of work is not the header's double SHA-256 (Litecoin, Dogecoin)"]
+    );
+    raw["chains"][0]["pow_limit"] = json!("None");
+    assert_eq!(pow(&raw), (Some(genesis.to_string()), PowLimit::None));
+    let limit = format!("00000000ffff{}", "0".repeat(52));
+    raw["chains"][0]["pow_limit"] = json!(format!("0x{limit}"));
+    assert_eq!(pow(&raw).1, PowLimit::Target(limit));
+    for bad in ["ffff", "0".repeat(64).as_str(), "zz".repeat(32).as_str()] {
+        raw["chains"][0]["pow_limit"] = json!(bad);
+        let issues = issues_of(&raw);
+        assert!(issues.len() == 1 && issues[0].starts_with("chains[0].pow_limit: "), "{bad}: {issues:?}");
+    }
+    raw["chains"][0]["genesis_hash"] = json!("not-a-hash");
+    raw["chains"][0]["pow_limit"] = json!("none");
+    assert_eq!(issues_of(&raw), ["chains[0].genesis_hash: \"not-a-hash\" is not a block hash (64 hex digits)"]);
+}

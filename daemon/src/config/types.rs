@@ -125,6 +125,22 @@ pub struct BitcoinNode {
     /// The genesis block hash the node must have; default: the `network`'s (Bitcoin's). Other
     /// Bitcoin-family coins set their own.
     pub genesis_hash: Option<String>,
+    /// The easiest proof of work a block header may claim.
+    pub pow_limit: PowLimit,
+}
+
+/// How a block header's proof of work is checked: its hash must meet the target its `bits`
+/// state, and that target must not be easier than the limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PowLimit {
+    /// The `network`'s limit (Bitcoin's).
+    Network,
+    /// A coin's own limit (a 256-bit target, big-endian hex as Bitcoin Core prints it).
+    Target(String),
+    /// Not checked: the coin's proof of work is not the header's double SHA-256 (scrypt coins
+    /// such as Litecoin and Dogecoin).
+    None,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

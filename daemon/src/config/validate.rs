@@ -256,6 +256,7 @@ fn bitcoin_node(t: &mut Table<'_>, issues: &mut Issues) -> Option<BitcoinNode> {
             None
         }
     });
+    let pow_limit = pow_limit(t, genesis_hash.is_some(), issues);
     Some(BitcoinNode {
         network: network?,
         rpc_url: rpc_url?,
@@ -264,7 +265,36 @@ fn bitcoin_node(t: &mut Table<'_>, issues: &mut Issues) -> Option<BitcoinNode> {
         rpc_timeout_secs,
         poll_secs,
         genesis_hash,
+        pow_limit: pow_limit?,
     })
+}
+
+/// `pow_limit`: `"none"` or a 256-bit target in hex. Required with `genesis_hash` (another coin's
+/// limit is not Bitcoin's); without it, the network's.
+fn pow_limit(t: &mut Table<'_>, other_coin: bool, issues: &mut Issues) -> Option<PowLimit> {
+    let Some(v) = t.opt_str("pow_limit", issues) else {
+        if other_coin {
+            issues.push(
+                t.key_path("pow_limit"),
+                "required with genesis_hash: set the coin's proof-of-work limit (64 hex digits), or \"none\" for a coin whose proof of work is not the header's double SHA-256 (Litecoin, Dogecoin)",
+            );
+            return None;
+        }
+        return Some(PowLimit::Network);
+    };
+    let v = v.trim().to_ascii_lowercase();
+    if v == "none" {
+        return Some(PowLimit::None);
+    }
+    let hex = v.strip_prefix("0x").unwrap_or(&v);
+    if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) && hex.bytes().any(|b| b != b'0') {
+        return Some(PowLimit::Target(hex.to_string()));
+    }
+    issues.push(
+        t.key_path("pow_limit"),
+        format!("{v:?} is neither \"none\" nor a non-zero 256-bit target (64 hex digits)"),
+    );
+    None
 }
 
 fn rpc_auth(t: &mut Table<'_>, issues: &mut Issues) -> Option<RpcAuth> {

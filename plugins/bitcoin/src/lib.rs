@@ -7,6 +7,7 @@
 //! parameters `p2pkh_prefix`, `p2sh_prefix` (base58 version bytes) and `bech32_hrp`.
 
 mod derive;
+mod merkle;
 mod params;
 mod scan;
 

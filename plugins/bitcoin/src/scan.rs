@@ -1,8 +1,11 @@
 //! The hot path: walk raw consensus bytes (with or without segwit) and ask the host about each
-//! output script, without building a `Block` or hashing every transaction. A txid is computed
-//! only for a transaction that paid a watched script.
+//! output script, without building a `Block`. In a block every transaction's txid bytes are
+//! hashed once, as they are walked, for the merkle root the host checks against the header; a
+//! single transaction is hashed only when it pays or spends something watched.
 
+use crate::merkle;
 use bitcoin::hashes::{sha256d, Hash, HashEngine};
+use bitcoin::{TxMerkleNode, Txid};
 use paywatch_plugin_api::messages::{Hex, Match, OutPoint, ScanReply, WatchedSpend};
 use paywatch_plugin_api::{Host, PluginError};
 
@@ -81,12 +84,17 @@ pub(crate) fn block(raw: &[u8], asset: &str, host: &Host<'_>) -> Result<ScanRepl
     let n = r.varint()?;
     let mut out = ScanReply::default();
     let spends = host.has_watched_spends();
+    // Each transaction is at least 60 bytes: never reserve more than the bytes can hold.
+    let mut txids = Vec::with_capacity((n as usize).min(raw.len() / 60));
     for _ in 0..n {
-        tx(&mut r, asset, host, spends, &mut out)?;
+        let txid = tx(&mut r, asset, host, spends, true, &mut out)?;
+        txids.push(txid.expect("every txid is computed in a block"));
     }
     if r.pos != raw.len() {
         return Err(PluginError::invalid_input(format!("{} trailing bytes after {n} transactions", raw.len() - r.pos)));
     }
+    let root = merkle::root(&mut txids).map_err(|e| PluginError::invalid_input(e.to_string()))?;
+    out.merkle_root = Some(TxMerkleNode::from_raw_hash(root).to_string());
     Ok(out)
 }
 
@@ -94,15 +102,24 @@ pub(crate) fn block(raw: &[u8], asset: &str, host: &Host<'_>) -> Result<ScanRepl
 pub(crate) fn transaction(raw: &[u8], asset: &str, host: &Host<'_>) -> Result<ScanReply, PluginError> {
     let mut r = Reader { raw, pos: 0 };
     let mut out = ScanReply::default();
-    tx(&mut r, asset, host, host.has_watched_spends(), &mut out)?;
+    tx(&mut r, asset, host, host.has_watched_spends(), false, &mut out)?;
     if r.pos != raw.len() {
         return Err(PluginError::invalid_input(format!("{} trailing bytes after the transaction", raw.len() - r.pos)));
     }
     Ok(out)
 }
 
-/// One transaction; `spends`: ask the host about each input's outpoint.
-fn tx(r: &mut Reader<'_>, asset: &str, host: &Host<'_>, spends: bool, out: &mut ScanReply) -> Result<(), Bad> {
+/// One transaction; `spends`: ask the host about each input's outpoint. Returns its txid when it
+/// was computed: always with `every_txid`, otherwise only for a transaction that pays or spends
+/// something watched.
+fn tx(
+    r: &mut Reader<'_>,
+    asset: &str,
+    host: &Host<'_>,
+    spends: bool,
+    every_txid: bool,
+    out: &mut ScanReply,
+) -> Result<Option<sha256d::Hash>, Bad> {
     let start = r.pos;
     r.take(4)?; // version
     let segwit = r.raw.get(r.pos) == Some(&0) && r.raw.get(r.pos + 1) == Some(&1);
@@ -156,8 +173,13 @@ fn tx(r: &mut Reader<'_>, asset: &str, host: &Host<'_>, spends: bool, out: &mut 
     let lock_start = r.pos;
     r.take(4)?;
     let matched = out.matches.len() > first;
-    if matched || out.watched_spends.len() > first_spend {
-        let txid = txid(r.raw, start, body_start, body_end, lock_start);
+    let watched = matched || out.watched_spends.len() > first_spend;
+    if !watched && !every_txid {
+        return Ok(None);
+    }
+    let hash = txid(r.raw, start, body_start, body_end, lock_start);
+    if watched {
+        let txid = Txid::from_raw_hash(hash).to_string();
         for s in &mut out.watched_spends[first_spend..] {
             s.txid = txid.clone();
         }
@@ -170,17 +192,17 @@ fn tx(r: &mut Reader<'_>, asset: &str, host: &Host<'_>, spends: bool, out: &mut 
             }
         }
     }
-    Ok(())
+    Ok(Some(hash))
 }
 
 /// The txid: double SHA-256 of version ‖ inputs ‖ outputs ‖ locktime (no marker, no witness),
-/// shown byte-reversed as usual.
-fn txid(raw: &[u8], start: usize, body_start: usize, body_end: usize, lock_start: usize) -> String {
+/// in wire order (shown byte-reversed).
+fn txid(raw: &[u8], start: usize, body_start: usize, body_end: usize, lock_start: usize) -> sha256d::Hash {
     let mut e = sha256d::Hash::engine();
     e.input(&raw[start..start + 4]);
     e.input(&raw[body_start..body_end]);
     e.input(&raw[lock_start..lock_start + 4]);
-    bitcoin::Txid::from_raw_hash(sha256d::Hash::from_engine(e)).to_string()
+    sha256d::Hash::from_engine(e)
 }
 
 /// The outpoints a transaction spends, shown and as their raw 36 bytes (the keys the host
@@ -207,6 +229,6 @@ fn is_null(outpoint: &[u8]) -> bool {
 
 /// 32-byte txid in wire order ‖ u32 LE index → an outpoint (txid shown byte-reversed).
 fn outpoint_of(o: &[u8]) -> OutPoint {
-    let txid = bitcoin::Txid::from_slice(&o[..32]).expect("32 bytes").to_string();
+    let txid = Txid::from_slice(&o[..32]).expect("32 bytes").to_string();
     OutPoint { txid, index: u32::from_le_bytes(o[32..36].try_into().expect("4 bytes")) }
 }

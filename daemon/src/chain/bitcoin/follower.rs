@@ -6,6 +6,7 @@
 //! mempool.
 
 use super::rpc::BitcoinNode;
+use super::verify::{self, Rules};
 use super::Trigger;
 use crate::chain::{fork_point, scan_all, Fatal, FollowError, Pacer, Scanner, Transient};
 use crate::health::{Health, Kind, Status};
@@ -33,6 +34,8 @@ pub(crate) struct FollowerConfig {
     /// message when it does not).
     pub(crate) genesis: String,
     pub(crate) genesis_from: String,
+    /// How block headers are checked (proof of work).
+    pub(crate) rules: Rules,
 }
 
 pub(crate) struct Follower {
@@ -169,8 +172,9 @@ impl Follower {
         };
         let hash = self.node.block_hash(from)?;
         let raw = self.fetch_block(from, &hash)?;
-        let (_, prev) = header(&raw, from)?;
-        self.indexer.start_at(from, &hash, &prev)?;
+        let header = header(&raw, from)?;
+        self.check(from, &hash, &header)?;
+        self.indexer.start_at(from, &hash, &header.prev_blockhash.to_string())?;
         tracing::info!(chain = %self.cfg.chain, height = from, %hash, "first start: following from here");
         Ok(())
     }
@@ -212,12 +216,12 @@ impl Follower {
     }
 
     /// Connects a fetched block if it extends the tip by hash; false when it does not (the
-    /// node's chain changed under us).
+    /// node's chain changed under us). The block is verified first (its hash, proof of work and
+    /// merkle root): a block that fails is refused, nothing of it recorded.
     fn connect(&mut self, height: u64, hash: &str, raw: &[u8]) -> Result<bool, FollowError> {
-        let (own, prev) = header(raw, height)?;
-        if own != hash {
-            return Err(Transient::WrongBlock { height, hash: hash.to_string(), got: own }.into());
-        }
+        let header = header(raw, height)?;
+        self.check(height, hash, &header)?;
+        let prev = header.prev_blockhash.to_string();
         if self.indexer.tip().is_some_and(|t| t.hash != prev) {
             return Ok(false);
         }
@@ -226,10 +230,27 @@ impl Follower {
             hash: hash.to_string(),
             source: Box::new(source),
         })?;
+        verify::check_merkle(&header, raw, reply.merkle_root.as_deref())
+            .map_err(|source| self.refused(height, hash, source))?;
         let matches = reply.matches.len();
         self.indexer.connect(height, hash, &prev, reply)?;
         tracing::debug!(chain = %self.cfg.chain, height, %hash, matches, "block connected");
         Ok(true)
+    }
+
+    /// A header is the one asked for and carries its proof of work.
+    fn check(&self, height: u64, hash: &str, header: &Header) -> Result<(), FollowError> {
+        let own = header.block_hash().to_string();
+        if own != hash {
+            return Err(Transient::WrongBlock { height, hash: hash.to_string(), got: own }.into());
+        }
+        self.cfg.rules.check_work(header).map_err(|source| self.refused(height, hash, source))
+    }
+
+    /// A block that failed verification: said loudly, retried (the next copy may be sound).
+    fn refused(&self, height: u64, hash: &str, source: verify::Invalid) -> FollowError {
+        tracing::error!(chain = %self.cfg.chain, height, %hash, error = %source, "block refused");
+        Transient::Invalid { height, hash: hash.to_string(), source }.into()
     }
 
     /// Scans new mempool transactions; marks pending payments gone from it as dropped, but only
@@ -304,7 +325,8 @@ impl Follower {
     /// unauthenticated, so its bytes are only a hint). False when a full sync is needed instead.
     pub(crate) fn on_raw_block(&mut self, raw: &[u8]) -> bool {
         let Some(tip) = self.indexer.tip() else { return false };
-        let Ok((hash, prev)) = header(raw, tip.height + 1) else { return false };
+        let Ok(header) = header(raw, tip.height + 1) else { return false };
+        let (hash, prev) = (header.block_hash().to_string(), header.prev_blockhash.to_string());
         if prev != tip.hash {
             return hash == tip.hash; // already have it; anything else: reconcile
         }
@@ -335,9 +357,8 @@ impl Follower {
     }
 }
 
-/// (hash, parent hash) of a raw block, from its 80-byte header.
-fn header(raw: &[u8], height: u64) -> Result<(String, String), FollowError> {
-    let h = Header::consensus_decode(&mut raw.get(..80).unwrap_or(raw))
-        .map_err(|source| Transient::Header { height, source })?;
-    Ok((h.block_hash().to_string(), h.prev_blockhash.to_string()))
+/// The 80-byte header of a raw block.
+fn header(raw: &[u8], height: u64) -> Result<Header, FollowError> {
+    Header::consensus_decode(&mut raw.get(..80).unwrap_or(raw))
+        .map_err(|source| Transient::Header { height, source }.into())
 }

@@ -2,13 +2,14 @@
 
 mod follower;
 mod rpc;
+mod verify;
 mod zmq;
 
 #[cfg(test)]
 mod tests;
 
 use crate::chain::{ChainStartError, Parts};
-use crate::config::{BitcoinNetwork, BitcoinNode, ChainConfig};
+use crate::config::{BitcoinNetwork, BitcoinNode, ChainConfig, PowLimit};
 use crate::health::{Kind, Status};
 use crate::index::Indexer;
 use bitcoincore_rpc::bitcoin::constants::genesis_block;
@@ -18,6 +19,7 @@ pub(crate) use rpc::RpcError;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+pub(crate) use verify::Invalid;
 
 /// What wakes the follower.
 #[derive(Debug)]
@@ -81,6 +83,24 @@ fn network_genesis(n: BitcoinNetwork) -> String {
     genesis_block(bitcoin_network(n)).block_hash().to_string()
 }
 
+/// How the chain's headers are checked: the network's proof-of-work limit, or the configured one.
+fn rules(node: &BitcoinNode) -> verify::Rules {
+    match &node.pow_limit {
+        PowLimit::Network => verify::Rules::network(bitcoin_network(node.network)),
+        PowLimit::Target(hex) => verify::Rules::target(hex),
+        PowLimit::None => verify::Rules { pow_limit: None },
+    }
+}
+
+/// A raw block checked as the follower checks it (for benchmarks).
+pub(crate) fn verify_block(raw: &[u8], network: Network, reported_root: Option<&str>) -> Result<(), String> {
+    use bitcoincore_rpc::bitcoin::consensus::Decodable;
+    let header = bitcoincore_rpc::bitcoin::block::Header::consensus_decode(&mut raw.get(..80).unwrap_or(raw))
+        .map_err(|e| e.to_string())?;
+    verify::Rules::network(network).check_work(&header).map_err(|e| e.to_string())?;
+    verify::check_merkle(&header, raw, reported_root).map_err(|e| e.to_string())
+}
+
 /// Why a raw block's header does not decode.
 pub(crate) type HeaderError = bitcoincore_rpc::bitcoin::consensus::encode::Error;
 
@@ -101,6 +121,7 @@ pub(crate) fn start(chain: &ChainConfig, node: &BitcoinNode, parts: Parts) -> Re
         poll: Duration::from_secs(node.poll_secs),
         genesis,
         genesis_from,
+        rules: rules(node),
     };
     let (tx, rx) = crossbeam_channel::bounded(QUEUE);
     let stop = Arc::new(AtomicBool::new(false));

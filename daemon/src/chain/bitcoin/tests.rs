@@ -23,6 +23,8 @@ struct FakeNode {
     /// Heights whose blocks the node refuses to serve (pruned).
     pruned_below: Mutex<u64>,
     down: Mutex<bool>,
+    /// Bytes served instead of a block (by hash): a man in the middle on plain-HTTP RPC.
+    altered: Mutex<std::collections::HashMap<String, Vec<u8>>>,
 }
 
 impl FakeNode {
@@ -39,8 +41,26 @@ impl FakeNode {
         self.chain.lock().unwrap().push(next);
     }
 
-    /// The block [`FakeNode::mine`] would append, without appending it (a forgery's start).
+    /// The block [`FakeNode::mine`] would append, without appending it (a forgery's start). Its
+    /// header carries regtest proof of work.
     fn next_block(&self, script: &[u8], tag: u32) -> Block {
+        let mut b = self.next_block_unmined(script, tag);
+        while !b.header.target().is_met_by(b.block_hash()) {
+            b.header.nonce += 1;
+        }
+        b
+    }
+
+    /// The next block with a nonce whose hash does not meet its target: no proof of work.
+    fn next_block_without_work(&self, script: &[u8], tag: u32) -> Block {
+        let mut b = self.next_block_unmined(script, tag);
+        while b.header.target().is_met_by(b.block_hash()) {
+            b.header.nonce += 1;
+        }
+        b
+    }
+
+    fn next_block_unmined(&self, script: &[u8], tag: u32) -> Block {
         let chain = self.chain.lock().unwrap();
         let prev = chain.last().map_or(BlockHash::all_zeros(), |b| b.block_hash());
         let coinbase = Transaction {
@@ -90,6 +110,9 @@ impl BitcoinNode for FakeNode {
         })
     }
     fn block(&self, hash: &str) -> Result<Vec<u8>, RpcError> {
+        if let Some(bytes) = self.altered.lock().unwrap().get(hash) {
+            return Ok(bytes.clone());
+        }
         let pruned = *self.pruned_below.lock().unwrap();
         self.with(|c| {
             let (h, b) = c.iter().enumerate().find(|(_, b)| b.block_hash().to_string() == hash).expect("known hash");
@@ -115,8 +138,9 @@ impl BitcoinNode for FakeNode {
     }
 }
 
-/// Decodes the whole block and asks the chain's watch set about every output.
-struct FullDecode(Arc<ChainSet>);
+/// Decodes the whole block and asks the chain's watch set about every output; with `true`, it
+/// reports the block's merkle root as a plugin does (else the follower computes it).
+struct FullDecode(Arc<ChainSet>, bool);
 
 impl Scanner for FullDecode {
     fn scan(&self, what: u32, raw: &[u8]) -> Result<ScanReply, CallError> {
@@ -125,11 +149,17 @@ impl Scanner for FullDecode {
             method: "scan".into(),
             error: PluginError::invalid_input(e.to_string()),
         };
+        let mut out = ScanReply::default();
         let txdata = match what {
             paywatch_plugin_api::abi::SCAN_TX => vec![consensus::deserialize::<Transaction>(raw).map_err(bad)?],
-            _ => consensus::deserialize::<Block>(raw).map_err(bad)?.txdata,
+            _ => {
+                let block = consensus::deserialize::<Block>(raw).map_err(bad)?;
+                if self.1 {
+                    out.merkle_root = block.compute_merkle_root().map(|r| r.to_string());
+                }
+                block.txdata
+            }
         };
-        let mut out = ScanReply::default();
         for tx in &txdata {
             for (i, o) in tx.output.iter().enumerate() {
                 if self.0.is_watched(o.script_pubkey.as_bytes()) {
@@ -159,6 +189,10 @@ struct Rig {
 const WATCHED: &[u8] = b"\x51\x20watched-script-of-thirty-two-b";
 
 fn rig(window: u32, start_height: Option<u64>) -> Rig {
+    rig_with(window, start_height, false)
+}
+
+fn rig_with(window: u32, start_height: Option<u64>, reports_root: bool) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let db = Arc::new(Db::open(dir.path()).unwrap());
     let set = Arc::new(WatchSet::load(db.clone(), ["btc".to_string()]).unwrap());
@@ -186,9 +220,10 @@ fn rig(window: u32, start_height: Option<u64>) -> Rig {
         poll: Duration::from_secs(1),
         genesis,
         genesis_from: "network = \"regtest\"".into(),
+        rules: super::verify::Rules::network(bitcoincore_rpc::bitcoin::Network::Regtest),
     };
-    let follower =
-        Follower::new(cfg, node.clone(), indexer, vec![Arc::new(FullDecode(chain))], Arc::new(Health::new()));
+    let scanner = Arc::new(FullDecode(chain, reports_root));
+    let follower = Follower::new(cfg, node.clone(), indexer, vec![scanner], Arc::new(Health::new()));
     Rig { _dir: dir, db, node, follower }
 }
 
@@ -289,6 +324,54 @@ fn zmq_blocks_and_transactions_are_only_hints() {
     r.follower.on_raw_tx(&consensus::serialize(&next));
     assert_eq!(r.kinds()[before..], ["payment.detected"]);
     assert_eq!(r.db.tx_payments("btc", &next.compute_txid().to_string()).unwrap()[0].status, PaymentStatus::Pending);
+}
+
+/// A real header with other transactions (a man in the middle on plain-HTTP RPC) is refused by
+/// its merkle root, whether the scanner reports the root or the follower computes it; nothing
+/// of it is recorded, and the intact block connects once it is served.
+#[test]
+fn a_block_whose_transactions_were_altered_is_refused_until_served_intact() {
+    for reports_root in [false, true] {
+        let mut r = rig_with(10, None, reports_root);
+        r.follower.sync().unwrap();
+        r.node.mine(b"\x00\x14other", 9);
+        let genuine = r.node.chain.lock().unwrap().last().unwrap().clone();
+        let mut altered = genuine.clone();
+        altered.txdata[0].output[0].script_pubkey = ScriptBuf::from_bytes(WATCHED.to_vec());
+        let hash = genuine.block_hash().to_string();
+        r.node.altered.lock().unwrap().insert(hash.clone(), consensus::serialize(&altered));
+        let e = r.follower.sync().unwrap_err();
+        let FollowError::Transient(Transient::Invalid { height: 5, hash: h, source: super::Invalid::Merkle { .. } }) =
+            &e
+        else {
+            panic!("reports_root {reports_root}: {e:?}")
+        };
+        assert_eq!(*h, hash);
+        assert!(e.to_string().contains("altered"), "{e}");
+        assert!(r.kinds().is_empty(), "nothing recorded from the altered block");
+        assert_eq!(r.follower_tip().0, 4);
+        r.node.altered.lock().unwrap().clear();
+        r.follower.sync().unwrap();
+        assert_eq!(r.follower_tip(), (5, hash));
+        assert!(r.kinds().is_empty(), "the genuine block pays nothing watched");
+    }
+}
+
+/// A block whose hash does not meet its own target is refused, even when the node vouches
+/// for it (RPC tampered with, or a node that does not validate).
+#[test]
+fn a_block_without_proof_of_work_is_refused() {
+    let mut r = rig(10, None);
+    r.follower.sync().unwrap();
+    let lazy = r.node.next_block_without_work(WATCHED, 3);
+    r.node.chain.lock().unwrap().push(lazy.clone());
+    let e = r.follower.sync().unwrap_err();
+    assert!(
+        matches!(&e, FollowError::Transient(Transient::Invalid { source: super::Invalid::NoWork { .. }, .. })),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains(&lazy.block_hash().to_string()), "{e}");
+    assert!(r.kinds().is_empty() && r.follower_tip().0 == 4);
 }
 
 #[test]

@@ -84,7 +84,7 @@ fn spend(txid: &str, outpoint: (&str, u32)) -> WatchedSpend {
 }
 
 fn reply(matches: Vec<Match>) -> ScanReply {
-    ScanReply { matches, watched_spends: Vec::new() }
+    ScanReply { matches, ..ScanReply::default() }
 }
 
 fn ev(kind: &str, txid: &str, status: &str, confs: u64, fin: bool) -> (String, String, u64, String, u64, bool) {
@@ -199,8 +199,8 @@ fn pending_payments_missing_from_the_mempool_are_dropped_and_conflicts_replace_t
     // Its own transaction spending it is no replacement; another one is.
     let own = spend("t2", ("c", 1));
     let rbf = spend("t3", ("c", 1));
-    ix.mempool_tx(ScanReply { matches: vec![], watched_spends: vec![own] }).unwrap();
-    ix.connect(1, "h1", "h0", ScanReply { matches: vec![], watched_spends: vec![rbf] }).unwrap();
+    ix.mempool_tx(ScanReply { watched_spends: vec![own], ..ScanReply::default() }).unwrap();
+    ix.connect(1, "h1", "h0", ScanReply { watched_spends: vec![rbf], ..ScanReply::default() }).unwrap();
     assert!(!chain.is_watched_spend(b"c:1"), "replaced payments stop watching their inputs");
     assert_eq!(ix.drop_missing(&HashSet::new()).unwrap(), 1);
     let kinds: Vec<_> = f.events("shop1").into_iter().map(|e| (e.0, e.1, e.3)).collect();
@@ -235,7 +235,7 @@ fn spends_are_matched_by_the_plugins_outpoint_keys_alone() {
     assert!(!chain.is_watched_spend(&[]), "nothing to watch");
     let mut old_spend = spend("t9", ("c", 0));
     old_spend.outpoint_key = Hex::default();
-    ix.mempool_tx(ScanReply { matches: vec![], watched_spends: vec![old_spend] }).unwrap();
+    ix.mempool_tx(ScanReply { watched_spends: vec![old_spend], ..ScanReply::default() }).unwrap();
     assert_eq!(ix.pending_txids(), ["t1".to_string()].into());
     // A payment pending since before keys existed learns them when its transaction is scanned
     // again (no event), and from then on its replacement is seen.
@@ -245,9 +245,9 @@ fn spends_are_matched_by_the_plugins_outpoint_keys_alone() {
     // Keys are compared as bytes: the same outpoint under another key is another outpoint.
     let mut other = spend("t9", ("c", 0));
     other.outpoint_key = Hex(b"c:00".to_vec());
-    ix.mempool_tx(ScanReply { matches: vec![], watched_spends: vec![other] }).unwrap();
+    ix.mempool_tx(ScanReply { watched_spends: vec![other], ..ScanReply::default() }).unwrap();
     assert_eq!(ix.pending_txids(), ["t1".to_string()].into());
-    ix.mempool_tx(ScanReply { matches: vec![], watched_spends: vec![spend("t9", ("c", 0))] }).unwrap();
+    ix.mempool_tx(ScanReply { watched_spends: vec![spend("t9", ("c", 0))], ..ScanReply::default() }).unwrap();
     assert!(ix.pending_txids().is_empty());
     assert!(!chain.is_watched_spend(b"c:0"));
     let kinds: Vec<_> = f.events("shop1").into_iter().map(|e| (e.0, e.1)).collect();
@@ -273,7 +273,7 @@ fn a_keyless_payment_learns_its_keys_when_its_transaction_comes_back() {
     ix.disconnect_tip().unwrap();
     ix.mempool_tx(reply(vec![keyless])).unwrap();
     assert!(chain.is_watched_spend(b"c:0"), "the keys learned in the block are kept");
-    ix.mempool_tx(ScanReply { matches: vec![], watched_spends: vec![spend("t9", ("c", 0))] }).unwrap();
+    ix.mempool_tx(ScanReply { watched_spends: vec![spend("t9", ("c", 0))], ..ScanReply::default() }).unwrap();
     let kinds: Vec<_> = f.events("shop1").into_iter().map(|e| e.0).collect();
     assert_eq!(
         kinds,

@@ -17,6 +17,7 @@ pub(super) fn run(r: &mut Report, ctx: &Ctx<'_>) {
         scan_tx_agrees(r, ctx, block, &index, &matches);
     }
     spends(r, ctx, block, &index);
+    merkle_root(r, ctx, block, &index);
     keys_only_cost(r, ctx, block, &index);
     addresses_round_trip(r, ctx, &index);
     let cuts = [0, 1, 79, 80, 81, 82, 1000, block.len() / 2, block.len() - 1];
@@ -25,6 +26,46 @@ pub(super) fn run(r: &mut Report, ctx: &Ctx<'_>) {
     let cuts = [0, 1, 4, 6, 10, tx.len() / 2, tx.len() - 4, tx.len() - 1];
     truncations_are_errors(r, ctx, "truncated transactions are errors", tx, &cuts, |p, raw, h| p.scan_tx(raw, h));
     garbage_never_panics(r, ctx, true, true);
+}
+
+/// `ScanReply::merkle_root`, when reported, is the header's for the real block, and a mutated
+/// transaction list (the last transaction repeated: the same root) is refused, never given a
+/// root the host would accept.
+fn merkle_root(r: &mut Report, ctx: &Ctx<'_>, block: &[u8], index: &BlockIndex) {
+    let name = "the merkle root reported is the header's, a mutated list is refused";
+    let host = TestHost::new();
+    let Some(plugin) = ctx.instance(r, name, &host) else { return };
+    let mut header_root = block[36..68].to_vec();
+    header_root.reverse();
+    let header_root = Hex(header_root).to_string();
+    let reported = match plugin.scan_block(block, &host) {
+        Ok(reply) => reply.merkle_root,
+        Err(e) => return r.fail(name, format!("scan_block: {e}")),
+    };
+    match reported {
+        None => return r.pass(name, "not reported: the host decodes the block to compute it (several times slower)"),
+        Some(root) if root != header_root => {
+            return r.fail(
+                name,
+                format!("merkle_root {root}, the header says {header_root} (display order, byte-reversed)"),
+            )
+        }
+        Some(_) => {}
+    }
+    // Three real transactions, the last one twice: [a, b, c, c] has the root of [a, b, c].
+    let txs: Vec<&[u8]> = index.txs.iter().skip(1).take(3).map(|t| t.raw(block)).collect();
+    let mut mutated = block[..80].to_vec();
+    mutated.push(4);
+    for t in [txs[0], txs[1], txs[2], txs[2]] {
+        mutated.extend_from_slice(t);
+    }
+    match plugin.scan_block(&mutated, &host) {
+        Ok(reply) if reply.merkle_root.is_some() => r.fail(
+            name,
+            "a block whose last transaction is repeated got a merkle root: it equals the unrepeated list's, so the host would accept the altered block; refuse two equal hashes side by side at any level (CVE-2012-2459)",
+        ),
+        _ => r.pass(name, format!("block {}: {header_root}; a repeated transaction refused", index.height)),
+    }
 }
 
 /// Every sampled output's scriptPubKey.

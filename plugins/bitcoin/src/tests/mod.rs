@@ -255,3 +255,17 @@ fn spends_of_watched_outpoints_are_reported_with_the_spending_txid() {
     let vt = host_for(&set);
     assert!(plugin(Network::Bitcoin).scan_block(&raw, &Host::new(&vt)).unwrap().watched_spends.is_empty());
 }
+
+/// The plugin hashes every transaction of a block once and reports the merkle root, which the
+/// host compares with the header (`scan_block` of a single transaction reports none).
+#[test]
+fn the_merkle_root_of_the_mainnet_block_is_its_headers() {
+    let raw = mainnet_block();
+    let set = HashSet::new();
+    let vt = host_for(&set);
+    let reply = plugin(Network::Bitcoin).scan_block(&raw, &Host::new(&vt)).unwrap();
+    let block: bitcoin::Block = bitcoin::consensus::deserialize(&raw).unwrap();
+    assert_eq!(reply.merkle_root, Some(block.header.merkle_root.to_string()));
+    let tx = bitcoin::consensus::serialize(&block.txdata[1]);
+    assert_eq!(plugin(Network::Bitcoin).scan_tx(&tx, &Host::new(&vt)).unwrap().merkle_root, None);
+}

@@ -1,0 +1,109 @@
+use super::*;
+use bitcoincore_rpc::bitcoin::consensus::Encodable;
+use bitcoincore_rpc::bitcoin::merkle_tree::calculate_root;
+use paywatch_plugin_api::testing::fixtures::{bitcoin_mainnet_block, bitcoin_mainnet_index};
+
+fn mainnet() -> (Header, Vec<u8>) {
+    let raw = bitcoin_mainnet_block().to_vec();
+    (Header::consensus_decode(&mut &raw[..80]).unwrap(), raw)
+}
+
+#[test]
+fn a_real_mainnet_block_passes_both_checks() {
+    let (header, raw) = mainnet();
+    assert_eq!(header.block_hash().to_string(), bitcoin_mainnet_index().block_hash);
+    Rules::network(Network::Bitcoin).check_work(&header).unwrap();
+    check_merkle(&header, &raw, None).unwrap();
+    let reported = header.merkle_root.to_string();
+    check_merkle(&header, &raw, Some(&reported)).unwrap();
+}
+
+#[test]
+fn a_substituted_transaction_is_refused_whoever_computes_the_root() {
+    let (header, mut raw) = mainnet();
+    // One satoshi more in the first output of a sampled transaction.
+    let tx = &bitcoin_mainnet_index().txs[3];
+    let at = raw[tx.offset..].windows(8).position(|w| u64::from_le_bytes(w.try_into().unwrap()) == tx.outputs[0].value);
+    let at = tx.offset + at.expect("the output's value is in the transaction");
+    raw[at] ^= 1;
+    let e = check_merkle(&header, &raw, None).unwrap_err();
+    assert!(matches!(&e, Invalid::Merkle { header: h, .. } if *h == header.merkle_root.to_string()), "{e:?}");
+    assert!(e.to_string().contains("altered"), "{e}");
+    // A plugin's root that is not the header's is refused the same way.
+    let other = TxMerkleNode::all_zeros().to_string();
+    assert!(matches!(check_merkle(&header, &raw, Some(&other)), Err(Invalid::Merkle { .. })));
+}
+
+#[test]
+fn a_repeated_last_transaction_is_refused_as_mutated() {
+    let (header, raw) = mainnet();
+    let index = bitcoin_mainnet_index();
+    let mut r = &raw[80..];
+    let n = VarInt::consensus_decode(&mut r).unwrap().0;
+    let body = r;
+    // The last transaction repeated: same merkle root if the count is odd, and mutated anyway.
+    let mut txs = Vec::new();
+    let mut rest = body;
+    let mut last = Vec::new();
+    for _ in 0..n {
+        let before = rest;
+        Transaction::consensus_decode(&mut rest).unwrap();
+        last = before[..before.len() - rest.len()].to_vec();
+    }
+    txs.extend_from_slice(body);
+    txs.extend_from_slice(&last);
+    txs.extend_from_slice(&last);
+    let mut forged = raw[..80].to_vec();
+    VarInt(n + 2).consensus_encode(&mut forged).unwrap();
+    forged.extend_from_slice(&txs);
+    assert_eq!(n as usize, index.tx_count);
+    let e = check_merkle(&header, &forged, None).unwrap_err();
+    assert!(matches!(e, Invalid::Mutated { level: 0, .. }), "{e:?}");
+}
+
+#[test]
+fn work_is_checked_against_bits_and_bits_against_the_limit() {
+    let (header, _) = mainnet();
+    // Regtest's limit is easier: a mainnet header meets it.
+    Rules::network(Network::Regtest).check_work(&header).unwrap();
+    // A header claiming regtest difficulty on mainnet.
+    let mut easy = header;
+    easy.bits = CompactTarget::from_consensus(0x207f_ffff);
+    let e = Rules::network(Network::Bitcoin).check_work(&easy).unwrap_err();
+    assert_eq!(e, Invalid::AboveLimit { bits: 0x207f_ffff, limit: 0x1d00_ffff });
+    // Changing the nonce breaks the proof of work.
+    let mut forged = header;
+    forged.nonce ^= 1;
+    assert_eq!(
+        Rules::network(Network::Bitcoin).check_work(&forged),
+        Err(Invalid::NoWork { bits: header.bits.to_consensus() })
+    );
+    // A coin's own limit, as the config spells it.
+    let regtest = Rules::target(&format!("7fffff{}", "0".repeat(58)));
+    assert_eq!(regtest, Rules::network(Network::Regtest));
+    regtest.check_work(&header).unwrap();
+    // No limit (a coin whose proof of work is not sha256d): not checked.
+    Rules { pow_limit: None }.check_work(&forged).unwrap();
+}
+
+#[test]
+fn compact_targets_are_read_as_bitcoin_core_reads_them() {
+    assert_eq!(target_of(0x1d00_ffff), Ok(Target::MAX_ATTAINABLE_MAINNET));
+    assert_eq!(target_of(0x207f_ffff), Ok(Target::MAX_ATTAINABLE_REGTEST));
+    for bad in [0, 0x0100_0000, 0x0480_0001, 0x2301_0000, 0x2200_0100, 0x2101_0000, 0xff7f_ffff] {
+        assert_eq!(target_of(bad), Err(Invalid::BadBits { bits: bad }), "{bad:#x}");
+    }
+    assert!(target_of(0x2200_0001).is_ok(), "Core accepts a one-byte mantissa at size 34");
+}
+
+#[test]
+fn roots_agree_with_rust_bitcoin_and_repeated_subtrees_are_refused() {
+    let h = |n: u8| sha256d::Hash::hash(&[n]);
+    for n in 1..=70u8 {
+        let txids: Vec<_> = (0..n).map(h).collect();
+        assert_eq!(root(&mut txids.clone()), Ok(calculate_root(txids.into_iter()).unwrap()), "{n}");
+    }
+    let mut eight: Vec<_> = (0..6).map(h).collect();
+    eight.extend([h(4), h(5)]);
+    assert_eq!(root(&mut eight), Err(Invalid::Mutated { level: 1, position: 2 }));
+}
