@@ -34,6 +34,17 @@ const LENIENT: u8 = 3;
 const PANICS: u8 = 4;
 const TWICE: u8 = 5;
 const NO_OUTPOINT_KEYS: u8 = 6;
+/// Reports the header's merkle root of any block without hashing anything.
+const HEADER_ROOT: u8 = 7;
+/// Reports a merkle root that is not the block's.
+const WRONG_ROOT: u8 = 8;
+
+/// The merkle root a block's header states, shown byte-reversed.
+fn header_root(raw: &[u8]) -> String {
+    let mut root = raw[36..68].to_vec();
+    root.reverse();
+    Hex(root).to_string()
+}
 
 impl<const F: u8> CurrencyPlugin for Fake<F> {
     const NAME: &'static str = "fake";
@@ -49,13 +60,21 @@ impl<const F: u8> CurrencyPlugin for Fake<F> {
             panic!("fake panics on every scan");
         }
         if raw != fixtures::bitcoin_mainnet_block() {
+            if F == HEADER_ROOT && raw.len() >= 80 {
+                return Ok(ScanReply { merkle_root: Some(header_root(raw)), ..ScanReply::default() });
+            }
             return if F == LENIENT {
                 Ok(ScanReply::default())
             } else {
                 Err(PluginError::invalid_input("not the block"))
             };
         }
-        let mut reply = ScanReply::default();
+        let merkle_root = match F {
+            HEADER_ROOT => Some(header_root(raw)),
+            WRONG_ROOT => Some("00".repeat(32)),
+            _ => None,
+        };
+        let mut reply = ScanReply { merkle_root, ..ScanReply::default() };
         for t in fixtures::bitcoin_mainnet_index().txs {
             for o in &t.outputs {
                 let key = Hex::decode(&o.script_pubkey).unwrap().0;
@@ -145,6 +164,21 @@ fn matches_without_outpoint_keys_are_named() {
     static WITH_KEYS: PluginVTable = crate::__private::currency_vtable::<Fake<TWICE>>(true);
     let r = report(&WITH_KEYS);
     assert!(!failed(&r, "watched spends are reported, a coinbase is not a spend").contains("outpoint_keys"), "{r}");
+}
+
+#[test]
+fn merkle_roots_that_would_let_an_altered_block_through_are_named() {
+    let name = "the merkle root reported is the header's, a mutated list is refused";
+    static WRONG: PluginVTable = crate::__private::currency_vtable::<Fake<WRONG_ROOT>>(true);
+    let r = report(&WRONG);
+    assert!(failed(&r, name).contains("the header says"), "{r}");
+    static ECHO: PluginVTable = crate::__private::currency_vtable::<Fake<HEADER_ROOT>>(true);
+    let r = report(&ECHO);
+    assert!(failed(&r, name).contains("last transaction is repeated got a merkle root"), "{r}");
+    // Not reporting one is allowed (the host computes it).
+    static NONE: PluginVTable = crate::__private::currency_vtable::<Fake<TWICE>>(true);
+    let r = report(&NONE);
+    assert!(r.checks.iter().any(|c| c.name == name && matches!(c.outcome, Outcome::Passed(_))), "{r}");
 }
 
 #[test]
