@@ -82,9 +82,29 @@ impl Db {
 
     /// A watch's payments, by chain, txid and output.
     pub(crate) fn watch_payments(&self, watch: Uuid, limit: usize) -> Result<Vec<PaymentRecord>, DbError> {
+        self.watch_payments_after(watch, None, limit)
+    }
+
+    /// A watch's payments, by chain, txid and output, strictly after the payment `after`
+    /// (chain, txid, output) when given; at most `limit`.
+    pub(crate) fn watch_payments_after(
+        &self,
+        watch: Uuid,
+        after: Option<(&str, &str, u32)>,
+        limit: usize,
+    ) -> Result<Vec<PaymentRecord>, DbError> {
         let prefix = watch.as_bytes().to_vec();
+        let start = match after {
+            Some((chain, txid, index)) => {
+                let mut k = watch_payments_key(watch, &payment_key(chain, txid, index, watch));
+                k.push(0); // strictly after
+                k
+            }
+            None => prefix.clone(),
+        };
         let mut out = Vec::new();
-        for item in self.db.prefix_iterator_cf(self.cf(CF_WATCH_PAYMENTS), &prefix) {
+        let from = IteratorMode::From(&start, Direction::Forward);
+        for item in self.db.iterator_cf(self.cf(CF_WATCH_PAYMENTS), from) {
             let (k, _) = item?;
             if !k.starts_with(&prefix) || out.len() >= limit {
                 break;
