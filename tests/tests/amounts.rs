@@ -4,50 +4,36 @@
 //! counts nor emits invoice events, the real payment settles the invoice, every event stays a
 //! few KB and the outbox grows linearly (sizes printed).
 
-use paywatch_tests::btc::BtcRig;
+use paywatch_tests::btc::{shop3, BtcRig, SHOP3_KEY};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
-const SHOP4: &str = "shop4-key-0123456789";
-/// Under the 4 KiB an event may take, whatever is sent to the invoice's address.
+/// What an invoice event may take here (one payment counts; with five listed and a cause one is
+/// still under about 5 KB: `invoices/payments.rs`), whatever else is sent to the address.
 const MAX_EVENT_BYTES: usize = 4096;
 
-/// A store that takes invoices (P2PKH addresses, which the test node pays; it relays outputs of
-/// any value, so dust below the default `min_payment` of 546 sat reaches the daemon as a miner's
-/// or a permissive relay's would).
-fn shop4() -> String {
-    format!(
-        r#"
-[[stores]]
-id = "shop4"
-api_key = "{SHOP4}"
-speed = 1
-[stores.receive.BTC]
-descriptor = "pkh(tpubD6NzVbkrYhZ4XgiXtGrdW5XDAPFCL9h7we1vwNCpn8tGbBcgfVYjXyhWo4E1xkh56hjod1RhGjxbaTLV3X4FyWuejifB9jusQ46QzG87VKp/0/*)"
-"#
-    )
+/// The store that takes invoices (P2PKH addresses, which the test node pays; it relays outputs
+/// of any value, so dust below the default `min_payment` of 546 sat reaches the daemon as a
+/// miner's or a permissive relay's would).
+async fn rig() -> BtcRig {
+    BtcRig::start_with(1, &shop3(86_400, 604_800)).await.unwrap()
 }
 
 async fn create(rig: &BtcRig, amount: &str, order_id: &str) -> (u16, Value) {
     let body = json!({"asset": "BTC", "amount": amount, "order_id": order_id});
-    rig.call(Method::POST, "/v1/invoices", SHOP4, Some(body)).await
+    rig.call(Method::POST, "/v1/invoices", SHOP3_KEY, Some(body)).await
 }
 
 async fn get(rig: &BtcRig, path: &str) -> Value {
-    let (status, v) = rig.call(Method::GET, path, SHOP4, None).await;
+    let (status, v) = rig.call(Method::GET, path, SHOP3_KEY, None).await;
     assert_eq!(status, 200, "{path}: {v}");
     v
 }
 
-fn of_type<'a>(events: &'a [Value], kind: &str, address: &str) -> impl Iterator<Item = &'a Value> {
-    let kind = kind.to_string();
-    let address = address.to_string();
-    events.iter().filter(move |e| e["type"] == kind.as_str() && e["data"]["address"] == address.as_str())
-}
-
+/// Events of this type about a payment to `address`.
 fn count(events: &[Value], kind: &str, address: &str) -> usize {
-    of_type(events, kind, address).count()
+    events.iter().filter(|e| e["type"] == kind && e["data"]["address"] == address).count()
 }
 
 /// The bytes of an event as `GET /v1/events` serves it.
@@ -57,7 +43,7 @@ fn size(e: &Value) -> usize {
 
 #[tokio::test]
 async fn invoices_above_the_largest_or_below_the_dust_limit_are_refused() {
-    let rig = BtcRig::start_with(1, &shop4()).await.unwrap();
+    let rig = rig().await;
     // The issue's example: `due × 10 000` wrapped a u128 and it settled for 1 satoshi.
     let (status, v) = create(&rig, "340282366920938463463374607.43176822", "overflow").await;
     assert_eq!((status, v["error"]["code"].as_str()), (422, Some("amount_too_large")), "{v}");
@@ -104,7 +90,7 @@ async fn invoices_above_the_largest_or_below_the_dust_limit_are_refused() {
     rig.send(dusted_at, 0.000003).unwrap();
     rig.send(paid_at, 0.00001).unwrap();
     let evs = rig
-        .wait_events(SHOP4, "both payments", |e| {
+        .wait_events(SHOP3_KEY, "both payments", |e| {
             count(e, "payment.detected", dusted_at) == 1 && count(e, "invoice.payment_detected", paid_at) == 1
         })
         .await
@@ -116,11 +102,12 @@ async fn invoices_above_the_largest_or_below_the_dust_limit_are_refused() {
         (Some("0"), Some("none"), Some(1), &json!([])),
         "{v}"
     );
-    let (status, v) =
-        rig.call(Method::POST, &format!("/v1/invoices/{}/cancel", dusted["id"].as_str().unwrap()), SHOP4, None).await;
+    let (status, v) = rig
+        .call(Method::POST, &format!("/v1/invoices/{}/cancel", dusted["id"].as_str().unwrap()), SHOP3_KEY, None)
+        .await;
     assert_eq!((status, v["status"].as_str()), (200, Some("invalid")), "{v}");
     let (status, v) =
-        rig.call(Method::POST, &format!("/v1/invoices/{}/cancel", paid["id"].as_str().unwrap()), SHOP4, None).await;
+        rig.call(Method::POST, &format!("/v1/invoices/{}/cancel", paid["id"].as_str().unwrap()), SHOP3_KEY, None).await;
     assert_eq!((status, v["error"]["code"].as_str()), (409, Some("not_cancellable")), "{v}");
 }
 
@@ -128,14 +115,14 @@ async fn invoices_above_the_largest_or_below_the_dust_limit_are_refused() {
 async fn a_dust_flood_then_the_real_payment_settles_with_small_events_and_a_linear_outbox() {
     const BATCHES: u64 = 4;
     const PER_TX: u64 = 500;
-    let rig = BtcRig::start_with(1, &shop4()).await.unwrap();
+    let rig = rig().await;
     let (status, inv) = create(&rig, "0.001", "flooded").await;
     assert_eq!(status, 201, "{inv}");
     let (id, address) = (inv["id"].as_str().unwrap().to_string(), inv["address"].as_str().unwrap().to_string());
     let address = address.as_str();
 
     // 2,000 dust payments, 500 outputs per transaction, each from 1 to 545 sat.
-    let start = rig.events(SHOP4).await.unwrap();
+    let start = rig.events(SHOP3_KEY).await.unwrap();
     let mut seen = (start.len(), start.iter().map(size).sum::<usize>());
     let mut growth = Vec::new();
     let mut dust_total = 0;
@@ -144,7 +131,7 @@ async fn a_dust_flood_then_the_real_payment_settles_with_small_events_and_a_line
         dust_total += sats.iter().sum::<u64>();
         rig.send_outputs(address, &sats).unwrap();
         let evs = rig
-            .wait_events(SHOP4, "a batch of dust", |e| count(e, "payment.detected", address) as u64 == k * PER_TX)
+            .wait_events(SHOP3_KEY, "a batch of dust", |e| count(e, "payment.detected", address) as u64 == k * PER_TX)
             .await
             .unwrap();
         let now = (evs.len(), evs.iter().map(size).sum::<usize>());
@@ -160,7 +147,9 @@ async fn a_dust_flood_then_the_real_payment_settles_with_small_events_and_a_line
     }
     rig.mine(1).unwrap();
     let evs = rig
-        .wait_events(SHOP4, "the dust confirmed", |e| count(e, "payment.confirmed", address) as u64 == BATCHES * PER_TX)
+        .wait_events(SHOP3_KEY, "the dust confirmed", |e| {
+            count(e, "payment.confirmed", address) as u64 == BATCHES * PER_TX
+        })
         .await
         .unwrap();
     let now = (evs.len(), evs.iter().map(size).sum::<usize>());
@@ -181,12 +170,12 @@ async fn a_dust_flood_then_the_real_payment_settles_with_small_events_and_a_line
 
     // The real payment, behind 2,000 dust payments: detected, then settled at one confirmation.
     let real = rig.send(address, 0.001).unwrap();
-    rig.wait_events(SHOP4, "processing", |e| of_invoice(e).iter().any(|e| e["type"] == "invoice.processing"))
+    rig.wait_events(SHOP3_KEY, "processing", |e| of_invoice(e).iter().any(|e| e["type"] == "invoice.processing"))
         .await
         .unwrap();
     rig.mine(1).unwrap();
     let evs = rig
-        .wait_events(SHOP4, "settled", |e| of_invoice(e).iter().any(|e| e["type"] == "invoice.settled"))
+        .wait_events(SHOP3_KEY, "settled", |e| of_invoice(e).iter().any(|e| e["type"] == "invoice.settled"))
         .await
         .unwrap();
     let mine = of_invoice(&evs);
@@ -235,6 +224,6 @@ async fn a_dust_flood_then_the_real_payment_settles_with_small_events_and_a_line
     assert_eq!(distinct.len() as u64, BATCHES * PER_TX + 1);
     let total: u64 = all.iter().map(|p| p["amount_base"].as_str().unwrap().parse::<u64>().unwrap()).sum();
     assert_eq!(total, dust_total + 100_000);
-    let (status, v) = rig.call(Method::GET, &format!("/v1/invoices/{id}/payments?after=nope"), SHOP4, None).await;
+    let (status, v) = rig.call(Method::GET, &format!("/v1/invoices/{id}/payments?after=nope"), SHOP3_KEY, None).await;
     assert_eq!((status, v["error"]["code"].as_str()), (422, Some("invalid_field")), "{v}");
 }

@@ -50,6 +50,36 @@ impl PaymentRecord {
     }
 }
 
+#[cfg(test)]
+impl PaymentRecord {
+    /// A pending payment of `base` satoshis to shop1's watch `watch` on `btc`, first seen at
+    /// `seen` (unix seconds): what tests vary, the rest plain.
+    pub(crate) fn sample(watch: Uuid, txid: &str, index: u32, base: u64, seen: i64) -> PaymentRecord {
+        let seen = OffsetDateTime::from_unix_timestamp(seen).expect("a time");
+        PaymentRecord {
+            watch_id: watch,
+            store: "shop1".into(),
+            chain: "btc".into(),
+            asset: "BTC".into(),
+            address: "bcrt1q".into(),
+            txid: txid.into(),
+            index,
+            amount: Amount::from(base).to_units_string(8),
+            amount_base: base.to_string(),
+            status: PaymentStatus::Pending,
+            confirmations: 0,
+            required_confirmations: 1,
+            is_final: false,
+            block_height: None,
+            block_hash: None,
+            replaced_by: None,
+            first_seen: seen,
+            updated_at: seen,
+            outpoint_keys: vec![],
+        }
+    }
+}
+
 /// A connected block of a chain's local best chain, kept for the reorg window.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct BlockRecord {

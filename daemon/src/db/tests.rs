@@ -269,28 +269,7 @@ fn a_watchs_payments_page_after_a_payment() {
     let dir = tempfile::tempdir().unwrap();
     let s = Db::open(dir.path()).unwrap();
     let (watch, other) = (Uuid::now_v7(), Uuid::now_v7());
-    let at = time::OffsetDateTime::UNIX_EPOCH;
-    let pay = |w: Uuid, txid: &str, index: u32| PaymentRecord {
-        watch_id: w,
-        store: "shop1".into(),
-        chain: "btc".into(),
-        asset: "BTC".into(),
-        address: "bcrt1q".into(),
-        txid: txid.into(),
-        index,
-        amount: "0.00001".into(),
-        amount_base: "1000".into(),
-        status: PaymentStatus::Pending,
-        confirmations: 0,
-        required_confirmations: 1,
-        is_final: false,
-        block_height: None,
-        block_hash: None,
-        replaced_by: None,
-        first_seen: at,
-        updated_at: at,
-        outpoint_keys: vec![],
-    };
+    let pay = |w: Uuid, txid: &str, index: u32| PaymentRecord::sample(w, txid, index, 1000, 0);
     let mut b = s.batch();
     for (txid, index) in [("bb", 0), ("aa", 7), ("bb", 2), ("cc", 0), ("aa", 1)] {
         b.put_payment(&pay(watch, txid, index), true).unwrap();

@@ -12,8 +12,9 @@ use paywatch_plugin_api::events::Invoice;
 use std::collections::HashMap;
 use uuid::Uuid;
 
-/// Payments an invoice's view lists: the latest that can count. Five payments are about 3 KB
-/// of JSON, so an event stays under about 5 KB.
+/// Payments an invoice's view lists: the latest that can count. A payment is about 570 bytes
+/// of JSON, so with the one that caused it an invoice event stays under about 5 KB (beside the
+/// shop's own description and metadata), whatever is sent to the address.
 pub(super) const RECENT_PAYMENTS: usize = 5;
 
 /// The latest [`RECENT_PAYMENTS`] of `payments` at or above `min_payment`, oldest first (by
@@ -120,30 +121,9 @@ impl Invoices {
 mod tests {
     use super::*;
     use crate::db::PaymentStatus;
-    use time::OffsetDateTime;
 
     fn p(txid: &str, amount: u64, seen: i64) -> PaymentRecord {
-        PaymentRecord {
-            watch_id: Uuid::nil(),
-            store: "shop1".into(),
-            chain: "btc".into(),
-            asset: "BTC".into(),
-            address: "bcrt1q".into(),
-            txid: txid.into(),
-            index: 0,
-            amount: String::new(),
-            amount_base: amount.to_string(),
-            status: PaymentStatus::Pending,
-            confirmations: 0,
-            required_confirmations: 1,
-            is_final: false,
-            block_height: None,
-            block_hash: None,
-            replaced_by: None,
-            first_seen: OffsetDateTime::from_unix_timestamp(seen).unwrap(),
-            updated_at: OffsetDateTime::from_unix_timestamp(seen).unwrap(),
-            outpoint_keys: vec![],
-        }
+        PaymentRecord::sample(Uuid::nil(), txid, 0, amount, seen)
     }
 
     fn txids(ps: &[&PaymentRecord]) -> Vec<String> {
