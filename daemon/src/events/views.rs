@@ -62,7 +62,7 @@ pub(crate) fn payment(p: &PaymentRecord) -> Payment {
 
 /// What an invoice's view shows of its payments (chosen by `invoices`): the latest few that can
 /// count, how many there are in all, and the one that caused the event.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct InvoicePayments<'a> {
     /// Oldest first.
     pub(crate) recent: &'a [&'a PaymentRecord],
