@@ -62,11 +62,13 @@ pub enum RunError {
 
 /// What `paywatch config check` adds to validation: loads the plugin directory and creates
 /// every plugin instance the config uses, exactly as [`run`] does first, before the database,
-/// so a config that `run` would refuse for its plugins is refused here too. Returns one line
-/// per instance on success.
+/// so a config that `run` would refuse for its plugins (or for amounts the plugins' decimals
+/// cannot state, `startup::asset_limits`) is refused here too. Returns one line per instance
+/// on success.
 pub fn check_plugins(config: &Config) -> Result<Vec<String>, RunError> {
     let health = Arc::new(Health::new());
     let (currencies, platforms) = startup::plugins(config, &health)?;
+    startup::asset_limits(config, &startup::decimals(&currencies)?)?;
     let mut lines: Vec<String> = currencies
         .iter()
         .map(|(asset, p)| format!("asset {asset}: currency plugin {} ok", p.label()))
@@ -91,6 +93,8 @@ pub async fn run_with(
     let health = Arc::new(Health::new());
     // Plugins first: a config they refuse stops the daemon before storage is touched.
     let (currencies, platforms) = startup::plugins(&config, &health)?;
+    let decimals = startup::decimals(&currencies)?;
+    let assets = startup::invoice_assets(&config, &currencies, &decimals)?;
     let db = Arc::new(db::Db::open(&config.storage.path)?);
     health.set_store(Status::Ok, format!("open at {}", db.path().display()));
     tracing::info!(path = %db.path().display(), "database open");
@@ -99,8 +103,6 @@ pub async fn run_with(
         tracing::info!(chain = %c.name, keys = set.len(&c.name), bytes = set.heap_bytes(&c.name), "watch set loaded");
     }
     startup::attach_watches(&config, &currencies, &set);
-    let decimals = startup::decimals(&currencies)?;
-    let assets = startup::invoice_assets(&config, &currencies, &decimals);
     let watches = index::Watches::new(db.clone(), set.clone(), startup::chain_watches(&config, &currencies));
     let invoices =
         invoices::Invoices::new(&config, db.clone(), watches.clone(), assets, Arc::new(invoices::SystemClock));

@@ -6,8 +6,10 @@
 use crate::config::{AssetConfig, ChainConfig, ChainKind, ChainNode, Config};
 use crate::health::Health;
 use crate::index::{self, ChainWatches, WatchSet};
+use crate::invoices::AssetLimits;
 use crate::plugins::{Kind, Library, PluginInstance, Registry};
 use crate::RunError;
+use paywatch_plugin_api::amount::Amount;
 use paywatch_plugin_api::messages::{currency_method, CurrencyInfo};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -197,13 +199,72 @@ pub(crate) fn decimals(currencies: &Currencies) -> Result<index::Decimals, RunEr
         .collect()
 }
 
-/// The assets invoices can be made in: chain, decimals and currency plugin of each.
+/// The default largest invoice of a Bitcoin-family asset, in coins: Bitcoin's supply (21
+/// million). Other Bitcoin-family coins set their own (`max_invoice_amount`).
+const BITCOIN_FAMILY_MAX_INVOICE: &str = "21000000";
+/// The default largest invoice of an EVM asset, in its unit: 10^15, above the supply of Ether
+/// and of every major token (USDT ~10^11), so no real invoice meets it, while with up to 18
+/// decimals the amount due stays below 10^33 base units, under `u128::MAX / 10 000` (~3.4 ×
+/// 10^34): a shop's own u128 arithmetic on `amount_due_base × 10 000` cannot wrap either.
+const EVM_MAX_INVOICE: &str = "1000000000000000";
+/// The default smallest payment of a Bitcoin-family asset, in base units: Bitcoin Core's dust
+/// threshold at its default `-dustrelayfee` (3,000 sat/kvB) for a P2PKH output, 546 sat, the
+/// largest of the standard output types' (P2SH 540, P2WSH and P2TR 330, P2WPKH 294): an output
+/// some standard type calls dust costs more to spend than it is worth.
+const BITCOIN_FAMILY_DUST: u64 = 546;
+
+/// Every asset's [`AssetLimits`]: its `max_invoice_amount` and `min_payment` in its unit (with
+/// the plugin's decimals), or the chain kind's defaults, in base units. An amount with more decimals than the asset has, or a
+/// `min_payment` above the largest invoice, is refused with its key.
+pub(crate) fn asset_limits(
+    config: &Config,
+    decimals: &index::Decimals,
+) -> Result<HashMap<String, AssetLimits>, RunError> {
+    let mut out = HashMap::new();
+    for (i, a) in config.assets.iter().enumerate() {
+        let d = decimals.get(&a.id).copied().unwrap_or(0);
+        let kind = config.chain(&a.chain).expect("validated: assets name configured chains").kind();
+        let at = |key: &str| format!("assets[{i}].{key}");
+        let units = |key: &str, text: &str| {
+            Amount::parse_units(text, d).map_err(|e| RunError::Refused {
+                at: at(key),
+                message: format!("{e} (asset {} has {d} decimals)", a.id),
+            })
+        };
+        let default_max = match kind {
+            ChainKind::Bitcoin => BITCOIN_FAMILY_MAX_INVOICE,
+            ChainKind::Evm => EVM_MAX_INVOICE,
+        };
+        let max_invoice = units("max_invoice_amount", a.max_invoice_amount.as_deref().unwrap_or(default_max))?;
+        let min_payment = match (&a.min_payment, kind) {
+            (Some(text), _) => units("min_payment", text)?,
+            (None, ChainKind::Bitcoin) => Amount::from(BITCOIN_FAMILY_DUST),
+            (None, ChainKind::Evm) => Amount::ZERO,
+        };
+        if min_payment > max_invoice {
+            return Err(RunError::Refused {
+                at: at("min_payment"),
+                message: format!(
+                    "{} is more than the largest invoice of {}, {}: no invoice could be paid",
+                    min_payment.to_units_string(d),
+                    a.id,
+                    max_invoice.to_units_string(d)
+                ),
+            });
+        }
+        out.insert(a.id.clone(), AssetLimits { max_invoice, min_payment });
+    }
+    Ok(out)
+}
+
+/// The assets invoices can be made in: chain, decimals, limits and currency plugin of each.
 pub(crate) fn invoice_assets(
     config: &Config,
     currencies: &Currencies,
     decimals: &index::Decimals,
-) -> HashMap<String, crate::invoices::AssetInfo> {
-    config
+) -> Result<HashMap<String, crate::invoices::AssetInfo>, RunError> {
+    let limits = asset_limits(config, decimals)?;
+    Ok(config
         .assets
         .iter()
         .filter_map(|a| {
@@ -211,9 +272,78 @@ pub(crate) fn invoice_assets(
             let info = crate::invoices::AssetInfo {
                 chain: a.chain.clone(),
                 decimals: decimals.get(&a.id).copied().unwrap_or(0),
+                limits: limits[&a.id],
                 plugin,
             };
             Some((a.id.clone(), info))
         })
-        .collect()
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(btc: Value, tok: Value) -> Config {
+        let mut assets = vec![
+            json!({"id": "BTC", "chain": "btc", "plugin": "bitcoin"}),
+            json!({"id": "TOK", "chain": "eth", "plugin": "erc20"}),
+        ];
+        for (a, own) in assets.iter_mut().zip([btc, tok]) {
+            a.as_object_mut().unwrap().extend(own.as_object().unwrap().clone());
+        }
+        crate::config::validate_value(&json!({
+            "server": {"listen": "127.0.0.1:8080"},
+            "storage": {"path": "/tmp/x"},
+            "plugins": {"dir": "/tmp"},
+            "chains": [
+                {"name": "btc", "kind": "bitcoin", "network": "regtest", "rpc_url": "http://127.0.0.1:1",
+                 "rpc_user": "u", "rpc_password": "p"},
+                {"name": "eth", "kind": "evm", "chain_id": 1, "ws_url": "ws://127.0.0.1:2"}
+            ],
+            "assets": assets,
+        }))
+        .unwrap()
+    }
+
+    fn limits(btc: Value, tok: Value) -> Result<HashMap<String, AssetLimits>, RunError> {
+        let decimals = index::Decimals::from([("BTC".to_string(), 8), ("TOK".to_string(), 18)]);
+        asset_limits(&config(btc, tok), &decimals)
+    }
+
+    fn base(s: &str) -> Amount {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn defaults_are_the_supply_and_the_dust_limit_for_bitcoin_and_a_bound_for_evm() {
+        let l = limits(json!({}), json!({})).unwrap();
+        assert_eq!(l["BTC"], AssetLimits { max_invoice: base("2100000000000000"), min_payment: base("546") });
+        let evm_max = base("1000000000000000000000000000000000");
+        assert_eq!(l["TOK"], AssetLimits { max_invoice: evm_max, min_payment: Amount::ZERO });
+        // The EVM bound with 18 decimals stays under the old u128 wrap point.
+        assert!(evm_max < Amount::from(u128::MAX / 10_000 + 1));
+    }
+
+    #[test]
+    fn configured_amounts_are_read_with_the_plugins_decimals() {
+        let l =
+            limits(json!({"max_invoice_amount": "5", "min_payment": "0.0001"}), json!({"min_payment": "0.5"})).unwrap();
+        assert_eq!(l["BTC"], AssetLimits { max_invoice: base("500000000"), min_payment: base("10000") });
+        assert_eq!(l["TOK"].min_payment, base("500000000000000000"));
+        // The config has no decimals for BTC: the plugin's 8 refuse a ninth.
+        let e = limits(json!({"min_payment": "0.000000001"}), json!({})).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "assets[0].min_payment: \"0.000000001\" has more than 8 decimals (asset BTC has 8 decimals)"
+        );
+        // A minimum above the largest invoice (configured, or the default) leaves nothing payable.
+        let e = limits(json!({"max_invoice_amount": "0.000001"}), json!({})).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "assets[0].min_payment: 0.00000546 is more than the largest invoice of BTC, 0.000001: no invoice could be paid"
+        );
+        let e = limits(json!({}), json!({"min_payment": "1000000000000001"})).unwrap_err();
+        assert!(e.to_string().starts_with("assets[1].min_payment: 1000000000000001 is more than"), "{e}");
+    }
 }

@@ -385,8 +385,26 @@ pub struct Invoice {
     pub updated_at: String,
     /// Events emitted so far for this invoice; each event's data carries its number.
     pub sequence: u64,
-    /// Every payment to its address in its asset.
+    /// The latest payments that can count (at or above `min_payment`), oldest first: at most
+    /// a few, so an event stays small whatever is sent to the address. Every payment is in
+    /// `GET /v1/invoices/{id}/payments`, and in the totals.
     pub payments: Vec<Payment>,
+    /// Every payment to its address in its asset, dust included (what
+    /// `GET /v1/invoices/{id}/payments` lists). 0 from a paywatch before it existed.
+    #[serde(default)]
+    pub payments_count: u64,
+    /// The payment whose change caused this event: the one detected or reversed, or for a
+    /// status change the last payment that changed it; `null` when the clock or the shop caused
+    /// it (`invoice.created`, `invoice.expired`, a cancellation) and in API responses.
+    #[serde(default)]
+    pub payment: Option<Payment>,
+    /// Payments below this are dust: recorded (and reported by `payment.*` events), never the
+    /// invoice's. In the asset's unit.
+    #[serde(default)]
+    pub min_payment: String,
+    /// `min_payment` in base units.
+    #[serde(default)]
+    pub min_payment_base: String,
 }
 
 /// A refund's status.
@@ -481,5 +499,26 @@ mod tests {
         assert_eq!(e.kind(), None);
         assert_eq!(e.event_type, "invoice.future");
         assert!(e.invoice().unwrap().is_none());
+    }
+
+    #[test]
+    fn an_invoice_from_before_payments_count_still_reads() {
+        // As a paywatch sent invoices before `payments_count`, `payment` and `min_payment`.
+        let data = serde_json::json!({"id": "i", "store": "s", "order_id": "o", "asset": "BTC", "chain": "btc",
+            "status": "new", "exception": "none", "amount_due": "1", "amount_paid": "0", "amount_confirmed": "0",
+            "amount_due_base": "100000000", "amount_paid_base": "0", "amount_confirmed_base": "0",
+            "payment_tolerance_percent": 0.0, "address": "a", "payment_uri": "bitcoin:a", "required_confirmations": 1,
+            "description": null, "metadata": null, "refund_email": null, "created_at": "t", "expires_at": "t",
+            "monitoring_until": "t", "updated_at": "t", "sequence": 1, "payments": []});
+        let e = Event {
+            seq: 1,
+            id: "x".into(),
+            event_type: "invoice.created".into(),
+            store: "s".into(),
+            created_at: "t".into(),
+            data,
+        };
+        let i = e.invoice().unwrap().expect("an invoice event");
+        assert_eq!((i.payments_count, i.payment, i.min_payment.as_str()), (0, None, ""));
     }
 }

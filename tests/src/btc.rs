@@ -76,6 +76,53 @@ impl BtcRig {
         Ok(self.rpc().call("sendtoaddress", &[address.into(), btc.into()])?)
     }
 
+    /// One transaction from the wallet with an output of each of `sats` to `address` (the
+    /// node's wallet refuses an address twice in one transaction, so it is built here and only
+    /// signed by the wallet), the change back to the wallet; its txid. Spends the wallet's
+    /// largest coin (confirmed or not), at about 2 sat/byte.
+    pub fn send_outputs(&self, address: &str, sats: &[u64]) -> Result<String> {
+        use bitcoincore_rpc::bitcoin::{self, absolute::LockTime, transaction::Version};
+        let rpc = self.rpc();
+        let spk = |a: &str| -> Result<bitcoin::ScriptBuf> {
+            let a: bitcoin::Address<_> = a.parse()?;
+            Ok(a.require_network(bitcoin::Network::Regtest)?.script_pubkey())
+        };
+        let coins: Vec<Value> = rpc.call("listunspent", &[0.into()])?;
+        let coin = coins
+            .iter()
+            .filter(|c| c["spendable"] == true)
+            .max_by_key(|c| (c["amount"].as_f64().unwrap_or(0.0) * 1e8) as u64)
+            .context("the wallet has no coin")?;
+        let txid: bitcoin::Txid = coin["txid"].as_str().context("txid")?.parse()?;
+        let vout = coin["vout"].as_u64().context("vout")? as u32;
+        let value = (coin["amount"].as_f64().context("amount")? * 1e8).round() as u64;
+        let to = spk(address)?;
+        let mut output: Vec<bitcoin::TxOut> = sats
+            .iter()
+            .map(|s| bitcoin::TxOut { value: bitcoin::Amount::from_sat(*s), script_pubkey: to.clone() })
+            .collect();
+        // About 10 bytes of transaction, 148 of the P2PKH input, 34 per output with the change.
+        let fee = 2 * (10 + 148 + 34 * (sats.len() as u64 + 1));
+        let change = value.checked_sub(sats.iter().sum::<u64>() + fee).context("the coin is too small")?;
+        output.push(bitcoin::TxOut {
+            value: bitcoin::Amount::from_sat(change),
+            script_pubkey: spk(&self.new_address()?)?,
+        });
+        let input = vec![bitcoin::TxIn {
+            previous_output: bitcoin::OutPoint { txid, vout },
+            script_sig: bitcoin::ScriptBuf::new(),
+            sequence: bitcoin::Sequence::MAX,
+            witness: bitcoin::Witness::new(),
+        }];
+        let tx = bitcoin::Transaction { version: Version::TWO, lock_time: LockTime::ZERO, input, output };
+        let unsigned = bitcoin::consensus::encode::serialize_hex(&tx);
+        let signed: Value = rpc.call("signrawtransaction", &[unsigned.into()])?;
+        if signed["complete"] != true {
+            bail!("the wallet did not sign: {signed}");
+        }
+        Ok(rpc.call("sendrawtransaction", &[signed["hex"].clone()])?)
+    }
+
     /// Mines `n` blocks to the wallet; their hashes.
     pub fn mine(&self, n: u64) -> Result<Vec<String>> {
         Ok(self.rpc().call("generatetoaddress", &[n.into(), self.miner.clone().into()])?)

@@ -116,6 +116,14 @@ fn config_check_creates_every_plugin_instance_as_run_does() {
         ),
         ("\n[[assets]]\nid = \"T\"\nchain = \"eth\"\nplugin = \"erc20\"\n".to_string(), "missing \"contract\""),
         (
+            asset("bitcoin", "min_payment = \"0.000000001\"\n"),
+            "assets[0].min_payment: \"0.000000001\" has more than 8 decimals (asset X has 8 decimals)",
+        ),
+        (
+            asset("bitcoin", "max_invoice_amount = \"0.000001\"\n"),
+            "assets[0].min_payment: 0.00000546 is more than the largest invoice of X, 0.000001",
+        ),
+        (
             "\n[[stores.endpoints]]\nplugin = \"webhook\"\nurl = \"https://shop.example/cb\"\n".to_string(),
             "stores[shop2].endpoints[0]: plugin webhook@dispatch refused the endpoint: endpoint has no secret",
         ),

@@ -257,6 +257,11 @@ async fn invoices_in_ether_and_in_a_token_settle_and_count_only_their_asset() {
     assert_eq!(eth["address"], DEV0);
     assert_eq!(eth["payment_uri"], format!("ethereum:{DEV0}@31337?value=250000000000000000"));
     let tok = create(json!({"asset": "TOK", "amount": "12.5", "order_id": "t-1"})).await;
+    // An EVM asset's largest invoice is 10^15 of its unit by default.
+    let huge = json!({"asset": "TOK", "amount": "1000000000000001", "order_id": "t-huge"});
+    let (status, v) = rig.daemon.call(Method::POST, "/v1/invoices", SHOP_ETH_KEY, Some(huge)).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (422, Some("amount_too_large")), "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("the largest invoice of TOK, 1000000000000000"), "{v}");
     let tok_address = tok["address"].as_str().unwrap().to_string();
     assert_eq!(tok_address.to_lowercase(), token_addr);
     assert_eq!(

@@ -134,6 +134,8 @@ impl From<InvoiceError> for ApiError {
             E::UnknownAsset(_) => Self::invalid("unknown_asset", msg),
             E::NoReceiveConfig { .. } => Self::invalid("no_receive_config", msg),
             E::InvalidField(_) => Self::invalid("invalid_field", msg),
+            E::AboveMaximum { .. } => Self::invalid("amount_too_large", msg),
+            E::BelowMinPayment { .. } => Self::invalid("amount_below_min_payment", msg),
             E::InvalidAddress(_) => Self::invalid("invalid_address", msg),
             E::OrderConflict { .. } => Self::new(StatusCode::CONFLICT, "order_conflict", msg),
             E::IdempotencyConflict(_) => Self::new(StatusCode::CONFLICT, "idempotency_conflict", msg),

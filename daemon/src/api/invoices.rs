@@ -9,7 +9,7 @@ use crate::events::views::{self, Sorted};
 use crate::invoices::{NewInvoice, NewRefund};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use paywatch_plugin_api::events::{Invoice, Refund};
+use paywatch_plugin_api::events::{Invoice, Payment, Refund};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -59,6 +59,24 @@ pub(crate) struct InvoiceQuery {
     limit: Option<usize>,
     /// The `next` of the previous page (a page may hold fewer matches than `limit`).
     after: Option<Uuid>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PaymentsQuery {
+    /// 1 to 1000, default 100.
+    limit: Option<usize>,
+    /// The `next` of the previous page (`TXID:OUTPUT`).
+    after: Option<String>,
+}
+
+/// An invoice's payments, each as the `data` of its `payment.*` events.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct InvoicePaymentPage {
+    items: Vec<Payment>,
+    /// Pass as `after` for the next page (`TXID:OUTPUT`); absent on the last page (a page may
+    /// hold fewer than `limit`).
+    next: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -186,6 +204,37 @@ pub(crate) async fn cancel(
     let svc = st.invoices().clone();
     let view = blocking(move || svc.cancel(&store, id).and_then(|inv| svc.view(&inv))).await??;
     Ok(Json(Sorted(view)))
+}
+
+/// `TXID:OUTPUT`, as `next` gives it.
+fn payment_cursor(after: &str) -> Result<(&str, u32), ApiError> {
+    let bad = || ApiError::invalid("invalid_field", format!("after {after:?} is not a TXID:OUTPUT of a page's next"));
+    let (txid, index) = after.rsplit_once(':').ok_or_else(bad)?;
+    let index = index.parse().map_err(|_| bad())?;
+    if txid.is_empty() || txid.len() > 128 {
+        return Err(bad());
+    }
+    Ok((txid, index))
+}
+
+/// Every payment to an invoice's address in its asset, dust included, in txid and output
+/// order: the full list an invoice's `payments` (the latest few) and `payments_count` sum up.
+#[utoipa::path(get, path = "/v1/invoices/{id}/payments", tag = "invoices", security(("api_key" = [])),
+    params(("id" = Uuid, Path), PaymentsQuery),
+    responses((status = 200, body = InvoicePaymentPage), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn payments_of(
+    State(st): State<AppState>,
+    StoreId(store): StoreId,
+    Path(id): Path<Uuid>,
+    Query(q): Query<PaymentsQuery>,
+) -> Result<Json<InvoicePaymentPage>, ApiError> {
+    let limit = super::page_limit(q.limit)?;
+    let after = q.after.as_deref().map(payment_cursor).transpose()?.map(|(t, i)| (t.to_string(), i));
+    let svc = st.invoices().clone();
+    let page =
+        blocking(move || svc.payments_page(&store, id, after.as_ref().map(|(t, i)| (t.as_str(), *i)), limit)).await??;
+    let items = page.items.iter().map(views::payment).collect();
+    Ok(Json(InvoicePaymentPage { items, next: page.next.map(|(txid, index)| format!("{txid}:{index}")) }))
 }
 
 /// Refund (part of) what was paid. The merchant pays it from their own wallet.

@@ -104,6 +104,7 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/invoices", get(invoices::list).post(invoices::create))
         .route("/invoices/{id}", get(invoices::get))
         .route("/invoices/{id}/cancel", axum::routing::post(invoices::cancel))
+        .route("/invoices/{id}/payments", get(invoices::payments_of))
         .route("/invoices/{id}/refunds", get(invoices::refunds_of).post(invoices::create_refund))
         .route("/refunds/{id}", get(invoices::get_refund))
         .route("/refunds/claim/{token}", axum::routing::post(invoices::claim))

@@ -13,6 +13,7 @@ use utoipa::{Modify, OpenApi};
         super::watches::create, super::watches::create_batch, super::watches::get,
         super::watches::list, super::watches::delete, super::payments::of_watch, super::payments::of_tx,
         super::invoices::create, super::invoices::get, super::invoices::list, super::invoices::cancel,
+        super::invoices::payments_of,
         super::invoices::create_refund, super::invoices::refunds_of, super::invoices::get_refund,
         super::invoices::claim, super::endpoints::create, super::endpoints::list, super::endpoints::get,
         super::endpoints::update, super::endpoints::delete, super::endpoints::deliveries,

@@ -83,6 +83,41 @@ fn every_problem_is_reported_with_its_key_path() {
 }
 
 #[test]
+fn asset_amounts_are_decimals_in_the_assets_unit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut raw = minimal(dir.path());
+    raw["assets"][0]["max_invoice_amount"] = json!(100);
+    raw["assets"][0]["min_payment"] = json!(" 0.00001 ");
+    raw["assets"][1]["max_invoice_amount"] = json!("1000000.5");
+    let c = validate_value(&raw).unwrap();
+    assert_eq!(
+        (c.assets[0].max_invoice_amount.as_deref(), c.assets[0].min_payment.as_deref()),
+        (Some("100"), Some("0.00001"))
+    );
+    assert_eq!(
+        (c.assets[1].max_invoice_amount.as_deref(), c.assets[1].min_payment.as_deref()),
+        (Some("1000000.5"), None)
+    );
+    // Not handed to the plugin as its own parameters.
+    assert!(!c.assets[0].params.expose().contains_key("min_payment"));
+
+    raw["assets"][0]["max_invoice_amount"] = json!("-1");
+    raw["assets"][0]["min_payment"] = json!("1e-5");
+    raw["assets"][1]["max_invoice_amount"] = json!("0.0000001");
+    raw["assets"][1]["min_payment"] = json!(["1"]);
+    let got = issues_of(&raw);
+    let expect = [
+        "assets[0].max_invoice_amount: \"-1\" is not a non-negative decimal amount",
+        "assets[0].min_payment: \"1e-5\" is not a non-negative decimal amount",
+        "assets[1].max_invoice_amount: \"0.0000001\" has more than 6 decimals",
+        "assets[1].min_payment: expected a string",
+    ];
+    for e in expect {
+        assert!(got.iter().any(|g| g.starts_with(e)), "missing {e:?} in {got:#?}");
+    }
+}
+
+#[test]
 fn duplicates_and_conflicts_are_reported() {
     let dir = tempfile::tempdir().unwrap();
     let mut raw = minimal(dir.path());

@@ -203,6 +203,12 @@ pub struct AssetConfig {
     pub plugin: String,
     pub contract: Option<String>,
     pub decimals: Option<u8>,
+    /// The largest invoice, in the asset's unit (a checked decimal string); `None`: the
+    /// default of the chain's kind (`startup::asset_limits`).
+    pub max_invoice_amount: Option<String>,
+    /// Payments below this, in the asset's unit, are dust: recorded, never an invoice's;
+    /// `None`: the default of the chain's kind.
+    pub min_payment: Option<String>,
     /// Other keys of the asset's table, handed to the plugin as they are.
     pub params: PluginParams,
 }

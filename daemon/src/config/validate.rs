@@ -4,6 +4,7 @@ use super::reader::{Issues, Table};
 use super::secret::{KeyHash, Secret};
 use super::types::*;
 use ipnet::IpNet;
+use paywatch_plugin_api::amount::Amount;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -11,6 +12,8 @@ use std::path::PathBuf;
 use url::Url;
 
 const MAX_CONFIRMATIONS: u64 = 10_000;
+/// The most decimals an asset can have: 10^77 base units still fit 2^256 − 1.
+const MAX_DECIMALS: u8 = 77;
 
 pub(crate) fn validate(raw: &Value, issues: &mut Issues) -> Option<Config> {
     let mut root = Table::root(raw, issues);
@@ -402,19 +405,37 @@ fn assets(tables: Vec<Table<'_>>, chains: &[String], issues: &mut Issues) -> Vec
         let plugin = t.str("plugin", issues);
         let contract = t.opt_str("contract", issues);
         let decimals = t.opt_u64("decimals", issues).and_then(|d| {
-            let ok = d <= 77;
+            let ok = d <= u64::from(MAX_DECIMALS);
             if !ok {
-                issues.push(t.key_path("decimals"), format!("{d} is more than 77"));
+                issues.push(t.key_path("decimals"), format!("{d} is more than {MAX_DECIMALS}"));
             }
             ok.then_some(d as u8)
         });
+        let max_invoice_amount = asset_amount(&mut t, "max_invoice_amount", decimals, issues);
+        let min_payment = asset_amount(&mut t, "min_payment", decimals, issues);
         t.allow_other_keys();
         let params = PluginParams(t.rest());
         if let (Some(id), Some(chain), Some(plugin)) = (id, chain, plugin) {
-            out.push(AssetConfig { id, chain, plugin, contract, decimals, params });
+            out.push(AssetConfig { id, chain, plugin, contract, decimals, max_invoice_amount, min_payment, params });
         }
     }
     out
+}
+
+/// An amount key of an asset, in the asset's unit (`"0.00000546"`; a TOML integer is read as
+/// one), trimmed: a non-negative decimal with at most the table's `decimals` when it sets them
+/// (the plugin's decimals, and how the asset's amounts relate, are checked at start by
+/// `startup::asset_limits`).
+fn asset_amount(t: &mut Table<'_>, key: &'static str, decimals: Option<u8>, issues: &mut Issues) -> Option<String> {
+    let text = t.opt_str(key, issues)?.trim().to_string();
+    let own_scale = text.split_once('.').map_or(0, |(_, frac)| frac.len().min(MAX_DECIMALS.into()) as u8);
+    match Amount::parse_units(&text, decimals.unwrap_or(own_scale)) {
+        Ok(_) => Some(text),
+        Err(e) => {
+            issues.push(t.key_path(key), format!("{e}: expected an amount in the asset's unit, e.g. \"0.001\""));
+            None
+        }
+    }
 }
 
 /// Waits between delivery attempts: about three days in all (BTCPay gives up after an hour).

@@ -22,6 +22,11 @@ pub(crate) struct InvoiceRecord {
     pub(crate) amount_due: String,
     pub(crate) amount_paid: String,
     pub(crate) amount_confirmed: String,
+    /// Payments below this (base units) are dust, never the invoice's: the asset's
+    /// `min_payment` when the invoice was made. Invoices made before it existed have none, and
+    /// every payment counts for them as it did then.
+    #[serde(default = "no_minimum")]
+    pub(crate) min_payment: String,
     /// Accepted underpayment, in basis points.
     pub(crate) tolerance_bp: u32,
     pub(crate) required_confirmations: u32,
@@ -49,7 +54,16 @@ pub(crate) struct InvoiceRecord {
     pub(crate) updated_at: OffsetDateTime,
 }
 
+fn no_minimum() -> String {
+    "0".into()
+}
+
 impl InvoiceRecord {
+    /// `min_payment`, read.
+    pub(crate) fn min_payment(&self) -> Result<Amount, DbError> {
+        stored_amount(CF_INVOICES, self.id.as_bytes(), "min_payment", &self.min_payment)
+    }
+
     /// `amount_due`, read.
     pub(crate) fn due(&self) -> Result<Amount, DbError> {
         stored_amount(CF_INVOICES, self.id.as_bytes(), "amount_due", &self.amount_due)

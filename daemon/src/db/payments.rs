@@ -50,6 +50,36 @@ impl PaymentRecord {
     }
 }
 
+#[cfg(test)]
+impl PaymentRecord {
+    /// A pending payment of `base` satoshis to shop1's watch `watch` on `btc`, first seen at
+    /// `seen` (unix seconds): what tests vary, the rest plain.
+    pub(crate) fn sample(watch: Uuid, txid: &str, index: u32, base: u64, seen: i64) -> PaymentRecord {
+        let seen = OffsetDateTime::from_unix_timestamp(seen).expect("a time");
+        PaymentRecord {
+            watch_id: watch,
+            store: "shop1".into(),
+            chain: "btc".into(),
+            asset: "BTC".into(),
+            address: "bcrt1q".into(),
+            txid: txid.into(),
+            index,
+            amount: Amount::from(base).to_units_string(8),
+            amount_base: base.to_string(),
+            status: PaymentStatus::Pending,
+            confirmations: 0,
+            required_confirmations: 1,
+            is_final: false,
+            block_height: None,
+            block_hash: None,
+            replaced_by: None,
+            first_seen: seen,
+            updated_at: seen,
+            outpoint_keys: vec![],
+        }
+    }
+}
+
 /// A connected block of a chain's local best chain, kept for the reorg window.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct BlockRecord {
@@ -82,9 +112,29 @@ impl Db {
 
     /// A watch's payments, by chain, txid and output.
     pub(crate) fn watch_payments(&self, watch: Uuid, limit: usize) -> Result<Vec<PaymentRecord>, DbError> {
+        self.watch_payments_after(watch, None, limit)
+    }
+
+    /// A watch's payments, by chain, txid and output, strictly after the payment `after`
+    /// (chain, txid, output) when given; at most `limit`.
+    pub(crate) fn watch_payments_after(
+        &self,
+        watch: Uuid,
+        after: Option<(&str, &str, u32)>,
+        limit: usize,
+    ) -> Result<Vec<PaymentRecord>, DbError> {
         let prefix = watch.as_bytes().to_vec();
+        let start = match after {
+            Some((chain, txid, index)) => {
+                let mut k = watch_payments_key(watch, &payment_key(chain, txid, index, watch));
+                k.push(0); // strictly after
+                k
+            }
+            None => prefix.clone(),
+        };
         let mut out = Vec::new();
-        for item in self.db.prefix_iterator_cf(self.cf(CF_WATCH_PAYMENTS), &prefix) {
+        let from = IteratorMode::From(&start, Direction::Forward);
+        for item in self.db.iterator_cf(self.cf(CF_WATCH_PAYMENTS), from) {
             let (k, _) = item?;
             if !k.starts_with(&prefix) || out.len() >= limit {
                 break;

@@ -240,3 +240,48 @@ fn a_payment_recorded_with_spends_as_outpoints_still_reads() {
     assert!(p.outpoint_keys.is_empty());
     assert_eq!(crate::events::views::sorted(&crate::events::views::payment(&p)), wire, "the wire shape is what it was");
 }
+
+#[test]
+fn an_invoice_recorded_before_min_payment_reads_with_no_minimum() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Db::open(dir.path()).unwrap();
+    let id = Uuid::now_v7();
+    let old = json!({
+        "id": id, "store": "shop1", "order_id": "o1", "asset": "BTC", "chain": "btc", "description": null,
+        "metadata": null, "refund_email": null, "decimals": 8, "amount_due": "150000", "amount_paid": "0",
+        "amount_confirmed": "0", "tolerance_bp": 0, "required_confirmations": 1, "address": "bcrt1q",
+        "address_index": 0, "watch_id": Uuid::now_v7(), "payment_uri": "bitcoin:bcrt1q", "status": "new",
+        "exception": "none", "cancelled": false, "released": false, "sequence": 1, "request_hash": "h",
+        "created_at": "2024-01-01T00:00:00Z", "expires_at": "2024-01-01T00:15:00Z",
+        "monitoring_until": "2024-01-02T00:15:00Z", "updated_at": "2024-01-01T00:00:00Z",
+    });
+    s.db.put_cf(s.cf(CF_INVOICES), id.as_bytes(), serde_json::to_vec(&old).unwrap()).unwrap();
+    let inv = s.invoice(id).unwrap().unwrap();
+    assert_eq!(inv.min_payment().unwrap(), Amount::ZERO, "every payment counts, as when it was made");
+    // Written back, it has the field; other fields are as they were.
+    let mut again = serde_json::to_value(&inv).unwrap();
+    assert_eq!(again.as_object_mut().unwrap().remove("min_payment"), Some(json!("0")));
+    assert_eq!(again, old);
+}
+
+#[test]
+fn a_watchs_payments_page_after_a_payment() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Db::open(dir.path()).unwrap();
+    let (watch, other) = (Uuid::now_v7(), Uuid::now_v7());
+    let pay = |w: Uuid, txid: &str, index: u32| PaymentRecord::sample(w, txid, index, 1000, 0);
+    let mut b = s.batch();
+    for (txid, index) in [("bb", 0), ("aa", 7), ("bb", 2), ("cc", 0), ("aa", 1)] {
+        b.put_payment(&pay(watch, txid, index), true).unwrap();
+        b.put_payment(&pay(other, txid, index), true).unwrap();
+    }
+    s.write(b).unwrap();
+    let ids = |ps: Vec<PaymentRecord>| ps.iter().map(|p| format!("{}:{}", p.txid, p.index)).collect::<Vec<_>>();
+    assert_eq!(ids(s.watch_payments(watch, usize::MAX).unwrap()), ["aa:1", "aa:7", "bb:0", "bb:2", "cc:0"]);
+    assert_eq!(ids(s.watch_payments_after(watch, None, 2).unwrap()), ["aa:1", "aa:7"]);
+    assert_eq!(ids(s.watch_payments_after(watch, Some(("btc", "aa", 7)), 2).unwrap()), ["bb:0", "bb:2"]);
+    assert_eq!(ids(s.watch_payments_after(watch, Some(("btc", "bb", 2)), 2).unwrap()), ["cc:0"]);
+    // A cursor that is no payment of the watch still pages from where it would sort.
+    assert_eq!(ids(s.watch_payments_after(watch, Some(("btc", "ab", 0)), 9).unwrap()), ["bb:0", "bb:2", "cc:0"]);
+    assert!(s.watch_payments_after(watch, Some(("btc", "cc", 0)), 9).unwrap().is_empty());
+}

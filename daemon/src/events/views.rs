@@ -60,7 +60,19 @@ pub(crate) fn payment(p: &PaymentRecord) -> Payment {
     }
 }
 
-pub(crate) fn invoice(i: &InvoiceRecord, payments: &[PaymentRecord]) -> Invoice {
+/// What an invoice's view shows of its payments (chosen by `invoices`): the latest few that can
+/// count, how many there are in all, and the one that caused the event.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InvoicePayments<'a> {
+    /// Oldest first.
+    pub(crate) recent: &'a [&'a PaymentRecord],
+    /// Every payment to the address in the invoice's asset, dust included.
+    pub(crate) count: usize,
+    /// `None` in API responses and for events the clock or the shop caused.
+    pub(crate) cause: Option<&'a PaymentRecord>,
+}
+
+pub(crate) fn invoice(i: &InvoiceRecord, payments: InvoicePayments<'_>) -> Invoice {
     Invoice {
         id: i.id.to_string(),
         store: i.store.clone(),
@@ -87,7 +99,11 @@ pub(crate) fn invoice(i: &InvoiceRecord, payments: &[PaymentRecord]) -> Invoice 
         monitoring_until: ts(i.monitoring_until),
         updated_at: ts(i.updated_at),
         sequence: i.sequence,
-        payments: payments.iter().map(payment).collect(),
+        payments: payments.recent.iter().map(|p| payment(p)).collect(),
+        payments_count: payments.count as u64,
+        payment: payments.cause.map(payment),
+        min_payment: unit(&i.min_payment, i.decimals),
+        min_payment_base: i.min_payment.clone(),
     }
 }
 
@@ -190,6 +206,7 @@ mod tests {
             amount_due: "150000".into(),
             amount_paid: "150000".into(),
             amount_confirmed: "0".into(),
+            min_payment: "546".into(),
             tolerance_bp: 50,
             required_confirmations: 2,
             address: "bcrt1q".into(),
@@ -214,10 +231,16 @@ mod tests {
             "payment_uri": "bitcoin:bcrt1q?amount=0.0015", "required_confirmations": 2, "description": null,
             "metadata": {"k": 1}, "refund_email": null, "created_at": "1970-01-01T00:00:00Z",
             "expires_at": "1970-01-01T00:15:00Z", "monitoring_until": "1970-01-01T00:30:00Z",
-            "updated_at": "1970-01-01T00:01:00Z", "sequence": 3, "payments": [want_payment]});
-        let got = sorted(&invoice(&i, &[p]));
+            "updated_at": "1970-01-01T00:01:00Z", "sequence": 3, "payments": [want_payment],
+            "payments_count": 2001, "payment": want_payment, "min_payment": "0.00000546", "min_payment_base": "546"});
+        let shown = InvoicePayments { recent: &[&p], count: 2001, cause: Some(&p) };
+        let got = sorted(&invoice(&i, shown));
         assert_eq!(got, want);
         assert_eq!(got.to_string(), want.to_string(), "keys sorted as before");
+        // As the API shows it: no payment caused it.
+        let mut want_api = want.clone();
+        want_api["payment"] = Value::Null;
+        assert_eq!(sorted(&invoice(&i, InvoicePayments { cause: None, ..shown })), want_api);
 
         let r = RefundRecord {
             id: Uuid::nil(),

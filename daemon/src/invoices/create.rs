@@ -2,11 +2,12 @@
 //! cancelling them.
 
 use super::machine::evaluate;
+use super::payments::{emit, uncaused};
 use super::{request_hash, AssetInfo, InvoiceError, Invoices, TIMER_EXPIRY, TIMER_MONITORING_END};
 use crate::config::ReceiveConfig;
 use crate::db::{Batch, Exception, InvoiceRecord, InvoiceStatus, WatchRecord};
-use crate::events::{self, EventKind};
-use paywatch_plugin_api::amount::parse_units;
+use crate::events::EventKind;
+use paywatch_plugin_api::amount::Amount;
 use paywatch_plugin_api::messages::{self as m, currency_method};
 use serde_json::{json, Value};
 use time::Duration;
@@ -90,6 +91,28 @@ impl NewInvoice {
     }
 }
 
+impl AssetInfo {
+    /// An invoice's amount in this asset's unit, in base units: more than zero, at most the
+    /// largest invoice, at least the smallest payment that counts (else no payment could pay
+    /// it).
+    fn check_amount(&self, asset: &str, amount: &str) -> Result<Amount, InvoiceError> {
+        let due = Amount::parse_units(amount, self.decimals).map_err(|e| invalid(format!("amount: {e}")))?;
+        let shown = || amount.trim().to_string();
+        if due.is_zero() {
+            return Err(invalid(format!("amount {amount:?} must be more than zero")));
+        }
+        if due > self.limits.max_invoice {
+            let max = self.limits.max_invoice.to_units_string(self.decimals);
+            return Err(InvoiceError::AboveMaximum { asset: asset.to_string(), amount: shown(), max });
+        }
+        if due < self.limits.min_payment {
+            let min = self.limits.min_payment.to_units_string(self.decimals);
+            return Err(InvoiceError::BelowMinPayment { asset: asset.to_string(), amount: shown(), min });
+        }
+        Ok(due)
+    }
+}
+
 impl Invoices {
     /// Creates an invoice, or returns the one this request already made (`false`).
     pub(crate) fn create(
@@ -102,10 +125,7 @@ impl Invoices {
         let hash = request_hash(&canonical);
         let policy = self.policy(store_id)?.clone();
         let asset = self.asset(&req.asset)?.clone();
-        let due = parse_units(&req.amount, asset.decimals).map_err(|e| invalid(format!("amount: {}", e.message)))?;
-        if due == "0" {
-            return Err(invalid(format!("amount {:?} must be more than zero", req.amount)));
-        }
+        let due = asset.check_amount(&req.asset, &req.amount)?;
         let required = match (&req.confirmations, &req.speed) {
             (Some(c), _) => *c,
             (None, Some(s)) => speed_confirmations(s)?,
@@ -132,6 +152,7 @@ impl Invoices {
         let db = self.db().clone();
         let mut batch = db.batch();
         let (index, address, key) = self.allocate(&mut batch, store_id, &req.asset, &asset, &policy)?;
+        let due = due.to_string();
         let uri = self.payment_uri(&asset, &address, &due, &order_id, req.description.as_deref())?;
         let expires_at = now + Duration::seconds(req.expires_in.unwrap_or(policy.expiry_secs) as i64);
         let id = Uuid::now_v7();
@@ -151,6 +172,7 @@ impl Invoices {
             amount_due: due,
             amount_paid: "0".into(),
             amount_confirmed: "0".into(),
+            min_payment: asset.limits.min_payment.to_string(),
             tolerance_bp,
             required_confirmations: required,
             address,
@@ -175,7 +197,7 @@ impl Invoices {
         if let Some(key) = idempotency_key {
             batch.put_idempotency(store_id, key, &hash, id);
         }
-        emit(&mut batch, &mut inv, &[], &[EventKind::InvoiceCreated]);
+        emit(&mut batch, &mut inv, &[], &[uncaused(EventKind::InvoiceCreated)])?;
         batch.put_invoice(&inv)?;
         db.write(batch)?;
         staged.commit();
@@ -276,41 +298,34 @@ impl Invoices {
         Ok(reply.uri)
     }
 
-    /// Cancels an invoice nothing was paid to: it becomes `invalid`.
+    /// Cancels an invoice nothing was paid to (dust aside: anyone can send dust to an address,
+    /// and it is never the invoice's): it becomes `invalid`.
     pub(crate) fn cancel(&self, store_id: &str, id: Uuid) -> Result<InvoiceRecord, InvoiceError> {
         let _guard = self.lock();
         let mut inv = self.get(store_id, id)?.ok_or_else(|| InvoiceError::NotFound(format!("invoice {id}")))?;
         let payments = self.asset_payments(inv.watch_id, &inv.asset)?;
-        if inv.status != InvoiceStatus::New || !payments.is_empty() {
-            let why = match payments.len() {
+        let mut terms = super::state::terms(&inv)?;
+        let mut paid = 0;
+        for p in &payments {
+            paid += usize::from(!terms.is_dust(p.base_amount()?));
+        }
+        if inv.status != InvoiceStatus::New || paid > 0 {
+            let why = match paid {
                 0 => format!("it is {}", inv.status.as_str()),
                 n => format!("{n} payment(s) were made to it"),
             };
             return Err(InvoiceError::NotCancellable { id, why });
         }
         inv.cancelled = true;
-        let terms = super::state::terms(&inv)?;
+        terms.cancelled = true;
         let state = evaluate(&terms, &[], self.now()).expect("no payments add up to no overflow");
         let db = self.db().clone();
         let mut batch = db.batch();
         inv.status = state.status;
         inv.updated_at = self.now();
-        emit(&mut batch, &mut inv, &payments, &[EventKind::InvoiceInvalid]);
+        emit(&mut batch, &mut inv, &payments, &[uncaused(EventKind::InvoiceInvalid)])?;
         batch.put_invoice(&inv)?;
         db.write(batch)?;
         Ok(inv)
-    }
-}
-
-/// Appends the invoice's events, each with the next per-invoice sequence number.
-pub(super) fn emit(
-    batch: &mut Batch<'_>,
-    inv: &mut InvoiceRecord,
-    payments: &[crate::db::PaymentRecord],
-    kinds: &[EventKind],
-) {
-    for kind in kinds {
-        inv.sequence += 1;
-        batch.push_event(events::invoice(*kind, inv, payments));
     }
 }

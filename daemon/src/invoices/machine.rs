@@ -7,6 +7,10 @@
 //! recomputed from the payments, so a reorg that takes a payment away moves the invoice back.
 //! Amounts are [`Amount`]s (up to 2^256 − 1 base units) and every sum is checked: payments that
 //! add up to more are an [`Overflow`], never a wrapped total.
+//!
+//! Dust: a payment below the invoice's `min_payment` is recorded (the indexer's payment events
+//! report it) but is not the invoice's: it adds to no total, makes no exception, invalidates
+//! nothing and causes no event here.
 
 use crate::db::PaymentStatus;
 pub(crate) use crate::db::{Exception, InvoiceStatus};
@@ -25,6 +29,8 @@ pub(crate) struct Terms {
     /// Payments first seen after this are not the invoice's any more.
     pub(crate) monitoring_until: OffsetDateTime,
     pub(crate) cancelled: bool,
+    /// Payments below this are dust: never the invoice's.
+    pub(crate) min_payment: Amount,
 }
 
 /// One payment to the invoice's address, as the indexer has it.
@@ -59,8 +65,15 @@ impl Terms {
         self.due.checked_mul_bp_ceil(keep).expect("at most 100 % of an amount is an amount")
     }
 
+    /// Below `min_payment`: recorded, never the invoice's.
+    pub(crate) fn is_dust(&self, amount: Amount) -> bool {
+        amount < self.min_payment
+    }
+
     fn counts(&self, p: &Paid) -> bool {
-        p.first_seen <= self.monitoring_until && matches!(p.status, PaymentStatus::Pending | PaymentStatus::Confirmed)
+        !self.is_dust(p.amount)
+            && p.first_seen <= self.monitoring_until
+            && matches!(p.status, PaymentStatus::Pending | PaymentStatus::Confirmed)
     }
 
     fn confirmed(&self, p: &Paid) -> bool {
@@ -85,7 +98,9 @@ pub(crate) fn evaluate(t: &Terms, payments: &[Paid], now: OffsetDateTime) -> Res
     let confirmed_on_time = sum(&|p| t.confirmed(p) && t.on_time(p))?;
     let late = payments.iter().any(|p| t.counts(p) && !t.on_time(p));
     let failed_on_time = payments.iter().any(|p| {
-        t.on_time(p) && matches!(p.status, PaymentStatus::Dropped | PaymentStatus::Replaced | PaymentStatus::Reversed)
+        !t.is_dust(p.amount)
+            && t.on_time(p)
+            && matches!(p.status, PaymentStatus::Dropped | PaymentStatus::Replaced | PaymentStatus::Reversed)
     });
     let threshold = t.threshold();
     let status = if t.cancelled {
@@ -113,37 +128,58 @@ pub(crate) fn evaluate(t: &Terms, payments: &[Paid], now: OffsetDateTime) -> Res
     Ok(State { status, exception, paid, confirmed })
 }
 
+/// One event of a transition, with the payment that caused it: an index into the new payments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Transition {
+    pub(crate) kind: EventKind,
+    /// The detected or reversed payment; for a status or `paid_late` event, the last payment
+    /// whose counting or confirmation changed (`None` when only the clock moved).
+    pub(crate) cause: Option<usize>,
+}
+
+/// `transition == "invoice.settled"` compares the kind's wire name.
+impl PartialEq<&str> for Transition {
+    fn eq(&self, other: &&str) -> bool {
+        self.kind == *other
+    }
+}
+
 /// The events that moving from `old` to `new` means, in order: payments first (detected per
 /// newly counted payment, reversed per payment that stopped counting or lost its
-/// confirmations), then the status, then `paid_late`.
+/// confirmations), then the status, then `paid_late`. Dust never counts, so it causes none.
 pub(crate) fn transition_events(
     t: &Terms,
     old: &State,
     new: &State,
     old_payments: &[Option<Paid>],
     new_payments: &[Paid],
-) -> Vec<EventKind> {
+) -> Vec<Transition> {
     let mut out = Vec::new();
-    for (before, after) in old_payments.iter().zip(new_payments) {
+    let mut last_change = None;
+    for (i, (before, after)) in old_payments.iter().zip(new_payments).enumerate() {
         let was = before.as_ref().is_some_and(|p| t.counts(p));
         let was_confirmed = before.as_ref().is_some_and(|p| t.confirmed(p));
+        if was != t.counts(after) || was_confirmed != t.confirmed(after) {
+            last_change = Some(i);
+        }
         if !was && t.counts(after) {
-            out.push(EventKind::InvoicePaymentDetected);
+            out.push(Transition { kind: EventKind::InvoicePaymentDetected, cause: Some(i) });
         } else if (was && !t.counts(after)) || (was_confirmed && !t.confirmed(after)) {
-            out.push(EventKind::InvoicePaymentReversed);
+            out.push(Transition { kind: EventKind::InvoicePaymentReversed, cause: Some(i) });
         }
     }
+    let status = |kind| Transition { kind, cause: last_change };
     if old.status != new.status {
         match new.status {
-            InvoiceStatus::Processing => out.push(EventKind::InvoiceProcessing),
-            InvoiceStatus::Settled => out.push(EventKind::InvoiceSettled),
-            InvoiceStatus::Expired => out.push(EventKind::InvoiceExpired),
-            InvoiceStatus::Invalid => out.push(EventKind::InvoiceInvalid),
+            InvoiceStatus::Processing => out.push(status(EventKind::InvoiceProcessing)),
+            InvoiceStatus::Settled => out.push(status(EventKind::InvoiceSettled)),
+            InvoiceStatus::Expired => out.push(status(EventKind::InvoiceExpired)),
+            InvoiceStatus::Invalid => out.push(status(EventKind::InvoiceInvalid)),
             InvoiceStatus::New => {}
         }
     }
     if new.exception == Exception::PaidLate && old.exception != Exception::PaidLate {
-        out.push(EventKind::InvoicePaidLate);
+        out.push(status(EventKind::InvoicePaidLate));
     }
     out
 }

@@ -10,6 +10,7 @@
 
 mod create;
 mod machine;
+mod payments;
 mod refunds;
 mod state;
 
@@ -18,10 +19,9 @@ pub(crate) use refunds::NewRefund;
 
 use crate::config::{Config, ReceiveConfig};
 use crate::db::{Db, DbError, InvoiceRecord, RefundRecord};
-use crate::events::views;
 use crate::index::{WatchError, Watches};
 use crate::plugins::PluginInstance;
-use paywatch_plugin_api::events::Invoice;
+use paywatch_plugin_api::amount::Amount;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use time::OffsetDateTime;
@@ -49,6 +49,10 @@ pub(crate) enum InvoiceError {
     NoReceiveConfig { store: String, asset: String },
     #[error("{0}")]
     InvalidField(String),
+    #[error("amount {amount} {asset} is more than the largest invoice of {asset}, {max} (assets.max_invoice_amount)")]
+    AboveMaximum { asset: String, amount: String, max: String },
+    #[error("amount {amount} {asset} is less than the smallest payment of {asset} that counts, {min} (assets.min_payment): no payment could pay it")]
+    BelowMinPayment { asset: String, amount: String, min: String },
     #[error("invalid address: {0}")]
     InvalidAddress(String),
     #[error("order {order_id:?} already has invoice {existing} with other terms")]
@@ -78,7 +82,18 @@ pub(crate) enum InvoiceError {
 pub(crate) struct AssetInfo {
     pub(crate) chain: String,
     pub(crate) decimals: u8,
+    pub(crate) limits: AssetLimits,
     pub(crate) plugin: Arc<PluginInstance>,
+}
+
+/// What an invoice of an asset may be, in base units (the asset's `max_invoice_amount` and
+/// `min_payment`, or their defaults: `startup::asset_limits`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AssetLimits {
+    /// The largest amount due.
+    pub(crate) max_invoice: Amount,
+    /// Payments below this are dust: recorded, never an invoice's.
+    pub(crate) min_payment: Amount,
 }
 
 /// A store's invoice policy, from its config.
@@ -162,12 +177,6 @@ impl Invoices {
     /// A store's invoice; another store's is `None`.
     pub(crate) fn get(&self, store: &str, id: Uuid) -> Result<Option<InvoiceRecord>, InvoiceError> {
         Ok(self.db().invoice(id)?.filter(|i| i.store == store))
-    }
-
-    /// The invoice with its payments, as events and the API show it.
-    pub(crate) fn view(&self, inv: &InvoiceRecord) -> Result<Invoice, InvoiceError> {
-        let payments = self.asset_payments(inv.watch_id, &inv.asset)?;
-        Ok(views::invoice(inv, &payments))
     }
 
     /// A page of a store's invoices in creation order, optionally by order id and status, and

@@ -1,8 +1,8 @@
 //! How invoices and refunds follow their payments and the clock: the indexer's payment hook
 //! (in the same batch as the payments), and the timer tick (expiry, end of monitoring).
 
-use super::create::emit;
 use super::machine::{evaluate, transition_events, Overflow, Paid, State, Terms};
+use super::payments::{concern, emit, overlay};
 use super::{Invoices, TIMER_MONITORING_END};
 use crate::db::{Batch, Db, DbError, InvoiceRecord, InvoiceStatus, PaymentRecord, PaymentStatus, RefundStatus};
 use crate::events::{self, EventKind};
@@ -12,9 +12,6 @@ use std::collections::BTreeMap;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// Most payments of one invoice considered.
-pub(super) const MAX_PAYMENTS: usize = 10_000;
-
 pub(super) fn terms(i: &InvoiceRecord) -> Result<Terms, DbError> {
     Ok(Terms {
         due: i.due()?,
@@ -23,26 +20,12 @@ pub(super) fn terms(i: &InvoiceRecord) -> Result<Terms, DbError> {
         expires_at: i.expires_at,
         monitoring_until: i.monitoring_until,
         cancelled: i.cancelled,
+        min_payment: i.min_payment()?,
     })
 }
 
 fn paid(p: &PaymentRecord) -> Result<Paid, DbError> {
     Ok(Paid { amount: p.base_amount()?, status: p.status, confirmations: p.confirmations, first_seen: p.first_seen })
-}
-
-fn same(a: &PaymentRecord, b: &PaymentRecord) -> bool {
-    a.txid == b.txid && a.index == b.index && a.watch_id == b.watch_id
-}
-
-/// A watch's stored payments with this update's changes (not stored yet) laid over them.
-fn overlay(mut stored: Vec<PaymentRecord>, changed: &[&PaymentRecord]) -> Vec<PaymentRecord> {
-    for c in changed {
-        match stored.iter_mut().find(|p| same(p, c)) {
-            Some(p) => *p = (*c).clone(),
-            None => stored.push((*c).clone()),
-        }
-    }
-    stored
 }
 
 impl PaymentHook for Invoices {
@@ -62,7 +45,10 @@ impl PaymentHook for Invoices {
         }
         let now = self.now();
         for (id, ps) in invoices {
-            if let Some(inv) = db.invoice(id)? {
+            // Dust changes nothing: a flood of it is recorded by the indexer and costs the
+            // invoice no read of its payments and no event.
+            let Some(inv) = db.invoice(id)? else { continue };
+            if concern(&inv, &terms(&inv)?, &ps)? {
                 self.reevaluate(batch, inv, &ps, now)?;
             }
         }
@@ -74,10 +60,10 @@ impl PaymentHook for Invoices {
 }
 
 impl Invoices {
-    /// A watch's payments in one asset: an EVM address receives the native coin and every
-    /// token, but an invoice or refund counts only its own asset.
+    /// A watch's payments in one asset, every one of them: an EVM address receives the native
+    /// coin and every token, but an invoice or refund counts only its own asset.
     pub(super) fn asset_payments(&self, watch: Uuid, asset: &str) -> Result<Vec<PaymentRecord>, DbError> {
-        let mut all = self.db().watch_payments(watch, MAX_PAYMENTS)?;
+        let mut all = self.db().watch_payments(watch, usize::MAX)?;
         all.retain(|p| p.asset == asset);
         Ok(all)
     }
@@ -94,11 +80,10 @@ impl Invoices {
     ) -> Result<InvoiceRecord, DbError> {
         let stored = self.asset_payments(inv.watch_id, &inv.asset)?;
         let changed: Vec<&PaymentRecord> = changed.iter().copied().filter(|p| p.asset == inv.asset).collect();
-        let current = overlay(stored.clone(), &changed);
-        let before: Vec<Option<Paid>> = current
-            .iter()
-            .map(|c| stored.iter().find(|s| same(s, c)).map(paid).transpose())
-            .collect::<Result<_, _>>()?;
+        // The stored payments first, in their order, then the new ones (`overlay`).
+        let mut before: Vec<Option<Paid>> = stored.iter().map(|p| paid(p).map(Some)).collect::<Result<_, _>>()?;
+        let current = overlay(stored, &changed);
+        before.resize(current.len(), None);
         let after: Vec<Paid> = current.iter().map(paid).collect::<Result<_, _>>()?;
         let t = terms(&inv)?;
         let old =
@@ -122,7 +107,7 @@ impl Invoices {
         inv.amount_paid = new.paid.to_string();
         inv.amount_confirmed = new.confirmed.to_string();
         inv.updated_at = now;
-        emit(batch, &mut inv, &current, &events);
+        emit(batch, &mut inv, &current, &events)?;
         batch.put_invoice(&inv)?;
         Ok(inv)
     }

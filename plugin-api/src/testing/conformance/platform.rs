@@ -78,6 +78,10 @@ pub fn sample_events() -> Vec<Value> {
         updated_at: "2026-11-27T09:08:31.509810663Z".into(),
         sequence: 3,
         payments: vec![payment.clone()],
+        payments_count: 1,
+        payment: Some(payment.clone()),
+        min_payment: "0.00000546".into(),
+        min_payment_base: "546".into(),
     };
     let refund = Refund {
         id: "01936d5e-2222-7000-8000-000000000003".into(),
@@ -102,6 +106,8 @@ pub fn sample_events() -> Vec<Value> {
     let mut expired = invoice.clone();
     expired.status = InvoiceStatus::Expired;
     expired.payments.clear();
+    expired.payments_count = 0;
+    expired.payment = None;
     let [payment, invoice, expired, refund] = [json!(payment), json!(invoice), json!(expired), json!(refund)];
     EventKind::ALL
         .iter()
