@@ -230,8 +230,8 @@ impl Follower {
             hash: hash.to_string(),
             source: Box::new(source),
         })?;
-        let _ = verify::check_merkle(&header, raw, reply.merkle_root.as_deref())
-            .map_err(|source| self.refused(height, hash, source));
+        verify::check_merkle(&header, raw, reply.merkle_root.as_deref())
+            .map_err(|source| self.refused(height, hash, source))?;
         let matches = reply.matches.len();
         self.indexer.connect(height, hash, &prev, reply)?;
         tracing::debug!(chain = %self.cfg.chain, height, %hash, matches, "block connected");
