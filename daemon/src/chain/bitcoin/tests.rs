@@ -639,3 +639,21 @@ fn scanners_that_disagree_on_the_merkle_root_do_not_let_a_block_through() {
         );
     }
 }
+
+/// A node that is behind us (restarted with -reindex, resyncing from scratch, a load balancer
+/// switching to a fresh backend) answers getblockcount with a low height: the fork search starts
+/// there, finds no recorded block and calls it a reorg deeper than the window, which is fatal.
+/// Nothing reorganized: the node only has to catch up (issue 14: "degraded, never fatal").
+#[test]
+fn a_node_far_behind_us_is_not_a_deep_reorg() {
+    let mut r = rig(3, Some(1));
+    for i in 0..6 {
+        r.node.mine(b"\x00\x14other", 30 + i);
+    }
+    r.follower.sync().unwrap();
+    assert_eq!(r.follower_tip().0, 10);
+    // The node restarts with -reindex: it knows its genesis and one block so far.
+    r.node.truncate(1);
+    let e = r.follower.sync().unwrap_err();
+    assert!(matches!(e, FollowError::Transient(_)), "a node catching up stopped the chain for good: {e}");
+}
