@@ -10,7 +10,7 @@ use crate::index::{ChainSet, Indexer, WatchSet};
 use crate::plugins::CallError;
 use bitcoincore_rpc::bitcoin::{
     absolute::LockTime, block, consensus, hashes::Hash, Amount, Block, BlockHash, CompactTarget, OutPoint, ScriptBuf,
-    Sequence, Transaction, TxIn, TxMerkleNode, TxOut, Witness,
+    Sequence, Target, Transaction, TxIn, TxMerkleNode, TxOut, Witness,
 };
 use paywatch_plugin_api::messages::{Hex, Match, ScanReply};
 use paywatch_plugin_api::PluginError;
@@ -25,6 +25,10 @@ struct FakeNode {
     down: Mutex<bool>,
     /// Bytes served instead of a block (by hash): a man in the middle on plain-HTTP RPC.
     altered: Mutex<std::collections::HashMap<String, Vec<u8>>>,
+    /// The `bits` of blocks mined from now on (default: regtest's limit, 0x207fffff).
+    bits: Mutex<Option<u32>>,
+    /// A man in the middle answering `getblockhash`/`getbestblockhash` with made-up hashes.
+    lying: Mutex<bool>,
 }
 
 impl FakeNode {
@@ -84,7 +88,7 @@ impl FakeNode {
             prev_blockhash: prev,
             merkle_root: TxMerkleNode::from_raw_hash(coinbase.compute_txid().to_raw_hash()),
             time: 1_700_000_000 + chain.len() as u32,
-            bits: CompactTarget::from_consensus(0x207fffff),
+            bits: CompactTarget::from_consensus(self.bits.lock().unwrap().unwrap_or(0x207fffff)),
             nonce: tag,
         };
         Block { header, txdata: vec![coinbase] }
@@ -97,12 +101,18 @@ impl FakeNode {
 
 impl BitcoinNode for FakeNode {
     fn best_block_hash(&self) -> Result<String, RpcError> {
+        if *self.lying.lock().unwrap() {
+            return Ok("66".repeat(32));
+        }
         self.with(|c| c.last().unwrap().block_hash().to_string())
     }
     fn block_count(&self) -> Result<u64, RpcError> {
         self.with(|c| c.len() as u64 - 1)
     }
     fn block_hash(&self, height: u64) -> Result<String, RpcError> {
+        if *self.lying.lock().unwrap() {
+            return Ok(format!("{height:064x}"));
+        }
         self.with(|c| c.get(height as usize).map(|b| b.block_hash().to_string()))?.ok_or(RpcError::Node {
             method: "getblockhash",
             code: -8,
@@ -110,6 +120,9 @@ impl BitcoinNode for FakeNode {
         })
     }
     fn block(&self, hash: &str) -> Result<Vec<u8>, RpcError> {
+        if *self.lying.lock().unwrap() {
+            return Err(RpcError::Node { method: "getblock", code: -5, message: "Block not found".into() });
+        }
         if let Some(bytes) = self.altered.lock().unwrap().get(hash) {
             return Ok(bytes.clone());
         }
@@ -193,6 +206,11 @@ fn rig(window: u32, start_height: Option<u64>) -> Rig {
 }
 
 fn rig_with(window: u32, start_height: Option<u64>, reports_root: bool) -> Rig {
+    rig_scanners(window, start_height, reports_root, Vec::new())
+}
+
+/// A rig whose follower has `extra` scanners after the full decoder.
+fn rig_scanners(window: u32, start_height: Option<u64>, reports_root: bool, extra: Vec<Arc<dyn Scanner>>) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let db = Arc::new(Db::open(dir.path()).unwrap());
     let set = Arc::new(WatchSet::load(db.clone(), ["btc".to_string()]).unwrap());
@@ -222,8 +240,9 @@ fn rig_with(window: u32, start_height: Option<u64>, reports_root: bool) -> Rig {
         genesis_from: "network = \"regtest\"".into(),
         rules: super::verify::Rules::network(bitcoincore_rpc::bitcoin::Network::Regtest),
     };
-    let scanner = Arc::new(FullDecode(chain, reports_root));
-    let follower = Follower::new(cfg, node.clone(), indexer, vec![scanner], Arc::new(Health::new()));
+    let mut scanners: Vec<Arc<dyn Scanner>> = vec![Arc::new(FullDecode(chain, reports_root))];
+    scanners.extend(extra);
+    let follower = Follower::new(cfg, node.clone(), indexer, scanners, Arc::new(Health::new()));
     Rig { _dir: dir, db, node, follower }
 }
 
@@ -514,4 +533,127 @@ proptest::proptest! {
             }
         }
     }
+}
+
+// ---- Attack review (issue 14): what a man in the middle on plain-HTTP RPC can still do. ----
+
+/// A scanner that reports a fixed merkle root for every block (a plugin whose walk of the bytes
+/// disagrees with the header), and matches nothing.
+struct ReportsRoot(String);
+
+impl Scanner for ReportsRoot {
+    fn scan(&self, what: u32, _raw: &[u8]) -> Result<ScanReply, CallError> {
+        let mut out = ScanReply::default();
+        if what == paywatch_plugin_api::abi::SCAN_BLOCK {
+            out.merkle_root = Some(self.0.clone());
+        }
+        Ok(out)
+    }
+}
+
+/// Proof of work is checked against the network's *limit* only, never against the chain: on
+/// mainnet the limit is difficulty 1 (0x1d00ffff, about 2^32 double SHA-256, seconds on a GPU,
+/// well under a second on one ASIC), so a man in the middle who answers getbestblockhash,
+/// getblockcount, getblockhash and getblock forges whole blocks on our tip (their coinbase
+/// paying an invoice), as many as the invoice's confirmations need. Here, at cheap difficulty:
+/// the honest chain carries bits 0x2000ffff (256 hashes a block), the forged block on top claims
+/// the limit 0x207fffff (2 hashes) at a height that is no retarget boundary. Bitcoin Core would
+/// refuse it (bad-diffbits); the follower must too.
+#[test]
+fn a_block_claiming_less_work_than_its_parent_off_a_retarget_is_refused() {
+    let mut r = rig(10, None);
+    // The honest chain at a harder difficulty than the limit, from height 1 on.
+    r.node.truncate(0);
+    *r.node.bits.lock().unwrap() = Some(0x2000_ffff);
+    for i in 0..4 {
+        r.node.mine(b"\x00\x14other", 20 + i);
+    }
+    r.follower.sync().unwrap();
+    assert_eq!(r.follower_tip().0, 4);
+    // The man in the middle's block: parent = our tip, coinbase paying the watched script,
+    // proof of work for the network's limit only.
+    *r.node.bits.lock().unwrap() = Some(0x207f_ffff);
+    r.node.mine(WATCHED, 666);
+    let forged = r.node.chain.lock().unwrap().last().unwrap().clone();
+    assert!(forged.header.target() > Target::from_compact(CompactTarget::from_consensus(0x2000_ffff)));
+    let outcome = r.follower.sync();
+    let credited = r.db.tx_payments("btc", &forged.txdata[0].compute_txid().to_string()).unwrap();
+    assert!(
+        outcome.is_err() && credited.is_empty(),
+        "a block with 1/128 of its parent's work was connected ({outcome:?}) and credited: {credited:?}; events {:?}",
+        r.kinds()
+    );
+}
+
+/// A man in the middle answering getblockhash and getbestblockhash with made-up hashes (no
+/// block, no work behind them) makes the follower declare a reorg deeper than the window, which
+/// is fatal: the chain stops for good, and stays stopped once the man in the middle is gone (an
+/// operator must restart the daemon). The claimed chain cannot even be fetched: it is a
+/// transient failure (degraded, retried), not a deep reorg.
+#[test]
+fn made_up_hashes_from_rpc_do_not_stop_the_chain_for_good() {
+    let mut r = rig(10, None);
+    r.follower.sync().unwrap();
+    *r.node.lying.lock().unwrap() = true;
+    let e = r.follower.sync().unwrap_err();
+    assert!(matches!(e, FollowError::Transient(_)), "unverified hashes made the chain stop for good: {e}");
+}
+
+/// The currency plugin's merkle root (`ScanReply.merkle_root`) is dropped by `scan_all`, so the
+/// follower always decodes the block a second time to compute the root itself (the slow
+/// fallback the docs say is only for plugins that do not report one), and a plugin whose walk
+/// disagrees with the header goes unnoticed. A scanner reporting a root that is not the
+/// header's must make the block refused, as docs/following.md says.
+#[test]
+fn a_reported_merkle_root_that_is_not_the_headers_is_refused() {
+    let bogus = TxMerkleNode::all_zeros().to_string();
+    let scanners: Vec<Arc<dyn Scanner>> = vec![Arc::new(ReportsRoot(bogus.clone()))];
+    let reply = crate::chain::scan_all(&scanners, paywatch_plugin_api::abi::SCAN_BLOCK, &[]).unwrap();
+    assert_eq!(reply.merkle_root, Some(bogus.clone()), "scan_all dropped the plugin's root");
+    // In the follower: an intact block, a second scanner whose walk does not give its root.
+    let mut r = rig_scanners(10, None, false, vec![Arc::new(ReportsRoot(bogus))]);
+    r.follower.sync().unwrap();
+    r.node.mine(b"\x00\x14other", 9);
+    let e = r.follower.sync().unwrap_err();
+    assert!(matches!(&e, FollowError::Transient(Transient::Invalid { .. })), "{e:?}");
+}
+
+/// Two scanners of one chain (two assets) that report different roots for one block: at most
+/// one of them walked the header's transactions. Whichever way `scan_all` combines them, the
+/// block must be refused, never connected on the first or last root.
+#[test]
+fn scanners_that_disagree_on_the_merkle_root_do_not_let_a_block_through() {
+    let r = rig_with(10, None, true);
+    let block = r.node.chain.lock().unwrap()[1].clone();
+    let raw = consensus::serialize(&block);
+    let good = block.header.merkle_root.to_string();
+    let bad = TxMerkleNode::all_zeros().to_string();
+    for order in [[good.clone(), bad.clone()], [bad.clone(), good.clone()]] {
+        let scanners: Vec<Arc<dyn Scanner>> =
+            order.iter().map(|root| Arc::new(ReportsRoot(root.clone())) as Arc<dyn Scanner>).collect();
+        let reply = crate::chain::scan_all(&scanners, paywatch_plugin_api::abi::SCAN_BLOCK, &raw);
+        let verdict = reply.map(|reply| super::verify::check_merkle(&block.header, &raw, reply.merkle_root.as_deref()));
+        assert!(
+            !matches!(verdict, Ok(Ok(()))),
+            "roots {order:?}: the block passed although one scanner's root is not the header's"
+        );
+    }
+}
+
+/// A node that is behind us (restarted with -reindex, resyncing from scratch, a load balancer
+/// switching to a fresh backend) answers getblockcount with a low height: the fork search starts
+/// there, finds no recorded block and calls it a reorg deeper than the window, which is fatal.
+/// Nothing reorganized: the node only has to catch up (issue 14: "degraded, never fatal").
+#[test]
+fn a_node_far_behind_us_is_not_a_deep_reorg() {
+    let mut r = rig(3, Some(1));
+    for i in 0..6 {
+        r.node.mine(b"\x00\x14other", 30 + i);
+    }
+    r.follower.sync().unwrap();
+    assert_eq!(r.follower_tip().0, 10);
+    // The node restarts with -reindex: it knows its genesis and one block so far.
+    r.node.truncate(1);
+    let e = r.follower.sync().unwrap_err();
+    assert!(matches!(e, FollowError::Transient(_)), "a node catching up stopped the chain for good: {e}");
 }

@@ -267,6 +267,42 @@ mod tests {
         assert_eq!(drain(&rx).len(), 2);
     }
 
+    /// What a publisher on the endpoint (ZMQ is unauthenticated) can make the daemon hold: each
+    /// message may be up to MAX_MESSAGE (64 MiB), the follower's queue holds 10,000 triggers and
+    /// the socket up to RCV_HWM (100,000) messages, so the bound is counted in messages, not
+    /// bytes: 10,000 queued `rawblock`s of 64 MiB are 640 GiB. On loopback a publisher pushes
+    /// gigabytes a second, and every `rawblock` on our tip costs the follower RPC round trips and
+    /// a reconcile (a `getrawmempool` of a mainnet mempool), so the queue fills faster than it
+    /// drains and the daemon (every chain, the API) is killed for memory. The follower reads
+    /// only the 80-byte header of a `rawblock`, and a `rawtx` is at most a few MB; the bytes
+    /// queued must stay bounded (here: one MAX_MESSAGE in all; over it, bodies are dropped and a
+    /// reconcile is owed, as for a full queue).
+    #[test]
+    fn queued_trigger_bytes_are_bounded() {
+        let (tx, rx) = crossbeam_channel::bounded(super::super::QUEUE);
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut f =
+            Feed { chain: "btc".into(), subs: Vec::new(), triggers: tx, stop, seqs: HashMap::new(), overflowed: false };
+        let body = vec![0x66u8; 1 << 20];
+        for i in 0..80u32 {
+            let topic = if i % 2 == 0 { "rawblock" } else { "rawtx" };
+            let seq = i / 2;
+            f.on_message(0, vec![topic.as_bytes().to_vec(), body.clone(), seq.to_le_bytes().to_vec()]);
+        }
+        let queued: usize = rx
+            .try_iter()
+            .map(|t| match t {
+                Trigger::RawTx(b) | Trigger::RawBlock(b) => b.len(),
+                _ => 0,
+            })
+            .sum();
+        assert!(
+            queued <= MAX_MESSAGE as usize,
+            "{} MiB of trigger bodies queued from 80 messages of 1 MiB",
+            queued >> 20
+        );
+    }
+
     /// A publisher sending a message over the limit never gets it delivered (it is
     /// disconnected); messages under it still come through.
     #[test]

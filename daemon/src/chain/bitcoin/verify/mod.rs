@@ -80,7 +80,10 @@ fn target_of(bits: u32) -> Result<Target, Invalid> {
     if negative || overflow {
         return Err(Invalid::BadBits { bits });
     }
-    match Target::from_compact(CompactTarget::from_consensus(bits)) {
+    // Past the checks above, a sign bit comes with a zero mantissa: Core's target is zero. Not
+    // handed to rust-bitcoin, which shifts it into the mantissa at sizes 1 and 2 (0x02800000
+    // would read 0x8000).
+    match Target::from_compact(CompactTarget::from_consensus(bits & !0x0080_0000)) {
         Target::ZERO => Err(Invalid::BadBits { bits }),
         target => Ok(target),
     }

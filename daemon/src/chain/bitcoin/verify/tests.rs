@@ -107,3 +107,48 @@ fn roots_agree_with_rust_bitcoin_and_repeated_subtrees_are_refused() {
     eight.extend([h(4), h(5)]);
     assert_eq!(root(&mut eight), Err(Invalid::Mutated { level: 1, position: 2 }));
 }
+
+/// Bitcoin Core's `arith_uint256::SetCompact` and `CheckProofOfWork`'s refusals, ported
+/// byte-wise: the target, or None when Core refuses the bits (negative, overflow, zero).
+fn core_target(bits: u32) -> Option<Target> {
+    let size = bits >> 24;
+    let mut word = bits & 0x007f_ffff;
+    let mut le = [0u8; 32];
+    if size <= 3 {
+        word >>= 8 * (3 - size);
+        le[..4].copy_from_slice(&word.to_le_bytes());
+    } else {
+        let shift = (size - 3) as usize;
+        for (i, b) in word.to_le_bytes().into_iter().enumerate() {
+            if i + shift < 32 {
+                le[i + shift] = b;
+            }
+        }
+    }
+    let negative = word != 0 && bits & 0x0080_0000 != 0;
+    let overflow = word != 0 && (size > 34 || (word > 0xff && size > 33) || (word > 0xffff && size > 32));
+    let target = Target::from_le_bytes(le);
+    (!negative && !overflow && target != Target::ZERO).then_some(target)
+}
+
+/// Every exponent with mantissas at the edges (sign bit on and off): the same verdict and the
+/// same target as Core. A zero mantissa with the sign bit at sizes 1 and 2 is Core's zero target
+/// (refused); rust-bitcoin's `Target::from_compact` shifts the sign bit down into the mantissa
+/// (0x02800000 becomes 0x8000), so it must not be handed the sign bit.
+#[test]
+fn compact_targets_agree_with_bitcoin_core_for_every_exponent() {
+    let words = [0u32, 1, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x1_0000, 0x7f_ffff, 0x12_3456];
+    let mut disagree = Vec::new();
+    for size in 0..=255u32 {
+        for &word in &words {
+            for sign in [0, 0x0080_0000] {
+                let bits = size << 24 | sign | word;
+                let ours = target_of(bits).ok();
+                if ours != core_target(bits) {
+                    disagree.push(format!("{bits:#010x}: ours {ours:?}, Core {:?}", core_target(bits)));
+                }
+            }
+        }
+    }
+    assert!(disagree.is_empty(), "{} disagreements:\n{}", disagree.len(), disagree.join("\n"));
+}
