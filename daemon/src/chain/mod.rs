@@ -136,6 +136,10 @@ pub(crate) trait Scanner: Send + Sync {
 
 /// Every scanner of a chain (one per asset) over the same bytes: their matches, and each
 /// watched spend once. The first scanner to fail fails the whole scan.
+///
+/// The merkle root is the one every scanner that reported a root agrees on. Scanners that walked
+/// the same bytes to different roots cannot all be right, so the reply's root then names both,
+/// which no header states: the block is refused (loudly) rather than trusted on either.
 pub(crate) fn scan_all(scanners: &[Arc<dyn Scanner>], what: u32, raw: &[u8]) -> Result<ScanReply, CallError> {
     let mut out = ScanReply::default();
     for s in scanners {
@@ -146,6 +150,10 @@ pub(crate) fn scan_all(scanners: &[Arc<dyn Scanner>], what: u32, raw: &[u8]) -> 
                 out.watched_spends.push(w);
             }
         }
+        out.merkle_root = match (out.merkle_root, r.merkle_root) {
+            (Some(a), Some(b)) if a != b => Some(format!("{a} (another plugin: {b})")),
+            (a, b) => a.or(b),
+        };
     }
     Ok(out)
 }

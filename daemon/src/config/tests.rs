@@ -283,7 +283,7 @@ fn the_shipped_example_and_dev_configs_are_valid() {
 /// Another Bitcoin-family coin names its genesis block and its proof-of-work limit (Bitcoin's
 /// is not theirs; scrypt coins have none the header's hash can meet).
 #[test]
-fn another_coins_genesis_comes_with_its_proof_of_work_limit() {
+fn another_coins_genesis_comes_with_its_proof_of_work_limit_and_rpc_is_plain_http() {
     let dir = tempfile::tempdir().unwrap();
     let pow = |raw: &Value| {
         let c = validate_value(raw).unwrap();
@@ -308,6 +308,17 @@ fn another_coins_genesis_comes_with_its_proof_of_work_limit() {
         let issues = issues_of(&raw);
         assert!(issues.len() == 1 && issues[0].starts_with("chains[0].pow_limit: "), "{bad}: {issues:?}");
     }
+    raw["chains"][0]["pow_limit"] = json!("none");
+    raw["chains"][0]["rpc_url"] = json!("https://node.example:8332");
+    let issues = issues_of(&raw);
+    assert!(
+        issues.len() == 1
+            && issues[0].starts_with(
+                "chains[0].rpc_url: \"https://node.example:8332/\": bitcoind's RPC speaks plain HTTP only"
+            ),
+        "{issues:?}"
+    );
+    raw["chains"][0]["rpc_url"] = json!("http://127.0.0.1:18443");
     raw["chains"][0]["genesis_hash"] = json!("not-a-hash");
     raw["chains"][0]["pow_limit"] = json!("none");
     assert_eq!(issues_of(&raw), ["chains[0].genesis_hash: \"not-a-hash\" is not a block hash (64 hex digits)"]);

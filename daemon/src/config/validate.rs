@@ -245,7 +245,14 @@ fn bitcoin_node(t: &mut Table<'_>, issues: &mut Issues) -> Option<BitcoinNode> {
         }
         None => None,
     };
-    let rpc_url = url_with_scheme(t, "rpc_url", &["http", "https"], true, issues);
+    let rpc_url = url_with_scheme(t, "rpc_url", &["http", "https"], true, issues).and_then(|u| {
+        if u.scheme() == "https" {
+            let msg = format!("{:?}: bitcoind's RPC speaks plain HTTP only (no TLS); reach a remote node through a tunnel (SSH, WireGuard) and give its local end, e.g. \"http://127.0.0.1:8332\"", u.as_str());
+            issues.push(t.key_path("rpc_url"), msg);
+            return None;
+        }
+        Some(u)
+    });
     let rpc_auth = rpc_auth(t, issues);
     let zmq = zmq(t, issues);
     let rpc_timeout_secs = t.u64_in("rpc_timeout_secs", 30, 1..=600, issues);

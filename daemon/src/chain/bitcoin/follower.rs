@@ -6,7 +6,7 @@
 //! mempool.
 
 use super::rpc::BitcoinNode;
-use super::verify::{self, Rules};
+use super::verify::{self, Parent, Rules};
 use super::Trigger;
 use crate::chain::{fork_point, scan_all, Fatal, FollowError, Pacer, Scanner, Transient};
 use crate::health::{Health, Kind, Status};
@@ -48,6 +48,8 @@ pub(crate) struct Follower {
     known: HashSet<String>,
     /// The node's genesis block was found to be the expected one.
     genesis_checked: bool,
+    /// The local tip's hash and what its child's `bits` are checked against.
+    tip_bits: Option<(String, Parent)>,
 }
 
 impl std::fmt::Debug for Follower {
@@ -64,7 +66,7 @@ impl Follower {
         scanners: Vec<Arc<dyn Scanner>>,
         health: Arc<Health>,
     ) -> Self {
-        Self { cfg, node, indexer, scanners, health, known: HashSet::new(), genesis_checked: false }
+        Self { cfg, node, indexer, scanners, health, known: HashSet::new(), genesis_checked: false, tip_bits: None }
     }
 
     /// The thread body: sync, then react to triggers until `Stop`. A fatal error stops this
@@ -175,6 +177,9 @@ impl Follower {
         let header = header(&raw, from)?;
         self.check(from, &hash, &header)?;
         self.indexer.start_at(from, &hash, &header.prev_blockhash.to_string())?;
+        if self.cfg.rules.follows_bits() {
+            self.tip_bits = Some((hash.clone(), self.cfg.rules.after(None, header.bits.to_consensus())));
+        }
         tracing::info!(chain = %self.cfg.chain, height = from, %hash, "first start: following from here");
         Ok(())
     }
@@ -225,6 +230,11 @@ impl Follower {
         if self.indexer.tip().is_some_and(|t| t.hash != prev) {
             return Ok(false);
         }
+        let parent = self.parent_bits(height, &prev)?;
+        if let Some(p) = &parent {
+            let bits = header.bits.to_consensus();
+            self.cfg.rules.check_bits(height, bits, p).map_err(|source| self.refused(height, hash, source))?;
+        }
         let reply = scan_all(&self.scanners, SCAN_BLOCK, raw).map_err(|source| Transient::Scan {
             height,
             hash: hash.to_string(),
@@ -234,6 +244,9 @@ impl Follower {
             .map_err(|source| self.refused(height, hash, source))?;
         let matches = reply.matches.len();
         self.indexer.connect(height, hash, &prev, reply)?;
+        if self.cfg.rules.follows_bits() {
+            self.tip_bits = Some((hash.to_string(), self.cfg.rules.after(parent.as_ref(), header.bits.to_consensus())));
+        }
         tracing::debug!(chain = %self.cfg.chain, height, %hash, matches, "block connected");
         Ok(true)
     }
@@ -245,6 +258,25 @@ impl Follower {
             return Err(Transient::WrongBlock { height, hash: hash.to_string(), got: own }.into());
         }
         self.cfg.rules.check_work(header).map_err(|source| self.refused(height, hash, source))
+    }
+
+    /// What the child of block `prev` (our tip) is checked against: known from connecting it,
+    /// else (after a restart or a reorg) read from the node's copy of it, checked by its hash.
+    /// None when the chain's rules do not follow `bits`.
+    fn parent_bits(&self, height: u64, prev: &str) -> Result<Option<Parent>, FollowError> {
+        if !self.cfg.rules.follows_bits() {
+            return Ok(None);
+        }
+        if let Some((hash, parent)) = &self.tip_bits {
+            if hash == prev {
+                return Ok(Some(*parent));
+            }
+        }
+        let parent_height = height.saturating_sub(1);
+        let raw = self.fetch_block(parent_height, prev)?;
+        let header = header(&raw, parent_height)?;
+        self.check(parent_height, prev, &header)?;
+        Ok(Some(self.cfg.rules.after(None, header.bits.to_consensus())))
     }
 
     /// A block that failed verification: said loudly, retried (the next copy may be sound).

@@ -25,9 +25,9 @@ pub(crate) use verify::Invalid;
 #[derive(Debug)]
 pub(crate) enum Trigger {
     /// A transaction entered the mempool (or a block): scan it now.
-    RawTx(Vec<u8>),
+    RawTx(zmq::Body),
     /// A new block: connect it if it extends the tip, else reconcile.
-    RawBlock(Vec<u8>),
+    RawBlock(zmq::Body),
     /// Something happened (block hash, gap, reconnect, quiet feed): reconcile.
     Reconcile(&'static str),
     Stop,
@@ -83,12 +83,22 @@ fn network_genesis(n: BitcoinNetwork) -> String {
     genesis_block(bitcoin_network(n)).block_hash().to_string()
 }
 
+/// Whether a URL's host is this machine (loopback), where plain HTTP is not on any wire.
+fn is_local(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}
+
 /// How the chain's headers are checked: the network's proof-of-work limit, or the configured one.
 fn rules(node: &BitcoinNode) -> verify::Rules {
     match &node.pow_limit {
         PowLimit::Network => verify::Rules::network(bitcoin_network(node.network)),
         PowLimit::Target(hex) => verify::Rules::target(hex),
-        PowLimit::None => verify::Rules { pow_limit: None },
+        PowLimit::None => verify::Rules::other_coin(None),
     }
 }
 
@@ -108,6 +118,9 @@ pub(crate) fn start(chain: &ChainConfig, node: &BitcoinNode, parts: Parts) -> Re
     let Parts { db, set, scanners, decimals, hook, health } = parts;
     let indexer = Indexer::load(&chain.name, db, set, chain.reorg_window, decimals, hook)
         .map_err(|source| ChainStartError::Load { chain: chain.name.clone(), source })?;
+    if !is_local(&node.rpc_url) {
+        tracing::warn!(chain = %chain.name, rpc_url = %node.rpc_url, "the node's RPC is plain HTTP to a host that is not this machine: anyone on the path can read the RPC password and feed forged blocks (each still needs the chain's difficulty) and forged mempool transactions (which settle speed-high invoices); reach the node through a tunnel");
+    }
     let rpc =
         Arc::new(rpc::RpcClient::new(&node.rpc_url, node.rpc_auth.clone(), Duration::from_secs(node.rpc_timeout_secs)));
     let (genesis, genesis_from) = match &node.genesis_hash {

@@ -8,7 +8,7 @@ use crate::chain::ChainStartError;
 use crate::config::ZmqEndpoints;
 use crossbeam_channel::{Sender, TrySendError};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +21,46 @@ const RCV_HWM: i32 = 100_000;
 /// larger one is disconnected; the reconnect is a gap, and the gap a reconcile over RPC. Far
 /// above Bitcoin's largest block (4 MB); a coin with larger blocks is followed through RPC.
 const MAX_MESSAGE: i64 = 64 * 1024 * 1024;
+/// The transaction bytes queued for the follower at most (the queue is bounded in triggers;
+/// this bounds it in bytes). Over it, bodies are dropped and a reconcile is owed.
+const MAX_QUEUED_BYTES: usize = MAX_MESSAGE as usize;
+/// What the follower reads of a `rawblock`: its header (the block itself comes from the node).
+const HEADER: usize = 80;
+
+/// A message's bytes on their way to the follower. A `rawtx` body counts against the feed's
+/// [`MAX_QUEUED_BYTES`] until the follower is done with it (dropped).
+pub(crate) struct Body {
+    bytes: Vec<u8>,
+    budget: Option<Arc<AtomicUsize>>,
+}
+
+impl Body {
+    /// Bytes not counted against any budget (a block header, a test's message).
+    pub(crate) fn new(bytes: Vec<u8>) -> Self {
+        Self { bytes, budget: None }
+    }
+}
+
+impl std::ops::Deref for Body {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.bytes.fmt(f)
+    }
+}
+
+impl Drop for Body {
+    fn drop(&mut self) {
+        if let Some(b) = &self.budget {
+            b.fetch_sub(self.bytes.len(), Ordering::Relaxed);
+        }
+    }
+}
 
 /// One SUB socket per distinct endpoint, with its topics and a monitor for (re)connects.
 struct Sub {
@@ -58,7 +98,7 @@ pub(crate) fn spawn(
         .name(format!("zmq-{chain}"))
         .spawn({
             let chain = chain.clone();
-            move || Feed { chain, subs, triggers, stop, seqs: HashMap::new(), overflowed: false }.run()
+            move || Feed::new(chain, subs, triggers, stop).run()
         })
         .map_err(|source| ChainStartError::Spawn { chain, what: "zmq thread", source })
 }
@@ -102,9 +142,29 @@ struct Feed {
     seqs: HashMap<(usize, String), u32>,
     /// A trigger was dropped (the follower is behind): owe it a reconcile.
     overflowed: bool,
+    /// Transaction bytes queued for the follower (see [`Body`]).
+    queued: Arc<AtomicUsize>,
 }
 
 impl Feed {
+    fn new(chain: String, subs: Vec<Sub>, triggers: Sender<Trigger>, stop: Arc<AtomicBool>) -> Self {
+        Self { chain, subs, triggers, stop, seqs: HashMap::new(), overflowed: false, queued: Arc::default() }
+    }
+
+    /// `bytes` counted against [`MAX_QUEUED_BYTES`]; None (and a reconcile owed) over it.
+    fn budgeted(&mut self, bytes: Vec<u8>) -> Option<Body> {
+        let n = bytes.len();
+        if self.queued.fetch_add(n, Ordering::Relaxed) + n > MAX_QUEUED_BYTES {
+            self.queued.fetch_sub(n, Ordering::Relaxed);
+            if !self.overflowed {
+                tracing::warn!(chain = %self.chain, "zmq transactions queued over {MAX_QUEUED_BYTES} bytes: dropping them until the follower catches up, then reconciling");
+            }
+            self.overflowed = true;
+            return None;
+        }
+        Some(Body { bytes, budget: Some(self.queued.clone()) })
+    }
+
     fn run(mut self) {
         let mut last_message = Instant::now();
         while !self.stop.load(Ordering::Relaxed) {
@@ -173,8 +233,11 @@ impl Feed {
             self.send(Trigger::Reconcile("zmq sequence gap"));
         }
         let trigger = match topic.as_str() {
-            "rawtx" => Trigger::RawTx(body),
-            "rawblock" => Trigger::RawBlock(body),
+            "rawtx" => match self.budgeted(body) {
+                Some(body) => Trigger::RawTx(body),
+                None => return,
+            },
+            "rawblock" => Trigger::RawBlock(Body::new(body[..body.len().min(HEADER)].to_vec())),
             // A mempool addition is `rawtx`'s job; connects, disconnects and removals reconcile.
             "sequence" if body.get(32) == Some(&b'A') => return,
             "hashblock" | "sequence" => Trigger::Reconcile("zmq notification"),
@@ -217,10 +280,7 @@ mod tests {
     fn feed() -> (Feed, crossbeam_channel::Receiver<Trigger>) {
         let (tx, rx) = crossbeam_channel::bounded(2);
         let stop = Arc::new(AtomicBool::new(false));
-        (
-            Feed { chain: "btc".into(), subs: Vec::new(), triggers: tx, stop, seqs: HashMap::new(), overflowed: false },
-            rx,
-        )
+        (Feed::new("btc".into(), Vec::new(), tx, stop), rx)
     }
 
     fn msg(topic: &str, body: &[u8], seq: u32) -> Vec<Vec<u8>> {
@@ -281,8 +341,7 @@ mod tests {
     fn queued_trigger_bytes_are_bounded() {
         let (tx, rx) = crossbeam_channel::bounded(super::super::QUEUE);
         let stop = Arc::new(AtomicBool::new(false));
-        let mut f =
-            Feed { chain: "btc".into(), subs: Vec::new(), triggers: tx, stop, seqs: HashMap::new(), overflowed: false };
+        let mut f = Feed::new("btc".into(), Vec::new(), tx, stop);
         let body = vec![0x66u8; 1 << 20];
         for i in 0..80u32 {
             let topic = if i % 2 == 0 { "rawblock" } else { "rawtx" };
@@ -301,6 +360,29 @@ mod tests {
             "{} MiB of trigger bodies queued from 80 messages of 1 MiB",
             queued >> 20
         );
+    }
+
+    /// Over the byte budget, transaction bodies are dropped and a reconcile is owed; once the
+    /// follower is done with the queued ones (dropped), bodies come through again.
+    #[test]
+    fn the_byte_budget_is_given_back_when_the_follower_is_done() {
+        let (tx, rx) = crossbeam_channel::bounded(super::super::QUEUE);
+        let mut f = Feed::new("btc".into(), Vec::new(), tx, Arc::new(AtomicBool::new(false)));
+        let body = vec![7u8; 16 << 20];
+        for seq in 0..5u32 {
+            f.on_message(0, vec![b"rawtx".to_vec(), body.clone(), seq.to_le_bytes().to_vec()]);
+        }
+        let held: Vec<Trigger> = rx.try_iter().collect();
+        assert_eq!(held.len(), 4, "four 16 MiB bodies fit in 64 MiB, the fifth is dropped");
+        assert!(f.overflowed, "a reconcile is owed for the dropped one");
+        assert_eq!(f.queued.load(Ordering::Relaxed), 64 << 20);
+        drop(held);
+        assert_eq!(f.queued.load(Ordering::Relaxed), 0);
+        f.on_message(0, vec![b"rawtx".to_vec(), body, 5u32.to_le_bytes().to_vec()]);
+        assert!(matches!(rx.try_recv(), Ok(Trigger::RawTx(b)) if b.len() == 16 << 20));
+        // A rawblock is queued as its header only.
+        f.on_message(0, vec![b"rawblock".to_vec(), vec![1u8; 1 << 20], 0u32.to_le_bytes().to_vec()]);
+        assert!(matches!(rx.try_recv(), Ok(Trigger::RawBlock(b)) if b.len() == 80));
     }
 
     /// A publisher sending a message over the limit never gets it delivered (it is

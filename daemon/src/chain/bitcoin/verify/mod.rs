@@ -20,6 +20,10 @@ pub(crate) enum Invalid {
     BadBits { bits: u32 },
     #[error("bits {bits:#010x} claims less work than the network's limit allows ({limit:#010x})")]
     AboveLimit { bits: u32, limit: u32 },
+    #[error("bits {bits:#010x} at height {height}, its parent's {parent:#010x}: the difficulty only changes at a retarget (every 2016 blocks)")]
+    Difficulty { height: u64, bits: u32, parent: u32 },
+    #[error("bits {bits:#010x} at retarget height {height} is more than 4x away from its parent's {parent:#010x}")]
+    Retarget { height: u64, bits: u32, parent: u32 },
     #[error("its hash does not meet the target of its bits {bits:#010x}: no proof of work")]
     NoWork { bits: u32 },
     #[error(
@@ -33,16 +37,102 @@ pub(crate) enum Invalid {
 }
 
 /// How a chain's headers are checked: the proof-of-work limit, if the coin's proof of work is
-/// the header's double SHA-256.
+/// the header's double SHA-256, and how `bits` may change from a block to the next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Rules {
     pub(crate) pow_limit: Option<Target>,
+    pub(crate) retarget: Retarget,
+}
+
+/// How `bits` may change from a block to its child. Without this a man in the middle would only
+/// need the network's minimum work per forged block (difficulty 1 on mainnet: seconds on a GPU).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retarget {
+    /// Not checked: another coin, with its own difficulty algorithm.
+    Unchecked,
+    /// Never (regtest): every block carries its parent's `bits`.
+    Never,
+    /// Every 2,016 blocks, by at most 4× either way; in between, the parent's `bits`. With
+    /// `min_difficulty` (testnets) a block may also claim the limit, and the next one go back to
+    /// the last difficulty that was not the limit.
+    Every2016 { min_difficulty: bool },
+}
+
+/// What the child of a block may be checked against: the block's `bits`, and on testnets the
+/// last `bits` that were not the limit (unknown after a restart on a minimum-difficulty block).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Parent {
+    pub(crate) bits: u32,
+    pub(crate) last_normal: Option<u32>,
 }
 
 impl Rules {
     /// Bitcoin's rules on one of its networks.
     pub(crate) fn network(n: Network) -> Self {
-        Self { pow_limit: Some(n.params().max_attainable_target) }
+        let retarget = match n {
+            Network::Regtest => Retarget::Never,
+            Network::Testnet | Network::Testnet4 => Retarget::Every2016 { min_difficulty: true },
+            _ => Retarget::Every2016 { min_difficulty: false },
+        };
+        Self { pow_limit: Some(n.params().max_attainable_target), retarget }
+    }
+
+    /// Rules that check nothing but what the caller states (another coin).
+    pub(crate) fn other_coin(pow_limit: Option<Target>) -> Self {
+        Self { pow_limit, retarget: Retarget::Unchecked }
+    }
+
+    /// Whether [`Rules::check_bits`] needs the parent's `bits`.
+    pub(crate) fn follows_bits(&self) -> bool {
+        self.retarget != Retarget::Unchecked
+    }
+
+    /// What a block with `bits` leaves its child to be checked against.
+    pub(crate) fn after(&self, parent: Option<&Parent>, bits: u32) -> Parent {
+        let limit = self.pow_limit.map(|l| l.to_compact_lossy().to_consensus());
+        let last_normal = if Some(bits) == limit { parent.and_then(|p| p.last_normal) } else { Some(bits) };
+        Parent { bits, last_normal }
+    }
+
+    /// A block's `bits` at `height` against its parent's, as Bitcoin Core's
+    /// `GetNextWorkRequired` allows them (the exact value at a retarget needs timestamps we do
+    /// not keep: there, within 4× of the parent's).
+    pub(crate) fn check_bits(&self, height: u64, bits: u32, parent: &Parent) -> Result<(), Invalid> {
+        let Retarget::Every2016 { min_difficulty } = self.retarget else {
+            return match self.retarget {
+                Retarget::Never if bits != parent.bits => {
+                    Err(Invalid::Difficulty { height, bits, parent: parent.bits })
+                }
+                _ => Ok(()),
+            };
+        };
+        let limit = self.pow_limit.map(|l| l.to_compact_lossy().to_consensus());
+        let testnet_ok = min_difficulty
+            && (Some(bits) == limit
+                || Some(bits) == parent.last_normal
+                || (parent.last_normal.is_none() && Some(parent.bits) == limit));
+        if !height.is_multiple_of(2016) {
+            return if bits == parent.bits || testnet_ok {
+                Ok(())
+            } else {
+                Err(Invalid::Difficulty { height, bits, parent: parent.bits })
+            };
+        }
+        let within = |base: u32| -> Result<bool, Invalid> {
+            let (old, new) = (target_of(base)?, target_of(bits)?);
+            let lowest = Target::from_compact(old.min_transition_threshold().to_compact_lossy());
+            Ok(lowest <= new && new <= old.max_transition_threshold_unchecked())
+        };
+        let bases = [Some(parent.bits), parent.last_normal.filter(|_| min_difficulty)];
+        for base in bases.into_iter().flatten() {
+            if within(base)? {
+                return Ok(());
+            }
+        }
+        if testnet_ok && parent.last_normal.is_none() {
+            return Ok(());
+        }
+        Err(Invalid::Retarget { height, bits, parent: parent.bits })
     }
 
     /// A coin's own limit: 64 hex digits, big-endian (validated by the config).
@@ -51,7 +141,7 @@ impl Rules {
         for (i, b) in be.iter_mut().enumerate() {
             *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("the config checked the hex");
         }
-        Self { pow_limit: Some(Target::from_be_bytes(be)) }
+        Self::other_coin(Some(Target::from_be_bytes(be)))
     }
 
     /// The header's proof of work: a valid compact target, no easier than the limit, met by the

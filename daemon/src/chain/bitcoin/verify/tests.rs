@@ -80,10 +80,10 @@ fn work_is_checked_against_bits_and_bits_against_the_limit() {
     );
     // A coin's own limit, as the config spells it.
     let regtest = Rules::target(&format!("7fffff{}", "0".repeat(58)));
-    assert_eq!(regtest, Rules::network(Network::Regtest));
+    assert_eq!(regtest.pow_limit, Rules::network(Network::Regtest).pow_limit);
     regtest.check_work(&header).unwrap();
     // No limit (a coin whose proof of work is not sha256d): not checked.
-    Rules { pow_limit: None }.check_work(&forged).unwrap();
+    Rules::other_coin(None).check_work(&forged).unwrap();
 }
 
 #[test]
@@ -151,4 +151,49 @@ fn compact_targets_agree_with_bitcoin_core_for_every_exponent() {
         }
     }
     assert!(disagree.is_empty(), "{} disagreements:\n{}", disagree.len(), disagree.join("\n"));
+}
+
+/// `bits` follow the parent's: equal between retargets, within 4× at one (every 2,016 blocks);
+/// regtest never retargets; testnets also allow the limit and the way back from it.
+#[test]
+fn bits_change_only_as_bitcoin_core_lets_them() {
+    let main = Rules::network(Network::Bitcoin);
+    let parent = Parent { bits: 0x1703_4219, last_normal: Some(0x1703_4219) };
+    main.check_bits(840_001, 0x1703_4219, &parent).unwrap();
+    let easier = 0x1d00_ffff;
+    assert_eq!(
+        main.check_bits(840_001, easier, &parent),
+        Err(Invalid::Difficulty { height: 840_001, bits: easier, parent: 0x1703_4219 })
+    );
+    // At a retarget: 4x either way passes, more does not.
+    let old = Target::from_compact(CompactTarget::from_consensus(0x1703_4219));
+    let four_easier = old.max_transition_threshold_unchecked().to_compact_lossy().to_consensus();
+    let four_harder = old.min_transition_threshold().to_compact_lossy().to_consensus();
+    for ok in [0x1703_4219, four_easier, four_harder] {
+        main.check_bits(842_688, ok, &parent).unwrap_or_else(|e| panic!("{ok:#x}: {e}"));
+    }
+    for bad in [0x1803_4219, 0x1603_4219, easier] {
+        assert_eq!(
+            main.check_bits(842_688, bad, &parent),
+            Err(Invalid::Retarget { height: 842_688, bits: bad, parent: 0x1703_4219 }),
+            "{bad:#x}"
+        );
+    }
+    // Regtest: always the parent's.
+    let reg = Rules::network(Network::Regtest);
+    let p = Parent { bits: 0x207f_ffff, last_normal: None };
+    reg.check_bits(2016, 0x207f_ffff, &p).unwrap();
+    assert!(reg.check_bits(5, 0x2000_ffff, &p).is_err());
+    // Testnet: a minimum-difficulty block, then back to the last real difficulty.
+    let test = Rules::network(Network::Testnet);
+    let real = Parent { bits: 0x1a01_ffff, last_normal: Some(0x1a01_ffff) };
+    test.check_bits(7, 0x1d00_ffff, &real).unwrap();
+    let after_min = test.after(Some(&real), 0x1d00_ffff);
+    assert_eq!(after_min, Parent { bits: 0x1d00_ffff, last_normal: Some(0x1a01_ffff) });
+    test.check_bits(8, 0x1a01_ffff, &after_min).unwrap();
+    assert!(test.check_bits(8, 0x1b01_ffff, &after_min).is_err(), "not the last real difficulty");
+    assert!(main.check_bits(7, 0x1d00_ffff, &real).is_err(), "mainnet has no minimum-difficulty blocks");
+    // Another coin: not followed.
+    assert!(!Rules::other_coin(None).follows_bits());
+    Rules::other_coin(None).check_bits(5, 0x1d00_ffff, &real).unwrap();
 }
