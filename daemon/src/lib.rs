@@ -14,6 +14,7 @@ pub mod config;
 mod db;
 mod dispatch;
 mod events;
+mod faults;
 mod health;
 mod index;
 mod invoices;

@@ -5,6 +5,7 @@
 
 mod bitcoin;
 mod evm;
+mod supervise;
 
 pub(crate) use evm::Fetched as EvmFetched;
 
@@ -19,14 +20,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Why a sync round failed, classified: [`Transient`] (the follower retries with backoff and
-/// `/health` says `degraded`) or [`Fatal`] (the chain stops and says `down` until an operator
-/// steps in). The display is the cause's own.
+/// `/health` says `degraded`), [`Fatal`] (the chain stops and says `down` until an operator
+/// steps in) or `Store` (the store failed a read or write: the follower is restarted from the
+/// store with backoff, `degraded` for a full disk, `down` otherwise; see `supervise`). The
+/// display is the cause's own.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum FollowError {
     #[error(transparent)]
     Transient(#[from] Transient),
     #[error(transparent)]
     Fatal(#[from] Fatal),
+    #[error(transparent)]
+    Store(IndexError),
 }
 
 /// Worth trying again later: the node is away or moved meanwhile, a plugin failed a scan.
@@ -56,6 +61,10 @@ pub(crate) enum Transient {
     /// The node's best block changed during every reconcile round of one sync.
     #[error("the node's {tip_name} kept moving during {rounds} reconcile rounds")]
     Unsettled { rounds: u32, tip_name: &'static str },
+    /// The node is behind our tip where its chain cannot be compared with ours, or says it is
+    /// still syncing: wait for it, never take it for a reorg.
+    #[error("node syncing, {behind} blocks behind our tip {tip} ({why})")]
+    NodeSyncing { behind: u64, tip: u64, why: String },
 }
 
 /// Following cannot go on without an operator: a deep reorg, a pruned node, another chain, a
@@ -67,9 +76,9 @@ pub(crate) enum Fatal {
     Index(#[from] IndexError),
     /// No common block with the node within the recorded window.
     #[error(
-        "reorg deeper than the reorg window ({window} blocks): no common block with the node at or above height {lowest} (local tip {local_tip}); refusing to guess"
+        "reorg deeper than the reorg window ({window} blocks): no common block with the node at or above height {lowest} (local tip {local_tip}); refusing to guess. If the node really reorganized this deep, stop paywatch and run `paywatch chain rewind --chain {chain}` (a dry run that finds the highest block known to be common and lists the payments it would reverse; add --yes to apply), then start it again"
     )]
-    DeepReorg { window: u32, lowest: u64, local_tip: u64 },
+    DeepReorg { chain: String, window: u32, lowest: u64, local_tip: u64 },
     /// Not even height 0 agrees: the node follows another chain.
     #[error("the node's genesis block differs from ours")]
     OtherGenesis,
@@ -105,9 +114,14 @@ impl From<evm::NodeError> for FollowError {
     }
 }
 
+/// A store failure restarts the follower from the store; a disconnect the recorded window
+/// cannot make is fatal (only a deep reorg leads there, and `fork_point` refuses those first).
 impl From<IndexError> for FollowError {
     fn from(e: IndexError) -> Self {
-        FollowError::Fatal(e.into())
+        match e {
+            e @ IndexError::WindowExhausted { .. } => FollowError::Fatal(e.into()),
+            e => FollowError::Store(e),
+        }
     }
 }
 
@@ -162,24 +176,76 @@ pub(crate) struct Parts {
     pub(crate) health: Arc<Health>,
 }
 
-/// The highest height where the local chain and the node's agree, walking back by hash from
-/// the lower of the two tips. Below the recorded window it is a fatal error: the reorg is
-/// deeper than `reorg_window`, and guessing would corrupt payments.
+/// The node's best block, as a follower read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NodeTip {
+    pub(crate) height: u64,
+    pub(crate) hash: String,
+}
+
+/// What a follower does about a node whose best block is not its local tip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fork {
+    /// The local chain and the node's agree at this height: disconnect the local blocks above
+    /// it, then connect the node's.
+    At(u64),
+    /// The node is this many blocks behind, on the local chain (its best block is ours): wait
+    /// for it, undo nothing.
+    Behind(u64),
+}
+
+/// Where the local chain and the node's part, by hash. A node behind the local tip is not a
+/// reorg: when its best block is ours, it is [`Fork::Behind`]; blocks are disconnected only
+/// when the node's best chain holds another block at a height the local chain holds. Before
+/// anything is undone, `syncing` asks whether the node says it is still syncing (initial block
+/// download, `eth_syncing`; `Some(why)`): then it is waited for, as is a node more than the
+/// recorded window behind (its chain cannot be compared with ours): [`Transient::NodeSyncing`],
+/// never fatal. Below the recorded window, a fork is a fatal error: the reorg is deeper than
+/// `reorg_window`, and guessing would corrupt payments (the message names `paywatch chain
+/// rewind`, for an operator who knows the node's chain is right).
 pub(crate) fn fork_point(
     indexer: &Indexer,
     reorg_window: u32,
-    local_tip: u64,
-    node_height: u64,
+    node: &NodeTip,
+    syncing: impl FnOnce() -> Result<Option<String>, FollowError>,
     mut node_hash: impl FnMut(u64) -> Result<Option<String>, FollowError>,
-) -> Result<u64, FollowError> {
-    let mut h = local_tip.min(node_height);
+) -> Result<Fork, FollowError> {
+    let tip = indexer.tip().expect("a follower reconciles from a recorded tip");
+    // The usual case: the node extends the local chain.
+    let mut at_tip = if node.height >= tip.height { Some(node_hash(tip.height)?) } else { None };
+    if at_tip.as_ref().is_some_and(|h| h.as_deref() == Some(tip.hash.as_str())) {
+        return Ok(Fork::At(tip.height));
+    }
+    let behind = tip.height.saturating_sub(node.height);
+    let waiting = |why: String| Err(Transient::NodeSyncing { behind, tip: tip.height, why }.into());
+    if let Some(why) = syncing()? {
+        return waiting(why);
+    }
+    if behind > 0 {
+        match indexer.hash_at(node.height) {
+            Some(ours) if ours == node.hash => return Ok(Fork::Behind(behind)),
+            Some(_) => {} // another block at a height we hold: a reorg to a shorter chain
+            None => {
+                return waiting(format!(
+                    "more than reorg_window = {reorg_window} behind: its chain cannot be compared with ours yet"
+                ))
+            }
+        }
+    }
+    let mut h = tip.height.min(node.height);
     loop {
         let Some(local) = indexer.hash_at(h) else {
             let lowest = indexer.lowest().unwrap_or(h);
-            return Err(Fatal::DeepReorg { window: reorg_window, lowest, local_tip }.into());
+            let chain = indexer.chain().to_string();
+            return Err(Fatal::DeepReorg { chain, window: reorg_window, lowest, local_tip: tip.height }.into());
         };
-        if node_hash(h)?.as_deref() == Some(local) {
-            return Ok(h);
+        let theirs = match at_tip.take() {
+            Some(known) if h == tip.height => known,
+            _ if h == node.height => Some(node.hash.clone()),
+            _ => node_hash(h)?,
+        };
+        if theirs.as_deref() == Some(local) {
+            return Ok(Fork::At(h));
         }
         if h == 0 {
             return Err(Fatal::OtherGenesis.into());
@@ -189,7 +255,8 @@ pub(crate) fn fork_point(
 }
 
 /// The pace of a follower's loop: when the next sync is due, and what a sync's outcome means
-/// (poll again later; back off 1 s → 30 s and say `degraded`; stop and say `down`).
+/// (poll again later; back off 1 s → 30 s and say `degraded`; stop and say `down`; hand a
+/// store failure to the supervisor, which restarts the follower).
 #[derive(Debug)]
 pub(crate) struct Pacer {
     chain: String,
@@ -207,10 +274,14 @@ impl Pacer {
     }
 
     /// Runs `sync` when it is due. `sync` returns what `/health` says of a synced chain.
-    /// False when the chain must stop (fatal, reported).
-    pub(crate) fn sync_if_due(&mut self, sync: impl FnOnce() -> Result<Option<String>, FollowError>) -> bool {
+    /// `Ok(false)` when the chain must stop (fatal, reported); a store failure is returned for
+    /// the supervisor.
+    pub(crate) fn sync_if_due(
+        &mut self,
+        sync: impl FnOnce() -> Result<Option<String>, FollowError>,
+    ) -> Result<bool, IndexError> {
         if Instant::now() < self.next_sync {
-            return true;
+            return Ok(true);
         }
         let outcome = sync();
         if let Ok(Some(detail)) = &outcome {
@@ -229,13 +300,13 @@ impl Pacer {
         self.next_sync = Instant::now();
     }
 
-    /// Takes a sync's outcome; false when the chain must stop (fatal, reported).
-    fn after(&mut self, outcome: Result<(), FollowError>) -> bool {
+    /// Takes a sync's outcome; `Ok(false)` when the chain must stop (fatal, reported).
+    fn after(&mut self, outcome: Result<(), FollowError>) -> Result<bool, IndexError> {
         match outcome {
             Ok(()) => {
                 self.backoff = Duration::from_secs(1);
                 self.next_sync = Instant::now() + self.poll;
-                true
+                Ok(true)
             }
             Err(FollowError::Transient(e)) => {
                 let chain = &self.chain;
@@ -244,13 +315,14 @@ impl Pacer {
                 self.health.set(Kind::Chain, chain, Status::Degraded, detail);
                 self.next_sync = Instant::now() + self.backoff;
                 self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
-                true
+                Ok(true)
             }
             Err(FollowError::Fatal(e)) => {
                 tracing::error!(chain = %self.chain, error = %e, "chain stopped");
                 self.health.set(Kind::Chain, &self.chain, Status::Down, format!("stopped: {e}"));
-                false
+                Ok(false)
             }
+            Err(FollowError::Store(e)) => Err(e),
         }
     }
 }

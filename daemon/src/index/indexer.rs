@@ -28,6 +28,13 @@ pub(crate) enum IndexError {
     WindowExhausted { height: u64 },
 }
 
+impl IndexError {
+    /// The store refused a write for want of space (see [`DbError::is_disk_full`]).
+    pub(crate) fn is_disk_full(&self) -> bool {
+        matches!(self, IndexError::Db(e) if e.is_disk_full())
+    }
+}
+
 /// What payment changes mean elsewhere (invoices, refunds): given the batch of an update and
 /// the payments it changes, adds its own changes and events to it. The indexer then writes the
 /// batch, so everything one update causes is one write, made by the indexer.
@@ -140,6 +147,11 @@ impl Indexer {
         self.blocks.get(&height).map(|b| b.hash.as_str())
     }
 
+    /// The chain this indexer writes.
+    pub(crate) fn chain(&self) -> &str {
+        &self.chain
+    }
+
     /// The lowest recorded height.
     pub(crate) fn lowest(&self) -> Option<u64> {
         self.blocks.first_key_value().map(|(h, _)| *h)
@@ -163,6 +175,7 @@ impl Indexer {
 
     /// Connects a block on top of the tip.
     pub(crate) fn connect(&mut self, height: u64, hash: &str, prev: &str, scan: ScanReply) -> Result<(), IndexError> {
+        crate::faults::before_connect(&self.chain, height)?;
         if let Some(tip) = self.tip() {
             if tip.height + 1 != height || tip.hash != prev {
                 return Err(IndexError::NotOnTip {
@@ -449,6 +462,16 @@ impl Indexer {
             first_seen: now,
             updated_at: now,
             outpoint_keys: outpoint_keys(m),
+        }
+    }
+}
+
+impl Drop for Indexer {
+    /// Stops watching the spends of the pending payments this indexer watched: a follower
+    /// restarted after a failure loads a new indexer, which watches them again.
+    fn drop(&mut self) {
+        for p in self.live.values().filter(|p| p.status == PaymentStatus::Pending) {
+            self.watch_spends(&p.outpoint_keys, false);
         }
     }
 }

@@ -7,9 +7,9 @@
 
 use super::rpc::BitcoinNode;
 use super::Trigger;
-use crate::chain::{fork_point, scan_all, Fatal, FollowError, Pacer, Scanner, Transient};
+use crate::chain::{fork_point, scan_all, Fatal, FollowError, Fork, NodeTip, Pacer, Scanner, Transient};
 use crate::health::{Health, Kind, Status};
-use crate::index::Indexer;
+use crate::index::{IndexError, Indexer};
 use bitcoincore_rpc::bitcoin::block::Header;
 use bitcoincore_rpc::bitcoin::consensus::Decodable;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
@@ -45,6 +45,8 @@ pub(crate) struct Follower {
     known: HashSet<String>,
     /// The node's genesis block was found to be the expected one.
     genesis_checked: bool,
+    /// How far behind the local tip the node was at the last sync, on the local chain.
+    behind: Option<u64>,
 }
 
 impl std::fmt::Debug for Follower {
@@ -61,19 +63,20 @@ impl Follower {
         scanners: Vec<Arc<dyn Scanner>>,
         health: Arc<Health>,
     ) -> Self {
-        Self { cfg, node, indexer, scanners, health, known: HashSet::new(), genesis_checked: false }
+        Self { cfg, node, indexer, scanners, health, known: HashSet::new(), genesis_checked: false, behind: None }
     }
 
     /// The thread body: sync, then react to triggers until `Stop`. A fatal error stops this
-    /// chain (loudly, in the log and `/health`); the daemon keeps running.
-    pub(crate) fn run(mut self, triggers: Receiver<Trigger>) {
+    /// chain (loudly, in the log and `/health`); the daemon keeps running. A store failure is
+    /// returned: the supervisor restarts the follower from the store.
+    pub(crate) fn run(&mut self, triggers: &Receiver<Trigger>) -> Result<(), IndexError> {
         let mut pace = Pacer::new(&self.cfg.chain, self.cfg.poll, self.health.clone());
         loop {
-            if !pace.sync_if_due(|| self.sync().map(|()| self.ok_detail())) {
-                return;
+            if !pace.sync_if_due(|| self.sync().map(|()| self.ok_detail()))? {
+                return Ok(());
             }
             match triggers.recv_timeout(pace.wait()) {
-                Ok(Trigger::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+                Ok(Trigger::Stop) | Err(RecvTimeoutError::Disconnected) => return Ok(()),
                 Ok(Trigger::RawTx(raw)) => self.on_raw_tx(&raw),
                 Ok(Trigger::RawBlock(raw)) if self.on_raw_block(&raw) => {}
                 Ok(Trigger::Reconcile(why)) => {
@@ -92,9 +95,13 @@ impl Follower {
     }
 
     /// What `/health` says of the synced chain.
-    fn ok_detail(&self) -> Option<String> {
+    pub(super) fn ok_detail(&self) -> Option<String> {
         let tip = self.indexer.tip()?;
-        Some(format!("at height {} ({}), {} mempool txs seen", tip.height, tip.hash, self.known.len()))
+        let waiting = match self.behind {
+            Some(n) => format!(", waiting for the node ({n} blocks behind, on this chain)"),
+            None => String::new(),
+        };
+        Some(format!("at height {} ({}){waiting}, {} mempool txs seen", tip.height, tip.hash, self.known.len()))
     }
 
     fn report_ok(&self) {
@@ -123,21 +130,36 @@ impl Follower {
         Err(Transient::Unsettled { rounds: 10, tip_name: "tip" }.into())
     }
 
-    /// One reconcile round; true when the local tip equals the node's best hash.
+    /// One reconcile round; true when the local tip equals the node's best hash, or the node
+    /// is behind it on the local chain (waited for: `behind`).
     fn reconcile(&mut self) -> Result<bool, FollowError> {
         let best = self.node.best_block_hash()?;
         let Some(tip) = self.indexer.tip() else {
             self.first_start()?;
             return Ok(false);
         };
+        self.behind = None;
         if tip.hash == best {
             return Ok(true);
         }
+        // Height and hash of one block: the node may move between two calls.
         let node_height = self.node.block_count()?;
+        let node_tip = NodeTip { height: node_height, hash: self.node.block_hash(node_height)? };
         let node = self.node.clone();
-        let fork = fork_point(&self.indexer, self.cfg.reorg_window, tip.height, node_height, |h| {
-            Ok(Some(node.block_hash(h)?))
-        })?;
+        let fork = match fork_point(
+            &self.indexer,
+            self.cfg.reorg_window,
+            &node_tip,
+            || Ok(node.syncing()?),
+            |h| Ok(Some(node.block_hash(h)?)),
+        )? {
+            Fork::At(h) => h,
+            Fork::Behind(n) => {
+                tracing::debug!(chain = %self.cfg.chain, behind = n, "the node is behind on our chain: waiting for it");
+                self.behind = Some(n);
+                return Ok(true);
+            }
+        };
         while self.indexer.tip().is_some_and(|t| t.height > fork) {
             let gone = self.indexer.tip().expect("checked");
             self.indexer.disconnect_tip()?;

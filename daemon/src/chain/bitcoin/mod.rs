@@ -7,6 +7,7 @@ mod zmq;
 #[cfg(test)]
 mod tests;
 
+use crate::chain::supervise::{pause, supervise};
 use crate::chain::{ChainStartError, Parts};
 use crate::config::{BitcoinNetwork, BitcoinNode, ChainConfig};
 use crate::health::{Kind, Status};
@@ -86,9 +87,10 @@ pub(crate) type HeaderError = bitcoincore_rpc::bitcoin::consensus::encode::Error
 
 pub(crate) fn start(chain: &ChainConfig, node: &BitcoinNode, parts: Parts) -> Result<Running, ChainStartError> {
     let Parts { db, set, scanners, decimals, hook, health } = parts;
-    let indexer = Indexer::load(&chain.name, db, set, chain.reorg_window, decimals, hook)
-        .map_err(|source| ChainStartError::Load { chain: chain.name.clone(), source })?;
-    let rpc =
+    let (name, window) = (chain.name.clone(), chain.reorg_window);
+    let load = move || Indexer::load(&name, db.clone(), set.clone(), window, decimals.clone(), hook.clone());
+    let indexer = load().map_err(|source| ChainStartError::Load { chain: chain.name.clone(), source })?;
+    let rpc: Arc<dyn rpc::BitcoinNode> =
         Arc::new(rpc::RpcClient::new(&node.rpc_url, node.rpc_auth.clone(), Duration::from_secs(node.rpc_timeout_secs)));
     let (genesis, genesis_from) = match &node.genesis_hash {
         Some(h) => (h.clone(), "its genesis_hash".to_string()),
@@ -113,10 +115,20 @@ pub(crate) fn start(chain: &ChainConfig, node: &BitcoinNode, parts: Parts) -> Re
         tracing::warn!(chain = %chain.name, "no zmq endpoint: following by polling every {}s", node.poll_secs);
     }
     health.set(Kind::Chain, &chain.name, Status::Idle, "starting");
-    let follower = Follower::new(cfg, rpc, indexer, scanners, health);
+    let mut first = Some(Follower::new(cfg.clone(), rpc.clone(), indexer, scanners.clone(), health.clone()));
+    let body = move || {
+        let attempt = || {
+            let mut follower = match first.take() {
+                Some(f) => f,
+                None => Follower::new(cfg.clone(), rpc.clone(), load()?, scanners.clone(), health.clone()),
+            };
+            follower.run(&rx)
+        };
+        supervise(&cfg.chain, &health, attempt, |d| pause(&rx, d, |t| matches!(t, Trigger::Stop)));
+    };
     let t = std::thread::Builder::new()
         .name(format!("follow-{}", chain.name))
-        .spawn(move || follower.run(rx))
+        .spawn(body)
         .map_err(|source| ChainStartError::Spawn { chain: chain.name.clone(), what: "follower thread", source })?;
     threads.push(t);
     Ok(Running { chain: chain.name.clone(), stop, triggers: tx, threads })

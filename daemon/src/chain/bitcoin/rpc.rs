@@ -1,6 +1,6 @@
 //! The node's JSON-RPC, on a minimal surface every bitcoind-family node answers alike
 //! (`getbestblockhash`, `getblockcount`, `getblockhash`, `getblock HASH 0`, `getrawmempool`,
-//! `getrawtransaction`), with results of our own minimal types. bitcoincore-rpc over jsonrpc's
+//! `getrawtransaction`, `getblockchaininfo`), with results of our own minimal types. bitcoincore-rpc over jsonrpc's
 //! minreq transport: it reads chunked replies, and every call has the configured timeout.
 
 use crate::config::RpcAuth;
@@ -38,6 +38,32 @@ pub(crate) trait BitcoinNode: Send + Sync {
     fn mempool(&self) -> Result<Vec<String>, RpcError>;
     /// A mempool transaction's raw bytes; `None` when the node no longer has it.
     fn transaction(&self, txid: &str) -> Result<Option<Vec<u8>>, RpcError>;
+    /// Why the node says it is still syncing (initial block download, headers ahead of its
+    /// blocks), or `None`.
+    fn syncing(&self) -> Result<Option<String>, RpcError>;
+}
+
+/// What `getblockchaininfo` says of the node's sync. `initialblockdownload` is absent on some
+/// Bitcoin-family nodes (Bitcoin SV's): headers ahead of blocks then tell.
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct ChainInfo {
+    blocks: u64,
+    headers: u64,
+    #[serde(default)]
+    initialblockdownload: Option<bool>,
+}
+
+impl ChainInfo {
+    /// Why the node is still syncing, or `None`.
+    pub(super) fn syncing(&self) -> Option<String> {
+        match self.initialblockdownload {
+            Some(true) => Some(format!("initial block download, at height {} of {}", self.blocks, self.headers)),
+            _ if self.headers > self.blocks => {
+                Some(format!("its headers are {} blocks ahead of its blocks", self.headers - self.blocks))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// The real node client. The HTTP client is rebuilt after a transport error (re-reading the
@@ -117,6 +143,10 @@ impl BitcoinNode for RpcClient {
 
     fn mempool(&self) -> Result<Vec<String>, RpcError> {
         self.call("getrawmempool", &[])
+    }
+
+    fn syncing(&self) -> Result<Option<String>, RpcError> {
+        Ok(self.call::<ChainInfo>("getblockchaininfo", &[])?.syncing())
     }
 
     fn transaction(&self, txid: &str) -> Result<Option<Vec<u8>>, RpcError> {

@@ -2,7 +2,8 @@
 //! the `bitcoin` crate, a scanner decoding them fully; real indexer and RocksDB.
 
 use super::follower::{Follower, FollowerConfig};
-use super::rpc::{BitcoinNode, RpcError};
+use super::rpc::{BitcoinNode, ChainInfo, RpcError};
+use super::Trigger;
 use crate::chain::{Fatal, FollowError, Scanner, Transient};
 use crate::db::{Db, PaymentStatus, WatchRecord};
 use crate::health::Health;
@@ -23,6 +24,8 @@ struct FakeNode {
     /// Heights whose blocks the node refuses to serve (pruned).
     pruned_below: Mutex<u64>,
     down: Mutex<bool>,
+    /// What `getblockchaininfo` says of the node's sync.
+    syncing: Mutex<Option<String>>,
 }
 
 impl FakeNode {
@@ -73,6 +76,18 @@ impl FakeNode {
     fn truncate(&self, height: usize) {
         self.chain.lock().unwrap().truncate(height + 1);
     }
+
+    /// The node as restarted from an older copy of its datadir: its top `n` blocks are gone
+    /// (returned, to give back as it catches up).
+    fn lose_top(&self, n: usize) -> Vec<Block> {
+        let mut chain = self.chain.lock().unwrap();
+        let keep = chain.len() - n;
+        chain.split_off(keep)
+    }
+
+    fn catch_up(&self, blocks: Vec<Block>) {
+        self.chain.lock().unwrap().extend(blocks);
+    }
 }
 
 impl BitcoinNode for FakeNode {
@@ -105,6 +120,9 @@ impl BitcoinNode for FakeNode {
     }
     fn mempool(&self) -> Result<Vec<String>, RpcError> {
         self.with(|_| Vec::new())
+    }
+    fn syncing(&self) -> Result<Option<String>, RpcError> {
+        self.with(|_| self.syncing.lock().unwrap().clone())
     }
     /// Any transaction of the chain (as a node with `txindex`).
     fn transaction(&self, txid: &str) -> Result<Option<Vec<u8>>, RpcError> {
@@ -152,7 +170,10 @@ impl Scanner for FullDecode {
 struct Rig {
     _dir: tempfile::TempDir,
     db: Arc<Db>,
+    set: Arc<ChainSet>,
     node: Arc<FakeNode>,
+    cfg: FollowerConfig,
+    health: Arc<Health>,
     follower: Follower,
 }
 
@@ -187,9 +208,10 @@ fn rig(window: u32, start_height: Option<u64>) -> Rig {
         genesis,
         genesis_from: "network = \"regtest\"".into(),
     };
+    let health = Arc::new(Health::new());
     let follower =
-        Follower::new(cfg, node.clone(), indexer, vec![Arc::new(FullDecode(chain))], Arc::new(Health::new()));
-    Rig { _dir: dir, db, node, follower }
+        Follower::new(cfg.clone(), node.clone(), indexer, vec![Arc::new(FullDecode(chain.clone()))], health.clone());
+    Rig { _dir: dir, db, set: chain, node, cfg, health, follower }
 }
 
 impl Rig {
@@ -306,6 +328,154 @@ fn a_reorg_deeper_than_the_window_stops_loudly() {
     let e = r.follower.sync().unwrap_err();
     assert!(matches!(&e, FollowError::Fatal(Fatal::DeepReorg { window: 2, .. })), "{e}");
     assert!(e.to_string().contains("deeper than the reorg window"), "{e}");
+    assert!(e.to_string().contains("paywatch chain rewind --chain btc"), "the way out is named: {e}");
+}
+
+/// A node restarted from an older copy of its datadir is behind our tip on our own chain: the
+/// follower waits (no reversal), follows it again once it caught up, and reverses only when
+/// the node's chain really holds another block at a height we hold.
+#[test]
+fn a_node_behind_us_is_waited_for_and_only_a_real_reorg_reverses() {
+    let mut r = rig(10, None);
+    r.follower.sync().unwrap();
+    r.node.mine(b"a", 0); // 5
+    r.node.mine(WATCHED, 0); // 6
+    r.node.mine(b"b", 0); // 7
+    r.follower.sync().unwrap();
+    let paid = ["payment.detected", "payment.confirmed", "payment.confirmed"];
+    assert_eq!(r.kinds(), paid);
+    let ours = r.follower_tip();
+
+    let lost = r.node.lose_top(2); // the node is at 5, our block
+    r.follower.sync().unwrap();
+    assert_eq!(r.kinds(), paid, "nothing reversed");
+    assert_eq!(r.follower_tip(), ours);
+    let detail = r.follower.ok_detail().unwrap();
+    assert!(detail.contains("waiting for the node (2 blocks behind, on this chain)"), "{detail}");
+    r.node.catch_up(lost);
+    r.follower.sync().unwrap();
+    assert_eq!(r.kinds(), paid);
+    assert!(!r.follower.ok_detail().unwrap().contains("waiting"));
+
+    // Behind again, then the node mines another block 6: its chain replaces ours from 6 up.
+    r.node.lose_top(2);
+    r.node.mine(b"c", 1);
+    r.follower.sync().unwrap();
+    assert_eq!(r.kinds()[3..], ["payment.reversed"]);
+    assert_eq!(r.follower_tip(), (6, r.node.best_block_hash().unwrap()));
+}
+
+/// A node more than the window behind, or one that says it is syncing, is waited for
+/// (`Transient`: `degraded`, retried), never fatal, and followed again once it caught up.
+#[test]
+fn a_node_far_behind_or_syncing_is_degraded_never_fatal_and_resumes() {
+    let mut r = rig(2, None);
+    r.follower.sync().unwrap();
+    for i in 0..5 {
+        r.node.mine(if i == 1 { WATCHED } else { b"x" }, i);
+    }
+    r.follower.sync().unwrap(); // tip 9, payment at 6
+    let before = r.kinds();
+
+    let mut lost = r.node.lose_top(5); // the node is at 4
+    let e = r.follower.sync().unwrap_err();
+    assert!(matches!(&e, FollowError::Transient(Transient::NodeSyncing { behind: 5, tip: 9, .. })), "{e}");
+    assert_eq!(
+        e.to_string(),
+        "node syncing, 5 blocks behind our tip 9 (more than reorg_window = 2 behind: its chain cannot be compared with ours yet)"
+    );
+    // Within the window, but in initial block download: still waited for.
+    r.node.catch_up(lost.drain(..4).collect());
+    *r.node.syncing.lock().unwrap() = Some("initial block download, at height 8 of 9".into());
+    let e = r.follower.sync().unwrap_err();
+    assert_eq!(e.to_string(), "node syncing, 1 blocks behind our tip 9 (initial block download, at height 8 of 9)");
+    // While it syncs, another block at a height we hold is not acted on either.
+    r.node.mine(b"other", 99);
+    assert!(matches!(r.follower.sync(), Err(FollowError::Transient(Transient::NodeSyncing { behind: 0, .. }))));
+    assert_eq!(r.kinds(), before, "nothing reversed while the node syncs");
+    r.node.lose_top(1);
+    *r.node.syncing.lock().unwrap() = None;
+    r.follower.sync().unwrap();
+    r.node.catch_up(lost);
+    r.follower.sync().unwrap();
+    assert_eq!(r.kinds(), before);
+    assert_eq!(r.follower_tip(), (9, r.node.best_block_hash().unwrap()));
+}
+
+#[test]
+fn getblockchaininfo_says_whether_the_node_syncs_with_or_without_initialblockdownload() {
+    let info = |v: serde_json::Value| serde_json::from_value::<ChainInfo>(v).unwrap().syncing();
+    let core = serde_json::json!({"chain": "main", "blocks": 10, "headers": 900, "initialblockdownload": true});
+    assert_eq!(info(core).as_deref(), Some("initial block download, at height 10 of 900"));
+    let done = serde_json::json!({"blocks": 10, "headers": 10, "initialblockdownload": false});
+    assert_eq!(info(done), None);
+    // Bitcoin SV's node has no initialblockdownload: headers ahead of blocks tell.
+    assert_eq!(info(serde_json::json!({"blocks": 5, "headers": 5})), None);
+    assert_eq!(
+        info(serde_json::json!({"blocks": 5, "headers": 8})).as_deref(),
+        Some("its headers are 3 blocks ahead of its blocks")
+    );
+}
+
+/// Panics once, on its first scan.
+struct PanicOnce(FullDecode, std::sync::atomic::AtomicBool);
+
+impl Scanner for PanicOnce {
+    fn scan(&self, what: u32, raw: &[u8]) -> Result<ScanReply, CallError> {
+        if !self.1.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            panic!("a bug in the follower");
+        }
+        self.0.scan(what, raw)
+    }
+}
+
+/// The follower thread as `start` runs it: a panic is `down` in `/health` with its message,
+/// then the follower is made again from the store and follows on; `Stop` ends it.
+#[test]
+fn a_follower_that_panics_is_down_then_restarted_from_the_store() {
+    let r = rig(10, None);
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let scanner: Arc<dyn Scanner> =
+        Arc::new(PanicOnce(FullDecode(r.set.clone()), std::sync::atomic::AtomicBool::new(false)));
+    let (db, set, node, cfg, health) = (r.db.clone(), r.set.clone(), r.node.clone(), r.cfg.clone(), r.health.clone());
+    let load = move || {
+        let hook = Arc::new(crate::index::PlainWrites);
+        Indexer::load("btc", db.clone(), set.clone(), 10, [("BTC".into(), 8)].into(), hook)
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let thread = {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            let attempt = || {
+                let mut f = Follower::new(cfg.clone(), node.clone(), load()?, vec![scanner.clone()], health.clone());
+                f.run(&rx)
+            };
+            let pause = |d| {
+                seen.lock().unwrap().push(health.report().chains["btc"].clone());
+                super::super::supervise::pause(&rx, d, |t| matches!(t, Trigger::Stop))
+            };
+            super::super::supervise::supervise("btc", &health, attempt, pause);
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while r.db.blocks("btc").unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "never started: {:?}", r.health.report());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    r.node.mine(WATCHED, 1); // its first scan: the panic
+    tx.send(Trigger::Reconcile("test")).unwrap();
+    while r.kinds().len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "never resumed: {:?}", r.health.report());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    tx.send(Trigger::Stop).unwrap();
+    thread.join().unwrap();
+    assert_eq!(r.kinds(), ["payment.detected", "payment.confirmed"]);
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].status, crate::health::Status::Down);
+    assert_eq!(seen[0].detail, "follower panicked: a bug in the follower; restarting in 1s");
+    assert_eq!(r.health.report().chains["btc"].status, crate::health::Status::Ok);
 }
 
 #[test]
@@ -336,6 +506,10 @@ enum Op {
         pays: u8,
     },
     Sync,
+    /// The node loses its top `depth` blocks (an older copy of its datadir) and gets them back.
+    Lag {
+        depth: usize,
+    },
 }
 
 fn op() -> impl proptest::strategy::Strategy<Value = Op> {
@@ -344,13 +518,14 @@ fn op() -> impl proptest::strategy::Strategy<Value = Op> {
         3 => any::<bool>().prop_map(|pay| Op::Mine { pay }),
         1 => (1usize..=3, 0usize..=2, any::<u8>()).prop_map(|(depth, extra, pays)| Op::Reorg { depth, extra, pays }),
         2 => Just(Op::Sync),
+        1 => (1usize..=3).prop_map(|depth| Op::Lag { depth }),
     ]
 }
 
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
 
-    /// Random mining, reorgs and syncs; the stored payments and their event history must agree
+    /// Random mining, reorgs, syncs and lagging nodes (waited for: no event); the stored payments and their event history must agree
     /// with a naive reading of the node's final chain: a coinbase paying the watched script in
     /// the best chain at height h is confirmed in that block with min(tip − h + 1, 2)
     /// confirmations (the watch's target is 2), final once 2 are reached; one that left the best
@@ -380,6 +555,15 @@ proptest::proptest! {
                     }
                 }
                 Op::Sync => r.follower.sync().unwrap(),
+                Op::Lag { depth } => {
+                    r.follower.sync().unwrap();
+                    let before = r.kinds();
+                    let len = r.node.chain.lock().unwrap().len();
+                    let lost = r.node.lose_top(depth.min(len - 1));
+                    r.follower.sync().unwrap();
+                    proptest::prop_assert_eq!(r.kinds(), before, "a node behind us changed payments");
+                    r.node.catch_up(lost);
+                }
             }
         }
         r.follower.sync().unwrap();

@@ -13,6 +13,7 @@ mod traces;
 #[cfg(test)]
 mod tests;
 
+use crate::chain::supervise::{pause, supervise};
 use crate::chain::{ChainStartError, Parts};
 use crate::config::{ChainConfig, EvmNode};
 use crate::health::{Kind, Status};
@@ -77,8 +78,9 @@ pub(crate) fn start(
 ) -> Result<Running, ChainStartError> {
     let Parts { db, set, scanners, decimals, hook, health } = parts;
     let spawn = |what, source| ChainStartError::Spawn { chain: chain.name.clone(), what, source };
-    let indexer = Indexer::load(&chain.name, db, set, chain.reorg_window, decimals, hook)
-        .map_err(|source| ChainStartError::Load { chain: chain.name.clone(), source })?;
+    let (name, window) = (chain.name.clone(), chain.reorg_window);
+    let load = move || Indexer::load(&name, db.clone(), set.clone(), window, decimals.clone(), hook.clone());
+    let indexer = load().map_err(|source| ChainStartError::Load { chain: chain.name.clone(), source })?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name(format!("evm-{}", chain.name))
@@ -86,7 +88,12 @@ pub(crate) fn start(
         .build()
         .map_err(|e| spawn("runtime", e))?;
     let rpc_url = node.http_url.as_ref().unwrap_or(&node.ws_url).to_string();
-    let rpc = node::RpcNode::new(rt.handle().clone(), rpc_url, Duration::from_secs(node.rpc_timeout_secs), node.traces);
+    let rpc: Arc<dyn node::EvmNode> = Arc::new(node::RpcNode::new(
+        rt.handle().clone(),
+        rpc_url,
+        Duration::from_secs(node.rpc_timeout_secs),
+        node.traces,
+    ));
     let (tx, rx) = crossbeam_channel::bounded(64);
     let feed_up = Arc::new(AtomicBool::new(false));
     rt.spawn(heads::run(chain.name.clone(), node.ws_url.to_string(), tx.clone(), feed_up.clone()));
@@ -99,10 +106,24 @@ pub(crate) fn start(
         tokens,
     };
     health.set(Kind::Chain, &chain.name, Status::Idle, "starting");
-    let follower = Follower::new(cfg, Arc::new(rpc), indexer, scanners, health, feed_up);
+    let (name, watched) = (chain.name.clone(), health.clone());
+    let make = move |indexer| {
+        Follower::new(cfg.clone(), rpc.clone(), indexer, scanners.clone(), health.clone(), feed_up.clone())
+    };
+    let mut first = Some(make(indexer));
+    let body = move || {
+        let attempt = || {
+            let mut follower = match first.take() {
+                Some(f) => f,
+                None => make(load()?),
+            };
+            follower.run(&rx)
+        };
+        supervise(&name, &watched, attempt, |d| pause(&rx, d, |w| matches!(w, Wake::Stop)));
+    };
     let thread = std::thread::Builder::new()
         .name(format!("follow-{}", chain.name))
-        .spawn(move || follower.run(rx))
+        .spawn(body)
         .map_err(|e| spawn("follower thread", e))?;
     Ok(Running { chain: chain.name.clone(), rt, wake: tx, thread })
 }
