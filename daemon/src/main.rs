@@ -24,6 +24,36 @@ enum Command {
     /// Plugin commands.
     #[command(subcommand)]
     Plugins(PluginsCommand),
+    /// Chain commands, run while the daemon is stopped.
+    #[command(subcommand)]
+    Chain(ChainCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ChainCommand {
+    /// After a reorg deeper than the chain's reorg_window (the chain stopped and said so), with
+    /// the daemon stopped: find the highest block known to be in the node's chain, print the
+    /// payments whose blocks the node's chain no longer holds, and (with --yes) reverse them
+    /// (payment.reversed, their invoices re-evaluated, as for a reorg) and make that block the
+    /// chain's cursor, in one atomic write. The daemon scans the node's blocks above it when it
+    /// starts. Without --yes nothing is changed. Exit 1 when refused.
+    Rewind(RewindArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RewindArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// The chain, by its name in the config.
+    #[arg(long)]
+    chain: String,
+    /// The height to rewind to; default: the highest block known to be in the node's chain
+    /// (a higher one is refused).
+    #[arg(long)]
+    height: Option<u64>,
+    /// Apply the rewind; without it, a dry run that changes nothing.
+    #[arg(long)]
+    yes: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -108,6 +138,7 @@ fn main() -> ExitCode {
         Command::Config(ConfigCommand::Check(arg)) => check(arg),
         Command::Plugins(PluginsCommand::List(arg)) => list_plugins(arg),
         Command::Plugins(PluginsCommand::Check(arg)) => check_plugin(arg),
+        Command::Chain(ChainCommand::Rewind(arg)) => rewind(arg),
         Command::Run(arg) => {
             let config = match paywatch::config::load(arg.config.as_deref()) {
                 Ok(c) => c,
@@ -250,6 +281,26 @@ fn check_plugin(arg: PluginCheckArgs) -> ExitCode {
         }
         Err(e) => {
             eprintln!("paywatch: refused: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn rewind(arg: RewindArgs) -> ExitCode {
+    let config = match paywatch::config::load(arg.config.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("paywatch: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match paywatch::rewind_chain(&config, &arg.chain, arg.height, arg.yes) {
+        Ok(report) => {
+            println!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("paywatch: chain rewind refused, nothing was changed: {e}");
             ExitCode::FAILURE
         }
     }

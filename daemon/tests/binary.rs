@@ -52,3 +52,56 @@ fn the_example_config_checks_with_its_plugins_and_without() {
         "{stderr}"
     );
 }
+
+/// `chain rewind` refuses what it cannot do, changing nothing: an unknown chain, a chain never
+/// followed; an invalid config exits 2. (Rewinding a real store: `tests/tests/bitcoin.rs`.)
+#[test]
+fn chain_rewind_refuses_unknown_and_never_followed_chains() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    let config = dir.path().join("paywatch.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[storage]
+path = "{data}"
+[plugins]
+dir = "{plugins}"
+[[chains]]
+name = "btc"
+kind = "bitcoin"
+network = "regtest"
+rpc_url = "http://127.0.0.1:1"
+rpc_user = "u"
+rpc_password = "p"
+[[stores]]
+id = "shop1"
+api_key = "shop1-key-0123456789"
+"#,
+            data = dir.path().join("data").display(),
+            plugins = plugins.display()
+        ),
+    )
+    .unwrap();
+    let rewind = |args: &[&str]| {
+        let out = paywatch().args(["chain", "rewind", "--config"]).arg(&config).args(args).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, stderr) = rewind(&["--chain", "eth"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr
+            .contains("chain rewind refused, nothing was changed: no chain named \"eth\" in the config (chains: btc)"),
+        "{stderr}"
+    );
+    let (code, stderr) = rewind(&["--chain", "btc", "--yes"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("chain \"btc\" has no recorded block: it was never followed"), "{stderr}");
+    let (code, stderr) = rewind(&["--chain", "btc", "--height", "x"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    let out = paywatch().args(["chain", "rewind", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && help.contains("--yes") && help.contains("--height"), "{help}");
+}

@@ -5,9 +5,12 @@
 
 mod bitcoin;
 mod evm;
+mod rewind;
 mod supervise;
 
 pub(crate) use evm::Fetched as EvmFetched;
+pub(crate) use rewind::rewind;
+pub use rewind::{RewindError, RewindReport};
 
 use crate::config::{ChainNode, Config};
 use crate::db::{Db, DbError};

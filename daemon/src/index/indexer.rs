@@ -111,6 +111,19 @@ impl Update {
     }
 }
 
+/// A confirmed payment whose block left the best chain.
+fn reversed(p: &PaymentRecord) -> PaymentRecord {
+    PaymentRecord {
+        status: PaymentStatus::Reversed,
+        block_height: None,
+        block_hash: None,
+        confirmations: 0,
+        is_final: false,
+        updated_at: OffsetDateTime::now_utc(),
+        ..p.clone()
+    }
+}
+
 fn is_live(p: &PaymentRecord) -> bool {
     p.status == PaymentStatus::Pending || (p.status == PaymentStatus::Confirmed && !p.is_final)
 }
@@ -150,6 +163,11 @@ impl Indexer {
     /// The chain this indexer writes.
     pub(crate) fn chain(&self) -> &str {
         &self.chain
+    }
+
+    /// The recorded blocks, (height, hash), lowest first.
+    pub(crate) fn recorded(&self) -> impl DoubleEndedIterator<Item = (u64, &str)> {
+        self.blocks.iter().map(|(h, b)| (*h, b.hash.as_str()))
     }
 
     /// The lowest recorded height.
@@ -239,13 +257,7 @@ impl Indexer {
             if old.block_hash.as_deref() != Some(rec.hash.as_str()) {
                 continue;
             }
-            let mut p = old.clone();
-            p.status = PaymentStatus::Reversed;
-            p.block_height = None;
-            p.block_hash = None;
-            p.confirmations = 0;
-            p.is_final = false;
-            p.updated_at = OffsetDateTime::now_utc();
+            let p = reversed(&old);
             up.set(Some(old), p, Some(EventKind::PaymentReversed));
         }
         // Payments below keep their blocks; their confirmation count drops by one (no event:
@@ -482,5 +494,6 @@ fn outpoint_keys(m: &Match) -> Vec<Hex> {
     m.outpoint_keys.iter().filter(|k| !k.0.is_empty()).cloned().collect()
 }
 
+mod rewind;
 #[cfg(test)]
 mod tests;

@@ -358,7 +358,7 @@ impl Follower {
 }
 
 /// (hash, parent hash) of a raw block, from its 80-byte header.
-fn header(raw: &[u8], height: u64) -> Result<(String, String), FollowError> {
+pub(super) fn header(raw: &[u8], height: u64) -> Result<(String, String), FollowError> {
     let h = Header::consensus_decode(&mut raw.get(..80).unwrap_or(raw))
         .map_err(|source| Transient::Header { height, source })?;
     Ok((h.block_hash().to_string(), h.prev_blockhash.to_string()))

@@ -4,7 +4,8 @@
 use super::follower::{Follower, FollowerConfig};
 use super::rpc::{BitcoinNode, ChainInfo, RpcError};
 use super::Trigger;
-use crate::chain::{Fatal, FollowError, Scanner, Transient};
+use crate::chain::rewind::{rewind_with, ChainReader, RewindError};
+use crate::chain::{Fatal, FollowError, NodeTip, Scanner, Transient};
 use crate::db::{Db, PaymentStatus, WatchRecord};
 use crate::health::Health;
 use crate::index::{ChainSet, Indexer, WatchSet};
@@ -133,6 +134,23 @@ impl BitcoinNode for FakeNode {
     }
 }
 
+/// The node as `paywatch chain rewind` reads it.
+impl ChainReader for FakeNode {
+    fn check(&self) -> Result<(), FollowError> {
+        Ok(())
+    }
+    fn tip(&self) -> Result<NodeTip, FollowError> {
+        let height = self.block_count()?;
+        Ok(NodeTip { height, hash: self.block_hash(height)? })
+    }
+    fn hash_at(&self, height: u64) -> Result<Option<String>, FollowError> {
+        Ok(self.with(|c| c.get(height as usize).map(|b| b.block_hash().to_string()))?)
+    }
+    fn parent_of(&self, height: u64, _: &str) -> Result<String, FollowError> {
+        Ok(self.with(|c| c[height as usize].header.prev_blockhash.to_string())?)
+    }
+}
+
 /// Decodes the whole block and asks the chain's watch set about every output.
 struct FullDecode(Arc<ChainSet>);
 
@@ -215,6 +233,20 @@ fn rig(window: u32, start_height: Option<u64>) -> Rig {
 }
 
 impl Rig {
+    /// The chain's indexer as loaded from the store (a restarted daemon, an offline command).
+    fn indexer(&self, window: u32) -> Indexer {
+        let hook = Arc::new(crate::index::PlainWrites);
+        Indexer::load("btc", self.db.clone(), self.set.clone(), window, [("BTC".into(), 8)].into(), hook).unwrap()
+    }
+
+    /// A follower made from the store, as a restarted daemon makes it.
+    fn restarted(&self, window: u32) -> Follower {
+        let mut cfg = self.cfg.clone();
+        cfg.reorg_window = window;
+        let scanners: Vec<Arc<dyn Scanner>> = vec![Arc::new(FullDecode(self.set.clone()))];
+        Follower::new(cfg, self.node.clone(), self.indexer(window), scanners, self.health.clone())
+    }
+
     fn kinds(&self) -> Vec<String> {
         self.db.store_events("shop1", 0, 1000).unwrap().into_iter().map(|e| e.kind.to_string()).collect()
     }
@@ -329,6 +361,72 @@ fn a_reorg_deeper_than_the_window_stops_loudly() {
     assert!(matches!(&e, FollowError::Fatal(Fatal::DeepReorg { window: 2, .. })), "{e}");
     assert!(e.to_string().contains("deeper than the reorg window"), "{e}");
     assert!(e.to_string().contains("paywatch chain rewind --chain btc"), "the way out is named: {e}");
+}
+
+/// A reorg deeper than the window, rewound offline: the highest block known to be the node's
+/// (here the block of an older payment, below the window) becomes the cursor; only what left
+/// the node's chain is reversed, and the follower made from the store then follows the node.
+#[test]
+fn a_deep_reorg_is_rewound_to_the_highest_block_known_to_be_the_nodes() {
+    let mut r = rig(2, None);
+    r.follower.sync().unwrap();
+    r.node.mine(WATCHED, 0); // 5: payment A
+    r.node.mine(b"x", 0); // 6
+    r.node.mine(WATCHED, 1); // 7: payment B
+    r.node.mine(b"x", 1); // 8
+    r.node.mine(b"x", 2); // 9
+    r.follower.sync().unwrap();
+    let txid = |h: usize| r.node.chain.lock().unwrap()[h].txdata[0].compute_txid().to_string();
+    let (a, b) = (txid(5), txid(7));
+    r.node.truncate(6);
+    for i in 0..4 {
+        r.node.mine(b"y", 10 + i); // 7'..10'
+    }
+    assert!(matches!(r.follower.sync(), Err(FollowError::Fatal(Fatal::DeepReorg { .. }))));
+    let before = r.kinds();
+    let blocks = r.db.blocks("btc").unwrap();
+
+    // A dry run changes nothing and says what it would do.
+    let mut indexer = r.indexer(2);
+    let report = rewind_with(&*r.node, &mut indexer, &r.db, None, false).unwrap().to_string();
+    assert!(!report.contains("applied"), "{report}");
+    assert!(
+        report.contains(&format!("highest block known to be in the node's chain: 5 {}", r.node.block_hash(5).unwrap()))
+    );
+    assert!(report.contains(&format!("(the block of payment {a}:0)")), "{report}");
+    assert!(
+        report.contains("payments to reverse (confirmed in a block the node's chain does not hold): 1"),
+        "{report}"
+    );
+    assert!(report.contains(&format!("  {b}:0 store shop1 0.00005 BTC at height 7 in block")), "{report}");
+    assert!(report.contains("dry run: nothing was changed; run again with --yes to apply"), "{report}");
+    assert_eq!((r.kinds(), r.db.blocks("btc").unwrap()), (before.clone(), blocks));
+    // Not above the highest block known to be common; lower keeps what is the node's.
+    let e = rewind_with(&*r.node, &mut indexer, &r.db, Some(6), false).unwrap_err();
+    assert!(matches!(e, RewindError::AboveCommon { height: 6, common: 5, .. }), "{e}");
+    let lower = rewind_with(&*r.node, &mut indexer, &r.db, Some(4), false).unwrap().to_string();
+    assert!(lower.contains("confirmed payments above 4 kept (their blocks are the node's): 1"), "{lower}");
+
+    let report = rewind_with(&*r.node, &mut indexer, &r.db, None, true).unwrap();
+    assert!(report.applied());
+    assert!(report.to_string().ends_with("applied: 1 payments reversed (payment.reversed events written, their invoices re-evaluated); start paywatch to follow the node from 6"));
+    drop(indexer);
+    assert_eq!(r.kinds()[before.len()..], ["payment.reversed"]);
+    let reversed = r.db.tx_payments("btc", &b).unwrap().remove(0);
+    assert_eq!((reversed.status, reversed.block_hash), (PaymentStatus::Reversed, None));
+    let kept = r.db.tx_payments("btc", &a).unwrap().remove(0);
+    assert_eq!((kept.status, kept.block_height), (PaymentStatus::Confirmed, Some(5)));
+    assert_eq!(
+        r.db.blocks("btc").unwrap().iter().map(|(h, b)| (*h, b.hash.clone())).collect::<Vec<_>>(),
+        [(5, r.node.block_hash(5).unwrap())]
+    );
+
+    let mut follower = r.restarted(2);
+    follower.sync().unwrap();
+    assert_eq!(r.kinds()[before.len()..], ["payment.reversed"], "the node's chain pays nothing more");
+    assert_eq!(r.follower_tip(), (10, r.node.best_block_hash().unwrap()));
+    let e = rewind_with(&*r.node, &mut r.indexer(2), &r.db, None, false).unwrap_err();
+    assert!(matches!(e, RewindError::NothingToRewind { tip: 10, .. }), "{e}");
 }
 
 /// A node restarted from an older copy of its datadir is behind our tip on our own chain: the
