@@ -137,6 +137,8 @@ pub struct Daemon {
     pub config_path: PathBuf,
     scheme: &'static str,
     pub http: reqwest::Client,
+    /// Environment variables the process is started with (every start).
+    pub env: Vec<(String, String)>,
 }
 
 impl Daemon {
@@ -152,12 +154,22 @@ impl Daemon {
 
     /// Starts the daemon on the config `config(dir, port)` returns, with these plugins.
     pub async fn start_configured(config: impl FnOnce(&Path, u16) -> String, plugins: &[PathBuf]) -> Result<Self> {
+        Self::start_configured_env(config, plugins, &[]).await
+    }
+
+    /// [`Daemon::start_configured`] with these environment variables set.
+    pub async fn start_configured_env(
+        config: impl FnOnce(&Path, u16) -> String,
+        plugins: &[PathBuf],
+        env: &[(&str, &str)],
+    ) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         install_plugins(dir.path(), plugins)?;
         let port = crate::free_port();
         let config_path = dir.path().join("paywatch.toml");
         std::fs::write(&config_path, config(dir.path(), port))?;
-        let mut d = Self { child: None, dir, port, config_path, scheme: "http", http: reqwest::Client::new() };
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut d = Self { child: None, dir, port, config_path, scheme: "http", http: reqwest::Client::new(), env };
         d.spawn_and_wait().await?;
         Ok(d)
     }
@@ -171,7 +183,7 @@ impl Daemon {
         https: bool,
     ) -> Result<Self> {
         let scheme = if https { "https" } else { "http" };
-        let mut d = Self { child: None, dir, port, config_path, scheme, http };
+        let mut d = Self { child: None, dir, port, config_path, scheme, http, env: Vec::new() };
         d.spawn_and_wait().await?;
         Ok(d)
     }
@@ -199,6 +211,7 @@ impl Daemon {
             .args(["run", "--config"])
             .arg(&self.config_path)
             .env_remove("RUST_LOG")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(log.try_clone()?)
             .stderr(log)
             .spawn()
@@ -297,6 +310,36 @@ impl Daemon {
                 bail!("timed out waiting for {what}; events: {:#}\nlog:\n{}", json!(summary(&evs)), self.log());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Runs another `paywatch` command on this daemon's config (`paywatch ARGS --config FILE`):
+    /// (exit code, stdout, stderr).
+    pub fn command(&self, args: &[&str]) -> Result<(Option<i32>, String, String)> {
+        let out = Command::new(paywatch_bin()?)
+            .args(args)
+            .arg("--config")
+            .arg(&self.config_path)
+            .env_remove("RUST_LOG")
+            .output()
+            .context("cannot run paywatch")?;
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        Ok((out.status.code(), text(&out.stdout), text(&out.stderr)))
+    }
+
+    /// Waits until `/health`'s component for `chain` satisfies `done` (it gets `{status,
+    /// detail}`); returns it.
+    pub async fn wait_chain_health(&self, chain: &str, what: &str, done: impl Fn(&Value) -> bool) -> Result<Value> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let h: Value = self.http.get(self.url("/health")).send().await?.json().await?;
+            if done(&h["chains"][chain]) {
+                return Ok(h["chains"][chain].clone());
+            }
+            if Instant::now() > deadline {
+                bail!("timed out waiting for {what} on {chain:?}: {h}\nlog:\n{}", self.log());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
