@@ -137,8 +137,25 @@ pub struct Daemon {
     pub config_path: PathBuf,
     scheme: &'static str,
     pub http: reqwest::Client,
-    /// Environment variables the process is started with (every start).
+    /// How the process is started besides its config (every start).
+    pub launch: Launch,
+}
+
+/// How the daemon process is started besides its config.
+#[derive(Debug, Clone, Default)]
+pub struct Launch {
+    /// Environment variables set for it.
     pub env: Vec<(String, String)>,
+    /// A command the binary runs under, its own arguments following (e.g. `unshare …`);
+    /// `{data}` in it stands for the store's directory.
+    pub under: Vec<String>,
+}
+
+impl Launch {
+    /// With this environment variable set.
+    pub fn env(key: &str, value: &str) -> Self {
+        Self { env: vec![(key.to_string(), value.to_string())], ..Self::default() }
+    }
 }
 
 impl Daemon {
@@ -154,22 +171,21 @@ impl Daemon {
 
     /// Starts the daemon on the config `config(dir, port)` returns, with these plugins.
     pub async fn start_configured(config: impl FnOnce(&Path, u16) -> String, plugins: &[PathBuf]) -> Result<Self> {
-        Self::start_configured_env(config, plugins, &[]).await
+        Self::start_launched(config, plugins, Launch::default()).await
     }
 
-    /// [`Daemon::start_configured`] with these environment variables set.
-    pub async fn start_configured_env(
+    /// [`Daemon::start_configured`], the process started as `launch` says.
+    pub async fn start_launched(
         config: impl FnOnce(&Path, u16) -> String,
         plugins: &[PathBuf],
-        env: &[(&str, &str)],
+        launch: Launch,
     ) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         install_plugins(dir.path(), plugins)?;
         let port = crate::free_port();
         let config_path = dir.path().join("paywatch.toml");
         std::fs::write(&config_path, config(dir.path(), port))?;
-        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let mut d = Self { child: None, dir, port, config_path, scheme: "http", http: reqwest::Client::new(), env };
+        let mut d = Self { child: None, dir, port, config_path, scheme: "http", http: reqwest::Client::new(), launch };
         d.spawn_and_wait().await?;
         Ok(d)
     }
@@ -183,7 +199,7 @@ impl Daemon {
         https: bool,
     ) -> Result<Self> {
         let scheme = if https { "https" } else { "http" };
-        let mut d = Self { child: None, dir, port, config_path, scheme, http, env: Vec::new() };
+        let mut d = Self { child: None, dir, port, config_path, scheme, http, launch: Launch::default() };
         d.spawn_and_wait().await?;
         Ok(d)
     }
@@ -207,11 +223,20 @@ impl Daemon {
 
     async fn spawn_and_wait(&mut self) -> Result<()> {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path())?;
-        let child = Command::new(paywatch_bin()?)
+        let data = self.dir.path().join("data").display().to_string();
+        let mut command = match self.launch.under.split_first() {
+            None => Command::new(paywatch_bin()?),
+            Some((under, args)) => {
+                let mut c = Command::new(under);
+                c.args(args.iter().map(|a| a.replace("{data}", &data))).arg(paywatch_bin()?);
+                c
+            }
+        };
+        let child = command
             .args(["run", "--config"])
             .arg(&self.config_path)
             .env_remove("RUST_LOG")
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .envs(self.launch.env.iter().map(|(k, v)| (k, v)))
             .stdout(log.try_clone()?)
             .stderr(log)
             .spawn()

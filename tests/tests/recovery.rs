@@ -1,11 +1,13 @@
 //! Recovering without losing or inventing payments, on the real regtest node and the real
 //! binary: a node restarted from an older copy of its datadir (behind us: waited for, never a
 //! reorg until it really reorganizes), a reorg deeper than the window rewound offline with
-//! `paywatch chain rewind`, and a follower that panics (down in `/health`, then restarted from
-//! the store) through the daemon's test-only fault hook.
+//! `paywatch chain rewind`, a follower that panics (down in `/health`, then restarted from the
+//! store) through the daemon's test-only fault hook, and a store on a full disk (degraded,
+//! then resumed once space is freed).
 
 use bitcoincore_rpc::RpcApi;
 use paywatch_tests::btc::{shop3, summary, BtcRig, SHOP, SHOP3_KEY};
+use paywatch_tests::daemon::Launch;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
@@ -57,7 +59,7 @@ async fn a_node_restarted_from_an_older_datadir_is_waited_for_until_it_really_re
 
 #[tokio::test]
 async fn a_node_far_behind_is_degraded_and_a_deeper_reorg_is_rewound_offline() {
-    let mut rig = BtcRig::start_custom(1, "reorg_window = 3", &shop3(86_400, 2), &[]).await.unwrap();
+    let mut rig = BtcRig::start_custom(1, "reorg_window = 3", &shop3(86_400, 2), Launch::default()).await.unwrap();
     // An older payment, in a block the node keeps: the rewind finds its way back through it.
     let early = rig.new_address().unwrap();
     rig.watch(SHOP, &early, 1).await.unwrap();
@@ -142,8 +144,8 @@ async fn a_node_far_behind_is_degraded_and_a_deeper_reorg_is_rewound_offline() {
 
 #[tokio::test]
 async fn a_follower_that_panics_is_down_then_resumes_and_follows_new_blocks() {
-    let faults = [("PAYWATCH_TEST_FAULTS", "panic@btc:103")];
-    let rig = BtcRig::start_custom(1, "", "", &faults).await.unwrap(); // at 101
+    let faults = Launch::env("PAYWATCH_TEST_FAULTS", "panic@btc:103");
+    let rig = BtcRig::start_custom(1, "", "", faults).await.unwrap(); // at 101
     let addr = rig.new_address().unwrap();
     rig.watch(SHOP, &addr, 3).await.unwrap();
     let txid = rig.send(&addr, 0.1).unwrap();
@@ -172,4 +174,80 @@ async fn a_follower_that_panics_is_down_then_resumes_and_follows_new_blocks() {
     );
     let log = rig.daemon.log();
     assert_eq!(log.matches("follower failed; restarting it from the store").count(), 1, "{log}");
+}
+
+/// Fills the filesystem `file` is on, appending to it 1 MiB at a time until it says ENOSPC.
+fn fill(file: &std::path::Path) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().append(true).open(file).unwrap();
+    let chunk = vec![0u8; 1 << 20];
+    loop {
+        match f.write_all(&chunk).and_then(|()| f.sync_all()) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(28) => return,
+            Err(e) => panic!("filling {}: {e}", file.display()),
+        }
+    }
+}
+
+/// The store on a full disk: the daemon runs in a user and mount namespace of its own
+/// (util-linux `unshare`, no privileges needed) with a 128 MiB tmpfs on its data directory, and
+/// the test fills that tmpfs through `/proc/PID/root`. Writes fail with ENOSPC: the chain is
+/// `degraded` (never stopped), and once the filler is deleted RocksDB recovers by itself (it
+/// waits for 64 MiB free, its write buffer) and the follower, restarted from the store,
+/// records what it could not. A 100 MiB filler is there before the daemon starts: RocksDB
+/// preallocates its log 70 MiB at a time, and writes into preallocated space would never fail.
+#[tokio::test]
+async fn a_full_disk_is_degraded_and_the_chain_resumes_once_space_is_freed() {
+    let mount = r#"mkdir -p "$0" && mount -t tmpfs -o size=128m paywatch-test "$0" && head -c 100M /dev/zero >"$0/filler" && exec "$@""#;
+    let under = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", mount, "{data}"];
+    let launch = Launch { under: under.map(String::from).to_vec(), ..Launch::default() };
+    let rig = BtcRig::start_custom(1, "", "", launch).await.unwrap();
+    let addr = rig.new_address().unwrap();
+    rig.watch(SHOP, &addr, 1).await.unwrap();
+    let data = rig.daemon.dir.path().join("data");
+    let filler = std::path::PathBuf::from(format!("/proc/{}/root{}/filler", rig.daemon.pid().unwrap(), data.display()));
+    fill(&filler);
+
+    // Payments until a write needs a page the disk no longer has (the log's last page may
+    // still hold a few).
+    let mut paid = Vec::new();
+    let degraded =
+        |c: &Value| c["status"] == "degraded" && c["detail"].as_str().unwrap().contains("store write failing");
+    let c = loop {
+        assert!(paid.len() < 50, "50 blocks written on a full disk?\n{}", rig.daemon.log());
+        paid.push(rig.send(&addr, 0.01).unwrap());
+        rig.mine(1).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        let c = loop {
+            let h: Value = rig.daemon.http.get(rig.daemon.url("/health")).send().await.unwrap().json().await.unwrap();
+            if degraded(&h["chains"]["btc"]) || std::time::Instant::now() > deadline {
+                break h["chains"]["btc"].clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        if degraded(&c) {
+            break c;
+        }
+    };
+    assert!(c["detail"].as_str().unwrap().contains("No space left on device"), "{c}");
+    // Degraded, never stopped: it keeps trying, and says so.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let c = rig.daemon.wait_chain_health("btc", "still degraded", |c| c["status"] != "ok").await.unwrap();
+    assert_eq!(c["status"], "degraded", "{c}");
+
+    std::fs::remove_file(&filler).unwrap();
+    paid.push(rig.send(&addr, 0.01).unwrap());
+    rig.mine(1).unwrap();
+    let evs = rig
+        .wait_events(SHOP, "every payment final after space was freed", |e| {
+            paid.iter().all(|t| e.iter().any(|e| e["data"]["txid"] == t.as_str() && e["data"]["final"] == true))
+        })
+        .await
+        .unwrap();
+    rig.wait_synced().await.unwrap();
+    let s = summary(&evs);
+    let unique: BTreeSet<_> = s.iter().collect();
+    assert_eq!(unique.len(), s.len(), "no event twice: {s:?}");
+    assert_eq!(count(&evs, "payment.confirmed"), paid.len(), "{s:?}");
 }

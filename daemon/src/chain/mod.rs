@@ -192,41 +192,59 @@ pub(crate) enum Fork {
     /// The local chain and the node's agree at this height: disconnect the local blocks above
     /// it, then connect the node's.
     At(u64),
-    /// The node is this many blocks behind, on the local chain (its best block is ours): wait
-    /// for it, undo nothing.
+    /// The node is this many blocks behind, on the local chain (its best block is ours, and it
+    /// does not know our next one): wait for it, undo nothing.
     Behind(u64),
 }
 
+/// What [`fork_point`] asks the node.
+pub(crate) trait ForkProbe {
+    /// Why the node says it is still syncing (initial block download, `eth_syncing`), or
+    /// `None`.
+    fn syncing(&self) -> Result<Option<String>, FollowError>;
+    /// The hash of the node's block at `height`; `None` above its tip.
+    fn hash_at(&self, height: u64) -> Result<Option<String>, FollowError>;
+    /// Whether the node knows this block but has it off its best chain (it invalidated it, or
+    /// moved away from it); false when it does not know it (it has not seen it yet).
+    fn abandoned(&self, hash: &str) -> Result<bool, FollowError>;
+}
+
 /// Where the local chain and the node's part, by hash. A node behind the local tip is not a
-/// reorg: when its best block is ours, it is [`Fork::Behind`]; blocks are disconnected only
-/// when the node's best chain holds another block at a height the local chain holds. Before
-/// anything is undone, `syncing` asks whether the node says it is still syncing (initial block
-/// download, `eth_syncing`; `Some(why)`): then it is waited for, as is a node more than the
-/// recorded window behind (its chain cannot be compared with ours): [`Transient::NodeSyncing`],
-/// never fatal. Below the recorded window, a fork is a fatal error: the reorg is deeper than
-/// `reorg_window`, and guessing would corrupt payments (the message names `paywatch chain
-/// rewind`, for an operator who knows the node's chain is right).
+/// reorg: when its best block is ours and it does not know our next block, it is
+/// [`Fork::Behind`]; blocks are disconnected only when the node's best chain holds another
+/// block at a height the local chain holds, or the node has our blocks off its best chain
+/// (`invalidateblock`). Before anything is undone the node is asked whether it is still
+/// syncing: then it is waited for, as is a node more than the recorded window behind (its chain
+/// cannot be compared with ours): [`Transient::NodeSyncing`], never fatal. Below the recorded
+/// window, a fork is a fatal error: the reorg is deeper than `reorg_window`, and guessing would
+/// corrupt payments (the message names `paywatch chain rewind`, for an operator who knows the
+/// node's chain is right).
 pub(crate) fn fork_point(
     indexer: &Indexer,
     reorg_window: u32,
     node: &NodeTip,
-    syncing: impl FnOnce() -> Result<Option<String>, FollowError>,
-    mut node_hash: impl FnMut(u64) -> Result<Option<String>, FollowError>,
+    probe: &dyn ForkProbe,
 ) -> Result<Fork, FollowError> {
     let tip = indexer.tip().expect("a follower reconciles from a recorded tip");
     // The usual case: the node extends the local chain.
-    let mut at_tip = if node.height >= tip.height { Some(node_hash(tip.height)?) } else { None };
+    let mut at_tip = if node.height >= tip.height { Some(probe.hash_at(tip.height)?) } else { None };
     if at_tip.as_ref().is_some_and(|h| h.as_deref() == Some(tip.hash.as_str())) {
         return Ok(Fork::At(tip.height));
     }
     let behind = tip.height.saturating_sub(node.height);
     let waiting = |why: String| Err(Transient::NodeSyncing { behind, tip: tip.height, why }.into());
-    if let Some(why) = syncing()? {
+    if let Some(why) = probe.syncing()? {
         return waiting(why);
     }
     if behind > 0 {
         match indexer.hash_at(node.height) {
-            Some(ours) if ours == node.hash => return Ok(Fork::Behind(behind)),
+            Some(ours) if ours == node.hash => {
+                let next = indexer.hash_at(node.height + 1).expect("recorded: between the node's height and the tip");
+                return match probe.abandoned(next)? {
+                    true => Ok(Fork::At(node.height)),
+                    false => Ok(Fork::Behind(behind)),
+                };
+            }
             Some(_) => {} // another block at a height we hold: a reorg to a shorter chain
             None => {
                 return waiting(format!(
@@ -245,7 +263,7 @@ pub(crate) fn fork_point(
         let theirs = match at_tip.take() {
             Some(known) if h == tip.height => known,
             _ if h == node.height => Some(node.hash.clone()),
-            _ => node_hash(h)?,
+            _ => probe.hash_at(h)?,
         };
         if theirs.as_deref() == Some(local) {
             return Ok(Fork::At(h));

@@ -7,7 +7,7 @@
 
 use super::rpc::BitcoinNode;
 use super::Trigger;
-use crate::chain::{fork_point, scan_all, Fatal, FollowError, Fork, NodeTip, Pacer, Scanner, Transient};
+use crate::chain::{fork_point, scan_all, Fatal, FollowError, Fork, ForkProbe, NodeTip, Pacer, Scanner, Transient};
 use crate::health::{Health, Kind, Status};
 use crate::index::{IndexError, Indexer};
 use bitcoincore_rpc::bitcoin::block::Header;
@@ -145,14 +145,7 @@ impl Follower {
         // Height and hash of one block: the node may move between two calls.
         let node_height = self.node.block_count()?;
         let node_tip = NodeTip { height: node_height, hash: self.node.block_hash(node_height)? };
-        let node = self.node.clone();
-        let fork = match fork_point(
-            &self.indexer,
-            self.cfg.reorg_window,
-            &node_tip,
-            || Ok(node.syncing()?),
-            |h| Ok(Some(node.block_hash(h)?)),
-        )? {
+        let fork = match fork_point(&self.indexer, self.cfg.reorg_window, &node_tip, &Probe(&*self.node))? {
             Fork::At(h) => h,
             Fork::Behind(n) => {
                 tracing::debug!(chain = %self.cfg.chain, behind = n, "the node is behind on our chain: waiting for it");
@@ -261,7 +254,7 @@ impl Follower {
         let new: Vec<&String> = txids.iter().filter(|t| !self.known.contains(*t)).collect();
         for txid in new {
             if let Some(raw) = self.node.transaction(txid)? {
-                self.scan_tx(&raw, false);
+                self.scan_tx(&raw, false)?;
             }
         }
         self.known = txids;
@@ -279,26 +272,28 @@ impl Follower {
     /// that would change anything (it pays or spends something watched) is recorded only once
     /// the node says it holds exactly this transaction.
     pub(crate) fn on_raw_tx(&mut self, raw: &[u8]) {
-        self.scan_tx(raw, true);
+        if let Err(e) = self.scan_tx(raw, true) {
+            tracing::error!(chain = %self.cfg.chain, error = %e, "cannot record a mempool payment; the next sync retries");
+        }
     }
 
-    fn scan_tx(&mut self, raw: &[u8], from_feed: bool) {
+    /// Scans one transaction and records what it pays or spends. A transaction is known (not
+    /// scanned again by the mempool diff) only once recorded: a failed write is retried.
+    fn scan_tx(&mut self, raw: &[u8], from_feed: bool) -> Result<(), IndexError> {
         match scan_all(&self.scanners, SCAN_TX, raw) {
             Ok(reply) => {
                 let txid = reply.matches.first().map(|m| &m.txid).or(reply.watched_spends.first().map(|s| &s.txid));
-                let Some(txid) = txid.cloned() else { return };
+                let Some(txid) = txid.cloned() else { return Ok(()) };
                 if from_feed && !self.node_holds(&txid, raw) {
-                    return;
+                    return Ok(());
                 }
-                if let Some(m) = reply.matches.first() {
-                    self.known.insert(m.txid.clone());
-                }
-                if let Err(e) = self.indexer.mempool_tx(reply) {
-                    tracing::error!(chain = %self.cfg.chain, error = %e, "cannot record a mempool payment; the next sync retries");
-                }
+                let paid = reply.matches.first().map(|m| m.txid.clone());
+                self.indexer.mempool_tx(reply)?;
+                self.known.extend(paid);
             }
             Err(e) => tracing::warn!(chain = %self.cfg.chain, error = %e, "mempool transaction not scanned"),
         }
+        Ok(())
     }
 
     /// Whether the node holds this transaction (mempool, or a block with `txindex`) with these
@@ -354,6 +349,23 @@ impl Follower {
                 false
             }
         }
+    }
+}
+
+/// The node as [`fork_point`] asks it.
+struct Probe<'a>(&'a dyn BitcoinNode);
+
+impl ForkProbe for Probe<'_> {
+    fn syncing(&self) -> Result<Option<String>, FollowError> {
+        Ok(self.0.syncing()?)
+    }
+
+    fn hash_at(&self, height: u64) -> Result<Option<String>, FollowError> {
+        Ok(Some(self.0.block_hash(height)?))
+    }
+
+    fn abandoned(&self, hash: &str) -> Result<bool, FollowError> {
+        Ok(self.0.in_best_chain(hash)? == Some(false))
     }
 }
 

@@ -7,7 +7,7 @@
 use super::node::{EvmNode, HeadRef};
 use super::normalize::hash_str;
 use super::Wake;
-use crate::chain::{fork_point, scan_all, Fatal, FollowError, Fork, NodeTip, Pacer, Scanner, Transient};
+use crate::chain::{fork_point, scan_all, Fatal, FollowError, Fork, ForkProbe, NodeTip, Pacer, Scanner, Transient};
 use crate::health::Health;
 use crate::index::{IndexError, Indexer};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
@@ -172,15 +172,8 @@ impl Follower {
         let fork = if head.parent == tip.hash {
             tip.height
         } else {
-            let node = self.node.clone();
             let node_tip = NodeTip { height: head.number, hash: head.hash.clone() };
-            match fork_point(
-                &self.indexer,
-                self.cfg.reorg_window,
-                &node_tip,
-                || Ok(node.syncing()?),
-                |h| Ok(node.header(h)?.map(|b| b.hash)),
-            )? {
+            match fork_point(&self.indexer, self.cfg.reorg_window, &node_tip, &Probe(&*self.node))? {
                 Fork::At(h) => h,
                 Fork::Behind(n) => {
                     tracing::debug!(chain = %self.cfg.chain, behind = n, "the node is behind on our chain: waiting for it");
@@ -239,5 +232,24 @@ impl Follower {
         self.indexer.connect(block.number, &hash, &parent, reply)?;
         tracing::debug!(chain = %self.cfg.chain, height = block.number, %hash, matches, "block connected");
         Ok(true)
+    }
+}
+
+/// The node as [`fork_point`] asks it.
+struct Probe<'a>(&'a dyn EvmNode);
+
+impl ForkProbe for Probe<'_> {
+    fn syncing(&self) -> Result<Option<String>, FollowError> {
+        Ok(self.0.syncing()?)
+    }
+
+    fn hash_at(&self, height: u64) -> Result<Option<String>, FollowError> {
+        Ok(self.0.header(height)?.map(|b| b.hash))
+    }
+
+    /// Known by hash but not the block of its best chain at that height.
+    fn abandoned(&self, hash: &str) -> Result<bool, FollowError> {
+        let Some(b) = self.0.block_by_hash(hash)? else { return Ok(false) };
+        Ok(self.0.header(b.number)?.is_none_or(|canonical| canonical.hash != hash))
     }
 }

@@ -42,6 +42,8 @@ pub(crate) trait EvmNode: Send + Sync {
     fn head(&self) -> Result<HeadRef, NodeError>;
     /// The block at a height of the node's best chain; `None` above its head.
     fn header(&self, number: u64) -> Result<Option<HeadRef>, NodeError>;
+    /// A block the node knows by hash, in its best chain or not; `None` when it does not.
+    fn block_by_hash(&self, hash: &str) -> Result<Option<HeadRef>, NodeError>;
     /// Blocks `from..=to` with their receipts, normalized, in order. A height the node does
     /// not serve is an error naming it.
     fn blocks(&self, from: u64, to: u64) -> Result<Vec<Block>, NodeError>;
@@ -216,6 +218,11 @@ impl EvmNode for RpcNode {
 
     fn header(&self, number: u64) -> Result<Option<HeadRef>, NodeError> {
         let h: Option<RpcHeader> = self.rt.block_on(self.get("eth_getBlockByNumber", (n(number), false)))?;
+        Ok(h.map(head_ref))
+    }
+
+    fn block_by_hash(&self, hash: &str) -> Result<Option<HeadRef>, NodeError> {
+        let h: Option<RpcHeader> = self.rt.block_on(self.get("eth_getBlockByHash", (hash.to_string(), false)))?;
         Ok(h.map(head_ref))
     }
 

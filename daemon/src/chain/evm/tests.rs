@@ -26,6 +26,8 @@ struct FakeNode {
     chain_id: u64,
     /// What `eth_syncing` says.
     syncing: Mutex<Option<String>>,
+    /// Blocks the node knows off its best chain.
+    stale: Mutex<Vec<Block>>,
 }
 
 impl FakeNode {
@@ -63,8 +65,10 @@ impl FakeNode {
         });
     }
 
+    /// Drops the blocks above `height` from the best chain (the node still knows them).
     fn truncate(&self, height: u64) {
-        self.chain.lock().unwrap().truncate(height as usize + 1);
+        let gone = self.chain.lock().unwrap().split_off(height as usize + 1);
+        self.stale.lock().unwrap().extend(gone);
     }
 
     /// The node as restarted from an older copy of its data: its top `n` blocks are gone
@@ -100,6 +104,11 @@ impl EvmNode for FakeNode {
     }
     fn header(&self, number: u64) -> Result<Option<HeadRef>, NodeError> {
         Ok(self.up()?.get(number as usize).map(head_ref))
+    }
+    fn block_by_hash(&self, hash: &str) -> Result<Option<HeadRef>, NodeError> {
+        let stale = self.stale.lock().unwrap().clone();
+        let chain = self.up()?;
+        Ok(chain.iter().chain(&stale).map(head_ref).find(|b| b.hash == hash))
     }
     fn token_decimals(&self, contract: &str) -> Result<Option<u8>, NodeError> {
         self.up().map(|_| (contract == TOKEN).then_some(6))
@@ -309,6 +318,14 @@ fn a_node_behind_us_is_waited_for_and_only_a_real_reorg_reverses() {
     r.follower.sync().unwrap();
     assert_eq!(r.kinds()[3..], ["payment.reversed"]);
     assert_eq!(r.payment(7).status, PaymentStatus::Reversed);
+    // A node that knows our head but has it off its best chain: disconnected at once.
+    r.node.mine(&[(8, 5)], 2);
+    r.follower.sync().unwrap();
+    assert_eq!(r.kinds()[4..], ["payment.detected", "payment.confirmed"]);
+    r.node.truncate(5);
+    r.follower.sync().unwrap();
+    assert_eq!(r.kinds()[6..], ["payment.reversed"]);
+    assert_eq!(r.payment(8).status, PaymentStatus::Reversed);
 }
 
 /// More than the window behind, or `eth_syncing`: `degraded` (transient), never fatal; followed
