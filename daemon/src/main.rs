@@ -140,12 +140,9 @@ fn main() -> ExitCode {
         Command::Plugins(PluginsCommand::Check(arg)) => check_plugin(arg),
         Command::Chain(ChainCommand::Rewind(arg)) => rewind(arg),
         Command::Run(arg) => {
-            let config = match paywatch::config::load(arg.config.as_deref()) {
+            let config = match load_config(arg.config.as_deref()) {
                 Ok(c) => c,
-                Err(e) => {
-                    eprintln!("paywatch: {e}");
-                    return ExitCode::from(EXIT_CONFIG);
-                }
+                Err(code) => return code,
             };
             paywatch::init_tracing(config.server.log_format, &config.server.log_filter);
             match run(config) {
@@ -160,13 +157,18 @@ fn main() -> ExitCode {
     }
 }
 
+/// The configuration, or the exit code of an invalid one (its problems printed).
+fn load_config(path: Option<&std::path::Path>) -> Result<paywatch::Config, ExitCode> {
+    paywatch::config::load(path).map_err(|e| {
+        eprintln!("paywatch: {e}");
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
 fn check(arg: ConfigCheckArgs) -> ExitCode {
-    let config = match paywatch::config::load(arg.config.config.as_deref()) {
+    let config = match load_config(arg.config.config.as_deref()) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("paywatch: {e}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
+        Err(code) => return code,
     };
     if !arg.no_plugins {
         match paywatch::check_plugins(&config) {
@@ -190,12 +192,9 @@ fn check(arg: ConfigCheckArgs) -> ExitCode {
 }
 
 fn list_plugins(arg: ConfigArg) -> ExitCode {
-    let config = match paywatch::config::load(arg.config.as_deref()) {
+    let config = match load_config(arg.config.as_deref()) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("paywatch: {e}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
+        Err(code) => return code,
     };
     let rows = match paywatch::list_plugins(&config.plugins.dir) {
         Ok(rows) => rows,
@@ -287,12 +286,9 @@ fn check_plugin(arg: PluginCheckArgs) -> ExitCode {
 }
 
 fn rewind(arg: RewindArgs) -> ExitCode {
-    let config = match paywatch::config::load(arg.config.config.as_deref()) {
+    let config = match load_config(arg.config.config.as_deref()) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("paywatch: {e}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
+        Err(code) => return code,
     };
     match paywatch::rewind_chain(&config, &arg.chain, arg.height, arg.yes) {
         Ok(report) => {
