@@ -149,6 +149,7 @@ async fn a_follower_that_panics_is_down_then_resumes_and_follows_new_blocks() {
     let addr = rig.new_address().unwrap();
     rig.watch(SHOP, &addr, 3).await.unwrap();
     let txid = rig.send(&addr, 0.1).unwrap();
+    rig.wait_events(SHOP, "detected", |e| has(e, "payment.detected", &txid)).await.unwrap();
     rig.mine(1).unwrap(); // 102
     let confirmed = |n: u64| {
         let txid = txid.clone();
