@@ -14,6 +14,7 @@ pub mod config;
 mod db;
 mod dispatch;
 mod events;
+mod faults;
 mod health;
 mod index;
 mod invoices;
@@ -22,7 +23,7 @@ mod plugins;
 mod startup;
 mod telemetry;
 
-pub use chain::ChainStartError;
+pub use chain::{ChainStartError, RewindError, RewindReport};
 pub use config::Config;
 pub use db::DbError;
 pub use health::{HealthReport, Status};
@@ -58,6 +59,8 @@ pub enum RunError {
     Refused { at: String, message: String },
     #[error("cannot start following: {0}")]
     Chain(#[from] ChainStartError),
+    #[error(transparent)]
+    Rewind(#[from] RewindError),
 }
 
 /// What `paywatch config check` adds to validation: loads the plugin directory and creates
@@ -93,19 +96,13 @@ pub async fn run_with(
     let health = Arc::new(Health::new());
     // Plugins first: a config they refuse stops the daemon before storage is touched.
     let (currencies, platforms) = startup::plugins(&config, &health)?;
-    let decimals = startup::decimals(&currencies)?;
-    let assets = startup::invoice_assets(&config, &currencies, &decimals)?;
-    let db = Arc::new(db::Db::open(&config.storage.path)?);
+    let Opened { db, set, decimals, watches, invoices } = open(&config, &currencies)?;
     health.set_store(Status::Ok, format!("open at {}", db.path().display()));
     tracing::info!(path = %db.path().display(), "database open");
-    let set = Arc::new(index::WatchSet::load(db.clone(), config.chains.iter().map(|c| c.name.clone()))?);
     for c in &config.chains {
         tracing::info!(chain = %c.name, keys = set.len(&c.name), bytes = set.heap_bytes(&c.name), "watch set loaded");
     }
     startup::attach_watches(&config, &currencies, &set);
-    let watches = index::Watches::new(db.clone(), set.clone(), startup::chain_watches(&config, &currencies));
-    let invoices =
-        invoices::Invoices::new(&config, db.clone(), watches.clone(), assets, Arc::new(invoices::SystemClock));
     let hook: Arc<dyn index::PaymentHook> = Arc::new(invoices.clone());
     let followers = chain::Followers::start(&config, &db, &set, &currencies, &decimals, &hook, &health)?;
     let metrics = Arc::new(metrics::Metrics::new());
@@ -130,4 +127,43 @@ pub async fn run_with(
     tracing::info!("stopped");
     served?;
     Ok(flushed?)
+}
+
+/// The store and the services over it, as `run` and `chain rewind` use them.
+struct Opened {
+    db: Arc<db::Db>,
+    set: Arc<index::WatchSet>,
+    decimals: index::Decimals,
+    watches: index::Watches,
+    invoices: invoices::Invoices,
+}
+
+fn open(config: &Config, currencies: &startup::Currencies) -> Result<Opened, RunError> {
+    // Limits the plugins' decimals refuse stop the daemon before the store is opened.
+    let decimals = startup::decimals(currencies)?;
+    let assets = startup::invoice_assets(config, currencies, &decimals)?;
+    let db = Arc::new(db::Db::open(&config.storage.path)?);
+    let set = Arc::new(index::WatchSet::load(db.clone(), config.chains.iter().map(|c| c.name.clone()))?);
+    let watches = index::Watches::new(db.clone(), set.clone(), startup::chain_watches(config, currencies));
+    let invoices =
+        invoices::Invoices::new(config, db.clone(), watches.clone(), assets, Arc::new(invoices::SystemClock));
+    Ok(Opened { db, set, decimals, watches, invoices })
+}
+
+/// `paywatch chain rewind`, while the daemon is stopped (the store is locked while it runs):
+/// finds the highest block of `chain` known to be in its node's chain and what rewinding there
+/// (or to `height`, not above it) reverses; with `apply`, does it in one atomic write through
+/// the chain's indexer and the invoices (payment events and invoice re-evaluation as for a
+/// reorg). Loads the plugins and opens the store as `run` does.
+pub fn rewind_chain(config: &Config, chain: &str, height: Option<u64>, apply: bool) -> Result<RewindReport, RunError> {
+    let Some(chain_config) = config.chains.iter().find(|c| c.name == chain) else {
+        let known = config.chains.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ");
+        return Err(RewindError::UnknownChain { chain: chain.to_string(), known }.into());
+    };
+    let (currencies, _) = startup::plugins(config, &Arc::new(Health::new()))?;
+    let Opened { db, set, decimals, invoices, .. } = open(config, &currencies)?;
+    let chain_set = set.chain(chain).expect("the set has every configured chain").clone();
+    let hook: Arc<dyn index::PaymentHook> = Arc::new(invoices);
+    let mut indexer = index::Indexer::load(chain, db.clone(), chain_set, chain_config.reorg_window, decimals, hook)?;
+    Ok(chain::rewind(chain_config, &mut indexer, &db, height, apply)?)
 }

@@ -24,6 +24,36 @@ enum Command {
     /// Plugin commands.
     #[command(subcommand)]
     Plugins(PluginsCommand),
+    /// Chain commands, run while the daemon is stopped.
+    #[command(subcommand)]
+    Chain(ChainCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ChainCommand {
+    /// After a reorg deeper than the chain's reorg_window (the chain stopped and said so), with
+    /// the daemon stopped: find the highest block known to be in the node's chain, print the
+    /// payments whose blocks the node's chain no longer holds, and (with --yes) reverse them
+    /// (payment.reversed, their invoices re-evaluated, as for a reorg) and make that block the
+    /// chain's cursor, in one atomic write. The daemon scans the node's blocks above it when it
+    /// starts. Without --yes nothing is changed. Exit 1 when refused.
+    Rewind(RewindArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RewindArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// The chain, by its name in the config.
+    #[arg(long)]
+    chain: String,
+    /// The height to rewind to; default: the highest block known to be in the node's chain
+    /// (a higher one is refused).
+    #[arg(long)]
+    height: Option<u64>,
+    /// Apply the rewind; without it, a dry run that changes nothing.
+    #[arg(long)]
+    yes: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -108,13 +138,11 @@ fn main() -> ExitCode {
         Command::Config(ConfigCommand::Check(arg)) => check(arg),
         Command::Plugins(PluginsCommand::List(arg)) => list_plugins(arg),
         Command::Plugins(PluginsCommand::Check(arg)) => check_plugin(arg),
+        Command::Chain(ChainCommand::Rewind(arg)) => rewind(arg),
         Command::Run(arg) => {
-            let config = match paywatch::config::load(arg.config.as_deref()) {
+            let config = match load_config(arg.config.as_deref()) {
                 Ok(c) => c,
-                Err(e) => {
-                    eprintln!("paywatch: {e}");
-                    return ExitCode::from(EXIT_CONFIG);
-                }
+                Err(code) => return code,
             };
             paywatch::init_tracing(config.server.log_format, &config.server.log_filter);
             match run(config) {
@@ -129,13 +157,18 @@ fn main() -> ExitCode {
     }
 }
 
+/// The configuration, or the exit code of an invalid one (its problems printed).
+fn load_config(path: Option<&std::path::Path>) -> Result<paywatch::Config, ExitCode> {
+    paywatch::config::load(path).map_err(|e| {
+        eprintln!("paywatch: {e}");
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
 fn check(arg: ConfigCheckArgs) -> ExitCode {
-    let config = match paywatch::config::load(arg.config.config.as_deref()) {
+    let config = match load_config(arg.config.config.as_deref()) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("paywatch: {e}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
+        Err(code) => return code,
     };
     if !arg.no_plugins {
         match paywatch::check_plugins(&config) {
@@ -159,12 +192,9 @@ fn check(arg: ConfigCheckArgs) -> ExitCode {
 }
 
 fn list_plugins(arg: ConfigArg) -> ExitCode {
-    let config = match paywatch::config::load(arg.config.as_deref()) {
+    let config = match load_config(arg.config.as_deref()) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("paywatch: {e}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
+        Err(code) => return code,
     };
     let rows = match paywatch::list_plugins(&config.plugins.dir) {
         Ok(rows) => rows,
@@ -250,6 +280,23 @@ fn check_plugin(arg: PluginCheckArgs) -> ExitCode {
         }
         Err(e) => {
             eprintln!("paywatch: refused: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn rewind(arg: RewindArgs) -> ExitCode {
+    let config = match load_config(arg.config.config.as_deref()) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match paywatch::rewind_chain(&config, &arg.chain, arg.height, arg.yes) {
+        Ok(report) => {
+            println!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("paywatch: chain rewind refused, nothing was changed: {e}");
             ExitCode::FAILURE
         }
     }

@@ -2,7 +2,7 @@
 //! plugin: what every Bitcoin scenario starts from.
 
 pub use crate::daemon::summary;
-use crate::daemon::{config_with_chains, Daemon, SHOP1_KEY};
+use crate::daemon::{config_with_chains, Daemon, Launch, SHOP1_KEY};
 use crate::nodes::Bitcoind;
 use anyhow::{bail, Context, Result};
 use bitcoincore_rpc::RpcApi;
@@ -51,13 +51,20 @@ impl BtcRig {
 
     /// [`BtcRig::start`] with `extra` TOML appended to the daemon's config (more stores…).
     pub async fn start_with(confirmations: u32, extra: &str) -> Result<Self> {
+        Self::start_custom(confirmations, "", extra, Launch::default()).await
+    }
+
+    /// [`BtcRig::start_with`], with `chain_keys` added to the chain's table (e.g.
+    /// `reorg_window = 3`) and the daemon started as `launch` says.
+    pub async fn start_custom(confirmations: u32, chain_keys: &str, extra: &str, launch: Launch) -> Result<Self> {
         let node = tokio::task::spawn_blocking(Bitcoind::start).await??;
         let miner: String = node.rpc().call("getnewaddress", &[])?;
         node.rpc().call::<Vec<String>>("generatetoaddress", &[101.into(), miner.clone().into()])?;
-        let chains = btc_chains(&node, confirmations, true);
+        let chains = btc_chains(&node, confirmations, true)
+            .replace("poll_secs = 1\n", &format!("poll_secs = 1\n{chain_keys}\n"));
         let plugins = [crate::plugin_lib("bitcoin"), crate::plugin_lib("webhook"), crate::plugin_lib("woocommerce")];
-        let daemon =
-            Daemon::start_configured(|dir, port| config_with_chains(dir, port, &chains, extra), &plugins).await?;
+        let config = |dir: &std::path::Path, port| config_with_chains(dir, port, &chains, extra);
+        let daemon = Daemon::start_launched(config, &plugins, launch).await?;
         let rig = Self { node, daemon, miner };
         rig.wait_synced().await?;
         Ok(rig)

@@ -137,6 +137,25 @@ pub struct Daemon {
     pub config_path: PathBuf,
     scheme: &'static str,
     pub http: reqwest::Client,
+    /// How the process is started besides its config (every start).
+    pub launch: Launch,
+}
+
+/// How the daemon process is started besides its config.
+#[derive(Debug, Clone, Default)]
+pub struct Launch {
+    /// Environment variables set for it.
+    pub env: Vec<(String, String)>,
+    /// A command the binary runs under, its own arguments following (e.g. `unshare …`);
+    /// `{data}` in it stands for the store's directory.
+    pub under: Vec<String>,
+}
+
+impl Launch {
+    /// With this environment variable set.
+    pub fn env(key: &str, value: &str) -> Self {
+        Self { env: vec![(key.to_string(), value.to_string())], ..Self::default() }
+    }
 }
 
 impl Daemon {
@@ -152,12 +171,21 @@ impl Daemon {
 
     /// Starts the daemon on the config `config(dir, port)` returns, with these plugins.
     pub async fn start_configured(config: impl FnOnce(&Path, u16) -> String, plugins: &[PathBuf]) -> Result<Self> {
+        Self::start_launched(config, plugins, Launch::default()).await
+    }
+
+    /// [`Daemon::start_configured`], the process started as `launch` says.
+    pub async fn start_launched(
+        config: impl FnOnce(&Path, u16) -> String,
+        plugins: &[PathBuf],
+        launch: Launch,
+    ) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         install_plugins(dir.path(), plugins)?;
         let port = crate::free_port();
         let config_path = dir.path().join("paywatch.toml");
         std::fs::write(&config_path, config(dir.path(), port))?;
-        let mut d = Self { child: None, dir, port, config_path, scheme: "http", http: reqwest::Client::new() };
+        let mut d = Self { child: None, dir, port, config_path, scheme: "http", http: reqwest::Client::new(), launch };
         d.spawn_and_wait().await?;
         Ok(d)
     }
@@ -171,7 +199,7 @@ impl Daemon {
         https: bool,
     ) -> Result<Self> {
         let scheme = if https { "https" } else { "http" };
-        let mut d = Self { child: None, dir, port, config_path, scheme, http };
+        let mut d = Self { child: None, dir, port, config_path, scheme, http, launch: Launch::default() };
         d.spawn_and_wait().await?;
         Ok(d)
     }
@@ -195,10 +223,20 @@ impl Daemon {
 
     async fn spawn_and_wait(&mut self) -> Result<()> {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path())?;
-        let child = Command::new(paywatch_bin()?)
+        let data = self.dir.path().join("data").display().to_string();
+        let mut command = match self.launch.under.split_first() {
+            None => Command::new(paywatch_bin()?),
+            Some((under, args)) => {
+                let mut c = Command::new(under);
+                c.args(args.iter().map(|a| a.replace("{data}", &data))).arg(paywatch_bin()?);
+                c
+            }
+        };
+        let child = command
             .args(["run", "--config"])
             .arg(&self.config_path)
             .env_remove("RUST_LOG")
+            .envs(self.launch.env.iter().map(|(k, v)| (k, v)))
             .stdout(log.try_clone()?)
             .stderr(log)
             .spawn()
@@ -297,6 +335,36 @@ impl Daemon {
                 bail!("timed out waiting for {what}; events: {:#}\nlog:\n{}", json!(summary(&evs)), self.log());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Runs another `paywatch` command on this daemon's config (`paywatch ARGS --config FILE`):
+    /// (exit code, stdout, stderr).
+    pub fn command(&self, args: &[&str]) -> Result<(Option<i32>, String, String)> {
+        let out = Command::new(paywatch_bin()?)
+            .args(args)
+            .arg("--config")
+            .arg(&self.config_path)
+            .env_remove("RUST_LOG")
+            .output()
+            .context("cannot run paywatch")?;
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        Ok((out.status.code(), text(&out.stdout), text(&out.stderr)))
+    }
+
+    /// Waits until `/health`'s component for `chain` satisfies `done` (it gets `{status,
+    /// detail}`); returns it.
+    pub async fn wait_chain_health(&self, chain: &str, what: &str, done: impl Fn(&Value) -> bool) -> Result<Value> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let h: Value = self.http.get(self.url("/health")).send().await?.json().await?;
+            if done(&h["chains"][chain]) {
+                return Ok(h["chains"][chain].clone());
+            }
+            if Instant::now() > deadline {
+                bail!("timed out waiting for {what} on {chain:?}: {h}\nlog:\n{}", self.log());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 

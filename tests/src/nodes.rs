@@ -115,6 +115,26 @@ impl Bitcoind {
         self.wait_ready()
     }
 
+    /// Stops the node, copies its regtest data (chain, wallet, mempool) aside and starts it
+    /// again: [`Bitcoind::restore`] later restarts it from this older copy, behind whatever
+    /// was mined meanwhile.
+    pub fn snapshot(&mut self) -> Result<tempfile::TempDir> {
+        self.stop();
+        let copy = tempfile::tempdir()?;
+        copy_dir(&self.dir.path().join("regtest"), &copy.path().join("regtest"))?;
+        self.start_again()?;
+        Ok(copy)
+    }
+
+    /// Stops the node and starts it again from an older copy of its data ([`Bitcoind::snapshot`]).
+    pub fn restore(&mut self, snapshot: &Path) -> Result<()> {
+        self.stop();
+        let data = self.dir.path().join("regtest");
+        std::fs::remove_dir_all(&data)?;
+        copy_dir(&snapshot.join("regtest"), &data)?;
+        self.start_again()
+    }
+
     /// Stops the node cleanly (`stop` RPC), killing it if it lingers.
     pub fn stop(&mut self) {
         let _ = self.rpc().stop();
@@ -232,6 +252,15 @@ impl Drop for Anvil {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `cp -a`: a directory tree with its files' modes and times.
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    let status = Command::new("cp").arg("-a").arg(from).arg(to).status()?;
+    if !status.success() {
+        bail!("cp -a {} {} failed with {status}", from.display(), to.display());
+    }
+    Ok(())
 }
 
 fn stderr_of(child: &mut Child) -> String {

@@ -1,4 +1,4 @@
-//! The `paywatch` command line: `config check`, `--version`, `--help`.
+//! The `paywatch` command line: `config check`, `chain rewind`'s refusals, `--version`, `--help`.
 
 use paywatch_tests::daemon::{paywatch_bin, test_config, SHOP1_KEY};
 use std::process::{Command, Output};
@@ -151,4 +151,33 @@ fn config_check_creates_every_plugin_instance_as_run_does() {
     std::fs::write(&path, test_config(dir.path(), 8080, &asset("nosuchplugin", ""))).unwrap();
     let out = paywatch(&["config", "check", "--no-plugins", "--config", path.to_str().unwrap()], &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// `chain rewind` refuses what it cannot do, changing nothing: an unknown chain, a chain never
+/// followed; bad arguments exit 2. (Rewinding a real store: `recovery.rs`.)
+#[test]
+fn chain_rewind_refuses_unknown_and_never_followed_chains() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("paywatch.toml");
+    std::fs::write(&path, test_config(dir.path(), 8080, "")).unwrap();
+    let rewind = |args: &[&str]| {
+        let out = paywatch(&[&["chain", "rewind", "--config", path.to_str().unwrap()], args].concat(), &[]);
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, stderr) = rewind(&["--chain", "ltc"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "chain rewind refused, nothing was changed: no chain named \"ltc\" in the config (chains: btc, eth)"
+        ),
+        "{stderr}"
+    );
+    let (code, stderr) = rewind(&["--chain", "btc", "--yes"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("chain \"btc\" has no recorded block: it was never followed"), "{stderr}");
+    let (code, stderr) = rewind(&["--chain", "btc", "--height", "x"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    let out = paywatch(&["chain", "rewind", "--help"], &[]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && help.contains("--yes") && help.contains("--height"), "{help}");
 }

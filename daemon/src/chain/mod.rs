@@ -5,9 +5,13 @@
 
 mod bitcoin;
 mod evm;
+mod rewind;
+mod supervise;
 
 pub(crate) use bitcoin::verify_block as verify_bitcoin_block;
 pub(crate) use evm::Fetched as EvmFetched;
+pub(crate) use rewind::rewind;
+pub use rewind::{RewindError, RewindReport};
 
 use crate::config::{ChainNode, Config};
 use crate::db::{Db, DbError};
@@ -20,14 +24,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Why a sync round failed, classified: [`Transient`] (the follower retries with backoff and
-/// `/health` says `degraded`) or [`Fatal`] (the chain stops and says `down` until an operator
-/// steps in). The display is the cause's own.
+/// `/health` says `degraded`), [`Fatal`] (the chain stops and says `down` until an operator
+/// steps in) or `Store` (the store failed a read or write: the follower is restarted from the
+/// store with backoff, `degraded` for a full disk, `down` otherwise; see `supervise`). The
+/// display is the cause's own.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum FollowError {
     #[error(transparent)]
     Transient(#[from] Transient),
     #[error(transparent)]
     Fatal(#[from] Fatal),
+    #[error(transparent)]
+    Store(IndexError),
 }
 
 /// Worth trying again later: the node is away or moved meanwhile, a plugin failed a scan.
@@ -60,6 +68,10 @@ pub(crate) enum Transient {
     /// The node's best block changed during every reconcile round of one sync.
     #[error("the node's {tip_name} kept moving during {rounds} reconcile rounds")]
     Unsettled { rounds: u32, tip_name: &'static str },
+    /// The node is behind our tip where its chain cannot be compared with ours, or says it is
+    /// still syncing: wait for it, never take it for a reorg.
+    #[error("node syncing, {behind} blocks behind our tip {tip} ({why})")]
+    NodeSyncing { behind: u64, tip: u64, why: String },
 }
 
 /// Following cannot go on without an operator: a deep reorg, a pruned node, another chain, a
@@ -71,9 +83,9 @@ pub(crate) enum Fatal {
     Index(#[from] IndexError),
     /// No common block with the node within the recorded window.
     #[error(
-        "reorg deeper than the reorg window ({window} blocks): no common block with the node at or above height {lowest} (local tip {local_tip}); refusing to guess"
+        "reorg deeper than the reorg window ({window} blocks): no common block with the node at or above height {lowest} (local tip {local_tip}); refusing to guess. If the node really reorganized this deep, stop paywatch and run `paywatch chain rewind --chain {chain}` (a dry run that finds the highest block known to be common and lists the payments it would reverse; add --yes to apply), then start it again"
     )]
-    DeepReorg { window: u32, lowest: u64, local_tip: u64 },
+    DeepReorg { chain: String, window: u32, lowest: u64, local_tip: u64 },
     /// Not even height 0 agrees: the node follows another chain.
     #[error("the node's genesis block differs from ours")]
     OtherGenesis,
@@ -109,9 +121,14 @@ impl From<evm::NodeError> for FollowError {
     }
 }
 
+/// A store failure restarts the follower from the store; a disconnect the recorded window
+/// cannot make is fatal (only a deep reorg leads there, and `fork_point` refuses those first).
 impl From<IndexError> for FollowError {
     fn from(e: IndexError) -> Self {
-        FollowError::Fatal(e.into())
+        match e {
+            e @ IndexError::WindowExhausted { .. } => FollowError::Fatal(e.into()),
+            e => FollowError::Store(e),
+        }
     }
 }
 
@@ -174,25 +191,106 @@ pub(crate) struct Parts {
     pub(crate) health: Arc<Health>,
 }
 
-/// The highest height where the local chain and the node's agree, walking back by hash from
-/// the lower of the two tips. Below the recorded window it is a fatal error: the reorg is
-/// deeper than `reorg_window`, and guessing would corrupt payments.
+/// The node's best block, as a follower read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NodeTip {
+    pub(crate) height: u64,
+    pub(crate) hash: String,
+}
+
+/// What a follower does about a node whose best block is not its local tip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fork {
+    /// The local chain and the node's agree at this height: disconnect the local blocks above
+    /// it, then connect the node's.
+    At(u64),
+    /// The node is this many blocks behind, on the local chain (its best block is ours, and it
+    /// does not know our next one): wait for it, undo nothing.
+    Behind(u64),
+}
+
+/// What [`fork_point`] asks the node.
+pub(crate) trait ForkProbe {
+    /// Why the node says it is still syncing (initial block download, `eth_syncing`), or
+    /// `None`.
+    fn syncing(&self) -> Result<Option<String>, FollowError>;
+    /// The hash of the node's block at `height`; `None` above its tip.
+    fn hash_at(&self, height: u64) -> Result<Option<String>, FollowError>;
+    /// Whether the node knows this block but has it off its best chain (it invalidated it, or
+    /// moved away from it); false when it does not know it (it has not seen it yet).
+    fn abandoned(&self, hash: &str) -> Result<bool, FollowError>;
+    /// The node serves the block `hash` at `height`, and its header checks out (its hash; its
+    /// proof of work where the chain has one). Asked before a reorg is declared deeper than the
+    /// window: made-up hashes (a man in the middle, a broken proxy) must not stop a chain for
+    /// good.
+    fn vouch(&self, height: u64, hash: &str) -> Result<(), FollowError>;
+}
+
+/// Where the local chain and the node's part, by hash. A node behind the local tip is not a
+/// reorg: when its best block is ours and it does not know our next block, it is
+/// [`Fork::Behind`]; blocks are disconnected only when the node's best chain holds another
+/// block at a height the local chain holds, or the node has our blocks off its best chain
+/// (`invalidateblock`). Before anything is undone the node is asked whether it is still
+/// syncing: then it is waited for, as is a node more than the recorded window behind (its chain
+/// cannot be compared with ours): [`Transient::NodeSyncing`], never fatal. Below the recorded
+/// window, a fork is a fatal error: the reorg is deeper than `reorg_window`, and guessing would
+/// corrupt payments (the message names `paywatch chain rewind`, for an operator who knows the
+/// node's chain is right).
 pub(crate) fn fork_point(
     indexer: &Indexer,
     reorg_window: u32,
-    local_tip: u64,
-    node_height: u64,
-    mut node_hash: impl FnMut(u64) -> Result<Option<String>, FollowError>,
-) -> Result<u64, FollowError> {
-    let mut h = local_tip.min(node_height);
+    node: &NodeTip,
+    probe: &dyn ForkProbe,
+) -> Result<Fork, FollowError> {
+    let tip = indexer.tip().expect("a follower reconciles from a recorded tip");
+    // The usual case: the node extends the local chain.
+    let mut at_tip = if node.height >= tip.height { Some(probe.hash_at(tip.height)?) } else { None };
+    if at_tip.as_ref().is_some_and(|h| h.as_deref() == Some(tip.hash.as_str())) {
+        return Ok(Fork::At(tip.height));
+    }
+    let behind = tip.height.saturating_sub(node.height);
+    let waiting = |why: String| Err(Transient::NodeSyncing { behind, tip: tip.height, why }.into());
+    if let Some(why) = probe.syncing()? {
+        return waiting(why);
+    }
+    if behind > 0 {
+        match indexer.hash_at(node.height) {
+            Some(ours) if ours == node.hash => {
+                let next = indexer.hash_at(node.height + 1).expect("recorded: between the node's height and the tip");
+                return match probe.abandoned(next)? {
+                    true => Ok(Fork::At(node.height)),
+                    false => Ok(Fork::Behind(behind)),
+                };
+            }
+            Some(_) => {} // another block at a height we hold: a reorg to a shorter chain
+            None => {
+                return waiting(format!(
+                    "more than reorg_window = {reorg_window} behind: its chain cannot be compared with ours yet"
+                ))
+            }
+        }
+    }
+    let mut h = tip.height.min(node.height);
+    let mut lowest_theirs: Option<(u64, String)> = None;
     loop {
         let Some(local) = indexer.hash_at(h) else {
+            // The node's chain must be real where it parts from ours before following stops.
+            if let Some((height, hash)) = &lowest_theirs {
+                probe.vouch(*height, hash)?;
+            }
             let lowest = indexer.lowest().unwrap_or(h);
-            return Err(Fatal::DeepReorg { window: reorg_window, lowest, local_tip }.into());
+            let chain = indexer.chain().to_string();
+            return Err(Fatal::DeepReorg { chain, window: reorg_window, lowest, local_tip: tip.height }.into());
         };
-        if node_hash(h)?.as_deref() == Some(local) {
-            return Ok(h);
+        let theirs = match at_tip.take() {
+            Some(known) if h == tip.height => known,
+            _ if h == node.height => Some(node.hash.clone()),
+            _ => probe.hash_at(h)?,
+        };
+        if theirs.as_deref() == Some(local) {
+            return Ok(Fork::At(h));
         }
+        lowest_theirs = theirs.map(|t| (h, t));
         if h == 0 {
             return Err(Fatal::OtherGenesis.into());
         }
@@ -201,7 +299,8 @@ pub(crate) fn fork_point(
 }
 
 /// The pace of a follower's loop: when the next sync is due, and what a sync's outcome means
-/// (poll again later; back off 1 s → 30 s and say `degraded`; stop and say `down`).
+/// (poll again later; back off 1 s → 30 s and say `degraded`; stop and say `down`; hand a
+/// store failure to the supervisor, which restarts the follower).
 #[derive(Debug)]
 pub(crate) struct Pacer {
     chain: String,
@@ -219,10 +318,14 @@ impl Pacer {
     }
 
     /// Runs `sync` when it is due. `sync` returns what `/health` says of a synced chain.
-    /// False when the chain must stop (fatal, reported).
-    pub(crate) fn sync_if_due(&mut self, sync: impl FnOnce() -> Result<Option<String>, FollowError>) -> bool {
+    /// `Ok(false)` when the chain must stop (fatal, reported); a store failure is returned for
+    /// the supervisor.
+    pub(crate) fn sync_if_due(
+        &mut self,
+        sync: impl FnOnce() -> Result<Option<String>, FollowError>,
+    ) -> Result<bool, IndexError> {
         if Instant::now() < self.next_sync {
-            return true;
+            return Ok(true);
         }
         let outcome = sync();
         if let Ok(Some(detail)) = &outcome {
@@ -241,13 +344,13 @@ impl Pacer {
         self.next_sync = Instant::now();
     }
 
-    /// Takes a sync's outcome; false when the chain must stop (fatal, reported).
-    fn after(&mut self, outcome: Result<(), FollowError>) -> bool {
+    /// Takes a sync's outcome; `Ok(false)` when the chain must stop (fatal, reported).
+    fn after(&mut self, outcome: Result<(), FollowError>) -> Result<bool, IndexError> {
         match outcome {
             Ok(()) => {
                 self.backoff = Duration::from_secs(1);
                 self.next_sync = Instant::now() + self.poll;
-                true
+                Ok(true)
             }
             Err(FollowError::Transient(e)) => {
                 let chain = &self.chain;
@@ -256,13 +359,14 @@ impl Pacer {
                 self.health.set(Kind::Chain, chain, Status::Degraded, detail);
                 self.next_sync = Instant::now() + self.backoff;
                 self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
-                true
+                Ok(true)
             }
             Err(FollowError::Fatal(e)) => {
                 tracing::error!(chain = %self.chain, error = %e, "chain stopped");
                 self.health.set(Kind::Chain, &self.chain, Status::Down, format!("stopped: {e}"));
-                false
+                Ok(false)
             }
+            Err(FollowError::Store(e)) => Err(e),
         }
     }
 }

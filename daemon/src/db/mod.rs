@@ -49,6 +49,22 @@ pub enum DbError {
     Encode(serde_json::Error, &'static str),
 }
 
+impl DbError {
+    /// A write failed for want of space (a full disk, a quota). RocksDB stops taking writes
+    /// and recovers by itself once space is freed (its file manager polls for it); callers
+    /// retry meanwhile.
+    pub(crate) fn is_disk_full(&self) -> bool {
+        match self {
+            DbError::Rocks(e) => {
+                let m = e.as_ref();
+                e.kind() == rocksdb::ErrorKind::IOError
+                    && ["No space left on device", "Disk quota exceeded"].iter().any(|s| m.contains(s))
+            }
+            _ => false,
+        }
+    }
+}
+
 /// The one handle on the database. Cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub(crate) struct Db {

@@ -163,6 +163,24 @@ impl Db {
         Ok(out)
     }
 
+    /// Every payment of a chain, one at a time, in key order: the chain's whole history, for
+    /// operator commands run while the daemon is stopped (`paywatch chain rewind`).
+    pub(crate) fn each_chain_payment(
+        &self,
+        chain: &str,
+        mut f: impl FnMut(PaymentRecord) -> Result<(), DbError>,
+    ) -> Result<(), DbError> {
+        let prefix = chain_prefix(chain);
+        for item in self.db.prefix_iterator_cf(self.cf(CF_PAYMENTS), &prefix) {
+            let (k, v) = item?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            f(decode(CF_PAYMENTS, &k, &v)?)?;
+        }
+        Ok(())
+    }
+
     /// A chain's recorded blocks (the reorg window), by height.
     pub(crate) fn blocks(&self, chain: &str) -> Result<Vec<(u64, BlockRecord)>, DbError> {
         let prefix = chain_prefix(chain);

@@ -28,6 +28,13 @@ pub(crate) enum IndexError {
     WindowExhausted { height: u64 },
 }
 
+impl IndexError {
+    /// The store refused a write for want of space (see [`DbError::is_disk_full`]).
+    pub(crate) fn is_disk_full(&self) -> bool {
+        matches!(self, IndexError::Db(e) if e.is_disk_full())
+    }
+}
+
 /// What payment changes mean elsewhere (invoices, refunds): given the batch of an update and
 /// the payments it changes, adds its own changes and events to it. The indexer then writes the
 /// batch, so everything one update causes is one write, made by the indexer.
@@ -104,6 +111,19 @@ impl Update {
     }
 }
 
+/// A confirmed payment whose block left the best chain.
+fn reversed(p: &PaymentRecord) -> PaymentRecord {
+    PaymentRecord {
+        status: PaymentStatus::Reversed,
+        block_height: None,
+        block_hash: None,
+        confirmations: 0,
+        is_final: false,
+        updated_at: OffsetDateTime::now_utc(),
+        ..p.clone()
+    }
+}
+
 fn is_live(p: &PaymentRecord) -> bool {
     p.status == PaymentStatus::Pending || (p.status == PaymentStatus::Confirmed && !p.is_final)
 }
@@ -140,6 +160,16 @@ impl Indexer {
         self.blocks.get(&height).map(|b| b.hash.as_str())
     }
 
+    /// The chain this indexer writes.
+    pub(crate) fn chain(&self) -> &str {
+        &self.chain
+    }
+
+    /// The recorded blocks, (height, hash), lowest first.
+    pub(crate) fn recorded(&self) -> impl DoubleEndedIterator<Item = (u64, &str)> {
+        self.blocks.iter().map(|(h, b)| (*h, b.hash.as_str()))
+    }
+
     /// The lowest recorded height.
     pub(crate) fn lowest(&self) -> Option<u64> {
         self.blocks.first_key_value().map(|(h, _)| *h)
@@ -163,6 +193,7 @@ impl Indexer {
 
     /// Connects a block on top of the tip.
     pub(crate) fn connect(&mut self, height: u64, hash: &str, prev: &str, scan: ScanReply) -> Result<(), IndexError> {
+        crate::faults::before_connect(&self.chain, height);
         if let Some(tip) = self.tip() {
             if tip.height + 1 != height || tip.hash != prev {
                 return Err(IndexError::NotOnTip {
@@ -226,13 +257,7 @@ impl Indexer {
             if old.block_hash.as_deref() != Some(rec.hash.as_str()) {
                 continue;
             }
-            let mut p = old.clone();
-            p.status = PaymentStatus::Reversed;
-            p.block_height = None;
-            p.block_hash = None;
-            p.confirmations = 0;
-            p.is_final = false;
-            p.updated_at = OffsetDateTime::now_utc();
+            let p = reversed(&old);
             up.set(Some(old), p, Some(EventKind::PaymentReversed));
         }
         // Payments below keep their blocks; their confirmation count drops by one (no event:
@@ -453,11 +478,22 @@ impl Indexer {
     }
 }
 
+impl Drop for Indexer {
+    /// Stops watching the spends of the pending payments this indexer watched: a follower
+    /// restarted after a failure loads a new indexer, which watches them again.
+    fn drop(&mut self) {
+        for p in self.live.values().filter(|p| p.status == PaymentStatus::Pending) {
+            self.watch_spends(&p.outpoint_keys, false);
+        }
+    }
+}
+
 /// The outpoint keys of what a match's transaction spends, as the host watches them (an empty
 /// key would be the "any watched?" question, never an outpoint).
 fn outpoint_keys(m: &Match) -> Vec<Hex> {
     m.outpoint_keys.iter().filter(|k| !k.0.is_empty()).cloned().collect()
 }
 
+mod rewind;
 #[cfg(test)]
 mod tests;

@@ -8,9 +8,9 @@
 use super::rpc::BitcoinNode;
 use super::verify::{self, Parent, Rules};
 use super::Trigger;
-use crate::chain::{fork_point, scan_all, Fatal, FollowError, Pacer, Scanner, Transient};
+use crate::chain::{fork_point, scan_all, Fatal, FollowError, Fork, ForkProbe, NodeTip, Pacer, Scanner, Transient};
 use crate::health::{Health, Kind, Status};
-use crate::index::Indexer;
+use crate::index::{IndexError, Indexer};
 use bitcoincore_rpc::bitcoin::block::Header;
 use bitcoincore_rpc::bitcoin::consensus::Decodable;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
@@ -50,6 +50,8 @@ pub(crate) struct Follower {
     genesis_checked: bool,
     /// The local tip's hash and what its child's `bits` are checked against.
     tip_bits: Option<(String, Parent)>,
+    /// How far behind the local tip the node was at the last sync, on the local chain.
+    behind: Option<u64>,
 }
 
 impl std::fmt::Debug for Follower {
@@ -66,19 +68,30 @@ impl Follower {
         scanners: Vec<Arc<dyn Scanner>>,
         health: Arc<Health>,
     ) -> Self {
-        Self { cfg, node, indexer, scanners, health, known: HashSet::new(), genesis_checked: false, tip_bits: None }
+        Self {
+            cfg,
+            node,
+            indexer,
+            scanners,
+            health,
+            known: HashSet::new(),
+            genesis_checked: false,
+            tip_bits: None,
+            behind: None,
+        }
     }
 
     /// The thread body: sync, then react to triggers until `Stop`. A fatal error stops this
-    /// chain (loudly, in the log and `/health`); the daemon keeps running.
-    pub(crate) fn run(mut self, triggers: Receiver<Trigger>) {
+    /// chain (loudly, in the log and `/health`); the daemon keeps running. A store failure is
+    /// returned: the supervisor restarts the follower from the store.
+    pub(crate) fn run(&mut self, triggers: &Receiver<Trigger>) -> Result<(), IndexError> {
         let mut pace = Pacer::new(&self.cfg.chain, self.cfg.poll, self.health.clone());
         loop {
-            if !pace.sync_if_due(|| self.sync().map(|()| self.ok_detail())) {
-                return;
+            if !pace.sync_if_due(|| self.sync().map(|()| self.ok_detail()))? {
+                return Ok(());
             }
             match triggers.recv_timeout(pace.wait()) {
-                Ok(Trigger::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+                Ok(Trigger::Stop) | Err(RecvTimeoutError::Disconnected) => return Ok(()),
                 Ok(Trigger::RawTx(raw)) => self.on_raw_tx(&raw),
                 Ok(Trigger::RawBlock(raw)) if self.on_raw_block(&raw) => {}
                 Ok(Trigger::Reconcile(why)) => {
@@ -97,9 +110,13 @@ impl Follower {
     }
 
     /// What `/health` says of the synced chain.
-    fn ok_detail(&self) -> Option<String> {
+    pub(super) fn ok_detail(&self) -> Option<String> {
         let tip = self.indexer.tip()?;
-        Some(format!("at height {} ({}), {} mempool txs seen", tip.height, tip.hash, self.known.len()))
+        let waiting = match self.behind {
+            Some(n) => format!(", waiting for the node ({n} blocks behind, on this chain)"),
+            None => String::new(),
+        };
+        Some(format!("at height {} ({}){waiting}, {} mempool txs seen", tip.height, tip.hash, self.known.len()))
     }
 
     fn report_ok(&self) {
@@ -128,21 +145,34 @@ impl Follower {
         Err(Transient::Unsettled { rounds: 10, tip_name: "tip" }.into())
     }
 
-    /// One reconcile round; true when the local tip equals the node's best hash.
+    /// One reconcile round; true when the local tip equals the node's best hash, or the node
+    /// is behind it on the local chain (waited for: `behind`).
     fn reconcile(&mut self) -> Result<bool, FollowError> {
         let best = self.node.best_block_hash()?;
         let Some(tip) = self.indexer.tip() else {
             self.first_start()?;
             return Ok(false);
         };
+        self.behind = None;
         if tip.hash == best {
             return Ok(true);
         }
+        // Height and hash of one block: the node may move between two calls.
         let node_height = self.node.block_count()?;
-        let node = self.node.clone();
-        let fork = fork_point(&self.indexer, self.cfg.reorg_window, tip.height, node_height, |h| {
-            Ok(Some(node.block_hash(h)?))
-        })?;
+        let node_tip = NodeTip { height: node_height, hash: self.node.block_hash(node_height)? };
+        let fork = match fork_point(
+            &self.indexer,
+            self.cfg.reorg_window,
+            &node_tip,
+            &Probe(&*self.node, &self.cfg.rules),
+        )? {
+            Fork::At(h) => h,
+            Fork::Behind(n) => {
+                tracing::debug!(chain = %self.cfg.chain, behind = n, "the node is behind on our chain: waiting for it");
+                self.behind = Some(n);
+                return Ok(true);
+            }
+        };
         while self.indexer.tip().is_some_and(|t| t.height > fork) {
             let gone = self.indexer.tip().expect("checked");
             self.indexer.disconnect_tip()?;
@@ -292,7 +322,7 @@ impl Follower {
         let new: Vec<&String> = txids.iter().filter(|t| !self.known.contains(*t)).collect();
         for txid in new {
             if let Some(raw) = self.node.transaction(txid)? {
-                self.scan_tx(&raw, false);
+                self.scan_tx(&raw, false)?;
             }
         }
         self.known = txids;
@@ -310,26 +340,28 @@ impl Follower {
     /// that would change anything (it pays or spends something watched) is recorded only once
     /// the node says it holds exactly this transaction.
     pub(crate) fn on_raw_tx(&mut self, raw: &[u8]) {
-        self.scan_tx(raw, true);
+        if let Err(e) = self.scan_tx(raw, true) {
+            tracing::error!(chain = %self.cfg.chain, error = %e, "cannot record a mempool payment; the next sync retries");
+        }
     }
 
-    fn scan_tx(&mut self, raw: &[u8], from_feed: bool) {
+    /// Scans one transaction and records what it pays or spends. A transaction is known (not
+    /// scanned again by the mempool diff) only once recorded: a failed write is retried.
+    fn scan_tx(&mut self, raw: &[u8], from_feed: bool) -> Result<(), IndexError> {
         match scan_all(&self.scanners, SCAN_TX, raw) {
             Ok(reply) => {
                 let txid = reply.matches.first().map(|m| &m.txid).or(reply.watched_spends.first().map(|s| &s.txid));
-                let Some(txid) = txid.cloned() else { return };
+                let Some(txid) = txid.cloned() else { return Ok(()) };
                 if from_feed && !self.node_holds(&txid, raw) {
-                    return;
+                    return Ok(());
                 }
-                if let Some(m) = reply.matches.first() {
-                    self.known.insert(m.txid.clone());
-                }
-                if let Err(e) = self.indexer.mempool_tx(reply) {
-                    tracing::error!(chain = %self.cfg.chain, error = %e, "cannot record a mempool payment; the next sync retries");
-                }
+                let paid = reply.matches.first().map(|m| m.txid.clone());
+                self.indexer.mempool_tx(reply)?;
+                self.known.extend(paid);
             }
             Err(e) => tracing::warn!(chain = %self.cfg.chain, error = %e, "mempool transaction not scanned"),
         }
+        Ok(())
     }
 
     /// Whether the node holds this transaction (mempool, or a block with `txindex`) with these
@@ -389,8 +421,37 @@ impl Follower {
     }
 }
 
+/// The node as [`fork_point`] asks it, and the chain's header rules.
+struct Probe<'a>(&'a dyn BitcoinNode, &'a Rules);
+
+impl ForkProbe for Probe<'_> {
+    fn syncing(&self) -> Result<Option<String>, FollowError> {
+        Ok(self.0.syncing()?)
+    }
+
+    fn hash_at(&self, height: u64) -> Result<Option<String>, FollowError> {
+        Ok(Some(self.0.block_hash(height)?))
+    }
+
+    fn abandoned(&self, hash: &str) -> Result<bool, FollowError> {
+        Ok(self.0.in_best_chain(hash)? == Some(false))
+    }
+
+    fn vouch(&self, height: u64, hash: &str) -> Result<(), FollowError> {
+        let raw = self.0.block(hash)?;
+        let header = header(&raw, height)?;
+        let own = header.block_hash().to_string();
+        if own != hash {
+            return Err(Transient::WrongBlock { height, hash: hash.to_string(), got: own }.into());
+        }
+        self.1
+            .check_work(&header)
+            .map_err(|source| Transient::Invalid { height, hash: hash.to_string(), source }.into())
+    }
+}
+
 /// The 80-byte header of a raw block.
-fn header(raw: &[u8], height: u64) -> Result<Header, FollowError> {
+pub(super) fn header(raw: &[u8], height: u64) -> Result<Header, FollowError> {
     Header::consensus_decode(&mut raw.get(..80).unwrap_or(raw))
         .map_err(|source| Transient::Header { height, source }.into())
 }

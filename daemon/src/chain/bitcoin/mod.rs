@@ -8,13 +8,16 @@ mod zmq;
 #[cfg(test)]
 mod tests;
 
-use crate::chain::{ChainStartError, Parts};
+use crate::chain::rewind::ChainReader;
+use crate::chain::supervise::{pause, supervise};
+use crate::chain::{ChainStartError, Fatal, FollowError, NodeTip, Parts, Transient};
 use crate::config::{BitcoinNetwork, BitcoinNode, ChainConfig, PowLimit};
 use crate::health::{Kind, Status};
 use crate::index::Indexer;
 use bitcoincore_rpc::bitcoin::constants::genesis_block;
 use bitcoincore_rpc::bitcoin::Network;
 use follower::{Follower, FollowerConfig};
+use rpc::BitcoinNode as _;
 pub(crate) use rpc::RpcError;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -114,19 +117,25 @@ pub(crate) fn verify_block(raw: &[u8], network: Network, reported_root: Option<&
 /// Why a raw block's header does not decode.
 pub(crate) type HeaderError = bitcoincore_rpc::bitcoin::consensus::encode::Error;
 
+/// The genesis block the node must have, and where that expectation comes from.
+fn expected_genesis(node: &BitcoinNode) -> (String, String) {
+    match &node.genesis_hash {
+        Some(h) => (h.clone(), "its genesis_hash".to_string()),
+        None => (network_genesis(node.network), format!("network = {:?}", network_name(node.network))),
+    }
+}
+
 pub(crate) fn start(chain: &ChainConfig, node: &BitcoinNode, parts: Parts) -> Result<Running, ChainStartError> {
     let Parts { db, set, scanners, decimals, hook, health } = parts;
-    let indexer = Indexer::load(&chain.name, db, set, chain.reorg_window, decimals, hook)
-        .map_err(|source| ChainStartError::Load { chain: chain.name.clone(), source })?;
+    let (name, window) = (chain.name.clone(), chain.reorg_window);
+    let load = move || Indexer::load(&name, db.clone(), set.clone(), window, decimals.clone(), hook.clone());
+    let indexer = load().map_err(|source| ChainStartError::Load { chain: chain.name.clone(), source })?;
     if !is_local(&node.rpc_url) {
         tracing::warn!(chain = %chain.name, rpc_url = %node.rpc_url, "the node's RPC is plain HTTP to a host that is not this machine: anyone on the path can read the RPC password and feed forged blocks (each still needs the chain's difficulty) and forged mempool transactions (which settle speed-high invoices); reach the node through a tunnel");
     }
-    let rpc =
+    let rpc: Arc<dyn rpc::BitcoinNode> =
         Arc::new(rpc::RpcClient::new(&node.rpc_url, node.rpc_auth.clone(), Duration::from_secs(node.rpc_timeout_secs)));
-    let (genesis, genesis_from) = match &node.genesis_hash {
-        Some(h) => (h.clone(), "its genesis_hash".to_string()),
-        None => (network_genesis(node.network), format!("network = {:?}", network_name(node.network))),
-    };
+    let (genesis, genesis_from) = expected_genesis(node);
     let cfg = FollowerConfig {
         chain: chain.name.clone(),
         reorg_window: chain.reorg_window,
@@ -147,11 +156,67 @@ pub(crate) fn start(chain: &ChainConfig, node: &BitcoinNode, parts: Parts) -> Re
         tracing::warn!(chain = %chain.name, "no zmq endpoint: following by polling every {}s", node.poll_secs);
     }
     health.set(Kind::Chain, &chain.name, Status::Idle, "starting");
-    let follower = Follower::new(cfg, rpc, indexer, scanners, health);
+    let mut first = Some(Follower::new(cfg.clone(), rpc.clone(), indexer, scanners.clone(), health.clone()));
+    let body = move || {
+        let attempt = || {
+            let mut follower = match first.take() {
+                Some(f) => f,
+                None => Follower::new(cfg.clone(), rpc.clone(), load()?, scanners.clone(), health.clone()),
+            };
+            follower.run(&rx)
+        };
+        supervise(&cfg.chain, &health, attempt, |d| pause(&rx, d, |t| matches!(t, Trigger::Stop)));
+    };
     let t = std::thread::Builder::new()
         .name(format!("follow-{}", chain.name))
-        .spawn(move || follower.run(rx))
+        .spawn(body)
         .map_err(|source| ChainStartError::Spawn { chain: chain.name.clone(), what: "follower thread", source })?;
     threads.push(t);
     Ok(Running { chain: chain.name.clone(), stop, triggers: tx, threads })
+}
+
+/// The node as `paywatch chain rewind` reads it.
+pub(crate) fn reader(node: &BitcoinNode) -> impl ChainReader {
+    let rpc = rpc::RpcClient::new(&node.rpc_url, node.rpc_auth.clone(), Duration::from_secs(node.rpc_timeout_secs));
+    Reader { rpc, genesis: expected_genesis(node) }
+}
+
+struct Reader {
+    rpc: rpc::RpcClient,
+    genesis: (String, String),
+}
+
+impl ChainReader for Reader {
+    fn check(&self) -> Result<(), FollowError> {
+        let node = self.rpc.block_hash(0)?;
+        if node != self.genesis.0 {
+            let (expected, expected_from) = self.genesis.clone();
+            return Err(Fatal::OtherNetwork { node, expected, expected_from }.into());
+        }
+        Ok(())
+    }
+
+    fn tip(&self) -> Result<NodeTip, FollowError> {
+        let height = self.rpc.block_count()?;
+        Ok(NodeTip { height, hash: self.rpc.block_hash(height)? })
+    }
+
+    fn hash_at(&self, height: u64) -> Result<Option<String>, FollowError> {
+        match self.rpc.block_hash(height) {
+            Ok(h) => Ok(Some(h)),
+            // -8: height out of range (above the node's tip).
+            Err(RpcError::Node { code: -8, .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn parent_of(&self, height: u64, hash: &str) -> Result<String, FollowError> {
+        let raw = self.rpc.block(hash)?;
+        let header = follower::header(&raw, height)?;
+        let own = header.block_hash().to_string();
+        if own != hash {
+            return Err(Transient::WrongBlock { height, hash: hash.to_string(), got: own }.into());
+        }
+        Ok(header.prev_blockhash.to_string())
+    }
 }

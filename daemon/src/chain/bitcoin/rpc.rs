@@ -1,6 +1,7 @@
 //! The node's JSON-RPC, on a minimal surface every bitcoind-family node answers alike
 //! (`getbestblockhash`, `getblockcount`, `getblockhash`, `getblock HASH 0`, `getrawmempool`,
-//! `getrawtransaction`), with results of our own minimal types. bitcoincore-rpc over jsonrpc's
+//! `getrawtransaction`, `getblockchaininfo`, `getblockheader`), with results of our own minimal
+//! types. bitcoincore-rpc over jsonrpc's
 //! minreq transport: it reads chunked replies, and every call has the configured timeout.
 
 use crate::config::RpcAuth;
@@ -38,6 +39,29 @@ pub(crate) trait BitcoinNode: Send + Sync {
     fn mempool(&self) -> Result<Vec<String>, RpcError>;
     /// A mempool transaction's raw bytes; `None` when the node no longer has it.
     fn transaction(&self, txid: &str) -> Result<Option<Vec<u8>>, RpcError>;
+    /// Why the node says it is still syncing (initial block download), or `None`.
+    fn syncing(&self) -> Result<Option<String>, RpcError>;
+    /// Whether a block is in the node's best chain; `None` when the node does not know it.
+    fn in_best_chain(&self, hash: &str) -> Result<Option<bool>, RpcError>;
+}
+
+/// What `getblockchaininfo` says of the node's sync. `initialblockdownload` is absent on some
+/// Bitcoin-family nodes (Bitcoin SV's): such a node is never taken for syncing (its `headers`
+/// stay ahead of its `blocks` after `invalidateblock`, so they cannot tell), only for behind.
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct ChainInfo {
+    blocks: u64,
+    headers: u64,
+    #[serde(default)]
+    initialblockdownload: Option<bool>,
+}
+
+impl ChainInfo {
+    /// Why the node is still syncing, or `None`.
+    pub(super) fn syncing(&self) -> Option<String> {
+        (self.initialblockdownload == Some(true))
+            .then(|| format!("initial block download, at height {} of {}", self.blocks, self.headers))
+    }
 }
 
 /// The real node client. The HTTP client is rebuilt after a transport error (re-reading the
@@ -117,6 +141,24 @@ impl BitcoinNode for RpcClient {
 
     fn mempool(&self) -> Result<Vec<String>, RpcError> {
         self.call("getrawmempool", &[])
+    }
+
+    fn syncing(&self) -> Result<Option<String>, RpcError> {
+        Ok(self.call::<ChainInfo>("getblockchaininfo", &[])?.syncing())
+    }
+
+    fn in_best_chain(&self, hash: &str) -> Result<Option<bool>, RpcError> {
+        /// `confirmations` is -1 for a block off the best chain.
+        #[derive(serde::Deserialize)]
+        struct Header {
+            confirmations: i64,
+        }
+        match self.call::<Header>("getblockheader", &[json!(hash), json!(true)]) {
+            Ok(h) => Ok(Some(h.confirmations >= 0)),
+            // -5: block not found.
+            Err(RpcError::Node { code: -5, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     fn transaction(&self, txid: &str) -> Result<Option<Vec<u8>>, RpcError> {

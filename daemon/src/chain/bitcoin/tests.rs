@@ -2,8 +2,10 @@
 //! the `bitcoin` crate, a scanner decoding them fully; real indexer and RocksDB.
 
 use super::follower::{Follower, FollowerConfig};
-use super::rpc::{BitcoinNode, RpcError};
-use crate::chain::{Fatal, FollowError, Scanner, Transient};
+use super::rpc::{BitcoinNode, ChainInfo, RpcError};
+use super::Trigger;
+use crate::chain::rewind::{rewind_with, ChainReader, RewindError};
+use crate::chain::{Fatal, FollowError, NodeTip, Scanner, Transient};
 use crate::db::{Db, PaymentStatus, WatchRecord};
 use crate::health::Health;
 use crate::index::{ChainSet, Indexer, WatchSet};
@@ -29,6 +31,10 @@ struct FakeNode {
     bits: Mutex<Option<u32>>,
     /// A man in the middle answering `getblockhash`/`getbestblockhash` with made-up hashes.
     lying: Mutex<bool>,
+    /// What `getblockchaininfo` says of the node's sync.
+    syncing: Mutex<Option<String>>,
+    /// Blocks the node knows off its best chain (reorganized away, invalidated).
+    stale: Mutex<Vec<Block>>,
 }
 
 impl FakeNode {
@@ -94,8 +100,23 @@ impl FakeNode {
         Block { header, txdata: vec![coinbase] }
     }
 
+    /// Drops the blocks above `height` from the best chain (the node still knows them, as
+    /// after a reorg or `invalidateblock`).
     fn truncate(&self, height: usize) {
-        self.chain.lock().unwrap().truncate(height + 1);
+        let gone = self.chain.lock().unwrap().split_off(height + 1);
+        self.stale.lock().unwrap().extend(gone);
+    }
+
+    /// The node as restarted from an older copy of its datadir: its top `n` blocks are gone
+    /// (returned, to give back as it catches up).
+    fn lose_top(&self, n: usize) -> Vec<Block> {
+        let mut chain = self.chain.lock().unwrap();
+        let keep = chain.len() - n;
+        chain.split_off(keep)
+    }
+
+    fn catch_up(&self, blocks: Vec<Block>) {
+        self.chain.lock().unwrap().extend(blocks);
     }
 }
 
@@ -142,12 +163,37 @@ impl BitcoinNode for FakeNode {
     fn mempool(&self) -> Result<Vec<String>, RpcError> {
         self.with(|_| Vec::new())
     }
+    fn syncing(&self) -> Result<Option<String>, RpcError> {
+        self.with(|_| self.syncing.lock().unwrap().clone())
+    }
+    fn in_best_chain(&self, hash: &str) -> Result<Option<bool>, RpcError> {
+        let is = |b: &Block| b.block_hash().to_string() == hash;
+        let stale = self.stale.lock().unwrap().iter().any(is);
+        self.with(|c| if c.iter().any(is) { Some(true) } else { stale.then_some(false) })
+    }
     /// Any transaction of the chain (as a node with `txindex`).
     fn transaction(&self, txid: &str) -> Result<Option<Vec<u8>>, RpcError> {
         self.with(|c| {
             let mut txs = c.iter().flat_map(|b| &b.txdata);
             txs.find(|t| t.compute_txid().to_string() == txid).map(consensus::serialize)
         })
+    }
+}
+
+/// The node as `paywatch chain rewind` reads it.
+impl ChainReader for FakeNode {
+    fn check(&self) -> Result<(), FollowError> {
+        Ok(())
+    }
+    fn tip(&self) -> Result<NodeTip, FollowError> {
+        let height = self.block_count()?;
+        Ok(NodeTip { height, hash: self.block_hash(height)? })
+    }
+    fn hash_at(&self, height: u64) -> Result<Option<String>, FollowError> {
+        Ok(self.with(|c| c.get(height as usize).map(|b| b.block_hash().to_string()))?)
+    }
+    fn parent_of(&self, height: u64, _: &str) -> Result<String, FollowError> {
+        Ok(self.with(|c| c[height as usize].header.prev_blockhash.to_string())?)
     }
 }
 
@@ -195,7 +241,10 @@ impl Scanner for FullDecode {
 struct Rig {
     _dir: tempfile::TempDir,
     db: Arc<Db>,
+    set: Arc<ChainSet>,
     node: Arc<FakeNode>,
+    cfg: FollowerConfig,
+    health: Arc<Health>,
     follower: Follower,
 }
 
@@ -240,13 +289,28 @@ fn rig_scanners(window: u32, start_height: Option<u64>, reports_root: bool, extr
         genesis_from: "network = \"regtest\"".into(),
         rules: super::verify::Rules::network(bitcoincore_rpc::bitcoin::Network::Regtest),
     };
-    let mut scanners: Vec<Arc<dyn Scanner>> = vec![Arc::new(FullDecode(chain, reports_root))];
+    let health = Arc::new(Health::new());
+    let mut scanners: Vec<Arc<dyn Scanner>> = vec![Arc::new(FullDecode(chain.clone(), reports_root))];
     scanners.extend(extra);
-    let follower = Follower::new(cfg, node.clone(), indexer, scanners, Arc::new(Health::new()));
-    Rig { _dir: dir, db, node, follower }
+    let follower = Follower::new(cfg.clone(), node.clone(), indexer, scanners, health.clone());
+    Rig { _dir: dir, db, set: chain, node, cfg, health, follower }
 }
 
 impl Rig {
+    /// The chain's indexer as loaded from the store (a restarted daemon, an offline command).
+    fn indexer(&self, window: u32) -> Indexer {
+        let hook = Arc::new(crate::index::PlainWrites);
+        Indexer::load("btc", self.db.clone(), self.set.clone(), window, [("BTC".into(), 8)].into(), hook).unwrap()
+    }
+
+    /// A follower made from the store, as a restarted daemon makes it.
+    fn restarted(&self, window: u32) -> Follower {
+        let mut cfg = self.cfg.clone();
+        cfg.reorg_window = window;
+        let scanners: Vec<Arc<dyn Scanner>> = vec![Arc::new(FullDecode(self.set.clone(), false))];
+        Follower::new(cfg, self.node.clone(), self.indexer(window), scanners, self.health.clone())
+    }
+
     fn kinds(&self) -> Vec<String> {
         self.db.store_events("shop1", 0, 1000).unwrap().into_iter().map(|e| e.kind.to_string()).collect()
     }
@@ -408,6 +472,229 @@ fn a_reorg_deeper_than_the_window_stops_loudly() {
     let e = r.follower.sync().unwrap_err();
     assert!(matches!(&e, FollowError::Fatal(Fatal::DeepReorg { window: 2, .. })), "{e}");
     assert!(e.to_string().contains("deeper than the reorg window"), "{e}");
+    assert!(e.to_string().contains("paywatch chain rewind --chain btc"), "the way out is named: {e}");
+}
+
+/// A reorg deeper than the window, rewound offline: the highest block known to be the node's
+/// (here the block of an older payment, below the window) becomes the cursor; only what left
+/// the node's chain is reversed, and the follower made from the store then follows the node.
+#[test]
+fn a_deep_reorg_is_rewound_to_the_highest_block_known_to_be_the_nodes() {
+    let mut r = rig(2, None);
+    r.follower.sync().unwrap();
+    r.node.mine(WATCHED, 0); // 5: payment A
+    r.node.mine(b"x", 0); // 6
+    r.node.mine(WATCHED, 1); // 7: payment B
+    r.node.mine(b"x", 1); // 8
+    r.node.mine(b"x", 2); // 9
+    r.follower.sync().unwrap();
+    let txid = |h: usize| r.node.chain.lock().unwrap()[h].txdata[0].compute_txid().to_string();
+    let (a, b) = (txid(5), txid(7));
+    r.node.truncate(6);
+    for i in 0..4 {
+        r.node.mine(b"y", 10 + i); // 7'..10'
+    }
+    assert!(matches!(r.follower.sync(), Err(FollowError::Fatal(Fatal::DeepReorg { .. }))));
+    let before = r.kinds();
+    let blocks = r.db.blocks("btc").unwrap();
+
+    // A dry run changes nothing and says what it would do.
+    let mut indexer = r.indexer(2);
+    let report = rewind_with(&*r.node, &mut indexer, &r.db, None, false).unwrap().to_string();
+    assert!(!report.contains("applied"), "{report}");
+    assert!(
+        report.contains(&format!("highest block known to be in the node's chain: 5 {}", r.node.block_hash(5).unwrap()))
+    );
+    assert!(report.contains(&format!("(the block of payment {a}:0)")), "{report}");
+    assert!(
+        report.contains("payments to reverse (confirmed in a block the node's chain does not hold): 1"),
+        "{report}"
+    );
+    assert!(report.contains(&format!("  {b}:0 store shop1 0.00005 BTC at height 7 in block")), "{report}");
+    assert!(report.contains("dry run: nothing was changed; run again with --yes to apply"), "{report}");
+    assert_eq!((r.kinds(), r.db.blocks("btc").unwrap()), (before.clone(), blocks));
+    // Not above the highest block known to be common; lower keeps what is the node's.
+    let e = rewind_with(&*r.node, &mut indexer, &r.db, Some(6), false).unwrap_err();
+    assert!(matches!(e, RewindError::AboveCommon { height: 6, common: 5, .. }), "{e}");
+    let lower = rewind_with(&*r.node, &mut indexer, &r.db, Some(4), false).unwrap().to_string();
+    assert!(lower.contains("confirmed payments above 4 kept (their blocks are the node's): 1"), "{lower}");
+
+    let report = rewind_with(&*r.node, &mut indexer, &r.db, None, true).unwrap();
+    assert!(report.applied());
+    assert!(report.to_string().ends_with("applied: 1 payments reversed (payment.reversed events written, their invoices re-evaluated); start paywatch to follow the node from 6"));
+    drop(indexer);
+    assert_eq!(r.kinds()[before.len()..], ["payment.reversed"]);
+    let reversed = r.db.tx_payments("btc", &b).unwrap().remove(0);
+    assert_eq!((reversed.status, reversed.block_hash), (PaymentStatus::Reversed, None));
+    let kept = r.db.tx_payments("btc", &a).unwrap().remove(0);
+    assert_eq!((kept.status, kept.block_height), (PaymentStatus::Confirmed, Some(5)));
+    assert_eq!(
+        r.db.blocks("btc").unwrap().iter().map(|(h, b)| (*h, b.hash.clone())).collect::<Vec<_>>(),
+        [(5, r.node.block_hash(5).unwrap())]
+    );
+
+    let mut follower = r.restarted(2);
+    follower.sync().unwrap();
+    assert_eq!(r.kinds()[before.len()..], ["payment.reversed"], "the node's chain pays nothing more");
+    assert_eq!(r.follower_tip(), (10, r.node.best_block_hash().unwrap()));
+    let e = rewind_with(&*r.node, &mut r.indexer(2), &r.db, None, false).unwrap_err();
+    assert!(matches!(e, RewindError::NothingToRewind { tip: 10, .. }), "{e}");
+}
+
+/// A node restarted from an older copy of its datadir is behind our tip on our own chain: the
+/// follower waits (no reversal), follows it again once it caught up, and reverses only when
+/// the node's chain really holds another block at a height we hold.
+#[test]
+fn a_node_behind_us_is_waited_for_and_only_a_real_reorg_reverses() {
+    let mut r = rig(10, None);
+    r.follower.sync().unwrap();
+    r.node.mine(b"a", 0); // 5
+    r.node.mine(WATCHED, 0); // 6
+    r.node.mine(b"b", 0); // 7
+    r.follower.sync().unwrap();
+    let paid = ["payment.detected", "payment.confirmed", "payment.confirmed"];
+    assert_eq!(r.kinds(), paid);
+    let ours = r.follower_tip();
+
+    let lost = r.node.lose_top(2); // the node is at 5, our block
+    r.follower.sync().unwrap();
+    assert_eq!(r.kinds(), paid, "nothing reversed");
+    assert_eq!(r.follower_tip(), ours);
+    let detail = r.follower.ok_detail().unwrap();
+    assert!(detail.contains("waiting for the node (2 blocks behind, on this chain)"), "{detail}");
+    r.node.catch_up(lost);
+    r.follower.sync().unwrap();
+    assert_eq!(r.kinds(), paid);
+    assert!(!r.follower.ok_detail().unwrap().contains("waiting"));
+
+    // Behind again, then the node mines another block 6: its chain replaces ours from 6 up.
+    let lost = r.node.lose_top(2);
+    r.node.mine(b"c", 1);
+    r.follower.sync().unwrap();
+    assert_eq!(r.kinds()[3..], ["payment.reversed"]);
+    assert_eq!(r.follower_tip(), (6, r.node.best_block_hash().unwrap()));
+
+    // A node that knows our blocks and has them off its best chain (invalidateblock) is no
+    // laggard: they are disconnected at once, without waiting for a replacement.
+    r.node.truncate(5);
+    r.node.catch_up(lost);
+    r.follower.sync().unwrap();
+    assert_eq!(r.kinds()[4..], ["payment.detected", "payment.confirmed", "payment.confirmed"]);
+    r.node.truncate(5);
+    r.follower.sync().unwrap();
+    assert_eq!(r.kinds()[7..], ["payment.reversed"]);
+    assert_eq!(r.follower_tip(), (5, r.node.best_block_hash().unwrap()));
+}
+
+/// A node more than the window behind, or one that says it is syncing, is waited for
+/// (`Transient`: `degraded`, retried), never fatal, and followed again once it caught up.
+#[test]
+fn a_node_far_behind_or_syncing_is_degraded_never_fatal_and_resumes() {
+    let mut r = rig(2, None);
+    r.follower.sync().unwrap();
+    for i in 0..5 {
+        r.node.mine(if i == 1 { WATCHED } else { b"x" }, i);
+    }
+    r.follower.sync().unwrap(); // tip 9, payment at 6
+    let before = r.kinds();
+
+    let mut lost = r.node.lose_top(5); // the node is at 4
+    let e = r.follower.sync().unwrap_err();
+    assert!(matches!(&e, FollowError::Transient(Transient::NodeSyncing { behind: 5, tip: 9, .. })), "{e}");
+    assert_eq!(
+        e.to_string(),
+        "node syncing, 5 blocks behind our tip 9 (more than reorg_window = 2 behind: its chain cannot be compared with ours yet)"
+    );
+    // Within the window, but in initial block download: still waited for.
+    r.node.catch_up(lost.drain(..4).collect());
+    *r.node.syncing.lock().unwrap() = Some("initial block download, at height 8 of 9".into());
+    let e = r.follower.sync().unwrap_err();
+    assert_eq!(e.to_string(), "node syncing, 1 blocks behind our tip 9 (initial block download, at height 8 of 9)");
+    // While it syncs, another block at a height we hold is not acted on either.
+    r.node.mine(b"other", 99);
+    assert!(matches!(r.follower.sync(), Err(FollowError::Transient(Transient::NodeSyncing { behind: 0, .. }))));
+    assert_eq!(r.kinds(), before, "nothing reversed while the node syncs");
+    r.node.lose_top(1);
+    *r.node.syncing.lock().unwrap() = None;
+    r.follower.sync().unwrap();
+    r.node.catch_up(lost);
+    r.follower.sync().unwrap();
+    assert_eq!(r.kinds(), before);
+    assert_eq!(r.follower_tip(), (9, r.node.best_block_hash().unwrap()));
+}
+
+#[test]
+fn getblockchaininfo_says_the_node_syncs_only_by_initialblockdownload() {
+    let info = |v: serde_json::Value| serde_json::from_value::<ChainInfo>(v).unwrap().syncing();
+    let core = serde_json::json!({"chain": "main", "blocks": 10, "headers": 900, "initialblockdownload": true});
+    assert_eq!(info(core).as_deref(), Some("initial block download, at height 10 of 900"));
+    let done = serde_json::json!({"blocks": 10, "headers": 10, "initialblockdownload": false});
+    assert_eq!(info(done), None);
+    // Bitcoin SV's node has no initialblockdownload, and its headers stay ahead of its blocks
+    // after invalidateblock: never syncing.
+    assert_eq!(info(serde_json::json!({"blocks": 5, "headers": 5})), None);
+    assert_eq!(info(serde_json::json!({"blocks": 5, "headers": 6})), None);
+}
+
+/// Panics once, on its first scan.
+struct PanicOnce(FullDecode, std::sync::atomic::AtomicBool);
+
+impl Scanner for PanicOnce {
+    fn scan(&self, what: u32, raw: &[u8]) -> Result<ScanReply, CallError> {
+        if !self.1.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            panic!("a bug in the follower");
+        }
+        self.0.scan(what, raw)
+    }
+}
+
+/// The follower thread as `start` runs it: a panic is `down` in `/health` with its message,
+/// then the follower is made again from the store and follows on; `Stop` ends it.
+#[test]
+fn a_follower_that_panics_is_down_then_restarted_from_the_store() {
+    let r = rig(10, None);
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let scanner: Arc<dyn Scanner> =
+        Arc::new(PanicOnce(FullDecode(r.set.clone(), false), std::sync::atomic::AtomicBool::new(false)));
+    let (db, set, node, cfg, health) = (r.db.clone(), r.set.clone(), r.node.clone(), r.cfg.clone(), r.health.clone());
+    let load = move || {
+        let hook = Arc::new(crate::index::PlainWrites);
+        Indexer::load("btc", db.clone(), set.clone(), 10, [("BTC".into(), 8)].into(), hook)
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let thread = {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            let attempt = || {
+                let mut f = Follower::new(cfg.clone(), node.clone(), load()?, vec![scanner.clone()], health.clone());
+                f.run(&rx)
+            };
+            let pause = |d| {
+                seen.lock().unwrap().push(health.report().chains["btc"].clone());
+                super::super::supervise::pause(&rx, d, |t| matches!(t, Trigger::Stop))
+            };
+            super::super::supervise::supervise("btc", &health, attempt, pause);
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while r.db.blocks("btc").unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "never started: {:?}", r.health.report());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    r.node.mine(WATCHED, 1); // its first scan: the panic
+    tx.send(Trigger::Reconcile("test")).unwrap();
+    while r.kinds().len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "never resumed: {:?}", r.health.report());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    tx.send(Trigger::Stop).unwrap();
+    thread.join().unwrap();
+    assert_eq!(r.kinds(), ["payment.detected", "payment.confirmed"]);
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].status, crate::health::Status::Down);
+    assert_eq!(seen[0].detail, "follower panicked: a bug in the follower; restarting in 1s");
+    assert_eq!(r.health.report().chains["btc"].status, crate::health::Status::Ok);
 }
 
 #[test]
@@ -438,6 +725,10 @@ enum Op {
         pays: u8,
     },
     Sync,
+    /// The node loses its top `depth` blocks (an older copy of its datadir) and gets them back.
+    Lag {
+        depth: usize,
+    },
 }
 
 fn op() -> impl proptest::strategy::Strategy<Value = Op> {
@@ -446,13 +737,14 @@ fn op() -> impl proptest::strategy::Strategy<Value = Op> {
         3 => any::<bool>().prop_map(|pay| Op::Mine { pay }),
         1 => (1usize..=3, 0usize..=2, any::<u8>()).prop_map(|(depth, extra, pays)| Op::Reorg { depth, extra, pays }),
         2 => Just(Op::Sync),
+        1 => (1usize..=3).prop_map(|depth| Op::Lag { depth }),
     ]
 }
 
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
 
-    /// Random mining, reorgs and syncs; the stored payments and their event history must agree
+    /// Random mining, reorgs, syncs and lagging nodes (waited for: no event); the stored payments and their event history must agree
     /// with a naive reading of the node's final chain: a coinbase paying the watched script in
     /// the best chain at height h is confirmed in that block with min(tip − h + 1, 2)
     /// confirmations (the watch's target is 2), final once 2 are reached; one that left the best
@@ -482,6 +774,15 @@ proptest::proptest! {
                     }
                 }
                 Op::Sync => r.follower.sync().unwrap(),
+                Op::Lag { depth } => {
+                    r.follower.sync().unwrap();
+                    let before = r.kinds();
+                    let len = r.node.chain.lock().unwrap().len();
+                    let lost = r.node.lose_top(depth.min(len - 1));
+                    r.follower.sync().unwrap();
+                    proptest::prop_assert_eq!(r.kinds(), before, "a node behind us changed payments");
+                    r.node.catch_up(lost);
+                }
             }
         }
         r.follower.sync().unwrap();

@@ -7,9 +7,9 @@
 use super::node::{EvmNode, HeadRef};
 use super::normalize::hash_str;
 use super::Wake;
-use crate::chain::{fork_point, scan_all, Fatal, FollowError, Pacer, Scanner, Transient};
+use crate::chain::{fork_point, scan_all, Fatal, FollowError, Fork, ForkProbe, NodeTip, Pacer, Scanner, Transient};
 use crate::health::Health;
-use crate::index::Indexer;
+use crate::index::{IndexError, Indexer};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use paywatch_plugin_api::abi::SCAN_BLOCK;
 use paywatch_plugin_api::evm::Block;
@@ -49,6 +49,8 @@ pub(crate) struct Follower {
     /// Whether the newHeads feed is live (for `/health`).
     feed_up: Arc<AtomicBool>,
     node_checked: bool,
+    /// How far behind the local tip the node was at the last sync, on the local chain.
+    behind: Option<u64>,
 }
 
 impl std::fmt::Debug for Follower {
@@ -66,26 +68,27 @@ impl Follower {
         health: Arc<Health>,
         feed_up: Arc<AtomicBool>,
     ) -> Self {
-        Self { cfg, node, indexer, scanners, health, feed_up, node_checked: false }
+        Self { cfg, node, indexer, scanners, health, feed_up, node_checked: false, behind: None }
     }
 
     /// The thread body: sync, then on every wake and poll until `Stop`. A fatal error stops
-    /// this chain (loudly, in the log and `/health`); the daemon keeps running.
-    pub(crate) fn run(mut self, wakes: Receiver<Wake>) {
+    /// this chain (loudly, in the log and `/health`); the daemon keeps running. A store failure
+    /// is returned: the supervisor restarts the follower from the store.
+    pub(crate) fn run(&mut self, wakes: &Receiver<Wake>) -> Result<(), IndexError> {
         let mut pace = Pacer::new(&self.cfg.chain, self.cfg.poll, self.health.clone());
         loop {
-            if !pace.sync_if_due(|| self.sync().map(|()| self.ok_detail())) {
-                return;
+            if !pace.sync_if_due(|| self.sync().map(|()| self.ok_detail()))? {
+                return Ok(());
             }
             match wakes.recv_timeout(pace.wait()) {
-                Ok(Wake::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+                Ok(Wake::Stop) | Err(RecvTimeoutError::Disconnected) => return Ok(()),
                 Ok(Wake::Sync(why)) => {
                     tracing::trace!(chain = %self.cfg.chain, why, "sync requested");
                     // One sync answers every wake queued meanwhile (heads announced during a
                     // catch-up): drain them instead of asking the node once per head.
                     loop {
                         match wakes.try_recv() {
-                            Ok(Wake::Stop) => return,
+                            Ok(Wake::Stop) => return Ok(()),
                             Ok(Wake::Sync(_)) => {}
                             Err(_) => break,
                         }
@@ -98,13 +101,17 @@ impl Follower {
     }
 
     /// What `/health` says of the synced chain.
-    fn ok_detail(&self) -> Option<String> {
+    pub(super) fn ok_detail(&self) -> Option<String> {
         let tip = self.indexer.tip()?;
         let feed = match self.feed_up.load(Ordering::Relaxed) {
             true => "newHeads live".to_string(),
             false => format!("newHeads down, polling every {}s", self.cfg.poll.as_secs()),
         };
-        Some(format!("at height {} ({}), {feed}", tip.height, tip.hash))
+        let waiting = match self.behind {
+            Some(n) => format!(", waiting for the node ({n} blocks behind, on this chain)"),
+            None => String::new(),
+        };
+        Some(format!("at height {} ({}){waiting}, {feed}", tip.height, tip.hash))
     }
 
     /// Brings the local chain to the node's head.
@@ -149,13 +156,15 @@ impl Follower {
         Ok(())
     }
 
-    /// One reconcile round; true when the local tip is the node's head.
+    /// One reconcile round; true when the local tip is the node's head, or the node is behind
+    /// it on the local chain (waited for: `behind`).
     fn reconcile(&mut self) -> Result<bool, FollowError> {
         let head = self.node.head()?;
         let Some(tip) = self.indexer.tip() else {
             self.first_start(&head)?;
             return Ok(false);
         };
+        self.behind = None;
         if tip.hash == head.hash {
             return Ok(true);
         }
@@ -163,10 +172,15 @@ impl Follower {
         let fork = if head.parent == tip.hash {
             tip.height
         } else {
-            let node = self.node.clone();
-            fork_point(&self.indexer, self.cfg.reorg_window, tip.height, head.number, |h| {
-                Ok(node.header(h)?.map(|b| b.hash))
-            })?
+            let node_tip = NodeTip { height: head.number, hash: head.hash.clone() };
+            match fork_point(&self.indexer, self.cfg.reorg_window, &node_tip, &Probe(&*self.node))? {
+                Fork::At(h) => h,
+                Fork::Behind(n) => {
+                    tracing::debug!(chain = %self.cfg.chain, behind = n, "the node is behind on our chain: waiting for it");
+                    self.behind = Some(n);
+                    return Ok(true);
+                }
+            }
         };
         while self.indexer.tip().is_some_and(|t| t.height > fork) {
             let gone = self.indexer.disconnect_tip()?;
@@ -218,5 +232,32 @@ impl Follower {
         self.indexer.connect(block.number, &hash, &parent, reply)?;
         tracing::debug!(chain = %self.cfg.chain, height = block.number, %hash, matches, "block connected");
         Ok(true)
+    }
+}
+
+/// The node as [`fork_point`] asks it.
+struct Probe<'a>(&'a dyn EvmNode);
+
+impl ForkProbe for Probe<'_> {
+    fn syncing(&self) -> Result<Option<String>, FollowError> {
+        Ok(self.0.syncing()?)
+    }
+
+    fn hash_at(&self, height: u64) -> Result<Option<String>, FollowError> {
+        Ok(self.0.header(height)?.map(|b| b.hash))
+    }
+
+    /// Known by hash but not the block of its best chain at that height.
+    fn abandoned(&self, hash: &str) -> Result<bool, FollowError> {
+        let Some(b) = self.0.block_by_hash(hash)? else { return Ok(false) };
+        Ok(self.0.header(b.number)?.is_none_or(|canonical| canonical.hash != hash))
+    }
+
+    /// Served by hash at that height (there is no proof of work to check).
+    fn vouch(&self, height: u64, hash: &str) -> Result<(), FollowError> {
+        match self.0.block_by_hash(hash)? {
+            Some(b) if b.number == height && b.hash == hash => Ok(()),
+            _ => Err(Transient::LostBlock { height }.into()),
+        }
     }
 }

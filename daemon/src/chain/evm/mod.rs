@@ -13,12 +13,15 @@ mod traces;
 #[cfg(test)]
 mod tests;
 
-use crate::chain::{ChainStartError, Parts};
+use crate::chain::rewind::ChainReader;
+use crate::chain::supervise::{pause, supervise};
+use crate::chain::{ChainStartError, Fatal, FollowError, NodeTip, Parts, Transient};
 use crate::config::{ChainConfig, EvmNode};
 use crate::health::{Kind, Status};
 use crate::index::Indexer;
 pub(crate) use follower::TokenAsset;
 use follower::{Follower, FollowerConfig};
+use node::EvmNode as _;
 pub(crate) use node::NodeError;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -69,6 +72,21 @@ impl Running {
     }
 }
 
+/// The chain's runtime: one worker for alloy's clients.
+fn runtime(chain: &str) -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name(format!("evm-{chain}"))
+        .enable_all()
+        .build()
+}
+
+/// The JSON-RPC client: over `http_url`, else over the WebSocket.
+fn client(rt: &tokio::runtime::Runtime, node: &EvmNode) -> node::RpcNode {
+    let rpc_url = node.http_url.as_ref().unwrap_or(&node.ws_url).to_string();
+    node::RpcNode::new(rt.handle().clone(), rpc_url, Duration::from_secs(node.rpc_timeout_secs), node.traces)
+}
+
 pub(crate) fn start(
     chain: &ChainConfig,
     node: &EvmNode,
@@ -77,16 +95,11 @@ pub(crate) fn start(
 ) -> Result<Running, ChainStartError> {
     let Parts { db, set, scanners, decimals, hook, health } = parts;
     let spawn = |what, source| ChainStartError::Spawn { chain: chain.name.clone(), what, source };
-    let indexer = Indexer::load(&chain.name, db, set, chain.reorg_window, decimals, hook)
-        .map_err(|source| ChainStartError::Load { chain: chain.name.clone(), source })?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name(format!("evm-{}", chain.name))
-        .enable_all()
-        .build()
-        .map_err(|e| spawn("runtime", e))?;
-    let rpc_url = node.http_url.as_ref().unwrap_or(&node.ws_url).to_string();
-    let rpc = node::RpcNode::new(rt.handle().clone(), rpc_url, Duration::from_secs(node.rpc_timeout_secs), node.traces);
+    let (name, window) = (chain.name.clone(), chain.reorg_window);
+    let load = move || Indexer::load(&name, db.clone(), set.clone(), window, decimals.clone(), hook.clone());
+    let indexer = load().map_err(|source| ChainStartError::Load { chain: chain.name.clone(), source })?;
+    let rt = runtime(&chain.name).map_err(|e| spawn("runtime", e))?;
+    let rpc: Arc<dyn node::EvmNode> = Arc::new(client(&rt, node));
     let (tx, rx) = crossbeam_channel::bounded(64);
     let feed_up = Arc::new(AtomicBool::new(false));
     rt.spawn(heads::run(chain.name.clone(), node.ws_url.to_string(), tx.clone(), feed_up.clone()));
@@ -99,10 +112,63 @@ pub(crate) fn start(
         tokens,
     };
     health.set(Kind::Chain, &chain.name, Status::Idle, "starting");
-    let follower = Follower::new(cfg, Arc::new(rpc), indexer, scanners, health, feed_up);
+    let (name, watched) = (chain.name.clone(), health.clone());
+    let make = move |indexer| {
+        Follower::new(cfg.clone(), rpc.clone(), indexer, scanners.clone(), health.clone(), feed_up.clone())
+    };
+    let mut first = Some(make(indexer));
+    let body = move || {
+        let attempt = || {
+            let mut follower = match first.take() {
+                Some(f) => f,
+                None => make(load()?),
+            };
+            follower.run(&rx)
+        };
+        supervise(&name, &watched, attempt, |d| pause(&rx, d, |w| matches!(w, Wake::Stop)));
+    };
     let thread = std::thread::Builder::new()
         .name(format!("follow-{}", chain.name))
-        .spawn(move || follower.run(rx))
+        .spawn(body)
         .map_err(|e| spawn("follower thread", e))?;
     Ok(Running { chain: chain.name.clone(), rt, wake: tx, thread })
+}
+
+/// The node as `paywatch chain rewind` reads it (with a runtime of its own).
+pub(crate) fn reader(node: &EvmNode) -> std::io::Result<impl ChainReader> {
+    let rt = runtime("rewind")?;
+    let rpc = client(&rt, node);
+    Ok(Reader { rpc, chain_id: node.chain_id, _rt: rt })
+}
+
+struct Reader {
+    rpc: node::RpcNode,
+    chain_id: u64,
+    /// Drives `rpc`; dropped last.
+    _rt: tokio::runtime::Runtime,
+}
+
+impl ChainReader for Reader {
+    fn check(&self) -> Result<(), FollowError> {
+        match self.rpc.chain_id()? {
+            id if id == self.chain_id => Ok(()),
+            id => Err(Fatal::ChainId { node: id, config: self.chain_id }.into()),
+        }
+    }
+
+    fn tip(&self) -> Result<NodeTip, FollowError> {
+        let head = self.rpc.head()?;
+        Ok(NodeTip { height: head.number, hash: head.hash })
+    }
+
+    fn hash_at(&self, height: u64) -> Result<Option<String>, FollowError> {
+        Ok(self.rpc.header(height)?.map(|b| b.hash))
+    }
+
+    fn parent_of(&self, height: u64, hash: &str) -> Result<String, FollowError> {
+        match self.rpc.header(height)? {
+            Some(b) if b.hash == hash => Ok(b.parent),
+            _ => Err(Transient::LostBlock { height }.into()),
+        }
+    }
 }

@@ -42,11 +42,31 @@ pub(crate) trait EvmNode: Send + Sync {
     fn head(&self) -> Result<HeadRef, NodeError>;
     /// The block at a height of the node's best chain; `None` above its head.
     fn header(&self, number: u64) -> Result<Option<HeadRef>, NodeError>;
+    /// A block the node knows by hash, in its best chain or not; `None` when it does not.
+    fn block_by_hash(&self, hash: &str) -> Result<Option<HeadRef>, NodeError>;
     /// Blocks `from..=to` with their receipts, normalized, in order. A height the node does
     /// not serve is an error naming it.
     fn blocks(&self, from: u64, to: u64) -> Result<Vec<Block>, NodeError>;
     /// What an ERC-20 contract's `decimals()` returns; `None` when it has no such function.
     fn token_decimals(&self, contract: &str) -> Result<Option<u8>, NodeError>;
+    /// Why the node says it is still syncing (`eth_syncing`), or `None`.
+    fn syncing(&self) -> Result<Option<String>, NodeError>;
+}
+
+/// `eth_syncing`'s answer: `false`, or the sync's progress (`currentBlock`, `highestBlock`).
+pub(super) fn syncing_of(reply: &serde_json::Value) -> Result<Option<String>, NodeError> {
+    let number = |k: &str| {
+        let v = reply.get(k).and_then(serde_json::Value::as_str).unwrap_or_default();
+        u64::from_str_radix(v.trim_start_matches("0x"), 16).ok()
+    };
+    match reply {
+        serde_json::Value::Bool(false) => Ok(None),
+        serde_json::Value::Object(_) => match (number("currentBlock"), number("highestBlock")) {
+            (Some(at), Some(of)) => Ok(Some(format!("eth_syncing: at block {at} of {of}"))),
+            _ => Ok(Some(format!("eth_syncing: {reply}"))),
+        },
+        other => Err(NodeError(format!("eth_syncing: unexpected reply {other}"))),
+    }
 }
 
 /// The alloy JSON-RPC client. Calls block the follower's thread on the chain's runtime.
@@ -201,8 +221,18 @@ impl EvmNode for RpcNode {
         Ok(h.map(head_ref))
     }
 
+    fn block_by_hash(&self, hash: &str) -> Result<Option<HeadRef>, NodeError> {
+        let h: Option<RpcHeader> = self.rt.block_on(self.get("eth_getBlockByHash", (hash.to_string(), false)))?;
+        Ok(h.map(head_ref))
+    }
+
     fn blocks(&self, from: u64, to: u64) -> Result<Vec<Block>, NodeError> {
         self.rt.block_on(futures::stream::iter(from..=to).map(|h| self.block(h)).buffered(IN_FLIGHT).try_collect())
+    }
+
+    fn syncing(&self) -> Result<Option<String>, NodeError> {
+        let reply: serde_json::Value = self.rt.block_on(self.get("eth_syncing", ()))?;
+        syncing_of(&reply)
     }
 
     fn token_decimals(&self, contract: &str) -> Result<Option<u8>, NodeError> {

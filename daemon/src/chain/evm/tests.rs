@@ -24,6 +24,10 @@ struct FakeNode {
     chain: Mutex<Vec<Block>>,
     down: AtomicBool,
     chain_id: u64,
+    /// What `eth_syncing` says.
+    syncing: Mutex<Option<String>>,
+    /// Blocks the node knows off its best chain.
+    stale: Mutex<Vec<Block>>,
 }
 
 impl FakeNode {
@@ -61,8 +65,18 @@ impl FakeNode {
         });
     }
 
+    /// Drops the blocks above `height` from the best chain (the node still knows them).
     fn truncate(&self, height: u64) {
-        self.chain.lock().unwrap().truncate(height as usize + 1);
+        let gone = self.chain.lock().unwrap().split_off(height as usize + 1);
+        self.stale.lock().unwrap().extend(gone);
+    }
+
+    /// The node as restarted from an older copy of its data: its top `n` blocks are gone
+    /// (returned, to give back as it catches up).
+    fn lose_top(&self, n: usize) -> Vec<Block> {
+        let mut chain = self.chain.lock().unwrap();
+        let keep = chain.len() - n;
+        chain.split_off(keep)
     }
 
     fn up(&self) -> Result<std::sync::MutexGuard<'_, Vec<Block>>, NodeError> {
@@ -91,8 +105,16 @@ impl EvmNode for FakeNode {
     fn header(&self, number: u64) -> Result<Option<HeadRef>, NodeError> {
         Ok(self.up()?.get(number as usize).map(head_ref))
     }
+    fn block_by_hash(&self, hash: &str) -> Result<Option<HeadRef>, NodeError> {
+        let stale = self.stale.lock().unwrap().clone();
+        let chain = self.up()?;
+        Ok(chain.iter().chain(&stale).map(head_ref).find(|b| b.hash == hash))
+    }
     fn token_decimals(&self, contract: &str) -> Result<Option<u8>, NodeError> {
         self.up().map(|_| (contract == TOKEN).then_some(6))
+    }
+    fn syncing(&self) -> Result<Option<String>, NodeError> {
+        self.up().map(|_| self.syncing.lock().unwrap().clone())
     }
     fn blocks(&self, from: u64, to: u64) -> Result<Vec<Block>, NodeError> {
         let chain = self.up()?;
@@ -231,7 +253,8 @@ fn a_reorg_deeper_than_the_window_stops_the_chain() {
     }
     match r.follower.sync() {
         Err(FollowError::Fatal(e @ Fatal::DeepReorg { .. })) => {
-            assert!(e.to_string().contains("reorg deeper than the reorg window (3 blocks)"), "{e}")
+            assert!(e.to_string().contains("reorg deeper than the reorg window (3 blocks)"), "{e}");
+            assert!(e.to_string().contains("paywatch chain rewind --chain eth"), "the way out is named: {e}");
         }
         other => panic!("expected a fatal error, got {other:?}"),
     }
@@ -268,4 +291,77 @@ fn token_decimals_that_disagree_with_the_contract_stop_the_chain() {
         }
         other => panic!("expected a fatal error, got {other:?}"),
     }
+}
+
+/// A node behind our head on our own chain (a load balancer switching to a lagging backend)
+/// is waited for; only another block at a height we hold reverses.
+#[test]
+fn a_node_behind_us_is_waited_for_and_only_a_real_reorg_reverses() {
+    let mut r = rig(10, None, 31337);
+    r.follower.sync().unwrap();
+    r.node.mine(&[(7, 5)], 0); // 5
+    r.node.mine(&[], 0); // 6
+    r.follower.sync().unwrap();
+    let paid = r.kinds();
+    assert_eq!(paid, ["payment.detected", "payment.confirmed", "payment.confirmed"]);
+    let lost = r.node.lose_top(2);
+    r.follower.sync().unwrap();
+    assert_eq!(r.kinds(), paid, "nothing reversed");
+    let detail = r.follower.ok_detail().unwrap();
+    assert!(detail.contains("waiting for the node (2 blocks behind, on this chain)"), "{detail}");
+    r.node.chain.lock().unwrap().extend(lost);
+    r.follower.sync().unwrap();
+    assert_eq!(r.kinds(), paid);
+    // The lagging backend mines another block 5: its chain replaces ours from 5.
+    r.node.lose_top(2);
+    r.node.mine(&[], 1);
+    r.follower.sync().unwrap();
+    assert_eq!(r.kinds()[3..], ["payment.reversed"]);
+    assert_eq!(r.payment(7).status, PaymentStatus::Reversed);
+    // A node that knows our head but has it off its best chain: disconnected at once.
+    r.node.mine(&[(8, 5)], 2);
+    r.follower.sync().unwrap();
+    assert_eq!(r.kinds()[4..], ["payment.detected", "payment.confirmed"]);
+    r.node.truncate(5);
+    r.follower.sync().unwrap();
+    assert_eq!(r.kinds()[6..], ["payment.reversed"]);
+    assert_eq!(r.payment(8).status, PaymentStatus::Reversed);
+}
+
+/// More than the window behind, or `eth_syncing`: `degraded` (transient), never fatal; followed
+/// again once the node caught up.
+#[test]
+fn a_node_far_behind_or_syncing_is_degraded_never_fatal_and_resumes() {
+    let mut r = rig(2, None, 31337);
+    r.follower.sync().unwrap();
+    for i in 0..5 {
+        r.node.mine(&[], i);
+    }
+    r.follower.sync().unwrap(); // head 9
+    let mut lost = r.node.lose_top(5);
+    let e = r.follower.sync().unwrap_err();
+    assert!(matches!(&e, FollowError::Transient(Transient::NodeSyncing { behind: 5, tip: 9, .. })), "{e}");
+    assert!(e.to_string().starts_with("node syncing, 5 blocks behind our tip 9 (more than reorg_window = 2"), "{e}");
+    r.node.chain.lock().unwrap().extend(lost.drain(..4));
+    *r.node.syncing.lock().unwrap() = Some("eth_syncing: at block 8 of 9".into());
+    let e = r.follower.sync().unwrap_err();
+    assert_eq!(e.to_string(), "node syncing, 1 blocks behind our tip 9 (eth_syncing: at block 8 of 9)");
+    *r.node.syncing.lock().unwrap() = None;
+    r.node.chain.lock().unwrap().extend(lost);
+    r.follower.sync().unwrap();
+    assert!(r.kinds().is_empty());
+}
+
+#[test]
+fn eth_syncing_is_false_or_the_progress() {
+    use super::node::syncing_of;
+    use serde_json::json;
+    assert_eq!(syncing_of(&json!(false)).unwrap(), None);
+    let progress = json!({"startingBlock": "0x0", "currentBlock": "0x10", "highestBlock": "0x20"});
+    assert_eq!(syncing_of(&progress).unwrap().as_deref(), Some("eth_syncing: at block 16 of 32"));
+    assert_eq!(
+        syncing_of(&json!({"stage": "headers"})).unwrap().as_deref(),
+        Some("eth_syncing: {\"stage\":\"headers\"}")
+    );
+    assert!(syncing_of(&json!(true)).unwrap_err().0.contains("unexpected reply true"));
 }
