@@ -10,6 +10,7 @@
 
 mod create;
 mod machine;
+mod pool;
 mod refunds;
 mod state;
 

@@ -4,7 +4,7 @@
 use super::create::emit;
 use super::machine::{evaluate, transition_events, Overflow, Paid, State, Terms};
 use super::{Invoices, TIMER_MONITORING_END};
-use crate::db::{Batch, Db, DbError, InvoiceRecord, InvoiceStatus, PaymentRecord, PaymentStatus, RefundStatus};
+use crate::db::{Batch, Db, DbError, InvoiceRecord, PaymentRecord, PaymentStatus, RefundStatus};
 use crate::events::{self, EventKind};
 use crate::index::{HookGuard, PaymentHook};
 use paywatch_plugin_api::amount::Amount;
@@ -183,22 +183,5 @@ impl Invoices {
         }
         db.write(batch)?;
         Ok(due.len())
-    }
-
-    /// After the monitoring window: an invoice nothing was ever paid to stops watching its
-    /// address, which may then be handed out again.
-    fn release(&self, batch: &mut Batch<'_>, mut inv: InvoiceRecord) -> Result<(), DbError> {
-        let settled_like = matches!(inv.status, InvoiceStatus::Processing | InvoiceStatus::Settled);
-        if inv.released || settled_like || !self.db().watch_payments(inv.watch_id, 1)?.is_empty() {
-            return Ok(());
-        }
-        if let Some(w) = self.db().watch(inv.watch_id)? {
-            self.inner.watches.unstage(batch, &w);
-        }
-        if let Some(index) = inv.address_index {
-            batch.put_free_address(&inv.store, &inv.asset, index, &inv.address);
-        }
-        inv.released = true;
-        batch.put_invoice(&inv)
     }
 }
