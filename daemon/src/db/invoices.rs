@@ -241,8 +241,10 @@ impl Db {
             if !k.starts_with(&prefix) || out.len() >= limit {
                 break;
             }
-            let index =
-                k[prefix.len()..].try_into().map(u32::from_be_bytes).map_err(|_| corrupt(CF_ADDRESSES, &k, "bad index"))?;
+            let index = k[prefix.len()..]
+                .try_into()
+                .map(u32::from_be_bytes)
+                .map_err(|_| corrupt(CF_ADDRESSES, &k, "bad index"))?;
             out.push((index, String::from_utf8_lossy(&v).into_owned()));
         }
         Ok(out)

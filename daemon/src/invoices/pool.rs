@@ -146,10 +146,10 @@ impl Invoices {
         asset: &AssetInfo,
         policy: &StorePolicy,
     ) -> Result<Allocated, InvoiceError> {
-        let receive = policy.receive.get(asset_id).ok_or_else(|| InvoiceError::NoReceiveConfig {
-            store: store.to_string(),
-            asset: asset_id.to_string(),
-        })?;
+        let receive = policy
+            .receive
+            .get(asset_id)
+            .ok_or_else(|| InvoiceError::NoReceiveConfig { store: store.to_string(), asset: asset_id.to_string() })?;
         let src = PluginSource { invoices: self, store, asset, receive };
         allocate(self.db(), batch, (store, asset_id), receive, &src)
     }
