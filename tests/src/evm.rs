@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 
 /// Anvil's first dev account: deploys the tokens, holds their supply, pays.
 pub const DEV0: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+/// Anvil's second and third dev accounts (funded, unlocked).
+pub const DEV1: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+pub const DEV2: &str = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC";
 /// The account xpub (m/44'/60'/0') of anvil's dev mnemonic: its `/0/i` are the dev accounts.
 pub const DEV_XPUB: &str =
     "xpub6Ce9NcJvTk36xtLSrJLZqE7wtgA5deCeYs7rSQtreh4cj6ByPtrg9sD7V2FNFLPnf8heNP3FGkeV9qwfzvZNSd54JoNXVsXFYSYwHsnJxqP";

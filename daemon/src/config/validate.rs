@@ -335,6 +335,7 @@ fn evm_node(t: &mut Table<'_>, issues: &mut Issues) -> Option<EvmNode> {
             Traces::Off
         }
     };
+    let verify_blocks = t.bool_or("verify_blocks", true, issues);
     Some(EvmNode {
         chain_id: chain_id.filter(|c| *c > 0)?,
         ws_url: ws_url?,
@@ -342,6 +343,7 @@ fn evm_node(t: &mut Table<'_>, issues: &mut Issues) -> Option<EvmNode> {
         rpc_timeout_secs,
         poll_secs,
         traces,
+        verify_blocks,
     })
 }
 
