@@ -1,7 +1,8 @@
 //! EVM end to end on a real anvil with real ERC-20 contracts: Ether and token payments,
 //! reverted transactions, unconfigured tokens, `anvil_reorg`, a node restarted from `--state`
 //! with the WebSocket dropped, daemon downtime, invoices in ETH and in a token, blocks of each
-//! transaction type verified against their headers, and Ether paid by contracts from traces.
+//! transaction type verified against their headers, and Ether paid by contracts from traces
+//! (a 200-deep call stack included).
 
 use paywatch_tests::daemon::SHOP1_KEY;
 use paywatch_tests::evm::{fresh_address, EthOptions, EthRig, DEV0, DEV1, DEV2, DEV_XPUB};
@@ -346,6 +347,31 @@ async fn blocks_with_each_transaction_type_are_verified_and_followed() {
     }
     rig.wait_synced().await.unwrap();
     assert!(!rig.daemon.log().contains("checked by their header hash only"), "anvil's blocks are checked in full");
+}
+
+/// A contract that calls itself 200 deep, passing its value down, and pays a watched address at
+/// the bottom: the `callTracer` reply nests 201 calls (serde_json's default recursion limit gave
+/// up at about 63, and the block was retried forever). With `traces = "geth"` the chain keeps
+/// following and the payment is credited as the transaction's 201st internal transfer.
+#[tokio::test]
+async fn a_payment_at_the_bottom_of_a_200_deep_call_stack_is_credited_from_geth_traces() {
+    let opts = EthOptions { confirmations: Some(1), traces: Some("geth"), ..Default::default() };
+    let rig = EthRig::start_with(opts).await.unwrap();
+    let w = fresh_address(70);
+    rig.watch(SHOP, &w, 1).await.unwrap();
+    let contract = paywatch_tests::evm::deploy_recursive(&rig.node).await.unwrap();
+    let deep = paywatch_tests::evm::recurse(&rig.node, &contract, 200, &w, 777).await.unwrap();
+    let r = paywatch_tests::evm::receipt(&rig.node, &deep).await.unwrap();
+    assert_eq!(r["status"], "0x1", "the calls went down to the bottom: {r}");
+    // A direct payment afterwards: once it is in, the deep transaction's block was followed.
+    let marker = rig.send_eth(&w, 3).await.unwrap();
+    let evs = rig.daemon.wait_events(SHOP, "the marker payment", |e| !of_tx(e, &marker).is_empty()).await.unwrap();
+    let got = of_tx(&evs, &deep);
+    assert_eq!(kinds(&got), ["payment.detected", "payment.confirmed"], "{evs:#?}");
+    let d = &evs.iter().find(|e| e["data"]["txid"] == deep).unwrap()["data"];
+    assert_eq!((d["amount_base"].as_str(), d["asset"].as_str()), (Some("777"), Some("ETH")), "{d}");
+    assert_eq!(d["index"].as_u64(), Some(u32::MAX as u64 - 1 - 200), "200 value calls above it, one per level");
+    rig.wait_synced().await.unwrap();
 }
 
 /// A token configured with other decimals than its contract's `decimals()` would misstate every
