@@ -208,14 +208,20 @@ async fn a_restart_mid_invoice_and_an_expiry_while_down_lose_nothing() {
     invoice_events(&rig, short["id"].as_str().unwrap(), "expired at start", |k| has(k, "invoice.expired")).await;
 }
 
+/// An invoice for 0.004 BTC, paid and settled (one confirmation); its id.
+async fn settled_invoice(rig: &BtcRig, order_id: &str) -> String {
+    let inv = invoice(rig, json!({"asset": "BTC", "amount": "0.004", "order_id": order_id})).await;
+    let id = inv["id"].as_str().unwrap().to_string();
+    rig.send(inv["address"].as_str().unwrap(), 0.004).unwrap();
+    rig.mine(1).unwrap();
+    invoice_events(rig, &id, "settled", |k| has(k, "invoice.settled")).await;
+    id
+}
+
 #[tokio::test]
 async fn a_refund_is_claimed_by_token_paid_by_the_merchant_and_completed() {
     let rig = rig().await;
-    let inv = invoice(&rig, json!({"asset": "BTC", "amount": "0.004", "order_id": "refund"})).await;
-    let id = inv["id"].as_str().unwrap();
-    rig.send(inv["address"].as_str().unwrap(), 0.004).unwrap();
-    rig.mine(1).unwrap();
-    invoice_events(&rig, id, "settled", |k| has(k, "invoice.settled")).await;
+    let id = &settled_invoice(&rig, "refund").await;
     // More than was paid is refused; a refund without an address gets a claim token.
     let (status, e) =
         call(&rig, Method::POST, &format!("/v1/invoices/{id}/refunds"), Some(json!({"amount": "0.005"}))).await;
@@ -345,11 +351,7 @@ async fn only_confirmed_payments_made_in_time_are_refundable_and_the_others_are_
 #[tokio::test]
 async fn two_refunds_to_one_address_are_completed_by_payments_of_their_own() {
     let rig = rig().await;
-    let inv = invoice(&rig, json!({"asset": "BTC", "amount": "0.004", "order_id": "two-refunds"})).await;
-    let id = inv["id"].as_str().unwrap();
-    rig.send(inv["address"].as_str().unwrap(), 0.004).unwrap();
-    rig.mine(1).unwrap();
-    invoice_events(&rig, id, "settled", |k| has(k, "invoice.settled")).await;
+    let id = &settled_invoice(&rig, "two-refunds").await;
     let customer = rig.new_address().unwrap();
     let mut refunds = Vec::new();
     for reason in ["first book", "second book"] {
