@@ -4,7 +4,7 @@
 
 use super::refundable::received;
 use super::{request_hash, InvoiceError, Invoices};
-use crate::db::{Batch, InvoiceRecord, PaymentRecord, RefundRecord, RefundStatus, WatchRecord};
+use crate::db::{Batch, DbError, InvoiceRecord, PaymentRecord, RefundRecord, RefundStatus, WatchRecord};
 use crate::events::{self, EventKind};
 use crate::index::StagedWatch;
 use paywatch_plugin_api::amount::Amount;
@@ -56,22 +56,23 @@ impl Refundability {
     }
 
     /// What the payments listed apart add up to, said in the asset's unit for an error.
-    fn aside(&self) -> String {
-        let sum = |ps: &[PaymentRecord]| {
-            let amounts = ps.iter().map(PaymentRecord::base_amount).filter_map(Result::ok);
-            Amount::checked_sum(amounts).unwrap_or(Amount::MAX).to_units_string(self.invoice.decimals)
+    fn aside(&self) -> Result<String, DbError> {
+        let sum = |ps: &[PaymentRecord]| -> Result<String, DbError> {
+            let amounts = ps.iter().map(PaymentRecord::base_amount).collect::<Result<Vec<_>, _>>()?;
+            // Only said: a sum past 2^256 − 1 base units is said as that.
+            Ok(Amount::checked_sum(amounts).unwrap_or(Amount::MAX).to_units_string(self.invoice.decimals))
         };
         let mut parts = Vec::new();
         if !self.late.is_empty() {
-            parts.push(format!("{} paid after expiry", sum(&self.late)));
+            parts.push(format!("{} paid after expiry", sum(&self.late)?));
         }
         if !self.unconfirmed.is_empty() {
-            parts.push(format!("{} without its confirmations yet", sum(&self.unconfirmed)));
+            parts.push(format!("{} without its confirmations yet", sum(&self.unconfirmed)?));
         }
-        match parts.is_empty() {
+        Ok(match parts.is_empty() {
             true => String::new(),
             false => format!(" (not refundable: {})", parts.join(", ")),
-        }
+        })
     }
 }
 
@@ -125,7 +126,7 @@ impl Invoices {
             return Err(InvoiceError::RefundTooLarge {
                 asked: req.amount.trim().to_string(),
                 available: available.to_units_string(asset.decimals),
-                aside: refundability.aside(),
+                aside: refundability.aside()?,
             });
         }
         let inv = refundability.invoice;

@@ -6,7 +6,7 @@
 
 use super::normalize::{hash_str, normalize, RpcBlock, RpcHeader, RpcReceipt};
 use super::traces::{self, ParityTrace};
-use super::verify::{verify, Checked};
+use super::verify::{verify, Checked, VerifyError};
 use crate::config::Traces;
 use alloy::rpc::client::{ClientBuilder, RpcClient};
 use alloy::transports::{RpcError, TransportErrorKind};
@@ -142,7 +142,10 @@ impl RpcNode {
             .map_err(|e| unreadable("receipt", e))?;
         let mut out = normalize(&block, &receipts).map_err(NodeError)?;
         if self.verify_blocks {
-            self.checked(verify(raw.get(), &raw_receipts).map_err(|e| NodeError(e.to_string()))?);
+            self.checked(verify(raw.get(), &raw_receipts).map_err(|e| match e {
+                VerifyError::HeaderUnreadable(_) => NodeError(format!("block {number}: {e}")),
+                e => NodeError(e.to_string()),
+            })?);
         }
         out.internal = self.internal(&block).await?;
         Ok(out)

@@ -30,6 +30,8 @@ pub(crate) enum Checked {
 /// block is fetched again, and the chain is `degraded` with this message meanwhile.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum VerifyError {
+    #[error("the block's header cannot be read: {0}")]
+    HeaderUnreadable(String),
     #[error("block {number} {hash}: cannot be checked: {reason}")]
     Unreadable { number: u64, hash: B256, reason: String },
     #[error("block {number}: its header hashes to {computed}, not to {hash} as the node says")]
@@ -51,8 +53,9 @@ struct TxMeta {
     #[serde(rename = "type", default)]
     ty: U64,
     hash: B256,
-    r: U256,
-    s: U256,
+    /// The signature; other chains' types may have none.
+    r: Option<U256>,
+    s: Option<U256>,
     v: Option<U256>,
     y_parity: Option<U64>,
 }
@@ -89,20 +92,16 @@ const LAST_ETHEREUM_TYPE: u64 = 4;
 /// Checks a block (the node's JSON, with full transactions) and its receipts (in transaction
 /// order; their count and hashes are `normalize`'s to check) against its header.
 pub(crate) fn verify(block: &str, receipts: &[Box<RawValue>]) -> Result<Checked, VerifyError> {
-    let header: Header = serde_json::from_str(block).map_err(|e| VerifyError::Unreadable {
-        number: 0,
-        hash: B256::ZERO,
-        reason: format!("header: {e}"),
-    })?;
+    let header: Header = serde_json::from_str(block).map_err(|e| VerifyError::HeaderUnreadable(e.to_string()))?;
     let number = header.number;
+    let computed = header.hash_slow();
     let unreadable = |hash, what: &str, e: serde_json::Error| VerifyError::Unreadable {
         number,
         hash,
         reason: format!("{what}: {e}"),
     };
-    let body: BlockJson = serde_json::from_str(block).map_err(|e| unreadable(B256::ZERO, "block", e))?;
+    let body: BlockJson = serde_json::from_str(block).map_err(|e| unreadable(computed, "block", e))?;
     let hash = body.hash;
-    let computed = header.hash_slow();
     if computed != hash {
         return Err(VerifyError::HeaderHash { number, hash, computed });
     }
@@ -141,6 +140,7 @@ pub(crate) fn verify(block: &str, receipts: &[Box<RawValue>]) -> Result<Checked,
 /// transactions root are taken over).
 fn encode_tx(ty: u64, meta: &TxMeta, json: &str) -> Result<Vec<u8>, serde_json::Error> {
     use serde::de::Error;
+    let (r, s) = meta.r.zip(meta.s).ok_or_else(|| Error::custom("no signature (r, s)"))?;
     let typed_parity = || match (meta.y_parity, meta.v) {
         (Some(p), _) => Ok(p == U64::from(1)),
         (None, Some(v)) if v <= U256::from(1) => Ok(v == U256::from(1)),
@@ -152,16 +152,12 @@ fn encode_tx(ty: u64, meta: &TxMeta, json: &str) -> Result<Vec<u8>, serde_json::
             let v = meta.v.and_then(|v| u128::try_from(v).ok()).ok_or_else(|| Error::custom("no v"))?;
             let (parity, chain_id) = from_eip155_value(v).ok_or_else(|| Error::custom(format!("v {v}")))?;
             let tx = TxLegacy { chain_id, ..serde_json::from_str(json)? };
-            tx.eip2718_encode(&Signature::new(meta.r, meta.s, parity), &mut out);
+            tx.eip2718_encode(&Signature::new(r, s, parity), &mut out);
         }
-        1 => serde_json::from_str::<TxEip2930>(json)?
-            .eip2718_encode(&Signature::new(meta.r, meta.s, typed_parity()?), &mut out),
-        2 => serde_json::from_str::<TxEip1559>(json)?
-            .eip2718_encode(&Signature::new(meta.r, meta.s, typed_parity()?), &mut out),
-        3 => serde_json::from_str::<TxEip4844>(json)?
-            .eip2718_encode(&Signature::new(meta.r, meta.s, typed_parity()?), &mut out),
-        _ => serde_json::from_str::<TxEip7702>(json)?
-            .eip2718_encode(&Signature::new(meta.r, meta.s, typed_parity()?), &mut out),
+        1 => serde_json::from_str::<TxEip2930>(json)?.eip2718_encode(&Signature::new(r, s, typed_parity()?), &mut out),
+        2 => serde_json::from_str::<TxEip1559>(json)?.eip2718_encode(&Signature::new(r, s, typed_parity()?), &mut out),
+        3 => serde_json::from_str::<TxEip4844>(json)?.eip2718_encode(&Signature::new(r, s, typed_parity()?), &mut out),
+        _ => serde_json::from_str::<TxEip7702>(json)?.eip2718_encode(&Signature::new(r, s, typed_parity()?), &mut out),
     }
     Ok(out)
 }

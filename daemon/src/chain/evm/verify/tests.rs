@@ -84,7 +84,8 @@ fn a_block_with_another_chains_transaction_type_is_checked_by_its_header_only() 
     let (mut b, r) = block(7, &every_type());
     // An OP-stack deposit: not re-encodable here, so the roots are not checked.
     b["transactions"][1]["type"] = json!("0x7e");
-    assert_eq!(check(&b, &r), Ok(Checked::HeaderOnly { tx_type: 0x7e }));
+    b["transactions"][1].as_object_mut().unwrap().retain(|k, _| !["r", "s", "v", "yParity"].contains(&k.as_str()));
+    assert_eq!(check(&b, &r), Ok(Checked::HeaderOnly { tx_type: 0x7e }), "it needs no signature");
     b["gasLimit"] = json!("0x1");
     assert!(matches!(check(&b, &r), Err(VerifyError::HeaderHash { .. })), "its header is still checked");
 }
@@ -98,4 +99,10 @@ fn unreadable_json_is_an_error_naming_the_block() {
     let (b, mut r) = block(7, &[pay(2, 5)]);
     r[0].as_object_mut().unwrap().remove("status");
     assert!(check(&b, &r).unwrap_err().to_string().contains("neither status nor root"));
+    let (mut b, r) = block(7, &[pay(2, 5)]);
+    b["transactions"][0].as_object_mut().unwrap().remove("s");
+    assert!(check(&b, &r).unwrap_err().to_string().ends_with("transaction 0: no signature (r, s)"));
+    let (mut b, r) = block(7, &[pay(2, 5)]);
+    b["number"] = json!("seven");
+    assert!(matches!(check(&b, &r), Err(VerifyError::HeaderUnreadable(_))));
 }
