@@ -179,6 +179,14 @@ impl EvmFetched {
     pub fn normalize_and_encode(&self) -> Result<Vec<u8>, String> {
         self.0.normalize().map(|b| b.encode())
     }
+
+    /// The block (node JSON) checked against its header as the RPC client checks it with
+    /// `verify_blocks` on: header hash, transaction hashes, transactions and receipts roots.
+    /// `true` when checked in full, `false` when by header hash only (a transaction type that is
+    /// not Ethereum's); the error names the block and what did not match.
+    pub fn verify(block: &str, receipts: &str) -> Result<bool, String> {
+        crate::chain::EvmFetched::verify(block, receipts)
+    }
 }
 
 /// The follower's verification of a Bitcoin mainnet block, as it runs after a scan: header

@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 
 /// Anvil's first dev account: deploys the tokens, holds their supply, pays.
 pub const DEV0: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+/// Anvil's second and third dev accounts (funded, unlocked).
+pub const DEV1: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+pub const DEV2: &str = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC";
 /// The account xpub (m/44'/60'/0') of anvil's dev mnemonic: its `/0/i` are the dev accounts.
 pub const DEV_XPUB: &str =
     "xpub6Ce9NcJvTk36xtLSrJLZqE7wtgA5deCeYs7rSQtreh4cj6ByPtrg9sD7V2FNFLPnf8heNP3FGkeV9qwfzvZNSd54JoNXVsXFYSYwHsnJxqP";
@@ -227,6 +230,37 @@ pub async fn release(node: &Anvil, splitter: &str, account: &str) -> Result<Stri
     let selector = hex::encode(&paywatch_evm_common::address::keccak256(b"release(address)")[..4]);
     let data = format!("0x{selector}{}", word_addr(account)?);
     send(node, json!({"from": DEV0, "to": splitter, "data": data, "gas": "0x30000"})).await
+}
+
+/// A contract that calls itself with the value it got until `depth` reaches 0, then sends the
+/// value to `to`: calldata `depth (u256) ‖ to (address word)`; any failed call reverts it all.
+/// Assembled by hand (offsets in the comments), so no compiler is needed.
+const RECURSIVE_RUNTIME: &str = concat!(
+    "600035",                                         // 00 depth = calldataload(0)
+    "8015602657",                                     // 03 if depth == 0: jump to bottom (0x26)
+    "6001900360005260203560205260006000604060003430", // 08 mem = (depth - 1, to); args (0, 64) to self, value
+    "5af115603b5700",                                 // 1f call(gas, …); on failure jump to 0x3b (revert); stop
+    "5b50600060006000600034602035",                   // 26 bottom: pop; no args, value, to = calldataload(32)
+    "5af115603b5700",                                 // 34 call(gas, to, value); on failure revert; stop
+    "5b600080fd",                                     // 3b revert
+);
+
+/// Deploys the contract of [`recurse`]; its address.
+pub async fn deploy_recursive(node: &Anvil) -> Result<String> {
+    let len = RECURSIVE_RUNTIME.len() / 2;
+    // codecopy(0, 12, len); return(0, len): the 12-byte constructor, then the runtime.
+    let init = format!("0x60{len:02x}600c600039 60{len:02x}6000f3{RECURSIVE_RUNTIME}").replace(' ', "");
+    let h = send(node, json!({"from": DEV0, "data": init, "gas": "0x100000"})).await?;
+    let r = receipt(node, &h).await?;
+    Ok(r["contractAddress"].as_str().with_context(|| format!("recursive contract not deployed: {r}"))?.to_string())
+}
+
+/// Calls the [`deploy_recursive`] contract with `wei` from the first dev account: it calls
+/// itself `depth` times, then pays `to`. The tx hash (mined, successful or not).
+pub async fn recurse(node: &Anvil, contract: &str, depth: u128, to: &str, wei: u128) -> Result<String> {
+    let data = format!("0x{}{}", word(depth), word_addr(to)?);
+    let tx = json!({"from": DEV0, "to": contract, "data": data, "value": format!("{wei:#x}"), "gas": "0x1312d00"});
+    send(node, tx).await
 }
 
 /// Deploys `ERC20PresetMinterPauser(name, symbol)` from the first dev account and mints it

@@ -1,9 +1,11 @@
 //! EVM end to end on a real anvil with real ERC-20 contracts: Ether and token payments,
 //! reverted transactions, unconfigured tokens, `anvil_reorg`, a node restarted from `--state`
-//! with the WebSocket dropped, daemon downtime, and invoices in ETH and in a token.
+//! with the WebSocket dropped, daemon downtime, invoices in ETH and in a token, blocks of each
+//! transaction type verified against their headers, and Ether paid by contracts from traces
+//! (a 200-deep call stack included).
 
 use paywatch_tests::daemon::SHOP1_KEY;
-use paywatch_tests::evm::{fresh_address, EthOptions, EthRig, DEV0, DEV_XPUB};
+use paywatch_tests::evm::{fresh_address, EthOptions, EthRig, DEV0, DEV1, DEV2, DEV_XPUB};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -321,6 +323,60 @@ async fn ether_sent_by_a_contract_is_credited_from_traces() {
         assert_eq!((d["amount"].as_str(), d["asset"].as_str()), (Some("1"), Some("ETH")), "{traces:?}");
         assert_eq!(d["index"].as_u64(), Some(u32::MAX as u64 - 1), "the first internal transfer of its tx");
     }
+}
+
+/// With `verify_blocks` on (the default) every block is checked against its header before it
+/// is scanned: legacy, EIP-2930 and EIP-1559 transactions (anvil's types) are re-encoded and
+/// hashed to the header's roots, and their payments come through.
+#[tokio::test]
+async fn blocks_with_each_transaction_type_are_verified_and_followed() {
+    let rig = EthRig::start_with(EthOptions { confirmations: Some(1), ..Default::default() }).await.unwrap();
+    let (a, b, c) = (fresh_address(80), fresh_address(81), fresh_address(82));
+    for w in [&a, &b, &c] {
+        rig.watch(SHOP, w, 1).await.unwrap();
+    }
+    // One sender per type (anvil's miner orders one sender's mixed types by fee, not nonce).
+    let send = |tx: Value| paywatch_tests::evm::send(&rig.node, tx);
+    let legacy = send(json!({"from": DEV1, "to": a, "value": "0x10", "gasPrice": "0x77359400", "type": "0x0"}));
+    let legacy = legacy.await.unwrap();
+    let access = json!([{"address": b, "storageKeys": [format!("0x{:064x}", 1)]}]);
+    let eip2930 = send(json!({"from": DEV2, "to": b, "value": "0x20", "gasPrice": "0x77359400", "type": "0x1",
+                              "accessList": access}));
+    let eip2930 = eip2930.await.unwrap();
+    let eip1559 = rig.send_eth(&c, 0x30).await.unwrap();
+    let evs = rig.daemon.wait_events(SHOP, "three payments", |e| !of_tx(e, &eip1559).is_empty()).await.unwrap();
+    for (tx, ty) in [(&legacy, "0x0"), (&eip2930, "0x1"), (&eip1559, "0x2")] {
+        let t = rig.node.rpc("eth_getTransactionByHash", json!([tx])).await.unwrap();
+        assert_eq!(t["type"], ty, "{t}");
+        assert_eq!(kinds(&of_tx(&evs, tx)), ["payment.detected", "payment.confirmed"], "type {ty}: {evs:#?}");
+    }
+    rig.wait_synced().await.unwrap();
+    assert!(!rig.daemon.log().contains("checked by their header hash only"), "anvil's blocks are checked in full");
+}
+
+/// A contract that calls itself 200 deep, passing its value down, and pays a watched address at
+/// the bottom: the `callTracer` reply nests 201 calls (serde_json's default recursion limit gave
+/// up at about 63, and the block was retried forever). With `traces = "geth"` the chain keeps
+/// following and the payment is credited as the transaction's 201st internal transfer.
+#[tokio::test]
+async fn a_payment_at_the_bottom_of_a_200_deep_call_stack_is_credited_from_geth_traces() {
+    let opts = EthOptions { confirmations: Some(1), traces: Some("geth"), ..Default::default() };
+    let rig = EthRig::start_with(opts).await.unwrap();
+    let w = fresh_address(70);
+    rig.watch(SHOP, &w, 1).await.unwrap();
+    let contract = paywatch_tests::evm::deploy_recursive(&rig.node).await.unwrap();
+    let deep = paywatch_tests::evm::recurse(&rig.node, &contract, 200, &w, 777).await.unwrap();
+    let r = paywatch_tests::evm::receipt(&rig.node, &deep).await.unwrap();
+    assert_eq!(r["status"], "0x1", "the calls went down to the bottom: {r}");
+    // A direct payment afterwards: once it is in, the deep transaction's block was followed.
+    let marker = rig.send_eth(&w, 3).await.unwrap();
+    let evs = rig.daemon.wait_events(SHOP, "the marker payment", |e| !of_tx(e, &marker).is_empty()).await.unwrap();
+    let got = of_tx(&evs, &deep);
+    assert_eq!(kinds(&got), ["payment.detected", "payment.confirmed"], "{evs:#?}");
+    let d = &evs.iter().find(|e| e["data"]["txid"] == deep).unwrap()["data"];
+    assert_eq!((d["amount_base"].as_str(), d["asset"].as_str()), (Some("777"), Some("ETH")), "{d}");
+    assert_eq!(d["index"].as_u64(), Some(u32::MAX as u64 - 1 - 200), "200 value calls above it, one per level");
+    rig.wait_synced().await.unwrap();
 }
 
 /// A token configured with other decimals than its contract's `decimals()` would misstate every

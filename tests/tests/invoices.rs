@@ -1,6 +1,7 @@
-//! Invoices end to end on the real regtest node: fresh addresses from the store's descriptor,
-//! statuses driven by real payments, confirmations, reorgs, the clock and restarts; refunds
-//! claimed by token and paid from the node's wallet; bad input.
+//! Invoices end to end on the real regtest node: fresh addresses from the store's descriptor
+//! (and another after it changes), statuses driven by real payments, confirmations, reorgs, the
+//! clock and restarts; refunds claimed by token and paid from the node's wallet, what is
+//! refundable, two refunds to one address; bad input.
 
 use bitcoincore_rpc::RpcApi;
 use paywatch_tests::btc::{BtcRig, SHOP3_KEY};
@@ -207,14 +208,20 @@ async fn a_restart_mid_invoice_and_an_expiry_while_down_lose_nothing() {
     invoice_events(&rig, short["id"].as_str().unwrap(), "expired at start", |k| has(k, "invoice.expired")).await;
 }
 
+/// An invoice for 0.004 BTC, paid and settled (one confirmation); its id.
+async fn settled_invoice(rig: &BtcRig, order_id: &str) -> String {
+    let inv = invoice(rig, json!({"asset": "BTC", "amount": "0.004", "order_id": order_id})).await;
+    let id = inv["id"].as_str().unwrap().to_string();
+    rig.send(inv["address"].as_str().unwrap(), 0.004).unwrap();
+    rig.mine(1).unwrap();
+    invoice_events(rig, &id, "settled", |k| has(k, "invoice.settled")).await;
+    id
+}
+
 #[tokio::test]
 async fn a_refund_is_claimed_by_token_paid_by_the_merchant_and_completed() {
     let rig = rig().await;
-    let inv = invoice(&rig, json!({"asset": "BTC", "amount": "0.004", "order_id": "refund"})).await;
-    let id = inv["id"].as_str().unwrap();
-    rig.send(inv["address"].as_str().unwrap(), 0.004).unwrap();
-    rig.mine(1).unwrap();
-    invoice_events(&rig, id, "settled", |k| has(k, "invoice.settled")).await;
+    let id = &settled_invoice(&rig, "refund").await;
     // More than was paid is refused; a refund without an address gets a claim token.
     let (status, e) =
         call(&rig, Method::POST, &format!("/v1/invoices/{id}/refunds"), Some(json!({"amount": "0.005"}))).await;
@@ -270,6 +277,147 @@ async fn a_refund_is_claimed_by_token_paid_by_the_merchant_and_completed() {
     )
     .await;
     assert_eq!(status, 422);
+}
+
+/// What the refundable endpoint says of an invoice (refundable, received, late and
+/// unconfirmed txids).
+async fn refundable(rig: &BtcRig, id: &str) -> (String, String, Vec<String>, Vec<String>) {
+    let (status, r) = call(rig, Method::GET, &format!("/v1/invoices/{id}/refundable"), None).await;
+    assert_eq!(status, 200, "{r}");
+    let txids = |k: &str| r[k].as_array().unwrap().iter().map(|p| p["txid"].as_str().unwrap().to_string()).collect();
+    let amount = |k: &str| r[k].as_str().unwrap().to_string();
+    (amount("refundable"), amount("received"), txids("late"), txids("unconfirmed"))
+}
+
+async fn refund(rig: &BtcRig, id: &str, body: Value) -> (u16, Value) {
+    call(rig, Method::POST, &format!("/v1/invoices/{id}/refunds"), Some(body)).await
+}
+
+/// Waits until the refund is `completed`; the refund.
+async fn completed_refund(rig: &BtcRig, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, r) = call(rig, Method::GET, &format!("/v1/refunds/{id}"), None).await;
+        if r["status"] == "completed" {
+            return r;
+        }
+        assert!(Instant::now() < deadline, "refund {id} not completed: {r}\nlog:\n{}", rig.daemon.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn only_confirmed_payments_made_in_time_are_refundable_and_the_others_are_listed() {
+    let rig = rig().await;
+    let inv = invoice(
+        &rig,
+        json!({"asset": "BTC", "amount": "0.003", "order_id": "rf", "confirmations": 2, "expires_in": 20}),
+    )
+    .await;
+    let (id, address) = (inv["id"].as_str().unwrap(), inv["address"].as_str().unwrap());
+    // In the mempool, then with one confirmation of two: listed, not refundable.
+    let early = rig.send(address, 0.002).unwrap();
+    invoice_events(&rig, id, "detected", |k| has(k, "invoice.payment_detected")).await;
+    assert_eq!(refundable(&rig, id).await, ("0".into(), "0".into(), vec![], vec![early.clone()]));
+    rig.mine(1).unwrap();
+    rig.wait_synced().await.unwrap();
+    assert_eq!(refundable(&rig, id).await, ("0".into(), "0".into(), vec![], vec![early.clone()]));
+    let (status, e) = refund(&rig, id, json!({"amount": "0.001", "address": rig.new_address().unwrap()})).await;
+    assert_eq!((status, e["error"]["code"].as_str()), (422, Some("refund_too_large")), "{e}");
+    let msg = e["error"]["message"].as_str().unwrap();
+    assert!(msg.ends_with("the 0 still refundable (not refundable: 0.002 without its confirmations yet)"), "{msg}");
+    // Two confirmations: refundable.
+    rig.mine(1).unwrap();
+    rig.wait_synced().await.unwrap();
+    assert_eq!(refundable(&rig, id).await, ("0.002".into(), "0.002".into(), vec![], vec![]));
+    // After expiry a payment is late: confirmed or not, it is listed and not refundable.
+    invoice_events(&rig, id, "expired", |k| has(k, "invoice.expired")).await;
+    let late = rig.send(address, 0.001).unwrap();
+    rig.mine(2).unwrap();
+    invoice_events(&rig, id, "paid_late", |k| has(k, "invoice.paid_late")).await;
+    rig.wait_synced().await.unwrap();
+    let (_, got) = call(&rig, Method::GET, &format!("/v1/invoices/{id}"), None).await;
+    assert_eq!(got["amount_paid"], "0.003", "the invoice counts the late payment as paid: {got}");
+    assert_eq!(refundable(&rig, id).await, ("0.002".into(), "0.002".into(), vec![late], vec![]));
+    let (status, e) = refund(&rig, id, json!({"amount": "0.0025", "address": rig.new_address().unwrap()})).await;
+    assert_eq!(status, 422, "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().ends_with("(not refundable: 0.001 paid after expiry)"), "{e}");
+    let (status, r) = refund(&rig, id, json!({"amount": "0.002", "address": rig.new_address().unwrap()})).await;
+    assert_eq!(status, 201, "{r}");
+    let (_, body) = call(&rig, Method::GET, &format!("/v1/invoices/{id}/refundable"), None).await;
+    assert_eq!((body["refundable"].as_str(), body["refunded_base"].as_str()), (Some("0"), Some("200000")), "{body}");
+}
+
+#[tokio::test]
+async fn two_refunds_to_one_address_are_completed_by_payments_of_their_own() {
+    let rig = rig().await;
+    let id = &settled_invoice(&rig, "two-refunds").await;
+    let customer = rig.new_address().unwrap();
+    let mut refunds = Vec::new();
+    for reason in ["first book", "second book"] {
+        let (status, r) = refund(&rig, id, json!({"amount": "0.001", "address": customer, "reason": reason})).await;
+        assert_eq!((status, r["status"].as_str()), (201, Some("awaiting_payment")), "{r}");
+        refunds.push(r["id"].as_str().unwrap().to_string());
+    }
+    // The merchant pays one of them: in the mempool nothing completes, mined the older one does.
+    let first = rig.send(&customer, 0.001).unwrap();
+    rig.wait_events(SHOP3, "the refund payment", |evs| evs.iter().any(|e| e["data"]["txid"] == first.as_str()))
+        .await
+        .unwrap();
+    let (_, r) = call(&rig, Method::GET, &format!("/v1/refunds/{}", refunds[0]), None).await;
+    assert_eq!(r["status"], "awaiting_payment", "an unconfirmed payment completes nothing: {r}");
+    rig.mine(1).unwrap();
+    assert_eq!(completed_refund(&rig, &refunds[0]).await["txid"], first.as_str());
+    rig.wait_synced().await.unwrap();
+    let (_, r) = call(&rig, Method::GET, &format!("/v1/refunds/{}", refunds[1]), None).await;
+    assert_eq!(r["status"], "awaiting_payment", "one payment completed two refunds: {r}");
+    // The second payment completes the second refund.
+    let second = rig.send(&customer, 0.001).unwrap();
+    rig.mine(1).unwrap();
+    assert_eq!(completed_refund(&rig, &refunds[1]).await["txid"], second.as_str());
+    let completed = rig.events(SHOP3).await.unwrap().into_iter().filter(|e| e["type"] == "refund.completed").count();
+    assert_eq!(completed, 2);
+}
+
+/// The address of a new invoice for `order`.
+async fn address_of(rig: &BtcRig, order: &str) -> String {
+    let inv = invoice(rig, json!({"asset": "BTC", "amount": "0.001", "order_id": order})).await;
+    inv["address"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn after_the_stores_descriptor_changes_no_address_of_the_old_one_is_handed_out() {
+    let mut rig = BtcRig::start_with(1, &shop3(2)).await.unwrap();
+    let mut old: BTreeSet<String> = BTreeSet::new();
+    for i in 0..3 {
+        old.insert(address_of(&rig, &format!("old-{i}")).await);
+    }
+    // An unpaid invoice whose address goes back to the old descriptor's pool.
+    let short = invoice(&rig, json!({"asset": "BTC", "amount": "0.001", "order_id": "short", "expires_in": 1})).await;
+    let released = short["address"].as_str().unwrap().to_string();
+    old.insert(released.clone());
+    invoice_events(&rig, short["id"].as_str().unwrap(), "expired", |k| has(k, "invoice.expired")).await;
+    tokio::time::sleep(Duration::from_secs(4)).await; // past its monitoring window (2 s)
+                                                      // The merchant moves to another branch of the key: restart on the new descriptor.
+    let config = std::fs::read_to_string(&rig.daemon.config_path).unwrap();
+    let moved = config.replace("/0/*)", "/1/*)");
+    assert_ne!(moved, config);
+    rig.daemon.stop().await.unwrap();
+    std::fs::write(&rig.daemon.config_path, &moved).unwrap();
+    rig.daemon.restart().await.unwrap();
+    let mut new = BTreeSet::new();
+    for i in 0..6 {
+        let a = address_of(&rig, &format!("new-{i}")).await;
+        assert!(!old.contains(&a), "{a} of the old descriptor was handed out again");
+        assert!(new.insert(a), "an address of the new descriptor was handed out twice");
+    }
+    // Back to the old descriptor: its released address first, then its next fresh one.
+    rig.daemon.stop().await.unwrap();
+    std::fs::write(&rig.daemon.config_path, &config).unwrap();
+    rig.daemon.restart().await.unwrap();
+    assert_eq!(address_of(&rig, "back-0").await, released, "the old pool was kept");
+    let fresh = address_of(&rig, "back-1").await;
+    assert!(!old.contains(&fresh) && !new.contains(&fresh), "{fresh} was handed out before");
 }
 
 #[tokio::test]
@@ -350,7 +498,10 @@ async fn bad_requests_are_clear_errors() {
     let (status, e) =
         call(&rig, Method::POST, &format!("/v1/invoices/{}/cancel", p["id"].as_str().unwrap()), None).await;
     assert_eq!((status, e["error"]["code"].as_str()), (409, Some("not_cancellable")));
-    // An expired claim token (claims last 2 s for shop3).
+    // An expired claim token (claims last 2 s for shop3), on a refund of the payment once it is
+    // confirmed (only then is it refundable).
+    rig.mine(1).unwrap();
+    invoice_events(&rig, p["id"].as_str().unwrap(), "settled", |k| has(k, "invoice.settled")).await;
     let (_, r) = call(
         &rig,
         Method::POST,

@@ -6,7 +6,7 @@ use super::extract::{Json, Path, Query};
 use super::{blocking, AppState};
 use crate::db::InvoiceStatus;
 use crate::events::views::{self, Sorted};
-use crate::invoices::{NewInvoice, NewRefund};
+use crate::invoices::{NewInvoice, NewRefund, Refundability};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use paywatch_plugin_api::events::{Invoice, Payment, Refund};
@@ -96,6 +96,49 @@ pub(crate) struct CreateRefund {
 pub(crate) struct RefundList {
     #[schema(value_type = Vec<Refund>)]
     items: Vec<Sorted<Refund>>,
+}
+
+/// What an invoice can still refund (`POST /v1/invoices/{id}/refunds` takes at most
+/// `refundable`), and the payments that do not count toward it. Amounts in the asset's unit
+/// with `_base` twins in base units.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Refundable {
+    invoice_id: Uuid,
+    asset: String,
+    /// `received` less `refunded` (zero when a reorg took back more than was refunded).
+    refundable: String,
+    refundable_base: String,
+    /// Payments of the invoice's asset first seen by its expiry, with its required
+    /// confirmations (at least 1).
+    received: String,
+    received_base: String,
+    /// Every refund of the invoice so far, whatever its status.
+    refunded: String,
+    refunded_base: String,
+    /// Payments first seen after the invoice's expiry: not refundable through the invoice.
+    late: Vec<Payment>,
+    /// Payments first seen by expiry that do not have the confirmations yet: refundable once
+    /// they do.
+    unconfirmed: Vec<Payment>,
+}
+
+impl From<Refundability> for Refundable {
+    fn from(r: Refundability) -> Self {
+        let d = r.invoice.decimals;
+        let available = r.available();
+        Self {
+            invoice_id: r.invoice.id,
+            asset: r.invoice.asset.clone(),
+            refundable: available.to_units_string(d),
+            refundable_base: available.to_string(),
+            received: r.received.to_units_string(d),
+            received_base: r.received.to_string(),
+            refunded: r.refunded.to_units_string(d),
+            refunded_base: r.refunded.to_string(),
+            late: r.late.iter().map(views::payment).collect(),
+            unconfirmed: r.unconfirmed.iter().map(views::payment).collect(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -273,6 +316,20 @@ pub(crate) async fn refunds_of(
     let svc = st.invoices().clone();
     let list = blocking(move || svc.refunds_of(&store, id)).await??;
     Ok(Json(RefundList { items: list.iter().map(|r| Sorted(views::refund(r))).collect() }))
+}
+
+/// What an invoice can still refund: confirmed payments made by its expiry, less its refunds;
+/// late and unconfirmed payments listed apart.
+#[utoipa::path(get, path = "/v1/invoices/{id}/refundable", tag = "refunds", security(("api_key" = [])),
+    params(("id" = Uuid, Path)), responses((status = 200, body = Refundable), (status = 404, body = ErrorBody)))]
+pub(crate) async fn refundable(
+    State(st): State<AppState>,
+    StoreId(store): StoreId,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Refundable>, ApiError> {
+    let svc = st.invoices().clone();
+    let r = blocking(move || svc.refundable(&store, id)).await??;
+    Ok(Json(r.into()))
 }
 
 /// One refund of this store.

@@ -106,6 +106,7 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/invoices/{id}/cancel", axum::routing::post(invoices::cancel))
         .route("/invoices/{id}/payments", get(invoices::payments_of))
         .route("/invoices/{id}/refunds", get(invoices::refunds_of).post(invoices::create_refund))
+        .route("/invoices/{id}/refundable", get(invoices::refundable))
         .route("/refunds/{id}", get(invoices::get_refund))
         .route("/refunds/claim/{token}", axum::routing::post(invoices::claim))
         .route("/endpoints", get(endpoints::list).post(endpoints::create))

@@ -180,6 +180,19 @@ impl<'a> Table<'a> {
         parsed
     }
 
+    /// A boolean with a default. Given through the environment it is text: `true` or `false`.
+    pub(crate) fn bool_or(&mut self, key: &'static str, default: bool, issues: &mut Issues) -> bool {
+        let Some(v) = self.get(key) else { return default };
+        match v {
+            Value::Bool(b) => *b,
+            Value::String(s) if matches!(s.trim(), "true" | "false") => s.trim() == "true",
+            other => {
+                issues.push(self.key_path(key), format!("expected true or false, got {}", show(other)));
+                default
+            }
+        }
+    }
+
     /// An integer with a default and an inclusive range.
     pub(crate) fn u64_in(
         &mut self,

@@ -118,6 +118,27 @@ fn asset_amounts_are_decimals_in_the_assets_unit() {
 }
 
 #[test]
+fn evm_blocks_are_verified_unless_the_chain_turns_it_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let verify = |v: Option<Value>| {
+        let mut raw = minimal(dir.path());
+        if let Some(v) = v {
+            raw["chains"][1]["verify_blocks"] = v;
+        }
+        let c = validate_value(&raw).unwrap();
+        let ChainNode::Evm(n) = &c.chain("eth").unwrap().node else { panic!("evm") };
+        n.verify_blocks
+    };
+    assert!(verify(None));
+    assert!(!verify(Some(json!(false))));
+    assert!(!verify(Some(json!("false"))), "as the environment gives it");
+    let mut raw = minimal(dir.path());
+    raw["chains"][1]["verify_blocks"] = json!("sometimes");
+    let got = issues_of(&raw);
+    assert_eq!(got, ["chains[1].verify_blocks: expected true or false, got \"sometimes\""]);
+}
+
+#[test]
 fn duplicates_and_conflicts_are_reported() {
     let dir = tempfile::tempdir().unwrap();
     let mut raw = minimal(dir.path());

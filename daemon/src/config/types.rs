@@ -181,6 +181,9 @@ pub struct EvmNode {
     pub poll_secs: u64,
     /// Whether (and how) to ask the node for traces, to see Ether sent by contracts.
     pub traces: Traces,
+    /// Check each block against its header: header hash, transaction hashes, transactions and
+    /// receipts roots.
+    pub verify_blocks: bool,
 }
 
 /// How an EVM node serves call traces.

@@ -375,6 +375,7 @@ fn evm_node(t: &mut Table<'_>, issues: &mut Issues) -> Option<EvmNode> {
             Traces::Off
         }
     };
+    let verify_blocks = t.bool_or("verify_blocks", true, issues);
     Some(EvmNode {
         chain_id: chain_id.filter(|c| *c > 0)?,
         ws_url: ws_url?,
@@ -382,6 +383,7 @@ fn evm_node(t: &mut Table<'_>, issues: &mut Issues) -> Option<EvmNode> {
         rpc_timeout_secs,
         poll_secs,
         traces,
+        verify_blocks,
     })
 }
 

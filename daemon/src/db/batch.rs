@@ -1,8 +1,9 @@
 //! Typed batches: every state change of one update goes into one batch, written atomically.
 
+use super::invoices::free_key;
 use super::{
     BlockRecord, DeliveryRecord, DeliveryStatus, EndpointRecord, EventRecord, InvoiceRecord, PaymentRecord,
-    RefundRecord, WatchRecord,
+    RefundRecord, SourceId, WatchRecord,
 };
 
 use super::schema::*;
@@ -129,22 +130,27 @@ impl<'a> Batch<'a> {
         self.wb.delete_cf(self.db.cf(CF_INVOICE_INDEX), timer_key(at, id));
     }
 
-    /// The next index to derive (or take from the address list) for a store's asset.
-    pub(crate) fn put_next_index(&mut self, store: &str, asset: &str, next: u32) {
-        self.wb.put_cf(self.db.cf(CF_ADDRESSES), store_asset(tag::NEXT, store, asset), next.to_be_bytes());
+    /// The next index to derive (or take from the address list) of a receive source of a
+    /// store's asset.
+    pub(crate) fn put_next_index(&mut self, store: &str, asset: &str, source: &SourceId, next: u32) {
+        self.wb.put_cf(self.db.cf(CF_ADDRESSES), pool_key(tag::NEXT, store, asset, &source.0), next.to_be_bytes());
     }
 
-    /// An address that may be handed out again.
-    pub(crate) fn put_free_address(&mut self, store: &str, asset: &str, index: u32, address: &str) {
-        let mut k = store_asset(tag::FREE, store, asset);
-        k.extend_from_slice(&index.to_be_bytes());
-        self.wb.put_cf(self.db.cf(CF_ADDRESSES), k, address.as_bytes());
+    /// An address that may be handed out again: in its source's pool, or in the legacy pool
+    /// when its source is unknown (an invoice made before schema 6).
+    pub(crate) fn put_free_address(
+        &mut self,
+        store: &str,
+        asset: &str,
+        source: Option<&SourceId>,
+        index: u32,
+        address: &str,
+    ) {
+        self.wb.put_cf(self.db.cf(CF_ADDRESSES), free_key(store, asset, source, index), address.as_bytes());
     }
 
-    pub(crate) fn delete_free_address(&mut self, store: &str, asset: &str, index: u32) {
-        let mut k = store_asset(tag::FREE, store, asset);
-        k.extend_from_slice(&index.to_be_bytes());
-        self.wb.delete_cf(self.db.cf(CF_ADDRESSES), k);
+    pub(crate) fn delete_free_address(&mut self, store: &str, asset: &str, source: Option<&SourceId>, index: u32) {
+        self.wb.delete_cf(self.db.cf(CF_ADDRESSES), free_key(store, asset, source, index));
     }
 
     /// Inserts or replaces a refund (and its invoice's link to it).

@@ -33,6 +33,10 @@ pub(crate) struct InvoiceRecord {
     pub(crate) address: String,
     /// Where the address came from (derivation or list index), to reuse it later.
     pub(crate) address_index: Option<u32>,
+    /// The receive source the address came from (its pool); absent in invoices made before
+    /// schema 6, whose released addresses go to the legacy pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) address_source: Option<SourceId>,
     pub(crate) watch_id: Uuid,
     pub(crate) payment_uri: String,
     pub(crate) status: InvoiceStatus,
@@ -78,6 +82,37 @@ impl InvoiceRecord {
     pub(crate) fn confirmed(&self) -> Result<Amount, DbError> {
         stored_amount(CF_INVOICES, self.id.as_bytes(), "amount_confirmed", &self.amount_confirmed)
     }
+}
+
+/// A receive source (a store's descriptor, xpub or address list for an asset) as the SHA-256
+/// of what identifies it (made by `invoices`): address pools are kept per source, so an
+/// address of one source is never handed out for another. Stored as hex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct SourceId(pub(crate) [u8; 32]);
+
+impl Serialize for SourceId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for SourceId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(&s, &mut out).map_err(|e| serde::de::Error::custom(format!("source {s:?}: {e}")))?;
+        Ok(Self(out))
+    }
+}
+
+/// A free address's key: in its source's pool, or the legacy pool (`None`).
+pub(super) fn free_key(store: &str, asset: &str, source: Option<&SourceId>, index: u32) -> Vec<u8> {
+    let mut k = match source {
+        Some(s) => pool_key(tag::FREE, store, asset, &s.0),
+        None => store_asset(tag::LEGACY_FREE, store, asset),
+    };
+    k.extend_from_slice(&index.to_be_bytes());
+    k
 }
 
 /// A refund the merchant pays from their own wallet; paywatch watches its destination.
@@ -188,28 +223,45 @@ impl Db {
         Ok(out)
     }
 
-    pub(crate) fn next_index(&self, store: &str, asset: &str) -> Result<u32, DbError> {
-        let k = store_asset(tag::NEXT, store, asset);
-        Ok(match self.db.get_cf(self.cf(CF_ADDRESSES), &k)? {
-            Some(v) => u32::from_be_bytes(v.as_slice().try_into().map_err(|_| corrupt(CF_ADDRESSES, &k, "bad index"))?),
-            None => 0,
-        })
-    }
-
-    /// The lowest-index address free for reuse of a store's asset.
-    pub(crate) fn first_free_address(&self, store: &str, asset: &str) -> Result<Option<(u32, String)>, DbError> {
-        let prefix = store_asset(tag::FREE, store, asset);
-        if let Some(item) = self.db.prefix_iterator_cf(self.cf(CF_ADDRESSES), &prefix).next() {
-            let (k, v) = item?;
-            if k.starts_with(&prefix) {
-                let index = k[prefix.len()..]
-                    .try_into()
-                    .map(u32::from_be_bytes)
-                    .map_err(|_| corrupt(CF_ADDRESSES, &k, "bad index"))?;
-                return Ok(Some((index, String::from_utf8_lossy(&v).into_owned())));
+    /// The next index of a receive source of a store's asset: its own counter, else the one
+    /// all sources shared before schema 6 (so nothing counted out then is counted out again),
+    /// else 0.
+    pub(crate) fn next_index(&self, store: &str, asset: &str, source: &SourceId) -> Result<u32, DbError> {
+        for k in [pool_key(tag::NEXT, store, asset, &source.0), store_asset(tag::LEGACY_NEXT, store, asset)] {
+            if let Some(v) = self.db.get_cf(self.cf(CF_ADDRESSES), &k)? {
+                let v: [u8; 4] = v.as_slice().try_into().map_err(|_| corrupt(CF_ADDRESSES, &k, "bad index"))?;
+                return Ok(u32::from_be_bytes(v));
             }
         }
-        Ok(None)
+        Ok(0)
+    }
+
+    /// The free addresses (index, address) of a source's pool of a store's asset, or of its
+    /// legacy pool (`None`), lowest index first, at most `limit`.
+    pub(crate) fn free_addresses(
+        &self,
+        store: &str,
+        asset: &str,
+        source: Option<&SourceId>,
+        limit: usize,
+    ) -> Result<Vec<(u32, String)>, DbError> {
+        let prefix = match source {
+            Some(s) => pool_key(tag::FREE, store, asset, &s.0),
+            None => store_asset(tag::LEGACY_FREE, store, asset),
+        };
+        let mut out = Vec::new();
+        for item in self.db.prefix_iterator_cf(self.cf(CF_ADDRESSES), &prefix) {
+            let (k, v) = item?;
+            if !k.starts_with(&prefix) || out.len() >= limit {
+                break;
+            }
+            let index = k[prefix.len()..]
+                .try_into()
+                .map(u32::from_be_bytes)
+                .map_err(|_| corrupt(CF_ADDRESSES, &k, "bad index"))?;
+            out.push((index, String::from_utf8_lossy(&v).into_owned()));
+        }
+        Ok(out)
     }
 
     pub(crate) fn refund(&self, id: Uuid) -> Result<Option<RefundRecord>, DbError> {

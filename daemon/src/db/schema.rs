@@ -8,10 +8,11 @@
 use uuid::Uuid;
 
 /// Bumped on every incompatible change of a CF, key or value layout.
-pub(crate) const SCHEMA_VERSION: u32 = 5;
+pub(crate) const SCHEMA_VERSION: u32 = 6;
 /// Versions this one opens by adding what it lacks (v1 → … → v4 only added column families
-/// and optional fields; v5 added events' `subject`, derived on read for older events).
-pub(crate) const UPGRADABLE_FROM: [u32; 4] = [1, 2, 3, 4];
+/// and optional fields; v5 added events' `subject`, derived on read for older events; v6 keys
+/// address pools by receive source and reads the older pools as legacy ones, see [`tag`]).
+pub(crate) const UPGRADABLE_FROM: [u32; 5] = [1, 2, 3, 4, 5];
 
 pub(crate) const CF_META: &str = "meta";
 pub(crate) const CF_WATCHES: &str = "watches";
@@ -192,11 +193,20 @@ pub(crate) mod tag {
     pub(crate) const REFUND: u8 = b'r';
     /// `c` ‖ SHA-256 of a claim token → refund id.
     pub(crate) const CLAIM: u8 = b'c';
-    /// `addresses`: `n` ‖ len(store) ‖ store ‖ len(asset) ‖ asset → next derivation/list index.
-    pub(crate) const NEXT: u8 = b'n';
-    /// `addresses`: `f` ‖ len(store) ‖ store ‖ len(asset) ‖ asset ‖ index (u32 BE) → address
-    /// free for reuse.
-    pub(crate) const FREE: u8 = b'f';
+    /// `addresses`: `N` ‖ len(store) ‖ store ‖ len(asset) ‖ asset ‖ source (32) → the source's
+    /// next derivation/list index.
+    pub(crate) const NEXT: u8 = b'N';
+    /// `addresses`: `F` ‖ len(store) ‖ store ‖ len(asset) ‖ asset ‖ source (32) ‖ index
+    /// (u32 BE) → an address of that source free for reuse.
+    pub(crate) const FREE: u8 = b'F';
+    /// `addresses`, written by schema ≤ 5 only: `n` ‖ len(store) ‖ store ‖ len(asset) ‖ asset →
+    /// the next index every source of the store's asset shared then (where a source without a
+    /// counter of its own starts).
+    pub(crate) const LEGACY_NEXT: u8 = b'n';
+    /// `addresses`, written by schema ≤ 5 (and by releases of invoices made then): `f` ‖
+    /// len(store) ‖ store ‖ len(asset) ‖ asset ‖ index (u32 BE) → an address of an unknown
+    /// source free for reuse (reused only when the current source gives it at that index).
+    pub(crate) const LEGACY_FREE: u8 = b'f';
 }
 
 /// A tagged key: tag ‖ len(store) ‖ store ‖ rest.
@@ -212,6 +222,13 @@ pub(crate) fn tagged(tag: u8, store: &str, rest: &[u8]) -> Vec<u8> {
 pub(crate) fn store_asset(tag: u8, store: &str, asset: &str) -> Vec<u8> {
     let mut out = tagged(tag, store, &[]);
     push_name(&mut out, asset);
+    out
+}
+
+/// tag ‖ len(store) ‖ store ‖ len(asset) ‖ asset ‖ source (an address pool's keys).
+pub(crate) fn pool_key(tag: u8, store: &str, asset: &str, source: &[u8; 32]) -> Vec<u8> {
+    let mut out = store_asset(tag, store, asset);
+    out.extend_from_slice(source);
     out
 }
 

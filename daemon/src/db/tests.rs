@@ -285,3 +285,59 @@ fn a_watchs_payments_page_after_a_payment() {
     assert_eq!(ids(s.watch_payments_after(watch, Some(("btc", "ab", 0)), 9).unwrap()), ["bb:0", "bb:2", "cc:0"]);
     assert!(s.watch_payments_after(watch, Some(("btc", "cc", 0)), 9).unwrap().is_empty());
 }
+
+/// A schema 5 store kept one address pool per store and asset (`n` counter, `f` free
+/// addresses) and invoices without their source: opened by schema 6, its counter is where any
+/// source without one starts, its free addresses form the legacy pool, and its invoices read.
+#[test]
+fn a_version_5_store_with_address_pools_is_upgraded_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = Uuid::now_v7();
+    {
+        let s = Db::open(dir.path()).unwrap();
+        let meta = s.cf(CF_META);
+        s.db.put_cf(meta, META_SCHEMA_VERSION, 5u32.to_be_bytes()).unwrap();
+        let pools = s.cf(CF_ADDRESSES);
+        s.db.put_cf(pools, store_asset(b'n', "shop3", "BTC"), 7u32.to_be_bytes()).unwrap();
+        let mut free = store_asset(b'f', "shop3", "BTC");
+        free.extend_from_slice(&2u32.to_be_bytes());
+        s.db.put_cf(pools, &free, b"mOld2").unwrap();
+        let v5_invoice = json!({
+            "id": id, "store": "shop3", "order_id": "o1", "asset": "BTC", "chain": "btc",
+            "description": null, "metadata": null, "refund_email": null, "decimals": 8,
+            "amount_due": "1000", "amount_paid": "0", "amount_confirmed": "0", "tolerance_bp": 0,
+            "required_confirmations": 1, "address": "mOld3", "address_index": 3, "watch_id": Uuid::now_v7(),
+            "payment_uri": "bitcoin:mOld3", "status": "new", "exception": "none", "cancelled": false,
+            "released": false, "sequence": 1, "request_hash": "h", "created_at": "2026-01-01T00:00:00Z",
+            "expires_at": "2026-01-01T00:15:00Z", "monitoring_until": "2026-01-02T00:15:00Z",
+            "updated_at": "2026-01-01T00:00:00Z",
+        });
+        s.db.put_cf(s.cf(CF_INVOICES), id.as_bytes(), serde_json::to_vec(&v5_invoice).unwrap()).unwrap();
+    }
+    let s = Db::open(dir.path()).unwrap();
+    let v = s.db.get_cf(s.cf(CF_META), META_SCHEMA_VERSION).unwrap().unwrap();
+    assert_eq!(v, SCHEMA_VERSION.to_be_bytes());
+    let (a, b) = (SourceId([1; 32]), SourceId([2; 32]));
+    assert_eq!((s.next_index("shop3", "BTC", &a).unwrap(), s.next_index("shop3", "BTC", &b).unwrap()), (7, 7));
+    assert_eq!(s.next_index("shop3", "ETH", &a).unwrap(), 0);
+    assert!(s.free_addresses("shop3", "BTC", Some(&a), 10).unwrap().is_empty());
+    assert_eq!(s.free_addresses("shop3", "BTC", None, 10).unwrap(), [(2, "mOld2".to_string())]);
+    let inv = s.invoice(id).unwrap().unwrap();
+    assert_eq!((inv.address_index, inv.address_source), (Some(3), None));
+    // A source's own counter and pool, once written, are its alone.
+    let mut batch = s.batch();
+    batch.put_next_index("shop3", "BTC", &a, 1);
+    batch.put_free_address("shop3", "BTC", Some(&a), 0, "mA0");
+    batch.put_free_address("shop3", "BTC", None, 3, "mOld3");
+    s.write(batch).unwrap();
+    assert_eq!((s.next_index("shop3", "BTC", &a).unwrap(), s.next_index("shop3", "BTC", &b).unwrap()), (1, 7));
+    assert_eq!(s.free_addresses("shop3", "BTC", Some(&a), 10).unwrap(), [(0, "mA0".to_string())]);
+    assert!(s.free_addresses("shop3", "BTC", Some(&b), 10).unwrap().is_empty());
+    assert_eq!(s.free_addresses("shop3", "BTC", None, 10).unwrap().len(), 2);
+    let mut with_source = inv;
+    with_source.address_source = Some(a);
+    let mut batch = s.batch();
+    batch.put_invoice(&with_source).unwrap();
+    s.write(batch).unwrap();
+    assert_eq!(s.invoice(id).unwrap().unwrap().address_source, Some(a));
+}

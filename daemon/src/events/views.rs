@@ -211,6 +211,7 @@ mod tests {
             required_confirmations: 2,
             address: "bcrt1q".into(),
             address_index: Some(0),
+            address_source: None,
             watch_id: Uuid::nil(),
             payment_uri: "bitcoin:bcrt1q?amount=0.0015".into(),
             status: InvoiceStatus::Processing,

@@ -4,8 +4,7 @@
 use super::machine::evaluate;
 use super::payments::{emit, uncaused};
 use super::{request_hash, AssetInfo, InvoiceError, Invoices, TIMER_EXPIRY, TIMER_MONITORING_END};
-use crate::config::ReceiveConfig;
-use crate::db::{Batch, Exception, InvoiceRecord, InvoiceStatus, WatchRecord};
+use crate::db::{Exception, InvoiceRecord, InvoiceStatus, WatchRecord};
 use crate::events::EventKind;
 use paywatch_plugin_api::amount::Amount;
 use paywatch_plugin_api::messages::{self as m, currency_method};
@@ -17,8 +16,6 @@ const MAX_ORDER_ID: usize = 128;
 const MAX_DESCRIPTION: usize = 1000;
 const MAX_METADATA_BYTES: usize = 8 * 1024;
 const MAX_EXPIRY_SECS: u64 = 30 * 86_400;
-/// Addresses skipped at most when the next ones are already watched by the store.
-const MAX_SKIPS: u32 = 1000;
 
 /// An invoice request as the API received it.
 #[derive(Debug, Clone, Default)]
@@ -151,7 +148,8 @@ impl Invoices {
         let now = self.now();
         let db = self.db().clone();
         let mut batch = db.batch();
-        let (index, address, key) = self.allocate(&mut batch, store_id, &req.asset, &asset, &policy)?;
+        let super::pool::Allocated { index, address, key, source } =
+            self.allocate(&mut batch, store_id, &req.asset, &asset, &policy)?;
         let due = due.to_string();
         let uri = self.payment_uri(&asset, &address, &due, &order_id, req.description.as_deref())?;
         let expires_at = now + Duration::seconds(req.expires_in.unwrap_or(policy.expiry_secs) as i64);
@@ -176,7 +174,8 @@ impl Invoices {
             tolerance_bp,
             required_confirmations: required,
             address,
-            address_index: index,
+            address_index: Some(index),
+            address_source: Some(source),
             watch_id: watch.id,
             payment_uri: uri,
             status: InvoiceStatus::New,
@@ -202,70 +201,6 @@ impl Invoices {
         db.write(batch)?;
         staged.commit();
         Ok((inv, true))
-    }
-
-    /// A fresh address for a store's asset: a released one first, else the next index of the
-    /// store's descriptor, xpub or address list, skipping addresses the store already watches.
-    fn allocate(
-        &self,
-        batch: &mut Batch<'_>,
-        store_id: &str,
-        asset_id: &str,
-        asset: &AssetInfo,
-        policy: &super::StorePolicy,
-    ) -> Result<(Option<u32>, String, Vec<u8>), InvoiceError> {
-        if let Some((index, address)) = self.db().first_free_address(store_id, asset_id)? {
-            batch.delete_free_address(store_id, asset_id, index);
-            let (address, key) = self.parse(asset, &address)?;
-            if !self.watched_by(store_id, &asset.chain, &key)? {
-                return Ok((Some(index), address, key));
-            }
-        }
-        let receive = policy.receive.get(asset_id).ok_or_else(|| InvoiceError::NoReceiveConfig {
-            store: store_id.to_string(),
-            asset: asset_id.to_string(),
-        })?;
-        let mut next = self.db().next_index(store_id, asset_id)?;
-        for _ in 0..MAX_SKIPS {
-            let (address, key) = match receive {
-                ReceiveConfig::Descriptor(source) | ReceiveConfig::Xpub(source) => self.derive(asset, source, next)?,
-                ReceiveConfig::Addresses(list) => match list.get(next as usize) {
-                    Some(a) => self.parse(asset, a)?,
-                    None => {
-                        return Err(InvoiceError::NoFreeAddress {
-                            store: store_id.to_string(),
-                            asset: asset_id.to_string(),
-                            why: format!("all {} configured addresses are in use", list.len()),
-                        })
-                    }
-                },
-            };
-            let index = next;
-            next += 1;
-            if !self.watched_by(store_id, &asset.chain, &key)? {
-                batch.put_next_index(store_id, asset_id, next);
-                return Ok((Some(index), address, key));
-            }
-        }
-        Err(InvoiceError::NoFreeAddress {
-            store: store_id.to_string(),
-            asset: asset_id.to_string(),
-            why: format!("the next {MAX_SKIPS} addresses are all watched already"),
-        })
-    }
-
-    fn watched_by(&self, store_id: &str, chain: &str, key: &[u8]) -> Result<bool, InvoiceError> {
-        Ok(self.inner.watches.watched_by(store_id, chain, key)?)
-    }
-
-    fn derive(&self, asset: &AssetInfo, source: &str, index: u32) -> Result<(String, Vec<u8>), InvoiceError> {
-        let req = m::DeriveRequest { source: source.to_string(), branch: 0, start: index, count: 1 };
-        let reply: m::DeriveReply = asset
-            .plugin
-            .call(currency_method::DERIVE_ADDRESSES, &req)
-            .map_err(|e| InvoiceError::Plugin(e.to_string()))?;
-        let d = reply.addresses.into_iter().next().ok_or_else(|| InvoiceError::Plugin("derived no address".into()))?;
-        Ok((d.address, d.key.0))
     }
 
     /// An address through the asset's plugin: normalized form and canonical key.

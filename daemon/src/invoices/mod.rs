@@ -11,11 +11,13 @@
 mod create;
 mod machine;
 mod payments;
+mod pool;
+mod refundable;
 mod refunds;
 mod state;
 
 pub(crate) use create::NewInvoice;
-pub(crate) use refunds::NewRefund;
+pub(crate) use refunds::{NewRefund, Refundability};
 
 use crate::config::{Config, ReceiveConfig};
 use crate::db::{Db, DbError, InvoiceRecord, RefundRecord};
@@ -63,8 +65,8 @@ pub(crate) enum InvoiceError {
     NotFound(String),
     #[error("invoice {id} cannot be cancelled: {why}")]
     NotCancellable { id: Uuid, why: String },
-    #[error("refund of {asked} is more than the {available} still refundable")]
-    RefundTooLarge { asked: String, available: String },
+    #[error("refund of {asked} is more than the {available} still refundable{aside}")]
+    RefundTooLarge { asked: String, available: String, aside: String },
     #[error("no free address for {asset} in store {store:?}: {why}")]
     NoFreeAddress { store: String, asset: String, why: String },
     #[error("claim token expired at {0}")]

@@ -1,9 +1,10 @@
 //! Refunds: the merchant pays them from their own wallet (paywatch holds no key). A refund
 //! with an address is watched at once; without one, a one-time claim token lets the customer
-//! give it. A payment of at least the amount with the required confirmations completes it.
+//! give it. What can be refunded and what completes a refund are the rules of `refundable`.
 
+use super::refundable::received;
 use super::{request_hash, InvoiceError, Invoices};
-use crate::db::{Batch, RefundRecord, RefundStatus, WatchRecord};
+use crate::db::{Batch, DbError, InvoiceRecord, PaymentRecord, RefundRecord, RefundStatus, WatchRecord};
 use crate::events::{self, EventKind};
 use crate::index::StagedWatch;
 use paywatch_plugin_api::amount::Amount;
@@ -32,6 +33,47 @@ pub(crate) struct RefundCreated {
     pub(crate) refund: RefundRecord,
     pub(crate) claim_token: Option<String>,
     pub(crate) created: bool,
+}
+
+/// What an invoice can still refund, and the payments that do not count toward it.
+#[derive(Debug, Clone)]
+pub(crate) struct Refundability {
+    pub(crate) invoice: InvoiceRecord,
+    /// Payments of the invoice's asset first seen by its expiry with its confirmations.
+    pub(crate) received: Amount,
+    /// Every refund of the invoice so far, whatever its status.
+    pub(crate) refunded: Amount,
+    /// Payments first seen after expiry: not refundable through the invoice.
+    pub(crate) late: Vec<PaymentRecord>,
+    /// Payments by expiry still short of the confirmations: refundable once confirmed.
+    pub(crate) unconfirmed: Vec<PaymentRecord>,
+}
+
+impl Refundability {
+    /// `received − refunded` (nothing when a reorg took back more than was refunded).
+    pub(crate) fn available(&self) -> Amount {
+        self.received.saturating_sub(self.refunded)
+    }
+
+    /// What the payments listed apart add up to, said in the asset's unit for an error.
+    fn aside(&self) -> Result<String, DbError> {
+        let sum = |ps: &[PaymentRecord]| -> Result<String, DbError> {
+            let amounts = ps.iter().map(PaymentRecord::base_amount).collect::<Result<Vec<_>, _>>()?;
+            // Only said: a sum past 2^256 − 1 base units is said as that.
+            Ok(Amount::checked_sum(amounts).unwrap_or(Amount::MAX).to_units_string(self.invoice.decimals))
+        };
+        let mut parts = Vec::new();
+        if !self.late.is_empty() {
+            parts.push(format!("{} paid after expiry", sum(&self.late)?));
+        }
+        if !self.unconfirmed.is_empty() {
+            parts.push(format!("{} without its confirmations yet", sum(&self.unconfirmed)?));
+        }
+        Ok(match parts.is_empty() {
+            true => String::new(),
+            false => format!(" (not refundable: {})", parts.join(", ")),
+        })
+    }
 }
 
 fn token_hash(token: &str) -> [u8; 32] {
@@ -78,17 +120,16 @@ impl Invoices {
         if asked.is_zero() {
             return Err(InvoiceError::InvalidField(format!("amount {:?} must be more than zero", req.amount)));
         }
-        let refunds = self.db().invoice_refunds(invoice_id)?;
-        let amounts = refunds.iter().map(RefundRecord::base_amount).collect::<Result<Vec<_>, _>>()?;
-        // Only taken from what was paid: a total past 2^256 − 1 leaves nothing either way.
-        let refunded = Amount::checked_sum(amounts).unwrap_or(Amount::MAX);
-        let available = inv.paid()?.saturating_sub(refunded);
+        let refundability = self.refundability(inv)?;
+        let available = refundability.available();
         if asked > available {
             return Err(InvoiceError::RefundTooLarge {
                 asked: req.amount.trim().to_string(),
                 available: available.to_units_string(asset.decimals),
+                aside: refundability.aside()?,
             });
         }
+        let inv = refundability.invoice;
         let now = self.now();
         let mut r = RefundRecord {
             id: Uuid::now_v7(),
@@ -137,6 +178,27 @@ impl Invoices {
             staged.commit();
         }
         Ok(RefundCreated { refund: r, claim_token, created: true })
+    }
+
+    /// What a store's invoice can still refund, and the payments that do not count toward it.
+    pub(crate) fn refundable(&self, store_id: &str, invoice_id: Uuid) -> Result<Refundability, InvoiceError> {
+        let _guard = self.lock();
+        let inv =
+            self.get(store_id, invoice_id)?.ok_or_else(|| InvoiceError::NotFound(format!("invoice {invoice_id}")))?;
+        self.refundability(inv)
+    }
+
+    /// [`Invoices::refundable`] under the lock.
+    fn refundability(&self, invoice: InvoiceRecord) -> Result<Refundability, InvoiceError> {
+        let payments = self.asset_payments(invoice.watch_id, &invoice.asset)?;
+        let got = received(&invoice, &payments)?;
+        let refunds = self.db().invoice_refunds(invoice.id)?;
+        let amounts = refunds.iter().map(RefundRecord::base_amount).collect::<Result<Vec<_>, _>>()?;
+        // Only taken from what was received: a total past 2^256 − 1 leaves nothing either way.
+        let refunded = Amount::checked_sum(amounts).unwrap_or(Amount::MAX);
+        let (late, unconfirmed) =
+            (got.late.into_iter().cloned().collect(), got.unconfirmed.into_iter().cloned().collect());
+        Ok(Refundability { received: got.amount, refunded, late, unconfirmed, invoice })
     }
 
     /// The customer gives the refund's address with the claim token (no API key).

@@ -3,12 +3,12 @@
 
 use super::machine::{evaluate, transition_events, Overflow, Paid, State, Terms};
 use super::payments::{concern, emit, overlay};
+use super::refundable::{completed, Owed};
 use super::{Invoices, TIMER_MONITORING_END};
-use crate::db::{Batch, Db, DbError, InvoiceRecord, InvoiceStatus, PaymentRecord, PaymentStatus, RefundStatus};
+use crate::db::{Batch, Db, DbError, InvoiceRecord, PaymentRecord, RefundStatus};
 use crate::events::{self, EventKind};
 use crate::index::{HookGuard, PaymentHook};
-use paywatch_plugin_api::amount::Amount;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -32,14 +32,14 @@ impl PaymentHook for Invoices {
     fn contribute(&self, db: &Db, batch: &mut Batch<'_>, changed: &[PaymentRecord]) -> Result<HookGuard<'_>, DbError> {
         let guard = self.lock();
         let mut invoices: BTreeMap<Uuid, Vec<&PaymentRecord>> = BTreeMap::new();
-        let mut refunds: BTreeMap<Uuid, Vec<&PaymentRecord>> = BTreeMap::new();
+        let mut refunds: BTreeSet<Uuid> = BTreeSet::new();
         for p in changed {
             if let Some(w) = db.watch(p.watch_id)? {
                 if let Some(i) = w.invoice {
                     invoices.entry(i).or_default().push(p);
                 }
                 if let Some(r) = w.refund {
-                    refunds.entry(r).or_default().push(p);
+                    refunds.insert(r);
                 }
             }
         }
@@ -52,8 +52,11 @@ impl PaymentHook for Invoices {
                 self.reevaluate(batch, inv, &ps, now)?;
             }
         }
-        for (id, ps) in refunds {
-            self.refund_progress(batch, id, &ps)?;
+        let mut seen = BTreeSet::new();
+        for id in refunds {
+            if !seen.contains(&id) {
+                seen.extend(self.refund_progress(db, batch, id, changed)?);
+            }
         }
         Ok(Some(guard))
     }
@@ -112,33 +115,57 @@ impl Invoices {
         Ok(inv)
     }
 
-    /// A refund's destination was paid: completed once payments with the required
-    /// confirmations reach its amount.
-    fn refund_progress(&self, batch: &mut Batch<'_>, id: Uuid, changed: &[&PaymentRecord]) -> Result<(), DbError> {
-        let Some(mut r) = self.db().refund(id)? else { return Ok(()) };
-        let Some(watch) = r.watch_id else { return Ok(()) };
-        if r.status == RefundStatus::Completed {
-            return Ok(());
+    /// A refund's destination was paid: every refund of the store to that address is checked
+    /// against what the address received (`refundable::completed`), with `changed` (not stored
+    /// yet) laid over the stored payments; those now covered complete. Returns the refunds
+    /// checked.
+    fn refund_progress(
+        &self,
+        db: &Db,
+        batch: &mut Batch<'_>,
+        id: Uuid,
+        changed: &[PaymentRecord],
+    ) -> Result<Vec<Uuid>, DbError> {
+        let Some(watch) = db.refund(id)?.and_then(|r| r.watch_id) else { return Ok(vec![id]) };
+        let Some(w) = db.watch(watch)? else { return Ok(vec![id]) };
+        let mut group = Vec::new();
+        for other in db.watch_ids_for_key(&w.chain, &w.key)? {
+            let Some(ow) = db.watch(other)?.filter(|o| o.store == w.store) else { continue };
+            if let Some(r) = ow.refund.map(|r| db.refund(r)).transpose()?.flatten() {
+                group.push(r);
+            }
         }
-        let changed: Vec<&PaymentRecord> = changed.iter().copied().filter(|p| p.asset == r.asset).collect();
-        let payments = overlay(self.asset_payments(watch, &r.asset)?, &changed);
-        let required = r.required_confirmations;
-        let done: Vec<&PaymentRecord> = payments
-            .iter()
-            .filter(|p| p.status == PaymentStatus::Confirmed && p.confirmations >= required.max(1))
-            .collect();
-        let amounts = done.iter().map(|p| p.base_amount()).collect::<Result<Vec<_>, _>>()?;
-        // Only compared with the refund's amount: a total past 2^256 − 1 is past it too.
-        let total = Amount::checked_sum(amounts).unwrap_or(Amount::MAX);
-        if total < r.base_amount()? {
-            return Ok(());
+        group.sort_by_key(|r| r.id); // UUIDv7: oldest first
+        let mut payments = Vec::new();
+        let mut owed = Vec::with_capacity(group.len());
+        for r in &group {
+            let Some(watch) = r.watch_id else { continue };
+            let mine: Vec<&PaymentRecord> = changed.iter().filter(|p| p.watch_id == watch).collect();
+            payments.extend(
+                overlay(self.asset_payments(watch, &r.asset)?, &mine).into_iter().filter(|p| p.asset == r.asset),
+            );
+            owed.push(Owed {
+                id: r.id,
+                asset: r.asset.clone(),
+                watch,
+                amount: r.base_amount()?,
+                required_confirmations: r.required_confirmations,
+                completed: r.status == RefundStatus::Completed,
+            });
         }
-        r.status = RefundStatus::Completed;
-        r.txid = done.last().map(|p| p.txid.clone());
-        r.updated_at = self.now();
-        batch.put_refund(&r)?;
-        batch.push_event(events::refund(EventKind::RefundCompleted, &r));
-        Ok(())
+        let done = completed(&owed, &payments)?;
+        for (o, txid) in owed.iter().zip(done) {
+            let Some(mut r) = group.iter().find(|r| r.id == o.id).cloned() else { continue };
+            if r.status == RefundStatus::Completed || txid.is_none() {
+                continue;
+            }
+            r.status = RefundStatus::Completed;
+            r.txid = txid;
+            r.updated_at = self.now();
+            batch.put_refund(&r)?;
+            batch.push_event(events::refund(EventKind::RefundCompleted, &r));
+        }
+        Ok(group.iter().map(|r| r.id).chain([id]).collect())
     }
 
     /// Runs the timers that are due: expiry (the status may change with no payment), and the
@@ -168,22 +195,5 @@ impl Invoices {
         }
         db.write(batch)?;
         Ok(due.len())
-    }
-
-    /// After the monitoring window: an invoice nothing was ever paid to stops watching its
-    /// address, which may then be handed out again.
-    fn release(&self, batch: &mut Batch<'_>, mut inv: InvoiceRecord) -> Result<(), DbError> {
-        let settled_like = matches!(inv.status, InvoiceStatus::Processing | InvoiceStatus::Settled);
-        if inv.released || settled_like || !self.db().watch_payments(inv.watch_id, 1)?.is_empty() {
-            return Ok(());
-        }
-        if let Some(w) = self.db().watch(inv.watch_id)? {
-            self.inner.watches.unstage(batch, &w);
-        }
-        if let Some(index) = inv.address_index {
-            batch.put_free_address(&inv.store, &inv.asset, index, &inv.address);
-        }
-        inv.released = true;
-        batch.put_invoice(&inv)
     }
 }

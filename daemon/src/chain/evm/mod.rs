@@ -9,6 +9,7 @@ mod heads;
 mod node;
 mod normalize;
 mod traces;
+mod verify;
 
 #[cfg(test)]
 mod tests;
@@ -42,6 +43,16 @@ impl Fetched {
     /// Checked and normalized: what the follower hands the plugins.
     pub(crate) fn normalize(&self) -> Result<paywatch_plugin_api::evm::Block, String> {
         normalize::normalize(&self.0, &self.1)
+    }
+
+    /// Node JSON checked against its header (`verify`): whether in full.
+    pub(crate) fn verify(block: &str, receipts: &str) -> Result<bool, String> {
+        let receipts: Vec<Box<serde_json::value::RawValue>> =
+            serde_json::from_str(receipts).map_err(|e| format!("receipts: {e}"))?;
+        match verify::verify(block, &receipts) {
+            Ok(checked) => Ok(checked == verify::Checked::Full),
+            Err(e) => Err(e.to_string()),
+        }
     }
 }
 
@@ -84,7 +95,8 @@ fn runtime(chain: &str) -> std::io::Result<tokio::runtime::Runtime> {
 /// The JSON-RPC client: over `http_url`, else over the WebSocket.
 fn client(rt: &tokio::runtime::Runtime, node: &EvmNode) -> node::RpcNode {
     let rpc_url = node.http_url.as_ref().unwrap_or(&node.ws_url).to_string();
-    node::RpcNode::new(rt.handle().clone(), rpc_url, Duration::from_secs(node.rpc_timeout_secs), node.traces)
+    let timeout = Duration::from_secs(node.rpc_timeout_secs);
+    node::RpcNode::new(rt.handle().clone(), rpc_url, timeout, node.traces, node.verify_blocks)
 }
 
 pub(crate) fn start(

@@ -6,6 +6,7 @@
 
 use super::normalize::{hash_str, normalize, RpcBlock, RpcHeader, RpcReceipt};
 use super::traces::{self, ParityTrace};
+use super::verify::{verify, Checked, VerifyError};
 use crate::config::Traces;
 use alloy::rpc::client::{ClientBuilder, RpcClient};
 use alloy::transports::{RpcError, TransportErrorKind};
@@ -78,6 +79,10 @@ pub(crate) struct RpcNode {
     /// Cleared once the node says it has no `eth_getBlockReceipts`.
     block_receipts: AtomicBool,
     traces: Traces,
+    /// Check each block against its header (`verify`).
+    verify_blocks: bool,
+    /// Whether the log said that blocks of other transaction types are checked by header only.
+    told_header_only: AtomicBool,
 }
 
 impl std::fmt::Debug for RpcNode {
@@ -91,8 +96,17 @@ fn n(number: u64) -> String {
 }
 
 impl RpcNode {
-    pub(crate) fn new(rt: Handle, url: String, timeout: Duration, traces: Traces) -> Self {
-        Self { rt, url, timeout, client: Mutex::new(None), block_receipts: AtomicBool::new(true), traces }
+    pub(crate) fn new(rt: Handle, url: String, timeout: Duration, traces: Traces, verify_blocks: bool) -> Self {
+        Self {
+            rt,
+            url,
+            timeout,
+            client: Mutex::new(None),
+            block_receipts: AtomicBool::new(true),
+            traces,
+            verify_blocks,
+            told_header_only: AtomicBool::new(false),
+        }
     }
 
     async fn client(&self) -> Result<RpcClient, NodeError> {
@@ -132,15 +146,39 @@ impl RpcNode {
     }
 
     async fn block(&self, number: u64) -> Result<Block, NodeError> {
-        let block: Option<RpcBlock> = self.get("eth_getBlockByNumber", (n(number), true)).await?;
-        let block = block.ok_or_else(|| NodeError(format!("the node has no block {number}")))?;
+        let raw: Option<Box<RawValue>> = self.get("eth_getBlockByNumber", (n(number), true)).await?;
+        let raw = raw.ok_or_else(|| NodeError(format!("the node has no block {number}")))?;
+        let unreadable =
+            |what: &str, e: serde_json::Error| NodeError(format!("block {number}: unreadable {what}: {e}"));
+        let block: RpcBlock = serde_json::from_str(raw.get()).map_err(|e| unreadable("block", e))?;
         if block.header.number.to::<u64>() != number {
             return Err(NodeError(format!("asked for block {number}, the node sent {}", block.header.number)));
         }
-        let receipts = self.receipts(&block).await?;
+        let raw_receipts = self.receipts(&block).await?;
+        let receipts = raw_receipts
+            .iter()
+            .map(|r| serde_json::from_str::<RpcReceipt>(r.get()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| unreadable("receipt", e))?;
         let mut out = normalize(&block, &receipts).map_err(NodeError)?;
+        if self.verify_blocks {
+            self.checked(verify(raw.get(), &raw_receipts).map_err(|e| match e {
+                VerifyError::HeaderUnreadable(_) => NodeError(format!("block {number}: {e}")),
+                e => NodeError(e.to_string()),
+            })?);
+        }
         out.internal = self.internal(&block).await?;
         Ok(out)
+    }
+
+    /// Says once per chain that its blocks are checked by header hash only.
+    fn checked(&self, checked: Checked) {
+        if let Checked::HeaderOnly { tx_type } = checked {
+            if !self.told_header_only.swap(true, Ordering::Relaxed) {
+                tracing::info!(url = %self.url, tx_type,
+                    "blocks with transactions of a type that is not Ethereum's are checked by their header hash only, not by their transactions and receipts roots");
+            }
+        }
     }
 
     /// Ether moved by contracts in the block, from the node's traces (when configured).
@@ -166,13 +204,14 @@ impl RpcNode {
         }
     }
 
-    async fn receipts(&self, block: &RpcBlock) -> Result<Vec<RpcReceipt>, NodeError> {
+    /// The block's receipts as the node's JSON, in transaction order.
+    async fn receipts(&self, block: &RpcBlock) -> Result<Vec<Box<RawValue>>, NodeError> {
         let hash = hash_str(&block.header.hash);
         if block.transactions.is_empty() {
             return Ok(Vec::new());
         }
         if self.block_receipts.load(Ordering::Relaxed) {
-            match self.call::<_, Option<Vec<RpcReceipt>>>("eth_getBlockReceipts", (hash.clone(),)).await {
+            match self.call::<_, Option<Vec<Box<RawValue>>>>("eth_getBlockReceipts", (hash.clone(),)).await {
                 Ok(Some(r)) => return Ok(r),
                 Ok(None) => return Err(NodeError(format!("the node has no receipts for block {hash} (reorged?)"))),
                 Err(e) if is_method_missing(&e) => {
@@ -185,7 +224,7 @@ impl RpcNode {
         let hash = &hash;
         futures::stream::iter(&block.transactions)
             .map(|tx| async move {
-                let r: Option<RpcReceipt> = self.get("eth_getTransactionReceipt", (hash_str(&tx.hash),)).await?;
+                let r: Option<Box<RawValue>> = self.get("eth_getTransactionReceipt", (hash_str(&tx.hash),)).await?;
                 r.ok_or_else(|| NodeError(format!("no receipt for {} of block {hash} (reorged?)", tx.hash)))
             })
             .buffered(IN_FLIGHT)
@@ -317,7 +356,8 @@ mod tests {
     fn falls_back_to_receipts_per_transaction_and_checks_them_against_the_block() {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
         let script = Arc::new(Script { receipt_block: Mutex::new(BLOCK.into()), ..Script::default() });
-        let node = RpcNode::new(rt.handle().clone(), serve(&rt, script.clone()), Duration::from_secs(5), Traces::Off);
+        let node =
+            RpcNode::new(rt.handle().clone(), serve(&rt, script.clone()), Duration::from_secs(5), Traces::Off, false);
         assert_eq!(node.chain_id().unwrap(), 31337);
         for _ in 0..2 {
             let b = node.blocks(1, 1).unwrap().pop().unwrap();
@@ -331,12 +371,56 @@ mod tests {
         assert!(e.0.contains("is from another block"), "{e}");
     }
 
+    /// What [`fixture_node`] serves: a block and its receipts, as the test sets them.
+    type Served = Arc<Mutex<(Value, Vec<Value>)>>;
+
+    /// A node serving one block of the fixture and its receipts.
+    async fn fixture_node(State(s): State<Served>, Json(req): Json<Value>) -> Json<Value> {
+        let (block, receipts) = s.lock().unwrap().clone();
+        let result = match req["method"].as_str().unwrap() {
+            "eth_getBlockByNumber" => block,
+            "eth_getBlockReceipts" => json!(receipts),
+            m => panic!("unexpected {m}"),
+        };
+        Json(json!({"jsonrpc": "2.0", "id": req["id"], "result": result}))
+    }
+
+    #[test]
+    fn with_verify_blocks_a_substituted_receipt_is_an_error_naming_the_block_and_the_root() {
+        use super::super::verify::fixture::{block, TestTx};
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let to = alloy::primitives::Address::with_last_byte(0xaa);
+        let (b, receipts) = block(1, &[TestTx { ty: 2, to, wei: 5 }, TestTx { ty: 0, to, wei: 6 }]);
+        let (hash, root) = (b["hash"].as_str().unwrap().to_string(), b["receiptsRoot"].as_str().unwrap().to_string());
+        let state = Arc::new(Mutex::new((b, receipts.clone())));
+        let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let app = Router::new().route("/", post(fixture_node)).with_state(state.clone());
+        rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let node = RpcNode::new(rt.handle().clone(), url, Duration::from_secs(5), Traces::Off, true);
+        let got = node.blocks(1, 1).unwrap().pop().unwrap();
+        assert_eq!(got.txs.iter().map(|t| t.value[31]).collect::<Vec<_>>(), [5, 6]);
+        // The first transaction's receipt says it failed: the receipts no longer hash to the root.
+        state.lock().unwrap().1[0]["status"] = json!("0x0");
+        let e = node.blocks(1, 1).unwrap_err();
+        assert!(e.0.starts_with(&format!("block 1 {hash}: its receipts hash to 0x")), "{e}");
+        assert!(e.0.ends_with(&format!("but its header's receiptsRoot is {root}")), "{e}");
+        // Without verify_blocks the same answer is taken as the node gives it.
+        let unchecked = RpcNode::new(rt.handle().clone(), node.url.clone(), Duration::from_secs(5), Traces::Off, false);
+        assert!(!unchecked.blocks(1, 1).unwrap()[0].txs[0].success);
+    }
+
     #[test]
     fn a_node_that_does_not_answer_is_an_error_naming_it() {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let node =
-            RpcNode::new(rt.handle().clone(), format!("http://127.0.0.1:{port}"), Duration::from_secs(2), Traces::Off);
+        let node = RpcNode::new(
+            rt.handle().clone(),
+            format!("http://127.0.0.1:{port}"),
+            Duration::from_secs(2),
+            Traces::Off,
+            false,
+        );
         let e = node.head().unwrap_err();
         assert!(e.0.contains(&format!("127.0.0.1:{port}")), "{e}");
     }

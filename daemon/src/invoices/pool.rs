@@ -1,0 +1,186 @@
+//! Address pools: where an invoice's address comes from, and where it goes when released.
+//!
+//! Every receive source (a store's descriptor, xpub or address list for an asset) has a pool
+//! of its own, keyed by the source's identity ([`source_id`]): its next index and the addresses
+//! released back to it. An invoice remembers its source, so a released address goes back to
+//! the pool it came from, and after a store's source changes in the config, addresses of the
+//! old one are never handed out again (they are if the old source comes back).
+//!
+//! Stores written before schema 6 kept one pool per store and asset: its counter is where a
+//! source without one of its own starts, and its released addresses are reused only when the
+//! current source gives that very address at that index (the others are dropped).
+
+use super::{AssetInfo, InvoiceError, Invoices, StorePolicy};
+use crate::config::ReceiveConfig;
+use crate::db::{Batch, Db, DbError, InvoiceRecord, InvoiceStatus, SourceId};
+use paywatch_plugin_api::messages::{self as m, currency_method};
+use sha2::Digest;
+
+/// Addresses skipped at most when the next ones are already watched by the store (a list is
+/// walked to its end).
+const MAX_SKIPS: u32 = 1000;
+/// Legacy free addresses checked against the current source per allocation.
+const LEGACY_BATCH: usize = 64;
+
+/// The identity of a receive source: SHA-256 of its kind and its text (trimmed; a list's
+/// addresses in order, one per line). Another descriptor, xpub or list is another pool.
+fn source_id(receive: &ReceiveConfig) -> SourceId {
+    let mut h = sha2::Sha256::new();
+    match receive {
+        ReceiveConfig::Descriptor(d) => h.update(format!("descriptor\n{}", d.trim())),
+        ReceiveConfig::Xpub(x) => h.update(format!("xpub\n{}", x.trim())),
+        ReceiveConfig::Addresses(list) => {
+            h.update("addresses");
+            for a in list {
+                h.update(format!("\n{}", a.trim()));
+            }
+        }
+    }
+    SourceId(h.finalize().into())
+}
+
+/// An address handed out for an invoice.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Allocated {
+    pub(super) index: u32,
+    pub(super) address: String,
+    /// Its canonical key.
+    pub(super) key: Vec<u8>,
+    pub(super) source: SourceId,
+}
+
+/// What allocation asks of a receive source and the store (the currency plugin and the watch
+/// set in the daemon).
+pub(super) trait Source {
+    /// The address (normalized) and its key at an index; `None` past the end of a list.
+    fn at(&self, index: u32) -> Result<Option<(String, Vec<u8>)>, InvoiceError>;
+    /// A stored address, normalized, with its key.
+    fn parse(&self, address: &str) -> Result<(String, Vec<u8>), InvoiceError>;
+    /// Whether the store already watches the key.
+    fn watched(&self, key: &[u8]) -> Result<bool, InvoiceError>;
+}
+
+/// A fresh address of a store's receive source for an asset (in `batch`): one released to that
+/// source's pool first, else a legacy released one the source gives at its index, else the
+/// source's next index; addresses the store already watches are skipped.
+pub(super) fn allocate(
+    db: &Db,
+    batch: &mut Batch<'_>,
+    (store, asset): (&str, &str),
+    receive: &ReceiveConfig,
+    src: &dyn Source,
+) -> Result<Allocated, InvoiceError> {
+    let source = source_id(receive);
+    if let Some((index, address)) = db.free_addresses(store, asset, Some(&source), 1)?.pop() {
+        batch.delete_free_address(store, asset, Some(&source), index);
+        let (address, key) = src.parse(&address)?;
+        if !src.watched(&key)? {
+            return Ok(Allocated { index, address, key, source });
+        }
+    }
+    for (index, address) in db.free_addresses(store, asset, None, LEGACY_BATCH)? {
+        batch.delete_free_address(store, asset, None, index);
+        match src.at(index)? {
+            Some((a, key)) if a == address && !src.watched(&key)? => {
+                return Ok(Allocated { index, address: a, key, source });
+            }
+            _ => tracing::info!(store, asset, index, %address,
+                "a released address of an earlier receive source is not reused"),
+        }
+    }
+    let mut next = db.next_index(store, asset, &source)?;
+    let skips = match receive {
+        ReceiveConfig::Addresses(list) => list.len() as u32,
+        _ => MAX_SKIPS,
+    };
+    for _ in 0..skips {
+        let Some((address, key)) = src.at(next)? else { break };
+        let index = next;
+        next += 1;
+        if !src.watched(&key)? {
+            batch.put_next_index(store, asset, &source, next);
+            return Ok(Allocated { index, address, key, source });
+        }
+    }
+    let why = match receive {
+        ReceiveConfig::Addresses(list) => format!("all {} configured addresses are in use", list.len()),
+        _ => format!("the next {MAX_SKIPS} addresses are all watched already"),
+    };
+    Err(InvoiceError::NoFreeAddress { store: store.to_string(), asset: asset.to_string(), why })
+}
+
+/// A store's receive source for an asset through the asset's currency plugin.
+struct PluginSource<'a> {
+    invoices: &'a Invoices,
+    store: &'a str,
+    asset: &'a AssetInfo,
+    receive: &'a ReceiveConfig,
+}
+
+impl Source for PluginSource<'_> {
+    fn at(&self, index: u32) -> Result<Option<(String, Vec<u8>)>, InvoiceError> {
+        match self.receive {
+            ReceiveConfig::Descriptor(source) | ReceiveConfig::Xpub(source) => {
+                self.invoices.derive(self.asset, source, index).map(Some)
+            }
+            ReceiveConfig::Addresses(list) => list.get(index as usize).map(|a| self.parse(a)).transpose(),
+        }
+    }
+
+    fn parse(&self, address: &str) -> Result<(String, Vec<u8>), InvoiceError> {
+        self.invoices.parse(self.asset, address)
+    }
+
+    fn watched(&self, key: &[u8]) -> Result<bool, InvoiceError> {
+        Ok(self.invoices.inner.watches.watched_by(self.store, &self.asset.chain, key)?)
+    }
+}
+
+impl Invoices {
+    /// A fresh address of the store's current receive source for an asset ([`allocate`]).
+    pub(super) fn allocate(
+        &self,
+        batch: &mut Batch<'_>,
+        store: &str,
+        asset_id: &str,
+        asset: &AssetInfo,
+        policy: &StorePolicy,
+    ) -> Result<Allocated, InvoiceError> {
+        let receive = policy
+            .receive
+            .get(asset_id)
+            .ok_or_else(|| InvoiceError::NoReceiveConfig { store: store.to_string(), asset: asset_id.to_string() })?;
+        let src = PluginSource { invoices: self, store, asset, receive };
+        allocate(self.db(), batch, (store, asset_id), receive, &src)
+    }
+
+    fn derive(&self, asset: &AssetInfo, source: &str, index: u32) -> Result<(String, Vec<u8>), InvoiceError> {
+        let req = m::DeriveRequest { source: source.to_string(), branch: 0, start: index, count: 1 };
+        let reply: m::DeriveReply = asset
+            .plugin
+            .call(currency_method::DERIVE_ADDRESSES, &req)
+            .map_err(|e| InvoiceError::Plugin(e.to_string()))?;
+        let d = reply.addresses.into_iter().next().ok_or_else(|| InvoiceError::Plugin("derived no address".into()))?;
+        Ok((d.address, d.key.0))
+    }
+
+    /// After the monitoring window: an invoice nothing was ever paid to stops watching its
+    /// address, which goes back to the pool of the source it came from.
+    pub(super) fn release(&self, batch: &mut Batch<'_>, mut inv: InvoiceRecord) -> Result<(), DbError> {
+        let settled_like = matches!(inv.status, InvoiceStatus::Processing | InvoiceStatus::Settled);
+        if inv.released || settled_like || !self.db().watch_payments(inv.watch_id, 1)?.is_empty() {
+            return Ok(());
+        }
+        if let Some(w) = self.db().watch(inv.watch_id)? {
+            self.inner.watches.unstage(batch, &w);
+        }
+        if let Some(index) = inv.address_index {
+            batch.put_free_address(&inv.store, &inv.asset, inv.address_source.as_ref(), index, &inv.address);
+        }
+        inv.released = true;
+        batch.put_invoice(&inv)
+    }
+}
+
+#[cfg(test)]
+mod tests;
