@@ -28,6 +28,9 @@ struct FakeNode {
     syncing: Mutex<Option<String>>,
     /// Blocks the node knows off its best chain.
     stale: Mutex<Vec<Block>>,
+    /// When set, `header(n)` answers from a lagging backend behind a load balancer that only
+    /// has blocks up to this height (`head()` and `blocks()` still reach the synced one).
+    lagging_headers: Mutex<Option<u64>>,
 }
 
 impl FakeNode {
@@ -103,6 +106,9 @@ impl EvmNode for FakeNode {
         Ok(head_ref(self.up()?.last().unwrap()))
     }
     fn header(&self, number: u64) -> Result<Option<HeadRef>, NodeError> {
+        if self.lagging_headers.lock().unwrap().is_some_and(|top| number > top) {
+            return Ok(None);
+        }
         Ok(self.up()?.get(number as usize).map(head_ref))
     }
     fn block_by_hash(&self, hash: &str) -> Result<Option<HeadRef>, NodeError> {
@@ -326,6 +332,53 @@ fn a_node_behind_us_is_waited_for_and_only_a_real_reorg_reverses() {
     r.follower.sync().unwrap();
     assert_eq!(r.kinds()[6..], ["payment.reversed"]);
     assert_eq!(r.payment(8).status, PaymentStatus::Reversed);
+}
+
+/// Attack review (issue 14): an RPC endpoint behind a load balancer (the usual hosted EVM RPC)
+/// whose `eth_getBlockByNumber` reaches a backend a few blocks behind while `eth_blockNumber` /
+/// the head reached a synced one. The lagging backend answers `null` at heights the head says
+/// exist: that is no block of another chain at a height we hold, yet `fork_point` walks past the
+/// `null`s to the lagging backend's top, disconnects our blocks above it (payment.reversed for
+/// a payment nothing reversed) and connects them again (payment.detected a second time).
+#[test]
+fn a_lagging_backend_answering_null_below_the_head_reverses_nothing() {
+    let mut r = rig(10, None, 31337);
+    r.follower.sync().unwrap(); // tip 4
+    r.node.mine(&[(7, 5)], 0); // 5
+    r.node.mine(&[], 0); // 6
+    r.follower.sync().unwrap();
+    let paid = r.kinds();
+    assert_eq!(paid, ["payment.detected", "payment.confirmed", "payment.confirmed"]);
+    r.node.mine(&[], 0); // 7
+    r.node.mine(&[], 0); // 8: the head's parent is not our tip, so the fork is looked for
+    *r.node.lagging_headers.lock().unwrap() = Some(4);
+    let _ = r.follower.sync();
+    assert!(
+        !r.kinds().iter().any(|k| k == "payment.reversed"),
+        "nothing was reversed on the chain, got {:?}",
+        &r.kinds()[paid.len()..]
+    );
+    assert_eq!(r.payment(7).status, PaymentStatus::Confirmed);
+}
+
+/// Attack review (issue 14): the same lagging backend more than the window behind answers
+/// `null` all the way down the window: no block of the node's was ever seen where the chains
+/// would part (nothing to vouch for), yet the chain is stopped for good as a deep reorg.
+#[test]
+fn a_lagging_backend_answering_null_down_the_window_is_not_a_deep_reorg() {
+    let mut r = rig(3, None, 31337);
+    r.follower.sync().unwrap();
+    for i in 0..5 {
+        r.node.mine(&[], i);
+    }
+    r.follower.sync().unwrap(); // tip 9
+    r.node.mine(&[], 0);
+    r.node.mine(&[], 0); // head 11
+    *r.node.lagging_headers.lock().unwrap() = Some(2);
+    match r.follower.sync() {
+        Err(FollowError::Fatal(e)) => panic!("a lagging backend stopped the chain for good: {e}"),
+        other => assert!(matches!(other, Err(FollowError::Transient(_))), "{other:?}"),
+    }
 }
 
 /// More than the window behind, or `eth_syncing`: `degraded` (transient), never fatal; followed
