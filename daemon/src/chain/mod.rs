@@ -287,10 +287,14 @@ pub(crate) fn fork_point(
             _ if h == node.height => Some(node.hash.clone()),
             _ => probe.hash_at(h)?,
         };
-        if theirs.as_deref() == Some(local) {
+        // At or below the node's own best height: no block there is the node contradicting
+        // itself (a load balancer's lagging backend, a chain that just got shorter), never a
+        // fork. Asked again later; nothing is undone on it.
+        let Some(theirs) = theirs else { return Err(Transient::LostBlock { height: h }.into()) };
+        if theirs == local {
             return Ok(Fork::At(h));
         }
-        lowest_theirs = theirs.map(|t| (h, t));
+        lowest_theirs = Some((h, theirs));
         if h == 0 {
             return Err(Fatal::OtherGenesis.into());
         }
