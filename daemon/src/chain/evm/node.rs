@@ -410,6 +410,48 @@ mod tests {
         assert!(!unchecked.blocks(1, 1).unwrap()[0].txs[0].success);
     }
 
+    /// Attack review (issue 14): with verify_blocks, the receipts root commits to each log's
+    /// address, topics and data, but not to the fields `normalize` also reads from the node's
+    /// JSON: `removed` (a log marked removed is dropped before the plugins see it) and
+    /// `logIndex` (a token payment's `index`). A proxy or a lying node can so hide a verified
+    /// Transfer (the payment is lost: the block counts as scanned) or give two Transfers one
+    /// index (the indexer keys payments by txid and index: one of them is lost), and the block
+    /// passes every check. Receipts from `eth_getBlockReceipts` never have `removed: true`, and a
+    /// log's index in the block is its position: either disagreeing is an answer to refuse.
+    #[test]
+    fn with_verify_blocks_unverified_log_fields_cannot_hide_or_merge_verified_logs() {
+        use super::super::verify::fixture::{block, TestTx};
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let to = alloy::primitives::Address::with_last_byte(0xaa);
+        let (b, receipts) = block(1, &[TestTx { ty: 2, to, wei: 5 }, TestTx { ty: 2, to, wei: 6 }]);
+        let state = Arc::new(Mutex::new((b, receipts.clone())));
+        let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let app = Router::new().route("/", post(fixture_node)).with_state(state.clone());
+        rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let node = RpcNode::new(rt.handle().clone(), url, Duration::from_secs(5), Traces::Off, true);
+        let honest = node.blocks(1, 1).unwrap().pop().unwrap();
+        assert_eq!(honest.logs.iter().map(|l| (l.tx, l.index)).collect::<Vec<_>>(), [(0, 0), (1, 1)]);
+        // The first log marked removed: the block still verifies, and that log is gone.
+        state.lock().unwrap().1[0]["logs"][0]["removed"] = json!(true);
+        match node.blocks(1, 1) {
+            Err(_) => {}
+            Ok(got) => assert_eq!(got[0].logs.len(), 2, "a verified log was dropped on an unverified flag"),
+        }
+        // Both logs given index 0: the block still verifies, and two payments share one key.
+        state.lock().unwrap().1 = receipts.clone();
+        state.lock().unwrap().1[0]["logs"][0]["logIndex"] = json!("0x0");
+        state.lock().unwrap().1[1]["logs"][0]["logIndex"] = json!("0x0");
+        match node.blocks(1, 1) {
+            Err(_) => {}
+            Ok(got) => assert_eq!(
+                got[0].logs.iter().map(|l| l.index).collect::<Vec<_>>(),
+                [0, 1],
+                "log indexes are taken from an unverified field"
+            ),
+        }
+    }
+
     #[test]
     fn a_node_that_does_not_answer_is_an_error_naming_it() {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
