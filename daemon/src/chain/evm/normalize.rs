@@ -83,11 +83,19 @@ pub(crate) fn normalize(block: &RpcBlock, receipts: &[RpcReceipt]) -> Result<Blo
             value: tx.value.to_be_bytes(),
             success: r.status.is_none_or(|s| s == U64::from(1)),
         });
-        for l in r.logs.iter().filter(|l| !l.removed) {
+        for l in &r.logs {
+            // A block's receipts have no removed logs (that flag is for log subscriptions), and
+            // the receipts root commits to every log: one said removed is an answer to refuse,
+            // never a verified log to drop.
+            if l.removed {
+                return Err(format!("{}: a log of {} is marked removed in its receipt", at(), tx.hash));
+            }
             if l.topics.len() > 4 {
                 return Err(format!("{}: a log of {} has {} topics", at(), tx.hash, l.topics.len()));
             }
-            let index = l.log_index.map(|n| n.to::<u64>()).unwrap_or(logs.len() as u64);
+            // A log's index is its position in the block (what the receipts root commits to),
+            // not the node's `logIndex`, which nothing verifies.
+            let index = logs.len() as u64;
             logs.push(Log {
                 tx: i as u32,
                 index: u32::try_from(index).map_err(|_| format!("{}: log index {index}", at()))?,
