@@ -50,7 +50,6 @@ pub(crate) struct RpcLog {
     pub(crate) address: Address,
     pub(crate) topics: Vec<B256>,
     pub(crate) data: Bytes,
-    pub(crate) log_index: Option<U64>,
     #[serde(default)]
     pub(crate) removed: bool,
 }
