@@ -541,6 +541,49 @@ fn a_deep_reorg_is_rewound_to_the_highest_block_known_to_be_the_nodes() {
     assert!(matches!(e, RewindError::NothingToRewind { tip: 10, .. }), "{e}");
 }
 
+/// Attack review (issue 14): `--height` below the common block keeps the confirmed payments
+/// between (their blocks are the node's), and the restarted follower connects those blocks
+/// again. `connect` skips a payment already confirmed in the block it connects ("already
+/// counted") without putting it in the block's undo, so when that block later leaves the
+/// chain in an ordinary reorg the payment is never reversed: it stays confirmed (and keeps
+/// gaining confirmations) for a transaction the node's chain no longer holds.
+#[test]
+fn a_payment_kept_by_a_lower_rewind_is_reversed_when_its_block_later_leaves_the_chain() {
+    let mut r = rig(2, None);
+    r.follower.sync().unwrap();
+    r.node.mine(WATCHED, 0); // 5: payment A
+    r.node.mine(b"x", 0); // 6
+    r.node.mine(WATCHED, 1); // 7: payment B
+    r.node.mine(b"x", 1); // 8
+    r.node.mine(b"x", 2); // 9
+    r.follower.sync().unwrap();
+    let a = r.node.chain.lock().unwrap()[5].txdata[0].compute_txid().to_string();
+    r.node.truncate(6);
+    for i in 0..4 {
+        r.node.mine(b"y", 10 + i); // 7'..10'
+    }
+    assert!(matches!(r.follower.sync(), Err(FollowError::Fatal(Fatal::DeepReorg { .. }))));
+    // Rewound lower than the common block (5): A, at 5, is kept.
+    let report = rewind_with(&*r.node, &mut r.indexer(2), &r.db, Some(4), true).unwrap();
+    assert!(report.to_string().contains("confirmed payments above 4 kept (their blocks are the node's): 1"));
+    // Restarted with a window that holds the rescanned blocks: 5..10 connected again.
+    let mut follower = r.restarted(10);
+    follower.sync().unwrap();
+    assert_eq!(r.db.tx_payments("btc", &a).unwrap()[0].status, PaymentStatus::Confirmed);
+    // An ordinary reorg, within the window, replaces block 5 and everything above it.
+    r.node.truncate(4);
+    for i in 0..8 {
+        r.node.mine(b"z", 20 + i);
+    }
+    follower.sync().unwrap();
+    let p = r.db.tx_payments("btc", &a).unwrap().remove(0);
+    assert_eq!(
+        (p.status, p.block_hash.is_some()),
+        (PaymentStatus::Reversed, false),
+        "payment A's block left the chain; still counted: {p:?}"
+    );
+}
+
 /// A node restarted from an older copy of its datadir is behind our tip on our own chain: the
 /// follower waits (no reversal), follows it again once it caught up, and reverses only when
 /// the node's chain really holds another block at a height we hold.
