@@ -210,7 +210,13 @@ impl Indexer {
             for (w, r) in self.watches_of(m)? {
                 let old = self.current(&up, &r)?;
                 if old.as_ref().is_some_and(|o| o.block_hash.as_deref() == Some(hash)) {
-                    continue; // already counted in this block
+                    // Already counted in this block (kept by a rewind below it, or twice in one
+                    // scan): nothing to emit, but the block's undo must name it, or its block
+                    // leaving the chain would never reverse it.
+                    if !undo.contains(&r) {
+                        undo.push(r);
+                    }
+                    continue;
                 }
                 let mut p = self.seen_again(&old, &w, m);
                 p.status = PaymentStatus::Confirmed;
