@@ -3,7 +3,7 @@
 //! assets, and each chain's way of making watches. `paywatch config check` runs the plugin part too,
 //! so that what `run` refuses, it refuses.
 
-use crate::config::{AssetConfig, ChainConfig, ChainKind, ChainNode, Config};
+use crate::config::{AssetConfig, ChainConfig, ChainKind, ChainNode, Config, ReceiveConfig};
 use crate::health::Health;
 use crate::index::{self, ChainWatches, WatchSet};
 use crate::invoices::AssetLimits;
@@ -75,7 +75,67 @@ pub(crate) fn plugins(config: &Config, health: &Arc<Health>) -> Result<(Currenci
                 .map_err(|message| RunError::Refused { at: user(), message })?;
         }
     }
+    shared_sources(config, &currencies)?;
     Ok((currencies, platforms))
+}
+
+/// Indexes of each descriptor or extended key compared between stores.
+const SOURCE_PROBE: u32 = 20;
+
+/// Two stores whose receive sources hand out the same addresses on one chain are refused,
+/// naming both: each store skips only the addresses it watches itself, so one payment would
+/// settle an invoice of each. The config's own check compares the sources' text; one source has
+/// many spellings (a descriptor with or without its checksum, a bare extended key and the
+/// descriptor it stands for, key origin info), so here the plugins derive the first addresses
+/// of each and those are compared. A source the plugin cannot derive from is left to fail
+/// where it is used.
+fn shared_sources(config: &Config, currencies: &Currencies) -> Result<(), RunError> {
+    let mut seen: HashMap<(&str, Vec<u8>), (&str, &str)> = HashMap::new();
+    for store in &config.stores {
+        for (asset, receive) in &store.receive {
+            let (Some(plugin), Some(a)) = (currencies.get(asset), config.assets.iter().find(|a| &a.id == asset)) else {
+                continue;
+            };
+            for key in source_keys(plugin, receive) {
+                match seen.get(&(a.chain.as_str(), key.clone())) {
+                    Some((other, other_asset)) if *other != store.id => {
+                        return Err(RunError::Refused {
+                            at: format!("stores[{}].receive.{asset}", store.id),
+                            message: format!(
+                                "hands out the same addresses as store {other:?} (receive.{other_asset}): one payment would settle invoices of both; give each store its own receive source"
+                            ),
+                        });
+                    }
+                    Some(_) => {}
+                    None => {
+                        seen.insert((a.chain.as_str(), key), (store.id.as_str(), asset.as_str()));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The watch keys of a receive source's first addresses (a list: all of them).
+fn source_keys(plugin: &PluginInstance, receive: &ReceiveConfig) -> Vec<Vec<u8>> {
+    use paywatch_plugin_api::messages::{DeriveReply, DeriveRequest, ParseAddressRequest, ParsedAddress};
+    match receive {
+        ReceiveConfig::Descriptor(s) | ReceiveConfig::Xpub(s) => {
+            let req = DeriveRequest { source: s.clone(), branch: 0, start: 0, count: SOURCE_PROBE };
+            plugin
+                .call::<_, DeriveReply>(currency_method::DERIVE_ADDRESSES, &req)
+                .map(|r| r.addresses.into_iter().map(|d| d.key.0).collect())
+                .unwrap_or_default()
+        }
+        ReceiveConfig::Addresses(list) => list
+            .iter()
+            .filter_map(|a| {
+                let req = ParseAddressRequest { address: a.clone() };
+                plugin.call::<_, ParsedAddress>(currency_method::PARSE_ADDRESS, &req).ok().map(|p| p.key.0)
+            })
+            .collect(),
+    }
 }
 
 /// The instance of an asset's currency plugin, checked to scan the asset's kind of chain.

@@ -96,6 +96,39 @@ fn check_with(extra: &str, plugins: &[std::path::PathBuf]) -> (Option<i32>, Stri
     (out.status.code(), stdout, stderr)
 }
 
+/// Two stores may not hand out the same addresses, however their sources are spelled (review
+/// of issue 14: the config compared text): a descriptor with and without its BIP-380 checksum,
+/// a bare extended key and the descriptor the plugin makes of it. The plugin derives, the
+/// addresses are compared; different sources pass.
+#[test]
+fn two_stores_may_not_share_a_receive_source_spelled_differently() {
+    use paywatch_tests::plugin_lib;
+    let key = "tpubD6NzVbkrYhZ4XgiXtGrdW5XDAPFCL9h7we1vwNCpn8tGbBcgfVYjXyhWo4E1xkh56hjod1RhGjxbaTLV3X4FyWuejifB9jusQ46QzG87VKp";
+    let stores = |a: &str, b: &str| {
+        format!(
+            "\n[[assets]]\nid = \"X\"\nchain = \"btc\"\nplugin = \"bitcoin\"\n\n[[stores]]\nid = \"shop3\"\napi_key = \"shop3-key-0123456789\"\n[stores.receive.X]\n{a}\n\n[[stores]]\nid = \"shop4\"\napi_key = \"shop4-key-0123456789\"\n[stores.receive.X]\n{b}\n"
+        )
+    };
+    let plugins = [plugin_lib("bitcoin")];
+    for (a, b) in [
+        (format!("descriptor = \"wpkh({key}/0/*)\""), format!("descriptor = \"wpkh({key}/0/*)#qvnrzae8\"")),
+        (format!("xpub = \"{key}\""), format!("descriptor = \"pkh({key}/0/*)\"")),
+    ] {
+        let (code, _, stderr) = check_with(&stores(&a, &b), &plugins);
+        assert_eq!(code, Some(2), "{a} / {b}: {stderr}");
+        assert!(
+            stderr.contains("stores[shop4].receive.X: hands out the same addresses as store \"shop3\" (receive.X)"),
+            "{a} / {b}: {stderr}"
+        );
+    }
+    // Other branches of one key are other addresses: accepted.
+    let (code, _, stderr) = check_with(
+        &stores(&format!("descriptor = \"wpkh({key}/0/*)\""), &format!("descriptor = \"wpkh({key}/1/*)\"")),
+        &plugins,
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
 #[test]
 fn config_check_creates_every_plugin_instance_as_run_does() {
     use paywatch_tests::plugin_lib;

@@ -266,7 +266,7 @@ fn bitcoin_node(t: &mut Table<'_>, issues: &mut Issues) -> Option<BitcoinNode> {
             None
         }
     });
-    let pow_limit = pow_limit(t, genesis_hash.is_some(), issues);
+    let pow_limit = pow_limit(t, genesis_hash.is_some() || t.has("genesis_hash"), issues);
     Some(BitcoinNode {
         network: network?,
         rpc_url: rpc_url?,
@@ -292,6 +292,13 @@ fn pow_limit(t: &mut Table<'_>, other_coin: bool, issues: &mut Issues) -> Option
         }
         return Some(PowLimit::Network);
     };
+    if !other_coin {
+        issues.push(
+            t.key_path("pow_limit"),
+            format!("{v:?} without genesis_hash: a Bitcoin network's proof-of-work limit and difficulty rules are known and always checked; pow_limit is for another coin (with its genesis_hash)"),
+        );
+        return None;
+    }
     let v = v.trim().to_ascii_lowercase();
     if v == "none" {
         return Some(PowLimit::None);
