@@ -1,7 +1,7 @@
 //! Address pools: where an invoice's address comes from, and where it goes when released.
 //!
 //! Every receive source (a store's descriptor, xpub or address list for an asset) has a pool
-//! of its own, keyed by the source's identity ([`source_id`]): its next index and the addresses
+//! of its own, keyed by the source's identity ([`source_id`]: what it derives): its next index and the addresses
 //! released back to it. An invoice remembers its source, so a released address goes back to
 //! the pool it came from, and after a store's source changes in the config, addresses of the
 //! old one are never handed out again (they are if the old source comes back).
@@ -22,13 +22,21 @@ const MAX_SKIPS: u32 = 1000;
 /// Legacy free addresses checked against the current source per allocation.
 const LEGACY_BATCH: usize = 64;
 
-/// The identity of a receive source: SHA-256 of its kind and its text (trimmed; a list's
-/// addresses in order, one per line). Another descriptor, xpub or list is another pool.
-fn source_id(receive: &ReceiveConfig) -> SourceId {
+/// The identity of a receive source. A descriptor or extended key is known by what it derives
+/// (SHA-256 of its first two addresses' keys), so one source spelled two ways (a checksum
+/// added, a bare key and the descriptor it stands for, key origin info) keeps one pool and one
+/// counter; a list by its addresses' text in order (trimmed).
+fn source_id(receive: &ReceiveConfig, src: &dyn Source) -> Result<SourceId, InvoiceError> {
     let mut h = sha2::Sha256::new();
     match receive {
-        ReceiveConfig::Descriptor(d) => h.update(format!("descriptor\n{}", d.trim())),
-        ReceiveConfig::Xpub(x) => h.update(format!("xpub\n{}", x.trim())),
+        ReceiveConfig::Descriptor(_) | ReceiveConfig::Xpub(_) => {
+            h.update("derived");
+            for index in 0..2 {
+                if let Some((_, key)) = src.at(index)? {
+                    h.update(format!("\n{}", hex::encode(key)));
+                }
+            }
+        }
         ReceiveConfig::Addresses(list) => {
             h.update("addresses");
             for a in list {
@@ -36,7 +44,7 @@ fn source_id(receive: &ReceiveConfig) -> SourceId {
             }
         }
     }
-    SourceId(h.finalize().into())
+    Ok(SourceId(h.finalize().into()))
 }
 
 /// An address handed out for an invoice.
@@ -70,7 +78,7 @@ pub(super) fn allocate(
     receive: &ReceiveConfig,
     src: &dyn Source,
 ) -> Result<Allocated, InvoiceError> {
-    let source = source_id(receive);
+    let source = source_id(receive, src)?;
     if let Some((index, address)) = db.free_addresses(store, asset, Some(&source), 1)?.pop() {
         batch.delete_free_address(store, asset, Some(&source), index);
         let (address, key) = src.parse(&address)?;
