@@ -296,6 +296,15 @@ pub(crate) fn asset_limits(
             ChainKind::Evm => EVM_MAX_INVOICE,
         };
         let max_invoice = units("max_invoice_amount", a.max_invoice_amount.as_deref().unwrap_or(default_max))?;
+        if max_invoice.is_zero() {
+            return Err(RunError::Refused {
+                at: at("max_invoice_amount"),
+                message: format!(
+                    "0 leaves no invoice of {} possible: give the largest amount an invoice may ask",
+                    a.id
+                ),
+            });
+        }
         let min_payment = match (&a.min_payment, kind) {
             (Some(text), _) => units("min_payment", text)?,
             (None, ChainKind::Bitcoin) => Amount::from(BITCOIN_FAMILY_DUST),
@@ -396,6 +405,11 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "assets[0].min_payment: \"0.000000001\" has more than 8 decimals (asset BTC has 8 decimals)"
+        );
+        let e = limits(json!({"max_invoice_amount": "0"}), json!({})).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "assets[0].max_invoice_amount: 0 leaves no invoice of BTC possible: give the largest amount an invoice may ask"
         );
         // A minimum above the largest invoice (configured, or the default) leaves nothing payable.
         let e = limits(json!({"max_invoice_amount": "0.000001"}), json!({})).unwrap_err();
