@@ -52,6 +52,8 @@ pub(crate) struct Follower {
     tip_bits: Option<(String, Parent)>,
     /// How far behind the local tip the node was at the last sync, on the local chain.
     behind: Option<u64>,
+    /// When a refused feed message was last logged, and how many were not logged since.
+    refusals: (Option<std::time::Instant>, u64),
 }
 
 impl std::fmt::Debug for Follower {
@@ -78,6 +80,7 @@ impl Follower {
             genesis_checked: false,
             tip_bits: None,
             behind: None,
+            refusals: (None, 0),
         }
     }
 
@@ -364,24 +367,38 @@ impl Follower {
         Ok(())
     }
 
-    /// Whether the node holds this transaction (mempool, or a block with `txindex`) with these
-    /// bytes. Not holding it, or not answering, means no.
-    fn node_holds(&self, txid: &str, raw: &[u8]) -> bool {
-        match self.node.transaction(txid) {
-            Ok(Some(held)) if held == raw => true,
-            Ok(Some(_)) => {
-                tracing::warn!(chain = %self.cfg.chain, %txid, "zmq rawtx differs from the node's transaction: ignored");
-                false
-            }
-            Ok(None) => {
-                tracing::warn!(chain = %self.cfg.chain, %txid, "zmq rawtx the node does not hold: ignored");
-                false
-            }
-            Err(e) => {
-                tracing::warn!(chain = %self.cfg.chain, %txid, error = %e, "zmq rawtx not confirmed by the node: ignored until the next sync");
-                false
-            }
+    /// Whether the node's mempool holds this transaction with these bytes (`getrawtransaction`,
+    /// then `getmempoolentry`: with `txindex` a node also serves transactions of blocks, even
+    /// reorganized-out ones, which a publisher could replay). A transaction of a block is
+    /// recorded when the block connects. Not holding it, or not answering, means no; refusals
+    /// are logged at most every 10 s, with a count (a publisher can send many).
+    fn node_holds(&mut self, txid: &str, raw: &[u8]) -> bool {
+        let refused = match self.node.transaction(txid) {
+            Ok(Some(held)) if held == raw => match self.node.in_mempool(txid) {
+                Ok(true) => return true,
+                Ok(false) => {
+                    "zmq rawtx is not in the node's mempool (a block's, or replayed): left to the block".to_string()
+                }
+                Err(e) => format!("zmq rawtx not confirmed by the node ({e}): ignored until the next sync"),
+            },
+            Ok(Some(_)) => "zmq rawtx differs from the node's transaction: ignored".to_string(),
+            Ok(None) => "zmq rawtx the node does not hold: ignored".to_string(),
+            Err(e) => format!("zmq rawtx not confirmed by the node ({e}): ignored until the next sync"),
+        };
+        self.feed_refused(txid, &refused);
+        false
+    }
+
+    /// Logs a refused feed message, at most one line every 10 s (with how many were not logged).
+    fn feed_refused(&mut self, txid: &str, why: &str) {
+        const EVERY: Duration = Duration::from_secs(10);
+        if self.refusals.0.is_some_and(|at| at.elapsed() < EVERY) {
+            self.refusals.1 += 1;
+            return;
         }
+        let unlogged = std::mem::take(&mut self.refusals.1);
+        tracing::warn!(chain = %self.cfg.chain, %txid, unlogged, "{why}");
+        self.refusals.0 = Some(std::time::Instant::now());
     }
 
     /// The `rawblock` fast path: when the block extends the tip and the node says it is its

@@ -39,6 +39,8 @@ pub(crate) trait BitcoinNode: Send + Sync {
     fn mempool(&self) -> Result<Vec<String>, RpcError>;
     /// A mempool transaction's raw bytes; `None` when the node no longer has it.
     fn transaction(&self, txid: &str) -> Result<Option<Vec<u8>>, RpcError>;
+    /// Whether the transaction is in the node's mempool now (`getmempoolentry`).
+    fn in_mempool(&self, txid: &str) -> Result<bool, RpcError>;
     /// Why the node says it is still syncing (initial block download), or `None`.
     fn syncing(&self) -> Result<Option<String>, RpcError>;
     /// Whether a block is in the node's best chain; `None` when the node does not know it.
@@ -157,6 +159,15 @@ impl BitcoinNode for RpcClient {
             Ok(h) => Ok(Some(h.confirmations >= 0)),
             // -5: block not found.
             Err(RpcError::Node { code: -5, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn in_mempool(&self, txid: &str) -> Result<bool, RpcError> {
+        match self.call::<serde_json::Value>("getmempoolentry", &[json!(txid)]) {
+            Ok(_) => Ok(true),
+            // -5: not in the mempool.
+            Err(RpcError::Node { code: -5, .. }) => Ok(false),
             Err(e) => Err(e),
         }
     }

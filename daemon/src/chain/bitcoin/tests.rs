@@ -25,6 +25,8 @@ struct FakeNode {
     /// Heights whose blocks the node refuses to serve (pruned).
     pruned_below: Mutex<u64>,
     down: Mutex<bool>,
+    /// Transactions in the node's mempool.
+    pool: Mutex<Vec<Transaction>>,
     /// Bytes served instead of a block (by hash): a man in the middle on plain-HTTP RPC.
     altered: Mutex<std::collections::HashMap<String, Vec<u8>>>,
     /// The `bits` of blocks mined from now on (default: regtest's limit, 0x207fffff).
@@ -161,7 +163,7 @@ impl BitcoinNode for FakeNode {
         })?
     }
     fn mempool(&self) -> Result<Vec<String>, RpcError> {
-        self.with(|_| Vec::new())
+        self.with(|_| self.pool.lock().unwrap().iter().map(|t| t.compute_txid().to_string()).collect())
     }
     fn syncing(&self) -> Result<Option<String>, RpcError> {
         self.with(|_| self.syncing.lock().unwrap().clone())
@@ -171,10 +173,14 @@ impl BitcoinNode for FakeNode {
         let stale = self.stale.lock().unwrap().iter().any(is);
         self.with(|c| if c.iter().any(is) { Some(true) } else { stale.then_some(false) })
     }
+    fn in_mempool(&self, txid: &str) -> Result<bool, RpcError> {
+        self.with(|_| self.pool.lock().unwrap().iter().any(|t| t.compute_txid().to_string() == txid))
+    }
     /// Any transaction of the chain (as a node with `txindex`).
     fn transaction(&self, txid: &str) -> Result<Option<Vec<u8>>, RpcError> {
+        let pool = self.pool.lock().unwrap().clone();
         self.with(|c| {
-            let mut txs = c.iter().flat_map(|b| &b.txdata);
+            let mut txs = c.iter().flat_map(|b| &b.txdata).chain(&pool);
             txs.find(|t| t.compute_txid().to_string() == txid).map(consensus::serialize)
         })
     }
@@ -399,14 +405,28 @@ fn zmq_blocks_and_transactions_are_only_hints() {
     assert_eq!(paid.len(), 1);
     assert_eq!(paid[0].amount_base, "5000", "the node's block, not the feed's");
     assert!(r.db.tx_payments("btc", &substituted.txdata[0].compute_txid().to_string()).unwrap().is_empty());
-    // A transaction the node holds is recorded from the feed at once (here: in a block the
-    // follower has not connected yet, as bitcoind publishes rawtx for block transactions).
+    // A transaction in the node's mempool is recorded from the feed at once.
+    let mut pending = r.node.next_block(WATCHED, 9).txdata[0].clone();
+    pending.output[0].value = Amount::from_sat(7_000);
+    r.node.pool.lock().unwrap().push(pending.clone());
+    let before = r.kinds().len();
+    r.follower.on_raw_tx(&consensus::serialize(&pending));
+    assert_eq!(r.kinds()[before..], ["payment.detected"]);
+    let paid = r.db.tx_payments("btc", &pending.compute_txid().to_string()).unwrap();
+    assert_eq!(paid[0].status, PaymentStatus::Pending);
+    // One the node serves only from a block (txindex; bitcoind also publishes rawtx for block
+    // transactions, and a publisher could replay a reorganized-out one) is left to the block.
     r.node.mine(WATCHED, 8);
     let next = r.node.chain.lock().unwrap().last().unwrap().txdata[0].clone();
     let before = r.kinds().len();
     r.follower.on_raw_tx(&consensus::serialize(&next));
-    assert_eq!(r.kinds()[before..], ["payment.detected"]);
-    assert_eq!(r.db.tx_payments("btc", &next.compute_txid().to_string()).unwrap()[0].status, PaymentStatus::Pending);
+    assert_eq!(r.kinds().len(), before, "not recorded from the feed");
+    assert!(r.db.tx_payments("btc", &next.compute_txid().to_string()).unwrap().is_empty());
+    r.follower.sync().unwrap();
+    let paid = r.db.tx_payments("btc", &next.compute_txid().to_string()).unwrap();
+    assert_eq!(paid[0].status, PaymentStatus::Confirmed, "recorded when its block connects");
+    let still = r.db.tx_payments("btc", &pending.compute_txid().to_string()).unwrap();
+    assert_eq!(still[0].status, PaymentStatus::Pending, "still in the mempool");
 }
 
 /// A real header with other transactions (a man in the middle on plain-HTTP RPC) is refused by
