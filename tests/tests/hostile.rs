@@ -4,7 +4,7 @@
 
 use bitcoincore_rpc::bitcoin::consensus;
 use bitcoincore_rpc::RpcApi;
-use paywatch_tests::btc::{shop3, SHOP3_KEY};
+use paywatch_tests::btc::{btc_chains, shop3, SHOP3_KEY};
 use paywatch_tests::daemon::{config_with_chains, Daemon};
 use paywatch_tests::hostile::{forged_block, forged_tx, script_of, substituted, RpcProxy, ZmqForger};
 use paywatch_tests::nodes::Bitcoind;
@@ -20,30 +20,12 @@ async fn node() -> (Bitcoind, String) {
     (node, miner)
 }
 
-/// The `btc` chain: RPC at `rpc_url`, the given ZMQ lines, polling every second; shop3 takes
-/// invoices.
+/// The `btc` chain ([`btc_chains`]) with RPC at `rpc_url` and the given ZMQ lines; shop3
+/// takes invoices.
 async fn daemon(node: &Bitcoind, rpc_url: &str, zmq: &str) -> Daemon {
-    let chains = format!(
-        r#"
-[[chains]]
-name = "btc"
-kind = "bitcoin"
-network = "regtest"
-rpc_url = "{rpc_url}"
-rpc_user = "{user}"
-rpc_password = "{password}"
-{zmq}
-confirmations = 1
-poll_secs = 1
-
-[[assets]]
-id = "BTC"
-chain = "btc"
-plugin = "bitcoin"
-"#,
-        user = node.user,
-        password = node.password,
-    );
+    let chains = btc_chains(node, 1, false)
+        .replace(&node.rpc_url(), rpc_url)
+        .replace("poll_secs = 1", &format!("poll_secs = 1\n{zmq}"));
     let plugins = [paywatch_tests::plugin_lib("bitcoin")];
     let extra = shop3(86_400, 60);
     Daemon::start_configured(|dir, port| config_with_chains(dir, port, &chains, &extra), &plugins).await.unwrap()

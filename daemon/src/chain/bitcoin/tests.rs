@@ -495,11 +495,8 @@ fn a_reorg_deeper_than_the_window_stops_loudly() {
     assert!(e.to_string().contains("paywatch chain rewind --chain btc"), "the way out is named: {e}");
 }
 
-/// A reorg deeper than the window, rewound offline: the highest block known to be the node's
-/// (here the block of an older payment, below the window) becomes the cursor; only what left
-/// the node's chain is reversed, and the follower made from the store then follows the node.
-#[test]
-fn a_deep_reorg_is_rewound_to_the_highest_block_known_to_be_the_nodes() {
+/// A window of 2 and a followed chain to height 9 with payments at 5 (A) and 7 (B).
+fn two_payments_below_a_window_of_two() -> Rig {
     let mut r = rig(2, None);
     r.follower.sync().unwrap();
     r.node.mine(WATCHED, 0); // 5: payment A
@@ -508,6 +505,15 @@ fn a_deep_reorg_is_rewound_to_the_highest_block_known_to_be_the_nodes() {
     r.node.mine(b"x", 1); // 8
     r.node.mine(b"x", 2); // 9
     r.follower.sync().unwrap();
+    r
+}
+
+/// A reorg deeper than the window, rewound offline: the highest block known to be the node's
+/// (here the block of an older payment, below the window) becomes the cursor; only what left
+/// the node's chain is reversed, and the follower made from the store then follows the node.
+#[test]
+fn a_deep_reorg_is_rewound_to_the_highest_block_known_to_be_the_nodes() {
+    let mut r = two_payments_below_a_window_of_two();
     let txid = |h: usize| r.node.chain.lock().unwrap()[h].txdata[0].compute_txid().to_string();
     let (a, b) = (txid(5), txid(7));
     r.node.truncate(6);
@@ -569,14 +575,7 @@ fn a_deep_reorg_is_rewound_to_the_highest_block_known_to_be_the_nodes() {
 /// gaining confirmations) for a transaction the node's chain no longer holds.
 #[test]
 fn a_payment_kept_by_a_lower_rewind_is_reversed_when_its_block_later_leaves_the_chain() {
-    let mut r = rig(2, None);
-    r.follower.sync().unwrap();
-    r.node.mine(WATCHED, 0); // 5: payment A
-    r.node.mine(b"x", 0); // 6
-    r.node.mine(WATCHED, 1); // 7: payment B
-    r.node.mine(b"x", 1); // 8
-    r.node.mine(b"x", 2); // 9
-    r.follower.sync().unwrap();
+    let mut r = two_payments_below_a_window_of_two();
     let a = r.node.chain.lock().unwrap()[5].txdata[0].compute_txid().to_string();
     r.node.truncate(6);
     for i in 0..4 {
