@@ -43,10 +43,12 @@ pub fn paywatch_bin() -> Result<PathBuf> {
     .map_err(anyhow::Error::msg)
 }
 
+/// The newest source the binary is built from: unit tests (`tests.rs`, `tests/`) are not.
 fn newest_mtime(dir: &Path) -> Option<std::time::SystemTime> {
     std::fs::read_dir(dir)
         .ok()?
         .flatten()
+        .filter(|e| !matches!(e.file_name().to_str(), Some("tests.rs" | "tests")))
         .filter_map(|e| {
             let m = e.metadata().ok()?;
             if m.is_dir() {
