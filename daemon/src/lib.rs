@@ -47,7 +47,7 @@ pub enum RunError {
     Tls { cert: PathBuf, key: PathBuf, source: std::io::Error },
     #[error("api server failed: {0}")]
     Serve(std::io::Error),
-    #[error("cannot read plugin directory {dir}: {source}")]
+    #[error("plugin directory {dir}: {source}")]
     PluginDir { dir: PathBuf, source: std::io::Error },
     #[error("{user} uses {kind} plugin {plugin:?}, which is not loaded from {dir} (see `paywatch plugins list`)")]
     MissingPlugin { user: String, plugin: String, kind: &'static str, dir: PathBuf },

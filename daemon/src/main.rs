@@ -199,7 +199,7 @@ fn list_plugins(arg: ConfigArg) -> ExitCode {
     let rows = match paywatch::list_plugins(&config.plugins.dir) {
         Ok(rows) => rows,
         Err(e) => {
-            eprintln!("paywatch: cannot read plugin directory {}: {e}", config.plugins.dir.display());
+            eprintln!("paywatch: plugin directory {}: {e}", config.plugins.dir.display());
             return ExitCode::FAILURE;
         }
     };

@@ -214,3 +214,35 @@ fn chain_rewind_refuses_unknown_and_never_followed_chains() {
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && help.contains("--yes") && help.contains("--height"), "{help}");
 }
+
+/// Loading a plugin runs its code with the daemon's rights: a plugin directory anyone can write
+/// to is refused with the reason, and a group-writable plugin file is not loaded (its code
+/// never runs), named in `plugins list`.
+#[test]
+fn writable_plugin_dirs_and_files_are_refused_with_the_reason() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    paywatch_tests::daemon::install_plugins(dir.path(), &[paywatch_tests::plugin_lib("bitcoin")]).unwrap();
+    let plugins = dir.path().join("plugins");
+    let path = dir.path().join("paywatch.toml");
+    let asset = "\n[[assets]]\nid = \"X\"\nchain = \"btc\"\nplugin = \"bitcoin\"\n";
+    std::fs::write(&path, test_config(dir.path(), 8080, asset)).unwrap();
+    let config = path.to_str().unwrap();
+    let mode = |p: &std::path::Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    mode(&plugins, 0o755);
+    let out = paywatch(&["config", "check", "--config", config], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    mode(&plugins, 0o777);
+    let out = paywatch(&["config", "check", "--config", config], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("writable by group or others (mode 777)"), "{stderr}");
+    mode(&plugins, 0o755);
+    let lib = std::fs::read_dir(&plugins).unwrap().next().unwrap().unwrap().path();
+    mode(&lib, 0o664);
+    let out = paywatch(&["plugins", "list", "--config", config], &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("not loaded: it is writable by group or others (mode 664)"), "{stdout}");
+    let out = paywatch(&["config", "check", "--config", config], &[]);
+    assert_eq!(out.status.code(), Some(2), "a plugin that did not load is missing for its asset");
+}

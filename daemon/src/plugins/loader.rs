@@ -16,6 +16,9 @@ pub(crate) enum LoadError {
     Refused { path: PathBuf, source: VTableError },
     #[error("{path}: another plugin named {name:?} is already loaded from {first}")]
     Duplicate { path: PathBuf, name: String, first: PathBuf },
+    /// Not loaded at all (its code never ran): see `trust.rs`.
+    #[error("{path}: not loaded: {why}")]
+    Untrusted { path: PathBuf, why: String },
 }
 
 /// The kind of a loaded plugin.

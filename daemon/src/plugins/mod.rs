@@ -5,6 +5,7 @@ mod check;
 mod host;
 mod instance;
 mod loader;
+mod trust;
 
 pub use check::{check_file, CheckOptions, Checked};
 pub(crate) use host::CallContext;
@@ -29,7 +30,15 @@ impl Registry {
     /// fails later only if the config uses a plugin that did not load.
     pub(crate) fn load_dir(dir: &Path) -> std::io::Result<Self> {
         let mut reg = Registry::default();
+        let canonical = trust::canonical(dir)?;
+        if let Some(why) = trust::unsafe_dir(&canonical) {
+            return Err(std::io::Error::new(std::io::ErrorKind::PermissionDenied, why));
+        }
         for path in loader::discover(dir)? {
+            if let Some(why) = trust::unsafe_file(&canonical, &path) {
+                reg.refused.push(LoadError::Untrusted { path, why });
+                continue;
+            }
             match loader::load(&path) {
                 Ok(lib) => match reg.loaded.iter().find(|l| l.name == lib.name) {
                     Some(first) => {
@@ -102,7 +111,11 @@ impl Registry {
 fn refused_path(e: &LoadError) -> &Path {
     use LoadError::*;
     match e {
-        Open { path, .. } | NoEntry { path, .. } | Refused { path, .. } | Duplicate { path, .. } => path,
+        Open { path, .. }
+        | NoEntry { path, .. }
+        | Refused { path, .. }
+        | Duplicate { path, .. }
+        | Untrusted { path, .. } => path,
     }
 }
 
