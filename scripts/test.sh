@@ -22,6 +22,8 @@ cargo clippy --workspace --all-targets --locked --profile test -- -D warnings
 # --profile test again: the docs reuse the checked dependencies instead of building their own.
 step "cargo doc (warnings denied)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --profile test --quiet
+step "fuzz targets build (scripts/fuzz.sh build; CI does not run them)"
+scripts/fuzz.sh build
 step "cargo test"
 cargo test --workspace --locked
 step "done"
