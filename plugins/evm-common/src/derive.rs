@@ -53,9 +53,10 @@ fn address_of(uncompressed: &[u8; 65]) -> [u8; 20] {
     h[12..].try_into().expect("20 bytes")
 }
 
+/// The start of a source for an error message (12 characters, never split inside one).
 fn short(s: &str) -> String {
-    if s.len() > 16 {
-        format!("{:?}…", &s[..12])
+    if s.chars().count() > 16 {
+        format!("{:?}…", s.chars().take(12).collect::<String>())
     } else {
         format!("{s:?}")
     }
@@ -64,6 +65,15 @@ fn short(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `evm_addresses` fuzz target: a multi-byte character at the cut panicked.
+    #[test]
+    fn a_long_source_is_shortened_between_characters() {
+        let crash = "O\0\0\0\0\0\0\0\0\0\0ȇ\0\0\0\0\0\0\0\0";
+        assert_eq!(short(crash), format!("{:?}…", crash.chars().take(12).collect::<String>()));
+        assert_eq!(short("ééééééééééééééééé"), "\"éééééééééééé\"…");
+        assert_eq!(short("xpub"), "\"xpub\"");
+    }
     use bitcoin::bip32::{DerivationPath, Xpriv};
     use bitcoin::hashes::{hmac, sha512, Hash, HashEngine};
     use bitcoin::NetworkKind;
