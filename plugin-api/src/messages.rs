@@ -322,6 +322,12 @@ pub struct WatchedSpend {
 pub struct PlatformInfo {
     /// One line on what it delivers to, for `/health` and `plugins check`.
     pub description: String,
+    /// The endpoint params that are secrets (API keys, passwords): stored for the plugin,
+    /// never shown by the daemon. Optional: a plugin that does not say has every param named
+    /// like `*secret*`, `*key*`, `*password*` or `*token*` hidden. `secret`, `secrets` and
+    /// `ed25519_secret_key` are always hidden.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_params: Option<Vec<String>>,
 }
 
 /// Render an event for one endpoint.
