@@ -354,12 +354,17 @@ impl Daemon {
         Ok((out.status.code(), text(&out.stdout), text(&out.stderr)))
     }
 
+    /// `/health` as the operator sees it (with the admin key: each component's detail).
+    pub async fn health(&self) -> Result<Value> {
+        Ok(self.req(reqwest::Method::GET, "/health", ADMIN_KEY).send().await?.json().await?)
+    }
+
     /// Waits until `/health`'s component for `chain` satisfies `done` (it gets `{status,
     /// detail}`); returns it.
     pub async fn wait_chain_health(&self, chain: &str, what: &str, done: impl Fn(&Value) -> bool) -> Result<Value> {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let h: Value = self.http.get(self.url("/health")).send().await?.json().await?;
+            let h = self.health().await?;
             if done(&h["chains"][chain]) {
                 return Ok(h["chains"][chain].clone());
             }
@@ -374,7 +379,7 @@ impl Daemon {
     pub async fn wait_chain_at(&self, chain: &str, hash: &str) -> Result<()> {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let h: Value = self.http.get(self.url("/health")).send().await?.json().await?;
+            let h = self.health().await?;
             let c = &h["chains"][chain];
             if c["status"] == "ok" && c["detail"].as_str().unwrap_or_default().contains(hash) {
                 return Ok(());

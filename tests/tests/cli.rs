@@ -60,6 +60,29 @@ fn config_check_prints_the_effective_config_without_secrets() {
 }
 
 #[test]
+fn config_check_prints_receive_sources_and_node_urls_without_their_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ok.toml");
+    let xpub = "tpubD6NzVbkrYhZ4XgiXtGrdW5XDAPFCL9h7we1vwNCpn8tGbBcgfVYjXyhWo4E1xkh56hjod1RhGjxbaTLV3X4FyWuejifB9jusQ46QzG87VKp";
+    // The receive table belongs to the last store (shop2).
+    let extra = format!(
+        "\n[stores.receive.X]\ndescriptor = \"wpkh({xpub}/0/*)\"\n\n[[assets]]\nid = \"X\"\nchain = \"btc\"\nplugin = \"bitcoin\"\n"
+    );
+    let config = test_config(dir.path(), 8080, &extra)
+        .replace("rpc_url = \"http://127.0.0.1:1\"", "rpc_url = \"http://rpcuser:rpcpass@127.0.0.1:1/?apikey=qs-secret\"")
+        .replace("ws_url = \"ws://127.0.0.1:3\"", "ws_url = \"wss://eth.example/v2/Ab3dEfGhIjKlMnOpQrStUvWxYz012345\"");
+    std::fs::write(&path, config).unwrap();
+    let out = paywatch(&["config", "check", "--no-plugins", "--config", path.to_str().unwrap()], &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("descriptor = \"<redacted> sha256:"), "{stdout}");
+    assert!(stdout.contains("eth.example/v2/%3Credacted%3E"), "{stdout}");
+    for secret in ["tpubD6Nz", "rpcpass", "qs-secret", "Ab3dEfGh"] {
+        assert!(!stdout.contains(secret), "{secret} printed:\n{stdout}");
+    }
+}
+
+#[test]
 fn version_and_help() {
     let out = paywatch(&["--version"], &[]);
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("paywatch 0."), "{out:?}");

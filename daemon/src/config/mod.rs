@@ -5,11 +5,13 @@
 
 mod env;
 mod reader;
+mod redact;
 mod secret;
 mod types;
 mod validate;
 
 pub use reader::ConfigIssue;
+pub(crate) use redact::url_text as redact_url;
 pub use secret::{KeyHash, Secret};
 pub use types::*;
 
