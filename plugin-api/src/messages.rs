@@ -428,6 +428,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn platform_info_of_a_plugin_that_declares_no_secret_params_still_reads() {
+        let old: PlatformInfo = serde_json::from_str(r#"{"description": "posts"}"#).unwrap();
+        assert_eq!(old.secret_params, None);
+        let new: PlatformInfo = serde_json::from_str(r#"{"description": "d", "secret_params": ["api_key"]}"#).unwrap();
+        assert_eq!(new.secret_params, Some(vec!["api_key".to_string()]));
+        assert_eq!(serde_json::to_string(&old).unwrap(), r#"{"description":"posts"}"#);
+    }
+
+    #[test]
     fn hex_round_trips_and_rejects_garbage() {
         let h = Hex(vec![0x00, 0xab, 0xff]);
         let s = serde_json::to_string(&h).unwrap();

@@ -152,6 +152,32 @@ fn two_stores_may_not_share_a_receive_source_spelled_differently() {
     assert_eq!(code, Some(0), "{stderr}");
 }
 
+/// Every receive source goes through its plugin at start: one it refuses (a mainnet key on a
+/// regtest chain, a list entry that is no address) stops `config check` and `run`, naming
+/// store and asset, never the source; a pasted private key is refused before any plugin.
+#[test]
+fn a_receive_source_its_plugin_refuses_stops_the_daemon_naming_store_and_asset_only() {
+    use paywatch_tests::plugin_lib;
+    let mainnet = "xpub661MyMwAqRbcFtXgS5sYJABqqG9YLmC4Q1Rdap9gSE8NqtwybGhePY2gZ29ESFjqJoCu1Rupje8YtGqsefD265TMg7usUDFdp6W1EGMcet8";
+    let xprv = "tprv8ZgxMBicQKsPd7Uf69XL1XwhmjHopUGep8GuEiJDZmbQz6o58LninorQAfcKZWARbtRtfnLcJ5MQ2AtHcQJCCRUcMRvmDUjyEmNUWwx8UbK";
+    let store = |source: &str| {
+        format!("\n[stores.receive.X]\n{source}\n\n[[assets]]\nid = \"X\"\nchain = \"btc\"\nplugin = \"bitcoin\"\n")
+    };
+    let plugins = [plugin_lib("bitcoin")];
+    for (source, says) in [
+        (format!("xpub = \"{mainnet}\""), "cannot derive addresses from this receive source"),
+        (format!("descriptor = \"wpkh({mainnet}/0/*)\""), "cannot derive addresses from this receive source"),
+        ("addresses = [\"bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080\", \"not-an-address\"]".to_string(), "addresses[1] is not an address of this asset"),
+        (format!("xpub = \"{xprv}\""), "holds an extended private key"),
+    ] {
+        let (code, _, stderr) = check_with(&store(&source), &plugins);
+        assert_eq!(code, Some(2), "{source}: {stderr}");
+        assert!(stderr.contains("stores[shop2].receive.X: ") || stderr.contains("stores[1].receive.X: "), "{source}: {stderr}");
+        assert!(stderr.contains(says), "{source}: {stderr}");
+        assert!(!stderr.contains("xpub661My") && !stderr.contains("tprv8Zgx"), "the source echoed: {stderr}");
+    }
+}
+
 #[test]
 fn config_check_creates_every_plugin_instance_as_run_does() {
     use paywatch_tests::plugin_lib;

@@ -4,6 +4,7 @@
 //! This module is the only owner of config validation.
 
 mod env;
+mod private_key;
 mod reader;
 mod redact;
 mod secret;
@@ -11,7 +12,7 @@ mod types;
 mod validate;
 
 pub use reader::ConfigIssue;
-pub(crate) use redact::url_text as redact_url;
+pub(crate) use redact::{scrub as scrub_source, url_text as redact_url};
 pub use secret::{KeyHash, Secret};
 pub use types::*;
 

@@ -50,6 +50,27 @@ pub(crate) fn source(text: &str) -> String {
     format!("{REDACTED} sha256:{}", &hex::encode(Sha256::digest(text.trim().as_bytes()))[..16])
 }
 
+/// A message about a receive source (a plugin's error) without the source: its text and every
+/// run of 50 or more letters and digits (extended keys, WIF and raw keys) replaced.
+pub(crate) fn scrub(message: &str, source: &str) -> String {
+    let source = source.trim();
+    let message = if source.is_empty() { message.to_string() } else { message.replace(source, REDACTED) };
+    let mut out = String::with_capacity(message.len());
+    let mut run = String::new();
+    for c in message.chars().chain(std::iter::once('\0')) {
+        if c.is_ascii_alphanumeric() {
+            run.push(c);
+            continue;
+        }
+        out.push_str(if run.len() >= 50 { REDACTED } else { &run });
+        run.clear();
+        if c != '\0' {
+            out.push(c);
+        }
+    }
+    out
+}
+
 pub(super) fn serialize_url<S: Serializer>(u: &Url, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&url(u))
 }
@@ -112,6 +133,16 @@ mod tests {
             }
         }
         assert_eq!(url_text("not a url with a key 9aa3d95b3bc440fa88ea"), REDACTED);
+    }
+
+    #[test]
+    fn a_message_about_a_source_does_not_repeat_it() {
+        let tpub = "tpubD6NzVbkrYhZ4XgiXtGrdW5XDAPFCL9h7we1vwNCpn8tGbBcgfVYjXyhWo4E1xkh56hjod1RhGjxbaTLV3X4FyWuejifB9jusQ46QzG87VKp";
+        let source = format!("wpkh({tpub}/0/*)");
+        let msg = format!("{tpub:?} is a test key, this chain is mainnet (in {source})");
+        assert_eq!(scrub(&msg, &source), "\"<redacted>\" is a test key, this chain is mainnet (in <redacted>)");
+        assert_eq!(scrub("no address at index 0", "x"), "no address at index 0");
+        assert_eq!(scrub("bad checksum", ""), "bad checksum");
     }
 
     #[test]

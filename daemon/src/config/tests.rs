@@ -348,3 +348,26 @@ fn another_coins_genesis_comes_with_its_proof_of_work_limit_and_rpc_is_plain_htt
     raw["chains"][0]["pow_limit"] = json!("none");
     assert_eq!(issues_of(&raw), ["chains[0].genesis_hash: \"not-a-hash\" is not a block hash (64 hex digits)"]);
 }
+
+/// A private key pasted into a receive source is refused by its shape, named by store and
+/// asset, never echoed (BIP 32 test vector 1 and the Bitcoin wiki's WIF example).
+#[test]
+fn a_private_key_in_a_receive_source_is_refused_without_being_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    let xprv = "xprv9s21ZrQH143K3QTDL4LXw2F7HEK3wJUD2nW2nRk4stbPy6cq3jPPqjiChkVvvNKmPGJxWUtg6LnF5kejMRNNU3TGtRBeJgk33yuGBxrMPHi";
+    let wif = "KwdMAjGmerYanjeui5SHS7JkmpZvVipYvB2LJGU1ZxJwYvP98617";
+    for receive in [
+        json!({"xpub": xprv}),
+        json!({"descriptor": format!("wpkh({xprv}/0/*)")}),
+        json!({"descriptor": format!("wpkh({wif})")}),
+        json!({"addresses": [wif]}),
+    ] {
+        let mut raw = minimal(dir.path());
+        raw["stores"][0]["receive"] = json!({"BTC": receive});
+        let got = issues_of(&raw);
+        assert_eq!(got.len(), 1, "{receive}: {got:#?}");
+        assert!(got[0].starts_with("stores[0].receive.BTC: holds a"), "{got:#?}");
+        assert!(got[0].contains("extended public key"), "{got:#?}");
+        assert!(!got[0].contains("xprv9s21") && !got[0].contains("KwdMAjGm"), "echoed: {got:#?}");
+    }
+}
