@@ -45,7 +45,8 @@ impl HealthReport {
     /// which hosted providers put API keys in, paths and panic messages).
     pub fn statuses_only(mut self) -> Self {
         self.version = None;
-        let components = std::iter::once(&mut self.store).chain(self.chains.values_mut()).chain(self.plugins.values_mut());
+        let components =
+            std::iter::once(&mut self.store).chain(self.chains.values_mut()).chain(self.plugins.values_mut());
         for c in components {
             c.detail.clear();
         }

@@ -124,13 +124,16 @@ fn shared_sources(config: &Config, currencies: &Currencies) -> Result<(), RunErr
 /// The watch keys of a receive source's first addresses (a list: all of them), or why the
 /// plugin refused it (the plugin's words, the source taken out).
 fn source_keys(plugin: &PluginInstance, receive: &ReceiveConfig) -> Result<Vec<Vec<u8>>, String> {
-    use paywatch_plugin_api::messages::{DeriveReply, DeriveRequest, ParseAddressRequest, ParsedAddress};
     use crate::config::scrub_source;
+    use paywatch_plugin_api::messages::{DeriveReply, DeriveRequest, ParseAddressRequest, ParsedAddress};
     match receive {
         ReceiveConfig::Descriptor(s) | ReceiveConfig::Xpub(s) => {
             let req = DeriveRequest { source: s.clone(), branch: 0, start: 0, count: SOURCE_PROBE };
             let reply = plugin.call::<_, DeriveReply>(currency_method::DERIVE_ADDRESSES, &req).map_err(|e| {
-                format!("the asset's plugin cannot derive addresses from this receive source: {}", scrub_source(&e.to_string(), s))
+                format!(
+                    "the asset's plugin cannot derive addresses from this receive source: {}",
+                    scrub_source(&e.to_string(), s)
+                )
             })?;
             match reply.addresses.first() {
                 Some(first) if first.index == 0 => Ok(reply.addresses.into_iter().map(|d| d.key.0).collect()),

@@ -8,9 +8,9 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// Keys the default test config gives its two stores and the operator.
-pub const SHOP1_KEY: &str = "shop1-key-0123456789";
-pub const SHOP2_KEY: &str = "shop2-key-0123456789";
-pub const ADMIN_KEY: &str = "admin-key-0123456789";
+pub const SHOP1_KEY: &str = "shop1_p0Cw5yCiQhKmPZBSioL43yrnC2";
+pub const SHOP2_KEY: &str = "shop2_co8sfRpHLwCI9nhKZDiNtiTYgN";
+pub const ADMIN_KEY: &str = "admin_ANtQLP1kb2eRtEYFMuHmwJguJQ";
 
 /// Path of the `paywatch` binary: `$PAYWATCH_BIN`, or the one `cargo test --workspace` built
 /// next to this test (the daemon package's own integration tests make cargo build it, with the

@@ -208,7 +208,7 @@ async fn node_restarts_from_state_websocket_drops_and_daemon_downtime_miss_nothi
     assert_eq!(evs.len(), 3 * paid.len(), "nothing else: {evs:#?}");
 }
 
-const SHOP_ETH_KEY: &str = "shop-eth-key-0123456789";
+const SHOP_ETH_KEY: &str = "shop_eth_GrFJarxfIPYFY7UVuAOCBkrHMH";
 
 /// A store taking ETH invoices at addresses from the dev mnemonic's account xpub and token
 /// invoices at a fixed address list.

@@ -28,7 +28,8 @@ async fn woocommerce_keys_and_webhook_secrets_sent_to_the_api_never_come_back() 
     let (s, created) = d.call(Method::POST, "/v1/endpoints", SHOP1_KEY, Some(woo)).await;
     assert_eq!(s, 201, "{created}");
     assert_no_secret("POST", &created);
-    let mut names: Vec<&str> = created["secret_params"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let mut names: Vec<&str> =
+        created["secret_params"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     names.sort();
     assert_eq!(names, ["consumer_key", "consumer_secret"], "{created}");
     let hook = json!({"plugin": "webhook", "url": url, "secret": WEBHOOK_SECRET});
@@ -68,11 +69,17 @@ plugin = "ethereum"
 
 #[tokio::test]
 async fn node_urls_with_api_keys_are_not_shown_to_anyone_and_logged_without_the_key() {
-    let d = Daemon::start_configured(|dir, port| config_with_chains(dir, port, KEYED_CHAIN, ""), &[plugin_lib("ethereum")])
+    let d =
+        Daemon::start_configured(|dir, port| config_with_chains(dir, port, KEYED_CHAIN, ""), &[plugin_lib("ethereum")])
+            .await
+            .unwrap();
+    // The follower cannot reach the node: the admin sees why, without the key.
+    let eth = d
+        .wait_chain_health("eth", "the node unreachable", |c| {
+            c["detail"].as_str().is_some_and(|s| s.contains("127.0.0.1:3"))
+        })
         .await
         .unwrap();
-    // The follower cannot reach the node: the admin sees why, without the key.
-    let eth = d.wait_chain_health("eth", "the node unreachable", |c| c["detail"].as_str().is_some_and(|s| s.contains("127.0.0.1:3"))).await.unwrap();
     let detail = eth["detail"].as_str().unwrap();
     assert!(!detail.contains("9aa3d95b") && !detail.contains("hunter2pw"), "{detail}");
     assert!(d.health().await.unwrap()["version"].is_string());

@@ -23,7 +23,8 @@ fn in_text(text: &str, raw_hex_is_private: bool) -> Option<&'static str> {
     }
     let tokens = text.split(|c: char| !c.is_ascii_alphanumeric()).filter(|t| !t.is_empty());
     for token in tokens {
-        if is_base58(token) && (107..=112).contains(&token.len()) && XPRV_PREFIXES.iter().any(|p| token.starts_with(p)) {
+        if is_base58(token) && (107..=112).contains(&token.len()) && XPRV_PREFIXES.iter().any(|p| token.starts_with(p))
+        {
             return Some("an extended private key (xprv, tprv, …)");
         }
         if is_wif(token) {
@@ -82,7 +83,9 @@ mod tests {
             ReceiveConfig::Descriptor(format!("wpkh({WIF_COMPRESSED})")),
             ReceiveConfig::Addresses(vec!["bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080".into(), WIF.into()]),
             ReceiveConfig::Addresses(vec![format!("0x{}", "ab".repeat(32))]),
-            ReceiveConfig::Xpub("abandon ability able about above absent absorb abstract absurd abuse access accident".into()),
+            ReceiveConfig::Xpub(
+                "abandon ability able about above absent absorb abstract absurd abuse access accident".into(),
+            ),
         ];
         for c in cases {
             assert!(find(&c).is_some(), "{c:?} not refused");

@@ -25,8 +25,9 @@ pub(crate) fn url(url: &Url) -> String {
         u.query_pairs_mut().clear().extend_pairs(keys.iter().map(|k| (k.as_str(), REDACTED)));
     }
     u.set_fragment(None);
-    let segments: Option<Vec<String>> =
-        u.path_segments().map(|s| s.map(|seg| if looks_like_key(seg) { REDACTED.into() } else { seg.into() }).collect());
+    let segments: Option<Vec<String>> = u
+        .path_segments()
+        .map(|s| s.map(|seg| if looks_like_key(seg) { REDACTED.into() } else { seg.into() }).collect());
     if let Some(segments) = segments {
         u.set_path(&segments.join("/"));
     }
@@ -50,11 +51,13 @@ pub(crate) fn source(text: &str) -> String {
     format!("{REDACTED} sha256:{}", &hex::encode(Sha256::digest(text.trim().as_bytes()))[..16])
 }
 
-/// A message about a receive source (a plugin's error) without the source: its text and every
-/// run of 50 or more letters and digits (extended keys, WIF and raw keys) replaced.
+/// A message about a receive source (a plugin's error) without the source: its text (16
+/// characters or more) and every run of 50 or more letters and digits (extended keys, WIF and
+/// raw keys) replaced.
 pub(crate) fn scrub(message: &str, source: &str) -> String {
+    // A short "source" (no real one is) could be part of any word.
     let source = source.trim();
-    let message = if source.is_empty() { message.to_string() } else { message.replace(source, REDACTED) };
+    let message = if source.len() < 16 { message.to_string() } else { message.replace(source, REDACTED) };
     let mut out = String::with_capacity(message.len());
     let mut run = String::new();
     for c in message.chars().chain(std::iter::once('\0')) {
@@ -119,9 +122,18 @@ mod tests {
     fn credentials_and_key_paths_are_not_shown() {
         let cases = [
             ("wss://user:hunter2@eth.example:8546/", "wss://%3Credacted%3E@eth.example:8546/"),
-            ("https://mainnet.infura.io/v3/9aa3d95b3bc440fa88ea12eaa4456161", "https://mainnet.infura.io/v3/%3Credacted%3E"),
-            ("wss://eth-mainnet.g.alchemy.com/v2/Ab3dEfGhIjKlMnOpQrStUvWxYz012345", "wss://eth-mainnet.g.alchemy.com/v2/%3Credacted%3E"),
-            ("https://node.example/rpc?apikey=s3cr3t&x=1#frag", "https://node.example/rpc?apikey=%3Credacted%3E&x=%3Credacted%3E"),
+            (
+                "https://mainnet.infura.io/v3/9aa3d95b3bc440fa88ea12eaa4456161",
+                "https://mainnet.infura.io/v3/%3Credacted%3E",
+            ),
+            (
+                "wss://eth-mainnet.g.alchemy.com/v2/Ab3dEfGhIjKlMnOpQrStUvWxYz012345",
+                "wss://eth-mainnet.g.alchemy.com/v2/%3Credacted%3E",
+            ),
+            (
+                "https://node.example/rpc?apikey=s3cr3t&x=1#frag",
+                "https://node.example/rpc?apikey=%3Credacted%3E&x=%3Credacted%3E",
+            ),
             ("http://127.0.0.1:8545/", "http://127.0.0.1:8545/"),
             ("https://node.example/ethereum/mainnet-archive", "https://node.example/ethereum/mainnet-archive"),
         ];

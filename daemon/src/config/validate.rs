@@ -93,11 +93,16 @@ fn key_hash(t: &mut Table<'_>, key: &'static str, key_sha256: &'static str, issu
             issues.push(t.key_path(key), format!("set either {key} or {key_sha256}, not both"));
             None
         }
-        (Some(k), None) if k.len() < 16 => {
-            issues.push(t.key_path(key), format!("too short ({} characters, at least 16)", k.len()));
-            None
-        }
-        (Some(k), None) => Some(KeyHash::of_key(&k)),
+        (Some(k), None) => match super::keys::weakness(&k) {
+            Some(why) => {
+                issues.push(
+                    t.key_path(key),
+                    format!("{why}: a key must carry at least 128 random bits; {}", super::keys::HOW),
+                );
+                None
+            }
+            None => Some(KeyHash::of_key(&k)),
+        },
         (None, Some(h)) => {
             let parsed = KeyHash::from_hex(&h);
             if parsed.is_none() {

@@ -64,8 +64,12 @@ impl Dispatcher {
     /// included).
     pub(crate) fn endpoint_json(&self, e: &EndpointRecord) -> Value {
         let secret = |k: &str| self.inner.secrets.is_secret(&e.plugin, k);
-        let params: Map<String, Value> =
-            e.config.iter().filter(|(k, _)| !secret(k) && k.as_str() != "url").map(|(k, v)| (k.clone(), v.clone())).collect();
+        let params: Map<String, Value> = e
+            .config
+            .iter()
+            .filter(|(k, _)| !secret(k) && k.as_str() != "url")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let secret_params: Vec<&String> = e.config.keys().filter(|k| secret(k)).collect();
         json!({
             "id": e.id, "store": e.store, "plugin": e.plugin, "url": e.config.get("url"), "events": e.events,
