@@ -66,7 +66,7 @@ curl -sf "http://127.0.0.1:$API/health" >/dev/null || { echo "demo: paywatch did
 say "paywatch plugins list"
 "$CARGO_TARGET_DIR/debug/paywatch" plugins list --config config/dev.toml || true
 
-KEY="demo-shop-key-0123456789"
+KEY="demo_shop_mLpAyjllx7HllchH6hL1dtf0TP"
 api() { curl -sS -H "authorization: Bearer $KEY" -H 'content-type: application/json' "$@"; echo; }
 say "GET /health"
 curl -sS "http://127.0.0.1:$API/health"; echo

@@ -18,6 +18,8 @@ pub enum Status {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Component {
     pub status: Status,
+    /// What is wrong or where it is (node URLs, paths, panic messages): with the admin key only.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub detail: String,
 }
 
@@ -26,7 +28,9 @@ pub struct Component {
 pub struct HealthReport {
     /// `down` if any component is down, `degraded` if any is degraded, else `ok`.
     pub status: Status,
-    pub version: &'static str,
+    /// With the admin key only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<&'static str>,
     pub store: Component,
     pub chains: BTreeMap<String, Component>,
     pub plugins: BTreeMap<String, Component>,
@@ -35,6 +39,18 @@ pub struct HealthReport {
 impl HealthReport {
     pub fn is_down(&self) -> bool {
         self.status == Status::Down
+    }
+
+    /// What anyone may see: every status, no detail and no version (details name node URLs,
+    /// which hosted providers put API keys in, paths and panic messages).
+    pub fn statuses_only(mut self) -> Self {
+        self.version = None;
+        let components =
+            std::iter::once(&mut self.store).chain(self.chains.values_mut()).chain(self.plugins.values_mut());
+        for c in components {
+            c.detail.clear();
+        }
+        self
     }
 }
 
@@ -86,7 +102,7 @@ impl Health {
         };
         HealthReport {
             status,
-            version: env!("CARGO_PKG_VERSION"),
+            version: Some(env!("CARGO_PKG_VERSION")),
             store: s.store.clone(),
             chains: s.chains.clone(),
             plugins: s.plugins.clone(),
@@ -112,5 +128,23 @@ mod tests {
         assert_eq!(h.report().status, Status::Degraded);
         h.set(Kind::Chain, "btc", Status::Down, "node unreachable");
         assert!(h.report().is_down());
+    }
+
+    #[test]
+    fn the_public_view_has_statuses_and_no_detail() {
+        let h = Health::new();
+        h.set_store(Status::Ok, "/var/lib/paywatch");
+        h.set(Kind::Chain, "eth", Status::Degraded, "https://eth.example/v2/SECRETKEY unreachable");
+        h.set(Kind::Plugin, "fixture@FIX", Status::Degraded, "panicked in parse_address");
+        let full = h.report();
+        let public = serde_json::to_value(full.clone().statuses_only()).unwrap();
+        assert_eq!(
+            public,
+            serde_json::json!({"status": "degraded", "store": {"status": "ok"},
+                "chains": {"eth": {"status": "degraded"}}, "plugins": {"fixture@FIX": {"status": "degraded"}}})
+        );
+        let admin = serde_json::to_value(full).unwrap();
+        assert!(admin["chains"]["eth"]["detail"].as_str().unwrap().contains("SECRETKEY"));
+        assert!(admin["version"].is_string());
     }
 }

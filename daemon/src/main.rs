@@ -27,6 +27,16 @@ enum Command {
     /// Chain commands, run while the daemon is stopped.
     #[command(subcommand)]
     Chain(ChainCommand),
+    /// API key commands.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Print a fresh random API key (for `api_key` or `admin_key`) and its SHA-256 (for
+    /// `api_key_sha256` or `admin_key_sha256`, so the config does not hold the key itself).
+    New,
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,6 +149,11 @@ fn main() -> ExitCode {
         Command::Plugins(PluginsCommand::List(arg)) => list_plugins(arg),
         Command::Plugins(PluginsCommand::Check(arg)) => check_plugin(arg),
         Command::Chain(ChainCommand::Rewind(arg)) => rewind(arg),
+        Command::Keys(KeysCommand::New) => {
+            let (key, sha256) = paywatch::config::new_key();
+            println!("key: {key}\nsha256: {sha256}");
+            ExitCode::SUCCESS
+        }
         Command::Run(arg) => {
             let config = match load_config(arg.config.as_deref()) {
                 Ok(c) => c,

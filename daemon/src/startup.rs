@@ -82,13 +82,15 @@ pub(crate) fn plugins(config: &Config, health: &Arc<Health>) -> Result<(Currenci
 /// Indexes of each descriptor or extended key compared between stores.
 const SOURCE_PROBE: u32 = 20;
 
-/// Two stores whose receive sources hand out the same addresses on one chain are refused,
-/// naming both: each store skips only the addresses it watches itself, so one payment would
-/// settle an invoice of each. The config's own check compares the sources' text; one source has
-/// many spellings (a descriptor with or without its checksum, a bare extended key and the
-/// descriptor it stands for, key origin info), so here the plugins derive the first addresses
-/// of each and those are compared. A source the plugin cannot derive from is left to fail
-/// where it is used.
+/// Every receive source is checked through its asset's plugin at start (`config check` too):
+/// a descriptor or extended key must derive (index 0 and on, for the chain's network), every
+/// listed address must parse; a failure stops the daemon naming the store and the asset, never
+/// the source. Then two stores whose sources hand out the same addresses on one chain are
+/// refused, naming both: each store skips only the addresses it watches itself, so one payment
+/// would settle an invoice of each. The config's own check compares the sources' text; one
+/// source has many spellings (a descriptor with or without its checksum, a bare extended key
+/// and the descriptor it stands for, key origin info), so here the plugins derive the first
+/// addresses of each and those are compared.
 fn shared_sources(config: &Config, currencies: &Currencies) -> Result<(), RunError> {
     let mut seen: HashMap<(&str, Vec<u8>), (&str, &str)> = HashMap::new();
     for store in &config.stores {
@@ -96,11 +98,13 @@ fn shared_sources(config: &Config, currencies: &Currencies) -> Result<(), RunErr
             let (Some(plugin), Some(a)) = (currencies.get(asset), config.assets.iter().find(|a| &a.id == asset)) else {
                 continue;
             };
-            for key in source_keys(plugin, receive) {
+            let at = || format!("stores[{}].receive.{asset}", store.id);
+            let keys = source_keys(plugin, receive).map_err(|message| RunError::Refused { at: at(), message })?;
+            for key in keys {
                 match seen.get(&(a.chain.as_str(), key.clone())) {
                     Some((other, other_asset)) if *other != store.id => {
                         return Err(RunError::Refused {
-                            at: format!("stores[{}].receive.{asset}", store.id),
+                            at: at(),
                             message: format!(
                                 "hands out the same addresses as store {other:?} (receive.{other_asset}): one payment would settle invoices of both; give each store its own receive source"
                             ),
@@ -117,22 +121,33 @@ fn shared_sources(config: &Config, currencies: &Currencies) -> Result<(), RunErr
     Ok(())
 }
 
-/// The watch keys of a receive source's first addresses (a list: all of them).
-fn source_keys(plugin: &PluginInstance, receive: &ReceiveConfig) -> Vec<Vec<u8>> {
+/// The watch keys of a receive source's first addresses (a list: all of them), or why the
+/// plugin refused it (the plugin's words, the source taken out).
+fn source_keys(plugin: &PluginInstance, receive: &ReceiveConfig) -> Result<Vec<Vec<u8>>, String> {
+    use crate::config::scrub_source;
     use paywatch_plugin_api::messages::{DeriveReply, DeriveRequest, ParseAddressRequest, ParsedAddress};
     match receive {
         ReceiveConfig::Descriptor(s) | ReceiveConfig::Xpub(s) => {
             let req = DeriveRequest { source: s.clone(), branch: 0, start: 0, count: SOURCE_PROBE };
-            plugin
-                .call::<_, DeriveReply>(currency_method::DERIVE_ADDRESSES, &req)
-                .map(|r| r.addresses.into_iter().map(|d| d.key.0).collect())
-                .unwrap_or_default()
+            let reply = plugin.call::<_, DeriveReply>(currency_method::DERIVE_ADDRESSES, &req).map_err(|e| {
+                format!(
+                    "the asset's plugin cannot derive addresses from this receive source: {}",
+                    scrub_source(&e.to_string(), s)
+                )
+            })?;
+            match reply.addresses.first() {
+                Some(first) if first.index == 0 => Ok(reply.addresses.into_iter().map(|d| d.key.0).collect()),
+                _ => Err("the asset's plugin derived no address at index 0 from this receive source".into()),
+            }
         }
         ReceiveConfig::Addresses(list) => list
             .iter()
-            .filter_map(|a| {
+            .enumerate()
+            .map(|(i, a)| {
                 let req = ParseAddressRequest { address: a.clone() };
-                plugin.call::<_, ParsedAddress>(currency_method::PARSE_ADDRESS, &req).ok().map(|p| p.key.0)
+                plugin.call::<_, ParsedAddress>(currency_method::PARSE_ADDRESS, &req).map(|p| p.key.0).map_err(|e| {
+                    format!("addresses[{i}] is not an address of this asset: {}", scrub_source(&e.to_string(), a))
+                })
             })
             .collect(),
     }

@@ -322,6 +322,12 @@ pub struct WatchedSpend {
 pub struct PlatformInfo {
     /// One line on what it delivers to, for `/health` and `plugins check`.
     pub description: String,
+    /// The endpoint params that are secrets (API keys, passwords): stored for the plugin,
+    /// never shown by the daemon. Optional: a plugin that does not say has every param named
+    /// like `*secret*`, `*key*`, `*password*` or `*token*` hidden. `secret`, `secrets` and
+    /// `ed25519_secret_key` are always hidden.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_params: Option<Vec<String>>,
 }
 
 /// Render an event for one endpoint.
@@ -420,6 +426,15 @@ pub enum Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn platform_info_of_a_plugin_that_declares_no_secret_params_still_reads() {
+        let old: PlatformInfo = serde_json::from_str(r#"{"description": "posts"}"#).unwrap();
+        assert_eq!(old.secret_params, None);
+        let new: PlatformInfo = serde_json::from_str(r#"{"description": "d", "secret_params": ["api_key"]}"#).unwrap();
+        assert_eq!(new.secret_params, Some(vec!["api_key".to_string()]));
+        assert_eq!(serde_json::to_string(&old).unwrap(), r#"{"description":"posts"}"#);
+    }
 
     #[test]
     fn hex_round_trips_and_rejects_garbage() {

@@ -189,7 +189,7 @@ pub fn vout_of(rpc: &bitcoincore_rpc::Client, txid: &str, address: &str) -> Resu
 pub const SHOP: &str = SHOP1_KEY;
 
 /// The key of [`shop3`], the store that takes invoices.
-pub const SHOP3_KEY: &str = "shop3-key-0123456789";
+pub const SHOP3_KEY: &str = "shop3_TJHU3zAzW3xkbj6iiJ4ZHCHga7";
 
 /// A third store that takes invoices: addresses from a BIP32 test-vector tpub (P2PKH, which the
 /// test node can pay), with the given monitoring and refund-claim windows.

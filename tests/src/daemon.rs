@@ -8,9 +8,9 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// Keys the default test config gives its two stores and the operator.
-pub const SHOP1_KEY: &str = "shop1-key-0123456789";
-pub const SHOP2_KEY: &str = "shop2-key-0123456789";
-pub const ADMIN_KEY: &str = "admin-key-0123456789";
+pub const SHOP1_KEY: &str = "shop1_p0Cw5yCiQhKmPZBSioL43yrnC2";
+pub const SHOP2_KEY: &str = "shop2_co8sfRpHLwCI9nhKZDiNtiTYgN";
+pub const ADMIN_KEY: &str = "admin_ANtQLP1kb2eRtEYFMuHmwJguJQ";
 
 /// Path of the `paywatch` binary: `$PAYWATCH_BIN`, or the one `cargo test --workspace` built
 /// next to this test (the daemon package's own integration tests make cargo build it, with the
@@ -354,12 +354,17 @@ impl Daemon {
         Ok((out.status.code(), text(&out.stdout), text(&out.stderr)))
     }
 
+    /// `/health` as the operator sees it (with the admin key: each component's detail).
+    pub async fn health(&self) -> Result<Value> {
+        Ok(self.req(reqwest::Method::GET, "/health", ADMIN_KEY).send().await?.json().await?)
+    }
+
     /// Waits until `/health`'s component for `chain` satisfies `done` (it gets `{status,
     /// detail}`); returns it.
     pub async fn wait_chain_health(&self, chain: &str, what: &str, done: impl Fn(&Value) -> bool) -> Result<Value> {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let h: Value = self.http.get(self.url("/health")).send().await?.json().await?;
+            let h = self.health().await?;
             if done(&h["chains"][chain]) {
                 return Ok(h["chains"][chain].clone());
             }
@@ -374,7 +379,7 @@ impl Daemon {
     pub async fn wait_chain_at(&self, chain: &str, hash: &str) -> Result<()> {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let h: Value = self.http.get(self.url("/health")).send().await?.json().await?;
+            let h = self.health().await?;
             let c = &h["chains"][chain];
             if c["status"] == "ok" && c["detail"].as_str().unwrap_or_default().contains(hash) {
                 return Ok(());

@@ -244,7 +244,7 @@ async fn a_node_restart_drops_zmq_and_nothing_is_missed_and_the_daemon_survives_
     // The node is away: the daemon stays up and says so.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let h: Value = rig.daemon.http.get(rig.daemon.url("/health")).send().await.unwrap().json().await.unwrap();
+        let h: Value = rig.daemon.health().await.unwrap();
         if h["chains"]["btc"]["status"] == "degraded" {
             assert!(h["chains"]["btc"]["detail"].as_str().unwrap().contains("unreachable"), "{h}");
             break;
@@ -340,7 +340,7 @@ async fn a_node_on_another_network_than_configured_is_refused_and_the_daemon_ser
         Daemon::start_configured(|dir, port| config_with_chains(dir, port, &chains, ""), &plugins).await.unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let h: Value = daemon.http.get(daemon.url("/health")).send().await.unwrap().json().await.unwrap();
+        let h: Value = daemon.health().await.unwrap();
         let chain = &h["chains"]["btc"];
         if chain["status"] == "down" {
             let detail = chain["detail"].as_str().unwrap();

@@ -1,6 +1,6 @@
 //! The `paywatch` command line: `config check`, `chain rewind`'s refusals, `--version`, `--help`.
 
-use paywatch_tests::daemon::{paywatch_bin, test_config, SHOP1_KEY};
+use paywatch_tests::daemon::{paywatch_bin, test_config, ADMIN_KEY, SHOP1_KEY};
 use std::process::{Command, Output};
 
 fn paywatch(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -54,8 +54,69 @@ fn config_check_prints_the_effective_config_without_secrets() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("listen = \"127.0.0.1:9191\""), "{stdout}");
     assert!(stdout.contains("<redacted>"), "{stdout}");
-    for secret in [SHOP1_KEY, "env-secret-pw", "admin-key-0123456789"] {
+    for secret in [SHOP1_KEY, "env-secret-pw", "admin_ANtQLP1kb2eRtEYFMuHmwJguJQ"] {
         assert!(!stdout.contains(secret), "{secret} printed:\n{stdout}");
+    }
+}
+
+#[test]
+fn config_check_prints_receive_sources_and_node_urls_without_their_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ok.toml");
+    let xpub = "tpubD6NzVbkrYhZ4XgiXtGrdW5XDAPFCL9h7we1vwNCpn8tGbBcgfVYjXyhWo4E1xkh56hjod1RhGjxbaTLV3X4FyWuejifB9jusQ46QzG87VKp";
+    // The receive table belongs to the last store (shop2).
+    let extra = format!(
+        "\n[stores.receive.X]\ndescriptor = \"wpkh({xpub}/0/*)\"\n\n[[assets]]\nid = \"X\"\nchain = \"btc\"\nplugin = \"bitcoin\"\n"
+    );
+    let config = test_config(dir.path(), 8080, &extra)
+        .replace(
+            "rpc_url = \"http://127.0.0.1:1\"",
+            "rpc_url = \"http://rpcuser:rpcpass@127.0.0.1:1/?apikey=qs-secret\"",
+        )
+        .replace("ws_url = \"ws://127.0.0.1:3\"", "ws_url = \"wss://eth.example/v2/Ab3dEfGhIjKlMnOpQrStUvWxYz012345\"");
+    std::fs::write(&path, config).unwrap();
+    let out = paywatch(&["config", "check", "--no-plugins", "--config", path.to_str().unwrap()], &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("descriptor = \"<redacted> sha256:"), "{stdout}");
+    assert!(stdout.contains("eth.example/v2/%3Credacted%3E"), "{stdout}");
+    for secret in ["tpubD6Nz", "rpcpass", "qs-secret", "Ab3dEfGh"] {
+        assert!(!stdout.contains(secret), "{secret} printed:\n{stdout}");
+    }
+}
+
+/// A guessable key is refused where it is set, saying how to make one, without repeating it;
+/// `paywatch keys new` makes one `config check` takes, in clear or as its SHA-256.
+#[test]
+fn a_guessable_api_key_is_refused_and_keys_new_makes_one_that_is_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.toml");
+    let base = test_config(dir.path(), 8080, "");
+    for weak in ["shop1-key-0123456789", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "correct horse battery staple x"] {
+        std::fs::write(&path, base.replace(SHOP1_KEY, weak)).unwrap();
+        let out = paywatch(&["config", "check", "--no-plugins", "--config", path.to_str().unwrap()], &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{weak}: {stderr}");
+        assert!(stderr.contains("stores[0].api_key: ") && stderr.contains("paywatch keys new"), "{weak}: {stderr}");
+        assert!(!stderr.contains(weak), "the key was echoed: {stderr}");
+    }
+    std::fs::write(&path, base.replace(ADMIN_KEY, "admin-key-0123456789")).unwrap();
+    let out = paywatch(&["config", "check", "--no-plugins", "--config", path.to_str().unwrap()], &[]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("server.admin_key: is too short"), "{out:?}");
+
+    let out = paywatch(&["keys", "new"], &[]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let field = |name: &str| {
+        stdout.lines().find_map(|l| l.strip_prefix(name)).unwrap_or_else(|| panic!("{stdout}")).to_string()
+    };
+    let (key, sha256) = (field("key: "), field("sha256: "));
+    assert_ne!(String::from_utf8_lossy(&paywatch(&["keys", "new"], &[]).stdout), stdout, "keys are fresh");
+    let shop1_line = format!("api_key = \"{SHOP1_KEY}\"");
+    for line in [format!("api_key = \"{key}\""), format!("api_key_sha256 = \"{sha256}\"")] {
+        std::fs::write(&path, base.replace(&shop1_line, &line)).unwrap();
+        let out = paywatch(&["config", "check", "--no-plugins", "--config", path.to_str().unwrap()], &[]);
+        assert!(out.status.success(), "{line}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
 
@@ -106,7 +167,7 @@ fn two_stores_may_not_share_a_receive_source_spelled_differently() {
     let key = "tpubD6NzVbkrYhZ4XgiXtGrdW5XDAPFCL9h7we1vwNCpn8tGbBcgfVYjXyhWo4E1xkh56hjod1RhGjxbaTLV3X4FyWuejifB9jusQ46QzG87VKp";
     let stores = |a: &str, b: &str| {
         format!(
-            "\n[[assets]]\nid = \"X\"\nchain = \"btc\"\nplugin = \"bitcoin\"\n\n[[stores]]\nid = \"shop3\"\napi_key = \"shop3-key-0123456789\"\n[stores.receive.X]\n{a}\n\n[[stores]]\nid = \"shop4\"\napi_key = \"shop4-key-0123456789\"\n[stores.receive.X]\n{b}\n"
+            "\n[[assets]]\nid = \"X\"\nchain = \"btc\"\nplugin = \"bitcoin\"\n\n[[stores]]\nid = \"shop3\"\napi_key = \"shop3_TJHU3zAzW3xkbj6iiJ4ZHCHga7\"\n[stores.receive.X]\n{a}\n\n[[stores]]\nid = \"shop4\"\napi_key = \"shop4_8THm1VHw0jUm0qle3l984xRyMz\"\n[stores.receive.X]\n{b}\n"
         )
     };
     let plugins = [plugin_lib("bitcoin")];
@@ -127,6 +188,38 @@ fn two_stores_may_not_share_a_receive_source_spelled_differently() {
         &plugins,
     );
     assert_eq!(code, Some(0), "{stderr}");
+}
+
+/// Every receive source goes through its plugin at start: one it refuses (a mainnet key on a
+/// regtest chain, a list entry that is no address) stops `config check` and `run`, naming
+/// store and asset, never the source; a pasted private key is refused before any plugin.
+#[test]
+fn a_receive_source_its_plugin_refuses_stops_the_daemon_naming_store_and_asset_only() {
+    use paywatch_tests::plugin_lib;
+    let mainnet = "xpub661MyMwAqRbcFtXgS5sYJABqqG9YLmC4Q1Rdap9gSE8NqtwybGhePY2gZ29ESFjqJoCu1Rupje8YtGqsefD265TMg7usUDFdp6W1EGMcet8";
+    let xprv = "tprv8ZgxMBicQKsPd7Uf69XL1XwhmjHopUGep8GuEiJDZmbQz6o58LninorQAfcKZWARbtRtfnLcJ5MQ2AtHcQJCCRUcMRvmDUjyEmNUWwx8UbK";
+    let store = |source: &str| {
+        format!("\n[stores.receive.X]\n{source}\n\n[[assets]]\nid = \"X\"\nchain = \"btc\"\nplugin = \"bitcoin\"\n")
+    };
+    let plugins = [plugin_lib("bitcoin")];
+    for (source, says) in [
+        (format!("xpub = \"{mainnet}\""), "cannot derive addresses from this receive source"),
+        (format!("descriptor = \"wpkh({mainnet}/0/*)\""), "cannot derive addresses from this receive source"),
+        (
+            "addresses = [\"bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080\", \"not-an-address\"]".to_string(),
+            "addresses[1] is not an address of this asset",
+        ),
+        (format!("xpub = \"{xprv}\""), "holds an extended private key"),
+    ] {
+        let (code, _, stderr) = check_with(&store(&source), &plugins);
+        assert_eq!(code, Some(2), "{source}: {stderr}");
+        assert!(
+            stderr.contains("stores[shop2].receive.X: ") || stderr.contains("stores[1].receive.X: "),
+            "{source}: {stderr}"
+        );
+        assert!(stderr.contains(says), "{source}: {stderr}");
+        assert!(!stderr.contains("xpub661My") && !stderr.contains("tprv8Zgx"), "the source echoed: {stderr}");
+    }
 }
 
 #[test]

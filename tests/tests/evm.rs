@@ -172,7 +172,7 @@ async fn node_restarts_from_state_websocket_drops_and_daemon_downtime_miss_nothi
         .wait_events(SHOP, "payments after the node's restart", |e| !of_tx(e, &paid[2]).is_empty())
         .await
         .unwrap();
-    let health: Value = rig.daemon.http.get(rig.daemon.url("/health")).send().await.unwrap().json().await.unwrap();
+    let health: Value = rig.daemon.health().await.unwrap();
     assert_eq!(health["chains"]["eth"]["status"], "ok", "{health}");
 
     // The daemon is down while both happen: payments and blocks, and another node restart.
@@ -208,7 +208,7 @@ async fn node_restarts_from_state_websocket_drops_and_daemon_downtime_miss_nothi
     assert_eq!(evs.len(), 3 * paid.len(), "nothing else: {evs:#?}");
 }
 
-const SHOP_ETH_KEY: &str = "shop-eth-key-0123456789";
+const SHOP_ETH_KEY: &str = "shop_eth_GrFJarxfIPYFY7UVuAOCBkrHMH";
 
 /// A store taking ETH invoices at addresses from the dev mnemonic's account xpub and token
 /// invoices at a fixed address list.
@@ -387,7 +387,7 @@ async fn token_decimals_that_disagree_with_the_contract_stop_the_chain() {
     let rig = EthRig::start_with(opts).await.unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let h: Value = rig.daemon.http.get(rig.daemon.url("/health")).send().await.unwrap().json().await.unwrap();
+        let h: Value = rig.daemon.health().await.unwrap();
         let chain = &h["chains"]["eth"];
         if chain["status"] == "down" {
             let detail = chain["detail"].as_str().unwrap();

@@ -44,7 +44,7 @@ async fn get_invoice(daemon: &Daemon, id: &str) -> Value {
 }
 
 async fn chain_health(daemon: &Daemon) -> Value {
-    let h: Value = daemon.http.get(daemon.url("/health")).send().await.unwrap().json().await.unwrap();
+    let h: Value = daemon.health().await.unwrap();
     h["chains"]["btc"].clone()
 }
 

@@ -71,7 +71,7 @@ async fn watches_are_parsed_by_the_chains_currency_plugin() {
     let b: Value = r.json().await.unwrap();
     assert!(b["error"]["message"].as_str().unwrap().contains("is for hrp bc, this chain (regtest) uses bcrt"), "{b}");
     // /health lists the instance; the log has the plugin's own line.
-    let h: Value = d.http.get(d.url("/health")).send().await.unwrap().json().await.unwrap();
+    let h: Value = d.health().await.unwrap();
     assert_eq!(h["plugins"]["bitcoin@BTC"]["status"], "ok", "{h}");
     assert!(d.log().contains("bitcoin plugin ready for BTC on regtest"), "{}", d.log());
 }
@@ -113,7 +113,7 @@ async fn a_plugin_panic_during_an_api_call_leaves_the_daemon_serving() {
         "{b}"
     );
     // /health says so; the daemon logged it.
-    let h: Value = d.http.get(d.url("/health")).send().await.unwrap().json().await.unwrap();
+    let h: Value = d.health().await.unwrap();
     assert_eq!(h["status"], "degraded", "{h}");
     assert!(h["plugins"]["fixture@FIX"]["detail"].as_str().unwrap().contains("panicked in parse_address"), "{h}");
     assert!(d.log().contains("plugin panicked; its instance is dropped and will be recreated"), "{}", d.log());

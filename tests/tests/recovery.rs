@@ -221,7 +221,7 @@ async fn a_full_disk_is_degraded_and_the_chain_resumes_once_space_is_freed() {
         rig.mine(1).unwrap();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
         let c = loop {
-            let h: Value = rig.daemon.http.get(rig.daemon.url("/health")).send().await.unwrap().json().await.unwrap();
+            let h: Value = rig.daemon.health().await.unwrap();
             if degraded(&h["chains"]["btc"]) || std::time::Instant::now() > deadline {
                 break h["chains"]["btc"].clone();
             }

@@ -4,7 +4,7 @@ use super::auth::StoreId;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Json, Path, Query};
 use super::{blocking, AppState};
-use crate::dispatch::{check_params, endpoint_json, DeliveryView, EndpointChange, NewEndpoint};
+use crate::dispatch::{check_params, DeliveryView, EndpointChange, NewEndpoint};
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -47,7 +47,7 @@ pub(crate) struct UpdateEndpoint {
     params: Option<Map<String, Value>>,
 }
 
-/// An endpoint (secrets never shown: `has_secret`).
+/// An endpoint (secrets never shown: `has_secret`, `secret_params` name the ones set).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(transparent)]
 #[schema(value_type = Object)]
@@ -106,8 +106,12 @@ pub(crate) async fn create(
     check_params(&config)?;
     secrets_into(&mut config, req.secret, req.secrets, req.ed25519_secret_key);
     let new = NewEndpoint { plugin: req.plugin, url: req.url, events: req.events, enabled: req.enabled, config };
-    let e = blocking(move || d.create_endpoint(&store, new)).await??;
-    Ok((StatusCode::CREATED, Json(Endpoint(endpoint_json(&e)))))
+    let e = blocking({
+        let d = d.clone();
+        move || d.create_endpoint(&store, new)
+    })
+    .await??;
+    Ok((StatusCode::CREATED, Json(Endpoint(d.endpoint_json(&e)))))
 }
 
 /// This store's endpoints.
@@ -115,8 +119,12 @@ pub(crate) async fn create(
     responses((status = 200, body = EndpointList)))]
 pub(crate) async fn list(State(st): State<AppState>, StoreId(store): StoreId) -> Result<Json<EndpointList>, ApiError> {
     let d = st.dispatcher().clone();
-    let list = blocking(move || d.endpoints(&store)).await??;
-    Ok(Json(EndpointList { items: list.iter().map(endpoint_json).collect() }))
+    let list = blocking({
+        let d = d.clone();
+        move || d.endpoints(&store)
+    })
+    .await??;
+    Ok(Json(EndpointList { items: list.iter().map(|e| d.endpoint_json(e)).collect() }))
 }
 
 /// One endpoint.
@@ -128,8 +136,12 @@ pub(crate) async fn get(
     Path(id): Path<Uuid>,
 ) -> Result<Json<Endpoint>, ApiError> {
     let d = st.dispatcher().clone();
-    let e = blocking(move || d.endpoint(&store, id)).await??;
-    Ok(Json(Endpoint(endpoint_json(&e))))
+    let e = blocking({
+        let d = d.clone();
+        move || d.endpoint(&store, id)
+    })
+    .await??;
+    Ok(Json(Endpoint(d.endpoint_json(&e))))
 }
 
 /// Change an endpoint (config-file endpoints: only `enabled`).
@@ -150,8 +162,12 @@ pub(crate) async fn update(
     check_params(&config)?;
     secrets_into(&mut config, req.secret, req.secrets, req.ed25519_secret_key);
     let change = EndpointChange { url: req.url, events: req.events, enabled: req.enabled, config };
-    let e = blocking(move || d.update_endpoint(&store, id, change)).await??;
-    Ok(Json(Endpoint(endpoint_json(&e))))
+    let e = blocking({
+        let d = d.clone();
+        move || d.update_endpoint(&store, id, change)
+    })
+    .await??;
+    Ok(Json(Endpoint(d.endpoint_json(&e))))
 }
 
 /// Remove an endpoint and its delivery log.

@@ -1,17 +1,20 @@
 //! Operator routes: `/health` (no key) and `/metrics` (admin key), and the OpenAPI document.
 
 use super::auth::{Admin, AnyKey};
+use super::error::ApiError;
 use super::AppState;
 use crate::health::HealthReport;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 
-/// Per-component status. 200 while usable (`ok` or `degraded`), 503 when `down`.
+/// Per-component status. 200 while usable (`ok` or `degraded`), 503 when `down`. Without the
+/// admin key: statuses only; with it, each component's detail and the version too.
 #[utoipa::path(get, path = "/health", tag = "operations",
     responses((status = 200, body = HealthReport), (status = 503, body = HealthReport)))]
-pub(crate) async fn health(State(st): State<AppState>) -> impl IntoResponse {
+pub(crate) async fn health(State(st): State<AppState>, admin: Result<Admin, ApiError>) -> impl IntoResponse {
     let report = st.health().report();
+    let report = if admin.is_ok() { report } else { report.statuses_only() };
     let status = if report.is_down() { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
     (status, axum::Json(report))
 }

@@ -4,12 +4,17 @@
 //! This module is the only owner of config validation.
 
 mod env;
+mod keys;
+mod private_key;
 mod reader;
+mod redact;
 mod secret;
 mod types;
 mod validate;
 
+pub use keys::new_key;
 pub use reader::ConfigIssue;
+pub(crate) use redact::{scrub as scrub_source, url_text as redact_url};
 pub use secret::{KeyHash, Secret};
 pub use types::*;
 

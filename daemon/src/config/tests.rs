@@ -3,7 +3,7 @@ use serde_json::json;
 
 fn minimal(plugin_dir: &Path) -> Value {
     json!({
-        "server": {"listen": "127.0.0.1:8080", "admin_key": "admin-key-0123456789"},
+        "server": {"listen": "127.0.0.1:8080", "admin_key": "admin_ANtQLP1kb2eRtEYFMuHmwJguJQ"},
         "storage": {"path": "/tmp/x"},
         "plugins": {"dir": plugin_dir},
         "chains": [
@@ -17,7 +17,7 @@ fn minimal(plugin_dir: &Path) -> Value {
         ],
         "dispatch": {"allow_private": ["127.0.0.1/32", "::1"]},
         "stores": [{
-            "id": "shop1", "api_key": "shop1-key-0123456789",
+            "id": "shop1", "api_key": "shop1_p0Cw5yCiQhKmPZBSioL43yrnC2",
             "receive": {"BTC": {"descriptor": "pkh(tpub/0/*)"}},
             "endpoints": [{"plugin": "webhook", "url": "http://127.0.0.1:9000/hook", "secret": "whsec_abc",
                            "events": ["invoice.*"], "signing_key": "ed25519-secret"}]
@@ -48,7 +48,7 @@ fn a_valid_config_becomes_typed_with_defaults() {
     assert_eq!((eth.confirmations, eth.reorg_window), (12, 64));
     assert_eq!(c.assets[1].decimals, Some(6));
     assert_eq!(c.stores[0].speed, 1);
-    assert!(c.stores[0].api_key.matches("shop1-key-0123456789"));
+    assert!(c.stores[0].api_key.matches("shop1_p0Cw5yCiQhKmPZBSioL43yrnC2"));
     assert_eq!(c.stores[0].endpoints[0].params.expose()["signing_key"], "ed25519-secret");
     assert_eq!(c.dispatch.allow_private.len(), 2);
 }
@@ -163,7 +163,7 @@ fn two_stores_may_not_share_a_receive_source_on_one_chain() {
     let mut raw = minimal(dir.path());
     let mut second = raw["stores"][0].clone();
     second["id"] = json!("shop2");
-    second["api_key"] = json!("shop2-key-0123456789");
+    second["api_key"] = json!("shop2_co8sfRpHLwCI9nhKZDiNtiTYgN");
     second["endpoints"] = json!([]);
     raw["stores"].as_array_mut().unwrap().push(second.clone());
     let got = issues_of(&raw);
@@ -208,7 +208,13 @@ fn printed_config_has_no_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let c = validate_value(&minimal(dir.path())).unwrap();
     let printed = toml::to_string(&c).unwrap() + &format!("{c:?}");
-    for secret in ["rpc-pass", "shop1-key-0123456789", "admin-key-0123456789", "whsec_abc", "ed25519-secret"] {
+    for secret in [
+        "rpc-pass",
+        "shop1_p0Cw5yCiQhKmPZBSioL43yrnC2",
+        "admin_ANtQLP1kb2eRtEYFMuHmwJguJQ",
+        "whsec_abc",
+        "ed25519-secret",
+    ] {
         assert!(!printed.contains(secret), "{secret} leaked in:\n{printed}");
     }
     assert!(printed.contains("<redacted>"));
@@ -265,14 +271,14 @@ id = "shop1"
         )?;
         jail.set_env("PAYWATCH_SERVER__LISTEN", "127.0.0.1:9999");
         jail.set_env("PAYWATCH_CHAINS__BTC__RPC_PASSWORD", "0123");
-        jail.set_env("PAYWATCH_STORES__SHOP1__API_KEY", "from-the-environment");
+        jail.set_env("PAYWATCH_STORES__SHOP1__API_KEY", "from_the_environment_Xk29fQ7vLp");
         jail.set_env("PAYWATCH_CONFIG", "ignored: not a section");
         let c = load(Some(Path::new("paywatch.toml"))).map_err(|e| e.to_string())?;
         assert_eq!(c.server.listen.port(), 9999);
         let ChainNode::Bitcoin(n) = &c.chains[0].node else { panic!() };
         let RpcAuth::UserPass { password, .. } = &n.rpc_auth else { panic!() };
         assert_eq!(password.expose(), "0123");
-        assert!(c.stores[0].api_key.matches("from-the-environment"));
+        assert!(c.stores[0].api_key.matches("from_the_environment_Xk29fQ7vLp"));
         Ok(())
     });
 }
@@ -347,4 +353,27 @@ fn another_coins_genesis_comes_with_its_proof_of_work_limit_and_rpc_is_plain_htt
     raw["chains"][0]["genesis_hash"] = json!("not-a-hash");
     raw["chains"][0]["pow_limit"] = json!("none");
     assert_eq!(issues_of(&raw), ["chains[0].genesis_hash: \"not-a-hash\" is not a block hash (64 hex digits)"]);
+}
+
+/// A private key pasted into a receive source is refused by its shape, named by store and
+/// asset, never echoed (BIP 32 test vector 1 and the Bitcoin wiki's WIF example).
+#[test]
+fn a_private_key_in_a_receive_source_is_refused_without_being_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    let xprv = "xprv9s21ZrQH143K3QTDL4LXw2F7HEK3wJUD2nW2nRk4stbPy6cq3jPPqjiChkVvvNKmPGJxWUtg6LnF5kejMRNNU3TGtRBeJgk33yuGBxrMPHi";
+    let wif = "KwdMAjGmerYanjeui5SHS7JkmpZvVipYvB2LJGU1ZxJwYvP98617";
+    for receive in [
+        json!({"xpub": xprv}),
+        json!({"descriptor": format!("wpkh({xprv}/0/*)")}),
+        json!({"descriptor": format!("wpkh({wif})")}),
+        json!({"addresses": [wif]}),
+    ] {
+        let mut raw = minimal(dir.path());
+        raw["stores"][0]["receive"] = json!({"BTC": receive});
+        let got = issues_of(&raw);
+        assert_eq!(got.len(), 1, "{receive}: {got:#?}");
+        assert!(got[0].starts_with("stores[0].receive.BTC: holds a"), "{got:#?}");
+        assert!(got[0].contains("extended public key"), "{got:#?}");
+        assert!(!got[0].contains("xprv9s21") && !got[0].contains("KwdMAjGm"), "echoed: {got:#?}");
+    }
 }

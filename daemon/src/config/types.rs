@@ -115,6 +115,7 @@ pub enum ChainNode {
 #[derive(Debug, Clone, Serialize)]
 pub struct BitcoinNode {
     pub network: BitcoinNetwork,
+    #[serde(serialize_with = "super::redact::serialize_url")]
     pub rpc_url: Url,
     pub rpc_auth: RpcAuth,
     pub zmq: ZmqEndpoints,
@@ -173,8 +174,10 @@ pub struct ZmqEndpoints {
 pub struct EvmNode {
     pub chain_id: u64,
     /// newHeads subscription (and requests when `http_url` is not set).
+    #[serde(serialize_with = "super::redact::serialize_url")]
     pub ws_url: Url,
     /// Requests (block, receipts); plain HTTP.
+    #[serde(serialize_with = "super::redact::serialize_opt_url")]
     pub http_url: Option<Url>,
     pub rpc_timeout_secs: u64,
     /// Reconcile at least this often, whatever the feed says.
@@ -243,9 +246,9 @@ pub struct StoreConfig {
     pub endpoints: Vec<EndpointConfig>,
 }
 
-/// Where fresh receiving addresses of one asset come from (public data only).
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// Where fresh receiving addresses of one asset come from (public data only). Printed with
+/// xpubs and descriptors as fingerprints (`redact.rs`).
+#[derive(Clone)]
 pub enum ReceiveConfig {
     Descriptor(String),
     Xpub(String),
@@ -256,6 +259,7 @@ pub enum ReceiveConfig {
 #[derive(Debug, Clone, Serialize)]
 pub struct EndpointConfig {
     pub plugin: String,
+    #[serde(serialize_with = "super::redact::serialize_url")]
     pub url: Url,
     pub secret: Option<Secret>,
     pub events: Vec<String>,

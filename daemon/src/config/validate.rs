@@ -93,11 +93,16 @@ fn key_hash(t: &mut Table<'_>, key: &'static str, key_sha256: &'static str, issu
             issues.push(t.key_path(key), format!("set either {key} or {key_sha256}, not both"));
             None
         }
-        (Some(k), None) if k.len() < 16 => {
-            issues.push(t.key_path(key), format!("too short ({} characters, at least 16)", k.len()));
-            None
-        }
-        (Some(k), None) => Some(KeyHash::of_key(&k)),
+        (Some(k), None) => match super::keys::weakness(&k) {
+            Some(why) => {
+                issues.push(
+                    t.key_path(key),
+                    format!("{why}: a key must carry at least 128 random bits; {}", super::keys::HOW),
+                );
+                None
+            }
+            None => Some(KeyHash::of_key(&k)),
+        },
         (None, Some(h)) => {
             let parsed = KeyHash::from_hex(&h);
             if parsed.is_none() {
@@ -605,19 +610,28 @@ fn receive_config(t: &mut Table<'_>, issues: &mut Issues) -> Option<ReceiveConfi
     let descriptor = t.opt_str("descriptor", issues);
     let xpub = t.opt_str("xpub", issues);
     let addresses = t.has("addresses").then(|| t.str_list("addresses", issues));
-    match (descriptor, xpub, addresses) {
-        (Some(d), None, None) => Some(ReceiveConfig::Descriptor(d)),
-        (None, Some(x), None) => Some(ReceiveConfig::Xpub(x)),
-        (None, None, Some(a)) if !a.is_empty() => Some(ReceiveConfig::Addresses(a)),
+    let receive = match (descriptor, xpub, addresses) {
+        (Some(d), None, None) => ReceiveConfig::Descriptor(d),
+        (None, Some(x), None) => ReceiveConfig::Xpub(x),
+        (None, None, Some(a)) if !a.is_empty() => ReceiveConfig::Addresses(a),
         (None, None, Some(_)) => {
             issues.push(t.key_path("addresses"), "must list at least one address");
-            None
+            return None;
         }
         _ => {
             issues.push(t.path().to_string(), "set exactly one of descriptor, xpub, addresses");
-            None
+            return None;
         }
+    };
+    // Named, never echoed: the message must not spread the key further.
+    if let Some(what) = super::private_key::find(&receive) {
+        issues.push(
+            t.path().to_string(),
+            format!("holds {what}: paywatch needs only public data, the account's extended public key (xpub, tpub, …) or a descriptor of public keys; if this key was ever shared or stored where others can read it, move its funds"),
+        );
+        return None;
     }
+    Some(receive)
 }
 
 fn endpoint(t: &mut Table<'_>, issues: &mut Issues) -> Option<EndpointConfig> {

@@ -10,6 +10,7 @@ mod endpoints;
 mod invoices;
 mod outbox;
 mod payments;
+mod private;
 mod schema;
 mod watches;
 
@@ -77,10 +78,11 @@ pub(crate) struct Db {
 }
 
 impl Db {
-    /// Opens (creating if needed) the database at `path`, checking the schema version.
+    /// Opens (creating if needed) the database at `path`, checking the schema version; the
+    /// directory is made private to the owner first (`private.rs`).
     pub(crate) fn open(path: &Path) -> Result<Self, DbError> {
         let open_err = |source| DbError::Open { path: path.to_owned(), source };
-        std::fs::create_dir_all(path).map_err(|source| DbError::CreateDir { path: path.to_owned(), source })?;
+        private::prepare(path).map_err(|source| DbError::CreateDir { path: path.to_owned(), source })?;
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);

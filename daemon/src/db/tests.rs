@@ -341,3 +341,46 @@ fn a_version_5_store_with_address_pools_is_upgraded_in_place() {
     s.write(batch).unwrap();
     assert_eq!(s.invoice(id).unwrap().unwrap().address_source, Some(a));
 }
+
+/// Modes of the store directory and of every file in it.
+fn modes(path: &std::path::Path) -> (u32, Vec<(String, u32)>) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let files = std::fs::read_dir(path)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.metadata().unwrap().is_file())
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.metadata().unwrap().permissions().mode() & 0o777))
+        .collect();
+    (dir, files)
+}
+
+#[test]
+fn a_new_store_and_every_file_written_later_are_the_owners_alone() {
+    let parent = tempfile::tempdir().unwrap();
+    let path = parent.path().join("store");
+    let s = Db::open(&path).unwrap();
+    write_watch_with_event(&s, &watch("shop1", 1));
+    s.flush().unwrap();
+    let (dir, files) = modes(&path);
+    assert_eq!(dir, 0o700, "store directory");
+    assert!(files.iter().any(|(n, _)| n.ends_with(".log")), "the write-ahead log: {files:?}");
+    let open: Vec<_> = files.iter().filter(|(_, m)| m & 0o077 != 0).collect();
+    assert!(open.is_empty(), "files readable by group or others: {open:?}");
+}
+
+#[test]
+fn a_world_readable_store_of_an_older_version_is_made_private_at_open() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let path = parent.path().join("store");
+    drop(Db::open(&path).unwrap());
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for (name, _) in modes(&path).1 {
+        std::fs::set_permissions(path.join(name), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    drop(Db::open(&path).unwrap());
+    let (dir, files) = modes(&path);
+    assert_eq!(dir, 0o700);
+    assert!(files.iter().all(|(_, m)| m & 0o077 == 0), "{files:?}");
+}

@@ -1,6 +1,7 @@
 //! Endpoints: declared in the config file (synced at start) or made through the API. Secrets
 //! are write-only: stored for the plugin, never shown.
 
+use super::secrets::SIGNING_KEYS;
 use super::{policy, send::Outcome, DispatchError, Dispatcher};
 use crate::config::Config;
 use crate::db::{DbError, DeliveryRecord, DeliveryStatus, EndpointRecord};
@@ -10,9 +11,6 @@ use serde_json::{json, Map, Value};
 use sha2::Digest;
 use time::OffsetDateTime;
 use uuid::Uuid;
-
-/// Keys of an endpoint's config that are secrets.
-const SECRET_KEYS: [&str; 3] = ["secret", "secrets", "ed25519_secret_key"];
 
 /// An endpoint to create.
 #[derive(Debug, Clone, Default)]
@@ -37,8 +35,7 @@ pub(crate) struct EndpointChange {
 /// Keys of an endpoint object the API sets from its own fields: `params` may not carry them
 /// (a `params.url` would replace the checked `url`).
 pub(crate) fn check_params(params: &Map<String, Value>) -> Result<(), DispatchError> {
-    const RESERVED: [&str; 4] = ["url", "secret", "secrets", "ed25519_secret_key"];
-    match RESERVED.iter().find(|k| params.contains_key(**k)) {
+    match std::iter::once("url").chain(SIGNING_KEYS).find(|k| params.contains_key(*k)) {
         Some(k) => Err(DispatchError::Invalid(format!("params.{k}: set {k} as a field of its own, not in params"))),
         None => Ok(()),
     }
@@ -61,24 +58,29 @@ fn check_url(url: &str) -> Result<url::Url, DispatchError> {
     }
 }
 
-/// The API's view: secrets replaced by `has_secret`.
-pub(crate) fn endpoint_json(e: &EndpointRecord) -> Value {
-    let params: Map<String, Value> = e
-        .config
-        .iter()
-        .filter(|(k, _)| !SECRET_KEYS.contains(&k.as_str()) && k.as_str() != "url")
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    json!({
-        "id": e.id, "store": e.store, "plugin": e.plugin, "url": e.config.get("url"), "events": e.events,
-        "enabled": e.enabled, "disabled_reason": e.disabled_reason, "from_config": e.from_config,
-        "has_secret": SECRET_KEYS.iter().any(|k| e.config.contains_key(*k)), "params": params,
-        "created_at": e.created_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-        "updated_at": e.updated_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-    })
-}
-
 impl Dispatcher {
+    /// The API's view of an endpoint: no secret's value, only that it is set (`has_secret`: a
+    /// signing key; `secret_params`: the names of every secret param set, the plugin's own
+    /// included).
+    pub(crate) fn endpoint_json(&self, e: &EndpointRecord) -> Value {
+        let secret = |k: &str| self.inner.secrets.is_secret(&e.plugin, k);
+        let params: Map<String, Value> = e
+            .config
+            .iter()
+            .filter(|(k, _)| !secret(k) && k.as_str() != "url")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let secret_params: Vec<&String> = e.config.keys().filter(|k| secret(k)).collect();
+        json!({
+            "id": e.id, "store": e.store, "plugin": e.plugin, "url": e.config.get("url"), "events": e.events,
+            "enabled": e.enabled, "disabled_reason": e.disabled_reason, "from_config": e.from_config,
+            "has_secret": SIGNING_KEYS.iter().any(|k| e.config.contains_key(*k)), "params": params,
+            "secret_params": secret_params,
+            "created_at": e.created_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+            "updated_at": e.updated_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+        })
+    }
+
     /// Upserts the config file's endpoints (stable ids from store and position) and removes
     /// the ones no longer declared. A new endpoint starts at the current end of the outbox.
     pub(super) fn sync_config_endpoints(&self, config: &Config) -> Result<(), DbError> {

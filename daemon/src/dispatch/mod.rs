@@ -12,11 +12,12 @@
 
 mod endpoints;
 mod policy;
+mod secrets;
 mod send;
 mod ssrf;
 mod worker;
 
-pub(crate) use endpoints::{check_params, endpoint_json, validate_with, EndpointChange, NewEndpoint};
+pub(crate) use endpoints::{check_params, validate_with, EndpointChange, NewEndpoint};
 pub(crate) use send::verdict_name;
 
 /// A delivery as the API shows it.
@@ -77,6 +78,7 @@ pub(crate) struct Dispatcher {
 struct Inner {
     db: Arc<Db>,
     platforms: HashMap<String, Arc<PluginInstance>>,
+    secrets: secrets::SecretParams,
     guard: ssrf::Guard,
     client: reqwest::Client,
     schedule: Vec<u64>,
@@ -105,6 +107,7 @@ impl Dispatcher {
         let me = Self {
             inner: Arc::new(Inner {
                 db,
+                secrets: secrets::SecretParams::read(&platforms),
                 platforms,
                 guard,
                 client,

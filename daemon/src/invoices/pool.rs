@@ -167,7 +167,8 @@ impl Invoices {
         let reply: m::DeriveReply = asset
             .plugin
             .call(currency_method::DERIVE_ADDRESSES, &req)
-            .map_err(|e| InvoiceError::Plugin(e.to_string()))?;
+            // Never the source in an answer to the API (a pasted private key would go with it).
+            .map_err(|e| InvoiceError::Plugin(crate::config::scrub_source(&e.to_string(), source)))?;
         let d = reply.addresses.into_iter().next().ok_or_else(|| InvoiceError::Plugin("derived no address".into()))?;
         Ok((d.address, d.key.0))
     }

@@ -32,7 +32,11 @@ impl PlatformPlugin for JsonPost {
     }
 
     fn info(&self) -> PlatformInfo {
-        PlatformInfo { description: "posts each event as JSON to the endpoint URL".into() }
+        PlatformInfo {
+            description: "posts each event as JSON to the endpoint URL".into(),
+            // Never shown by the daemon (an `Authorization` value, say).
+            secret_params: Some(vec!["header_value".into()]),
+        }
     }
 
     /// Called when a store creates or changes an endpoint: a `422` with this message if not.

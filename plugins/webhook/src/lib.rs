@@ -27,7 +27,10 @@ impl PlatformPlugin for Webhook {
     }
 
     fn info(&self) -> PlatformInfo {
-        PlatformInfo { description: "JSON POST signed per the Standard Webhooks specification".into() }
+        PlatformInfo {
+            description: "JSON POST signed per the Standard Webhooks specification".into(),
+            secret_params: Some(["secret", "secrets", "ed25519_secret_key"].map(String::from).to_vec()),
+        }
     }
 
     /// A URL, and a secret (or Ed25519 key) that parses: an endpoint without any would send

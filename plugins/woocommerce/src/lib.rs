@@ -76,7 +76,10 @@ impl PlatformPlugin for WooCommerce {
     }
 
     fn info(&self) -> PlatformInfo {
-        PlatformInfo { description: "updates WooCommerce orders (REST API v3) as their invoices change".into() }
+        PlatformInfo {
+            description: "updates WooCommerce orders (REST API v3) as their invoices change".into(),
+            secret_params: Some(["consumer_key", "consumer_secret"].map(String::from).to_vec()),
+        }
     }
 
     /// `url`, `consumer_key` and `consumer_secret` present; `status_map`, if any, a table of

@@ -131,7 +131,7 @@ pub(crate) fn start(chain: &ChainConfig, node: &BitcoinNode, parts: Parts) -> Re
     let load = move || Indexer::load(&name, db.clone(), set.clone(), window, decimals.clone(), hook.clone());
     let indexer = load().map_err(|source| ChainStartError::Load { chain: chain.name.clone(), source })?;
     if !is_local(&node.rpc_url) {
-        tracing::warn!(chain = %chain.name, rpc_url = %node.rpc_url, "the node's RPC is plain HTTP to a host that is not this machine: anyone on the path can read the RPC password and feed forged blocks (each still needs the chain's difficulty) and forged mempool transactions (which settle speed-high invoices); reach the node through a tunnel");
+        tracing::warn!(chain = %chain.name, rpc_url = %crate::config::redact_url(node.rpc_url.as_str()), "the node's RPC is plain HTTP to a host that is not this machine: anyone on the path can read the RPC password and feed forged blocks (each still needs the chain's difficulty) and forged mempool transactions (which settle speed-high invoices); reach the node through a tunnel");
     }
     let rpc: Arc<dyn rpc::BitcoinNode> =
         Arc::new(rpc::RpcClient::new(&node.rpc_url, node.rpc_auth.clone(), Duration::from_secs(node.rpc_timeout_secs)));

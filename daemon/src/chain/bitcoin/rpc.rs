@@ -88,7 +88,7 @@ impl RpcClient {
         }
         let transport = jsonrpc::minreq_http::MinreqHttpTransport::builder()
             .url(&self.url)
-            .map_err(|e| RpcError::Transport(format!("bad rpc_url {}: {e}", self.url)))?
+            .map_err(|e| RpcError::Transport(format!("bad rpc_url {}: {e}", crate::config::redact_url(&self.url))))?
             .timeout(self.timeout);
         let transport = match &self.auth {
             RpcAuth::UserPass { user, password } => transport.basic_auth(user.clone(), Some(password.expose().into())),

@@ -17,10 +17,12 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Runs until the runtime shuts down. `up` tells the follower whether the feed is live.
 pub(crate) async fn run(chain: String, ws_url: String, wake: crossbeam_channel::Sender<Wake>, up: Arc<AtomicBool>) {
     let mut backoff = Duration::from_secs(1);
+    // Hosted providers put the API key in the URL: logged without it.
+    let shown = crate::config::redact_url(&ws_url);
     loop {
         match subscribe(&ws_url).await {
             Ok((provider, mut heads)) => {
-                tracing::info!(%chain, url = %ws_url, "newHeads subscribed");
+                tracing::info!(%chain, url = %shown, "newHeads subscribed");
                 up.store(true, Ordering::Relaxed);
                 backoff = Duration::from_secs(1);
                 let _ = wake.try_send(Wake::Sync("newHeads subscribed"));
@@ -31,12 +33,12 @@ pub(crate) async fn run(chain: String, ws_url: String, wake: crossbeam_channel::
                 }
                 up.store(false, Ordering::Relaxed);
                 drop(provider);
-                tracing::warn!(%chain, url = %ws_url, "newHeads stream ended; rebuilding the WebSocket provider");
+                tracing::warn!(%chain, url = %shown, "newHeads stream ended; rebuilding the WebSocket provider");
                 let _ = wake.try_send(Wake::Sync("newHeads stream ended"));
             }
             Err(e) => {
                 up.store(false, Ordering::Relaxed);
-                tracing::warn!(%chain, url = %ws_url, error = %e, retry_in = ?backoff, "cannot subscribe to newHeads; polling meanwhile");
+                tracing::warn!(%chain, url = %shown, error = %e, retry_in = ?backoff, "cannot subscribe to newHeads; polling meanwhile");
             }
         }
         tokio::time::sleep(backoff).await;

@@ -74,6 +74,8 @@ pub(super) fn syncing_of(reply: &serde_json::Value) -> Result<Option<String>, No
 pub(crate) struct RpcNode {
     rt: Handle,
     url: String,
+    /// `url` as logs and errors show it (without the API key hosted providers put in it).
+    shown: String,
     timeout: Duration,
     client: Mutex<Option<RpcClient>>,
     /// Cleared once the node says it has no `eth_getBlockReceipts`.
@@ -87,7 +89,7 @@ pub(crate) struct RpcNode {
 
 impl std::fmt::Debug for RpcNode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RpcNode").field("url", &self.url).finish()
+        f.debug_struct("RpcNode").field("url", &self.shown).finish()
     }
 }
 
@@ -99,6 +101,7 @@ impl RpcNode {
     pub(crate) fn new(rt: Handle, url: String, timeout: Duration, traces: Traces, verify_blocks: bool) -> Self {
         Self {
             rt,
+            shown: crate::config::redact_url(&url),
             url,
             timeout,
             client: Mutex::new(None),
@@ -115,8 +118,8 @@ impl RpcNode {
         }
         let c = tokio::time::timeout(self.timeout, ClientBuilder::default().connect(&self.url))
             .await
-            .map_err(|_| NodeError(format!("cannot connect to {} within {:?}", self.url, self.timeout)))?
-            .map_err(|e| NodeError(format!("cannot connect to {}: {e}", self.url)))?;
+            .map_err(|_| NodeError(format!("cannot connect to {} within {:?}", self.shown, self.timeout)))?
+            .map_err(|e| NodeError(format!("cannot connect to {}: {e}", self.shown)))?;
         *self.client.lock().expect("not poisoned") = Some(c.clone());
         Ok(c)
     }
@@ -142,7 +145,7 @@ impl RpcNode {
         P: serde::Serialize + Clone + Send + Sync + Unpin + std::fmt::Debug + 'static,
         R: DeserializeOwned + std::fmt::Debug + Send + Sync + Unpin + 'static,
     {
-        self.call(method, params).await.map_err(|e| NodeError(format!("{method} on {}: {e}", self.url)))
+        self.call(method, params).await.map_err(|e| NodeError(format!("{method} on {}: {e}", self.shown)))
     }
 
     async fn block(&self, number: u64) -> Result<Block, NodeError> {
@@ -175,7 +178,7 @@ impl RpcNode {
     fn checked(&self, checked: Checked) {
         if let Checked::HeaderOnly { tx_type } = checked {
             if !self.told_header_only.swap(true, Ordering::Relaxed) {
-                tracing::info!(url = %self.url, tx_type,
+                tracing::info!(url = %self.shown, tx_type,
                     "blocks with transactions of a type that is not Ethereum's are checked by their header hash only, not by their transactions and receipts roots");
             }
         }
@@ -215,10 +218,10 @@ impl RpcNode {
                 Ok(Some(r)) => return Ok(r),
                 Ok(None) => return Err(NodeError(format!("the node has no receipts for block {hash} (reorged?)"))),
                 Err(e) if is_method_missing(&e) => {
-                    tracing::info!(url = %self.url, error = %e, "no eth_getBlockReceipts: fetching receipts per transaction");
+                    tracing::info!(url = %self.shown, error = %e, "no eth_getBlockReceipts: fetching receipts per transaction");
                     self.block_receipts.store(false, Ordering::Relaxed);
                 }
-                Err(e) => return Err(NodeError(format!("eth_getBlockReceipts {hash} on {}: {e}", self.url))),
+                Err(e) => return Err(NodeError(format!("eth_getBlockReceipts {hash} on {}: {e}", self.shown))),
             }
         }
         let hash = &hash;
