@@ -144,6 +144,7 @@ impl From<InvoiceError> for ApiError {
             E::RefundTooLarge { .. } => Self::invalid("refund_too_large", msg),
             E::NoFreeAddress { .. } => Self::new(StatusCode::SERVICE_UNAVAILABLE, "no_free_address", msg),
             E::ClaimExpired(_) => Self::new(StatusCode::GONE, "claim_expired", msg),
+            E::ClaimLocked(_) => Self::new(StatusCode::GONE, "claim_locked", msg),
             E::Plugin(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "plugin_unavailable", msg),
             E::Db(e) => Self::internal(e),
             E::Watch(w) => w.into(),

@@ -8,6 +8,7 @@
 //! indexer's batch (`PaymentHook::contribute`), which the indexer writes; watches for invoice
 //! addresses and refund destinations are made through `index::Watches::stage`.
 
+mod claims;
 mod create;
 mod machine;
 mod payments;
@@ -71,6 +72,8 @@ pub(crate) enum InvoiceError {
     NoFreeAddress { store: String, asset: String, why: String },
     #[error("claim token expired at {0}")]
     ClaimExpired(OffsetDateTime),
+    #[error("claim token locked after {0} claims with a refused address")]
+    ClaimLocked(u32),
     #[error("plugin: {0}")]
     Plugin(String),
     #[error("database: {0}")]
