@@ -122,3 +122,98 @@ async fn a_claim_token_locks_after_five_refused_addresses_even_across_a_restart(
     let (_, r) = rig.call(Method::GET, &format!("/v1/refunds/{}", c.refund), SHOP3_KEY, None).await;
     assert_eq!((r["status"].as_str(), r["address"].as_str()), (Some("awaiting_address"), None), "{r}");
 }
+
+#[tokio::test]
+async fn order_ids_with_cr_lf_or_other_control_characters_are_refused_with_422() {
+    let rig = rig().await.unwrap();
+    for order_id in ["1042\r\nX-Injected: 1", "1042\n", "\r1042", "10\u{7}42", "10\t42", "10\u{85}42"] {
+        let body = json!({"asset": "BTC", "amount": "0.001", "order_id": order_id});
+        let (status, v) = rig.call(Method::POST, "/v1/invoices", SHOP3_KEY, Some(body)).await;
+        assert_eq!((status, code(&v)), (422, "invalid_field"), "{order_id:?}: {v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains("control character"), "{v}");
+    }
+    invoice(&rig, "1042 a-b_c/ü", "0.001").await.unwrap();
+}
+
+#[tokio::test]
+async fn claim_tokens_padded_with_spaces_or_recased_are_refused_and_the_token_still_works() {
+    let rig = rig().await.unwrap();
+    let c = claimable_refund(&rig, "padded").await.unwrap();
+    let token = c.path.rsplit('/').next().unwrap();
+    let customer = rig.new_address().unwrap();
+    for path in [
+        format!("/v1/refunds/claim/%20{token}"),
+        format!("/v1/refunds/claim/{token}%20"),
+        format!("/v1/refunds/claim/{token}%0A"),
+        format!("/v1/refunds/claim/{}", token.to_uppercase()),
+    ] {
+        let (status, v) = claim(&rig, &path, claim_body(&customer)).await;
+        assert_eq!((status, code(&v)), (404, "not_found"), "{path}: {v}");
+    }
+    let (status, v) = claim(&rig, &c.path, claim_body(&customer)).await;
+    assert_eq!((status, v["address"].as_str()), (200, Some(customer.as_str())), "{v}");
+}
+
+#[tokio::test]
+async fn a_claim_naming_the_stores_own_address_is_refused() {
+    let rig = rig().await.unwrap();
+    let c = claimable_refund(&rig, "own").await.unwrap();
+    let (_, invoice_address) = invoice(&rig, "own-2", "0.001").await.unwrap();
+    let watched = rig.new_address().unwrap();
+    let (status, w) =
+        rig.call(Method::POST, "/v1/watches", SHOP3_KEY, Some(json!({"chain": "btc", "address": watched}))).await;
+    assert_eq!(status, 201, "{w}");
+    for own in [&invoice_address, &watched] {
+        let (status, v) = claim(&rig, &c.path, claim_body(own)).await;
+        assert_eq!((status, code(&v)), (422, "invalid_address"), "{own}: {v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains("an address of the shop itself"), "{v}");
+    }
+    let (_, r) = rig.call(Method::GET, &format!("/v1/refunds/{}", c.refund), SHOP3_KEY, None).await;
+    assert_eq!(r["status"], "awaiting_address", "{r}");
+    let customer = rig.new_address().unwrap();
+    let (status, v) = claim(&rig, &c.path, claim_body(&customer)).await;
+    assert_eq!((status, v["status"].as_str()), (200, Some("awaiting_payment")), "{v}");
+}
+
+#[tokio::test]
+async fn one_idempotency_key_serves_an_invoice_and_a_refund_each() {
+    let rig = rig().await.unwrap();
+    let c = claimable_refund(&rig, "idem").await.unwrap();
+    let post = |path: String, key: &'static str, body: Value| {
+        rig.daemon.req(Method::POST, &path, SHOP3_KEY).header("idempotency-key", key).json(&body).send()
+    };
+    let refunds = format!("/v1/invoices/{}/refunds", c.invoice);
+    // The same key for an invoice and a refund; and an invoice key that reads like a refund's
+    // stored one (`refund:` + key) before the refund uses that key.
+    for (invoice_key, refund_key, order) in [("same", "same", "idem-a"), ("refund:abc", "abc", "idem-b")] {
+        let body = json!({"asset": "BTC", "amount": "0.001", "order_id": order});
+        let r = post("/v1/invoices".into(), invoice_key, body).await.unwrap();
+        assert_eq!(r.status(), 201, "invoice with key {invoice_key:?}");
+        let r = post(refunds.clone(), refund_key, json!({"amount": "0.0001"})).await.unwrap();
+        assert_eq!(r.status(), 201, "refund with key {refund_key:?}: {:?}", r.text().await);
+        // Each is still idempotent in its own scope.
+        let r = post(refunds.clone(), refund_key, json!({"amount": "0.0001"})).await.unwrap();
+        assert_eq!(r.status(), 200, "refund retried with key {refund_key:?}");
+        let r = post(refunds.clone(), refund_key, json!({"amount": "0.0002"})).await.unwrap();
+        assert_eq!(r.status(), 409, "another refund with key {refund_key:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_batch_repeating_an_address_is_refused_naming_no_watch_id() {
+    let rig = rig().await.unwrap();
+    let address = rig.new_address().unwrap();
+    let other = rig.new_address().unwrap();
+    let batch = json!({"watches": [{"chain": "btc", "address": other}, {"chain": "btc", "address": address},
+        {"chain": "btc", "address": address}]});
+    let (status, v) = rig.call(Method::POST, "/v1/watches/batch", SHOP3_KEY, Some(batch)).await;
+    assert_eq!((status, code(&v)), (409, "duplicate_watch"), "{v}");
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("index 2") && msg.contains("also at index 1 of this batch"), "{msg}");
+    // The batch was rolled back: no id it made exists, and the message names none.
+    let (_, page) = rig.call(Method::GET, "/v1/watches", SHOP3_KEY, None).await;
+    let stored = page["items"].as_array().unwrap();
+    assert!(stored.iter().all(|w| w["address"] != address && w["address"] != other), "{page}");
+    let uuid_like = msg.split(|c: char| !(c.is_ascii_hexdigit() || c == '-')).any(|w| w.len() == 36);
+    assert!(!uuid_like, "{msg}");
+}

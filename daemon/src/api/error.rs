@@ -118,7 +118,9 @@ impl ApiError {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "plugin_unavailable", msg)
             }
             WatchError::LabelTooLong(_) | WatchError::TooManyConfirmations(_) => Self::invalid("invalid_field", msg),
-            WatchError::Duplicate { .. } => Self::new(StatusCode::CONFLICT, "duplicate_watch", msg),
+            WatchError::Duplicate { .. } | WatchError::RepeatedInBatch { .. } => {
+                Self::new(StatusCode::CONFLICT, "duplicate_watch", msg)
+            }
             WatchError::Owned { .. } => Self::new(StatusCode::CONFLICT, "watch_owned", msg),
             WatchError::InBatch { source, .. } => Self::from_inner(outer, source),
             WatchError::Db(e) => Self::internal(e),

@@ -3,7 +3,7 @@
 //! give it. What can be refunded and what completes a refund are the rules of `refundable`.
 
 use super::refundable::received;
-use super::{request_hash, AssetInfo, InvoiceError, Invoices};
+use super::{request_hash, AssetInfo, IdempotencyScope, InvoiceError, Invoices};
 use crate::db::{Batch, DbError, InvoiceRecord, PaymentRecord, RefundRecord, RefundStatus, WatchRecord};
 use crate::events::{self, EventKind};
 use crate::index::StagedWatch;
@@ -111,13 +111,12 @@ impl Invoices {
         };
         let _guard = self.lock();
         let inv = self.get(store_id, invoice_id)?.ok_or_else(not_found)?;
-        let idem = idempotency_key.map(|k| format!("refund:{k}"));
-        if let Some(key) = &idem {
-            if let Some((h, id)) = self.db().idempotency(store_id, key)? {
+        if let Some(key) = idempotency_key {
+            if let Some((h, id)) = self.idempotency(store_id, IdempotencyScope::Refund, key)? {
                 let existing = self.db().refund(id)?.filter(|_| h == hash);
                 return existing
                     .map(|refund| RefundCreated { refund, claim_token: None, created: false })
-                    .ok_or_else(|| InvoiceError::IdempotencyConflict(key["refund:".len()..].to_string()));
+                    .ok_or_else(|| InvoiceError::IdempotencyConflict(key.to_string()));
             }
         }
         let asset = self.asset(&inv.asset)?.clone();
@@ -171,8 +170,8 @@ impl Invoices {
                 None
             }
         };
-        if let Some(key) = &idem {
-            batch.put_idempotency(store_id, key, &hash, r.id);
+        if let Some(key) = idempotency_key {
+            batch.put_idempotency(store_id, &IdempotencyScope::Refund.key(key), &hash, r.id);
         }
         batch.put_refund(&r)?;
         batch.push_event(events::refund(EventKind::RefundCreated, &r));
@@ -256,6 +255,16 @@ pub(super) struct Destination {
     address: String,
     key: Vec<u8>,
     uri: String,
+}
+
+impl Destination {
+    pub(super) fn address(&self) -> &str {
+        &self.address
+    }
+
+    pub(super) fn key(&self) -> &[u8] {
+        &self.key
+    }
 }
 
 fn refund_label(refund: Uuid) -> String {
