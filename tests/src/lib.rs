@@ -5,6 +5,7 @@ pub mod bench;
 pub mod btc;
 pub mod daemon;
 pub mod evm;
+pub mod front_door;
 pub mod hostile;
 pub mod nodes;
 pub mod receiver;

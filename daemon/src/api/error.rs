@@ -118,7 +118,9 @@ impl ApiError {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "plugin_unavailable", msg)
             }
             WatchError::LabelTooLong(_) | WatchError::TooManyConfirmations(_) => Self::invalid("invalid_field", msg),
-            WatchError::Duplicate { .. } => Self::new(StatusCode::CONFLICT, "duplicate_watch", msg),
+            WatchError::Duplicate { .. } | WatchError::RepeatedInBatch { .. } => {
+                Self::new(StatusCode::CONFLICT, "duplicate_watch", msg)
+            }
             WatchError::Owned { .. } => Self::new(StatusCode::CONFLICT, "watch_owned", msg),
             WatchError::InBatch { source, .. } => Self::from_inner(outer, source),
             WatchError::Db(e) => Self::internal(e),
@@ -144,6 +146,7 @@ impl From<InvoiceError> for ApiError {
             E::RefundTooLarge { .. } => Self::invalid("refund_too_large", msg),
             E::NoFreeAddress { .. } => Self::new(StatusCode::SERVICE_UNAVAILABLE, "no_free_address", msg),
             E::ClaimExpired(_) => Self::new(StatusCode::GONE, "claim_expired", msg),
+            E::ClaimLocked(_) => Self::new(StatusCode::GONE, "claim_locked", msg),
             E::Plugin(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "plugin_unavailable", msg),
             E::Db(e) => Self::internal(e),
             E::Watch(w) => w.into(),

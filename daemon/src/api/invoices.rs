@@ -17,6 +17,10 @@ use uuid::Uuid;
 
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 
+/// The largest claim body: `{"address": …}` with an address of any real length fits many
+/// times over; the route is public, so nothing bigger is read.
+pub(super) const MAX_CLAIM_BODY: usize = 1024;
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateInvoice {
@@ -293,6 +297,9 @@ pub(crate) async fn create_refund(
     Json(req): Json<CreateRefund>,
 ) -> Result<(StatusCode, Json<Sorted<Refund>>), ApiError> {
     let key = idempotency_key(&headers)?;
+    if let Some(a) = &req.address {
+        super::address_len("address", a)?;
+    }
     let new = NewRefund { amount: req.amount, address: req.address, rate_policy: req.rate_policy, reason: req.reason };
     let svc = st.invoices().clone();
     let done = blocking(move || svc.create_refund(&store, id, new, key.as_deref())).await??;
@@ -349,12 +356,14 @@ pub(crate) async fn get_refund(
 #[utoipa::path(post, path = "/v1/refunds/claim/{token}", tag = "refunds", request_body = ClaimRefund,
     params(("token" = String, Path)),
     responses((status = 200, body = Refund), (status = 404, body = ErrorBody, description = "unknown or used token"),
-        (status = 410, body = ErrorBody, description = "the token expired"), (status = 422, body = ErrorBody)))]
+        (status = 410, body = ErrorBody, description = "the token expired (`claim_expired`) or was locked after 5 refused addresses (`claim_locked`)"),
+        (status = 413, body = ErrorBody, description = "a body over 1 KiB"), (status = 422, body = ErrorBody)))]
 pub(crate) async fn claim(
     State(st): State<AppState>,
     Path(token): Path<String>,
     Json(req): Json<ClaimRefund>,
 ) -> Result<Json<Sorted<Refund>>, ApiError> {
+    super::address_len("address", &req.address)?;
     let svc = st.invoices().clone();
     let r = blocking(move || svc.claim_refund(&token, &req.address)).await??;
     Ok(Json(Sorted(views::refund(&r))))

@@ -108,7 +108,10 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/invoices/{id}/refunds", get(invoices::refunds_of).post(invoices::create_refund))
         .route("/invoices/{id}/refundable", get(invoices::refundable))
         .route("/refunds/{id}", get(invoices::get_refund))
-        .route("/refunds/claim/{token}", axum::routing::post(invoices::claim))
+        .route(
+            "/refunds/claim/{token}",
+            axum::routing::post(invoices::claim).layer(DefaultBodyLimit::max(invoices::MAX_CLAIM_BODY)),
+        )
         .route("/endpoints", get(endpoints::list).post(endpoints::create))
         .route("/endpoints/{id}", get(endpoints::get).patch(endpoints::update).delete(endpoints::delete))
         .route("/endpoints/{id}/deliveries", get(endpoints::deliveries))
@@ -137,6 +140,14 @@ fn page_limit(limit: Option<usize>) -> Result<usize, error::ApiError> {
         return Err(error::ApiError::invalid("invalid_field", format!("limit {limit} is not in 1..={MAX_PAGE}")));
     }
     Ok(limit)
+}
+
+/// An address a request gives, checked for length before any plugin sees it: 422
+/// `invalid_address` past [`paywatch_plugin_api::text::MAX_ADDRESS_LEN`] bytes (the plugins
+/// check again; a decoder never sees megabytes, nor does a lock wait on one).
+fn address_len(field: &str, address: &str) -> Result<(), error::ApiError> {
+    paywatch_plugin_api::text::check_address_len(address)
+        .map_err(|e| error::ApiError::invalid("invalid_address", format!("{field}: {}", e.message)))
 }
 
 /// Runs blocking work (RocksDB, plugin calls) off the async workers.

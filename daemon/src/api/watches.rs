@@ -109,6 +109,7 @@ pub(crate) async fn create(
     StoreId(store): StoreId,
     Json(req): Json<CreateWatch>,
 ) -> Result<(StatusCode, Json<Watch>), ApiError> {
+    super::address_len("address", &req.address)?;
     let svc = st.watches().clone();
     let mut created = blocking(move || svc.create(&store, vec![req.into()])).await??;
     st.metrics().watches_created.inc();
@@ -127,6 +128,9 @@ pub(crate) async fn create_batch(
     let n = req.watches.len();
     if n == 0 || n > MAX_BATCH {
         return Err(ApiError::invalid("invalid_field", format!("watches has {n} entries, expected 1 to {MAX_BATCH}")));
+    }
+    for (i, w) in req.watches.iter().enumerate() {
+        super::address_len(&format!("watches[{i}].address"), &w.address)?;
     }
     let svc = st.watches().clone();
     let new = req.watches.into_iter().map(NewWatch::from).collect();

@@ -139,12 +139,20 @@ pub(crate) struct RefundRecord {
     pub(crate) claim_token_sha256: Option<String>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub(crate) claim_expires_at: Option<OffsetDateTime>,
+    /// Claims with the token that gave a refused address; the token locks at a limit
+    /// (`invoices::refunds`). Absent in refunds written before it existed: none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) claim_failures: u32,
     pub(crate) required_confirmations: u32,
     pub(crate) request_hash: String,
     #[serde(with = "time::serde::rfc3339")]
     pub(crate) created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub(crate) updated_at: OffsetDateTime,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl RefundRecord {

@@ -260,6 +260,7 @@ mod tests {
             txid: None,
             claim_token_sha256: Some("secret".into()),
             claim_expires_at: Some(at(60)),
+            claim_failures: 2,
             required_confirmations: 1,
             request_hash: "h".into(),
             created_at: at(0),

@@ -38,6 +38,9 @@ pub(crate) enum WatchError {
     TooManyConfirmations(u32),
     #[error("address {address} on chain {chain:?} is already watched by this store as {existing}")]
     Duplicate { chain: String, address: String, existing: Uuid },
+    /// Twice in one batch: nothing of it is stored, so no watch id is named.
+    #[error("address {address} on chain {chain:?} is also at index {first} of this batch")]
+    RepeatedInBatch { chain: String, address: String, first: usize },
     #[error("watch {id} belongs to {owner}: it ends with it")]
     Owned { id: Uuid, owner: String },
     #[error("{field} at index {index}: {source}")]
@@ -96,13 +99,17 @@ impl Watches {
         let s = &self.inner.db;
         let mut batch = s.batch();
         for (i, r) in records.iter().enumerate() {
-            let dup_in_request = records[..i].iter().find(|o| o.chain == r.chain && o.key == r.key).map(|o| o.id);
-            let existing = match dup_in_request {
-                Some(id) => Some(id),
-                None => self.existing(store_id, &r.chain, &r.key)?,
+            let (chain, address) = (r.chain.clone(), r.address.clone());
+            let first = records[..i].iter().position(|o| o.chain == r.chain && o.key == r.key);
+            let refused = match first {
+                Some(first) => Some(WatchError::RepeatedInBatch { chain, address, first }),
+                None => self.existing(store_id, &r.chain, &r.key)?.map(|existing| WatchError::Duplicate {
+                    chain,
+                    address,
+                    existing,
+                }),
             };
-            if let Some(existing) = existing {
-                let e = WatchError::Duplicate { chain: r.chain.clone(), address: r.address.clone(), existing };
+            if let Some(e) = refused {
                 return Err(match batch_mode {
                     true => WatchError::InBatch { index: i, field: "watches", source: Box::new(e) },
                     false => e,

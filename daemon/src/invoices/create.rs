@@ -3,7 +3,7 @@
 
 use super::machine::evaluate;
 use super::payments::{emit, uncaused};
-use super::{request_hash, AssetInfo, InvoiceError, Invoices, TIMER_EXPIRY, TIMER_MONITORING_END};
+use super::{request_hash, AssetInfo, IdempotencyScope, InvoiceError, Invoices, TIMER_EXPIRY, TIMER_MONITORING_END};
 use crate::db::{Exception, InvoiceRecord, InvoiceStatus, WatchRecord};
 use crate::events::EventKind;
 use paywatch_plugin_api::amount::Amount;
@@ -55,6 +55,11 @@ impl NewInvoice {
         let order = self.order_id.trim();
         if order.is_empty() || order.len() > MAX_ORDER_ID {
             return Err(invalid(format!("order_id must be 1 to {MAX_ORDER_ID} characters, got {}", order.len())));
+        }
+        // Before trimming: "1042\r\n" is refused, not taken for "1042" (an order id goes into
+        // URIs, logs and shops' requests, where a line break splits what follows).
+        if let Some((at, c)) = self.order_id.chars().enumerate().find(|(_, c)| c.is_control()) {
+            return Err(invalid(format!("order_id has a control character, U+{:04X}, at character {at}", c as u32)));
         }
         if self.description.as_ref().is_some_and(|d| d.chars().count() > MAX_DESCRIPTION) {
             return Err(invalid(format!("description is longer than {MAX_DESCRIPTION} characters")));
@@ -134,7 +139,7 @@ impl Invoices {
 
         let _guard = self.lock();
         if let Some(key) = idempotency_key {
-            if let Some((h, id)) = self.db().idempotency(store_id, key)? {
+            if let Some((h, id)) = self.idempotency(store_id, IdempotencyScope::Invoice, key)? {
                 let existing = self.db().invoice(id)?.filter(|_| h == hash);
                 return existing.map(|i| (i, false)).ok_or_else(|| InvoiceError::IdempotencyConflict(key.to_string()));
             }
@@ -194,7 +199,7 @@ impl Invoices {
         batch.put_timer(inv.expires_at.unix_timestamp() + 1, id, TIMER_EXPIRY);
         batch.put_timer(inv.monitoring_until.unix_timestamp() + 1, id, TIMER_MONITORING_END);
         if let Some(key) = idempotency_key {
-            batch.put_idempotency(store_id, key, &hash, id);
+            batch.put_idempotency(store_id, &IdempotencyScope::Invoice.key(key), &hash, id);
         }
         emit(&mut batch, &mut inv, &[], &[uncaused(EventKind::InvoiceCreated)])?;
         batch.put_invoice(&inv)?;

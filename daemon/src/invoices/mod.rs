@@ -8,6 +8,7 @@
 //! indexer's batch (`PaymentHook::contribute`), which the indexer writes; watches for invoice
 //! addresses and refund destinations are made through `index::Watches::stage`.
 
+mod claims;
 mod create;
 mod machine;
 mod payments;
@@ -71,6 +72,8 @@ pub(crate) enum InvoiceError {
     NoFreeAddress { store: String, asset: String, why: String },
     #[error("claim token expired at {0}")]
     ClaimExpired(OffsetDateTime),
+    #[error("claim token locked after {0} claims with a refused address")]
+    ClaimLocked(u32),
     #[error("plugin: {0}")]
     Plugin(String),
     #[error("database: {0}")]
@@ -227,6 +230,47 @@ pub(crate) async fn run_timers(invoices: Invoices, mut stop: tokio::sync::watch:
             _ = stop.changed() => return,
             _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
         }
+    }
+}
+
+/// What an `Idempotency-Key` is scoped to: the same key may name one invoice and one refund.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IdempotencyScope {
+    Invoice,
+    Refund,
+}
+
+impl IdempotencyScope {
+    /// The stored key: `invoice:KEY` or `refund:KEY`.
+    fn key(self, key: &str) -> String {
+        match self {
+            Self::Invoice => format!("invoice:{key}"),
+            Self::Refund => format!("refund:{key}"),
+        }
+    }
+}
+
+impl Invoices {
+    /// A key's request hash and resource in its scope. Invoice keys stored before scoping are
+    /// the bare key, read too; a stored key counts only when it names a resource of its scope
+    /// (an old invoice's bare key `refund:X` is not refund key `X`'s).
+    fn idempotency(
+        &self,
+        store: &str,
+        scope: IdempotencyScope,
+        key: &str,
+    ) -> Result<Option<(String, Uuid)>, InvoiceError> {
+        let db = self.db();
+        let mut found = db.idempotency(store, &scope.key(key))?;
+        if found.is_none() && scope == IdempotencyScope::Invoice {
+            found = db.idempotency(store, key)?;
+        }
+        let Some((hash, id)) = found else { return Ok(None) };
+        let ours = match scope {
+            IdempotencyScope::Invoice => db.invoice(id)?.is_some(),
+            IdempotencyScope::Refund => db.refund(id)?.is_some(),
+        };
+        Ok(ours.then_some((hash, id)))
     }
 }
 

@@ -3,13 +3,12 @@
 //! give it. What can be refunded and what completes a refund are the rules of `refundable`.
 
 use super::refundable::received;
-use super::{request_hash, InvoiceError, Invoices};
+use super::{request_hash, AssetInfo, IdempotencyScope, InvoiceError, Invoices};
 use crate::db::{Batch, DbError, InvoiceRecord, PaymentRecord, RefundRecord, RefundStatus, WatchRecord};
 use crate::events::{self, EventKind};
 use crate::index::StagedWatch;
 use paywatch_plugin_api::amount::Amount;
 use serde_json::json;
-use sha2::Digest;
 use time::Duration;
 use uuid::Uuid;
 
@@ -76,10 +75,6 @@ impl Refundability {
     }
 }
 
-fn token_hash(token: &str) -> [u8; 32] {
-    sha2::Sha256::digest(token.as_bytes()).into()
-}
-
 impl Invoices {
     pub(crate) fn create_refund(
         &self,
@@ -102,24 +97,30 @@ impl Invoices {
             "invoice": invoice_id, "amount": req.amount.trim(), "address": req.address,
             "rate_policy": rate_policy, "reason": req.reason,
         }));
+        let not_found = || InvoiceError::NotFound(format!("invoice {invoice_id}"));
+        // The plugin calls first, outside the lock (an invoice's asset never changes).
+        let id = Uuid::now_v7();
+        let destination = match &req.address {
+            Some(a) => {
+                let inv = self.get(store_id, invoice_id)?.ok_or_else(not_found)?;
+                let asset = self.asset(&inv.asset)?.clone();
+                let base = Self::refund_amount(&asset, &req.amount)?.to_string();
+                Some(self.destination(&asset, id, &base, req.reason.as_deref(), a)?)
+            }
+            None => None,
+        };
         let _guard = self.lock();
-        let inv =
-            self.get(store_id, invoice_id)?.ok_or_else(|| InvoiceError::NotFound(format!("invoice {invoice_id}")))?;
-        let idem = idempotency_key.map(|k| format!("refund:{k}"));
-        if let Some(key) = &idem {
-            if let Some((h, id)) = self.db().idempotency(store_id, key)? {
+        let inv = self.get(store_id, invoice_id)?.ok_or_else(not_found)?;
+        if let Some(key) = idempotency_key {
+            if let Some((h, id)) = self.idempotency(store_id, IdempotencyScope::Refund, key)? {
                 let existing = self.db().refund(id)?.filter(|_| h == hash);
                 return existing
                     .map(|refund| RefundCreated { refund, claim_token: None, created: false })
-                    .ok_or_else(|| InvoiceError::IdempotencyConflict(key["refund:".len()..].to_string()));
+                    .ok_or_else(|| InvoiceError::IdempotencyConflict(key.to_string()));
             }
         }
         let asset = self.asset(&inv.asset)?.clone();
-        let asked = Amount::parse_units(&req.amount, asset.decimals)
-            .map_err(|e| InvoiceError::InvalidField(format!("amount: {e}")))?;
-        if asked.is_zero() {
-            return Err(InvoiceError::InvalidField(format!("amount {:?} must be more than zero", req.amount)));
-        }
+        let asked = Self::refund_amount(&asset, &req.amount)?;
         let refundability = self.refundability(inv)?;
         let available = refundability.available();
         if asked > available {
@@ -132,7 +133,7 @@ impl Invoices {
         let inv = refundability.invoice;
         let now = self.now();
         let mut r = RefundRecord {
-            id: Uuid::now_v7(),
+            id,
             invoice_id,
             store: store_id.to_string(),
             asset: inv.asset.clone(),
@@ -148,6 +149,7 @@ impl Invoices {
             txid: None,
             claim_token_sha256: None,
             claim_expires_at: None,
+            claim_failures: 0,
             required_confirmations: inv.required_confirmations.max(1),
             request_hash: hash.clone(),
             created_at: now,
@@ -156,11 +158,11 @@ impl Invoices {
         let db = self.db().clone();
         let mut batch = db.batch();
         let mut claim_token = None;
-        let staged = match &req.address {
-            Some(a) => Some(self.set_destination(&mut batch, &mut r, a)?),
+        let staged = match destination {
+            Some(d) => Some(self.set_destination(&mut batch, &mut r, d)?),
             None => {
                 let token = hex::encode(rand::random::<[u8; 32]>());
-                let h = token_hash(&token);
+                let h = super::claims::token_hash(&token);
                 r.claim_token_sha256 = Some(hex::encode(h));
                 r.claim_expires_at = Some(now + Duration::seconds(policy.refund_claim_secs as i64));
                 batch.put_claim(&h, r.id);
@@ -168,8 +170,8 @@ impl Invoices {
                 None
             }
         };
-        if let Some(key) = &idem {
-            batch.put_idempotency(store_id, key, &hash, r.id);
+        if let Some(key) = idempotency_key {
+            batch.put_idempotency(store_id, &IdempotencyScope::Refund.key(key), &hash, r.id);
         }
         batch.put_refund(&r)?;
         batch.push_event(events::refund(EventKind::RefundCreated, &r));
@@ -201,51 +203,70 @@ impl Invoices {
         Ok(Refundability { received: got.amount, refunded, late, unconfirmed, invoice })
     }
 
-    /// The customer gives the refund's address with the claim token (no API key).
-    pub(crate) fn claim_refund(&self, token: &str, address: &str) -> Result<RefundRecord, InvoiceError> {
-        let unknown = || InvoiceError::NotFound("claim token (unknown, or already used)".into());
-        let h = token_hash(token.trim());
-        let _guard = self.lock();
-        let id = self.db().claim(&h)?.ok_or_else(unknown)?;
-        let mut r = self.db().refund(id)?.ok_or_else(unknown)?;
-        if r.status != RefundStatus::AwaitingAddress {
-            return Err(unknown());
+    /// A refund's amount in base units: more than zero.
+    fn refund_amount(asset: &AssetInfo, amount: &str) -> Result<Amount, InvoiceError> {
+        let asked = Amount::parse_units(amount, asset.decimals)
+            .map_err(|e| InvoiceError::InvalidField(format!("amount: {e}")))?;
+        if asked.is_zero() {
+            return Err(InvoiceError::InvalidField(format!("amount {amount:?} must be more than zero")));
         }
-        if let Some(exp) = r.claim_expires_at.filter(|e| *e < self.now()) {
-            return Err(InvoiceError::ClaimExpired(exp));
-        }
-        let db = self.db().clone();
-        let mut batch = db.batch();
-        let staged = self.set_destination(&mut batch, &mut r, address)?;
-        batch.delete_claim(&h);
-        batch.put_refund(&r)?;
-        batch.push_event(events::refund(EventKind::RefundAddressSubmitted, &r));
-        db.write(batch)?;
-        staged.commit();
-        Ok(r)
+        Ok(asked)
     }
 
-    /// Validates the destination through the plugin, watches it (in `batch`), and gives the
-    /// merchant a payment URI.
-    fn set_destination(
+    /// A refund's destination, validated and given a payment URI by the plugin. Called
+    /// outside the invoice lock: plugin calls never hold it.
+    pub(super) fn destination(
+        &self,
+        asset: &AssetInfo,
+        refund: Uuid,
+        amount_base: &str,
+        reason: Option<&str>,
+        address: &str,
+    ) -> Result<Destination, InvoiceError> {
+        let (address, key) = self.parse(asset, address)?;
+        let uri = self.payment_uri(asset, &address, amount_base, &refund_label(refund), reason)?;
+        Ok(Destination { address, key, uri })
+    }
+
+    /// Watches the destination (in `batch`) and gives it to the refund. Under the lock; no
+    /// plugin call.
+    pub(super) fn set_destination(
         &self,
         batch: &mut Batch<'_>,
         r: &mut RefundRecord,
-        address: &str,
+        d: Destination,
     ) -> Result<StagedWatch<'_>, InvoiceError> {
-        let asset = self.asset(&r.asset)?.clone();
-        let (address, key) = self.parse(&asset, address)?;
-        let label = format!("refund {}", r.id);
-        let uri = self.payment_uri(&asset, &address, &r.amount, &label, r.reason.as_deref())?;
-        let mut w = WatchRecord::new(&r.store, &r.chain, address.clone(), key.clone(), r.required_confirmations);
-        w.label = Some(label);
+        let mut w = WatchRecord::new(&r.store, &r.chain, d.address.clone(), d.key, r.required_confirmations);
+        w.label = Some(refund_label(r.id));
         w.refund = Some(r.id);
         let staged = self.inner.watches.stage(batch, &w, false)?;
-        r.address = Some(address);
-        r.payment_uri = Some(uri);
+        r.address = Some(d.address);
+        r.payment_uri = Some(d.uri);
         r.watch_id = Some(w.id);
         r.status = RefundStatus::AwaitingPayment;
         r.updated_at = self.now();
         Ok(staged)
     }
+}
+
+/// A refund destination the plugin accepted: normalized address, canonical key, payment URI.
+#[derive(Debug)]
+pub(super) struct Destination {
+    address: String,
+    key: Vec<u8>,
+    uri: String,
+}
+
+impl Destination {
+    pub(super) fn address(&self) -> &str {
+        &self.address
+    }
+
+    pub(super) fn key(&self) -> &[u8] {
+        &self.key
+    }
+}
+
+fn refund_label(refund: Uuid) -> String {
+    format!("refund {refund}")
 }

@@ -56,6 +56,7 @@ impl CurrencyPlugin for Bitcoin {
     }
 
     fn parse_address(&self, address: &str) -> Result<ParsedAddress, PluginError> {
+        paywatch_plugin_api::text::check_address_len(address)?;
         let script = self.params.decode(address)?;
         // The normalized form: what this script encodes to (bech32 lowercase).
         Ok(ParsedAddress { address: self.params.encode(&script)?, key: Hex(script.into_bytes()) })

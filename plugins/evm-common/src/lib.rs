@@ -37,6 +37,7 @@ impl EvmAsset {
 
     /// An address, normalized to its EIP-55 form; the key is its 20 bytes.
     pub fn parse_address(&self, address: &str) -> Result<ParsedAddress, PluginError> {
+        paywatch_plugin_api::text::check_address_len(address)?;
         let bytes = address::parse(address)?;
         Ok(ParsedAddress { address: address::to_checksum(&bytes), key: Hex(bytes.to_vec()) })
     }

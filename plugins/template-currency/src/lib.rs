@@ -50,6 +50,8 @@ impl CurrencyPlugin for DemoCoin {
     }
 
     fn parse_address(&self, address: &str) -> Result<ParsedAddress, PluginError> {
+        // Before any decoding: a decoder never sees megabytes.
+        paywatch_plugin_api::text::check_address_len(address)?;
         let key = decode_address(address)?;
         Ok(ParsedAddress { address: encode_address(&key), key: Hex(key) })
     }

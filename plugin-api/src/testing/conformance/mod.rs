@@ -32,7 +32,8 @@
 //! * any other kind: with a [`CustomFixture`] of the author's own, scan_block/scan_tx
 //!   agreement and exact matches; garbage never panics.
 //! * every currency plugin: `info` is sane; `parse_address` refuses garbage (empty, 64 KiB,
-//!   control characters) with an error (and for `bitcoin`, every sampled scriptPubKey
+//!   control characters) with an error, and 1 MiB as `invalid_address` before decoding (with
+//!   [`crate::text::check_address_len`]) in a message that does not echo it (and for `bitcoin`, every sampled scriptPubKey
 //!   round-trips through `key_to_address` and `parse_address`).
 //! * platform plugins ([`check_platform`]): see there.
 
@@ -87,6 +88,7 @@ pub fn check_currency(lib: &PluginLib, opts: &CurrencyOptions) -> Report {
         r.fail("chain kind", format!("info().chain_kind is {:?}, the chain is {kind:?}", info.chain_kind));
     }
     addresses(&mut r, &plugin);
+    huge_address(&mut r, &plugin);
     let asset = opts.config.get("asset").and_then(Value::as_str).unwrap_or_default().to_string();
     let ctx = Ctx { lib, config: &opts.config, asset: &asset };
     // The kit's own data for the kinds it knows; an author's fixture adds to it, never replaces it.
@@ -194,6 +196,24 @@ fn addresses(r: &mut Report, plugin: &Instance<'_>) {
         r.pass("parse_address refuses garbage", format!("{} inputs, each an error", bad.len()));
     } else {
         r.fail("parse_address refuses garbage", problems.join("; "));
+    }
+}
+
+/// A megabyte of address characters is refused as `invalid_address` before decoding (base58
+/// decoding is quadratic: decoding it would take minutes), without echoing it.
+fn huge_address(r: &mut Report, plugin: &Instance<'_>) {
+    let check = "parse_address refuses an address past MAX_ADDRESS_LEN";
+    let host = TestHost::new();
+    let huge = "1".repeat(1 << 20);
+    match plugin.call::<_, ParsedAddress>(m::PARSE_ADDRESS, &ParseAddressRequest { address: huge }, &host) {
+        Err(CallError::Plugin(e)) if e.code == "invalid_address" && e.message.len() <= 1024 => {
+            r.pass(check, format!("1 MiB: {}", e.message))
+        }
+        Err(CallError::Plugin(e)) => {
+            r.fail(check, format!("error {:?} with a message of {} bytes", e.code, e.message.len()))
+        }
+        Ok(p) => r.fail(check, format!("accepted 1 MiB as {:?}", short(&p.address))),
+        Err(e) => r.fail(check, e.to_string()),
     }
 }
 
