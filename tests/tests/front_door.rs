@@ -1,0 +1,154 @@
+//! The front door against the real binary: idle and slow connections, made-up methods, bursts
+//! of bad keys and of public requests. Hostile clients talk from their own loopback address
+//! (127.0.0.3) so the per-client limits can be told apart from a well-behaved client
+//! (127.0.0.2) and from the test harness's own polling (127.0.0.1).
+
+use paywatch_tests::daemon::{Daemon, Launch, ADMIN_KEY, SHOP1_KEY};
+use reqwest::{Method, StatusCode};
+use sha2::Digest;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const HOSTILE: &str = "127.0.0.3";
+const BYSTANDER: &str = "127.0.0.2";
+
+/// A client whose connections come from `ip` (any 127/8 address is this host on Linux).
+fn client_from(ip: &str) -> reqwest::Client {
+    let ip: IpAddr = ip.parse().unwrap();
+    reqwest::Client::builder().local_address(ip).build().unwrap()
+}
+
+/// A daemon with these `[server]` settings (through the environment: the test config already
+/// has a `[server]` table).
+async fn daemon_with(server: &[(&str, &str)]) -> Daemon {
+    let env = server.iter().map(|(k, v)| (format!("PAYWATCH_SERVER__{}", k.to_uppercase()), v.to_string())).collect();
+    let launch = Launch { env, ..Launch::default() };
+    Daemon::start_launched(|dir, port| paywatch_tests::daemon::test_config(dir, port, ""), &[], launch).await.unwrap()
+}
+
+#[tokio::test]
+async fn five_hundred_idle_connections_do_not_stop_a_real_request() {
+    let d = Daemon::start("").await.unwrap();
+    let mut idle = Vec::new();
+    for _ in 0..500 {
+        idle.push(TcpStream::connect(("127.0.0.1", d.port)).await.unwrap());
+    }
+    // Half of them have started a request and stopped mid-header.
+    for s in idle.iter_mut().step_by(2) {
+        s.write_all(b"GET /v1/watches HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    }
+    let r = tokio::time::timeout(Duration::from_secs(20), d.req(Method::GET, "/v1/watches", SHOP1_KEY).send())
+        .await
+        .expect("a real request is answered while 500 connections idle")
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    drop(idle);
+}
+
+/// Reads until the server closes the connection or `limit` passes; true when it closed.
+async fn closed_within(s: &mut TcpStream, limit: Duration, mut dribble: impl FnMut() -> Option<u8>) -> bool {
+    let deadline = Instant::now() + limit;
+    let mut buf = [0u8; 1024];
+    while Instant::now() < deadline {
+        if let Some(b) = dribble() {
+            if s.write_all(&[b]).await.is_err() {
+                return true;
+            }
+        }
+        match tokio::time::timeout(Duration::from_millis(500), s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(n)) => assert!(!buf[..n].starts_with(b"HTTP/1.1 200"), "a dribbled request was served"),
+            Err(_) => {}
+        }
+    }
+    false
+}
+
+#[tokio::test]
+async fn a_connection_sending_headers_slowly_is_closed() {
+    let d = daemon_with(&[("header_read_timeout_secs", "2")]).await;
+    let mut s = TcpStream::connect(("127.0.0.1", d.port)).await.unwrap();
+    s.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n").await.unwrap();
+    // One byte of an endless header every half second: never a complete request.
+    let mut header = b"X-Slow: ".iter().copied().chain(std::iter::repeat(b'a'));
+    let closed = closed_within(&mut s, Duration::from_secs(20), || header.next()).await;
+    assert!(closed, "a connection dribbling its headers for 20 s was kept open (header_read_timeout_secs = 2)");
+    // The daemon still serves others.
+    assert_eq!(d.http.get(d.url("/health")).send().await.unwrap().status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn ten_thousand_random_methods_leave_metrics_small() {
+    let d = Daemon::start("").await.unwrap();
+    let metrics = || async { d.req(Method::GET, "/metrics", ADMIN_KEY).send().await.unwrap().text().await.unwrap() };
+    let before = metrics().await.len();
+    for i in 0u32..10_000 {
+        let name = format!("M{}", &hex::encode(sha2::Sha256::digest(i.to_le_bytes()))[..12]).to_uppercase();
+        let method = Method::from_bytes(name.as_bytes()).unwrap();
+        let path = ["/v1/watches", "/nowhere", "/health"][i as usize % 3];
+        let status = d.http.request(method, d.url(path)).send().await.unwrap().status();
+        assert!(status.is_client_error(), "{name} {path}: {status}");
+    }
+    let text = metrics().await;
+    assert!(text.contains(r#"method="other""#), "{text}");
+    assert!(!text.contains(r#"method="M"#), "a made-up method became a label: {text}");
+    // A few new series (other × three routes × their statuses), not 10,000.
+    assert!(text.len() < before + 8 * 1024, "/metrics grew from {before} to {} bytes:\n{text}", text.len());
+}
+
+#[tokio::test]
+async fn a_burst_of_bad_keys_gets_429_for_that_ip_while_good_keys_and_other_ips_still_work() {
+    let d = daemon_with(&[("auth_failure_burst", "5"), ("auth_failures_per_minute", "1")]).await;
+    let hostile = client_from(HOSTILE);
+    let get = |c: &reqwest::Client, key: &str| c.get(d.url("/v1/watches")).bearer_auth(key).send();
+    for i in 0..5 {
+        assert_eq!(get(&hostile, &format!("wrong-key-{i}")).await.unwrap().status(), StatusCode::UNAUTHORIZED, "{i}");
+    }
+    for i in 5..20 {
+        let r = get(&hostile, &format!("wrong-key-{i}")).await.unwrap();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{i}");
+        let wait: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=60).contains(&wait), "retry-after {wait}");
+        let b: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(b["error"]["code"], "rate_limited", "{b}");
+    }
+    // No key at all counts as a failure too; the admin route is limited the same way.
+    assert_eq!(hostile.get(d.url("/v1/watches")).send().await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(get(&hostile, "nope").await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+    let metrics = hostile.get(d.url("/metrics")).bearer_auth("nope").send().await.unwrap();
+    assert_eq!(metrics.status(), StatusCode::TOO_MANY_REQUESTS);
+    // The right key from that address still works: the limit counts failures, not the address.
+    assert_eq!(get(&hostile, SHOP1_KEY).await.unwrap().status(), StatusCode::OK);
+    // Another address is its own client: a wrong key there is a plain 401.
+    let bystander = client_from(BYSTANDER);
+    assert_eq!(get(&bystander, "wrong-key").await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(get(&bystander, SHOP1_KEY).await.unwrap().status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_burst_on_the_public_routes_gets_429_for_that_ip_only() {
+    let d = daemon_with(&[("public_per_second", "1"), ("public_burst", "5")]).await;
+    let hostile = client_from(HOSTILE);
+    let claim = |c: &reqwest::Client| {
+        c.post(d.url("/v1/refunds/claim/no-such-token")).json(&serde_json::json!({"address": "x"})).send()
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..30 {
+        statuses.push(claim(&hostile).await.unwrap().status());
+    }
+    let limited = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert!(limited >= 20, "30 claims in a burst of 5 at 1/s: {statuses:?}");
+    assert!(statuses[..5].iter().all(|s| *s != StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+    // /health shares the budget; another address has its own.
+    assert_eq!(hostile.get(d.url("/health")).send().await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+    let bystander = client_from(BYSTANDER);
+    assert_eq!(bystander.get(d.url("/health")).send().await.unwrap().status(), StatusCode::OK);
+    assert_ne!(claim(&bystander).await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+    // Authenticated routes are not public: the store's own traffic is not limited by it.
+    for _ in 0..20 {
+        let r = hostile.get(d.url("/v1/watches")).bearer_auth(SHOP1_KEY).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+}
