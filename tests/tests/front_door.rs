@@ -1,10 +1,13 @@
 //! The front door against the real binary: idle and slow connections, made-up methods, bursts
-//! of bad keys and of public requests. Hostile clients talk from their own loopback address
+//! of bad keys and of public requests, and the SSRF guard's edges (a proxy from the
+//! environment, what an endpoint test tells). Hostile clients talk from their own loopback address
 //! (127.0.0.3) so the per-client limits can be told apart from a well-behaved client
 //! (127.0.0.2) and from the test harness's own polling (127.0.0.1).
 
 use paywatch_tests::daemon::{Daemon, Launch, ADMIN_KEY, SHOP1_KEY};
+use paywatch_tests::receiver::Receiver;
 use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
 use sha2::Digest;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -151,4 +154,93 @@ async fn a_burst_on_the_public_routes_gets_429_for_that_ip_only() {
         let r = hostile.get(d.url("/v1/watches")).bearer_auth(SHOP1_KEY).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK);
     }
+}
+
+/// `HTTP_PROXY` and friends, all pointing at `proxy`.
+fn proxy_env(proxy: &Receiver) -> Vec<(String, String)> {
+    let vars = ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"];
+    vars.iter().map(|k| (k.to_string(), proxy.url(""))).collect()
+}
+
+/// A daemon with the webhook plugin, `env` set, and callbacks to 127.0.0.1 allowlisted.
+async fn webhook_daemon(env: Vec<(String, String)>) -> Daemon {
+    let extra = "\n[dispatch]\nallow_private = [\"127.0.0.1/32\"]\n";
+    let plugins = [paywatch_tests::plugin_lib("webhook")];
+    let launch = Launch { env, ..Launch::default() };
+    Daemon::start_launched(|dir, port| paywatch_tests::daemon::test_config(dir, port, extra), &plugins, launch)
+        .await
+        .unwrap()
+}
+
+async fn new_endpoint(d: &Daemon, url: &str) -> String {
+    let body = json!({"plugin": "webhook", "url": url, "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"});
+    let (status, v) = d.call(Method::POST, "/v1/endpoints", SHOP1_KEY, Some(body)).await;
+    assert_eq!(status, 201, "{v}");
+    v["id"].as_str().unwrap().to_string()
+}
+
+/// What `POST /v1/endpoints/{id}/test` may say: a verdict, the status, a generic reason, the
+/// time taken. Nothing the far side wrote, no resolved address, no error chain.
+fn assert_only_generic(t: &Value) {
+    let keys: Vec<&str> = t.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["http_status", "latency_ms", "reason", "verdict"], "{t}");
+}
+
+#[tokio::test]
+async fn a_proxy_in_the_environment_does_not_carry_callbacks_to_127_0_0_2() {
+    // What the proxy variables point at: a listener on 127.0.0.2, which the guard refuses.
+    let proxy = Receiver::on_addr("127.0.0.2", 0, |_, _| (200, Duration::ZERO)).await;
+    let d = webhook_daemon(proxy_env(&proxy)).await;
+    // A public address (TEST-NET-3: nothing answers there), so the guard lets the URL by.
+    let id = new_endpoint(&d, "http://203.0.113.7/hook").await;
+    let (status, t) = d.call(Method::POST, &format!("/v1/endpoints/{id}/test"), SHOP1_KEY, None).await;
+    assert_eq!(status, 200, "{t}");
+    assert_ne!(t["verdict"], "ack", "{t}");
+    assert_only_generic(&t);
+    assert!(proxy.received().is_empty(), "the callback went through the proxy: {:?}", proxy.received());
+}
+
+#[tokio::test]
+async fn an_endpoint_test_answers_status_and_a_generic_reason_not_the_body_or_an_error_chain() {
+    let rx = Receiver::scripted(|_, _| (500, Duration::ZERO)).await;
+    let d = webhook_daemon(Vec::new()).await;
+    let id = new_endpoint(&d, &rx.url("/hook")).await;
+    let (status, t) = d.call(Method::POST, &format!("/v1/endpoints/{id}/test"), SHOP1_KEY, None).await;
+    assert_eq!((status, t["http_status"].as_u64()), (200, Some(500)), "{t}");
+    assert_only_generic(&t);
+    // Nothing listens: the error chain (connection refused to 127.0.0.1:…) stays in the log.
+    drop(rx);
+    let (status, t) = d.call(Method::POST, &format!("/v1/endpoints/{id}/test"), SHOP1_KEY, None).await;
+    assert_eq!((status, t["http_status"].as_u64()), (200, None), "{t}");
+    assert_only_generic(&t);
+    assert!(!t.to_string().contains("127.0.0.1"), "{t}");
+}
+
+#[tokio::test]
+async fn a_patch_with_params_url_cannot_replace_the_checked_url() {
+    let rx = Receiver::ok().await;
+    let d = webhook_daemon(Vec::new()).await;
+    let id = new_endpoint(&d, &rx.url("/hook")).await;
+    let path = format!("/v1/endpoints/{id}");
+    for body in [
+        json!({"params": {"url": "http://169.254.169.254/"}}),
+        json!({"url": rx.url("/other"), "params": {"url": "http://10.0.0.1/"}}),
+    ] {
+        let (status, v) = d.call(Method::PATCH, &path, SHOP1_KEY, Some(body)).await;
+        assert_eq!(status, 422, "{v}");
+    }
+    let (_, e) = d.call(Method::GET, &path, SHOP1_KEY, None).await;
+    assert_eq!(e["url"], rx.url("/hook"), "{e}");
+}
+
+#[tokio::test]
+async fn a_proxy_in_the_environment_does_not_carry_evm_node_requests() {
+    let proxy = Receiver::on_addr("127.0.0.2", 0, |_, _| (200, Duration::ZERO)).await;
+    let launch = Launch { env: proxy_env(&proxy), ..Launch::default() };
+    // The chain has an http_url: its JSON-RPC goes over HTTP, straight to the node.
+    let rig = paywatch_tests::evm::EthRig::start_with(paywatch_tests::evm::EthOptions { launch, ..Default::default() })
+        .await
+        .unwrap();
+    rig.wait_synced().await.unwrap();
+    assert!(proxy.received().is_empty(), "node requests went through the proxy: {:?}", proxy.received());
 }
