@@ -244,3 +244,37 @@ async fn a_proxy_in_the_environment_does_not_carry_evm_node_requests() {
     rig.wait_synced().await.unwrap();
     assert!(proxy.received().is_empty(), "node requests went through the proxy: {:?}", proxy.received());
 }
+
+#[tokio::test]
+async fn a_request_whose_body_never_comes_gets_408_and_frees_its_slot() {
+    let d = daemon_with(&[("request_timeout_secs", "65"), ("max_concurrent_requests", "1")]).await;
+    // Headers complete, body promised and never sent: it holds the only slot.
+    let mut stuck = TcpStream::connect(("127.0.0.1", d.port)).await.unwrap();
+    let head = format!(
+        "POST /v1/watches HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {SHOP1_KEY}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{"
+    );
+    stuck.write_all(head.as_bytes()).await.unwrap();
+    let stuck_answer = async {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stuck.read(&mut buf).await.unwrap() {
+                0 => break,
+                n => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        (String::from_utf8_lossy(&got).to_string(), Instant::now())
+    };
+    // A real request after it waits for the slot, and gets it once the stuck one is cut off.
+    let real = async {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let status = d.req(Method::GET, "/v1/watches", SHOP1_KEY).send().await.unwrap().status();
+        (status, Instant::now())
+    };
+    let both = tokio::time::timeout(Duration::from_secs(180), async { tokio::join!(stuck_answer, real) });
+    let ((answer, cut_at), (status, served_at)) = both.await.expect("the stuck request was never cut off");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert_eq!(status, StatusCode::OK);
+    assert!(served_at >= cut_at, "the second request was served while the only slot was held");
+}
