@@ -112,7 +112,7 @@ pub async fn run_with(
     let dispatching = tokio::spawn(dispatcher.clone().run(stop_rx.clone()));
     let parts = api::Parts { watches, invoices, dispatcher, health, metrics };
     let state = api::AppState::new(&config, db.clone(), parts, stop_rx);
-    let app = api::router(state, config.server.max_body_bytes);
+    let app = api::router(state, &config.server);
     let shutdown = async move {
         shutdown.await;
         let _ = stop_tx.send(true);

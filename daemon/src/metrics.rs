@@ -1,5 +1,6 @@
 //! Prometheus metrics (prometheus-client), rendered at `/metrics`.
 
+use axum::http::Method;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -26,6 +27,22 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
 }
 
+/// The label of a request method: the standard ones by name, anything else `other`.
+fn method_label(method: &Method) -> &'static str {
+    const KNOWN: [Method; 9] = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::CONNECT,
+    ];
+    KNOWN.iter().find(|m| *m == method).map_or("other", Method::as_str)
+}
+
 impl Metrics {
     pub(crate) fn new() -> Self {
         let mut registry = Registry::with_prefix("paywatch");
@@ -41,8 +58,14 @@ impl Metrics {
         Self { registry, http_requests, http_seconds, watches_created, outbox_last_seq }
     }
 
-    pub(crate) fn observe_http(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
-        let labels = vec![("method", method.to_string()), ("route", route.to_string()), ("status", status.to_string())];
+    /// Counts a request. The method label is one of the standard methods or `other`: any
+    /// token is a valid method, and each new label would be kept for good.
+    pub(crate) fn observe_http(&self, method: &Method, route: &str, status: u16, elapsed: Duration) {
+        let labels = vec![
+            ("method", method_label(method).to_string()),
+            ("route", route.to_string()),
+            ("status", status.to_string()),
+        ];
         self.http_requests.get_or_create(&labels).inc();
         let labels = vec![("route", route.to_string())];
         self.http_seconds.get_or_create(&labels).observe(elapsed.as_secs_f64());
@@ -60,7 +83,7 @@ mod tests {
     #[test]
     fn renders_prometheus_text() {
         let m = super::Metrics::new();
-        m.observe_http("GET", "/v1/watches", 200, std::time::Duration::from_millis(3));
+        m.observe_http(&axum::http::Method::GET, "/v1/watches", 200, std::time::Duration::from_millis(3));
         m.watches_created.inc_by(2);
         let text = m.render().unwrap();
         assert!(
@@ -70,5 +93,22 @@ mod tests {
         assert!(text.contains("paywatch_watches_created_total 2"), "{text}");
         assert!(text.contains("paywatch_build_info{version="), "{text}");
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn unknown_methods_share_one_label() {
+        let m = super::Metrics::new();
+        for i in 0..100 {
+            let method = axum::http::Method::from_bytes(format!("M{i}").as_bytes()).unwrap();
+            m.observe_http(&method, "unmatched", 405, std::time::Duration::from_millis(1));
+        }
+        m.observe_http(&axum::http::Method::PATCH, "unmatched", 405, std::time::Duration::from_millis(1));
+        let text = m.render().unwrap();
+        assert!(
+            text.contains(r#"paywatch_http_requests_total{method="other",route="unmatched",status="405"} 100"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"method="PATCH""#), "{text}");
+        assert!(!text.contains("M1"), "{text}");
     }
 }

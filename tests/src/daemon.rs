@@ -371,7 +371,7 @@ impl Daemon {
             if Instant::now() > deadline {
                 bail!("timed out waiting for {what} on {chain:?}: {h}\nlog:\n{}", self.log());
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 

@@ -5,7 +5,7 @@
 //! `TOK` (the first token) is a configured asset; the second token is deployed but not
 //! configured, so its transfers must be ignored.
 
-use crate::daemon::{config_with_chains, Daemon};
+use crate::daemon::{config_with_chains, Daemon, Launch};
 use crate::nodes::Anvil;
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
@@ -52,6 +52,8 @@ pub struct EthOptions {
     pub token_decimals: Option<u8>,
     /// Return once the daemon answers, without waiting for the chain to be synced.
     pub no_sync_wait: bool,
+    /// How the daemon process is started (its environment…).
+    pub launch: Launch,
 }
 
 /// The `eth` chain on `node` with the `ETH` and `TOK` assets; polls every second.
@@ -103,8 +105,8 @@ impl EthRig {
         let other_token = deploy_token(&node, "Other", "OTH").await?;
         let chains = eth_chains(&node, &token, opts.confirmations.unwrap_or(3), &opts);
         let plugins = [crate::plugin_lib("ethereum"), crate::plugin_lib("erc20"), crate::plugin_lib("webhook")];
-        let daemon =
-            Daemon::start_configured(|dir, port| config_with_chains(dir, port, &chains, &opts.extra), &plugins).await?;
+        let config = |dir: &Path, port| config_with_chains(dir, port, &chains, &opts.extra);
+        let daemon = Daemon::start_launched(config, &plugins, opts.launch.clone()).await?;
         let rig = Self { node, daemon, token, other_token };
         if !opts.no_sync_wait {
             rig.wait_synced().await?;

@@ -27,6 +27,7 @@ struct Shared {
 /// A running receiver; stops when dropped.
 pub struct Receiver {
     pub port: u16,
+    ip: String,
     got: Arc<Mutex<Vec<Received>>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -53,7 +54,16 @@ impl Receiver {
         port: u16,
         script: impl Fn(&Received, usize) -> (u16, Duration) + Send + Sync + 'static,
     ) -> Self {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("bind the receiver");
+        Self::on_addr("127.0.0.1", port, script).await
+    }
+
+    /// As [`Receiver::on_port`], on another loopback address (e.g. `127.0.0.2`).
+    pub async fn on_addr(
+        ip: &str,
+        port: u16,
+        script: impl Fn(&Received, usize) -> (u16, Duration) + Send + Sync + 'static,
+    ) -> Self {
+        let listener = tokio::net::TcpListener::bind((ip, port)).await.expect("bind the receiver");
         let port = listener.local_addr().unwrap().port();
         let got = Arc::new(Mutex::new(Vec::new()));
         let shared = Shared { got: got.clone(), script: Arc::new(script) };
@@ -61,11 +71,11 @@ impl Receiver {
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Self { port, got, task }
+        Self { port, ip: ip.to_string(), got, task }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        format!("http://{}:{}{path}", self.ip, self.port)
     }
 
     pub fn received(&self) -> Vec<Received> {

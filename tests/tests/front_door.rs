@@ -1,329 +1,280 @@
-//! The front door against the real binary: each hostile input (or careless config) with its
-//! safe outcome (issue 15). Secrets: an endpoint's keys never come back from any endpoint route;
-//! the unauthenticated `/health` names no node URL, path or panic; logs name node URLs without
-//! their API keys; the store is the owner's alone. Claims and addresses: megabyte addresses are
-//! refused at once while another invoice is paid; tokens lock; control characters in order ids;
-//! idempotency keys per resource.
+//! The front door against the real binary: idle and slow connections, made-up methods, bursts
+//! of bad keys and of public requests, and the SSRF guard's edges (a proxy from the
+//! environment, what an endpoint test tells). Hostile clients talk from their own loopback address
+//! (127.0.0.3) so the per-client limits can be told apart from a well-behaved client
+//! (127.0.0.2) and from the test harness's own polling (127.0.0.1).
 
-use paywatch_tests::btc::SHOP3_KEY;
-use paywatch_tests::daemon::{config_with_chains, Daemon, SHOP1_KEY};
-use paywatch_tests::front_door::{
-    claim, claim_body, claim_declaring, claimable_refund, invoice, rig, wait_invoice_event,
-};
-use paywatch_tests::plugin_lib;
-use reqwest::Method;
+use paywatch_tests::daemon::{Daemon, Launch, ADMIN_KEY, SHOP1_KEY};
+use paywatch_tests::receiver::Receiver;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use sha2::Digest;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
-const WOO_KEY: &str = "ck_4f9a8c2e1b7d6035aa91e0c4d2b8f713";
-const WOO_SECRET: &str = "cs_9e1d7b3c5a2f4086bb12d9e7c3a5f160";
-const WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
-fn assert_no_secret(what: &str, v: &Value) {
-    let text = v.to_string();
-    for s in [WOO_KEY, WOO_SECRET, WEBHOOK_SECRET, "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"] {
-        assert!(!text.contains(s), "{what} shows a secret: {text}");
+const HOSTILE: &str = "127.0.0.3";
+const BYSTANDER: &str = "127.0.0.2";
+
+/// A client whose connections come from `ip` (any 127/8 address is this host on Linux).
+fn client_from(ip: &str) -> reqwest::Client {
+    let ip: IpAddr = ip.parse().unwrap();
+    reqwest::Client::builder().local_address(ip).build().unwrap()
+}
+
+/// A daemon with these `[server]` settings (through the environment: the test config already
+/// has a `[server]` table).
+async fn daemon_with(server: &[(&str, &str)]) -> Daemon {
+    let env = server.iter().map(|(k, v)| (format!("PAYWATCH_SERVER__{}", k.to_uppercase()), v.to_string())).collect();
+    let launch = Launch { env, ..Launch::default() };
+    Daemon::start_launched(|dir, port| paywatch_tests::daemon::test_config(dir, port, ""), &[], launch).await.unwrap()
+}
+
+#[tokio::test]
+async fn five_hundred_idle_connections_do_not_stop_a_real_request() {
+    let d = Daemon::start("").await.unwrap();
+    let mut idle = Vec::new();
+    for _ in 0..500 {
+        idle.push(TcpStream::connect(("127.0.0.1", d.port)).await.unwrap());
+    }
+    // Half of them have started a request and stopped mid-header.
+    for s in idle.iter_mut().step_by(2) {
+        s.write_all(b"GET /v1/watches HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    }
+    let r = tokio::time::timeout(Duration::from_secs(20), d.req(Method::GET, "/v1/watches", SHOP1_KEY).send())
+        .await
+        .expect("a real request is answered while 500 connections idle")
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    drop(idle);
+}
+
+/// Reads until the server closes the connection or `limit` passes; true when it closed.
+async fn closed_within(s: &mut TcpStream, limit: Duration, mut dribble: impl FnMut() -> Option<u8>) -> bool {
+    let deadline = Instant::now() + limit;
+    let mut buf = [0u8; 1024];
+    while Instant::now() < deadline {
+        if let Some(b) = dribble() {
+            if s.write_all(&[b]).await.is_err() {
+                return true;
+            }
+        }
+        match tokio::time::timeout(Duration::from_millis(500), s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(n)) => assert!(!buf[..n].starts_with(b"HTTP/1.1 200"), "a dribbled request was served"),
+            Err(_) => {}
+        }
+    }
+    false
+}
+
+#[tokio::test]
+async fn a_connection_sending_headers_slowly_is_closed() {
+    let d = daemon_with(&[("header_read_timeout_secs", "2")]).await;
+    let mut s = TcpStream::connect(("127.0.0.1", d.port)).await.unwrap();
+    s.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n").await.unwrap();
+    // One byte of an endless header every half second: never a complete request.
+    let mut header = b"X-Slow: ".iter().copied().chain(std::iter::repeat(b'a'));
+    let closed = closed_within(&mut s, Duration::from_secs(20), || header.next()).await;
+    assert!(closed, "a connection dribbling its headers for 20 s was kept open (header_read_timeout_secs = 2)");
+    // The daemon still serves others.
+    assert_eq!(d.http.get(d.url("/health")).send().await.unwrap().status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn ten_thousand_random_methods_leave_metrics_small() {
+    let d = Daemon::start("").await.unwrap();
+    let metrics = || async { d.req(Method::GET, "/metrics", ADMIN_KEY).send().await.unwrap().text().await.unwrap() };
+    let before = metrics().await.len();
+    for i in 0u32..10_000 {
+        let name = format!("M{}", &hex::encode(sha2::Sha256::digest(i.to_le_bytes()))[..12]).to_uppercase();
+        let method = Method::from_bytes(name.as_bytes()).unwrap();
+        let path = ["/v1/watches", "/nowhere", "/health"][i as usize % 3];
+        let status = d.http.request(method, d.url(path)).send().await.unwrap().status();
+        assert!(status.is_client_error(), "{name} {path}: {status}");
+    }
+    let text = metrics().await;
+    assert!(text.contains(r#"method="other""#), "{text}");
+    assert!(!text.contains(r#"method="M"#), "a made-up method became a label: {text}");
+    // A few new series (other × three routes × their statuses), not 10,000.
+    assert!(text.len() < before + 8 * 1024, "/metrics grew from {before} to {} bytes:\n{text}", text.len());
+}
+
+#[tokio::test]
+async fn a_burst_of_bad_keys_gets_429_for_that_ip_while_good_keys_and_other_ips_still_work() {
+    let d = daemon_with(&[("auth_failure_burst", "5"), ("auth_failures_per_minute", "1")]).await;
+    let hostile = client_from(HOSTILE);
+    let get = |c: &reqwest::Client, key: &str| c.get(d.url("/v1/watches")).bearer_auth(key).send();
+    for i in 0..5 {
+        assert_eq!(get(&hostile, &format!("wrong-key-{i}")).await.unwrap().status(), StatusCode::UNAUTHORIZED, "{i}");
+    }
+    for i in 5..20 {
+        let r = get(&hostile, &format!("wrong-key-{i}")).await.unwrap();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{i}");
+        let wait: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=60).contains(&wait), "retry-after {wait}");
+        let b: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(b["error"]["code"], "rate_limited", "{b}");
+    }
+    // No key at all counts as a failure too; the admin route is limited the same way.
+    assert_eq!(hostile.get(d.url("/v1/watches")).send().await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(get(&hostile, "nope").await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+    let metrics = hostile.get(d.url("/metrics")).bearer_auth("nope").send().await.unwrap();
+    assert_eq!(metrics.status(), StatusCode::TOO_MANY_REQUESTS);
+    // The right key from that address still works: the limit counts failures, not the address.
+    assert_eq!(get(&hostile, SHOP1_KEY).await.unwrap().status(), StatusCode::OK);
+    // Another address is its own client: a wrong key there is a plain 401.
+    let bystander = client_from(BYSTANDER);
+    assert_eq!(get(&bystander, "wrong-key").await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(get(&bystander, SHOP1_KEY).await.unwrap().status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_burst_on_the_public_routes_gets_429_for_that_ip_only() {
+    let d = daemon_with(&[("public_per_second", "1"), ("public_burst", "5")]).await;
+    let hostile = client_from(HOSTILE);
+    let claim = |c: &reqwest::Client| {
+        c.post(d.url("/v1/refunds/claim/no-such-token")).json(&serde_json::json!({"address": "x"})).send()
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..30 {
+        statuses.push(claim(&hostile).await.unwrap().status());
+    }
+    let limited = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert!(limited >= 20, "30 claims in a burst of 5 at 1/s: {statuses:?}");
+    assert!(statuses[..5].iter().all(|s| *s != StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+    // /health shares the budget; another address has its own.
+    assert_eq!(hostile.get(d.url("/health")).send().await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+    let bystander = client_from(BYSTANDER);
+    assert_eq!(bystander.get(d.url("/health")).send().await.unwrap().status(), StatusCode::OK);
+    assert_ne!(claim(&bystander).await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+    // Authenticated routes are not public: the store's own traffic is not limited by it.
+    for _ in 0..20 {
+        let r = hostile.get(d.url("/v1/watches")).bearer_auth(SHOP1_KEY).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
     }
 }
 
-#[tokio::test]
-async fn woocommerce_keys_and_webhook_secrets_sent_to_the_api_never_come_back() {
-    let loopback = "\n[dispatch]\nallow_private = [\"127.0.0.1/32\"]\n";
-    let d = Daemon::start_with_plugins(loopback, &[plugin_lib("webhook"), plugin_lib("woocommerce")]).await.unwrap();
-    let url = "http://127.0.0.1:9/shop";
-    let woo = json!({"plugin": "woocommerce", "url": url, "params": {"consumer_key": WOO_KEY, "consumer_secret": WOO_SECRET}});
-    let (s, created) = d.call(Method::POST, "/v1/endpoints", SHOP1_KEY, Some(woo)).await;
-    assert_eq!(s, 201, "{created}");
-    assert_no_secret("POST", &created);
-    let mut names: Vec<&str> =
-        created["secret_params"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    names.sort();
-    assert_eq!(names, ["consumer_key", "consumer_secret"], "{created}");
-    let hook = json!({"plugin": "webhook", "url": url, "secret": WEBHOOK_SECRET});
-    let (s, h) = d.call(Method::POST, "/v1/endpoints", SHOP1_KEY, Some(hook)).await;
-    assert_eq!(s, 201, "{h}");
-    assert_no_secret("POST webhook", &h);
-    assert_eq!(h["has_secret"], true);
-
-    let id = created["id"].as_str().unwrap();
-    let patch = json!({"params": {"status_map": {"invoice.settled": "completed"}}});
-    let (s, patched) = d.call(Method::PATCH, &format!("/v1/endpoints/{id}"), SHOP1_KEY, Some(patch)).await;
-    assert_eq!(s, 200, "{patched}");
-    assert_no_secret("PATCH", &patched);
-    assert_eq!(patched["params"]["status_map"]["invoice.settled"], "completed", "other params are shown");
-    let (s, one) = d.call(Method::GET, &format!("/v1/endpoints/{id}"), SHOP1_KEY, None).await;
-    assert_eq!(s, 200);
-    assert_no_secret("GET one", &one);
-    let (s, list) = d.call(Method::GET, "/v1/endpoints", SHOP1_KEY, None).await;
-    assert_eq!((s, list["items"].as_array().unwrap().len()), (200, 2), "{list}");
-    assert_no_secret("GET list", &list);
-    assert_no_secret("log", &Value::String(d.log()));
+/// `HTTP_PROXY` and friends, all pointing at `proxy`.
+fn proxy_env(proxy: &Receiver) -> Vec<(String, String)> {
+    let vars = ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"];
+    vars.iter().map(|k| (k.to_string(), proxy.url(""))).collect()
 }
 
-/// An EVM chain whose node URLs carry a hosted provider's key, in the path and as a password.
-const KEYED_CHAIN: &str = r#"
-[[chains]]
-name = "eth"
-kind = "evm"
-chain_id = 31337
-ws_url = "ws://user:hunter2pw@127.0.0.1:3/v3/9aa3d95b3bc440fa88ea12eaa4456161"
+/// A daemon with the webhook plugin, `env` set, and callbacks to 127.0.0.1 allowlisted.
+async fn webhook_daemon(env: Vec<(String, String)>) -> Daemon {
+    let extra = "\n[dispatch]\nallow_private = [\"127.0.0.1/32\"]\n";
+    let plugins = [paywatch_tests::plugin_lib("webhook")];
+    let launch = Launch { env, ..Launch::default() };
+    Daemon::start_launched(|dir, port| paywatch_tests::daemon::test_config(dir, port, extra), &plugins, launch)
+        .await
+        .unwrap()
+}
 
-[[assets]]
-id = "ETH"
-chain = "eth"
-plugin = "ethereum"
-"#;
+async fn new_endpoint(d: &Daemon, url: &str) -> String {
+    let body = json!({"plugin": "webhook", "url": url, "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"});
+    let (status, v) = d.call(Method::POST, "/v1/endpoints", SHOP1_KEY, Some(body)).await;
+    assert_eq!(status, 201, "{v}");
+    v["id"].as_str().unwrap().to_string()
+}
+
+/// What `POST /v1/endpoints/{id}/test` may say: a verdict, the status, a generic reason, the
+/// time taken. Nothing the far side wrote, no resolved address, no error chain.
+fn assert_only_generic(t: &Value) {
+    let keys: Vec<&str> = t.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["http_status", "latency_ms", "reason", "verdict"], "{t}");
+}
 
 #[tokio::test]
-async fn node_urls_with_api_keys_are_not_shown_to_anyone_and_logged_without_the_key() {
-    let d =
-        Daemon::start_configured(|dir, port| config_with_chains(dir, port, KEYED_CHAIN, ""), &[plugin_lib("ethereum")])
-            .await
-            .unwrap();
-    // The follower cannot reach the node: the admin sees why, without the key.
-    let eth = d
-        .wait_chain_health("eth", "the node unreachable", |c| {
-            c["detail"].as_str().is_some_and(|s| s.contains("127.0.0.1:3"))
-        })
+async fn a_proxy_in_the_environment_does_not_carry_callbacks_to_127_0_0_2() {
+    // What the proxy variables point at: a listener on 127.0.0.2, which the guard refuses.
+    let proxy = Receiver::on_addr("127.0.0.2", 0, |_, _| (200, Duration::ZERO)).await;
+    let d = webhook_daemon(proxy_env(&proxy)).await;
+    // A public address (TEST-NET-3: nothing answers there), so the guard lets the URL by.
+    let id = new_endpoint(&d, "http://203.0.113.7/hook").await;
+    let (status, t) = d.call(Method::POST, &format!("/v1/endpoints/{id}/test"), SHOP1_KEY, None).await;
+    assert_eq!(status, 200, "{t}");
+    assert_ne!(t["verdict"], "ack", "{t}");
+    assert_only_generic(&t);
+    assert!(proxy.received().is_empty(), "the callback went through the proxy: {:?}", proxy.received());
+}
+
+#[tokio::test]
+async fn an_endpoint_test_answers_status_and_a_generic_reason_not_the_body_or_an_error_chain() {
+    let rx = Receiver::scripted(|_, _| (500, Duration::ZERO)).await;
+    let d = webhook_daemon(Vec::new()).await;
+    let id = new_endpoint(&d, &rx.url("/hook")).await;
+    let (status, t) = d.call(Method::POST, &format!("/v1/endpoints/{id}/test"), SHOP1_KEY, None).await;
+    assert_eq!((status, t["http_status"].as_u64()), (200, Some(500)), "{t}");
+    assert_only_generic(&t);
+    // Nothing listens: the error chain (connection refused to 127.0.0.1:…) stays in the log.
+    drop(rx);
+    let (status, t) = d.call(Method::POST, &format!("/v1/endpoints/{id}/test"), SHOP1_KEY, None).await;
+    assert_eq!((status, t["http_status"].as_u64()), (200, None), "{t}");
+    assert_only_generic(&t);
+    assert!(!t.to_string().contains("127.0.0.1"), "{t}");
+}
+
+#[tokio::test]
+async fn a_patch_with_params_url_cannot_replace_the_checked_url() {
+    let rx = Receiver::ok().await;
+    let d = webhook_daemon(Vec::new()).await;
+    let id = new_endpoint(&d, &rx.url("/hook")).await;
+    let path = format!("/v1/endpoints/{id}");
+    for body in [
+        json!({"params": {"url": "http://169.254.169.254/"}}),
+        json!({"url": rx.url("/other"), "params": {"url": "http://10.0.0.1/"}}),
+    ] {
+        let (status, v) = d.call(Method::PATCH, &path, SHOP1_KEY, Some(body)).await;
+        assert_eq!(status, 422, "{v}");
+    }
+    let (_, e) = d.call(Method::GET, &path, SHOP1_KEY, None).await;
+    assert_eq!(e["url"], rx.url("/hook"), "{e}");
+}
+
+#[tokio::test]
+async fn a_proxy_in_the_environment_does_not_carry_evm_node_requests() {
+    let proxy = Receiver::on_addr("127.0.0.2", 0, |_, _| (200, Duration::ZERO)).await;
+    let launch = Launch { env: proxy_env(&proxy), ..Launch::default() };
+    // The chain has an http_url: its JSON-RPC goes over HTTP, straight to the node.
+    let rig = paywatch_tests::evm::EthRig::start_with(paywatch_tests::evm::EthOptions { launch, ..Default::default() })
         .await
         .unwrap();
-    let detail = eth["detail"].as_str().unwrap();
-    assert!(!detail.contains("9aa3d95b") && !detail.contains("hunter2pw"), "{detail}");
-    assert!(d.health().await.unwrap()["version"].is_string());
-    // Anyone: statuses only.
-    let r = d.http.get(d.url("/health")).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let public: Value = r.json().await.unwrap();
-    assert!(public["chains"]["eth"]["status"].is_string(), "{public}");
-    let text = public.to_string();
-    assert!(!text.contains("detail") && !text.contains("version") && !text.contains("127.0.0.1"), "{public}");
-    // A wrong key is no admin.
-    let wrong: Value = d.req(Method::GET, "/health", SHOP1_KEY).send().await.unwrap().json().await.unwrap();
-    assert!(!wrong.to_string().contains("detail"), "{wrong}");
-    // The resubscribe warnings name the node without its key.
-    let log = d.log();
-    assert!(log.contains("cannot subscribe to newHeads"), "{log}");
-    assert!(!log.contains("9aa3d95b") && !log.contains("hunter2pw"), "{log}");
+    rig.wait_synced().await.unwrap();
+    assert!(proxy.received().is_empty(), "node requests went through the proxy: {:?}", proxy.received());
 }
 
 #[tokio::test]
-async fn a_store_directory_is_readable_by_its_owner_only() {
-    use std::os::unix::fs::PermissionsExt;
-    let d = Daemon::start("").await.unwrap();
-    let data = d.dir.path().join("data");
-    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode(&data), 0o700);
-    for e in std::fs::read_dir(&data).unwrap() {
-        let p = e.unwrap().path();
-        assert_eq!(mode(&p) & 0o077, 0, "{} is open to group or others", p.display());
-    }
-}
-
-/// A wrong-network address: the plugin refuses it (regtest store, mainnet address).
-const MAINNET: &str = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq";
-
-fn code(v: &Value) -> &str {
-    v["error"]["code"].as_str().unwrap_or_default()
-}
-
-/// One hostile request of the flood: what it was, its answer, how long it took.
-type Answer = (&'static str, (u16, String), Duration);
-
-#[tokio::test]
-async fn megabyte_addresses_are_refused_at_once_while_another_invoice_is_paid() {
-    let rig = Arc::new(rig().await.unwrap());
-    let c = claimable_refund(&rig, "refund-me").await.unwrap();
-    let (id, address) = invoice(&rig, "paid-meanwhile", "0.002").await.unwrap();
-    // Base58 digits throughout: before the cap, the plugin decoded them (quadratic in the
-    // length) under the daemon-wide invoice lock, and the payment below waited minutes.
-    let stop = Arc::new(AtomicBool::new(false));
-    let flood = {
-        let (stop, rig, c) = (stop.clone(), rig.clone(), c.clone());
-        let refunds = format!("/v1/invoices/{}/refunds", c.invoice);
-        // As much as the test config's `max_body_bytes` (64 KiB) lets through.
-        let huge_refund = json!({"amount": "0.001", "address": "1".repeat(60_000)});
-        let under_kib = claim_body(&"1".repeat(1000));
-        tokio::spawn(async move {
-            let mut answers: Vec<Answer> = Vec::new();
-            let seen = |(status, v): (u16, Value)| (status, code(&v).to_string());
-            while !stop.load(Ordering::Relaxed) {
-                let t = Instant::now();
-                let got = seen(claim_declaring(&rig, &c.path, 1 << 20).await.unwrap());
-                answers.push(("a claim of 1 MiB", got, t.elapsed()));
-                let t = Instant::now();
-                let got = seen(claim(&rig, &c.path, under_kib.clone()).await);
-                answers.push(("a claim of 1000 digits", got, t.elapsed()));
-                // The merchant's route takes bigger bodies: the address is refused by its length.
-                let t = Instant::now();
-                let got = seen(rig.call(Method::POST, &refunds, SHOP3_KEY, Some(huge_refund.clone())).await);
-                answers.push(("a refund to 60,000 digits", got, t.elapsed()));
-            }
-            answers
-        })
-    };
-    let sent = Instant::now();
-    rig.send(&address, 0.002).unwrap();
-    let detected = wait_invoice_event(&rig, &id, "invoice.payment_detected").await.unwrap();
-    stop.store(true, Ordering::Relaxed);
-    let answers = flood.await.unwrap();
-    assert!(answers.len() >= 3, "the flood ran while the payment was detected");
-    for (what, got, _) in &answers {
-        let want = match *what {
-            "a claim of 1 MiB" => (413, "body_too_large"),
-            _ => (422, "invalid_address"),
-        };
-        assert_eq!((got.0, got.1.as_str()), want, "{what}");
-    }
-    let slowest = answers.iter().map(|a| a.2).max().unwrap();
-    eprintln!(
-        "{} hostile requests, slowest answered in {slowest:?}; payment detected {:?} after sending",
-        answers.len(),
-        detected - sent
+async fn a_request_whose_body_never_comes_gets_408_and_frees_its_slot() {
+    let d = daemon_with(&[("request_timeout_secs", "65"), ("max_concurrent_requests", "1")]).await;
+    // Headers complete, body promised and never sent: it holds the only slot.
+    let mut stuck = TcpStream::connect(("127.0.0.1", d.port)).await.unwrap();
+    let head = format!(
+        "POST /v1/watches HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {SHOP1_KEY}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{"
     );
-    // Refusals by length never reach the plugin nor count against the token: it still works.
-    let customer = rig.new_address().unwrap();
-    let (status, v) = claim(&rig, &c.path, claim_body(&customer)).await;
-    assert_eq!((status, v["status"].as_str()), (200, Some("awaiting_payment")), "{v}");
-}
-
-#[tokio::test]
-async fn overlong_addresses_are_refused_with_422_on_every_route_that_takes_one() {
-    let rig = rig().await.unwrap();
-    let c = claimable_refund(&rig, "overlong").await.unwrap();
-    let long = "1".repeat(129);
-    let refunds = format!("/v1/invoices/{}/refunds", c.invoice);
-    let calls = [
-        ("/v1/watches", json!({"chain": "btc", "address": long}), "address"),
-        ("/v1/watches/batch", json!({"watches": [{"chain": "btc", "address": long}]}), "watches[0].address"),
-        (refunds.as_str(), json!({"amount": "0.001", "address": long}), "address"),
-    ];
-    for (path, body, field) in calls {
-        let (status, v) = rig.call(Method::POST, path, SHOP3_KEY, Some(body)).await;
-        assert_eq!((status, code(&v)), (422, "invalid_address"), "{path}: {v}");
-        let msg = v["error"]["message"].as_str().unwrap();
-        assert!(msg.starts_with(&format!("{field}: address of 129 bytes")), "{path}: {msg}");
-    }
-    let (status, v) = claim(&rig, &c.path, claim_body(&long)).await;
-    assert_eq!((status, code(&v)), (422, "invalid_address"), "{v}");
-    // An address at the bound is the plugin's to judge (and it is not one).
-    let (status, v) = claim(&rig, &c.path, claim_body(&"1".repeat(128))).await;
-    assert_eq!((status, code(&v)), (422, "invalid_address"), "{v}");
-    assert!(!v["error"]["message"].as_str().unwrap().contains("bytes is longer"), "{v}");
-}
-
-#[tokio::test]
-async fn a_claim_token_locks_after_five_refused_addresses_even_across_a_restart() {
-    let mut rig = rig().await.unwrap();
-    let c = claimable_refund(&rig, "locks").await.unwrap();
-    for n in 1..=4 {
-        let (status, v) = claim(&rig, &c.path, claim_body(MAINNET)).await;
-        assert_eq!((status, code(&v)), (422, "invalid_address"), "refused claim {n}: {v}");
-    }
-    let (status, v) = claim(&rig, &c.path, claim_body(MAINNET)).await;
-    assert_eq!((status, code(&v)), (410, "claim_locked"), "the fifth refused claim: {v}");
-    let customer = rig.new_address().unwrap();
-    let (status, v) = claim(&rig, &c.path, claim_body(&customer)).await;
-    assert_eq!((status, code(&v)), (410, "claim_locked"), "a good address after the lock: {v}");
-    rig.daemon.restart().await.unwrap();
-    let (status, v) = claim(&rig, &c.path, claim_body(&customer)).await;
-    assert_eq!((status, code(&v)), (410, "claim_locked"), "after a restart: {v}");
-    let (_, r) = rig.call(Method::GET, &format!("/v1/refunds/{}", c.refund), SHOP3_KEY, None).await;
-    assert_eq!((r["status"].as_str(), r["address"].as_str()), (Some("awaiting_address"), None), "{r}");
-}
-
-#[tokio::test]
-async fn order_ids_with_cr_lf_or_other_control_characters_are_refused_with_422() {
-    let rig = rig().await.unwrap();
-    for order_id in ["1042\r\nX-Injected: 1", "1042\n", "\r1042", "10\u{7}42", "10\t42", "10\u{85}42"] {
-        let body = json!({"asset": "BTC", "amount": "0.001", "order_id": order_id});
-        let (status, v) = rig.call(Method::POST, "/v1/invoices", SHOP3_KEY, Some(body)).await;
-        assert_eq!((status, code(&v)), (422, "invalid_field"), "{order_id:?}: {v}");
-        assert!(v["error"]["message"].as_str().unwrap().contains("control character"), "{v}");
-    }
-    invoice(&rig, "1042 a-b_c/ü", "0.001").await.unwrap();
-}
-
-#[tokio::test]
-async fn claim_tokens_padded_with_spaces_or_recased_are_refused_and_the_token_still_works() {
-    let rig = rig().await.unwrap();
-    let c = claimable_refund(&rig, "padded").await.unwrap();
-    let token = c.path.rsplit('/').next().unwrap();
-    let customer = rig.new_address().unwrap();
-    for path in [
-        format!("/v1/refunds/claim/%20{token}"),
-        format!("/v1/refunds/claim/{token}%20"),
-        format!("/v1/refunds/claim/{token}%0A"),
-        format!("/v1/refunds/claim/{}", token.to_uppercase()),
-    ] {
-        let (status, v) = claim(&rig, &path, claim_body(&customer)).await;
-        assert_eq!((status, code(&v)), (404, "not_found"), "{path}: {v}");
-    }
-    let (status, v) = claim(&rig, &c.path, claim_body(&customer)).await;
-    assert_eq!((status, v["address"].as_str()), (200, Some(customer.as_str())), "{v}");
-}
-
-#[tokio::test]
-async fn a_claim_naming_the_stores_own_address_is_refused() {
-    let rig = rig().await.unwrap();
-    let c = claimable_refund(&rig, "own").await.unwrap();
-    let (_, invoice_address) = invoice(&rig, "own-2", "0.001").await.unwrap();
-    let watched = rig.new_address().unwrap();
-    let (status, w) =
-        rig.call(Method::POST, "/v1/watches", SHOP3_KEY, Some(json!({"chain": "btc", "address": watched}))).await;
-    assert_eq!(status, 201, "{w}");
-    for own in [&invoice_address, &watched] {
-        let (status, v) = claim(&rig, &c.path, claim_body(own)).await;
-        assert_eq!((status, code(&v)), (422, "invalid_address"), "{own}: {v}");
-        assert!(v["error"]["message"].as_str().unwrap().contains("an address of the shop itself"), "{v}");
-    }
-    let (_, r) = rig.call(Method::GET, &format!("/v1/refunds/{}", c.refund), SHOP3_KEY, None).await;
-    assert_eq!(r["status"], "awaiting_address", "{r}");
-    let customer = rig.new_address().unwrap();
-    let (status, v) = claim(&rig, &c.path, claim_body(&customer)).await;
-    assert_eq!((status, v["status"].as_str()), (200, Some("awaiting_payment")), "{v}");
-}
-
-#[tokio::test]
-async fn one_idempotency_key_serves_an_invoice_and_a_refund_each() {
-    let rig = rig().await.unwrap();
-    let c = claimable_refund(&rig, "idem").await.unwrap();
-    let post = |path: String, key: &'static str, body: Value| {
-        rig.daemon.req(Method::POST, &path, SHOP3_KEY).header("idempotency-key", key).json(&body).send()
+    stuck.write_all(head.as_bytes()).await.unwrap();
+    let stuck_answer = async {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stuck.read(&mut buf).await.unwrap() {
+                0 => break,
+                n => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        (String::from_utf8_lossy(&got).to_string(), Instant::now())
     };
-    let refunds = format!("/v1/invoices/{}/refunds", c.invoice);
-    // The same key for an invoice and a refund; and an invoice key that reads like a refund's
-    // stored one (`refund:` + key) before the refund uses that key.
-    for (invoice_key, refund_key, order) in [("same", "same", "idem-a"), ("refund:abc", "abc", "idem-b")] {
-        let body = json!({"asset": "BTC", "amount": "0.001", "order_id": order});
-        let r = post("/v1/invoices".into(), invoice_key, body).await.unwrap();
-        assert_eq!(r.status(), 201, "invoice with key {invoice_key:?}");
-        let r = post(refunds.clone(), refund_key, json!({"amount": "0.0001"})).await.unwrap();
-        assert_eq!(r.status(), 201, "refund with key {refund_key:?}: {:?}", r.text().await);
-        // Each is still idempotent in its own scope.
-        let r = post(refunds.clone(), refund_key, json!({"amount": "0.0001"})).await.unwrap();
-        assert_eq!(r.status(), 200, "refund retried with key {refund_key:?}");
-        let r = post(refunds.clone(), refund_key, json!({"amount": "0.0002"})).await.unwrap();
-        assert_eq!(r.status(), 409, "another refund with key {refund_key:?}");
-    }
-}
-
-#[tokio::test]
-async fn a_batch_repeating_an_address_is_refused_naming_no_watch_id() {
-    let rig = rig().await.unwrap();
-    let address = rig.new_address().unwrap();
-    let other = rig.new_address().unwrap();
-    let batch = json!({"watches": [{"chain": "btc", "address": other}, {"chain": "btc", "address": address},
-        {"chain": "btc", "address": address}]});
-    let (status, v) = rig.call(Method::POST, "/v1/watches/batch", SHOP3_KEY, Some(batch)).await;
-    assert_eq!((status, code(&v)), (409, "duplicate_watch"), "{v}");
-    let msg = v["error"]["message"].as_str().unwrap();
-    assert!(msg.contains("index 2") && msg.contains("also at index 1 of this batch"), "{msg}");
-    // The batch was rolled back: no id it made exists, and the message names none.
-    let (_, page) = rig.call(Method::GET, "/v1/watches", SHOP3_KEY, None).await;
-    let stored = page["items"].as_array().unwrap();
-    assert!(stored.iter().all(|w| w["address"] != address && w["address"] != other), "{page}");
-    let uuid_like = msg.split(|c: char| !(c.is_ascii_hexdigit() || c == '-')).any(|w| w.len() == 36);
-    assert!(!uuid_like, "{msg}");
+    // A real request after it waits for the slot, and gets it once the stuck one is cut off.
+    let real = async {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let status = d.req(Method::GET, "/v1/watches", SHOP1_KEY).send().await.unwrap().status();
+        (status, Instant::now())
+    };
+    let both = tokio::time::timeout(Duration::from_secs(180), async { tokio::join!(stuck_answer, real) });
+    let ((answer, cut_at), (status, served_at)) = both.await.expect("the stuck request was never cut off");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert_eq!(status, StatusCode::OK);
+    assert!(served_at >= cut_at, "the second request was served while the only slot was held");
 }

@@ -1,5 +1,6 @@
 //! Bearer API keys: one per store, plus the operator's admin key. Every key is checked (no
-//! early exit) and compared in constant time against its SHA-256.
+//! early exit) and compared in constant time against its SHA-256. Failures are counted per
+//! client (`limits.rs`): past `server.auth_failure_burst`, `429`.
 
 use super::error::ApiError;
 use super::AppState;
@@ -51,8 +52,8 @@ impl FromRequestParts<AppState> for StoreId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer(parts).ok_or_else(ApiError::unauthorized)?;
-        state.keys().store_for(token).map(|s| StoreId(s.to_string())).ok_or_else(ApiError::unauthorized)
+        let store = bearer(parts).and_then(|token| state.keys().store_for(token));
+        store.map(|s| StoreId(s.to_string())).ok_or_else(|| state.auth_failures().fail(&parts.extensions))
     }
 }
 
@@ -64,8 +65,8 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer(parts).ok_or_else(ApiError::unauthorized)?;
-        state.keys().is_admin(token).then_some(Admin).ok_or_else(ApiError::unauthorized)
+        let admin = bearer(parts).is_some_and(|token| state.keys().is_admin(token));
+        admin.then_some(Admin).ok_or_else(|| state.auth_failures().fail(&parts.extensions))
     }
 }
 
@@ -77,10 +78,8 @@ impl FromRequestParts<AppState> for AnyKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer(parts).ok_or_else(ApiError::unauthorized)?;
         let keys = state.keys();
-        let store = keys.store_for(token).is_some();
-        let admin = keys.is_admin(token);
-        (store | admin).then_some(AnyKey).ok_or_else(ApiError::unauthorized)
+        let valid = bearer(parts).is_some_and(|token| keys.store_for(token).is_some() | keys.is_admin(token));
+        valid.then_some(AnyKey).ok_or_else(|| state.auth_failures().fail(&parts.extensions))
     }
 }

@@ -221,8 +221,19 @@ pub(crate) async fn test(
     Path(id): Path<Uuid>,
 ) -> Result<Json<Value>, ApiError> {
     let out = st.dispatcher().test(&store, id).await?;
+    // Status and a generic reason only: the response body would make this route a way to read
+    // whatever answers at the URL, and error chains name the addresses a name resolved to.
+    if let Some(e) = &out.error {
+        tracing::info!(endpoint = %id, error = %e, "endpoint test failed");
+    }
+    let verdict = crate::dispatch::verdict_name(&out.verdict);
+    let reason = match (verdict, out.http_status) {
+        ("ack", _) => "acknowledged",
+        (_, Some(_)) => "the endpoint answered with a status its plugin does not accept",
+        (_, None) => "no answer: the address is refused, unreachable, or the request failed (see the daemon log)",
+    };
     Ok(Json(serde_json::json!({
-        "verdict": crate::dispatch::verdict_name(&out.verdict), "detail": out.verdict,
-        "http_status": out.http_status, "latency_ms": out.latency_ms, "error": out.error, "response": out.response,
+        "verdict": verdict, "reason": reason,
+        "http_status": out.http_status, "latency_ms": out.latency_ms,
     })))
 }

@@ -9,6 +9,7 @@ mod error;
 mod events;
 mod extract;
 mod invoices;
+mod limits;
 mod openapi;
 mod ops;
 mod payments;
@@ -48,6 +49,7 @@ struct Shared {
     db: Arc<Db>,
     health: Arc<Health>,
     metrics: Arc<Metrics>,
+    auth_failures: Arc<limits::AuthFailures>,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -65,11 +67,15 @@ impl AppState {
     pub(crate) fn new(config: &Config, db: Arc<Db>, parts: Parts, shutdown: watch::Receiver<bool>) -> Self {
         let Parts { watches, invoices, dispatcher, health, metrics } = parts;
         let keys = auth::Keys::new(config);
-        Self(Arc::new(Shared { keys, watches, invoices, dispatcher, db, health, metrics, shutdown }))
+        let auth_failures = Arc::new(limits::AuthFailures::new(&config.server.limits));
+        Self(Arc::new(Shared { keys, watches, invoices, dispatcher, db, health, metrics, auth_failures, shutdown }))
     }
 
     fn keys(&self) -> &auth::Keys {
         &self.0.keys
+    }
+    fn auth_failures(&self) -> &limits::AuthFailures {
+        &self.0.auth_failures
     }
     fn watches(&self) -> &Watches {
         &self.0.watches
@@ -94,7 +100,19 @@ impl AppState {
     }
 }
 
-pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
+/// The API's routes behind the front door's layers (must run inside the runtime: it starts
+/// the rate limiters' upkeep).
+pub(crate) fn router(state: AppState, cfg: &ServerConfig) -> Router {
+    let public_limit = limits::public_config(&cfg.limits);
+    limits::spawn_forgetting(state.0.auth_failures.clone(), public_limit.clone());
+    // The unauthenticated routes, limited per client.
+    let public = Router::new()
+        .route("/health", get(ops::health))
+        .route(
+            "/v1/refunds/claim/{token}",
+            axum::routing::post(invoices::claim).layer(DefaultBodyLimit::max(invoices::MAX_CLAIM_BODY)),
+        )
+        .route_layer(limits::public_layer(public_limit));
     let v1 = Router::new()
         .route("/watches", get(watches::list).post(watches::create))
         .route("/watches/batch", axum::routing::post(watches::create_batch))
@@ -108,10 +126,6 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/invoices/{id}/refunds", get(invoices::refunds_of).post(invoices::create_refund))
         .route("/invoices/{id}/refundable", get(invoices::refundable))
         .route("/refunds/{id}", get(invoices::get_refund))
-        .route(
-            "/refunds/claim/{token}",
-            axum::routing::post(invoices::claim).layer(DefaultBodyLimit::max(invoices::MAX_CLAIM_BODY)),
-        )
         .route("/endpoints", get(endpoints::list).post(endpoints::create))
         .route("/endpoints/{id}", get(endpoints::get).patch(endpoints::update).delete(endpoints::delete))
         .route("/endpoints/{id}/deliveries", get(endpoints::deliveries))
@@ -121,10 +135,12 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/openapi.json", get(ops::openapi));
     Router::new()
         .nest("/v1", v1)
-        .route("/health", get(ops::health))
+        .merge(public)
         .route("/metrics", get(ops::metrics))
         .fallback(|| async { error::ApiError::not_found("route") })
-        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(cfg.limits.max_concurrent_requests))
+        .layer(limits::request_timeout(&cfg.limits))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .with_state(state)
@@ -163,7 +179,7 @@ async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Respon
     let started = Instant::now();
     let resp = next.run(req).await;
     let elapsed = started.elapsed();
-    st.metrics().observe_http(method.as_str(), &route, resp.status().as_u16(), elapsed);
+    st.metrics().observe_http(&method, &route, resp.status().as_u16(), elapsed);
     tracing::debug!(%method, %route, status = resp.status().as_u16(), ms = elapsed.as_secs_f64() * 1e3, "request");
     resp
 }
@@ -187,12 +203,14 @@ pub(crate) async fn serve(
         tracing::info!("shutting down: no new requests; finishing those in flight");
         h.graceful_shutdown(Some(GRACE));
     });
-    let make = app.into_make_service();
+    let make = app.into_make_service_with_connect_info::<SocketAddr>();
     match &cfg.tls {
         None => {
             tracing::info!(%addr, "api listening (http)");
             on_bound(addr);
-            axum_server::from_tcp(listener).handle(handle).serve(make).await
+            let mut server = axum_server::from_tcp(listener).handle(handle);
+            limits::configure_http(server.http_builder(), &cfg.limits);
+            server.serve(make).await
         }
         Some(tls) => {
             let _ = rustls::crypto::ring::default_provider().install_default();
@@ -201,7 +219,9 @@ pub(crate) async fn serve(
                 .map_err(|source| RunError::Tls { cert: tls.cert.clone(), key: tls.key.clone(), source })?;
             tracing::info!(%addr, "api listening (https)");
             on_bound(addr);
-            axum_server::from_tcp_rustls(listener, rustls_config).handle(handle).serve(make).await
+            let mut server = axum_server::from_tcp_rustls(listener, rustls_config).handle(handle);
+            limits::configure_http(server.http_builder(), &cfg.limits);
+            server.serve(make).await
         }
     }
     .map_err(RunError::Serve)

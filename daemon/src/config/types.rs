@@ -38,6 +38,27 @@ pub struct ServerConfig {
     pub tls: Option<TlsConfig>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Connection and rate limits of the API (`[server]`).
+    pub limits: ServerLimits,
+}
+
+/// The front door's limits: timeouts, concurrency, and per-IP rates.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerLimits {
+    /// A connection that has not sent a request's complete headers within this time is closed.
+    pub header_read_timeout_secs: u64,
+    /// A request not answered within this time gets `408`.
+    pub request_timeout_secs: u64,
+    /// Requests handled at once; more wait (until their timeout).
+    pub max_concurrent_requests: usize,
+    /// Per client IP, on the unauthenticated routes: sustained requests per second…
+    pub public_per_second: u64,
+    /// …and the burst allowed above it.
+    pub public_burst: u32,
+    /// Per client IP: failed authentications per minute…
+    pub auth_failures_per_minute: u64,
+    /// …and the burst allowed above it; past them, `429`.
+    pub auth_failure_burst: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

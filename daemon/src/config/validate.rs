@@ -134,7 +134,23 @@ fn server(t: &mut Table<'_>, issues: &mut Issues) -> Option<ServerConfig> {
     }
     let tls = tls(t, issues);
     let max_body_bytes = t.u64_in("max_body_bytes", 1 << 20, 1024..=(64 << 20), issues) as usize;
-    Some(ServerConfig { listen: listen.ok()?, admin_key, log_format, log_filter, tls, max_body_bytes })
+    let limits = server_limits(t, issues);
+    Some(ServerConfig { listen: listen.ok()?, admin_key, log_format, log_filter, tls, max_body_bytes, limits })
+}
+
+/// The longest long-poll (`GET /v1/events?wait=`) must fit in the request timeout.
+const MIN_REQUEST_TIMEOUT_SECS: u64 = 65;
+
+fn server_limits(t: &mut Table<'_>, issues: &mut Issues) -> ServerLimits {
+    ServerLimits {
+        header_read_timeout_secs: t.u64_in("header_read_timeout_secs", 10, 1..=300, issues),
+        request_timeout_secs: t.u64_in("request_timeout_secs", 90, MIN_REQUEST_TIMEOUT_SECS..=3600, issues),
+        max_concurrent_requests: t.u64_in("max_concurrent_requests", 256, 1..=65_536, issues) as usize,
+        public_per_second: t.u64_in("public_per_second", 20, 1..=100_000, issues),
+        public_burst: t.u64_in("public_burst", 100, 1..=100_000, issues) as u32,
+        auth_failures_per_minute: t.u64_in("auth_failures_per_minute", 30, 1..=60_000, issues),
+        auth_failure_burst: t.u64_in("auth_failure_burst", 10, 1..=100_000, issues) as u32,
+    }
 }
 
 fn tls(t: &mut Table<'_>, issues: &mut Issues) -> Option<TlsConfig> {

@@ -195,6 +195,8 @@ impl Dispatcher {
         // Only a change of params is validated: enabling or disabling must keep working for an
         // endpoint whose plugin is gone or whose stored params an upgraded plugin refuses.
         let params_change = c.url.is_some() || !c.config.is_empty();
+        // The params first: the checked url is applied after them, so no param can replace it.
+        e.config.extend(c.config);
         if let Some(url) = c.url {
             check_url(&url)?;
             e.config.insert("url".into(), url.into());
@@ -209,7 +211,6 @@ impl Dispatcher {
                 e.disabled_reason = None;
             }
         }
-        e.config.extend(c.config);
         if params_change {
             self.validate_params(&e.plugin, &e.config)?;
         }

@@ -100,6 +100,8 @@ impl Dispatcher {
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy from HTTP(S)_PROXY would resolve names itself, past the guard.
+            .no_proxy()
             .dns_resolver(Arc::new(guard.clone()))
             .user_agent(concat!("paywatch/", env!("CARGO_PKG_VERSION")))
             .build()

@@ -24,19 +24,44 @@ fn v4_forbidden(ip: Ipv4Addr) -> bool {
         || o[0] == 0
         || (o[0] == 100 && (64..128).contains(&o[1])) // carrier-grade NAT
         || (o[0] == 192 && o[1] == 0 && o[2] == 0) // IETF protocol assignments
+        || (o[0] == 198 && (o[1] & 0xfe) == 18) // 198.18/15, benchmarking (often internal)
         || o[0] >= 240
 }
 
-fn v6_forbidden(ip: Ipv6Addr) -> bool {
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        return v4_forbidden(v4);
+/// The IPv4 addresses an IPv6 address carries to an IPv4 host, by the transition mechanisms a
+/// router or the kernel may act on: IPv4-mapped and IPv4-compatible (`::a.b.c.d`), NAT64's
+/// well-known prefix (`64:ff9b::/96`: the last 32 bits), 6to4 (`2002::/16`: bits 16..48) and
+/// Teredo (`2001::/32`: the server's address in bits 32..64, the client's inverted in the last
+/// 32 bits; both checked). The rest of `64:ff9b::/32` (the local-use NAT64 prefix
+/// `64:ff9b:1::/48` takes any RFC 6052 layout) is refused whole by `v6_forbidden`.
+fn embedded_v4(ip: Ipv6Addr) -> Vec<Ipv4Addr> {
+    let s = ip.segments();
+    let last = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+    if s[..5] == [0; 5] && (s[5] == 0 || s[5] == 0xffff) {
+        return vec![last]; // mapped or compatible (`::1` and `::` are refused as IPv6)
     }
+    match (s[0], s[1]) {
+        (0x0064, 0xff9b) if s[2..6] == [0; 4] => vec![last],
+        (0x2002, _) => vec![Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8)],
+        (0x2001, 0x0000) => vec![
+            Ipv4Addr::new((s[2] >> 8) as u8, s[2] as u8, (s[3] >> 8) as u8, s[3] as u8),
+            Ipv4Addr::from(!u32::from(last)),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+fn v6_forbidden(ip: Ipv6Addr) -> bool {
     let s = ip.segments();
     ip.is_loopback()
         || ip.is_unspecified()
         || ip.is_multicast()
         || (s[0] & 0xfe00) == 0xfc00 // unique local, incl. fd00:ec2::254 metadata
         || (s[0] & 0xffc0) == 0xfe80 // link-local
+        || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated, still routed by some)
+        || s[..4] == [0x0100, 0, 0, 0] // 100::/64, discard-only
+        || (s[..2] == [0x0064, 0xff9b] && s[2..6] != [0; 4]) // NAT64 local use (64:ff9b:1::/48) and unassigned
+        || embedded_v4(ip).into_iter().any(v4_forbidden)
 }
 
 impl Guard {
@@ -118,6 +143,55 @@ mod tests {
         }
         for allowed in ["127.0.0.1", "93.184.216.34", "2606:4700::1111", "::ffff:1.1.1.1"] {
             assert!(g.permits(allowed.parse().unwrap()), "{allowed}");
+        }
+    }
+
+    fn refused(ip: &str) -> bool {
+        !Guard::new(Vec::new()).permits(ip.parse().unwrap())
+    }
+
+    #[test]
+    fn ipv4_compatible_addresses_are_checked_by_their_ipv4() {
+        assert!(refused("::127.0.0.2") && refused("::10.0.0.1") && refused("::169.254.169.254"));
+        assert!(!refused("::93.184.216.34"));
+    }
+
+    #[test]
+    fn ipv4_mapped_addresses_are_checked_by_their_ipv4() {
+        assert!(refused("::ffff:127.0.0.2") && refused("::ffff:192.168.1.1") && refused("::ffff:198.18.0.1"));
+        assert!(!refused("::ffff:93.184.216.34"));
+    }
+
+    #[test]
+    fn nat64_addresses_are_checked_by_their_ipv4() {
+        assert!(refused("64:ff9b::127.0.0.2") && refused("64:ff9b::a9fe:a9fe") && refused("64:ff9b::10.1.2.3"));
+        // The local-use prefix maps by the operator's layout: refused whole.
+        assert!(refused("64:ff9b:1::7f00:2") && refused("64:ff9b:1:5db8:d8:2200::"));
+        assert!(!refused("64:ff9b::93.184.216.34"));
+    }
+
+    #[test]
+    fn sixtofour_addresses_are_checked_by_their_ipv4() {
+        assert!(refused("2002:7f00:2::1") && refused("2002:a9fe:a9fe::") && refused("2002:c0a8:0101::5"));
+        assert!(!refused("2002:5db8:d822::1"));
+    }
+
+    #[test]
+    fn teredo_addresses_are_checked_by_server_and_client_ipv4() {
+        // Server 127.0.0.2; client 93.184.216.34 (inverted in the last 32 bits).
+        assert!(refused("2001:0:7f00:2:0:0:a247:27dd"));
+        // Server public; client 10.0.0.1 (inverted: f5ff:fffe).
+        assert!(refused("2001:0:5db8:d822:0:0:f5ff:fffe"));
+        assert!(!refused("2001:0:5db8:d822:0:0:a247:27dd"));
+    }
+
+    #[test]
+    fn benchmarking_discard_and_site_local_ranges_are_refused() {
+        for ip in ["198.18.0.1", "198.19.255.254", "100::1", "100::ffff:ffff:ffff:ffff", "fec0::1", "feff::1"] {
+            assert!(refused(ip), "{ip}");
+        }
+        for ip in ["198.17.255.255", "198.20.0.1", "100:0:0:1::1", "2606:4700::1111"] {
+            assert!(!refused(ip), "{ip}");
         }
     }
 

@@ -97,6 +97,24 @@ fn n(number: u64) -> String {
     format!("{number:#x}")
 }
 
+/// An HTTP(S) node's client, without the `HTTP(S)_PROXY` of the environment (alloy's default
+/// client takes it: the node would be reached, and its name resolved, by whatever the variable
+/// names); `None` for a WebSocket URL.
+fn http_client(url: &str) -> Result<Option<RpcClient>, NodeError> {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Ok(None);
+    }
+    use alloy::transports::http::{reqwest, Http};
+    let parsed = url.parse::<reqwest::Url>().map_err(|e| NodeError(format!("{url} is not a URL: {e}")))?;
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .map_err(|e| NodeError(format!("cannot build an HTTP client for {url}: {e}")))?;
+    let transport = Http::with_client(client, parsed);
+    let is_local = transport.guess_local();
+    Ok(Some(ClientBuilder::default().transport(transport, is_local)))
+}
+
 impl RpcNode {
     pub(crate) fn new(rt: Handle, url: String, timeout: Duration, traces: Traces, verify_blocks: bool) -> Self {
         Self {
@@ -116,10 +134,13 @@ impl RpcNode {
         if let Some(c) = self.client.lock().expect("not poisoned").clone() {
             return Ok(c);
         }
-        let c = tokio::time::timeout(self.timeout, ClientBuilder::default().connect(&self.url))
-            .await
-            .map_err(|_| NodeError(format!("cannot connect to {} within {:?}", self.shown, self.timeout)))?
-            .map_err(|e| NodeError(format!("cannot connect to {}: {e}", self.shown)))?;
+        let c = match http_client(&self.url)? {
+            Some(c) => c,
+            None => tokio::time::timeout(self.timeout, ClientBuilder::default().connect(&self.url))
+                .await
+                .map_err(|_| NodeError(format!("cannot connect to {} within {:?}", self.shown, self.timeout)))?
+                .map_err(|e| NodeError(format!("cannot connect to {}: {e}", self.shown)))?,
+        };
         *self.client.lock().expect("not poisoned") = Some(c.clone());
         Ok(c)
     }

@@ -1,0 +1,197 @@
+//! The front door's limits: hyper's header-read timeout, a request timeout, a concurrency
+//! limit, and per-client rate limits (governor) on the unauthenticated routes and on failed
+//! authentications. A client is its IP address; an IPv6 client is its /64 (one host usually
+//! holds a whole /64, so single addresses would cost an attacker nothing).
+
+use super::error::ApiError;
+use crate::config::ServerLimits;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, StatusCode};
+use axum::response::IntoResponse;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_governor::governor::{GovernorConfig, GovernorConfigBuilder};
+use tower_governor::key_extractor::KeyExtractor;
+use tower_governor::{GovernorError, GovernorLayer};
+
+/// How often idle clients are dropped from the rate limiters' tables.
+const FORGET_EVERY: Duration = Duration::from_secs(60);
+
+/// The rate-limit key of a peer address: IPv4 (also IPv4-mapped IPv6) as is, IPv6 by its /64.
+pub(crate) fn client_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+        },
+    }
+}
+
+/// The client of a request, from the connection's peer address. Every connection the server
+/// accepts has one; a request without (only in tests that call the router directly) counts as
+/// one shared client.
+fn client_of_extensions(ext: &axum::http::Extensions) -> IpAddr {
+    ext.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| client_of(c.0.ip()))
+}
+
+/// A key extractor for tower_governor: the request's client.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Client;
+
+impl KeyExtractor for Client {
+    type Key = IpAddr;
+
+    fn extract<T>(&self, req: &Request<T>) -> Result<IpAddr, GovernorError> {
+        Ok(client_of_extensions(req.extensions()))
+    }
+}
+
+fn nonzero(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
+}
+
+/// Failed authentications per client: a client past its budget gets `429` for each further
+/// failure until it refills. A valid key is never refused by it (a shop that shares an
+/// address with an attacker keeps working; guessing a 128-bit key is hopeless anyway).
+#[derive(Debug)]
+pub(crate) struct AuthFailures {
+    limiter: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+impl AuthFailures {
+    pub(crate) fn new(limits: &ServerLimits) -> Self {
+        let period = Duration::from_secs(60) / u32::try_from(limits.auth_failures_per_minute).unwrap_or(u32::MAX);
+        let quota = Quota::with_period(period)
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+            .allow_burst(nonzero(limits.auth_failure_burst));
+        Self { limiter: RateLimiter::keyed(quota) }
+    }
+
+    /// Counts one failed authentication of the request's client: `401`, or `429` past its
+    /// budget.
+    pub(crate) fn fail(&self, ext: &axum::http::Extensions) -> ApiError {
+        let client = client_of_extensions(ext);
+        match self.limiter.check_key(&client) {
+            Ok(()) => ApiError::unauthorized(),
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                tracing::warn!(%client, "too many failed authentications: refused for {wait:?}");
+                ApiError::rate_limited(wait)
+            }
+        }
+    }
+
+    fn forget_idle(&self) {
+        self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
+    }
+}
+
+/// The per-client limit of the unauthenticated routes.
+pub(crate) type PublicLayer = GovernorLayer<Client, governor::middleware::NoOpMiddleware, axum::body::Body>;
+
+/// The public routes' limiter config (its table is shared by every route it guards).
+pub(crate) fn public_config(
+    limits: &ServerLimits,
+) -> Arc<GovernorConfig<Client, governor::middleware::NoOpMiddleware>> {
+    let per_second = u32::try_from(limits.public_per_second).unwrap_or(u32::MAX).max(1);
+    let config = GovernorConfigBuilder::default()
+        .key_extractor(Client)
+        .period(Duration::from_secs(1) / per_second)
+        .burst_size(limits.public_burst.max(1))
+        .finish()
+        .expect("a nonzero period and burst make a governor config");
+    Arc::new(config)
+}
+
+pub(crate) fn public_layer(config: Arc<GovernorConfig<Client, governor::middleware::NoOpMiddleware>>) -> PublicLayer {
+    GovernorLayer::new(config).error_handler(|e| match e {
+        GovernorError::TooManyRequests { wait_time, .. } => {
+            ApiError::rate_limited(Duration::from_secs(wait_time)).into_response()
+        }
+        other => ApiError::internal(other).into_response(),
+    })
+}
+
+/// Drops idle clients from both tables every minute, so a scan from many addresses does not
+/// grow them for good.
+pub(crate) fn spawn_forgetting(
+    auth: Arc<AuthFailures>,
+    public: Arc<GovernorConfig<Client, governor::middleware::NoOpMiddleware>>,
+) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(FORGET_EVERY);
+        loop {
+            tick.tick().await;
+            auth.forget_idle();
+            public.limiter().retain_recent();
+            public.limiter().shrink_to_fit();
+        }
+    });
+}
+
+/// hyper's connection settings: the header-read timeout needs a timer, without which hyper
+/// silently skips it (a client could hold a connection forever by sending headers slowly).
+pub(crate) fn configure_http(
+    builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    limits: &ServerLimits,
+) {
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(limits.header_read_timeout_secs));
+    builder.http2().timer(hyper_util::rt::TokioTimer::new());
+}
+
+/// The request timeout's answer.
+pub(crate) fn request_timeout(limits: &ServerLimits) -> tower_http::timeout::TimeoutLayer {
+    tower_http::timeout::TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        Duration::from_secs(limits.request_timeout_secs),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ipv6_client_is_its_slash_64_and_a_mapped_ipv4_is_the_ipv4() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(client_of(a), client_of(b));
+        assert_ne!(client_of(a), client_of(c));
+        assert_eq!(client_of("::ffff:10.0.0.1".parse().unwrap()), "10.0.0.1".parse::<IpAddr>().unwrap());
+        assert_eq!(client_of("10.0.0.1".parse().unwrap()), "10.0.0.1".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn failures_past_the_burst_are_refused_per_client() {
+        let limits = crate::config::ServerLimits {
+            header_read_timeout_secs: 10,
+            request_timeout_secs: 90,
+            max_concurrent_requests: 8,
+            public_per_second: 10,
+            public_burst: 10,
+            auth_failures_per_minute: 1,
+            auth_failure_burst: 3,
+        };
+        let auth = AuthFailures::new(&limits);
+        let from = |ip: &str| {
+            let mut ext = axum::http::Extensions::new();
+            ext.insert(ConnectInfo(SocketAddr::new(ip.parse().unwrap(), 1)));
+            auth.fail(&ext).status()
+        };
+        for _ in 0..3 {
+            assert_eq!(from("10.0.0.1"), StatusCode::UNAUTHORIZED);
+        }
+        assert_eq!(from("10.0.0.1"), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(from("10.0.0.2"), StatusCode::UNAUTHORIZED);
+    }
+}
