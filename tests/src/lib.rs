@@ -3,9 +3,9 @@
 
 pub mod bench;
 pub mod btc;
+pub mod claims;
 pub mod daemon;
 pub mod evm;
-pub mod front_door;
 pub mod hostile;
 pub mod nodes;
 pub mod receiver;

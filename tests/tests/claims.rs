@@ -3,9 +3,7 @@
 //! batches; each test named after the hostile input and its safe outcome.
 
 use paywatch_tests::btc::SHOP3_KEY;
-use paywatch_tests::front_door::{
-    claim, claim_body, claim_declaring, claimable_refund, invoice, rig, wait_invoice_event,
-};
+use paywatch_tests::claims::{claim, claim_body, claim_declaring, claimable_refund, invoice, rig, wait_invoice_event};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,14 +1,19 @@
-//! Helpers of the front-door scenarios (`tests/tests/front_door.rs`): a store with refunds on
+//! Helpers of the claim scenarios (`tests/tests/claims.rs`): a store with refunds on
 //! the regtest node, a settled invoice and a refund waiting for the customer's claim.
 
 use crate::btc::{BtcRig, SHOP3_KEY};
+use crate::daemon::Launch;
 use anyhow::{ensure, Context, Result};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 /// A daemon on a fresh regtest node with shop3 (claims last an hour).
 pub async fn rig() -> Result<BtcRig> {
-    BtcRig::start_with(1, &crate::btc::shop3(86_400, 3600)).await
+    // The per-client limit on public routes (tested in front_door.rs) would answer a flood of
+    // claims with 429 before they reach the claim path these tests are about.
+    let mut launch = Launch::env("PAYWATCH_SERVER__PUBLIC_BURST", "100000");
+    launch.env.push(("PAYWATCH_SERVER__PUBLIC_PER_SECOND".into(), "100000".into()));
+    BtcRig::start_custom(1, "", &crate::btc::shop3(86_400, 3600), launch).await
 }
 
 /// A new invoice of shop3 for `btc`: its id and address.
