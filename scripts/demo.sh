@@ -12,8 +12,13 @@ bin=$(scripts/fetch-nodes.sh)
 
 work="$root/.cache/demo"
 rm -rf "$work" && mkdir -p "$work/data" "$work/plugins" "$work/btc"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-API=$(free_port); RPC=$(free_port); ZMQ=$(free_port); P2P=$(free_port); ETH=$(free_port); SHOP=$(free_port)
+# Six distinct free ports: the sockets stay open until all are chosen (one at a time, the
+# kernel may hand out the same port twice).
+read -r API RPC ZMQ P2P ETH SHOP < <(python3 -c '
+import socket
+socks = [socket.socket() for _ in range(6)]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))')
 pids=()
 cleanup() {
   trap - EXIT INT TERM

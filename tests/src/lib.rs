@@ -20,7 +20,17 @@ pub fn workspace_root() -> PathBuf {
 
 /// A loopback port that was free a moment ago (bound, then released).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("bind 127.0.0.1:0").port()
+    // Never the same port twice in one process: the kernel may hand a just-closed port out
+    // again, and two parts of one scenario would then collide.
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("bind 127.0.0.1:0").port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// Runs `scripts/NAME` with `args` (its progress on our stderr) and returns the path it prints.
