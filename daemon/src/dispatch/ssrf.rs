@@ -79,7 +79,8 @@ impl Guard {
     }
 
     /// Checks a URL: an IP literal directly; a name by resolving it now (the resolver checks
-    /// again at connect time). The error says which address was refused.
+    /// again at connect time). The error names a refused IP literal, never what a name resolved
+    /// to (that would answer DNS questions about the daemon's network to any store).
     pub(crate) async fn check_url(&self, url: &url::Url) -> Result<(), String> {
         let host = url.host().ok_or_else(|| format!("{url} has no host"))?;
         let port = url.port_or_known_default().unwrap_or(443);
@@ -90,9 +91,13 @@ impl Guard {
                 tokio::net::lookup_host((d, port)).await.map_err(|e| format!("cannot resolve {d}: {e}"))?.collect()
             }
         };
+        let named = matches!(host, url::Host::Domain(_));
         match addrs.iter().find(|a| !self.permits(a.ip())) {
+            Some(_) if named => Err(format!(
+                "{url}: its host resolves to a loopback/private/link-local address; allowlist its network in dispatch.allow_private to use it"
+            )),
             Some(a) => Err(format!(
-                "{url} resolves to {}, a loopback/private/link-local address; allowlist its network in dispatch.allow_private to use it",
+                "{url} is {}, a loopback/private/link-local address; allowlist its network in dispatch.allow_private to use it",
                 a.ip()
             )),
             None if addrs.is_empty() => Err(format!("{url} resolves to no address")),
@@ -200,7 +205,9 @@ mod tests {
         let g = Guard::new(Vec::new());
         let e = g.check_url(&"http://127.0.0.1:9/x".parse().unwrap()).await.unwrap_err();
         assert!(e.contains("127.0.0.1") && e.contains("allow_private"), "{e}");
-        assert!(g.check_url(&"http://localhost:9/".parse().unwrap()).await.is_err());
+        let e = g.check_url(&"http://localhost:9/".parse().unwrap()).await.unwrap_err();
+        assert!(e.contains("resolves to a loopback/private/link-local address"), "{e}");
+        assert!(!e.contains("127.0.0.1") && !e.contains("::1"), "what a name resolved to is not told: {e}");
         assert!(g.check_url(&"http://[fd00:ec2::254]/".parse().unwrap()).await.is_err());
         let open = Guard::new(vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()]);
         assert!(open.check_url(&"http://localhost:9/".parse().unwrap()).await.is_ok());
