@@ -278,3 +278,26 @@ async fn a_request_whose_body_never_comes_gets_408_and_frees_its_slot() {
     assert_eq!(status, StatusCode::OK);
     assert!(served_at >= cut_at, "the second request was served while the only slot was held");
 }
+
+/// One store cannot fill the daemon with endpoints (each is a worker and a delivery stream): at
+/// its `max_endpoints` the next one is a 409 naming the quota, the other store still creates
+/// its own, and deleting one makes room again.
+#[tokio::test]
+async fn a_store_at_its_endpoint_quota_gets_409_and_the_other_store_is_not_affected() {
+    let rx = Receiver::ok().await;
+    let env = vec![("PAYWATCH_STORES__SHOP1__MAX_ENDPOINTS".to_string(), "2".to_string())];
+    let d = webhook_daemon(env).await;
+    let first = new_endpoint(&d, &rx.url("/a")).await;
+    new_endpoint(&d, &rx.url("/b")).await;
+    let body = json!({"plugin": "webhook", "url": rx.url("/c"), "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"});
+    let (status, v) = d.call(Method::POST, "/v1/endpoints", SHOP1_KEY, Some(body.clone())).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (409, Some("quota_exceeded")), "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("max_endpoints"), "{v}");
+    let (status, v) =
+        d.call(Method::POST, "/v1/endpoints", paywatch_tests::daemon::SHOP2_KEY, Some(body.clone())).await;
+    assert_eq!(status, 201, "the other store has its own quota: {v}");
+    let (status, _) = d.call(Method::DELETE, &format!("/v1/endpoints/{first}"), SHOP1_KEY, None).await;
+    assert!(status == 200 || status == 204, "{status}");
+    let (status, v) = d.call(Method::POST, "/v1/endpoints", SHOP1_KEY, Some(body)).await;
+    assert_eq!(status, 201, "room again after a delete: {v}");
+}

@@ -180,6 +180,7 @@ impl From<DispatchError> for ApiError {
             DispatchError::Invalid(_) => Self::invalid("invalid_field", msg),
             DispatchError::Forbidden(_) => Self::invalid("forbidden_address", msg),
             DispatchError::FromConfig(_) => Self::new(StatusCode::CONFLICT, "from_config", msg),
+            DispatchError::Quota { .. } => Self::new(StatusCode::CONFLICT, "quota_exceeded", msg),
             DispatchError::Db(e) => Self::internal(e),
         }
     }

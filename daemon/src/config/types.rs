@@ -265,6 +265,9 @@ pub struct StoreConfig {
     pub refund_claim_secs: u64,
     pub receive: BTreeMap<String, ReceiveConfig>,
     pub endpoints: Vec<EndpointConfig>,
+    /// Endpoints the store may have (config file and API together): each one is a worker and
+    /// a stream of deliveries, so one store cannot starve the others.
+    pub max_endpoints: u32,
 }
 
 /// Where fresh receiving addresses of one asset come from (public data only). Printed with

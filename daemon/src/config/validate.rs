@@ -608,7 +608,15 @@ fn store(t: &mut Table<'_>, assets: &[AssetConfig], issues: &mut Issues) -> Opti
         }
         r.finish(issues);
     }
-    let endpoints = t.tables("endpoints", issues).into_iter().filter_map(|mut e| endpoint(&mut e, issues)).collect();
+    let endpoints: Vec<EndpointConfig> =
+        t.tables("endpoints", issues).into_iter().filter_map(|mut e| endpoint(&mut e, issues)).collect();
+    let max_endpoints = t.u64_in("max_endpoints", 20, 1..=1000, issues) as u32;
+    if endpoints.len() > max_endpoints as usize {
+        issues.push(
+            t.key_path("endpoints"),
+            format!("{} endpoints, more than max_endpoints = {max_endpoints}", endpoints.len()),
+        );
+    }
     Some(StoreConfig {
         id: id?,
         api_key: api_key?,
@@ -619,6 +627,7 @@ fn store(t: &mut Table<'_>, assets: &[AssetConfig], issues: &mut Issues) -> Opti
         refund_claim_secs,
         receive,
         endpoints,
+        max_endpoints,
     })
 }
 

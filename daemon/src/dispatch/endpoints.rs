@@ -138,6 +138,10 @@ impl Dispatcher {
         }
         check_url(&new.url)?;
         check_events(&new.events)?;
+        let max = self.inner.max_endpoints.get(store_id).copied().unwrap_or(0);
+        if self.db().endpoints()?.iter().filter(|e| e.store == store_id).count() >= max as usize {
+            return Err(DispatchError::Quota { store: store_id.to_string(), max });
+        }
         let now = OffsetDateTime::now_utc();
         let mut config = new.config;
         config.insert("url".into(), new.url.into());

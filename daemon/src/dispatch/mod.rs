@@ -64,6 +64,9 @@ pub(crate) enum DispatchError {
     Forbidden(String),
     #[error("endpoint {0} is declared in the config file: change it there")]
     FromConfig(Uuid),
+    /// The store has as many endpoints as its `max_endpoints` allows.
+    #[error("store {store:?} has {max} endpoints, its max_endpoints: delete one first, or raise max_endpoints in the config")]
+    Quota { store: String, max: u32 },
     #[error("database: {0}")]
     Db(#[from] DbError),
 }
@@ -83,6 +86,8 @@ struct Inner {
     client: reqwest::Client,
     schedule: Vec<u64>,
     workers: Mutex<HashMap<Uuid, tokio::task::JoinHandle<()>>>,
+    /// Each store's `max_endpoints`.
+    max_endpoints: HashMap<String, u32>,
 }
 
 /// Per request: connect within 5 s, finish within 15 s; read at most this much of a response.
@@ -115,6 +120,7 @@ impl Dispatcher {
                 client,
                 schedule: config.dispatch.retry_schedule_secs.clone(),
                 workers: Mutex::new(HashMap::new()),
+                max_endpoints: config.stores.iter().map(|s| (s.id.clone(), s.max_endpoints)).collect(),
             }),
         };
         me.sync_config_endpoints(config)?;
