@@ -207,8 +207,7 @@ impl Follower {
         };
         let hash = self.node.block_hash(from)?;
         let raw = self.fetch_block(from, &hash)?;
-        let header = header(&raw, from)?;
-        self.check(from, &hash, &header)?;
+        let header = self.checked_header(&raw, from, &hash)?;
         self.indexer.start_at(from, &hash, &header.prev_blockhash.to_string())?;
         if self.cfg.rules.follows_bits() {
             self.tip_bits = Some((hash.clone(), self.cfg.rules.after(None, header.bits.to_consensus())));
@@ -257,8 +256,7 @@ impl Follower {
     /// node's chain changed under us). The block is verified first (its hash, proof of work and
     /// merkle root): a block that fails is refused, nothing of it recorded.
     fn connect(&mut self, height: u64, hash: &str, raw: &[u8]) -> Result<bool, FollowError> {
-        let header = header(raw, height)?;
-        self.check(height, hash, &header)?;
+        let header = self.checked_header(raw, height, hash)?;
         let prev = header.prev_blockhash.to_string();
         if self.indexer.tip().is_some_and(|t| t.hash != prev) {
             return Ok(false);
@@ -284,13 +282,11 @@ impl Follower {
         Ok(true)
     }
 
-    /// A header is the one asked for and carries its proof of work.
-    fn check(&self, height: u64, hash: &str, header: &Header) -> Result<(), FollowError> {
-        let own = header.block_hash().to_string();
-        if own != hash {
-            return Err(Transient::WrongBlock { height, hash: hash.to_string(), got: own }.into());
-        }
-        self.cfg.rules.check_work(header).map_err(|source| self.refused(height, hash, source))
+    /// The header of the raw block asked for as `hash`, with its proof of work.
+    fn checked_header(&self, raw: &[u8], height: u64, hash: &str) -> Result<Header, FollowError> {
+        let header = header_of(raw, height, hash)?;
+        self.cfg.rules.check_work(&header).map_err(|source| self.refused(height, hash, source))?;
+        Ok(header)
     }
 
     /// What the child of block `prev` (our tip) is checked against: known from connecting it,
@@ -307,8 +303,7 @@ impl Follower {
         }
         let parent_height = height.saturating_sub(1);
         let raw = self.fetch_block(parent_height, prev)?;
-        let header = header(&raw, parent_height)?;
-        self.check(parent_height, prev, &header)?;
+        let header = self.checked_header(&raw, parent_height, prev)?;
         Ok(Some(self.cfg.rules.after(None, header.bits.to_consensus())))
     }
 
@@ -455,12 +450,7 @@ impl ForkProbe for Probe<'_> {
     }
 
     fn vouch(&self, height: u64, hash: &str) -> Result<(), FollowError> {
-        let raw = self.0.block(hash)?;
-        let header = header(&raw, height)?;
-        let own = header.block_hash().to_string();
-        if own != hash {
-            return Err(Transient::WrongBlock { height, hash: hash.to_string(), got: own }.into());
-        }
+        let header = header_of(&self.0.block(hash)?, height, hash)?;
         self.1
             .check_work(&header)
             .map_err(|source| Transient::Invalid { height, hash: hash.to_string(), source }.into())
@@ -468,7 +458,17 @@ impl ForkProbe for Probe<'_> {
 }
 
 /// The 80-byte header of a raw block.
-pub(super) fn header(raw: &[u8], height: u64) -> Result<Header, FollowError> {
+fn header(raw: &[u8], height: u64) -> Result<Header, FollowError> {
     Header::consensus_decode(&mut raw.get(..80).unwrap_or(raw))
         .map_err(|source| Transient::Header { height, source }.into())
+}
+
+/// The header of the raw block asked for as `hash`: another block is an error.
+pub(super) fn header_of(raw: &[u8], height: u64, hash: &str) -> Result<Header, FollowError> {
+    let header = header(raw, height)?;
+    let own = header.block_hash().to_string();
+    if own != hash {
+        return Err(Transient::WrongBlock { height, hash: hash.to_string(), got: own }.into());
+    }
+    Ok(header)
 }

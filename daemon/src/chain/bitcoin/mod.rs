@@ -10,7 +10,7 @@ mod tests;
 
 use crate::chain::rewind::ChainReader;
 use crate::chain::supervise::{pause, supervise};
-use crate::chain::{ChainStartError, Fatal, FollowError, NodeTip, Parts, Transient};
+use crate::chain::{ChainStartError, Fatal, FollowError, NodeTip, Parts};
 use crate::config::{BitcoinNetwork, BitcoinNode, ChainConfig, PowLimit};
 use crate::health::{Kind, Status};
 use crate::index::Indexer;
@@ -211,12 +211,6 @@ impl ChainReader for Reader {
     }
 
     fn parent_of(&self, height: u64, hash: &str) -> Result<String, FollowError> {
-        let raw = self.rpc.block(hash)?;
-        let header = follower::header(&raw, height)?;
-        let own = header.block_hash().to_string();
-        if own != hash {
-            return Err(Transient::WrongBlock { height, hash: hash.to_string(), got: own }.into());
-        }
-        Ok(header.prev_blockhash.to_string())
+        Ok(follower::header_of(&self.rpc.block(hash)?, height, hash)?.prev_blockhash.to_string())
     }
 }

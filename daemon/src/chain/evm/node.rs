@@ -409,19 +409,26 @@ mod tests {
         Json(json!({"jsonrpc": "2.0", "id": req["id"], "result": result}))
     }
 
-    #[test]
-    fn with_verify_blocks_a_substituted_receipt_is_an_error_naming_the_block_and_the_root() {
-        use super::super::verify::fixture::{block, TestTx};
+    /// A node on loopback answering with `block` and `receipts` (changeable through the state),
+    /// and a verifying client of it (the runtime must outlive both).
+    fn serve_fixture(block: Value, receipts: Vec<Value>) -> (tokio::runtime::Runtime, Served, RpcNode) {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        let to = alloy::primitives::Address::with_last_byte(0xaa);
-        let (b, receipts) = block(1, &[TestTx { ty: 2, to, wei: 5 }, TestTx { ty: 0, to, wei: 6 }]);
-        let (hash, root) = (b["hash"].as_str().unwrap().to_string(), b["receiptsRoot"].as_str().unwrap().to_string());
-        let state = Arc::new(Mutex::new((b, receipts.clone())));
+        let state = Arc::new(Mutex::new((block, receipts)));
         let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let app = Router::new().route("/", post(fixture_node)).with_state(state.clone());
         rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
         let node = RpcNode::new(rt.handle().clone(), url, Duration::from_secs(5), Traces::Off, true);
+        (rt, state, node)
+    }
+
+    #[test]
+    fn with_verify_blocks_a_substituted_receipt_is_an_error_naming_the_block_and_the_root() {
+        use super::super::verify::fixture::{block, TestTx};
+        let to = alloy::primitives::Address::with_last_byte(0xaa);
+        let (b, receipts) = block(1, &[TestTx { ty: 2, to, wei: 5 }, TestTx { ty: 0, to, wei: 6 }]);
+        let (hash, root) = (b["hash"].as_str().unwrap().to_string(), b["receiptsRoot"].as_str().unwrap().to_string());
+        let (rt, state, node) = serve_fixture(b, receipts);
         let got = node.blocks(1, 1).unwrap().pop().unwrap();
         assert_eq!(got.txs.iter().map(|t| t.value[31]).collect::<Vec<_>>(), [5, 6]);
         // The first transaction's receipt says it failed: the receipts no longer hash to the root.
@@ -445,15 +452,9 @@ mod tests {
     #[test]
     fn with_verify_blocks_unverified_log_fields_cannot_hide_or_merge_verified_logs() {
         use super::super::verify::fixture::{block, TestTx};
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
         let to = alloy::primitives::Address::with_last_byte(0xaa);
         let (b, receipts) = block(1, &[TestTx { ty: 2, to, wei: 5 }, TestTx { ty: 2, to, wei: 6 }]);
-        let state = Arc::new(Mutex::new((b, receipts.clone())));
-        let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let app = Router::new().route("/", post(fixture_node)).with_state(state.clone());
-        rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
-        let node = RpcNode::new(rt.handle().clone(), url, Duration::from_secs(5), Traces::Off, true);
+        let (_rt, state, node) = serve_fixture(b, receipts.clone());
         let honest = node.blocks(1, 1).unwrap().pop().unwrap();
         assert_eq!(honest.logs.iter().map(|l| (l.tx, l.index)).collect::<Vec<_>>(), [(0, 0), (1, 1)]);
         // The first log marked removed: the block still verifies, and that log is gone.
