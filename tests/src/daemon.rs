@@ -187,7 +187,7 @@ impl Daemon {
         let port = crate::free_port();
         let config_path = dir.path().join("paywatch.toml");
         std::fs::write(&config_path, config(dir.path(), port))?;
-        let mut d = Self { child: None, dir, port, config_path, scheme: "http", http: reqwest::Client::new(), launch };
+        let mut d = Self { child: None, dir, port, config_path, scheme: "http", http: keep_alive_client(), launch };
         d.spawn_and_wait().await?;
         Ok(d)
     }
@@ -418,4 +418,12 @@ pub fn summary(events: &[Value]) -> Vec<(String, String, u64, String, u64, bool)
             )
         })
         .collect()
+}
+
+/// The tests' client drops an idle connection after 1 s, well before the daemon's
+/// keep-alive timeout (`server.header_read_timeout_secs`, 10 s by default, 2 s in one test)
+/// closes it: otherwise a request sent at the moment the daemon closes its connection
+/// fails with "connection closed", a race of the test's timing, not of the daemon.
+fn keep_alive_client() -> reqwest::Client {
+    reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(1)).build().expect("a reqwest client")
 }
