@@ -1,28 +1,48 @@
 #!/usr/bin/env bash
-# Coverage-guided fuzzing of what parses hostile bytes in plugins (tests/fuzz/: the bitcoin
-# plugin's scan_block/scan_tx, addresses, descriptors and extended keys; the EVM plugins'
-# normalized-block reading and addresses). Needs the nightly toolchain and cargo-fuzz (installed
-# here if missing).
+# Coverage-guided fuzzing (cargo-fuzz, nightly) of what parses hostile bytes:
+#   tests/fuzz/          the plugins: the bitcoin plugin's scan_block/scan_tx, addresses,
+#                        descriptors and extended keys; the EVM plugins' normalized-block reading
+#                        and addresses
+#   tests/fuzz-daemon/   the daemon: ZMQ messages (feed decoding, rawblock headers), block
+#                        verification, config files, and API requests through the real router,
+#                        store and plugins (any 5xx is a crash)
+# Needs the nightly toolchain and cargo-fuzz (installed here if missing).
 #
 #   scripts/fuzz.sh build            # build every target (what CI does)
 #   scripts/fuzz.sh run [SECONDS]    # run every target for SECONDS each (default 600), seeded
-#                                    # from the real mainnet block and the tests' inputs; prints
-#                                    # executions and crashes per target
+#                                    # from the real mainnet block, the configs and the tests'
+#                                    # inputs; prints executions and crashes per target
 #   scripts/fuzz.sh run 60 bitcoin_scan_block   # one target
 #
-# A crash leaves its input in tests/fuzz/artifacts/TARGET/; make it a unit test next to the code.
+# A crash leaves its input in tests/fuzz*/artifacts/TARGET/; make it a unit test next to the code.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh >/dev/null
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal >&2
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked >&2
-export CARGO_TARGET_DIR="$CARGO_TARGET_DIR/fuzz"
+target_root=$CARGO_TARGET_DIR
 fuzz=(cargo +nightly fuzz)
-dir=(--fuzz-dir tests/fuzz)
+packages=(tests/fuzz tests/fuzz-daemon)
+
+# Runs cargo fuzz on one package, each in its own target dir (the daemon's links RocksDB).
+in_package() { # package, cargo-fuzz args...
+  local pkg=$1; shift
+  CARGO_TARGET_DIR="$target_root/$(basename "$pkg")" "${fuzz[@]}" "$1" --fuzz-dir "$pkg" "${@:2}"
+}
+
+package_of() { # target
+  local pkg
+  for pkg in "${packages[@]}"; do
+    [ -f "$pkg/fuzz_targets/$1.rs" ] && { echo "$pkg"; return; }
+  done
+  echo "no fuzz target named $1" >&2
+  exit 2
+}
 
 seed() {
   local corpus=tests/fuzz/corpus
   mkdir -p "$corpus"/{bitcoin_scan_block,bitcoin_scan_tx,bitcoin_sources,evm_block,erc20_block,evm_addresses}
+  seed_daemon tests/fuzz-daemon/corpus
   cp plugin-api/testdata/mainnet_block_*.raw "$corpus/bitcoin_scan_block/" 2>/dev/null || true
   python3 - "$corpus" <<'PY'
 import json, sys, pathlib
@@ -46,21 +66,73 @@ for t in ("evm_block", "erc20_block"):
 PY
 }
 
+# The daemon's corpora: a real header as a ZMQ rawblock, the real block with its parent's bits,
+# the shipped configs, and API bodies as the tests send them.
+seed_daemon() {
+  local corpus=$1
+  mkdir -p "$corpus"/{zmq_messages,bitcoin_block,config_toml,api_requests}
+  cp config/*.toml "$corpus/config_toml/"
+  python3 - "$corpus" <<'PY'
+import pathlib, struct, sys
+corpus = pathlib.Path(sys.argv[1])
+block = next(pathlib.Path("plugin-api/testdata").glob("mainnet_block_*.raw")).read_bytes()
+bits = block[72:76]
+(corpus / "bitcoin_block" / "mainnet").write_bytes(bits + block)
+(corpus / "bitcoin_block" / "header_only").write_bytes(bits + block[:81])
+msg = lambda topic, body, seq: topic + b"\xff\xfe" + body + b"\xff\xfe" + struct.pack("<I", seq)
+(corpus / "zmq_messages" / "rawblock").write_bytes(msg(b"rawblock", block[:80], 0) + b"\xff\xff" + msg(b"hashblock", bytes(32), 0))
+(corpus / "zmq_messages" / "rawtx").write_bytes(msg(b"rawtx", block[81:400], 0) + b"\xff\xff" + msg(b"rawtx", block[400:600], 2))
+(corpus / "zmq_messages" / "sequence").write_bytes(msg(b"sequence", bytes(32) + b"A" + bytes(8), 0) + b"\xff\xff" + msg(b"sequence", bytes(32) + b"C", 1))
+bodies = [
+    b'\x00{"asset":"BTC","amount":"0.001","order_id":"o-1","expires_in":900,"metadata":{"cart":[1,2]}}',
+    b'\x00{"asset":"ETH","amount":"1.5","order_id":"o-2","confirmations":3,"speed":"high","payment_tolerance_percent":2}',
+    b'\x01{"amount":"0.0005","address":"mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn","reason":"returned"}',
+    b'\x01{"rate_policy":"original","reason":"claim"}',
+    b'\x02{"address":"mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn"}',
+    b'\x03{"kind":"webhook","url":"http://203.0.113.7/hook","secret":"whsec_0123456789abcdef0123456789","events":["invoice.settled"]}',
+    b'\x03{"kind":"woocommerce","url":"http://203.0.113.7/","params":{"consumer_key":"ck_1","consumer_secret":"cs_1"}}',
+    b'\x04{"url":"http://203.0.113.7/other","enabled":false}',
+    b'\x05{"chain":"btc","address":"mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn","label":"cold"}',
+    b'\x06{"watches":[{"chain":"eth","address":"0xdAC17F958D2ee523a2206206994597C13D831ec7"},{"chain":"btc","address":"bcrt1q6rhpng9evdsfnn833a4f4vej0asu6dk5srld6x"}]}',
+    b'\x07{}',
+    b'\x80invoices?limit=10&status=settled',
+    b'\x80events?after=0&limit=5',
+    b'\x80watches?limit=3&after=x',
+]
+for i, b in enumerate(bodies):
+    (corpus / "api_requests" / f"seed{i}").write_bytes(b)
+PY
+}
+
+# The plugins the API harness loads.
+plugins_for_api() {
+  PAYWATCH_FUZZ_PLUGINS=$(scripts/build-plugins.sh | tail -1)
+  export PAYWATCH_FUZZ_PLUGINS
+}
+
 case "${1:-build}" in
   build)
-    "${fuzz[@]}" build "${dir[@]}" -O >&2
+    for pkg in "${packages[@]}"; do
+      in_package "$pkg" build -O >&2
+    done
     ;;
   run)
     secs=${2:-600}
     seed
     targets=("${@:3}")
-    [ ${#targets[@]} -eq 0 ] && mapfile -t targets < <("${fuzz[@]}" list "${dir[@]}")
+    if [ ${#targets[@]} -eq 0 ]; then
+      for pkg in "${packages[@]}"; do
+        mapfile -t -O "${#targets[@]}" targets < <("${fuzz[@]}" list --fuzz-dir "$pkg")
+      done
+    fi
+    plugins_for_api
     for t in "${targets[@]}"; do
+      pkg=$(package_of "$t")
       log=$(mktemp)
-      if "${fuzz[@]}" run "${dir[@]}" -O "$t" "tests/fuzz/corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
+      if in_package "$pkg" run -O "$t" "$pkg/corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
         crashes=0
       else
-        crashes=$(ls "tests/fuzz/artifacts/$t" 2>/dev/null | wc -l)
+        crashes=$(ls "$pkg/artifacts/$t" 2>/dev/null | wc -l)
       fi
       execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
       echo "$t: ${secs}s, $execs executions, $crashes crashes"

@@ -15,6 +15,8 @@ mod db;
 mod dispatch;
 mod events;
 mod faults;
+#[doc(hidden)]
+pub mod fuzzing;
 mod health;
 mod index;
 mod invoices;

@@ -3,7 +3,7 @@
 //! follower and, for Bitcoin, carry `rawtx`/`rawblock` for the fast paths; the node, by hash,
 //! stays the truth.
 
-mod bitcoin;
+pub(crate) mod bitcoin;
 mod evm;
 mod rewind;
 mod supervise;

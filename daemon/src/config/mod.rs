@@ -65,6 +65,14 @@ pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
     validate_value(&raw)
 }
 
+/// Parses a config file's text (no environment) and validates it.
+pub fn parse_str(text: &str) -> Result<Config, ConfigError> {
+    let raw = Figment::from(Toml::string(text))
+        .extract::<Value>()
+        .map_err(|e| ConfigError::Parse { what: "the config text".into(), message: e.to_string() })?;
+    validate_value(&raw)
+}
+
 /// Validates an already merged raw configuration.
 pub fn validate_value(raw: &Value) -> Result<Config, ConfigError> {
     let mut issues = reader::Issues::default();

@@ -458,7 +458,7 @@ impl ForkProbe for Probe<'_> {
 }
 
 /// The 80-byte header of a raw block.
-fn header(raw: &[u8], height: u64) -> Result<Header, FollowError> {
+pub(super) fn header(raw: &[u8], height: u64) -> Result<Header, FollowError> {
     Header::consensus_decode(&mut raw.get(..80).unwrap_or(raw))
         .map_err(|source| Transient::Header { height, source }.into())
 }

@@ -1,6 +1,7 @@
 //! Bitcoin-family chains: the ZMQ trigger thread, the minimal RPC client, the follower.
 
 mod follower;
+pub(crate) mod fuzz;
 mod rpc;
 mod verify;
 mod zmq;

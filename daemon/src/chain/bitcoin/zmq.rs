@@ -133,7 +133,7 @@ fn subscribe(
     Ok(Sub { endpoint: endpoint.to_string(), socket, monitor })
 }
 
-struct Feed {
+pub(super) struct Feed {
     chain: String,
     subs: Vec<Sub>,
     triggers: Sender<Trigger>,
@@ -215,7 +215,12 @@ impl Feed {
         }
     }
 
-    fn on_message(&mut self, i: usize, mut parts: Vec<Vec<u8>>) {
+    /// A feed with no socket, for the fuzz targets: messages are handed to `on_message`.
+    pub(super) fn detached(triggers: Sender<Trigger>) -> Self {
+        Self::new("fuzz".into(), Vec::new(), triggers, Arc::new(AtomicBool::new(false)))
+    }
+
+    pub(super) fn on_message(&mut self, i: usize, mut parts: Vec<Vec<u8>>) {
         if parts.len() != 3 || parts[2].len() != 4 {
             tracing::warn!(chain = %self.chain, frames = parts.len(), "malformed zmq message ignored; reconciling");
             self.send(Trigger::Reconcile("malformed zmq message"));

@@ -1,0 +1,219 @@
+//! For the fuzz targets only (hidden from the docs; `tests/fuzz/`, `scripts/fuzz.sh`): entry
+//! points into the daemon's own handling of hostile bytes, so that the fuzzers exercise the
+//! production code rather than a copy of it. Each entry panics only on a bug: an input the
+//! daemon refuses is a normal outcome.
+//!
+//! * [`zmq_messages`]: ZMQ multipart messages through the feed's decoding (frames, topics,
+//!   sequence numbers, the byte budget) and a `rawblock` header through the follower's checks.
+//! * [`bitcoin_block`]: a raw block's header and transactions through the block verification
+//!   (compact targets, retarget rules, merkle root and mutation check).
+//! * [`config_toml`]: a config file through parsing and validation.
+//! * [`Api`]: requests with hostile JSON bodies, paths and queries through the real router
+//!   (authentication, extractors, handlers, the invoice and endpoint owners, RocksDB), with
+//!   the real plugins; any 5xx answer is a bug.
+
+use crate::chain::bitcoin::fuzz as chain_fuzz;
+use crate::config::{Config, ConfigError};
+use crate::health::Health;
+use crate::{api, startup, RunError};
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use std::path::Path;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+/// Splits `data` into ZMQ messages (`\xff\xff` between messages, `\xff\xfe` between frames)
+/// and hands them to the chain's feed as if they had arrived on one endpoint.
+pub fn zmq_messages(data: &[u8]) {
+    let messages: Vec<Vec<Vec<u8>>> = split(data, b"\xff\xff")
+        .into_iter()
+        .map(|m| split(m, b"\xff\xfe").into_iter().map(<[u8]>::to_vec).collect())
+        .collect();
+    chain_fuzz::feed_messages(messages);
+}
+
+/// A raw block (and, in its first 4 bytes, the parent's `bits`) through the verification.
+pub fn bitcoin_block(data: &[u8]) {
+    let Some((parent, raw)) = data.split_first_chunk::<4>() else { return };
+    chain_fuzz::verify_block(u32::from_le_bytes(*parent), raw);
+}
+
+/// A config file's text: parsed and validated. Errors are fine, panics are not; a config
+/// that passes must say what it holds without panicking either.
+pub fn config_toml(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    match crate::config::parse_str(text) {
+        Ok(config) => {
+            let _ = format!("{config:?}");
+        }
+        Err(e @ (ConfigError::Invalid(_) | ConfigError::Parse { .. } | ConfigError::Read { .. })) => {
+            let _ = e.to_string();
+        }
+    }
+}
+
+fn split<'a>(data: &'a [u8], sep: &[u8]) -> Vec<&'a [u8]> {
+    let mut parts = Vec::new();
+    let mut rest = data;
+    while let Some(i) = rest.windows(sep.len()).position(|w| w == sep) {
+        parts.push(&rest[..i]);
+        rest = &rest[i + sep.len()..];
+    }
+    parts.push(rest);
+    parts
+}
+
+/// The store key of the harness's store (`shop`), which takes BTC and ETH invoices.
+const KEY: &str = "fuzz_PcV3sQ8rZtN2wXk5yLb7mJd9hFg4";
+const ADMIN: &str = "admin_Qw8eR4tY6uI2oP0aS1dF3gH5jK7";
+
+/// The daemon's API over a store in a temp dir, with the real plugins of `plugins` (a
+/// directory of built plugin libraries: `scripts/build-plugins.sh`). Chains are configured
+/// (so assets and addresses exist) but not followed.
+pub struct Api {
+    rt: tokio::runtime::Runtime,
+    app: axum::Router,
+    invoice: String,
+    endpoint: String,
+    _stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api").field("invoice", &self.invoice).field("endpoint", &self.endpoint).finish()
+    }
+}
+
+/// The requests [`Api::request`] makes, chosen by the input's first byte.
+const ROUTES: &[(Method, &str)] = &[
+    (Method::POST, "/v1/invoices"),
+    (Method::POST, "/v1/invoices/{invoice}/refunds"),
+    (Method::POST, "/v1/refunds/claim/{token}"),
+    (Method::POST, "/v1/endpoints"),
+    (Method::PATCH, "/v1/endpoints/{endpoint}"),
+    (Method::POST, "/v1/watches"),
+    (Method::POST, "/v1/watches/batch"),
+    (Method::POST, "/v1/invoices/{invoice}/cancel"),
+];
+
+impl Api {
+    /// Opens the store in `data` (a fresh directory) and builds the router; creates one invoice
+    /// and one endpoint for the routes that name them.
+    pub fn new(plugins: &Path, data: &Path) -> Result<Self, RunError> {
+        let config = crate::config::parse_str(&harness_config(plugins, data))
+            .map_err(|e| RunError::Refused { at: "fuzz harness config".into(), message: e.to_string() })?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| RunError::Refused { at: "fuzz harness".into(), message: e.to_string() })?;
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        let app = rt.block_on(async { router(&config, stop_rx) })?;
+        let mut api = Self { rt, app, invoice: String::new(), endpoint: String::new(), _stop: stop };
+        let (_, inv) = api
+            .send(Method::POST, "/v1/invoices", br#"{"asset":"BTC","amount":"0.001","order_id":"o1"}"#)
+            .expect("a uri");
+        api.invoice = inv["id"].as_str().expect("the harness's invoice").to_string();
+        let body = br#"{"kind":"webhook","url":"http://203.0.113.7/hook","secret":"whsec_0123456789abcdef0123456789"}"#;
+        let (_, ep) = api.send(Method::POST, "/v1/endpoints", body).expect("a uri");
+        api.endpoint = ep["id"].as_str().expect("the harness's endpoint").to_string();
+        Ok(api)
+    }
+
+    /// One request: the first byte picks the route, the rest is the JSON body; or, with the
+    /// high bit of the first byte set, the rest is a path and query under `/v1/` for a GET.
+    /// Panics on a 5xx answer (or a panic in the daemon).
+    pub fn request(&self, data: &[u8]) {
+        let Some((&first, rest)) = data.split_first() else { return };
+        let (method, path, body) = if first & 0x80 != 0 {
+            let Ok(tail) = std::str::from_utf8(rest) else { return };
+            (Method::GET, format!("/v1/{tail}"), Vec::new())
+        } else {
+            let (method, template) = &ROUTES[first as usize % ROUTES.len()];
+            let path = template
+                .replace("{invoice}", &self.invoice)
+                .replace("{endpoint}", &self.endpoint)
+                .replace("{token}", "cl_fuzz0000000000000000000000000000");
+            (method.clone(), path, rest.to_vec())
+        };
+        // A path that is not a URI never reaches the daemon (hyper refuses it).
+        let Some((status, reply)) = self.send(method.clone(), &path, &body) else { return };
+        assert!(!status.is_server_error(), "{method} {path} {:?}: {status} {reply}", String::from_utf8_lossy(&body));
+    }
+
+    fn send(&self, method: Method, path: &str, body: &[u8]) -> Option<(StatusCode, serde_json::Value)> {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {KEY}"))
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_vec()))
+            .ok()?;
+        Some(self.rt.block_on(async {
+            let res = self.app.clone().oneshot(req).await.expect("the router is infallible");
+            let status = res.status();
+            let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.expect("a body");
+            (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+        }))
+    }
+}
+
+/// The API as `run` builds it, without followers, timers or a running dispatcher.
+fn router(config: &Config, stop: tokio::sync::watch::Receiver<bool>) -> Result<axum::Router, RunError> {
+    let health = Arc::new(Health::new());
+    let (currencies, platforms) = startup::plugins(config, &health)?;
+    let crate::Opened { db, set, watches, invoices, .. } = crate::open(config, &currencies)?;
+    startup::attach_watches(config, &currencies, &set);
+    let dispatcher = crate::dispatch::Dispatcher::new(config, db.clone(), platforms)?;
+    let metrics = Arc::new(crate::metrics::Metrics::new());
+    let parts = api::Parts { watches, invoices, dispatcher, health, metrics };
+    Ok(api::router(api::AppState::new(config, db, parts, stop), &config.server))
+}
+
+fn harness_config(plugins: &Path, data: &Path) -> String {
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+admin_key = "{ADMIN}"
+public_per_second = 100000
+public_burst = 100000
+auth_failures_per_minute = 60000
+auth_failure_burst = 100000
+
+[storage]
+path = "{data}"
+
+[plugins]
+dir = "{plugins}"
+
+[dispatch]
+allow_private = []
+
+[[chains]]
+name = "btc"
+kind = "bitcoin"
+network = "regtest"
+rpc_url = "http://127.0.0.1:1"
+rpc_user = "u"
+rpc_password = "p"
+zmq = "tcp://127.0.0.1:2"
+
+[[chains]]
+name = "eth"
+kind = "evm"
+chain_id = 31337
+ws_url = "ws://127.0.0.1:3"
+
+[[stores]]
+id = "shop"
+api_key = "{KEY}"
+refund_claim_secs = 3600
+[stores.receive.BTC]
+descriptor = "pkh(tpubD6NzVbkrYhZ4XgiXtGrdW5XDAPFCL9h7we1vwNCpn8tGbBcgfVYjXyhWo4E1xkh56hjod1RhGjxbaTLV3X4FyWuejifB9jusQ46QzG87VKp/0/*)"
+[stores.receive.ETH]
+xpub = "xpub6Ce9NcJvTk36xtLSrJLZqE7wtgA5deCeYs7rSQtreh4cj6ByPtrg9sD7V2FNFLPnf8heNP3FGkeV9qwfzvZNSd54JoNXVsXFYSYwHsnJxqP"
+"#,
+        data = data.display(),
+        plugins = plugins.display(),
+    )
+}
