@@ -53,7 +53,7 @@ pub(crate) async fn list(
         return Err(ApiError::invalid("invalid_field", format!("wait {wait} is more than {MAX_WAIT_SECS} seconds")));
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
-    let mut seq_rx = st.db().subscribe_seq();
+    let mut seq_rx = st.db().subscribe_store(&store);
     let mut shutdown = st.shutdown_signal();
     loop {
         seq_rx.borrow_and_update();

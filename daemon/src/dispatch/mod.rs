@@ -150,12 +150,13 @@ impl Dispatcher {
     }
 
     fn reconcile_workers(&self, stop: &watch::Receiver<bool>) -> Result<(), DbError> {
-        let live: HashMap<Uuid, bool> = self.db().endpoints()?.into_iter().map(|e| (e.id, e.enabled)).collect();
+        let live: HashMap<Uuid, (bool, String)> =
+            self.db().endpoints()?.into_iter().map(|e| (e.id, (e.enabled, e.store))).collect();
         let mut workers = self.inner.workers.lock().unwrap_or_else(|p| p.into_inner());
-        workers.retain(|id, h| !h.is_finished() && live.get(id) == Some(&true));
-        for (id, enabled) in live {
+        workers.retain(|id, h| !h.is_finished() && live.get(id).is_some_and(|(enabled, _)| *enabled));
+        for (id, (enabled, store)) in live {
             if enabled && !workers.contains_key(&id) {
-                workers.insert(id, tokio::spawn(worker::run(self.clone(), id, stop.clone())));
+                workers.insert(id, tokio::spawn(worker::run(self.clone(), id, store, stop.clone())));
             }
         }
         Ok(())
