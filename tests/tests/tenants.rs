@@ -73,7 +73,7 @@ async fn a_stores_allow_private_reaches_its_receiver_and_another_stores_endpoint
     let inv_a = invoice(&rig, SHOP3_KEY, "a-1").await;
     let inv_b = invoice(&rig, SHOP4_KEY, "b-1").await;
     rx_a.wait("shop3's callback", |g| !g.is_empty()).await;
-    assert_eq!(invoice_ids(&rx_a), [inv_a.clone()]);
+    assert_eq!(invoice_ids(&rx_a), [inv_a]);
     assert_eq!(rx_a.received()[0].path, "/patched");
 
     // shop4's config endpoint: the delivery is attempted, refused by shop4's guard, with the
