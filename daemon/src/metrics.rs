@@ -21,6 +21,8 @@ pub(crate) struct Metrics {
     http_seconds: HistogramFamily,
     pub(crate) watches_created: Counter,
     pub(crate) outbox_last_seq: Gauge<u64, AtomicU64>,
+    /// `GET /v1/events?wait=` requests waiting now, per store.
+    long_polls_waiting: Family<Labels, Gauge>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -55,7 +57,9 @@ impl Metrics {
         registry.register("watches_created", "Watches created through the API", watches_created.clone());
         let outbox_last_seq = Gauge::<u64, AtomicU64>::default();
         registry.register("outbox_last_seq", "Sequence number of the newest event", outbox_last_seq.clone());
-        Self { registry, http_requests, http_seconds, watches_created, outbox_last_seq }
+        let long_polls_waiting = Family::<Labels, Gauge>::default();
+        registry.register("long_polls_waiting", "Event long-polls waiting, per store", long_polls_waiting.clone());
+        Self { registry, http_requests, http_seconds, watches_created, outbox_last_seq, long_polls_waiting }
     }
 
     /// Counts a request. The method label is one of the standard methods or `other`: any
@@ -69,6 +73,11 @@ impl Metrics {
         self.http_requests.get_or_create(&labels).inc();
         let labels = vec![("route", route.to_string())];
         self.http_seconds.get_or_create(&labels).observe(elapsed.as_secs_f64());
+    }
+
+    /// Sets how many long-polls `store` has waiting.
+    pub(crate) fn set_long_polls_waiting(&self, store: &str, n: usize) {
+        self.long_polls_waiting.get_or_create(&vec![("store", store.to_string())]).set(n as i64);
     }
 
     pub(crate) fn render(&self) -> Result<String, std::fmt::Error> {

@@ -101,7 +101,7 @@ pub(crate) async fn create(
     Json(req): Json<CreateEndpoint>,
 ) -> Result<(StatusCode, Json<Endpoint>), ApiError> {
     let d = st.dispatcher().clone();
-    d.check_destination(&req.url).await?;
+    d.check_destination(&store, &req.url).await?;
     let mut config = req.params.unwrap_or_default();
     check_params(&config)?;
     secrets_into(&mut config, req.secret, req.secrets, req.ed25519_secret_key);
@@ -156,7 +156,7 @@ pub(crate) async fn update(
 ) -> Result<Json<Endpoint>, ApiError> {
     let d = st.dispatcher().clone();
     if let Some(url) = &req.url {
-        d.check_destination(url).await?;
+        d.check_destination(&store, url).await?;
     }
     let mut config = req.params.unwrap_or_default();
     check_params(&config)?;

@@ -44,9 +44,22 @@ impl ApiError {
         Self { retry_after: Some(secs), ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message) }
     }
 
+    /// `429 rate_limited` because a quota of waiting requests is full (`message` says which):
+    /// try again in `retry_after_secs`.
+    pub(crate) fn quota_full(message: String, retry_after_secs: u64) -> Self {
+        let message = format!("{message}; retry in {retry_after_secs} s");
+        let e = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message);
+        Self { retry_after: Some(retry_after_secs), ..e }
+    }
+
     #[cfg(test)]
     pub(crate) fn status(&self) -> StatusCode {
         self.status
+    }
+
+    #[cfg(test)]
+    pub(crate) fn message(&self) -> &str {
+        &self.message
     }
 
     pub(crate) fn unauthorized() -> Self {

@@ -35,9 +35,12 @@ pub(crate) struct EventPage {
     next: u64,
 }
 
-/// This store's events after `after`, in order; long-polls up to `wait` seconds.
+/// This store's events after `after`, in order; long-polls up to `wait` seconds. A request
+/// that would wait while its store has `max_long_polls` waiting already (or the server its
+/// `max_long_polls`) is answered `429 rate_limited` with `Retry-After` at once.
 #[utoipa::path(get, path = "/v1/events", tag = "events", security(("api_key" = [])),
-    params(EventsQuery), responses((status = 200, body = EventPage), (status = 422, body = ErrorBody)))]
+    params(EventsQuery), responses((status = 200, body = EventPage), (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody, description = "too many long-polls waiting: retry after Retry-After seconds")))]
 pub(crate) async fn list(
     State(st): State<AppState>,
     StoreId(store): StoreId,
@@ -53,13 +56,18 @@ pub(crate) async fn list(
         return Err(ApiError::invalid("invalid_field", format!("wait {wait} is more than {MAX_WAIT_SECS} seconds")));
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
-    let mut seq_rx = st.db().subscribe_seq();
+    let mut seq_rx = st.db().subscribe_store(&store);
     let mut shutdown = st.shutdown_signal();
+    // Held while waiting, given back on every way out (the client leaving drops this future).
+    let mut slot = None;
     loop {
         seq_rx.borrow_and_update();
         let events = read(&st, &store, after, limit).await?;
         if !events.is_empty() || wait == 0 {
             return Ok(page(events, after));
+        }
+        if slot.is_none() {
+            slot = Some(st.long_polls().take(&store)?);
         }
         tokio::select! {
             changed = seq_rx.changed() => if changed.is_err() { return Ok(page(events, after)) },

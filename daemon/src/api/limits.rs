@@ -177,6 +177,7 @@ mod tests {
             header_read_timeout_secs: 10,
             request_timeout_secs: 90,
             max_concurrent_requests: 8,
+            max_long_polls: 4,
             public_per_second: 10,
             public_burst: 10,
             auth_failures_per_minute: 1,

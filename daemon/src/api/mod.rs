@@ -10,6 +10,7 @@ mod events;
 mod extract;
 mod invoices;
 mod limits;
+mod long_polls;
 mod openapi;
 mod ops;
 mod payments;
@@ -50,6 +51,7 @@ struct Shared {
     health: Arc<Health>,
     metrics: Arc<Metrics>,
     auth_failures: Arc<limits::AuthFailures>,
+    long_polls: long_polls::LongPolls,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -68,7 +70,19 @@ impl AppState {
         let Parts { watches, invoices, dispatcher, health, metrics } = parts;
         let keys = auth::Keys::new(config);
         let auth_failures = Arc::new(limits::AuthFailures::new(&config.server.limits));
-        Self(Arc::new(Shared { keys, watches, invoices, dispatcher, db, health, metrics, auth_failures, shutdown }))
+        let long_polls = long_polls::LongPolls::new(config);
+        Self(Arc::new(Shared {
+            keys,
+            watches,
+            invoices,
+            dispatcher,
+            db,
+            health,
+            metrics,
+            auth_failures,
+            long_polls,
+            shutdown,
+        }))
     }
 
     fn keys(&self) -> &auth::Keys {
@@ -76,6 +90,9 @@ impl AppState {
     }
     fn auth_failures(&self) -> &limits::AuthFailures {
         &self.0.auth_failures
+    }
+    fn long_polls(&self) -> &long_polls::LongPolls {
+        &self.0.long_polls
     }
     fn watches(&self) -> &Watches {
         &self.0.watches

@@ -24,6 +24,9 @@ pub(crate) async fn health(State(st): State<AppState>, admin: Result<Admin, ApiE
     responses((status = 200, content_type = "text/plain", body = String), (status = 401)))]
 pub(crate) async fn metrics(State(st): State<AppState>, _admin: Admin) -> impl IntoResponse {
     st.metrics().outbox_last_seq.set(*st.db().subscribe_seq().borrow());
+    for (store, n) in st.long_polls().waiting() {
+        st.metrics().set_long_polls_waiting(store, n);
+    }
     match st.metrics().render() {
         Ok(text) => ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
             .into_response(),

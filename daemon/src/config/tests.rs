@@ -377,3 +377,32 @@ fn a_private_key_in_a_receive_source_is_refused_without_being_echoed() {
         assert!(!got[0].contains("xprv9s21") && !got[0].contains("KwdMAjGm"), "echoed: {got:#?}");
     }
 }
+
+#[test]
+fn per_store_allow_private_and_long_poll_limits_are_read_and_checked_with_their_key_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut raw = minimal(dir.path());
+    let c = validate_value(&raw).unwrap();
+    assert_eq!((c.stores[0].max_long_polls, c.server.limits.max_long_polls), (32, 128));
+    assert!(c.stores[0].allow_private.is_empty());
+    raw["stores"][0]["allow_private"] = json!(["10.1.0.0/16", "::1"]);
+    raw["stores"][0]["max_long_polls"] = json!(5);
+    raw["server"]["max_concurrent_requests"] = json!(10);
+    let c = validate_value(&raw).unwrap();
+    assert_eq!(c.stores[0].allow_private, ["10.1.0.0/16".parse().unwrap(), "::1/128".parse().unwrap()]);
+    assert_eq!(c.stores[0].max_long_polls, 5);
+    assert_eq!(c.server.limits.max_long_polls, 5, "the default is half of max_concurrent_requests");
+    raw["stores"][0]["allow_private"] = json!(["10.1.0.0/16", "10.0.0.0/33"]);
+    raw["stores"][0]["max_long_polls"] = json!(0);
+    raw["server"]["max_long_polls"] = json!(10);
+    let got = issues_of(&raw);
+    let expect = [
+        "stores[0].allow_private[1]: \"10.0.0.0/33\" is not an IP address or CIDR",
+        "stores[0].max_long_polls: ",
+        "server.max_long_polls: 10 is not less than max_concurrent_requests = 10",
+    ];
+    for e in expect {
+        assert!(got.iter().any(|g| g.starts_with(e)), "missing {e:?} in {got:#?}");
+    }
+    assert_eq!(got.len(), expect.len(), "{got:#?}");
+}

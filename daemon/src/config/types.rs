@@ -51,6 +51,8 @@ pub struct ServerLimits {
     pub request_timeout_secs: u64,
     /// Requests handled at once; more wait (until their timeout).
     pub max_concurrent_requests: usize,
+    /// `GET /v1/events?wait=` requests waiting at once, every store together; past it, `429`.
+    pub max_long_polls: usize,
     /// Per client IP, on the unauthenticated routes: sustained requests per second…
     pub public_per_second: u64,
     /// …and the burst allowed above it.
@@ -268,6 +270,11 @@ pub struct StoreConfig {
     /// Endpoints the store may have (config file and API together): each one is a worker and
     /// a stream of deliveries, so one store cannot starve the others.
     pub max_endpoints: u32,
+    /// This store's `GET /v1/events?wait=` requests waiting at once; past it, `429`.
+    pub max_long_polls: u32,
+    /// SSRF guard exceptions for this store's endpoints only (`dispatch.allow_private` is every
+    /// store's).
+    pub allow_private: Vec<IpNet>,
 }
 
 /// Where fresh receiving addresses of one asset come from (public data only). Printed with

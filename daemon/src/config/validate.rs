@@ -142,15 +142,31 @@ fn server(t: &mut Table<'_>, issues: &mut Issues) -> Option<ServerConfig> {
 const MIN_REQUEST_TIMEOUT_SECS: u64 = 65;
 
 fn server_limits(t: &mut Table<'_>, issues: &mut Issues) -> ServerLimits {
+    let max_concurrent_requests = t.u64_in("max_concurrent_requests", 256, 1..=65_536, issues) as usize;
     ServerLimits {
         header_read_timeout_secs: t.u64_in("header_read_timeout_secs", 10, 1..=300, issues),
         request_timeout_secs: t.u64_in("request_timeout_secs", 90, MIN_REQUEST_TIMEOUT_SECS..=3600, issues),
-        max_concurrent_requests: t.u64_in("max_concurrent_requests", 256, 1..=65_536, issues) as usize,
+        max_concurrent_requests,
+        max_long_polls: max_long_polls(t, max_concurrent_requests, issues),
         public_per_second: t.u64_in("public_per_second", 20, 1..=100_000, issues),
         public_burst: t.u64_in("public_burst", 100, 1..=100_000, issues) as u32,
         auth_failures_per_minute: t.u64_in("auth_failures_per_minute", 30, 1..=60_000, issues),
         auth_failure_burst: t.u64_in("auth_failure_burst", 10, 1..=100_000, issues) as u32,
     }
+}
+
+/// Long-polls waiting at once, every store together: fewer than the requests handled at once,
+/// so waiting clients never take every slot. Default: half of them, at most 128.
+fn max_long_polls(t: &mut Table<'_>, max_concurrent_requests: usize, issues: &mut Issues) -> usize {
+    let default = (max_concurrent_requests / 2).clamp(1, 128);
+    let n = t.u64_in("max_long_polls", default as u64, 1..=65_536, issues) as usize;
+    if t.has("max_long_polls") && n >= max_concurrent_requests {
+        issues.push(
+            t.key_path("max_long_polls"),
+            format!("{n} is not less than max_concurrent_requests = {max_concurrent_requests}: waiting long-polls could take every slot"),
+        );
+    }
+    n
 }
 
 fn tls(t: &mut Table<'_>, issues: &mut Issues) -> Option<TlsConfig> {
@@ -493,7 +509,8 @@ fn parse_duration(s: &str) -> Option<u64> {
     n.checked_mul(mult).filter(|v| *v <= 7 * 86_400)
 }
 
-fn dispatch(t: &mut Table<'_>, issues: &mut Issues) -> DispatchConfig {
+/// `allow_private` of `[dispatch]` or of a store: IPs or CIDRs, each problem with its index.
+fn allow_private(t: &mut Table<'_>, issues: &mut Issues) -> Vec<IpNet> {
     let entries = t.str_list("allow_private", issues);
     let mut allow_private = Vec::new();
     for (i, e) in entries.iter().enumerate() {
@@ -504,6 +521,11 @@ fn dispatch(t: &mut Table<'_>, issues: &mut Issues) -> DispatchConfig {
                 .push(format!("{}[{i}]", t.key_path("allow_private")), format!("{e:?} is not an IP address or CIDR")),
         }
     }
+    allow_private
+}
+
+fn dispatch(t: &mut Table<'_>, issues: &mut Issues) -> DispatchConfig {
+    let allow_private = allow_private(t, issues);
     let schedule = t.str_list("retry_schedule", issues);
     let retry_schedule_secs = if t.has("retry_schedule") {
         schedule
@@ -617,6 +639,8 @@ fn store(t: &mut Table<'_>, assets: &[AssetConfig], issues: &mut Issues) -> Opti
             format!("{} endpoints, more than max_endpoints = {max_endpoints}", endpoints.len()),
         );
     }
+    let max_long_polls = t.u64_in("max_long_polls", 32, 1..=65_536, issues) as u32;
+    let allow_private = allow_private(t, issues);
     Some(StoreConfig {
         id: id?,
         api_key: api_key?,
@@ -628,6 +652,8 @@ fn store(t: &mut Table<'_>, assets: &[AssetConfig], issues: &mut Issues) -> Opti
         receive,
         endpoints,
         max_endpoints,
+        max_long_polls,
+        allow_private,
     })
 }
 

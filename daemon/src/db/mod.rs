@@ -12,6 +12,7 @@ mod outbox;
 mod payments;
 mod private;
 mod schema;
+mod wake;
 mod watches;
 
 pub(crate) use batch::Batch;
@@ -75,6 +76,8 @@ pub(crate) struct Db {
     /// and a reader that saw seq N never misses an event below N committed later.
     commit: Mutex<u64>,
     last_seq: watch::Sender<u64>,
+    /// The same, per store: what dispatcher workers and long-polls wait on.
+    store_seqs: wake::StoreWakes,
 }
 
 impl Db {
@@ -124,7 +127,13 @@ impl Db {
             }
         }
         let last = last_seq(&db)?;
-        Ok(Self { db, path: path.to_owned(), commit: Mutex::new(last), last_seq: watch::channel(last).0 })
+        Ok(Self {
+            db,
+            path: path.to_owned(),
+            commit: Mutex::new(last),
+            last_seq: watch::channel(last).0,
+            store_seqs: wake::StoreWakes::default(),
+        })
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -149,16 +158,23 @@ impl Db {
         }
         let mut next = self.commit.lock().unwrap_or_else(|p| p.into_inner());
         let mut seq = *next;
+        // Each store's newest seq in this batch (a batch holds one store's events, or a few).
+        let mut newest: Vec<(String, u64)> = Vec::new();
         for e in events {
             seq += 1;
             let rec = e.into_record(seq);
             let value = serde_json::to_vec(&rec).map_err(|err| DbError::Encode(err, CF_OUTBOX))?;
             wb.put_cf(self.cf(CF_OUTBOX), outbox_key(seq), value);
             wb.put_cf(self.cf(CF_STORE_EVENTS), store_events_key(&rec.store, seq), []);
+            match newest.iter_mut().find(|(s, _)| *s == rec.store) {
+                Some(entry) => entry.1 = seq,
+                None => newest.push((rec.store, seq)),
+            }
         }
         self.db.write_opt(wb, &wo)?;
         *next = seq;
         self.last_seq.send_replace(seq);
+        self.store_seqs.committed(newest.iter().map(|(s, q)| (s.as_str(), *q)));
         Ok(())
     }
 

@@ -182,8 +182,14 @@ impl Db {
         Ok(e.filter(|e| e.store == store))
     }
 
-    /// The newest committed event sequence number; changes wake long-polls.
+    /// The newest committed event sequence number, of any store (metrics, new cursors).
     pub(crate) fn subscribe_seq(&self) -> watch::Receiver<u64> {
         self.last_seq.subscribe()
+    }
+
+    /// Changes when an event of `store` is committed (and only then): what its dispatcher
+    /// workers and long-polls wait on.
+    pub(crate) fn subscribe_store(&self, store: &str) -> watch::Receiver<u64> {
+        self.store_seqs.subscribe(store)
     }
 }

@@ -141,6 +141,31 @@ fn events_are_numbered_in_commit_order_across_threads() {
     assert_consistent(&s);
 }
 
+#[test]
+fn a_commit_wakes_the_subscribers_of_its_stores_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Db::open(dir.path()).unwrap();
+    let (mut one, mut two) = (s.subscribe_store("shop1"), s.subscribe_store("shop2"));
+    for _ in 0..3 {
+        write_watch_with_event(&s, &watch("shop1", 1));
+    }
+    assert_eq!(*one.borrow_and_update(), 3);
+    assert!(!two.has_changed().unwrap(), "shop1's events woke shop2");
+    // One batch with both stores' events wakes each with its own newest seq.
+    let mut b = s.batch();
+    for store in ["shop2", "shop1", "shop2"] {
+        let subject = format!("invoice:{store}");
+        b.push_event(NewEvent { kind: EventKind::InvoiceCreated, store: store.into(), subject, data: json!({}) });
+    }
+    s.write(b).unwrap();
+    assert_eq!((*one.borrow_and_update(), *two.borrow_and_update()), (5, 6));
+    // A batch without events wakes no one.
+    let mut b = s.batch();
+    b.put_watch(&watch("shop1", 9)).unwrap();
+    s.write(b).unwrap();
+    assert!(!one.has_changed().unwrap() && !two.has_changed().unwrap());
+}
+
 const KILL_DIR_ENV: &str = "PAYWATCH_TEST_STORE_WRITER_DIR";
 
 /// Writes batches and checks each is whole. Run by `a_batch_is_all_or_nothing_across_kill_9`

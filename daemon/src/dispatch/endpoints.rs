@@ -121,10 +121,11 @@ impl Dispatcher {
         db.write(batch)
     }
 
-    /// Refuses URLs that resolve to private addresses (unless allowlisted).
-    pub(crate) async fn check_destination(&self, url: &str) -> Result<(), DispatchError> {
+    /// Refuses URLs that resolve to private addresses, unless allowlisted for every store or
+    /// for `store`.
+    pub(crate) async fn check_destination(&self, store: &str, url: &str) -> Result<(), DispatchError> {
         let u = check_url(url)?;
-        self.inner.guard.check_url(&u).await.map_err(DispatchError::Forbidden)
+        self.inner.routes.of(store).guard.check_url(&u).await.map_err(DispatchError::Forbidden)
     }
 
     pub(crate) fn create_endpoint(&self, store_id: &str, new: NewEndpoint) -> Result<EndpointRecord, DispatchError> {

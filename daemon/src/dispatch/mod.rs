@@ -10,6 +10,7 @@
 //! Ordering: one endpoint's deliveries of one subject (an invoice, a payment) go one at a time
 //! in seq order; other subjects and other endpoints do not wait for them.
 
+mod clients;
 mod endpoints;
 mod policy;
 mod secrets;
@@ -82,17 +83,13 @@ struct Inner {
     db: Arc<Db>,
     platforms: HashMap<String, Arc<PluginInstance>>,
     secrets: secrets::SecretParams,
-    guard: ssrf::Guard,
-    client: reqwest::Client,
+    /// Each store's SSRF guard and HTTP client.
+    routes: clients::Routes,
     schedule: Vec<u64>,
     workers: Mutex<HashMap<Uuid, tokio::task::JoinHandle<()>>>,
     /// Each store's `max_endpoints`.
     max_endpoints: HashMap<String, u32>,
 }
-
-/// Per request: connect within 5 s, finish within 15 s; read at most this much of a response.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
 impl Dispatcher {
     pub(crate) fn new(
@@ -100,24 +97,12 @@ impl Dispatcher {
         db: Arc<Db>,
         platforms: HashMap<String, Arc<PluginInstance>>,
     ) -> Result<Self, DbError> {
-        let guard = ssrf::Guard::new(config.dispatch.allow_private.clone());
-        let client = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            // A proxy from HTTP(S)_PROXY would resolve names itself, past the guard.
-            .no_proxy()
-            .dns_resolver(Arc::new(guard.clone()))
-            .user_agent(concat!("paywatch/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("a reqwest client with rustls builds");
         let me = Self {
             inner: Arc::new(Inner {
                 db,
                 secrets: secrets::SecretParams::read(&platforms),
                 platforms,
-                guard,
-                client,
+                routes: clients::Routes::new(config),
                 schedule: config.dispatch.retry_schedule_secs.clone(),
                 workers: Mutex::new(HashMap::new()),
                 max_endpoints: config.stores.iter().map(|s| (s.id.clone(), s.max_endpoints)).collect(),
@@ -150,12 +135,13 @@ impl Dispatcher {
     }
 
     fn reconcile_workers(&self, stop: &watch::Receiver<bool>) -> Result<(), DbError> {
-        let live: HashMap<Uuid, bool> = self.db().endpoints()?.into_iter().map(|e| (e.id, e.enabled)).collect();
+        let live: HashMap<Uuid, (bool, String)> =
+            self.db().endpoints()?.into_iter().map(|e| (e.id, (e.enabled, e.store))).collect();
         let mut workers = self.inner.workers.lock().unwrap_or_else(|p| p.into_inner());
-        workers.retain(|id, h| !h.is_finished() && live.get(id) == Some(&true));
-        for (id, enabled) in live {
+        workers.retain(|id, h| !h.is_finished() && live.get(id).is_some_and(|(enabled, _)| *enabled));
+        for (id, (enabled, store)) in live {
             if enabled && !workers.contains_key(&id) {
-                workers.insert(id, tokio::spawn(worker::run(self.clone(), id, stop.clone())));
+                workers.insert(id, tokio::spawn(worker::run(self.clone(), id, store, stop.clone())));
             }
         }
         Ok(())

@@ -149,9 +149,10 @@ impl Dispatcher {
             Ok(Err(e)) => return fail(e.to_string()),
             Err(e) => return fail(e.to_string()),
         };
+        let route = self.inner.routes.of(&ep.store);
         let mut last = Outcome { verdict: Verdict::Ack, http_status: None, latency_ms: 0, error: None, response: None };
         for r in requests {
-            last = self.send_one(&plugin, r, started).await;
+            last = self.send_one(route, &plugin, r, started).await;
             if last.verdict != Verdict::Ack {
                 break;
             }
@@ -162,6 +163,7 @@ impl Dispatcher {
 
     async fn send_one(
         &self,
+        route: &super::clients::Route,
         plugin: &std::sync::Arc<crate::plugins::PluginInstance>,
         r: m::HttpRequest,
         started: Instant,
@@ -178,8 +180,8 @@ impl Dispatcher {
             Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
             _ => None,
         } {
-            if !self.inner.guard.permits(ip) {
-                return fail(format!("{url}: {ip} is a private address (see dispatch.allow_private)"));
+            if !route.guard.permits(ip) {
+                return fail(format!("{url}: {ip} is a private address (see {})", route.guard.key()));
             }
         }
         // A malformed method or header is the plugin's doing and will not change on a retry.
@@ -203,7 +205,7 @@ impl Dispatcher {
                 }
             }
         }
-        let req = self.inner.client.request(method, url).headers(headers).body(r.body);
+        let req = route.client.request(method, url).headers(headers).body(r.body);
         let mut resp = match req.send().await {
             Ok(resp) => resp,
             Err(e) => return fail(format!("{e}{}", source_chain(&e))),

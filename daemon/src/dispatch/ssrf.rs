@@ -1,7 +1,8 @@
 //! The SSRF guard: callbacks go to public addresses only, unless the operator allowlists a
-//! network (`dispatch.allow_private`). Checked on every connection, after DNS resolution, by
-//! the HTTP client's resolver (so a name that later resolves to 169.254.169.254 is refused too),
-//! and for IP-literal URLs before sending.
+//! network, for every store (`dispatch.allow_private`) or for one store's endpoints
+//! (`stores[N].allow_private`): each store has its own guard. Checked on every connection,
+//! after DNS resolution, by the HTTP client's resolver (so a name that later resolves to
+//! 169.254.169.254 is refused too), and for IP-literal URLs before sending.
 
 use ipnet::IpNet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -11,6 +12,8 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub(crate) struct Guard {
     allow: Arc<Vec<IpNet>>,
+    /// The config key(s) that would allowlist a refused address, as errors name them.
+    key: Arc<str>,
 }
 
 fn v4_forbidden(ip: Ipv4Addr) -> bool {
@@ -65,8 +68,22 @@ fn v6_forbidden(ip: Ipv6Addr) -> bool {
 }
 
 impl Guard {
+    /// The guard of `dispatch.allow_private` alone (a store the config does not name).
     pub(crate) fn new(allow: Vec<IpNet>) -> Self {
-        Self { allow: Arc::new(allow) }
+        Self { allow: Arc::new(allow), key: "dispatch.allow_private".into() }
+    }
+
+    /// The guard of the store at `index` of the config: `dispatch.allow_private` and its own
+    /// `stores[index].allow_private`.
+    pub(crate) fn for_store(global: &[IpNet], own: &[IpNet], index: usize) -> Self {
+        let allow = global.iter().chain(own).copied().collect();
+        let key = format!("stores[{index}].allow_private (or dispatch.allow_private, for every store)");
+        Self { allow: Arc::new(allow), key: key.into() }
+    }
+
+    /// Where a refused address would be allowlisted, for error messages.
+    pub(crate) fn key(&self) -> &str {
+        &self.key
     }
 
     /// Whether a callback may connect to `ip`.
@@ -94,11 +111,13 @@ impl Guard {
         let named = matches!(host, url::Host::Domain(_));
         match addrs.iter().find(|a| !self.permits(a.ip())) {
             Some(_) if named => Err(format!(
-                "{url}: its host resolves to a loopback/private/link-local address; allowlist its network in dispatch.allow_private to use it"
+                "{url}: its host resolves to a loopback/private/link-local address; allowlist its network in {} to use it",
+                self.key
             )),
             Some(a) => Err(format!(
-                "{url} is {}, a loopback/private/link-local address; allowlist its network in dispatch.allow_private to use it",
-                a.ip()
+                "{url} is {}, a loopback/private/link-local address; allowlist its network in {} to use it",
+                a.ip(),
+                self.key
             )),
             None if addrs.is_empty() => Err(format!("{url} resolves to no address")),
             None => Ok(()),
@@ -115,7 +134,8 @@ impl reqwest::dns::Resolve for Guard {
             let all: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let ok: Vec<SocketAddr> = all.iter().copied().filter(|a| guard.permits(a.ip())).collect();
             if ok.is_empty() {
-                let e = format!("{host} resolves only to refused addresses ({all:?}): see dispatch.allow_private");
+                // Not the addresses themselves: this ends up in delivery records the store reads.
+                let e = format!("{host} resolves only to loopback/private/link-local addresses: see {}", guard.key);
                 return Err(Box::new(std::io::Error::new(std::io::ErrorKind::PermissionDenied, e)) as _);
             }
             Ok(Box::new(ok.into_iter()) as reqwest::dns::Addrs)
@@ -198,6 +218,41 @@ mod tests {
         for ip in ["198.17.255.255", "198.20.0.1", "100:0:0:1::1", "2606:4700::1111"] {
             assert!(!refused(ip), "{ip}");
         }
+    }
+
+    #[test]
+    fn a_stores_guard_adds_its_own_networks_to_the_global_ones_and_names_its_key() {
+        let global: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let own: Vec<IpNet> = vec!["127.0.0.1/32".parse().unwrap()];
+        let (a, b) = (Guard::for_store(&global, &own, 0), Guard::for_store(&global, &[], 1));
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(a.permits(ip("127.0.0.1")) && a.permits(ip("10.9.9.9")) && !a.permits(ip("192.168.1.1")));
+        assert!(!b.permits(ip("127.0.0.1")) && b.permits(ip("10.9.9.9")));
+        assert!(b.key().starts_with("stores[1].allow_private") && b.key().contains("dispatch.allow_private"));
+        assert_eq!(Guard::new(global).key(), "dispatch.allow_private");
+    }
+
+    #[tokio::test]
+    async fn a_refusal_names_the_stores_key() {
+        let g = Guard::for_store(&[], &[], 3);
+        for url in ["http://127.0.0.1:9/x", "http://localhost:9/"] {
+            let e = g.check_url(&url.parse().unwrap()).await.unwrap_err();
+            assert!(e.contains("allowlist its network in stores[3].allow_private"), "{e}");
+        }
+        let open = Guard::for_store(&[], &["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()], 3);
+        assert!(open.check_url(&"http://localhost:9/".parse().unwrap()).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_resolver_keeps_permitted_addresses_and_names_the_key_not_the_addresses() {
+        use reqwest::dns::Resolve;
+        let name = |s: &str| s.parse::<reqwest::dns::Name>().unwrap();
+        let e = Guard::for_store(&[], &[], 2).resolve(name("localhost")).await.err().unwrap().to_string();
+        assert!(e.contains("stores[2].allow_private") && !e.contains("127.0.0.1"), "{e}");
+        let open = Guard::for_store(&[], &["127.0.0.1/32".parse().unwrap()], 2);
+        let ips: Vec<IpAddr> = open.resolve(name("localhost")).await.unwrap().map(|a| a.ip()).collect();
+        let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        assert!(!ips.is_empty() && ips.iter().all(|i| *i == loopback), "only the allowlisted address is kept: {ips:?}");
     }
 
     #[tokio::test]

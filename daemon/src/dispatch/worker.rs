@@ -17,8 +17,11 @@ const BATCH: usize = 500;
 /// again below the low-water mark the worker otherwise starts from).
 const FULL_SCAN: Duration = Duration::from_secs(5);
 
-pub(super) async fn run(d: Dispatcher, id: Uuid, mut stop: watch::Receiver<bool>) {
-    let mut seqs = d.db().subscribe_seq();
+/// Runs the worker of endpoint `id` of `store` until it is deleted or disabled, or `stop`. It
+/// wakes on its store's new events (never another store's), when a retry is due, and at least
+/// every second.
+pub(super) async fn run(d: Dispatcher, id: Uuid, store: String, mut stop: watch::Receiver<bool>) {
+    let mut seqs = d.db().subscribe_store(&store);
     // The lowest seq that may still be pending: scans start there, past delivered ones.
     let mut low = 0u64;
     let mut last_full = std::time::Instant::now();

@@ -1,0 +1,61 @@
+//! Each store's way out: its SSRF guard (`dispatch.allow_private` and its own
+//! `stores[N].allow_private`) and the HTTP client that resolves names through that guard. The
+//! endpoint's store decides which one sends, tests or checks a URL.
+
+use super::ssrf::Guard;
+use crate::config::Config;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Per request: connect within 5 s, finish within 15 s.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A guard and the client behind it.
+#[derive(Debug, Clone)]
+pub(super) struct Route {
+    pub(super) guard: Guard,
+    pub(super) client: reqwest::Client,
+}
+
+impl Route {
+    fn new(guard: Guard) -> Self {
+        let client = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            // A proxy from HTTP(S)_PROXY would resolve names itself, past the guard.
+            .no_proxy()
+            .dns_resolver(Arc::new(guard.clone()))
+            .user_agent(concat!("paywatch/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("a reqwest client with rustls builds");
+        Self { guard, client }
+    }
+}
+
+/// Every configured store's route, and the global one for a store the config no longer names
+/// (its endpoints stay in the database).
+#[derive(Debug)]
+pub(super) struct Routes {
+    stores: HashMap<String, Route>,
+    global: Route,
+}
+
+impl Routes {
+    pub(super) fn new(config: &Config) -> Self {
+        let global = &config.dispatch.allow_private;
+        let stores = config
+            .stores
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.clone(), Route::new(Guard::for_store(global, &s.allow_private, i))))
+            .collect();
+        Self { stores, global: Route::new(Guard::new(global.clone())) }
+    }
+
+    pub(super) fn of(&self, store: &str) -> &Route {
+        self.stores.get(store).unwrap_or(&self.global)
+    }
+}
