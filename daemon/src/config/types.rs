@@ -268,6 +268,12 @@ pub struct StoreConfig {
     /// Endpoints the store may have (config file and API together): each one is a worker and
     /// a stream of deliveries, so one store cannot starve the others.
     pub max_endpoints: u32,
+    /// Watches the store may have, every one counted: its own (`POST /v1/watches`), its
+    /// invoices' addresses and its refunds' destinations. Each is a key in the chain's watch
+    /// set and a few records in the store, so one store cannot fill the index.
+    pub max_watches: u64,
+    /// Refunds one invoice may have, whatever their status.
+    pub max_refunds_per_invoice: u32,
 }
 
 /// Where fresh receiving addresses of one asset come from (public data only). Printed with
