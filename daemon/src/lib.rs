@@ -146,7 +146,9 @@ fn open(config: &Config, currencies: &startup::Currencies) -> Result<Opened, Run
     let assets = startup::invoice_assets(config, currencies, &decimals)?;
     let db = Arc::new(db::Db::open(&config.storage.path)?);
     let set = Arc::new(index::WatchSet::load(db.clone(), config.chains.iter().map(|c| c.name.clone()))?);
-    let watches = index::Watches::new(db.clone(), set.clone(), startup::chain_watches(config, currencies));
+    let max_watches = config.stores.iter().map(|s| (s.id.clone(), s.max_watches)).collect();
+    let watches =
+        index::Watches::new(db.clone(), set.clone(), startup::chain_watches(config, currencies), max_watches)?;
     let invoices =
         invoices::Invoices::new(config, db.clone(), watches.clone(), assets, Arc::new(invoices::SystemClock));
     Ok(Opened { db, set, decimals, watches, invoices })

@@ -94,7 +94,9 @@ fn secrets_into(
 
 /// Add a callback endpoint. Loopback/private addresses are refused unless allowlisted.
 #[utoipa::path(post, path = "/v1/endpoints", tag = "endpoints", request_body = CreateEndpoint, security(("api_key" = [])),
-    responses((status = 201, body = Endpoint), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = Endpoint),
+        (status = 409, body = ErrorBody, description = "the store has as many endpoints as its `max_endpoints` (`quota_exceeded`)"),
+        (status = 422, body = ErrorBody)))]
 pub(crate) async fn create(
     State(st): State<AppState>,
     StoreId(store): StoreId,

@@ -153,6 +153,7 @@ impl ApiError {
                 Self::new(StatusCode::CONFLICT, "duplicate_watch", msg)
             }
             WatchError::Owned { .. } => Self::new(StatusCode::CONFLICT, "watch_owned", msg),
+            WatchError::Quota { .. } => Self::new(StatusCode::CONFLICT, "quota_exceeded", msg),
             WatchError::InBatch { source, .. } => Self::from_inner(outer, source),
             WatchError::Db(e) => Self::internal(e),
         }
@@ -174,6 +175,7 @@ impl From<InvoiceError> for ApiError {
             E::IdempotencyConflict(_) => Self::new(StatusCode::CONFLICT, "idempotency_conflict", msg),
             E::NotFound(what) => Self::not_found(what),
             E::NotCancellable { .. } => Self::new(StatusCode::CONFLICT, "not_cancellable", msg),
+            E::RefundQuota { .. } => Self::new(StatusCode::CONFLICT, "quota_exceeded", msg),
             E::RefundTooLarge { .. } => Self::invalid("refund_too_large", msg),
             E::NoFreeAddress { .. } => Self::new(StatusCode::SERVICE_UNAVAILABLE, "no_free_address", msg),
             E::ClaimExpired(_) => Self::new(StatusCode::GONE, "claim_expired", msg),

@@ -137,8 +137,8 @@ impl From<Refundability> for Refundable {
             refundable_base: available.to_string(),
             received: r.received.to_units_string(d),
             received_base: r.received.to_string(),
-            refunded: r.refunded.to_units_string(d),
-            refunded_base: r.refunded.to_string(),
+            refunded: r.refunds.amount.to_units_string(d),
+            refunded_base: r.refunds.amount.to_string(),
             late: r.late.iter().map(views::payment).collect(),
             unconfirmed: r.unconfirmed.iter().map(views::payment).collect(),
         }
@@ -164,7 +164,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 #[utoipa::path(post, path = "/v1/invoices", tag = "invoices", request_body = CreateInvoice,
     security(("api_key" = [])), params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = Invoice), (status = 200, body = Invoice, description = "this request (order id or idempotency key) already made it"),
-        (status = 409, body = ErrorBody, description = "the order id or idempotency key was used with other terms"),
+        (status = 409, body = ErrorBody, description = "the order id or idempotency key was used with other terms (`order_conflict`, `idempotency_conflict`), or the store has as many watches as its `max_watches`, invoices' addresses included (`quota_exceeded`)"),
         (status = 422, body = ErrorBody), (status = 503, body = ErrorBody, description = "no free address")))]
 pub(crate) async fn create(
     State(st): State<AppState>,
@@ -288,7 +288,8 @@ pub(crate) async fn payments_of(
 #[utoipa::path(post, path = "/v1/invoices/{id}/refunds", tag = "refunds", request_body = CreateRefund,
     security(("api_key" = [])), params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = Refund), (status = 200, body = Refund), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 409, body = ErrorBody, description = "the idempotency key was used with other terms (`idempotency_conflict`); the invoice has as many refunds as its store's `max_refunds_per_invoice`, or the store as many watches as its `max_watches` (`quota_exceeded`)"),
+        (status = 422, body = ErrorBody)))]
 pub(crate) async fn create_refund(
     State(st): State<AppState>,
     StoreId(store): StoreId,
@@ -356,6 +357,7 @@ pub(crate) async fn get_refund(
 #[utoipa::path(post, path = "/v1/refunds/claim/{token}", tag = "refunds", request_body = ClaimRefund,
     params(("token" = String, Path)),
     responses((status = 200, body = Refund), (status = 404, body = ErrorBody, description = "unknown or used token"),
+        (status = 409, body = ErrorBody, description = "the store has as many watches as its `max_watches` (`quota_exceeded`)"),
         (status = 410, body = ErrorBody, description = "the token expired (`claim_expired`) or was locked after 5 refused addresses (`claim_locked`)"),
         (status = 413, body = ErrorBody, description = "a body over 1 KiB"), (status = 422, body = ErrorBody)))]
 pub(crate) async fn claim(

@@ -102,7 +102,8 @@ pub(crate) struct PageQuery {
 /// Watch one address.
 #[utoipa::path(post, path = "/v1/watches", tag = "watches", request_body = CreateWatch,
     security(("api_key" = [])),
-    responses((status = 201, body = Watch), (status = 409, body = ErrorBody, description = "already watched by this store"),
+    responses((status = 201, body = Watch),
+        (status = 409, body = ErrorBody, description = "already watched by this store (`duplicate_watch`), or the store has as many watches as its `max_watches` (`quota_exceeded`)"),
         (status = 422, body = ErrorBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub(crate) async fn create(
     State(st): State<AppState>,
@@ -119,7 +120,9 @@ pub(crate) async fn create(
 /// Watch up to 1000 addresses at once, all or none.
 #[utoipa::path(post, path = "/v1/watches/batch", tag = "watches", request_body = CreateWatches,
     security(("api_key" = [])),
-    responses((status = 201, body = WatchList), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = WatchList),
+        (status = 409, body = ErrorBody, description = "an address already watched by this store or twice in the batch (`duplicate_watch`), or the batch would take the store past its `max_watches` (`quota_exceeded`)"),
+        (status = 422, body = ErrorBody)))]
 pub(crate) async fn create_batch(
     State(st): State<AppState>,
     StoreId(store): StoreId,

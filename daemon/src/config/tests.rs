@@ -406,3 +406,24 @@ fn per_store_allow_private_and_long_poll_limits_are_read_and_checked_with_their_
     }
     assert_eq!(got.len(), expect.len(), "{got:#?}");
 }
+
+#[test]
+fn store_quotas_have_defaults_and_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut raw = minimal(dir.path());
+    let c = validate_value(&raw).unwrap();
+    assert_eq!((c.stores[0].max_watches, c.stores[0].max_refunds_per_invoice), (1_000_000, 50));
+    raw["stores"][0]["max_watches"] = json!(0);
+    raw["stores"][0]["max_refunds_per_invoice"] = json!(10_001);
+    assert_eq!(
+        issues_of(&raw),
+        [
+            "stores[0].max_watches: 0 is out of range 1..=100000000",
+            "stores[0].max_refunds_per_invoice: 10001 is out of range 1..=10000"
+        ]
+    );
+    raw["stores"][0]["max_watches"] = json!(7);
+    raw["stores"][0]["max_refunds_per_invoice"] = json!(1);
+    let c = validate_value(&raw).unwrap();
+    assert_eq!((c.stores[0].max_watches, c.stores[0].max_refunds_per_invoice), (7, 1));
+}

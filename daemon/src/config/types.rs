@@ -275,6 +275,12 @@ pub struct StoreConfig {
     /// SSRF guard exceptions for this store's endpoints only (`dispatch.allow_private` is every
     /// store's).
     pub allow_private: Vec<IpNet>,
+    /// Watches the store may have, every one counted: its own (`POST /v1/watches`), its
+    /// invoices' addresses and its refunds' destinations. Each is a key in the chain's watch
+    /// set and a few records in the store, so one store cannot fill the index.
+    pub max_watches: u64,
+    /// Refunds one invoice may have, whatever their status.
+    pub max_refunds_per_invoice: u32,
 }
 
 /// Where fresh receiving addresses of one asset come from (public data only). Printed with

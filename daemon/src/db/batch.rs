@@ -210,6 +210,11 @@ impl<'a> Batch<'a> {
         self.wb.put_cf(self.db.cf(CF_META), cursor_key(endpoint), seq.to_be_bytes());
     }
 
+    /// A value of a record kept by another file of `db` (its key and encoding are its own).
+    pub(super) fn put_raw(&mut self, cf: &'static str, key: &[u8], value: &[u8]) {
+        self.wb.put_cf(self.db.cf(cf), key, value);
+    }
+
     /// Appends an event to the outbox (and the store's event index).
     pub(crate) fn push_event(&mut self, e: NewEvent) {
         self.events.push(e);

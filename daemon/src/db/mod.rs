@@ -2,7 +2,8 @@
 //! key codec ([`schema`]), the schema version check at open, and typed batches written
 //! atomically and synced ([`batch`]). Stored values (JSON, self-describing) and their reads are
 //! split by domain: [`watches`], [`payments`] (and the reorg window's blocks), [`invoices`]
-//! (and refunds), [`outbox`] (events and deliveries), [`endpoints`]. Any layout change bumps
+//! (and refunds), [`refund_totals`] (an invoice's refunds as running totals), [`outbox`]
+//! (events and deliveries), [`endpoints`]. Any layout change bumps
 //! `schema::SCHEMA_VERSION`.
 
 mod batch;
@@ -11,6 +12,7 @@ mod invoices;
 mod outbox;
 mod payments;
 mod private;
+mod refund_totals;
 mod schema;
 mod wake;
 mod watches;
@@ -21,6 +23,7 @@ pub(crate) use endpoints::EndpointRecord;
 pub(crate) use invoices::{Exception, InvoiceRecord, InvoiceStatus, RefundRecord, RefundStatus, SourceId};
 pub(crate) use outbox::{Attempt, DeliveryRecord, DeliveryStatus, EventRecord};
 pub(crate) use payments::{BlockRecord, PaymentRecord, PaymentRef, PaymentStatus};
+pub(crate) use refund_totals::RefundTotals;
 pub(crate) use watches::WatchRecord;
 
 use paywatch_plugin_api::amount::Amount;

@@ -8,11 +8,14 @@
 use uuid::Uuid;
 
 /// Bumped on every incompatible change of a CF, key or value layout.
-pub(crate) const SCHEMA_VERSION: u32 = 6;
+pub(crate) const SCHEMA_VERSION: u32 = 7;
 /// Versions this one opens by adding what it lacks (v1 → … → v4 only added column families
 /// and optional fields; v5 added events' `subject`, derived on read for older events; v6 keys
-/// address pools by receive source and reads the older pools as legacy ones, see [`tag`]).
-pub(crate) const UPGRADABLE_FROM: [u32; 5] = [1, 2, 3, 4, 5];
+/// address pools by receive source and reads the older pools as legacy ones, see [`tag`]; v7
+/// keeps an invoice's refund totals, summed from its refunds when absent). A version that
+/// would not keep what this one keeps (v6 adding a refund without its totals) cannot open a
+/// store this one wrote.
+pub(crate) const UPGRADABLE_FROM: [u32; 6] = [1, 2, 3, 4, 5, 6];
 
 pub(crate) const CF_META: &str = "meta";
 pub(crate) const CF_WATCHES: &str = "watches";
@@ -121,6 +124,14 @@ pub(crate) fn store_watches_key(store: &str, id: Uuid) -> Vec<u8> {
     out
 }
 
+/// The store of a `store_watches` key.
+pub(crate) fn decode_store_watches_key(k: &[u8]) -> Option<&str> {
+    let (&len, rest) = k.split_first()?;
+    let (store, id) = rest.split_at_checked(len as usize)?;
+    (id.len() == 16).then_some(())?;
+    std::str::from_utf8(store).ok()
+}
+
 pub(crate) fn store_prefix(store: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(1 + store.len() + 16);
     push_name(&mut out, store);
@@ -193,6 +204,9 @@ pub(crate) mod tag {
     pub(crate) const REFUND: u8 = b'r';
     /// `c` ‖ SHA-256 of a claim token → refund id.
     pub(crate) const CLAIM: u8 = b'c';
+    /// `R` ‖ invoice id → `{count, amount}`: the invoice's refunds, as running totals (since
+    /// schema 7; summed from the `r` entries when absent).
+    pub(crate) const REFUND_TOTALS: u8 = b'R';
     /// `addresses`: `N` ‖ len(store) ‖ store ‖ len(asset) ‖ asset ‖ source (32) → the source's
     /// next derivation/list index.
     pub(crate) const NEXT: u8 = b'N';
@@ -261,6 +275,8 @@ mod tests {
         let p = watch_keys_chain_prefix("ab");
         assert_eq!(decode_watch_keys_key(p.len(), &a), Some((&b"cd"[..], id)));
         assert!(!store_watches_key("shop1", id).starts_with(&store_prefix("shop")));
+        assert_eq!(decode_store_watches_key(&store_watches_key("shop1", id)), Some("shop1"));
+        assert_eq!(decode_store_watches_key(&store_prefix("shop1")), None);
     }
 
     #[test]

@@ -87,6 +87,17 @@ impl Db {
         Ok(out)
     }
 
+    /// How many watches each store has (read at start: the watch quotas' counts). Keys only.
+    pub(crate) fn store_watch_counts(&self) -> Result<std::collections::HashMap<String, u64>, DbError> {
+        let mut out = std::collections::HashMap::new();
+        for item in self.db.iterator_cf(self.cf(CF_STORE_WATCHES), rocksdb::IteratorMode::Start) {
+            let (k, _) = item?;
+            let store = decode_store_watches_key(&k).ok_or_else(|| corrupt(CF_STORE_WATCHES, &k, "bad key layout"))?;
+            *out.entry(store.to_string()).or_insert(0) += 1;
+        }
+        Ok(out)
+    }
+
     /// Ids of every watch (of any store) on this canonical key.
     pub(crate) fn watch_ids_for_key(&self, chain: &str, key: &[u8]) -> Result<Vec<Uuid>, DbError> {
         let prefix = watch_keys_prefix(chain, key);

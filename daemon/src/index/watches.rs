@@ -1,6 +1,7 @@
 //! Creating, reading and deleting watches: validation, per-store uniqueness, storage.
 
 use super::codec::{AddressCodec, AddressError};
+use super::quota::{Full, Reservation, WatchQuota};
 use super::watchset::WatchSet;
 use crate::db::{Batch, Db, DbError, WatchRecord};
 use std::collections::hash_map::DefaultHasher;
@@ -43,6 +44,9 @@ pub(crate) enum WatchError {
     RepeatedInBatch { chain: String, address: String, first: usize },
     #[error("watch {id} belongs to {owner}: it ends with it")]
     Owned { id: Uuid, owner: String },
+    /// The store has no room for more watches (every watch counts, invoices' and refunds').
+    #[error("store {store:?} has {have} watches (invoices' addresses and refunds' destinations included) and max_watches = {max}: no room for {asked} more; delete watches, or raise stores.max_watches in the config")]
+    Quota { store: String, max: u64, have: u64, asked: u64 },
     #[error("{field} at index {index}: {source}")]
     InBatch { index: usize, field: &'static str, source: Box<WatchError> },
     #[error("database: {0}")]
@@ -61,6 +65,7 @@ struct Inner {
     set: Arc<WatchSet>,
     chains: HashMap<String, ChainWatches>,
     stripes: Vec<Mutex<()>>,
+    quota: WatchQuota,
 }
 
 /// How watches on one chain are made: its address codec and default confirmations.
@@ -72,10 +77,35 @@ pub(crate) struct ChainWatches {
 }
 
 impl Watches {
-    pub(crate) fn new(db: Arc<Db>, set: Arc<WatchSet>, chains: Vec<ChainWatches>) -> Self {
+    /// `max_watches`: each store's quota; the watches each store has are counted here, from the
+    /// database.
+    pub(crate) fn new(
+        db: Arc<Db>,
+        set: Arc<WatchSet>,
+        chains: Vec<ChainWatches>,
+        max_watches: HashMap<String, u64>,
+    ) -> Result<Self, DbError> {
         let chains = chains.into_iter().map(|c| (c.name.clone(), c)).collect();
         let stripes = (0..STRIPES).map(|_| Mutex::new(())).collect();
-        Self { inner: Arc::new(Inner { db, set, chains, stripes }) }
+        let quota = WatchQuota::new(max_watches, db.store_watch_counts()?);
+        Ok(Self { inner: Arc::new(Inner { db, set, chains, stripes, quota }) })
+    }
+
+    /// Places for `n` more watches of the store, or [`WatchError::Quota`].
+    fn reserve(&self, store_id: &str, n: usize) -> Result<Reservation<'_>, WatchError> {
+        let asked = n as u64;
+        self.inner.quota.reserve(store_id, asked).map_err(|Full { max, have }| WatchError::Quota {
+            store: store_id.to_string(),
+            max,
+            have,
+            asked,
+        })
+    }
+
+    /// The watches a store has (and those being written).
+    #[cfg(test)]
+    pub(crate) fn count(&self, store_id: &str) -> u64 {
+        self.inner.quota.count(store_id)
     }
 
     /// Validates and stores watches, all or none, synced. Blocking: call off the async workers.
@@ -91,6 +121,7 @@ impl Watches {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let reserved = self.reserve(store_id, records.len())?;
         let mut stripes: Vec<usize> = records.iter().map(|r| stripe(&r.chain, &r.key)).collect();
         stripes.sort_unstable();
         stripes.dedup();
@@ -118,6 +149,7 @@ impl Watches {
             batch.put_watch(r)?;
         }
         s.write(batch)?;
+        reserved.keep();
         for r in &records {
             self.inner.set.insert(&r.chain, &r.key);
         }
@@ -156,27 +188,32 @@ impl Watches {
 
     /// Adds a watch made for an invoice or refund to its owner's batch, so the watch and what
     /// it is for are written together. With `unique`, refused when the store already watches
-    /// the key (an invoice's address; a refund's destination may be watched already). Until
-    /// the returned [`StagedWatch`] is committed (after the batch is written) or dropped, no
-    /// other watch of that key can be made.
+    /// the key (an invoice's address; a refund's destination may be watched already); refused
+    /// too when the store is at its `max_watches`. Until the returned [`StagedWatch`] is
+    /// committed (after the batch is written) or dropped, no other watch of that key can be
+    /// made, and the watch holds its place in the store's quota (given back if dropped).
     pub(crate) fn stage(
         &self,
         batch: &mut Batch<'_>,
         w: &WatchRecord,
         unique: bool,
     ) -> Result<StagedWatch<'_>, WatchError> {
+        let reserved = self.reserve(&w.store, 1)?;
         let guard = self.inner.stripes[stripe(&w.chain, &w.key)].lock().unwrap_or_else(|p| p.into_inner());
         if let Some(existing) = self.existing(&w.store, &w.chain, &w.key)?.filter(|_| unique) {
             return Err(WatchError::Duplicate { chain: w.chain.clone(), address: w.address.clone(), existing });
         }
         batch.put_watch(w)?;
-        Ok(StagedWatch { _guard: guard, set: &self.inner.set, chain: w.chain.clone(), key: w.key.clone() })
+        Ok(StagedWatch { _guard: guard, reserved, set: &self.inner.set, chain: w.chain.clone(), key: w.key.clone() })
     }
 
     /// Removes a watch in its owner's batch (an invoice's address going back to the pool). The
     /// watch set keeps the key's fingerprint until restart: a hit is confirmed in the database.
-    pub(crate) fn unstage(&self, batch: &mut Batch<'_>, w: &WatchRecord) {
+    /// The watch's place in the store's quota is given back when the returned
+    /// [`UnstagedWatch`] is committed, after the batch is written.
+    pub(crate) fn unstage(&self, batch: &mut Batch<'_>, w: &WatchRecord) -> UnstagedWatch<'_> {
         batch.delete_watch(w);
+        UnstagedWatch { quota: &self.inner.quota, store: w.store.clone() }
     }
 
     fn existing(&self, store_id: &str, chain: &str, key: &[u8]) -> Result<Option<Uuid>, WatchError> {
@@ -216,9 +253,14 @@ impl Watches {
             return Err(WatchError::Owned { id, owner });
         }
         let _guard = self.inner.stripes[stripe(&w.chain, &w.key)].lock().unwrap_or_else(|p| p.into_inner());
+        // Read again under the key's lock: of two deletes of one watch, one gives its place back.
+        if self.get(store_id, id)?.is_none() {
+            return Ok(false);
+        }
         let mut batch = self.inner.db.batch();
         batch.delete_watch(&w);
         self.inner.db.write(batch)?;
+        self.inner.quota.release(store_id, 1);
         Ok(true)
     }
 }
@@ -227,6 +269,7 @@ impl Watches {
 #[must_use = "commit it after the batch is written, or followers never scan for it"]
 pub(crate) struct StagedWatch<'a> {
     _guard: MutexGuard<'a, ()>,
+    reserved: Reservation<'a>,
     set: &'a WatchSet,
     chain: String,
     key: Vec<u8>,
@@ -236,6 +279,21 @@ impl StagedWatch<'_> {
     /// The batch was written: followers now look for the key.
     pub(crate) fn commit(self) {
         self.set.insert(&self.chain, &self.key);
+        self.reserved.keep();
+    }
+}
+
+/// A watch deleted in a batch not yet written (see [`Watches::unstage`]).
+#[must_use = "commit it after the batch is written, or the store's quota keeps counting the watch"]
+pub(crate) struct UnstagedWatch<'a> {
+    quota: &'a WatchQuota,
+    store: String,
+}
+
+impl UnstagedWatch<'_> {
+    /// The batch was written: the watch's place in the store's quota is free again.
+    pub(crate) fn commit(self) {
+        self.quota.release(&self.store, 1);
     }
 }
 
@@ -244,3 +302,6 @@ fn stripe(chain: &str, key: &[u8]) -> usize {
     (chain, key).hash(&mut h);
     (h.finish() as usize) % STRIPES
 }
+
+#[cfg(test)]
+mod tests;

@@ -66,6 +66,8 @@ pub(crate) enum InvoiceError {
     NotFound(String),
     #[error("invoice {id} cannot be cancelled: {why}")]
     NotCancellable { id: Uuid, why: String },
+    #[error("invoice {invoice} has {max} refunds, its store's max_refunds_per_invoice: no more refunds of it; raise stores.max_refunds_per_invoice in the config")]
+    RefundQuota { invoice: Uuid, max: u32 },
     #[error("refund of {asked} is more than the {available} still refundable{aside}")]
     RefundTooLarge { asked: String, available: String, aside: String },
     #[error("no free address for {asset} in store {store:?}: {why}")]
@@ -110,6 +112,8 @@ pub(crate) struct StorePolicy {
     pub(crate) monitoring_secs: u64,
     pub(crate) refund_claim_secs: u64,
     pub(crate) receive: HashMap<String, ReceiveConfig>,
+    /// Refunds one invoice may have.
+    pub(crate) max_refunds_per_invoice: u32,
 }
 
 /// The invoice service. Cheap to clone.
@@ -152,6 +156,7 @@ impl Invoices {
                     monitoring_secs: s.monitoring_secs,
                     refund_claim_secs: s.refund_claim_secs,
                     receive: s.receive.clone().into_iter().collect(),
+                    max_refunds_per_invoice: s.max_refunds_per_invoice,
                 };
                 (s.id.clone(), policy)
             })

@@ -13,6 +13,7 @@
 use super::{AssetInfo, InvoiceError, Invoices, StorePolicy};
 use crate::config::ReceiveConfig;
 use crate::db::{Batch, Db, DbError, InvoiceRecord, InvoiceStatus, SourceId};
+use crate::index::UnstagedWatch;
 use paywatch_plugin_api::messages::{self as m, currency_method};
 use sha2::Digest;
 
@@ -174,20 +175,24 @@ impl Invoices {
     }
 
     /// After the monitoring window: an invoice nothing was ever paid to stops watching its
-    /// address, which goes back to the pool of the source it came from.
-    pub(super) fn release(&self, batch: &mut Batch<'_>, mut inv: InvoiceRecord) -> Result<(), DbError> {
+    /// address, which goes back to the pool of the source it came from. The watch deleted, to
+    /// commit once the batch is written (its place in the store's quota is then free).
+    pub(super) fn release(
+        &self,
+        batch: &mut Batch<'_>,
+        mut inv: InvoiceRecord,
+    ) -> Result<Option<UnstagedWatch<'_>>, DbError> {
         let settled_like = matches!(inv.status, InvoiceStatus::Processing | InvoiceStatus::Settled);
         if inv.released || settled_like || !self.db().watch_payments(inv.watch_id, 1)?.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
-        if let Some(w) = self.db().watch(inv.watch_id)? {
-            self.inner.watches.unstage(batch, &w);
-        }
+        let unstaged = self.db().watch(inv.watch_id)?.map(|w| self.inner.watches.unstage(batch, &w));
         if let Some(index) = inv.address_index {
             batch.put_free_address(&inv.store, &inv.asset, inv.address_source.as_ref(), index, &inv.address);
         }
         inv.released = true;
-        batch.put_invoice(&inv)
+        batch.put_invoice(&inv)?;
+        Ok(unstaged)
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::refundable::received;
 use super::{request_hash, AssetInfo, IdempotencyScope, InvoiceError, Invoices};
-use crate::db::{Batch, DbError, InvoiceRecord, PaymentRecord, RefundRecord, RefundStatus, WatchRecord};
+use crate::db::{Batch, DbError, InvoiceRecord, PaymentRecord, RefundRecord, RefundStatus, RefundTotals, WatchRecord};
 use crate::events::{self, EventKind};
 use crate::index::StagedWatch;
 use paywatch_plugin_api::amount::Amount;
@@ -40,8 +40,8 @@ pub(crate) struct Refundability {
     pub(crate) invoice: InvoiceRecord,
     /// Payments of the invoice's asset first seen by its expiry with its confirmations.
     pub(crate) received: Amount,
-    /// Every refund of the invoice so far, whatever its status.
-    pub(crate) refunded: Amount,
+    /// Every refund of the invoice so far, whatever its status: how many, and their sum.
+    pub(crate) refunds: RefundTotals,
     /// Payments first seen after expiry: not refundable through the invoice.
     pub(crate) late: Vec<PaymentRecord>,
     /// Payments by expiry still short of the confirmations: refundable once confirmed.
@@ -51,7 +51,7 @@ pub(crate) struct Refundability {
 impl Refundability {
     /// `received − refunded` (nothing when a reorg took back more than was refunded).
     pub(crate) fn available(&self) -> Amount {
-        self.received.saturating_sub(self.refunded)
+        self.received.saturating_sub(self.refunds.amount)
     }
 
     /// What the payments listed apart add up to, said in the asset's unit for an error.
@@ -122,6 +122,9 @@ impl Invoices {
         let asset = self.asset(&inv.asset)?.clone();
         let asked = Self::refund_amount(&asset, &req.amount)?;
         let refundability = self.refundability(inv)?;
+        if refundability.refunds.count >= policy.max_refunds_per_invoice {
+            return Err(InvoiceError::RefundQuota { invoice: invoice_id, max: policy.max_refunds_per_invoice });
+        }
         let available = refundability.available();
         if asked > available {
             return Err(InvoiceError::RefundTooLarge {
@@ -173,7 +176,7 @@ impl Invoices {
         if let Some(key) = idempotency_key {
             batch.put_idempotency(store_id, &IdempotencyScope::Refund.key(key), &hash, r.id);
         }
-        batch.put_refund(&r)?;
+        batch.add_refund(&r, refundability.refunds)?;
         batch.push_event(events::refund(EventKind::RefundCreated, &r));
         db.write(batch)?;
         if let Some(staged) = staged {
@@ -190,17 +193,15 @@ impl Invoices {
         self.refundability(inv)
     }
 
-    /// [`Invoices::refundable`] under the lock.
+    /// [`Invoices::refundable`] under the lock. The refunds are their running totals (one
+    /// read, however many there are); the payments are read and sorted again.
     fn refundability(&self, invoice: InvoiceRecord) -> Result<Refundability, InvoiceError> {
         let payments = self.asset_payments(invoice.watch_id, &invoice.asset)?;
         let got = received(&invoice, &payments)?;
-        let refunds = self.db().invoice_refunds(invoice.id)?;
-        let amounts = refunds.iter().map(RefundRecord::base_amount).collect::<Result<Vec<_>, _>>()?;
-        // Only taken from what was received: a total past 2^256 − 1 leaves nothing either way.
-        let refunded = Amount::checked_sum(amounts).unwrap_or(Amount::MAX);
+        let refunds = self.db().refund_totals(invoice.id)?;
         let (late, unconfirmed) =
             (got.late.into_iter().cloned().collect(), got.unconfirmed.into_iter().cloned().collect());
-        Ok(Refundability { received: got.amount, refunded, late, unconfirmed, invoice })
+        Ok(Refundability { received: got.amount, refunds, late, unconfirmed, invoice })
     }
 
     /// A refund's amount in base units: more than zero.

@@ -186,14 +186,16 @@ impl Invoices {
             batch.delete_timer(*at, *id);
             *by_invoice.entry(*id).or_default() |= *kind == TIMER_MONITORING_END;
         }
+        let mut unstaged = Vec::new();
         for (id, monitoring_ended) in by_invoice {
             let Some(inv) = db.invoice(id)? else { continue };
             let inv = self.reevaluate(&mut batch, inv, &[], now)?;
             if monitoring_ended {
-                self.release(&mut batch, inv)?;
+                unstaged.extend(self.release(&mut batch, inv)?);
             }
         }
         db.write(batch)?;
+        unstaged.into_iter().for_each(|u| u.commit());
         Ok(due.len())
     }
 }
