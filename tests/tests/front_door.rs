@@ -303,4 +303,16 @@ async fn a_store_at_its_endpoint_quota_gets_409_and_the_other_store_is_not_affec
     assert!(status == 200 || status == 204, "{status}");
     let (status, v) = d.call(Method::POST, "/v1/endpoints", SHOP1_KEY, Some(body)).await;
     assert_eq!(status, 201, "room again after a delete: {v}");
+    // shop2 (quota 20, one used) sends 40 creations at once: exactly 19 get in.
+    let d = &d;
+    let racing = (0..40).map(|i| {
+        let body = json!({"plugin": "webhook", "url": rx.url(&format!("/r{i}")), "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"});
+        async move { d.call(Method::POST, "/v1/endpoints", paywatch_tests::daemon::SHOP2_KEY, Some(body)).await.0 }
+    });
+    let statuses = futures::future::join_all(racing).await;
+    let created = statuses.iter().filter(|s| **s == 201).count();
+    assert_eq!(created, 19, "concurrent creations passed the quota: {statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 201 || *s == 409), "{statuses:?}");
+    let (_, list) = d.call(Method::GET, "/v1/endpoints", paywatch_tests::daemon::SHOP2_KEY, None).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 20, "{list}");
 }

@@ -139,14 +139,16 @@ impl Dispatcher {
         }
         check_url(&new.url)?;
         check_events(&new.events)?;
+        let mut config = new.config;
+        config.insert("url".into(), new.url.into());
+        self.validate_params(&new.plugin, &config)?;
+        // Counted and written under one lock: two requests racing for the last place get one.
+        let _creating = self.inner.creating.lock().unwrap_or_else(|p| p.into_inner());
         let max = self.inner.max_endpoints.get(store_id).copied().unwrap_or(0);
         if self.db().endpoints()?.iter().filter(|e| e.store == store_id).count() >= max as usize {
             return Err(DispatchError::Quota { store: store_id.to_string(), max });
         }
         let now = OffsetDateTime::now_utc();
-        let mut config = new.config;
-        config.insert("url".into(), new.url.into());
-        self.validate_params(&new.plugin, &config)?;
         let e = EndpointRecord {
             id: Uuid::now_v7(),
             store: store_id.to_string(),

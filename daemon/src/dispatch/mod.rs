@@ -89,6 +89,9 @@ struct Inner {
     workers: Mutex<HashMap<Uuid, tokio::task::JoinHandle<()>>>,
     /// Each store's `max_endpoints`.
     max_endpoints: HashMap<String, u32>,
+    /// Held from counting a store's endpoints to writing a new one, so that concurrent
+    /// creations cannot all pass the quota (creation is rare: one lock for every store).
+    creating: Mutex<()>,
 }
 
 impl Dispatcher {
@@ -106,6 +109,7 @@ impl Dispatcher {
                 schedule: config.dispatch.retry_schedule_secs.clone(),
                 workers: Mutex::new(HashMap::new()),
                 max_endpoints: config.stores.iter().map(|s| (s.id.clone(), s.max_endpoints)).collect(),
+                creating: Mutex::new(()),
             }),
         };
         me.sync_config_endpoints(config)?;
