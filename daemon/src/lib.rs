@@ -49,8 +49,8 @@ pub enum RunError {
     Serve(std::io::Error),
     #[error("plugin directory {dir}: {source}")]
     PluginDir { dir: PathBuf, source: std::io::Error },
-    #[error("{user} uses {kind} plugin {plugin:?}, which is not loaded from {dir} (see `paywatch plugins list`)")]
-    MissingPlugin { user: String, plugin: String, kind: &'static str, dir: PathBuf },
+    #[error("{user} uses {kind} plugin {plugin:?}, which is not loaded from {dir}: {why} (see `paywatch plugins list`)")]
+    MissingPlugin { user: String, plugin: String, kind: &'static str, dir: PathBuf, why: String },
     #[error("{user} names plugin {plugin:?}, which was refused: {reason}")]
     PluginRefused { user: String, plugin: String, reason: String },
     #[error(transparent)]

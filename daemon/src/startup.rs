@@ -32,13 +32,6 @@ pub(crate) fn plugins(config: &Config, health: &Arc<Health>) -> Result<(Currenci
     let wanted = wanted(config);
     let registry = Registry::load(dir, &wanted).map_err(|source| RunError::PluginDir { dir: dir.clone(), source })?;
     registry.report_health(health);
-    let used = config.plugins_used();
-    for w in &wanted {
-        if let Some(e) = registry.refusal(&w.name) {
-            let user = used.get(&w.name).cloned().unwrap_or_default();
-            return Err(RunError::PluginRefused { user, plugin: w.name.clone(), reason: e.to_string() });
-        }
-    }
     let mut currencies = HashMap::new();
     for asset in &config.assets {
         let inst = currency(config, &registry, asset, health)?;
@@ -58,6 +51,7 @@ pub(crate) fn plugins(config: &Config, health: &Arc<Health>) -> Result<(Currenci
             plugin: name.clone(),
             kind: "platform",
             dir: dir.clone(),
+            why: registry.why_missing(name, Kind::Platform),
         });
     }
     let mut platforms = HashMap::new();
@@ -77,11 +71,18 @@ pub(crate) fn plugins(config: &Config, health: &Arc<Health>) -> Result<(Currenci
                     plugin: e.plugin.clone(),
                     kind: "platform",
                     dir: dir.clone(),
+                    why: registry.why_missing(&e.plugin, Kind::Platform),
                 });
             };
             crate::dispatch::validate_with(plugin, &e.plugin_object())
                 .map_err(|message| RunError::Refused { at: user(), message })?;
         }
+    }
+    // What is left: plugins only `plugins.enable` names.
+    let used = config.plugins_used();
+    if let Some((name, e)) = wanted.iter().find_map(|w| registry.refusal(&w.name).map(|e| (&w.name, e))) {
+        let user = used.get(name).cloned().unwrap_or_default();
+        return Err(RunError::PluginRefused { user, plugin: name.clone(), reason: e.to_string() });
     }
     shared_sources(config, &currencies)?;
     Ok((currencies, platforms))
@@ -202,6 +203,7 @@ fn currency(
         plugin: asset.plugin.clone(),
         kind: "currency",
         dir: dir.clone(),
+        why: registry.why_missing(&asset.plugin, Kind::Currency),
     })?;
     let chain = config.chain(&asset.chain).expect("validated: assets name configured chains");
     currency_instance(lib, &asset.id, &chain.name, chain.kind(), &asset_plugin_config(asset, chain), health)

@@ -58,6 +58,15 @@ impl Registry {
         self.loaded.iter().find(|l| l.kind == kind && l.name == name).cloned()
     }
 
+    /// Why plugin `name` is not there as a `kind` plugin: its refusal, or its other kind.
+    pub(crate) fn why_missing(&self, name: &str, kind: Kind) -> String {
+        match (self.refusal(name), self.get_any(name)) {
+            (Some(e), _) => e.to_string(),
+            (None, Some(l)) if l.kind != kind => format!("it is a {} plugin", kind_name(l.kind)),
+            _ => "it was not asked for".into(),
+        }
+    }
+
     fn get_any(&self, name: &str) -> Option<&Arc<Library>> {
         self.loaded.iter().find(|l| l.name == name)
     }
@@ -117,10 +126,14 @@ pub struct PluginListing {
 
 impl PluginListing {
     pub fn kind(&self) -> Option<&'static str> {
-        self.kind.map(|k| match k {
-            Kind::Currency => "currency",
-            Kind::Platform => "platform",
-        })
+        self.kind.map(kind_name)
+    }
+}
+
+fn kind_name(k: Kind) -> &'static str {
+    match k {
+        Kind::Currency => "currency",
+        Kind::Platform => "platform",
     }
 }
 
