@@ -27,7 +27,9 @@ pub use chain::{ChainStartError, RewindError, RewindReport};
 pub use config::Config;
 pub use db::DbError;
 pub use health::{HealthReport, Status};
-pub use plugins::{check_file as check_plugin_file, file_hash as plugin_file_hash, CheckOptions, Checked, PluginListing};
+pub use plugins::{
+    check_file as check_plugin_file, file_hash as plugin_file_hash, CheckOptions, Checked, PluginListing,
+};
 pub use telemetry::init_tracing;
 
 use health::Health;
@@ -49,7 +51,9 @@ pub enum RunError {
     Serve(std::io::Error),
     #[error("plugin directory {dir}: {source}")]
     PluginDir { dir: PathBuf, source: std::io::Error },
-    #[error("{user} uses {kind} plugin {plugin:?}, which is not loaded from {dir}: {why} (see `paywatch plugins list`)")]
+    #[error(
+        "{user} uses {kind} plugin {plugin:?}, which is not loaded from {dir}: {why} (see `paywatch plugins list`)"
+    )]
     MissingPlugin { user: String, plugin: String, kind: &'static str, dir: PathBuf, why: String },
     #[error("{user} names plugin {plugin:?}, which was refused: {reason}")]
     PluginRefused { user: String, plugin: String, reason: String },

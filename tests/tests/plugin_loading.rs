@@ -15,7 +15,8 @@ const BTC_ASSET: &str = "\n[[assets]]\nid = \"BTC\"\nchain = \"btc\"\nplugin = \
 
 /// `paywatch ARGS` from `cwd`: (exit code, stdout, stderr).
 fn paywatch_in(cwd: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(paywatch_bin().unwrap()).args(args).current_dir(cwd).env_remove("RUST_LOG").output().unwrap();
+    let out =
+        Command::new(paywatch_bin().unwrap()).args(args).current_dir(cwd).env_remove("RUST_LOG").output().unwrap();
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     (out.status.code(), text(&out.stdout), text(&out.stderr))
 }
@@ -113,7 +114,8 @@ fn a_relative_plugin_dir_is_found_beside_the_config_file() {
     let config = dir.path().join("paywatch.toml");
     std::fs::write(&config, text).unwrap();
     let elsewhere = tempfile::tempdir().unwrap();
-    let (code, stdout, stderr) = paywatch_in(elsewhere.path(), &["config", "check", "--config", config.to_str().unwrap()]);
+    let (code, stdout, stderr) =
+        paywatch_in(elsewhere.path(), &["config", "check", "--config", config.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stdout.contains(&absolute), "the resolved dir is printed: {stdout}");
     assert!(stderr.contains("asset BTC: currency plugin bitcoin@BTC ok"), "{stderr}");
@@ -140,7 +142,9 @@ async fn endpoints_can_use_only_the_platform_plugins_loaded() {
     std::fs::write(&d.config_path, text).unwrap();
     let err = d.restart().await.unwrap_err().to_string();
     assert!(
-        err.contains(&format!("store \"shop1\", endpoint {id}: uses platform plugin \"webhook\", which this config does not load")),
+        err.contains(&format!(
+            "store \"shop1\", endpoint {id}: uses platform plugin \"webhook\", which this config does not load"
+        )),
         "{err}"
     );
 }

@@ -26,7 +26,8 @@ fn plugins_list_shows_what_loaded_and_what_was_refused() {
     install_plugins(dir.path(), &[plugin_lib("template_currency"), plugin_lib("template_platform"), bad]).unwrap();
     let config = dir.path().join("paywatch.toml");
     // The platform is enabled by the test config (installed); the others are named here.
-    let text = test_config(dir.path(), 8080, "").replacen("enable = [", "enable = [\"template-currency\", \"bad_abi\", ", 1);
+    let text =
+        test_config(dir.path(), 8080, "").replacen("enable = [", "enable = [\"template-currency\", \"bad_abi\", ", 1);
     std::fs::write(&config, text).unwrap();
     let out = std::process::Command::new(paywatch_bin().unwrap())
         .args(["plugins", "list", "--config"])

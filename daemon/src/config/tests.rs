@@ -422,7 +422,9 @@ fn a_relative_plugin_dir_is_relative_to_the_config_file() {
         let conf = jail.directory().join("etc");
         std::fs::create_dir_all(conf.join("plugins-bin")).unwrap();
         std::fs::create_dir_all(conf.join("libs")).unwrap();
-        let file = |plugins: &str| format!("[server]\nlisten = \"127.0.0.1:8080\"\n{plugins}[[stores]]\nid = \"s\"\napi_key = \"from_the_file_Xk29fQ7vLp1234\"\n");
+        let file = |plugins: &str| {
+            format!("[server]\nlisten = \"127.0.0.1:8080\"\n{plugins}[[stores]]\nid = \"s\"\napi_key = \"from_the_file_Xk29fQ7vLp1234\"\n")
+        };
         jail.create_file("etc/a.toml", &file("[plugins]\ndir = \"libs\"\n"))?;
         jail.create_file("etc/b.toml", &file(""))?;
         // Run from the jail's directory: neither `libs` nor `plugins-bin` is there.

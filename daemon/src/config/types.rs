@@ -33,7 +33,10 @@ impl Config {
         let mut used = BTreeMap::new();
         let assets = self.assets.iter().map(|a| (a.plugin.clone(), format!("assets[{}].plugin", a.id)));
         let endpoints = self.stores.iter().flat_map(|s| {
-            s.endpoints.iter().enumerate().map(|(i, e)| (e.plugin.clone(), format!("stores[{}].endpoints[{i}].plugin", s.id)))
+            s.endpoints
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (e.plugin.clone(), format!("stores[{}].endpoints[{i}].plugin", s.id)))
         });
         let config = self.plugins.config.keys().map(|n| (n.clone(), format!("plugins.config.{n}")));
         let enable = self.plugins.enable.iter().enumerate().map(|(i, n)| (n.clone(), format!("plugins.enable[{i}]")));

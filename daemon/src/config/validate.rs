@@ -262,7 +262,12 @@ fn check_plugin_name(at: &str, name: &str, issues: &mut Issues) -> bool {
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
         && name.as_bytes()[0].is_ascii_alphanumeric();
     if !ok {
-        issues.push(at, format!("{name:?} is not a valid plugin name (1-64 of A-Z, a-z, 0-9, '_', '.', '-', starting alphanumeric)"));
+        issues.push(
+            at,
+            format!(
+                "{name:?} is not a valid plugin name (1-64 of A-Z, a-z, 0-9, '_', '.', '-', starting alphanumeric)"
+            ),
+        );
     }
     ok
 }

@@ -1,8 +1,8 @@
 //! Loading plugin libraries: check magic, ABI version, struct size, kind and panic strategy
 //! before trusting anything else; never unload.
 
-use paywatch_plugin_api::abi::{self, EntryFn, PluginKind, PluginVTable};
 use super::files::{FileError, Opened};
+use paywatch_plugin_api::abi::{self, EntryFn, PluginKind, PluginVTable};
 use paywatch_plugin_api::vtable::{self, VTableError};
 use std::path::{Path, PathBuf};
 

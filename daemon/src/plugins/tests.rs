@@ -65,8 +65,10 @@ fn instance(lib: Arc<Library>, set: Option<Arc<WatchSet>>, health: Arc<Health>) 
 
 #[test]
 fn correct_plugins_of_both_kinds_load_and_answer() {
-    let (dir, reg) =
-        load(&[lib_file("template_currency"), lib_file("template_platform")], &["template-currency", "template-platform"]);
+    let (dir, reg) = load(
+        &[lib_file("template_currency"), lib_file("template_platform")],
+        &["template-currency", "template-platform"],
+    );
     assert!(reg.refused.is_empty(), "{:?}", reg.refused);
     let rows = list(dir.path(), &[wanted("template-currency"), wanted("template-platform")]).unwrap();
     assert_eq!(rows.len(), 2);
@@ -372,10 +374,7 @@ fn a_file_holding_another_plugin_than_configured_is_refused_naming_both() {
     let reg = Registry::load(dir.path(), &[wanted("bitcoin")]).unwrap();
     assert!(reg.get(Kind::Currency, "bitcoin").is_none() && reg.get(Kind::Currency, "fixture").is_none());
     let err = reg.refusal("bitcoin").unwrap().to_string();
-    assert!(
-        err.contains("the config names plugin \"bitcoin\", but this file is plugin \"fixture\""),
-        "{err}"
-    );
+    assert!(err.contains("the config names plugin \"bitcoin\", but this file is plugin \"fixture\""), "{err}");
     assert!(err.contains("libpaywatch_plugin_bitcoin.so"), "names the file: {err}");
 }
 
@@ -401,7 +400,10 @@ fn only_the_configured_plugins_load_and_a_pin_is_checked_first() {
     let reg = Registry::load(dir.path(), &[pinned(&bad)]).unwrap();
     assert!(reg.loaded.is_empty());
     let err = reg.refusal("template-platform").unwrap().to_string();
-    assert!(err.contains(&format!("its SHA-256 is {good}, but [plugins.sha256] pins template-platform = \"{bad}\"")), "{err}");
+    assert!(
+        err.contains(&format!("its SHA-256 is {good}, but [plugins.sha256] pins template-platform = \"{bad}\"")),
+        "{err}"
+    );
     // The lines `plugins hash` prints are the pins that load.
     let lines = pin_lines(dir.path(), &[wanted("template-platform")]).unwrap();
     assert_eq!(lines, [Ok(format!("template-platform = \"{good}\"  # libpaywatch_plugin_template_platform.so"))]);
