@@ -6,6 +6,7 @@ use super::trust;
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// What the config asks of one plugin.
@@ -100,7 +101,8 @@ pub(crate) fn open(dir: &Path, path: &Path, name: &str, pin: Option<&str>) -> Re
         return Err(untrusted(why));
     }
     let read = |source| FileError::Read { path: path.to_owned(), source };
-    let mut file = File::open(path).map_err(read)?;
+    // Non-blocking: a FIFO under a plugin's name must not hang the start (refused below).
+    let mut file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path).map_err(read)?;
     let meta = file.metadata().map_err(read)?;
     if !meta.is_file() {
         return Err(untrusted("it is not a regular file".into()));
@@ -200,5 +202,12 @@ mod tests {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
         let err = open(&dir, &p, "x", Some(abc)).unwrap_err().to_string();
         assert!(err.contains("writable by group or others"), "{err}");
+        // A FIFO under a plugin's name is refused, not waited on.
+        let fifo = dir.join("libpaywatch_plugin_fifo.so");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        let err = open(&dir, &fifo, "fifo", None).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
     }
 }
