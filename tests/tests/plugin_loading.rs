@@ -135,11 +135,18 @@ async fn endpoints_can_use_only_the_platform_plugins_loaded() {
     let r = post(json!({"plugin": "webhook", "url": url, "secret": secret})).await.unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
-    // The config stops loading the plugin that endpoint needs: the start is refused, naming
-    // both, rather than the store's callbacks silently not going out.
+    let r = post(json!({"plugin": "webhook", "url": url, "secret": secret, "enabled": false})).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let disabled = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    // The config stops loading the plugin the enabled endpoint needs: the start is refused,
+    // naming both, rather than the store's callbacks silently not going out.
+    let enable = |d: &Daemon, list: &str| {
+        let text = std::fs::read_to_string(&d.config_path).unwrap();
+        let line = text.lines().find(|l| l.starts_with("enable = ")).unwrap().to_string();
+        std::fs::write(&d.config_path, text.replacen(&line, &format!("enable = {list}"), 1)).unwrap();
+    };
     d.stop().await.unwrap();
-    let text = std::fs::read_to_string(&d.config_path).unwrap().replacen("enable = [\"webhook\"]", "enable = []", 1);
-    std::fs::write(&d.config_path, text).unwrap();
+    enable(&d, "[]");
     let err = d.restart().await.unwrap_err().to_string();
     assert!(
         err.contains(&format!(
@@ -147,4 +154,22 @@ async fn endpoints_can_use_only_the_platform_plugins_loaded() {
         )),
         "{err}"
     );
+    // Disabled, it does not stop the start; and a store cannot enable an endpoint whose plugin
+    // is not loaded (it would deliver nothing, and stop the next start).
+    enable(&d, "[\"webhook\"]");
+    d.kill(); // reaps the refused process
+    d.restart().await.unwrap();
+    assert_eq!(patch(&d, &id, false).await.status(), StatusCode::OK);
+    d.stop().await.unwrap();
+    enable(&d, "[]");
+    d.restart().await.unwrap();
+    let r = patch(&d, &disabled, true).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let b: Value = r.json().await.unwrap();
+    assert!(b["error"]["message"].as_str().unwrap().contains("platform plugin \"webhook\" is not loaded"), "{b}");
+}
+
+async fn patch(d: &Daemon, id: &str, enabled: bool) -> reqwest::Response {
+    let path = format!("/v1/endpoints/{id}");
+    d.req(Method::PATCH, &path, SHOP1_KEY).json(&json!({"enabled": enabled})).send().await.unwrap()
 }
