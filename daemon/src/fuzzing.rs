@@ -185,6 +185,7 @@ path = "{data}"
 
 [plugins]
 dir = "{plugins}"
+enable = ["webhook", "woocommerce"]
 
 [dispatch]
 allow_private = []
@@ -203,6 +204,16 @@ name = "eth"
 kind = "evm"
 chain_id = 31337
 ws_url = "ws://127.0.0.1:3"
+
+[[assets]]
+id = "BTC"
+chain = "btc"
+plugin = "bitcoin"
+
+[[assets]]
+id = "ETH"
+chain = "eth"
+plugin = "ethereum"
 
 [[stores]]
 id = "shop"

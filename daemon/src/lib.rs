@@ -29,7 +29,9 @@ pub use chain::{ChainStartError, RewindError, RewindReport};
 pub use config::Config;
 pub use db::DbError;
 pub use health::{HealthReport, Status};
-pub use plugins::{check_file as check_plugin_file, list as list_plugins, CheckOptions, Checked, PluginListing};
+pub use plugins::{
+    check_file as check_plugin_file, file_hash as plugin_file_hash, CheckOptions, Checked, PluginListing,
+};
 pub use telemetry::init_tracing;
 
 use health::Health;
@@ -51,8 +53,12 @@ pub enum RunError {
     Serve(std::io::Error),
     #[error("plugin directory {dir}: {source}")]
     PluginDir { dir: PathBuf, source: std::io::Error },
-    #[error("{user} uses {kind} plugin {plugin:?}, which is not loaded from {dir} (see `paywatch plugins list`)")]
-    MissingPlugin { user: String, plugin: String, kind: &'static str, dir: PathBuf },
+    #[error(
+        "{user} uses {kind} plugin {plugin:?}, which is not loaded from {dir}: {why} (see `paywatch plugins list`)"
+    )]
+    MissingPlugin { user: String, plugin: String, kind: &'static str, dir: PathBuf, why: String },
+    #[error("{user} names plugin {plugin:?}, which was refused: {reason}")]
+    PluginRefused { user: String, plugin: String, reason: String },
     #[error(transparent)]
     Plugin(Box<dyn std::error::Error + Send + Sync>),
     #[error("asset {asset:?}: plugin {plugin:?} scans {scans:?} chains, but chain {chain:?} is {kind:?}")]
@@ -83,6 +89,18 @@ pub fn check_plugins(config: &Config) -> Result<Vec<String>, RunError> {
     Ok(lines)
 }
 
+/// `paywatch plugins list`: every library file of `plugins.dir` with its trust verdict and
+/// hash; the plugins the config uses loaded as `run` loads them; no other file loaded.
+pub fn list_plugins(config: &Config) -> std::io::Result<Vec<PluginListing>> {
+    plugins::list(&config.plugins.dir, &startup::wanted(config))
+}
+
+/// `paywatch plugins hash`: each configured plugin's `[plugins.sha256]` line, or why its file
+/// cannot be hashed; nothing is loaded.
+pub fn plugin_pins(config: &Config) -> std::io::Result<Vec<Result<String, String>>> {
+    plugins::pin_lines(&config.plugins.dir, &startup::wanted(config))
+}
+
 /// Runs the daemon until `shutdown` resolves; then stops accepting API calls, lets requests in
 /// flight finish, flushes the database and returns.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), RunError> {
@@ -99,6 +117,7 @@ pub async fn run_with(
     // Plugins first: a config they refuse stops the daemon before storage is touched.
     let (currencies, platforms) = startup::plugins(&config, &health)?;
     let Opened { db, set, decimals, watches, invoices } = open(&config, &currencies)?;
+    startup::stored_endpoints(&db, &platforms)?;
     health.set_store(Status::Ok, format!("open at {}", db.path().display()));
     tracing::info!(path = %db.path().display(), "database open");
     for c in &config.chains {

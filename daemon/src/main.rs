@@ -68,12 +68,24 @@ struct RewindArgs {
 
 #[derive(Debug, Subcommand)]
 enum PluginsCommand {
-    /// Load every library of `plugins.dir` and print its file, kind, name, version, ABI version
-    /// and whether it loaded (exit 1 if any was refused).
+    /// Print every library file of `plugins.dir` with its trust verdict and SHA-256, and load
+    /// only the plugins the config uses, as `run` does, to print their kind, name, version
+    /// and ABI (exit 1 if one of them was refused). Other files are never loaded.
     List(ConfigArg),
+    /// Print the `[plugins.sha256]` lines pinning the files of the plugins the config uses
+    /// (nothing is loaded); with FILEs, print each file's SHA-256 instead.
+    Hash(PluginHashArgs),
     /// Load one plugin library (no daemon config needed), check it as `run` would, run the SDK's
     /// conformance checks on it and print what they found (exit 1 if any failed).
     Check(PluginCheckArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct PluginHashArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Library files to hash (no config needed).
+    files: Vec<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -147,6 +159,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Config(ConfigCommand::Check(arg)) => check(arg),
         Command::Plugins(PluginsCommand::List(arg)) => list_plugins(arg),
+        Command::Plugins(PluginsCommand::Hash(arg)) => hash_plugins(arg),
         Command::Plugins(PluginsCommand::Check(arg)) => check_plugin(arg),
         Command::Chain(ChainCommand::Rewind(arg)) => rewind(arg),
         Command::Keys(KeysCommand::New) => {
@@ -211,7 +224,7 @@ fn list_plugins(arg: ConfigArg) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let rows = match paywatch::list_plugins(&config.plugins.dir) {
+    let rows = match paywatch::list_plugins(&config) {
         Ok(rows) => rows,
         Err(e) => {
             eprintln!("paywatch: plugin directory {}: {e}", config.plugins.dir.display());
@@ -220,28 +233,73 @@ fn list_plugins(arg: ConfigArg) -> ExitCode {
     };
     println!("{:<44} {:<9} {:<20} {:<9} {:<4} STATUS", "FILE", "KIND", "NAME", "VERSION", "ABI");
     for r in &rows {
-        let file = r.file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let file = r.file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| "-".into());
         let dash = |v: Option<&str>| v.unwrap_or("-").to_string();
-        let status = match &r.error {
-            None => "loaded".to_string(),
-            Some(e) => format!("refused: {e}"),
+        let name = r.name.as_deref().or(r.configured_as.as_deref());
+        let status = match (&r.configured_as, &r.error, &r.untrusted) {
+            (Some(_), None, _) if r.loaded => "loaded".to_string(),
+            (Some(_), Some(e), _) => format!("refused: {e}"),
+            (None, _, Some(why)) => format!("not configured, not loaded; untrusted: {why}"),
+            _ => "not configured, not loaded".to_string(),
         };
         println!(
             "{file:<44} {:<9} {:<20} {:<9} {:<4} {status}",
             dash(r.kind()),
-            dash(r.name.as_deref()),
+            dash(name),
             dash(r.version.as_deref()),
             dash(r.abi.as_deref())
         );
+        if let Some(h) = &r.sha256 {
+            println!("    sha256 {h}");
+        }
     }
     if rows.is_empty() {
         println!("(no plugin files in {})", config.plugins.dir.display());
     }
-    if rows.iter().all(|r| r.loaded) {
+    if rows.iter().all(|r| r.loaded || r.configured_as.is_none()) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
+}
+
+fn hash_plugins(arg: PluginHashArgs) -> ExitCode {
+    if !arg.files.is_empty() {
+        let mut code = ExitCode::SUCCESS;
+        for f in &arg.files {
+            match paywatch::plugin_file_hash(f) {
+                Ok(h) => println!("{h}  {}", f.display()),
+                Err(e) => {
+                    eprintln!("paywatch: {}: {e}", f.display());
+                    code = ExitCode::FAILURE;
+                }
+            }
+        }
+        return code;
+    }
+    let config = match load_config(arg.config.config.as_deref()) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let lines = match paywatch::plugin_pins(&config) {
+        Ok(lines) => lines,
+        Err(e) => {
+            eprintln!("paywatch: plugin directory {}: {e}", config.plugins.dir.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("[plugins.sha256]");
+    let mut code = ExitCode::SUCCESS;
+    for line in lines {
+        match line {
+            Ok(l) => println!("{l}"),
+            Err(e) => {
+                eprintln!("paywatch: {e}");
+                code = ExitCode::FAILURE;
+            }
+        }
+    }
+    code
 }
 
 fn check_plugin(arg: PluginCheckArgs) -> ExitCode {

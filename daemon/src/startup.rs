@@ -7,7 +7,7 @@ use crate::config::{AssetConfig, ChainConfig, ChainKind, ChainNode, Config, Rece
 use crate::health::Health;
 use crate::index::{self, ChainWatches, WatchSet};
 use crate::invoices::AssetLimits;
-use crate::plugins::{Kind, Library, PluginInstance, Registry};
+use crate::plugins::{Kind, Library, PluginInstance, Registry, Wanted};
 use crate::RunError;
 use paywatch_plugin_api::amount::Amount;
 use paywatch_plugin_api::messages::{currency_method, CurrencyInfo};
@@ -29,7 +29,8 @@ pub(crate) type Platforms = HashMap<String, Arc<PluginInstance>>;
 /// to the watch set.
 pub(crate) fn plugins(config: &Config, health: &Arc<Health>) -> Result<(Currencies, Platforms), RunError> {
     let dir = &config.plugins.dir;
-    let registry = Registry::load_dir(dir).map_err(|source| RunError::PluginDir { dir: dir.clone(), source })?;
+    let wanted = wanted(config);
+    let registry = Registry::load(dir, &wanted).map_err(|source| RunError::PluginDir { dir: dir.clone(), source })?;
     registry.report_health(health);
     let mut currencies = HashMap::new();
     for asset in &config.assets {
@@ -50,6 +51,7 @@ pub(crate) fn plugins(config: &Config, health: &Arc<Health>) -> Result<(Currenci
             plugin: name.clone(),
             kind: "platform",
             dir: dir.clone(),
+            why: registry.why_missing(name, Kind::Platform),
         });
     }
     let mut platforms = HashMap::new();
@@ -69,14 +71,49 @@ pub(crate) fn plugins(config: &Config, health: &Arc<Health>) -> Result<(Currenci
                     plugin: e.plugin.clone(),
                     kind: "platform",
                     dir: dir.clone(),
+                    why: registry.why_missing(&e.plugin, Kind::Platform),
                 });
             };
             crate::dispatch::validate_with(plugin, &e.plugin_object())
                 .map_err(|message| RunError::Refused { at: user(), message })?;
         }
     }
+    // What is left: plugins only `plugins.enable` names.
+    let used = config.plugins_used();
+    if let Some((name, e)) = wanted.iter().find_map(|w| registry.refusal(&w.name).map(|e| (&w.name, e))) {
+        let user = used.get(name).cloned().unwrap_or_default();
+        return Err(RunError::PluginRefused { user, plugin: name.clone(), reason: e.to_string() });
+    }
     shared_sources(config, &currencies)?;
     Ok((currencies, platforms))
+}
+
+/// The plugins the config uses ([`Config::plugins_used`]), each with its `[plugins.files]`
+/// name and `[plugins.sha256]` pin: what is loaded, and nothing else.
+pub(crate) fn wanted(config: &Config) -> Vec<Wanted> {
+    let p = &config.plugins;
+    config
+        .plugins_used()
+        .into_keys()
+        .map(|name| Wanted { file: p.files.get(&name).cloned(), sha256: p.sha256.get(&name).cloned(), name })
+        .collect()
+}
+
+/// Endpoints created through the API name their platform plugin (those from the config file
+/// are the config's, checked in [`plugins`], and synced by the dispatcher); one the config no longer
+/// loads would leave the store's callbacks undelivered, so the start is refused, naming it.
+pub(crate) fn stored_endpoints(db: &crate::db::Db, platforms: &Platforms) -> Result<(), RunError> {
+    let endpoints = db.endpoints()?;
+    if let Some(e) = endpoints.iter().find(|e| e.enabled && !e.from_config && !platforms.contains_key(&e.plugin)) {
+        return Err(RunError::Refused {
+            at: format!("store {:?}, endpoint {}", e.store, e.id),
+            message: format!(
+                "uses platform plugin {:?}, which this config does not load: add it to plugins.enable (or disable the endpoint)",
+                e.plugin
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Indexes of each descriptor or extended key compared between stores.
@@ -166,6 +203,7 @@ fn currency(
         plugin: asset.plugin.clone(),
         kind: "currency",
         dir: dir.clone(),
+        why: registry.why_missing(&asset.plugin, Kind::Currency),
     })?;
     let chain = config.chain(&asset.chain).expect("validated: assets name configured chains");
     currency_instance(lib, &asset.id, &chain.name, chain.kind(), &asset_plugin_config(asset, chain), health)

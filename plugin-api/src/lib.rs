@@ -86,8 +86,10 @@
 //!
 //! `cargo build --release`, check the library as the daemon will load it with
 //! `paywatch plugins check target/release/libpaywatch_plugin_mycoin.so` (no daemon config), copy
-//! it into the daemon's `plugins.dir`, refer to it by `NAME` in `[[assets]] plugin = "mycoin"`,
-//! and see it with `paywatch plugins list`. `plugins/template-currency` and
+//! it into the daemon's `plugins.dir` under that name (the daemon finds plugin `NAME` as
+//! `libpaywatch_plugin_NAME.so`, `paywatch_plugin_NAME.so` or `NAME.so`), refer to it by `NAME`
+//! in `[[assets]] plugin = "mycoin"` (the daemon loads only the plugins its config names), and
+//! see it with `paywatch plugins list`. `plugins/template-currency` and
 //! `plugins/template-platform` in the paywatch repository are complete, tested starting points
 //! that build when copied out of it; `docs/plugins.md` has the walk-through.
 //!

@@ -82,7 +82,23 @@ ws_url = "ws://127.0.0.1:3"
     config_with_chains(dir, port, chains, extra)
 }
 
-/// [`test_config`] with other `[[chains]]` (and assets) than the placeholders.
+/// The shipped platform plugins: endpoints created through the API may use those installed
+/// (`plugins.enable` of the test configs).
+const PLATFORMS: [&str; 3] = ["webhook", "woocommerce", "template-platform"];
+
+/// The `plugins.enable` list of the platform plugins installed in `plugins` (their files as
+/// `scripts/build-plugins.sh` names them), as TOML: the daemon loads nothing it is not told to.
+pub fn enabled_platforms(plugins: &Path) -> String {
+    let installed = PLATFORMS.iter().filter(|p| {
+        let file = format!("libpaywatch_plugin_{}.{}", p.replace('-', "_"), std::env::consts::DLL_EXTENSION);
+        plugins.join(file).exists()
+    });
+    let quoted: Vec<String> = installed.map(|p| format!("{p:?}")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+/// [`test_config`] with other `[[chains]]` (and assets) than the placeholders. The config
+/// enables the platform plugins already installed in `dir/plugins` ([`enabled_platforms`]).
 pub fn config_with_chains(dir: &Path, port: u16, chains: &str, extra: &str) -> String {
     let plugins = dir.join("plugins");
     std::fs::create_dir_all(&plugins).expect("plugins dir");
@@ -99,6 +115,7 @@ path = "{data}"
 
 [plugins]
 dir = "{plugins}"
+enable = {enable}
 {chains}
 [[stores]]
 id = "shop1"
@@ -111,6 +128,7 @@ api_key_sha256 = "{shop2_hash}"
 "#,
         data = dir.join("data").display(),
         plugins = plugins.display(),
+        enable = enabled_platforms(&plugins),
         shop2_hash = sha256_hex(SHOP2_KEY),
     )
 }

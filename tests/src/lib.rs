@@ -11,7 +11,7 @@ pub mod nodes;
 pub mod receiver;
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
@@ -57,6 +57,25 @@ pub fn plugins_dir() -> PathBuf {
 /// A built plugin library by crate suffix, e.g. `template_currency`.
 pub fn plugin_lib(name: &str) -> PathBuf {
     plugins_dir().join(format!("libpaywatch_plugin_{name}.{}", std::env::consts::DLL_EXTENSION))
+}
+
+/// A shared library whose constructor (run by `dlopen`, before any check of the library could
+/// run) creates the file `marker`: built with the C compiler RocksDB's build needs already
+/// (`$CC`, else `cc`) into `out`.
+pub fn marker_library(out: &Path, marker: &Path) -> std::io::Result<()> {
+    let src = out.with_extension("c");
+    let code = format!(
+        "#include <fcntl.h>\n#include <unistd.h>\n__attribute__((constructor)) static void mark(void) {{ int fd = open({:?}, O_CREAT | O_WRONLY, 0644); if (fd >= 0) close(fd); }}\n",
+        marker.to_str().expect("a UTF-8 marker path")
+    );
+    std::fs::write(&src, code)?;
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let status = std::process::Command::new(cc).args(["-shared", "-fPIC", "-o"]).arg(out).arg(&src).status()?;
+    std::fs::remove_file(&src)?;
+    if !status.success() {
+        return Err(std::io::Error::other(format!("cc failed with {status}")));
+    }
+    Ok(())
 }
 
 /// Logs of the helpers (not of the daemon, which logs to its own file).

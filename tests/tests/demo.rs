@@ -24,8 +24,9 @@ fn the_demo_runs_and_shows_the_daemon_working() {
     assert!(out.status.success(), "demo failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     for expect in [
         "bitcoind: 101 blocks",
-        "template-currency    0.1.0     1.1  loaded",
+        // `plugins list`: the plugins dev.toml names loaded, the other shipped ones only listed.
         "bitcoin              0.1.0     1.1  loaded",
+        "webhook              0.1.0     1.1  loaded",
         "\"bitcoin@BTC\":{\"status\":\"ok\"",
         "\"status\":\"ok\"",
         "\"label\":\"order 1042\"",
@@ -42,4 +43,6 @@ fn the_demo_runs_and_shows_the_daemon_working() {
     ] {
         assert!(stdout.contains(expect), "{expect:?} missing from the demo's output:\n{stdout}");
     }
+    let template = stdout.lines().find(|l| l.starts_with("libpaywatch_plugin_template_currency.so"));
+    assert!(template.is_some_and(|l| l.ends_with("not configured, not loaded")), "{stdout}");
 }

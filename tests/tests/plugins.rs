@@ -25,14 +25,17 @@ fn plugins_list_shows_what_loaded_and_what_was_refused() {
     let bad = plugins_dir().join("fixtures/bad_abi.so");
     install_plugins(dir.path(), &[plugin_lib("template_currency"), plugin_lib("template_platform"), bad]).unwrap();
     let config = dir.path().join("paywatch.toml");
-    std::fs::write(&config, test_config(dir.path(), 8080, "")).unwrap();
+    // The platform is enabled by the test config (installed); the others are named here.
+    let text =
+        test_config(dir.path(), 8080, "").replacen("enable = [", "enable = [\"template-currency\", \"bad_abi\", ", 1);
+    std::fs::write(&config, text).unwrap();
     let out = std::process::Command::new(paywatch_bin().unwrap())
         .args(["plugins", "list", "--config"])
         .arg(&config)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "a refused file makes it exit 1:\n{stdout}");
+    assert_eq!(out.status.code(), Some(1), "a refused plugin makes it exit 1:\n{stdout}");
     let row = |file: &str| {
         stdout.lines().find(|l| l.starts_with(file)).unwrap_or_else(|| panic!("{file} missing:\n{stdout}")).to_string()
     };

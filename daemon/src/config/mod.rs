@@ -58,7 +58,11 @@ impl fmt::Display for Invalid<'_> {
 /// Loads the file (if given) and the `PAYWATCH_*` environment, and validates the result.
 pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
     let mut raw = match path {
-        Some(p) => read_file(p)?,
+        Some(p) => {
+            let mut raw = read_file(p)?;
+            plugin_dir_beside(&mut raw, p);
+            raw
+        }
         None => Value::Object(Default::default()),
     };
     env::merge(&mut raw, read_env()?);
@@ -89,6 +93,27 @@ fn read_file(path: &Path) -> Result<Value, ConfigError> {
     Figment::from(Toml::file(path))
         .extract::<Value>()
         .map_err(|e| ConfigError::Parse { what: path.display().to_string(), message: e.to_string() })
+}
+
+/// The file's `plugins.dir` (or its default), when relative, is relative to the file's own
+/// directory, never to the working directory: which code the daemon loads must not depend on
+/// where it was started. (`PAYWATCH_PLUGINS__DIR` is taken as given.)
+fn plugin_dir_beside(raw: &mut Value, file: &Path) {
+    let Value::Object(root) = raw else { return };
+    let plugins = root.entry("plugins").or_insert_with(|| Value::Object(Default::default()));
+    let Value::Object(plugins) = plugins else { return };
+    let dir = match plugins.get("dir") {
+        None | Some(Value::Null) => validate::DEFAULT_PLUGIN_DIR,
+        Some(Value::String(d)) => d.as_str(),
+        Some(_) => return, // reported by validation
+    };
+    if Path::new(dir).is_absolute() {
+        return;
+    }
+    let base = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let base = std::path::absolute(base).unwrap_or_else(|_| base.to_owned());
+    let resolved = base.join(dir);
+    plugins.insert("dir".into(), Value::String(resolved.to_string_lossy().into_owned()));
 }
 
 /// The `PAYWATCH_*` variables as a nested table. Values stay the exact strings given: figment's

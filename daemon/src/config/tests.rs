@@ -427,3 +427,64 @@ fn store_quotas_have_defaults_and_bounds() {
     let c = validate_value(&raw).unwrap();
     assert_eq!((c.stores[0].max_watches, c.stores[0].max_refunds_per_invoice), (7, 1));
 }
+
+#[test]
+fn plugin_pins_files_and_enable_are_checked_and_must_be_for_loaded_plugins() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut raw = minimal(dir.path());
+    let pin = "AB".repeat(32);
+    raw["plugins"]["enable"] = json!(["woocommerce"]);
+    raw["plugins"]["files"] = json!({"bitcoin": "btc-1.2.so"});
+    raw["plugins"]["sha256"] = json!({"bitcoin": pin, "woocommerce": "ab".repeat(32)});
+    let c = validate_value(&raw).unwrap();
+    assert_eq!(c.plugins.sha256["bitcoin"], "ab".repeat(32), "pins are kept lowercase");
+    let used: Vec<(String, String)> = c.plugins_used().into_iter().collect();
+    assert_eq!(
+        used,
+        [
+            ("bitcoin".to_string(), "assets[BTC].plugin".to_string()),
+            ("erc20".into(), "assets[USDT].plugin".into()),
+            ("webhook".into(), "stores[shop1].endpoints[0].plugin".into()),
+            ("woocommerce".into(), "plugins.enable[0]".into()),
+        ]
+    );
+    raw["plugins"]["enable"] = json!(["../evil"]);
+    raw["plugins"]["files"] = json!({"bitcoin": "../outside.so", "ethereum": "eth.so"});
+    raw["plugins"]["sha256"] = json!({"bitcoin": "abc", "woocommerce": "ab".repeat(32)});
+    raw["assets"][0]["plugin"] = json!("bit/coin");
+    let got = issues_of(&raw);
+    for want in [
+        "plugins.enable[0]: \"../evil\" is not a valid plugin name",
+        "plugins.files.bitcoin: \"../outside.so\" is not a file name in plugins.dir (no '/')",
+        "plugins.sha256.bitcoin: \"abc\" is not a SHA-256",
+        "assets[0].plugin: \"bit/coin\" is not a valid plugin name",
+        "plugins.files.ethereum: plugin \"ethereum\" is not used by this config",
+        "plugins.sha256.woocommerce: plugin \"woocommerce\" is not used by this config",
+    ] {
+        assert!(got.iter().any(|g| g.starts_with(want)), "{want} not in {got:#?}");
+    }
+}
+
+#[test]
+#[allow(clippy::result_large_err, reason = "figment::Jail's closure type is figment's")]
+fn a_relative_plugin_dir_is_relative_to_the_config_file() {
+    figment::Jail::expect_with(|jail| {
+        let conf = jail.directory().join("etc");
+        std::fs::create_dir_all(conf.join("plugins-bin")).unwrap();
+        std::fs::create_dir_all(conf.join("libs")).unwrap();
+        let file = |plugins: &str| {
+            format!("[server]\nlisten = \"127.0.0.1:8080\"\n{plugins}[[stores]]\nid = \"s\"\napi_key = \"from_the_file_Xk29fQ7vLp1234\"\n")
+        };
+        jail.create_file("etc/a.toml", &file("[plugins]\ndir = \"libs\"\n"))?;
+        jail.create_file("etc/b.toml", &file(""))?;
+        // Run from the jail's directory: neither `libs` nor `plugins-bin` is there.
+        let a = load(Some(Path::new("etc/a.toml"))).map_err(|e| e.to_string())?;
+        assert_eq!(a.plugins.dir, conf.join("libs"));
+        let b = load(Some(Path::new("etc/b.toml"))).map_err(|e| e.to_string())?;
+        assert_eq!(b.plugins.dir, conf.join("plugins-bin"), "the default is beside the file too");
+        jail.set_env("PAYWATCH_PLUGINS__DIR", conf.join("libs").display().to_string());
+        let env = load(Some(Path::new("etc/b.toml"))).map_err(|e| e.to_string())?;
+        assert_eq!(env.plugins.dir, conf.join("libs"));
+        Ok(())
+    });
+}

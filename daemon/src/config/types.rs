@@ -25,6 +25,26 @@ impl Config {
     pub fn chain(&self, name: &str) -> Option<&ChainConfig> {
         self.chains.iter().find(|c| c.name == name)
     }
+
+    /// Every plugin the daemon loads for this config, each with where the config names it
+    /// first: assets' currency plugins, config-file endpoints' platform plugins,
+    /// `[plugins.config.NAME]` and `plugins.enable`. No other library is opened.
+    pub fn plugins_used(&self) -> BTreeMap<String, String> {
+        let mut used = BTreeMap::new();
+        let assets = self.assets.iter().map(|a| (a.plugin.clone(), format!("assets[{}].plugin", a.id)));
+        let endpoints = self.stores.iter().flat_map(|s| {
+            s.endpoints
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (e.plugin.clone(), format!("stores[{}].endpoints[{i}].plugin", s.id)))
+        });
+        let config = self.plugins.config.keys().map(|n| (n.clone(), format!("plugins.config.{n}")));
+        let enable = self.plugins.enable.iter().enumerate().map(|(i, n)| (n.clone(), format!("plugins.enable[{i}]")));
+        for (name, at) in assets.chain(endpoints).chain(config).chain(enable) {
+            used.entry(name).or_insert(at);
+        }
+        used
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -83,7 +103,17 @@ pub struct StorageConfig {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PluginsConfig {
+    /// Where plugin libraries are; a relative `dir` is resolved against the config file's
+    /// directory when the config is loaded.
     pub dir: PathBuf,
+    /// `enable`: plugins loaded besides those the rest of the config names (platform plugins
+    /// for endpoints created through the API).
+    pub enable: Vec<String>,
+    /// `[plugins.files]`: a plugin's file in `dir` when it is not named by the rule
+    /// (`libpaywatch_plugin_NAME.so`, `paywatch_plugin_NAME.so` or `NAME.so`).
+    pub files: BTreeMap<String, String>,
+    /// `[plugins.sha256]`: a plugin's pinned SHA-256 (lowercase hex), checked before loading.
+    pub sha256: BTreeMap<String, String>,
     /// `[plugins.config.NAME]`: the plugin-wide config handed to platform plugin `NAME`'s
     /// `create` (`{}` when absent).
     pub config: BTreeMap<String, PluginParams>,

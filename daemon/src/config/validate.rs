@@ -29,7 +29,9 @@ pub(crate) fn validate(raw: &Value, issues: &mut Issues) -> Option<Config> {
     let dispatch = section(&mut root, "dispatch", issues, dispatch);
     let stores = stores(root.tables("stores", issues), &assets, issues);
     root.finish(issues);
-    Some(Config { server: server?, storage, plugins, chains, assets, dispatch, stores })
+    let config = Config { server: server?, storage, plugins, chains, assets, dispatch, stores };
+    plugin_references(&config, issues);
+    Some(config)
 }
 
 /// Reads one top-level table and reports its unknown keys.
@@ -205,21 +207,100 @@ fn storage(t: &mut Table<'_>, issues: &mut Issues) -> StorageConfig {
 }
 
 fn plugins(t: &mut Table<'_>, issues: &mut Issues) -> PluginsConfig {
-    let dir = PathBuf::from(t.opt_str("dir", issues).unwrap_or_else(|| "./plugins-bin".into()));
+    let dir = PathBuf::from(t.opt_str("dir", issues).unwrap_or_else(|| DEFAULT_PLUGIN_DIR.into()));
     if let Err(e) = std::fs::read_dir(&dir) {
         issues.push(t.key_path("dir"), format!("cannot read plugin directory {}: {e}", dir.display()));
     }
+    let enable = t.str_list("enable", issues);
+    for (i, name) in enable.iter().enumerate() {
+        check_plugin_name(&format!("{}[{i}]", t.key_path("enable")), name, issues);
+    }
+    let files = string_map(t, "files", issues, |at, name, file, issues| {
+        let plain = !file.is_empty() && file != "." && file != ".." && !file.contains('/') && !file.contains('\0');
+        if !plain {
+            issues.push(at, format!("{file:?} is not a file name in plugins.dir (no '/')"));
+        }
+        check_plugin_name(at, name, issues) && plain
+    });
+    let sha256 = string_map(t, "sha256", issues, |at, name, hash, issues| {
+        let hex = hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit());
+        if !hex {
+            issues.push(at, format!("{hash:?} is not a SHA-256 (64 hex digits; `paywatch plugins hash` prints it)"));
+        }
+        check_plugin_name(at, name, issues) && hex
+    });
+    let sha256 = sha256.into_iter().map(|(n, h)| (n, h.to_ascii_lowercase())).collect();
     let config = t
         .named_tables("config", issues)
         .into_iter()
         .map(|(name, mut table)| {
+            check_plugin_name(table.path(), &name, issues);
             table.allow_other_keys();
             let params = PluginParams(table.rest());
             table.finish(issues);
             (name, params)
         })
         .collect();
-    PluginsConfig { dir, config }
+    PluginsConfig { dir, enable, files, sha256, config }
+}
+
+/// `plugins.dir` when not set, relative to the config file's directory (`config::load`).
+pub(crate) const DEFAULT_PLUGIN_DIR: &str = "plugins-bin";
+
+/// A table of plugin name → string, each entry kept if `check` accepts it.
+fn string_map(
+    t: &mut Table<'_>,
+    key: &'static str,
+    issues: &mut Issues,
+    check: impl Fn(&str, &str, &str, &mut Issues) -> bool,
+) -> BTreeMap<String, String> {
+    let mut table = t.table(key, issues);
+    table.allow_other_keys();
+    let mut out = BTreeMap::new();
+    for (name, v) in table.rest() {
+        let at = table.key_path(&name);
+        match v {
+            Value::String(s) if check(&at, &name, &s, issues) => {
+                out.insert(name, s);
+            }
+            Value::String(_) => {}
+            other => issues.push(at, format!("expected a string, got {}", super::reader::show(&other))),
+        }
+    }
+    out
+}
+
+/// Plugin names become file names (`docs/plugins.md`, "Which files are loaded"): 1-64 of
+/// A-Z, a-z, 0-9, '_', '-', '.', starting alphanumeric.
+fn check_plugin_name(at: &str, name: &str, issues: &mut Issues) -> bool {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+        && name.as_bytes()[0].is_ascii_alphanumeric();
+    if !ok {
+        issues.push(
+            at,
+            format!(
+                "{name:?} is not a valid plugin name (1-64 of A-Z, a-z, 0-9, '_', '.', '-', starting alphanumeric)"
+            ),
+        );
+    }
+    ok
+}
+
+/// Pins and file names must be for plugins the config loads: a pin that checks nothing
+/// would be a false comfort.
+fn plugin_references(config: &Config, issues: &mut Issues) {
+    let used = config.plugins_used();
+    let p = &config.plugins;
+    for (what, names) in [("files", p.files.keys().collect::<Vec<_>>()), ("sha256", p.sha256.keys().collect())] {
+        for name in names.into_iter().filter(|n| !used.contains_key(*n)) {
+            issues.push(
+                format!("plugins.{what}.{name}"),
+                format!("plugin {name:?} is not used by this config (no asset, endpoint, [plugins.config.{name}] or plugins.enable names it), so it is never loaded"),
+            );
+        }
+    }
 }
 
 fn chains(tables: Vec<Table<'_>>, issues: &mut Issues) -> Vec<ChainConfig> {
@@ -456,6 +537,9 @@ fn assets(tables: Vec<Table<'_>>, chains: &[String], issues: &mut Issues) -> Vec
             }
         }
         let plugin = t.str("plugin", issues);
+        if let Some(p) = &plugin {
+            check_plugin_name(&t.key_path("plugin"), p, issues);
+        }
         let contract = t.opt_str("contract", issues);
         let decimals = t.opt_u64("decimals", issues).and_then(|d| {
             let ok = d <= u64::from(MAX_DECIMALS);
@@ -698,6 +782,9 @@ fn receive_config(t: &mut Table<'_>, issues: &mut Issues) -> Option<ReceiveConfi
 
 fn endpoint(t: &mut Table<'_>, issues: &mut Issues) -> Option<EndpointConfig> {
     let plugin = t.str("plugin", issues);
+    if let Some(p) = &plugin {
+        check_plugin_name(&t.key_path("plugin"), p, issues);
+    }
     let url = url_with_scheme(t, "url", &["http", "https"], true, issues);
     let secret = t.opt_str("secret", issues).map(Secret::new);
     let events = t.str_list("events", issues);

@@ -212,6 +212,14 @@ impl Dispatcher {
             check_events(&events)?;
             e.events = events;
         }
+        if c.enabled == Some(true) && !self.inner.platforms.contains_key(&e.plugin) {
+            // It could deliver nothing, and a daemon does not start with such an endpoint
+            // enabled (`startup::stored_endpoints`): a store must not be able to cause that.
+            return Err(DispatchError::Invalid(format!(
+                "platform plugin {:?} is not loaded: an endpoint using it cannot be enabled",
+                e.plugin
+            )));
+        }
         if let Some(enabled) = c.enabled {
             e.enabled = enabled;
             if enabled {

@@ -1,6 +1,7 @@
 //! Loading plugin libraries: check magic, ABI version, struct size, kind and panic strategy
 //! before trusting anything else; never unload.
 
+use super::files::{FileError, Opened};
 use paywatch_plugin_api::abi::{self, EntryFn, PluginKind, PluginVTable};
 use paywatch_plugin_api::vtable::{self, VTableError};
 use std::path::{Path, PathBuf};
@@ -14,11 +15,12 @@ pub(crate) enum LoadError {
     NoEntry { path: PathBuf, source: libloading::Error },
     #[error("{path}: {source}")]
     Refused { path: PathBuf, source: VTableError },
-    #[error("{path}: another plugin named {name:?} is already loaded from {first}")]
-    Duplicate { path: PathBuf, name: String, first: PathBuf },
-    /// Not loaded at all (its code never ran): see `trust.rs`.
-    #[error("{path}: not loaded: {why}")]
-    Untrusted { path: PathBuf, why: String },
+    /// Not opened, or not loaded, before its code could run: see `files.rs`.
+    #[error(transparent)]
+    File(#[from] FileError),
+    /// Loaded (its initializers ran), but it is another plugin than the config names.
+    #[error("{path}: the config names plugin {configured:?}, but this file is plugin {actual:?} (name its file in [plugins.files], or fix the name)")]
+    NameMismatch { path: PathBuf, configured: String, actual: String },
 }
 
 /// The kind of a loaded plugin.
@@ -40,12 +42,30 @@ pub(crate) struct Library {
     pub(crate) vtable: &'static PluginVTable,
 }
 
-/// Loads and checks one library.
+/// Loads a file opened by `files::open` (checked, hashed, pinned) through its open
+/// descriptor, then checks it is the plugin `name`.
+pub(crate) fn load_opened(opened: Opened, name: &str) -> Result<Library, LoadError> {
+    let lib = load_from(&opened.load_path(), &opened.path);
+    opened.keep();
+    let lib = lib?;
+    if lib.name != name {
+        return Err(LoadError::NameMismatch { path: lib.path, configured: name.to_string(), actual: lib.name });
+    }
+    Ok(lib)
+}
+
+/// Loads and checks one library (`paywatch plugins check FILE`: the file the operator named).
 pub(crate) fn load(path: &Path) -> Result<Library, LoadError> {
+    load_from(path, path)
+}
+
+/// Loads the library at `open` (which may be `/proc/self/fd/N`), known as `path`.
+fn load_from(open: &Path, path: &Path) -> Result<Library, LoadError> {
     let p = || path.to_owned();
-    // SAFETY: loading runs the library's initializers: we load only files the operator put in
-    // the configured plugin directory.
-    let lib = unsafe { libloading::Library::new(path) }.map_err(|source| LoadError::Open { path: p(), source })?;
+    // SAFETY: loading runs the library's initializers: we load only files the operator named
+    // (a configured plugin's file in plugins.dir, checked by `files::open`, or the file given
+    // to `plugins check`).
+    let lib = unsafe { libloading::Library::new(open) }.map_err(|source| LoadError::Open { path: p(), source })?;
     // SAFETY: the symbol's type is fixed by the ABI; a library exporting this name claims it.
     let entry = unsafe { lib.get::<EntryFn>(abi::ENTRY_SYMBOL.as_bytes()) }
         .map_err(|source| LoadError::NoEntry { path: p(), source })?;
@@ -67,7 +87,8 @@ pub(crate) fn load(path: &Path) -> Result<Library, LoadError> {
     })
 }
 
-/// Plugin files in a directory (by the platform's library suffix), sorted.
+/// Plugin files in a directory (by the platform's library suffix), sorted. Listed, never
+/// loaded: only configured plugins are (`Registry::load`).
 pub(crate) fn discover(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))

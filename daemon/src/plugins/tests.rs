@@ -29,13 +29,25 @@ fn fixture_file(name: &str) -> PathBuf {
     built().join("fixtures").join(format!("{name}.{}", std::env::consts::DLL_EXTENSION))
 }
 
-/// A plugin dir holding copies of the given files.
+/// A plugin dir holding copies of the given files, under their own names.
 fn dir_with(files: &[PathBuf]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for (i, f) in files.iter().enumerate() {
-        std::fs::copy(f, dir.path().join(format!("{i}-{}", f.file_name().unwrap().to_string_lossy()))).unwrap();
+    for f in files {
+        std::fs::copy(f, dir.path().join(f.file_name().unwrap())).unwrap();
     }
     dir
+}
+
+fn wanted(name: &str) -> Wanted {
+    Wanted { name: name.into(), file: None, sha256: None }
+}
+
+/// The registry of the plugins `names`, loaded from a dir holding copies of `files`.
+fn load(files: &[PathBuf], names: &[&str]) -> (tempfile::TempDir, Registry) {
+    let dir = dir_with(files);
+    let wanted: Vec<Wanted> = names.iter().map(|n| wanted(n)).collect();
+    let reg = Registry::load(dir.path(), &wanted).unwrap();
+    (dir, reg)
 }
 
 fn watch_set() -> (tempfile::TempDir, Arc<Db>, Arc<WatchSet>) {
@@ -53,10 +65,12 @@ fn instance(lib: Arc<Library>, set: Option<Arc<WatchSet>>, health: Arc<Health>) 
 
 #[test]
 fn correct_plugins_of_both_kinds_load_and_answer() {
-    let dir = dir_with(&[lib_file("template_currency"), lib_file("template_platform")]);
-    let reg = Registry::load_dir(dir.path()).unwrap();
+    let (dir, reg) = load(
+        &[lib_file("template_currency"), lib_file("template_platform")],
+        &["template-currency", "template-platform"],
+    );
     assert!(reg.refused.is_empty(), "{:?}", reg.refused);
-    let rows = reg.listing();
+    let rows = list(dir.path(), &[wanted("template-currency"), wanted("template-platform")]).unwrap();
     assert_eq!(rows.len(), 2);
     assert!(rows.iter().all(|r| r.loaded
         && r.abi.as_deref() == Some("1.1")
@@ -117,19 +131,24 @@ fn bad_plugins_are_refused_with_the_reason() {
     ];
     for (file, reason) in cases {
         let dir = dir_with(std::slice::from_ref(&file));
-        let reg = Registry::load_dir(dir.path()).unwrap();
+        let name = file.file_stem().unwrap().to_string_lossy().into_owned();
+        let w = Wanted { file: Some(file.file_name().unwrap().to_string_lossy().into()), ..wanted(&name) };
+        let reg = Registry::load(dir.path(), std::slice::from_ref(&w)).unwrap();
         assert!(reg.loaded.is_empty(), "{} loaded", file.display());
-        let rows = reg.listing();
+        let rows = list(dir.path(), &[w]).unwrap();
         let err = rows[0].error.as_deref().unwrap();
         assert!(err.contains(reason), "{}: {err}", file.display());
         assert!(err.contains(&*dir.path().to_string_lossy()), "the message names the file: {err}");
         assert!(!rows[0].loaded);
+        assert!(reg.refusal(&name).unwrap().to_string().contains(reason));
     }
-    // Two libraries with one plugin name: the second is refused.
-    let dir = dir_with(&[lib_file("template_currency"), lib_file("template_currency")]);
-    let reg = Registry::load_dir(dir.path()).unwrap();
-    assert_eq!(reg.loaded.len(), 1);
-    assert!(reg.refused[0].to_string().contains("another plugin named \"template-currency\" is already loaded"));
+    // Two files of one plugin: neither is loaded, the choice is not guessed.
+    let dir = dir_with(&[lib_file("template_currency")]);
+    std::fs::copy(lib_file("template_currency"), dir.path().join("template-currency.so")).unwrap();
+    let reg = Registry::load(dir.path(), &[wanted("template-currency")]).unwrap();
+    assert!(reg.loaded.is_empty());
+    let err = reg.refusal("template-currency").unwrap().to_string();
+    assert!(err.contains("both libpaywatch_plugin_template_currency.so and template-currency.so"), "{err}");
     // A refused file shows in /health.
     let health = Health::new();
     reg.report_health(&health);
@@ -138,8 +157,7 @@ fn bad_plugins_are_refused_with_the_reason() {
 
 #[test]
 fn a_panicking_plugin_is_recreated_and_surfaced() {
-    let dir = dir_with(&[fixture_file("fixture")]);
-    let reg = Registry::load_dir(dir.path()).unwrap();
+    let (_dir, reg) = load(&[fixture_file("fixture")], &["fixture"]);
     let health = Arc::new(Health::new());
     let (_d, _store, set) = watch_set();
     let inst = instance(reg.get(Kind::Currency, "fixture").unwrap(), Some(set), health.clone());
@@ -166,8 +184,7 @@ fn a_panicking_plugin_is_recreated_and_surfaced() {
 
 #[test]
 fn is_watched_reaches_the_hosts_watch_set() {
-    let dir = dir_with(&[fixture_file("fixture")]);
-    let reg = Registry::load_dir(dir.path()).unwrap();
+    let (_dir, reg) = load(&[fixture_file("fixture")], &["fixture"]);
     let (_d, db, set) = watch_set();
     let key = |b: u8| vec![b; 20];
     for (chain, k) in [("btc", key(1)), ("btc", key(3)), ("other", key(2))] {
@@ -194,8 +211,7 @@ fn is_watched_reaches_the_hosts_watch_set() {
 
 #[test]
 fn a_match_is_read_as_an_amount_or_the_reply_is_bad() {
-    let dir = dir_with(&[fixture_file("fixture")]);
-    let reg = Registry::load_dir(dir.path()).unwrap();
+    let (_dir, reg) = load(&[fixture_file("fixture")], &["fixture"]);
     let (_d, db, set) = watch_set();
     // The fixture pays " 007" to a key starting with 0xfe and "-1" to one starting with 0xff.
     for k in [vec![0xfe; 20], vec![0xff; 20]] {
@@ -251,8 +267,7 @@ fn captured_logs(f: impl FnOnce()) -> String {
 
 #[test]
 fn plugin_logs_land_in_the_daemons_tracing_output() {
-    let dir = dir_with(&[fixture_file("fixture")]);
-    let reg = Registry::load_dir(dir.path()).unwrap();
+    let (_dir, reg) = load(&[fixture_file("fixture")], &["fixture"]);
     let out = captured_logs(|| {
         instance(reg.get(Kind::Currency, "fixture").unwrap(), None, Arc::new(Health::new()));
     });
@@ -272,8 +287,7 @@ fn plugin_logs_land_in_the_daemons_tracing_output() {
 
 #[test]
 fn a_plugin_refusing_its_config_fails_creation_with_its_message() {
-    let dir = dir_with(&[fixture_file("fixture")]);
-    let reg = Registry::load_dir(dir.path()).unwrap();
+    let (_dir, reg) = load(&[fixture_file("fixture")], &["fixture"]);
     let lib = reg.get(Kind::Currency, "fixture").unwrap();
     let err = PluginInstance::new(lib, "fixture@X".into(), &json!({"refuse": true}), None, Arc::new(Health::new()))
         .unwrap_err();
@@ -282,8 +296,7 @@ fn a_plugin_refusing_its_config_fails_creation_with_its_message() {
 
 #[test]
 fn calls_on_other_threads_survive_a_panicking_neighbour() {
-    let dir = dir_with(&[fixture_file("fixture")]);
-    let reg = Registry::load_dir(dir.path()).unwrap();
+    let (_dir, reg) = load(&[fixture_file("fixture")], &["fixture"]);
     let inst = Arc::new(instance(reg.get(Kind::Currency, "fixture").unwrap(), None, Arc::new(Health::new())));
     let workers: Vec<_> = (0..4)
         .map(|t| {
@@ -318,8 +331,7 @@ fn the_bitcoin_plugins_outpoint_keys_are_what_its_spend_questions_ask() {
     use bitcoincore_rpc::bitcoin::{consensus, Amount, ScriptBuf, Transaction, TxOut};
     use paywatch_plugin_api::testing::fixtures;
     let (_db_dir, db, set) = watch_set();
-    let plugins = dir_with(&[lib_file("bitcoin")]);
-    let reg = Registry::load_dir(plugins.path()).unwrap();
+    let (_plugins, reg) = load(&[lib_file("bitcoin")], &["bitcoin"]);
     let chain = set.chain("btc").unwrap().clone();
     let config = json!({"asset": "BTC", "symbol": "BTC", "chain": "btc", "network": "mainnet"});
     let lib = reg.get(Kind::Currency, "bitcoin").unwrap();
@@ -352,4 +364,47 @@ fn the_bitcoin_plugins_outpoint_keys_are_what_its_spend_questions_ask() {
     let p = db.tx_payments("btc", &t.txid).unwrap().remove(0);
     assert_eq!((p.status, p.replaced_by), (PaymentStatus::Replaced, Some(conflict.compute_txid().to_string())));
     assert!(!chain.is_watched_spend(&first_input), "a replaced payment's inputs are no longer watched");
+}
+
+#[test]
+fn a_file_holding_another_plugin_than_configured_is_refused_naming_both() {
+    // The fixture (plugin "fixture") installed under the bitcoin plugin's file name.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture_file("fixture"), dir.path().join("libpaywatch_plugin_bitcoin.so")).unwrap();
+    let reg = Registry::load(dir.path(), &[wanted("bitcoin")]).unwrap();
+    assert!(reg.get(Kind::Currency, "bitcoin").is_none() && reg.get(Kind::Currency, "fixture").is_none());
+    let err = reg.refusal("bitcoin").unwrap().to_string();
+    assert!(err.contains("the config names plugin \"bitcoin\", but this file is plugin \"fixture\""), "{err}");
+    assert!(err.contains("libpaywatch_plugin_bitcoin.so"), "names the file: {err}");
+}
+
+#[test]
+fn only_the_configured_plugins_load_and_a_pin_is_checked_first() {
+    let dir = dir_with(&[lib_file("template_currency"), lib_file("template_platform"), fixture_file("fixture")]);
+    let reg = Registry::load(dir.path(), &[wanted("template-currency")]).unwrap();
+    assert_eq!(reg.loaded.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(), ["template-currency"]);
+    // `plugins list` shows the other files, with their hashes, unloaded.
+    let rows = list(dir.path(), &[wanted("template-currency")]).unwrap();
+    assert_eq!(rows.len(), 3);
+    let fixture = rows.iter().find(|r| r.file.ends_with("fixture.so")).unwrap();
+    assert!(!fixture.loaded && fixture.configured_as.is_none() && fixture.name.is_none());
+    let real = files::hash(&mut std::fs::File::open(fixture_file("fixture")).unwrap()).unwrap();
+    assert_eq!(fixture.sha256.as_deref(), Some(real.as_str()));
+    // A pin: the right one loads, a wrong one refuses the file before loading it.
+    let path = dir.path().join("libpaywatch_plugin_template_platform.so");
+    let good = files::hash(&mut std::fs::File::open(&path).unwrap()).unwrap();
+    let pinned = |h: &str| Wanted { sha256: Some(h.into()), ..wanted("template-platform") };
+    let reg = Registry::load(dir.path(), &[pinned(&good)]).unwrap();
+    assert!(reg.get(Kind::Platform, "template-platform").is_some());
+    let bad = "0".repeat(64);
+    let reg = Registry::load(dir.path(), &[pinned(&bad)]).unwrap();
+    assert!(reg.loaded.is_empty());
+    let err = reg.refusal("template-platform").unwrap().to_string();
+    assert!(
+        err.contains(&format!("its SHA-256 is {good}, but [plugins.sha256] pins template-platform = \"{bad}\"")),
+        "{err}"
+    );
+    // The lines `plugins hash` prints are the pins that load.
+    let lines = pin_lines(dir.path(), &[wanted("template-platform")]).unwrap();
+    assert_eq!(lines, [Ok(format!("template-platform = \"{good}\"  # libpaywatch_plugin_template_platform.so"))]);
 }

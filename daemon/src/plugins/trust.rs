@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 /// Why a directory or file is not trusted.
 pub(crate) fn unsafe_dir(dir: &Path) -> Option<String> {
     let meta = std::fs::metadata(dir).ok()?;
-    writable_or_foreign(&meta)
+    unsafe_meta(&meta)
 }
 
 /// Why a file of `dir` (canonical) is not loaded, if it is not.
@@ -25,10 +25,11 @@ pub(crate) fn unsafe_file(dir: &Path, path: &Path) -> Option<String> {
         return Some(format!("it is a symlink to {}, outside the plugin directory", target.display()));
     }
     let meta = std::fs::metadata(&target).ok()?;
-    writable_or_foreign(&meta)
+    unsafe_meta(&meta)
 }
 
-fn writable_or_foreign(meta: &std::fs::Metadata) -> Option<String> {
+/// Why a file or directory with this metadata is not trusted, if it is not.
+pub(crate) fn unsafe_meta(meta: &std::fs::Metadata) -> Option<String> {
     let mode = meta.permissions().mode() & 0o7777;
     if mode & 0o022 != 0 {
         return Some(format!(
