@@ -112,10 +112,10 @@ impl Api {
         let (_, inv) = api
             .send(Method::POST, "/v1/invoices", br#"{"asset":"BTC","amount":"0.001","order_id":"o1"}"#)
             .expect("a uri");
-        api.invoice = inv["id"].as_str().expect("the harness's invoice").to_string();
-        let body = br#"{"kind":"webhook","url":"http://203.0.113.7/hook","secret":"whsec_0123456789abcdef0123456789"}"#;
+        api.invoice = inv["id"].as_str().unwrap_or_else(|| panic!("the harness's invoice: {inv}")).to_string();
+        let body = br#"{"plugin":"webhook","url":"http://203.0.113.7/hook","secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}"#;
         let (_, ep) = api.send(Method::POST, "/v1/endpoints", body).expect("a uri");
-        api.endpoint = ep["id"].as_str().expect("the harness's endpoint").to_string();
+        api.endpoint = ep["id"].as_str().unwrap_or_else(|| panic!("the harness's endpoint: {ep}")).to_string();
         Ok(api)
     }
 
