@@ -51,6 +51,8 @@ say "building paywatch and its plugins"
 # as scripts/test.sh.
 cargo test --workspace --locked --no-run --quiet 2>/dev/null || cargo test --workspace --locked --no-run
 cp "$(scripts/build-plugins.sh)"/*.so "$work/plugins/"
+# The daemon refuses a plugin directory or library others may write to, whatever the umask.
+chmod 700 "$work/plugins" && chmod 600 "$work/plugins"/*.so
 export PAYWATCH_SERVER__LISTEN="127.0.0.1:$API"
 export PAYWATCH_CHAINS__BTC__RPC_URL="http://127.0.0.1:$RPC"
 export PAYWATCH_CHAINS__BTC__ZMQ="tcp://127.0.0.1:$ZMQ"

@@ -78,6 +78,17 @@ pub(crate) fn plugins(config: &Config, health: &Arc<Health>) -> Result<(Currenci
                 .map_err(|message| RunError::Refused { at: user(), message })?;
         }
     }
+    // `plugins.enable` is for platform plugins (what API-created endpoints may use).
+    for (i, name) in config.plugins.enable.iter().enumerate() {
+        if registry.get(Kind::Currency, name).is_some() {
+            return Err(RunError::Refused {
+                at: format!("plugins.enable[{i}]"),
+                message: format!(
+                    "{name:?} is a currency plugin: an [[assets]] entry names it, plugins.enable does not"
+                ),
+            });
+        }
+    }
     // What is left: plugins only `plugins.enable` names.
     let used = config.plugins_used();
     if let Some((name, e)) = wanted.iter().find_map(|w| registry.refusal(&w.name).map(|e| (&w.name, e))) {
@@ -103,17 +114,25 @@ pub(crate) fn wanted(config: &Config) -> Vec<Wanted> {
 /// are the config's, checked in [`plugins`], and synced by the dispatcher); one the config no longer
 /// loads would leave the store's callbacks undelivered, so the start is refused, naming it.
 pub(crate) fn stored_endpoints(db: &crate::db::Db, platforms: &Platforms) -> Result<(), RunError> {
+    // Every missing plugin at once, with the stores and endpoints that use it: one restart fixes all.
     let endpoints = db.endpoints()?;
-    if let Some(e) = endpoints.iter().find(|e| e.enabled && !e.from_config && !platforms.contains_key(&e.plugin)) {
-        return Err(RunError::Refused {
-            at: format!("store {:?}, endpoint {}", e.store, e.id),
-            message: format!(
-                "uses platform plugin {:?}, which this config does not load: add it to plugins.enable (or disable the endpoint)",
-                e.plugin
-            ),
-        });
+    let mut missing: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for e in endpoints.iter().filter(|e| e.enabled && !e.from_config && !platforms.contains_key(&e.plugin)) {
+        missing.entry(&e.plugin).or_default().push(format!("store {:?} endpoint {}", e.store, e.id));
     }
-    Ok(())
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = missing.keys().map(|n| format!("{n:?}")).collect();
+    let users: Vec<String> = missing.iter().map(|(n, u)| format!("{n:?} by {}", u.join(", "))).collect();
+    Err(RunError::Refused {
+        at: "plugins.enable".into(),
+        message: format!(
+            "enabled endpoints created through the API use platform plugins this config does not load ({}): add `enable = [{}]` to [plugins] (an endpoint can then be disabled or deleted through the API)",
+            users.join("; "),
+            names.join(", ")
+        ),
+    })
 }
 
 /// Indexes of each descriptor or extended key compared between stores.

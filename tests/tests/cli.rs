@@ -338,4 +338,13 @@ fn writable_plugin_dirs_and_files_are_refused_with_the_reason() {
     assert!(stdout.contains("not loaded: it is writable by group or others (mode 664)"), "{stdout}");
     let out = paywatch(&["config", "check", "--config", config], &[]);
     assert_eq!(out.status.code(), Some(2), "a plugin that did not load is missing for its asset");
+    // A directory that is not there: the file alone checks; loading names the directory.
+    std::fs::remove_dir_all(&plugins).unwrap();
+    let out = paywatch(&["config", "check", "--no-plugins", "--config", config], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = paywatch(&["config", "check", "--config", config], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("plugin directory {}", plugins.display())), "{stderr}");
+    assert!(stderr.contains("No such file or directory"), "{stderr}");
 }

@@ -133,7 +133,7 @@ impl Dispatcher {
             let mut loaded: Vec<&String> = self.inner.platforms.keys().collect();
             loaded.sort();
             return Err(DispatchError::Invalid(format!(
-                "platform plugin {:?} is not loaded (loaded: {loaded:?})",
+                "platform plugin {:?} is not loaded (loaded: {loaded:?}; the operator adds it to [plugins] enable)",
                 new.plugin
             )));
         }

@@ -22,7 +22,7 @@ pub(crate) struct Wanted {
 /// Why a configured plugin's file was not opened.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum FileError {
-    #[error("plugin {name:?}: no file {tried} in {dir}", tried = .tried.join(" or "))]
+    #[error("plugin {name:?}: no file {tried} in {dir} (a library named otherwise: [plugins.files] {name} = \"its-file.so\")", tried = .tried.join(" or "))]
     NotFound { name: String, dir: PathBuf, tried: Vec<String> },
     #[error("plugin {name:?}: both {} and {} are in {dir}: remove one, or name the file in [plugins.files]", .files[0], .files[1])]
     Ambiguous { name: String, dir: PathBuf, files: Vec<String> },
