@@ -90,6 +90,21 @@ async fn a_wrong_pin_refuses_the_start_and_plugins_hash_prints_the_right_one() {
 }
 
 #[test]
+fn enable_names_platform_plugins_only() {
+    let dir = tempfile::tempdir().unwrap();
+    install_plugins(dir.path(), &[plugin_lib("bitcoin")]).unwrap();
+    let config = dir.path().join("paywatch.toml");
+    let text = test_config(dir.path(), 8080, BTC_ASSET).replacen("enable = [", "enable = [\"bitcoin\", ", 1);
+    std::fs::write(&config, text).unwrap();
+    let (code, _, stderr) = paywatch_in(dir.path(), &["config", "check", "--config", config.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("plugins.enable[0]: \"bitcoin\" is a currency plugin: an [[assets]] entry names it"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_file_holding_another_plugin_is_refused_naming_both() {
     // The fixture plugin under the bitcoin plugin's file name.
     let dir = tempfile::tempdir().unwrap();
