@@ -41,7 +41,7 @@ package_of() { # target
 
 seed() {
   local corpus=tests/fuzz/corpus
-  mkdir -p "$corpus"/{bitcoin_scan_block,bitcoin_scan_tx,bitcoin_sources,evm_block,erc20_block,evm_addresses}
+  mkdir -p "$corpus"/{bitcoin_scan_block,bitcoin_scan_tx,bitcoin_sources,evm_block,erc20_block,evm_addresses,erc20_addresses}
   seed_daemon tests/fuzz-daemon/corpus
   cp plugin-api/testdata/mainnet_block_*.raw "$corpus/bitcoin_scan_block/" 2>/dev/null || true
   python3 - "$corpus" <<'PY'
@@ -61,6 +61,7 @@ for i, s in enumerate(sources):
     (corpus / "bitcoin_sources" / f"seed{i}").write_text(s)
 for i, s in enumerate(["0xdAC17F958D2ee523a2206206994597C13D831ec7", "0xdac17f958d2ee523a2206206994597c13d831ec7"]):
     (corpus / "evm_addresses" / f"seed{i}").write_text(s)
+    (corpus / "erc20_addresses" / f"seed{i}").write_text(s)
 for t in ("evm_block", "erc20_block"):
     (corpus / t / "empty").write_bytes(b"EVB1" + bytes(200))
 PY
