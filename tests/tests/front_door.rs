@@ -316,3 +316,102 @@ async fn a_store_at_its_endpoint_quota_gets_409_and_the_other_store_is_not_affec
     let (_, list) = d.call(Method::GET, "/v1/endpoints", paywatch_tests::daemon::SHOP2_KEY, None).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 20, "{list}");
 }
+
+/// A TCP connection to the daemon from `ip` (any 127/8 address is this host).
+async fn connect_from(ip: &str, port: u16) -> std::io::Result<TcpStream> {
+    let s = tokio::net::TcpSocket::new_v4()?;
+    s.bind(std::net::SocketAddr::new(ip.parse().unwrap(), 0))?;
+    s.connect(std::net::SocketAddr::new("127.0.0.1".parse().unwrap(), port)).await
+}
+
+/// Whether the daemon closed `s` (read gives EOF or an error) within `limit`.
+async fn closed_by_daemon(s: &mut TcpStream, limit: Duration) -> bool {
+    let mut buf = [0u8; 256];
+    matches!(tokio::time::timeout(limit, s.read(&mut buf)).await, Ok(Ok(0) | Err(_)))
+}
+
+#[tokio::test]
+async fn a_connection_that_sends_nothing_is_closed_after_the_header_timeout() {
+    let d = daemon_with(&[("header_read_timeout_secs", "2")]).await;
+    let mut silent = TcpStream::connect(("127.0.0.1", d.port)).await.unwrap();
+    assert!(closed_by_daemon(&mut silent, Duration::from_secs(20)).await, "a silent connection was kept open");
+}
+
+#[tokio::test]
+async fn one_client_cannot_hold_every_connection_and_others_are_served() {
+    let d = daemon_with(&[("max_connections_per_client", "20")]).await;
+    let mut held = Vec::new();
+    for _ in 0..30 {
+        held.push(connect_from(HOSTILE, d.port).await.unwrap());
+    }
+    // The ten past the client's limit are closed at once; the first twenty are still open.
+    let mut closed = 0;
+    for s in held.iter_mut() {
+        if closed_by_daemon(s, Duration::from_millis(300)).await {
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, 10, "connections past max_connections_per_client = 20 from one address");
+    let bystander = client_from(BYSTANDER);
+    assert_eq!(
+        bystander.get(d.url("/v1/watches")).bearer_auth(SHOP1_KEY).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    // The client's places come back when its connections close.
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let again = client_from(HOSTILE);
+    assert_eq!(again.get(d.url("/v1/watches")).bearer_auth(SHOP1_KEY).send().await.unwrap().status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn slow_bodies_get_408_at_the_body_timeout_and_their_client_cannot_take_every_slot() {
+    let d = daemon_with(&[
+        ("body_read_timeout_secs", "3"),
+        ("max_concurrent_requests", "8"),
+        ("max_requests_per_client", "4"),
+        ("max_long_polls", "2"),
+    ])
+    .await;
+    // Twelve requests from one address: headers, then one byte of a 500-byte body.
+    let head = format!(
+        "POST /v1/refunds/claim/{} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{{",
+        "ab".repeat(32)
+    );
+    let mut slow = Vec::new();
+    for _ in 0..12 {
+        let mut s = connect_from(HOSTILE, d.port).await.unwrap();
+        s.write_all(head.as_bytes()).await.unwrap();
+        slow.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Another client is served while they are all still waiting for their bodies.
+    let bystander = client_from(BYSTANDER);
+    let status = bystander.get(d.url("/v1/watches")).bearer_auth(SHOP1_KEY).send().await.unwrap().status();
+    let served_at = Instant::now();
+    assert_eq!(status, StatusCode::OK);
+    // Each slow request is cut off with 408 body_timeout (those queued behind their own client's
+    // share get theirs in turn), none is left hanging.
+    let mut answers = Vec::new();
+    for s in slow.iter_mut() {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 2048];
+        let read = tokio::time::timeout(Duration::from_secs(60), async {
+            loop {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                }
+                if got.windows(12).any(|w| w == b"body_timeout") {
+                    break;
+                }
+            }
+        });
+        read.await.expect("a slow body was never cut off");
+        answers.push((String::from_utf8_lossy(&got).to_string(), Instant::now()));
+    }
+    for (a, at) in &answers {
+        assert!(a.starts_with("HTTP/1.1 408") && a.contains("body_timeout"), "{a}");
+        assert!(*at > served_at, "the bystander was served only after the slow bodies were cut off");
+    }
+}

@@ -115,9 +115,26 @@ impl From<JsonRejection> for ApiError {
             BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 Self::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", r.body_text())
             }
+            BytesRejection(_) if caused_by::<super::limits::BodyTimedOut>(&r) => Self::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                "the request body did not arrive in time (server.body_read_timeout_secs)",
+            ),
             _ => Self::bad_request(r.body_text()),
         }
     }
+}
+
+/// Whether an error of type `E` is somewhere in `e`'s chain of sources.
+fn caused_by<E: std::error::Error + 'static>(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        if err.is::<E>() {
+            return true;
+        }
+        next = err.source();
+    }
+    false
 }
 
 impl From<QueryRejection> for ApiError {

@@ -35,7 +35,7 @@ pub(crate) fn client_of(ip: IpAddr) -> IpAddr {
 /// The client of a request, from the connection's peer address. Every connection the server
 /// accepts has one; a request without (only in tests that call the router directly) counts as
 /// one shared client.
-fn client_of_extensions(ext: &axum::http::Extensions) -> IpAddr {
+pub(crate) fn client_of_extensions(ext: &axum::http::Extensions) -> IpAddr {
     ext.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| client_of(c.0.ip()))
 }
 
@@ -148,6 +148,42 @@ pub(crate) fn configure_http(
     builder.http2().timer(hyper_util::rt::TokioTimer::new());
 }
 
+/// A body that has not fully arrived in time (the error inside the extractor's rejection).
+#[derive(Debug, thiserror::Error)]
+#[error("the request body did not arrive within body_read_timeout_secs")]
+pub(crate) struct BodyTimedOut;
+
+/// Middleware: a request's body must arrive within `limit` of its headers, in total (a timeout
+/// between chunks would let a client dribble one byte at a time and hold its slot until the
+/// request timeout). Requests without a body pass as they are.
+pub(crate) async fn body_deadline(
+    axum::extract::State(limit): axum::extract::State<Duration>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use futures::StreamExt;
+    let has_body = req.headers().contains_key(axum::http::header::TRANSFER_ENCODING)
+        || req
+            .headers()
+            .get(axum::http::header::CONTENT_LENGTH)
+            .is_some_and(|v| v.to_str().ok().and_then(|v| v.parse::<u64>().ok()) != Some(0));
+    if !has_body {
+        return next.run(req).await;
+    }
+    let deadline = tokio::time::Instant::now() + limit;
+    let (parts, body) = req.into_parts();
+    let chunks = futures::stream::unfold(Some(body.into_data_stream()), move |state| async move {
+        let mut chunks = state?;
+        match tokio::time::timeout_at(deadline, chunks.next()).await {
+            Ok(Some(Ok(bytes))) => Some((Ok(bytes), Some(chunks))),
+            Ok(Some(Err(e))) => Some((Err(axum::BoxError::from(e)), None)),
+            Ok(None) => None,
+            Err(_) => Some((Err(axum::BoxError::from(BodyTimedOut)), None)),
+        }
+    });
+    next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from_stream(chunks))).await
+}
+
 /// The request timeout's answer.
 pub(crate) fn request_timeout(limits: &ServerLimits) -> tower_http::timeout::TimeoutLayer {
     tower_http::timeout::TimeoutLayer::with_status_code(
@@ -175,6 +211,10 @@ mod tests {
     fn failures_past_the_burst_are_refused_per_client() {
         let limits = crate::config::ServerLimits {
             header_read_timeout_secs: 10,
+            body_read_timeout_secs: 15,
+            max_connections: 16,
+            max_connections_per_client: 4,
+            max_requests_per_client: 4,
             request_timeout_secs: 90,
             max_concurrent_requests: 8,
             max_long_polls: 4,

@@ -4,6 +4,7 @@
 //! `dispatch`; never around them.
 
 mod auth;
+mod connections;
 mod endpoints;
 mod error;
 mod events;
@@ -157,6 +158,14 @@ pub(crate) fn router(state: AppState, cfg: &ServerConfig) -> Router {
         .fallback(|| async { error::ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(cfg.limits.max_concurrent_requests))
+        .layer(middleware::from_fn_with_state(
+            Duration::from_secs(cfg.limits.body_read_timeout_secs),
+            limits::body_deadline,
+        ))
+        .layer(middleware::from_fn_with_state(
+            connections::FairShare::new(cfg.limits.max_requests_per_client),
+            connections::in_flight,
+        ))
         .layer(limits::request_timeout(&cfg.limits))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
@@ -225,7 +234,8 @@ pub(crate) async fn serve(
         None => {
             tracing::info!(%addr, "api listening (http)");
             on_bound(addr);
-            let mut server = axum_server::from_tcp(listener).handle(handle);
+            let admission = connections::Admission::new(&cfg.limits);
+            let mut server = axum_server::from_tcp(listener).acceptor(admission).handle(handle);
             limits::configure_http(server.http_builder(), &cfg.limits);
             server.serve(make).await
         }
@@ -236,7 +246,9 @@ pub(crate) async fn serve(
                 .map_err(|source| RunError::Tls { cert: tls.cert.clone(), key: tls.key.clone(), source })?;
             tracing::info!(%addr, "api listening (https)");
             on_bound(addr);
-            let mut server = axum_server::from_tcp_rustls(listener, rustls_config).handle(handle);
+            let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(rustls_config)
+                .acceptor(connections::Admission::new(&cfg.limits));
+            let mut server = axum_server::from_tcp(listener).acceptor(acceptor).handle(handle);
             limits::configure_http(server.http_builder(), &cfg.limits);
             server.serve(make).await
         }

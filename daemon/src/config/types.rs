@@ -65,8 +65,20 @@ pub struct ServerConfig {
 /// The front door's limits: timeouts, concurrency, and per-IP rates.
 #[derive(Debug, Clone, Serialize)]
 pub struct ServerLimits {
-    /// A connection that has not sent a request's complete headers within this time is closed.
+    /// A connection that has not sent a request's complete headers within this time is closed
+    /// (a new connection that sends nothing at all, too).
     pub header_read_timeout_secs: u64,
+    /// A request whose body has not fully arrived within this time of its headers gets `408`.
+    pub body_read_timeout_secs: u64,
+    /// Connections open at once, every client together; past it, a new one is closed at once
+    /// (each is a file descriptor: by default half the process's limit, `ulimit -n`, at most
+    /// 4096, so RocksDB and the node connections keep theirs).
+    pub max_connections: usize,
+    /// Connections open at once from one client (an IPv4 address, an IPv6 /64).
+    pub max_connections_per_client: u32,
+    /// Requests one client has handled at once; past it, the client's further requests wait
+    /// for its own (so one client cannot hold every one of `max_concurrent_requests`).
+    pub max_requests_per_client: u32,
     /// A request not answered within this time gets `408`.
     pub request_timeout_secs: u64,
     /// Requests handled at once; more wait (until their timeout).

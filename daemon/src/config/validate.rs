@@ -147,6 +147,10 @@ fn server_limits(t: &mut Table<'_>, issues: &mut Issues) -> ServerLimits {
     let max_concurrent_requests = t.u64_in("max_concurrent_requests", 256, 1..=65_536, issues) as usize;
     ServerLimits {
         header_read_timeout_secs: t.u64_in("header_read_timeout_secs", 10, 1..=300, issues),
+        body_read_timeout_secs: t.u64_in("body_read_timeout_secs", 15, 1..=600, issues),
+        max_connections: t.u64_in("max_connections", default_max_connections(), 1..=1_000_000, issues) as usize,
+        max_connections_per_client: t.u64_in("max_connections_per_client", 1024, 1..=1_000_000, issues) as u32,
+        max_requests_per_client: t.u64_in("max_requests_per_client", 64, 1..=65_536, issues) as u32,
         request_timeout_secs: t.u64_in("request_timeout_secs", 90, MIN_REQUEST_TIMEOUT_SECS..=3600, issues),
         max_concurrent_requests,
         max_long_polls: max_long_polls(t, max_concurrent_requests, issues),
@@ -155,6 +159,15 @@ fn server_limits(t: &mut Table<'_>, issues: &mut Issues) -> ServerLimits {
         auth_failures_per_minute: t.u64_in("auth_failures_per_minute", 30, 1..=60_000, issues),
         auth_failure_burst: t.u64_in("auth_failure_burst", 10, 1..=100_000, issues) as u32,
     }
+}
+
+/// Half the process's open-file limit, at most 4096 (each connection is a file descriptor;
+/// RocksDB, the node connections and the plugins need theirs).
+fn default_max_connections() -> u64 {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes the limits into the struct we pass; nothing else is touched.
+    let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 { lim.rlim_cur } else { 1024 };
+    (soft / 2).clamp(64, 4096)
 }
 
 /// Long-polls waiting at once, every store together: fewer than the requests handled at once,
