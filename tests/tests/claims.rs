@@ -132,6 +132,26 @@ async fn order_ids_with_cr_lf_or_other_control_characters_are_refused_with_422()
         assert!(v["error"]["message"].as_str().unwrap().contains("control character"), "{v}");
     }
     invoice(&rig, "1042 a-b_c/ü", "0.001").await.unwrap();
+    // Bidirectional controls and separators (they make an order id display as another), an
+    // escape in a description, a line break in a refund e-mail (a header injection).
+    let refused = [
+        json!({"order_id": "10\u{202E}24"}),
+        json!({"order_id": "1042\u{2028}"}),
+        json!({"order_id": "o-bidi", "description": "red\u{1b}[31m"}),
+        json!({"order_id": "o-rlo", "description": "pay \u{2066}me\u{2069}"}),
+        json!({"order_id": "o-mail", "refund_email": "a@b.c\r\nBcc: x@y.z"}),
+    ];
+    for extra in refused {
+        let mut body = json!({"asset": "BTC", "amount": "0.001"});
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        let (status, v) = rig.call(Method::POST, "/v1/invoices", SHOP3_KEY, Some(body.clone())).await;
+        assert_eq!((status, code(&v)), (422, "invalid_field"), "{body}: {v}");
+    }
+    // A description may have lines.
+    let body =
+        json!({"asset": "BTC", "amount": "0.001", "order_id": "o-lines", "description": "2 mugs\n1 teapot\tblue"});
+    let (status, v) = rig.call(Method::POST, "/v1/invoices", SHOP3_KEY, Some(body)).await;
+    assert_eq!(status, 201, "{v}");
 }
 
 #[tokio::test]

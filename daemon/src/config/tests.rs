@@ -59,7 +59,7 @@ fn every_problem_is_reported_with_its_key_path() {
     let mut raw = minimal(dir.path());
     raw["server"]["listen"] = json!("localhost");
     raw["server"]["colour"] = json!("blue");
-    raw["chains"][0]["rpc_url"] = json!("ftp://x");
+    raw["chains"][0]["rpc_url"] = json!("ftp://u:hunter2pw@x/v3/9aa3d95b3bc440fa88ea12eaa4456161");
     raw["chains"][1]["kind"] = json!("solana");
     raw["stores"][0].as_object_mut().unwrap().remove("api_key");
     raw["stores"][0]["endpoints"][0]["url"] = json!("not a url");
@@ -69,17 +69,23 @@ fn every_problem_is_reported_with_its_key_path() {
     let expect = [
         "server.listen: \"localhost\" is not an address:port",
         "server.colour: unknown key",
-        "chains[0].rpc_url: \"ftp://x\" must be a http/https URL",
+        "chains[0].rpc_url: \"ftp://",
         "chains[1].kind: \"solana\" is not one of bitcoin, evm",
         "assets[0].chain: unknown chain \"ltc\"",
         "stores[0].api_key: missing",
-        "stores[0].endpoints[0].url: \"not a url\" is not a valid URL",
+        "stores[0].endpoints[0].url: it is not a valid URL",
         "dispatch.allow_private[1]: \"nope\" is not an IP address or CIDR",
     ];
     for e in expect {
         assert!(got.iter().any(|g| g.starts_with(e)), "missing {e:?} in {got:#?}");
     }
     assert_eq!(got.len(), expect.len(), "{got:#?}");
+    let rpc = got.iter().find(|g| g.starts_with("chains[0].rpc_url")).unwrap();
+    assert!(rpc.contains("must be a http/https URL"), "{rpc}");
+    assert!(
+        !rpc.contains("hunter2pw") && !rpc.contains("9aa3d95b3bc440fa88ea12eaa4456161"),
+        "a key in an error: {rpc}"
+    );
 }
 
 #[test]

@@ -75,12 +75,18 @@ fn url_with_scheme(
         Ok(u) => {
             issues.push(
                 t.key_path(key),
-                format!("{s:?} must be a {} URL with a host (got scheme {:?})", schemes.join("/"), u.scheme()),
+                // Redacted: node URLs carry hosted providers' keys and passwords.
+                format!(
+                    "{:?} must be a {} URL with a host (got scheme {:?})",
+                    super::redact::url_text(&s),
+                    schemes.join("/"),
+                    u.scheme()
+                ),
             );
             None
         }
         Err(e) => {
-            issues.push(t.key_path(key), format!("{s:?} is not a valid URL: {e}"));
+            issues.push(t.key_path(key), format!("it is not a valid URL: {e}"));
             None
         }
     }

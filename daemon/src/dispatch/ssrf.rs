@@ -43,6 +43,9 @@ fn embedded_v4(ip: Ipv6Addr) -> Vec<Ipv4Addr> {
     if s[..5] == [0; 5] && (s[5] == 0 || s[5] == 0xffff) {
         return vec![last]; // mapped or compatible (`::1` and `::` are refused as IPv6)
     }
+    if s[..4] == [0; 4] && s[4] == 0xffff && s[5] == 0 {
+        return vec![last]; // IPv4-translated, ::ffff:0:a.b.c.d (SIIT, RFC 7915)
+    }
     match (s[0], s[1]) {
         (0x0064, 0xff9b) if s[2..6] == [0; 4] => vec![last],
         (0x2002, _) => vec![Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8)],
@@ -104,22 +107,28 @@ impl Guard {
         let addrs: Vec<SocketAddr> = match host {
             url::Host::Ipv4(ip) => vec![SocketAddr::new(ip.into(), port)],
             url::Host::Ipv6(ip) => vec![SocketAddr::new(ip.into(), port)],
-            url::Host::Domain(d) => {
-                tokio::net::lookup_host((d, port)).await.map_err(|e| format!("cannot resolve {d}: {e}"))?.collect()
-            }
+            // A name that does not resolve and one that resolves to a refused address get the
+            // same answer: anything else tells a store which internal names exist.
+            url::Host::Domain(_) => tokio::net::lookup_host((url.host_str().unwrap_or_default(), port))
+                .await
+                .map(|a| a.collect())
+                .unwrap_or_default(),
         };
         let named = matches!(host, url::Host::Domain(_));
-        match addrs.iter().find(|a| !self.permits(a.ip())) {
-            Some(_) if named => Err(format!(
-                "{url}: its host resolves to a loopback/private/link-local address; allowlist its network in {} to use it",
+        let refused_name = || {
+            format!(
+                "{url}: its host does not resolve to a public address; if it is on a private network, allowlist its network in {}",
                 self.key
-            )),
+            )
+        };
+        match addrs.iter().find(|a| !self.permits(a.ip())) {
+            Some(_) if named => Err(refused_name()),
             Some(a) => Err(format!(
                 "{url} is {}, a loopback/private/link-local address; allowlist its network in {} to use it",
                 a.ip(),
                 self.key
             )),
-            None if addrs.is_empty() => Err(format!("{url} resolves to no address")),
+            None if addrs.is_empty() => Err(refused_name()),
             None => Ok(()),
         }
     }
@@ -185,6 +194,9 @@ mod tests {
     fn ipv4_mapped_addresses_are_checked_by_their_ipv4() {
         assert!(refused("::ffff:127.0.0.2") && refused("::ffff:192.168.1.1") && refused("::ffff:198.18.0.1"));
         assert!(!refused("::ffff:93.184.216.34"));
+        // IPv4-translated (SIIT): ::ffff:0:a.b.c.d.
+        assert!(refused("::ffff:0:7f00:1") && refused("::ffff:0:a00:1") && refused("::ffff:0:a9fe:a9fe"));
+        assert!(!refused("::ffff:0:5db8:d822"));
     }
 
     #[test]
@@ -261,8 +273,11 @@ mod tests {
         let e = g.check_url(&"http://127.0.0.1:9/x".parse().unwrap()).await.unwrap_err();
         assert!(e.contains("127.0.0.1") && e.contains("allow_private"), "{e}");
         let e = g.check_url(&"http://localhost:9/".parse().unwrap()).await.unwrap_err();
-        assert!(e.contains("resolves to a loopback/private/link-local address"), "{e}");
+        assert!(e.contains("does not resolve to a public address"), "{e}");
         assert!(!e.contains("127.0.0.1") && !e.contains("::1"), "what a name resolved to is not told: {e}");
+        // A name that does not resolve at all gets the very same answer (no DNS oracle).
+        let missing = g.check_url(&"http://no-such-host.invalid:9/".parse().unwrap()).await.unwrap_err();
+        assert_eq!(missing, e.replace("localhost", "no-such-host.invalid"));
         assert!(g.check_url(&"http://[fd00:ec2::254]/".parse().unwrap()).await.is_err());
         let open = Guard::new(vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()]);
         assert!(open.check_url(&"http://localhost:9/".parse().unwrap()).await.is_ok());

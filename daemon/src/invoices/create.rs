@@ -49,6 +49,25 @@ fn speed_confirmations(speed: &str) -> Result<u32, InvoiceError> {
     }
 }
 
+/// Text a shop gives that ends up in payment URIs, wallets, logs, e-mails and the shop's own
+/// callbacks: no control characters (line breaks only where `lines`, in a description), no
+/// bidirectional controls (they make `1042` display as something else) and no line or
+/// paragraph separators.
+fn check_text(field: &str, text: &str, lines: bool) -> Result<(), InvoiceError> {
+    let bad = |c: char| {
+        (c.is_control() && !(lines && (c == '\n' || c == '\t')))
+            || matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{2028}' | '\u{2029}')
+            || ('\u{202A}'..='\u{202E}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c)
+    };
+    match text.chars().enumerate().find(|(_, c)| bad(*c)) {
+        Some((at, c)) => {
+            Err(invalid(format!("{field} has a control character, U+{:04X}, at character {at}", c as u32)))
+        }
+        None => Ok(()),
+    }
+}
+
 impl NewInvoice {
     /// Checks the fields that need no plugin; the canonical form for the request hash.
     fn check(&self) -> Result<Value, InvoiceError> {
@@ -58,11 +77,15 @@ impl NewInvoice {
         }
         // Before trimming: "1042\r\n" is refused, not taken for "1042" (an order id goes into
         // URIs, logs and shops' requests, where a line break splits what follows).
-        if let Some((at, c)) = self.order_id.chars().enumerate().find(|(_, c)| c.is_control()) {
-            return Err(invalid(format!("order_id has a control character, U+{:04X}, at character {at}", c as u32)));
+        check_text("order_id", &self.order_id, false)?;
+        if let Some(d) = &self.description {
+            if d.chars().count() > MAX_DESCRIPTION {
+                return Err(invalid(format!("description is longer than {MAX_DESCRIPTION} characters")));
+            }
+            check_text("description", d, true)?;
         }
-        if self.description.as_ref().is_some_and(|d| d.chars().count() > MAX_DESCRIPTION) {
-            return Err(invalid(format!("description is longer than {MAX_DESCRIPTION} characters")));
+        if let Some(e) = &self.refund_email {
+            check_text("refund_email", e, false)?;
         }
         if let Some(md) = &self.metadata {
             if !md.is_object() || md.to_string().len() > MAX_METADATA_BYTES {
