@@ -30,7 +30,7 @@ fn config_check_reports_all_mistakes_with_key_paths_and_exits_2() {
         stderr.contains("chains[0].network: \"regtset\" is not one of mainnet, testnet, testnet4, signet, regtest"),
         "{stderr}"
     );
-    assert!(stderr.contains("chains[1].ws_url: \"http://127.0.0.1:3\" must be a ws/wss URL"), "{stderr}");
+    assert!(stderr.contains("chains[1].ws_url: \"http://127.0.0.1:3/\" must be a ws/wss URL"), "{stderr}");
     // The same mistakes fail `run` the same way, before touching storage.
     let out = paywatch(&["run", "--config", path.to_str().unwrap()], &[]);
     assert_eq!(out.status.code(), Some(2));
