@@ -184,12 +184,22 @@ pub(crate) async fn body_deadline(
     next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from_stream(chunks))).await
 }
 
-/// The request timeout's answer.
-pub(crate) fn request_timeout(limits: &ServerLimits) -> tower_http::timeout::TimeoutLayer {
-    tower_http::timeout::TimeoutLayer::with_status_code(
-        StatusCode::REQUEST_TIMEOUT,
-        Duration::from_secs(limits.request_timeout_secs),
-    )
+/// Middleware: a request not answered within `limit` gets `408 request_timeout` (a JSON error
+/// like every other; the handler's future is dropped).
+pub(crate) async fn request_deadline(
+    axum::extract::State(limit): axum::extract::State<Duration>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!("no answer within {} s (server.request_timeout_secs)", limit.as_secs()),
+        )
+        .into_response(),
+    }
 }
 
 #[cfg(test)]

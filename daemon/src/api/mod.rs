@@ -166,7 +166,10 @@ pub(crate) fn router(state: AppState, cfg: &ServerConfig) -> Router {
             connections::FairShare::new(cfg.limits.max_requests_per_client),
             connections::in_flight,
         ))
-        .layer(limits::request_timeout(&cfg.limits))
+        .layer(middleware::from_fn_with_state(
+            Duration::from_secs(cfg.limits.request_timeout_secs),
+            limits::request_deadline,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .with_state(state)

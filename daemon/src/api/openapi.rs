@@ -21,7 +21,7 @@ use utoipa::{Modify, OpenApi};
         super::endpoints::redeliver, super::endpoints::test, super::events::list,
         super::ops::health, super::ops::metrics,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &FrontDoor),
     tags((name = "watches"), (name = "payments"), (name = "invoices"), (name = "refunds"), (name = "endpoints"), (name = "events"),
         (name = "operations")),
 )]
@@ -36,6 +36,37 @@ impl Modify for BearerAuth {
             "api_key",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// What the front door may answer on any route (`docs/api.md`, "Limits"), so that generated
+/// clients know them: `408` (the request or its body took too long), `429` (a per-client or
+/// long-poll limit, with `Retry-After`), and `413` on routes that take a body.
+struct FrontDoor;
+
+impl Modify for FrontDoor {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{Content, Ref, ResponseBuilder};
+        let error = |what: &str| {
+            ResponseBuilder::new()
+                .description(what)
+                .content("application/json", Content::new(Some(Ref::from_schema_name("ErrorBody"))))
+                .build()
+        };
+        for item in doc.paths.paths.values_mut() {
+            let ops = [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+            for op in ops.into_iter().flatten() {
+                let responses = &mut op.responses.responses;
+                let mut add = |code: &str, what: &str| {
+                    responses.entry(code.to_string()).or_insert_with(|| error(what).into());
+                };
+                add("408", "`request_timeout` or `body_timeout`: the request or its body took too long");
+                add("429", "`rate_limited`: a per-client limit or a long-poll quota; see `Retry-After`");
+                if op.request_body.is_some() {
+                    add("413", "`body_too_large`: the body is over `server.max_body_bytes`");
+                }
+            }
+        }
     }
 }
 
