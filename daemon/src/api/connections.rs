@@ -77,18 +77,22 @@ pub(crate) struct Admission {
     total: Arc<Semaphore>,
     per_client: Arc<PerClient>,
     first_byte: Duration,
+    /// True once the server is shutting down: a connection still waiting for its first byte
+    /// is closed at once rather than holding the shutdown for the header-read timeout.
+    stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Admission {
-    pub(crate) fn new(limits: &ServerLimits) -> Self {
+    pub(crate) fn new(limits: &ServerLimits, stopping: tokio::sync::watch::Receiver<bool>) -> Self {
         Self {
             total: Arc::new(Semaphore::new(limits.max_connections)),
             per_client: PerClient::new(limits.max_connections_per_client),
             first_byte: Duration::from_secs(limits.header_read_timeout_secs),
+            stopping,
         }
     }
 
-    async fn admit(self, stream: TcpStream) -> io::Result<Admitted> {
+    async fn admit(mut self, stream: TcpStream) -> io::Result<Admitted> {
         let refuse = |why: &str| io::Error::new(io::ErrorKind::ConnectionRefused, why.to_string());
         let client = client_of(stream.peer_addr()?.ip());
         let Ok(total) = self.total.clone().try_acquire_owned() else {
@@ -103,7 +107,13 @@ impl Admission {
         // would otherwise be held for good.
         // (`peek`, not `readable`: readiness may be reported before any byte is there.)
         let mut first = [0u8; 1];
-        match tokio::time::timeout(self.first_byte, stream.peek(&mut first)).await {
+        let peeked = tokio::select! {
+            peeked = tokio::time::timeout(self.first_byte, stream.peek(&mut first)) => peeked,
+            _ = self.stopping.wait_for(|s| *s) => {
+                return Err(io::Error::new(io::ErrorKind::Interrupted, "shutting down"));
+            }
+        };
+        match peeked {
             Ok(Ok(0)) => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed before a request")),
             Ok(Ok(_)) => Ok(Admitted { stream, _total: total, _held: held }),
             Ok(Err(e)) => Err(e),
@@ -236,6 +246,38 @@ mod tests {
         let again = pc.take(a).expect("a place given back is free again");
         drop((second, again, other));
         assert_eq!(pc.clients(), 0, "clients holding nothing are forgotten");
+    }
+
+    fn limits(header_read_timeout_secs: u64) -> ServerLimits {
+        let mut l = crate::config::parse_str("[[stores]]\nid = \"s\"\napi_key = \"s_k29dLq8Rv0PzWm3NcT6yHb1JsX\"\n")
+            .expect("a minimal config")
+            .server
+            .limits;
+        l.header_read_timeout_secs = header_read_timeout_secs;
+        l.max_connections_per_client = 1;
+        l
+    }
+
+    #[tokio::test]
+    async fn a_silent_connection_is_let_go_at_shutdown_and_one_client_gets_its_cap() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let admission = Admission::new(&limits(3600), stopping);
+        let _silent = TcpStream::connect(addr).await.unwrap();
+        let (server_side, _) = listener.accept().await.unwrap();
+        let waiting = tokio::spawn(admission.clone().admit(server_side));
+        // Its only place is taken: a second connection of the client is refused at once.
+        let _second = TcpStream::connect(addr).await.unwrap();
+        let (second_side, _) = listener.accept().await.unwrap();
+        tokio::task::yield_now().await;
+        let refused = admission.clone().admit(second_side).await.unwrap_err();
+        assert_eq!(refused.kind(), io::ErrorKind::ConnectionRefused, "{refused}");
+        // Shutdown: the silent one stops waiting (not after the hour of its timeout).
+        stop.send(true).unwrap();
+        let ended =
+            tokio::time::timeout(Duration::from_secs(30), waiting).await.expect("admission ignored the shutdown");
+        assert_eq!(ended.unwrap().unwrap_err().kind(), io::ErrorKind::Interrupted);
     }
 
     #[tokio::test]

@@ -227,9 +227,11 @@ pub(crate) async fn serve(
     let addr = listener.local_addr().map_err(|source| RunError::Bind { addr: cfg.listen, source })?;
     let handle = axum_server::Handle::new();
     let h = handle.clone();
+    let (stop_tx, stopping) = watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
         tracing::info!("shutting down: no new requests; finishing those in flight");
+        let _ = stop_tx.send(true);
         h.graceful_shutdown(Some(GRACE));
     });
     let make = app.into_make_service_with_connect_info::<SocketAddr>();
@@ -237,7 +239,7 @@ pub(crate) async fn serve(
         None => {
             tracing::info!(%addr, "api listening (http)");
             on_bound(addr);
-            let admission = connections::Admission::new(&cfg.limits);
+            let admission = connections::Admission::new(&cfg.limits, stopping);
             let mut server = axum_server::from_tcp(listener).acceptor(admission).handle(handle);
             limits::configure_http(server.http_builder(), &cfg.limits);
             server.serve(make).await
@@ -250,7 +252,7 @@ pub(crate) async fn serve(
             tracing::info!(%addr, "api listening (https)");
             on_bound(addr);
             let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(rustls_config)
-                .acceptor(connections::Admission::new(&cfg.limits));
+                .acceptor(connections::Admission::new(&cfg.limits, stopping));
             let mut server = axum_server::from_tcp(listener).acceptor(acceptor).handle(handle);
             limits::configure_http(server.http_builder(), &cfg.limits);
             server.serve(make).await
