@@ -415,3 +415,34 @@ async fn slow_bodies_get_408_at_the_body_timeout_and_their_client_cannot_take_ev
         assert!(*at > served_at, "the bystander was served only after the slow bodies were cut off");
     }
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_is_its_own_and_nobody_else_can_spoof_one() {
+    let d = daemon_with(&[
+        ("auth_failure_burst", "3"),
+        ("auth_failures_per_minute", "1"),
+        ("trusted_proxies", "127.0.0.4"),
+    ])
+    .await;
+    let status = |c: &reqwest::Client, forwarded: &str, key: &str| {
+        let r = c.get(d.url("/v1/watches")).bearer_auth(key).header("x-forwarded-for", forwarded).send();
+        async move { r.await.unwrap().status() }
+    };
+    let proxy = client_from("127.0.0.4");
+    // One forwarded client spends its budget of failures...
+    for i in 0..3 {
+        assert_eq!(status(&proxy, "203.0.113.1", &format!("bad-{i}")).await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(status(&proxy, "203.0.113.1", "bad-3").await, StatusCode::TOO_MANY_REQUESTS);
+    // ...another one behind the same proxy has its own (a client-written address left of the
+    // proxy's own entry changes nothing).
+    assert_eq!(status(&proxy, "203.0.113.1, 203.0.113.2", "bad").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(status(&proxy, "203.0.113.2", SHOP1_KEY).await, StatusCode::OK);
+    // A peer that is not a trusted proxy cannot pick its key with the header: its failures are
+    // counted against its own address whatever it forwards.
+    let hostile = client_from(HOSTILE);
+    for i in 0..3 {
+        assert_eq!(status(&hostile, &format!("198.51.100.{i}"), "bad").await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(status(&hostile, "198.51.100.99", "bad").await, StatusCode::TOO_MANY_REQUESTS);
+}

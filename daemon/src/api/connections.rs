@@ -76,6 +76,8 @@ impl Drop for Held {
 pub(crate) struct Admission {
     total: Arc<Semaphore>,
     per_client: Arc<PerClient>,
+    /// Reverse proxies carry many clients' connections: not held to one client's cap.
+    trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     first_byte: Duration,
     /// True once the server is shutting down: a connection still waiting for its first byte
     /// is closed at once rather than holding the shutdown for the header-read timeout.
@@ -87,6 +89,7 @@ impl Admission {
         Self {
             total: Arc::new(Semaphore::new(limits.max_connections)),
             per_client: PerClient::new(limits.max_connections_per_client),
+            trusted_proxies: Arc::new(limits.trusted_proxies.clone()),
             first_byte: Duration::from_secs(limits.header_read_timeout_secs),
             stopping,
         }
@@ -94,14 +97,20 @@ impl Admission {
 
     async fn admit(mut self, stream: TcpStream) -> io::Result<Admitted> {
         let refuse = |why: &str| io::Error::new(io::ErrorKind::ConnectionRefused, why.to_string());
-        let client = client_of(stream.peer_addr()?.ip());
+        let peer = stream.peer_addr()?.ip();
+        let client = client_of(peer);
         let Ok(total) = self.total.clone().try_acquire_owned() else {
             tracing::debug!(%client, "connection refused: max_connections reached");
             return Err(refuse("max_connections"));
         };
-        let Some(held) = self.per_client.take(client) else {
-            tracing::debug!(%client, "connection refused: max_connections_per_client reached");
-            return Err(refuse("max_connections_per_client"));
+        let proxy = self.trusted_proxies.iter().any(|n| n.contains(&client));
+        let held = match self.per_client.take(client) {
+            Some(h) => Some(h),
+            None if proxy => None,
+            None => {
+                tracing::debug!(%client, "connection refused: max_connections_per_client reached");
+                return Err(refuse("max_connections_per_client"));
+            }
         };
         // hyper's header-read timeout starts with the first byte: a connection that sends none
         // would otherwise be held for good.
@@ -138,7 +147,7 @@ impl<S: Send + 'static> axum_server::accept::Accept<TcpStream, S> for Admission 
 pub(crate) struct Admitted {
     stream: TcpStream,
     _total: OwnedSemaphorePermit,
-    _held: Held,
+    _held: Option<Held>,
 }
 
 impl AsyncRead for Admitted {

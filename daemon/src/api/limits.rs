@@ -36,6 +36,9 @@ pub(crate) fn client_of(ip: IpAddr) -> IpAddr {
 /// accepts has one; a request without (only in tests that call the router directly) counts as
 /// one shared client.
 pub(crate) fn client_of_extensions(ext: &axum::http::Extensions) -> IpAddr {
+    if let Some(c) = ext.get::<super::proxies::ClientAddr>() {
+        return client_of(c.0);
+    }
     ext.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| client_of(c.0.ip()))
 }
 
@@ -225,6 +228,7 @@ mod tests {
             max_connections: 16,
             max_connections_per_client: 4,
             max_requests_per_client: 4,
+            trusted_proxies: Vec::new(),
             request_timeout_secs: 90,
             max_concurrent_requests: 8,
             max_long_polls: 4,

@@ -15,6 +15,7 @@ mod long_polls;
 mod openapi;
 mod ops;
 mod payments;
+mod proxies;
 mod watches;
 
 use crate::config::{Config, ServerConfig};
@@ -171,6 +172,7 @@ pub(crate) fn router(state: AppState, cfg: &ServerConfig) -> Router {
             limits::request_deadline,
         ))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(middleware::from_fn_with_state(Arc::new(cfg.limits.trusted_proxies.clone()), proxies::resolve_client))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .with_state(state)
 }

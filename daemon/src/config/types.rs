@@ -79,6 +79,10 @@ pub struct ServerLimits {
     /// Requests one client has handled at once; past it, the client's further requests wait
     /// for its own (so one client cannot hold every one of `max_concurrent_requests`).
     pub max_requests_per_client: u32,
+    /// Reverse proxies in front of the daemon: a request from one of these is the client
+    /// `X-Forwarded-For` names (its last address that is not itself a trusted proxy); from
+    /// anyone else the header is ignored.
+    pub trusted_proxies: Vec<IpNet>,
     /// A request not answered within this time gets `408`.
     pub request_timeout_secs: u64,
     /// Requests handled at once; more wait (until their timeout).

@@ -157,6 +157,7 @@ fn server_limits(t: &mut Table<'_>, issues: &mut Issues) -> ServerLimits {
         max_connections: t.u64_in("max_connections", default_max_connections(), 1..=1_000_000, issues) as usize,
         max_connections_per_client: t.u64_in("max_connections_per_client", 1024, 1..=1_000_000, issues) as u32,
         max_requests_per_client: t.u64_in("max_requests_per_client", 64, 1..=65_536, issues) as u32,
+        trusted_proxies: networks(t, "trusted_proxies", issues),
         request_timeout_secs: t.u64_in("request_timeout_secs", 90, MIN_REQUEST_TIMEOUT_SECS..=3600, issues),
         max_concurrent_requests,
         max_long_polls: max_long_polls(t, max_concurrent_requests, issues),
@@ -614,17 +615,21 @@ fn parse_duration(s: &str) -> Option<u64> {
 
 /// `allow_private` of `[dispatch]` or of a store: IPs or CIDRs, each problem with its index.
 fn allow_private(t: &mut Table<'_>, issues: &mut Issues) -> Vec<IpNet> {
-    let entries = t.str_list("allow_private", issues);
-    let mut allow_private = Vec::new();
+    networks(t, "allow_private", issues)
+}
+
+/// A list of IPs or CIDRs at `key`, each problem with its index.
+fn networks(t: &mut Table<'_>, key: &'static str, issues: &mut Issues) -> Vec<IpNet> {
+    let entries = t.str_list(key, issues);
+    let mut nets = Vec::new();
     for (i, e) in entries.iter().enumerate() {
         let parsed = e.parse::<IpNet>().or_else(|_| e.parse::<IpAddr>().map(IpNet::from));
         match parsed {
-            Ok(net) => allow_private.push(net),
-            Err(_) => issues
-                .push(format!("{}[{i}]", t.key_path("allow_private")), format!("{e:?} is not an IP address or CIDR")),
+            Ok(net) => nets.push(net),
+            Err(_) => issues.push(format!("{}[{i}]", t.key_path(key)), format!("{e:?} is not an IP address or CIDR")),
         }
     }
-    allow_private
+    nets
 }
 
 fn dispatch(t: &mut Table<'_>, issues: &mut Issues) -> DispatchConfig {
