@@ -27,7 +27,9 @@ packages=(tests/fuzz tests/fuzz-daemon)
 # Runs cargo fuzz on one package, each in its own target dir (the daemon's links RocksDB).
 in_package() { # package, cargo-fuzz args...
   local pkg=$1; shift
-  CARGO_TARGET_DIR="$target_root/$(basename "$pkg")" "${fuzz[@]}" "$1" --fuzz-dir "$pkg" "${@:2}"
+  local lsan=()
+  [ -f "$pkg/lsan.supp" ] && lsan=(LSAN_OPTIONS="suppressions=$PWD/$pkg/lsan.supp")
+  env ${lsan[@]+"${lsan[@]}"} CARGO_TARGET_DIR="$target_root/$(basename "$pkg")" "${fuzz[@]}" "$1" --fuzz-dir "$pkg" "${@:2}"
 }
 
 package_of() { # target

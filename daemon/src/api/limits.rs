@@ -173,12 +173,16 @@ pub(crate) async fn body_deadline(
     if !has_body {
         return next.run(req).await;
     }
-    let deadline = tokio::time::Instant::now() + limit;
+    // The clock starts when the handler first reads the body, not when the request arrives: a
+    // request that waited its turn (for a slot, or behind its client's others) with its body
+    // already sent is not cut off for the wait.
     let (parts, body) = req.into_parts();
-    let chunks = futures::stream::unfold(Some(body.into_data_stream()), move |state| async move {
-        let mut chunks = state?;
+    let start = Some((body.into_data_stream(), None));
+    let chunks = futures::stream::unfold(start, move |state| async move {
+        let (mut chunks, deadline) = state?;
+        let deadline = deadline.unwrap_or_else(|| tokio::time::Instant::now() + limit);
         match tokio::time::timeout_at(deadline, chunks.next()).await {
-            Ok(Some(Ok(bytes))) => Some((Ok(bytes), Some(chunks))),
+            Ok(Some(Ok(bytes))) => Some((Ok(bytes), Some((chunks, Some(deadline))))),
             Ok(Some(Err(e))) => Some((Err(axum::BoxError::from(e)), None)),
             Ok(None) => None,
             Err(_) => Some((Err(axum::BoxError::from(BodyTimedOut)), None)),
@@ -218,6 +222,47 @@ mod tests {
         assert_ne!(client_of(a), client_of(c));
         assert_eq!(client_of("::ffff:10.0.0.1".parse().unwrap()), "10.0.0.1".parse::<IpAddr>().unwrap());
         assert_eq!(client_of("10.0.0.1".parse().unwrap()), "10.0.0.1".parse::<IpAddr>().unwrap());
+    }
+
+    /// A router whose handler waits `before` (as a request waits for a slot), then reads the
+    /// body, behind the body deadline of 1 s.
+    fn slow_reader(before: Duration) -> axum::Router {
+        let late = move |req: axum::extract::Request| async move {
+            tokio::time::sleep(before).await;
+            match axum::body::to_bytes(req.into_body(), usize::MAX).await {
+                Ok(b) => (StatusCode::OK, String::from_utf8_lossy(&b).into_owned()),
+                Err(e) => (StatusCode::REQUEST_TIMEOUT, e.to_string()),
+            }
+        };
+        axum::Router::new()
+            .route("/", axum::routing::post(late))
+            .layer(axum::middleware::from_fn_with_state(Duration::from_secs(1), body_deadline))
+    }
+
+    #[tokio::test]
+    async fn the_body_clock_starts_when_the_body_is_read_and_cuts_a_body_that_never_comes() {
+        use tower::ServiceExt;
+        // A body already there, read after a 2 s wait: not cut off for the wait.
+        let req =
+            axum::http::Request::post("/").header("content-length", "2").body(axum::body::Body::from("ok")).unwrap();
+        let res = slow_reader(Duration::from_secs(2)).oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        // A body that never comes: cut off 1 s after the handler starts reading it.
+        let (_tx, rx) = tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::io::Error>>(1);
+        let never = axum::body::Body::from_stream(tokio_stream_of(rx));
+        let req = axum::http::Request::post("/").header("content-length", "5").body(never).unwrap();
+        let res = tokio::time::timeout(Duration::from_secs(30), slow_reader(Duration::ZERO).oneshot(req))
+            .await
+            .expect("a body that never comes was waited on for good")
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::REQUEST_TIMEOUT);
+    }
+
+    /// The receiver as a stream (without tokio-stream).
+    fn tokio_stream_of<T: Send + 'static>(
+        rx: tokio::sync::mpsc::Receiver<T>,
+    ) -> impl futures::Stream<Item = T> + Send + 'static {
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|t| (t, rx)) })
     }
 
     #[test]
