@@ -68,7 +68,8 @@ pub struct ServerLimits {
     /// A connection that has not sent a request's complete headers within this time is closed
     /// (a new connection that sends nothing at all, too).
     pub header_read_timeout_secs: u64,
-    /// A request whose body has not fully arrived within this time of its headers gets `408`.
+    /// A request whose body has not fully arrived within this time of the daemon starting to
+    /// read it (once the request has its turn) gets `408`.
     pub body_read_timeout_secs: u64,
     /// Connections open at once, every client together; past it, a new one is closed at once
     /// (each is a file descriptor: by default half the process's limit, `ulimit -n`, at most
