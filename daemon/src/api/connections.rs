@@ -4,12 +4,12 @@
 //! requests wait for each other, not the other clients' requests). A client is
 //! [`super::limits::client_of`].
 
-use super::error::ApiError;
 use super::limits::{client_of, client_of_extensions};
+use super::proxies::TrustedProxies;
 use crate::config::ServerLimits;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
@@ -22,49 +22,68 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// How many of something each client holds, up to `max` each.
+/// Each client's places (connections, or requests handled at once), `max` per client: taken
+/// at once or refused ([`PerClient::try_take`], connections), or waited for in the client's own
+/// queue ([`PerClient::take`], requests: a client past its share waits for its own requests,
+/// never for the other clients'). A client is forgotten when it holds and waits for nothing.
 #[derive(Debug)]
 pub(crate) struct PerClient {
-    max: u32,
-    held: Mutex<HashMap<IpAddr, u32>>,
+    max: usize,
+    clients: Mutex<HashMap<IpAddr, (Arc<Semaphore>, usize)>>,
 }
 
-/// One unit held by a client, given back when dropped.
+/// A place a client holds, given back when dropped.
 #[derive(Debug)]
-pub(crate) struct Held {
+pub(crate) struct Place {
+    _permit: OwnedSemaphorePermit,
+    _turn: Turn,
+}
+
+/// A client's presence in the table (holding a place or waiting for one).
+#[derive(Debug)]
+struct Turn {
     of: Arc<PerClient>,
     client: IpAddr,
 }
 
 impl PerClient {
     pub(crate) fn new(max: u32) -> Arc<Self> {
-        Arc::new(Self { max, held: Mutex::new(HashMap::new()) })
+        Arc::new(Self { max: max as usize, clients: Mutex::new(HashMap::new()) })
     }
 
-    /// One more for `client`, or None at its maximum.
-    pub(crate) fn take(self: &Arc<Self>, client: IpAddr) -> Option<Held> {
-        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-        let n = held.entry(client).or_insert(0);
-        if *n >= self.max {
-            return None;
-        }
-        *n += 1;
-        Some(Held { of: self.clone(), client })
+    fn enter(self: &Arc<Self>, client: IpAddr) -> (Arc<Semaphore>, Turn) {
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        let (sem, users) = clients.entry(client).or_insert_with(|| (Arc::new(Semaphore::new(self.max)), 0));
+        *users += 1;
+        (sem.clone(), Turn { of: self.clone(), client })
+    }
+
+    /// A place for `client` now, or None at its maximum.
+    pub(crate) fn try_take(self: &Arc<Self>, client: IpAddr) -> Option<Place> {
+        let (sem, turn) = self.enter(client);
+        sem.try_acquire_owned().ok().map(|permit| Place { _permit: permit, _turn: turn })
+    }
+
+    /// A place for `client`, once one of its own is free.
+    pub(crate) async fn take(self: &Arc<Self>, client: IpAddr) -> Place {
+        let (sem, turn) = self.enter(client);
+        let permit = sem.acquire_owned().await.expect("a client's semaphore is never closed");
+        Place { _permit: permit, _turn: turn }
     }
 
     #[cfg(test)]
     fn clients(&self) -> usize {
-        self.held.lock().unwrap().len()
+        self.clients.lock().unwrap().len()
     }
 }
 
-impl Drop for Held {
+impl Drop for Turn {
     fn drop(&mut self) {
-        let mut held = self.of.held.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = held.get_mut(&self.client) {
-            *n -= 1;
-            if *n == 0 {
-                held.remove(&self.client);
+        let mut clients = self.of.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, users)) = clients.get_mut(&self.client) {
+            *users -= 1;
+            if *users == 0 {
+                clients.remove(&self.client);
             }
         }
     }
@@ -77,7 +96,7 @@ pub(crate) struct Admission {
     total: Arc<Semaphore>,
     per_client: Arc<PerClient>,
     /// Reverse proxies carry many clients' connections: not held to one client's cap.
-    trusted_proxies: Arc<Vec<ipnet::IpNet>>,
+    trusted_proxies: Arc<TrustedProxies>,
     first_byte: Duration,
     /// True once the server is shutting down: a connection still waiting for its first byte
     /// is closed at once rather than holding the shutdown for the header-read timeout.
@@ -89,7 +108,7 @@ impl Admission {
         Self {
             total: Arc::new(Semaphore::new(limits.max_connections)),
             per_client: PerClient::new(limits.max_connections_per_client),
-            trusted_proxies: Arc::new(limits.trusted_proxies.clone()),
+            trusted_proxies: Arc::new(TrustedProxies::new(&limits.trusted_proxies)),
             first_byte: Duration::from_secs(limits.header_read_timeout_secs),
             stopping,
         }
@@ -103,10 +122,9 @@ impl Admission {
             tracing::debug!(%client, "connection refused: max_connections reached");
             return Err(refuse("max_connections"));
         };
-        let proxy = self.trusted_proxies.iter().any(|n| n.contains(&client));
-        let held = match self.per_client.take(client) {
+        let held = match self.per_client.try_take(client) {
             Some(h) => Some(h),
-            None if proxy => None,
+            None if self.trusted_proxies.contains(peer) => None,
             None => {
                 tracing::debug!(%client, "connection refused: max_connections_per_client reached");
                 return Err(refuse("max_connections_per_client"));
@@ -147,7 +165,7 @@ impl<S: Send + 'static> axum_server::accept::Accept<TcpStream, S> for Admission 
 pub(crate) struct Admitted {
     stream: TcpStream,
     _total: OwnedSemaphorePermit,
-    _held: Option<Held>,
+    _held: Option<Place>,
 }
 
 impl AsyncRead for Admitted {
@@ -178,64 +196,10 @@ impl AsyncWrite for Admitted {
     }
 }
 
-/// Each client's share of the requests handled at once: a client past its share waits in its
-/// own queue (until the request timeout), outside the global limit, so one client's flood
-/// never takes every one of `max_concurrent_requests` while a burst of a busy shop is still
-/// served, only a share at a time.
-#[derive(Debug)]
-pub(crate) struct FairShare {
-    share: usize,
-    clients: Mutex<HashMap<IpAddr, (Arc<Semaphore>, usize)>>,
-}
-
-/// A client's place in its share (or in its queue for one); the client is forgotten when its
-/// last request leaves.
-struct Turn {
-    of: Arc<FairShare>,
-    client: IpAddr,
-}
-
-impl FairShare {
-    pub(crate) fn new(share: u32) -> Arc<Self> {
-        Arc::new(Self { share: share as usize, clients: Mutex::new(HashMap::new()) })
-    }
-
-    fn enter(self: &Arc<Self>, client: IpAddr) -> (Arc<Semaphore>, Turn) {
-        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-        let (sem, users) = clients.entry(client).or_insert_with(|| (Arc::new(Semaphore::new(self.share)), 0));
-        *users += 1;
-        (sem.clone(), Turn { of: self.clone(), client })
-    }
-
-    #[cfg(test)]
-    fn clients(&self) -> usize {
-        self.clients.lock().unwrap().len()
-    }
-}
-
-impl Drop for Turn {
-    fn drop(&mut self) {
-        let mut clients = self.of.clients.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, users)) = clients.get_mut(&self.client) {
-            *users -= 1;
-            if *users == 0 {
-                clients.remove(&self.client);
-            }
-        }
-    }
-}
-
 /// Middleware: waits for one of the client's `max_requests_per_client` places, then runs the
 /// request (the request timeout, outside, bounds the wait).
-pub(crate) async fn in_flight(
-    axum::extract::State(fair): axum::extract::State<Arc<FairShare>>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let (sem, _turn) = fair.enter(client_of_extensions(req.extensions()));
-    let Ok(_place) = sem.acquire_owned().await else {
-        return ApiError::internal("a client's request queue was closed").into_response();
-    };
+pub(crate) async fn in_flight(State(share): State<Arc<PerClient>>, req: Request, next: Next) -> Response {
+    let _place = share.take(client_of_extensions(req.extensions())).await;
     next.run(req).await
 }
 
@@ -247,12 +211,12 @@ mod tests {
     fn a_client_holds_at_most_its_maximum_and_gets_places_back_on_drop() {
         let pc = PerClient::new(2);
         let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
-        let first = pc.take(a).unwrap();
-        let second = pc.take(a).unwrap();
-        assert!(pc.take(a).is_none(), "a third place for one client");
-        let other = pc.take(b).expect("another client has its own places");
+        let first = pc.try_take(a).unwrap();
+        let second = pc.try_take(a).unwrap();
+        assert!(pc.try_take(a).is_none(), "a third place for one client");
+        let other = pc.try_take(b).expect("another client has its own places");
         drop(first);
-        let again = pc.take(a).expect("a place given back is free again");
+        let again = pc.try_take(a).expect("a place given back is free again");
         drop((second, again, other));
         assert_eq!(pc.clients(), 0, "clients holding nothing are forgotten");
     }
@@ -290,23 +254,41 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_trusted_proxy_is_not_held_to_one_clients_connection_cap() {
+        use tokio::io::AsyncWriteExt;
+        // Over IPv6, where a client is its /64 but a proxy is its own address.
+        let listener = tokio::net::TcpListener::bind("[::1]:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut l = limits(3600);
+        l.trusted_proxies = vec!["::1/128".parse().unwrap()];
+        let (_running, stopping) = tokio::sync::watch::channel(false);
+        let admission = Admission::new(&l, stopping);
+        let mut kept = Vec::new();
+        for _ in 0..3 {
+            let mut client = TcpStream::connect(addr).await.unwrap();
+            client.write_all(b"G").await.unwrap();
+            let (server_side, _) = listener.accept().await.unwrap();
+            kept.push((client, admission.clone().admit(server_side).await.expect("a proxy's connection")));
+        }
+    }
+
+    #[tokio::test]
     async fn a_client_past_its_share_waits_for_its_own_requests_not_for_others() {
-        let fair = FairShare::new(2);
+        let share = PerClient::new(2);
         let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
-        let (sem_a, turn1) = fair.enter(a);
-        let p1 = sem_a.clone().acquire_owned().await.unwrap();
-        let (_, turn2) = fair.enter(a);
-        let p2 = sem_a.clone().acquire_owned().await.unwrap();
+        let p1 = share.take(a).await;
+        let p2 = share.take(a).await;
         // A third request of a waits; b's does not.
-        let (sem_a3, turn3) = fair.enter(a);
-        let waiting = tokio::spawn(async move { sem_a3.acquire_owned().await.unwrap() });
+        let waiting = tokio::spawn({
+            let share = share.clone();
+            async move { share.take(a).await }
+        });
         tokio::task::yield_now().await;
         assert!(!waiting.is_finished(), "a third request of one client ran past its share");
-        let (sem_b, turn_b) = fair.enter(b);
-        let pb = sem_b.try_acquire_owned().expect("another client is not behind a's queue");
+        let pb = share.try_take(b).expect("another client is not behind a's queue");
         drop(p1);
         let p3 = tokio::time::timeout(Duration::from_secs(5), waiting).await.unwrap().unwrap();
-        drop((p2, p3, pb, turn1, turn2, turn3, turn_b));
-        assert_eq!(fair.clients(), 0, "clients with no request are forgotten");
+        drop((p2, p3, pb));
+        assert_eq!(share.clients(), 0, "clients with no request are forgotten");
     }
 }

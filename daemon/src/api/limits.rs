@@ -23,12 +23,17 @@ const FORGET_EVERY: Duration = Duration::from_secs(60);
 
 /// The rate-limit key of a peer address: IPv4 (also IPv4-mapped IPv6) as is, IPv6 by its /64.
 pub(crate) fn client_of(ip: IpAddr) -> IpAddr {
+    match unmapped(ip) {
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+        v4 => v4,
+    }
+}
+
+/// An IPv4-mapped IPv6 address as its IPv4 (a dual-stack listener sees IPv4 peers so).
+pub(crate) fn unmapped(ip: IpAddr) -> IpAddr {
     match ip {
-        IpAddr::V4(v4) => IpAddr::V4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
-        },
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
     }
 }
 

@@ -164,7 +164,7 @@ pub(crate) fn router(state: AppState, cfg: &ServerConfig) -> Router {
             limits::body_deadline,
         ))
         .layer(middleware::from_fn_with_state(
-            connections::FairShare::new(cfg.limits.max_requests_per_client),
+            connections::PerClient::new(cfg.limits.max_requests_per_client),
             connections::in_flight,
         ))
         .layer(middleware::from_fn_with_state(
@@ -172,7 +172,10 @@ pub(crate) fn router(state: AppState, cfg: &ServerConfig) -> Router {
             limits::request_deadline,
         ))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
-        .layer(middleware::from_fn_with_state(Arc::new(cfg.limits.trusted_proxies.clone()), proxies::resolve_client))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(proxies::TrustedProxies::new(&cfg.limits.trusted_proxies)),
+            proxies::resolve_client,
+        ))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .with_state(state)
 }

@@ -16,9 +16,27 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ClientAddr(pub(crate) IpAddr);
 
+/// `server.trusted_proxies`: the one check of whether an address is a trusted proxy (the
+/// client resolution here, the connection caps at accept).
+#[derive(Debug, Default)]
+pub(crate) struct TrustedProxies(Vec<IpNet>);
+
+impl TrustedProxies {
+    pub(crate) fn new(nets: &[IpNet]) -> Self {
+        Self(nets.to_vec())
+    }
+
+    /// Whether `ip` (an IPv4-mapped IPv6 as its IPv4: a dual-stack listener sees proxies so)
+    /// is a trusted proxy.
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
+        let ip = super::limits::unmapped(ip);
+        self.0.iter().any(|n| n.contains(&ip))
+    }
+}
+
 /// The client behind `peer`.
-pub(crate) fn client_behind(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(&canonical(*ip)));
+pub(crate) fn client_behind(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.contains(*ip);
     if !is_trusted(&peer) {
         return peer;
     }
@@ -53,16 +71,12 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
     hop.strip_prefix('[').and_then(|h| h.strip_suffix(']')).and_then(|h| h.parse().ok())
 }
 
-/// An IPv4-mapped IPv6 address as its IPv4 (a dual-stack listener sees proxies so).
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
-}
-
 /// Middleware, outermost: sets [`ClientAddr`] for the limits further in.
-pub(crate) async fn resolve_client(State(trusted): State<Arc<Vec<IpNet>>>, mut req: Request, next: Next) -> Response {
+pub(crate) async fn resolve_client(
+    State(trusted): State<Arc<TrustedProxies>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     if let Some(peer) = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()) {
         let client = client_behind(peer, req.headers(), &trusted);
         req.extensions_mut().insert(ClientAddr(client));
@@ -88,7 +102,7 @@ mod tests {
 
     #[test]
     fn only_a_trusted_peer_is_believed_and_the_rightmost_untrusted_hop_is_the_client() {
-        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()];
+        let trusted = TrustedProxies::new(&["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()]);
         // An untrusted peer's header is ignored: it cannot pick its own key.
         assert_eq!(client_behind(ip("198.51.100.9"), &xff(&["203.0.113.1"]), &trusted), ip("198.51.100.9"));
         // Behind one proxy.
@@ -106,6 +120,7 @@ mod tests {
         assert_eq!(client_behind(ip("10.0.0.2"), &xff(&["unknown, 10.0.0.3"]), &trusted), ip("10.0.0.3"));
         assert_eq!(client_behind(ip("10.0.0.2"), &xff(&["10.0.0.4"]), &trusted), ip("10.0.0.4"));
         // Nothing trusted: the header never counts.
-        assert_eq!(client_behind(ip("10.0.0.2"), &xff(&["203.0.113.1"]), &[]), ip("10.0.0.2"));
+        let none = TrustedProxies::default();
+        assert_eq!(client_behind(ip("10.0.0.2"), &xff(&["203.0.113.1"]), &none), ip("10.0.0.2"));
     }
 }
