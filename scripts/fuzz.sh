@@ -70,11 +70,13 @@ PY
 }
 
 # The daemon's corpora: a real header as a ZMQ rawblock, the real block with its parent's bits,
-# the shipped configs, and API bodies as the tests send them.
+# the shipped configs, and the API seeds in tests/fuzz-daemon/seeds/.
 seed_daemon() {
   local corpus=$1
   mkdir -p "$corpus"/{zmq_messages,bitcoin_block,config_toml,api_requests}
   cp config/*.toml "$corpus/config_toml/"
+  # API requests as the tests send them (also replayed by tests/tests/fuzz_replay.rs).
+  cp tests/fuzz-daemon/seeds/api_requests/* "$corpus/api_requests/"
   python3 - "$corpus" <<'PY'
 import pathlib, struct, sys
 corpus = pathlib.Path(sys.argv[1])
@@ -86,24 +88,6 @@ msg = lambda topic, body, seq: topic + b"\xff\xfe" + body + b"\xff\xfe" + struct
 (corpus / "zmq_messages" / "rawblock").write_bytes(msg(b"rawblock", block[:80], 0) + b"\xff\xff" + msg(b"hashblock", bytes(32), 0))
 (corpus / "zmq_messages" / "rawtx").write_bytes(msg(b"rawtx", block[81:400], 0) + b"\xff\xff" + msg(b"rawtx", block[400:600], 2))
 (corpus / "zmq_messages" / "sequence").write_bytes(msg(b"sequence", bytes(32) + b"A" + bytes(8), 0) + b"\xff\xff" + msg(b"sequence", bytes(32) + b"C", 1))
-bodies = [
-    b'\x00{"asset":"BTC","amount":"0.001","order_id":"o-1","expires_in":900,"metadata":{"cart":[1,2]}}',
-    b'\x00{"asset":"ETH","amount":"1.5","order_id":"o-2","confirmations":3,"speed":"high","payment_tolerance_percent":2}',
-    b'\x01{"amount":"0.0005","address":"mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn","reason":"returned"}',
-    b'\x01{"rate_policy":"original","reason":"claim"}',
-    b'\x02{"address":"mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn"}',
-    b'\x03{"plugin":"webhook","url":"http://203.0.113.7/hook","secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw","events":["invoice.settled"]}',
-    b'\x03{"plugin":"woocommerce","url":"http://203.0.113.7/","params":{"consumer_key":"ck_1","consumer_secret":"cs_1"}}',
-    b'\x04{"url":"http://203.0.113.7/other","enabled":false}',
-    b'\x05{"chain":"btc","address":"mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn","label":"cold"}',
-    b'\x06{"watches":[{"chain":"eth","address":"0xdAC17F958D2ee523a2206206994597C13D831ec7"},{"chain":"btc","address":"bcrt1q6rhpng9evdsfnn833a4f4vej0asu6dk5srld6x"}]}',
-    b'\x07{}',
-    b'\x80invoices?limit=10&status=settled',
-    b'\x80events?after=0&limit=5',
-    b'\x80watches?limit=3&after=x',
-]
-for i, b in enumerate(bodies):
-    (corpus / "api_requests" / f"seed{i}").write_bytes(b)
 PY
 }
 

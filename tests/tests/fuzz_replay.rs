@@ -63,28 +63,12 @@ fn the_shipped_configs_and_broken_ones_are_parsed_without_panic() {
 fn the_api_harness_starts_and_answers_its_seeds_without_a_5xx() {
     let dir = tempfile::tempdir().unwrap();
     let api = Api::new(&plugins_dir(), &dir.path().join("data")).unwrap_or_else(|e| panic!("{e}"));
-    let seeds: &[&[u8]] = &[
-        b"\x00{\"asset\":\"BTC\",\"amount\":\"0.001\",\"order_id\":\"o-1\",\"metadata\":{\"cart\":[1,2]}}",
-        b"\x00{\"asset\":\"ETH\",\"amount\":\"1.5\",\"order_id\":\"o-2\",\"speed\":\"high\"}",
-        b"\x00{\"asset\":\"BTC\",\"amount\":\"340282366920938463463374607.43176822\",\"order_id\":\"big\"}",
-        b"\x01{\"amount\":\"0.0005\",\"address\":\"mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn\"}",
-        b"\x02{\"address\":\"mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn\"}",
-        b"\x03{\"plugin\":\"webhook\",\"url\":\"http://203.0.113.7/hook\",\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"}",
-        b"\x03{\"plugin\":\"woocommerce\",\"url\":\"http://127.0.0.1/\",\"params\":{\"consumer_key\":\"ck\"}}",
-        b"\x04{\"url\":\"http://203.0.113.7/other\",\"enabled\":false}",
-        b"\x04{\"params\":{\"url\":\"http://10.0.0.1/\"}}",
-        b"\x05{\"chain\":\"btc\",\"address\":\"mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn\"}",
-        b"\x06{\"watches\":[{\"chain\":\"eth\",\"address\":\"0xdAC17F958D2ee523a2206206994597C13D831ec7\"}]}",
-        b"\x07{}",
-        b"\x80invoices?limit=10&status=settled",
-        b"\x80events?after=18446744073709551615&limit=5",
-        b"\x80watches/%00",
-        b"\x80invoices/00000000-0000-0000-0000-000000000000/refundable",
-        b"\x00[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
-        b"\x01\xff\xfe",
-        b"",
-    ];
+    // The seeds `scripts/fuzz.sh` starts the fuzzer from (one request per file).
+    let dir = workspace_root().join("tests/fuzz-daemon/seeds/api_requests");
+    let mut seeds: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).collect();
+    seeds.sort();
+    assert!(seeds.len() >= 20, "{} seeds in {}", seeds.len(), dir.display());
     for s in seeds {
-        api.request(s);
+        api.request(&std::fs::read(&s).unwrap());
     }
 }
