@@ -18,6 +18,16 @@ pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the workspace").to_owned()
 }
 
+/// A client whose connections come from `ip` (any 127/8 address is this host on Linux, so
+/// scenarios can tell a hostile client from a well-behaved one), a new connection per request:
+/// the daemon closes a connection after refusing a body it did not read (413), and a pooled
+/// connection reused at that moment fails on the client's side, which no scenario is about.
+pub fn client_from(ip: &str) -> reqwest::Client {
+    let ip: std::net::IpAddr = ip.parse().expect("an IP address");
+    let b = reqwest::Client::builder().local_address(ip).timeout(std::time::Duration::from_secs(30));
+    b.pool_max_idle_per_host(0).build().expect("a reqwest client")
+}
+
 /// A loopback port that was free a moment ago (bound, then released).
 pub fn free_port() -> u16 {
     // Never the same port twice in one process: the kernel may hand a just-closed port out

@@ -4,24 +4,18 @@
 //! (127.0.0.3) so the per-client limits can be told apart from a well-behaved client
 //! (127.0.0.2) and from the test harness's own polling (127.0.0.1).
 
+use paywatch_tests::client_from;
 use paywatch_tests::daemon::{Daemon, Launch, ADMIN_KEY, SHOP1_KEY};
 use paywatch_tests::receiver::Receiver;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sha2::Digest;
-use std::net::IpAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const HOSTILE: &str = "127.0.0.3";
 const BYSTANDER: &str = "127.0.0.2";
-
-/// A client whose connections come from `ip` (any 127/8 address is this host on Linux).
-fn client_from(ip: &str) -> reqwest::Client {
-    let ip: IpAddr = ip.parse().unwrap();
-    reqwest::Client::builder().local_address(ip).build().unwrap()
-}
 
 /// A daemon with these `[server]` settings (through the environment: the test config already
 /// has a `[server]` table).
