@@ -14,7 +14,7 @@ pub const MAGIC: u64 = u64::from_be_bytes(*b"PAYWATCH");
 /// Incompatible changes bump the major version, which is also in the entry symbol's name.
 pub const ABI_MAJOR: u32 = 1;
 /// Compatible additions (fields appended to the vtables, methods added) bump the minor version.
-pub const ABI_MINOR: u32 = 1;
+pub const ABI_MINOR: u32 = 2;
 /// The one symbol a plugin exports: `extern "C" fn() -> &'static PluginVTable`.
 pub const ENTRY_SYMBOL: &str = "paywatch_plugin_entry_v1";
 
@@ -47,6 +47,8 @@ impl PluginKind {
     pub const CURRENCY: PluginKind = PluginKind(1);
     /// A platform plugin.
     pub const PLATFORM: PluginKind = PluginKind(2);
+    /// A rate-source plugin (since ABI 1.2).
+    pub const RATES: PluginKind = PluginKind(3);
 }
 
 /// Borrowed bytes: valid for the duration of the call only.

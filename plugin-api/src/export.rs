@@ -4,7 +4,7 @@
 use crate::abi::*;
 use crate::host::Host;
 use crate::messages::*;
-use crate::plugin::{CurrencyPlugin, PlatformPlugin};
+use crate::plugin::{CurrencyPlugin, PlatformPlugin, RatePlugin};
 use serde::de::DeserializeOwned;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -88,6 +88,16 @@ pub(crate) unsafe extern "C" fn currency_create<T: CurrencyPlugin>(
 }
 
 pub(crate) unsafe extern "C" fn platform_create<T: PlatformPlugin>(
+    config: Bytes,
+    hostp: *const HostVTable,
+    out: *mut Instance,
+    reply: *mut OwnedBuf,
+) -> Status {
+    // SAFETY: called by the host through the vtable.
+    unsafe { create(config, hostp, out, reply, T::create) }
+}
+
+pub(crate) unsafe extern "C" fn rate_create<T: RatePlugin>(
     config: Bytes,
     hostp: *const HostVTable,
     out: *mut Instance,
@@ -185,7 +195,27 @@ pub(crate) unsafe extern "C" fn platform_call<T: PlatformPlugin>(
     })
 }
 
-/// Platform plugins do not scan.
+pub(crate) unsafe extern "C" fn rate_call<T: RatePlugin>(
+    inst: Instance,
+    method: Bytes,
+    payload: Bytes,
+    _host: *const HostVTable,
+    reply: *mut OwnedBuf,
+) -> Status {
+    use crate::messages::rate_method as m;
+    guard(reply, || {
+        // SAFETY: arguments valid for the call, per the ABI contract.
+        let (p, method, payload) = unsafe { (instance::<T>(inst)?, slice(method), slice(payload)) };
+        match std::str::from_utf8(method).unwrap_or("") {
+            m::INFO => json(&p.info()),
+            m::REQUEST => json(&RateRequests { requests: p.request(&parse(m::REQUEST, payload)?)? }),
+            m::PARSE => json(&RateReply { rates: p.parse(&parse(m::PARSE, payload)?)? }),
+            other => Err(PluginError::new("unknown_method", format!("unknown method {other:?}"))),
+        }
+    })
+}
+
+/// Platform and rate-source plugins do not scan.
 pub(crate) unsafe extern "C" fn no_scan(
     _: Instance,
     _: u32,
@@ -263,6 +293,20 @@ pub const fn platform_vtable<T: PlatformPlugin>(panic_unwind: bool) -> PluginVTa
     vtable(parts, panic_unwind)
 }
 
+/// The vtable of a rate-source plugin.
+pub const fn rate_vtable<T: RatePlugin>(panic_unwind: bool) -> PluginVTable {
+    let parts = Parts {
+        kind: PluginKind::RATES,
+        name: T::NAME,
+        version: T::VERSION,
+        create: rate_create::<T>,
+        destroy: destroy::<T>,
+        call: rate_call::<T>,
+        scan: no_scan,
+    };
+    vtable(parts, panic_unwind)
+}
+
 /// The vtable of a plugin built by [`export_currency_plugin!`](crate::export_currency_plugin)
 /// or [`export_platform_plugin!`](crate::export_platform_plugin), which define one as
 /// `PAYWATCH_PLUGIN` in the plugin crate. Only the macros make one, so its vtable is sound by
@@ -274,7 +318,7 @@ impl ExportedPlugin {
     /// Used by the export macros.
     ///
     /// # Safety
-    /// `vt` must be a vtable made by [`currency_vtable`] or [`platform_vtable`].
+    /// `vt` must be a vtable made by [`currency_vtable`], [`platform_vtable`] or [`rate_vtable`].
     #[doc(hidden)]
     pub const unsafe fn __new(vt: &'static PluginVTable) -> Self {
         Self(vt)
@@ -296,6 +340,9 @@ macro_rules! __export_entry {
     };
     (@vtable platform $ty:ty) => {
         $crate::__private::platform_vtable::<$ty>(cfg!(panic = "unwind"))
+    };
+    (@vtable rates $ty:ty) => {
+        $crate::__private::rate_vtable::<$ty>(cfg!(panic = "unwind"))
     };
     ($kind:ident $ty:ty) => {
 static PAYWATCH_PLUGIN_VTABLE: $crate::abi::PluginVTable = $crate::__export_entry!(@vtable $kind $ty);
@@ -329,5 +376,13 @@ macro_rules! export_currency_plugin {
 macro_rules! export_platform_plugin {
     ($ty:ty) => {
         $crate::__export_entry!(platform $ty);
+    };
+}
+
+/// Exports a [`RatePlugin`](crate::RatePlugin) implementation as a plugin library.
+#[macro_export]
+macro_rules! export_rate_plugin {
+    ($ty:ty) => {
+        $crate::__export_entry!(rates $ty);
     };
 }

@@ -156,10 +156,10 @@ pub mod vtable;
 pub use export::ExportedPlugin;
 pub use host::Host;
 pub use messages::PluginError;
-pub use plugin::{CurrencyPlugin, PlatformPlugin};
+pub use plugin::{CurrencyPlugin, PlatformPlugin, RatePlugin};
 
 /// Used by the export macros; not part of the stable API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::export::{currency_vtable, platform_vtable};
+    pub use crate::export::{currency_vtable, platform_vtable, rate_vtable};
 }

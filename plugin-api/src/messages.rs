@@ -83,6 +83,16 @@ pub mod platform_method {
     pub const VALIDATE_ENDPOINT: &str = "validate_endpoint";
 }
 
+/// Method names of rate-source plugins' `call` (since ABI 1.2).
+pub mod rate_method {
+    /// `{}` → [`super::RateSourceInfo`].
+    pub const INFO: &str = "info";
+    /// [`super::RateRequest`] → [`super::RateRequests`].
+    pub const REQUEST: &str = "request";
+    /// [`super::RateParseRequest`] → [`super::RateReply`].
+    pub const PARSE: &str = "parse";
+}
+
 /// Bytes as lowercase hex in JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Hex(pub Vec<u8>);
@@ -455,4 +465,92 @@ mod tests {
             serde_json::json!({"verdict": "retry", "after_secs": 30, "reason": "503"})
         );
     }
+}
+
+/// What a rate-source plugin is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateSourceInfo {
+    /// Its name (the vtable's).
+    pub name: String,
+    /// One line for `plugins list` and `GET /v1/rates`: the API and what it quotes.
+    pub description: String,
+}
+
+/// A currency pair: how many `quote` one `base` is worth. Codes are uppercase tickers or ISO
+/// 4217 codes (`BTC`, `ETH`, `USDT`, `USD`, `CNY`); written `BTC_USD`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Pair {
+    /// What is priced, e.g. `BTC`.
+    pub base: String,
+    /// What it is priced in, e.g. `USD`.
+    pub quote: String,
+}
+
+impl Pair {
+    /// A pair from its two codes.
+    pub fn new(base: impl Into<String>, quote: impl Into<String>) -> Self {
+        Self { base: base.into(), quote: quote.into() }
+    }
+}
+
+impl std::fmt::Display for Pair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}_{}", self.base, self.quote)
+    }
+}
+
+/// Fetch these pairs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateRequest {
+    /// At least one.
+    pub pairs: Vec<Pair>,
+}
+
+/// The reply of `request`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateRequests {
+    /// Sent in order; at least one.
+    pub requests: Vec<HttpRequest>,
+}
+
+/// One response the host received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpResponse {
+    /// The HTTP status.
+    pub status: u16,
+    /// The response headers, names lowercase.
+    pub headers: Vec<(String, String)>,
+    /// The body, decoded lossily as UTF-8 (the host refuses bodies over its size limit).
+    pub body: String,
+}
+
+/// Read the responses to the requests of `request`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateParseRequest {
+    /// The pairs asked for.
+    pub pairs: Vec<Pair>,
+    /// One per request, in the same order.
+    pub responses: Vec<HttpResponse>,
+    /// Unix seconds when the responses arrived (the time of a rate whose API states none).
+    pub now: i64,
+}
+
+/// One rate a source quoted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotedRate {
+    /// The pair.
+    #[serde(flatten)]
+    pub pair: Pair,
+    /// `quote` per one `base`, a plain positive decimal string (`"64123.5"`, no exponent);
+    /// never a float's text that lost digits: copy the API's own digits.
+    pub rate: String,
+    /// Unix seconds the API says the rate is from, or `now` when it says nothing.
+    pub at: i64,
+}
+
+/// The reply of `parse`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateReply {
+    /// The rates found.
+    pub rates: Vec<QuotedRate>,
 }

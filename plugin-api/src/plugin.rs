@@ -93,3 +93,34 @@ pub trait PlatformPlugin: Sized + Send + Sync + 'static {
     /// What the platform's response to one of the requests means.
     fn classify(&self, resp: &ClassifyRequest) -> Result<Verdict, PluginError>;
 }
+
+/// A rate-source plugin: one exchange-rate API, pure. It says which HTTP requests fetch the
+/// wanted pairs and reads the responses; the daemon does the I/O (its SSRF guard, timeouts,
+/// size limits and logging apply), caches what it parsed and decides which source to trust
+/// for which pair (the stores' rate rules, `docs/rates.md`).
+pub trait RatePlugin: Sized + Send + Sync + 'static {
+    /// Short name, as a rate source's `plugin = "…"` refers to it.
+    const NAME: &'static str;
+    /// The plugin's own version (semver).
+    const VERSION: &'static str;
+
+    /// A new instance from the source's config: the daemon config's `[rates.sources.NAME]`
+    /// table without the host's own keys (`plugin`, `ttl_secs`, `max_age_secs`), e.g. a
+    /// `base_url` to reach a mirror or a test server. Refuse a bad key with
+    /// [`PluginError::bad_config`].
+    fn create(config: serde_json::Value, host: &Host<'_>) -> Result<Self, PluginError>;
+
+    /// What it is.
+    fn info(&self) -> RateSourceInfo;
+
+    /// The requests that fetch these pairs (one or more; the host sends them in order, each
+    /// through its SSRF guard, and hands every response to [`RatePlugin::parse`]). Refuse a
+    /// pair the API cannot quote with `unsupported_pair` naming it.
+    fn request(&self, req: &RateRequest) -> Result<Vec<HttpRequest>, PluginError>;
+
+    /// The rates the responses give, for the wanted pairs (a pair the responses do not quote is
+    /// left out, the host then names it as missing). A response that is not this API's format,
+    /// an error body or a status other than success is an error naming what was wrong: the
+    /// host then tries the next source.
+    fn parse(&self, req: &RateParseRequest) -> Result<Vec<QuotedRate>, PluginError>;
+}

@@ -107,7 +107,7 @@ pub unsafe fn validate(ptr: *const PluginVTable) -> Result<Checked, VTableError>
     }
     // SAFETY: as above.
     let kind = match unsafe { addr_of!((*ptr).kind).read() } {
-        k @ (PluginKind::CURRENCY | PluginKind::PLATFORM) => k,
+        k @ (PluginKind::CURRENCY | PluginKind::PLATFORM | PluginKind::RATES) => k,
         PluginKind(found) => return Err(VTableError::Kind { found }),
     };
     // SAFETY: as above; `text` checks the pointer, the length and the encoding.
