@@ -405,6 +405,59 @@ pub struct Invoice {
     /// `min_payment` in base units.
     #[serde(default)]
     pub min_payment_base: String,
+    /// The price's currency: an ISO 4217 code (`USD`) or an asset id (an invoice priced in its
+    /// asset). Empty from a paywatch before it existed: `asset`.
+    #[serde(default)]
+    pub currency: String,
+    /// The price, in `currency` (e.g. `"25.00"`).
+    #[serde(default)]
+    pub amount: String,
+    /// What the counted payments are worth in `currency`, exactly (each at its method's locked
+    /// rate), confirmed or not.
+    #[serde(default)]
+    pub paid: String,
+    /// Those of them with the required confirmations.
+    #[serde(default)]
+    pub confirmed: String,
+    /// What is still to pay in `currency`: `amount` less `paid`, `"0…"` when paid in full.
+    #[serde(default)]
+    pub due: String,
+    /// The ways to pay it: an asset each, with its own address, locked rate and what is still
+    /// due in it. The first is the one `asset`, `address`, `amount_due` and `payment_uri`
+    /// describe (those keep their meaning from single-asset invoices: the first amount due).
+    #[serde(default)]
+    pub payment_methods: Vec<PaymentMethod>,
+}
+
+/// One way to pay an invoice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PaymentMethod {
+    /// The asset id, e.g. `BTC`.
+    pub asset: String,
+    /// Its chain.
+    pub chain: String,
+    /// This method's own address.
+    pub address: String,
+    /// Still due in this asset: the rest of the price at the locked rate, rounded up to a
+    /// whole base unit (e.g. `"0.00038911"`).
+    pub amount_due: String,
+    /// `amount_due` in base units.
+    pub amount_due_base: String,
+    /// Paid to this address in this asset and counted (in the asset's unit).
+    pub amount_paid: String,
+    /// `amount_paid` in base units.
+    pub amount_paid_base: String,
+    /// `currency` per one unit of the asset, locked at creation (exact decimal; `"1"` when the
+    /// invoice is priced in this asset).
+    pub rate: String,
+    /// Where the rate came from (`same_asset` for the invoice's own asset).
+    pub rate_source: String,
+    /// When the source quoted it (RFC 3339).
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub rate_at: String,
+    /// BIP21 / EIP-681 URI for `amount_due` (the last one when nothing is due).
+    pub payment_uri: String,
 }
 
 /// A refund's status.

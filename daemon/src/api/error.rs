@@ -198,6 +198,7 @@ impl From<InvoiceError> for ApiError {
             E::ClaimExpired(_) => Self::new(StatusCode::GONE, "claim_expired", msg),
             E::ClaimLocked(_) => Self::new(StatusCode::GONE, "claim_locked", msg),
             E::Plugin(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "plugin_unavailable", msg),
+            E::NoRate { .. } => Self::new(StatusCode::SERVICE_UNAVAILABLE, "rate_unavailable", msg),
             E::Db(e) => Self::internal(e),
             E::Watch(w) => w.into(),
         }

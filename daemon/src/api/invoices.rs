@@ -6,7 +6,7 @@ use super::extract::{Json, Path, Query};
 use super::{blocking, AppState};
 use crate::db::InvoiceStatus;
 use crate::events::views::{self, Sorted};
-use crate::invoices::{NewInvoice, NewRefund, Refundability};
+use crate::invoices::{NewInvoice, NewRefund, PaymentCursor, Refundability};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use paywatch_plugin_api::events::{Invoice, Payment, Refund};
@@ -24,10 +24,18 @@ pub(super) const MAX_CLAIM_BODY: usize = 1024;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateInvoice {
-    /// A configured asset id, e.g. `BTC`.
-    asset: String,
-    /// In the asset's unit, as a decimal string, e.g. `"0.0015"`.
+    /// The price's currency: an ISO 4217 code (`USD`, `EUR`, `JPY`…) or a configured asset id
+    /// (`BTC`). Give this or `asset`.
+    currency: Option<String>,
+    /// The older name of `currency`, for an invoice priced in an asset (and, without
+    /// `payment_methods`, paid only in it).
+    asset: Option<String>,
+    /// In the currency's unit, as a decimal string with at most its decimals, e.g. `"25.00"`,
+    /// `"1500"` (JPY), `"0.0015"` (BTC).
     amount: String,
+    /// Asset ids the customer may pay with, each with its own address and rate (default: every
+    /// asset the store can receive; with `asset`, that asset only).
+    payment_methods: Option<Vec<String>>,
     /// The shop's order id: one invoice per order (a retry with the same terms returns it).
     order_id: String,
     description: Option<String>,
@@ -173,8 +181,16 @@ pub(crate) async fn create(
     Json(req): Json<CreateInvoice>,
 ) -> Result<(StatusCode, Json<Sorted<Invoice>>), ApiError> {
     let key = idempotency_key(&headers)?;
+    let (currency, by_asset) = match (req.currency, req.asset) {
+        (Some(c), None) => (c, false),
+        (None, Some(a)) => (a, true),
+        (Some(_), Some(_)) => return Err(ApiError::invalid("invalid_field", "give currency or asset, not both")),
+        (None, None) => return Err(ApiError::invalid("invalid_field", "currency (or asset) is required")),
+    };
     let new = NewInvoice {
-        asset: req.asset,
+        currency,
+        by_asset,
+        payment_methods: req.payment_methods,
         amount: req.amount,
         order_id: req.order_id,
         description: req.description,
@@ -187,7 +203,9 @@ pub(crate) async fn create(
     };
     let svc = st.invoices().clone();
     let (view, created) = blocking(move || {
-        let (inv, created) = svc.create(&store, new, key.as_deref())?;
+        // MERGE: rates from the rate engine.
+        let rates = std::collections::HashMap::new();
+        let (inv, created) = svc.create(&store, new, &rates, key.as_deref())?;
         Ok::<_, crate::invoices::InvoiceError>((svc.view(&inv)?, created))
     })
     .await??;
@@ -253,19 +271,16 @@ pub(crate) async fn cancel(
     Ok(Json(Sorted(view)))
 }
 
-/// `TXID:OUTPUT`, as `next` gives it.
-fn payment_cursor(after: &str) -> Result<(&str, u32), ApiError> {
-    let bad = || ApiError::invalid("invalid_field", format!("after {after:?} is not a TXID:OUTPUT of a page's next"));
-    let (txid, index) = after.rsplit_once(':').ok_or_else(bad)?;
-    let index = index.parse().map_err(|_| bad())?;
-    if txid.is_empty() || txid.len() > 128 {
-        return Err(bad());
-    }
-    Ok((txid, index))
+/// `TXID:OUTPUT` (or `METHOD:TXID:OUTPUT`), as `next` gives it.
+fn payment_cursor(after: &str) -> Result<PaymentCursor, ApiError> {
+    PaymentCursor::parse(after).ok_or_else(|| {
+        ApiError::invalid("invalid_field", format!("after {after:?} is not a TXID:OUTPUT of a page's next"))
+    })
 }
 
-/// Every payment to an invoice's address in its asset, dust included, in txid and output
-/// order: the full list an invoice's `payments` (the latest few) and `payments_count` sum up.
+/// Every payment to an invoice's addresses in their methods' assets, dust included, method by
+/// method in txid and output order: the full list an invoice's `payments` (the latest few) and
+/// `payments_count` sum up.
 #[utoipa::path(get, path = "/v1/invoices/{id}/payments", tag = "invoices", security(("api_key" = [])),
     params(("id" = Uuid, Path), PaymentsQuery),
     responses((status = 200, body = InvoicePaymentPage), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -276,12 +291,11 @@ pub(crate) async fn payments_of(
     Query(q): Query<PaymentsQuery>,
 ) -> Result<Json<InvoicePaymentPage>, ApiError> {
     let limit = super::page_limit(q.limit)?;
-    let after = q.after.as_deref().map(payment_cursor).transpose()?.map(|(t, i)| (t.to_string(), i));
+    let after = q.after.as_deref().map(payment_cursor).transpose()?;
     let svc = st.invoices().clone();
-    let page =
-        blocking(move || svc.payments_page(&store, id, after.as_ref().map(|(t, i)| (t.as_str(), *i)), limit)).await??;
+    let page = blocking(move || svc.payments_page(&store, id, after, limit)).await??;
     let items = page.items.iter().map(views::payment).collect();
-    Ok(Json(InvoicePaymentPage { items, next: page.next.map(|(txid, index)| format!("{txid}:{index}")) }))
+    Ok(Json(InvoicePaymentPage { items, next: page.next.map(|c| c.to_string()) }))
 }
 
 /// Refund (part of) what was paid. The merchant pays it from their own wallet.

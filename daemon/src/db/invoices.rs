@@ -56,6 +56,108 @@ pub(crate) struct InvoiceRecord {
     pub(crate) monitoring_until: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub(crate) updated_at: OffsetDateTime,
+    /// The price's currency: an ISO 4217 code or an asset id. Invoices made before schema 8
+    /// have none: they are priced in their asset (filled in on read, [`InvoiceRecord::upgraded`]).
+    #[serde(default)]
+    pub(crate) currency: String,
+    /// Decimals of the currency (its minor units, or the asset's decimals).
+    #[serde(default)]
+    pub(crate) currency_decimals: u8,
+    /// The price in the currency's unit, e.g. `"25.00"`.
+    #[serde(default)]
+    pub(crate) price: String,
+    /// What the counted payments are worth in the currency (exact decimal, at the locked
+    /// rates), and those with the required confirmations.
+    #[serde(default)]
+    pub(crate) value_paid: String,
+    #[serde(default)]
+    pub(crate) value_confirmed: String,
+    /// Every payment method; the first is the one `asset`, `address`, `watch_id`… describe.
+    #[serde(default)]
+    pub(crate) methods: Vec<MethodRecord>,
+}
+
+/// One way to pay an invoice: an asset, its own address (and watch), the rate locked at
+/// creation, and what is still due in it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct MethodRecord {
+    pub(crate) asset: String,
+    pub(crate) chain: String,
+    pub(crate) decimals: u8,
+    pub(crate) address: String,
+    pub(crate) address_index: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) address_source: Option<SourceId>,
+    pub(crate) watch_id: Uuid,
+    /// Payments below this (base units) are dust.
+    pub(crate) min_payment: String,
+    /// Currency units one unit of the asset is worth, as locked (exact decimal).
+    pub(crate) rate: String,
+    /// Where the rate came from (`same_asset` for an invoice priced in its asset).
+    pub(crate) rate_source: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) rate_at: OffsetDateTime,
+    /// Base units still due in this asset (the price less what was paid, rounded up).
+    pub(crate) amount_due: String,
+    /// Base units paid to this method's address that count.
+    pub(crate) amount_paid: String,
+    /// BIP21 / EIP-681 URI for `amount_due`.
+    pub(crate) payment_uri: String,
+}
+
+/// The rate source of an invoice priced in the asset it is paid in.
+pub(crate) const SAME_ASSET: &str = "same_asset";
+
+impl InvoiceRecord {
+    /// Fills in what invoices made before schema 8 lack: priced in their asset, one method at
+    /// rate 1, their totals as values.
+    pub(crate) fn upgraded(mut self) -> Self {
+        if !self.methods.is_empty() {
+            return self;
+        }
+        let paid = self.amount_paid.parse::<Amount>().unwrap_or_default();
+        let due = self.amount_due.parse::<Amount>().unwrap_or_default();
+        self.currency = self.asset.clone();
+        self.currency_decimals = self.decimals;
+        self.price = due.to_units_string(self.decimals);
+        self.value_paid = paid.to_units_string(self.decimals);
+        self.value_confirmed =
+            self.amount_confirmed.parse::<Amount>().unwrap_or_default().to_units_string(self.decimals);
+        self.methods = vec![MethodRecord {
+            asset: self.asset.clone(),
+            chain: self.chain.clone(),
+            decimals: self.decimals,
+            address: self.address.clone(),
+            address_index: self.address_index,
+            address_source: self.address_source,
+            watch_id: self.watch_id,
+            min_payment: self.min_payment.clone(),
+            rate: "1".into(),
+            rate_source: SAME_ASSET.into(),
+            rate_at: self.created_at,
+            amount_due: due.saturating_sub(paid).to_string(),
+            amount_paid: paid.to_string(),
+            payment_uri: self.payment_uri.clone(),
+        }];
+        self
+    }
+
+    /// This record does not read as an invoice: `reason` says why.
+    pub(crate) fn corrupt(&self, reason: impl ToString) -> DbError {
+        corrupt(CF_INVOICES, self.id.as_bytes(), reason)
+    }
+
+    /// The method paid through this watch.
+    pub(crate) fn method_of(&self, watch: Uuid) -> Option<usize> {
+        self.methods.iter().position(|m| m.watch_id == watch)
+    }
+}
+
+impl MethodRecord {
+    /// `min_payment`, read.
+    pub(crate) fn min_payment(&self, invoice: Uuid) -> Result<Amount, DbError> {
+        stored_amount(CF_INVOICES, invoice.as_bytes(), "methods.min_payment", &self.min_payment)
+    }
 }
 
 fn no_minimum() -> String {
@@ -66,21 +168,6 @@ impl InvoiceRecord {
     /// `min_payment`, read.
     pub(crate) fn min_payment(&self) -> Result<Amount, DbError> {
         stored_amount(CF_INVOICES, self.id.as_bytes(), "min_payment", &self.min_payment)
-    }
-
-    /// `amount_due`, read.
-    pub(crate) fn due(&self) -> Result<Amount, DbError> {
-        stored_amount(CF_INVOICES, self.id.as_bytes(), "amount_due", &self.amount_due)
-    }
-
-    /// `amount_paid`, read.
-    pub(crate) fn paid(&self) -> Result<Amount, DbError> {
-        stored_amount(CF_INVOICES, self.id.as_bytes(), "amount_paid", &self.amount_paid)
-    }
-
-    /// `amount_confirmed`, read.
-    pub(crate) fn confirmed(&self) -> Result<Amount, DbError> {
-        stored_amount(CF_INVOICES, self.id.as_bytes(), "amount_confirmed", &self.amount_confirmed)
     }
 }
 
@@ -165,7 +252,10 @@ impl RefundRecord {
 impl Db {
     pub(crate) fn invoice(&self, id: Uuid) -> Result<Option<InvoiceRecord>, DbError> {
         let raw = self.db.get_cf(self.cf(CF_INVOICES), id.as_bytes())?;
-        raw.map(|v| decode(CF_INVOICES, id.as_bytes(), &v)).transpose()
+        Ok(raw
+            .map(|v| decode::<InvoiceRecord>(CF_INVOICES, id.as_bytes(), &v))
+            .transpose()?
+            .map(InvoiceRecord::upgraded))
     }
 
     /// A store's invoice for an order id.

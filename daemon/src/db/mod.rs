@@ -20,7 +20,9 @@ mod watches;
 pub(crate) use batch::Batch;
 pub(crate) use batch::NewEvent;
 pub(crate) use endpoints::EndpointRecord;
-pub(crate) use invoices::{Exception, InvoiceRecord, InvoiceStatus, RefundRecord, RefundStatus, SourceId};
+pub(crate) use invoices::{
+    Exception, InvoiceRecord, InvoiceStatus, MethodRecord, RefundRecord, RefundStatus, SourceId, SAME_ASSET,
+};
 pub(crate) use outbox::{Attempt, DeliveryRecord, DeliveryStatus, EventRecord};
 pub(crate) use payments::{BlockRecord, PaymentRecord, PaymentRef, PaymentStatus};
 pub(crate) use refund_totals::RefundTotals;

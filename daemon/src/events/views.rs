@@ -6,9 +6,9 @@
 //! sorted (they were JSON objects); [`sorted`] keeps them so, byte for byte. Payments listed by
 //! the payments API keep their field order.
 
-use crate::db::{EventRecord, InvoiceRecord, PaymentRecord, RefundRecord};
-use paywatch_plugin_api::amount::format_base_units;
-use paywatch_plugin_api::events::{Event, Invoice, Payment, Refund};
+use crate::db::{EventRecord, InvoiceRecord, MethodRecord, PaymentRecord, RefundRecord};
+use paywatch_plugin_api::amount::{format_base_units, Amount};
+use paywatch_plugin_api::events::{Event, Invoice, Payment, PaymentMethod, Refund};
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -104,6 +104,51 @@ pub(crate) fn invoice(i: &InvoiceRecord, payments: InvoicePayments<'_>) -> Invoi
         payment: payments.cause.map(payment),
         min_payment: unit(&i.min_payment, i.decimals),
         min_payment_base: i.min_payment.clone(),
+        currency: i.currency.clone(),
+        amount: i.price.clone(),
+        paid: i.value_paid.clone(),
+        confirmed: i.value_confirmed.clone(),
+        due: remaining(&i.price, &i.value_paid),
+        payment_methods: i.methods.iter().map(method).collect(),
+    }
+}
+
+fn method(m: &MethodRecord) -> PaymentMethod {
+    PaymentMethod {
+        asset: m.asset.clone(),
+        chain: m.chain.clone(),
+        address: m.address.clone(),
+        amount_due: unit(&m.amount_due, m.decimals),
+        amount_due_base: m.amount_due.clone(),
+        amount_paid: unit(&m.amount_paid, m.decimals),
+        amount_paid_base: m.amount_paid.clone(),
+        rate: m.rate.clone(),
+        rate_source: m.rate_source.clone(),
+        rate_at: ts(m.rate_at),
+        payment_uri: m.payment_uri.clone(),
+    }
+}
+
+/// `price − paid` (decimals in one currency, the price's decimals at least), `0` below zero.
+fn remaining(price: &str, paid: &str) -> String {
+    let scale = |s: &str| s.split_once('.').map_or(0, |(_, f)| f.len());
+    let d = scale(price).max(scale(paid)) as u8;
+    let (Ok(p), Ok(q)) = (Amount::parse_units(price, d), Amount::parse_units(paid, d)) else {
+        return price.to_string();
+    };
+    let left = p.saturating_sub(q).to_units_string(d);
+    let min = scale(price);
+    // Trailing zeros beyond the price's own decimals say nothing.
+    match left.split_once('.') {
+        Some((int, frac)) => {
+            let keep = frac.trim_end_matches('0').len().max(min);
+            if keep == 0 {
+                int.to_string()
+            } else {
+                format!("{int}.{}", &frac[..keep])
+            }
+        }
+        None => left,
     }
 }
 

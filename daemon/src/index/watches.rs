@@ -198,13 +198,44 @@ impl Watches {
         w: &WatchRecord,
         unique: bool,
     ) -> Result<StagedWatch<'_>, WatchError> {
-        let reserved = self.reserve(&w.store, 1)?;
-        let guard = self.inner.stripes[stripe(&w.chain, &w.key)].lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(existing) = self.existing(&w.store, &w.chain, &w.key)?.filter(|_| unique) {
-            return Err(WatchError::Duplicate { chain: w.chain.clone(), address: w.address.clone(), existing });
+        self.stage_all(batch, std::slice::from_ref(w), unique)
+    }
+
+    /// [`Watches::stage`] for several watches of one store at once (an invoice's payment
+    /// methods): their stripes are locked in order, each once, so staging them together never
+    /// waits on itself; two of them with one key are refused like a key already watched.
+    pub(crate) fn stage_all(
+        &self,
+        batch: &mut Batch<'_>,
+        ws: &[WatchRecord],
+        unique: bool,
+    ) -> Result<StagedWatch<'_>, WatchError> {
+        let Some(store) = ws.first().map(|w| w.store.as_str()) else {
+            let reserved = self.reserve("", 0)?;
+            return Ok(StagedWatch { _guards: Vec::new(), reserved, set: &self.inner.set, keys: Vec::new() });
+        };
+        debug_assert!(ws.iter().all(|w| w.store == store), "one store's watches");
+        let reserved = self.reserve(store, ws.len())?;
+        let mut stripes: Vec<usize> = ws.iter().map(|w| stripe(&w.chain, &w.key)).collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        let guards: Vec<_> =
+            stripes.into_iter().map(|i| self.inner.stripes[i].lock().unwrap_or_else(|p| p.into_inner())).collect();
+        for (i, w) in ws.iter().enumerate() {
+            let twin = ws[..i].iter().find(|o| o.chain == w.chain && o.key == w.key).map(|o| o.id);
+            let existing = match twin {
+                Some(id) => Some(id),
+                None => self.existing(&w.store, &w.chain, &w.key)?,
+            };
+            if let Some(existing) = existing.filter(|_| unique) {
+                return Err(WatchError::Duplicate { chain: w.chain.clone(), address: w.address.clone(), existing });
+            }
         }
-        batch.put_watch(w)?;
-        Ok(StagedWatch { _guard: guard, reserved, set: &self.inner.set, chain: w.chain.clone(), key: w.key.clone() })
+        for w in ws {
+            batch.put_watch(w)?;
+        }
+        let keys = ws.iter().map(|w| (w.chain.clone(), w.key.clone())).collect();
+        Ok(StagedWatch { _guards: guards, reserved, set: &self.inner.set, keys })
     }
 
     /// Removes a watch in its owner's batch (an invoice's address going back to the pool). The
@@ -268,17 +299,18 @@ impl Watches {
 /// A watch in a batch not yet written (see [`Watches::stage`]).
 #[must_use = "commit it after the batch is written, or followers never scan for it"]
 pub(crate) struct StagedWatch<'a> {
-    _guard: MutexGuard<'a, ()>,
+    _guards: Vec<MutexGuard<'a, ()>>,
     reserved: Reservation<'a>,
     set: &'a WatchSet,
-    chain: String,
-    key: Vec<u8>,
+    keys: Vec<(String, Vec<u8>)>,
 }
 
 impl StagedWatch<'_> {
-    /// The batch was written: followers now look for the key.
+    /// The batch was written: followers now look for the keys.
     pub(crate) fn commit(self) {
-        self.set.insert(&self.chain, &self.key);
+        for (chain, key) in &self.keys {
+            self.set.insert(chain, key);
+        }
         self.reserved.keep();
     }
 }

@@ -1,15 +1,26 @@
-//! Creating invoices (a fresh address each, idempotent on order id and idempotency key) and
-//! cancelling them.
+//! Creating invoices (a price in a currency, one or more payment methods with a fresh address
+//! and a locked rate each, idempotent on order id and idempotency key) and cancelling them.
+//!
+//! Every method's address is taken when the invoice is made, not when the customer picks one:
+//! a customer may pay with two methods (half in BTC, the rest in a token), every method is
+//! watched from the first second (a wallet that pays before the page is looked at is still
+//! seen), and making the invoice is one write. The cost is addresses: each method takes one
+//! from its pool, and an unpaid invoice's addresses go back to their pools when its monitoring
+//! window ends, so a wallet's gap limit sees at most the invoices still open per method.
 
 use super::machine::evaluate;
 use super::payments::{emit, uncaused};
+use super::pool::Allocated;
+use super::value::{lock_rate, MethodRate, Valuation};
 use super::{request_hash, AssetInfo, IdempotencyScope, InvoiceError, Invoices, TIMER_EXPIRY, TIMER_MONITORING_END};
-use crate::db::{Exception, InvoiceRecord, InvoiceStatus, WatchRecord};
+use crate::db::{Exception, InvoiceRecord, InvoiceStatus, MethodRecord, WatchRecord, SAME_ASSET};
 use crate::events::EventKind;
 use paywatch_plugin_api::amount::Amount;
 use paywatch_plugin_api::messages::{self as m, currency_method};
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use time::Duration;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 const MAX_ORDER_ID: usize = 128;
@@ -17,12 +28,21 @@ const MAX_DESCRIPTION: usize = 1000;
 const MAX_METADATA_BYTES: usize = 8 * 1024;
 const MAX_EXPIRY_SECS: u64 = 30 * 86_400;
 
+const MAX_METHODS: usize = 16;
+
 /// An invoice request as the API received it.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct NewInvoice {
-    pub(crate) asset: String,
-    /// In the asset's unit, e.g. `"0.0015"`.
+    /// The price's currency: an ISO 4217 code (`USD`) or an asset id (`BTC`).
+    pub(crate) currency: String,
+    /// The request named the currency with the older `asset` field (kept for its request hash:
+    /// a retry from before `currency` existed is still the same request).
+    pub(crate) by_asset: bool,
+    /// In the currency's unit, e.g. `"25.00"` or `"0.0015"`.
     pub(crate) amount: String,
+    /// Asset ids the customer may pay with; `None`: every asset the store can receive (the
+    /// currency's own asset first when it is one).
+    pub(crate) payment_methods: Option<Vec<String>>,
     pub(crate) order_id: String,
     pub(crate) description: Option<String>,
     pub(crate) metadata: Option<Value>,
@@ -107,25 +127,25 @@ impl NewInvoice {
         if let Some(e) = self.refund_email.as_ref().filter(|e| !e.contains('@') || e.len() > 254) {
             return Err(invalid(format!("refund_email {e:?} is not an email address")));
         }
-        Ok(json!({
-            "asset": self.asset, "amount": self.amount.trim(), "order_id": order, "description": self.description,
+        let mut canonical = json!({
+            "asset": self.currency, "amount": self.amount.trim(), "order_id": order, "description": self.description,
             "metadata": self.metadata, "expires_in": self.expires_in, "confirmations": self.confirmations,
             "speed": self.speed, "payment_tolerance_percent": self.payment_tolerance_percent,
             "refund_email": self.refund_email,
-        }))
+        });
+        if !self.by_asset || self.payment_methods.is_some() {
+            canonical["currency"] = json!(self.currency);
+            canonical["payment_methods"] = json!(self.payment_methods);
+        }
+        Ok(canonical)
     }
 }
 
 impl AssetInfo {
-    /// An invoice's amount in this asset's unit, in base units: more than zero, at most the
-    /// largest invoice, at least the smallest payment that counts (else no payment could pay
-    /// it).
-    fn check_amount(&self, asset: &str, amount: &str) -> Result<Amount, InvoiceError> {
-        let due = Amount::parse_units(amount, self.decimals).map_err(|e| invalid(format!("amount: {e}")))?;
-        let shown = || amount.trim().to_string();
-        if due.is_zero() {
-            return Err(invalid(format!("amount {amount:?} must be more than zero")));
-        }
+    /// A method's first amount due (base units): at most the largest invoice, at least the
+    /// smallest payment that counts (else no payment could pay it).
+    fn check_due(&self, asset: &str, due: Amount) -> Result<(), InvoiceError> {
+        let shown = || due.to_units_string(self.decimals);
         if due > self.limits.max_invoice {
             let max = self.limits.max_invoice.to_units_string(self.decimals);
             return Err(InvoiceError::AboveMaximum { asset: asset.to_string(), amount: shown(), max });
@@ -134,23 +154,167 @@ impl AssetInfo {
             let min = self.limits.min_payment.to_units_string(self.decimals);
             return Err(InvoiceError::BelowMinPayment { asset: asset.to_string(), amount: shown(), min });
         }
-        Ok(due)
+        Ok(())
     }
 }
 
+/// What an invoice is priced in and paid with, resolved against the store before rates are
+/// asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Pricing {
+    /// The currency as given (an ISO 4217 code or an asset id).
+    pub(crate) currency: String,
+    /// Its decimals: the code's minor units or the asset's decimals.
+    pub(crate) decimals: u8,
+    /// The currency is one of the configured assets.
+    pub(crate) is_asset: bool,
+    /// The methods' asset ids, in the order the invoice lists them.
+    pub(crate) methods: Vec<String>,
+}
+
+impl Pricing {
+    /// The methods that need a rate: those in another asset than the currency.
+    pub(crate) fn to_price(&self) -> impl Iterator<Item = &str> {
+        self.methods.iter().map(String::as_str).filter(|m| !self.is_asset || *m != self.currency)
+    }
+}
+
+/// A rate locked for one method: currency units one unit of the asset is worth.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LockedRate {
+    /// A plain positive decimal.
+    pub(crate) rate: String,
+    /// Where it came from (the rate engine's account of it).
+    pub(crate) source: String,
+    pub(crate) at: OffsetDateTime,
+}
+
+/// One method as it will be made: its asset, rate, first amount due.
+struct PlannedMethod<'a> {
+    id: &'a str,
+    asset: &'a AssetInfo,
+    rate: LockedRate,
+    due: Amount,
+}
+
 impl Invoices {
-    /// Creates an invoice, or returns the one this request already made (`false`).
+    /// The currency and methods of a request for a store, checked: the currency is a configured
+    /// asset or an ISO 4217 code, the amount has at most its decimals and is more than zero,
+    /// every method is an asset the store can receive, named once.
+    pub(crate) fn pricing(&self, store_id: &str, req: &NewInvoice) -> Result<Pricing, InvoiceError> {
+        req.check()?;
+        let policy = self.policy(store_id)?;
+        let currency = req.currency.trim().to_string();
+        let (decimals, is_asset) = match self.inner.assets.get(&currency) {
+            Some(a) => (a.decimals, true),
+            None => match super::iso_minor_units(&currency) {
+                Some(d) => (d, false),
+                None if req.by_asset => return Err(InvoiceError::UnknownAsset(currency)),
+                None => return Err(invalid(format!("currency {currency:?} is neither an ISO 4217 code nor an asset"))),
+            },
+        };
+        let amount = Amount::parse_units(&req.amount, decimals)
+            .map_err(|e| invalid(format!("amount: {e} ({currency} has {decimals} decimals)")))?;
+        if amount.is_zero() {
+            return Err(invalid(format!("amount {:?} must be more than zero", req.amount)));
+        }
+        let methods = match &req.payment_methods {
+            Some(list) => list.iter().map(|m| m.trim().to_string()).collect::<Vec<_>>(),
+            None if req.by_asset => vec![currency.clone()],
+            None => {
+                let mut all: Vec<String> = policy.receive.keys().cloned().collect();
+                all.sort();
+                all.sort_by_key(|a| *a != currency);
+                all
+            }
+        };
+        if methods.is_empty() || methods.len() > MAX_METHODS {
+            return Err(invalid(format!("payment_methods must name 1 to {MAX_METHODS} assets, got {}", methods.len())));
+        }
+        for (i, m) in methods.iter().enumerate() {
+            self.asset(m)?;
+            if methods[..i].contains(m) {
+                return Err(invalid(format!("payment_methods names {m:?} twice")));
+            }
+            if !policy.receive.contains_key(m) {
+                return Err(InvoiceError::NoReceiveConfig { store: store_id.to_string(), asset: m.clone() });
+            }
+        }
+        Ok(Pricing { currency, decimals, is_asset, methods })
+    }
+
+    /// The invoice this request already made (same idempotency key, or same order id with the
+    /// same terms), or `None`; the key or order id used for other terms is an error.
+    pub(crate) fn existing(
+        &self,
+        store_id: &str,
+        req: &NewInvoice,
+        idempotency_key: Option<&str>,
+    ) -> Result<Option<InvoiceRecord>, InvoiceError> {
+        let hash = request_hash(&req.check()?);
+        if let Some(key) = idempotency_key {
+            if let Some((h, id)) = self.idempotency(store_id, IdempotencyScope::Invoice, key)? {
+                let existing = self.db().invoice(id)?.filter(|_| h == hash);
+                return existing.map(Some).ok_or_else(|| InvoiceError::IdempotencyConflict(key.to_string()));
+            }
+        }
+        let order_id = req.order_id.trim().to_string();
+        match self.db().invoice_by_order(store_id, &order_id)? {
+            Some(existing) if existing.request_hash == hash => Ok(Some(existing)),
+            Some(existing) => Err(InvoiceError::OrderConflict { order_id, existing: existing.id }),
+            None => Ok(None),
+        }
+    }
+
+    /// The methods with their rates (from `rates`, by asset id; 1 for the currency's own asset)
+    /// and first amounts due (rounded up), each within its asset's invoice limits.
+    fn plan<'a>(
+        &'a self,
+        pricing: &'a Pricing,
+        amount: &str,
+        rates: &HashMap<String, LockedRate>,
+        now: OffsetDateTime,
+    ) -> Result<(Valuation, Vec<PlannedMethod<'a>>), InvoiceError> {
+        let mut planned = Vec::with_capacity(pricing.methods.len());
+        for id in &pricing.methods {
+            let asset = self.asset(id)?;
+            let rate = if pricing.is_asset && *id == pricing.currency {
+                LockedRate { rate: "1".into(), source: SAME_ASSET.into(), at: now }
+            } else {
+                let r = rates
+                    .get(id)
+                    .ok_or_else(|| InvoiceError::NoRate { asset: id.clone(), currency: pricing.currency.clone() })?;
+                let locked = lock_rate(&r.rate).ok_or_else(|| {
+                    InvoiceError::Plugin(format!("rate {:?} for {id} is not a positive decimal", r.rate))
+                })?;
+                LockedRate { rate: locked, ..r.clone() }
+            };
+            planned.push(PlannedMethod { id, asset, rate, due: Amount::ZERO });
+        }
+        let rates: Vec<MethodRate<'_>> =
+            planned.iter().map(|m| MethodRate { decimals: m.asset.decimals, rate: &m.rate.rate }).collect();
+        let valuation =
+            Valuation::new(amount.trim(), pricing.decimals, &rates).map_err(|e| invalid(format!("amount: {e}")))?;
+        for (i, m) in planned.iter_mut().enumerate() {
+            m.due = valuation.due_base(i, valuation.price());
+            m.asset.check_due(m.id, m.due)?;
+        }
+        Ok((valuation, planned))
+    }
+
+    /// Creates an invoice at these rates (by method asset id; see [`Invoices::pricing`]), or
+    /// returns the one this request already made (`false`).
     pub(crate) fn create(
         &self,
         store_id: &str,
         req: NewInvoice,
+        rates: &HashMap<String, LockedRate>,
         idempotency_key: Option<&str>,
     ) -> Result<(InvoiceRecord, bool), InvoiceError> {
         let canonical = req.check()?;
         let hash = request_hash(&canonical);
+        let pricing = self.pricing(store_id, &req)?;
         let policy = self.policy(store_id)?.clone();
-        let asset = self.asset(&req.asset)?.clone();
-        let due = asset.check_amount(&req.asset, &req.amount)?;
         let required = match (&req.confirmations, &req.speed) {
             (Some(c), _) => *c,
             (None, Some(s)) => speed_confirmations(s)?,
@@ -161,51 +325,73 @@ impl Invoices {
         let order_id = req.order_id.trim().to_string();
 
         let _guard = self.lock();
-        if let Some(key) = idempotency_key {
-            if let Some((h, id)) = self.idempotency(store_id, IdempotencyScope::Invoice, key)? {
-                let existing = self.db().invoice(id)?.filter(|_| h == hash);
-                return existing.map(|i| (i, false)).ok_or_else(|| InvoiceError::IdempotencyConflict(key.to_string()));
-            }
-        }
-        if let Some(existing) = self.db().invoice_by_order(store_id, &order_id)? {
-            if existing.request_hash == hash {
-                return Ok((existing, false));
-            }
-            return Err(InvoiceError::OrderConflict { order_id, existing: existing.id });
+        if let Some(existing) = self.existing(store_id, &req, idempotency_key)? {
+            return Ok((existing, false));
         }
         let now = self.now();
+        let (valuation, planned) = self.plan(&pricing, &req.amount, rates, now)?;
         let db = self.db().clone();
         let mut batch = db.batch();
-        let super::pool::Allocated { index, address, key, source } =
-            self.allocate(&mut batch, store_id, &req.asset, &asset, &policy)?;
-        let due = due.to_string();
-        let uri = self.payment_uri(&asset, &address, &due, &order_id, req.description.as_deref())?;
-        let expires_at = now + Duration::seconds(req.expires_in.unwrap_or(policy.expiry_secs) as i64);
         let id = Uuid::now_v7();
-        let mut watch = WatchRecord::new(store_id, &asset.chain, address.clone(), key.clone(), required);
-        watch.label = Some(format!("invoice {id} (order {order_id})"));
-        watch.invoice = Some(id);
+        let mut methods = Vec::with_capacity(planned.len());
+        let mut watches: Vec<WatchRecord> = Vec::new();
+        for m in &planned {
+            let Allocated { index, address, key, source } =
+                self.allocate(&mut batch, store_id, m.id, m.asset, &policy)?;
+            let due = m.due.to_string();
+            let payment_uri = self.payment_uri(m.asset, &address, &due, &order_id, req.description.as_deref())?;
+            // Two methods on one chain may be given one address (one xpub for the coin and a
+            // token): they share its watch, and each counts only its own asset.
+            let watch_id = match watches.iter().find(|w| w.chain == m.asset.chain && w.key == key) {
+                Some(w) => w.id,
+                None => {
+                    let mut watch = WatchRecord::new(store_id, &m.asset.chain, address.clone(), key, required);
+                    watch.label = Some(format!("invoice {id} (order {order_id})"));
+                    watch.invoice = Some(id);
+                    watches.push(watch);
+                    watches.last().expect("just pushed").id
+                }
+            };
+            methods.push(MethodRecord {
+                asset: m.id.to_string(),
+                chain: m.asset.chain.clone(),
+                decimals: m.asset.decimals,
+                address,
+                address_index: Some(index),
+                address_source: Some(source),
+                watch_id,
+                min_payment: m.asset.limits.min_payment.to_string(),
+                rate: m.rate.rate.clone(),
+                rate_source: m.rate.source.clone(),
+                rate_at: m.rate.at,
+                amount_due: due,
+                amount_paid: "0".into(),
+                payment_uri,
+            });
+        }
+        let expires_at = now + Duration::seconds(req.expires_in.unwrap_or(policy.expiry_secs) as i64);
+        let first = methods[0].clone();
         let mut inv = InvoiceRecord {
             id,
             store: store_id.to_string(),
             order_id,
-            asset: req.asset.clone(),
-            chain: asset.chain.clone(),
+            asset: first.asset,
+            chain: first.chain,
             description: req.description,
             metadata: req.metadata,
             refund_email: req.refund_email,
-            decimals: asset.decimals,
-            amount_due: due,
+            decimals: first.decimals,
+            amount_due: first.amount_due,
             amount_paid: "0".into(),
             amount_confirmed: "0".into(),
-            min_payment: asset.limits.min_payment.to_string(),
+            min_payment: first.min_payment,
             tolerance_bp,
             required_confirmations: required,
-            address,
-            address_index: Some(index),
-            address_source: Some(source),
-            watch_id: watch.id,
-            payment_uri: uri,
+            address: first.address,
+            address_index: first.address_index,
+            address_source: first.address_source,
+            watch_id: first.watch_id,
+            payment_uri: first.payment_uri,
             status: InvoiceStatus::New,
             exception: Exception::None,
             cancelled: false,
@@ -216,8 +402,14 @@ impl Invoices {
             expires_at,
             monitoring_until: expires_at + Duration::seconds(policy.monitoring_secs as i64),
             updated_at: now,
+            currency: pricing.currency.clone(),
+            currency_decimals: pricing.decimals,
+            price: valuation.to_decimal(valuation.price()),
+            value_paid: valuation.to_decimal(Default::default()),
+            value_confirmed: valuation.to_decimal(Default::default()),
+            methods,
         };
-        let staged = self.inner.watches.stage(&mut batch, &watch, true)?;
+        let staged = self.inner.watches.stage_all(&mut batch, &watches, true)?;
         // Timers fire strictly after the instant they guard.
         batch.put_timer(inv.expires_at.unix_timestamp() + 1, id, TIMER_EXPIRY);
         batch.put_timer(inv.monitoring_until.unix_timestamp() + 1, id, TIMER_MONITORING_END);
@@ -266,11 +458,12 @@ impl Invoices {
     pub(crate) fn cancel(&self, store_id: &str, id: Uuid) -> Result<InvoiceRecord, InvoiceError> {
         let _guard = self.lock();
         let mut inv = self.get(store_id, id)?.ok_or_else(|| InvoiceError::NotFound(format!("invoice {id}")))?;
-        let payments = self.asset_payments(inv.watch_id, &inv.asset)?;
+        let payments = self.invoice_payments(&inv)?;
         let mut terms = super::state::terms(&inv)?;
         let mut paid = 0;
         for p in &payments {
-            paid += usize::from(!terms.is_dust(p.base_amount()?));
+            let counted = super::state::paid(&inv, p)?.filter(|x| !terms.is_dust(x.method, x.amount));
+            paid += usize::from(counted.is_some());
         }
         if inv.status != InvoiceStatus::New || paid > 0 {
             let why = match paid {

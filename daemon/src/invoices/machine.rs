@@ -2,26 +2,31 @@
 //! clock. No storage, no I/O: unit- and property-tested against a naive reference.
 //!
 //! Status `new → processing → settled`, or `expired` / `invalid`; exception `none`,
-//! `paid_partial`, `paid_over`, `paid_late`. Settled only when the payments seen before expiry
-//! that have the required confirmations reach `amount_due × (1 − tolerance)`. Everything is
+//! `paid_partial`, `paid_over`, `paid_late`. An invoice has one or more payment methods (an
+//! asset each, at a rate locked at creation); a payment is worth its amount times its
+//! method's rate, exactly ([`Valuation`]), and the invoice adds up what its payments are worth
+//! in its currency, whatever methods they came by. Settled only when the payments seen before
+//! expiry that have the required confirmations reach `price × (1 − tolerance)`. Everything is
 //! recomputed from the payments, so a reorg that takes a payment away moves the invoice back.
-//! Amounts are [`Amount`]s (up to 2^256 − 1 base units) and every sum is checked: payments that
-//! add up to more are an [`Overflow`], never a wrapped total.
+//! Amounts are [`Amount`]s (up to 2^256 − 1 base units), values are 512-bit and every product
+//! and sum is checked: payments that add up to more are an [`Overflow`], never a wrapped total.
 //!
-//! Dust: a payment below the invoice's `min_payment` is recorded (the indexer's payment events
+//! Dust: a payment below its method's `min_payment` is recorded (the indexer's payment events
 //! report it) but is not the invoice's: it adds to no total, makes no exception, invalidates
 //! nothing and causes no event here.
 
+use super::value::{Valuation, Value};
 use crate::db::PaymentStatus;
 pub(crate) use crate::db::{Exception, InvoiceStatus};
 use crate::events::EventKind;
 use paywatch_plugin_api::amount::Amount;
 use time::OffsetDateTime;
 
-/// What was agreed when the invoice was created (amounts in base units).
+/// What was agreed when the invoice was created: the price and the methods' rates (the
+/// valuation), amounts in base units.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Terms {
-    pub(crate) due: Amount,
+    pub(crate) valuation: Valuation,
     /// Underpayment accepted, in basis points (100 = 1 %).
     pub(crate) tolerance_bp: u32,
     pub(crate) required: u32,
@@ -29,13 +34,15 @@ pub(crate) struct Terms {
     /// Payments first seen after this are not the invoice's any more.
     pub(crate) monitoring_until: OffsetDateTime,
     pub(crate) cancelled: bool,
-    /// Payments below this are dust: never the invoice's.
-    pub(crate) min_payment: Amount,
+    /// Per method: payments below this are dust, never the invoice's.
+    pub(crate) min_payment: Vec<Amount>,
 }
 
-/// One payment to the invoice's address, as the indexer has it.
+/// One payment to one of the invoice's addresses, as the indexer has it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Paid {
+    /// The method (index into the terms' methods) whose address it paid.
+    pub(crate) method: usize,
     pub(crate) amount: Amount,
     pub(crate) status: PaymentStatus,
     pub(crate) confirmations: u32,
@@ -47,31 +54,41 @@ pub(crate) struct Paid {
 pub(crate) struct State {
     pub(crate) status: InvoiceStatus,
     pub(crate) exception: Exception,
-    /// Every payment still standing (pending or confirmed), late ones included.
-    pub(crate) paid: Amount,
+    /// What every payment still standing (pending or confirmed) is worth, late ones included.
+    pub(crate) paid: Value,
     /// Those of them with the required confirmations.
-    pub(crate) confirmed: Amount,
+    pub(crate) confirmed: Value,
 }
 
-/// The payments add up to more than an amount can be (2^256 − 1 base units): only a token that
-/// states absurd transfers gets there.
+/// The payments are worth more than a value can be (2^512 units): only a token that states
+/// absurd transfers gets there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Overflow;
 
 impl Terms {
-    /// `due × (1 − tolerance)`, rounded up: what must arrive. Exact for any amount due.
-    pub(crate) fn threshold(&self) -> Amount {
+    /// The price, as a value.
+    pub(crate) fn price(&self) -> Value {
+        self.valuation.price()
+    }
+
+    /// `price × (1 − tolerance)`, rounded up: what must arrive. Exact for any price.
+    pub(crate) fn threshold(&self) -> Value {
         let keep = 10_000 - self.tolerance_bp.min(10_000);
-        self.due.checked_mul_bp_ceil(keep).expect("at most 100 % of an amount is an amount")
+        self.price().mul_bp_ceil(keep)
     }
 
-    /// Below `min_payment`: recorded, never the invoice's.
-    pub(crate) fn is_dust(&self, amount: Amount) -> bool {
-        amount < self.min_payment
+    /// Below its method's `min_payment`: recorded, never the invoice's.
+    pub(crate) fn is_dust(&self, method: usize, amount: Amount) -> bool {
+        self.min_payment.get(method).is_none_or(|m| amount < *m)
     }
 
-    fn counts(&self, p: &Paid) -> bool {
-        !self.is_dust(p.amount)
+    fn dust(&self, p: &Paid) -> bool {
+        self.is_dust(p.method, p.amount)
+    }
+
+    /// Whether a payment counts toward the invoice (not dust, standing, seen in time).
+    pub(crate) fn counts(&self, p: &Paid) -> bool {
+        !self.dust(p)
             && p.first_seen <= self.monitoring_until
             && matches!(p.status, PaymentStatus::Pending | PaymentStatus::Confirmed)
     }
@@ -89,8 +106,10 @@ impl Terms {
 /// The state of an invoice with these terms and payments at `now`, or [`Overflow`] when the
 /// payments that count add up to more than an amount can be.
 pub(crate) fn evaluate(t: &Terms, payments: &[Paid], now: OffsetDateTime) -> Result<State, Overflow> {
+    let worth = |p: &Paid| t.valuation.value(p.method, p.amount);
     let sum = |f: &dyn Fn(&Paid) -> bool| {
-        Amount::checked_sum(payments.iter().filter(|p| f(p)).map(|p| p.amount)).ok_or(Overflow)
+        let values: Option<Vec<Value>> = payments.iter().filter(|p| f(p)).map(worth).collect();
+        values.and_then(Value::checked_sum).ok_or(Overflow)
     };
     let paid = sum(&|p| t.counts(p))?;
     let confirmed = sum(&|p| t.confirmed(p))?;
@@ -98,7 +117,7 @@ pub(crate) fn evaluate(t: &Terms, payments: &[Paid], now: OffsetDateTime) -> Res
     let confirmed_on_time = sum(&|p| t.confirmed(p) && t.on_time(p))?;
     let late = payments.iter().any(|p| t.counts(p) && !t.on_time(p));
     let failed_on_time = payments.iter().any(|p| {
-        !t.is_dust(p.amount)
+        !t.dust(p)
             && t.on_time(p)
             && matches!(p.status, PaymentStatus::Dropped | PaymentStatus::Replaced | PaymentStatus::Reversed)
     });
@@ -119,7 +138,7 @@ pub(crate) fn evaluate(t: &Terms, payments: &[Paid], now: OffsetDateTime) -> Res
         InvoiceStatus::Expired
     };
     let exception = match status {
-        InvoiceStatus::Processing | InvoiceStatus::Settled if paid > t.due => Exception::PaidOver,
+        InvoiceStatus::Processing | InvoiceStatus::Settled if paid > t.price() => Exception::PaidOver,
         InvoiceStatus::Processing | InvoiceStatus::Settled => Exception::None,
         _ if late => Exception::PaidLate,
         _ if !paid_on_time.is_zero() => Exception::PaidPartial,

@@ -17,12 +17,15 @@ use uuid::Uuid;
 /// shop's own description and metadata), whatever is sent to the address.
 pub(super) const RECENT_PAYMENTS: usize = 5;
 
-/// The latest [`RECENT_PAYMENTS`] of `payments` at or above `min_payment`, oldest first (by
-/// first seen, then txid and output).
-pub(super) fn recent(payments: &[PaymentRecord], min_payment: Amount) -> Result<Vec<&PaymentRecord>, DbError> {
+/// The latest [`RECENT_PAYMENTS`] of `payments` at or above their method's `min_payment`
+/// (`min_payment` of each), oldest first (by first seen, then txid and output).
+pub(super) fn recent<'a>(
+    payments: &'a [PaymentRecord],
+    min_payment: impl Fn(&PaymentRecord) -> Result<Amount, DbError>,
+) -> Result<Vec<&'a PaymentRecord>, DbError> {
     let mut countable = Vec::new();
     for p in payments {
-        if p.base_amount()? >= min_payment {
+        if p.base_amount()? >= min_payment(p)? {
             countable.push(p);
         }
     }
@@ -55,7 +58,7 @@ pub(super) fn emit(
     payments: &[PaymentRecord],
     events: &[Transition],
 ) -> Result<(), DbError> {
-    let recent = recent(payments, inv.min_payment()?)?;
+    let recent = recent(payments, minimum(inv))?;
     for e in events {
         inv.sequence += 1;
         let shown = InvoicePayments { recent: &recent, count: payments.len(), cause: e.cause.map(|i| &payments[i]) };
@@ -64,56 +67,111 @@ pub(super) fn emit(
     Ok(())
 }
 
+/// The `min_payment` of a payment's method (a payment of no method of the invoice is never
+/// shown: the largest amount).
+pub(super) fn minimum(inv: &InvoiceRecord) -> impl Fn(&PaymentRecord) -> Result<Amount, DbError> + '_ {
+    |p| match inv.method_of(p.watch_id).map(|i| &inv.methods[i]).filter(|m| m.asset == p.asset) {
+        Some(m) => m.min_payment(inv.id),
+        None => Ok(Amount::MAX),
+    }
+}
+
 /// An event no payment caused (creation, a cancellation).
 pub(super) fn uncaused(kind: EventKind) -> Transition {
     Transition { kind, cause: None }
 }
 
-/// Whether any of an update's payments can change the invoice: one in its asset and not dust.
-/// Dust and other assets' payments are recorded by the indexer and change nothing here.
+/// Whether any of an update's payments can change the invoice: one in a method's asset to that
+/// method's address and not dust. Dust and other assets' payments are recorded by the indexer
+/// and change nothing here.
 pub(super) fn concern(inv: &InvoiceRecord, terms: &Terms, changed: &[&PaymentRecord]) -> Result<bool, DbError> {
-    for p in changed.iter().filter(|p| p.asset == inv.asset) {
-        if !terms.is_dust(p.base_amount()?) {
-            return Ok(true);
+    for p in changed {
+        if let Some(paid) = super::state::paid(inv, p)? {
+            if !terms.is_dust(paid.method, paid.amount) {
+                return Ok(true);
+            }
         }
     }
     Ok(false)
 }
 
-/// A page of an invoice's payments, and the payment (txid, output) the next page starts after
-/// when there may be more.
+/// Where a page of an invoice's payments starts: after this payment (txid, output) of this
+/// method. Written `TXID:OUTPUT` for the first method (as before invoices had several) and
+/// `METHOD:TXID:OUTPUT` for the others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PaymentCursor {
+    pub(crate) method: usize,
+    pub(crate) txid: String,
+    pub(crate) index: u32,
+}
+
+impl PaymentCursor {
+    /// A cursor as `next` wrote it; `None` when it is not one.
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        let mut parts = text.rsplitn(3, ':');
+        let index = parts.next()?.parse().ok()?;
+        let txid = parts.next()?;
+        let method = parts.next().map(|m| m.parse().ok()).unwrap_or(Some(0))?;
+        (!txid.is_empty() && txid.len() <= 128).then(|| Self { method, txid: txid.to_string(), index })
+    }
+}
+
+impl std::fmt::Display for PaymentCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.method {
+            0 => write!(f, "{}:{}", self.txid, self.index),
+            m => write!(f, "{m}:{}:{}", self.txid, self.index),
+        }
+    }
+}
+
+/// A page of an invoice's payments, and where the next page starts when there may be more.
 #[derive(Debug)]
 pub(crate) struct PaymentsPage {
     pub(crate) items: Vec<PaymentRecord>,
-    pub(crate) next: Option<(String, u32)>,
+    pub(crate) next: Option<PaymentCursor>,
 }
 
 impl Invoices {
     /// The invoice as events and the API show it: the latest payments that can count and the
     /// count of all.
     pub(crate) fn view(&self, inv: &InvoiceRecord) -> Result<Invoice, InvoiceError> {
-        let payments = self.asset_payments(inv.watch_id, &inv.asset)?;
-        let recent = recent(&payments, inv.min_payment()?)?;
+        let payments = self.invoice_payments(inv)?;
+        let recent = recent(&payments, minimum(inv))?;
         Ok(crate::events::views::invoice(inv, InvoicePayments { recent: &recent, count: payments.len(), cause: None }))
     }
 
-    /// A page of an invoice's payments in its asset, dust included, in txid and output order
-    /// after the payment `after` (txid, output), and where the next page starts when there may
+    /// A page of an invoice's payments, method by method (each in its asset, dust included,
+    /// in txid and output order) after `after`, and where the next page starts when there may
     /// be more (a page may hold fewer than `limit`: payments of other assets to an EVM address
     /// are skipped).
     pub(crate) fn payments_page(
         &self,
         store: &str,
         id: Uuid,
-        after: Option<(&str, u32)>,
+        after: Option<PaymentCursor>,
         limit: usize,
     ) -> Result<PaymentsPage, InvoiceError> {
         let inv = self.get(store, id)?.ok_or_else(|| InvoiceError::NotFound(format!("invoice {id}")))?;
-        let after = after.map(|(txid, index)| (inv.chain.as_str(), txid, index));
-        let mut page = self.db().watch_payments_after(inv.watch_id, after, limit)?;
-        let next = (page.len() == limit).then(|| page.last().map(|p| (p.txid.clone(), p.index))).flatten();
-        page.retain(|p| p.asset == inv.asset);
-        Ok(PaymentsPage { items: page, next })
+        let (first, mut after) = match after {
+            Some(c) => (c.method, Some((c.txid, c.index))),
+            None => (0, None),
+        };
+        let mut items = Vec::new();
+        let mut room = limit;
+        for (i, m) in inv.methods.iter().enumerate().skip(first) {
+            let from = after.take();
+            let from = from.as_ref().map(|(txid, index)| (m.chain.as_str(), txid.as_str(), *index));
+            let page = self.db().watch_payments_after(m.watch_id, from, room)?;
+            let full = page.len() == room;
+            let next = page.last().map(|p| PaymentCursor { method: i, txid: p.txid.clone(), index: p.index });
+            room -= page.len();
+            items.extend(page.into_iter().filter(|p| p.asset == m.asset));
+            if full {
+                return Ok(PaymentsPage { items, next });
+            }
+        }
+        Ok(PaymentsPage { items, next: None })
     }
 }
 
@@ -135,17 +193,31 @@ mod tests {
         // Ten real payments among a flood of dust, in no particular order.
         let mut all: Vec<PaymentRecord> = (0..2000).map(|i| p(&format!("dust{i:04}"), 100, 10 + i)).collect();
         all.extend((0..10).rev().map(|i| p(&format!("real{i}"), 1000, 1000 * i)));
-        let shown = recent(&all, Amount::from(546u64)).unwrap();
+        let min = |m: u64| move |_: &PaymentRecord| Ok(Amount::from(m));
+        let shown = recent(&all, min(546)).unwrap();
         assert_eq!(txids(&shown), ["real5", "real6", "real7", "real8", "real9"]);
         // Ties in first seen by txid; fewer than five: all of them.
         let few = [p("b", 600, 5), p("a", 600, 5), p("c", 1, 1)];
-        assert_eq!(txids(&recent(&few, Amount::from(546u64)).unwrap()), ["a", "b"]);
+        assert_eq!(txids(&recent(&few, min(546)).unwrap()), ["a", "b"]);
         // No minimum: dust is a payment like any other.
-        assert_eq!(txids(&recent(&few, Amount::ZERO).unwrap()), ["c", "a", "b"]);
+        assert_eq!(txids(&recent(&few, min(0)).unwrap()), ["c", "a", "b"]);
         // A stored amount that does not read is an error, never skipped.
         let mut bad = p("x", 1, 1);
         bad.amount_base = "-1".into();
-        assert!(recent(&[bad], Amount::ZERO).is_err());
+        assert!(recent(&[bad], min(0)).is_err());
+    }
+
+    #[test]
+    fn payment_cursors_read_back_and_the_first_methods_keep_their_old_form() {
+        let c = PaymentCursor { method: 0, txid: "ab".into(), index: 3 };
+        assert_eq!(c.to_string(), "ab:3");
+        assert_eq!(PaymentCursor::parse("ab:3"), Some(c));
+        let c = PaymentCursor { method: 2, txid: "cd".into(), index: 0 };
+        assert_eq!(c.to_string(), "2:cd:0");
+        assert_eq!(PaymentCursor::parse("2:cd:0"), Some(c));
+        for bad in ["", "ab", ":3", "ab:x", "x:ab:3", "ab:-1"] {
+            assert_eq!(PaymentCursor::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -174,21 +174,33 @@ impl Invoices {
         Ok((d.address, d.key.0))
     }
 
-    /// After the monitoring window: an invoice nothing was ever paid to stops watching its
-    /// address, which goes back to the pool of the source it came from. The watch deleted, to
-    /// commit once the batch is written (its place in the store's quota is then free).
+    /// After the monitoring window: each address of an invoice nothing was ever paid to (not
+    /// processing or settled) that received nothing stops being watched and goes back to the
+    /// pool of the source it came from. The watches deleted, to commit once the batch is
+    /// written (their places in the store's quota are then free).
     pub(super) fn release(
         &self,
         batch: &mut Batch<'_>,
         mut inv: InvoiceRecord,
-    ) -> Result<Option<UnstagedWatch<'_>>, DbError> {
+    ) -> Result<Vec<UnstagedWatch<'_>>, DbError> {
         let settled_like = matches!(inv.status, InvoiceStatus::Processing | InvoiceStatus::Settled);
-        if inv.released || settled_like || !self.db().watch_payments(inv.watch_id, 1)?.is_empty() {
-            return Ok(None);
+        if inv.released || settled_like {
+            return Ok(Vec::new());
         }
-        let unstaged = self.db().watch(inv.watch_id)?.map(|w| self.inner.watches.unstage(batch, &w));
-        if let Some(index) = inv.address_index {
-            batch.put_free_address(&inv.store, &inv.asset, inv.address_source.as_ref(), index, &inv.address);
+        let mut unstaged = Vec::new();
+        let mut idle = Vec::new();
+        for m in &inv.methods {
+            if !idle.contains(&m.watch_id) && self.db().watch_payments(m.watch_id, 1)?.is_empty() {
+                idle.push(m.watch_id);
+                if let Some(w) = self.db().watch(m.watch_id)? {
+                    unstaged.push(self.inner.watches.unstage(batch, &w));
+                }
+            }
+        }
+        for m in inv.methods.iter().filter(|m| idle.contains(&m.watch_id)) {
+            if let Some(index) = m.address_index {
+                batch.put_free_address(&inv.store, &m.asset, m.address_source.as_ref(), index, &m.address);
+            }
         }
         inv.released = true;
         batch.put_invoice(&inv)?;

@@ -4,28 +4,48 @@
 use super::machine::{evaluate, transition_events, Overflow, Paid, State, Terms};
 use super::payments::{concern, emit, overlay};
 use super::refundable::{completed, Owed};
+use super::value::{MethodRate, Valuation, Value};
 use super::{Invoices, TIMER_MONITORING_END};
 use crate::db::{Batch, Db, DbError, InvoiceRecord, PaymentRecord, RefundStatus};
 use crate::events::{self, EventKind};
 use crate::index::{HookGuard, PaymentHook};
+use paywatch_plugin_api::amount::Amount;
 use std::collections::{BTreeMap, BTreeSet};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+/// An invoice's price and locked rates as one unit of value.
+pub(super) fn valuation(i: &InvoiceRecord) -> Result<Valuation, DbError> {
+    let rates: Vec<MethodRate<'_>> =
+        i.methods.iter().map(|m| MethodRate { decimals: m.decimals, rate: &m.rate }).collect();
+    Valuation::new(&i.price, i.currency_decimals, &rates).map_err(|e| i.corrupt(format!("price or rates: {e}")))
+}
+
 pub(super) fn terms(i: &InvoiceRecord) -> Result<Terms, DbError> {
     Ok(Terms {
-        due: i.due()?,
+        valuation: valuation(i)?,
         tolerance_bp: i.tolerance_bp,
         required: i.required_confirmations,
         expires_at: i.expires_at,
         monitoring_until: i.monitoring_until,
         cancelled: i.cancelled,
-        min_payment: i.min_payment()?,
+        min_payment: i.methods.iter().map(|m| m.min_payment(i.id)).collect::<Result<_, _>>()?,
     })
 }
 
-fn paid(p: &PaymentRecord) -> Result<Paid, DbError> {
-    Ok(Paid { amount: p.base_amount()?, status: p.status, confirmations: p.confirmations, first_seen: p.first_seen })
+/// A payment of the invoice as the machine sees it; `None` when it is not the invoice's (another
+/// asset to one of its addresses).
+pub(super) fn paid(inv: &InvoiceRecord, p: &PaymentRecord) -> Result<Option<Paid>, DbError> {
+    let Some(method) = inv.method_of(p.watch_id).filter(|i| inv.methods[*i].asset == p.asset) else {
+        return Ok(None);
+    };
+    let (amount, status, confirmations, first_seen) = (p.base_amount()?, p.status, p.confirmations, p.first_seen);
+    Ok(Some(Paid { method, amount, status, confirmations, first_seen }))
+}
+
+/// A stored value (a decimal in the invoice's currency) read back.
+fn stored_value(v: &Valuation, inv: &InvoiceRecord, field: &str, text: &str) -> Result<Value, DbError> {
+    v.parse_value(text).map_err(|e| inv.corrupt(format!("{field}: {e}")))
 }
 
 impl PaymentHook for Invoices {
@@ -71,6 +91,17 @@ impl Invoices {
         Ok(all)
     }
 
+    /// Every payment to the invoice's addresses in their methods' assets (an EVM address
+    /// receives the native coin and every token, but a method counts only its own asset), by
+    /// method.
+    pub(super) fn invoice_payments(&self, inv: &InvoiceRecord) -> Result<Vec<PaymentRecord>, DbError> {
+        let mut all = Vec::new();
+        for m in &inv.methods {
+            all.extend(self.asset_payments(m.watch_id, &m.asset)?);
+        }
+        Ok(all)
+    }
+
     /// Recomputes an invoice with `changed` payments (not yet stored) over its stored ones, at
     /// `now`; adds the new state and its events to the batch when anything changed. Returns the
     /// invoice as it now is.
@@ -81,23 +112,35 @@ impl Invoices {
         changed: &[&PaymentRecord],
         now: OffsetDateTime,
     ) -> Result<InvoiceRecord, DbError> {
-        let stored = self.asset_payments(inv.watch_id, &inv.asset)?;
-        let changed: Vec<&PaymentRecord> = changed.iter().copied().filter(|p| p.asset == inv.asset).collect();
+        let stored = self.invoice_payments(&inv)?;
+        let mut mine = Vec::new();
+        for p in changed {
+            if paid(&inv, p)?.is_some() {
+                mine.push(*p);
+            }
+        }
+        let machine = |ps: &[PaymentRecord]| -> Result<Vec<Paid>, DbError> {
+            ps.iter().map(|p| paid(&inv, p).map(|x| x.expect("only the invoice's payments"))).collect()
+        };
         // The stored payments first, in their order, then the new ones (`overlay`).
-        let mut before: Vec<Option<Paid>> = stored.iter().map(|p| paid(p).map(Some)).collect::<Result<_, _>>()?;
-        let current = overlay(stored, &changed);
+        let mut before: Vec<Option<Paid>> = machine(&stored)?.into_iter().map(Some).collect();
+        let current = overlay(stored, &mine);
         before.resize(current.len(), None);
-        let after: Vec<Paid> = current.iter().map(paid).collect::<Result<_, _>>()?;
+        let after = machine(&current)?;
         let t = terms(&inv)?;
-        let old =
-            State { status: inv.status, exception: inv.exception, paid: inv.paid()?, confirmed: inv.confirmed()? };
+        let old = State {
+            status: inv.status,
+            exception: inv.exception,
+            paid: stored_value(&t.valuation, &inv, "value_paid", &inv.value_paid)?,
+            confirmed: stored_value(&t.valuation, &inv, "value_confirmed", &inv.value_confirmed)?,
+        };
         let new = match evaluate(&t, &after, now) {
             Ok(new) => new,
             Err(Overflow) => {
                 // No total to store or compare: the invoice keeps its state (the payments are
                 // recorded all the same), and the operator hears of it.
-                tracing::error!(invoice = %inv.id, store = %inv.store, asset = %inv.asset, payments = after.len(),
-                    "the invoice's payments add up to more than 2^256 - 1 base units; it keeps its state");
+                tracing::error!(invoice = %inv.id, store = %inv.store, currency = %inv.currency, payments = after.len(),
+                    "the invoice's payments are worth more than 2^512 units; it keeps its state");
                 return Ok(inv);
             }
         };
@@ -107,12 +150,47 @@ impl Invoices {
         }
         inv.status = new.status;
         inv.exception = new.exception;
-        inv.amount_paid = new.paid.to_string();
-        inv.amount_confirmed = new.confirmed.to_string();
+        self.record_totals(&mut inv, &t, &new, &after);
         inv.updated_at = now;
         emit(batch, &mut inv, &current, &events)?;
         batch.put_invoice(&inv)?;
         Ok(inv)
+    }
+
+    /// Writes a new state's totals onto the invoice: its worth in the currency, in the first
+    /// method's asset (`amount_paid`, `amount_confirmed`), and per method what was paid to it
+    /// and what is still due (the remainder of the price in that asset, rounded up, with its
+    /// payment URI).
+    fn record_totals(&self, inv: &mut InvoiceRecord, t: &Terms, new: &State, payments: &[Paid]) {
+        let v = &t.valuation;
+        inv.value_paid = v.to_decimal(new.paid);
+        inv.value_confirmed = v.to_decimal(new.confirmed);
+        inv.amount_paid = v.floor_base(0, new.paid).to_string();
+        inv.amount_confirmed = v.floor_base(0, new.confirmed).to_string();
+        let remaining = t.price().saturating_sub(new.paid);
+        let label = inv.order_id.clone();
+        let description = inv.description.clone();
+        for (i, m) in inv.methods.iter_mut().enumerate() {
+            let mine = payments.iter().filter(|p| p.method == i && t.counts(p)).map(|p| p.amount);
+            m.amount_paid = Amount::checked_sum(mine).unwrap_or(Amount::MAX).to_string();
+            let due = v.due_base(i, remaining).to_string();
+            if due == m.amount_due {
+                continue;
+            }
+            m.amount_due = due;
+            // Nothing due: the last URI stays (a wallet must not be asked for zero).
+            if remaining.is_zero() {
+                continue;
+            }
+            match self
+                .asset(&m.asset)
+                .and_then(|a| self.payment_uri(a, &m.address, &m.amount_due, &label, description.as_deref()))
+            {
+                Ok(uri) => m.payment_uri = uri,
+                Err(e) => tracing::warn!(invoice = %inv.id, asset = %m.asset, error = %e,
+                    "no payment uri for the amount still due; the method keeps its last one"),
+            }
+        }
     }
 
     /// A refund's destination was paid: every refund of the store to that address is checked

@@ -4,7 +4,8 @@
 use super::Report;
 use crate::abi::PluginKind;
 use crate::events::{
-    Event, EventKind, Exception, Family, Invoice, InvoiceStatus, Payment, PaymentStatus, Refund, RefundStatus,
+    Event, EventKind, Exception, Family, Invoice, InvoiceStatus, Payment, PaymentMethod, PaymentStatus, Refund,
+    RefundStatus,
 };
 use crate::messages::{platform_method as m, ClassifyRequest, PlatformInfo, RenderReply, RenderRequest, Verdict};
 use crate::testing::harness::{CallError, Instance, PluginLib};
@@ -82,6 +83,39 @@ pub fn sample_events() -> Vec<Value> {
         payment: Some(payment.clone()),
         min_payment: "0.00000546".into(),
         min_payment_base: "546".into(),
+        currency: "USD".into(),
+        amount: "96.00".into(),
+        paid: "96.00".into(),
+        confirmed: "96.00".into(),
+        due: "0.00".into(),
+        payment_methods: vec![
+            PaymentMethod {
+                asset: "BTC".into(),
+                chain: "btc".into(),
+                address: payment.address.clone(),
+                amount_due: "0".into(),
+                amount_due_base: "0".into(),
+                amount_paid: "0.0015".into(),
+                amount_paid_base: "150000".into(),
+                rate: "64000".into(),
+                rate_source: "kraken".into(),
+                rate_at: "2026-11-27T08:54:58Z".into(),
+                payment_uri: "bitcoin:bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq?amount=0.0015".into(),
+            },
+            PaymentMethod {
+                asset: "ETH".into(),
+                chain: "eth".into(),
+                address: "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed".into(),
+                amount_due: "0".into(),
+                amount_due_base: "0".into(),
+                amount_paid: "0".into(),
+                amount_paid_base: "0".into(),
+                rate: "3200.5".into(),
+                rate_source: "coinbase".into(),
+                rate_at: "2026-11-27T08:54:59Z".into(),
+                payment_uri: "ethereum:0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed@1?value=2.9995313232e16".into(),
+            },
+        ],
     };
     let refund = Refund {
         id: "01936d5e-2222-7000-8000-000000000003".into(),
