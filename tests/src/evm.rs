@@ -133,8 +133,7 @@ impl EthRig {
 
     /// Transfers `amount` base units of `token` from the first dev account to `to`; the tx hash.
     pub async fn transfer(&self, token: &str, to: &str, amount: u128) -> Result<String> {
-        let data = format!("0x{TRANSFER}{}{}", word_addr(to)?, word(amount));
-        send(&self.node, json!({"from": DEV0, "to": token, "data": data, "gas": "0x30000"})).await
+        transfer_token(&self.node, token, to, amount).await
     }
 
     /// Mines `n` empty blocks.
@@ -173,6 +172,13 @@ pub fn fresh_address(seed: u64) -> String {
 
 /// `eth_sendTransaction` from an unlocked dev account; the tx hash once it is mined (anvil
 /// mines each transaction into its own block).
+/// Transfers `amount` base units of `token` from the first dev account (which holds the
+/// supply) to `to`, mined at once; the tx hash.
+pub async fn transfer_token(node: &Anvil, token: &str, to: &str, amount: u128) -> Result<String> {
+    let data = format!("0x{TRANSFER}{}{}", word_addr(to)?, word(amount));
+    send(node, json!({"from": DEV0, "to": token, "data": data, "gas": "0x30000"})).await
+}
+
 pub async fn send(node: &Anvil, tx: Value) -> Result<String> {
     let h = node.rpc("eth_sendTransaction", json!([tx])).await?;
     let h = h.as_str().context("tx hash")?.to_string();

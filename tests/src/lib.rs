@@ -8,6 +8,7 @@ pub mod daemon;
 pub mod evm;
 pub mod hostile;
 pub mod nodes;
+pub mod rate_api;
 pub mod receiver;
 
 use std::net::TcpListener;

@@ -129,26 +129,22 @@ fn method(m: &MethodRecord) -> PaymentMethod {
     }
 }
 
-/// `price − paid` (decimals in one currency, the price's decimals at least), `0` below zero.
+/// `price − paid` (decimals in one currency), `0` below zero, with the price's decimals at
+/// least and no trailing zeros beyond them.
 fn remaining(price: &str, paid: &str) -> String {
     let scale = |s: &str| s.split_once('.').map_or(0, |(_, f)| f.len());
-    let d = scale(price).max(scale(paid)) as u8;
+    let min = scale(price);
+    let d = min.max(scale(paid)) as u8;
     let (Ok(p), Ok(q)) = (Amount::parse_units(price, d), Amount::parse_units(paid, d)) else {
         return price.to_string();
     };
     let left = p.saturating_sub(q).to_units_string(d);
-    let min = scale(price);
-    // Trailing zeros beyond the price's own decimals say nothing.
-    match left.split_once('.') {
-        Some((int, frac)) => {
-            let keep = frac.trim_end_matches('0').len().max(min);
-            if keep == 0 {
-                int.to_string()
-            } else {
-                format!("{int}.{}", &frac[..keep])
-            }
-        }
-        None => left,
+    let (int, frac) = left.split_once('.').unwrap_or((&left, ""));
+    let frac = format!("{:0<min$}", frac.trim_end_matches('0'));
+    if frac.is_empty() {
+        int.to_string()
+    } else {
+        format!("{int}.{frac}")
     }
 }
 

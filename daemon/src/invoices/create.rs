@@ -293,8 +293,9 @@ impl Invoices {
         }
         let rates: Vec<MethodRate<'_>> =
             planned.iter().map(|m| MethodRate { decimals: m.asset.decimals, rate: &m.rate.rate }).collect();
-        let valuation =
-            Valuation::new(amount.trim(), pricing.decimals, &rates).map_err(|e| invalid(format!("amount: {e}")))?;
+        let valuation = Valuation::new(amount.trim(), pricing.decimals, &rates)
+            .map_err(|e| invalid(format!("amount: {e}")))?
+            .shown(if pricing.is_asset { 0 } else { pricing.decimals });
         for (i, m) in planned.iter_mut().enumerate() {
             m.due = valuation.due_base(i, valuation.price());
             m.asset.check_due(m.id, m.due)?;

@@ -12,7 +12,7 @@
 
 use super::{AssetInfo, InvoiceError, Invoices, StorePolicy};
 use crate::config::ReceiveConfig;
-use crate::db::{Batch, Db, DbError, InvoiceRecord, InvoiceStatus, SourceId};
+use crate::db::{Batch, Db, DbError, InvoiceRecord, SourceId};
 use crate::index::UnstagedWatch;
 use paywatch_plugin_api::messages::{self as m, currency_method};
 use sha2::Digest;
@@ -174,17 +174,17 @@ impl Invoices {
         Ok((d.address, d.key.0))
     }
 
-    /// After the monitoring window: each address of an invoice nothing was ever paid to (not
-    /// processing or settled) that received nothing stops being watched and goes back to the
-    /// pool of the source it came from. The watches deleted, to commit once the batch is
+    /// After the monitoring window: each address of the invoice that received nothing (a method
+    /// the customer did not use, or the whole invoice when nothing was paid) stops being
+    /// watched and goes back to the pool of the source it came from; an address anything was
+    /// sent to (dust included) stays watched. The watches deleted, to commit once the batch is
     /// written (their places in the store's quota are then free).
     pub(super) fn release(
         &self,
         batch: &mut Batch<'_>,
         mut inv: InvoiceRecord,
     ) -> Result<Vec<UnstagedWatch<'_>>, DbError> {
-        let settled_like = matches!(inv.status, InvoiceStatus::Processing | InvoiceStatus::Settled);
-        if inv.released || settled_like {
+        if inv.released {
             return Ok(Vec::new());
         }
         let mut unstaged = Vec::new();

@@ -18,7 +18,18 @@ use uuid::Uuid;
 pub(super) fn valuation(i: &InvoiceRecord) -> Result<Valuation, DbError> {
     let rates: Vec<MethodRate<'_>> =
         i.methods.iter().map(|m| MethodRate { decimals: m.decimals, rate: &m.rate }).collect();
-    Valuation::new(&i.price, i.currency_decimals, &rates).map_err(|e| i.corrupt(format!("price or rates: {e}")))
+    let v =
+        Valuation::new(&i.price, i.currency_decimals, &rates).map_err(|e| i.corrupt(format!("price or rates: {e}")))?;
+    Ok(v.shown(shown_decimals(i)))
+}
+
+/// A fiat price shows its minor units (`"25.00"`); a price in an asset no trailing zeros
+/// (`"0.0015"`), as asset amounts always were.
+pub(super) fn shown_decimals(i: &InvoiceRecord) -> u8 {
+    match super::iso_minor_units(&i.currency) {
+        Some(d) if !i.methods.iter().any(|m| m.asset == i.currency) => d,
+        _ => 0,
+    }
 }
 
 pub(super) fn terms(i: &InvoiceRecord) -> Result<Terms, DbError> {

@@ -154,6 +154,13 @@ impl Valuation {
         Ok(Self { scale, shown: u32::from(currency_decimals), price, per_base })
     }
 
+    /// Values shown with no fewer decimals than this (a fiat currency's minor units; 0 for an
+    /// asset, whose amounts are written without trailing zeros).
+    pub(crate) fn shown(mut self, decimals: u8) -> Self {
+        self.shown = u32::from(decimals);
+        self
+    }
+
     pub(crate) fn price(&self) -> Value {
         self.price
     }
