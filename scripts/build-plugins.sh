@@ -31,7 +31,7 @@ ext=so
 [ "$(uname)" = Darwin ] && ext=dylib
 cb() { cargo build --quiet --locked ${release[@]+"${release[@]}"} "$@"; }
 
-plugins=(bitcoin ethereum erc20 webhook woocommerce template-currency template-platform kraken coinbase binance coingecko)
+plugins=(bitcoin ethereum erc20 webhook woocommerce template-currency template-platform kraken coinbase binance coingecko ecb)
 cb --target-dir "$build" $(printf -- '-p paywatch-plugin-%s ' "${plugins[@]}")
 for p in "${plugins[@]}"; do
   cp "$build/$profile/libpaywatch_plugin_${p//-/_}.$ext" "$out/"
