@@ -1,6 +1,6 @@
 //! The `coingecko` rate-source plugin: CoinGecko's simple prices
 //! (`GET {base_url}/api/v3/simple/price?ids=bitcoin,ethereum&vs_currencies=usd,eur&include_last_updated_at=true&precision=full`),
-//! one request for every pair. Bases are CoinGecko ids ([`ids`]: a built-in table and the
+//! one request for every pair. Bases are CoinGecko ids (`ids.rs`: a built-in table and the
 //! config's `ids`), quotes are its `vs_currencies` (lowercase). CoinGecko's price is its
 //! aggregate across exchanges; `at` is its `last_updated_at`.
 //!
