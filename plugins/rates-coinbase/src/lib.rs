@@ -7,7 +7,7 @@
 use paywatch_plugin_api::messages::{HttpRequest, QuotedRate, RateParseRequest, RateRequest, RateSourceInfo};
 use paywatch_plugin_api::{export_rate_plugin, Host, PluginError, RatePlugin};
 use paywatch_rates_common::config::Config;
-use paywatch_rates_common::{bad_response, check_pair, code, decimal, error, get, quoted, response};
+use paywatch_rates_common::{bad_response, check_pair, code, decimal, distinct, error, get, quoted, response};
 use serde_json::{Map, Value};
 
 #[cfg(test)]
@@ -25,14 +25,8 @@ pub struct Coinbase {
 }
 
 /// The distinct bases of `pairs`, in the order first asked: one request each.
-fn bases(req_pairs: &[paywatch_plugin_api::messages::Pair]) -> Vec<&str> {
-    let mut bases: Vec<&str> = Vec::new();
-    for p in req_pairs {
-        if !bases.contains(&p.base.as_str()) {
-            bases.push(&p.base);
-        }
-    }
-    bases
+fn bases(pairs: &[paywatch_plugin_api::messages::Pair]) -> Vec<&str> {
+    distinct(pairs.iter().map(|p| p.base.as_str()))
 }
 
 impl RatePlugin for Coinbase {

@@ -12,7 +12,9 @@ mod ids;
 use paywatch_plugin_api::messages::{HttpRequest, Pair, QuotedRate, RateParseRequest, RateRequest, RateSourceInfo};
 use paywatch_plugin_api::{export_rate_plugin, Host, PluginError, RatePlugin};
 use paywatch_rates_common::config::Config;
-use paywatch_rates_common::{bad_response, check_pair, code, decimal, error, get, quoted, response, unsupported};
+use paywatch_rates_common::{
+    bad_response, check_pair, code, decimal, distinct, error, get, quoted, response, unsupported,
+};
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -90,10 +92,8 @@ impl RatePlugin for CoinGecko {
         if asked.is_empty() {
             return Err(error(NAME, code::INVALID_INPUT, "no pair asked"));
         }
-        let mut ids: Vec<&str> = asked.iter().map(|(_, id)| *id).collect();
-        let mut vs: Vec<String> = asked.iter().map(|(p, _)| p.quote.to_ascii_lowercase()).collect();
-        ids.dedup();
-        vs.dedup();
+        let ids = distinct(asked.iter().map(|(_, id)| *id));
+        let vs = distinct(asked.iter().map(|(p, _)| p.quote.to_ascii_lowercase()));
         let url = format!(
             "{}/api/v3/simple/price?ids={}&vs_currencies={}&include_last_updated_at=true&precision=full",
             self.base_url,

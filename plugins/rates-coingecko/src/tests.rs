@@ -38,7 +38,7 @@ fn ids_come_from_the_table_and_the_config_and_the_key_goes_in_a_header() {
         &PAYWATCH_PLUGIN,
         json!({"base_url": "http://127.0.0.1:18080", "api_key": "CG-abc123", "ids": {"PEPE": "pepe", "ETH": "weth"}}),
     );
-    let asked = [pair("BTC_USD"), pair("PEPE_USD"), pair("ETH_EUR")];
+    let asked = [pair("BTC_USD"), pair("PEPE_USD"), pair("ETH_EUR"), pair("BTC_EUR")];
     let reqs = c.requests(&asked).unwrap();
     assert_eq!(
         reqs[0].url,

@@ -73,6 +73,17 @@ pub fn check_pair(source: &str, pair: &Pair) -> Result<(), PluginError> {
     Ok(())
 }
 
+/// `items` without repeats, in the order first seen (the values of a query list).
+pub fn distinct<T: PartialEq>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut out = Vec::new();
+    for item in items {
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    out
+}
+
 /// A `GET` of `url` asking for `accept`.
 pub fn get(url: String, accept: &str) -> HttpRequest {
     let headers = vec![("accept".to_string(), accept.to_string())];

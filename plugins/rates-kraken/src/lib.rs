@@ -11,7 +11,7 @@
 use paywatch_plugin_api::messages::{HttpRequest, Pair, QuotedRate, RateParseRequest, RateRequest, RateSourceInfo};
 use paywatch_plugin_api::{export_rate_plugin, Host, PluginError, RatePlugin};
 use paywatch_rates_common::config::Config;
-use paywatch_rates_common::{bad_response, check_pair, code, decimal, error, get, quoted, response};
+use paywatch_rates_common::{bad_response, check_pair, code, decimal, distinct, error, get, quoted, response};
 use serde_json::{Map, Value};
 
 #[cfg(test)]
@@ -79,7 +79,7 @@ impl RatePlugin for Kraken {
         if names.is_empty() {
             return Err(error(NAME, code::INVALID_INPUT, "no pair asked"));
         }
-        names.dedup();
+        let names = distinct(names);
         Ok(vec![get(format!("{}/0/public/Ticker?pair={}", self.base_url, names.join(",")), "application/json")])
     }
 

@@ -22,7 +22,7 @@ fn the_documented_ticker_reads_as_the_mid_of_ask_and_bid() {
 
 #[test]
 fn one_request_by_altnames() {
-    let urls = kraken().urls(&[pair("BTC_USD"), pair("ETH_EUR"), pair("DOGE_USD")]);
+    let urls = kraken().urls(&[pair("BTC_USD"), pair("ETH_EUR"), pair("DOGE_USD"), pair("BTC_USD")]);
     assert_eq!(urls, ["http://127.0.0.1:18080/0/public/Ticker?pair=XBTUSD,ETHEUR,XDGUSD"]);
     let real = Harness::new(&PAYWATCH_PLUGIN, json!({}));
     assert_eq!(real.urls(&[pair("BTC_USDT")]), ["https://api.kraken.com/0/public/Ticker?pair=XBTUSDT"]);
