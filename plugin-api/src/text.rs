@@ -32,8 +32,27 @@ pub fn percent_encode(s: &str) -> String {
         .collect()
 }
 
+/// Whether `s` is what a rate must be ([`crate::messages::QuotedRate::rate`]): a plain positive
+/// decimal, digits with at most one `.` between digits (`"64123.5"`, `"0.07946600"`), no sign,
+/// no exponent, no spaces, not zero.
+pub fn is_plain_positive_decimal(s: &str) -> bool {
+    let (int, frac) = s.split_once('.').unwrap_or((s, "0"));
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    digits(int) && digits(frac) && s.bytes().any(|b| (b'1'..=b'9').contains(&b))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn plain_positive_decimals() {
+        for ok in ["1", "64123.5", "0.07946600", "007", "0.000000000000000001"] {
+            assert!(super::is_plain_positive_decimal(ok), "{ok}");
+        }
+        for bad in ["", "0", "0.000", ".5", "5.", "-1", "+1", "1e5", "1.2.3", " 1", "1,5", "NaN", "inf", "１"] {
+            assert!(!super::is_plain_positive_decimal(bad), "{bad}");
+        }
+    }
+
     #[test]
     fn only_unreserved_characters_stay() {
         assert_eq!(super::percent_encode("order 1042/a~b"), "order%201042%2Fa~b");

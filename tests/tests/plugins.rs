@@ -40,7 +40,7 @@ fn plugins_list_shows_what_loaded_and_what_was_refused() {
         stdout.lines().find(|l| l.starts_with(file)).unwrap_or_else(|| panic!("{file} missing:\n{stdout}")).to_string()
     };
     let cur = row("libpaywatch_plugin_template_currency.so");
-    for col in ["currency", "template-currency", env!("CARGO_PKG_VERSION"), "1.1", "loaded"] {
+    for col in ["currency", "template-currency", env!("CARGO_PKG_VERSION"), "1.2", "loaded"] {
         assert!(cur.contains(col), "{col} not in {cur:?}");
     }
     assert!(row("libpaywatch_plugin_template_platform.so").contains("platform"));

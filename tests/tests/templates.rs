@@ -101,13 +101,18 @@ fn every_shipped_plugin_passes_plugins_check() {
     let erc20 = r#"{"contract": "0xdAC17F958D2ee523a2206206994597C13D831ec7", "decimals": 6}"#;
     let webhook = r#"{"url": "https://shop.example/cb", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}"#;
     let woo = r#"{"url": "https://shop.example", "consumer_key": "ck_1", "consumer_secret": "cs_1"}"#;
-    let cases: [(&str, &[&str], &str); 6] = [
+    let cases: [(&str, &[&str], &str); 11] = [
         ("bitcoin", &["--network", "regtest"], "scan_tx agrees with scan_block"),
         ("bitcoin", &["--network", "mainnet", "--asset", "BTC"], "truncated transactions are errors"),
         ("ethereum", &["--chain-id", "31337"], "scan_block finds exactly the payments to a watched address"),
         ("erc20", &["--config", erc20], "scan_block finds exactly the payments to a watched address"),
         ("webhook", &["--endpoint", webhook], "render gives well-formed requests"),
         ("woocommerce", &["--endpoint", woo], "validate_endpoint accepts the sample endpoint"),
+        ("kraken", &[], "error statuses, garbage and other shapes are errors"),
+        ("coinbase", &[], "the wrong number of responses is an error"),
+        ("binance", &[], "request gives well-formed requests for each pair"),
+        ("coingecko", &["--config", r#"{"api_key": "CG-demo"}"#], "pairs it cannot quote are refused or left out"),
+        ("ecb", &[], "error statuses, garbage and other shapes are errors"),
     ];
     for (plugin, args, check) in cases {
         let lib = plugin_lib(plugin);
@@ -142,6 +147,14 @@ fn plugins_check_fails_a_plugin_that_breaks_the_contract_and_refuses_non_plugins
         assert_eq!(code, Some(1), "{out}");
         assert!(out.contains("refused") && out.contains(says), "{says}:\n{out}");
     }
+    // A rate source given a config it refuses: the check says why, naming the key.
+    let (code, out) =
+        plugins_check(&[plugin_lib("kraken").to_str().unwrap(), "--config", r#"{"base_url": "ftp://x"}"#]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("rates plugin kraken") && out.contains("FAIL create") && out.contains("kraken: base_url"),
+        "{out}"
+    );
     // A plugin call that never returns fails the check instead of hanging it.
     let (code, out) =
         plugins_check(&[fixture.to_str().unwrap(), "--config", r#"{"hang": true}"#, "--timeout-secs", "2"]);

@@ -2,8 +2,10 @@
 //! the SDK's conformance kit run on it, with the config the daemon would give it.
 
 use paywatch_plugin_api::abi::PluginKind;
-use paywatch_plugin_api::messages::{currency_method, CurrencyInfo};
-use paywatch_plugin_api::testing::conformance::{self, CurrencyOptions, CustomFixture, PlatformOptions, Report};
+use paywatch_plugin_api::messages::{currency_method, CurrencyInfo, Pair};
+use paywatch_plugin_api::testing::conformance::{
+    self, CurrencyOptions, CustomFixture, PlatformOptions, RatesOptions, Report,
+};
 use paywatch_plugin_api::testing::harness::PluginLib;
 use paywatch_plugin_api::testing::TestHost;
 use serde_json::{json, Map, Value};
@@ -20,7 +22,8 @@ pub struct CheckOptions {
     pub chain_id: Option<u64>,
     /// The asset id the instance is created for; default `TEST`.
     pub asset: Option<String>,
-    /// More keys of the asset's table (currency) or the plugin-wide config (platform).
+    /// More keys of the asset's table (currency), the plugin-wide config (platform) or the
+    /// source's table (rates).
     pub config: Map<String, Value>,
     /// An endpoint the platform plugin accepts; default `{"url": "https://shop.example/paywatch"}`.
     pub endpoint: Option<Value>,
@@ -46,8 +49,11 @@ pub fn check_file(path: &Path, opts: &CheckOptions) -> Result<Checked, String> {
     // it in `plugins.dir` would.
     let lib = unsafe { PluginLib::load(path) }.map_err(|e| e.to_string())?;
     let (major, minor) = lib.abi();
-    let currency = lib.kind() == PluginKind::CURRENCY;
-    let kind = if currency { "currency" } else { "platform" };
+    let kind = match lib.kind() {
+        PluginKind::CURRENCY => "currency",
+        PluginKind::PLATFORM => "platform",
+        _ => "rates",
+    };
     let header = format!(
         "{}: {kind} plugin {} {} (ABI {major}.{minor}), loaded and checked",
         path.display(),
@@ -55,25 +61,37 @@ pub fn check_file(path: &Path, opts: &CheckOptions) -> Result<Checked, String> {
         lib.version()
     );
     let mut notes = Vec::new();
-    let report = if currency {
-        if opts.endpoint.is_some() {
-            notes.push("--endpoint is for platform plugins: not used".to_string());
+    let report = match kind {
+        "currency" => {
+            if opts.endpoint.is_some() {
+                notes.push("--endpoint is for platform plugins: not used".to_string());
+            }
+            let config = currency_config(&lib, opts);
+            let custom = opts.fixture.clone();
+            conformance::check_currency(
+                &lib,
+                &CurrencyOptions { chain_kind: opts.chain_kind.clone(), custom, ..CurrencyOptions::new(config) },
+            )
         }
-        let config = currency_config(&lib, opts);
-        let custom = opts.fixture.clone();
-        conformance::check_currency(
-            &lib,
-            &CurrencyOptions { chain_kind: opts.chain_kind.clone(), custom, ..CurrencyOptions::new(config) },
-        )
-    } else {
-        if opts.chain_kind.is_some() || opts.fixture.is_some() {
-            notes.push("--chain-kind and --fixture are for currency plugins: not used".to_string());
+        "platform" => {
+            if opts.chain_kind.is_some() || opts.fixture.is_some() {
+                notes.push("--chain-kind and --fixture are for currency plugins: not used".to_string());
+            }
+            let mut p = PlatformOptions { config: Value::Object(opts.config.clone()), ..PlatformOptions::default() };
+            if let Some(e) = &opts.endpoint {
+                p.endpoint = e.clone();
+            }
+            conformance::check_platform(&lib, &p)
         }
-        let mut p = PlatformOptions { config: Value::Object(opts.config.clone()), ..PlatformOptions::default() };
-        if let Some(e) = &opts.endpoint {
-            p.endpoint = e.clone();
+        _ => {
+            if opts.chain_kind.is_some() || opts.fixture.is_some() || opts.endpoint.is_some() {
+                notes.push(
+                    "--chain-kind, --fixture and --endpoint are not for rate-source plugins: not used".to_string(),
+                );
+            }
+            let config = Value::Object(opts.config.clone());
+            conformance::check_rates(&lib, &RatesOptions::new(config.clone(), rate_pairs(&lib, &config)))
         }
-        conformance::check_platform(&lib, &p)
     };
     Ok(Checked { header, notes, report })
 }
@@ -104,4 +122,16 @@ fn currency_config(lib: &PluginLib, opts: &CheckOptions) -> Value {
         // It refused both: the checks report its own reason, from the same config.
         None => both,
     }
+}
+
+/// The pairs a rate source is checked with, without its own fixtures: the first of a few
+/// common pairs its `request` accepts (a crypto exchange quotes `BTC_USD`, a fiat reference
+/// `EUR_USD`), or `BTC_USD` when it accepts none (the checks then report its reason).
+fn rate_pairs(lib: &PluginLib, config: &Value) -> Vec<Pair> {
+    let candidates = [Pair::new("BTC", "USD"), Pair::new("BTC", "USDT"), Pair::new("EUR", "USD")];
+    let host = TestHost::new();
+    let accepted = lib.create(config, &host).ok().and_then(|probe| {
+        candidates.iter().find(|p| probe.rate_requests(std::slice::from_ref(p), &host).is_ok()).cloned()
+    });
+    vec![accepted.unwrap_or_else(|| candidates[0].clone())]
 }

@@ -10,10 +10,16 @@
 //! let plugin = lib.create(&serde_json::json!({"asset": "MYC", "network": "mainnet"}), &host).unwrap();
 //! let info: paywatch_plugin_api::messages::CurrencyInfo = plugin.call("info", &serde_json::json!({}), &host).unwrap();
 //! ```
+//!
+//! A rate-source plugin is called the same way, with [`Instance::rate_requests`] and
+//! [`Instance::parse_rates`] for its two working methods.
 
 use super::TestHost;
 use crate::abi::{self, Bytes, EntryFn, OwnedBuf, PluginKind, Status};
-use crate::messages::{PluginError, ScanReply};
+use crate::messages::{
+    rate_method, HttpRequest, Pair, PluginError, QuotedRate, RateParseRequest, RateReply, RateRequest, RateRequests,
+    ScanReply,
+};
 use crate::vtable::{self, Checked, VTableError};
 use crate::ExportedPlugin;
 use serde::de::DeserializeOwned;
@@ -93,7 +99,7 @@ impl PluginLib {
     }
 
     /// A plugin crate itself, for its own tests: pass `&crate::PAYWATCH_PLUGIN`, which
-    /// `export_currency_plugin!` and `export_platform_plugin!` define. Calls still go through
+    /// `export_currency_plugin!`, `export_platform_plugin!` and `export_rate_plugin!` define. Calls still go through
     /// the C ABI.
     pub fn from_exported(plugin: &ExportedPlugin) -> Result<Self, HarnessError> {
         // SAFETY: an `ExportedPlugin` holds a 'static vtable made by the SDK's export glue.
@@ -107,7 +113,7 @@ impl PluginLib {
         self.path.as_deref()
     }
 
-    /// Currency or platform.
+    /// Currency, platform or rates.
     pub fn kind(&self) -> PluginKind {
         self.checked.kind
     }
@@ -181,7 +187,7 @@ impl Instance<'_> {
     }
 
     /// A typed control-plane call (method names: [`crate::messages::currency_method`],
-    /// [`crate::messages::platform_method`]).
+    /// [`crate::messages::platform_method`], [`crate::messages::rate_method`]).
     pub fn call<Req: Serialize, Resp: DeserializeOwned>(
         &self,
         method: &str,
@@ -192,6 +198,17 @@ impl Instance<'_> {
             serde_json::to_vec(req).map_err(|e| CallError::BadReply(format!("cannot encode request: {e}")))?;
         let bytes = self.call_raw(method, &payload, host)?;
         serde_json::from_slice(&bytes).map_err(|e| CallError::BadReply(format!("{method}: {e}")))
+    }
+
+    /// A rate-source plugin's `request`: the HTTP requests that fetch these pairs.
+    pub fn rate_requests(&self, pairs: &[Pair], host: &TestHost) -> Result<Vec<HttpRequest>, CallError> {
+        let req = RateRequest { pairs: pairs.to_vec() };
+        self.call::<_, RateRequests>(rate_method::REQUEST, &req, host).map(|r| r.requests)
+    }
+
+    /// A rate-source plugin's `parse`: the rates the responses give.
+    pub fn parse_rates(&self, req: &RateParseRequest, host: &TestHost) -> Result<Vec<QuotedRate>, CallError> {
+        self.call::<_, RateReply>(rate_method::PARSE, req, host).map(|r| r.rates)
     }
 
     /// `scan` of a whole block ([`abi::SCAN_BLOCK`]).

@@ -36,17 +36,20 @@
 //!   [`crate::text::check_address_len`]) in a message that does not echo it (and for `bitcoin`, every sampled scriptPubKey
 //!   round-trips through `key_to_address` and `parse_address`).
 //! * platform plugins ([`check_platform`]): see there.
+//! * rate-source plugins ([`check_rates`]): see there.
 
 mod bitcoin;
 mod custom;
 mod evm;
 mod platform;
+mod rates;
 mod report;
 #[cfg(test)]
 mod tests;
 
 pub use custom::{CustomFixture, Expected, FixtureTx};
 pub use platform::{check_platform, sample_events, PlatformOptions};
+pub use rates::{check_rates, RatesOptions, Recorded};
 pub use report::{Check, Outcome, Report};
 
 use super::harness::{CallError, Instance, PluginLib};
@@ -125,7 +128,11 @@ fn start<'l>(
     host: &TestHost,
 ) -> Option<Instance<'l>> {
     if lib.kind() != kind {
-        let want = if kind == PluginKind::CURRENCY { "currency" } else { "platform" };
+        let want = match kind {
+            PluginKind::CURRENCY => "currency",
+            PluginKind::PLATFORM => "platform",
+            _ => "rate-source",
+        };
         r.fail("kind", format!("not a {want} plugin"));
         return None;
     }

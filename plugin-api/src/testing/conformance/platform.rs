@@ -229,7 +229,7 @@ fn is_token(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
-fn request_problem(h: &crate::messages::HttpRequest) -> Option<String> {
+pub(super) fn request_problem(h: &crate::messages::HttpRequest) -> Option<String> {
     if !is_token(&h.method) {
         return Some(format!("method {:?} is not an HTTP token", h.method));
     }

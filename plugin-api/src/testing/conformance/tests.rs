@@ -2,7 +2,10 @@
 
 use super::*;
 use crate::abi::PluginVTable;
-use crate::messages::{Hex, Match, PaymentUriRequest};
+use crate::messages::{
+    Hex, HttpRequest, HttpResponse, Match, Pair, PaymentUriRequest, QuotedRate, RateParseRequest, RateRequest,
+    RateSourceInfo,
+};
 use crate::testing::fixtures;
 use crate::{CurrencyPlugin, Host, PluginError};
 
@@ -297,4 +300,157 @@ fn a_custom_plugin_without_scan_tx_fails_agreement() {
     let opts = CurrencyOptions { custom: Some(fixture), ..CurrencyOptions::new(json!({"asset": "X"})) };
     let r = check_currency(&lib, &opts);
     assert!(failed(&r, "scan_tx agrees with scan_block").contains("scan_tx []"), "{r}");
+}
+
+/// A rate source whose one response is `{"BTC_USD": "64000.5", …}`, with one flaw (or none).
+struct FakeRates<const F: u8>;
+
+const HONEST: u8 = 0;
+const IGNORES_STATUS: u8 = 1;
+const PANICS_ON_GARBAGE: u8 = 2;
+const EXPONENT: u8 = 3;
+const CRLF_HEADER: u8 = 4;
+const RELATIVE_URL: u8 = 5;
+const EXTRA_PAIR: u8 = 6;
+const IGNORES_COUNT: u8 = 7;
+const PANICS_ON_ODD_PAIRS: u8 = 8;
+
+impl<const F: u8> crate::RatePlugin for FakeRates<F> {
+    const NAME: &'static str = "fake-rates";
+    const VERSION: &'static str = "0.0.0";
+    fn create(_: Value, _: &Host<'_>) -> Result<Self, PluginError> {
+        Ok(FakeRates)
+    }
+    fn info(&self) -> RateSourceInfo {
+        RateSourceInfo { name: "fake-rates".into(), description: "a fake".into() }
+    }
+    fn request(&self, req: &RateRequest) -> Result<Vec<HttpRequest>, PluginError> {
+        if F == PANICS_ON_ODD_PAIRS && req.pairs.iter().any(|p| p.base.is_empty()) {
+            panic!("fake panics on an empty code");
+        }
+        let url = if F == RELATIVE_URL { "/rates" } else { "https://rates.example/v1/all" };
+        let value = if F == CRLF_HEADER { "a\r\nX-Injected: 1" } else { "paywatch" };
+        Ok(vec![HttpRequest {
+            method: "GET".into(),
+            url: url.into(),
+            headers: vec![("user-agent".into(), value.into())],
+            body: String::new(),
+        }])
+    }
+    fn parse(&self, req: &RateParseRequest) -> Result<Vec<QuotedRate>, PluginError> {
+        if req.responses.len() != 1 && F != IGNORES_COUNT {
+            return Err(PluginError::invalid_input("one response expected"));
+        }
+        let Some(resp) = req.responses.first() else { return Ok(Vec::new()) };
+        if resp.status != 200 && F != IGNORES_STATUS {
+            return Err(PluginError::new("http_status", format!("HTTP {}", resp.status)));
+        }
+        let body: std::collections::BTreeMap<String, String> = match serde_json::from_str(&resp.body) {
+            Ok(b) => b,
+            Err(e) if F == PANICS_ON_GARBAGE => panic!("fake cannot read {e}"),
+            Err(e) => return Err(PluginError::invalid_input(e.to_string())),
+        };
+        let mut rates: Vec<QuotedRate> = req
+            .pairs
+            .iter()
+            .filter_map(|p| body.get(&p.to_string()).map(|r| (p, r)))
+            .map(|(p, r)| QuotedRate { pair: p.clone(), rate: r.clone(), at: req.now })
+            .collect();
+        if F == EXPONENT {
+            rates.iter_mut().for_each(|q| q.rate = "6.40005e4".into());
+        }
+        if F == EXTRA_PAIR {
+            rates.push(QuotedRate { pair: Pair::new("ETH", "USD"), rate: "3000".into(), at: req.now });
+        }
+        if F == IGNORES_STATUS && rates.is_empty() {
+            rates.push(QuotedRate { pair: req.pairs[0].clone(), rate: "1".into(), at: req.now });
+        }
+        Ok(rates)
+    }
+}
+
+fn rates_report(vt: &'static PluginVTable) -> Report {
+    // SAFETY: the vtable is made by the SDK's export glue.
+    let lib = PluginLib::from_exported(&unsafe { crate::ExportedPlugin::__new(vt) }).unwrap();
+    let pairs = vec![Pair::new("BTC", "USD")];
+    let body = r#"{"BTC_USD": "64000.5", "ETH_USD": "3000"}"#;
+    let recorded = Recorded {
+        responses: vec![HttpResponse { status: 200, headers: vec![], body: body.into() }],
+        now: 1_800_000_000,
+        expected: vec![QuotedRate { pair: pairs[0].clone(), rate: "64000.5".into(), at: 1_800_000_000 }],
+    };
+    check_rates(&lib, &RatesOptions { recorded: Some(recorded), ..RatesOptions::new(json!({}), pairs) })
+}
+
+#[test]
+fn an_honest_rate_source_passes() {
+    static VT: PluginVTable = crate::__private::rate_vtable::<FakeRates<HONEST>>(true);
+    rates_report(&VT).assert_passed();
+}
+
+#[test]
+fn rates_read_from_an_error_status_are_named() {
+    static VT: PluginVTable = crate::__private::rate_vtable::<FakeRates<IGNORES_STATUS>>(true);
+    let r = rates_report(&VT);
+    let why = failed(&r, "error statuses, garbage and other shapes are errors");
+    assert!(why.contains("HTTP 500 (response 1): answered OK with 1 rates") && why.contains("HTTP 429"), "{r}");
+}
+
+#[test]
+fn a_rate_source_panicking_on_garbage_is_named() {
+    static VT: PluginVTable = crate::__private::rate_vtable::<FakeRates<PANICS_ON_GARBAGE>>(true);
+    let r = rates_report(&VT);
+    let why = failed(&r, "error statuses, garbage and other shapes are errors");
+    assert!(why.contains("garbage (response 1): panicked: fake cannot read"), "{r}");
+}
+
+#[test]
+fn a_rate_in_exponent_form_is_named() {
+    static VT: PluginVTable = crate::__private::rate_vtable::<FakeRates<EXPONENT>>(true);
+    let r = rates_report(&VT);
+    let why = failed(&r, "parse reads the recorded responses to the expected rates");
+    assert!(why.contains(r#"BTC_USD rate "6.40005e4" is not a plain positive decimal"#), "{r}");
+}
+
+#[test]
+fn requests_a_client_cannot_send_are_named() {
+    static CRLF: PluginVTable = crate::__private::rate_vtable::<FakeRates<CRLF_HEADER>>(true);
+    let r = rates_report(&CRLF);
+    assert!(failed(&r, "request gives well-formed requests for each pair").contains("control character"), "{r}");
+    static RELATIVE: PluginVTable = crate::__private::rate_vtable::<FakeRates<RELATIVE_URL>>(true);
+    let r = rates_report(&RELATIVE);
+    assert!(failed(&r, "request gives well-formed requests for each pair").contains(r#"url "/rates""#), "{r}");
+}
+
+#[test]
+fn a_rate_for_a_pair_not_asked_is_named() {
+    static VT: PluginVTable = crate::__private::rate_vtable::<FakeRates<EXTRA_PAIR>>(true);
+    let r = rates_report(&VT);
+    let why = failed(&r, "parse reads the recorded responses to the expected rates");
+    assert!(why.contains("ETH_USD was not asked for"), "{r}");
+}
+
+#[test]
+fn responses_miscounted_are_named() {
+    static VT: PluginVTable = crate::__private::rate_vtable::<FakeRates<IGNORES_COUNT>>(true);
+    let r = rates_report(&VT);
+    let why = failed(&r, "the wrong number of responses is an error");
+    assert!(why.contains("no responses: answered OK") && why.contains("one response too many: answered OK"), "{r}");
+}
+
+#[test]
+fn a_panic_on_a_pair_it_cannot_quote_is_named() {
+    static VT: PluginVTable = crate::__private::rate_vtable::<FakeRates<PANICS_ON_ODD_PAIRS>>(true);
+    let r = rates_report(&VT);
+    let why = failed(&r, "pairs it cannot quote are refused or left out, not a panic");
+    assert!(why.contains("panicked: fake panics on an empty code"), "{r}");
+}
+
+#[test]
+fn a_rate_kit_given_another_kind_says_which_it_wanted() {
+    static VT: PluginVTable = crate::__private::currency_vtable::<Fake<TWICE>>(true);
+    // SAFETY: the vtable is made by the SDK's export glue.
+    let lib = PluginLib::from_exported(&unsafe { crate::ExportedPlugin::__new(&VT) }).unwrap();
+    let r = check_rates(&lib, &RatesOptions::new(json!({}), vec![Pair::new("BTC", "USD")]));
+    assert_eq!(failed(&r, "kind"), "not a rate-source plugin");
 }
