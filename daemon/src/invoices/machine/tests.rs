@@ -759,6 +759,26 @@ enum Pay {
     Base(Amount),
     /// `due × eighths / 8 + delta`, clamped to 0 ..= 2^256 − 1.
     Share(u32, i32),
+    /// What remains to reach the price (or, `true`, the threshold) after the payments that
+    /// count so far, in the method's base units rounded up, `+ delta`: lands payments in
+    /// several methods on, just under and just over the boundaries.
+    Rest(bool, i32),
+}
+
+/// The base units of `method` that bring what the payments standing so far are worth up to
+/// the price (or the threshold), rounded up, `+ delta`, clamped to 0 ..= 2^256 − 1.
+fn ref_rest(inv: &Invoice, payments: &[Paid], method: usize, to_threshold: bool, delta: i32) -> Amount {
+    let counted = payments
+        .iter()
+        .filter(|p| big(p.amount) >= big(inv.min_payment[p.method]) && matches!(p.status, Pending | Confirmed))
+        .map(|p| ref_worth(inv, p.method, p.amount))
+        .fold(Big::ZERO, |a, b| a + b);
+    let keep = if to_threshold { 10_000 - inv.tolerance_bp.min(10_000) } else { 10_000 };
+    let target = (ref_price(inv) * Big::from(keep)).div_ceil(Big::from(10_000u32));
+    let units = target.saturating_sub(counted).div_ceil(ref_worth(inv, method, n(1)));
+    let units =
+        if delta < 0 { units.saturating_sub(Big::from(delta.unsigned_abs())) } else { units + Big::from(delta as u32) };
+    Amount::from_base_str(&units.min(big(Amount::MAX)).to_string()).unwrap()
 }
 
 /// `due × eighths / 8 + delta`, clamped to 0 ..= 2^256 − 1: amounts around the ones that
@@ -832,13 +852,14 @@ fn invoice() -> impl Strategy<Value = Invoice> {
     )
 }
 
-/// Payments: dust-sized, shares of the method's amount due (to land on, just under and just
-/// over the threshold, alone or beside others), anywhere in u128, anywhere in u256 (which
-/// overflows the total at a steep rate).
+/// Payments: dust-sized, shares of the method's amount due, what remains to the price or the
+/// threshold (to land on, just under and just over them, alone or beside others), anywhere in
+/// u128, anywhere in u256 (which overflows the total at a steep rate).
 fn step() -> impl Strategy<Value = Step> {
     let pay = prop_oneof![
         3 => (0u128..2000).prop_map(|a| Pay::Base(n(a))),
-        4 => (0u32..=12, -3i32..=3).prop_map(|(k, d)| Pay::Share(k, d)),
+        3 => (0u32..=12, -3i32..=3).prop_map(|(k, d)| Pay::Share(k, d)),
+        2 => (any::<bool>(), -2i32..=2).prop_map(|(t, d)| Pay::Rest(t, d)),
         1 => any::<u128>().prop_map(|a| Pay::Base(n(a))),
         1 => any::<[u8; 32]>().prop_map(|a| Pay::Base(Amount::from_be_bytes(a))),
     ];
@@ -861,6 +882,8 @@ enum Remaining {
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
     /// Random payments to random methods of any size up to 2^256 − 1 (dust among them),
     /// confirmations, reorgs, drops and clock ticks, for invoices at random prices and rates
     /// (and priced in their own asset over the whole amount range): the machine agrees with
@@ -882,6 +905,7 @@ proptest! {
                     let amount = match amount {
                         Pay::Base(a) => a,
                         Pay::Share(k, d) => share(ref_due(&inv, method), k, d),
+                        Pay::Rest(to_threshold, d) => ref_rest(&inv, &payments, method, to_threshold, d),
                     };
                     payments.push(Paid { method, amount, status: Pending, confirmations: 0, first_seen: now });
                 }
