@@ -377,6 +377,29 @@ fn payments_worth_past_2_512_units_are_an_overflow() {
     assert_eq!(evaluate(&t, &[p(Amount::MAX, Dropped, 1)], now).map(|s| s.paid.is_zero()), Ok(true));
 }
 
+#[test]
+fn the_threshold_is_exact_for_prices_near_2_512_units() {
+    // A price of 10^74 USD with a 77-decimal token (the most a config accepts) at rate 1 makes
+    // the scale 77 and the price 10^151 units: `price × keep` is past 2^512 (≈ 1.34 × 10^154)
+    // though the price and the threshold are not. A second method, at 10^70 USD a base unit
+    // (10^147 units), can pay it. The threshold must be the price, not less.
+    let price = format!("1{}", "0".repeat(74));
+    let rate = format!("1{}", "0".repeat(70));
+    let methods = [MethodRate { decimals: 77, rate: "1" }, MethodRate { decimals: 0, rate: &rate }];
+    let t = terms_for(Valuation::new(&price, 2, &methods).unwrap(), 2, 0, 1);
+    assert_eq!(t.valuation.to_decimal(t.threshold()), t.valuation.to_decimal(t.price()));
+    let one_pct = Terms { tolerance_bp: 100, ..t.clone() };
+    assert_eq!(one_pct.valuation.to_decimal(one_pct.threshold()), format!("99{}.00", "0".repeat(72)));
+    let now = t0() + Duration::seconds(10);
+    // A fifth of the price is partial; 10^4 base units, the price, settle.
+    let s = eval_ok(&t, &[paid_to(1, 2_000, Confirmed, 1, 5)], now);
+    assert_eq!((s.status, s.exception), (InvoiceStatus::New, Exception::PaidPartial));
+    let s = eval_ok(&t, &[paid_to(1, 9_999, Confirmed, 1, 5)], now);
+    assert_eq!((s.status, s.exception), (InvoiceStatus::New, Exception::PaidPartial));
+    let s = eval_ok(&t, &[paid_to(1, 10_000, Confirmed, 1, 5)], now);
+    assert_eq!((s.status, s.exception), (InvoiceStatus::Settled, Exception::None));
+}
+
 // ---- Several payment methods ----
 
 /// A USD invoice of 100.00 with these methods (`(decimals, rate)`) and minimums.
