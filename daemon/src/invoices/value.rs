@@ -41,12 +41,15 @@ impl Value {
         values.into_iter().try_fold(Value::ZERO, Value::checked_add)
     }
 
-    /// `self × bp / 10 000` (basis points), rounded up.
+    /// `self × bp / 10 000` (basis points), rounded up. Exact for `bp ≤ 10 000`, whatever the
+    /// value: `self = q × 10 000 + r`, so it is `q × bp + ⌈r × bp / 10 000⌉`, where `q × bp ≤
+    /// self` and `r × bp < 2^46`. (A price can be worth more than 2^512 / 10 000 units: with a
+    /// 77-decimal asset the scale is 77 or more. `self × bp` would not fit.) Past 10 000 bp a
+    /// result that does not fit saturates.
     pub(crate) fn mul_bp_ceil(self, bp: u32) -> Value {
-        // A value is below 2^512 / 2^14 whenever it came from a price and rates that parse:
-        // a product that does not fit saturates, which only makes the threshold unreachable.
-        let whole = U512::from(10_000u32);
-        Value(self.0.saturating_mul(U512::from(bp)).div_ceil(whole))
+        let (q, r) = self.0.div_rem(U512::from(10_000u32));
+        let part = (r * U512::from(bp)).div_ceil(U512::from(10_000u32));
+        Value(q.saturating_mul(U512::from(bp)).saturating_add(part))
     }
 }
 
@@ -277,6 +280,17 @@ mod tests {
         let x = v.value(0, Amount::from(987_654_321u64)).unwrap();
         assert_eq!(v.parse_value(&v.to_decimal(x)).unwrap(), x);
         assert_eq!(v.price().mul_bp_ceil(9_900), v.parse_value("99").unwrap());
+        // Exact near 2^512 too, where `value × bp` does not fit: 10^151 units (a price of
+        // 10^74 with a 77-decimal asset) × 99 % and × 100 %, and the largest value.
+        let big =
+            Valuation::new(&format!("1{}", "0".repeat(74)), 2, &[MethodRate { decimals: 77, rate: "1" }]).unwrap();
+        assert_eq!(big.price().mul_bp_ceil(10_000), big.price());
+        assert_eq!(big.to_decimal(big.price().mul_bp_ceil(9_900)), format!("99{}.00", "0".repeat(72)));
+        assert_eq!(big.to_decimal(big.price().mul_bp_ceil(1)), format!("1{}.00", "0".repeat(70)));
+        assert_eq!(Value(U512::MAX).mul_bp_ceil(10_000), Value(U512::MAX));
+        assert_eq!(Value(U512::MAX).mul_bp_ceil(5_000), Value(U512::MAX / U512::from(2u8) + U512::from(1u8)));
+        assert_eq!(Value(U512::from(1u8)).mul_bp_ceil(1), Value(U512::from(1u8)));
+        assert_eq!(Value(U512::from(20_001u32)).mul_bp_ceil(5_000), Value(U512::from(10_001u32)));
         assert!(v.parse_value("1.0000000000000000000000000000001").is_err());
     }
 }
