@@ -1,0 +1,157 @@
+//! `POST /v1/invoices` throughput: the real daemon (`paywatch::run_with`, release build, real
+//! RocksDB with synced writes, the release plugins deriving every address) over loopback HTTP.
+//! Invoices priced in USD with three payment methods (BTC from a descriptor, ETH and a token
+//! from xpubs: three addresses derived, three watches and one invoice per write, rates from
+//! the cache), beside the single-asset invoice of before. Prints figures; asserts nothing about
+//! speed.
+//!
+//!     cargo bench -p paywatch-tests --bench invoices
+// A benchmark prints its figures.
+#![allow(clippy::print_stdout)]
+
+use paywatch_tests::daemon::config_with_chains;
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const KEY: &str = "shop_bench_Xw8ZkqL2vRt5NpH7yJc3FmD9aG";
+
+static NEXT: AtomicU64 = AtomicU64::new(1);
+
+/// Placeholder chains (no follower needs a node to make invoices), the three assets, a fixed
+/// rate source and a store receiving all three.
+fn config(dir: &std::path::Path, port: u16) -> String {
+    let chains = r#"
+[[chains]]
+name = "btc"
+kind = "bitcoin"
+network = "regtest"
+rpc_url = "http://127.0.0.1:1"
+rpc_user = "u"
+rpc_password = "p"
+zmq = "tcp://127.0.0.1:2"
+
+[[chains]]
+name = "eth"
+kind = "evm"
+chain_id = 31337
+ws_url = "ws://127.0.0.1:3"
+
+[[assets]]
+id = "BTC"
+chain = "btc"
+plugin = "bitcoin"
+
+[[assets]]
+id = "ETH"
+chain = "eth"
+plugin = "ethereum"
+
+[[assets]]
+id = "USDT"
+chain = "eth"
+plugin = "erc20"
+contract = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
+decimals = 6
+"#;
+    let extra = format!(
+        r#"
+[rates.sources.bench]
+fixed = {{ BTC_USD = "64123.45", ETH_USD = "3210.987654321", USDT_USD = "1.0002" }}
+ttl_secs = 3600
+max_age_secs = 7200
+
+[[stores]]
+id = "bench"
+api_key = "{KEY}"
+max_watches = 10000000
+[stores.receive.BTC]
+descriptor = "wpkh(tpubD6NzVbkrYhZ4XgiXtGrdW5XDAPFCL9h7we1vwNCpn8tGbBcgfVYjXyhWo4E1xkh56hjod1RhGjxbaTLV3X4FyWuejifB9jusQ46QzG87VKp/0/*)"
+[stores.receive.ETH]
+xpub = "xpub6Ce9NcJvTk36xtLSrJLZqE7wtgA5deCeYs7rSQtreh4cj6ByPtrg9sD7V2FNFLPnf8heNP3FGkeV9qwfzvZNSd54JoNXVsXFYSYwHsnJxqP"
+[stores.receive.USDT]
+xpub = "xpub6BosfCnifzxcFwrSzQiqu2DBVTshkCXacvNsWGYJVVhhawA7d4R5WSWGFNbi8Aw6ZRc1brxMyWMzG3DSSSSoekkudhUd9yLb6qx39T9nMdj"
+[stores.rates]
+rules = [{{ pair = "*_USD", sources = ["bench"] }}]
+"#
+    );
+    config_with_chains(dir, port, chains, &extra)
+}
+
+fn priced_in_usd() -> Value {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    json!({"currency": "USD", "amount": "25.00", "order_id": format!("usd-{n}")})
+}
+
+fn single_asset() -> Value {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    json!({"asset": "BTC", "amount": "0.0015", "order_id": format!("btc-{n}")})
+}
+
+/// `clients` concurrent clients making `per_client` invoices each; invoices/s.
+async fn drive(client: &reqwest::Client, url: &str, clients: usize, per_client: usize, body: fn() -> Value) -> f64 {
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let (client, url) = (client.clone(), url.to_string());
+            tokio::spawn(async move {
+                for _ in 0..per_client {
+                    let r = client.post(&url).bearer_auth(KEY).json(&body()).send().await.unwrap();
+                    let status = r.status();
+                    assert_eq!(status, 201, "{}", r.text().await.unwrap_or_default());
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    (clients * per_client) as f64 / started.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = paywatch_tests::bench::release_plugins();
+    let libs: Vec<_> = ["bitcoin", "ethereum", "erc20", "webhook"]
+        .iter()
+        .map(|p| plugins.join(format!("libpaywatch_plugin_{p}.{}", std::env::consts::DLL_EXTENSION)))
+        .collect();
+    paywatch_tests::daemon::install_plugins(dir.path(), &libs).unwrap();
+    let port = paywatch_tests::free_port();
+    let path = dir.path().join("paywatch.toml");
+    std::fs::write(&path, config(dir.path(), port)).unwrap();
+    let config = paywatch::config::load(Some(&path)).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let server = tokio::spawn(paywatch::run_with(
+            config,
+            async move {
+                let _ = stop_rx.await;
+            },
+            move |addr| {
+                let _ = ready_tx.send(addr);
+            },
+        ));
+        let addr = ready_rx.await.unwrap();
+        let url = format!("http://{addr}/v1/invoices");
+        let client =
+            reqwest::Client::builder().pool_max_idle_per_host(128).timeout(Duration::from_secs(60)).build().unwrap();
+        drive(&client, &url, 8, 25, priced_in_usd).await; // warm-up: the rate cache, the pools
+        println!("POST /v1/invoices, real RocksDB (synced writes), loopback HTTP, {} cores", num_cpus());
+        for clients in [1, 16] {
+            let usd = drive(&client, &url, clients, 2048 / clients, priced_in_usd).await;
+            let btc = drive(&client, &url, clients, 2048 / clients, single_asset).await;
+            println!(
+                "  {clients:>2} concurrent clients: {usd:>7.0} invoices/s in USD with 3 methods, {btc:>7.0} invoices/s in BTC only"
+            );
+        }
+        let _ = stop_tx.send(());
+        server.await.unwrap().unwrap();
+    });
+}
+
+fn num_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
