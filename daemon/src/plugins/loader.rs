@@ -29,6 +29,7 @@ pub(crate) enum LoadError {
 pub(crate) enum Kind {
     Currency,
     Platform,
+    Rates,
 }
 
 /// A checked, loaded plugin library. The library stays loaded for the life of the process.
@@ -76,7 +77,11 @@ fn load_from(open: &Path, path: &Path) -> Result<Library, LoadError> {
     // SAFETY: the library is never unloaded (above) and `ptr` is its entry point's return value;
     // `validate` reads the vtable field by field, checking each before trusting the next.
     let c = unsafe { vtable::validate(ptr) }.map_err(|source| LoadError::Refused { path: p(), source })?;
-    let kind = if c.kind == PluginKind::CURRENCY { Kind::Currency } else { Kind::Platform };
+    let kind = match c.kind {
+        PluginKind::CURRENCY => Kind::Currency,
+        PluginKind::RATES => Kind::Rates,
+        _ => Kind::Platform,
+    };
     Ok(Library {
         path: p(),
         kind,

@@ -134,6 +134,7 @@ fn kind_name(k: Kind) -> &'static str {
     match k {
         Kind::Currency => "currency",
         Kind::Platform => "platform",
+        Kind::Rates => "rates",
     }
 }
 
