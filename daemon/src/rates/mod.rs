@@ -203,7 +203,7 @@ impl Rates {
                 return Err(RateError::Unavailable { pair, tried: vec![Tried { source: "rules".into(), why }] });
             };
             match &rule.action {
-                RuleAction::Sources(names) => self.from_sources(names, base, quote).await,
+                RuleAction::Sources(names) => self.first_usable(names, base, quote).await,
                 RuleAction::Via(_) if stack.len() == rules::MAX_VIA_DEPTH => Err(RateError::TooDeep { pair }),
                 RuleAction::Via(via) => {
                     stack.push(pair.clone());
@@ -239,7 +239,7 @@ impl Rates {
     }
 
     /// The first of `names` with a usable rate, else each one's reason.
-    async fn from_sources(&self, names: &[String], base: &str, quote: &str) -> Result<Resolved, RateError> {
+    async fn first_usable(&self, names: &[String], base: &str, quote: &str) -> Result<Resolved, RateError> {
         let mut tried = Vec::new();
         for name in names {
             let Some(source) = self.0.sources.get(name) else {

@@ -69,10 +69,13 @@ impl RateApi for FakeApi {
     }
 }
 
-/// The network: a scripted answer per URL (a status and body, or an error), counted.
+/// A status and body, or a transport error.
+type Answer = Result<(u16, String), String>;
+
+/// The network: a scripted answer per URL, counted.
 #[derive(Debug, Default)]
 struct FakeNet {
-    answers: Mutex<HashMap<String, Result<(u16, String), String>>>,
+    answers: Mutex<HashMap<String, Answer>>,
     calls: AtomicUsize,
     delay_ms: u64,
 }
