@@ -160,12 +160,13 @@ impl Api {
 /// The API as `run` builds it, without followers, timers or a running dispatcher.
 fn router(config: &Config, stop: tokio::sync::watch::Receiver<bool>) -> Result<axum::Router, RunError> {
     let health = Arc::new(Health::new());
-    let (currencies, platforms) = startup::plugins(config, &health)?;
+    let (currencies, platforms, rate_apis) = startup::plugins(config, &health)?;
+    let rates = crate::rates::Rates::new(config, startup::rate_apis(rate_apis));
     let crate::Opened { db, set, watches, invoices, .. } = crate::open(config, &currencies)?;
     startup::attach_watches(config, &currencies, &set);
     let dispatcher = crate::dispatch::Dispatcher::new(config, db.clone(), platforms)?;
     let metrics = Arc::new(crate::metrics::Metrics::new());
-    let parts = api::Parts { watches, invoices, dispatcher, health, metrics };
+    let parts = api::Parts { watches, invoices, dispatcher, health, metrics, rates };
     Ok(api::router(api::AppState::new(config, db, parts, stop), &config.server))
 }
 

@@ -22,6 +22,7 @@ mod index;
 mod invoices;
 mod metrics;
 mod plugins;
+mod rates;
 mod startup;
 mod telemetry;
 
@@ -78,12 +79,13 @@ pub enum RunError {
 /// on success.
 pub fn check_plugins(config: &Config) -> Result<Vec<String>, RunError> {
     let health = Arc::new(Health::new());
-    let (currencies, platforms) = startup::plugins(config, &health)?;
+    let (currencies, platforms, rate_apis) = startup::plugins(config, &health)?;
     startup::asset_limits(config, &startup::decimals(&currencies)?)?;
     let mut lines: Vec<String> = currencies
         .iter()
         .map(|(asset, p)| format!("asset {asset}: currency plugin {} ok", p.label()))
         .chain(platforms.values().map(|p| format!("platform plugin {} ok", p.label())))
+        .chain(rate_apis.iter().map(|(source, p)| format!("rate source {source}: rates plugin {} ok", p.label())))
         .collect();
     lines.sort();
     Ok(lines)
@@ -115,7 +117,8 @@ pub async fn run_with(
 ) -> Result<(), RunError> {
     let health = Arc::new(Health::new());
     // Plugins first: a config they refuse stops the daemon before storage is touched.
-    let (currencies, platforms) = startup::plugins(&config, &health)?;
+    let (currencies, platforms, rate_apis) = startup::plugins(&config, &health)?;
+    let rates = rates::Rates::new(&config, startup::rate_apis(rate_apis));
     let Opened { db, set, decimals, watches, invoices } = open(&config, &currencies)?;
     startup::stored_endpoints(&db, &platforms)?;
     health.set_store(Status::Ok, format!("open at {}", db.path().display()));
@@ -131,7 +134,7 @@ pub async fn run_with(
     let timers = tokio::spawn(invoices::run_timers(invoices.clone(), stop_rx.clone()));
     let dispatcher = dispatch::Dispatcher::new(&config, db.clone(), platforms)?;
     let dispatching = tokio::spawn(dispatcher.clone().run(stop_rx.clone()));
-    let parts = api::Parts { watches, invoices, dispatcher, health, metrics };
+    let parts = api::Parts { watches, invoices, dispatcher, health, metrics, rates };
     let state = api::AppState::new(&config, db.clone(), parts, stop_rx);
     let app = api::router(state, &config.server);
     let shutdown = async move {
@@ -183,7 +186,7 @@ pub fn rewind_chain(config: &Config, chain: &str, height: Option<u64>, apply: bo
         let known = config.chains.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ");
         return Err(RewindError::UnknownChain { chain: chain.to_string(), known }.into());
     };
-    let (currencies, _) = startup::plugins(config, &Arc::new(Health::new()))?;
+    let (currencies, _, _) = startup::plugins(config, &Arc::new(Health::new()))?;
     let Opened { db, set, decimals, invoices, .. } = open(config, &currencies)?;
     let chain_set = set.chain(chain).expect("the set has every configured chain").clone();
     let hook: Arc<dyn index::PaymentHook> = Arc::new(invoices);

@@ -3,7 +3,7 @@
 //! assets, and each chain's way of making watches. `paywatch config check` runs the plugin part too,
 //! so that what `run` refuses, it refuses.
 
-use crate::config::{AssetConfig, ChainConfig, ChainKind, ChainNode, Config, ReceiveConfig};
+use crate::config::{AssetConfig, ChainConfig, ChainKind, ChainNode, Config, RateSourceKind, ReceiveConfig};
 use crate::health::Health;
 use crate::index::{self, ChainWatches, WatchSet};
 use crate::invoices::AssetLimits;
@@ -21,13 +21,17 @@ pub(crate) type Currencies = HashMap<String, Arc<PluginInstance>>;
 /// One instance of every loaded platform plugin, by plugin name.
 pub(crate) type Platforms = HashMap<String, Arc<PluginInstance>>;
 
+/// One rate-source plugin instance per plugin source of `[rates.sources]`, by source name.
+pub(crate) type RateApis = HashMap<String, Arc<PluginInstance>>;
+
 /// Loads the plugin directory, checks that every plugin the config names loaded with the right
 /// kind, creates one currency instance per asset (a bad plugin config, or a plugin for another
-/// kind of chain, fails here) and one instance per platform plugin, and has each config-file
+/// kind of chain, fails here), one instance per platform plugin and per plugin rate source,
+/// and has each config-file
 /// endpoint's params accepted by its plugin. Touches no storage: `run` does this first, and
 /// `config check` does nothing else; [`attach_watches`] then connects the currency instances
 /// to the watch set.
-pub(crate) fn plugins(config: &Config, health: &Arc<Health>) -> Result<(Currencies, Platforms), RunError> {
+pub(crate) fn plugins(config: &Config, health: &Arc<Health>) -> Result<(Currencies, Platforms, RateApis), RunError> {
     let dir = &config.plugins.dir;
     let wanted = wanted(config);
     let registry = Registry::load(dir, &wanted).map_err(|source| RunError::PluginDir { dir: dir.clone(), source })?;
@@ -96,7 +100,33 @@ pub(crate) fn plugins(config: &Config, health: &Arc<Health>) -> Result<(Currenci
         return Err(RunError::PluginRefused { user, plugin: name.clone(), reason: e.to_string() });
     }
     shared_sources(config, &currencies)?;
-    Ok((currencies, platforms))
+    let rates = rate_sources(config, &registry, health)?;
+    Ok((currencies, platforms, rates))
+}
+
+/// An instance of its plugin per plugin rate source, created with the source's other keys.
+fn rate_sources(config: &Config, registry: &Registry, health: &Arc<Health>) -> Result<RateApis, RunError> {
+    let mut out = HashMap::new();
+    for (name, source) in &config.rates.sources {
+        let RateSourceKind::Plugin { plugin, params } = &source.kind else { continue };
+        let lib = registry.get(Kind::Rates, plugin).ok_or_else(|| RunError::MissingPlugin {
+            user: format!("rates.sources.{name}"),
+            plugin: plugin.clone(),
+            kind: "rates",
+            dir: config.plugins.dir.clone(),
+            why: registry.why_missing(plugin, Kind::Rates),
+        })?;
+        let cfg = Value::Object(params.expose().clone());
+        let inst = PluginInstance::new(lib, format!("{plugin}@rates.{name}"), &cfg, None, health.clone())
+            .map_err(|e| RunError::Plugin(Box::new(e)))?;
+        out.insert(name.clone(), Arc::new(inst));
+    }
+    Ok(out)
+}
+
+/// The rate plugin instances as the rate engine takes them.
+pub(crate) fn rate_apis(apis: RateApis) -> HashMap<String, Arc<dyn crate::rates::RateApi>> {
+    apis.into_iter().map(|(name, inst)| (name, inst as Arc<dyn crate::rates::RateApi>)).collect()
 }
 
 /// The plugins the config uses ([`Config::plugins_used`]), each with its `[plugins.files]`

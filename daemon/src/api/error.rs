@@ -3,6 +3,7 @@
 use crate::dispatch::DispatchError;
 use crate::index::WatchError;
 use crate::invoices::InvoiceError;
+use crate::rates::RateError;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -215,6 +216,20 @@ impl From<DispatchError> for ApiError {
             DispatchError::FromConfig(_) => Self::new(StatusCode::CONFLICT, "from_config", msg),
             DispatchError::Quota { .. } => Self::new(StatusCode::CONFLICT, "quota_exceeded", msg),
             DispatchError::Db(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<RateError> for ApiError {
+    /// `503 rate_unavailable`: no source gave a usable rate (the message names each source
+    /// tried and why) or the rules cannot give one; `422 invalid_currency` for a malformed code.
+    fn from(e: RateError) -> Self {
+        let msg = e.to_string();
+        match e {
+            RateError::BadCode(_) => Self::invalid("invalid_currency", msg),
+            RateError::Unavailable { .. } | RateError::Cycle { .. } | RateError::TooDeep { .. } => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "rate_unavailable", msg)
+            }
         }
     }
 }

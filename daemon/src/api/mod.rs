@@ -16,6 +16,7 @@ mod openapi;
 mod ops;
 mod payments;
 mod proxies;
+mod rates;
 mod watches;
 
 use crate::config::{Config, ServerConfig};
@@ -25,6 +26,7 @@ use crate::health::Health;
 use crate::index::Watches;
 use crate::invoices::Invoices;
 use crate::metrics::Metrics;
+use crate::rates::Rates;
 use crate::RunError;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
@@ -54,6 +56,7 @@ struct Shared {
     metrics: Arc<Metrics>,
     auth_failures: Arc<limits::AuthFailures>,
     long_polls: long_polls::LongPolls,
+    rates: Rates,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -65,11 +68,12 @@ pub(crate) struct Parts {
     pub(crate) dispatcher: Dispatcher,
     pub(crate) health: Arc<Health>,
     pub(crate) metrics: Arc<Metrics>,
+    pub(crate) rates: Rates,
 }
 
 impl AppState {
     pub(crate) fn new(config: &Config, db: Arc<Db>, parts: Parts, shutdown: watch::Receiver<bool>) -> Self {
-        let Parts { watches, invoices, dispatcher, health, metrics } = parts;
+        let Parts { watches, invoices, dispatcher, health, metrics, rates } = parts;
         let keys = auth::Keys::new(config);
         let auth_failures = Arc::new(limits::AuthFailures::new(&config.server.limits));
         let long_polls = long_polls::LongPolls::new(config);
@@ -83,6 +87,7 @@ impl AppState {
             metrics,
             auth_failures,
             long_polls,
+            rates,
             shutdown,
         }))
     }
@@ -113,6 +118,9 @@ impl AppState {
     }
     fn metrics(&self) -> &Metrics {
         &self.0.metrics
+    }
+    fn rates(&self) -> &Rates {
+        &self.0.rates
     }
     fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.0.shutdown.clone()
@@ -151,6 +159,7 @@ pub(crate) fn router(state: AppState, cfg: &ServerConfig) -> Router {
         .route("/endpoints/{id}/test", axum::routing::post(endpoints::test))
         .route("/events/{seq}/redeliver", axum::routing::post(endpoints::redeliver))
         .route("/events", get(events::list))
+        .route("/rates", get(rates::list))
         .route("/openapi.json", get(ops::openapi));
     Router::new()
         .nest("/v1", v1)

@@ -18,12 +18,12 @@ use utoipa::{Modify, OpenApi};
         super::invoices::get_refund,
         super::invoices::claim, super::endpoints::create, super::endpoints::list, super::endpoints::get,
         super::endpoints::update, super::endpoints::delete, super::endpoints::deliveries,
-        super::endpoints::redeliver, super::endpoints::test, super::events::list,
+        super::endpoints::redeliver, super::endpoints::test, super::events::list, super::rates::list,
         super::ops::health, super::ops::metrics,
     ),
     modifiers(&BearerAuth, &FrontDoor),
     tags((name = "watches"), (name = "payments"), (name = "invoices"), (name = "refunds"), (name = "endpoints"), (name = "events"),
-        (name = "operations")),
+        (name = "rates"), (name = "operations")),
 )]
 struct ApiDoc;
 

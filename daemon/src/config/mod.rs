@@ -6,6 +6,7 @@
 mod env;
 mod keys;
 mod private_key;
+mod rates;
 mod reader;
 mod redact;
 mod secret;
@@ -13,6 +14,7 @@ mod types;
 mod validate;
 
 pub use keys::new_key;
+pub(crate) use rates::parse_positive as parse_rate;
 pub use reader::ConfigIssue;
 pub(crate) use redact::{scrub as scrub_source, url_text as redact_url};
 pub use secret::{KeyHash, Secret};
@@ -29,7 +31,7 @@ pub const ENV_PREFIX: &str = "PAYWATCH_";
 
 /// Top-level sections the environment may override (other `PAYWATCH_*` variables, such as
 /// `PAYWATCH_CONFIG`, belong to the command line and scripts).
-const SECTIONS: [&str; 7] = ["server", "storage", "plugins", "chains", "assets", "dispatch", "stores"];
+const SECTIONS: [&str; 8] = ["server", "storage", "plugins", "chains", "assets", "dispatch", "stores", "rates"];
 
 /// Why a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]

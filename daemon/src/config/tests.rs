@@ -493,3 +493,134 @@ fn a_relative_plugin_dir_is_relative_to_the_config_file() {
         Ok(())
     });
 }
+
+fn with_rates(dir: &Path) -> Value {
+    let mut raw = minimal(dir);
+    raw["rates"] = json!({
+        "allow_private": ["127.0.0.1/32"],
+        "sources": {
+            "fix": {"fixed": {"BTC_USD": "50000", "USDT_USD": "1"}},
+            "kraken": {"plugin": "kraken", "base_url": "http://127.0.0.1:9/", "api_key": "k-secret", "ttl_secs": 30},
+        }
+    });
+    raw["assets"][1]["rate_code"] = json!("USDT");
+    raw["stores"][0]["rates"] = json!({
+        "spread_percent": "0.5",
+        "rules": [
+            {"pair": "BTC_*", "sources": ["kraken", "fix"]},
+            {"pair": "*_CNY", "via": "USD"},
+            {"pair": "*_*", "sources": ["fix"]},
+        ]
+    });
+    raw
+}
+
+#[test]
+fn rate_sources_and_store_rules_are_typed_with_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = validate_value(&with_rates(dir.path())).unwrap();
+    assert_eq!((c.rates.timeout_secs, c.rates.max_response_bytes, c.rates.allow_private.len()), (10, 1 << 20, 1));
+    let fix = &c.rates.sources["fix"];
+    assert_eq!((fix.ttl_secs, fix.max_age_secs), (60, 600));
+    let RateSourceKind::Fixed(rates) = &fix.kind else { panic!("fixed") };
+    assert_eq!(rates["BTC_USD"].to_string(), "50000");
+    let kraken = &c.rates.sources["kraken"];
+    assert_eq!(kraken.ttl_secs, 30);
+    let RateSourceKind::Plugin { plugin, params } = &kraken.kind else { panic!("plugin") };
+    assert_eq!(plugin, "kraken");
+    // The plugin gets its own keys, not the host's.
+    assert_eq!(params.expose().keys().collect::<Vec<_>>(), ["api_key", "base_url"]);
+    assert_eq!(c.plugins_used()["kraken"], "rates.sources.kraken.plugin");
+    let rates = c.stores[0].rates.as_ref().unwrap();
+    assert_eq!(rates.spread_percent.to_string(), "0.5");
+    assert_eq!(rates.rules[0].pair.to_string(), "BTC_*");
+    assert_eq!(rates.rules[1].action, RuleAction::Via("USD".into()));
+    assert_eq!((c.assets[0].rate_code.as_str(), c.assets[1].rate_code.as_str()), ("BTC", "USDT"));
+    // Printed without the plugin's secrets.
+    let printed = serde_json::to_string(&c).unwrap();
+    assert!(!printed.contains("k-secret") && printed.contains("base_url"), "{printed}");
+    // No [stores.rates]: no rules, not an error.
+    let c = validate_value(&minimal(dir.path())).unwrap();
+    assert!(c.stores[0].rates.is_none() && c.rates.sources.is_empty());
+}
+
+#[test]
+fn every_rate_problem_is_reported_with_its_key_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut raw = with_rates(dir.path());
+    raw["rates"]["timeout_secs"] = json!(0);
+    raw["rates"]["sources"]["both"] = json!({"plugin": "kraken", "fixed": {"BTC_USD": "1"}});
+    raw["rates"]["sources"]["neither"] = json!({"ttl_secs": 5});
+    raw["rates"]["sources"]["slow"] = json!({"fixed": {"BTC_USD": "1"}, "ttl_secs": 700, "max_age_secs": 600});
+    raw["rates"]["sources"]["bad"] = json!({"fixed": {"BTCUSD": "1", "ETH_usd": "2", "BTC_EUR": "-1", "BTC_JPY": "0", "BTC_GBP": 1.5, "BTC_CHF": "1e3"}});
+    raw["assets"][1]["rate_code"] = json!("usdt");
+    raw["stores"][0]["rates"] = json!({
+        "spread_percent": "51",
+        "rules": [
+            {"pair": "BTC_*", "sources": ["kraken", "nope"]},
+            {"pair": "BTC", "sources": ["fix"]},
+            {"pair": "*_CNY", "via": "USD", "sources": ["fix"]},
+            {"pair": "*_EUR", "via": "usd"},
+            {"pair": "*_*"},
+        ]
+    });
+    let issues = issues_of(&raw);
+    let expect = [
+        "rates.timeout_secs: 0 is out of range 1..=120",
+        "rates.sources.both: set either plugin or fixed, not both",
+        "rates.sources.neither: set plugin = \"NAME\"",
+        "rates.sources.slow.ttl_secs: 700 is more than max_age_secs = 600",
+        "rates.sources.bad.fixed.BTCUSD: \"BTCUSD\" is not a pair BASE_QUOTE",
+        "rates.sources.bad.fixed.ETH_usd: \"ETH_usd\" is not a pair",
+        "rates.sources.bad.fixed.BTC_EUR: \"-1\" is not a plain decimal",
+        "rates.sources.bad.fixed.BTC_JPY: \"0\" is not positive",
+        "rates.sources.bad.fixed.BTC_GBP: expected a decimal string",
+        "rates.sources.bad.fixed.BTC_CHF: \"1e3\" is not a plain decimal",
+        "assets[1].rate_code: \"usdt\" is not a code",
+        "stores[0].rates.spread_percent: 51 is more than 50",
+        "stores[0].rates.rules[0].sources[1]: unknown rate source \"nope\"",
+        "stores[0].rates.rules[1].pair: \"BTC\" is not a pair pattern",
+        "stores[0].rates.rules[2]: set either sources or via, not both",
+        "stores[0].rates.rules[3].via: \"usd\" is not a code",
+        "stores[0].rates.rules[4]: set sources = [\"NAME\", …] or via = \"CODE\"",
+    ];
+    for e in expect {
+        assert!(issues.iter().any(|i| i.starts_with(e)), "missing {e:?} in {issues:#?}");
+    }
+    assert_eq!(issues.len(), expect.len(), "{issues:#?}");
+}
+
+#[test]
+fn via_rules_that_loop_are_refused_with_the_rules_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut raw = with_rates(dir.path());
+    raw["stores"][0]["rates"]["rules"] = json!([
+        {"pair": "*_CNY", "via": "USD"},
+        {"pair": "*_USD", "via": "CNY"},
+        {"pair": "*_*", "sources": ["fix"]},
+    ]);
+    let issues = issues_of(&raw);
+    assert_eq!(issues.len(), 1, "{issues:#?}");
+    assert!(issues[0].starts_with("stores[0].rates.rules[") && issues[0].contains("the via rules loop"), "{issues:#?}");
+}
+
+#[test]
+#[allow(clippy::result_large_err, reason = "figment::Jail's closure type is figment's")]
+fn rates_are_overridden_from_the_environment() {
+    figment::Jail::expect_with(|jail| {
+        let plugins = jail.directory().join("plugins");
+        std::fs::create_dir(&plugins).unwrap();
+        let text = format!(
+            "[plugins]\ndir = \"{}\"\n[rates]\ntimeout_secs = 10\n[rates.sources.fix]\nfixed = {{ BTC_USD = \"1\" }}\n",
+            plugins.display()
+        );
+        jail.create_file("paywatch.toml", &text)?;
+        jail.set_env("PAYWATCH_RATES__TIMEOUT_SECS", "3");
+        jail.set_env("PAYWATCH_RATES__ALLOW_PRIVATE", "127.0.0.1/32,::1");
+        jail.set_env("PAYWATCH_RATES__SOURCES__FIX__MAX_AGE_SECS", "900");
+        let c = load(Some(Path::new("paywatch.toml"))).map_err(|e| e.to_string())?;
+        assert_eq!((c.rates.timeout_secs, c.rates.allow_private.len()), (3, 2));
+        assert_eq!(c.rates.sources["fix"].max_age_secs, 900);
+        Ok(())
+    });
+}

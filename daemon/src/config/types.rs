@@ -19,6 +19,8 @@ pub struct Config {
     pub assets: Vec<AssetConfig>,
     pub dispatch: DispatchConfig,
     pub stores: Vec<StoreConfig>,
+    /// `[rates]`: exchange-rate sources (`docs/rates.md`).
+    pub rates: RatesConfig,
 }
 
 impl Config {
@@ -40,7 +42,11 @@ impl Config {
         });
         let config = self.plugins.config.keys().map(|n| (n.clone(), format!("plugins.config.{n}")));
         let enable = self.plugins.enable.iter().enumerate().map(|(i, n)| (n.clone(), format!("plugins.enable[{i}]")));
-        for (name, at) in assets.chain(endpoints).chain(config).chain(enable) {
+        let rates = self.rates.sources.iter().filter_map(|(name, s)| match &s.kind {
+            RateSourceKind::Plugin { plugin, .. } => Some((plugin.clone(), format!("rates.sources.{name}.plugin"))),
+            RateSourceKind::Fixed(_) => None,
+        });
+        for (name, at) in assets.chain(endpoints).chain(config).chain(enable).chain(rates) {
             used.entry(name).or_insert(at);
         }
         used
@@ -285,6 +291,9 @@ pub struct AssetConfig {
     /// Payments below this, in the asset's unit, are dust: recorded, never an invoice's;
     /// `None`: the default of the chain's kind.
     pub min_payment: Option<String>,
+    /// The code exchange rates know the asset by (`BTC`, `USDT`): `rate_code`, or the id
+    /// uppercased.
+    pub rate_code: String,
     /// Other keys of the asset's table, handed to the plugin as they are.
     pub params: PluginParams,
 }
@@ -328,6 +337,9 @@ pub struct StoreConfig {
     pub max_watches: u64,
     /// Refunds one invoice may have, whatever their status.
     pub max_refunds_per_invoice: u32,
+    /// `[stores.rates]`: the spread and the rules choosing rate sources; `None`: no rules
+    /// (the store prices in its assets only).
+    pub rates: Option<StoreRates>,
 }
 
 /// Where fresh receiving addresses of one asset come from (public data only). Printed with
@@ -405,5 +417,91 @@ impl std::fmt::Debug for PluginParams {
 impl Serialize for PluginParams {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.redacted().serialize(s)
+    }
+}
+
+/// `[rates]`: where exchange rates come from and how they are fetched (`docs/rates.md`).
+#[derive(Debug, Clone, Serialize)]
+pub struct RatesConfig {
+    /// Each HTTP request to a rate API must be answered within this time.
+    pub timeout_secs: u64,
+    /// Larger response bodies are refused.
+    pub max_response_bytes: usize,
+    /// SSRF guard exceptions: private/loopback networks rate APIs may be on (default none).
+    pub allow_private: Vec<IpNet>,
+    /// `[rates.sources.NAME]`, by name.
+    pub sources: BTreeMap<String, RateSourceConfig>,
+}
+
+/// One rate source.
+#[derive(Debug, Clone, Serialize)]
+pub struct RateSourceConfig {
+    #[serde(flatten)]
+    pub kind: RateSourceKind,
+    /// A rate fetched less than this long ago is used without asking the API again.
+    pub ttl_secs: u64,
+    /// A rate older than this (by the time its API gives) is never used.
+    pub max_age_secs: u64,
+}
+
+/// What a rate source is.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RateSourceKind {
+    /// A rate-source plugin, created with the table's other keys.
+    Plugin { plugin: String, params: PluginParams },
+    /// Rates written in the config: `"BTC_USD"` → a positive decimal.
+    Fixed(BTreeMap<String, rust_decimal::Decimal>),
+}
+
+/// A store's `[stores.rates]`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreRates {
+    /// Percent taken off every rate invoices use (0 to 50): the customer pays the spread.
+    pub spread_percent: rust_decimal::Decimal,
+    /// Tried in order; the first whose pattern matches a pair decides.
+    pub rules: Vec<RateRule>,
+}
+
+/// One rate rule: a pair pattern and how to get the rates it matches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RateRule {
+    pub pair: PairPattern,
+    #[serde(flatten)]
+    pub action: RuleAction,
+}
+
+/// How a rule gets a rate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleAction {
+    /// From these sources, the first that has a usable rate.
+    Sources(Vec<String>),
+    /// As BASE_VIA × VIA_QUOTE, each resolved by the rules again.
+    Via(String),
+}
+
+/// `BTC_USD`, `BTC_*`, `*_CNY` or `*_*`: `None` is `*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairPattern {
+    pub base: Option<String>,
+    pub quote: Option<String>,
+}
+
+impl PairPattern {
+    pub fn matches(&self, base: &str, quote: &str) -> bool {
+        self.base.as_deref().is_none_or(|b| b == base) && self.quote.as_deref().is_none_or(|q| q == quote)
+    }
+}
+
+impl std::fmt::Display for PairPattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}_{}", self.base.as_deref().unwrap_or("*"), self.quote.as_deref().unwrap_or("*"))
+    }
+}
+
+impl Serialize for PairPattern {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }

@@ -27,9 +27,10 @@ pub(crate) fn validate(raw: &Value, issues: &mut Issues) -> Option<Config> {
     let chains = chains(chain_tables, issues);
     let assets = assets(root.tables("assets", issues), &declared, issues);
     let dispatch = section(&mut root, "dispatch", issues, dispatch);
-    let stores = stores(root.tables("stores", issues), &assets, issues);
+    let rates = section(&mut root, "rates", issues, super::rates::rates);
+    let stores = stores(root.tables("stores", issues), &assets, &rates, issues);
     root.finish(issues);
-    let config = Config { server: server?, storage, plugins, chains, assets, dispatch, stores };
+    let config = Config { server: server?, storage, plugins, chains, assets, dispatch, stores, rates };
     plugin_references(&config, issues);
     Some(config)
 }
@@ -292,7 +293,7 @@ fn string_map(
 
 /// Plugin names become file names (`docs/plugins.md`, "Which files are loaded"): 1-64 of
 /// A-Z, a-z, 0-9, '_', '-', '.', starting alphanumeric.
-fn check_plugin_name(at: &str, name: &str, issues: &mut Issues) -> bool {
+pub(super) fn check_plugin_name(at: &str, name: &str, issues: &mut Issues) -> bool {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
@@ -570,10 +571,21 @@ fn assets(tables: Vec<Table<'_>>, chains: &[String], issues: &mut Issues) -> Vec
         });
         let max_invoice_amount = asset_amount(&mut t, "max_invoice_amount", decimals, issues);
         let min_payment = asset_amount(&mut t, "min_payment", decimals, issues);
+        let rate_code = super::rates::rate_code(&mut t, id.as_deref(), issues);
         t.allow_other_keys();
         let params = PluginParams(t.rest());
         if let (Some(id), Some(chain), Some(plugin)) = (id, chain, plugin) {
-            out.push(AssetConfig { id, chain, plugin, contract, decimals, max_invoice_amount, min_payment, params });
+            out.push(AssetConfig {
+                id,
+                chain,
+                plugin,
+                contract,
+                decimals,
+                max_invoice_amount,
+                min_payment,
+                rate_code,
+                params,
+            });
         }
     }
     out
@@ -619,7 +631,7 @@ fn allow_private(t: &mut Table<'_>, issues: &mut Issues) -> Vec<IpNet> {
 }
 
 /// A list of IPs or CIDRs at `key`, each problem with its index.
-fn networks(t: &mut Table<'_>, key: &'static str, issues: &mut Issues) -> Vec<IpNet> {
+pub(super) fn networks(t: &mut Table<'_>, key: &'static str, issues: &mut Issues) -> Vec<IpNet> {
     let entries = t.str_list(key, issues);
     let mut nets = Vec::new();
     for (i, e) in entries.iter().enumerate() {
@@ -659,11 +671,16 @@ fn dispatch(t: &mut Table<'_>, issues: &mut Issues) -> DispatchConfig {
     DispatchConfig { allow_private, retry_schedule_secs }
 }
 
-fn stores(tables: Vec<Table<'_>>, assets: &[AssetConfig], issues: &mut Issues) -> Vec<StoreConfig> {
+fn stores(
+    tables: Vec<Table<'_>>,
+    assets: &[AssetConfig],
+    rates: &RatesConfig,
+    issues: &mut Issues,
+) -> Vec<StoreConfig> {
     let mut ids = HashSet::new();
     let mut out: Vec<StoreConfig> = Vec::new();
     for mut t in tables {
-        let s = store(&mut t, assets, issues);
+        let s = store(&mut t, assets, rates, issues);
         if let Some(s) = s {
             if !ids.insert(s.id.clone()) {
                 issues.push(t.key_path("id"), format!("duplicate store id {:?}", s.id));
@@ -717,7 +734,7 @@ fn shared_receive_sources(
     out
 }
 
-fn store(t: &mut Table<'_>, assets: &[AssetConfig], issues: &mut Issues) -> Option<StoreConfig> {
+fn store(t: &mut Table<'_>, assets: &[AssetConfig], rates: &RatesConfig, issues: &mut Issues) -> Option<StoreConfig> {
     let id = t.str("id", issues).filter(|n| check_name(t, "id", n, issues));
     let api_key = key_hash(t, "api_key", "api_key_sha256", issues);
     if api_key.is_none() && !t.has("api_key") && !t.has("api_key_sha256") {
@@ -751,6 +768,7 @@ fn store(t: &mut Table<'_>, assets: &[AssetConfig], issues: &mut Issues) -> Opti
     let allow_private = allow_private(t, issues);
     let max_watches = t.u64_in("max_watches", DEFAULT_MAX_WATCHES, 1..=100_000_000, issues);
     let max_refunds_per_invoice = t.u64_in("max_refunds_per_invoice", 50, 1..=10_000, issues) as u32;
+    let rates = super::rates::store_rates(t, rates, issues);
     Some(StoreConfig {
         id: id?,
         api_key: api_key?,
@@ -766,6 +784,7 @@ fn store(t: &mut Table<'_>, assets: &[AssetConfig], issues: &mut Issues) -> Opti
         allow_private,
         max_watches,
         max_refunds_per_invoice,
+        rates,
     })
 }
 

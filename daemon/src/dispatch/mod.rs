@@ -20,6 +20,7 @@ mod worker;
 
 pub(crate) use endpoints::{check_params, validate_with, EndpointChange, NewEndpoint};
 pub(crate) use send::verdict_name;
+pub(crate) use ssrf::Guard;
 
 /// A delivery as the API shows it.
 #[derive(Debug, serde::Serialize)]

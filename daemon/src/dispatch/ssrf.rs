@@ -76,6 +76,11 @@ impl Guard {
         Self { allow: Arc::new(allow), key: "dispatch.allow_private".into() }
     }
 
+    /// A guard allowing `allow`, whose errors name `key` (the rate sources' `rates.allow_private`).
+    pub(crate) fn with_key(allow: Vec<IpNet>, key: &str) -> Self {
+        Self { allow: Arc::new(allow), key: key.into() }
+    }
+
     /// The guard of the store at `index` of the config: `dispatch.allow_private` and its own
     /// `stores[index].allow_private`.
     pub(crate) fn for_store(global: &[IpNet], own: &[IpNet], index: usize) -> Self {

@@ -77,11 +77,10 @@ fn load_from(open: &Path, path: &Path) -> Result<Library, LoadError> {
     // SAFETY: the library is never unloaded (above) and `ptr` is its entry point's return value;
     // `validate` reads the vtable field by field, checking each before trusting the next.
     let c = unsafe { vtable::validate(ptr) }.map_err(|source| LoadError::Refused { path: p(), source })?;
-    // `validate` refused every other kind.
     let kind = match c.kind {
         PluginKind::CURRENCY => Kind::Currency,
-        PluginKind::PLATFORM => Kind::Platform,
-        _ => Kind::Rates,
+        PluginKind::RATES => Kind::Rates,
+        _ => Kind::Platform,
     };
     Ok(Library {
         path: p(),

@@ -73,7 +73,7 @@ fn correct_plugins_of_both_kinds_load_and_answer() {
     let rows = list(dir.path(), &[wanted("template-currency"), wanted("template-platform")]).unwrap();
     assert_eq!(rows.len(), 2);
     assert!(rows.iter().all(|r| r.loaded
-        && r.abi.as_deref() == Some("1.2")
+        && r.abi == Some(format!("{}.{}", paywatch_plugin_api::abi::ABI_MAJOR, paywatch_plugin_api::abi::ABI_MINOR))
         && r.version.as_deref() == Some(env!("CARGO_PKG_VERSION"))));
     let health = Arc::new(Health::new());
 
