@@ -96,13 +96,19 @@ wait_shop() { # wait until the shop printed $1
   for _ in $(seq 600); do grep -q "$1" "$work/shop.log" && return 0; sleep 0.1; done
   echo "demo: the shop never printed $1"; cat "$work/paywatch.log"; exit 1
 }
-say "POST /v1/invoices  (order 1042: 0.0015 BTC)"
-invoice=$(api -X POST "http://127.0.0.1:$API/v1/invoices" -d '{"asset":"BTC","amount":"0.0015","order_id":"1042","description":"two books"}')
+say "POST /v1/invoices  (order 1042: 96.00 USD, payable in BTC or ETH at the demo's rates)"
+invoice=$(api -X POST "http://127.0.0.1:$API/v1/invoices" -d '{"currency":"USD","amount":"96.00","order_id":"1042","description":"two books","payment_methods":["BTC","ETH"]}')
 echo "$invoice"
-address=$(echo "$invoice" | python3 -c 'import json,sys; print(json.load(sys.stdin)["address"])')
+read -r address due < <(echo "$invoice" | python3 -c '
+import json, sys
+inv = json.load(sys.stdin)
+btc = next(m for m in inv["payment_methods"] if m["asset"] == "BTC")
+for m in inv["payment_methods"]:
+    print(f"   {m["asset"]}: {m["amount_due"]} to {m["address"]} at {m["rate"]} USD ({m["rate_source"]})", file=sys.stderr)
+print(btc["address"], btc["amount_due"])')
 wait_shop "invoice.created"
-say "the customer pays the invoice from the node's wallet"
-cli sendtoaddress "$address" 0.0015 >/dev/null
+say "the customer picks BTC and pays $due BTC from the node's wallet"
+cli sendtoaddress "$address" "$due" >/dev/null
 wait_shop "invoice.processing"
 say "a block is mined"
 cli generatetoaddress 1 "$miner" >/dev/null

@@ -6,7 +6,9 @@ use super::extract::{Json, Path, Query};
 use super::{blocking, AppState};
 use crate::db::InvoiceStatus;
 use crate::events::views::{self, Sorted};
-use crate::invoices::{NewInvoice, NewRefund, PaymentCursor, Refundability};
+use crate::invoices::{LockedRate, NewInvoice, NewRefund, PaymentCursor, Pricing, Refundability};
+use crate::rates::Rates;
+use std::collections::HashMap;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use paywatch_plugin_api::events::{Invoice, Payment, Refund};
@@ -202,15 +204,42 @@ pub(crate) async fn create(
         refund_email: req.refund_email,
     };
     let svc = st.invoices().clone();
+    // A retry is answered from what the first request made, whatever the rates do now; a new
+    // invoice asks the rates of its methods first (outside the invoice lock: it may wait for a
+    // source), then is made at them.
+    let (s, n, k) = (store.clone(), new.clone(), key.clone());
+    let pricing = blocking(move || match svc.existing(&s, &n, k.as_deref())? {
+        Some(inv) => Ok::<_, crate::invoices::InvoiceError>(Err(svc.view(&inv)?)),
+        None => Ok(Ok(svc.pricing(&s, &n)?)),
+    })
+    .await??;
+    let pricing = match pricing {
+        Err(existing) => return Ok((StatusCode::OK, Json(Sorted(existing)))),
+        Ok(p) => p,
+    };
+    let locked = lock_rates(st.rates(), &store, &pricing).await?;
+    let svc = st.invoices().clone();
     let (view, created) = blocking(move || {
-        // MERGE: rates from the rate engine.
-        let rates = std::collections::HashMap::new();
-        let (inv, created) = svc.create(&store, new, &rates, key.as_deref())?;
+        let (inv, created) = svc.create(&store, new, &locked, key.as_deref())?;
         Ok::<_, crate::invoices::InvoiceError>((svc.view(&inv)?, created))
     })
     .await??;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(Sorted(view))))
+}
+
+/// The rate of each method that needs one (an asset other than the currency), as the store's
+/// rules give it now: `503 rate_unavailable` naming the pair and every source tried when one
+/// has none.
+async fn lock_rates(rates: &Rates, store: &str, pricing: &Pricing) -> Result<HashMap<String, LockedRate>, ApiError> {
+    let code = |asset: &str| rates.code_of_asset(asset).map_or_else(|| asset.to_uppercase(), str::to_string);
+    let currency = if pricing.is_asset { code(&pricing.currency) } else { pricing.currency.clone() };
+    let mut locked = HashMap::new();
+    for asset in pricing.to_price() {
+        let r = rates.rate(store, &code(asset), &currency).await?;
+        locked.insert(asset.to_string(), LockedRate { rate: r.value.to_string(), source: r.source, at: r.at });
+    }
+    Ok(locked)
 }
 
 /// One invoice of this store.

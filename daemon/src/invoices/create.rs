@@ -207,7 +207,7 @@ impl Invoices {
         let currency = req.currency.trim().to_string();
         let (decimals, is_asset) = match self.inner.assets.get(&currency) {
             Some(a) => (a.decimals, true),
-            None => match super::iso_minor_units(&currency) {
+            None => match crate::rates::minor_units(&currency) {
                 Some(d) => (d, false),
                 None if req.by_asset => return Err(InvoiceError::UnknownAsset(currency)),
                 None => return Err(invalid(format!("currency {currency:?} is neither an ISO 4217 code nor an asset"))),

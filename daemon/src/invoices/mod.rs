@@ -289,12 +289,3 @@ fn request_hash(v: &serde_json::Value) -> String {
     hex::encode(sha2::Sha256::digest(v.to_string().as_bytes()))
 }
 
-/// MERGE: the rate engine's ISO 4217 table replaces this.
-fn iso_minor_units(code: &str) -> Option<u8> {
-    match code {
-        "USD" | "EUR" | "CNY" | "GBP" => Some(2),
-        "JPY" => Some(0),
-        "BHD" => Some(3),
-        _ => None,
-    }
-}

@@ -26,7 +26,7 @@ pub(super) fn valuation(i: &InvoiceRecord) -> Result<Valuation, DbError> {
 /// A fiat price shows its minor units (`"25.00"`); a price in an asset no trailing zeros
 /// (`"0.0015"`), as asset amounts always were.
 pub(super) fn shown_decimals(i: &InvoiceRecord) -> u8 {
-    match super::iso_minor_units(&i.currency) {
+    match crate::rates::minor_units(&i.currency) {
         Some(d) if !i.methods.iter().any(|m| m.asset == i.currency) => d,
         _ => 0,
     }

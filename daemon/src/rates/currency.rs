@@ -9,7 +9,6 @@ pub(crate) fn is_code(s: &str) -> bool {
 
 /// The minor units of an ISO 4217 currency (`None`: not a current ISO 4217 currency with minor
 /// units; crypto tickers are not in the standard).
-#[cfg_attr(not(test), allow(dead_code))] // called by the invoices' pricing (issue 16)
 pub(crate) fn minor_units(code: &str) -> Option<u8> {
     ISO_4217.binary_search_by(|(c, _)| c.cmp(&code)).ok().map(|i| ISO_4217[i].1)
 }

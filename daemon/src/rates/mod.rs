@@ -108,7 +108,6 @@ struct Inner {
     /// Each configured store's `[stores.rates]` (`None`: no rules).
     stores: HashMap<String, Option<StoreRates>>,
     /// Asset id → its rate code.
-    #[cfg_attr(not(test), allow(dead_code))] // read by the invoices' pricing (issue 16)
     codes: HashMap<String, String>,
     fetch: Arc<dyn Fetch>,
     clock: Arc<dyn Clock>,
@@ -144,7 +143,6 @@ impl Rates {
     }
 
     /// The code rates know asset `asset` by (its `rate_code`), if it is configured.
-    #[cfg_attr(not(test), allow(dead_code))] // called by the invoices' pricing (issue 16)
     pub(crate) fn code_of_asset(&self, asset: &str) -> Option<&str> {
         self.0.codes.get(asset).map(String::as_str)
     }
