@@ -6,7 +6,7 @@ use super::extract::{Json, Path, Query};
 use super::{blocking, AppState};
 use crate::db::InvoiceStatus;
 use crate::events::views::{self, Sorted};
-use crate::invoices::{NewInvoice, NewRefund, PaymentCursor, Refundability};
+use crate::invoices::{InvoiceError, NewInvoice, NewRefund, PaymentCursor, Refundability};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use paywatch_plugin_api::events::{Invoice, Payment, Refund};
@@ -94,14 +94,46 @@ pub(crate) struct InvoicePaymentPage {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateRefund {
-    /// In the invoice's asset, at most what was paid and not yet refunded.
-    amount: String,
+    /// How it is priced: `rate_then` (a value in the invoice's currency at the method's locked
+    /// rate), `current_rate` (a value in the currency at today's rate), `fiat` (a stated amount
+    /// in the currency at today's rate), `overpaid` (what was paid beyond the price and not
+    /// refunded yet, at the locked rate) or `custom` (a crypto amount). Default: `custom` when
+    /// `amount` is given.
+    variant: Option<String>,
+    /// In the invoice's currency (`rate_then`, `current_rate`: default all still refundable;
+    /// `fiat`: required), or in the asset's unit (`custom`: required). Its value is at most
+    /// what is still refundable.
+    amount: Option<String>,
+    /// The payment method's asset to refund in (default: the method whose refundable payments
+    /// are worth the most).
+    asset: Option<String>,
+    /// The share the merchant keeps as a fee, 0 to 100 (at most 2 decimals): the crypto sent is
+    /// reduced by it, the refund's full value is settled.
+    #[schema(value_type = Option<String>, example = "2.5")]
+    subtract_percent: Option<Percent>,
     /// Where to send it; without it, the response has a one-time `claim_token` for the customer.
     address: Option<String>,
-    /// `original` (the crypto amount paid, default) or `current` (you state the amount at
-    /// today's rate). Recorded as given: the price risk is the merchant's decision.
+    /// `original` or `current`, recorded as given (default `current` for `current_rate` and
+    /// `fiat`, else `original`): the price risk is the merchant's decision.
     rate_policy: Option<String>,
     reason: Option<String>,
+}
+
+/// A percent as a JSON number (`2.5`) or string (`"2.5"`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Percent {
+    Text(String),
+    Number(serde_json::Number),
+}
+
+impl Percent {
+    fn text(self) -> String {
+        match self {
+            Percent::Text(s) => s,
+            Percent::Number(n) => n.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -111,22 +143,35 @@ pub(crate) struct RefundList {
 }
 
 /// What an invoice can still refund (`POST /v1/invoices/{id}/refunds` takes at most
-/// `refundable`), and the payments that do not count toward it. Amounts in the asset's unit
-/// with `_base` twins in base units.
+/// `refundable_value`), and the payments that do not count toward it. Values in the invoice's
+/// currency (exact decimals); amounts in the first payment method's asset (`asset`, at its
+/// locked rate, rounded down) with `_base` twins in base units: for an invoice priced in its
+/// asset, the same figures.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Refundable {
     invoice_id: Uuid,
     asset: String,
-    /// `received` less `refunded` (zero when a reorg took back more than was refunded).
+    /// The invoice's currency, in which the `_value` fields are.
+    currency: String,
+    /// `received_value` less `refunded_value` (zero when a reorg took back more than was
+    /// refunded).
+    refundable_value: String,
+    /// What the payments first seen by the invoice's expiry, with its required confirmations
+    /// (at least 1), are worth at the methods' locked rates.
+    received_value: String,
+    /// What the invoice's refunds settled, whatever their status.
+    refunded_value: String,
+    /// `refundable_value` in `asset`.
     refundable: String,
     refundable_base: String,
-    /// Payments of the invoice's asset first seen by its expiry, with its required
-    /// confirmations (at least 1).
+    /// `received_value` in `asset`.
     received: String,
     received_base: String,
-    /// Every refund of the invoice so far, whatever its status.
+    /// `refunded_value` in `asset`.
     refunded: String,
     refunded_base: String,
+    /// Per payment method: what its payments that count add up to.
+    methods: Vec<RefundableMethod>,
     /// Payments first seen after the invoice's expiry: not refundable through the invoice.
     late: Vec<Payment>,
     /// Payments first seen by expiry that do not have the confirmations yet: refundable once
@@ -134,19 +179,44 @@ pub(crate) struct Refundable {
     unconfirmed: Vec<Payment>,
 }
 
+/// One payment method's refundable payments.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RefundableMethod {
+    asset: String,
+    /// In the asset's unit.
+    received: String,
+    received_base: String,
+}
+
 impl From<Refundability> for Refundable {
     fn from(r: Refundability) -> Self {
         let d = r.invoice.decimals;
-        let available = r.available();
+        let (available, received, refunded) = (r.available_value(), r.received_value(), r.refunded_value());
+        let first = |v| r.in_first_method(v);
         Self {
             invoice_id: r.invoice.id,
             asset: r.invoice.asset.clone(),
-            refundable: available.to_units_string(d),
-            refundable_base: available.to_string(),
-            received: r.received.to_units_string(d),
-            received_base: r.received.to_string(),
-            refunded: r.refunds.amount.to_units_string(d),
-            refunded_base: r.refunds.amount.to_string(),
+            currency: r.invoice.currency.clone(),
+            refundable_value: r.decimal(available),
+            received_value: r.decimal(received),
+            refunded_value: r.decimal(refunded),
+            refundable: first(available).to_units_string(d),
+            refundable_base: first(available).to_string(),
+            received: first(received).to_units_string(d),
+            received_base: first(received).to_string(),
+            refunded: first(refunded).to_units_string(d),
+            refunded_base: first(refunded).to_string(),
+            methods: r
+                .invoice
+                .methods
+                .iter()
+                .zip(&r.received)
+                .map(|(m, a)| RefundableMethod {
+                    asset: m.asset.clone(),
+                    received: a.to_units_string(m.decimals),
+                    received_base: a.to_string(),
+                })
+                .collect(),
             late: r.late.iter().map(views::payment).collect(),
             unconfirmed: r.unconfirmed.iter().map(views::payment).collect(),
         }
@@ -315,9 +385,31 @@ pub(crate) async fn create_refund(
     if let Some(a) = &req.address {
         super::address_len("address", a)?;
     }
-    let new = NewRefund { amount: req.amount, address: req.address, rate_policy: req.rate_policy, reason: req.reason };
+    let new = NewRefund {
+        variant: req.variant,
+        amount: req.amount,
+        asset: req.asset,
+        subtract_percent: req.subtract_percent.map(Percent::text),
+        address: req.address,
+        rate_policy: req.rate_policy,
+        reason: req.reason,
+        priced_asset: None,
+    };
+    let (svc, shop) = (st.invoices().clone(), store.clone());
+    let (pair, new) = blocking(move || {
+        let pair = svc.refund_needs_rate(&shop, id, &new);
+        (pair, new)
+    })
+    .await?;
+    let today = match pair? {
+        None => None,
+        // MERGE: fetch today's rate of `asset` in `currency` from the rate engine here (503
+        // `rate_unavailable` naming the sources tried when it has none) and pass it on, with
+        // `new.priced_asset = Some(asset)` so that the rate is the chosen method's.
+        Some((asset, currency)) => return Err(InvoiceError::NoRate { asset, currency }.into()),
+    };
     let svc = st.invoices().clone();
-    let done = blocking(move || svc.create_refund(&store, id, new, key.as_deref())).await??;
+    let done = blocking(move || svc.create_refund(&store, id, new, today, key.as_deref())).await??;
     let mut body = views::refund(&done.refund);
     if let Some(token) = done.claim_token {
         body.claim_path = Some(format!("/v1/refunds/claim/{token}"));
