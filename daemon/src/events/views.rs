@@ -293,6 +293,22 @@ mod tests {
             "expires_at": "1970-01-01T00:15:00Z", "monitoring_until": "1970-01-01T00:30:00Z",
             "updated_at": "1970-01-01T00:01:00Z", "sequence": 3, "payments": [want_payment],
             "payments_count": 2001, "payment": want_payment, "min_payment": "0.00000546", "min_payment_base": "546"});
+        // Priced in its asset: one method at rate 1, nothing left due.
+        let method = json!({"asset": "BTC", "chain": "btc", "address": "bcrt1q", "amount_due": "0",
+            "amount_due_base": "0", "amount_paid": "0.0015", "amount_paid_base": "150000", "rate": "1",
+            "rate_source": "same_asset", "rate_at": "1970-01-01T00:00:00Z",
+            "payment_uri": "bitcoin:bcrt1q?amount=0.0015"});
+        let mut want = want;
+        for (k, v) in [
+            ("currency", json!("BTC")),
+            ("amount", json!("0.0015")),
+            ("paid", json!("0.0015")),
+            ("confirmed", json!("0")),
+            ("due", json!("0")),
+            ("payment_methods", json!([method])),
+        ] {
+            want[k] = v;
+        }
         let shown = InvoicePayments { recent: &[&p], count: 2001, cause: Some(&p) };
         let got = sorted(&invoice(&i, shown));
         assert_eq!(got, want);

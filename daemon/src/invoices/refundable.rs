@@ -157,13 +157,23 @@ pub(crate) struct Priced {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Refusal {
     Invalid(String),
-    /// Worth more than is refundable (`asked` is `None` when all was asked and nothing is).
-    TooLarge {
-        asked: Option<Value>,
-        available: Value,
-    },
+    /// Worth more than is refundable.
+    TooLarge(Box<Excess>),
     /// The variant needs today's rate and none was given.
     NoRate,
+}
+
+/// A refund worth more than is refundable: `asked` is `None` when all was asked and nothing is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Excess {
+    pub(crate) asked: Option<Value>,
+    pub(crate) available: Value,
+}
+
+impl Refusal {
+    fn too_large(asked: Option<Value>, available: Value) -> Refusal {
+        Refusal::TooLarge(Box::new(Excess { asked, available }))
+    }
 }
 
 /// A refund of `inv` priced by its variant. Crypto amounts round down to base units (a refund
@@ -234,10 +244,10 @@ pub(crate) fn price(
         }
     };
     if value.is_zero() {
-        return Err(Refusal::TooLarge { asked: None, available });
+        return Err(Refusal::too_large(None, available));
     }
     if value > available {
-        return Err(Refusal::TooLarge { asked: Some(value), available });
+        return Err(Refusal::too_large(Some(value), available));
     }
     if gross.is_zero() {
         return Err(invalid(format!(
@@ -718,10 +728,10 @@ mod tests {
         assert_eq!(funds.richest(), 0, "the BTC payments are worth the most");
         let too_much = priced(&inv, &paid, "60", ask(Variant::RateThen, 1, Some("15.01")), None);
         let (asked, available) = (v.parse_value("15.01").unwrap(), v.parse_value("15").unwrap());
-        assert_eq!(too_much, Err(Refusal::TooLarge { asked: Some(asked), available }));
+        assert_eq!(too_much, Err(Refusal::too_large(Some(asked), available)));
         // A custom crypto amount is capped by its worth: 0.0004 BTC = 20 USD > 15.
         let custom = priced(&inv, &paid, "60", ask(Variant::Custom, 0, Some("0.0004")), None);
-        assert!(matches!(custom, Err(Refusal::TooLarge { .. })), "{custom:?}");
+        assert!(matches!(custom, Err(Refusal::TooLarge(_))), "{custom:?}");
         // Today's rate does not change what is counted: 15 USD at a BTC halved is still 15 USD.
         let half = today("25000");
         let r = priced(&inv, &paid, "60", ask(Variant::CurrentRate, 0, None), Some(&half)).unwrap();
@@ -731,7 +741,7 @@ mod tests {
         assert_eq!(r.amount, Amount::from_base_str("6000000000000000").unwrap());
         // All refunded: the default asks nothing refundable.
         let none = priced(&inv, &paid, "75", ask(Variant::RateThen, 0, None), None);
-        assert_eq!(none, Err(Refusal::TooLarge { asked: None, available: Value::ZERO }));
+        assert_eq!(none, Err(Refusal::too_large(None, Value::ZERO)));
     }
 
     #[test]
@@ -769,8 +779,7 @@ mod tests {
         let r = priced(&inv, &paid, "0.000001", ask(Variant::Custom, 0, Some("0.0000001")), None);
         assert_eq!(r.map(|r| r.amount), Ok(base(10)));
         let r = priced(&inv, &paid, "0.000001", ask(Variant::Custom, 0, Some("0.00000011")), None);
-        let want =
-            Refusal::TooLarge { asked: Some(Value::from_units(base(11))), available: Value::from_units(base(10)) };
+        let want = Refusal::too_large(Some(Value::from_units(base(11))), Value::from_units(base(10)));
         assert_eq!(r, Err(want));
         let _ = v;
     }

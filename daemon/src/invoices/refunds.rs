@@ -151,9 +151,9 @@ impl Refundability {
                 asset: self.invoice.methods[method].asset.clone(),
                 currency: self.invoice.currency.clone(),
             },
-            Refusal::TooLarge { asked, available } => InvoiceError::RefundTooLarge {
-                asked: asked.map(|v| self.say(v)).unwrap_or_else(|| "everything refundable".into()),
-                available: self.say(available),
+            Refusal::TooLarge(e) => InvoiceError::RefundTooLarge {
+                asked: e.asked.map(|v| self.say(v)).unwrap_or_else(|| "everything refundable".into()),
+                available: self.say(e.available),
                 aside: self.aside()?,
             },
         })
@@ -504,4 +504,35 @@ impl Destination {
 
 fn refund_label(refund: Uuid) -> String {
     format!("refund {refund}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(variant: Option<&str>, amount: Option<&str>) -> NewRefund {
+        NewRefund { variant: variant.map(Into::into), amount: amount.map(Into::into), ..NewRefund::default() }
+    }
+
+    #[test]
+    fn a_request_without_a_variant_is_custom_as_before() {
+        assert_eq!(variant(&req(None, Some("0.001"))).unwrap(), Variant::Custom);
+        assert_eq!(variant(&req(Some(" fiat "), Some("30"))).unwrap(), Variant::Fiat);
+        assert_eq!(variant(&req(Some("overpaid"), None)).unwrap(), Variant::Overpaid);
+        assert!(matches!(variant(&req(None, None)), Err(InvoiceError::InvalidField(_))));
+        assert!(matches!(variant(&req(Some("spot"), None)), Err(InvoiceError::InvalidField(_))));
+    }
+
+    #[test]
+    fn subtract_percent_is_0_to_100_with_at_most_2_decimals() {
+        let bp = |p: &str| subtract_bp(Some(p)).ok();
+        assert_eq!(subtract_bp(None).ok(), Some(0));
+        assert_eq!(
+            (bp("2.5"), bp("0"), bp("100"), bp("100.00"), bp("0.01")),
+            (Some(250), Some(0), Some(10_000), Some(10_000), Some(1))
+        );
+        for bad in ["100.01", "101", "-1", "0.001", "2,5", "1e1", "", "abc"] {
+            assert_eq!(bp(bad), None, "{bad:?}");
+        }
+    }
 }

@@ -207,6 +207,18 @@ impl Valuation {
     }
 }
 
+/// Values as refund totals store them (`db::refund_totals`): the integer count of value units.
+impl Value {
+    pub(crate) fn from_units(units: Amount) -> Value {
+        Value(amount_to_u512(units))
+    }
+
+    /// `None` past 2^256 − 1 units.
+    pub(crate) fn to_units(self) -> Option<Amount> {
+        Valuation::to_amount(self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,17 +297,5 @@ mod tests {
             Value::from_units(Amount::MAX).checked_add(Value::from_units(Amount::from(1u64))).unwrap().to_units(),
             None
         );
-    }
-}
-
-/// Values as refund totals store them (`db::refund_totals`): the integer count of value units.
-impl Value {
-    pub(crate) fn from_units(units: Amount) -> Value {
-        Value(amount_to_u512(units))
-    }
-
-    /// `None` past 2^256 − 1 units.
-    pub(crate) fn to_units(self) -> Option<Amount> {
-        Valuation::to_amount(self.0)
     }
 }
