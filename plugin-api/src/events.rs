@@ -520,6 +520,31 @@ pub struct Refund {
     /// Only with `claim_token`: the claim route's path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claim_path: Option<String>,
+    /// How it was priced: `rate_then`, `current_rate`, `fiat`, `overpaid` or `custom` (refunds
+    /// made before variants existed: `custom`).
+    #[serde(default)]
+    pub variant: String,
+    /// The invoice's currency (an ISO 4217 code or an asset id), in which `value` is.
+    #[serde(default)]
+    pub currency: String,
+    /// What it settles of the invoice, an exact decimal in `currency`: counted against what
+    /// the invoice can refund (the full value, whatever the merchant keeps).
+    #[serde(default)]
+    pub value: String,
+    /// `currency` per one unit of `asset` used to convert (the method's locked rate, or
+    /// today's; `"1"` when the asset is the currency).
+    #[serde(default)]
+    pub rate: String,
+    /// Where the rate came from (`same_asset` when the asset is the currency).
+    #[serde(default)]
+    pub rate_source: String,
+    /// When the source quoted it (RFC 3339).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub rate_at: String,
+    /// The share (percent) the merchant kept as a fee: `amount` is what was left after it.
+    #[serde(default)]
+    pub subtract_percent: Option<String>,
 }
 
 #[cfg(test)]

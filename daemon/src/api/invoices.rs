@@ -8,12 +8,12 @@ use crate::db::InvoiceStatus;
 use crate::events::views::{self, Sorted};
 use crate::invoices::{LockedRate, NewInvoice, NewRefund, PaymentCursor, Pricing, Refundability};
 use crate::rates::Rates;
-use std::collections::HashMap;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use paywatch_plugin_api::events::{Invoice, Payment, Refund};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::HashMap;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -96,14 +96,46 @@ pub(crate) struct InvoicePaymentPage {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateRefund {
-    /// In the invoice's asset, at most what was paid and not yet refunded.
-    amount: String,
+    /// How it is priced: `rate_then` (a value in the invoice's currency at the method's locked
+    /// rate), `current_rate` (a value in the currency at today's rate), `fiat` (a stated amount
+    /// in the currency at today's rate), `overpaid` (what was paid beyond the price and not
+    /// refunded yet, at the locked rate) or `custom` (a crypto amount). Default: `custom` when
+    /// `amount` is given.
+    variant: Option<String>,
+    /// In the invoice's currency (`rate_then`, `current_rate`: default all still refundable;
+    /// `fiat`: required), or in the asset's unit (`custom`: required). Its value is at most
+    /// what is still refundable.
+    amount: Option<String>,
+    /// The payment method's asset to refund in (default: the method whose refundable payments
+    /// are worth the most).
+    asset: Option<String>,
+    /// The share the merchant keeps as a fee, 0 to 100 (at most 2 decimals): the crypto sent is
+    /// reduced by it, the refund's full value is settled.
+    #[schema(value_type = Option<String>, example = "2.5")]
+    subtract_percent: Option<Percent>,
     /// Where to send it; without it, the response has a one-time `claim_token` for the customer.
     address: Option<String>,
-    /// `original` (the crypto amount paid, default) or `current` (you state the amount at
-    /// today's rate). Recorded as given: the price risk is the merchant's decision.
+    /// `original` or `current`, recorded as given (default `current` for `current_rate` and
+    /// `fiat`, else `original`): the price risk is the merchant's decision.
     rate_policy: Option<String>,
     reason: Option<String>,
+}
+
+/// A percent as a JSON number (`2.5`) or string (`"2.5"`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Percent {
+    Text(String),
+    Number(serde_json::Number),
+}
+
+impl Percent {
+    fn text(self) -> String {
+        match self {
+            Percent::Text(s) => s,
+            Percent::Number(n) => n.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -113,22 +145,35 @@ pub(crate) struct RefundList {
 }
 
 /// What an invoice can still refund (`POST /v1/invoices/{id}/refunds` takes at most
-/// `refundable`), and the payments that do not count toward it. Amounts in the asset's unit
-/// with `_base` twins in base units.
+/// `refundable_value`), and the payments that do not count toward it. Values in the invoice's
+/// currency (exact decimals); amounts in the first payment method's asset (`asset`, at its
+/// locked rate, rounded down) with `_base` twins in base units: for an invoice priced in its
+/// asset, the same figures.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Refundable {
     invoice_id: Uuid,
     asset: String,
-    /// `received` less `refunded` (zero when a reorg took back more than was refunded).
+    /// The invoice's currency, in which the `_value` fields are.
+    currency: String,
+    /// `received_value` less `refunded_value` (zero when a reorg took back more than was
+    /// refunded).
+    refundable_value: String,
+    /// What the payments first seen by the invoice's expiry, with its required confirmations
+    /// (at least 1), are worth at the methods' locked rates.
+    received_value: String,
+    /// What the invoice's refunds settled, whatever their status.
+    refunded_value: String,
+    /// `refundable_value` in `asset`.
     refundable: String,
     refundable_base: String,
-    /// Payments of the invoice's asset first seen by its expiry, with its required
-    /// confirmations (at least 1).
+    /// `received_value` in `asset`.
     received: String,
     received_base: String,
-    /// Every refund of the invoice so far, whatever its status.
+    /// `refunded_value` in `asset`.
     refunded: String,
     refunded_base: String,
+    /// Per payment method: what its payments that count add up to.
+    methods: Vec<RefundableMethod>,
     /// Payments first seen after the invoice's expiry: not refundable through the invoice.
     late: Vec<Payment>,
     /// Payments first seen by expiry that do not have the confirmations yet: refundable once
@@ -136,19 +181,44 @@ pub(crate) struct Refundable {
     unconfirmed: Vec<Payment>,
 }
 
+/// One payment method's refundable payments.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RefundableMethod {
+    asset: String,
+    /// In the asset's unit.
+    received: String,
+    received_base: String,
+}
+
 impl From<Refundability> for Refundable {
     fn from(r: Refundability) -> Self {
         let d = r.invoice.decimals;
-        let available = r.available();
+        let (available, received, refunded) = (r.available_value(), r.received_value(), r.refunded_value());
+        let first = |v| r.in_first_method(v);
         Self {
             invoice_id: r.invoice.id,
             asset: r.invoice.asset.clone(),
-            refundable: available.to_units_string(d),
-            refundable_base: available.to_string(),
-            received: r.received.to_units_string(d),
-            received_base: r.received.to_string(),
-            refunded: r.refunds.amount.to_units_string(d),
-            refunded_base: r.refunds.amount.to_string(),
+            currency: r.invoice.currency.clone(),
+            refundable_value: r.decimal(available),
+            received_value: r.decimal(received),
+            refunded_value: r.decimal(refunded),
+            refundable: first(available).to_units_string(d),
+            refundable_base: first(available).to_string(),
+            received: first(received).to_units_string(d),
+            received_base: first(received).to_string(),
+            refunded: first(refunded).to_units_string(d),
+            refunded_base: first(refunded).to_string(),
+            methods: r
+                .invoice
+                .methods
+                .iter()
+                .zip(&r.received)
+                .map(|(m, a)| RefundableMethod {
+                    asset: m.asset.clone(),
+                    received: a.to_units_string(m.decimals),
+                    received_base: a.to_string(),
+                })
+                .collect(),
             late: r.late.iter().map(views::payment).collect(),
             unconfirmed: r.unconfirmed.iter().map(views::payment).collect(),
         }
@@ -232,14 +302,27 @@ pub(crate) async fn create(
 /// rules give it now: `503 rate_unavailable` naming the pair and every source tried when one
 /// has none.
 async fn lock_rates(rates: &Rates, store: &str, pricing: &Pricing) -> Result<HashMap<String, LockedRate>, ApiError> {
-    let code = |asset: &str| rates.code_of_asset(asset).map_or_else(|| asset.to_uppercase(), str::to_string);
-    let currency = if pricing.is_asset { code(&pricing.currency) } else { pricing.currency.clone() };
     let mut locked = HashMap::new();
     for asset in pricing.to_price() {
-        let r = rates.rate(store, &code(asset), &currency).await?;
-        locked.insert(asset.to_string(), LockedRate { rate: r.value.to_string(), source: r.source, at: r.at });
+        let rate = rate_of(rates, store, asset, &pricing.currency, pricing.is_asset).await?;
+        locked.insert(asset.to_string(), rate);
     }
     Ok(locked)
+}
+
+/// What one unit of `asset` is worth in `currency` (an ISO code, or an asset id when
+/// `is_asset`) by the store's rules now, pairs written in rate codes.
+async fn rate_of(
+    rates: &Rates,
+    store: &str,
+    asset: &str,
+    currency: &str,
+    is_asset: bool,
+) -> Result<LockedRate, ApiError> {
+    let code = |asset: &str| rates.code_of_asset(asset).map_or_else(|| asset.to_uppercase(), str::to_string);
+    let quote = if is_asset { code(currency) } else { currency.to_string() };
+    let r = rates.rate(store, &code(asset), &quote).await?;
+    Ok(LockedRate { rate: r.value.to_string(), source: r.source, at: r.at })
 }
 
 /// One invoice of this store.
@@ -344,9 +427,35 @@ pub(crate) async fn create_refund(
     if let Some(a) = &req.address {
         super::address_len("address", a)?;
     }
-    let new = NewRefund { amount: req.amount, address: req.address, rate_policy: req.rate_policy, reason: req.reason };
+    let new = NewRefund {
+        variant: req.variant,
+        amount: req.amount,
+        asset: req.asset,
+        subtract_percent: req.subtract_percent.map(Percent::text),
+        address: req.address,
+        rate_policy: req.rate_policy,
+        reason: req.reason,
+        priced_asset: None,
+    };
+    let (svc, shop) = (st.invoices().clone(), store.clone());
+    let (pair, mut new) = blocking(move || {
+        let pair = svc.refund_needs_rate(&shop, id, &new);
+        (pair, new)
+    })
+    .await?;
+    // Today's rate of the refund's asset when its variant needs one (`current_rate`, `fiat`),
+    // for the asset it was asked for (the refund is then made in that one).
+    let today = match pair? {
+        None => None,
+        Some((asset, currency)) => {
+            let is_asset = st.invoices().is_asset(&currency);
+            let rate = rate_of(st.rates(), &store, &asset, &currency, is_asset).await?;
+            new.priced_asset = Some(asset);
+            Some(rate)
+        }
+    };
     let svc = st.invoices().clone();
-    let done = blocking(move || svc.create_refund(&store, id, new, key.as_deref())).await??;
+    let done = blocking(move || svc.create_refund(&store, id, new, today, key.as_deref())).await??;
     let mut body = views::refund(&done.refund);
     if let Some(token) = done.claim_token {
         body.claim_path = Some(format!("/v1/refunds/claim/{token}"));

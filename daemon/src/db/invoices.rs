@@ -160,15 +160,17 @@ impl MethodRecord {
     }
 }
 
-fn no_minimum() -> String {
-    "0".into()
-}
-
 impl InvoiceRecord {
-    /// `min_payment`, read.
+    /// `min_payment` (the first method's), read; code reads each method's
+    /// ([`MethodRecord::min_payment`]).
+    #[cfg(test)]
     pub(crate) fn min_payment(&self) -> Result<Amount, DbError> {
         stored_amount(CF_INVOICES, self.id.as_bytes(), "min_payment", &self.min_payment)
     }
+}
+
+fn no_minimum() -> String {
+    "0".into()
 }
 
 /// A receive source (a store's descriptor, xpub or address list for an asset) as the SHA-256
@@ -236,6 +238,30 @@ pub(crate) struct RefundRecord {
     pub(crate) created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub(crate) updated_at: OffsetDateTime,
+    /// How it was priced: `rate_then`, `current_rate`, `fiat`, `overpaid` or `custom`.
+    /// Refunds made before schema 8 have none: `custom` (filled in on read, with the fields
+    /// below: [`RefundRecord::upgraded`]).
+    #[serde(default)]
+    pub(crate) variant: String,
+    /// The invoice's currency, in which `value` is.
+    #[serde(default)]
+    pub(crate) currency: String,
+    /// What it settles of the invoice, an exact decimal in the currency: counted against what
+    /// the invoice can refund (the full value, whatever the merchant keeps as a fee).
+    #[serde(default)]
+    pub(crate) value: String,
+    /// Currency units one unit of the asset was worth for it (the method's locked rate, or
+    /// today's), its source and time.
+    #[serde(default)]
+    pub(crate) rate: String,
+    #[serde(default)]
+    pub(crate) rate_source: String,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub(crate) rate_at: Option<OffsetDateTime>,
+    /// The share (percent, e.g. `"2.5"`) the merchant kept: `amount` is what was left of the
+    /// converted amount after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) subtract_percent: Option<String>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -243,6 +269,22 @@ fn is_zero(n: &u32) -> bool {
 }
 
 impl RefundRecord {
+    /// Fills in what refunds made before schema 8 lack: a `custom` refund in its invoice's
+    /// asset, which was its currency, at rate 1 (so its value is its amount).
+    pub(crate) fn upgraded(mut self) -> Self {
+        if !self.variant.is_empty() {
+            return self;
+        }
+        self.variant = "custom".into();
+        self.currency = self.asset.clone();
+        let amount = self.amount.parse::<Amount>().unwrap_or_default();
+        self.value = amount.to_units_string(self.decimals);
+        self.rate = "1".into();
+        self.rate_source = SAME_ASSET.into();
+        self.rate_at = Some(self.created_at);
+        self
+    }
+
     /// `amount` (base units), read.
     pub(crate) fn base_amount(&self) -> Result<Amount, DbError> {
         stored_amount(CF_REFUNDS, self.id.as_bytes(), "amount", &self.amount)
@@ -364,7 +406,7 @@ impl Db {
 
     pub(crate) fn refund(&self, id: Uuid) -> Result<Option<RefundRecord>, DbError> {
         let raw = self.db.get_cf(self.cf(CF_REFUNDS), id.as_bytes())?;
-        raw.map(|v| decode(CF_REFUNDS, id.as_bytes(), &v)).transpose()
+        Ok(raw.map(|v| decode::<RefundRecord>(CF_REFUNDS, id.as_bytes(), &v)).transpose()?.map(RefundRecord::upgraded))
     }
 
     /// An invoice's refunds, oldest first.

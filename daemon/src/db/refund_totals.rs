@@ -8,16 +8,20 @@ use super::schema::*;
 use super::*;
 use serde::{Deserialize, Serialize};
 
-/// Every refund of one invoice, whatever its status (a refund's amount never changes and a
+/// Every refund of one invoice, whatever its status (a refund's value never changes and a
 /// refund is never deleted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct RefundTotals {
     pub(crate) count: u32,
-    /// Base units; a sum past 2^256 − 1 is that (it only ever limits what can be refunded).
+    /// The sum of the refunds' values, in the invoice's value units (`invoices::value`: the
+    /// integer count of `10^-scale` currency units). For an invoice priced in its own asset
+    /// these are its base units, so the totals stored before schema 8 (base units of that
+    /// asset, the only kind of invoice there was) read the same. A sum past 2^256 − 1 is that
+    /// (it only ever limits what can be refunded).
     pub(crate) amount: Amount,
 }
 
-/// As stored: the amount in base units, a decimal string, as every stored amount.
+/// As stored: the value units, a decimal string, as every stored amount.
 #[derive(Debug, Serialize, Deserialize)]
 struct Stored {
     count: u32,
@@ -44,7 +48,9 @@ fn totals_key(invoice: Uuid) -> Vec<u8> {
 
 impl Db {
     /// The invoice's refund totals: stored, or summed from its refunds when it has none stored
-    /// (refunds made before schema 7, or none at all).
+    /// (refunds made before schema 7, or none at all). Those refunds are of invoices priced in
+    /// their asset (schema 8 brought other currencies, and every refund since stores totals):
+    /// their base units are their value units.
     pub(crate) fn refund_totals(&self, invoice: Uuid) -> Result<RefundTotals, DbError> {
         let k = totals_key(invoice);
         match self.db.get_cf(self.cf(CF_INVOICE_INDEX), &k)? {
@@ -62,9 +68,15 @@ impl Db {
 
 impl Batch<'_> {
     /// Adds a new refund (never one already stored: see [`Batch::put_refund`] for changes) with
-    /// its invoice's totals, `before` being the totals without it; returns the new totals.
-    pub(crate) fn add_refund(&mut self, r: &RefundRecord, before: RefundTotals) -> Result<RefundTotals, DbError> {
-        let after = before.plus(r.base_amount()?);
+    /// its invoice's totals, `before` being the totals without it and `units` its value in the
+    /// invoice's value units; returns the new totals.
+    pub(crate) fn add_refund(
+        &mut self,
+        r: &RefundRecord,
+        units: Amount,
+        before: RefundTotals,
+    ) -> Result<RefundTotals, DbError> {
+        let after = before.plus(units);
         let v = Stored { count: after.count, amount: after.amount.to_string() };
         let v = serde_json::to_vec(&v).map_err(|e| DbError::Encode(e, CF_INVOICE_INDEX))?;
         self.put_refund(r)?;

@@ -169,6 +169,13 @@ pub(crate) fn refund(r: &RefundRecord) -> Refund {
         updated_at: ts(r.updated_at),
         claim_token: None,
         claim_path: None,
+        variant: r.variant.clone(),
+        currency: r.currency.clone(),
+        value: r.value.clone(),
+        rate: r.rate.clone(),
+        rate_source: r.rate_source.clone(),
+        rate_at: r.rate_at.map(ts).unwrap_or_default(),
+        subtract_percent: r.subtract_percent.clone(),
     }
 }
 
@@ -265,7 +272,14 @@ mod tests {
             expires_at: at(900),
             monitoring_until: at(1800),
             updated_at: at(60),
-        };
+            currency: String::new(),
+            currency_decimals: 0,
+            price: String::new(),
+            value_paid: String::new(),
+            value_confirmed: String::new(),
+            methods: Vec::new(),
+        }
+        .upgraded(); // made before currencies: priced in its asset, one method at rate 1
         let want = json!({"id": Uuid::nil(), "store": "shop1", "order_id": "o1", "asset": "BTC", "chain": "btc",
             "status": "processing", "exception": "none", "amount_due": "0.0015", "amount_paid": "0.0015",
             "amount_confirmed": "0", "amount_due_base": "150000", "amount_paid_base": "150000",
@@ -275,6 +289,22 @@ mod tests {
             "expires_at": "1970-01-01T00:15:00Z", "monitoring_until": "1970-01-01T00:30:00Z",
             "updated_at": "1970-01-01T00:01:00Z", "sequence": 3, "payments": [want_payment],
             "payments_count": 2001, "payment": want_payment, "min_payment": "0.00000546", "min_payment_base": "546"});
+        // Priced in its asset: one method at rate 1, nothing left due.
+        let method = json!({"asset": "BTC", "chain": "btc", "address": "bcrt1q", "amount_due": "0",
+            "amount_due_base": "0", "amount_paid": "0.0015", "amount_paid_base": "150000", "rate": "1",
+            "rate_source": "same_asset", "rate_at": "1970-01-01T00:00:00Z",
+            "payment_uri": "bitcoin:bcrt1q?amount=0.0015"});
+        let mut want = want;
+        for (k, v) in [
+            ("currency", json!("BTC")),
+            ("amount", json!("0.0015")),
+            ("paid", json!("0.0015")),
+            ("confirmed", json!("0")),
+            ("due", json!("0")),
+            ("payment_methods", json!([method])),
+        ] {
+            want[k] = v;
+        }
         let shown = InvoicePayments { recent: &[&p], count: 2001, cause: Some(&p) };
         let got = sorted(&invoice(&i, shown));
         assert_eq!(got, want);
@@ -306,12 +336,53 @@ mod tests {
             request_hash: "h".into(),
             created_at: at(0),
             updated_at: at(0),
+            variant: String::new(),
+            currency: String::new(),
+            value: String::new(),
+            rate: String::new(),
+            rate_source: String::new(),
+            rate_at: None,
+            subtract_percent: None,
         };
+        // A refund from before variants: read as `custom` at rate 1 in its asset.
+        let r = r.upgraded();
         let want = json!({"id": Uuid::nil(), "invoice_id": Uuid::nil(), "store": "shop1", "asset": "BTC",
             "amount": "0.00001", "amount_base": "1000", "rate_policy": "original", "reason": null,
             "status": "awaiting_address", "address": null, "payment_uri": null, "required_confirmations": 1,
             "txid": null, "claim_expires_at": "1970-01-01T00:01:00Z", "created_at": "1970-01-01T00:00:00Z",
-            "updated_at": "1970-01-01T00:00:00Z"});
-        assert_eq!(sorted(&refund(&r)), want);
+            "updated_at": "1970-01-01T00:00:00Z", "variant": "custom", "currency": "BTC", "value": "0.00001",
+            "rate": "1", "rate_source": "same_asset", "rate_at": "1970-01-01T00:00:00Z", "subtract_percent": null});
+        let got = sorted(&refund(&r));
+        assert_eq!(got, want);
+        assert_eq!(got.to_string(), want.to_string(), "keys sorted as before");
+        // A refund of a USD invoice at today's rate, the merchant keeping 2.5 %.
+        let usd = RefundRecord {
+            amount: "243750".into(),
+            variant: "current_rate".into(),
+            currency: "USD".into(),
+            value: "100.00".into(),
+            rate: "40000".into(),
+            rate_source: "coinbase".into(),
+            rate_at: Some(at(30)),
+            subtract_percent: Some("2.5".into()),
+            ..r
+        };
+        let got = sorted(&refund(&usd));
+        let mut want_usd = want.clone();
+        for (k, v) in [
+            ("amount", "0.0024375"),
+            ("amount_base", "243750"),
+            ("variant", "current_rate"),
+            ("currency", "USD"),
+            ("value", "100.00"),
+            ("rate", "40000"),
+            ("rate_source", "coinbase"),
+            ("rate_at", "1970-01-01T00:00:30Z"),
+            ("subtract_percent", "2.5"),
+        ] {
+            want_usd[k] = json!(v);
+        }
+        assert_eq!(got, want_usd);
+        assert_eq!(got.to_string(), want_usd.to_string());
     }
 }

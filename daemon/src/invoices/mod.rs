@@ -188,6 +188,11 @@ impl Invoices {
         self.inner.stores.get(store).ok_or_else(|| InvoiceError::NotFound(format!("store {store:?}")))
     }
 
+    /// Whether a currency is one of the configured assets (an invoice priced in crypto).
+    pub(crate) fn is_asset(&self, currency: &str) -> bool {
+        self.inner.assets.contains_key(currency)
+    }
+
     /// A store's invoice; another store's is `None`.
     pub(crate) fn get(&self, store: &str, id: Uuid) -> Result<Option<InvoiceRecord>, InvoiceError> {
         Ok(self.db().invoice(id)?.filter(|i| i.store == store))
@@ -288,4 +293,3 @@ fn request_hash(v: &serde_json::Value) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(v.to_string().as_bytes()))
 }
-

@@ -217,6 +217,18 @@ impl Valuation {
     }
 }
 
+/// Values as refund totals store them (`db::refund_totals`): the integer count of value units.
+impl Value {
+    pub(crate) fn from_units(units: Amount) -> Value {
+        Value(amount_to_u512(units))
+    }
+
+    /// `None` past 2^256 − 1 units.
+    pub(crate) fn to_units(self) -> Option<Amount> {
+        Valuation::to_amount(self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,5 +304,19 @@ mod tests {
         assert_eq!(Value(U512::from(1u8)).mul_bp_ceil(1), Value(U512::from(1u8)));
         assert_eq!(Value(U512::from(20_001u32)).mul_bp_ceil(5_000), Value(U512::from(10_001u32)));
         assert!(v.parse_value("1.0000000000000000000000000000001").is_err());
+    }
+
+    #[test]
+    fn values_as_stored_integers_round_trip() {
+        let v = usd(&[(8, "64123.45")]);
+        let x = v.value(0, Amount::from(987_654_321u64)).unwrap();
+        assert_eq!(Value::from_units(x.to_units().unwrap()), x);
+        // An invoice in its own asset: its value units are its base units.
+        let own = Valuation::new("0.0015", 8, &[MethodRate { decimals: 8, rate: "1" }]).unwrap();
+        assert_eq!(own.price().to_units(), Some(Amount::from(150_000u64)));
+        assert_eq!(
+            Value::from_units(Amount::MAX).checked_add(Value::from_units(Amount::from(1u64))).unwrap().to_units(),
+            None
+        );
     }
 }

@@ -26,6 +26,13 @@ fn refund(invoice: Uuid, amount: Amount) -> RefundRecord {
         request_hash: String::new(),
         created_at: now,
         updated_at: now,
+        variant: "custom".into(),
+        currency: "BTC".into(),
+        value: amount.to_units_string(8),
+        rate: "1".into(),
+        rate_source: "same_asset".into(),
+        rate_at: Some(now),
+        subtract_percent: None,
     }
 }
 
@@ -39,7 +46,7 @@ fn naive(db: &Db, invoice: Uuid) -> (u32, Amount) {
 fn add(db: &Db, r: &RefundRecord) -> RefundTotals {
     let before = db.refund_totals(r.invoice_id).unwrap();
     let mut b = db.batch();
-    let after = b.add_refund(r, before).unwrap();
+    let after = b.add_refund(r, r.base_amount().unwrap(), before).unwrap();
     db.write(b).unwrap();
     after
 }
@@ -176,4 +183,52 @@ fn stored_totals_are_read_not_summed_again() {
     add(&db, &refund(invoice, Amount::from(7u64)));
     add_without_totals(&db, &refund(invoice, Amount::from(5u64)));
     assert_eq!(db.refund_totals(invoice).unwrap(), RefundTotals { count: 1, amount: Amount::from(7u64) });
+}
+
+/// An invoice priced in another currency: its totals add the refunds' values in its value
+/// units, not their crypto amounts (a refund at today's rate sends more or less crypto than it
+/// settles at the locked rate).
+#[test]
+fn totals_add_values_in_the_invoices_units_not_crypto_amounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path()).unwrap();
+    let invoice = Uuid::now_v7();
+    // 30 USD in units of 10^-8 USD (BTC's 8 decimals at a whole-dollar rate), sent as 75,000
+    // sat at 40,000 USD; then 20 USD sent as 40,000 sat at 50,000 USD.
+    let mut r = refund(invoice, Amount::from(75_000u64));
+    r.currency = "USD".into();
+    r.value = "30.00".into();
+    let mut b = db.batch();
+    b.add_refund(&r, Amount::from(3_000_000_000u64), RefundTotals::NONE).unwrap();
+    db.write(b).unwrap();
+    let mut r2 = refund(invoice, Amount::from(40_000u64));
+    r2.value = "20.00".into();
+    let before = db.refund_totals(invoice).unwrap();
+    let mut b = db.batch();
+    let after = b.add_refund(&r2, Amount::from(2_000_000_000u64), before).unwrap();
+    db.write(b).unwrap();
+    assert_eq!(after, RefundTotals { count: 2, amount: Amount::from(5_000_000_000u64) });
+    assert_eq!(db.refund_totals(invoice).unwrap(), after);
+    // The refunds read back with what they recorded.
+    let read = db.invoice_refunds(invoice).unwrap();
+    assert_eq!((read[0].value.as_str(), read[0].currency.as_str()), ("30.00", "USD"));
+}
+
+/// A refund written before schema 8 reads as `custom` at rate 1 in its asset.
+#[test]
+fn a_refund_from_before_schema_8_reads_as_custom_at_rate_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path()).unwrap();
+    let r = refund(Uuid::now_v7(), Amount::from(1_000u64));
+    let mut old = serde_json::to_value(&r).unwrap();
+    for f in ["variant", "currency", "value", "rate", "rate_source", "rate_at", "subtract_percent"] {
+        old.as_object_mut().unwrap().remove(f);
+    }
+    db.db.put_cf(db.cf(CF_REFUNDS), r.id.as_bytes(), serde_json::to_vec(&old).unwrap()).unwrap();
+    let got = db.refund(r.id).unwrap().unwrap();
+    assert_eq!(
+        (got.variant.as_str(), got.currency.as_str(), got.value.as_str(), got.rate.as_str(), got.rate_source.as_str()),
+        ("custom", "BTC", "0.00001", "1", "same_asset")
+    );
+    assert_eq!((got.rate_at, got.subtract_percent), (Some(got.created_at), None));
 }

@@ -136,6 +136,13 @@ pub fn sample_events() -> Vec<Value> {
         updated_at: "2026-11-28T09:00:00Z".into(),
         claim_token: None,
         claim_path: None,
+        variant: "rate_then".into(),
+        currency: "USD".into(),
+        value: "64.00".into(),
+        rate: "64000".into(),
+        rate_source: "kraken".into(),
+        rate_at: "2026-11-27T08:54:59Z".into(),
+        subtract_percent: None,
     };
     let mut expired = invoice.clone();
     expired.status = InvoiceStatus::Expired;
