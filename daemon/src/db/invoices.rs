@@ -72,6 +72,9 @@ pub(crate) struct InvoiceRecord {
     pub(crate) value_paid: String,
     #[serde(default)]
     pub(crate) value_confirmed: String,
+    /// What is still to pay in the currency: the price less `value_paid`, zero at least.
+    #[serde(default)]
+    pub(crate) value_due: String,
     /// Every payment method; the first is the one `asset`, `address`, `watch_id`… describe.
     #[serde(default)]
     pub(crate) methods: Vec<MethodRecord>,
@@ -123,6 +126,7 @@ impl InvoiceRecord {
         self.value_paid = paid.to_units_string(self.decimals);
         self.value_confirmed =
             self.amount_confirmed.parse::<Amount>().unwrap_or_default().to_units_string(self.decimals);
+        self.value_due = due.saturating_sub(paid).to_units_string(self.decimals);
         self.methods = vec![MethodRecord {
             asset: self.asset.clone(),
             chain: self.chain.clone(),

@@ -283,10 +283,27 @@ fn an_invoice_recorded_before_min_payment_reads_with_no_minimum() {
     s.db.put_cf(s.cf(CF_INVOICES), id.as_bytes(), serde_json::to_vec(&old).unwrap()).unwrap();
     let inv = s.invoice(id).unwrap().unwrap();
     assert_eq!(inv.min_payment().unwrap(), Amount::ZERO, "every payment counts, as when it was made");
-    // Written back, it has the field; other fields are as they were.
+    // Written back, it has the field and those of schema 8 (priced in its asset, one method at
+    // rate 1 with its address and watch); other fields are as they were.
     let mut again = serde_json::to_value(&inv).unwrap();
-    assert_eq!(again.as_object_mut().unwrap().remove("min_payment"), Some(json!("0")));
-    assert_eq!(again, old);
+    let again = again.as_object_mut().unwrap();
+    assert_eq!(again.remove("min_payment"), Some(json!("0")));
+    let schema_8: Vec<(&str, serde_json::Value)> =
+        ["currency", "currency_decimals", "price", "value_paid", "value_confirmed", "value_due", "methods"]
+            .into_iter()
+            .map(|k| (k, again.remove(k).unwrap_or_else(|| panic!("{k} filled in"))))
+            .collect();
+    assert_eq!(serde_json::Value::Object(again.clone()), old);
+    let expected = json!({"currency": "BTC", "currency_decimals": 8, "price": "0.0015", "value_paid": "0",
+        "value_confirmed": "0", "value_due": "0.0015"});
+    for (k, v) in &schema_8[..6] {
+        assert_eq!(&expected[k], v, "{k}");
+    }
+    let m = &schema_8[6].1[0];
+    assert_eq!(
+        (&m["asset"], &m["address"], &m["watch_id"], &m["rate"], &m["amount_due"], &m["min_payment"]),
+        (&json!("BTC"), &json!("bcrt1q"), &old["watch_id"], &json!("1"), &json!("150000"), &json!("0"))
+    );
 }
 
 #[test]

@@ -7,7 +7,7 @@
 //! the payments API keep their field order.
 
 use crate::db::{EventRecord, InvoiceRecord, MethodRecord, PaymentRecord, RefundRecord};
-use paywatch_plugin_api::amount::{format_base_units, Amount};
+use paywatch_plugin_api::amount::format_base_units;
 use paywatch_plugin_api::events::{Event, Invoice, Payment, PaymentMethod, Refund};
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
@@ -108,7 +108,7 @@ pub(crate) fn invoice(i: &InvoiceRecord, payments: InvoicePayments<'_>) -> Invoi
         amount: i.price.clone(),
         paid: i.value_paid.clone(),
         confirmed: i.value_confirmed.clone(),
-        due: remaining(&i.price, &i.value_paid),
+        due: i.value_due.clone(),
         payment_methods: i.methods.iter().map(method).collect(),
     }
 }
@@ -126,25 +126,6 @@ fn method(m: &MethodRecord) -> PaymentMethod {
         rate_source: m.rate_source.clone(),
         rate_at: ts(m.rate_at),
         payment_uri: m.payment_uri.clone(),
-    }
-}
-
-/// `price − paid` (decimals in one currency), `0` below zero, with the price's decimals at
-/// least and no trailing zeros beyond them.
-fn remaining(price: &str, paid: &str) -> String {
-    let scale = |s: &str| s.split_once('.').map_or(0, |(_, f)| f.len());
-    let min = scale(price);
-    let d = min.max(scale(paid)) as u8;
-    let (Ok(p), Ok(q)) = (Amount::parse_units(price, d), Amount::parse_units(paid, d)) else {
-        return price.to_string();
-    };
-    let left = p.saturating_sub(q).to_units_string(d);
-    let (int, frac) = left.split_once('.').unwrap_or((&left, ""));
-    let frac = format!("{:0<min$}", frac.trim_end_matches('0'));
-    if frac.is_empty() {
-        int.to_string()
-    } else {
-        format!("{int}.{frac}")
     }
 }
 
@@ -277,6 +258,7 @@ mod tests {
             price: String::new(),
             value_paid: String::new(),
             value_confirmed: String::new(),
+            value_due: String::new(),
             methods: Vec::new(),
         }
         .upgraded(); // made before currencies: priced in its asset, one method at rate 1

@@ -408,6 +408,7 @@ impl Invoices {
             price: valuation.to_decimal(valuation.price()),
             value_paid: valuation.to_decimal(Default::default()),
             value_confirmed: valuation.to_decimal(Default::default()),
+            value_due: valuation.to_decimal(valuation.price()),
             methods,
         };
         let staged = self.inner.watches.stage_all(&mut batch, &watches, true)?;

@@ -390,6 +390,7 @@ mod tests {
             price: String::new(),
             value_paid: String::new(),
             value_confirmed: String::new(),
+            value_due: String::new(),
             methods: Vec::new(),
         }
     }

@@ -176,6 +176,7 @@ impl Invoices {
         let v = &t.valuation;
         inv.value_paid = v.to_decimal(new.paid);
         inv.value_confirmed = v.to_decimal(new.confirmed);
+        inv.value_due = v.to_decimal(t.price().saturating_sub(new.paid));
         inv.amount_paid = v.floor_base(0, new.paid).to_string();
         inv.amount_confirmed = v.floor_base(0, new.confirmed).to_string();
         let remaining = t.price().saturating_sub(new.paid);
