@@ -132,6 +132,16 @@ impl Rig {
     }
 }
 
+/// Whether `base` units (of `decimals`) at `rate` are worth at least `price_minor` (of
+/// `price_decimals`), in exact integers.
+fn worth_at_least(base: u128, decimals: u32, rate: &str, price_minor: u128, price_decimals: u32) -> bool {
+    let (int, frac) = rate.split_once('.').unwrap_or((rate, ""));
+    let mantissa: u128 = format!("{int}{frac}").parse().unwrap();
+    let scale = frac.len() as u32;
+    // base / 10^decimals × mantissa / 10^scale ≥ price_minor / 10^price_decimals
+    base * mantissa * 10u128.pow(price_decimals) >= price_minor * 10u128.pow(decimals + scale)
+}
+
 fn method<'a>(inv: &'a Value, asset: &str) -> &'a Value {
     inv["payment_methods"].as_array().unwrap().iter().find(|m| m["asset"] == asset).unwrap_or_else(|| {
         panic!("no {asset} method in {inv:#}");
@@ -199,7 +209,7 @@ async fn a_usd_invoice_paid_half_in_btc_and_half_in_the_token_settles_and_refund
     assert_eq!(status, 201, "{r:#}");
     assert_eq!(
         (r["amount"].as_str(), r["rate"].as_str(), r["value"].as_str()),
-        (Some("0.00075"), Some("40000"), Some("30")),
+        (Some("0.00075"), Some("40000"), Some("30.00")),
         "{r:#}"
     );
     // 20 USD at the invoice's locked rate: 0.0004 BTC.
@@ -238,8 +248,13 @@ async fn sources_fall_back_go_stale_and_price_a_cny_invoice_through_usd() {
         .await;
     let m = method(&cny, "BTC");
     assert!(m["rate_source"].as_str().unwrap().contains("ecb"), "{cny:#}");
-    assert!(m["rate"].as_str().unwrap().starts_with("353888.88"), "{cny:#} {rates:#}");
-    assert_eq!(m["amount_due"], "0.01", "{cny:#}");
+    let rate = m["rate"].as_str().unwrap();
+    assert!(rate.starts_with("353888.88"), "{cny:#} {rates:#}");
+    // 0.01 BTC is 3538.8888… CNY, just short of the price: the due rounds up to 0.01000001,
+    // the least amount worth the price.
+    let due: u128 = m["amount_due_base"].as_str().unwrap().parse().unwrap();
+    assert_eq!(due, 1_000_001, "{cny:#}");
+    assert!(worth_at_least(due, 8, rate, 353_889, 2) && !worth_at_least(due - 1, 8, rate, 353_889, 2), "{cny:#}");
 
     // Every USD source down and the cache past its max age (2 s): 503 naming each source.
     rig.api.fail(Api::Coinbase, 502);
@@ -254,8 +269,10 @@ async fn sources_fall_back_go_stale_and_price_a_cny_invoice_through_usd() {
     assert_eq!((status, v["error"]["code"].as_str()), (503, Some("rate_unavailable")), "{v:#}");
     let msg = v["error"]["message"].as_str().unwrap();
     assert!(msg.contains("kraken") && msg.contains("coinbase") && msg.contains("BTC_USD"), "{msg}");
-    // Back up: the same request succeeds (nothing was stored for the refused one).
+    // Back up: once the failure is no longer remembered (its ttl, 1 s), the same request
+    // succeeds (nothing was stored for the refused one).
     rig.api.heal(Api::Coinbase);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let ok =
         rig.invoice(json!({"currency": "USD", "amount": "5", "order_id": "s-1", "payment_methods": ["BTC"]})).await;
     assert_eq!(method(&ok, "BTC")["rate_source"], "coinbase");
