@@ -19,10 +19,10 @@ pub(super) const RECENT_PAYMENTS: usize = 5;
 
 /// The latest [`RECENT_PAYMENTS`] of `payments` at or above their method's `min_payment`
 /// (`min_payment` of each), oldest first (by first seen, then txid and output).
-pub(super) fn recent<'a>(
-    payments: &'a [PaymentRecord],
+pub(super) fn recent(
+    payments: &[PaymentRecord],
     min_payment: impl Fn(&PaymentRecord) -> Result<Amount, DbError>,
-) -> Result<Vec<&'a PaymentRecord>, DbError> {
+) -> Result<Vec<&PaymentRecord>, DbError> {
     let mut countable = Vec::new();
     for p in payments {
         if p.base_amount()? >= min_payment(p)? {
