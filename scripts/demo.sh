@@ -104,7 +104,7 @@ import json, sys
 inv = json.load(sys.stdin)
 btc = next(m for m in inv["payment_methods"] if m["asset"] == "BTC")
 for m in inv["payment_methods"]:
-    print(f"   {m["asset"]}: {m["amount_due"]} to {m["address"]} at {m["rate"]} USD ({m["rate_source"]})", file=sys.stderr)
+    print("   %s: %s to %s at %s USD (%s)" % (m["asset"], m["amount_due"], m["address"], m["rate"], m["rate_source"]), file=sys.stderr)
 print(btc["address"], btc["amount_due"])')
 wait_shop "invoice.created"
 say "the customer picks BTC and pays $due BTC from the node's wallet"

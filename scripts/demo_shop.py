@@ -25,7 +25,11 @@ class Shop(BaseHTTPRequestHandler):
         event = json.loads(body)
         d = event["data"]
         what = f"order {d.get('order_id')}: {d.get('status')}" if "order_id" in d else json.dumps(d)[:80]
-        print(f"shop: signature ok  {event['type']:<26} {what}  paid {d.get('amount_paid')} of {d.get('amount_due')} {d.get('asset')}", flush=True)
+        if d.get("currency"):
+            money = f"paid {d.get('paid')} of {d.get('amount')} {d.get('currency')}"
+        else:
+            money = f"paid {d.get('amount_paid')} of {d.get('amount_due')} {d.get('asset')}"
+        print(f"shop: signature ok  {event['type']:<26} {what}  {money}", flush=True)
         self.send_response(204)
         self.end_headers()
 

@@ -25,8 +25,8 @@ fn the_demo_runs_and_shows_the_daemon_working() {
     for expect in [
         "bitcoind: 101 blocks",
         // `plugins list`: the plugins dev.toml names loaded, the other shipped ones only listed.
-        "bitcoin              0.1.0     1.1  loaded",
-        "webhook              0.1.0     1.1  loaded",
+        "bitcoin              0.1.0     1.2  loaded",
+        "webhook              0.1.0     1.2  loaded",
         "\"bitcoin@BTC\":{\"status\":\"ok\"",
         "\"status\":\"ok\"",
         "\"label\":\"order 1042\"",
@@ -39,6 +39,10 @@ fn the_demo_runs_and_shows_the_daemon_working() {
         "shop: signature ok  invoice.processing",
         "shop: signature ok  invoice.settled",
         "order 1042: settled",
+        // The invoice is priced in USD (the demo's fixed rates) and paid in BTC.
+        "\"currency\":\"USD\"",
+        "\"rate\":\"64000\"",
+        "paid 96.00 of 96.00 USD",
         "demo: ok",
     ] {
         assert!(stdout.contains(expect), "{expect:?} missing from the demo's output:\n{stdout}");
