@@ -15,7 +15,7 @@ use super::value::{lock_rate, MethodRate, Valuation};
 use super::{request_hash, AssetInfo, IdempotencyScope, InvoiceError, Invoices, TIMER_EXPIRY, TIMER_MONITORING_END};
 use crate::db::{Exception, InvoiceRecord, InvoiceStatus, MethodRecord, WatchRecord, SAME_ASSET};
 use crate::events::EventKind;
-use paywatch_plugin_api::amount::Amount;
+use paywatch_plugin_api::amount::{Amount, AmountError};
 use paywatch_plugin_api::messages::{self as m, currency_method};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -214,7 +214,12 @@ impl Invoices {
             },
         };
         let amount = Amount::parse_units(&req.amount, decimals)
-            .map_err(|e| invalid(format!("amount: {e} ({currency} has {decimals} decimals)")))?;
+            .map_err(|e| match e {
+                AmountError::TooManyDecimals { .. } if !is_asset => {
+                    invalid(format!("amount: {e}, the minor units of {currency}"))
+                }
+                e => invalid(format!("amount: {e}")),
+            })?;
         if amount.is_zero() {
             return Err(invalid(format!("amount {:?} must be more than zero", req.amount)));
         }
