@@ -185,7 +185,7 @@ impl Invoices {
         for (i, m) in inv.methods.iter_mut().enumerate() {
             let mine = payments.iter().filter(|p| p.method == i && t.counts(p)).map(|p| p.amount);
             m.amount_paid = Amount::checked_sum(mine).unwrap_or(Amount::MAX).to_string();
-            let due = v.due_base(i, remaining).to_string();
+            let due = t.due(i, remaining).to_string();
             if due == m.amount_due {
                 continue;
             }
