@@ -309,9 +309,9 @@ async fn a_token_paid_to_the_address_it_shares_with_eth_settles_the_invoice() {
     // One address for the coin and the token: the two methods share it and its watch.
     let shared = fresh_address(80);
     let rig = Rig::start_with(1, &shared, std::slice::from_ref(&shared)).await;
-    let inv =
-        rig.invoice(json!({"currency": "USD", "amount": "100.00", "order_id": "s-1", "payment_methods": ["ETH", "TOK"]}))
-            .await;
+    let inv = rig
+        .invoice(json!({"currency": "USD", "amount": "100.00", "order_id": "s-1", "payment_methods": ["ETH", "TOK"]}))
+        .await;
     let (eth, tok) = (method(&inv, "ETH"), method(&inv, "TOK"));
     let lower = |m: &Value| m["address"].as_str().unwrap().to_lowercase();
     assert_eq!((lower(eth), lower(tok)), (shared.to_lowercase(), shared.to_lowercase()), "{inv:#}");
@@ -328,8 +328,9 @@ async fn a_token_paid_to_the_address_it_shares_with_eth_settles_the_invoice() {
 #[tokio::test]
 async fn a_retried_refund_at_todays_rate_returns_the_refund_made_even_when_no_rate_is_fresh() {
     let rig = Rig::start(1).await;
-    let inv =
-        rig.invoice(json!({"currency": "USD", "amount": "100.00", "order_id": "r-1", "payment_methods": ["BTC"]})).await;
+    let inv = rig
+        .invoice(json!({"currency": "USD", "amount": "100.00", "order_id": "r-1", "payment_methods": ["BTC"]}))
+        .await;
     let address = method(&inv, "BTC")["address"].as_str().unwrap().to_string();
     rig.btc.rpc().call::<String>("sendtoaddress", &[address.into(), 0.002.into()]).unwrap();
     rig.mine_btc(1);
