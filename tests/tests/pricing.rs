@@ -19,7 +19,7 @@ const SHOP: &str = "shop_fiat_qC4nR8vXw2LmT6yKp9HsDe3JuB";
 
 /// The rate sources on `api` and a store pricing in USD and CNY: the token at a fixed 1 USD,
 /// USD→CNY from the ECB, other CNY prices through USD, USD prices from Kraken then Coinbase.
-fn pricing_config(api: &RateApi, token_addresses: &[String], ttl: u64) -> String {
+fn pricing_config(api: &RateApi, eth_address: &str, token_addresses: &[String], ttl: u64) -> String {
     let list = token_addresses.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(", ");
     format!(
         r#"
@@ -68,7 +68,7 @@ rules = [
 "#,
         base = api.base_url(),
         max_age = ttl * 2,
-        eth = fresh_address(77),
+        eth = eth_address,
     )
 }
 
@@ -83,6 +83,11 @@ struct Rig {
 
 impl Rig {
     async fn start(ttl: u64) -> Rig {
+        Rig::start_with(ttl, &fresh_address(77), &[fresh_address(78), fresh_address(79)]).await
+    }
+
+    /// With the store's ETH address and token address list.
+    async fn start_with(ttl: u64, eth_address: &str, token_addresses: &[String]) -> Rig {
         let api = RateApi::start().await;
         api.set(Api::Kraken, "BTC_USD", "50000");
         api.set(Api::Coinbase, "BTC_USD", "49000");
@@ -95,7 +100,7 @@ impl Rig {
         let eth = Anvil::start().await.unwrap();
         let token = deploy_token(&eth, "Token", "TOK").await.unwrap();
         let chains = format!("{}{}", btc_chains(&btc, 1, true), eth_chains(&eth, &token, 1, &EthOptions::default()));
-        let extra = pricing_config(&api, &[fresh_address(78), fresh_address(79)], ttl);
+        let extra = pricing_config(&api, eth_address, token_addresses, ttl);
         let plugins: Vec<_> = ["bitcoin", "ethereum", "erc20", "webhook", "kraken", "coinbase", "ecb"]
             .iter()
             .map(|p| paywatch_tests::plugin_lib(p))
@@ -297,4 +302,59 @@ async fn sources_fall_back_go_stale_and_price_a_cny_invoice_through_usd() {
     let (status, v) =
         rig.daemon.call(Method::POST, "/v1/invoices", paywatch_tests::daemon::SHOP1_KEY, Some(body)).await;
     assert_eq!((status, v["error"]["code"].as_str()), (422, Some("no_receive_config")), "{v:#}");
+}
+
+#[tokio::test]
+async fn a_token_paid_to_the_address_it_shares_with_eth_settles_the_invoice() {
+    // One address for the coin and the token: the two methods share it and its watch.
+    let shared = fresh_address(80);
+    let rig = Rig::start_with(1, &shared, std::slice::from_ref(&shared)).await;
+    let inv = rig
+        .invoice(json!({"currency": "USD", "amount": "100.00", "order_id": "s-1", "payment_methods": ["ETH", "TOK"]}))
+        .await;
+    let (eth, tok) = (method(&inv, "ETH"), method(&inv, "TOK"));
+    let lower = |m: &Value| m["address"].as_str().unwrap().to_lowercase();
+    assert_eq!((lower(eth), lower(tok)), (shared.to_lowercase(), shared.to_lowercase()), "{inv:#}");
+    transfer_token(&rig.eth, &rig.token, &shared, 100 * 10u128.pow(18)).await.unwrap();
+    rig.eth.rpc("anvil_mine", json!(["0x2"])).await.unwrap();
+    let id = inv["id"].as_str().unwrap();
+    let settled = rig.wait_invoice(id, "settled by the token", |i| i["status"] == "settled").await;
+    assert_eq!((settled["paid"].as_str(), settled["exception"].as_str()), (Some("100.00"), Some("none")));
+    assert_eq!(method(&settled, "TOK")["amount_paid"], "100");
+    assert_eq!(method(&settled, "ETH")["amount_paid"], "0");
+    assert_eq!(settled["payments"].as_array().map(Vec::len), Some(1), "the token's payment is shown: {settled:#}");
+}
+
+#[tokio::test]
+async fn a_retried_refund_at_todays_rate_returns_the_refund_made_even_when_no_rate_is_fresh() {
+    let rig = Rig::start(1).await;
+    let inv = rig
+        .invoice(json!({"currency": "USD", "amount": "100.00", "order_id": "r-1", "payment_methods": ["BTC"]}))
+        .await;
+    let address = method(&inv, "BTC")["address"].as_str().unwrap().to_string();
+    rig.btc.rpc().call::<String>("sendtoaddress", &[address.into(), 0.002.into()]).unwrap();
+    rig.mine_btc(1);
+    let id = inv["id"].as_str().unwrap().to_string();
+    rig.wait_invoice(&id, "settled", |i| i["status"] == "settled").await;
+    let body = json!({"variant": "current_rate", "asset": "BTC", "address": rig.miner});
+    let refund = || {
+        rig.daemon
+            .req(Method::POST, &format!("/v1/invoices/{id}/refunds"), SHOP)
+            .header("Idempotency-Key", "refund-r-1")
+            .json(&body)
+            .send()
+    };
+    let first = refund().await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    // Every source down and the cached rate past its max age (2 s): the retry is answered
+    // from what the first request made, as an invoice's retry is.
+    rig.api.fail(Api::Kraken, 500);
+    rig.api.fail(Api::Coinbase, 500);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let again = refund().await.unwrap();
+    let status = again.status();
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(status, 200, "{again:#}");
+    assert_eq!((again["id"].as_str(), again["amount"].as_str()), (first["id"].as_str(), first["amount"].as_str()));
 }

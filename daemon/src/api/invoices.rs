@@ -437,9 +437,9 @@ pub(crate) async fn create_refund(
         reason: req.reason,
         priced_asset: None,
     };
-    let (svc, shop) = (st.invoices().clone(), store.clone());
+    let (svc, shop, k) = (st.invoices().clone(), store.clone(), key.clone());
     let (pair, mut new) = blocking(move || {
-        let pair = svc.refund_needs_rate(&shop, id, &new);
+        let pair = svc.refund_needs_rate(&shop, id, &new, k.as_deref());
         (pair, new)
     })
     .await?;

@@ -151,9 +151,10 @@ impl InvoiceRecord {
         corrupt(CF_INVOICES, self.id.as_bytes(), reason)
     }
 
-    /// The method paid through this watch.
-    pub(crate) fn method_of(&self, watch: Uuid) -> Option<usize> {
-        self.methods.iter().position(|m| m.watch_id == watch)
+    /// The method a payment of `asset` through this watch pays: two methods on one chain may
+    /// share an address and its watch (the coin and a token), so the asset tells them apart.
+    pub(crate) fn method_of(&self, watch: Uuid, asset: &str) -> Option<usize> {
+        self.methods.iter().position(|m| m.watch_id == watch && m.asset == asset)
     }
 }
 

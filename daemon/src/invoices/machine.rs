@@ -77,6 +77,17 @@ impl Terms {
         self.price().mul_bp_ceil(keep)
     }
 
+    /// What method `method` asks for while `remaining` is still due (base units, rounded up):
+    /// never less than the method's `min_payment` when anything is due, since a payment below
+    /// it is dust that the invoice never counts (a URI asking for less could not be paid).
+    pub(crate) fn due(&self, method: usize, remaining: Value) -> Amount {
+        let due = self.valuation.due_base(method, remaining);
+        match (remaining.is_zero(), self.min_payment.get(method)) {
+            (false, Some(min)) => due.max(*min),
+            _ => due,
+        }
+    }
+
     /// Below its method's `min_payment`: recorded, never the invoice's.
     pub(crate) fn is_dust(&self, method: usize, amount: Amount) -> bool {
         self.min_payment.get(method).is_none_or(|m| amount < *m)

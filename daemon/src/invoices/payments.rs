@@ -70,7 +70,7 @@ pub(super) fn emit(
 /// The `min_payment` of a payment's method (a payment of no method of the invoice is never
 /// shown: the largest amount).
 pub(super) fn minimum(inv: &InvoiceRecord) -> impl Fn(&PaymentRecord) -> Result<Amount, DbError> + '_ {
-    |p| match inv.method_of(p.watch_id).map(|i| &inv.methods[i]).filter(|m| m.asset == p.asset) {
+    |p| match inv.method_of(p.watch_id, &p.asset).map(|i| &inv.methods[i]) {
         Some(m) => m.min_payment(inv.id),
         None => Ok(Amount::MAX),
     }

@@ -786,6 +786,30 @@ mod tests {
     }
 
     #[test]
+    fn a_token_paid_to_the_address_it_shares_with_the_coin_counts_for_the_token() {
+        // ETH and a token on one address (one xpub for both): one watch, two methods.
+        let mut inv = usd_invoice();
+        let mut tok = inv.methods[1].clone();
+        tok.asset = "TOK".into();
+        tok.decimals = 6;
+        tok.rate = "1".into();
+        tok.min_payment = "100".into();
+        inv.methods.push(tok);
+        let w = inv.methods[1].watch_id;
+        let mut p = pay(w, "tok", 50_000_000, Confirmed, 1, 1);
+        p.asset = "TOK".into();
+        let paid = crate::invoices::state::paid(&inv, &p).unwrap().map(|x| (x.method, x.amount));
+        assert_eq!(paid, Some((2, base(50_000_000))), "the token's payment is the token method's");
+        assert_eq!(crate::invoices::payments::minimum(&inv)(&p).unwrap(), base(100), "the token's min_payment");
+        let mut eth = pay(w, "eth", 7, Confirmed, 1, 1);
+        eth.asset = "ETH".into();
+        assert_eq!(crate::invoices::state::paid(&inv, &eth).unwrap().map(|x| x.method), Some(1));
+        let mut btc = pay(w, "x", 7, Confirmed, 1, 1);
+        btc.asset = "BTC".into();
+        assert_eq!(crate::invoices::state::paid(&inv, &btc).unwrap(), None, "BTC is no method of this address");
+    }
+
+    #[test]
     fn each_method_refunds_its_own_payments() {
         let inv = usd_invoice();
         let (w0, w1) = (inv.methods[0].watch_id, inv.methods[1].watch_id);

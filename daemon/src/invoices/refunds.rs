@@ -222,16 +222,25 @@ pub(crate) fn subtract_bp(percent: Option<&str>) -> Result<u32, InvoiceError> {
 impl Invoices {
     /// Which rate the API must fetch for a refund: (asset, currency) for the variants at
     /// today's rate (`current_rate`, `fiat`) when the asset is not the currency; `None`
-    /// otherwise. The API passes what it got as `today` to [`Invoices::create_refund`], with
-    /// the asset as the request's `priced_asset`.
+    /// otherwise, and when the idempotency key already made a refund (a retry is answered from
+    /// it, or refused as another request's, without asking any rate). The API passes what it
+    /// got as `today` to [`Invoices::create_refund`], with the asset as the request's
+    /// `priced_asset`.
     pub(crate) fn refund_needs_rate(
         &self,
         store_id: &str,
         invoice_id: Uuid,
         req: &NewRefund,
+        idempotency_key: Option<&str>,
     ) -> Result<Option<(String, String)>, InvoiceError> {
         if !variant(req)?.needs_today() {
             return Ok(None);
+        }
+        if let Some(key) = idempotency_key {
+            let _guard = self.lock();
+            if self.idempotency(store_id, IdempotencyScope::Refund, key)?.is_some() {
+                return Ok(None);
+            }
         }
         let r = self.refundable(store_id, invoice_id)?;
         let m = &r.invoice.methods[r.method(req)?];

@@ -47,7 +47,7 @@ pub(super) fn terms(i: &InvoiceRecord) -> Result<Terms, DbError> {
 /// A payment of the invoice as the machine sees it; `None` when it is not the invoice's (another
 /// asset to one of its addresses).
 pub(super) fn paid(inv: &InvoiceRecord, p: &PaymentRecord) -> Result<Option<Paid>, DbError> {
-    let Some(method) = inv.method_of(p.watch_id).filter(|i| inv.methods[*i].asset == p.asset) else {
+    let Some(method) = inv.method_of(p.watch_id, &p.asset) else {
         return Ok(None);
     };
     let (amount, status, confirmations, first_seen) = (p.base_amount()?, p.status, p.confirmations, p.first_seen);
@@ -185,7 +185,7 @@ impl Invoices {
         for (i, m) in inv.methods.iter_mut().enumerate() {
             let mine = payments.iter().filter(|p| p.method == i && t.counts(p)).map(|p| p.amount);
             m.amount_paid = Amount::checked_sum(mine).unwrap_or(Amount::MAX).to_string();
-            let due = v.due_base(i, remaining).to_string();
+            let due = t.due(i, remaining).to_string();
             if due == m.amount_due {
                 continue;
             }

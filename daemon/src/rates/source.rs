@@ -11,6 +11,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use time::{Duration, OffsetDateTime};
 
+/// Most pairs one source keeps in its cache. Pairs are whatever the stores' rules let through
+/// (`*_*` lets any code pair through, and `GET /v1/rates` names any), so without a bound a
+/// client asking for ever new pairs would grow the cache without end.
+pub(super) const MAX_CACHED_PAIRS: usize = 4096;
+
 /// A rate as a source gives it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Quote {
@@ -147,8 +152,38 @@ impl Source {
             Fetched::Failed(why) => Entry { fetched: now, good: previous, failure: Some(Failure::Failed(why)) },
         };
         let out = self.usable(&entry, now);
+        if !cache.contains_key(&key) {
+            self.make_room(&mut cache, now);
+        }
         cache.insert(key, entry);
         out
+    }
+
+    /// Room for one more pair when the cache is full: first what no ask can use any more (past
+    /// its ttl, without a rate within `max_age`), then what only remembers a failure, then the
+    /// pairs fetched longest ago.
+    fn make_room(&self, cache: &mut HashMap<String, Entry>, now: OffsetDateTime) {
+        if cache.len() < MAX_CACHED_PAIRS {
+            return;
+        }
+        let (ttl, max_age) = (self.ttl, self.max_age);
+        cache.retain(|_, e| now - e.fetched < ttl || e.good.is_some_and(|g| now - g.at <= max_age));
+        if cache.len() >= MAX_CACHED_PAIRS {
+            cache.retain(|_, e| e.good.is_some());
+        }
+        while cache.len() >= MAX_CACHED_PAIRS {
+            let Some(oldest) = cache.iter().min_by_key(|(_, e)| e.fetched).map(|(k, _)| k.clone()) else { break };
+            cache.remove(&oldest);
+        }
+    }
+
+    /// How many pairs the cache holds.
+    #[cfg(test)]
+    pub(super) fn cached(&self) -> usize {
+        match &self.kind {
+            Kind::Api(api) => api.cache.read().unwrap_or_else(|p| p.into_inner()).len(),
+            _ => 0,
+        }
     }
 
     /// The cached outcome, if the pair was fetched less than `ttl` ago.

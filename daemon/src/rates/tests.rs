@@ -323,6 +323,31 @@ async fn a_rate_the_api_dates_beyond_max_age_is_stale_at_once() {
     assert_eq!(r.source, "b");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asking_for_ever_new_pairs_does_not_grow_a_sources_cache_without_end() {
+    // `*_*` sends any pair to a and b; none answers (connection refused), each failure is
+    // remembered for the ttl: a client naming new pairs must not make that memory grow forever.
+    let rig = rig();
+    let max = source::MAX_CACHED_PAIRS;
+    for i in 0..max + 100 {
+        assert!(rig.rates.rate("shop", &format!("X{i}"), "EUR").await.is_err());
+    }
+    for name in ["a", "b"] {
+        let cached = rig.rates.0.sources[name].cached();
+        assert!(cached <= max, "source {name} caches {cached} pairs, more than {max}");
+    }
+    // A real rate cached before the flood is kept over remembered failures.
+    let rig = rig_with(|_| {}, FakeNet::default(), &[]);
+    rig.net.answer("http://a.test/ETH_EUR", Ok((200, &body("ETH_EUR", "2800", T0))));
+    rig.rates.rate("shop", "ETH", "EUR").await.unwrap();
+    for i in 0..max + 10 {
+        let _ = rig.rates.rate("shop", &format!("X{i}"), "EUR").await;
+    }
+    rig.net.answer("http://a.test/ETH_EUR", Ok((503, "down")));
+    rig.clock.advance(120);
+    assert_eq!(rig.rates.rate("shop", "ETH", "EUR").await.unwrap().before_spread, d("2800"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_requests_for_a_source_fetch_once() {
     let rig = rig_with(|_| {}, FakeNet { delay_ms: 100, ..Default::default() }, &[]);

@@ -1028,3 +1028,20 @@ proptest! {
         prop_assert_eq!(big(v.floor_base(i, v.price())), (price / per_base).min(big(Amount::MAX)));
     }
 }
+
+#[test]
+fn what_is_left_due_is_never_below_the_smallest_payment_that_counts() {
+    // 100.00 USD, BTC at 64,000 with Bitcoin's dust (546 sat): 99.80 paid leaves 0.20, 313 sat,
+    // which would be dust and never counted: the method asks for 546 sat.
+    let v = Valuation::new("100.00", 2, &[MethodRate { decimals: 8, rate: "64000" }]).unwrap();
+    let mut t = terms_for(v, 1, 0, 1);
+    t.min_payment = vec![n(546)];
+    let left = t.price().saturating_sub(t.valuation.parse_value("99.80").unwrap());
+    assert_eq!(t.valuation.due_base(0, left), n(313));
+    assert!(t.is_dust(0, n(313)));
+    assert_eq!(t.due(0, left), n(546));
+    assert!(!t.is_dust(0, t.due(0, left)));
+    // More than the minimum is left: the remainder itself; nothing left: nothing.
+    assert_eq!(t.due(0, t.price()), n(156_250));
+    assert_eq!(t.due(0, Value::ZERO), Amount::ZERO);
+}
