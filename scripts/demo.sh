@@ -104,7 +104,8 @@ import json, sys
 inv = json.load(sys.stdin)
 btc = next(m for m in inv["payment_methods"] if m["asset"] == "BTC")
 for m in inv["payment_methods"]:
-    print(f"   {m["asset"]}: {m["amount_due"]} to {m["address"]} at {m["rate"]} USD ({m["rate_source"]})", file=sys.stderr)
+    # No quotes inside the f-string: nested same quotes need Python 3.12, this is also 3.11.
+    print("   %(asset)s: %(amount_due)s to %(address)s at %(rate)s USD (%(rate_source)s)" % m, file=sys.stderr)
 print(btc["address"], btc["amount_due"])')
 wait_shop "invoice.created"
 say "the customer picks BTC and pays $due BTC from the node's wallet"
