@@ -24,12 +24,13 @@ class Shop(BaseHTTPRequestHandler):
             return
         event = json.loads(body)
         d = event["data"]
-        what = f"order {d.get('order_id')}: {d.get('status')}" if "order_id" in d else json.dumps(d)[:80]
-        if d.get("currency"):
-            money = f"paid {d.get('paid')} of {d.get('amount')} {d.get('currency')}"
+        if "order_id" in d:  # an invoice: what it is worth in its currency (USD…), not in crypto
+            what = f"order {d['order_id']}: {d.get('status')}  paid {d.get('paid')} of {d.get('amount')} {d.get('currency')}"
+        elif event["type"].startswith("refund."):
+            what = f"refund {d.get('amount')} {d.get('asset')} ({d.get('value')} {d.get('currency')}, {d.get('variant')}): {d.get('status')}"
         else:
-            money = f"paid {d.get('amount_paid')} of {d.get('amount_due')} {d.get('asset')}"
-        print(f"shop: signature ok  {event['type']:<26} {what}  {money}", flush=True)
+            what = json.dumps(d)[:80]
+        print(f"shop: signature ok  {event['type']:<26} {what}", flush=True)
         self.send_response(204)
         self.end_headers()
 
