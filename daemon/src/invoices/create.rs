@@ -210,16 +210,17 @@ impl Invoices {
             None => match crate::rates::minor_units(&currency) {
                 Some(d) => (d, false),
                 None if req.by_asset => return Err(InvoiceError::UnknownAsset(currency)),
-                None => return Err(invalid(format!("currency {currency:?} is neither an ISO 4217 code nor an asset"))),
+                None => return Err(invalid(format!(
+                        "currency {currency:?} is neither an ISO 4217 currency with minor units (codes such as XAU, XDR or XXX have none) nor an asset of this daemon"
+                    ))),
             },
         };
-        let amount = Amount::parse_units(&req.amount, decimals)
-            .map_err(|e| match e {
-                AmountError::TooManyDecimals { .. } if !is_asset => {
-                    invalid(format!("amount: {e}, the minor units of {currency}"))
-                }
-                e => invalid(format!("amount: {e}")),
-            })?;
+        let amount = Amount::parse_units(&req.amount, decimals).map_err(|e| match e {
+            AmountError::TooManyDecimals { .. } if !is_asset => {
+                invalid(format!("amount: {e}, the minor units of {currency}"))
+            }
+            e => invalid(format!("amount: {e}")),
+        })?;
         if amount.is_zero() {
             return Err(invalid(format!("amount {:?} must be more than zero", req.amount)));
         }

@@ -149,13 +149,23 @@ pub(crate) fn evaluate(t: &Terms, payments: &[Paid], now: OffsetDateTime) -> Res
         InvoiceStatus::Expired
     };
     let exception = match status {
-        InvoiceStatus::Processing | InvoiceStatus::Settled if paid > t.price() => Exception::PaidOver,
+        InvoiceStatus::Processing | InvoiceStatus::Settled if paid_over(t, payments, paid) => Exception::PaidOver,
         InvoiceStatus::Processing | InvoiceStatus::Settled => Exception::None,
         _ if late => Exception::PaidLate,
         _ if !paid_on_time.is_zero() => Exception::PaidPartial,
         _ => Exception::None,
     };
     Ok(State { status, exception, paid, confirmed })
+}
+
+/// Paid more than the price by at least one base unit of a method that paid: a method's amount
+/// due is rounded up to a whole base unit, so paying exactly what was asked is worth up to one
+/// base unit more than the price, which is not an overpayment. For an invoice priced in its own
+/// asset (one base unit is one unit of value) this is `paid > price`.
+fn paid_over(t: &Terms, payments: &[Paid], paid: Value) -> bool {
+    let one = Amount::from(1u64);
+    let slack = payments.iter().filter(|p| t.counts(p)).filter_map(|p| t.valuation.value(p.method, one)).max();
+    paid > t.price() && slack.is_some_and(|s| paid.saturating_sub(t.price()) >= s)
 }
 
 /// One event of a transition, with the payment that caused it: an index into the new payments.

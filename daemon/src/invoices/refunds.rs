@@ -162,10 +162,19 @@ impl Refundability {
     /// The method a refund goes to: the asset named, else the one today's rate was fetched
     /// for, else the richest.
     fn method(&self, req: &NewRefund) -> Result<usize, InvoiceError> {
+        let methods = &self.invoice.methods;
         let Some(asset) = req.asset.as_deref().or(req.priced_asset.as_deref()).map(str::trim) else {
+            // A crypto amount is in one asset: with several, which one is never guessed.
+            if methods.len() > 1 && req.variant.as_deref().is_none_or(|v| v.trim() == "custom") {
+                let names: Vec<&str> = methods.iter().map(|m| m.asset.as_str()).collect();
+                return Err(InvoiceError::InvalidField(format!(
+                    "asset is required for a custom refund (an amount in crypto) of invoice {}, which has several payment methods ({}): name the asset of the amount",
+                    self.invoice.id,
+                    names.join(", ")
+                )));
+            }
             return Ok(self.funds().richest());
         };
-        let methods = &self.invoice.methods;
         methods.iter().position(|m| m.asset == asset).ok_or_else(|| {
             let names: Vec<&str> = methods.iter().map(|m| m.asset.as_str()).collect();
             InvoiceError::InvalidField(format!(

@@ -57,8 +57,25 @@ pub(super) enum Fetched {
     Failed(String),
 }
 
-/// Fetches `base_quote` from a plugin source. Plugin calls run on the blocking pool.
+/// Fetches `base_quote` from a plugin source. Plugin calls run on the blocking pool. A failure
+/// is logged (at most once per pair and ttl: the caller remembers it that long), so an operator
+/// sees a source that answers errors before invoices fail.
 pub(super) async fn one(
+    source: &str,
+    api: Arc<dyn RateApi>,
+    fetch: &dyn Fetch,
+    base: &str,
+    quote: &str,
+    clock: &dyn Clock,
+) -> Fetched {
+    let got = fetch_one(source, api, fetch, base, quote, clock).await;
+    if let Fetched::Failed(why) = &got {
+        tracing::warn!(source, pair = %format!("{base}_{quote}"), error = %why, "rate source failed");
+    }
+    got
+}
+
+async fn fetch_one(
     source: &str,
     api: Arc<dyn RateApi>,
     fetch: &dyn Fetch,

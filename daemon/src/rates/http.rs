@@ -107,12 +107,7 @@ impl HttpFetch {
 
 impl Fetch for HttpFetch {
     fn fetch<'a>(&'a self, source: &'a str, req: HttpRequest) -> BoxFuture<'a, Result<HttpResponse, String>> {
-        Box::pin(async move {
-            let out = self.send(source, req).await;
-            if let Err(why) = &out {
-                tracing::warn!(source, error = %why, "rate request failed");
-            }
-            out
-        })
+        // A failure is logged once, with its pair, by the caller (`fetch::one`).
+        Box::pin(self.send(source, req))
     }
 }

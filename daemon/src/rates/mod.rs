@@ -161,21 +161,16 @@ impl Rates {
             return Err(RateError::Unavailable { pair, tried: vec![Tried { source: "rules".into(), why }] });
         };
         let r = self.resolve(store, config, base, quote, &mut Vec::new()).await?;
-        let value = arith::spread(r.value, config.spread_percent).ok_or_else(|| RateError::Unavailable {
+        // A code in itself is 1, as invoices and refunds take it: no spread on nothing exchanged.
+        let spread = if base == quote { Decimal::ZERO } else { config.spread_percent };
+        let value = arith::spread(r.value, spread).ok_or_else(|| RateError::Unavailable {
             pair: pair.clone(),
             tried: vec![Tried {
                 source: r.source.clone(),
                 why: format!("{} less the spread does not fit a decimal", r.value),
             }],
         })?;
-        Ok(Rate {
-            pair,
-            value,
-            before_spread: r.value,
-            spread_percent: config.spread_percent,
-            source: r.source,
-            at: r.at,
-        })
+        Ok(Rate { pair, value, before_spread: r.value, spread_percent: spread, source: r.source, at: r.at })
     }
 
     /// `base_quote` by the store's rules; `stack` holds the pairs being resolved (for loops).

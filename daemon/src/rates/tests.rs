@@ -191,7 +191,8 @@ async fn fixed_rates_with_the_spread_and_before_it() {
 async fn a_pair_of_one_code_is_one() {
     let r = rig().rates.rate("shop", "USDT", "USDT").await.unwrap();
     assert_eq!((r.before_spread, r.source.as_str()), (Decimal::ONE, "identity"));
-    assert_eq!(r.value, d("0.99"), "the spread applies to every rate invoices use");
+    // Nothing is exchanged: no spread (invoices and refunds take a code in itself at 1 too).
+    assert_eq!((r.value, r.spread_percent), (Decimal::ONE, Decimal::ZERO));
 }
 
 #[tokio::test]

@@ -527,15 +527,37 @@ fn dust_on_one_method_beside_a_real_payment_on_another() {
 }
 
 #[test]
+fn paying_exactly_the_rounded_up_due_is_not_paid_over() {
+    // 100 USD at 64,123.45 USD/BTC: 155,950 sat is due (155,949.6… rounded up), worth
+    // 100.000…06 USD: more than the price by less than one satoshi, which is no overpayment.
+    let t = usd(&[(8, "64123.45")], &[0]);
+    let now = t0() + Duration::seconds(10);
+    let due = t.valuation.due_base(0, t.price());
+    assert_eq!(due, Amount::from(155_950u64));
+    let s = eval_ok(&t, &[Paid { method: 0, amount: due, ..paid(0, Confirmed, 1, 5) }], now);
+    assert_eq!((s.status, s.exception), (InvoiceStatus::Settled, Exception::None));
+    assert!(s.paid > t.price());
+    // One satoshi more is.
+    let more = Amount::from(155_951u64);
+    let s = eval_ok(&t, &[Paid { method: 0, amount: more, ..paid(0, Confirmed, 1, 5) }], now);
+    assert_eq!((s.status, s.exception), (InvoiceStatus::Settled, Exception::PaidOver));
+}
+
+#[test]
 fn paid_over_across_methods() {
     let t = btc_eth(&[0, 0]);
     let now = t0() + Duration::seconds(10);
     let exact = [paid_to(0, HALF_SAT, Confirmed, 1, 5), paid_to(1, HALF_WEI, Confirmed, 1, 6)];
     assert_eq!(shown(&t, &eval_ok(&t, &exact, now)), st(InvoiceStatus::Settled, Exception::None, "100.00", "100.00"));
-    // One wei more (2,500 × 10^-18 USD) is over.
-    let over = [paid_to(0, HALF_SAT, Confirmed, 1, 5), paid_to(1, HALF_WEI + 1, Pending, 0, 6)];
+    // One wei more (2,500 × 10^-18 USD) is less than one base unit of a method that paid (a
+    // satoshi, 0.0005 USD): what rounding a due up can give, not an overpayment.
+    let wei = [paid_to(0, HALF_SAT, Confirmed, 1, 5), paid_to(1, HALF_WEI + 1, Pending, 0, 6)];
+    let s = eval_ok(&t, &wei, now);
+    assert_eq!(shown(&t, &s), st(InvoiceStatus::Processing, Exception::None, "100.0000000000000025", "50.00"));
+    // 10^12 wei more (0.0025 USD) is over.
+    let over = [paid_to(0, HALF_SAT, Confirmed, 1, 5), paid_to(1, HALF_WEI + 1_000_000_000_000, Pending, 0, 6)];
     let s = eval_ok(&t, &over, now);
-    assert_eq!(shown(&t, &s), st(InvoiceStatus::Processing, Exception::PaidOver, "100.0000000000000025", "50.00"));
+    assert_eq!(shown(&t, &s), st(InvoiceStatus::Processing, Exception::PaidOver, "100.0025", "50.00"));
     // Over in each method beside the other, and three payments in two methods.
     let s = eval_ok(&t, &[paid_to(0, HALF_SAT + 1, Confirmed, 1, 5), paid_to(1, HALF_WEI, Confirmed, 1, 6)], now);
     assert_eq!(shown(&t, &s), st(InvoiceStatus::Settled, Exception::PaidOver, "100.0005", "100.0005"));
@@ -670,12 +692,17 @@ fn reference(
 ) -> Result<(InvoiceStatus, Exception, String, String), Overflow> {
     let (mut paid, mut confirmed, mut paid_in_time, mut conf_in_time) = (Big::ZERO, Big::ZERO, Big::ZERO, Big::ZERO);
     let (mut late, mut failed) = (false, false);
+    // The worth of one base unit of the largest-unit method that paid (a due rounds up by less).
+    let mut slack = Big::ZERO;
     for p in payments {
         if big(p.amount) < big(inv.min_payment[p.method]) {
             continue;
         }
         let worth = ref_worth(inv, p.method, p.amount);
         let standing = (p.status == Pending || p.status == Confirmed) && p.first_seen <= monitoring_until();
+        if standing {
+            slack = slack.max(ref_worth(inv, p.method, Amount::from(1u64)));
+        }
         let enough_confs = inv.required == 0 || (p.status == Confirmed && p.confirmations >= inv.required);
         let in_time = p.first_seen <= expires_at();
         if standing {
@@ -722,7 +749,7 @@ fn reference(
         InvoiceStatus::New
     };
     let settled_or_processing = status == InvoiceStatus::Settled || status == InvoiceStatus::Processing;
-    let exception = if settled_or_processing && paid > price {
+    let exception = if settled_or_processing && paid > price && paid >= price + slack {
         Exception::PaidOver
     } else if settled_or_processing {
         Exception::None
