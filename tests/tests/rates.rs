@@ -46,7 +46,9 @@ async fn rates_show_what_invoices_would_use_with_the_spread_crosses_and_inverses
     assert_eq!(view(1), ("USD_BTC", Some("0.0000198"), Some("0.00002"), Some("fix")));
     assert_eq!(view(2), ("BTC_CNY", Some("351450"), Some("355000"), Some("fix(BTC_USD) × fix(USD_CNY)")));
     assert_eq!(view(3), ("JPY_USD", Some("0.006336"), Some("0.0064"), Some("fix")));
-    assert_eq!(view(4), ("BTC_BTC", Some("0.99"), Some("1"), Some("identity")));
+    // A code in itself is 1, with no spread (nothing is exchanged), as invoices take it.
+    assert_eq!(view(4), ("BTC_BTC", Some("1"), Some("1"), Some("identity")));
+    assert_eq!(items[4]["spread_percent"], "0");
     assert_eq!(items[0]["spread_percent"], "1");
     assert!(items[0]["at"].as_str().is_some_and(|t| t.ends_with('Z')), "{}", items[0]);
 }
