@@ -529,3 +529,35 @@ async fn bad_requests_are_clear_errors() {
         .unwrap();
     assert_eq!(unknown.status(), 404);
 }
+
+/// Invoices are written outside the invoice lock (concurrent creations share the disk's sync):
+/// created at once from many clients, each still gets its own address, a retried order id
+/// still makes one invoice, and a paid one settles.
+#[tokio::test]
+async fn invoices_created_at_once_get_their_own_addresses_and_one_invoice_per_order() {
+    let rig = rig().await;
+    let create = |body: Value| {
+        let rig = &rig;
+        async move { call(rig, Method::POST, "/v1/invoices", Some(body)).await }
+    };
+    let distinct = (0..48).map(|i| create(json!({"asset": "BTC", "amount": "0.001", "order_id": format!("c-{i}")})));
+    let made: Vec<(u16, Value)> = futures::future::join_all(distinct).await;
+    let mut addresses = BTreeSet::new();
+    for (status, v) in &made {
+        assert_eq!(*status, 201, "{v}");
+        assert!(addresses.insert(v["address"].as_str().unwrap().to_string()), "an address handed out twice: {v}");
+    }
+    // The same order, sent 16 times at once: one invoice, the others its replays.
+    let same = (0..16).map(|_| create(json!({"asset": "BTC", "amount": "0.002", "order_id": "same"})));
+    let replies: Vec<(u16, Value)> = futures::future::join_all(same).await;
+    let ids: BTreeSet<&str> = replies.iter().map(|(_, v)| v["id"].as_str().unwrap_or("none")).collect();
+    assert_eq!(ids.len(), 1, "one invoice for one order: {replies:?}");
+    assert_eq!(replies.iter().filter(|(s, _)| *s == 201).count(), 1, "{replies:?}");
+    assert!(replies.iter().all(|(s, _)| *s == 200 || *s == 201), "{replies:?}");
+    assert!(!addresses.contains(replies[0].1["address"].as_str().unwrap()));
+    // One of them is paid and settles: its watch was written with it.
+    let paid = &made[17].1;
+    rig.send(paid["address"].as_str().unwrap(), 0.001).unwrap();
+    rig.mine(1).unwrap();
+    invoice_events(&rig, paid["id"].as_str().unwrap(), "settled", |k| k.iter().any(|k| k == "invoice.settled")).await;
+}

@@ -14,7 +14,10 @@ pub(crate) const MAX_LABEL_CHARS: usize = 256;
 pub(crate) const MAX_CONFIRMATIONS: u32 = 10_000;
 /// Locks striped by (chain, key): two creates of one address serialize, others run in parallel
 /// (and share RocksDB's group commit).
-const STRIPES: usize = 64;
+/// Watch creation locks a stripe per (chain, key) from staging until its batch is written;
+/// invoices write outside their lock, so many batches are in flight at once and the stripes
+/// are many, to keep unrelated keys from waiting on each other.
+const STRIPES: usize = 1024;
 
 /// A watch to create.
 #[derive(Debug, Clone)]
@@ -66,6 +69,9 @@ struct Inner {
     chains: HashMap<String, ChainWatches>,
     stripes: Vec<Mutex<()>>,
     quota: WatchQuota,
+    /// Keys of watches staged in batches not written yet, per store and chain, with how many
+    /// such watches each has: a store watches them already, for whoever looks meanwhile.
+    staged: Mutex<HashMap<(String, String, Vec<u8>), usize>>,
 }
 
 /// How watches on one chain are made: its address codec and default confirmations.
@@ -88,7 +94,7 @@ impl Watches {
         let chains = chains.into_iter().map(|c| (c.name.clone(), c)).collect();
         let stripes = (0..STRIPES).map(|_| Mutex::new(())).collect();
         let quota = WatchQuota::new(max_watches, db.store_watch_counts()?);
-        Ok(Self { inner: Arc::new(Inner { db, set, chains, stripes, quota }) })
+        Ok(Self { inner: Arc::new(Inner { db, set, chains, stripes, quota, staged: Mutex::default() }) })
     }
 
     /// Places for `n` more watches of the store, or [`WatchError::Quota`].
@@ -176,8 +182,14 @@ impl Watches {
         Ok(WatchRecord { label, ..WatchRecord::new(store_id, &n.chain, parsed.address, parsed.key, confirmations) })
     }
 
-    /// Whether the store already watches this canonical key on `chain`.
+    /// Whether the store already watches this canonical key on `chain`, or is writing a watch
+    /// of it.
     pub(crate) fn watched_by(&self, store_id: &str, chain: &str, key: &[u8]) -> Result<bool, DbError> {
+        let staged = self.inner.staged.lock().unwrap_or_else(|p| p.into_inner());
+        if staged.contains_key(&(store_id.to_string(), chain.to_string(), key.to_vec())) {
+            return Ok(true);
+        }
+        drop(staged);
         for id in self.inner.db.watch_ids_for_key(chain, key)? {
             if self.inner.db.watch(id)?.is_some_and(|w| w.store == store_id) {
                 return Ok(true);
@@ -212,7 +224,8 @@ impl Watches {
     ) -> Result<StagedWatch<'_>, WatchError> {
         let Some(store) = ws.first().map(|w| w.store.as_str()) else {
             let reserved = self.reserve("", 0)?;
-            return Ok(StagedWatch { _guards: Vec::new(), reserved, set: &self.inner.set, keys: Vec::new() });
+            let (set, staged) = (&*self.inner.set, &self.inner.staged);
+            return Ok(StagedWatch { _guards: Vec::new(), reserved: Some(reserved), set, staged, keys: Vec::new() });
         };
         debug_assert!(ws.iter().all(|w| w.store == store), "one store's watches");
         let reserved = self.reserve(store, ws.len())?;
@@ -234,8 +247,19 @@ impl Watches {
         for w in ws {
             batch.put_watch(w)?;
         }
-        let keys = ws.iter().map(|w| (w.chain.clone(), w.key.clone())).collect();
-        Ok(StagedWatch { _guards: guards, reserved, set: &self.inner.set, keys })
+        let keys: Vec<_> = ws.iter().map(|w| (w.store.clone(), w.chain.clone(), w.key.clone())).collect();
+        let mut staged = self.inner.staged.lock().unwrap_or_else(|p| p.into_inner());
+        for k in &keys {
+            *staged.entry(k.clone()).or_default() += 1;
+        }
+        drop(staged);
+        Ok(StagedWatch {
+            _guards: guards,
+            reserved: Some(reserved),
+            set: &self.inner.set,
+            staged: &self.inner.staged,
+            keys,
+        })
     }
 
     /// Removes a watch in its owner's batch (an invoice's address going back to the pool). The
@@ -300,18 +324,38 @@ impl Watches {
 #[must_use = "commit it after the batch is written, or followers never scan for it"]
 pub(crate) struct StagedWatch<'a> {
     _guards: Vec<MutexGuard<'a, ()>>,
-    reserved: Reservation<'a>,
+    /// Given back when dropped unless kept by `commit`.
+    reserved: Option<Reservation<'a>>,
     set: &'a WatchSet,
-    keys: Vec<(String, Vec<u8>)>,
+    staged: &'a Mutex<HashMap<(String, String, Vec<u8>), usize>>,
+    /// Store, chain and key of each watch.
+    keys: Vec<(String, String, Vec<u8>)>,
 }
 
 impl StagedWatch<'_> {
     /// The batch was written: followers now look for the keys.
-    pub(crate) fn commit(self) {
-        for (chain, key) in &self.keys {
+    pub(crate) fn commit(mut self) {
+        for (_, chain, key) in &self.keys {
             self.set.insert(chain, key);
         }
-        self.reserved.keep();
+        if let Some(r) = self.reserved.take() {
+            r.keep();
+        }
+    }
+}
+
+impl Drop for StagedWatch<'_> {
+    /// Written (the database has the watches now) or given up: no longer staged.
+    fn drop(&mut self) {
+        let mut staged = self.staged.lock().unwrap_or_else(|p| p.into_inner());
+        for k in &self.keys {
+            if let Some(n) = staged.get_mut(k) {
+                *n -= 1;
+                if *n == 0 {
+                    staged.remove(k);
+                }
+            }
+        }
     }
 }
 

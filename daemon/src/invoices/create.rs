@@ -10,7 +10,7 @@
 
 use super::machine::evaluate;
 use super::payments::{emit, uncaused};
-use super::pool::Allocated;
+use super::pool::{Allocated, Held, Pending};
 use super::value::{lock_rate, MethodRate, Valuation};
 use super::{request_hash, AssetInfo, IdempotencyScope, InvoiceError, Invoices, TIMER_EXPIRY, TIMER_MONITORING_END};
 use crate::db::{Exception, InvoiceRecord, InvoiceStatus, MethodRecord, WatchRecord, SAME_ASSET};
@@ -18,7 +18,8 @@ use crate::events::EventKind;
 use paywatch_plugin_api::amount::{Amount, AmountError};
 use paywatch_plugin_api::messages::{self as m, currency_method};
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard};
 use time::Duration;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -189,6 +190,48 @@ pub(crate) struct LockedRate {
     pub(crate) at: OffsetDateTime,
 }
 
+/// An invoice's order id and idempotency key while it is being written.
+struct Creating<'a> {
+    set: &'a Mutex<HashSet<(String, String)>>,
+    claims: Vec<(String, String)>,
+}
+
+impl Drop for Creating<'_> {
+    fn drop(&mut self) {
+        let mut set = self.set.lock().unwrap_or_else(|p| p.into_inner());
+        for c in &self.claims {
+            set.remove(c);
+        }
+    }
+}
+
+/// What a creation's allocations hold, settled with the pools whatever happens: kept when the
+/// batch was written, given back when it was not (an error on the way drops it).
+struct Settle<'a> {
+    pending: &'a Pending,
+    held: Option<Held>,
+}
+
+impl Settle<'_> {
+    fn held(&mut self) -> &mut Held {
+        self.held.get_or_insert_with(Held::default)
+    }
+
+    fn written(mut self) {
+        if let Some(h) = self.held.take() {
+            self.pending.settle(h, true);
+        }
+    }
+}
+
+impl Drop for Settle<'_> {
+    fn drop(&mut self) {
+        if let Some(h) = self.held.take() {
+            self.pending.settle(h, false);
+        }
+    }
+}
+
 /// One method as it will be made: its asset, rate, first amount due.
 struct PlannedMethod<'a> {
     id: &'a str,
@@ -331,7 +374,7 @@ impl Invoices {
             req.payment_tolerance_percent.map(|t| (t * 100.0).round() as u32).unwrap_or(policy.tolerance_bp);
         let order_id = req.order_id.trim().to_string();
 
-        let _guard = self.lock();
+        let (guard, _creating) = self.claim(store_id, &order_id, idempotency_key)?;
         if let Some(existing) = self.existing(store_id, &req, idempotency_key)? {
             return Ok((existing, false));
         }
@@ -339,12 +382,13 @@ impl Invoices {
         let (valuation, planned) = self.plan(&pricing, &req.amount, rates, now)?;
         let db = self.db().clone();
         let mut batch = db.batch();
+        let mut held = Settle { pending: &self.inner.pending, held: Some(Held::default()) };
         let id = Uuid::now_v7();
         let mut methods = Vec::with_capacity(planned.len());
         let mut watches: Vec<WatchRecord> = Vec::new();
         for m in &planned {
             let Allocated { index, address, key, source } =
-                self.allocate(&mut batch, store_id, m.id, m.asset, &policy)?;
+                self.allocate(&mut batch, store_id, m.id, m.asset, &policy, held.held())?;
             let due = m.due.to_string();
             let payment_uri = self.payment_uri(m.asset, &address, &due, &order_id, req.description.as_deref())?;
             // Two methods on one chain may be given one address (one xpub for the coin and a
@@ -426,9 +470,43 @@ impl Invoices {
         }
         emit(&mut batch, &mut inv, &[], &[uncaused(EventKind::InvoiceCreated)])?;
         batch.put_invoice(&inv)?;
+        // Written without the lock: concurrent creations share the disk's sync. Until then its
+        // addresses, watches, order id and key are held (`pending`, the staged watches,
+        // `creating`), and nothing else reads the invoice (no payment can reach an address the
+        // followers do not watch yet).
+        drop(guard);
         db.write(batch)?;
+        held.written();
         staged.commit();
         Ok((inv, true))
+    }
+
+    /// The invoice lock, once no other creation of this order id or idempotency key is being
+    /// written (it is waited for, then `existing` finds it), with both claimed until the
+    /// returned [`Creating`] drops.
+    fn claim(
+        &self,
+        store: &str,
+        order_id: &str,
+        key: Option<&str>,
+    ) -> Result<(MutexGuard<'_, ()>, Creating<'_>), InvoiceError> {
+        let mut claims = vec![(store.to_string(), format!("order:{order_id}"))];
+        claims.extend(key.map(|k| (store.to_string(), format!("key:{k}"))));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let guard = self.lock();
+            let mut creating = self.inner.creating.lock().unwrap_or_else(|p| p.into_inner());
+            if !claims.iter().any(|c| creating.contains(c)) {
+                creating.extend(claims.iter().cloned());
+                drop(creating);
+                return Ok((guard, Creating { set: &self.inner.creating, claims }));
+            }
+            drop((creating, guard));
+            if std::time::Instant::now() > deadline {
+                return Err(InvoiceError::Plugin(format!("order {order_id:?} is still being created after 30 s")));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
     }
 
     /// An address through the asset's plugin: normalized form and canonical key.

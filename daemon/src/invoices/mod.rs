@@ -27,7 +27,7 @@ use crate::db::{Db, DbError, InvoiceRecord, RefundRecord};
 use crate::index::{WatchError, Watches};
 use crate::plugins::PluginInstance;
 use paywatch_plugin_api::amount::Amount;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -133,8 +133,13 @@ struct Inner {
     assets: HashMap<String, AssetInfo>,
     stores: HashMap<String, StorePolicy>,
     clock: Arc<dyn Clock>,
-    /// Serializes every change of invoice and refund state.
+    /// Serializes every change of invoice and refund state. A new invoice is written after it
+    /// is let go (so concurrent creations share the disk's sync): what it took meanwhile is
+    /// held in `pending` (addresses) and `creating` (its order id and idempotency key).
     lock: Mutex<()>,
+    pending: pool::Pending,
+    /// `(store, "order:ID")` and `(store, "key:KEY")` of invoices being written.
+    creating: Mutex<HashSet<(String, String)>>,
 }
 
 /// Timer kinds (`store` keeps them as one byte).
@@ -165,7 +170,18 @@ impl Invoices {
                 (s.id.clone(), policy)
             })
             .collect();
-        Self { inner: Arc::new(Inner { db, watches, assets, stores, clock, lock: Mutex::new(()) }) }
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                watches,
+                assets,
+                stores,
+                clock,
+                lock: Mutex::new(()),
+                pending: pool::Pending::default(),
+                creating: Mutex::default(),
+            }),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, ()> {

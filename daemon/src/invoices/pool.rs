@@ -16,6 +16,8 @@ use crate::db::{Batch, Db, DbError, InvoiceRecord, SourceId};
 use crate::index::UnstagedWatch;
 use paywatch_plugin_api::messages::{self as m, currency_method};
 use sha2::Digest;
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 
 /// Addresses skipped at most when the next ones are already watched by the store (a list is
 /// walked to its end).
@@ -48,6 +50,91 @@ fn source_id(receive: &ReceiveConfig, src: &dyn Source) -> Result<SourceId, Invo
     Ok(SourceId(h.finalize().into()))
 }
 
+/// What allocations hold between handing an address out and their batch being written (an
+/// invoice is written outside the invoice lock, so another allocation may run meanwhile): each
+/// source's next index as handed out, the released addresses taken, and each receive source's
+/// identity (it never changes while the daemon runs, and takes two derivations to compute).
+#[derive(Debug, Default)]
+pub(super) struct Pending {
+    inner: Mutex<PendingInner>,
+}
+
+#[derive(Debug, Default)]
+struct PendingInner {
+    source_ids: HashMap<(String, String), SourceId>,
+    next: HashMap<(String, String, SourceId), u32>,
+    taken: HashSet<Taken>,
+}
+
+/// A released address taken by a batch not written yet: store, asset, its pool, its index.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Taken(String, String, Option<SourceId>, u32);
+
+type Counter = (String, String, SourceId);
+
+/// What one batch's allocations hold until it is written: the released addresses taken and the
+/// counters moved (from, to). Given back with [`Pending::settle`].
+#[derive(Debug, Default)]
+pub(super) struct Held {
+    taken: Vec<Taken>,
+    moved: Vec<(Counter, u32, u32)>,
+}
+
+impl Pending {
+    fn lock(&self) -> std::sync::MutexGuard<'_, PendingInner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn source_id(
+        &self,
+        (store, asset): (&str, &str),
+        make: impl FnOnce() -> Result<SourceId, InvoiceError>,
+    ) -> Result<SourceId, InvoiceError> {
+        let key = (store.to_string(), asset.to_string());
+        if let Some(id) = self.lock().source_ids.get(&key) {
+            return Ok(*id);
+        }
+        let id = make()?;
+        self.lock().source_ids.insert(key, id);
+        Ok(id)
+    }
+
+    /// Takes a released address unless another batch took it; `false` when one did.
+    fn take(&self, t: &Taken) -> bool {
+        self.lock().taken.insert(t.clone())
+    }
+
+    /// The batch that holds these was written (`written`), or given up: the released addresses
+    /// it took are the database's to say now; a counter it moved and nobody moved further goes
+    /// back when it was given up, so a refused invoice leaves no gap in the derivation.
+    pub(super) fn settle(&self, held: Held, written: bool) {
+        let mut p = self.lock();
+        for t in &held.taken {
+            p.taken.remove(t);
+        }
+        if !written {
+            for (counter, from, to) in held.moved.into_iter().rev() {
+                if p.next.get(&counter) == Some(&to) {
+                    p.next.insert(counter, from);
+                }
+            }
+        }
+    }
+
+    /// The next index to derive: the database's, or past the last handed out.
+    fn next(&self, key: &Counter, stored: u32) -> u32 {
+        self.lock().next.get(key).copied().unwrap_or(0).max(stored)
+    }
+
+    /// Moves a counter to `to` (from `from`, what it was for this allocation).
+    fn hand_out(&self, key: Counter, from: u32, to: u32, held: &mut Held) {
+        let mut p = self.lock();
+        let n = p.next.entry(key.clone()).or_default();
+        *n = (*n).max(to);
+        held.moved.push((key, from, to));
+    }
+}
+
 /// An address handed out for an invoice.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) struct Allocated {
@@ -71,24 +158,39 @@ pub(super) trait Source {
 
 /// A fresh address of a store's receive source for an asset (in `batch`): one released to that
 /// source's pool first, else a legacy released one the source gives at its index, else the
-/// source's next index; addresses the store already watches are skipped.
+/// source's next index; addresses the store already watches (or is writing a watch of) are
+/// skipped, and so are those other batches not written yet took (`pending`). What it takes is
+/// added to `held`: settle it with `pending` once the batch is written or given up.
 pub(super) fn allocate(
     db: &Db,
     batch: &mut Batch<'_>,
     (store, asset): (&str, &str),
     receive: &ReceiveConfig,
     src: &dyn Source,
+    pending: &Pending,
+    held: &mut Held,
 ) -> Result<Allocated, InvoiceError> {
-    let source = source_id(receive, src)?;
-    if let Some((index, address)) = db.free_addresses(store, asset, Some(&source), 1)?.pop() {
+    let source = pending.source_id((store, asset), || source_id(receive, src))?;
+    for (index, address) in db.free_addresses(store, asset, Some(&source), LEGACY_BATCH)? {
+        let t = Taken(store.to_string(), asset.to_string(), Some(source), index);
+        if !pending.take(&t) {
+            continue;
+        }
         batch.delete_free_address(store, asset, Some(&source), index);
+        held.taken.push(t);
         let (address, key) = src.parse(&address)?;
         if !src.watched(&key)? {
             return Ok(Allocated { index, address, key, source });
         }
+        break;
     }
     for (index, address) in db.free_addresses(store, asset, None, LEGACY_BATCH)? {
+        let t = Taken(store.to_string(), asset.to_string(), None, index);
+        if !pending.take(&t) {
+            continue;
+        }
         batch.delete_free_address(store, asset, None, index);
+        held.taken.push(t);
         match src.at(index)? {
             Some((a, key)) if a == address && !src.watched(&key)? => {
                 return Ok(Allocated { index, address: a, key, source });
@@ -97,7 +199,9 @@ pub(super) fn allocate(
                 "a released address of an earlier receive source is not reused"),
         }
     }
-    let mut next = db.next_index(store, asset, &source)?;
+    let counter = (store.to_string(), asset.to_string(), source);
+    let from = pending.next(&counter, db.next_index(store, asset, &source)?);
+    let mut next = from;
     let skips = match receive {
         ReceiveConfig::Addresses(list) => list.len() as u32,
         _ => MAX_SKIPS,
@@ -108,6 +212,7 @@ pub(super) fn allocate(
         next += 1;
         if !src.watched(&key)? {
             batch.put_next_index(store, asset, &source, next);
+            pending.hand_out(counter, from, next, held);
             return Ok(Allocated { index, address, key, source });
         }
     }
@@ -154,13 +259,14 @@ impl Invoices {
         asset_id: &str,
         asset: &AssetInfo,
         policy: &StorePolicy,
+        held: &mut Held,
     ) -> Result<Allocated, InvoiceError> {
         let receive = policy
             .receive
             .get(asset_id)
             .ok_or_else(|| InvoiceError::NoReceiveConfig { store: store.to_string(), asset: asset_id.to_string() })?;
         let src = PluginSource { invoices: self, store, asset, receive };
-        allocate(self.db(), batch, (store, asset_id), receive, &src)
+        allocate(self.db(), batch, (store, asset_id), receive, &src, &self.inner.pending, held)
     }
 
     fn derive(&self, asset: &AssetInfo, source: &str, index: u32) -> Result<(String, Vec<u8>), InvoiceError> {

@@ -44,7 +44,7 @@ fn xpub(s: &str) -> ReceiveConfig {
 /// Allocates and writes, as an invoice's creation does; the store now watches the address.
 fn take(db: &Db, receive: &ReceiveConfig, src: &Scripted) -> String {
     let mut batch = db.batch();
-    let a = allocate(db, &mut batch, STORE, receive, src).unwrap();
+    let a = allocate(db, &mut batch, STORE, receive, src, &Pending::default(), &mut Held::default()).unwrap();
     db.write(batch).unwrap();
     src.watched.borrow_mut().insert(a.key);
     a.address
@@ -121,10 +121,10 @@ fn watched_addresses_are_skipped_and_a_list_runs_out_with_a_clear_error() {
     l.watched.borrow_mut().insert(b"l0".to_vec()); // watched through the API already
     assert_eq!([take(&db, &list, &l), take(&db, &list, &l)], ["l1", "l2"]);
     let mut batch = db.batch();
-    let e = allocate(&db, &mut batch, STORE, &list, &l).unwrap_err();
+    let e = allocate(&db, &mut batch, STORE, &list, &l, &Pending::default(), &mut Held::default()).unwrap_err();
     assert_eq!(e.to_string(), "no free address for BTC in store \"shop\": all 3 configured addresses are in use");
     // A released address of the pool that the store watches again is not handed out.
     release(&db, &l, Some(&source_id(&list, &l).unwrap()), 1, "l1");
     l.watched.borrow_mut().insert(b"l1".to_vec());
-    assert!(allocate(&db, &mut db.batch(), STORE, &list, &l).is_err());
+    assert!(allocate(&db, &mut db.batch(), STORE, &list, &l, &Pending::default(), &mut Held::default()).is_err());
 }
