@@ -291,7 +291,9 @@ pub(crate) async fn create(
     let svc = st.invoices().clone();
     let (view, created) = blocking(move || {
         let (inv, created) = svc.create(&store, new, &locked, key.as_deref())?;
-        Ok::<_, crate::invoices::InvoiceError>((svc.view(&inv)?, created))
+        // A new invoice has no payment yet (its addresses were not watched): no read for them.
+        let view = if created { svc.view_new(&inv) } else { svc.view(&inv)? };
+        Ok::<_, crate::invoices::InvoiceError>((view, created))
     })
     .await??;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };

@@ -135,6 +135,12 @@ pub(crate) struct PaymentsPage {
 impl Invoices {
     /// The invoice as events and the API show it: the latest payments that can count and the
     /// count of all.
+    /// The view of an invoice just made: nothing could be paid to it before it was written
+    /// (the followers did not watch its addresses), so it has no payment to read.
+    pub(crate) fn view_new(&self, inv: &InvoiceRecord) -> Invoice {
+        crate::events::views::invoice(inv, InvoicePayments { recent: &[], count: 0, cause: None })
+    }
+
     pub(crate) fn view(&self, inv: &InvoiceRecord) -> Result<Invoice, InvoiceError> {
         let payments = self.invoice_payments(inv)?;
         let recent = recent(&payments, minimum(inv))?;
