@@ -71,8 +71,14 @@ struct Inner {
     quota: WatchQuota,
     /// Keys of watches staged in batches not written yet, per store and chain, with how many
     /// such watches each has: a store watches them already, for whoever looks meanwhile.
-    staged: Mutex<HashMap<(String, String, Vec<u8>), usize>>,
+    staged: Staged,
 }
+
+/// Store, chain and key of a watch.
+type StoreKey = (String, String, Vec<u8>);
+
+/// The keys of watches staged and not written yet, with how many watches each.
+type Staged = Mutex<HashMap<StoreKey, usize>>;
 
 /// How watches on one chain are made: its address codec and default confirmations.
 #[derive(Debug)]
@@ -327,9 +333,8 @@ pub(crate) struct StagedWatch<'a> {
     /// Given back when dropped unless kept by `commit`.
     reserved: Option<Reservation<'a>>,
     set: &'a WatchSet,
-    staged: &'a Mutex<HashMap<(String, String, Vec<u8>), usize>>,
-    /// Store, chain and key of each watch.
-    keys: Vec<(String, String, Vec<u8>)>,
+    staged: &'a Staged,
+    keys: Vec<StoreKey>,
 }
 
 impl StagedWatch<'_> {
