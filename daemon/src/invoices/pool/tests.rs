@@ -128,3 +128,29 @@ fn watched_addresses_are_skipped_and_a_list_runs_out_with_a_clear_error() {
     l.watched.borrow_mut().insert(b"l1".to_vec());
     assert!(allocate(&db, &mut db.batch(), STORE, &list, &l, &Pending::default(), &mut Held::default()).is_err());
 }
+
+/// Writes a batch of allocations as an invoice's creation does (outside the invoice lock).
+fn write_allocated(db: &Db, pending: &Pending, batch: Batch<'_>, held: Held) {
+    db.write(batch).unwrap();
+    pending.settle(held, true);
+}
+
+/// Invoices are written outside the invoice lock: the batch that handed out the lower index
+/// may be written last. The stored counter still never goes back, so after a restart (a new
+/// `Pending`) the next address is past both.
+#[test]
+fn the_stored_counter_never_goes_back_when_batches_are_written_out_of_order() {
+    let (_dir, db) = open();
+    let (receive, src) = (xpub("tpubX"), Scripted::new("x"));
+    let pending = Pending::default();
+    let (mut first, mut second) = (db.batch(), db.batch());
+    let (mut held_first, mut held_second) = (Held::default(), Held::default());
+    let a = allocate(&db, &mut first, STORE, &receive, &src, &pending, &mut held_first).unwrap();
+    let b = allocate(&db, &mut second, STORE, &receive, &src, &pending, &mut held_second).unwrap();
+    assert_eq!((a.index, b.index), (0, 1));
+    write_allocated(&db, &pending, second, held_second);
+    write_allocated(&db, &pending, first, held_first);
+    assert_eq!(db.next_index(STORE.0, STORE.1, &a.source).unwrap(), 2, "the stored counter went back");
+    // After a restart, the store no longer watching them (released, say): still not handed out.
+    assert_eq!(take(&db, &receive, &src), "x2");
+}
