@@ -217,10 +217,10 @@ impl Settle<'_> {
         self.held.get_or_insert_with(Held::default)
     }
 
-    fn written(mut self) {
-        if let Some(h) = self.held.take() {
-            self.pending.settle(h, true);
-        }
+    /// Writes the batch (see [`Pending::write`]) and settles what it holds.
+    fn write(mut self, db: &crate::db::Db, batch: crate::db::Batch<'_>) -> Result<(), crate::db::DbError> {
+        let h = self.held.take().unwrap_or_default();
+        self.pending.write(db, batch, h)
     }
 }
 
@@ -475,8 +475,7 @@ impl Invoices {
         // `creating`), and nothing else reads the invoice (no payment can reach an address the
         // followers do not watch yet).
         drop(guard);
-        db.write(batch)?;
-        held.written();
+        held.write(&db, batch)?;
         staged.commit();
         Ok((inv, true))
     }

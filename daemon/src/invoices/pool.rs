@@ -57,6 +57,12 @@ fn source_id(receive: &ReceiveConfig, src: &dyn Source) -> Result<SourceId, Invo
 #[derive(Debug, Default)]
 pub(super) struct Pending {
     inner: Mutex<PendingInner>,
+    /// Each counter's highest value written, held while a batch that moved counters is written:
+    /// batches are written in any order (the one that handed out the lower index may go last),
+    /// so each stores its counters at least this high and the stored counter never goes back.
+    /// (Event-bearing batches are written one at a time anyway, under the database's commit
+    /// lock: this costs no concurrency.)
+    written: Mutex<HashMap<Counter, u32>>,
 }
 
 #[derive(Debug, Default)]
@@ -119,6 +125,26 @@ impl Pending {
                 }
             }
         }
+    }
+
+    /// Writes a batch holding these allocations, each counter it moved stored no lower than one
+    /// written before, then settles them.
+    pub(super) fn write(&self, db: &Db, mut batch: Batch<'_>, held: Held) -> Result<(), DbError> {
+        let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
+        for (counter @ (store, asset, source), _, to) in &held.moved {
+            let top = written.get(counter).copied().unwrap_or(0).max(*to);
+            batch.put_next_index(store, asset, source, top);
+        }
+        let result = db.write(batch);
+        if result.is_ok() {
+            for (counter, _, to) in &held.moved {
+                let top = written.entry(counter.clone()).or_default();
+                *top = (*top).max(*to);
+            }
+        }
+        drop(written);
+        self.settle(held, result.is_ok());
+        result
     }
 
     /// The next index to derive: the database's, or past the last handed out.

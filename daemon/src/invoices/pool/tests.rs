@@ -131,8 +131,7 @@ fn watched_addresses_are_skipped_and_a_list_runs_out_with_a_clear_error() {
 
 /// Writes a batch of allocations as an invoice's creation does (outside the invoice lock).
 fn write_allocated(db: &Db, pending: &Pending, batch: Batch<'_>, held: Held) {
-    db.write(batch).unwrap();
-    pending.settle(held, true);
+    pending.write(db, batch, held).unwrap();
 }
 
 /// Invoices are written outside the invoice lock: the batch that handed out the lower index
