@@ -153,3 +153,25 @@ fn the_stored_counter_never_goes_back_when_batches_are_written_out_of_order() {
     // After a restart, the store no longer watching them (released, say): still not handed out.
     assert_eq!(take(&db, &receive, &src), "x2");
 }
+
+/// Creations in flight whose writes all fail (a full disk) give their indexes back whatever
+/// order they fail in: the next address is the first one never written, not past a gap that
+/// a wallet's gap limit would stop at.
+#[test]
+fn failed_writes_in_any_order_leave_no_gap_in_the_derivation() {
+    let (_dir, db) = open();
+    let (receive, src) = (xpub("tpubX"), Scripted::new("x"));
+    let pending = Pending::default();
+    let mut held = Vec::new();
+    for i in 0..3 {
+        let mut h = Held::default();
+        assert_eq!(allocate(&db, &mut db.batch(), STORE, &receive, &src, &pending, &mut h).unwrap().index, i);
+        held.push(h);
+    }
+    // The first handed out fails first, then the others.
+    for h in held {
+        pending.settle(h, false);
+    }
+    let a = allocate(&db, &mut db.batch(), STORE, &receive, &src, &pending, &mut Held::default()).unwrap();
+    assert_eq!(a.index, 0, "indexes 0.. were never written: a gap in the derivation");
+}
