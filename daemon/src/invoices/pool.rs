@@ -69,6 +69,10 @@ pub(super) struct Pending {
 struct PendingInner {
     source_ids: HashMap<(String, String), SourceId>,
     next: HashMap<(String, String, SourceId), u32>,
+    /// Ranges given up while a later one was still in flight, by counter: end → start. When
+    /// the counter comes back down to a range's end it goes on back to its start, so failures
+    /// in any order leave no gap (one below an index written stays, as it must).
+    given_up: HashMap<Counter, HashMap<u32, u32>>,
     taken: HashSet<Taken>,
 }
 
@@ -120,8 +124,12 @@ impl Pending {
         }
         if !written {
             for (counter, from, to) in held.moved.into_iter().rev() {
-                if p.next.get(&counter) == Some(&to) {
-                    p.next.insert(counter, from);
+                let p = &mut *p;
+                let given_up = p.given_up.entry(counter.clone()).or_default();
+                given_up.insert(to, from);
+                let Some(next) = p.next.get_mut(&counter) else { continue };
+                while let Some(start) = given_up.remove(&*next) {
+                    *next = start;
                 }
             }
         }
@@ -149,13 +157,22 @@ impl Pending {
 
     /// The next index to derive: the database's, or past the last handed out.
     fn next(&self, key: &Counter, stored: u32) -> u32 {
-        self.lock().next.get(key).copied().unwrap_or(0).max(stored)
+        let mut p = self.lock();
+        let n = p.next.entry(key.clone()).or_default();
+        *n = (*n).max(stored);
+        *n
     }
 
     /// Moves a counter to `to` (from `from`, what it was for this allocation).
     fn hand_out(&self, key: Counter, from: u32, to: u32, held: &mut Held) {
         let mut p = self.lock();
+        let p = &mut *p;
         let n = p.next.entry(key.clone()).or_default();
+        if *n < from {
+            // Given back below `from` since this allocation read it: still a range to go back
+            // over should this one be given up too.
+            p.given_up.entry(key.clone()).or_default().insert(from, *n);
+        }
         *n = (*n).max(to);
         held.moved.push((key, from, to));
     }
