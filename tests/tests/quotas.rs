@@ -135,3 +135,38 @@ async fn an_invoice_at_its_refund_quota_gets_409_and_invoices_and_refunds_count_
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["status"], "awaiting_payment", "{v}");
 }
+
+/// A store at its watch quota hammered with invoices, many at once, all refused: once it has
+/// room, the next invoice gets the next address of its descriptor (the refused ones gave their
+/// indexes back, leaving no gap a wallet's gap limit would stop at).
+#[tokio::test]
+async fn invoices_refused_at_the_watch_quota_leave_no_gap_in_the_derivation() {
+    let launch = Launch::env("PAYWATCH_STORES__SHOP3__MAX_WATCHES", "2");
+    let rig = BtcRig::start_custom(1, "", &paywatch_tests::btc::shop3(86_400, 3600), launch).await.unwrap();
+    let new_invoice = |order: String| json!({"asset": "BTC", "amount": "0.001", "order_id": order});
+    let (status, first) = call(&rig, Method::POST, "/v1/invoices", Some(new_invoice("g0".into()))).await;
+    assert_eq!(status, 201, "{first}");
+    let own = json!({"chain": "btc", "address": rig.new_address().unwrap()});
+    let (status, w) = call(&rig, Method::POST, "/v1/watches", Some(own)).await;
+    assert_eq!(status, 201, "{w}");
+    let refused = (0..24).map(|i| call(&rig, Method::POST, "/v1/invoices", Some(new_invoice(format!("g-{i}")))));
+    for (status, v) in futures::future::join_all(refused).await {
+        quota_refusal(status, &v, "max_watches");
+    }
+    let (status, _) = call(&rig, Method::DELETE, &format!("/v1/watches/{}", w["id"].as_str().unwrap()), None).await;
+    assert_eq!(status, 204);
+    let (status, next) = call(&rig, Method::POST, "/v1/invoices", Some(new_invoice("g1".into()))).await;
+    assert_eq!(status, 201, "{next}");
+    // The same descriptor in a daemon that never refused one: the addresses at 0 and 1.
+    let oracle = BtcRig::start_with(1, &paywatch_tests::btc::shop3(86_400, 3600)).await.unwrap();
+    let fresh: Vec<Value> = {
+        let mut v = Vec::new();
+        for order in ["f0", "f1"] {
+            let (status, inv) = call(&oracle, Method::POST, "/v1/invoices", Some(new_invoice(order.into()))).await;
+            assert_eq!(status, 201, "{inv}");
+            v.push(inv["address"].clone());
+        }
+        v
+    };
+    assert_eq!([&first["address"], &next["address"]], [&fresh[0], &fresh[1]], "a gap after the refused invoices");
+}
