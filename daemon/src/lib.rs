@@ -10,6 +10,7 @@ mod api;
 #[doc(hidden)]
 pub mod bench;
 mod chain;
+mod clock;
 pub mod config;
 mod db;
 mod dispatch;

@@ -8,7 +8,7 @@
 use paywatch_tests::daemon::{test_config, SHOP1_KEY};
 use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 static NEXT: AtomicU64 = AtomicU64::new(1);
 
@@ -67,24 +67,7 @@ fn main() {
     // The batch endpoint takes up to 1000 watches: allow its ~80 KB bodies.
     let config = test_config(dir.path(), port, "").replace("max_body_bytes = 65536", "max_body_bytes = 1048576");
     std::fs::write(&path, config).unwrap();
-    let config = paywatch::config::load(Some(&path)).unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        let server = tokio::spawn(paywatch::run_with(
-            config,
-            async move {
-                let _ = stop_rx.await;
-            },
-            move |addr| {
-                let _ = ready_tx.send(addr);
-            },
-        ));
-        let addr = ready_rx.await.unwrap();
-        let base = format!("http://{addr}");
-        let client =
-            reqwest::Client::builder().pool_max_idle_per_host(128).timeout(Duration::from_secs(60)).build().unwrap();
+    paywatch_tests::bench::with_daemon(&path, |base, client| async move {
         singles(&client, &base, 200, 8).await; // warm-up
         println!("POST /v1/watches, real RocksDB (synced writes), loopback HTTP, {} cores", num_cpus());
         for concurrency in [1, 16, 64] {
@@ -95,8 +78,6 @@ fn main() {
             let rate = batches(&client, &base, 40, concurrency).await;
             println!("  batch of 1000, {concurrency} concurrent clients:     {rate:>8.0} watches/s");
         }
-        let _ = stop_tx.send(());
-        server.await.unwrap().unwrap();
     });
 }
 

@@ -9,34 +9,20 @@
 // A benchmark prints its figures.
 #![allow(clippy::print_stdout)]
 
-use paywatch_tests::daemon::config_with_chains;
+use paywatch_tests::daemon::test_config;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const KEY: &str = "shop_bench_Xw8ZkqL2vRt5NpH7yJc3FmD9aG";
 
 static NEXT: AtomicU64 = AtomicU64::new(1);
 
-/// Placeholder chains (no follower needs a node to make invoices), the three assets, a fixed
-/// rate source and a store receiving all three.
+/// The test config's placeholder chains (no follower needs a node to make invoices), with the
+/// three assets, a fixed rate source and a store receiving all three.
 fn config(dir: &std::path::Path, port: u16) -> String {
-    let chains = r#"
-[[chains]]
-name = "btc"
-kind = "bitcoin"
-network = "regtest"
-rpc_url = "http://127.0.0.1:1"
-rpc_user = "u"
-rpc_password = "p"
-zmq = "tcp://127.0.0.1:2"
-
-[[chains]]
-name = "eth"
-kind = "evm"
-chain_id = 31337
-ws_url = "ws://127.0.0.1:3"
-
+    let extra = format!(
+        r#"
 [[assets]]
 id = "BTC"
 chain = "btc"
@@ -53,9 +39,7 @@ chain = "eth"
 plugin = "erc20"
 contract = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
 decimals = 6
-"#;
-    let extra = format!(
-        r#"
+
 [rates.sources.bench]
 fixed = {{ BTC_USD = "64123.45", ETH_USD = "3210.987654321", USDT_USD = "1.0002" }}
 ttl_secs = 3600
@@ -75,7 +59,7 @@ xpub = "xpub6BosfCnifzxcFwrSzQiqu2DBVTshkCXacvNsWGYJVVhhawA7d4R5WSWGFNbi8Aw6ZRc1
 rules = [{{ pair = "*_USD", sources = ["bench"] }}]
 "#
     );
-    config_with_chains(dir, port, chains, &extra)
+    test_config(dir, port, &extra)
 }
 
 fn priced_in_usd() -> Value {
@@ -120,24 +104,8 @@ fn main() {
     let port = paywatch_tests::free_port();
     let path = dir.path().join("paywatch.toml");
     std::fs::write(&path, config(dir.path(), port)).unwrap();
-    let config = paywatch::config::load(Some(&path)).unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        let server = tokio::spawn(paywatch::run_with(
-            config,
-            async move {
-                let _ = stop_rx.await;
-            },
-            move |addr| {
-                let _ = ready_tx.send(addr);
-            },
-        ));
-        let addr = ready_rx.await.unwrap();
-        let url = format!("http://{addr}/v1/invoices");
-        let client =
-            reqwest::Client::builder().pool_max_idle_per_host(128).timeout(Duration::from_secs(60)).build().unwrap();
+    paywatch_tests::bench::with_daemon(&path, |base, client| async move {
+        let url = format!("{base}/v1/invoices");
         drive(&client, &url, 8, 25, priced_in_usd).await; // warm-up: the rate cache, the pools
         println!("POST /v1/invoices, real RocksDB (synced writes), loopback HTTP, {} cores", num_cpus());
         for clients in [1, 16] {
@@ -147,8 +115,6 @@ fn main() {
                 "  {clients:>2} concurrent clients: {usd:>7.0} invoices/s in USD with 3 methods, {btc:>7.0} invoices/s in BTC only"
             );
         }
-        let _ = stop_tx.send(());
-        server.await.unwrap().unwrap();
     });
 }
 

@@ -117,3 +117,37 @@ pub fn percentiles(mut ms: Vec<f64>) -> String {
     let p = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
     format!("p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms", p(0.5), p(0.99), ms[ms.len() - 1])
 }
+
+/// Runs the real daemon in this process (`paywatch::run_with`, as `paywatch run` does; release
+/// builds for the benches) on the config file at `config`, hands `work` its base URL and an
+/// HTTP client with room for many connections, then stops it.
+pub fn with_daemon<F, Fut>(config: &std::path::Path, work: F)
+where
+    F: FnOnce(String, reqwest::Client) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let config = paywatch::config::load(Some(config)).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let server = tokio::spawn(paywatch::run_with(
+            config,
+            async move {
+                let _ = stop_rx.await;
+            },
+            move |addr| {
+                let _ = ready_tx.send(addr);
+            },
+        ));
+        let addr = ready_rx.await.unwrap();
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(128)
+            .timeout(std::time::Duration::from_secs(60))
+            .build()
+            .unwrap();
+        work(format!("http://{addr}"), client).await;
+        let _ = stop_tx.send(());
+        server.await.unwrap().unwrap();
+    });
+}

@@ -21,18 +21,24 @@ pub(super) struct Route {
 
 impl Route {
     fn new(guard: Guard) -> Self {
-        let client = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            // A proxy from HTTP(S)_PROXY would resolve names itself, past the guard.
-            .no_proxy()
-            .dns_resolver(Arc::new(guard.clone()))
-            .user_agent(concat!("paywatch/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("a reqwest client with rustls builds");
+        let client = guarded_client(&guard, CONNECT_TIMEOUT, REQUEST_TIMEOUT);
         Self { guard, client }
     }
+}
+
+/// An HTTP client whose every name goes through `guard`: no redirects (a redirect would leave
+/// the guard's judgment) and no proxy from the environment (a proxy would resolve names
+/// itself, past the guard). For callbacks and rate APIs alike.
+pub(crate) fn guarded_client(guard: &Guard, connect_timeout: Duration, timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .dns_resolver(Arc::new(guard.clone()))
+        .user_agent(concat!("paywatch/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("a reqwest client with rustls builds")
 }
 
 /// Every configured store's route, and the global one for a store the config no longer names

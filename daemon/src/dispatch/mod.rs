@@ -18,6 +18,7 @@ mod send;
 mod ssrf;
 mod worker;
 
+pub(crate) use clients::guarded_client;
 pub(crate) use endpoints::{check_params, validate_with, EndpointChange, NewEndpoint};
 pub(crate) use send::verdict_name;
 pub(crate) use ssrf::Guard;

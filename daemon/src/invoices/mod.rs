@@ -32,19 +32,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// The clock, behind a trait so the machine's callers are testable.
-pub(crate) trait Clock: Send + Sync + std::fmt::Debug {
-    fn now(&self) -> OffsetDateTime;
-}
-
-#[derive(Debug)]
-pub(crate) struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc()
-    }
-}
+pub(crate) use crate::clock::{Clock, SystemClock};
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum InvoiceError {

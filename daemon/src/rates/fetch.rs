@@ -68,54 +68,46 @@ pub(super) async fn one(
     quote: &str,
     clock: &dyn Clock,
 ) -> Fetched {
-    let got = fetch_one(source, api, fetch, base, quote, clock).await;
+    let got = async {
+        let pair = Pair::new(base, quote);
+        let req = RateRequest { pairs: vec![pair.clone()] };
+        let a = api.clone();
+        let requests = match blocking(move || a.request(&req)).await {
+            Ok(r) => r,
+            Err(e) if e.unsupported => return Fetched::NotQuoted(format!("does not quote {pair} ({})", e.message)),
+            Err(e) => return Fetched::Failed(e.message),
+        };
+        if requests.is_empty() || requests.len() > MAX_REQUESTS {
+            return Fetched::Failed(format!("plugin asked for {} http requests (1 to {MAX_REQUESTS})", requests.len()));
+        }
+        let mut responses = Vec::with_capacity(requests.len());
+        let mut errors = Vec::new();
+        for r in requests {
+            let url = crate::config::redact_url(&r.url);
+            match fetch.fetch(source, r).await {
+                Ok(resp) => {
+                    if !(200..300).contains(&resp.status) {
+                        errors.push(format!("http status {} from {url}", resp.status));
+                    }
+                    responses.push(resp);
+                }
+                Err(why) => return Fetched::Failed(why),
+            }
+        }
+        let now = clock.now();
+        let parse = RateParseRequest { pairs: vec![pair.clone()], responses, now: now.unix_timestamp() };
+        let rates = match blocking(move || api.parse(&parse)).await {
+            Ok(rates) => rates,
+            Err(e) if errors.is_empty() => return Fetched::Failed(e.message),
+            Err(e) => return Fetched::Failed(format!("{}; {}", errors.join(", "), e.message)),
+        };
+        checked(&pair, rates, now)
+    }
+    .await;
     if let Fetched::Failed(why) = &got {
         tracing::warn!(source, pair = %format!("{base}_{quote}"), error = %why, "rate source failed");
     }
     got
-}
-
-async fn fetch_one(
-    source: &str,
-    api: Arc<dyn RateApi>,
-    fetch: &dyn Fetch,
-    base: &str,
-    quote: &str,
-    clock: &dyn Clock,
-) -> Fetched {
-    let pair = Pair::new(base, quote);
-    let req = RateRequest { pairs: vec![pair.clone()] };
-    let a = api.clone();
-    let requests = match blocking(move || a.request(&req)).await {
-        Ok(r) => r,
-        Err(e) if e.unsupported => return Fetched::NotQuoted(format!("does not quote {pair} ({})", e.message)),
-        Err(e) => return Fetched::Failed(e.message),
-    };
-    if requests.is_empty() || requests.len() > MAX_REQUESTS {
-        return Fetched::Failed(format!("plugin asked for {} http requests (1 to {MAX_REQUESTS})", requests.len()));
-    }
-    let mut responses = Vec::with_capacity(requests.len());
-    let mut errors = Vec::new();
-    for r in requests {
-        let url = crate::config::redact_url(&r.url);
-        match fetch.fetch(source, r).await {
-            Ok(resp) => {
-                if !(200..300).contains(&resp.status) {
-                    errors.push(format!("http status {} from {url}", resp.status));
-                }
-                responses.push(resp);
-            }
-            Err(why) => return Fetched::Failed(why),
-        }
-    }
-    let now = clock.now();
-    let parse = RateParseRequest { pairs: vec![pair.clone()], responses, now: now.unix_timestamp() };
-    let rates = match blocking(move || api.parse(&parse)).await {
-        Ok(rates) => rates,
-        Err(e) if errors.is_empty() => return Fetched::Failed(e.message),
-        Err(e) => return Fetched::Failed(format!("{}; {}", errors.join(", "), e.message)),
-    };
-    checked(&pair, rates, now)
 }
 
 /// The plugin's rates: only the pair asked, a positive plain decimal, not dated in the future.

@@ -6,9 +6,8 @@
 use super::fetch::response;
 use super::{BoxFuture, Fetch};
 use crate::config::RatesConfig;
-use crate::dispatch::Guard;
+use crate::dispatch::{guarded_client, Guard};
 use paywatch_plugin_api::messages::{HttpRequest, HttpResponse};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Connecting takes at most this long (or the whole timeout, if shorter).
@@ -26,16 +25,7 @@ impl HttpFetch {
     pub(crate) fn new(config: &RatesConfig) -> Self {
         let guard = Guard::with_key(config.allow_private.clone(), "rates.allow_private");
         let timeout = Duration::from_secs(config.timeout_secs);
-        let client = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT.min(timeout))
-            .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            // A proxy from HTTP(S)_PROXY would resolve names itself, past the guard.
-            .no_proxy()
-            .dns_resolver(Arc::new(guard.clone()))
-            .user_agent(concat!("paywatch/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("a reqwest client with rustls builds");
+        let client = guarded_client(&guard, CONNECT_TIMEOUT.min(timeout), timeout);
         Self { guard, client, timeout, max_bytes: config.max_response_bytes }
     }
 

@@ -39,19 +39,7 @@ pub(crate) trait Fetch: Send + Sync + std::fmt::Debug {
     ) -> BoxFuture<'a, Result<paywatch_plugin_api::messages::HttpResponse, String>>;
 }
 
-/// The time rates are judged by (a trait so that tests can move it).
-pub(crate) trait Clock: Send + Sync + std::fmt::Debug {
-    fn now(&self) -> OffsetDateTime;
-}
-
-#[derive(Debug)]
-pub(crate) struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc()
-    }
-}
+pub(crate) use crate::clock::{Clock, SystemClock};
 
 /// A rate an invoice would use: how many `quote` one `base` is worth.
 #[derive(Debug, Clone, PartialEq, Eq)]
