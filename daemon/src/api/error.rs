@@ -200,6 +200,7 @@ impl From<InvoiceError> for ApiError {
             E::ClaimLocked(_) => Self::new(StatusCode::GONE, "claim_locked", msg),
             E::Plugin(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "plugin_unavailable", msg),
             E::NoRate { .. } => Self::new(StatusCode::SERVICE_UNAVAILABLE, "rate_unavailable", msg),
+            E::StillCreating { .. } => Self::new(StatusCode::CONFLICT, "creation_in_progress", msg),
             E::Db(e) => Self::internal(e),
             E::Watch(w) => w.into(),
         }

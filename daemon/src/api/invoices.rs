@@ -244,7 +244,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 #[utoipa::path(post, path = "/v1/invoices", tag = "invoices", request_body = CreateInvoice,
     security(("api_key" = [])), params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = Invoice), (status = 200, body = Invoice, description = "this request (order id or idempotency key) already made it"),
-        (status = 409, body = ErrorBody, description = "the order id or idempotency key was used with other terms (`order_conflict`, `idempotency_conflict`), or the store has as many watches as its `max_watches`, invoices' addresses included (`quota_exceeded`)"),
+        (status = 409, body = ErrorBody, description = "the order id or idempotency key was used with other terms (`order_conflict`, `idempotency_conflict`), another request has been creating it for 30 s (`creation_in_progress`), or the store has as many watches as its `max_watches`, invoices' addresses included (`quota_exceeded`)"),
         (status = 422, body = ErrorBody), (status = 503, body = ErrorBody, description = "no free address")))]
 pub(crate) async fn create(
     State(st): State<AppState>,

@@ -470,7 +470,9 @@ impl Invoices {
         }
         emit(&mut batch, &mut inv, &[], &[uncaused(EventKind::InvoiceCreated)])?;
         batch.put_invoice(&inv)?;
-        // Written without the lock: concurrent creations share the disk's sync. Until then its
+        // Written without the lock, so the next creation's derivations and plugin calls overlap
+        // this one's sync (batches with events are still synced one at a time, in the order of
+        // their events' sequence numbers: `Db::write`). Until then its
         // addresses, watches, order id and key are held (`pending`, the staged watches,
         // `creating`), and nothing else reads the invoice (no payment can reach an address the
         // followers do not watch yet).
@@ -502,7 +504,7 @@ impl Invoices {
             }
             drop((creating, guard));
             if std::time::Instant::now() > deadline {
-                return Err(InvoiceError::Plugin(format!("order {order_id:?} is still being created after 30 s")));
+                return Err(InvoiceError::StillCreating { order_id: order_id.to_string() });
             }
             std::thread::sleep(std::time::Duration::from_millis(1));
         }

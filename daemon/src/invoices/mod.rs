@@ -68,6 +68,8 @@ pub(crate) enum InvoiceError {
     ClaimLocked(u32),
     #[error("plugin: {0}")]
     Plugin(String),
+    #[error("order {order_id:?} is still being created by another request after 30 s; retry")]
+    StillCreating { order_id: String },
     #[error("no rate of {asset} in {currency} was given")]
     NoRate { asset: String, currency: String },
     #[error("database: {0}")]
@@ -122,7 +124,7 @@ struct Inner {
     stores: HashMap<String, StorePolicy>,
     clock: Arc<dyn Clock>,
     /// Serializes every change of invoice and refund state. A new invoice is written after it
-    /// is let go (so concurrent creations share the disk's sync): what it took meanwhile is
+    /// is let go (so the next creation's work overlaps its sync): what it took meanwhile is
     /// held in `pending` (addresses) and `creating` (its order id and idempotency key).
     lock: Mutex<()>,
     pending: pool::Pending,
