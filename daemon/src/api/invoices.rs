@@ -290,7 +290,7 @@ pub(crate) async fn create(
     let locked = lock_rates(st.rates(), &store, &pricing).await?;
     let svc = st.invoices().clone();
     let (view, created) = blocking(move || {
-        let (inv, created) = svc.create(&store, new, &locked, key.as_deref())?;
+        let (inv, created) = svc.create(&store, new, &pricing, &locked, key.as_deref())?;
         // A new invoice has no payment yet (its addresses were not watched): no read for them.
         let view = if created { svc.view_new(&inv) } else { svc.view(&inv)? };
         Ok::<_, crate::invoices::InvoiceError>((view, created))

@@ -301,16 +301,28 @@ impl Invoices {
         idempotency_key: Option<&str>,
     ) -> Result<Option<InvoiceRecord>, InvoiceError> {
         let hash = request_hash(&req.check()?);
+        self.existing_by_hash(store_id, req.order_id.trim(), &hash, idempotency_key)
+    }
+
+    /// [`Invoices::existing`] for a request already checked, by its hash.
+    fn existing_by_hash(
+        &self,
+        store_id: &str,
+        order_id: &str,
+        hash: &str,
+        idempotency_key: Option<&str>,
+    ) -> Result<Option<InvoiceRecord>, InvoiceError> {
         if let Some(key) = idempotency_key {
             if let Some((h, id)) = self.idempotency(store_id, IdempotencyScope::Invoice, key)? {
                 let existing = self.db().invoice(id)?.filter(|_| h == hash);
                 return existing.map(Some).ok_or_else(|| InvoiceError::IdempotencyConflict(key.to_string()));
             }
         }
-        let order_id = req.order_id.trim().to_string();
-        match self.db().invoice_by_order(store_id, &order_id)? {
+        match self.db().invoice_by_order(store_id, order_id)? {
             Some(existing) if existing.request_hash == hash => Ok(Some(existing)),
-            Some(existing) => Err(InvoiceError::OrderConflict { order_id, existing: existing.id }),
+            Some(existing) => {
+                Err(InvoiceError::OrderConflict { order_id: order_id.to_string(), existing: existing.id })
+            }
             None => Ok(None),
         }
     }
@@ -352,18 +364,18 @@ impl Invoices {
         Ok((valuation, planned))
     }
 
-    /// Creates an invoice at these rates (by method asset id; see [`Invoices::pricing`]), or
-    /// returns the one this request already made (`false`).
+    /// Creates an invoice as `pricing` (what [`Invoices::pricing`] made of this request) says, at
+    /// these rates (by method asset id), or returns the one this request already made (`false`).
     pub(crate) fn create(
         &self,
         store_id: &str,
         req: NewInvoice,
+        pricing: &Pricing,
         rates: &HashMap<String, LockedRate>,
         idempotency_key: Option<&str>,
     ) -> Result<(InvoiceRecord, bool), InvoiceError> {
         let canonical = req.check()?;
         let hash = request_hash(&canonical);
-        let pricing = self.pricing(store_id, &req)?;
         let policy = self.policy(store_id)?.clone();
         let required = match (&req.confirmations, &req.speed) {
             (Some(c), _) => *c,
@@ -375,11 +387,11 @@ impl Invoices {
         let order_id = req.order_id.trim().to_string();
 
         let (guard, _creating) = self.claim(store_id, &order_id, idempotency_key)?;
-        if let Some(existing) = self.existing(store_id, &req, idempotency_key)? {
+        if let Some(existing) = self.existing_by_hash(store_id, &order_id, &hash, idempotency_key)? {
             return Ok((existing, false));
         }
         let now = self.now();
-        let (valuation, planned) = self.plan(&pricing, &req.amount, rates, now)?;
+        let (valuation, planned) = self.plan(pricing, &req.amount, rates, now)?;
         let db = self.db().clone();
         let mut batch = db.batch();
         let mut held = Settle { pending: &self.inner.pending, held: Some(Held::default()) };
