@@ -5,6 +5,10 @@
 # - clang + libclang-dev: RocksDB's bindgen needs libclang.
 # - php-cli, nodejs (python3 is there): docs/webhooks.md's verification snippets are run by
 #   the tests against real deliveries.
+# - chromium + chromium-driver: the checkout page's tests drive a real headless browser through
+#   WebDriver (chromedriver).
+# - zbar-tools: those tests decode the QR code of a screenshot with zbarimg.
+# - fonts-noto-cjk: the Chinese checkout page renders (and is screenshotted) with real glyphs.
 # - CARGO_TARGET_DIR: a build cache shared by every clone on this machine (RocksDB's C++ is
 #   most of a first build; a second clone, such as CI's, reuses it).
 # - CC/CXX: clang, for the C and C++ of -sys crates (RocksDB compiles in about half the time
@@ -16,6 +20,10 @@ command -v clang >/dev/null 2>&1 || need_apt+=(clang)
 dpkg -s libclang-dev >/dev/null 2>&1 || need_apt+=(libclang-dev)
 command -v php >/dev/null 2>&1 || need_apt+=(php-cli)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
+command -v zbarimg >/dev/null 2>&1 || need_apt+=(zbar-tools)
+dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need_apt+=(fonts-noto-cjk)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}" >&2
   sudo_cmd=""
