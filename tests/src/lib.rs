@@ -2,6 +2,7 @@
 //! HTTP clients. Every scenario file in `tests/tests/` uses these; none starts processes itself.
 
 pub mod bench;
+pub mod browser;
 pub mod btc;
 pub mod claims;
 pub mod daemon;
