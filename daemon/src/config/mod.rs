@@ -3,6 +3,7 @@
 //!
 //! This module is the only owner of config validation.
 
+mod checkout;
 mod env;
 mod keys;
 mod private_key;
