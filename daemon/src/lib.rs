@@ -10,6 +10,7 @@ mod api;
 #[doc(hidden)]
 pub mod bench;
 mod chain;
+mod checkout;
 mod clock;
 pub mod config;
 mod db;

@@ -1,0 +1,7 @@
+//! The customer's pages (issue 17): an invoice's checkout page (`/i/{id}`) and a refund's claim
+//! page (`/r/{token}`), rendered from what `status.rs` makes public, with their QR codes,
+//! languages, stylesheet and script.
+
+// Rendered by the public routes, which come in the same change (`allow` until then).
+#[allow(dead_code)]
+mod status;
