@@ -4,4 +4,6 @@
 
 // Rendered by the public routes, which come in the same change (`allow` until then).
 #[allow(dead_code)]
+mod i18n;
+#[allow(dead_code)]
 mod status;
