@@ -6,4 +6,6 @@
 #[allow(dead_code)]
 mod i18n;
 #[allow(dead_code)]
+mod qr;
+#[allow(dead_code)]
 mod status;
