@@ -4,7 +4,11 @@
 
 // Rendered by the public routes, which come in the same change (`allow` until then).
 #[allow(dead_code)]
+mod claim_page;
+#[allow(dead_code)]
 mod i18n;
+#[allow(dead_code)]
+mod page;
 #[allow(dead_code)]
 mod qr;
 #[allow(dead_code)]
