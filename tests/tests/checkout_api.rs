@@ -68,14 +68,32 @@ async fn an_invoice_links_its_page_whose_public_status_carries_no_secret() {
     let s: Value = serde_json::from_str(&text).unwrap();
     let keys: BTreeSet<&str> = s.as_object().unwrap().keys().map(String::as_str).collect();
     let public = [
-        "id", "store_name", "order_id", "state", "status", "exception", "currency", "amount", "paid", "due",
-        "confirmations", "required_confirmations", "expires_at", "redirect_url", "methods", "sequence", "version",
+        "id",
+        "store_name",
+        "order_id",
+        "state",
+        "status",
+        "exception",
+        "currency",
+        "amount",
+        "paid",
+        "due",
+        "confirmations",
+        "required_confirmations",
+        "expires_at",
+        "redirect_url",
+        "methods",
+        "sequence",
+        "version",
     ];
     assert_eq!(keys, public.into_iter().collect(), "{s}");
     for secret in ["customer-42", "buyer@example.com", "two mugs", SHOP3_KEY] {
         assert!(!text.contains(secret), "the public status shows {secret}: {text}");
     }
-    assert_eq!((s["state"].as_str(), s["amount"].as_str(), s["currency"].as_str()), (Some("awaiting"), Some("0.001"), Some("BTC")));
+    assert_eq!(
+        (s["state"].as_str(), s["amount"].as_str(), s["currency"].as_str()),
+        (Some("awaiting"), Some("0.001"), Some("BTC"))
+    );
     let m = &s["methods"][0];
     assert_eq!(m["address"], inv["address"]);
     assert_eq!(m["payment_uri"], inv["payment_uri"]);
@@ -97,7 +115,13 @@ async fn an_invoice_links_its_page_whose_public_status_carries_no_secret() {
     assert_eq!(status, 404, "a method the invoice does not have");
 
     // A redirect_url the page could not safely navigate to is refused at creation.
-    for bad in ["javascript:alert(1)", "data:text/html,hi", "//shop.example/x", "https://user:pw@shop.example/", "ftp://shop.example/"] {
+    for bad in [
+        "javascript:alert(1)",
+        "data:text/html,hi",
+        "//shop.example/x",
+        "https://user:pw@shop.example/",
+        "ftp://shop.example/",
+    ] {
         let body = json!({"asset": "BTC", "amount": "0.001", "order_id": format!("bad-{bad}"), "redirect_url": bad});
         let (status, v) = rig.call(Method::POST, "/v1/invoices", SHOP3_KEY, Some(body)).await;
         assert_eq!(status, 422, "{bad}: {v}");
@@ -142,12 +166,19 @@ async fn a_status_stream_follows_the_chain_from_awaiting_to_seen_to_paid() {
     // Versions only grow; the page's status is the API's.
     assert!(paid["version"].as_u64() > seen["version"].as_u64());
     let (_, api) = rig.call(Method::GET, &format!("/v1/invoices/{id}"), SHOP3_KEY, None).await;
-    assert_eq!((paid["status"].as_str(), paid["sequence"].as_u64()), (api["status"].as_str(), api["sequence"].as_u64()));
+    assert_eq!(
+        (paid["status"].as_str(), paid["sequence"].as_u64()),
+        (api["status"].as_str(), api["sequence"].as_u64())
+    );
 
     // The latency from the settling event's commit to the stream: printed, never asserted.
     let events = rig.daemon.events(SHOP3_KEY).await.unwrap();
     let settled = events.iter().find(|e| e["type"] == "invoice.settled" && e["data"]["id"] == id).unwrap();
-    println!("invoice.settled created_at {} (stream received it by {:?})", settled["created_at"], time::OffsetDateTime::now_utc());
+    println!(
+        "invoice.settled created_at {} (stream received it by {:?})",
+        settled["created_at"],
+        time::OffsetDateTime::now_utc()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -189,7 +220,10 @@ async fn status_streams_past_a_clients_quota_get_429_and_a_closed_one_gives_its_
 #[tokio::test(flavor = "multi_thread")]
 async fn pages_on_their_own_listener_leave_the_api_private_and_are_rate_limited_per_client() {
     let pages_port = paywatch_tests::free_port();
-    let extra = format!("{}\n[checkout]\nlisten = \"127.0.0.1:{pages_port}\"\nper_second = 1\nburst = 5\n", shop3(86_400, 3600));
+    let extra = format!(
+        "{}\n[checkout]\nlisten = \"127.0.0.1:{pages_port}\"\nper_second = 1\nburst = 5\n",
+        shop3(86_400, 3600)
+    );
     let rig = BtcRig::start_custom(1, "", &extra, Launch::default()).await.unwrap();
     let inv = invoice(&rig, json!({"asset": "BTC", "amount": "0.001", "order_id": "co-own"})).await;
     let id = inv["id"].as_str().unwrap();
@@ -225,9 +259,8 @@ async fn the_claim_page_shows_the_refund_refuses_a_bad_address_with_the_plugins_
     assert!(html.contains("0.001") && html.contains("BTC") && html.contains("co-claim"), "{html}");
     assert!(html.contains(r#"id="claim-form""#), "{html}");
 
-    let post = |address: &str, lang: &str| {
-        rig.daemon.http.post(&page).form(&[("address", address), ("lang", lang)]).send()
-    };
+    let post =
+        |address: &str, lang: &str| rig.daemon.http.post(&page).form(&[("address", address), ("lang", lang)]).send();
     let r = post("bcrt1qnotanaddress", "en").await.unwrap();
     assert_eq!(r.status().as_u16(), 422);
     let html = r.text().await.unwrap();
@@ -244,7 +277,10 @@ async fn the_claim_page_shows_the_refund_refuses_a_bad_address_with_the_plugins_
     let html = r.text().await.unwrap();
     assert!(html.contains(r#"id="claim-result""#) && html.contains(&good), "{html}");
     let (_, refund) = rig.call(Method::GET, &format!("/v1/refunds/{}", c.refund), SHOP3_KEY, None).await;
-    assert_eq!((refund["status"].as_str(), refund["address"].as_str()), (Some("awaiting_payment"), Some(good.as_str())));
+    assert_eq!(
+        (refund["status"].as_str(), refund["address"].as_str()),
+        (Some("awaiting_payment"), Some(good.as_str()))
+    );
     // The link is used: its page says so, and a second claim changes nothing.
     assert_eq!(get(&rig, &page, &[]).await.0, 404);
     let other = rig.new_address().unwrap();

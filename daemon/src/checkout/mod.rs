@@ -11,7 +11,7 @@ mod status;
 
 pub(crate) use hub::{Hub, Subscription};
 pub(crate) use i18n::Lang;
-pub(crate) use status::{ClaimOutcome, PageState, PublicRefund, PublicStatus};
+pub(crate) use status::{ClaimOutcome, PublicRefund, PublicStatus};
 
 use crate::config::Config;
 use std::net::SocketAddr;
@@ -19,8 +19,7 @@ use std::net::SocketAddr;
 /// The rendering of pages and QR codes (`page`, `claim_page`, `qr`), and their static assets.
 pub(crate) mod render {
     pub(crate) use super::claim_page::render as claim;
-    pub(crate) use super::page::{asset_version, CSS, JS};
-    pub(crate) use super::page::{invoice, not_found};
+    pub(crate) use super::page::{invoice, not_found, CSS, JS};
     pub(crate) use super::qr::svg as qr_svg;
 }
 

@@ -28,6 +28,7 @@ pub(crate) enum PageState {
 
 impl PageState {
     /// Every state, in documentation order.
+    #[cfg(test)]
     pub(crate) const ALL: [PageState; 7] =
         [Self::Awaiting, Self::Seen, Self::Underpaid, Self::Paid, Self::Expired, Self::PaidLate, Self::Cancelled];
 
