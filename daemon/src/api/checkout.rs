@@ -140,8 +140,9 @@ fn not_found(lang: Lang) -> Response {
 }
 
 fn invoice_id(raw: &str) -> Option<Uuid> {
-    // Only the hyphenated form the API hands out: one URL per page.
-    (raw.len() == 36).then(|| raw.parse().ok()).flatten()
+    // Only the lowercase hyphenated form the API hands out: one URL per page.
+    let id: Uuid = raw.parse().ok()?;
+    (id.hyphenated().to_string() == raw).then_some(id)
 }
 
 /// `GET /i/{id}`: the payment page.
