@@ -173,8 +173,10 @@ fn router(config: &Config, stop: tokio::sync::watch::Receiver<bool>) -> Result<a
     startup::attach_watches(config, &currencies, &set);
     let dispatcher = crate::dispatch::Dispatcher::new(config, db.clone(), platforms)?;
     let metrics = Arc::new(crate::metrics::Metrics::new());
-    let parts = api::Parts { watches, invoices, dispatcher, health, metrics, rates };
-    Ok(api::router(api::AppState::new(config, db, parts, stop), &config.server))
+    let names = config.stores.iter().map(|s| (s.id.clone(), s.name.clone())).collect();
+    let checkout = crate::checkout::Hub::new(db.clone(), invoices.clone(), names);
+    let parts = api::Parts { watches, invoices, dispatcher, health, metrics, rates, checkout };
+    Ok(api::router(api::AppState::new(config, db, parts, stop), config))
 }
 
 fn harness_config(plugins: &Path, data: &Path) -> String {

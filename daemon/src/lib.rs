@@ -10,6 +10,7 @@ mod api;
 #[doc(hidden)]
 pub mod bench;
 mod chain;
+mod checkout;
 mod clock;
 pub mod config;
 mod db;
@@ -135,15 +136,40 @@ pub async fn run_with(
     let timers = tokio::spawn(invoices::run_timers(invoices.clone(), stop_rx.clone()));
     let dispatcher = dispatch::Dispatcher::new(&config, db.clone(), platforms)?;
     let dispatching = tokio::spawn(dispatcher.clone().run(stop_rx.clone()));
-    let parts = api::Parts { watches, invoices, dispatcher, health, metrics, rates };
-    let state = api::AppState::new(&config, db.clone(), parts, stop_rx);
-    let app = api::router(state, &config.server);
+    // Bound before anything is served: a taken port stops the start, and a port 0 is known
+    // before the first checkout URL is made.
+    let (api_listener, api_addr) = api::bind(config.server.listen)?;
+    let pages_listener = config.checkout.listen.map(api::bind).transpose()?;
+    invoices.set_checkout_listener(&config, pages_listener.as_ref().map_or(api_addr, |(_, a)| *a));
+    let names = config.stores.iter().map(|s| (s.id.clone(), s.name.clone())).collect();
+    let hub = checkout::Hub::new(db.clone(), invoices.clone(), names);
+    let pages = tokio::spawn(hub.clone().run(stop_rx.clone()));
+    let parts = api::Parts { watches, invoices, dispatcher, health, metrics, rates, checkout: hub };
+    let state = api::AppState::new(&config, db.clone(), parts, stop_rx.clone());
+    let app = api::router(state.clone(), &config);
     let shutdown = async move {
         shutdown.await;
         let _ = stop_tx.send(true);
     };
-    let served = api::serve(&config.server, app, shutdown, on_ready).await;
+    let pages_served = match pages_listener {
+        Some((listener, _)) => {
+            let app = api::checkout_router(state, &config);
+            let stopped = async move {
+                let _ = stop_rx.clone().wait_for(|s| *s).await;
+            };
+            let server = config.server.clone();
+            Some(tokio::spawn(async move { api::serve(&server, "checkout pages", listener, app, stopped).await }))
+        }
+        None => None,
+    };
+    on_ready(api_addr);
+    let served = api::serve(&config.server, "api", api_listener, app, shutdown).await;
+    let pages_served = match pages_served {
+        Some(task) => task.await.unwrap_or(Ok(())),
+        None => Ok(()),
+    };
     // Followers finish the block in hand, the timers their tick; then nothing writes any more.
+    let _ = pages.await;
     let _ = timers.await;
     let _ = dispatching.await;
     tokio::task::spawn_blocking(move || followers.stop()).await.ok();
@@ -151,6 +177,7 @@ pub async fn run_with(
     let flushed = db.flush();
     tracing::info!("stopped");
     served?;
+    pages_served?;
     Ok(flushed?)
 }
 

@@ -23,6 +23,9 @@ pub(crate) struct Metrics {
     pub(crate) outbox_last_seq: Gauge<u64, AtomicU64>,
     /// `GET /v1/events?wait=` requests waiting now, per store.
     long_polls_waiting: Family<Labels, Gauge>,
+    /// Checkout status streams open now, and the invoices they show.
+    pub(crate) checkout_streams: Gauge,
+    pub(crate) checkout_invoices: Gauge,
 }
 
 fn latency_histogram() -> Histogram {
@@ -59,7 +62,24 @@ impl Metrics {
         registry.register("outbox_last_seq", "Sequence number of the newest event", outbox_last_seq.clone());
         let long_polls_waiting = Family::<Labels, Gauge>::default();
         registry.register("long_polls_waiting", "Event long-polls waiting, per store", long_polls_waiting.clone());
-        Self { registry, http_requests, http_seconds, watches_created, outbox_last_seq, long_polls_waiting }
+        let checkout_streams = Gauge::default();
+        registry.register("checkout_streams_open", "Checkout pages' status streams open", checkout_streams.clone());
+        let checkout_invoices = Gauge::default();
+        registry.register(
+            "checkout_invoices_open",
+            "Invoices with a checkout page streaming",
+            checkout_invoices.clone(),
+        );
+        Self {
+            registry,
+            http_requests,
+            http_seconds,
+            watches_created,
+            outbox_last_seq,
+            long_polls_waiting,
+            checkout_streams,
+            checkout_invoices,
+        }
     }
 
     /// Counts a request. The method label is one of the standard methods or `other`: any

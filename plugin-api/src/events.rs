@@ -427,6 +427,14 @@ pub struct Invoice {
     /// describe (those keep their meaning from single-asset invoices: the first amount due).
     #[serde(default)]
     pub payment_methods: Vec<PaymentMethod>,
+    /// The customer's payment page (`/i/{id}` under the daemon's `checkout.public_url`):
+    /// redirect the buyer there. Empty from a paywatch before it existed.
+    #[serde(default)]
+    pub checkout_url: String,
+    /// Where the page sends the customer back to the shop (once paid, and by its "back to the
+    /// shop" link), as the shop gave it.
+    #[serde(default)]
+    pub redirect_url: Option<String>,
 }
 
 /// One way to pay an invoice.

@@ -11,6 +11,7 @@ pub mod hostile;
 pub mod nodes;
 pub mod rate_api;
 pub mod receiver;
+pub mod sse;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -58,9 +58,13 @@ impl ApiError {
         self.status
     }
 
-    #[cfg(test)]
     pub(crate) fn message(&self) -> &str {
         &self.message
+    }
+
+    /// The stable code, e.g. `invalid_address` (the claim page chooses its words by it).
+    pub(crate) fn code(&self) -> &'static str {
+        self.code
     }
 
     pub(crate) fn unauthorized() -> Self {

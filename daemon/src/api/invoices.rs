@@ -53,6 +53,9 @@ pub(crate) struct CreateInvoice {
     /// Accepted underpayment in percent, 0 to 50 (default: the store's).
     payment_tolerance_percent: Option<f64>,
     refund_email: Option<String>,
+    /// Where the checkout page sends the customer back to the shop: once paid (after a few
+    /// seconds), and by its "back to the shop" link at any time. http or https.
+    redirect_url: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -272,6 +275,7 @@ pub(crate) async fn create(
         speed: req.speed,
         payment_tolerance_percent: req.payment_tolerance_percent,
         refund_email: req.refund_email,
+        redirect_url: req.redirect_url,
     };
     let svc = st.invoices().clone();
     // A retry is answered from what the first request made, whatever the rates do now; a new

@@ -107,11 +107,19 @@ pub(crate) type PublicLayer = GovernorLayer<Client, governor::middleware::NoOpMi
 pub(crate) fn public_config(
     limits: &ServerLimits,
 ) -> Arc<GovernorConfig<Client, governor::middleware::NoOpMiddleware>> {
-    let per_second = u32::try_from(limits.public_per_second).unwrap_or(u32::MAX).max(1);
+    rate_config(limits.public_per_second, limits.public_burst)
+}
+
+/// A per-client budget: `per_second` sustained, `burst` above it.
+pub(crate) fn rate_config(
+    per_second: u64,
+    burst: u32,
+) -> Arc<GovernorConfig<Client, governor::middleware::NoOpMiddleware>> {
+    let per_second = u32::try_from(per_second).unwrap_or(u32::MAX).max(1);
     let config = GovernorConfigBuilder::default()
         .key_extractor(Client)
         .period(Duration::from_secs(1) / per_second)
-        .burst_size(limits.public_burst.max(1))
+        .burst_size(burst.max(1))
         .finish()
         .expect("a nonzero period and burst make a governor config");
     Arc::new(config)

@@ -4,6 +4,7 @@
 //! `dispatch`; never around them.
 
 mod auth;
+mod checkout;
 mod connections;
 mod endpoints;
 mod error;
@@ -19,7 +20,7 @@ mod proxies;
 mod rates;
 mod watches;
 
-use crate::config::{Config, ServerConfig};
+use crate::config::{CheckoutConfig, Config, ServerConfig};
 use crate::db::Db;
 use crate::dispatch::Dispatcher;
 use crate::health::Health;
@@ -57,6 +58,8 @@ struct Shared {
     auth_failures: Arc<limits::AuthFailures>,
     long_polls: long_polls::LongPolls,
     rates: Rates,
+    checkout: crate::checkout::Hub,
+    streams: checkout::Streams,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -69,11 +72,14 @@ pub(crate) struct Parts {
     pub(crate) health: Arc<Health>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) rates: Rates,
+    /// The open checkout pages' fan-out.
+    pub(crate) checkout: crate::checkout::Hub,
 }
 
 impl AppState {
     pub(crate) fn new(config: &Config, db: Arc<Db>, parts: Parts, shutdown: watch::Receiver<bool>) -> Self {
-        let Parts { watches, invoices, dispatcher, health, metrics, rates } = parts;
+        let Parts { watches, invoices, dispatcher, health, metrics, rates, checkout } = parts;
+        let streams = checkout::Streams::new(&config.checkout);
         let keys = auth::Keys::new(config);
         let auth_failures = Arc::new(limits::AuthFailures::new(&config.server.limits));
         let long_polls = long_polls::LongPolls::new(config);
@@ -88,6 +94,8 @@ impl AppState {
             auth_failures,
             long_polls,
             rates,
+            checkout,
+            streams,
             shutdown,
         }))
     }
@@ -122,14 +130,48 @@ impl AppState {
     fn rates(&self) -> &Rates {
         &self.0.rates
     }
+    fn checkout(&self) -> &crate::checkout::Hub {
+        &self.0.checkout
+    }
+    fn streams(&self) -> &checkout::Streams {
+        &self.0.streams
+    }
     fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.0.shutdown.clone()
     }
 }
 
-/// The API's routes behind the front door's layers (must run inside the runtime: it starts
-/// the rate limiters' upkeep).
-pub(crate) fn router(state: AppState, cfg: &ServerConfig) -> Router {
+/// The public checkout routes (`/i/…`, `/r/…`, `/checkout/…`), limited per client by
+/// `[checkout]` `per_second`/`burst` (must run inside the runtime).
+fn pages(state: &AppState, cfg: &CheckoutConfig) -> Router<AppState> {
+    let limit = limits::rate_config(cfg.per_second, cfg.burst);
+    limits::spawn_forgetting(state.0.auth_failures.clone(), limit.clone());
+    Router::new()
+        .route("/i/{id}", get(checkout::page))
+        .route("/i/{id}/status", get(checkout::status))
+        .route("/i/{id}/events", get(checkout::events))
+        .route("/i/{id}/qr/{file}", get(checkout::qr))
+        .route(
+            "/r/{token}",
+            get(checkout::claim_page)
+                .post(checkout::claim_submit)
+                .layer(DefaultBodyLimit::max(invoices::MAX_CLAIM_BODY)),
+        )
+        .route("/checkout/{file}", get(checkout::asset))
+        .route_layer(limits::public_layer(limit))
+}
+
+/// The checkout pages alone, for their own listener (`checkout.listen`), behind the same front
+/// door as the API (must run inside the runtime).
+pub(crate) fn checkout_router(state: AppState, config: &Config) -> Router {
+    let routes = pages(&state, &config.checkout);
+    front_door(routes.fallback(|| async { error::ApiError::not_found("route") }), &config.server, state)
+}
+
+/// The API's routes, and the checkout pages unless they have their own listener, behind the
+/// front door's layers (must run inside the runtime: it starts the rate limiters' upkeep).
+pub(crate) fn router(state: AppState, config: &Config) -> Router {
+    let cfg = &config.server;
     let public_limit = limits::public_config(&cfg.limits);
     limits::spawn_forgetting(state.0.auth_failures.clone(), public_limit.clone());
     // The unauthenticated routes, limited per client.
@@ -161,11 +203,17 @@ pub(crate) fn router(state: AppState, cfg: &ServerConfig) -> Router {
         .route("/events", get(events::list))
         .route("/rates", get(rates::list))
         .route("/openapi.json", get(ops::openapi));
-    Router::new()
-        .nest("/v1", v1)
-        .merge(public)
-        .route("/metrics", get(ops::metrics))
-        .fallback(|| async { error::ApiError::not_found("route") })
+    let mut routes = Router::new().nest("/v1", v1).merge(public).route("/metrics", get(ops::metrics));
+    if config.checkout.listen.is_none() {
+        routes = routes.merge(pages(&state, &config.checkout));
+    }
+    front_door(routes.fallback(|| async { error::ApiError::not_found("route") }), cfg, state)
+}
+
+/// Every listener's layers: body limits and deadlines, concurrency (in all and per client),
+/// metrics, the client behind trusted proxies, panics caught.
+fn front_door(routes: Router<AppState>, cfg: &ServerConfig, state: AppState) -> Router {
+    routes
         .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(cfg.limits.max_concurrent_requests))
         .layer(middleware::from_fn_with_state(
@@ -227,17 +275,25 @@ async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Respon
     resp
 }
 
-/// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish
-/// (up to a grace period) and returns.
+/// Binds `addr` (before anything is served: a taken port stops the start); the listener and
+/// the address it got (a port 0 is chosen here).
+pub(crate) fn bind(addr: SocketAddr) -> Result<(std::net::TcpListener, SocketAddr), RunError> {
+    let listener = std::net::TcpListener::bind(addr).map_err(|source| RunError::Bind { addr, source })?;
+    listener.set_nonblocking(true).map_err(|source| RunError::Bind { addr, source })?;
+    let bound = listener.local_addr().map_err(|source| RunError::Bind { addr, source })?;
+    Ok((listener, bound))
+}
+
+/// Serves `app` on `listener` (from [`bind`]) with the server's limits and TLS until
+/// `shutdown` resolves, then stops accepting, lets in-flight requests finish (up to a grace
+/// period) and returns. `what` names the listener in logs.
 pub(crate) async fn serve(
     cfg: &ServerConfig,
+    what: &'static str,
+    listener: std::net::TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    on_bound: impl FnOnce(SocketAddr),
 ) -> Result<(), RunError> {
-    let listener =
-        std::net::TcpListener::bind(cfg.listen).map_err(|source| RunError::Bind { addr: cfg.listen, source })?;
-    listener.set_nonblocking(true).map_err(|source| RunError::Bind { addr: cfg.listen, source })?;
     let addr = listener.local_addr().map_err(|source| RunError::Bind { addr: cfg.listen, source })?;
     let handle = axum_server::Handle::new();
     let h = handle.clone();
@@ -251,8 +307,7 @@ pub(crate) async fn serve(
     let make = app.into_make_service_with_connect_info::<SocketAddr>();
     match &cfg.tls {
         None => {
-            tracing::info!(%addr, "api listening (http)");
-            on_bound(addr);
+            tracing::info!(%addr, "{what} listening (http)");
             let admission = connections::Admission::new(&cfg.limits, stopping);
             let mut server = axum_server::from_tcp(listener).acceptor(admission).handle(handle);
             limits::configure_http(server.http_builder(), &cfg.limits);
@@ -263,8 +318,7 @@ pub(crate) async fn serve(
             let rustls_config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
                 .await
                 .map_err(|source| RunError::Tls { cert: tls.cert.clone(), key: tls.key.clone(), source })?;
-            tracing::info!(%addr, "api listening (https)");
-            on_bound(addr);
+            tracing::info!(%addr, "{what} listening (https)");
             let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(rustls_config)
                 .acceptor(connections::Admission::new(&cfg.limits, stopping));
             let mut server = axum_server::from_tcp(listener).acceptor(acceptor).handle(handle);

@@ -27,6 +27,8 @@ pub(crate) async fn metrics(State(st): State<AppState>, _admin: Admin) -> impl I
     for (store, n) in st.long_polls().waiting() {
         st.metrics().set_long_polls_waiting(store, n);
     }
+    st.metrics().checkout_streams.set(st.streams().open() as i64);
+    st.metrics().checkout_invoices.set(st.checkout().open().0 as i64);
     match st.metrics().render() {
         Ok(text) => ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
             .into_response(),

@@ -28,15 +28,9 @@ pub(crate) enum PageState {
 
 impl PageState {
     /// Every state, in documentation order.
-    pub(crate) const ALL: [PageState; 7] = [
-        Self::Awaiting,
-        Self::Seen,
-        Self::Underpaid,
-        Self::Paid,
-        Self::Expired,
-        Self::PaidLate,
-        Self::Cancelled,
-    ];
+    #[cfg(test)]
+    pub(crate) const ALL: [PageState; 7] =
+        [Self::Awaiting, Self::Seen, Self::Underpaid, Self::Paid, Self::Expired, Self::PaidLate, Self::Cancelled];
 
     pub(crate) const fn as_str(self) -> &'static str {
         match self {

@@ -3,6 +3,7 @@
 //!
 //! This module is the only owner of config validation.
 
+mod checkout;
 mod env;
 mod keys;
 mod private_key;
@@ -31,7 +32,8 @@ pub const ENV_PREFIX: &str = "PAYWATCH_";
 
 /// Top-level sections the environment may override (other `PAYWATCH_*` variables, such as
 /// `PAYWATCH_CONFIG`, belong to the command line and scripts).
-const SECTIONS: [&str; 8] = ["server", "storage", "plugins", "chains", "assets", "dispatch", "stores", "rates"];
+const SECTIONS: [&str; 9] =
+    ["server", "storage", "plugins", "chains", "assets", "dispatch", "stores", "rates", "checkout"];
 
 /// Why a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]

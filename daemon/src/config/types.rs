@@ -21,6 +21,8 @@ pub struct Config {
     pub stores: Vec<StoreConfig>,
     /// `[rates]`: exchange-rate sources (`docs/rates.md`).
     pub rates: RatesConfig,
+    /// `[checkout]`: the customer's payment page (`docs/checkout.md`).
+    pub checkout: CheckoutConfig,
 }
 
 impl Config {
@@ -66,6 +68,24 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Connection and rate limits of the API (`[server]`).
     pub limits: ServerLimits,
+}
+
+/// `[checkout]`: the public payment pages (`/i/{id}`, `/r/{token}`) and their live status.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckoutConfig {
+    /// Their own listener, so the API can stay private; `None`: served on the API's.
+    pub listen: Option<SocketAddr>,
+    /// What customers reach the pages at (`checkout_url` = this + `/i/ID`); `None`: the
+    /// listener's own address (`http://`, or `https://` with the API's TLS).
+    pub public_url: Option<Url>,
+    /// Status streams (`GET /i/{id}/events`) open at once, every visitor together…
+    pub max_streams: usize,
+    /// …and from one client (an IPv4 address, an IPv6 /64); past either, `429`.
+    pub max_streams_per_client: u32,
+    /// Per client, on the page routes: sustained requests per second…
+    pub per_second: u64,
+    /// …and the burst above it.
+    pub burst: u32,
 }
 
 /// The front door's limits: timeouts, concurrency, and per-IP rates.
@@ -310,6 +330,8 @@ pub struct DispatchConfig {
 #[derive(Debug, Clone, Serialize)]
 pub struct StoreConfig {
     pub id: String,
+    /// What the checkout page calls the store (its id unless set).
+    pub name: String,
     pub api_key: KeyHash,
     /// Default confirmations for invoices.
     pub speed: u32,

@@ -29,8 +29,19 @@ pub(crate) fn validate(raw: &Value, issues: &mut Issues) -> Option<Config> {
     let dispatch = section(&mut root, "dispatch", issues, dispatch);
     let rates = section(&mut root, "rates", issues, super::rates::rates);
     let stores = stores(root.tables("stores", issues), &assets, &rates, issues);
+    let checkout = section(&mut root, "checkout", issues, super::checkout::checkout);
     root.finish(issues);
-    let config = Config { server: server?, storage, plugins, chains, assets, dispatch, stores, rates };
+    let server = server?;
+    if checkout.listen.is_some_and(|l| l == server.listen && l.port() != 0) {
+        issues.push(
+            "checkout.listen",
+            format!(
+                "{} is server.listen too: leave checkout.listen out to serve the pages on the API's listener",
+                server.listen
+            ),
+        );
+    }
+    let config = Config { server, storage, plugins, chains, assets, dispatch, stores, rates, checkout };
     plugin_references(&config, issues);
     Some(config)
 }
@@ -736,6 +747,7 @@ fn shared_receive_sources(
 
 fn store(t: &mut Table<'_>, assets: &[AssetConfig], rates: &RatesConfig, issues: &mut Issues) -> Option<StoreConfig> {
     let id = t.str("id", issues).filter(|n| check_name(t, "id", n, issues));
+    let name = t.opt_str("name", issues).filter(|n| display_name(t, n, issues));
     let api_key = key_hash(t, "api_key", "api_key_sha256", issues);
     if api_key.is_none() && !t.has("api_key") && !t.has("api_key_sha256") {
         issues.push(t.key_path("api_key"), "missing: set api_key or api_key_sha256");
@@ -769,8 +781,10 @@ fn store(t: &mut Table<'_>, assets: &[AssetConfig], rates: &RatesConfig, issues:
     let max_watches = t.u64_in("max_watches", DEFAULT_MAX_WATCHES, 1..=100_000_000, issues);
     let max_refunds_per_invoice = t.u64_in("max_refunds_per_invoice", 50, 1..=10_000, issues) as u32;
     let rates = super::rates::store_rates(t, rates, issues);
+    let id = id?;
     Some(StoreConfig {
-        id: id?,
+        name: name.unwrap_or_else(|| id.clone()),
+        id,
         api_key: api_key?,
         speed,
         invoice_expiry_secs,
@@ -786,6 +800,22 @@ fn store(t: &mut Table<'_>, assets: &[AssetConfig], rates: &RatesConfig, issues:
         max_refunds_per_invoice,
         rates,
     })
+}
+
+/// A store's display name: what customers read on its checkout page, so 1 to 100 characters
+/// with no control or bidirectional characters.
+fn display_name(t: &Table<'_>, name: &str, issues: &mut Issues) -> bool {
+    let n = name.chars().count();
+    let bad = name
+        .chars()
+        .find(|c| c.is_control() || ('\u{202A}'..='\u{202E}').contains(c) || ('\u{2066}'..='\u{2069}').contains(c));
+    let problem = match bad {
+        _ if name.trim().is_empty() || n > 100 => format!("{name:?} must be 1 to 100 characters"),
+        Some(c) => format!("{name:?} has a control character, U+{:04X}", c as u32),
+        None => return true,
+    };
+    issues.push(t.key_path("name"), problem);
+    false
 }
 
 /// A store's `max_watches` unless set. Invoices' addresses count (a paid invoice keeps its

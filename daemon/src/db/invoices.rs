@@ -78,6 +78,9 @@ pub(crate) struct InvoiceRecord {
     /// Every payment method; the first is the one `asset`, `address`, `watch_id`… describe.
     #[serde(default)]
     pub(crate) methods: Vec<MethodRecord>,
+    /// Where the checkout page sends the customer back to the shop (http or https).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) redirect_url: Option<String>,
 }
 
 /// One way to pay an invoice: an asset, its own address (and watch), the rate locked at

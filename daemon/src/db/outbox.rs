@@ -175,6 +175,19 @@ impl Db {
         Ok(out)
     }
 
+    /// Every store's events with seq > `after`, in order, at most `limit` (the checkout pages'
+    /// fan-out reads each committed event once, for every open page).
+    pub(crate) fn events_after(&self, after: u64, limit: usize) -> Result<Vec<EventRecord>, DbError> {
+        let start = outbox_key(after.saturating_add(1));
+        let iter = self.db.iterator_cf(self.cf(CF_OUTBOX), IteratorMode::From(&start, Direction::Forward));
+        let mut out = Vec::new();
+        for item in iter.take(limit) {
+            let (k, v) = item?;
+            out.push(decode_event(&k, &v)?);
+        }
+        Ok(out)
+    }
+
     /// The event with this seq, if it belongs to `store`.
     pub(crate) fn event(&self, store: &str, seq: u64) -> Result<Option<EventRecord>, DbError> {
         let raw = self.db.get_cf(self.cf(CF_OUTBOX), outbox_key(seq))?;

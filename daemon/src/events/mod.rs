@@ -49,9 +49,14 @@ fn event(kind: EventKind, store: &str, subject: Subject<'_>, data: impl serde::S
 }
 
 /// An `invoice.*` event: the invoice with what it shows of its payments.
-pub(crate) fn invoice(kind: EventKind, i: &InvoiceRecord, payments: views::InvoicePayments<'_>) -> NewEvent {
+pub(crate) fn invoice(
+    kind: EventKind,
+    i: &InvoiceRecord,
+    payments: views::InvoicePayments<'_>,
+    checkout: &str,
+) -> NewEvent {
     debug_assert_eq!(kind.family(), paywatch_plugin_api::events::Family::Invoice, "{kind}");
-    event(kind, &i.store, Subject::Invoice(i.id), views::invoice(i, payments))
+    event(kind, &i.store, Subject::Invoice(i.id), views::invoice(i, payments, checkout))
 }
 
 /// A `payment.*` event: the payment.

@@ -72,7 +72,8 @@ pub(crate) struct InvoicePayments<'a> {
     pub(crate) cause: Option<&'a PaymentRecord>,
 }
 
-pub(crate) fn invoice(i: &InvoiceRecord, payments: InvoicePayments<'_>) -> Invoice {
+/// The invoice's view; `checkout` is the base of its page's URL (`checkout.public_url`).
+pub(crate) fn invoice(i: &InvoiceRecord, payments: InvoicePayments<'_>, checkout: &str) -> Invoice {
     Invoice {
         id: i.id.to_string(),
         store: i.store.clone(),
@@ -110,6 +111,8 @@ pub(crate) fn invoice(i: &InvoiceRecord, payments: InvoicePayments<'_>) -> Invoi
         confirmed: i.value_confirmed.clone(),
         due: i.value_due.clone(),
         payment_methods: i.methods.iter().map(method).collect(),
+        checkout_url: format!("{checkout}/i/{}", i.id),
+        redirect_url: i.redirect_url.clone(),
     }
 }
 
@@ -260,6 +263,7 @@ mod tests {
             value_confirmed: String::new(),
             value_due: String::new(),
             methods: Vec::new(),
+            redirect_url: Some("https://shop.example/o1".into()),
         }
         .upgraded(); // made before currencies: priced in its asset, one method at rate 1
         let want = json!({"id": Uuid::nil(), "store": "shop1", "order_id": "o1", "asset": "BTC", "chain": "btc",
@@ -284,17 +288,19 @@ mod tests {
             ("confirmed", json!("0")),
             ("due", json!("0")),
             ("payment_methods", json!([method])),
+            ("checkout_url", json!("https://pay.example/i/00000000-0000-0000-0000-000000000000")),
+            ("redirect_url", json!("https://shop.example/o1")),
         ] {
             want[k] = v;
         }
         let shown = InvoicePayments { recent: &[&p], count: 2001, cause: Some(&p) };
-        let got = sorted(&invoice(&i, shown));
+        let got = sorted(&invoice(&i, shown, "https://pay.example"));
         assert_eq!(got, want);
         assert_eq!(got.to_string(), want.to_string(), "keys sorted as before");
         // As the API shows it: no payment caused it.
         let mut want_api = want.clone();
         want_api["payment"] = Value::Null;
-        assert_eq!(sorted(&invoice(&i, InvoicePayments { cause: None, ..shown })), want_api);
+        assert_eq!(sorted(&invoice(&i, InvoicePayments { cause: None, ..shown }, "https://pay.example")), want_api);
 
         let r = RefundRecord {
             id: Uuid::nil(),

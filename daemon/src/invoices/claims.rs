@@ -76,6 +76,17 @@ impl Invoices {
     }
 
     /// The refund a token (by its hash) may still give an address to.
+    /// The refund a claim token can still claim, with its invoice's order id (for the claim
+    /// page); the same refusals as a claim (unknown, used, locked, expired), nothing changed.
+    pub(crate) fn claim_view(&self, token: &str) -> Result<(RefundRecord, String), InvoiceError> {
+        if !is_token(token) {
+            return Err(unknown());
+        }
+        let r = self.claimable(&token_hash(token))?;
+        let order_id = self.db().invoice(r.invoice_id)?.map(|i| i.order_id).unwrap_or_default();
+        Ok((r, order_id))
+    }
+
     fn claimable(&self, h: &[u8; 32]) -> Result<RefundRecord, InvoiceError> {
         let id = self.db().claim(h)?.ok_or_else(unknown)?;
         let r = self.db().refund(id)?.ok_or_else(unknown)?;

@@ -53,6 +53,8 @@ pub(crate) struct NewInvoice {
     pub(crate) speed: Option<String>,
     pub(crate) payment_tolerance_percent: Option<f64>,
     pub(crate) refund_email: Option<String>,
+    /// Where the checkout page sends the customer back (http or https).
+    pub(crate) redirect_url: Option<String>,
 }
 
 fn invalid(m: impl Into<String>) -> InvoiceError {
@@ -138,8 +140,33 @@ impl NewInvoice {
             canonical["currency"] = json!(self.currency);
             canonical["payment_methods"] = json!(self.payment_methods);
         }
+        // Only when given: a request without one keeps the hash it had before the field existed.
+        if let Some(url) = &self.redirect_url {
+            check_redirect(url)?;
+            canonical["redirect_url"] = json!(url);
+        }
         Ok(canonical)
     }
+}
+
+/// Longest `redirect_url` accepted.
+const MAX_REDIRECT_URL: usize = 2048;
+
+/// A `redirect_url`: an absolute http or https URL with a host (the page navigates there, so
+/// never `javascript:` or `data:`), without credentials or control characters.
+fn check_redirect(url: &str) -> Result<(), InvoiceError> {
+    if url.len() > MAX_REDIRECT_URL {
+        return Err(invalid(format!("redirect_url is longer than {MAX_REDIRECT_URL} bytes")));
+    }
+    check_text("redirect_url", url, false)?;
+    let parsed = url::Url::parse(url).map_err(|e| invalid(format!("redirect_url {url:?} is not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+        return Err(invalid(format!("redirect_url {url:?} must be an http or https URL with a host")));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(invalid("redirect_url must not carry credentials: the customer's browser sees it"));
+    }
+    Ok(())
 }
 
 impl AssetInfo {
@@ -472,6 +499,7 @@ impl Invoices {
             value_confirmed: valuation.to_decimal(Default::default()),
             value_due: valuation.to_decimal(valuation.price()),
             methods,
+            redirect_url: req.redirect_url,
         };
         let staged = self.inner.watches.stage_all(&mut batch, &watches, true)?;
         // Timers fire strictly after the instant they guard.
@@ -480,7 +508,7 @@ impl Invoices {
         if let Some(key) = idempotency_key {
             batch.put_idempotency(store_id, &IdempotencyScope::Invoice.key(key), &hash, id);
         }
-        emit(&mut batch, &mut inv, &[], &[uncaused(EventKind::InvoiceCreated)])?;
+        emit(&mut batch, &mut inv, &[], &[uncaused(EventKind::InvoiceCreated)], &self.checkout_base())?;
         batch.put_invoice(&inv)?;
         // Written without the lock, so the next creation's derivations and plugin calls overlap
         // this one's sync (batches with events are still synced one at a time, in the order of
@@ -578,7 +606,7 @@ impl Invoices {
         let mut batch = db.batch();
         inv.status = state.status;
         inv.updated_at = self.now();
-        emit(&mut batch, &mut inv, &payments, &[uncaused(EventKind::InvoiceInvalid)])?;
+        emit(&mut batch, &mut inv, &payments, &[uncaused(EventKind::InvoiceInvalid)], &self.checkout_base())?;
         batch.put_invoice(&inv)?;
         db.write(batch)?;
         Ok(inv)

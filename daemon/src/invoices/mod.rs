@@ -130,6 +130,9 @@ struct Inner {
     pending: pool::Pending,
     /// `(store, "order:ID")` and `(store, "key:KEY")` of invoices being written.
     creating: Mutex<HashSet<(String, String)>>,
+    /// The base of checkout pages' URLs (`checkout.public_url`, or the listener's address once
+    /// bound): what `checkout_url` is made of.
+    checkout: std::sync::RwLock<Arc<str>>,
 }
 
 /// Timer kinds (`store` keeps them as one byte).
@@ -170,8 +173,20 @@ impl Invoices {
                 lock: Mutex::new(()),
                 pending: pool::Pending::default(),
                 creating: Mutex::default(),
+                checkout: std::sync::RwLock::new(crate::checkout::public_base(config, None).into()),
             }),
         }
+    }
+
+    /// Sets the base of checkout URLs to the pages' bound listener (`addr`) unless
+    /// `checkout.public_url` names it.
+    pub(crate) fn set_checkout_listener(&self, config: &Config, addr: std::net::SocketAddr) {
+        let base = crate::checkout::public_base(config, Some(addr));
+        *self.inner.checkout.write().unwrap_or_else(|p| p.into_inner()) = base.into();
+    }
+
+    fn checkout_base(&self) -> Arc<str> {
+        self.inner.checkout.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     fn lock(&self) -> MutexGuard<'_, ()> {
@@ -202,6 +217,12 @@ impl Invoices {
     /// A store's invoice; another store's is `None`.
     pub(crate) fn get(&self, store: &str, id: Uuid) -> Result<Option<InvoiceRecord>, InvoiceError> {
         Ok(self.db().invoice(id)?.filter(|i| i.store == store))
+    }
+
+    /// The invoice with this id, whatever its store: for its public checkout page, where the
+    /// unguessable id is the capability.
+    pub(crate) fn get_public(&self, id: Uuid) -> Result<Option<InvoiceRecord>, InvoiceError> {
+        Ok(self.db().invoice(id)?)
     }
 
     /// A page of a store's invoices in creation order, optionally by order id and status, and

@@ -57,12 +57,13 @@ pub(super) fn emit(
     inv: &mut InvoiceRecord,
     payments: &[PaymentRecord],
     events: &[Transition],
+    checkout: &str,
 ) -> Result<(), DbError> {
     let recent = recent(payments, minimum(inv))?;
     for e in events {
         inv.sequence += 1;
         let shown = InvoicePayments { recent: &recent, count: payments.len(), cause: e.cause.map(|i| &payments[i]) };
-        batch.push_event(events::invoice(e.kind, inv, shown));
+        batch.push_event(events::invoice(e.kind, inv, shown, checkout));
     }
     Ok(())
 }
@@ -138,13 +139,15 @@ impl Invoices {
     /// The view of an invoice just made: nothing could be paid to it before it was written
     /// (the followers did not watch its addresses), so it has no payment to read.
     pub(crate) fn view_new(&self, inv: &InvoiceRecord) -> Invoice {
-        crate::events::views::invoice(inv, InvoicePayments { recent: &[], count: 0, cause: None })
+        let shown = InvoicePayments { recent: &[], count: 0, cause: None };
+        crate::events::views::invoice(inv, shown, &self.checkout_base())
     }
 
     pub(crate) fn view(&self, inv: &InvoiceRecord) -> Result<Invoice, InvoiceError> {
         let payments = self.invoice_payments(inv)?;
         let recent = recent(&payments, minimum(inv))?;
-        Ok(crate::events::views::invoice(inv, InvoicePayments { recent: &recent, count: payments.len(), cause: None }))
+        let shown = InvoicePayments { recent: &recent, count: payments.len(), cause: None };
+        Ok(crate::events::views::invoice(inv, shown, &self.checkout_base()))
     }
 
     /// A page of an invoice's payments, method by method (each in its asset, dust included,

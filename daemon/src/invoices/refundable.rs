@@ -392,6 +392,7 @@ mod tests {
             value_confirmed: String::new(),
             value_due: String::new(),
             methods: Vec::new(),
+            redirect_url: None,
         }
     }
 

@@ -163,7 +163,7 @@ impl Invoices {
         inv.exception = new.exception;
         self.record_totals(&mut inv, &t, &new, &after);
         inv.updated_at = now;
-        emit(batch, &mut inv, &current, &events)?;
+        emit(batch, &mut inv, &current, &events, &self.checkout_base())?;
         batch.put_invoice(&inv)?;
         Ok(inv)
     }

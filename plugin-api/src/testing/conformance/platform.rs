@@ -116,6 +116,8 @@ pub fn sample_events() -> Vec<Value> {
                 payment_uri: "ethereum:0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed@1?value=2.9995313232e16".into(),
             },
         ],
+        checkout_url: "https://pay.example.com/i/01936d5e-1111-7000-8000-000000000002".into(),
+        redirect_url: Some("https://shop.example.com/order/1042".into()),
     };
     let refund = Refund {
         id: "01936d5e-2222-7000-8000-000000000003".into(),

@@ -1,0 +1,219 @@
+//! The fan-out behind the open checkout pages: one task reads each committed event of the
+//! outbox once and, for an invoice that has pages open, reads its status once and hands it to
+//! every page of it (a `watch` channel each invoice: a slow page skips to the newest status,
+//! never queues). Nothing is read per page or per tick; an invoice nobody looks at costs nothing.
+//!
+//! A page opens with the status it reads itself ([`Hub::subscribe`]); statuses carry the outbox
+//! sequence number they were read at, so a stream never goes back to an older one.
+
+use super::status::PublicStatus;
+use crate::db::{Db, EventRecord};
+use crate::invoices::{InvoiceError, Invoices};
+use paywatch_plugin_api::events::Family;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+/// Events read from the outbox at a time.
+const READ_BATCH: usize = 1000;
+
+/// The latest status of one invoice, as its pages are sent it.
+type Latest = watch::Receiver<Option<Arc<PublicStatus>>>;
+
+/// The open pages' invoices and where their statuses come from. Cheap to clone.
+#[derive(Debug, Clone)]
+pub(crate) struct Hub {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: Arc<Db>,
+    invoices: Invoices,
+    /// Store id → display name.
+    names: HashMap<String, String>,
+    pages: Mutex<Pages>,
+}
+
+#[derive(Debug, Default)]
+struct Pages {
+    invoices: HashMap<Uuid, Watched>,
+    /// Each watched invoice's addresses (watch ids): `payment.*` events name them.
+    watches: HashMap<Uuid, Uuid>,
+}
+
+#[derive(Debug)]
+struct Watched {
+    latest: watch::Sender<Option<Arc<PublicStatus>>>,
+    watches: Vec<Uuid>,
+    pages: usize,
+}
+
+/// An open page at the hub: its first status and the newer ones. Dropping it closes the
+/// page (the last page of an invoice removes the invoice).
+#[derive(Debug)]
+pub(crate) struct Subscription {
+    pub(crate) first: Arc<PublicStatus>,
+    pub(crate) latest: Latest,
+    _place: Place,
+}
+
+/// A page counted at the hub; uncounted on drop.
+#[derive(Debug)]
+struct Place {
+    hub: Hub,
+    invoice: Uuid,
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        let mut pages = self.hub.pages();
+        let Some(w) = pages.invoices.get_mut(&self.invoice) else { return };
+        w.pages -= 1;
+        if w.pages == 0 {
+            let w = pages.invoices.remove(&self.invoice).expect("just found");
+            for watch in w.watches {
+                pages.watches.remove(&watch);
+            }
+        }
+    }
+}
+
+impl Hub {
+    pub(crate) fn new(db: Arc<Db>, invoices: Invoices, names: HashMap<String, String>) -> Self {
+        Self { inner: Arc::new(Inner { db, invoices, names, pages: Mutex::default() }) }
+    }
+
+    /// What the pages call `store` (`stores[].name`).
+    pub(crate) fn store_name<'a>(&'a self, store: &'a str) -> &'a str {
+        self.inner.names.get(store).map_or(store, String::as_str)
+    }
+
+    fn pages(&self) -> MutexGuard<'_, Pages> {
+        self.inner.pages.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Invoices with a page open now, and the pages (for `/metrics`).
+    pub(crate) fn open(&self) -> (usize, usize) {
+        let pages = self.pages();
+        (pages.invoices.len(), pages.invoices.values().map(|w| w.pages).sum())
+    }
+
+    /// The public status of invoice `id` now, read at outbox sequence `version` or later;
+    /// `None` if there is no such invoice. Blocking (RocksDB).
+    pub(crate) fn status(&self, id: Uuid, version: u64) -> Result<Option<PublicStatus>, InvoiceError> {
+        let Some(record) = self.inner.invoices.get_public(id)? else { return Ok(None) };
+        let view = self.inner.invoices.view(&record)?;
+        let name = self.store_name(&record.store);
+        Ok(Some(PublicStatus::new(&view, name, record.redirect_url.as_deref(), version)))
+    }
+
+    /// The newest outbox sequence number committed (what a status read now reflects at least).
+    pub(crate) fn committed(&self) -> u64 {
+        *self.inner.db.subscribe_seq().borrow()
+    }
+
+    /// Opens a page of invoice `id`: its status now and every newer one; `None` if there is no
+    /// such invoice. Blocking (RocksDB).
+    pub(crate) fn subscribe(&self, id: Uuid) -> Result<Option<Subscription>, InvoiceError> {
+        // Registered before the read: an event committed after the read is fanned out to it.
+        let place = Place { hub: self.clone(), invoice: id };
+        let latest = {
+            let mut pages = self.pages();
+            let w = pages.invoices.entry(id).or_insert_with(|| Watched {
+                latest: watch::channel(None).0,
+                watches: Vec::new(),
+                pages: 0,
+            });
+            w.pages += 1;
+            w.latest.subscribe()
+        };
+        let version = self.committed();
+        // On a return before the end, `place` is dropped: the page is uncounted.
+        let Some(record) = self.inner.invoices.get_public(id)? else { return Ok(None) };
+        let view = self.inner.invoices.view(&record)?;
+        {
+            let mut pages = self.pages();
+            let watches: Vec<Uuid> = record.methods.iter().map(|m| m.watch_id).collect();
+            for w in &watches {
+                pages.watches.insert(*w, id);
+            }
+            if let Some(w) = pages.invoices.get_mut(&id) {
+                w.watches = watches;
+            }
+        }
+        let first = PublicStatus::new(&view, self.store_name(&record.store), record.redirect_url.as_deref(), version);
+        Ok(Some(Subscription { first: Arc::new(first), latest, _place: place }))
+    }
+
+    /// The invoices with an open page that these events touch: `invoice.*` of one, and
+    /// `payment.*` to one of its addresses (a confirmation moves its page's count).
+    fn touched(&self, events: &[EventRecord]) -> HashSet<Uuid> {
+        let pages = self.pages();
+        let mut out = HashSet::new();
+        for e in events {
+            let id = match e.kind.family() {
+                Family::Invoice => e.data["id"].as_str().and_then(|s| s.parse().ok()),
+                Family::Payment => e.data["watch_id"]
+                    .as_str()
+                    .and_then(|s| s.parse::<Uuid>().ok())
+                    .and_then(|w| pages.watches.get(&w).copied()),
+                Family::Refund | Family::Ping => None,
+            };
+            if let Some(id) = id.filter(|id| pages.invoices.contains_key(id)) {
+                out.insert(id);
+            }
+        }
+        out
+    }
+
+    /// Reads the outbox after `cursor` up to what is committed, and sends every touched open
+    /// invoice its new status; returns the new cursor. Blocking (RocksDB).
+    pub(crate) fn catch_up(&self, mut cursor: u64) -> Result<u64, InvoiceError> {
+        loop {
+            if self.pages().invoices.is_empty() {
+                // Nobody to tell: skip what was committed meanwhile without reading it.
+                return Ok(cursor.max(self.committed()));
+            }
+            let events = self.inner.db.events_after(cursor, READ_BATCH).map_err(InvoiceError::from)?;
+            let Some(last) = events.last().map(|e| e.seq) else { return Ok(cursor) };
+            cursor = last;
+            for id in self.touched(&events) {
+                if let Some(status) = self.status(id, cursor)? {
+                    self.publish(id, status);
+                }
+            }
+            if events.len() < READ_BATCH {
+                return Ok(cursor);
+            }
+        }
+    }
+
+    fn publish(&self, id: Uuid, status: PublicStatus) {
+        if let Some(w) = self.pages().invoices.get(&id) {
+            w.latest.send_replace(Some(Arc::new(status)));
+        }
+    }
+
+    /// Follows the outbox until `stop` turns true.
+    pub(crate) async fn run(self, mut stop: watch::Receiver<bool>) {
+        let mut committed = self.inner.db.subscribe_seq();
+        let mut cursor = *committed.borrow_and_update();
+        loop {
+            tokio::select! {
+                changed = committed.changed() => if changed.is_err() { return },
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            committed.borrow_and_update();
+            let hub = self.clone();
+            match tokio::task::spawn_blocking(move || hub.catch_up(cursor)).await {
+                Ok(Ok(c)) => cursor = c,
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, cursor, "checkout pages: reading new events failed; retrying at the next commit");
+                }
+                Err(e) => tracing::error!(error = %e, "checkout pages: the fan-out task panicked"),
+            }
+        }
+    }
+}
