@@ -337,6 +337,32 @@ impl Browser {
         }
     }
 
+    /// Waits (10 s at most) until every image shown on the page has loaded (a QR code's SVG
+    /// is its own request: a screenshot taken before it arrives shows an empty frame).
+    pub async fn wait_for_images(&self) {
+        let script = "return Array.from(document.images).filter(i => i.offsetParent !== null)\
+            .every(i => i.complete && i.naturalWidth > 0)";
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.execute(script, vec![]).await != Value::Bool(true) {
+            if Instant::now() > deadline {
+                let shot = self.screenshot("timeout-images").await;
+                panic!(
+                    "images on {} did not load within 10 s; screenshot {}",
+                    self.current_url().await,
+                    shot.display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Scrolls the first element matching `css` into the middle of the viewport.
+    pub async fn scroll_to(&self, css: &str) {
+        let e = self.must_find(css).await;
+        let arg = serde_json::to_value(&e).expect("an element serializes");
+        self.execute("arguments[0].scrollIntoView({block: 'center', inline: 'center'})", vec![arg]).await;
+    }
+
     /// Polls until the browser is at an address `done` accepts; returns it.
     pub async fn wait_for_url(&self, what: &str, timeout: Duration, done: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + timeout;
