@@ -8,6 +8,7 @@
 //! it) is in a process group of its own, killed when the `Browser` is dropped, also when the
 //! test panics; the browser's profile is a temp dir removed then.
 
+pub use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -264,45 +265,70 @@ impl Browser {
         s.chars().take(4000).collect()
     }
 
+    /// `op` on the first element matching `css`, found again when the page replaced it in
+    /// between (a stale reference: the page's script rewrites what it updates). Panics naming
+    /// `what` on any other error.
+    async fn on_element<T>(
+        &self,
+        css: &str,
+        what: &str,
+        op: impl AsyncFn(&fantoccini::elements::Element) -> Result<T, fantoccini::error::CmdError>,
+    ) -> T {
+        let mut attempts = 0;
+        loop {
+            let e = self.must_find(css).await;
+            match op(&e).await {
+                Ok(v) => return v,
+                Err(err) if err.is_stale_element_reference() && attempts < 20 => attempts += 1,
+                Err(err) => panic!("{what} of {css:?} failed: {err}"),
+            }
+        }
+    }
+
     /// Attribute `name` of the first element matching `css` (panics if none matches; `None` if
     /// it lacks the attribute).
     pub async fn attr(&self, css: &str, name: &str) -> Option<String> {
-        let e = self.must_find(css).await;
-        e.attr(name).await.unwrap_or_else(|err| panic!("reading {name:?} of {css:?} failed: {err}"))
+        self.on_element(css, &format!("reading {name:?}"), async |e| e.attr(name).await).await
     }
 
     /// The rendered text of the first element matching `css` (empty when it is hidden).
     pub async fn text(&self, css: &str) -> String {
-        let e = self.must_find(css).await;
-        e.text().await.unwrap_or_else(|err| panic!("reading the text of {css:?} failed: {err}"))
+        self.on_element(css, "reading the text", async |e| e.text().await).await
     }
 
     /// The text of the first element matching `css` whether shown or not (`textContent`).
     pub async fn text_content(&self, css: &str) -> String {
-        let e = self.must_find(css).await;
-        e.prop("textContent")
-            .await
-            .unwrap_or_else(|err| panic!("reading textContent of {css:?} failed: {err}"))
-            .unwrap_or_default()
+        self.on_element(css, "reading textContent", async |e| e.prop("textContent").await).await.unwrap_or_default()
     }
 
     /// Whether the first element matching `css` is shown.
     pub async fn is_displayed(&self, css: &str) -> bool {
-        let e = self.must_find(css).await;
-        e.is_displayed().await.unwrap_or_else(|err| panic!("checking whether {css:?} is shown failed: {err}"))
+        self.on_element(css, "checking whether it is shown", async |e| e.is_displayed().await).await
     }
 
     /// Clicks the first element matching `css`.
     pub async fn click(&self, css: &str) {
-        let e = self.must_find(css).await;
-        e.click().await.unwrap_or_else(|err| panic!("clicking {css:?} failed: {err}"));
+        self.on_element(css, "clicking", async |e| e.click().await).await
     }
 
     /// Types `text` into the first element matching `css` (after clearing it).
     pub async fn type_into(&self, css: &str, text: &str) {
-        let e = self.must_find(css).await;
-        e.clear().await.unwrap_or_else(|err| panic!("clearing {css:?} failed: {err}"));
-        e.send_keys(text).await.unwrap_or_else(|err| panic!("typing into {css:?} failed: {err}"));
+        self.on_element(css, "clearing", async |e| e.clear().await).await;
+        self.on_element(css, "typing", async |e| e.send_keys(text).await).await
+    }
+
+    /// Presses `key` on the first element matching `css` (it gets the focus first).
+    pub async fn press(&self, css: &str, key: Key) {
+        let keys = key.to_string();
+        self.on_element(css, &format!("pressing {key:?}"), async |e| e.send_keys(&keys).await).await
+    }
+
+    /// The `id`, else the `data-method`, of the element that has the focus (`None`: none has).
+    pub async fn focused(&self) -> Option<String> {
+        let v = self
+            .execute("const e = document.activeElement; return e && (e.id || e.getAttribute('data-method'))", vec![])
+            .await;
+        v.as_str().filter(|s| !s.is_empty()).map(str::to_string)
     }
 
     /// Polls (every 25 ms) attribute `name` of the first element matching `css` until `done`
@@ -358,9 +384,9 @@ impl Browser {
 
     /// Scrolls the first element matching `css` into the middle of the viewport.
     pub async fn scroll_to(&self, css: &str) {
-        let e = self.must_find(css).await;
-        let arg = serde_json::to_value(&e).expect("an element serializes");
-        self.execute("arguments[0].scrollIntoView({block: 'center', inline: 'center'})", vec![arg]).await;
+        self.must_find(css).await;
+        let script = "document.querySelector(arguments[0]).scrollIntoView({block: 'center', inline: 'center'})";
+        self.execute(script, vec![Value::from(css)]).await;
     }
 
     /// Polls until the browser is at an address `done` accepts; returns it.
