@@ -13,7 +13,7 @@
 //! screenshot of each state goes to `$CARGO_TARGET_DIR/test-artifacts/checkout/`.
 
 use bitcoincore_rpc::RpcApi;
-use paywatch_tests::browser::{decode_qr, group_alive, Browser, BrowserOptions, Site};
+use paywatch_tests::browser::{decode_qr, group_alive, Browser, BrowserOptions, Key, Site};
 use paywatch_tests::btc::btc_chains;
 use paywatch_tests::daemon::{config_with_chains, Daemon, Launch};
 use paywatch_tests::evm::{deploy_token, eth_chains, fresh_address, EthOptions};
@@ -385,6 +385,19 @@ async fn a_customer_pays_a_usd_invoice_on_the_open_page_underpaid_then_seen_then
     let decoded = if decoded.is_empty() { qr_on_screen(&browser, "awaiting-qr").await } else { decoded };
     assert_eq!(decoded, [btc["payment_uri"].as_str().unwrap()], "the BTC QR code ({})", awaiting.display());
 
+    // What the first load cost, as the browser counted it (printed; page.rs's unit test holds
+    // the 60 KB budget).
+    let loaded = browser
+        .execute(
+            "const n = performance.getEntriesByType('navigation')[0];\
+             return [n.encodedBodySize, n.responseStart - n.requestStart, n.loadEventEnd - n.startTime,\
+             performance.getEntriesByType('resource').filter(e => !e.name.includes('/events'))\
+             .map(e => [new URL(e.name).pathname, e.encodedBodySize])]",
+            vec![],
+        )
+        .await;
+    eprintln!("first load: html {} bytes, TTFB {} ms, load {} ms, then {}", loaded[0], loaded[1], loaded[2], loaded[3]);
+
     // A marker the page would lose if it reloaded: the changes come without a reload.
     browser.execute("window.__paywatch_no_reload = 42", vec![]).await;
 
@@ -403,7 +416,16 @@ async fn a_customer_pays_a_usd_invoice_on_the_open_page_underpaid_then_seen_then
         assert_eq!(qr_on_screen(&browser, &name).await, [m["payment_uri"].as_str().unwrap()], "the {unit} QR code");
         assert!(browser.current_url().await.ends_with(&format!("?method={n}")), "the address bar keeps the method");
     }
+    // The switch works from the keyboard too: arrows move between the methods.
     browser.click("nav#methods a.method[data-method=\"0\"]").await;
+    let tab = |n: usize| format!("nav#methods a.method[data-method=\"{n}\"]");
+    browser.press(&tab(0), Key::Right).await;
+    assert_eq!(browser.focused().await.as_deref(), Some("1"), "ArrowRight focuses the next method");
+    assert_eq!(browser.attr(&tab(1), "aria-current").await.as_deref(), Some("page"));
+    assert!(browser.is_displayed("#method-1").await && !browser.is_displayed("#method-0").await);
+    browser.press(&tab(1), Key::Left).await;
+    assert_eq!(browser.attr(&tab(0), "aria-current").await.as_deref(), Some("page"));
+    assert!(browser.is_displayed("#method-0").await);
 
     // Half in BTC: underpaid, the remainder in every method and a QR code for it.
     let sent = Instant::now();
