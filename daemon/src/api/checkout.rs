@@ -169,7 +169,12 @@ fn expires_in(status: &PublicStatus) -> i64 {
     at.map_or(0, |at| (at - time::OffsetDateTime::now_utc()).whole_seconds())
 }
 
-/// `GET /i/{id}/status`: the public status as JSON.
+/// The public status of an invoice's checkout page: what its customer may see (no metadata,
+/// email, store id or payment details beyond amounts and addresses). No key: the invoice id is
+/// the capability. Also streamed as Server-Sent Events by `GET /i/{id}/events`.
+#[utoipa::path(get, path = "/i/{id}/status", tag = "checkout",
+    params(("id" = String, Path, description = "the invoice id, lowercase hyphenated")),
+    responses((status = 200, body = PublicStatus), (status = 404, body = super::error::ErrorBody)))]
 pub(crate) async fn status(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = invoice_id(&id).ok_or_else(|| ApiError::not_found(format!("invoice {id:?}")))?;
     let hub = st.checkout().clone();
