@@ -273,6 +273,7 @@ async fn the_claim_page_shows_the_refund_refuses_a_bad_address_with_the_plugins_
     let c = claims::claimable_refund(&rig, "co-claim").await.unwrap();
     let token = c.path.rsplit('/').next().unwrap();
     let page = rig.daemon.url(&format!("/r/{token}"));
+    assert_eq!(c.url, page, "the refund links the customer's claim page");
     let (status, headers, html) = get(&rig, &page, &[]).await;
     assert_eq!(status, 200, "{html}");
     assert!(headers["content-security-policy"].to_str().unwrap().contains("form-action 'self'"));
