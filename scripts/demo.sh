@@ -97,8 +97,10 @@ wait_shop() { # wait until the shop printed $1
   echo "demo: the shop never printed $1"; cat "$work/paywatch.log"; exit 1
 }
 say "POST /v1/invoices  (order 1042: 96.00 USD, payable in BTC or ETH at the demo's rates)"
-invoice=$(api -X POST "http://127.0.0.1:$API/v1/invoices" -d '{"currency":"USD","amount":"96.00","order_id":"1042","description":"two books","payment_methods":["BTC","ETH"]}')
+invoice=$(api -X POST "http://127.0.0.1:$API/v1/invoices" -d "{\"currency\":\"USD\",\"amount\":\"96.00\",\"order_id\":\"1042\",\"description\":\"two books\",\"payment_methods\":[\"BTC\",\"ETH\"],\"redirect_url\":\"http://127.0.0.1:$SHOP/thanks/1042\"}")
 echo "$invoice"
+checkout=$(echo "$invoice" | python3 -c 'import json, sys; print(json.load(sys.stdin)["checkout_url"])')
+say "the customer's checkout page: $checkout"
 read -r address due < <(echo "$invoice" | python3 -c '
 import json, sys
 inv = json.load(sys.stdin)
@@ -113,10 +115,22 @@ wait_shop "invoice.processing"
 say "a block is mined"
 cli generatetoaddress 1 "$miner" >/dev/null
 wait_shop "invoice.settled"
+state=$(curl -sS "$checkout/status" | python3 -c 'import json, sys; print(json.load(sys.stdin)["state"])')
+say "the checkout page now shows: $state (a browser on it is sent back to the shop)"
 
 if [ -n "${PAYWATCH_DEMO_ONESHOT:-}" ]; then
   echo "demo: ok"
   exit 0
 fi
+# One more order, left for you to pay: open its page, pay from the node, watch it change.
+invoice=$(api -X POST "http://127.0.0.1:$API/v1/invoices" -d "{\"currency\":\"USD\",\"amount\":\"25.00\",\"order_id\":\"1043\",\"redirect_url\":\"http://127.0.0.1:$SHOP/thanks/1043\"}")
+read -r checkout address due < <(echo "$invoice" | python3 -c '
+import json, sys
+inv = json.load(sys.stdin)
+btc = next(m for m in inv["payment_methods"] if m["asset"] == "BTC")
+print(inv["checkout_url"], btc["address"], btc["amount_due"])')
+say "order 1043 waits for you: open $checkout in a browser"
+echo "   pay it from the node:  $bin/bitcoin-cli -regtest -rpcport=$RPC -rpcuser=paywatch -rpcpassword=paywatch sendtoaddress $address $due"
+echo "   then mine a block:     $bin/bitcoin-cli -regtest -rpcport=$RPC -rpcuser=paywatch -rpcpassword=paywatch generatetoaddress 1 $miner"
 say "paywatch is running on http://127.0.0.1:$API (log: $work/paywatch.log). Ctrl-C to stop."
 wait "${pids[2]}"

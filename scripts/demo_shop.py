@@ -14,6 +14,16 @@ PORT, SECRET = int(sys.argv[1]), sys.argv[2]
 
 
 class Shop(BaseHTTPRequestHandler):
+    def do_GET(self):
+        """Where the checkout page sends the customer back (the invoice's redirect_url)."""
+        order = self.path.rsplit("/", 1)[-1]
+        page = f"<!doctype html><meta charset=utf-8><title>Thank you</title><h1>Thank you for order {order}</h1>"
+        print(f"shop: the customer of order {order} is back from the checkout page", flush=True)
+        self.send_response(200)
+        self.send_header("content-type", "text/html; charset=utf-8")
+        self.end_headers()
+        self.wfile.write(page.encode())
+
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("content-length", 0))).decode()
         headers = {k.lower(): v for k, v in self.headers.items()}

@@ -528,6 +528,10 @@ pub struct Refund {
     /// Only with `claim_token`: the claim route's path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claim_path: Option<String>,
+    /// Only with `claim_token`: the customer's claim page (`/r/{token}` under the daemon's
+    /// `checkout.public_url`): send the customer this link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim_url: Option<String>,
     /// How it was priced: `rate_then`, `current_rate`, `fiat`, `overpaid` or `custom` (refunds
     /// made before variants existed: `custom`).
     #[serde(default)]

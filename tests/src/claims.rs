@@ -35,6 +35,8 @@ pub async fn wait_invoice_event(rig: &BtcRig, id: &str, kind: &str) -> Result<In
 pub struct Claimable {
     /// `/v1/refunds/claim/TOKEN`.
     pub path: String,
+    /// The customer's claim page, `claim_url`.
+    pub url: String,
     pub refund: String,
     /// The settled invoice it refunds (of 0.004, 0.001 refunded).
     pub invoice: String,
@@ -50,7 +52,8 @@ pub async fn claimable_refund(rig: &BtcRig, order_id: &str) -> Result<Claimable>
     let (status, r) = rig.call(reqwest::Method::POST, &path, SHOP3_KEY, Some(json!({"amount": "0.001"}))).await;
     ensure!(status == 201, "refund: {status} {r}");
     let path = r["claim_path"].as_str().context("claim_path")?.into();
-    Ok(Claimable { path, refund: r["id"].as_str().context("id")?.into(), invoice: id })
+    let url = r["claim_url"].as_str().context("claim_url")?.into();
+    Ok(Claimable { path, url, refund: r["id"].as_str().context("id")?.into(), invoice: id })
 }
 
 /// A claim as the customer sends it (no API key), with a raw body: (status, JSON or null).

@@ -43,6 +43,9 @@ fn the_demo_runs_and_shows_the_daemon_working() {
         "\"currency\":\"USD\"",
         "\"rate\":\"64000\"",
         "paid 96.00 of 96.00 USD",
+        // The customer's page: linked from the invoice, and paid once the invoice settles.
+        "the customer's checkout page: http://127.0.0.1:",
+        "the checkout page now shows: paid",
         "demo: ok",
     ] {
         assert!(stdout.contains(expect), "{expect:?} missing from the demo's output:\n{stdout}");

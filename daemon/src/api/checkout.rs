@@ -10,7 +10,7 @@ use super::limits::client_of_extensions;
 use super::{blocking, AppState};
 use crate::checkout::{render, ClaimOutcome, Lang, PublicRefund, PublicStatus, Subscription};
 use crate::config::CheckoutConfig;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -79,13 +79,27 @@ impl Streams {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// A page's query, read leniently: a page opened with a mangled, repeated or unknown parameter
+/// (a shop's tracking tags) is still the page, never an error.
+#[derive(Debug, Default)]
 pub(crate) struct PageQuery {
     lang: Option<String>,
+    /// The method shown, by index; anything else is the first.
     method: Option<usize>,
-    /// A cache-busting tag (QR codes, assets); ignored.
-    #[serde(rename = "v")]
-    _v: Option<String>,
+}
+
+impl PageQuery {
+    fn parse(raw: Option<&str>) -> Self {
+        let mut q = PageQuery::default();
+        for (k, v) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+            match &*k {
+                "lang" => q.lang = Some(v.into_owned()),
+                "method" => q.method = v.parse().ok(),
+                _ => {}
+            }
+        }
+        q
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -149,9 +163,10 @@ fn invoice_id(raw: &str) -> Option<Uuid> {
 pub(crate) async fn page(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    Query(q): Query<PageQuery>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let q = PageQuery::parse(query.as_deref());
     let lang = lang_of(q.lang.as_deref(), &headers);
     let Some(id) = invoice_id(&id) else { return Ok(not_found(lang)) };
     let hub = st.checkout().clone();
@@ -169,7 +184,12 @@ fn expires_in(status: &PublicStatus) -> i64 {
     at.map_or(0, |at| (at - time::OffsetDateTime::now_utc()).whole_seconds())
 }
 
-/// `GET /i/{id}/status`: the public status as JSON.
+/// The public status of an invoice's checkout page: what its customer may see (no metadata,
+/// email, store id or payment details beyond amounts and addresses). No key: the invoice id is
+/// the capability. Also streamed as Server-Sent Events by `GET /i/{id}/events`.
+#[utoipa::path(get, path = "/i/{id}/status", tag = "checkout",
+    params(("id" = String, Path, description = "the invoice id, lowercase hyphenated")),
+    responses((status = 200, body = PublicStatus), (status = 404, body = super::error::ErrorBody)))]
 pub(crate) async fn status(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = invoice_id(&id).ok_or_else(|| ApiError::not_found(format!("invoice {id:?}")))?;
     let hub = st.checkout().clone();
@@ -279,9 +299,10 @@ pub(crate) async fn asset(Path(file): Path<String>) -> Response {
 pub(crate) async fn claim_page(
     State(st): State<AppState>,
     Path(token): Path<String>,
-    Query(q): Query<PageQuery>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let q = PageQuery::parse(query.as_deref());
     let lang = lang_of(q.lang.as_deref(), &headers);
     let refund = public_refund(&st, token.clone()).await?;
     let body = render::claim(refund.as_ref(), lang, &format!("/r/{token}"), None, "");
@@ -341,5 +362,44 @@ async fn public_refund(st: &AppState, token: String) -> Result<Option<PublicRefu
         }
         Err(crate::invoices::InvoiceError::Db(e)) => Err(ApiError::internal(e)),
         Err(_) => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pages_query_is_read_leniently_whatever_else_it_carries() {
+        let q = PageQuery::parse(Some("utm_source=mail&method=2&lang=zh"));
+        assert_eq!((q.lang.as_deref(), q.method), (Some("zh"), Some(2)));
+        let q = PageQuery::parse(Some("method=abc&lang=en&lang=zh&method=1&x=%ZZ"));
+        assert_eq!((q.lang.as_deref(), q.method), (Some("zh"), Some(1)), "the last of a repeated key");
+        let q = PageQuery::parse(Some("method=-1&method=99999999999999999999999"));
+        assert_eq!(q.method, None);
+        assert!(PageQuery::parse(None).lang.is_none());
+    }
+
+    #[test]
+    fn only_the_canonical_form_of_an_invoice_id_is_a_page() {
+        let id = "01a234c7-cbf0-73b2-a28f-c3639e4b2e3a";
+        assert!(invoice_id(id).is_some());
+        for other in
+            [&id.to_uppercase(), "01a234c7cbf073b2a28fc3639e4b2e3a", "{01a234c7-cbf0-73b2-a28f-c3639e4b2e3a}", "", "x"]
+        {
+            assert_eq!(invoice_id(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn the_language_comes_from_the_query_then_the_cookie_then_accept_language() {
+        let zh = Lang::from_code("zh").unwrap();
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_static("zh-CN,zh;q=0.9,en;q=0.8"));
+        assert_eq!(lang_of(None, &h), zh);
+        h.insert(header::COOKIE, HeaderValue::from_static("other=1; pw_lang=en"));
+        assert_eq!(lang_of(None, &h), Lang::EN);
+        assert_eq!(lang_of(Some("zh"), &h), zh);
+        assert_eq!(lang_of(Some("<script>"), &HeaderMap::new()), Lang::EN);
     }
 }

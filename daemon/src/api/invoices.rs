@@ -465,6 +465,7 @@ pub(crate) async fn create_refund(
     let mut body = views::refund(&done.refund);
     if let Some(token) = done.claim_token {
         body.claim_path = Some(format!("/v1/refunds/claim/{token}"));
+        body.claim_url = Some(format!("{}/r/{token}", st.invoices().checkout_base()));
         body.claim_token = Some(token);
     }
     let status = if done.created { StatusCode::CREATED } else { StatusCode::OK };

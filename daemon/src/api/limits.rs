@@ -134,17 +134,19 @@ pub(crate) fn public_layer(config: Arc<GovernorConfig<Client, governor::middlewa
     })
 }
 
-/// Drops idle clients from both tables every minute, so a scan from many addresses does not
-/// grow them for good.
+/// Drops idle clients from the tables (the failed authentications' when given, and a public
+/// budget's) every minute, so a scan from many addresses does not grow them for good.
 pub(crate) fn spawn_forgetting(
-    auth: Arc<AuthFailures>,
+    auth: Option<Arc<AuthFailures>>,
     public: Arc<GovernorConfig<Client, governor::middleware::NoOpMiddleware>>,
 ) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(FORGET_EVERY);
         loop {
             tick.tick().await;
-            auth.forget_idle();
+            if let Some(auth) = &auth {
+                auth.forget_idle();
+            }
             public.limiter().retain_recent();
             public.limiter().shrink_to_fit();
         }

@@ -143,9 +143,9 @@ impl AppState {
 
 /// The public checkout routes (`/i/…`, `/r/…`, `/checkout/…`), limited per client by
 /// `[checkout]` `per_second`/`burst` (must run inside the runtime).
-fn pages(state: &AppState, cfg: &CheckoutConfig) -> Router<AppState> {
+fn pages(cfg: &CheckoutConfig) -> Router<AppState> {
     let limit = limits::rate_config(cfg.per_second, cfg.burst);
-    limits::spawn_forgetting(state.0.auth_failures.clone(), limit.clone());
+    limits::spawn_forgetting(None, limit.clone());
     Router::new()
         .route("/i/{id}", get(checkout::page))
         .route("/i/{id}/status", get(checkout::status))
@@ -164,7 +164,7 @@ fn pages(state: &AppState, cfg: &CheckoutConfig) -> Router<AppState> {
 /// The checkout pages alone, for their own listener (`checkout.listen`), behind the same front
 /// door as the API (must run inside the runtime).
 pub(crate) fn checkout_router(state: AppState, config: &Config) -> Router {
-    let routes = pages(&state, &config.checkout);
+    let routes = pages(&config.checkout);
     front_door(routes.fallback(|| async { error::ApiError::not_found("route") }), &config.server, state)
 }
 
@@ -173,7 +173,7 @@ pub(crate) fn checkout_router(state: AppState, config: &Config) -> Router {
 pub(crate) fn router(state: AppState, config: &Config) -> Router {
     let cfg = &config.server;
     let public_limit = limits::public_config(&cfg.limits);
-    limits::spawn_forgetting(state.0.auth_failures.clone(), public_limit.clone());
+    limits::spawn_forgetting(Some(state.0.auth_failures.clone()), public_limit.clone());
     // The unauthenticated routes, limited per client.
     let public = Router::new()
         .route("/health", get(ops::health))
@@ -205,7 +205,7 @@ pub(crate) fn router(state: AppState, config: &Config) -> Router {
         .route("/openapi.json", get(ops::openapi));
     let mut routes = Router::new().nest("/v1", v1).merge(public).route("/metrics", get(ops::metrics));
     if config.checkout.listen.is_none() {
-        routes = routes.merge(pages(&state, &config.checkout));
+        routes = routes.merge(pages(&config.checkout));
     }
     front_door(routes.fallback(|| async { error::ApiError::not_found("route") }), cfg, state)
 }

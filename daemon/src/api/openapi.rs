@@ -7,8 +7,9 @@ use utoipa::{Modify, OpenApi};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "paywatch", description = "Self-hosted, non-custodial crypto payment daemon: REST API. \
-        Every route but /health needs `Authorization: Bearer <key>`: a store's API key (store routes, \
-        which only ever see that store's data) or the admin key (/metrics)."),
+        Every route but /health and the checkout pages' needs `Authorization: Bearer <key>`: a store's API key (store routes, \
+        which only ever see that store's data) or the admin key (/metrics). The checkout routes (/i/{id}…, /r/{token}) are \
+        public: the invoice id and the claim token are the capabilities."),
     paths(
         super::watches::create, super::watches::create_batch, super::watches::get,
         super::watches::list, super::watches::delete, super::payments::of_watch, super::payments::of_tx,
@@ -19,11 +20,11 @@ use utoipa::{Modify, OpenApi};
         super::invoices::claim, super::endpoints::create, super::endpoints::list, super::endpoints::get,
         super::endpoints::update, super::endpoints::delete, super::endpoints::deliveries,
         super::endpoints::redeliver, super::endpoints::test, super::events::list, super::rates::list,
-        super::ops::health, super::ops::metrics,
+        super::ops::health, super::ops::metrics, super::checkout::status,
     ),
     modifiers(&BearerAuth, &FrontDoor),
     tags((name = "watches"), (name = "payments"), (name = "invoices"), (name = "refunds"), (name = "endpoints"), (name = "events"),
-        (name = "rates"), (name = "operations")),
+        (name = "rates"), (name = "operations"), (name = "checkout")),
 )]
 struct ApiDoc;
 

@@ -7,7 +7,7 @@ use paywatch_plugin_api::events::{Exception, Invoice, InvoiceStatus, Refund, Ref
 use serde::{Deserialize, Serialize};
 
 /// What the customer is told, derived from the invoice's status, exception and payments.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum PageState {
     /// Nothing paid yet: pay one of the methods.
@@ -51,7 +51,7 @@ impl PageState {
 }
 
 /// One way to pay, as the customer sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub(crate) struct PublicMethod {
     pub(crate) asset: String,
     pub(crate) chain: String,
@@ -66,7 +66,7 @@ pub(crate) struct PublicMethod {
 }
 
 /// An invoice as its checkout page shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub(crate) struct PublicStatus {
     pub(crate) id: String,
     /// The store's display name (`stores[].name`, its id by default).

@@ -8,18 +8,19 @@
 use uuid::Uuid;
 
 /// Bumped on every incompatible change of a CF, key or value layout.
-pub(crate) const SCHEMA_VERSION: u32 = 8;
+pub(crate) const SCHEMA_VERSION: u32 = 9;
 /// Versions this one opens by adding what it lacks (v1 → … → v4 only added column families
 /// and optional fields; v5 added events' `subject`, derived on read for older events; v6 keys
 /// address pools by receive source and reads the older pools as legacy ones, see [`tag`]; v7
 /// keeps an invoice's refund totals, summed from its refunds when absent; v8 prices invoices
 /// in a currency with payment methods and refunds by variant, with refund totals in the
 /// invoice's value units: older invoices and refunds read with defaults, priced in their asset
-/// at rate 1, whose value units are their base units, so nothing is rewritten). A version that
-/// would not keep what this one keeps (v6 adding a refund without its totals, v7 adding one
-/// without its value or reading a USD invoice's totals as base units) cannot open a store this
-/// one wrote.
-pub(crate) const UPGRADABLE_FROM: [u32; 7] = [1, 2, 3, 4, 5, 6, 7];
+/// at rate 1, whose value units are their base units, so nothing is rewritten; v9 adds an
+/// invoice's optional `redirect_url`, absent in older ones). A version that would not keep what
+/// this one keeps (v6 adding a refund without its totals, v7 adding one without its value or
+/// reading a USD invoice's totals as base units, v8 rewriting an invoice without its
+/// `redirect_url`) cannot open a store this one wrote.
+pub(crate) const UPGRADABLE_FROM: [u32; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
 
 pub(crate) const CF_META: &str = "meta";
 pub(crate) const CF_WATCHES: &str = "watches";

@@ -153,6 +153,7 @@ pub(crate) fn refund(r: &RefundRecord) -> Refund {
         updated_at: ts(r.updated_at),
         claim_token: None,
         claim_path: None,
+        claim_url: None,
         variant: r.variant.clone(),
         currency: r.currency.clone(),
         value: r.value.clone(),

@@ -185,7 +185,8 @@ impl Invoices {
         *self.inner.checkout.write().unwrap_or_else(|p| p.into_inner()) = base.into();
     }
 
-    fn checkout_base(&self) -> Arc<str> {
+    /// The base of the checkout pages' URLs (invoices' `/i/…`, refunds' claim pages `/r/…`).
+    pub(crate) fn checkout_base(&self) -> Arc<str> {
         self.inner.checkout.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 

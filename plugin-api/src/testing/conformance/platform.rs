@@ -138,6 +138,7 @@ pub fn sample_events() -> Vec<Value> {
         updated_at: "2026-11-28T09:00:00Z".into(),
         claim_token: None,
         claim_path: None,
+        claim_url: None,
         variant: "rate_then".into(),
         currency: "USD".into(),
         value: "64.00".into(),
