@@ -586,7 +586,9 @@ async fn the_page_shows_expiry_a_late_payment_a_cancellation_chinese_no_javascri
         r
     };
     let token = claim["claim_path"].as_str().expect("claim_path").rsplit('/').next().unwrap().to_string();
-    browser.goto(&rig.daemon.url(&format!("/r/{token}"))).await;
+    let claim_url = claim["claim_url"].as_str().unwrap_or_else(|| panic!("no claim_url: {claim:#}"));
+    assert_eq!(claim_url, rig.daemon.url(&format!("/r/{token}")), "the refund links its claim page");
+    browser.goto(claim_url).await;
     assert_eq!(browser.attr("main#claim", "data-status").await.as_deref(), Some("awaiting_address"));
     assert!(browser.text(".price").await.contains("0.001 BTC"), "{}", browser.text(".price").await);
     assert!(browser.is_displayed("form#claim-form").await);
