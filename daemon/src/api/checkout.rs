@@ -295,6 +295,14 @@ pub(crate) async fn asset(Path(file): Path<String>) -> Response {
     page_headers(resp)
 }
 
+/// `GET /favicon.ico`: what every browser asks for beside a page; none (`204`), cached for a
+/// day, so no page load ends in a `404`.
+pub(crate) async fn favicon() -> Response {
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
+    page_headers(resp)
+}
+
 /// `GET /r/{token}`: the refund claim page.
 pub(crate) async fn claim_page(
     State(st): State<AppState>,

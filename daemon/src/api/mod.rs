@@ -158,6 +158,7 @@ fn pages(cfg: &CheckoutConfig) -> Router<AppState> {
                 .layer(DefaultBodyLimit::max(invoices::MAX_CLAIM_BODY)),
         )
         .route("/checkout/{file}", get(checkout::asset))
+        .route("/favicon.ico", get(checkout::favicon))
         .route_layer(limits::public_layer(limit))
 }
 

@@ -87,14 +87,14 @@ pub(crate) fn invoice(status: &PublicStatus, lang: Lang, selected: usize, expire
             p id="returning" hidden[!(state == PageState::Paid && redirect.is_some())] {
                 (lang.text("page.returning"))
             }
-            p id="countdown" role="timer" hidden[is_final] {
+            p id="countdown" role="timer" hidden[!state.takes_payment()] {
                 @if expires_in > 0 {
                     (lang.fill("page.expires_in", &[("time", &clock(expires_in))]))
                 } @else {
                     (lang.text("page.expired"))
                 }
             }
-            div id="pay" hidden[is_final] {
+            div id="pay" hidden[!state.takes_payment()] {
                 nav id="methods" aria-label=(lang.text("page.methods_label")) {
                     @for (n, method) in status.methods.iter().enumerate() {
                         a.method href=(format!("?method={n}")) data-method=(n) data-asset=(method.asset)
@@ -363,8 +363,14 @@ pub(super) mod tests {
                     html.contains(r#"<noscript><meta http-equiv="refresh" content="10"></noscript>"#),
                     !state.is_final()
                 );
-                assert_eq!(html.contains(r#"<div id="pay" hidden>"#), state.is_final(), "{state:?}");
-                assert_eq!(html.contains(r#"<p id="countdown" role="timer" hidden>"#), state.is_final(), "{state:?}");
+                // Nothing to pay (paid in full, waiting for confirmations, or final): no code to
+                // scan, no amount, no countdown.
+                assert_eq!(html.contains(r#"<div id="pay" hidden>"#), !state.takes_payment(), "{state:?}");
+                assert_eq!(
+                    html.contains(r#"<p id="countdown" role="timer" hidden>"#),
+                    !state.takes_payment(),
+                    "{state:?}"
+                );
                 let redirects = html.contains(
                     r#"<meta http-equiv="refresh" content="5;url=https://shop.example/order/1042?x=1&amp;y=2">"#,
                 );

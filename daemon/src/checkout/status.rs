@@ -44,7 +44,14 @@ impl PageState {
         }
     }
 
-    /// No payment can change it any more (the page stops offering methods).
+    /// Something is still to pay: the page offers the methods (amounts, QR codes, wallet
+    /// links) and the countdown. Once paid in full (`seen`, waiting for confirmations) it does
+    /// not: a customer scanning a code then would pay twice.
+    pub(crate) const fn takes_payment(self) -> bool {
+        matches!(self, Self::Awaiting | Self::Underpaid)
+    }
+
+    /// No payment can change it any more (the page stops refreshing itself).
     pub(crate) const fn is_final(self) -> bool {
         matches!(self, Self::Paid | Self::Expired | Self::PaidLate | Self::Cancelled)
     }

@@ -12,7 +12,9 @@
   try { strings = JSON.parse(doc.getElementById('strings').textContent) || {}; } catch (e) { strings = {}; }
   function t(key) { return typeof strings[key] === 'string' ? strings[key] : ''; }
 
-  var FINAL = { paid: true, expired: true, paid_late: true, cancelled: true };
+  // States with something left to pay: only then are the methods and the countdown shown
+  // (paid in full and waiting for confirmations, a code scanned would pay twice).
+  var TAKES_PAYMENT = { awaiting: true, underpaid: true };
   var id = root.getAttribute('data-invoice') || '';
   var base = '/i/' + encodeURIComponent(id);
   var stateEl = doc.getElementById('state');
@@ -76,9 +78,9 @@
       setAttr(img, 'alt', fillText(t('page.qr_alt'), { amount: m.amount_due, asset: m.asset }));
       setAttr(panel.querySelector('a.open-wallet'), 'href', walletUri(m.payment_uri));
     }
-    var isFinal = FINAL[state] === true;
-    show('pay', !isFinal);
-    show('countdown', !isFinal);
+    var takesPayment = TAKES_PAYMENT[state] === true;
+    show('pay', takesPayment);
+    show('countdown', takesPayment);
     var redirect = httpUrl(s.redirect_url) || httpUrl(root.getAttribute('data-redirect'));
     show('returning', state === 'paid' && !!redirect);
     if (state === 'paid' && redirect && !redirecting) {
