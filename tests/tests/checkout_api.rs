@@ -87,9 +87,12 @@ async fn an_invoice_links_its_page_whose_public_status_carries_no_secret() {
         "version",
     ];
     assert_eq!(keys, public.into_iter().collect(), "{s}");
-    for secret in ["customer-42", "buyer@example.com", "two mugs", SHOP3_KEY] {
+    for secret in ["customer-42", "buyer@example.com", SHOP3_KEY] {
         assert!(!text.contains(secret), "the public status shows {secret}: {text}");
     }
+    // The description is the customer's: the payment URI carries it to their wallet (BIP21
+    // `message`), so the public status has it there, and only there.
+    assert_eq!(text.matches("two%20mugs").count(), 1, "{text}");
     assert_eq!(
         (s["state"].as_str(), s["amount"].as_str(), s["currency"].as_str()),
         (Some("awaiting"), Some("0.001"), Some("BTC"))
@@ -163,6 +166,16 @@ async fn a_status_stream_follows_the_chain_from_awaiting_to_seen_to_paid() {
     rig.mine(1).unwrap();
     let paid = early.until(WAIT, |s| s["state"] == "paid").await.unwrap();
     let received = time::OffsetDateTime::now_utc();
+    // Nothing is left to pay: the status shows where to pay no more, and the QR code is gone.
+    let m = &paid["methods"][0];
+    assert_eq!(
+        (m["address"].as_str(), m["payment_uri"].as_str(), m["qr"].as_str()),
+        (Some(""), Some(""), Some("")),
+        "{paid}"
+    );
+    assert_eq!(m["amount_paid"], "0.002");
+    let qr = rig.daemon.http.get(rig.daemon.url(first["methods"][0]["qr"].as_str().unwrap())).send().await.unwrap();
+    assert_eq!(qr.status().as_u16(), 404, "an address that may go back to its pool is not published");
     assert_eq!(late.until(WAIT, |s| s["state"] == "paid").await.unwrap(), paid, "every page gets the same status");
     // Versions only grow; the page's status is the API's.
     assert!(paid["version"].as_u64() > seen["version"].as_u64());
@@ -235,6 +248,31 @@ async fn open_when_free(rig: &BtcRig, path: &str) -> Sse {
             Opened::Refused { status, body, .. } => panic!("{status} {body}"),
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_invoice_gets_at_most_its_quota_of_streams_whoever_asks() {
+    let mut launch = Launch::env("PAYWATCH_CHECKOUT__MAX_STREAMS_PER_INVOICE", "2");
+    launch.env.push(("PAYWATCH_CHECKOUT__BURST".into(), "1000".into()));
+    let rig = BtcRig::start_custom(1, "", &shop3(86_400, 3600), launch).await.unwrap();
+    let a = invoice(&rig, json!({"asset": "BTC", "amount": "0.001", "order_id": "co-inv-a"})).await;
+    let b = invoice(&rig, json!({"asset": "BTC", "amount": "0.001", "order_id": "co-inv-b"})).await;
+    let (pa, pb) =
+        (format!("/i/{}/events", a["id"].as_str().unwrap()), format!("/i/{}/events", b["id"].as_str().unwrap()));
+    let _held = [
+        Sse::connect(addr(rig.daemon.port), &pa).await.unwrap(),
+        Sse::connect(addr(rig.daemon.port), &pa).await.unwrap(),
+    ];
+    match Sse::open(addr(rig.daemon.port), &pa, &[]).await.unwrap() {
+        Opened::Refused { status, body, .. } => {
+            assert_eq!(status, 429, "{body}");
+            assert!(body.contains("max_streams_per_invoice"), "{body}");
+        }
+        Opened::Stream(_) => panic!("a third stream of one invoice"),
+    }
+    // Another invoice is not held back by it.
+    let mut other = Sse::connect(addr(rig.daemon.port), &pb).await.unwrap();
+    assert_eq!(other.until(WAIT, |_| true).await.unwrap()["state"], "awaiting");
 }
 
 #[tokio::test(flavor = "multi_thread")]

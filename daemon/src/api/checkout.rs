@@ -8,7 +8,7 @@ use super::connections::{PerClient, Place};
 use super::error::ApiError;
 use super::limits::client_of_extensions;
 use super::{blocking, AppState};
-use crate::checkout::{render, ClaimOutcome, Lang, PublicRefund, PublicStatus, Subscription};
+use crate::checkout::{render, ClaimOutcome, Lang, PublicRefund, PublicStatus, Subscribed, Subscription};
 use crate::config::CheckoutConfig;
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
@@ -41,6 +41,8 @@ pub(crate) struct Streams {
     max: usize,
     per_client: Arc<PerClient>,
     max_per_client: u32,
+    /// Streams of one invoice (its customer's tabs): the id alone must not buy more.
+    pub(crate) max_per_invoice: usize,
 }
 
 /// A stream's places, given back when it ends.
@@ -57,6 +59,7 @@ impl Streams {
             max: cfg.max_streams,
             per_client: PerClient::new(cfg.max_streams_per_client),
             max_per_client: cfg.max_streams_per_client,
+            max_per_invoice: cfg.max_streams_per_invoice,
         }
     }
 
@@ -89,6 +92,11 @@ pub(crate) struct PageQuery {
 }
 
 impl PageQuery {
+    /// `?lang=` names a language the pages have: the customer chose it (remembered).
+    fn chose_language(&self) -> bool {
+        self.lang.as_deref().and_then(Lang::from_code).is_some()
+    }
+
     fn parse(raw: Option<&str>) -> Self {
         let mut q = PageQuery::default();
         for (k, v) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
@@ -136,8 +144,13 @@ fn html(status: StatusCode, body: String, lang: Lang, remember: bool) -> Respons
     page_headers(resp)
 }
 
-/// Headers every public response carries: the CSP, no caching of what changes, no referrer
-/// (the page's URL is a capability: a link out must not carry it), no sniffing, no framing.
+/// Headers every public response carries, errors included (a layer of the page routes): the
+/// CSP, no caching of what changes, no referrer (the page's URL is a capability: a link out
+/// must not carry it), no sniffing, no framing.
+pub(crate) async fn public_headers(resp: Response) -> Response {
+    page_headers(resp)
+}
+
 fn page_headers(mut resp: Response) -> Response {
     let h = resp.headers_mut();
     h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
@@ -170,12 +183,12 @@ pub(crate) async fn page(
     let lang = lang_of(q.lang.as_deref(), &headers);
     let Some(id) = invoice_id(&id) else { return Ok(not_found(lang)) };
     let hub = st.checkout().clone();
-    let status = blocking(move || hub.status(id, hub.committed())).await??;
+    let status = blocking(move || hub.status(id)).await??;
     let Some(status) = status else { return Ok(not_found(lang)) };
     let selected = q.method.filter(|m| *m < status.methods.len()).unwrap_or(0);
     let expires_in = expires_in(&status);
     let body = render::invoice(&status, lang, selected, expires_in);
-    Ok(html(StatusCode::OK, body, lang, q.lang.is_some()))
+    Ok(html(StatusCode::OK, body, lang, q.chose_language()))
 }
 
 /// Seconds until the invoice expires (negative once it has).
@@ -193,7 +206,7 @@ fn expires_in(status: &PublicStatus) -> i64 {
 pub(crate) async fn status(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = invoice_id(&id).ok_or_else(|| ApiError::not_found(format!("invoice {id:?}")))?;
     let hub = st.checkout().clone();
-    let status = blocking(move || hub.status(id, hub.committed())).await??;
+    let status = blocking(move || hub.status(id)).await??;
     let status = status.ok_or_else(|| ApiError::not_found(format!("invoice {id}")))?;
     Ok(page_headers(Json(status).into_response()))
 }
@@ -207,9 +220,15 @@ pub(crate) async fn events(
 ) -> Result<Response, ApiError> {
     let id = invoice_id(&id).ok_or_else(|| ApiError::not_found(format!("invoice {id:?}")))?;
     let slot = st.streams().take(req.extensions())?;
-    let hub = st.checkout().clone();
-    let sub = blocking(move || hub.subscribe(id)).await??;
-    let sub = sub.ok_or_else(|| ApiError::not_found(format!("invoice {id}")))?;
+    let (hub, max) = (st.checkout().clone(), st.streams().max_per_invoice);
+    let sub = match blocking(move || hub.subscribe(id, max)).await?? {
+        Subscribed::Open(sub) => sub,
+        Subscribed::NotFound => return Err(ApiError::not_found(format!("invoice {id}"))),
+        Subscribed::Full => {
+            let m = format!("invoice {id} has {max} status streams open, checkout.max_streams_per_invoice");
+            return Err(ApiError::quota_full(m, STREAM_RETRY_SECS));
+        }
+    };
     let stream = futures::stream::unfold(Stream::new(sub, slot, st.shutdown_signal()), Stream::next);
     let sse = Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE));
     let mut resp = page_headers(sse.into_response());
@@ -270,11 +289,15 @@ pub(crate) async fn qr(
         .strip_suffix(".svg")
         .and_then(|n| n.parse().ok())
         .ok_or_else(|| ApiError::not_found(format!("qr code {file:?}")))?;
-    let svc = st.invoices().clone();
-    let record = blocking(move || svc.get_public(id)).await??;
-    let uri = record
-        .and_then(|r| r.methods.get(n).map(|m| m.payment_uri.clone()))
-        .ok_or_else(|| ApiError::not_found(format!("payment method {n} of invoice {id}")))?;
+    let hub = st.checkout().clone();
+    let status = blocking(move || hub.status(id)).await??;
+    // Only while something is to pay (the status shows no URI otherwise): the address of an
+    // expired invoice goes back to its pool and may be another customer's later.
+    let uri = status
+        .and_then(|s| s.methods.into_iter().nth(n))
+        .map(|m| m.payment_uri)
+        .filter(|uri| !uri.is_empty())
+        .ok_or_else(|| ApiError::not_found(format!("payment method {n} of invoice {id} (nothing to pay)")))?;
     let svg = render::qr_svg(&uri).map_err(ApiError::internal)?;
     let mut resp = ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response();
     // The page asks for it with a tag of its URI (`?v=`): a changed amount is a new path.
@@ -313,9 +336,10 @@ pub(crate) async fn claim_page(
     let q = PageQuery::parse(query.as_deref());
     let lang = lang_of(q.lang.as_deref(), &headers);
     let refund = public_refund(&st, token.clone()).await?;
-    let body = render::claim(refund.as_ref(), lang, &format!("/r/{token}"), None, "");
+    // The form posts to the page's own URL (no action): right under any public_url path.
+    let body = render::claim(refund.as_ref(), lang, "", None, "");
     let status = if refund.is_some() { StatusCode::OK } else { StatusCode::NOT_FOUND };
-    Ok(html(status, body, lang, q.lang.is_some()))
+    Ok(html(status, body, lang, q.chose_language()))
 }
 
 /// `POST /r/{token}` (a form: `address`, `lang`): claims the refund to the address and shows
@@ -328,7 +352,7 @@ pub(crate) async fn claim_submit(
 ) -> Result<Response, ApiError> {
     let lang = lang_of(form.lang.as_deref(), &headers);
     let address = form.address.trim().to_string();
-    let path = format!("/r/{token}");
+    let path = "";
     let outcome = match super::address_len("address", &address) {
         Err(e) => Err(e),
         Ok(()) => {
@@ -346,14 +370,14 @@ pub(crate) async fn claim_submit(
         Ok((r, order)) => {
             let shown =
                 PublicRefund::new(&crate::events::views::refund(&r), st.checkout().store_name(&r.store), &order);
-            let body = render::claim(Some(&shown), lang, &path, Some(&ClaimOutcome::Accepted), "");
+            let body = render::claim(Some(&shown), lang, path, Some(&ClaimOutcome::Accepted), "");
             Ok(html(StatusCode::OK, body, lang, false))
         }
         Err(e) => {
             let refused = ClaimOutcome::Refused { code: e.code().to_string(), message: e.message().to_string() };
             let refund = public_refund(&st, token).await?;
             let shown = address.chars().take(256).collect::<String>();
-            let body = render::claim(refund.as_ref(), lang, &path, Some(&refused), &shown);
+            let body = render::claim(refund.as_ref(), lang, path, Some(&refused), &shown);
             let status = if refund.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::GONE };
             Ok(html(status, body, lang, false))
         }

@@ -34,6 +34,8 @@ struct Inner {
     /// Store id → display name.
     names: HashMap<String, String>,
     pages: Mutex<Pages>,
+    /// See [`Hub::cursor`]; starts at what was committed when the hub was made.
+    cursor: Mutex<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -48,6 +50,15 @@ struct Watched {
     latest: watch::Sender<Option<Arc<PublicStatus>>>,
     watches: Vec<Uuid>,
     pages: usize,
+}
+
+/// What opening a page found.
+#[derive(Debug)]
+pub(crate) enum Subscribed {
+    Open(Subscription),
+    NotFound,
+    /// The invoice has its most pages open already.
+    Full,
 }
 
 /// An open page at the hub: its first status and the newer ones. Dropping it closes the
@@ -82,7 +93,8 @@ impl Drop for Place {
 
 impl Hub {
     pub(crate) fn new(db: Arc<Db>, invoices: Invoices, names: HashMap<String, String>) -> Self {
-        Self { inner: Arc::new(Inner { db, invoices, names, pages: Mutex::default() }) }
+        let cursor = Mutex::new(*db.subscribe_seq().borrow());
+        Self { inner: Arc::new(Inner { db, invoices, names, pages: Mutex::default(), cursor }) }
     }
 
     /// What the pages call `store` (`stores[].name`).
@@ -100,24 +112,37 @@ impl Hub {
         (pages.invoices.len(), pages.invoices.values().map(|w| w.pages).sum())
     }
 
-    /// The public status of invoice `id` now, read at outbox sequence `version` or later;
-    /// `None` if there is no such invoice. Blocking (RocksDB).
-    pub(crate) fn status(&self, id: Uuid, version: u64) -> Result<Option<PublicStatus>, InvoiceError> {
+    /// The public status of invoice `id` now, labelled with the outbox sequence number the
+    /// fan-out has reached; `None` if there is no such invoice. Blocking (RocksDB).
+    pub(crate) fn status(&self, id: Uuid) -> Result<Option<PublicStatus>, InvoiceError> {
+        let cursor = self.cursor();
+        self.read(id, *cursor)
+    }
+
+    /// Reads invoice `id`'s public status, labelled `version`. Callers hold the cursor, so no
+    /// two reads race with each other or with the fan-out.
+    fn read(&self, id: Uuid, version: u64) -> Result<Option<PublicStatus>, InvoiceError> {
         let Some(record) = self.inner.invoices.get_public(id)? else { return Ok(None) };
         let view = self.inner.invoices.view(&record)?;
         let name = self.store_name(&record.store);
         Ok(Some(PublicStatus::new(&view, name, record.redirect_url.as_deref(), version)))
     }
 
-    /// The newest outbox sequence number committed (what a status read now reflects at least).
-    pub(crate) fn committed(&self) -> u64 {
+    /// The fan-out's position: the outbox sequence number up to which every open page has
+    /// been sent its invoice's status. Held while reading, so reads are ordered: a status read
+    /// later is never older than one read before, and its label (the cursor) never smaller.
+    fn cursor(&self) -> MutexGuard<'_, u64> {
+        self.inner.cursor.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The newest outbox sequence number committed.
+    fn committed(&self) -> u64 {
         *self.inner.db.subscribe_seq().borrow()
     }
 
-    /// Opens a page of invoice `id`: its status now and every newer one; `None` if there is no
-    /// such invoice. Blocking (RocksDB).
-    pub(crate) fn subscribe(&self, id: Uuid) -> Result<Option<Subscription>, InvoiceError> {
-        // Registered before the read: an event committed after the read is fanned out to it.
+    /// Opens a page of invoice `id`, one of at most `max_pages` open on it: its status now and
+    /// every newer one. Blocking (RocksDB).
+    pub(crate) fn subscribe(&self, id: Uuid, max_pages: usize) -> Result<Subscribed, InvoiceError> {
         let place = Place { hub: self.clone(), invoice: id };
         let latest = {
             let mut pages = self.pages();
@@ -126,12 +151,17 @@ impl Hub {
                 watches: Vec::new(),
                 pages: 0,
             });
+            // Counted at once, so `place` uncounts it on every return below.
             w.pages += 1;
+            if w.pages > max_pages {
+                return Ok(Subscribed::Full);
+            }
             w.latest.subscribe()
         };
-        let version = self.committed();
-        // On a return before the end, `place` is dropped: the page is uncounted.
-        let Some(record) = self.inner.invoices.get_public(id)? else { return Ok(None) };
+        // Under the cursor: the fan-out reads no event while this page reads its status and
+        // names its addresses, so whatever comes after the cursor reaches this page.
+        let cursor = self.cursor();
+        let Some(record) = self.inner.invoices.get_public(id)? else { return Ok(Subscribed::NotFound) };
         let view = self.inner.invoices.view(&record)?;
         {
             let mut pages = self.pages();
@@ -143,8 +173,9 @@ impl Hub {
                 w.watches = watches;
             }
         }
-        let first = PublicStatus::new(&view, self.store_name(&record.store), record.redirect_url.as_deref(), version);
-        Ok(Some(Subscription { first: Arc::new(first), latest, _place: place }))
+        let name = self.store_name(&record.store);
+        let first = PublicStatus::new(&view, name, record.redirect_url.as_deref(), *cursor);
+        Ok(Subscribed::Open(Subscription { first: Arc::new(first), latest, _place: place }))
     }
 
     /// The invoices with an open page that these events touch: `invoice.*` of one, and
@@ -168,24 +199,34 @@ impl Hub {
         out
     }
 
-    /// Reads the outbox after `cursor` up to what is committed, and sends every touched open
-    /// invoice its new status; returns the new cursor. Blocking (RocksDB).
-    pub(crate) fn catch_up(&self, mut cursor: u64) -> Result<u64, InvoiceError> {
+    /// Reads the outbox after the cursor up to what is committed, and sends every touched
+    /// open invoice its new status. Blocking (RocksDB). On an error the cursor stays where it
+    /// was: the same events are read again at the next commit.
+    pub(crate) fn catch_up(&self) -> Result<(), InvoiceError> {
         loop {
+            let mut cursor = self.cursor();
+            // Read before looking for pages: a page opened after the look reads (under the
+            // cursor) everything committed up to here.
+            let committed = self.committed();
             if self.pages().invoices.is_empty() {
-                // Nobody to tell: skip what was committed meanwhile without reading it.
-                return Ok(cursor.max(self.committed()));
+                // Nobody to tell: skip what was committed without reading it.
+                *cursor = (*cursor).max(committed);
+                return Ok(());
             }
-            let events = self.inner.db.events_after(cursor, READ_BATCH).map_err(InvoiceError::from)?;
-            let Some(last) = events.last().map(|e| e.seq) else { return Ok(cursor) };
-            cursor = last;
+            let events = self.inner.db.events_after(*cursor, READ_BATCH).map_err(InvoiceError::from)?;
+            let Some(last) = events.last().map(|e| e.seq) else { return Ok(()) };
+            let mut statuses = Vec::new();
             for id in self.touched(&events) {
-                if let Some(status) = self.status(id, cursor)? {
-                    self.publish(id, status);
+                if let Some(status) = self.read(id, last)? {
+                    statuses.push((id, status));
                 }
             }
+            *cursor = last;
+            for (id, status) in statuses {
+                self.publish(id, status);
+            }
             if events.len() < READ_BATCH {
-                return Ok(cursor);
+                return Ok(());
             }
         }
     }
@@ -199,7 +240,7 @@ impl Hub {
     /// Follows the outbox until `stop` turns true.
     pub(crate) async fn run(self, mut stop: watch::Receiver<bool>) {
         let mut committed = self.inner.db.subscribe_seq();
-        let mut cursor = *committed.borrow_and_update();
+        committed.borrow_and_update();
         loop {
             tokio::select! {
                 changed = committed.changed() => if changed.is_err() { return },
@@ -207,10 +248,10 @@ impl Hub {
             }
             committed.borrow_and_update();
             let hub = self.clone();
-            match tokio::task::spawn_blocking(move || hub.catch_up(cursor)).await {
-                Ok(Ok(c)) => cursor = c,
+            match tokio::task::spawn_blocking(move || hub.catch_up()).await {
+                Ok(Ok(())) => {}
                 Ok(Err(e)) => {
-                    tracing::warn!(error = %e, cursor, "checkout pages: reading new events failed; retrying at the next commit");
+                    tracing::warn!(error = %e, "checkout pages: reading new events failed; retrying at the next commit");
                 }
                 Err(e) => tracing::error!(error = %e, "checkout pages: the fan-out task panicked"),
             }

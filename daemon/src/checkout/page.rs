@@ -67,7 +67,7 @@ pub(crate) fn invoice(status: &PublicStatus, lang: Lang, selected: usize, expire
         @if let (PageState::Paid, Some(url)) = (state, redirect) {
             meta http-equiv="refresh" content=(format!("5;url={url}"));
         }
-        script src=(format!("/checkout/checkout.js?v={}", js_version())) defer {}
+        script src=(format!("../checkout/checkout.js?v={}", js_version())) defer {}
         script type="application/json" id="strings" { (PreEscaped(lang.script_json(&SCRIPT_STRINGS))) }
     };
     let body = html! {
@@ -124,7 +124,7 @@ fn panel(method: &PublicMethod, n: usize, shown: bool, lang: Lang) -> Markup {
         section.panel id=(format!("method-{n}")) data-method=(n) data-asset=(method.asset) hidden[!shown] {
             h2 { (lang.fill("page.method_heading", &[("asset", &method.asset), ("chain", &method.chain)])) }
             div.pay-grid {
-                img.qr src=(method.qr) width="256" height="256" loading=[(!shown).then_some("lazy")]
+                img.qr src=[qr_src(&method.qr)] width="256" height="256" loading=[(!shown).then_some("lazy")]
                     alt=(lang.fill("page.qr_alt", &[("amount", &method.amount_due), ("asset", &method.asset)]));
                 div.details {
                     p.field {
@@ -143,6 +143,12 @@ fn panel(method: &PublicMethod, n: usize, shown: bool, lang: Lang) -> Markup {
             }
         }
     }
+}
+
+/// A QR code's `src`: its path (under the pages' base, `/i/…`) relative to the page (`../i/…`);
+/// none while there is nothing to pay.
+fn qr_src(path: &str) -> Option<String> {
+    (path.starts_with("/i/")).then(|| format!("..{path}"))
 }
 
 /// The state's message, the confirmations count in `<span id="confirmations">` (the script
@@ -251,7 +257,9 @@ pub(super) fn document(lang: Lang, title: &str, head: Markup, body: Markup) -> S
                 meta name="referrer" content="no-referrer";
                 meta name="robots" content="noindex, nofollow";
                 title { (title) }
-                link rel="stylesheet" href=(format!("/checkout/checkout.css?v={}", css_version()));
+                // Relative, as every link of the pages: they work under a public_url with a path
+                // (`https://shop.example/pay/i/…` behind a proxy that strips `/pay`).
+                link rel="stylesheet" href=(format!("../checkout/checkout.css?v={}", css_version()));
                 (head)
             }
             body { (body) }
@@ -280,7 +288,7 @@ pub(super) mod tests {
             assert!(!bare.contains(" on"), "event handler or unescaped text in <{tag}>");
             if bare.starts_with("script") {
                 assert!(
-                    tag.contains(" src=\"/checkout/") || tag.contains(r#"type="application/json""#),
+                    tag.contains(" src=\"../checkout/") || tag.contains(r#"type="application/json""#),
                     "inline script <{tag}>"
                 );
             }
@@ -397,7 +405,7 @@ pub(super) mod tests {
         assert!(html.contains(r#"<section class="panel" id="method-0" data-method="0" data-asset="BTC" hidden>"#));
         assert!(html.contains(r#"<section class="panel" id="method-1" data-method="1" data-asset="ETH">"#));
         assert!(html.contains(r#"<section class="panel" id="method-2" data-method="2" data-asset="USDT" hidden>"#));
-        assert!(html.contains(r#"<img class="qr" src="/i/0190e0c4-7c1a-7d3e-9a58-3f2f5d6b7c8d/qr/1.svg?v=0a1b2c3d4e5f" width="256" height="256" alt="QR code to pay 0.00123456 ETH">"#), "{html}");
+        assert!(html.contains(r#"<img class="qr" src="../i/0190e0c4-7c1a-7d3e-9a58-3f2f5d6b7c8d/qr/1.svg?v=0a1b2c3d4e5f" width="256" height="256" alt="QR code to pay 0.00123456 ETH">"#), "{html}");
         assert!(html.contains(r#"<strong class="amount">0.00123456 ETH</strong>"#));
         assert!(html.contains(r#"<code class="address">bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt081</code>"#));
         assert!(html.contains(r#"<button class="copy copy-address" type="button" data-copy="bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt081">Copy address</button>"#));
@@ -492,8 +500,10 @@ pub(super) mod tests {
     #[test]
     fn assets_are_linked_by_content_hash_and_the_script_is_valid() {
         let html = invoice(&status(PageState::Awaiting), Lang::EN, 0, 900);
-        assert!(html.contains(&format!(r#"<link rel="stylesheet" href="/checkout/checkout.css?v={}">"#, css_version())));
-        assert!(html.contains(&format!(r#"<script src="/checkout/checkout.js?v={}" defer></script>"#, js_version())));
+        assert!(
+            html.contains(&format!(r#"<link rel="stylesheet" href="../checkout/checkout.css?v={}">"#, css_version()))
+        );
+        assert!(html.contains(&format!(r#"<script src="../checkout/checkout.js?v={}" defer></script>"#, js_version())));
         assert_eq!(css_version().len(), 10);
         assert_ne!(css_version(), js_version());
         let strings = html.split(r#"<script type="application/json" id="strings">"#).nth(1).expect("strings block");

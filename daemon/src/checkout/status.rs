@@ -62,13 +62,16 @@ impl PageState {
 pub(crate) struct PublicMethod {
     pub(crate) asset: String,
     pub(crate) chain: String,
+    /// Where to pay. Empty, as `payment_uri` and `qr` are, while nothing is to pay
+    /// ([`PageState::takes_payment`]).
     pub(crate) address: String,
     /// Still due in this asset (the remainder after a partial payment).
     pub(crate) amount_due: String,
     pub(crate) amount_paid: String,
     /// BIP21 / EIP-681 URI for `amount_due`: what the QR code holds and "open in wallet" opens.
     pub(crate) payment_uri: String,
-    /// Path of this method's QR code (SVG), changing with the URI: `/i/{id}/qr/{n}.svg?v=…`.
+    /// Path of this method's QR code (SVG) under the pages' base, changing with the URI:
+    /// `/i/{id}/qr/{n}.svg?v=…`.
     pub(crate) qr: String,
 }
 
@@ -107,6 +110,11 @@ pub(crate) struct PublicStatus {
 impl PublicStatus {
     /// The public part of `view` (the API's invoice view, with its recent payments).
     pub(crate) fn new(view: &Invoice, store_name: &str, redirect_url: Option<&str>, version: u64) -> Self {
+        let state = state_of(view);
+        // Where to pay only while something is to pay: once paid in full a code scanned would
+        // pay twice, and an expired invoice's address goes back to its pool (another
+        // customer's, later).
+        let pay = state.takes_payment();
         let methods = view
             .payment_methods
             .iter()
@@ -114,11 +122,15 @@ impl PublicStatus {
             .map(|(n, m)| PublicMethod {
                 asset: m.asset.clone(),
                 chain: m.chain.clone(),
-                address: m.address.clone(),
+                address: if pay { m.address.clone() } else { String::new() },
                 amount_due: m.amount_due.clone(),
                 amount_paid: m.amount_paid.clone(),
-                payment_uri: m.payment_uri.clone(),
-                qr: format!("/i/{}/qr/{n}.svg?v={}", view.id, qr_version(&m.payment_uri)),
+                payment_uri: if pay { m.payment_uri.clone() } else { String::new() },
+                qr: if pay {
+                    format!("/i/{}/qr/{n}.svg?v={}", view.id, qr_version(&m.payment_uri))
+                } else {
+                    String::new()
+                },
             })
             .collect();
         let confirmations = view
@@ -132,7 +144,7 @@ impl PublicStatus {
             id: view.id.clone(),
             store_name: store_name.to_string(),
             order_id: view.order_id.clone(),
-            state: state_of(view),
+            state,
             status: view.status,
             exception: view.exception,
             currency: view.currency.clone(),

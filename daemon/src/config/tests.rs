@@ -624,3 +624,35 @@ fn rates_are_overridden_from_the_environment() {
         Ok(())
     });
 }
+
+#[test]
+fn checkout_streams_leave_connections_for_the_api_and_the_pages_own_url_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut raw = minimal(dir.path());
+    raw["server"]["max_connections"] = json!(100);
+    let c = validate_value(&raw).unwrap();
+    assert_eq!(c.checkout.max_streams, 50, "half the API listener's connections by default");
+    assert_eq!((c.checkout.max_streams_per_client, c.checkout.max_streams_per_invoice), (16, 8));
+    assert_eq!(c.stores[0].name, "shop1", "a store's name is its id by default");
+    raw["checkout"] = json!({"listen": "127.0.0.1:8081"});
+    assert_eq!(validate_value(&raw).unwrap().checkout.max_streams, 68, "all but 32 on their own listener");
+    raw["checkout"] = json!({"max_streams": 90, "public_url": "https://pay.example.com/shop/?x=1"});
+    raw["stores"][0]["name"] = json!("Shop\u{202E}1");
+    let issues = issues_of(&raw);
+    let has = |key: &str, what: &str| issues.iter().any(|i| i.contains(key) && i.contains(what));
+    assert!(has("checkout.max_streams", "fewer than 32 of server.max_connections = 100"), "{issues:?}");
+    assert!(has("checkout.public_url", "no query"), "{issues:?}");
+    assert!(has("stores[0].name", "control character, U+202E"), "{issues:?}");
+    raw["checkout"] = json!({"public_url": "https://pay.example.com/shop/", "listen": "127.0.0.1:8080"});
+    raw["stores"][0]["name"] = json!("Corner Shop");
+    let issues = issues_of(&raw);
+    assert!(issues.iter().any(|i| i.contains("checkout.listen") && i.contains("server.listen too")), "{issues:?}");
+    raw["checkout"] = json!({"public_url": "https://pay.example.com/shop/"});
+    let c = validate_value(&raw).unwrap();
+    assert_eq!(
+        c.checkout.public_url.unwrap().as_str(),
+        "https://pay.example.com/shop",
+        "kept without a trailing slash"
+    );
+    assert_eq!(c.stores[0].name, "Corner Shop");
+}

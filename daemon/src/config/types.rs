@@ -80,8 +80,11 @@ pub struct CheckoutConfig {
     pub public_url: Option<Url>,
     /// Status streams (`GET /i/{id}/events`) open at once, every visitor together…
     pub max_streams: usize,
-    /// …and from one client (an IPv4 address, an IPv6 /64); past either, `429`.
+    /// …and from one client (an IPv4 address, an IPv6 /64)…
     pub max_streams_per_client: u32,
+    /// …and of one invoice (its customer's tabs: whoever knows the id gets no more); past any,
+    /// `429`.
+    pub max_streams_per_invoice: usize,
     /// Per client, on the page routes: sustained requests per second…
     pub per_second: u64,
     /// …and the burst above it.

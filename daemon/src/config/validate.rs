@@ -29,7 +29,8 @@ pub(crate) fn validate(raw: &Value, issues: &mut Issues) -> Option<Config> {
     let dispatch = section(&mut root, "dispatch", issues, dispatch);
     let rates = section(&mut root, "rates", issues, super::rates::rates);
     let stores = stores(root.tables("stores", issues), &assets, &rates, issues);
-    let checkout = section(&mut root, "checkout", issues, super::checkout::checkout);
+    let max_connections = server.as_ref().map(|s| s.limits.max_connections);
+    let checkout = section(&mut root, "checkout", issues, |t, i| super::checkout::checkout(t, max_connections, i));
     root.finish(issues);
     let server = server?;
     if checkout.listen.is_some_and(|l| l == server.listen && l.port() != 0) {

@@ -15,8 +15,14 @@
   // States with something left to pay: only then are the methods and the countdown shown
   // (paid in full and waiting for confirmations, a code scanned would pay twice).
   var TAKES_PAYMENT = { awaiting: true, underpaid: true };
+  // States the customer is done with: the live status stops there (a stream held open for a
+  // finished invoice would only hold a connection of the shop's daemon). Not `expired`: a
+  // late payment is still shown (paid_late) during the invoice's monitoring window.
+  var FINAL = { paid: true, paid_late: true, cancelled: true };
+  var source = null, polling = null;
   var id = root.getAttribute('data-invoice') || '';
-  var base = '/i/' + encodeURIComponent(id);
+  // Relative to the page (/…/i/ID), as every link of it: the pages may live under a path.
+  var base = '../i/' + encodeURIComponent(id);
   var stateEl = doc.getElementById('state');
   var version = Number(root.getAttribute('data-version')) || 0;
   var redirecting = false;
@@ -74,9 +80,13 @@
       setAttr(panel.querySelector('.copy-address'), 'data-copy', str(m.address));
       var qr = str(m.qr);
       var img = panel.querySelector('img.qr');
-      if (qr.charAt(0) === '/' && qr.charAt(1) !== '/') setAttr(img, 'src', qr);
+      if (qr.indexOf('/i/') === 0) setAttr(img, 'src', '..' + qr);
       setAttr(img, 'alt', fillText(t('page.qr_alt'), { amount: m.amount_due, asset: m.asset }));
       setAttr(panel.querySelector('a.open-wallet'), 'href', walletUri(m.payment_uri));
+    }
+    if (FINAL[state] === true) {
+      if (source) { source.close(); source = null; }
+      if (polling !== null) { clearInterval(polling); polling = null; }
     }
     var takesPayment = TAKES_PAYMENT[state] === true;
     show('pay', takesPayment);
@@ -95,7 +105,6 @@
   }
 
   // Live status: the event stream; after repeated errors (or without EventSource), polling.
-  var polling = null;
   function poll() {
     if (!window.fetch) return;
     fetch(base + '/status', { cache: 'no-store', credentials: 'same-origin' })
@@ -104,15 +113,24 @@
       .catch(function () {});
   }
   function startPolling() {
-    if (polling === null) { polling = setInterval(poll, 10000); poll(); }
+    if (polling === null && FINAL[root.getAttribute('data-state')] !== true) {
+      polling = setInterval(poll, 10000);
+      poll();
+    }
   }
-  if (window.EventSource) {
+  if (FINAL[root.getAttribute('data-state')] === true) {
+    // Rendered final: nothing more will happen (a reload shows any later change).
+  } else if (window.EventSource) {
     var errors = 0;
-    var source = new EventSource(base + '/events');
+    source = new EventSource(base + '/events');
     source.addEventListener('status', function (e) { errors = 0; onJson(e.data); });
     source.onerror = function () {
       errors += 1;
-      if (errors >= 3 || source.readyState === EventSource.CLOSED) { source.close(); startPolling(); }
+      if (source && (errors >= 3 || source.readyState === EventSource.CLOSED)) {
+        source.close();
+        source = null;
+        startPolling();
+      }
     };
   } else {
     startPolling();
