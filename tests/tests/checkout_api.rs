@@ -158,7 +158,7 @@ async fn a_status_stream_follows_the_chain_from_awaiting_to_seen_to_paid() {
     let sent = Instant::now();
     rig.send(inv["address"].as_str().unwrap(), 0.0015).unwrap();
     let seen = early.until(WAIT, |s| s["state"] == "seen").await.unwrap();
-    println!("payment broadcast → stream shows seen: {:?}", sent.elapsed());
+    eprintln!("payment broadcast → stream shows seen: {:?}", sent.elapsed());
     assert_eq!((seen["confirmations"].as_u64(), seen["required_confirmations"].as_u64()), (Some(0), Some(1)), "{seen}");
     rig.mine(1).unwrap();
     let paid = early.until(WAIT, |s| s["state"] == "paid").await.unwrap();
@@ -174,7 +174,7 @@ async fn a_status_stream_follows_the_chain_from_awaiting_to_seen_to_paid() {
     // The latency from the settling event's commit to the stream: printed, never asserted.
     let events = rig.daemon.events(SHOP3_KEY).await.unwrap();
     let settled = events.iter().find(|e| e["type"] == "invoice.settled" && e["data"]["id"] == id).unwrap();
-    println!(
+    eprintln!(
         "invoice.settled created_at {} (stream received it by {:?})",
         settled["created_at"],
         time::OffsetDateTime::now_utc()
