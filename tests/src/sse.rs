@@ -1,12 +1,15 @@
 //! A minimal Server-Sent Events client over a raw TCP connection, for the checkout pages'
 //! status streams: cheap enough that a benchmark holds thousands open. It speaks HTTP/1.0, so
-//! the body is the stream itself (no chunked framing), read until the server closes it.
+//! the body is the stream itself (no chunked framing), read until the server closes it. With
+//! [`Sse::stamp_arrivals`] (Linux), the kernel stamps when each byte reached the socket, so a
+//! benchmark learns when the server delivered an event however late it reads it.
 
 use anyhow::{bail, ensure, Context, Result};
 use serde_json::Value;
 use std::net::SocketAddr;
-use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::{Duration, SystemTime};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 
 /// One event of a stream.
@@ -24,6 +27,10 @@ pub struct SseEvent {
 pub struct Sse {
     tcp: TcpStream,
     buf: Vec<u8>,
+    /// Reads ask the kernel when their bytes arrived ([`Sse::stamp_arrivals`]).
+    stamped: bool,
+    /// When the bytes of the latest read arrived, if stamped.
+    arrived: Option<SystemTime>,
 }
 
 /// What a request for a stream got: the stream, or the status and body of a refusal.
@@ -59,7 +66,7 @@ impl Sse {
             return Ok(Opened::Refused { status, headers: head, body: String::from_utf8_lossy(&body).into() });
         }
         ensure!(head.to_ascii_lowercase().contains("content-type: text/event-stream"), "{path}: not a stream: {head}");
-        Ok(Opened::Stream(Box::new(Sse { tcp, buf: rest })))
+        Ok(Opened::Stream(Box::new(Sse { tcp, buf: rest, stamped: false, arrived: None })))
     }
 
     /// [`Sse::open`], which must succeed.
@@ -87,6 +94,34 @@ impl Sse {
         }
     }
 
+    /// Events until one whose raw text (its `event:`, `id:` and `data:` lines) contains
+    /// `needle`, waiting at most `timeout`: when its last bytes reached the socket if arrivals
+    /// are stamped ([`Sse::stamp_arrivals`]). Nothing is parsed: a benchmark holding thousands of
+    /// streams on a few cores spends its time reading, not decoding JSON.
+    pub async fn until_text(&mut self, timeout: Duration, needle: &str) -> Result<Option<SystemTime>> {
+        let wait = async {
+            loop {
+                while let Some(end) = find(&self.buf, b"\n\n") {
+                    let hit = find(&self.buf[..end], needle.as_bytes()).is_some();
+                    self.buf.drain(..end + 2);
+                    if hit {
+                        return Ok(self.arrived);
+                    }
+                }
+                self.fill().await?;
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.with_context(|| format!("no event with {needle:?} in time"))?
+    }
+
+    /// From now on, the kernel stamps when each byte reaches this socket (`SO_TIMESTAMPNS`,
+    /// the realtime clock), and [`Sse::until_text`] says when its event arrived.
+    pub fn stamp_arrivals(&mut self) -> Result<()> {
+        stamp_arrivals(self.tcp.as_raw_fd()).context("SO_TIMESTAMPNS")?;
+        self.stamped = true;
+        Ok(())
+    }
+
     async fn read_event(&mut self) -> Result<SseEvent> {
         loop {
             while let Some(end) = find(&self.buf, b"\n\n") {
@@ -95,12 +130,98 @@ impl Sse {
                     return Ok(e);
                 }
             }
-            let mut chunk = [0u8; 8192];
-            let n = self.tcp.read(&mut chunk).await?;
-            ensure!(n > 0, "the stream was closed");
-            self.buf.extend_from_slice(&chunk[..n]);
+            self.fill().await?;
         }
     }
+
+    /// Appends what the server sent next to the buffer (and, if stamped, notes when it arrived).
+    async fn fill(&mut self) -> Result<()> {
+        let mut chunk = [0u8; 8192];
+        let n = if self.stamped {
+            let fd = self.tcp.as_raw_fd();
+            loop {
+                self.tcp.readable().await?;
+                match self.tcp.try_io(Interest::READABLE, || recv_stamped(fd, &mut chunk)) {
+                    Ok((n, arrived)) => {
+                        self.arrived = arrived.or(self.arrived);
+                        break n;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        } else {
+            self.tcp.read(&mut chunk).await?
+        };
+        ensure!(n > 0, "the stream was closed");
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(())
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn stamp_arrivals(fd: RawFd) -> std::io::Result<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: setsockopt reads `size_of::<c_int>()` bytes at `&on`, a live c_int; `fd` is an
+    // open socket its caller owns.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_TIMESTAMPNS,
+            (&raw const on).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn stamp_arrivals(_: RawFd) -> std::io::Result<()> {
+    Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "arrival stamps are Linux-only"))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn recv_stamped(_: RawFd, _: &mut [u8]) -> std::io::Result<(usize, Option<SystemTime>)> {
+    Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "arrival stamps are Linux-only"))
+}
+
+/// One `recvmsg` into `buf` without blocking, with the kernel's receive timestamp of the bytes
+/// read (of the last segment read, for TCP) when the socket has `SO_TIMESTAMPNS` on.
+#[cfg(target_os = "linux")]
+fn recv_stamped(fd: RawFd, buf: &mut [u8]) -> std::io::Result<(usize, Option<SystemTime>)> {
+    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    // Room for a few control messages, aligned as `cmsghdr` needs.
+    let mut control = [0u64; 16];
+    // SAFETY: an all-zero msghdr is a valid one (no name, no buffers); its buffers are set below.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &raw mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = size_of_val(&control) as _;
+    // SAFETY: `msg` points at `iov` (over `buf`) and `control`, both live and as long as it
+    // says; MSG_DONTWAIT: the call never blocks the runtime's thread.
+    let n = unsafe { libc::recvmsg(fd, &raw mut msg, libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let mut arrived = None;
+    // SAFETY: the CMSG_* walk stays within the control messages recvmsg wrote into `control`
+    // (`msg_controllen` is their length); a timestamp's data is a `timespec`, read unaligned.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&raw const msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
+                let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                arrived = Some(SystemTime::UNIX_EPOCH + Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32));
+            }
+            c = libc::CMSG_NXTHDR(&raw const msg, c);
+        }
+    }
+    Ok((n as usize, arrived))
 }
 
 /// One event block; `None` for a comment-only block (keep-alive).
