@@ -16,6 +16,10 @@ PORT, SECRET = int(sys.argv[1]), sys.argv[2]
 class Shop(BaseHTTPRequestHandler):
     def do_GET(self):
         """Where the checkout page sends the customer back (the invoice's redirect_url)."""
+        if not self.path.startswith("/thanks/"):
+            self.send_response(404)
+            self.end_headers()
+            return
         order = self.path.rsplit("/", 1)[-1]
         page = f"<!doctype html><meta charset=utf-8><title>Thank you</title><h1>Thank you for order {order}</h1>"
         print(f"shop: the customer of order {order} is back from the checkout page", flush=True)

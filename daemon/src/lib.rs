@@ -140,7 +140,12 @@ pub async fn run_with(
     // before the first checkout URL is made.
     let (api_listener, api_addr) = api::bind(config.server.listen)?;
     let pages_listener = config.checkout.listen.map(api::bind).transpose()?;
-    invoices.set_checkout_listener(&config, pages_listener.as_ref().map_or(api_addr, |(_, a)| *a));
+    let pages_addr = pages_listener.as_ref().map_or(api_addr, |(_, a)| *a);
+    invoices.set_checkout_listener(&config, pages_addr);
+    if config.checkout.public_url.is_none() {
+        let base = checkout::public_base(&config, Some(pages_addr));
+        tracing::warn!(%base, "checkout.public_url is not set: invoices' checkout_url and refunds' claim_url start with the pages' listener address, which only this machine can open; set checkout.public_url to the URL customers reach the pages at");
+    }
     let names = config.stores.iter().map(|s| (s.id.clone(), s.name.clone())).collect();
     let hub = checkout::Hub::new(db.clone(), invoices.clone(), names);
     let pages = tokio::spawn(hub.clone().run(stop_rx.clone()));

@@ -624,7 +624,7 @@ async fn the_page_shows_expiry_a_late_payment_a_cancellation_chinese_no_javascri
     assert_eq!(zh.text("#state").await, "等待您付款。");
     assert_eq!(zh.text(".order").await, "订单号 Z-1");
     assert!(zh.text("#countdown").await.starts_with("剩余时间 "), "{}", zh.text("#countdown").await);
-    assert_eq!(zh.text("a#back").await, "返回商店");
+    assert_eq!(zh.text("a#back").await, "返回商家");
     assert_eq!(zh.attr("nav#lang a[hreflang=\"zh\"]", "aria-current").await.as_deref(), Some("true"));
     let path = shot(&zh, "zh").await;
     let decoded = decode_qr(&path);

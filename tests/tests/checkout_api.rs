@@ -340,8 +340,11 @@ async fn the_claim_page_shows_the_refund_refuses_a_bad_address_with_the_plugins_
         (refund["status"].as_str(), refund["address"].as_str()),
         (Some("awaiting_payment"), Some(good.as_str()))
     );
-    // The link is used: its page says so, and a second claim changes nothing.
-    assert_eq!(get(&rig, &page, &[]).await.0, 404);
+    // The link is used: its page shows what became of the refund (no form), and a second
+    // claim changes nothing.
+    let (status, _, html) = get(&rig, &page, &[]).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains(&good) && !html.contains(r#"id="claim-form""#), "{html}");
     let other = rig.new_address().unwrap();
     assert_eq!(post(&other, "en").await.unwrap().status().as_u16(), 410);
     let (_, refund) = rig.call(Method::GET, &format!("/v1/refunds/{}", c.refund), SHOP3_KEY, None).await;

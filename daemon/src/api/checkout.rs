@@ -378,7 +378,10 @@ pub(crate) async fn claim_submit(
             let refund = public_refund(&st, token).await?;
             let shown = address.chars().take(256).collect::<String>();
             let body = render::claim(refund.as_ref(), lang, path, Some(&refused), &shown);
-            let status = if refund.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::GONE };
+            // 422 while an address can still be given; 410 once the link is used up.
+            let open =
+                refund.as_ref().is_some_and(|r| r.status == paywatch_plugin_api::events::RefundStatus::AwaitingAddress);
+            let status = if open { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::GONE };
             Ok(html(status, body, lang, false))
         }
     }

@@ -166,7 +166,17 @@ fn pages(cfg: &CheckoutConfig) -> Router<AppState> {
 /// The checkout pages alone, for their own listener (`checkout.listen`), behind the same front
 /// door as the API (must run inside the runtime).
 pub(crate) fn checkout_router(state: AppState, config: &Config) -> Router {
-    let routes = pages(&config.checkout);
+    // The customer's JSON claim route too (a shop's own page may post to it): public, and on
+    // the API's listener only when the pages share it.
+    let claim_limit = limits::rate_config(config.checkout.per_second, config.checkout.burst);
+    let claim = Router::new()
+        .route(
+            "/v1/refunds/claim/{token}",
+            axum::routing::post(invoices::claim).layer(DefaultBodyLimit::max(invoices::MAX_CLAIM_BODY)),
+        )
+        .route_layer(limits::public_layer(claim_limit.clone()));
+    limits::spawn_forgetting(None, claim_limit);
+    let routes = pages(&config.checkout).merge(claim);
     front_door(routes.fallback(|| async { error::ApiError::not_found("route") }), &config.server, state)
 }
 

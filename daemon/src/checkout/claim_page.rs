@@ -223,7 +223,7 @@ mod tests {
         let mut waiting = refund(RefundStatus::AwaitingAddress);
         waiting.address = None;
         let html = render(Some(&waiting), zh(), "/r/tok", Some(&ClaimOutcome::Accepted), "bc1qnew");
-        assert!(!html.contains("<form") && html.contains("商店将向 bc1qnew 发送 0.0005 BTC"), "{html}");
+        assert!(!html.contains("<form") && html.contains("商家将向 bc1qnew 发送 0.0005 BTC"), "{html}");
         let html = render(Some(&r), Lang::EN, "/r/tok", None, "");
         assert_eq!(text_of(&html, r#"id="claim-status""#), "The shop will send 0.0005 BTC to bcrt1qrefund.");
         assert!(html.contains(r#"<main id="claim" data-status="awaiting_payment">"#) && !html.contains("<form"));

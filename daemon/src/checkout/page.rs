@@ -37,12 +37,13 @@ fn content_hash(text: &str) -> String {
 }
 
 /// The strings `checkout.js` reads from the page's `#strings` block.
-const SCRIPT_STRINGS: [&str; 11] = [
+const SCRIPT_STRINGS: [&str; 12] = [
     "state.awaiting",
     "state.seen",
     "state.underpaid",
     "state.paid",
     "state.expired",
+    "state.expired_partial",
     "state.paid_late",
     "state.cancelled",
     "page.copied",
@@ -100,8 +101,12 @@ pub(crate) fn invoice(status: &PublicStatus, lang: Lang, selected: usize, expire
                         a.method href=(format!("?method={n}")) data-method=(n) data-asset=(method.asset)
                             aria-current=[(n == selected).then_some("page")] {
                             span.asset { (method.asset) }
-                            " "
-                            span.chain { (method.chain) }
+                            // The chain is the operator's name for it: shown only to tell two
+                            // methods of one asset apart.
+                            @if status.methods.iter().filter(|m| m.asset == method.asset).count() > 1 {
+                                " "
+                                span.chain { (method.chain) }
+                            }
                         }
                     }
                 }
@@ -165,6 +170,8 @@ fn state_message(status: &PublicStatus, lang: Lang) -> Markup {
                     (match name {
                         "required" => required.as_str(),
                         "due" => status.due.as_str(),
+                        "paid" => status.paid.as_str(),
+                        "amount" => status.amount.as_str(),
                         "currency" => status.currency.as_str(),
                         _ => "",
                     })
@@ -182,6 +189,7 @@ fn state_key(state: PageState) -> &'static str {
         PageState::Underpaid => "state.underpaid",
         PageState::Paid => "state.paid",
         PageState::Expired => "state.expired",
+        PageState::ExpiredPartial => "state.expired_partial",
         PageState::PaidLate => "state.paid_late",
         PageState::Cancelled => "state.cancelled",
     }
@@ -364,7 +372,14 @@ pub(super) mod tests {
                 assert!(html.contains(&format!(r#"<main id="checkout" data-invoice="{}" data-state="{}" data-version="17" data-expires-in="600" data-redirect="https://shop.example/order/1042?x=1&amp;y=2">"#, s.id, state.as_str())), "{html}");
                 let want = lang.fill(
                     state_key(state),
-                    &[("confirmations", "1"), ("required", "3"), ("due", "12.50"), ("currency", "USD")],
+                    &[
+                        ("confirmations", "1"),
+                        ("required", "3"),
+                        ("due", "12.50"),
+                        ("currency", "USD"),
+                        ("paid", "0"),
+                        ("amount", "25.00"),
+                    ],
                 );
                 assert_eq!(text_of(&html, &marker), want, "{state:?} {lang:?}");
                 assert_eq!(

@@ -18,8 +18,10 @@ pub(crate) enum PageState {
     Underpaid,
     /// Paid in full with the required confirmations (settled).
     Paid,
-    /// Expired without being paid in full.
+    /// Expired with nothing paid.
     Expired,
+    /// Expired after part of the price was paid: the shop will contact the customer.
+    ExpiredPartial,
     /// A payment arrived after expiry: the shop will contact the customer.
     PaidLate,
     /// Cancelled by the shop (or invalid).
@@ -29,8 +31,16 @@ pub(crate) enum PageState {
 impl PageState {
     /// Every state, in documentation order.
     #[cfg(test)]
-    pub(crate) const ALL: [PageState; 7] =
-        [Self::Awaiting, Self::Seen, Self::Underpaid, Self::Paid, Self::Expired, Self::PaidLate, Self::Cancelled];
+    pub(crate) const ALL: [PageState; 8] = [
+        Self::Awaiting,
+        Self::Seen,
+        Self::Underpaid,
+        Self::Paid,
+        Self::Expired,
+        Self::ExpiredPartial,
+        Self::PaidLate,
+        Self::Cancelled,
+    ];
 
     pub(crate) const fn as_str(self) -> &'static str {
         match self {
@@ -39,6 +49,7 @@ impl PageState {
             Self::Underpaid => "underpaid",
             Self::Paid => "paid",
             Self::Expired => "expired",
+            Self::ExpiredPartial => "expired_partial",
             Self::PaidLate => "paid_late",
             Self::Cancelled => "cancelled",
         }
@@ -53,7 +64,7 @@ impl PageState {
 
     /// No payment can change it any more (the page stops refreshing itself).
     pub(crate) const fn is_final(self) -> bool {
-        matches!(self, Self::Paid | Self::Expired | Self::PaidLate | Self::Cancelled)
+        matches!(self, Self::Paid | Self::Expired | Self::ExpiredPartial | Self::PaidLate | Self::Cancelled)
     }
 }
 
@@ -169,7 +180,8 @@ fn state_of(view: &Invoice) -> PageState {
         InvoiceStatus::Processing => PageState::Seen,
         InvoiceStatus::Invalid => PageState::Cancelled,
         InvoiceStatus::Expired if view.exception == Exception::PaidLate => PageState::PaidLate,
-        InvoiceStatus::Expired => PageState::Expired,
+        InvoiceStatus::Expired if is_zero(&view.paid) => PageState::Expired,
+        InvoiceStatus::Expired => PageState::ExpiredPartial,
         InvoiceStatus::New if is_zero(&view.paid) => PageState::Awaiting,
         InvoiceStatus::New => PageState::Underpaid,
     }

@@ -171,12 +171,6 @@ impl<'a> Batch<'a> {
         self.wb.put_cf(self.db.cf(CF_INVOICE_INDEX), k, refund.as_bytes());
     }
 
-    pub(crate) fn delete_claim(&mut self, token_sha256: &[u8; 32]) {
-        let mut k = vec![tag::CLAIM];
-        k.extend_from_slice(token_sha256);
-        self.wb.delete_cf(self.db.cf(CF_INVOICE_INDEX), k);
-    }
-
     pub(crate) fn put_endpoint(&mut self, e: &EndpointRecord) -> Result<(), DbError> {
         let v = serde_json::to_vec(e).map_err(|err| DbError::Encode(err, CF_ENDPOINTS))?;
         self.wb.put_cf(self.db.cf(CF_ENDPOINTS), e.id.as_bytes(), v);

@@ -52,7 +52,8 @@ impl Invoices {
         let db = self.db().clone();
         let mut batch = db.batch();
         let staged = self.set_destination(&mut batch, &mut r, destination)?;
-        batch.delete_claim(&h);
+        // The token's index entry stays: a used token claims nothing more (`claimable` wants
+        // an address awaited), but its page keeps showing the customer what became of it.
         batch.put_refund(&r)?;
         batch.push_event(events::refund(EventKind::RefundAddressSubmitted, &r));
         db.write(batch)?;
@@ -76,13 +77,17 @@ impl Invoices {
     }
 
     /// The refund a token (by its hash) may still give an address to.
-    /// The refund a claim token can still claim, with its invoice's order id (for the claim
-    /// page); the same refusals as a claim (unknown, used, locked, expired), nothing changed.
+    /// The refund of a claim token, with its invoice's order id, for the claim page: one still
+    /// claimable, or one claimed with this token (its page then shows what became of it).
+    /// Unknown, locked and expired tokens are refused as a claim is; nothing is changed.
     pub(crate) fn claim_view(&self, token: &str) -> Result<(RefundRecord, String), InvoiceError> {
         if !is_token(token) {
             return Err(unknown());
         }
-        let r = self.claimable(&token_hash(token))?;
+        let h = token_hash(token);
+        let id = self.db().claim(&h)?.ok_or_else(unknown)?;
+        let r = self.db().refund(id)?.ok_or_else(unknown)?;
+        let r = if r.status == RefundStatus::AwaitingAddress { self.claimable(&h)? } else { r };
         let order_id = self.db().invoice(r.invoice_id)?.map(|i| i.order_id).unwrap_or_default();
         Ok((r, order_id))
     }

@@ -184,6 +184,9 @@ fn check_redirect(url: &str) -> Result<(), InvoiceError> {
         return Err(invalid(format!("redirect_url is longer than {MAX_REDIRECT_URL} bytes")));
     }
     check_text("redirect_url", url, false)?;
+    if url.chars().any(char::is_whitespace) {
+        return Err(invalid(format!("redirect_url {url:?} has white space: percent-encode it (%20)")));
+    }
     let parsed = url::Url::parse(url).map_err(|e| invalid(format!("redirect_url {url:?} is not a URL: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
         return Err(invalid(format!("redirect_url {url:?} must be an http or https URL with a host")));

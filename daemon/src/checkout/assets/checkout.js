@@ -63,7 +63,10 @@
     root.setAttribute('data-version', String(version));
     var state = str(s.state);
     var template = t('state.' + state);
-    var values = { confirmations: s.confirmations, required: s.required_confirmations, due: s.due, currency: s.currency };
+    var values = {
+      confirmations: s.confirmations, required: s.required_confirmations, due: s.due, currency: s.currency,
+      paid: s.paid, amount: s.amount
+    };
     if (stateEl && template && (stateEl.getAttribute('data-state') !== state || stateEl.textContent !== fillText(template, values))) {
       root.setAttribute('data-state', state);
       stateEl.setAttribute('data-state', state);
