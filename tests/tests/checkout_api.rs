@@ -197,6 +197,27 @@ async fn a_status_stream_follows_the_chain_from_awaiting_to_seen_to_paid() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_invoice_expiring_after_a_partial_payment_tells_its_customer_what_was_paid() {
+    let rig = claims::rig().await.unwrap();
+    let body = json!({"asset": "BTC", "amount": "0.002", "order_id": "co-part", "expires_in": 4});
+    let inv = invoice(&rig, body).await;
+    let id = inv["id"].as_str().unwrap();
+    let mut page = Sse::connect(addr(rig.daemon.port), &format!("/i/{id}/events")).await.unwrap();
+    rig.send(inv["address"].as_str().unwrap(), 0.0005).unwrap();
+    rig.mine(1).unwrap();
+    page.until(WAIT, |s| s["state"] == "underpaid").await.unwrap();
+    let expired = page.until(WAIT, |s| s["state"] != "underpaid").await.unwrap();
+    assert_eq!(
+        (expired["state"].as_str(), expired["paid"].as_str()),
+        (Some("expired_partial"), Some("0.0005")),
+        "{expired}"
+    );
+    assert_eq!(expired["methods"][0]["address"], "", "nothing more to pay to it");
+    let (_, _, html) = get(&rig, &rig.daemon.url(&format!("/i/{id}")), &[]).await;
+    assert!(html.contains("expired after 0.0005 BTC of 0.002 BTC was paid: the shop will contact you"), "{html}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn status_streams_past_a_clients_quota_get_429_and_a_closed_one_gives_its_place_back() {
     let mut launch = Launch::env("PAYWATCH_CHECKOUT__MAX_STREAMS_PER_CLIENT", "2");
     launch.env.push(("PAYWATCH_CHECKOUT__BURST".into(), "1000".into()));
