@@ -53,51 +53,16 @@ const CANCELLED: &str = r#""state":"cancelled""#;
 /// (this process, 127.0.0.1) may hold 5,000 streams, and a log at `info` (the test config logs
 /// every request at `debug`).
 fn config(dir: &std::path::Path, port: u16) -> String {
-    let extra = format!(
+    let mut extra = paywatch_tests::bench::three_methods(KEY, "name = \"Bench Shop\"");
+    extra.push_str(
         r#"
-[[assets]]
-id = "BTC"
-chain = "btc"
-plugin = "bitcoin"
-
-[[assets]]
-id = "ETH"
-chain = "eth"
-plugin = "ethereum"
-
-[[assets]]
-id = "USDT"
-chain = "eth"
-plugin = "erc20"
-contract = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
-decimals = 6
-
-[rates.sources.bench]
-fixed = {{ BTC_USD = "64123.45", ETH_USD = "3210.987654321", USDT_USD = "1.0002" }}
-ttl_secs = 3600
-max_age_secs = 7200
-
-[[stores]]
-id = "bench"
-name = "Bench Shop"
-api_key = "{KEY}"
-max_watches = 10000000
-[stores.receive.BTC]
-descriptor = "wpkh(tpubD6NzVbkrYhZ4XgiXtGrdW5XDAPFCL9h7we1vwNCpn8tGbBcgfVYjXyhWo4E1xkh56hjod1RhGjxbaTLV3X4FyWuejifB9jusQ46QzG87VKp/0/*)"
-[stores.receive.ETH]
-xpub = "xpub6Ce9NcJvTk36xtLSrJLZqE7wtgA5deCeYs7rSQtreh4cj6ByPtrg9sD7V2FNFLPnf8heNP3FGkeV9qwfzvZNSd54JoNXVsXFYSYwHsnJxqP"
-[stores.receive.USDT]
-xpub = "xpub6BosfCnifzxcFwrSzQiqu2DBVTshkCXacvNsWGYJVVhhawA7d4R5WSWGFNbi8Aw6ZRc1brxMyWMzG3DSSSSoekkudhUd9yLb6qx39T9nMdj"
-[stores.rates]
-rules = [{{ pair = "*_USD", sources = ["bench"] }}]
-
 [checkout]
 max_streams = 11000
 max_streams_per_client = 11000
 max_streams_per_invoice = 10000
 per_second = 100000
 burst = 1000000
-"#
+"#,
     );
     let base = test_config(dir, port, &extra);
     let server = "max_body_bytes = 65536\n";
