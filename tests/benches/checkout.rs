@@ -268,10 +268,12 @@ async fn page(b: &Bench) {
     assert!(css.len() == 1 && js.len() == 1 && qrs.len() == 3, "the page's assets: {css:?} {js:?} {qrs:?}");
     let shown: Vec<usize> = (0..qrs.len()).filter(|n| !qrs[*n].1).collect();
     assert_eq!(shown, [0], "only the selected method's QR code loads at once: {qrs:?}");
-    let (css, js) = (get(&css[0].0).await, get(&js[0].0).await);
+    // The page links relatively (`../checkout/…`, `../i/…`): it is at `/i/{id}`.
+    let from_page = |src: &str| src.strip_prefix("..").unwrap_or(src).to_string();
+    let (css, js) = (get(&from_page(&css[0].0)).await, get(&from_page(&js[0].0)).await);
     let mut qr = Vec::new();
     for (src, _) in &qrs {
-        qr.push(get(src).await);
+        qr.push(get(&from_page(src)).await);
     }
     let body = page.body.len() + css.body.len() + js.body.len() + qr[0].body.len();
     let heads = page.head + css.head + js.head + qr[0].head;
