@@ -324,6 +324,13 @@ async fn pages_on_their_own_listener_leave_the_api_private_and_are_rate_limited_
         codes.push(status);
     }
     assert!(codes.starts_with(&[200, 200, 200, 200]) && codes.ends_with(&[429]), "{codes:?}");
+    // A customer's page over the limit is a page, in their language, that reloads itself.
+    let (status, headers, html) = get(&rig, &page, &[("accept-language", "zh-CN")]).await;
+    assert_eq!(status, 429);
+    assert!(headers["content-type"].to_str().unwrap().starts_with("text/html"), "{headers:?}");
+    assert!(headers.contains_key("retry-after") && headers.contains_key("content-security-policy"));
+    assert!(html.contains(r#"data-state="busy""#) && html.contains(r#"<html lang="zh">"#), "{html}");
+    assert!(html.contains(r#"<meta http-equiv="refresh""#), "{html}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -146,9 +146,28 @@ fn html(status: StatusCode, body: String, lang: Lang, remember: bool) -> Respons
 
 /// Headers every public response carries, errors included (a layer of the page routes): the
 /// CSP, no caching of what changes, no referrer (the page's URL is a capability: a link out
-/// must not carry it), no sniffing, no framing.
-pub(crate) async fn public_headers(resp: Response) -> Response {
+/// must not carry it), no sniffing, no framing. A page (`/i/{id}`, `/r/{token}`) refused by the
+/// rate limit is a page too, in the customer's language, reloading itself when it may.
+pub(crate) async fn public_headers(req: Request, next: axum::middleware::Next) -> Response {
+    let is_page = is_page(req.uri().path());
+    let headers = req.headers().clone();
+    let resp = next.run(req).await;
+    if is_page && resp.status() == StatusCode::TOO_MANY_REQUESTS {
+        let wait = resp.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(1);
+        let lang = lang_of(None, &headers);
+        let mut page = html(StatusCode::TOO_MANY_REQUESTS, render::busy(lang, wait), lang, false);
+        if let Some(v) = resp.headers().get(header::RETRY_AFTER) {
+            page.headers_mut().insert(header::RETRY_AFTER, v.clone());
+        }
+        return page;
+    }
     page_headers(resp)
+}
+
+/// A path of an HTML page (not of a page's status, stream, QR code or asset).
+fn is_page(path: &str) -> bool {
+    let mut parts = path.trim_start_matches('/').split('/');
+    matches!((parts.next(), parts.next(), parts.next()), (Some("i" | "r"), Some(_), None))
 }
 
 fn page_headers(mut resp: Response) -> Response {
@@ -413,6 +432,23 @@ mod tests {
         let q = PageQuery::parse(Some("method=-1&method=99999999999999999999999"));
         assert_eq!(q.method, None);
         assert!(PageQuery::parse(None).lang.is_none());
+    }
+
+    #[test]
+    fn the_busy_page_is_for_pages_only() {
+        for page in ["/i/01a234c7-cbf0-73b2-a28f-c3639e4b2e3a", "/r/abc"] {
+            assert!(is_page(page), "{page}");
+        }
+        for other in [
+            "/i/x/status",
+            "/i/x/events",
+            "/i/x/qr/0.svg",
+            "/checkout/checkout.js",
+            "/favicon.ico",
+            "/v1/refunds/claim/x",
+        ] {
+            assert!(!is_page(other), "{other}");
+        }
     }
 
     #[test]

@@ -160,7 +160,7 @@ fn pages(cfg: &CheckoutConfig) -> Router<AppState> {
         .route("/checkout/{file}", get(checkout::asset))
         .route("/favicon.ico", get(checkout::favicon))
         .route_layer(limits::public_layer(limit))
-        .route_layer(middleware::map_response(checkout::public_headers))
+        .route_layer(middleware::from_fn(checkout::public_headers))
 }
 
 /// The checkout pages alone, for their own listener (`checkout.listen`), behind the same front

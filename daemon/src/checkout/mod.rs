@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 /// The rendering of pages and QR codes (`page`, `claim_page`, `qr`), and their static assets.
 pub(crate) mod render {
     pub(crate) use super::claim_page::render as claim;
-    pub(crate) use super::page::{invoice, not_found, CSS, JS};
+    pub(crate) use super::page::{busy, invoice, not_found, CSS, JS};
     pub(crate) use super::qr::svg as qr_svg;
 }
 

@@ -253,6 +253,21 @@ pub(crate) fn not_found(lang: Lang) -> String {
     document(lang, lang.text("missing.title"), html! {}, body)
 }
 
+/// The page a customer over the page routes' rate limit sees instead of the page: try again in
+/// `retry_after_secs` (it reloads itself then), in `lang`.
+pub(crate) fn busy(lang: Lang, retry_after_secs: u64) -> String {
+    let wait = retry_after_secs.clamp(1, 300);
+    let head = html! { meta http-equiv="refresh" content=(wait); };
+    let body = html! {
+        main id="checkout" data-state="busy" {
+            header { (lang_nav(lang, "")) }
+            h1 { (lang.text("busy.title")) }
+            p id="state" data-state="busy" { (lang.fill("busy.text", &[("seconds", &wait.to_string())])) }
+        }
+    };
+    document(lang, lang.text("busy.title"), head, body)
+}
+
 /// A whole page: `head` and `body` in the document every checkout page shares (language,
 /// viewport, no referrer, not indexed, the stylesheet).
 pub(super) fn document(lang: Lang, title: &str, head: Markup, body: Markup) -> String {
@@ -409,6 +424,17 @@ pub(super) mod tests {
         );
         let underpaid = invoice(&status(PageState::Underpaid), zh(), 0, 600);
         assert!(underpaid.contains("付款不足：请再支付剩余的 12.50 USD。"), "{underpaid}");
+    }
+
+    #[test]
+    fn a_customer_over_the_rate_limit_gets_a_page_that_reloads_itself() {
+        for lang in Lang::all() {
+            let html = busy(lang, 7);
+            assert!(html.contains(r#"<meta http-equiv="refresh" content="7">"#), "{html}");
+            assert!(html.contains(&lang.fill("busy.text", &[("seconds", "7")])), "{html}");
+            assert_csp_clean(&html);
+        }
+        assert!(busy(Lang::EN, 0).contains(r#"content="1""#), "never a reload loop without a pause");
     }
 
     #[test]
