@@ -8,7 +8,7 @@ use super::connections::{PerClient, Place};
 use super::error::ApiError;
 use super::limits::client_of_extensions;
 use super::{blocking, AppState};
-use crate::checkout::{render, ClaimOutcome, Lang, PublicRefund, PublicStatus, Subscribed, Subscription};
+use crate::checkout::{render, ClaimOutcome, Lang, PublicRefund, PublicStatus, Published, Subscribed, Subscription};
 use crate::config::CheckoutConfig;
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
@@ -260,7 +260,7 @@ pub(crate) async fn events(
 struct Stream {
     sub: Subscription,
     /// The first status, not sent yet.
-    first: Option<Arc<PublicStatus>>,
+    first: Option<Arc<Published>>,
     /// The version last sent: never an older one after it.
     sent: u64,
     stop: watch::Receiver<bool>,
@@ -293,9 +293,8 @@ impl Stream {
     }
 }
 
-fn event(status: &PublicStatus) -> Event {
-    let data = serde_json::to_string(status).expect("a status serializes");
-    Event::default().event("status").id(status.version.to_string()).retry(RECONNECT).data(data)
+fn event(status: &Published) -> Event {
+    Event::default().event("status").id(status.version.to_string()).retry(RECONNECT).data(&status.json)
 }
 
 /// `GET /i/{id}/qr/{n}.svg`: the QR code of method `n`'s payment URI now.

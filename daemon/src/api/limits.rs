@@ -103,14 +103,8 @@ impl AuthFailures {
 /// The per-client limit of the unauthenticated routes.
 pub(crate) type PublicLayer = GovernorLayer<Client, governor::middleware::NoOpMiddleware, axum::body::Body>;
 
-/// The public routes' limiter config (its table is shared by every route it guards).
-pub(crate) fn public_config(
-    limits: &ServerLimits,
-) -> Arc<GovernorConfig<Client, governor::middleware::NoOpMiddleware>> {
-    rate_config(limits.public_per_second, limits.public_burst)
-}
-
-/// A per-client budget: `per_second` sustained, `burst` above it.
+/// A per-client budget: `per_second` sustained, `burst` above it (its table is shared by every
+/// route it guards).
 pub(crate) fn rate_config(
     per_second: u64,
     burst: u32,

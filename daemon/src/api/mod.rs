@@ -144,9 +144,7 @@ impl AppState {
 /// The public checkout routes (`/i/…`, `/r/…`, `/checkout/…`), limited per client by
 /// `[checkout]` `per_second`/`burst` (must run inside the runtime).
 fn pages(cfg: &CheckoutConfig) -> Router<AppState> {
-    let limit = limits::rate_config(cfg.per_second, cfg.burst);
-    limits::spawn_forgetting(None, limit.clone());
-    Router::new()
+    let routes = Router::new()
         .route("/i/{id}", get(checkout::page))
         .route("/i/{id}/status", get(checkout::status))
         .route("/i/{id}/events", get(checkout::events))
@@ -158,9 +156,29 @@ fn pages(cfg: &CheckoutConfig) -> Router<AppState> {
                 .layer(DefaultBodyLimit::max(invoices::MAX_CLAIM_BODY)),
         )
         .route("/checkout/{file}", get(checkout::asset))
-        .route("/favicon.ico", get(checkout::favicon))
-        .route_layer(limits::public_layer(limit))
-        .route_layer(middleware::from_fn(checkout::public_headers))
+        .route("/favicon.ico", get(checkout::favicon));
+    limited(routes, cfg.per_second, cfg.burst, None).route_layer(middleware::from_fn(checkout::public_headers))
+}
+
+/// The customer's JSON claim of a refund (no key: the token is the capability).
+fn claim_route() -> Router<AppState> {
+    Router::new().route(
+        "/v1/refunds/claim/{token}",
+        axum::routing::post(invoices::claim).layer(DefaultBodyLimit::max(invoices::MAX_CLAIM_BODY)),
+    )
+}
+
+/// `routes` limited per client to `per_second` sustained and `burst` above it, the limiter's
+/// idle clients (and `auth`'s failed authentications) forgotten every minute.
+fn limited(
+    routes: Router<AppState>,
+    per_second: u64,
+    burst: u32,
+    auth: Option<Arc<limits::AuthFailures>>,
+) -> Router<AppState> {
+    let limit = limits::rate_config(per_second, burst);
+    limits::spawn_forgetting(auth, limit.clone());
+    routes.route_layer(limits::public_layer(limit))
 }
 
 /// The checkout pages alone, for their own listener (`checkout.listen`), behind the same front
@@ -168,14 +186,7 @@ fn pages(cfg: &CheckoutConfig) -> Router<AppState> {
 pub(crate) fn checkout_router(state: AppState, config: &Config) -> Router {
     // The customer's JSON claim route too (a shop's own page may post to it): public, and on
     // the API's listener only when the pages share it.
-    let claim_limit = limits::rate_config(config.checkout.per_second, config.checkout.burst);
-    let claim = Router::new()
-        .route(
-            "/v1/refunds/claim/{token}",
-            axum::routing::post(invoices::claim).layer(DefaultBodyLimit::max(invoices::MAX_CLAIM_BODY)),
-        )
-        .route_layer(limits::public_layer(claim_limit.clone()));
-    limits::spawn_forgetting(None, claim_limit);
+    let claim = limited(claim_route(), config.checkout.per_second, config.checkout.burst, None);
     let routes = pages(&config.checkout).merge(claim);
     front_door(routes.fallback(|| async { error::ApiError::not_found("route") }), &config.server, state)
 }
@@ -184,16 +195,13 @@ pub(crate) fn checkout_router(state: AppState, config: &Config) -> Router {
 /// front door's layers (must run inside the runtime: it starts the rate limiters' upkeep).
 pub(crate) fn router(state: AppState, config: &Config) -> Router {
     let cfg = &config.server;
-    let public_limit = limits::public_config(&cfg.limits);
-    limits::spawn_forgetting(Some(state.0.auth_failures.clone()), public_limit.clone());
     // The unauthenticated routes, limited per client.
-    let public = Router::new()
-        .route("/health", get(ops::health))
-        .route(
-            "/v1/refunds/claim/{token}",
-            axum::routing::post(invoices::claim).layer(DefaultBodyLimit::max(invoices::MAX_CLAIM_BODY)),
-        )
-        .route_layer(limits::public_layer(public_limit));
+    let public = limited(
+        Router::new().route("/health", get(ops::health)).merge(claim_route()),
+        cfg.limits.public_per_second,
+        cfg.limits.public_burst,
+        Some(state.0.auth_failures.clone()),
+    );
     let v1 = Router::new()
         .route("/watches", get(watches::list).post(watches::create))
         .route("/watches/batch", axum::routing::post(watches::create_batch))

@@ -7,7 +7,7 @@
 //! sequence number they were read at, so a stream never goes back to an older one.
 
 use super::status::PublicStatus;
-use crate::db::{Db, EventRecord};
+use crate::db::{Db, EventRecord, InvoiceRecord};
 use crate::invoices::{InvoiceError, Invoices};
 use paywatch_plugin_api::events::Family;
 use std::collections::{HashMap, HashSet};
@@ -19,7 +19,21 @@ use uuid::Uuid;
 const READ_BATCH: usize = 1000;
 
 /// The latest status of one invoice, as its pages are sent it.
-type Latest = watch::Receiver<Option<Arc<PublicStatus>>>;
+type Latest = watch::Receiver<Option<Arc<Published>>>;
+
+/// A status as its streams send it: serialized once, whatever the number of pages.
+#[derive(Debug)]
+pub(crate) struct Published {
+    pub(crate) version: u64,
+    pub(crate) json: String,
+}
+
+impl Published {
+    fn of(status: &PublicStatus) -> Arc<Self> {
+        let json = serde_json::to_string(status).expect("a public status serializes");
+        Arc::new(Self { version: status.version, json })
+    }
+}
 
 /// The open pages' invoices and where their statuses come from. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -47,7 +61,7 @@ struct Pages {
 
 #[derive(Debug)]
 struct Watched {
-    latest: watch::Sender<Option<Arc<PublicStatus>>>,
+    latest: watch::Sender<Option<Arc<Published>>>,
     watches: Vec<Uuid>,
     pages: usize,
 }
@@ -65,7 +79,7 @@ pub(crate) enum Subscribed {
 /// page (the last page of an invoice removes the invoice).
 #[derive(Debug)]
 pub(crate) struct Subscription {
-    pub(crate) first: Arc<PublicStatus>,
+    pub(crate) first: Arc<Published>,
     pub(crate) latest: Latest,
     _place: Place,
 }
@@ -122,10 +136,15 @@ impl Hub {
     /// Reads invoice `id`'s public status, labelled `version`. Callers hold the cursor, so no
     /// two reads race with each other or with the fan-out.
     fn read(&self, id: Uuid, version: u64) -> Result<Option<PublicStatus>, InvoiceError> {
+        Ok(self.read_record(id, version)?.map(|(_, status)| status))
+    }
+
+    /// [`Hub::read`], with the invoice's record.
+    fn read_record(&self, id: Uuid, version: u64) -> Result<Option<(InvoiceRecord, PublicStatus)>, InvoiceError> {
         let Some(record) = self.inner.invoices.get_public(id)? else { return Ok(None) };
         let view = self.inner.invoices.view(&record)?;
-        let name = self.store_name(&record.store);
-        Ok(Some(PublicStatus::new(&view, name, record.redirect_url.as_deref(), version)))
+        let status = PublicStatus::new(&view, self.store_name(&record.store), record.redirect_url.as_deref(), version);
+        Ok(Some((record, status)))
     }
 
     /// The fan-out's position: the outbox sequence number up to which every open page has
@@ -161,8 +180,7 @@ impl Hub {
         // Under the cursor: the fan-out reads no event while this page reads its status and
         // names its addresses, so whatever comes after the cursor reaches this page.
         let cursor = self.cursor();
-        let Some(record) = self.inner.invoices.get_public(id)? else { return Ok(Subscribed::NotFound) };
-        let view = self.inner.invoices.view(&record)?;
+        let Some((record, first)) = self.read_record(id, *cursor)? else { return Ok(Subscribed::NotFound) };
         {
             let mut pages = self.pages();
             let watches: Vec<Uuid> = record.methods.iter().map(|m| m.watch_id).collect();
@@ -173,9 +191,7 @@ impl Hub {
                 w.watches = watches;
             }
         }
-        let name = self.store_name(&record.store);
-        let first = PublicStatus::new(&view, name, record.redirect_url.as_deref(), *cursor);
-        Ok(Subscribed::Open(Subscription { first: Arc::new(first), latest, _place: place }))
+        Ok(Subscribed::Open(Subscription { first: Published::of(&first), latest, _place: place }))
     }
 
     /// The invoices with an open page that these events touch: `invoice.*` of one, and
@@ -233,7 +249,7 @@ impl Hub {
 
     fn publish(&self, id: Uuid, status: PublicStatus) {
         if let Some(w) = self.pages().invoices.get(&id) {
-            w.latest.send_replace(Some(Arc::new(status)));
+            w.latest.send_replace(Some(Published::of(&status)));
         }
     }
 

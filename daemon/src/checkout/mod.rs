@@ -9,7 +9,7 @@ mod page;
 mod qr;
 mod status;
 
-pub(crate) use hub::{Hub, Subscribed, Subscription};
+pub(crate) use hub::{Hub, Published, Subscribed, Subscription};
 pub(crate) use i18n::Lang;
 pub(crate) use status::{ClaimOutcome, PublicRefund, PublicStatus};
 
