@@ -1,0 +1,273 @@
+//! The CoinGate-compatible API end to end, driven by CoinGate's own published Python SDK
+//! (`coingate-client` 1.1.0 from PyPI, unmodified, pinned with hashes in
+//! `tests/compat/coingate/requirements.txt`; `tests/compat/coingate/client.py` runs it). The SDK
+//! only knows CoinGate's hosts: the script sets its documented class constant
+//! `CoinGate.BASE_API_URL` to `http://127.0.0.1:PORT/coingate`, as a user of the library
+//! would, and nothing else.
+//!
+//! On the regtest node: an order priced in USD is made, read and listed; a checkout picks BTC;
+//! the node's wallet pays it; a real local HTTP receiver gets CoinGate's form-encoded callbacks
+//! with the order's token (`confirming`, then `paid`), the client's read says `paid` with the
+//! callback's figures; a refund through the API, paid from the node's wallet, makes the order
+//! `partially_refunded`. Bad input gets CoinGate's error shape and creates nothing.
+
+use paywatch_tests::btc::btc_chains;
+use paywatch_tests::daemon::{config_with_chains, Daemon, Launch};
+use paywatch_tests::nodes::Bitcoind;
+use paywatch_tests::receiver::{Received, Receiver};
+use bitcoincore_rpc::RpcApi;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+const SHOP: &str = "shop_cg_Qm4vT8xWn2LpR6yKs9HdFe3JuZ";
+const TOKEN: &str = "cgtoken_7Hk2Lm9Qr4Tv8Wx3Yz6Bn1Cd5Fg0Jp";
+
+fn config(node: &Bitcoind) -> String {
+    format!(
+        r#"{chains}
+[dispatch]
+allow_private = ["127.0.0.1/32"]
+retry_schedule = ["1s", "1s", "1s", "1s", "1s"]
+
+[rates.sources.peg]
+fixed = {{ BTC_USD = "50000" }}
+
+[[stores]]
+id = "cg-shop"
+api_key = "{SHOP}"
+speed = 1
+[stores.receive.BTC]
+descriptor = "pkh(tpubD6NzVbkrYhZ4XgiXtGrdW5XDAPFCL9h7we1vwNCpn8tGbBcgfVYjXyhWo4E1xkh56hjod1RhGjxbaTLV3X4FyWuejifB9jusQ46QzG87VKp/0/*)"
+[stores.rates]
+rules = [{{ pair = "*_USD", sources = ["peg"] }}]
+[stores.coingate]
+api_token = "{TOKEN}"
+"#,
+        chains = btc_chains(node, 1, true)
+    )
+}
+
+struct Rig {
+    node: Bitcoind,
+    daemon: Daemon,
+    miner: String,
+}
+
+impl Rig {
+    async fn start() -> Rig {
+        let node = tokio::task::spawn_blocking(Bitcoind::start).await.unwrap().unwrap();
+        let miner: String = node.rpc().call("getnewaddress", &[]).unwrap();
+        node.rpc().call::<Vec<String>>("generatetoaddress", &[101.into(), miner.clone().into()]).unwrap();
+        let extra = config(&node);
+        let plugins = [paywatch_tests::plugin_lib("bitcoin"), paywatch_tests::plugin_lib("coingate")];
+        let cfg = |dir: &std::path::Path, port| config_with_chains(dir, port, "", &extra);
+        let daemon = Daemon::start_launched(cfg, &plugins, Launch::default()).await.unwrap();
+        Rig { node, daemon, miner }
+    }
+
+    /// The SDK, pointed at this daemon with `token`: `command` with `args`, its JSON answer.
+    fn client(&self, token: &str, command: &str, args: Value) -> Value {
+        let python = paywatch_tests::compat::python("coingate");
+        let script = paywatch_tests::workspace_root().join("tests/compat/coingate/client.py");
+        let base = self.daemon.url("/coingate");
+        let out = std::process::Command::new(&python)
+            .arg(&script)
+            .args([base.as_str(), token, command, &args.to_string()])
+            .output()
+            .unwrap_or_else(|e| panic!("{} (scripts/setup.sh makes the venv): {e}", python.display()));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "client.py {command} failed: {}\n{stdout}\nlog:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.daemon.log()
+        );
+        serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("client.py {command}: {e}: {stdout}"))
+    }
+
+    async fn invoices(&self) -> Vec<Value> {
+        let (status, v) = self.daemon.call(Method::GET, "/v1/invoices", SHOP, None).await;
+        assert_eq!(status, 200, "{v}");
+        v["items"].as_array().unwrap().clone()
+    }
+
+    fn mine(&self, n: u64) {
+        self.node.rpc().call::<Vec<String>>("generatetoaddress", &[n.into(), self.miner.clone().into()]).unwrap();
+    }
+
+    fn send(&self, address: &str, btc: &str) -> String {
+        let amount: f64 = btc.parse().unwrap();
+        self.node.rpc().call("sendtoaddress", &[address.into(), amount.into()]).unwrap()
+    }
+
+    async fn wait_order(&self, id: u64, status: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let o = self.client(TOKEN, "get", json!({"id": id}));
+            if o["status"] == status {
+                return o;
+            }
+            assert!(Instant::now() < deadline, "order {id} never {status}: {o:#}\nlog:\n{}", self.daemon.log());
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
+fn form(r: &Received) -> BTreeMap<String, String> {
+    let pairs = r.body.split('&').filter_map(|kv| kv.split_once('='));
+    pairs.map(|(k, v)| (decode(k), decode(v))).collect()
+}
+
+fn decode(s: &str) -> String {
+    let s = s.replace('+', " ");
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn coingates_python_sdk_creates_reads_lists_pays_and_refunds_an_order() {
+    let rig = Rig::start().await;
+    let shop = Receiver::ok().await;
+    let callback_url = shop.url("/?wc-api=wc_gateway_coingate");
+
+    let created = rig.client(
+        TOKEN,
+        "create",
+        json!({"price_amount": "25.00", "price_currency": "USD", "receive_currency": "BTC", "order_id": "1042",
+               "title": "Shop Order #1042", "description": "1 x Book", "callback_url": callback_url,
+               "success_url": "https://shop.example/thanks", "cancel_url": "https://shop.example/cancel",
+               "token": "shop-secret-1042", "purchaser_email": "buyer@example.com"}),
+    );
+    let id = created["id"].as_u64().unwrap_or_else(|| panic!("an integer id: {created}"));
+    assert_eq!(created["status"], "new");
+    assert_eq!(created["order_id"], "1042");
+    assert_eq!(created["token"], "shop-secret-1042");
+    assert_eq!((created["price_amount"].as_str(), created["price_currency"].as_str()), (Some("25.00"), Some("USD")));
+    let invoices = rig.invoices().await;
+    assert_eq!(invoices.len(), 1);
+    let invoice = &invoices[0];
+    assert_eq!(created["payment_url"], invoice["checkout_url"], "payment_url is the checkout page");
+
+    let read = rig.client(TOKEN, "get", json!({"id": id}));
+    assert_eq!((read["status"].as_str(), read["order_id"].as_str()), (Some("new"), Some("1042")));
+    assert!(read.get("token").is_none(), "the token is shown once: {read}");
+    let listed = rig.client(TOKEN, "list", json!({"per_page": 10}));
+    assert_eq!((listed["total_orders"].as_u64(), listed["total_pages"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(listed["orders"][0]["id"].as_u64(), Some(id));
+
+    // The shop's checkout call picks BTC: the order is pending with the BTC address and amount.
+    let checkout = rig.client(TOKEN, "checkout", json!({"id": id, "pay_currency": "BTC"}));
+    assert_eq!((checkout["status"].as_str(), checkout["pay_currency"].as_str()), (Some("pending"), Some("BTC")));
+    assert_eq!(checkout["pay_amount"], "0.0005", "25 USD at 50000");
+    let address = checkout["payment_address"].as_str().unwrap().to_string();
+    assert_eq!(address, invoice["payment_methods"][0]["address"]);
+    assert_eq!(rig.client(TOKEN, "rate", json!({"from": "BTC", "to": "USD"}))["rate"], "50000");
+
+    // Paid from the node's wallet: `confirming` from the mempool, `paid` at one confirmation.
+    rig.send(&address, "0.0005");
+    let got = shop.wait("the confirming callback", |r| r.iter().any(|r| form(r)["status"] == "confirming")).await;
+    rig.mine(1);
+    let got = shop.wait("the paid callback", |r| r.iter().any(|r| form(r)["status"] == "paid")).await;
+    let paid_cb = got.iter().find(|r| form(r)["status"] == "paid").unwrap();
+    assert_eq!(paid_cb.method, "POST");
+    assert_eq!(paid_cb.headers.get("content-type").map(String::as_str), Some("application/x-www-form-urlencoded"));
+    let cb = form(paid_cb);
+    assert_eq!(cb["token"], "shop-secret-1042", "the shop checks the order's token");
+    let statuses: Vec<String> = got.iter().map(|r| form(r)["status"].clone()).collect();
+    assert_eq!(statuses, ["confirming", "paid"], "one callback per status change");
+    let order = rig.wait_order(id, "paid").await;
+    for k in ["order_id", "status", "price_amount", "price_currency", "receive_currency", "receive_amount",
+              "pay_amount", "pay_currency", "underpaid_amount", "overpaid_amount", "created_at"] {
+        let read = match &order[k] { Value::String(s) => s.clone(), other => other.to_string() };
+        assert_eq!(cb[k], read, "{k}: the callback says what the read says");
+    }
+    assert_eq!(cb["id"], id.to_string());
+    assert_eq!((order["receive_amount"].as_str(), order["is_refundable"].as_bool()), (Some("0.0005"), Some(true)));
+
+    // A refund of 10 USD of it to the customer's address, paid by the merchant's wallet.
+    let customer: String = rig.node.rpc().call("getnewaddress", &[]).unwrap();
+    let refund = rig.client(TOKEN, "refund", json!({"order_id": id, "amount": "10.00", "address": customer,
+        "reason": "one book missing", "email": "buyer@example.com"}));
+    assert_eq!((refund["status"].as_str(), refund["refund_amount"].as_str()), (Some("pending"), Some("0.0002")));
+    assert_eq!(refund["order"]["id"].as_u64(), Some(id));
+    let refund_id = refund["id"].as_u64().unwrap();
+    rig.send(&customer, "0.0002");
+    rig.mine(1);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = rig.client(TOKEN, "get_refund", json!({"order_id": id, "id": refund_id}));
+        if r["status"] == "completed" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "refund never completed: {r}\n{}", rig.daemon.log());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let refunds = rig.client(TOKEN, "refunds", json!({"order_id": id}));
+    assert_eq!(refunds["total_refunds"].as_u64(), Some(1));
+    assert_eq!(refunds["refunds"][0]["crypto_address"], customer.as_str());
+    assert_eq!(rig.client(TOKEN, "get", json!({"id": id}))["status"], "partially_refunded");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_requests_get_coingates_errors_and_create_nothing() {
+    let rig = Rig::start().await;
+    let order = json!({"price_amount": "10", "price_currency": "USD", "receive_currency": "BTC", "order_id": "7"});
+    let err = |v: &Value| (v["error"].as_str().map(String::from), v["status_code"].as_u64(), v["reason"].as_str().map(String::from));
+    let reason = |e: &str, s: u64, r: &str| (Some(e.to_string()), Some(s), Some(r.to_string()));
+
+    let wrong = rig.client("cgtoken_wrong_wrong_wrong_wrong_wrong", "create", order.clone());
+    assert_eq!(err(&wrong), reason("BadAuthTokenException", 401, "BadAuthToken"), "{wrong}");
+    let missing = rig.client("", "create", order.clone());
+    assert_eq!(err(&missing), reason("BadAuthTokenException", 401, "BadAuthToken"), "{missing}");
+    // The store's own paywatch key is not its CoinGate token.
+    let v1_key = rig.client(SHOP, "create", order.clone());
+    assert_eq!(err(&v1_key), reason("BadAuthTokenException", 401, "BadAuthToken"), "{v1_key}");
+
+    let mut unknown = order.clone();
+    unknown["price_currency"] = json!("XYZ");
+    let e = rig.client(TOKEN, "create", unknown);
+    assert_eq!(err(&e), reason("OrderIsNotValidException", 422, "OrderIsNotValid"), "{e}");
+    assert!(e["errors"].to_string().contains("XYZ"), "the error names the currency: {e}");
+    let mut bad_price = order.clone();
+    bad_price["price_amount"] = json!("-3");
+    let e = rig.client(TOKEN, "create", bad_price);
+    assert_eq!(err(&e), reason("OrderIsNotValidException", 422, "OrderIsNotValid"), "{e}");
+    assert!(e["errors"].to_string().contains("-3"), "{e}");
+    let mut bad_url = order.clone();
+    bad_url["callback_url"] = json!("ftp://shop.example/cb");
+    let e = rig.client(TOKEN, "create", bad_url);
+    assert_eq!(err(&e), reason("OrderIsNotValidException", 422, "OrderIsNotValid"), "{e}");
+    assert!(rig.invoices().await.is_empty(), "nothing was created");
+
+    let e = rig.client(TOKEN, "get", json!({"id": 999}));
+    assert_eq!(err(&e), reason("OrderNotFoundException", 404, "OrderNotFound"), "{e}");
+    let e = rig.client(TOKEN, "checkout", json!({"id": 999, "pay_currency": "BTC"}));
+    assert_eq!(err(&e), reason("OrderNotFoundException", 404, "OrderNotFound"), "{e}");
+
+    // A JSON body works as the form does; an order of another token is not found.
+    let url = rig.daemon.url("/coingate/v2/orders");
+    let http = reqwest::Client::new();
+    let resp = http.post(&url).header("Authorization", format!("Token {TOKEN}")).json(&order).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let made: Value = resp.json().await.unwrap();
+    assert_eq!((made["status"].as_str(), made["order_id"].as_str()), (Some("new"), Some("7")));
+    let resp = http.get(rig.daemon.url("/coingate/v2/auth/test")).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "CoinGate's PHP library sends Bearer");
+    let resp = http.get(rig.daemon.url("/coingate/v2/nothing")).send().await.unwrap();
+    assert_eq!(resp.status(), 404);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["reason"], "PageNotFound");
+}
