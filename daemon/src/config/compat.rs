@@ -56,6 +56,22 @@ impl StoreGateways {
     }
 }
 
+/// The key (under the store) of a credential `a` shares with another store's `b`: each picks
+/// its store, so two stores cannot share one.
+pub(super) fn shared_credential(a: &StoreGateways, b: &StoreGateways) -> Option<&'static str> {
+    if let (Some(x), Some(y)) = (&a.coingate, &b.coingate) {
+        if x.api_token == y.api_token {
+            return Some("coingate.api_token");
+        }
+    }
+    if let (Some(x), Some(y)) = (&a.coinpayments, &b.coinpayments) {
+        if x.public_key == y.public_key {
+            return Some("coinpayments.public_key");
+        }
+    }
+    None
+}
+
 /// The store's gateway tables.
 pub(super) fn gateways(t: &mut Table<'_>, issues: &mut Issues) -> StoreGateways {
     let mut out = StoreGateways::default();
