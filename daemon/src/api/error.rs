@@ -53,9 +53,13 @@ impl ApiError {
         Self { retry_after: Some(retry_after_secs), ..e }
     }
 
-    #[cfg(test)]
     pub(crate) fn status(&self) -> StatusCode {
         self.status
+    }
+
+    /// The `Retry-After` seconds of a `429`.
+    pub(crate) fn retry_after(&self) -> Option<u64> {
+        self.retry_after
     }
 
     pub(crate) fn message(&self) -> &str {

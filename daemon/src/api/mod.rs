@@ -5,6 +5,7 @@
 
 mod auth;
 mod checkout;
+mod compat;
 mod connections;
 mod endpoints;
 mod error;
@@ -49,6 +50,8 @@ pub(crate) struct AppState(Arc<Shared>);
 #[derive(Debug)]
 struct Shared {
     keys: auth::Keys,
+    /// Each store's gateway-compatible APIs and their credentials (`api::compat`).
+    gateways: Vec<(String, crate::config::StoreGateways)>,
     watches: Watches,
     invoices: Invoices,
     dispatcher: Dispatcher,
@@ -83,8 +86,10 @@ impl AppState {
         let keys = auth::Keys::new(config);
         let auth_failures = Arc::new(limits::AuthFailures::new(&config.server.limits));
         let long_polls = long_polls::LongPolls::new(config);
+        let gateways = config.stores.iter().map(|s| (s.id.clone(), s.gateways.clone())).collect();
         Self(Arc::new(Shared {
             keys,
+            gateways,
             watches,
             invoices,
             dispatcher,
@@ -102,6 +107,10 @@ impl AppState {
 
     fn keys(&self) -> &auth::Keys {
         &self.0.keys
+    }
+    /// Each store's gateway tables (`[stores.coingate]`…), by store id.
+    fn gateways(&self) -> &[(String, crate::config::StoreGateways)] {
+        &self.0.gateways
     }
     fn auth_failures(&self) -> &limits::AuthFailures {
         &self.0.auth_failures
@@ -223,7 +232,8 @@ pub(crate) fn router(state: AppState, config: &Config) -> Router {
         .route("/events", get(events::list))
         .route("/rates", get(rates::list))
         .route("/openapi.json", get(ops::openapi));
-    let mut routes = Router::new().nest("/v1", v1).merge(public).route("/metrics", get(ops::metrics));
+    let mut routes =
+        Router::new().nest("/v1", v1).merge(public).merge(compat::router()).route("/metrics", get(ops::metrics));
     if config.checkout.listen.is_none() {
         routes = routes.merge(pages(&config.checkout));
     }

@@ -27,7 +27,6 @@ use error::CgError;
 use order::Refunds;
 use paywatch_plugin_api::events::Invoice;
 use serde_json::{json, Value};
-use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
 const KIND: &str = "coingate";
@@ -35,7 +34,7 @@ const MAX_TITLE: usize = 150;
 const MAX_DESCRIPTION: usize = 500;
 const MAX_PER_PAGE: usize = 100;
 
-pub(in crate::api) fn router() -> Router<AppState> {
+pub(super) fn router() -> Router<AppState> {
     let v2 = || {
         Router::new()
             .route("/orders", post(create).get(list))
@@ -59,13 +58,13 @@ async fn no_route(State(st): State<AppState>) -> CgError {
 }
 
 fn enabled(st: &AppState) -> bool {
-    st.config().stores.iter().any(|s| s.coingate.is_some())
+    st.gateways().iter().any(|(_, g)| g.coingate.is_some())
 }
 
 /// The store whose `[stores.coingate] api_token` the request carries (every store's token is
 /// compared, in constant time).
 #[derive(Debug)]
-pub(super) struct Shop(pub(super) String);
+struct Shop(String);
 
 impl FromRequestParts<AppState> for Shop {
     type Rejection = CgError;
@@ -82,12 +81,12 @@ impl FromRequestParts<AppState> for Shop {
             st.auth_failures().fail(&parts.extensions);
             return Err(CgError::bad_token("no Authorization: Token header"));
         };
+        // Every store's token is compared (constant time, against its SHA-256), no early exit.
         let mut found = None;
-        for store in &st.config().stores {
-            let Some(cg) = &store.coingate else { continue };
-            let same: bool = cg.api_token.expose().as_bytes().ct_eq(presented.as_bytes()).into();
-            if same && found.is_none() {
-                found = Some(store.id.clone());
+        for (store, g) in st.gateways() {
+            let Some(cg) = &g.coingate else { continue };
+            if cg.api_token.matches(presented) && found.is_none() {
+                found = Some(store.clone());
             }
         }
         match found {
@@ -124,8 +123,8 @@ fn currency_code(name: &str, code: &str, errors: &mut Vec<String>) -> String {
 fn new_token() -> String {
     use rand::Rng;
     const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut rng = rand::rng();
-    (0..30).map(|_| CHARS[rng.random_range(0..CHARS.len())] as char).collect()
+    let mut rng = rand::thread_rng();
+    (0..30).map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char).collect()
 }
 
 /// `POST /v2/orders`: a paywatch invoice priced in `price_currency`, payable with every
@@ -180,14 +179,13 @@ async fn create(State(st): State<AppState>, Shop(store): Shop, headers: HeaderMa
         description,
         refund_email: f.get("purchaser_email").map(str::to_string),
         redirect_url: f.get("success_url").map(str::to_string),
-        gateway: Some(GatewayRecord { kind: KIND.into(), data: data.clone() }),
         ..NewInvoice::default()
     };
-    let inv = super::create(&st, &store, new).await?;
+    let inv = super::create(&st, &store, new, GatewayRecord { kind: KIND.into(), data: data.clone() }).await?;
     let (svc, s2, invoice_id) = (st.invoices().clone(), st.clone(), inv.id);
     let view = blocking(move || {
         ids::link_order(&s2, &store, id, invoice_id)?;
-        svc.view(&inv)
+        Ok::<_, CgError>(svc.view(&inv)?)
     })
     .await??;
     let mut o = order::order(&view, &data, Refunds::None);
