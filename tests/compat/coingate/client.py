@@ -7,7 +7,7 @@ The SDK has no base-URL parameter: its URLs are `posixpath.join(CoinGate.BASE_AP
 `BASE_SANDBOX_API_URL` for sandbox mode). A user points it elsewhere by setting that documented
 class constant, which is what this script does; nothing else of the library is touched.
 
-Prints one JSON object on stdout: the SDK's parsed model (pydantic `.json()`), or, when the SDK
+Prints one JSON object on stdout: the SDK's parsed model (decimals and times as text), or, when the SDK
 raises its API exception, {"error": class name, "status_code", "reason", "message", "errors"}.
 """
 
@@ -64,7 +64,8 @@ def main() -> None:
         print(json.dumps({"error": type(e).__name__, "status_code": e.status_code, "reason": e.reason,
                           "message": e.message, "errors": e.errors}))
         return
-    print(out.json())
+    # The parsed model; decimals as their text (pydantic's own .json() would make them floats).
+    print(json.dumps(out.dict(), default=str))
 
 
 if __name__ == "__main__":

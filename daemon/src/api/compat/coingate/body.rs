@@ -18,8 +18,8 @@ impl Fields {
         let ct = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
         let mut map = HashMap::new();
         if ct.trim_start().to_ascii_lowercase().starts_with("application/json") {
-            let v: Value = serde_json::from_slice(body)
-                .map_err(|e| CgError::bad_request(format!("the body is not JSON: {e}")))?;
+            let v: Value =
+                serde_json::from_slice(body).map_err(|e| CgError::bad_request(format!("the body is not JSON: {e}")))?;
             let Value::Object(obj) = v else {
                 return Err(CgError::bad_request("the JSON body is not an object"));
             };
@@ -69,10 +69,14 @@ mod tests {
 
     #[test]
     fn form_and_json_bodies_read_alike() {
-        let form = parse("application/x-www-form-urlencoded", "price_amount=10.5&title=A+b%26c&shopper%5Bemail%5D=x&token=")
-            .unwrap();
-        let json = parse("application/json; charset=utf-8", r#"{"price_amount": 10.5, "title": "A b&c", "shopper": {"email": "x"}, "token": null}"#)
-            .unwrap();
+        let form =
+            parse("application/x-www-form-urlencoded", "price_amount=10.5&title=A+b%26c&shopper%5Bemail%5D=x&token=")
+                .unwrap();
+        let json = parse(
+            "application/json; charset=utf-8",
+            r#"{"price_amount": 10.5, "title": "A b&c", "shopper": {"email": "x"}, "token": null}"#,
+        )
+        .unwrap();
         for f in [&form, &json] {
             assert_eq!((f.get("price_amount"), f.get("title"), f.get("token")), (Some("10.5"), Some("A b&c"), None));
         }

@@ -93,7 +93,11 @@ impl FromRequestParts<AppState> for Shop {
             Some(s) => Ok(Shop(s)),
             None => {
                 let e = st.auth_failures().fail(&parts.extensions);
-                Err(if e.status() == StatusCode::TOO_MANY_REQUESTS { e.into() } else { CgError::bad_token("unknown token") })
+                Err(if e.status() == StatusCode::TOO_MANY_REQUESTS {
+                    e.into()
+                } else {
+                    CgError::bad_token("unknown token")
+                })
             }
         }
     }
@@ -129,7 +133,12 @@ fn new_token() -> String {
 
 /// `POST /v2/orders`: a paywatch invoice priced in `price_currency`, payable with every
 /// method the store receives, its CoinGate fields kept in `gateway.data`.
-async fn create(State(st): State<AppState>, Shop(store): Shop, headers: HeaderMap, body: Bytes) -> Result<Response, CgError> {
+async fn create(
+    State(st): State<AppState>,
+    Shop(store): Shop,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, CgError> {
     let f = Fields::parse(&headers, &body)?;
     let mut errors = Vec::new();
     let price = f.required("price_amount", &mut errors).map(str::to_string);
@@ -242,7 +251,9 @@ async fn list(State(st): State<AppState>, Shop(store): Shop, RawQuery(q): RawQue
     let desc = match q.get("sort").map(String::as_str) {
         None | Some("") | Some("created_at_desc") => true,
         Some("created_at_asc") => false,
-        Some(other) => return Err(CgError::bad_request(format!("sort {other:?} is not created_at_asc or created_at_desc"))),
+        Some(other) => {
+            return Err(CgError::bad_request(format!("sort {other:?} is not created_at_asc or created_at_desc")))
+        }
     };
     let (from, to) = (q.get("created_at[from]").cloned(), q.get("created_at[to]").cloned());
     let (st2, store2) = (st.clone(), store.clone());
@@ -305,7 +316,8 @@ async fn checkout(
 /// CoinGate answers it (the number as text; empty when there is none).
 async fn rate(State(st): State<AppState>, Shop(store): Shop, Path((from, to)): Path<(String, String)>) -> Response {
     let rates = st.rates();
-    let code = |c: &str| rates.code_of_asset(&c.to_ascii_uppercase()).map_or_else(|| c.to_ascii_uppercase(), str::to_string);
+    let code =
+        |c: &str| rates.code_of_asset(&c.to_ascii_uppercase()).map_or_else(|| c.to_ascii_uppercase(), str::to_string);
     let text = match rates.rate(&store, &code(&from), &code(&to)).await {
         Ok(r) => r.value.to_string(),
         Err(_) => String::new(),
