@@ -174,7 +174,7 @@ async fn coingates_python_sdk_creates_reads_lists_pays_and_refunds_an_order() {
 
     // Paid from the node's wallet: `confirming` from the mempool, `paid` at one confirmation.
     rig.send(&address, "0.0005");
-    let got = shop.wait("the confirming callback", |r| r.iter().any(|r| form(r)["status"] == "confirming")).await;
+    shop.wait("the confirming callback", |r| r.iter().any(|r| form(r)["status"] == "confirming")).await;
     rig.mine(1);
     let got = shop.wait("the paid callback", |r| r.iter().any(|r| form(r)["status"] == "paid")).await;
     let paid_cb = got.iter().find(|r| form(r)["status"] == "paid").unwrap();

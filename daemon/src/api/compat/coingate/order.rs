@@ -83,3 +83,49 @@ pub(super) fn order(inv: &Invoice, gateway: &Value, refunds: Refunds) -> Map<Str
 pub(super) fn platform(chain: &str) -> Value {
     json!({"id": 1, "title": chain, "id_name": chain})
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use paywatch_plugin_api::testing::conformance::sample_events;
+
+    /// The conformance kit's settled USD 96.00 invoice (0.0015 BTC paid), with `status`.
+    fn invoice(status: &str, paid: bool) -> Invoice {
+        let mut e = sample_events().into_iter().find(|e| e["type"] == "invoice.settled").unwrap();
+        e["data"]["status"] = json!(status);
+        if !paid {
+            e["data"]["payment_methods"][0]["amount_paid_base"] = json!("0");
+            e["data"]["payment_methods"][0]["amount_paid"] = json!("0");
+            e["data"]["payment_methods"][0]["amount_due_base"] = json!("150000");
+            e["data"]["payment_methods"][0]["amount_due"] = json!("0.0015");
+        }
+        serde_json::from_value(e["data"].clone()).unwrap()
+    }
+
+    #[test]
+    fn refunds_and_a_checkout_choice_change_what_a_read_says() {
+        assert_eq!(status(&invoice("settled", true), Refunds::None, None), "paid");
+        assert_eq!(status(&invoice("settled", true), Refunds::Partial, None), "partially_refunded");
+        assert_eq!(status(&invoice("settled", true), Refunds::Full, None), "refunded");
+        assert_eq!(status(&invoice("new", false), Refunds::None, None), "new");
+        assert_eq!(status(&invoice("new", false), Refunds::None, Some("BTC")), "pending");
+        assert_eq!(status(&invoice("expired", false), Refunds::None, Some("BTC")), "expired");
+    }
+
+    #[test]
+    fn an_order_shows_its_address_once_a_currency_is_chosen_and_never_its_token() {
+        let gateway = json!({"id": 5, "order_id": "1042", "token": "t", "receive_currency": "EUR"});
+        let o = order(&invoice("new", false), &gateway, Refunds::None);
+        assert_eq!(
+            (o["id"].clone(), o["status"].clone(), o["payment_address"].clone()),
+            (json!(5), json!("new"), Value::Null)
+        );
+        assert!(o.get("token").is_none());
+        assert_eq!((o["do_not_convert"].clone(), o["receive_amount"].clone()), (json!(false), json!("")));
+        let chosen = json!({"id": 5, "order_id": "1042", "token": "t", "pay_currency": "BTC"});
+        let o = order(&invoice("new", false), &chosen, Refunds::None);
+        assert_eq!((o["status"].as_str(), o["pay_amount"].as_str()), (Some("pending"), Some("0.0015")));
+        assert_eq!(o["payment_address"], "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq");
+        assert_eq!(o["do_not_convert"], json!(true));
+    }
+}
