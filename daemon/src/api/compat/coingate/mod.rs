@@ -78,8 +78,7 @@ impl FromRequestParts<AppState> for Shop {
             (scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer")).then(|| token.trim())
         });
         let Some(presented) = presented else {
-            st.auth_failures().fail(&parts.extensions);
-            return Err(CgError::bad_token("no Authorization: Token header"));
+            return Err(refused(st, parts, "no Authorization: Token header"));
         };
         // Every store's token is compared (constant time, against its SHA-256), no early exit.
         let mut found = None;
@@ -89,17 +88,18 @@ impl FromRequestParts<AppState> for Shop {
                 found = Some(store.clone());
             }
         }
-        match found {
-            Some(s) => Ok(Shop(s)),
-            None => {
-                let e = st.auth_failures().fail(&parts.extensions);
-                Err(if e.status() == StatusCode::TOO_MANY_REQUESTS {
-                    e.into()
-                } else {
-                    CgError::bad_token("unknown token")
-                })
-            }
-        }
+        found.map(Shop).ok_or_else(|| refused(st, parts, "unknown token"))
+    }
+}
+
+/// A refused authentication, counted per client like the API's: `401 BadAuthToken`, or past
+/// `server.auth_failure_burst` `429 RateLimitException`.
+fn refused(st: &AppState, parts: &Parts, why: &str) -> CgError {
+    let e = st.auth_failures().fail(&parts.extensions);
+    if e.status() == StatusCode::TOO_MANY_REQUESTS {
+        e.into()
+    } else {
+        CgError::bad_token(why)
     }
 }
 
