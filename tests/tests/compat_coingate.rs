@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 
 const SHOP: &str = "shop_cg_Qm4vT8xWn2LpR6yKs9HdFe3JuZ";
 const TOKEN: &str = "cgtoken_7Hk2Lm9Qr4Tv8Wx3Yz6Bn1Cd5Fg0Jp";
+/// Another store's CoinGate token.
+const OTHER_TOKEN: &str = "cgtoken_other_Xq3Vb8Nm1Kz6Hs4Pw9Ty2Rd";
 
 /// A store taking CoinGate orders: BTC at a fixed 50000 USD, callbacks to loopback allowed.
 fn config() -> String {
@@ -42,6 +44,16 @@ descriptor = "pkh(tpubD6NzVbkrYhZ4XgiXtGrdW5XDAPFCL9h7we1vwNCpn8tGbBcgfVYjXyhWo4
 rules = [{{ pair = "*_USD", sources = ["peg"] }}]
 [stores.coingate]
 api_token = "{TOKEN}"
+
+[[stores]]
+id = "cg-other"
+api_key = "shop_cg_other_Lw8Rt3Yu6Ii9Oo2Pa5Sd1Fg"
+[stores.receive.BTC]
+descriptor = "pkh(tpubD6NzVbkrYhZ4XgiXtGrdW5XDAPFCL9h7we1vwNCpn8tGbBcgfVYjXyhWo4E1xkh56hjod1RhGjxbaTLV3X4FyWuejifB9jusQ46QzG87VKp/1/*)"
+[stores.rates]
+rules = [{{ pair = "*_USD", sources = ["peg"] }}]
+[stores.coingate]
+api_token = "{OTHER_TOKEN}"
 "#
     )
 }
@@ -163,6 +175,11 @@ async fn coingates_python_sdk_creates_reads_lists_pays_and_refunds_an_order() {
     let listed = rig.client(TOKEN, "list", json!({"per_page": 10}));
     assert_eq!((listed["total_orders"].as_u64(), listed["total_pages"].as_u64()), (Some(1), Some(1)));
     assert_eq!(listed["orders"][0]["id"].as_u64(), Some(id));
+    let today = &invoice["created_at"].as_str().unwrap()[..10];
+    let since_today = rig.client(TOKEN, "list", json!({"created_from": today}));
+    assert_eq!(since_today["total_orders"].as_u64(), Some(1), "{since_today}");
+    let before = rig.client(TOKEN, "list", json!({"created_to": "2020-01-01"}));
+    assert_eq!((before["total_orders"].as_u64(), before["orders"].as_array().map(Vec::len)), (Some(0), Some(0)));
 
     // The shop's checkout call picks BTC: the order is pending with the BTC address and amount.
     let checkout = rig.client(TOKEN, "checkout", json!({"id": id, "pay_currency": "BTC"}));
@@ -279,6 +296,28 @@ async fn bad_requests_get_coingates_errors_and_create_nothing() {
     assert_eq!(resp.status(), 200);
     let made: Value = resp.json().await.unwrap();
     assert_eq!((made["status"].as_str(), made["order_id"].as_str()), (Some("new"), Some("7")));
+    // Another store's token reads its own orders only.
+    let id = made["id"].as_u64().unwrap();
+    let e = rig.client(OTHER_TOKEN, "get", json!({"id": id}));
+    assert_eq!(err(&e), reason("OrderNotFoundException", 404, "OrderNotFound"), "{e}");
+    assert_eq!(rig.client(OTHER_TOKEN, "list", json!({}))["total_orders"].as_u64(), Some(0));
+    let e = rig.client(
+        OTHER_TOKEN,
+        "refund",
+        json!({"order_id": id, "amount": "1", "address": "", "reason": "x",
+        "email": "a@b.c"}),
+    );
+    assert_eq!(err(&e), reason("OrderNotFoundException", 404, "OrderNotFound"), "{e}");
+    let mine = rig.client(TOKEN, "get", json!({"id": id}));
+    assert_eq!(mine["order_id"], "7");
+    // Nothing was paid: no refund of it.
+    let e = rig.client(
+        TOKEN,
+        "refund",
+        json!({"order_id": id, "amount": "1", "address": "", "reason": "x",
+        "email": "a@b.c"}),
+    );
+    assert_eq!(err(&e), reason("RefundIsNotValidException", 422, "RefundIsNotValid"), "{e}");
     let resp = http.get(rig.btc.daemon.url("/coingate/v2/auth/test")).bearer_auth(TOKEN).send().await.unwrap();
     assert_eq!(resp.status(), 200, "CoinGate's PHP library sends Bearer");
     let resp = http.get(rig.btc.daemon.url("/coingate/v2/nothing")).send().await.unwrap();

@@ -13,6 +13,7 @@ raises its API exception, {"error": class name, "status_code", "reason", "messag
 
 import json
 import sys
+from datetime import datetime
 from decimal import Decimal
 
 from coingate import CoinGate
@@ -31,6 +32,9 @@ def main() -> None:
         elif command == "get":
             out = client.order.get(args["id"])
         elif command == "list":
+            for k in ("created_from", "created_to"):
+                if k in args:
+                    args[k] = datetime.fromisoformat(args[k])
             out = client.order.get_all(**args)
         elif command == "checkout":
             out = client.order.checkout(args["id"], args["pay_currency"])

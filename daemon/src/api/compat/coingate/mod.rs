@@ -33,6 +33,8 @@ const KIND: &str = "coingate";
 const MAX_TITLE: usize = 150;
 const MAX_DESCRIPTION: usize = 500;
 const MAX_PER_PAGE: usize = 100;
+/// Longest callback token a shop may give (CoinGate's own are 30 characters).
+const MAX_TOKEN: usize = 255;
 
 pub(super) fn router() -> Router<AppState> {
     let v2 = || {
@@ -152,6 +154,9 @@ async fn create(
             errors.push(format!("{name} is longer than {max} characters ({})", t.chars().count()));
         }
     }
+    if let Some(t) = f.get("token").filter(|t| t.len() > MAX_TOKEN) {
+        errors.push(format!("token is longer than {MAX_TOKEN} bytes ({})", t.len()));
+    }
     for name in ["callback_url", "cancel_url", "success_url"] {
         if let Some(u) = f.get(name) {
             check_url(name, u, &mut errors);
@@ -257,22 +262,33 @@ async fn list(State(st): State<AppState>, Shop(store): Shop, RawQuery(q): RawQue
     };
     let (from, to) = (q.get("created_at[from]").cloned(), q.get("created_at[to]").cloned());
     let (st2, store2) = (st.clone(), store.clone());
-    let mut ids = blocking(move || ids::store_orders(&st2, &store2)).await??;
-    if desc {
-        ids.reverse();
-    }
+    // The store's order numbers in the order asked, those made in the dates asked (read from
+    // their invoices only when dates are asked); then only the page's orders are loaded.
+    let numbers = blocking(move || {
+        let mut all = ids::store_orders(&st2, &store2)?;
+        if desc {
+            all.reverse();
+        }
+        if from.is_none() && to.is_none() {
+            return Ok::<_, CgError>(all.into_iter().map(|(n, _)| n).collect::<Vec<_>>());
+        }
+        let mut kept = Vec::new();
+        for (n, invoice) in all {
+            let Some(inv) = st2.invoices().get(&store2, invoice)? else { continue };
+            let day = inv.created_at.date().to_string(); // YYYY-MM-DD
+            let after_from = from.as_deref().is_none_or(|f| day.as_str() >= f);
+            if after_from && to.as_deref().is_none_or(|t| day.as_str() <= t) {
+                kept.push(n);
+            }
+        }
+        Ok(kept)
+    })
+    .await??;
+    let total = numbers.len();
     let mut orders = Vec::new();
-    let mut total = 0usize;
-    for (n, _) in ids {
+    for n in numbers.into_iter().skip((page - 1).saturating_mul(per_page)).take(per_page) {
         let (view, data, refunds) = load(&st, &store, &n.to_string()).await?;
-        let day = view.created_at.get(..10).unwrap_or_default().to_string();
-        if from.as_deref().is_some_and(|f| day.as_str() < f) || to.as_deref().is_some_and(|t| day.as_str() > t) {
-            continue;
-        }
-        total += 1;
-        if total > (page - 1) * per_page && orders.len() < per_page {
-            orders.push(Value::Object(order::order(&view, &data, refunds)));
-        }
+        orders.push(Value::Object(order::order(&view, &data, refunds)));
     }
     Ok(Json(json!({
         "current_page": page, "per_page": per_page, "total_orders": total,
