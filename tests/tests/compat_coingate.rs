@@ -145,6 +145,15 @@ fn decode(s: &str) -> String {
     String::from_utf8(out).unwrap()
 }
 
+/// What the SDK raised: its exception's name, status and reason.
+fn err(v: &Value) -> (Option<&str>, Option<u64>, Option<&str>) {
+    (v["error"].as_str(), v["status_code"].as_u64(), v["reason"].as_str())
+}
+
+fn reason<'a>(exception: &'a str, status: u64, reason: &'a str) -> (Option<&'a str>, Option<u64>, Option<&'a str>) {
+    (Some(exception), Some(status), Some(reason))
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn coingates_python_sdk_creates_reads_lists_pays_and_refunds_an_order() {
     let rig = Rig::start().await;
@@ -255,10 +264,6 @@ async fn coingates_python_sdk_creates_reads_lists_pays_and_refunds_an_order() {
 async fn bad_requests_get_coingates_errors_and_create_nothing() {
     let rig = Rig::start().await;
     let order = json!({"price_amount": "10", "price_currency": "USD", "receive_currency": "BTC", "order_id": "7"});
-    let err = |v: &Value| {
-        (v["error"].as_str().map(String::from), v["status_code"].as_u64(), v["reason"].as_str().map(String::from))
-    };
-    let reason = |e: &str, s: u64, r: &str| (Some(e.to_string()), Some(s), Some(r.to_string()));
 
     let wrong = rig.client("cgtoken_wrong_wrong_wrong_wrong_wrong", "create", order.clone());
     assert_eq!(err(&wrong), reason("BadAuthTokenException", 401, "BadAuthToken"), "{wrong}");
@@ -289,9 +294,20 @@ async fn bad_requests_get_coingates_errors_and_create_nothing() {
     let e = rig.client(TOKEN, "checkout", json!({"id": 999, "pay_currency": "BTC"}));
     assert_eq!(err(&e), reason("OrderNotFoundException", 404, "OrderNotFound"), "{e}");
 
+    let e = rig.client(TOKEN, "list", json!({}));
+    assert_eq!(e["total_orders"].as_u64(), Some(0), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_orders_other_stores_and_a_cancelled_order() {
+    let rig = Rig::start().await;
+    let order = json!({"price_amount": "10", "price_currency": "USD", "receive_currency": "BTC", "order_id": "7"});
     // A JSON body works as the form does; an order of another token is not found.
     let url = rig.btc.daemon.url("/coingate/v2/orders");
     let http = reqwest::Client::new();
+    let shop = Receiver::ok().await;
+    let mut order = order.clone();
+    order["callback_url"] = json!(shop.url("/cb"));
     let resp = http.post(&url).header("Authorization", format!("Token {TOKEN}")).json(&order).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     let made: Value = resp.json().await.unwrap();
@@ -318,6 +334,19 @@ async fn bad_requests_get_coingates_errors_and_create_nothing() {
         "email": "a@b.c"}),
     );
     assert_eq!(err(&e), reason("RefundIsNotValidException", 422, "RefundIsNotValid"), "{e}");
+    // Cancelled by the shop through paywatch's own API: CoinGate's `canceled`, called back
+    // with the token made for it (the shop gave none).
+    let invoice = rig.invoices().await[0]["id"].as_str().unwrap().to_string();
+    let (status, v) = rig.btc.call(Method::POST, &format!("/v1/invoices/{invoice}/cancel"), SHOP, None).await;
+    assert_eq!(status, 200, "{v}");
+    let got = shop.wait("the canceled callback", |r| !r.is_empty()).await;
+    let cb = form(&got[0]);
+    assert_eq!((cb["status"].as_str(), cb["order_id"].as_str()), ("canceled", "7"));
+    assert_eq!(Some(cb["token"].as_str()), made["token"].as_str());
+    assert_eq!(made["token"].as_str().map(str::len), Some(30));
+    assert_eq!(rig.client(TOKEN, "get", json!({"id": id}))["status"], "canceled");
+    let ping = rig.client("", "ping", json!({}));
+    assert_eq!(ping["ping"], "pong", "public, as CoinGate's: {ping}");
     let resp = http.get(rig.btc.daemon.url("/coingate/v2/auth/test")).bearer_auth(TOKEN).send().await.unwrap();
     assert_eq!(resp.status(), 200, "CoinGate's PHP library sends Bearer");
     let resp = http.get(rig.btc.daemon.url("/coingate/v2/nothing")).send().await.unwrap();
