@@ -278,11 +278,23 @@ async fn bad_requests_get_coingates_errors_and_create_nothing() {
     let e = rig.client(TOKEN, "create", unknown);
     assert_eq!(err(&e), reason("OrderIsNotValidException", 422, "OrderIsNotValid"), "{e}");
     assert!(e["errors"].to_string().contains("XYZ"), "the error names the currency: {e}");
+    // A currency the store has no rate for (its rules price in USD only): paywatch's 503, which
+    // CoinGate's SDK raises as its generic ApiException.
+    let mut no_rate = order.clone();
+    no_rate["price_currency"] = json!("EUR");
+    let e = rig.client(TOKEN, "create", no_rate);
+    assert_eq!(err(&e), reason("ApiException", 503, "RateUnavailable"), "{e}");
+    assert!(e["message"].as_str().unwrap_or_default().contains("EUR"), "{e}");
     let mut bad_price = order.clone();
     bad_price["price_amount"] = json!("-3");
     let e = rig.client(TOKEN, "create", bad_price);
     assert_eq!(err(&e), reason("OrderIsNotValidException", 422, "OrderIsNotValid"), "{e}");
     assert!(e["errors"].to_string().contains("-3"), "{e}");
+    let mut cents = order.clone();
+    cents["price_amount"] = json!("10.001");
+    let e = rig.client(TOKEN, "create", cents);
+    assert_eq!(err(&e), reason("OrderIsNotValidException", 422, "OrderIsNotValid"), "{e}");
+    assert!(e["errors"].to_string().contains("10.001"), "{e}");
     let mut bad_url = order.clone();
     bad_url["callback_url"] = json!("ftp://shop.example/cb");
     let e = rig.client(TOKEN, "create", bad_url);

@@ -70,6 +70,8 @@ impl CgError {
                 ..Self::new(status, "RateLimitException", message)
             },
             500 => Self::new(status, "InternalServerError", message),
+            // No rate for the price's currency now (every source named): worth a retry.
+            _ if e.code() == "rate_unavailable" => Self::new(status, "RateUnavailable", message),
             _ => Self::new(status, "ServiceUnavailable", message),
         }
     }
