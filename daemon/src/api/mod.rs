@@ -61,6 +61,7 @@ struct Shared {
     rates: Rates,
     checkout: crate::checkout::Hub,
     streams: checkout::Streams,
+    gateways: compat::Gateways,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -97,6 +98,7 @@ impl AppState {
             rates,
             checkout,
             streams,
+            gateways: compat::Gateways::new(config),
             shutdown,
         }))
     }
@@ -136,6 +138,9 @@ impl AppState {
     }
     fn streams(&self) -> &checkout::Streams {
         &self.0.streams
+    }
+    fn gateways(&self) -> &compat::Gateways {
+        &self.0.gateways
     }
     fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.0.shutdown.clone()
