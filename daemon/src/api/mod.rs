@@ -5,6 +5,7 @@
 
 mod auth;
 mod checkout;
+mod compat;
 mod connections;
 mod endpoints;
 mod error;
@@ -60,6 +61,7 @@ struct Shared {
     rates: Rates,
     checkout: crate::checkout::Hub,
     streams: checkout::Streams,
+    gateways: compat::Gateways,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -96,6 +98,7 @@ impl AppState {
             rates,
             checkout,
             streams,
+            gateways: compat::Gateways::new(config),
             shutdown,
         }))
     }
@@ -135,6 +138,9 @@ impl AppState {
     }
     fn streams(&self) -> &checkout::Streams {
         &self.0.streams
+    }
+    fn gateways(&self) -> &compat::Gateways {
+        &self.0.gateways
     }
     fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.0.shutdown.clone()
@@ -223,7 +229,8 @@ pub(crate) fn router(state: AppState, config: &Config) -> Router {
         .route("/events", get(events::list))
         .route("/rates", get(rates::list))
         .route("/openapi.json", get(ops::openapi));
-    let mut routes = Router::new().nest("/v1", v1).merge(public).route("/metrics", get(ops::metrics));
+    let mut routes =
+        Router::new().nest("/v1", v1).merge(public).merge(compat::router()).route("/metrics", get(ops::metrics));
     if config.checkout.listen.is_none() {
         routes = routes.merge(pages(&config.checkout));
     }
