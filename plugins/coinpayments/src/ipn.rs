@@ -62,11 +62,9 @@ pub struct Ipn {
 }
 
 impl Ipn {
-    /// The IPN of `invoice` (whose raw event data is `data`), when it is a CoinPayments
-    /// transaction with an `ipn_url`.
-    pub fn of(invoice: &Invoice, data: &Value, merchant_id: &str) -> Option<Ipn> {
-        let gateway = data.get("gateway").filter(|g| g.get("kind").and_then(Value::as_str) == Some("coinpayments"))?;
-        let g = gateway.get("data")?;
+    /// The IPN of `invoice`, when it is a CoinPayments transaction with an `ipn_url`.
+    pub fn of(invoice: &Invoice, merchant_id: &str) -> Option<Ipn> {
+        let g = &invoice.gateway.as_ref().filter(|g| g.kind == "coinpayments")?.data;
         let url = g.get("ipn_url").and_then(Value::as_str).filter(|u| !u.is_empty())?.to_string();
         let text = |k: &str| g.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
         let (status, status_text) = status(invoice.status);

@@ -75,7 +75,7 @@ impl PlatformPlugin for CoinPayments {
         else {
             return Ok(RenderReply { requests: vec![] });
         };
-        let Some(ipn) = Ipn::of(&invoice, &event.data, p.merchant_id) else {
+        let Some(ipn) = Ipn::of(&invoice, p.merchant_id) else {
             host.debug(&format!("{kind} of invoice {}: no coinpayments ipn_url, nothing to send", invoice.id));
             return Ok(RenderReply { requests: vec![] });
         };
