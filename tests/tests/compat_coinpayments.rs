@@ -180,6 +180,10 @@ async fn the_published_client_makes_and_reads_a_transaction_paid_on_regtest_and_
     assert_eq!(rates["BTC"]["is_fiat"], 0, "{rates}");
     assert_eq!(rates["USD"]["is_fiat"], 1, "{rates}");
     assert_eq!(rates["USD"]["rate_btc"], "0.00002", "1 USD at 50000 USD per BTC: {rates}");
+    // The client passes a nonce through to the form: accepted once, its replay refused.
+    assert!(rig.client("rates", json!({"nonce": 41})).is_ok());
+    let again = rig.client("rates", json!({"nonce": 41})).unwrap_err();
+    assert!(again.contains("Nonce already used"), "{again}");
 
     let tx = rig
         .client(
