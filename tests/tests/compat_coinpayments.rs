@@ -1,13 +1,16 @@
-//! CoinPayments' `api.php`, end to end with its published clients, unmodified (npm, pinned with
-//! integrity hashes in `tests/compat/coinpayments/package-lock.json`): the `coinpayments` client
-//! (2.2.0) makes a transaction and reads it, the regtest node's wallet pays it, a real local
-//! receiver gets paywatch's IPNs, and the `coinpayments-ipn` verifier (1.0.0) accepts them and
-//! refuses tampered ones; the client's last read says 100. Then bad requests (another key's
-//! HMAC, a captured body with a changed amount, a replayed nonce, an unknown currency) get
-//! CoinPayments' error envelope and create nothing.
+//! CoinPayments' `api.php`, end to end with its published clients, unmodified (npm, pinned
+//! with integrity hashes in `tests/compat/coinpayments/package-lock.json`; PyPI, pinned by
+//! sha256 in its `requirements.txt`): the `coinpayments` client (2.2.0) makes a transaction and
+//! reads it, the regtest node's wallet pays it, a real local receiver gets paywatch's IPNs, and
+//! the `coinpayments-ipn` verifier (1.0.0) accepts them and refuses tampered ones; the client's
+//! last read says 100, and so does `pycoinpayments` (1.0.0), which makes another. Then bad
+//! requests (another key's HMAC, a captured body with a changed amount, a replayed nonce, an
+//! unknown currency) get CoinPayments' error envelope and create nothing.
 //!
-//! The `coinpayments` client only speaks HTTPS to a constant host (see `client.js`): the daemon
-//! serves TLS with a test certificate Node is told to trust (NODE_EXTRA_CA_CERTS).
+//! Neither client takes a base URL: each is pointed at paywatch through its one endpoint
+//! constant, as `client.js` and `client.py` say. The `coinpayments` client speaks HTTPS only:
+//! the daemon serves TLS with a test certificate the clients are told to trust
+//! (NODE_EXTRA_CA_CERTS, SSL_CERT_FILE).
 
 use bitcoincore_rpc::RpcApi;
 use hmac::{Hmac, Mac};
@@ -117,6 +120,15 @@ impl Rig {
             Some(e) => Err(e.as_str().unwrap_or_default().to_string()),
             None => Ok(v["result"].clone()),
         }
+    }
+
+    /// One call of the published Python client (`client.py`): CoinPayments' answer, its
+    /// `result` merged into the top level beside `error`.
+    async fn py(&self, call: &str, params: Value) -> Value {
+        let cert = self.cert.display().to_string();
+        let args = [self.api_url(), PUBLIC.into(), PRIVATE.into(), call.into(), params.to_string()];
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        paywatch_tests::compat::run("coinpayments", "client.py", &args, &[("SSL_CERT_FILE", &cert)]).await.unwrap()
     }
 
     /// A raw command: `fields` form-encoded, signed with `key` (none: no HMAC header); the
@@ -269,6 +281,25 @@ async fn the_published_client_makes_and_reads_a_transaction_paid_on_regtest_and_
     let multi = rig.client("getTxMulti", json!([txn, "not-a-txn"])).unwrap();
     assert_eq!((multi[&txn]["error"].as_str(), multi[&txn]["status"].as_i64()), (Some("ok"), Some(100)), "{multi}");
     assert!(multi["not-a-txn"]["error"].as_str().unwrap().contains("not found"), "{multi}");
+
+    // The published Python client reads it the same, and makes one priced in the coin.
+    let read = rig.py("get_tx_info", json!({"txid": txn})).await;
+    assert_eq!((read["error"].as_str(), read["status"].as_i64()), (Some("ok"), Some(100)), "{read}");
+    let made = rig
+        .py(
+            "create_transaction",
+            json!({"amount": "0.001", "currency1": "BTC", "currency2": "BTC",
+                                         "buyer_email": "bob@example.com", "invoice": "1043"}),
+        )
+        .await;
+    assert_eq!((made["error"].as_str(), made["amount"].as_str()), (Some("ok"), Some("0.001")), "{made}");
+    let fresh = rig.py("get_tx_info", json!({"txid": made["txn_id"]})).await;
+    assert_eq!(
+        (fresh["status"].as_i64(), fresh["status_text"].as_str()),
+        (Some(0), Some("Waiting for buyer funds..."))
+    );
+    let wrong = rig.py("get_tx_info", json!({"txid": "01936d5e-0000-7000-8000-000000000000"})).await;
+    assert!(wrong["error"].as_str().unwrap().contains("not found"), "{wrong}");
 }
 
 #[tokio::test]
