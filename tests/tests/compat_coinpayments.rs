@@ -294,6 +294,16 @@ async fn the_published_client_makes_and_reads_a_transaction_paid_on_regtest_and_
         .await;
     assert_eq!((made["error"].as_str(), made["amount"].as_str()), (Some("ok"), Some("0.001")), "{made}");
     let fresh = rig.py("get_tx_info", json!({"txid": made["txn_id"]})).await;
+    // Without `invoice`, each transaction gets an order id of its own.
+    for _ in 0..2 {
+        let bare = rig.py("create_transaction", json!({"amount": "1", "currency1": "USD", "currency2": "BTC"})).await;
+        assert_eq!(bare["error"], "ok", "{bare}");
+        let (_, inv) = rig
+            .daemon
+            .call(Method::GET, &format!("/v1/invoices/{}", bare["txn_id"].as_str().unwrap()), SHOP_KEY, None)
+            .await;
+        assert!(inv["order_id"].as_str().unwrap().starts_with("coinpayments-0"), "{inv}");
+    }
     assert_eq!(
         (fresh["status"].as_i64(), fresh["status_text"].as_str()),
         (Some(0), Some("Waiting for buyer funds..."))

@@ -1,6 +1,6 @@
 //! The commands: each answers its `result`, or the message of CoinPayments' error envelope.
 
-use super::form::{eight_decimals, sats, Form};
+use super::form::{cut, eight_decimals, sats, Form};
 use super::Refusal;
 use crate::api::AppState;
 use crate::db::GatewayRecord;
@@ -36,26 +36,29 @@ pub(super) async fn create_transaction(st: &AppState, store: &str, form: &Form) 
     let currency2 = form.get("currency2").ok_or("Required field currency2 missing")?;
     let ipn_url = form.get("ipn_url");
     if let Some(url) = ipn_url {
-        st.dispatcher().check_destination(store, url).await.map_err(|e| format!("Invalid ipn_url {url:?}: {e}"))?;
+        st.dispatcher()
+            .check_destination(store, url)
+            .await
+            .map_err(|e| format!("Invalid ipn_url {:?}: {e}", cut(url)))?;
     }
     for (name, url) in [("success_url", form.get("success_url")), ("cancel_url", form.get("cancel_url"))] {
         if let Some(u) = url.filter(|u| !(u.starts_with("https://") || u.starts_with("http://"))) {
-            return Err(format!("Invalid {name} {u:?}: not an http(s) URL").into());
+            return Err(format!("Invalid {name} {:?}: not an http(s) URL", cut(u)).into());
         }
     }
     let mut data = Map::new();
-    for (field, name) in [
-        ("ipn_url", "ipn_url"),
-        ("buyer_name", "buyer_name"),
-        ("buyer_email", "buyer_email"),
-        ("item_name", "item_name"),
-        ("item_number", "item_number"),
-        ("invoice", "invoice"),
-        ("custom", "custom"),
-        ("success_url", "success_url"),
-        ("cancel_url", "cancel_url"),
+    for name in [
+        "ipn_url",
+        "buyer_name",
+        "buyer_email",
+        "item_name",
+        "item_number",
+        "invoice",
+        "custom",
+        "success_url",
+        "cancel_url",
     ] {
-        if let Some(v) = form.get(field) {
+        if let Some(v) = form.get(name) {
             data.insert(name.into(), v.into());
         }
     }
@@ -63,8 +66,10 @@ pub(super) async fn create_transaction(st: &AppState, store: &str, form: &Form) 
         currency: currency1.to_string(),
         amount: amount.to_string(),
         payment_methods: Some(vec![currency2.to_string()]),
-        // Empty: the invoice's order id is then the gateway's name, suffixed (`api::compat`).
-        order_id: form.text("invoice").to_string(),
+        // The shop's `invoice` (suffixed by `api::compat::create` when the store has that order
+        // already), or a fresh id: `create` would suffix an empty one to the gateway's name, and
+        // only 64 times.
+        order_id: form.get("invoice").map_or_else(|| format!("coinpayments-{}", Uuid::now_v7()), str::to_string),
         description: form.get("item_name").map(str::to_string),
         refund_email: form.get("buyer_email").map(str::to_string),
         redirect_url: form.get("success_url").map(str::to_string),
@@ -102,7 +107,7 @@ fn parse_ts(s: &str) -> OffsetDateTime {
 
 /// One of the store's CoinPayments transactions, by `txn_id` (its paywatch invoice id).
 async fn transaction(st: &AppState, store: &str, txid: &str) -> Result<Invoice, String> {
-    let not_found = || format!("Transaction {txid:?} not found");
+    let not_found = || format!("Transaction {:?} not found", cut(txid));
     let id = Uuid::parse_str(txid.trim()).map_err(|_| not_found())?;
     let (svc, s) = (st.invoices().clone(), store.to_string());
     let inv = crate::api::blocking(move || svc.get(&s, id))

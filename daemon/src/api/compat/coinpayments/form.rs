@@ -18,11 +18,11 @@ impl Form {
     pub(super) fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
     }
+}
 
-    /// A field or `""`.
-    pub(super) fn text(&self, name: &str) -> &str {
-        self.get(name).unwrap_or_default()
-    }
+/// Echoed input in an error: at most 40 characters.
+pub(super) fn cut(s: &str) -> String {
+    s.chars().take(40).collect()
 }
 
 /// Whether `header` is the hex HMAC-SHA512 of `body` keyed with `private_key` (either case of
@@ -72,7 +72,7 @@ mod tests {
         assert_eq!(f.get("amount"), Some("2"));
         assert_eq!(f.get("item_name"), Some("Blue mug!"));
         assert_eq!(f.get("x"), None);
-        assert_eq!(f.text("missing"), "");
+        assert_eq!(f.get("missing"), None);
     }
 
     #[test]
