@@ -358,4 +358,9 @@ async fn bad_requests_get_coinpayments_errors_and_create_nothing() {
         assert_eq!(rig.raw(&plain, Some(&sign(PRIVATE, &plain))).await.1["error"], "ok");
     }
     assert_eq!(rig.invoice_count().await, 3);
+
+    // The store's IPN endpoint is the coinpayments plugin's, its IPN secret never shown.
+    let (status, eps) = rig.daemon.call(Method::GET, "/v1/endpoints", SHOP_KEY, None).await;
+    assert_eq!(status, 200, "{eps}");
+    assert!(eps.to_string().contains("coinpayments") && !eps.to_string().contains(IPN_SECRET), "{eps}");
 }
