@@ -62,6 +62,8 @@ struct Shared {
     checkout: crate::checkout::Hub,
     streams: checkout::Streams,
     gateways: compat::Gateways,
+    /// What CoinPayments' `rates` lists per store.
+    coinpayments: compat::coinpayments::Stores,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -99,6 +101,7 @@ impl AppState {
             checkout,
             streams,
             gateways: compat::Gateways::new(config),
+            coinpayments: compat::coinpayments::Stores::new(config),
             shutdown,
         }))
     }
@@ -141,6 +144,9 @@ impl AppState {
     }
     fn gateways(&self) -> &compat::Gateways {
         &self.0.gateways
+    }
+    fn coinpayments(&self) -> &compat::coinpayments::Stores {
+        &self.0.coinpayments
     }
     fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.0.shutdown.clone()

@@ -8,7 +8,7 @@
 
 mod bitpay;
 mod coingate;
-mod coinpayments;
+pub(super) mod coinpayments;
 
 use super::error::ApiError;
 use super::AppState;
