@@ -53,13 +53,13 @@ impl ApiError {
         Self { retry_after: Some(retry_after_secs), ..e }
     }
 
-    pub(crate) fn status(&self) -> StatusCode {
-        self.status
-    }
-
-    /// The `Retry-After` seconds of a `429`.
+    /// Seconds for `Retry-After`, when the client should wait (a `429`).
     pub(crate) fn retry_after(&self) -> Option<u64> {
         self.retry_after
+    }
+
+    pub(crate) fn status(&self) -> StatusCode {
+        self.status
     }
 
     pub(crate) fn message(&self) -> &str {

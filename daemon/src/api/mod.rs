@@ -50,8 +50,6 @@ pub(crate) struct AppState(Arc<Shared>);
 #[derive(Debug)]
 struct Shared {
     keys: auth::Keys,
-    /// Each store's gateway-compatible APIs and their credentials (`api::compat`).
-    gateways: Vec<(String, crate::config::StoreGateways)>,
     watches: Watches,
     invoices: Invoices,
     dispatcher: Dispatcher,
@@ -63,6 +61,9 @@ struct Shared {
     rates: Rates,
     checkout: crate::checkout::Hub,
     streams: checkout::Streams,
+    gateways: compat::Gateways,
+    /// What CoinPayments' `rates` lists per store.
+    coinpayments: compat::coinpayments::Stores,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -86,10 +87,8 @@ impl AppState {
         let keys = auth::Keys::new(config);
         let auth_failures = Arc::new(limits::AuthFailures::new(&config.server.limits));
         let long_polls = long_polls::LongPolls::new(config);
-        let gateways = config.stores.iter().map(|s| (s.id.clone(), s.gateways.clone())).collect();
         Self(Arc::new(Shared {
             keys,
-            gateways,
             watches,
             invoices,
             dispatcher,
@@ -101,16 +100,14 @@ impl AppState {
             rates,
             checkout,
             streams,
+            gateways: compat::Gateways::new(config),
+            coinpayments: compat::coinpayments::Stores::new(config),
             shutdown,
         }))
     }
 
     fn keys(&self) -> &auth::Keys {
         &self.0.keys
-    }
-    /// Each store's gateway tables (`[stores.coingate]`…), by store id.
-    fn gateways(&self) -> &[(String, crate::config::StoreGateways)] {
-        &self.0.gateways
     }
     fn auth_failures(&self) -> &limits::AuthFailures {
         &self.0.auth_failures
@@ -144,6 +141,12 @@ impl AppState {
     }
     fn streams(&self) -> &checkout::Streams {
         &self.0.streams
+    }
+    fn gateways(&self) -> &compat::Gateways {
+        &self.0.gateways
+    }
+    fn coinpayments(&self) -> &compat::coinpayments::Stores {
+        &self.0.coinpayments
     }
     fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.0.shutdown.clone()

@@ -688,6 +688,15 @@ fn gateway_tables_are_checked_with_their_key_paths_and_credentials_are_per_store
     raw["stores"][0]["bitpay"] = json!({"pairing_code_secs": 5, "color": "red"});
     raw["stores"][0]["coingate"] = json!({"api_token": "short"});
     raw["stores"][0]["coinpayments"] = json!({"public_key": "has space", "private_key": "weak"});
+    let symbols = json!({"public_key": "6b3f1d0c9e2a4b5d", "private_key": "cp_Xq7RtY2uWv9ZsB4nM6kLpE3d",
+        "merchant_id": "m1", "ipn_secret": "My IPN secret!"});
+    let mut with_symbols = raw.clone();
+    with_symbols["stores"][0]["coinpayments"] = symbols.clone();
+    let found = issues_of(&with_symbols);
+    assert!(found.iter().any(|i| i.contains("ipn_secret") && !i.contains("My IPN")), "{found:?}");
+    with_symbols["stores"][0]["coinpayments"]["ipn_secret"] = json!("s3cr3t!#a-long-one:%&*with/symbols");
+    let found = issues_of(&with_symbols);
+    assert!(!found.iter().any(|i| i.contains("ipn_secret")), "a long secret with symbols is taken: {found:?}");
     let issues = issues_of(&raw);
     let has = |key: &str, what: &str| issues.iter().any(|i| i.contains(key) && i.contains(what));
     assert!(has("stores[0].bitpay.pairing_code_secs", "5"), "{issues:?}");
@@ -695,6 +704,7 @@ fn gateway_tables_are_checked_with_their_key_paths_and_credentials_are_per_store
     assert!(has("stores[0].coingate.api_token", "too short"), "{issues:?}");
     assert!(has("stores[0].coinpayments.public_key", "printable"), "{issues:?}");
     assert!(has("stores[0].coinpayments.private_key", "too short"), "{issues:?}");
+    assert!(!issues.iter().any(|i| i.contains("weak")), "a secret is never echoed: {issues:?}");
     assert!(has("stores[0].coinpayments.merchant_id", "missing"), "{issues:?}");
     assert!(has("stores[0].coinpayments.ipn_secret", "missing"), "{issues:?}");
 }

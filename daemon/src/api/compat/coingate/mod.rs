@@ -60,7 +60,7 @@ async fn no_route(State(st): State<AppState>) -> CgError {
 }
 
 fn enabled(st: &AppState) -> bool {
-    st.gateways().iter().any(|(_, g)| g.coingate.is_some())
+    st.gateways().any_coingate()
 }
 
 /// The store whose `[stores.coingate] api_token` the request carries (every store's token is
@@ -83,13 +83,7 @@ impl FromRequestParts<AppState> for Shop {
             return Err(refused(st, parts, "no Authorization: Token header"));
         };
         // Every store's token is compared (constant time, against its SHA-256), no early exit.
-        let mut found = None;
-        for (store, g) in st.gateways() {
-            let Some(cg) = &g.coingate else { continue };
-            if cg.api_token.matches(presented) && found.is_none() {
-                found = Some(store.clone());
-            }
-        }
+        let found = st.gateways().coingate_store(presented).map(str::to_string);
         found.map(Shop).ok_or_else(|| refused(st, parts, "unknown token"))
     }
 }
@@ -97,7 +91,7 @@ impl FromRequestParts<AppState> for Shop {
 /// A refused authentication, counted per client like the API's: `401 BadAuthToken`, or past
 /// `server.auth_failure_burst` `429 RateLimitException`.
 fn refused(st: &AppState, parts: &Parts, why: &str) -> CgError {
-    let e = st.auth_failures().fail(&parts.extensions);
+    let e = super::auth_failed(st, &parts.extensions);
     if e.status() == StatusCode::TOO_MANY_REQUESTS {
         e.into()
     } else {
