@@ -12,9 +12,9 @@
 //! API, gets nothing (an empty render is acknowledged as skipped).
 //!
 //! Callbacks go out on the status changes CoinGate calls back for: `pending` (a payment short
-//! of the price), `confirming`, `paid`, `expired`, `invalid`, `canceled`, and `refunded` /
-//! `partially_refunded` when a refund event carries its order (its `gateway`). `new` is not
-//! called back, as with CoinGate.
+//! of the price), `confirming`, `paid`, `expired`, `invalid`, `canceled`. `new` is not called
+//! back, as with CoinGate. Refund events carry no order (no `gateway`, nor whether the order is
+//! refunded in full): `refunded` and `partially_refunded` are in the order's reads only.
 
 pub mod order;
 
