@@ -5,7 +5,10 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/checkout/locales");
+    // Read when the script runs, not when it was compiled: a build cache shared by clones at
+    // other paths keeps one compiled script for all of them.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let dir = Path::new(&manifest).join("src/checkout/locales");
     // A directory: cargo reruns this script when any file in it changes, is added or removed.
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut locales: Vec<(String, String)> = std::fs::read_dir(&dir)

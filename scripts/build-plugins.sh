@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds every plugin crate as a cdylib and copies the libraries into OUT:
-#   OUT/*.so            the plugins (bitcoin, ethereum, erc20, webhook, woocommerce, the templates,
+#   OUT/*.so            the plugins (bitcoin, ethereum, erc20, webhook, woocommerce, the gateways'
+#                       bitpay, coingate, coinpayments, the templates,
 #                       the rate sources kraken, coinbase, binance, coingecko, ecb)
 #   OUT/fixtures/*.so   the loader's test fixtures: fixture.so (panics on demand), and refused
 #                       variants bad_magic.so, bad_abi.so, panic_abort.so
@@ -31,7 +32,7 @@ ext=so
 [ "$(uname)" = Darwin ] && ext=dylib
 cb() { cargo build --quiet --locked ${release[@]+"${release[@]}"} "$@"; }
 
-plugins=(bitcoin ethereum erc20 webhook woocommerce template-currency template-platform kraken coinbase binance coingecko ecb)
+plugins=(bitcoin ethereum erc20 webhook woocommerce bitpay coingate coinpayments template-currency template-platform kraken coinbase binance coingecko ecb)
 cb --target-dir "$build" $(printf -- '-p paywatch-plugin-%s ' "${plugins[@]}")
 for p in "${plugins[@]}"; do
   cp "$build/$profile/libpaywatch_plugin_${p//-/_}.$ext" "$out/"

@@ -435,6 +435,22 @@ pub struct Invoice {
     /// shop" link), as the shop gave it.
     #[serde(default)]
     pub redirect_url: Option<String>,
+    /// Made through a gateway-compatible API (`/bitpay`, `/coingate`, `/coinpayments`): that
+    /// gateway's name and its own fields of the invoice (the shop's order id, callback URL and
+    /// data…), which the gateway's platform plugin renders callbacks from. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<InvoiceGateway>,
+}
+
+/// The gateway-compatible API an invoice was made through.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InvoiceGateway {
+    /// `bitpay`, `coingate` or `coinpayments`.
+    pub kind: String,
+    /// The gateway's own fields of the invoice, as that gateway's API was given them.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub data: Value,
 }
 
 /// One way to pay an invoice.

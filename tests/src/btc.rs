@@ -62,7 +62,8 @@ impl BtcRig {
         node.rpc().call::<Vec<String>>("generatetoaddress", &[101.into(), miner.clone().into()])?;
         let chains = btc_chains(&node, confirmations, true)
             .replace("poll_secs = 1\n", &format!("poll_secs = 1\n{chain_keys}\n"));
-        let plugins = [crate::plugin_lib("bitcoin"), crate::plugin_lib("webhook"), crate::plugin_lib("woocommerce")];
+        let plugins =
+            ["bitcoin", "webhook", "woocommerce", "bitpay", "coingate", "coinpayments"].map(crate::plugin_lib);
         let config = |dir: &std::path::Path, port| config_with_chains(dir, port, &chains, extra);
         let daemon = Daemon::start_launched(config, &plugins, launch).await?;
         let rig = Self { node, daemon, miner };

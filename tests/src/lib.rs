@@ -5,6 +5,7 @@ pub mod bench;
 pub mod browser;
 pub mod btc;
 pub mod claims;
+pub mod compat;
 pub mod daemon;
 pub mod evm;
 pub mod hostile;

@@ -53,7 +53,6 @@ impl ApiError {
         Self { retry_after: Some(retry_after_secs), ..e }
     }
 
-    #[cfg(test)]
     pub(crate) fn status(&self) -> StatusCode {
         self.status
     }

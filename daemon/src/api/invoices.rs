@@ -276,6 +276,7 @@ pub(crate) async fn create(
         payment_tolerance_percent: req.payment_tolerance_percent,
         refund_email: req.refund_email,
         redirect_url: req.redirect_url,
+        gateway: None,
     };
     let svc = st.invoices().clone();
     // A retry is answered from what the first request made, whatever the rates do now; a new
@@ -307,7 +308,11 @@ pub(crate) async fn create(
 /// The rate of each method that needs one (an asset other than the currency), as the store's
 /// rules give it now: `503 rate_unavailable` naming the pair and every source tried when one
 /// has none.
-async fn lock_rates(rates: &Rates, store: &str, pricing: &Pricing) -> Result<HashMap<String, LockedRate>, ApiError> {
+pub(super) async fn lock_rates(
+    rates: &Rates,
+    store: &str,
+    pricing: &Pricing,
+) -> Result<HashMap<String, LockedRate>, ApiError> {
     let mut locked = HashMap::new();
     for asset in pricing.to_price() {
         let rate = rate_of(rates, store, asset, &pricing.currency, pricing.is_asset).await?;

@@ -5,6 +5,7 @@
 
 mod auth;
 mod checkout;
+mod compat;
 mod connections;
 mod endpoints;
 mod error;
@@ -223,7 +224,8 @@ pub(crate) fn router(state: AppState, config: &Config) -> Router {
         .route("/events", get(events::list))
         .route("/rates", get(rates::list))
         .route("/openapi.json", get(ops::openapi));
-    let mut routes = Router::new().nest("/v1", v1).merge(public).route("/metrics", get(ops::metrics));
+    let mut routes =
+        Router::new().nest("/v1", v1).merge(public).merge(compat::router()).route("/metrics", get(ops::metrics));
     if config.checkout.listen.is_none() {
         routes = routes.merge(pages(&config.checkout));
     }

@@ -4,6 +4,7 @@
 //! This module is the only owner of config validation.
 
 mod checkout;
+mod compat;
 mod env;
 mod keys;
 mod private_key;
@@ -14,6 +15,7 @@ mod secret;
 mod types;
 mod validate;
 
+pub use compat::{BitpayConfig, CoingateConfig, CoinpaymentsConfig, StoreGateways, GATEWAYS};
 pub use keys::new_key;
 pub(crate) use rates::parse_positive as parse_rate;
 pub use reader::ConfigIssue;

@@ -42,13 +42,18 @@ impl Config {
                 .enumerate()
                 .map(|(i, e)| (e.plugin.clone(), format!("stores[{}].endpoints[{i}].plugin", s.id)))
         });
+        // A store's gateway-compatible API sends its callbacks through the gateway's plugin.
+        let gateways = self
+            .stores
+            .iter()
+            .flat_map(|s| s.gateways.enabled().map(|g| (g.to_string(), format!("stores[{}].{g}", s.id))));
         let config = self.plugins.config.keys().map(|n| (n.clone(), format!("plugins.config.{n}")));
         let enable = self.plugins.enable.iter().enumerate().map(|(i, n)| (n.clone(), format!("plugins.enable[{i}]")));
         let rates = self.rates.sources.iter().filter_map(|(name, s)| match &s.kind {
             RateSourceKind::Plugin { plugin, .. } => Some((plugin.clone(), format!("rates.sources.{name}.plugin"))),
             RateSourceKind::Fixed(_) => None,
         });
-        for (name, at) in assets.chain(endpoints).chain(config).chain(enable).chain(rates) {
+        for (name, at) in assets.chain(endpoints).chain(gateways).chain(config).chain(enable).chain(rates) {
             used.entry(name).or_insert(at);
         }
         used
@@ -365,6 +370,9 @@ pub struct StoreConfig {
     /// `[stores.rates]`: the spread and the rules choosing rate sources; `None`: no rules
     /// (the store prices in its assets only).
     pub rates: Option<StoreRates>,
+    /// `[stores.bitpay]`, `[stores.coingate]`, `[stores.coinpayments]`: the gateway-compatible
+    /// APIs this store answers (`docs/compat.md`).
+    pub gateways: super::compat::StoreGateways,
 }
 
 /// Where fresh receiving addresses of one asset come from (public data only). Printed with

@@ -106,7 +106,12 @@ fn url_with_scheme(
 }
 
 /// A key given either in clear (`key`) or as its SHA-256 in hex (`key_sha256`).
-fn key_hash(t: &mut Table<'_>, key: &'static str, key_sha256: &'static str, issues: &mut Issues) -> Option<KeyHash> {
+pub(super) fn key_hash(
+    t: &mut Table<'_>,
+    key: &'static str,
+    key_sha256: &'static str,
+    issues: &mut Issues,
+) -> Option<KeyHash> {
     let plain = t.opt_str(key, issues);
     let hashed = t.opt_str(key_sha256, issues);
     match (plain, hashed) {
@@ -782,6 +787,7 @@ fn store(t: &mut Table<'_>, assets: &[AssetConfig], rates: &RatesConfig, issues:
     let max_watches = t.u64_in("max_watches", DEFAULT_MAX_WATCHES, 1..=100_000_000, issues);
     let max_refunds_per_invoice = t.u64_in("max_refunds_per_invoice", 50, 1..=10_000, issues) as u32;
     let rates = super::rates::store_rates(t, rates, issues);
+    let gateways = super::compat::gateways(t, issues);
     let id = id?;
     Some(StoreConfig {
         name: name.unwrap_or_else(|| id.clone()),
@@ -800,6 +806,7 @@ fn store(t: &mut Table<'_>, assets: &[AssetConfig], rates: &RatesConfig, issues:
         max_watches,
         max_refunds_per_invoice,
         rates,
+        gateways,
     })
 }
 

@@ -39,8 +39,8 @@ impl NewEvent {
 
 /// A set of writes applied all together or not at all by [`Db::write`].
 pub(crate) struct Batch<'a> {
-    db: &'a Db,
-    wb: WriteBatch,
+    pub(super) db: &'a Db,
+    pub(super) wb: WriteBatch,
     events: Vec<NewEvent>,
 }
 

@@ -81,6 +81,21 @@ pub(crate) struct InvoiceRecord {
     /// Where the checkout page sends the customer back to the shop (http or https).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) redirect_url: Option<String>,
+    /// Made through a gateway-compatible API (`/bitpay`, `/coingate`, `/coinpayments`): that
+    /// gateway's own fields of the invoice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) gateway: Option<GatewayRecord>,
+}
+
+/// The gateway-compatible API an invoice was made through, and that gateway's own fields of it
+/// (its order id, the shop's callback URL and data…), which its platform plugin reads from
+/// every `invoice.*` event. Never a secret: it is in events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct GatewayRecord {
+    /// `bitpay`, `coingate` or `coinpayments`.
+    pub(crate) kind: String,
+    /// The gateway's fields, as its module of `api::compat` keeps them.
+    pub(crate) data: Value,
 }
 
 /// One way to pay an invoice: an asset, its own address (and watch), the rate locked at

@@ -7,6 +7,7 @@
 //! `schema::SCHEMA_VERSION`.
 
 mod batch;
+mod compat;
 mod endpoints;
 mod invoices;
 mod outbox;
@@ -21,7 +22,8 @@ pub(crate) use batch::Batch;
 pub(crate) use batch::NewEvent;
 pub(crate) use endpoints::EndpointRecord;
 pub(crate) use invoices::{
-    Exception, InvoiceRecord, InvoiceStatus, MethodRecord, RefundRecord, RefundStatus, SourceId, SAME_ASSET,
+    Exception, GatewayRecord, InvoiceRecord, InvoiceStatus, MethodRecord, RefundRecord, RefundStatus, SourceId,
+    SAME_ASSET,
 };
 pub(crate) use outbox::{Attempt, DeliveryRecord, DeliveryStatus, EventRecord};
 pub(crate) use payments::{BlockRecord, PaymentRecord, PaymentRef, PaymentStatus};

@@ -41,6 +41,25 @@ pub(crate) fn check_params(params: &Map<String, Value>) -> Result<(), DispatchEr
     }
 }
 
+/// The events a gateway's callbacks are made from: its invoices' and their refunds'.
+fn gateway_events() -> Vec<String> {
+    vec!["invoice.*".into(), "refund.*".into()]
+}
+
+/// The params of a store's endpoint for one of its gateway-compatible APIs (`docs/compat.md`).
+/// Its `url` is empty: each invoice names its own callback URL in its gateway fields (an
+/// invoice without one gets no callback), and the gateway's plugin renders requests to it,
+/// which go through the same SSRF guard, retries and delivery log as every callback.
+fn gateway_endpoint(s: &crate::config::StoreConfig, gateway: &str) -> Map<String, Value> {
+    let mut params = Map::new();
+    params.insert("url".into(), "".into());
+    if let ("coinpayments", Some(c)) = (gateway, &s.gateways.coinpayments) {
+        params.insert("merchant_id".into(), c.merchant_id.clone().into());
+        params.insert("ipn_secret".into(), c.ipn_secret.expose().into());
+    }
+    params
+}
+
 fn check_events(events: &[String]) -> Result<(), DispatchError> {
     for e in events {
         let ok = !e.is_empty() && e.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'.' || b == b'*');
@@ -81,22 +100,34 @@ impl Dispatcher {
         })
     }
 
-    /// Upserts the config file's endpoints (stable ids from store and position) and removes
-    /// the ones no longer declared. A new endpoint starts at the current end of the outbox.
+    /// Upserts the config file's endpoints (stable ids from store and position) and its
+    /// stores' gateway endpoints (one per enabled gateway, see [`gateway_endpoint`]), and
+    /// removes the ones no longer declared. A new endpoint starts at the current end of the
+    /// outbox.
     pub(super) fn sync_config_endpoints(&self, config: &Config) -> Result<(), DbError> {
         let db = self.db();
         let now = OffsetDateTime::now_utc();
         let mut declared = Vec::new();
         let mut batch = db.batch();
         for s in &config.stores {
-            for (i, e) in s.endpoints.iter().enumerate() {
-                let digest = sha2::Sha256::digest(format!("paywatch endpoint {}/{i}", s.id));
+            let listed = s.endpoints.iter().enumerate().map(|(i, e)| {
+                (format!("paywatch endpoint {}/{i}", s.id), e.plugin.clone(), e.plugin_object(), e.events.clone())
+            });
+            let gateways = s.gateways.enabled().map(|g| {
+                (
+                    format!("paywatch gateway endpoint {}/{g}", s.id),
+                    g.to_string(),
+                    gateway_endpoint(s, g),
+                    gateway_events(),
+                )
+            });
+            for (seed, plugin, config, events) in listed.chain(gateways) {
+                let digest = sha2::Sha256::digest(seed);
                 let id = uuid::Builder::from_bytes(digest[..16].try_into().expect("16 bytes"))
                     .with_variant(uuid::Variant::RFC4122)
                     .with_version(uuid::Version::Custom)
                     .into_uuid();
                 declared.push(id);
-                let cfg = e.plugin_object();
                 let old = db.endpoint(id)?;
                 if old.is_none() {
                     batch.put_cursor(id, *db.subscribe_seq().borrow());
@@ -104,9 +135,9 @@ impl Dispatcher {
                 batch.put_endpoint(&EndpointRecord {
                     id,
                     store: s.id.clone(),
-                    plugin: e.plugin.clone(),
-                    config: cfg,
-                    events: e.events.clone(),
+                    plugin,
+                    config,
+                    events,
                     enabled: old.as_ref().is_none_or(|o| o.enabled),
                     disabled_reason: old.as_ref().and_then(|o| o.disabled_reason.clone()),
                     from_config: true,

@@ -8,7 +8,7 @@
 
 use crate::db::{EventRecord, InvoiceRecord, MethodRecord, PaymentRecord, RefundRecord};
 use paywatch_plugin_api::amount::format_base_units;
-use paywatch_plugin_api::events::{Event, Invoice, Payment, PaymentMethod, Refund};
+use paywatch_plugin_api::events::{Event, Invoice, InvoiceGateway, Payment, PaymentMethod, Refund};
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -113,6 +113,7 @@ pub(crate) fn invoice(i: &InvoiceRecord, payments: InvoicePayments<'_>, checkout
         payment_methods: i.methods.iter().map(method).collect(),
         checkout_url: format!("{checkout}/i/{}", i.id),
         redirect_url: i.redirect_url.clone(),
+        gateway: i.gateway.as_ref().map(|g| InvoiceGateway { kind: g.kind.clone(), data: g.data.clone() }),
     }
 }
 
@@ -265,6 +266,7 @@ mod tests {
             value_due: String::new(),
             methods: Vec::new(),
             redirect_url: Some("https://shop.example/o1".into()),
+            gateway: None,
         }
         .upgraded(); // made before currencies: priced in its asset, one method at rate 1
         let want = json!({"id": Uuid::nil(), "store": "shop1", "order_id": "o1", "asset": "BTC", "chain": "btc",

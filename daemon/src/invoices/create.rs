@@ -13,7 +13,7 @@ use super::payments::{emit, uncaused};
 use super::pool::{Allocated, Held, Pending};
 use super::value::{lock_rate, MethodRate, Valuation};
 use super::{request_hash, AssetInfo, IdempotencyScope, InvoiceError, Invoices, TIMER_EXPIRY, TIMER_MONITORING_END};
-use crate::db::{Exception, InvoiceRecord, InvoiceStatus, MethodRecord, WatchRecord, SAME_ASSET};
+use crate::db::{Exception, GatewayRecord, InvoiceRecord, InvoiceStatus, MethodRecord, WatchRecord, SAME_ASSET};
 use crate::events::EventKind;
 use paywatch_plugin_api::amount::{Amount, AmountError};
 use paywatch_plugin_api::messages::{self as m, currency_method};
@@ -55,6 +55,9 @@ pub(crate) struct NewInvoice {
     pub(crate) refund_email: Option<String>,
     /// Where the checkout page sends the customer back (http or https).
     pub(crate) redirect_url: Option<String>,
+    /// Made through a gateway-compatible API: its fields (not part of the request hash: those
+    /// APIs make each invoice's order id unique, see `api::compat`).
+    pub(crate) gateway: Option<GatewayRecord>,
 }
 
 fn invalid(m: impl Into<String>) -> InvoiceError {
@@ -528,6 +531,7 @@ impl Invoices {
             value_due: valuation.to_decimal(valuation.price()),
             methods,
             redirect_url: req.redirect_url,
+            gateway: req.gateway,
         };
         let staged = self.inner.watches.stage_all(&mut batch, &watches, true)?;
         // Timers fire strictly after the instant they guard.

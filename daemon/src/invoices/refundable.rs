@@ -393,6 +393,7 @@ mod tests {
             value_due: String::new(),
             methods: Vec::new(),
             redirect_url: None,
+            gateway: None,
         }
     }
 

@@ -118,6 +118,7 @@ pub fn sample_events() -> Vec<Value> {
         ],
         checkout_url: "https://pay.example.com/i/01936d5e-1111-7000-8000-000000000002".into(),
         redirect_url: Some("https://shop.example.com/order/1042".into()),
+        gateway: None,
     };
     let refund = Refund {
         id: "01936d5e-2222-7000-8000-000000000003".into(),

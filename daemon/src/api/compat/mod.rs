@@ -1,0 +1,89 @@
+//! The gateway-compatible APIs (`docs/compat.md`): BitPay's under `/bitpay`, CoinGate's v2
+//! under `/coingate`, CoinPayments' `api.php` under `/coinpayments`, so that a shop's existing
+//! plugin or SDK works by changing its base URL and keys. Each gateway's module authenticates
+//! its clients its own way (against the store's `[stores.<gateway>]` credentials), speaks its
+//! shapes and statuses, and makes paywatch invoices through [`create`]; its callbacks are the
+//! gateway's platform plugin's, sent by the dispatcher from the store's gateway endpoint.
+//! A store that has not enabled a gateway does not exist for that gateway's routes.
+
+mod bitpay;
+mod coingate;
+mod coinpayments;
+
+use super::error::ApiError;
+use super::AppState;
+use crate::db::{GatewayRecord, InvoiceRecord};
+use crate::invoices::NewInvoice;
+use axum::Router;
+
+/// Largest gateway fields kept on an invoice (they are in every event of it).
+const MAX_GATEWAY_DATA: usize = 8 * 1024;
+/// Order ids tried for one invoice before giving up (`1042`, `1042-2`, … `1042-64`).
+const MAX_ORDER_SUFFIX: u32 = 64;
+/// Longest order id a gateway client may give (paywatch's own allow 128; room for a suffix).
+pub(super) const MAX_GATEWAY_ORDER_ID: usize = 100;
+
+/// Every gateway's routes, each under its prefix.
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .nest("/bitpay", bitpay::router())
+        .nest("/coingate", coingate::router())
+        .nest("/coinpayments", coinpayments::router())
+}
+
+/// Makes a paywatch invoice for a gateway's request: `new` as the gateway's fields map onto
+/// paywatch's (price, currency, methods, description, expiry, speed, redirect), `gateway` its
+/// own fields of the invoice. Gateways allow several invoices for one order (a customer who
+/// comes back after one expired), paywatch does not: the invoice's `order_id` is the
+/// gateway's order id (`new.order_id`, or the gateway's name when empty) when this store has
+/// no invoice of that id yet, else that id with the first free suffix `-2`, `-3`…; the
+/// gateway's own order id stays in `gateway.data` for its views. `new.gateway` is set here.
+pub(super) async fn create(
+    st: &AppState,
+    store: &str,
+    mut new: NewInvoice,
+    gateway: GatewayRecord,
+) -> Result<InvoiceRecord, ApiError> {
+    if gateway.data.to_string().len() > MAX_GATEWAY_DATA {
+        let m = format!("the request's gateway fields take more than {MAX_GATEWAY_DATA} bytes");
+        return Err(ApiError::invalid("invalid_field", m));
+    }
+    let base = match new.order_id.trim() {
+        "" => gateway.kind.clone(),
+        id if id.len() > MAX_GATEWAY_ORDER_ID => {
+            let m = format!("order id is longer than {MAX_GATEWAY_ORDER_ID} bytes");
+            return Err(ApiError::invalid("invalid_field", m));
+        }
+        id => id.to_string(),
+    };
+    new.gateway = Some(gateway);
+    new.order_id = base.clone();
+    let svc = st.invoices().clone();
+    let (s, n) = (store.to_string(), new.clone());
+    let pricing = super::blocking(move || svc.pricing(&s, &n)).await??;
+    let locked = super::invoices::lock_rates(st.rates(), store, &pricing).await?;
+    for n in 1..=MAX_ORDER_SUFFIX {
+        new.order_id = if n == 1 { base.clone() } else { format!("{base}-{n}") };
+        let (svc, db) = (st.invoices().clone(), st.db().clone());
+        let (s, req, p, l) = (store.to_string(), new.clone(), pricing.clone(), locked.clone());
+        let made = super::blocking(move || {
+            if db.invoice_by_order(&s, req.order_id.trim())?.is_some() {
+                return Ok(None);
+            }
+            // Another request may take the id between the look and the write: then `create`
+            // answers with that invoice (same request hash) or a conflict, and the next suffix
+            // is tried.
+            match svc.create(&s, req, &p, &l, None) {
+                Ok((inv, true)) => Ok(Some(inv)),
+                Ok((_, false)) | Err(crate::invoices::InvoiceError::OrderConflict { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+        .await??;
+        if let Some(inv) = made {
+            return Ok(inv);
+        }
+    }
+    let m = format!("order {base:?} has {MAX_ORDER_SUFFIX} invoices already");
+    Err(ApiError::new(axum::http::StatusCode::CONFLICT, "order_conflict", m))
+}

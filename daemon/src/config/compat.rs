@@ -1,0 +1,122 @@
+//! A store's gateway-compatible APIs (`[stores.bitpay]`, `[stores.coingate]`,
+//! `[stores.coinpayments]`, `docs/compat.md`): which of them the store answers, and the
+//! credentials their clients present. A store without a gateway's table is unknown to that
+//! gateway's routes.
+
+use super::reader::{Issues, Table};
+use super::secret::{KeyHash, Secret};
+use serde::Serialize;
+
+/// The gateways a store may enable, by their route prefix and plugin name.
+pub const GATEWAYS: [&str; 3] = ["bitpay", "coingate", "coinpayments"];
+
+/// `[stores.bitpay]`: the BitPay API (`/bitpay/…`). Its clients authenticate with tokens made
+/// by pairing (`docs/compat.md`), kept in the store's database, not here.
+#[derive(Debug, Clone, Serialize)]
+pub struct BitpayConfig {
+    /// How long a pairing code may be used, made by the operator or asked for by a client.
+    pub pairing_code_secs: u64,
+}
+
+/// `[stores.coingate]`: the CoinGate API v2 (`/coingate/…`).
+#[derive(Debug, Clone, Serialize)]
+pub struct CoingateConfig {
+    /// The `Authorization: Token …` the shop's client sends (`api_token`, or its SHA-256 as
+    /// `api_token_sha256`).
+    pub api_token: KeyHash,
+}
+
+/// `[stores.coinpayments]`: the CoinPayments API (`/coinpayments/api.php`).
+#[derive(Debug, Clone, Serialize)]
+pub struct CoinpaymentsConfig {
+    /// The `key` field of every command: picks the store.
+    pub public_key: String,
+    /// The HMAC-SHA512 key of every command (the `HMAC` header); kept, not hashed: a
+    /// signature is checked by making it again.
+    pub private_key: Secret,
+    /// `merchant` in the IPNs.
+    pub merchant_id: String,
+    /// The HMAC-SHA512 key of the IPNs the shop receives.
+    pub ipn_secret: Secret,
+}
+
+/// The gateway tables of one store; each `None` unless its table is there.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StoreGateways {
+    pub bitpay: Option<BitpayConfig>,
+    pub coingate: Option<CoingateConfig>,
+    pub coinpayments: Option<CoinpaymentsConfig>,
+}
+
+impl StoreGateways {
+    /// The names of the enabled gateways, in [`GATEWAYS`] order.
+    pub fn enabled(&self) -> impl Iterator<Item = &'static str> + '_ {
+        let on = [self.bitpay.is_some(), self.coingate.is_some(), self.coinpayments.is_some()];
+        GATEWAYS.into_iter().zip(on).filter_map(|(g, on)| on.then_some(g))
+    }
+}
+
+/// The store's gateway tables.
+pub(super) fn gateways(t: &mut Table<'_>, issues: &mut Issues) -> StoreGateways {
+    let mut out = StoreGateways::default();
+    if t.has("bitpay") {
+        let mut b = t.table("bitpay", issues);
+        out.bitpay =
+            Some(BitpayConfig { pairing_code_secs: b.u64_in("pairing_code_secs", 86_400, 60..=30 * 86_400, issues) });
+        b.finish(issues);
+    }
+    if t.has("coingate") {
+        let mut c = t.table("coingate", issues);
+        let api_token = super::validate::key_hash(&mut c, "api_token", "api_token_sha256", issues);
+        if api_token.is_none() && !c.has("api_token") && !c.has("api_token_sha256") {
+            issues.push(c.key_path("api_token"), "missing: set api_token or api_token_sha256");
+        }
+        out.coingate = api_token.map(|api_token| CoingateConfig { api_token });
+        c.finish(issues);
+    }
+    if t.has("coinpayments") {
+        let mut c = t.table("coinpayments", issues);
+        let public_key = c.str("public_key", issues).filter(|k| printable(&c, "public_key", k, 8, issues));
+        let private_key = c.str("private_key", issues).filter(|k| strong(&c, "private_key", k, issues));
+        let merchant_id = c.str("merchant_id", issues).filter(|k| printable(&c, "merchant_id", k, 1, issues));
+        let ipn_secret = c.str("ipn_secret", issues).filter(|k| strong(&c, "ipn_secret", k, issues));
+        if let (Some(public_key), Some(private_key), Some(merchant_id), Some(ipn_secret)) =
+            (public_key, private_key, merchant_id, ipn_secret)
+        {
+            out.coinpayments = Some(CoinpaymentsConfig {
+                public_key,
+                private_key: Secret::new(private_key),
+                merchant_id,
+                ipn_secret: Secret::new(ipn_secret),
+            });
+        }
+        c.finish(issues);
+    }
+    out
+}
+
+/// An identifier sent in requests: `min` to 128 printable ASCII characters.
+fn printable(t: &Table<'_>, key: &str, v: &str, min: usize, issues: &mut Issues) -> bool {
+    let ok = (min..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic());
+    if !ok {
+        issues.push(t.key_path(key), format!("{v:?} must be {min} to 128 printable ASCII characters without spaces"));
+    }
+    ok
+}
+
+/// A shared HMAC key: printable, and strong enough that it cannot be guessed.
+fn strong(t: &Table<'_>, key: &str, v: &str, issues: &mut Issues) -> bool {
+    if !printable(t, key, v, 1, issues) {
+        return false;
+    }
+    match super::keys::weakness(v) {
+        Some(why) => {
+            issues.push(
+                t.key_path(key),
+                format!("{why}: a key must carry at least 128 random bits; {}", super::keys::HOW),
+            );
+            false
+        }
+        None => true,
+    }
+}
