@@ -62,6 +62,8 @@ struct Shared {
     checkout: crate::checkout::Hub,
     streams: checkout::Streams,
     shutdown: watch::Receiver<bool>,
+    /// Each store's gateway-compatible APIs (`[stores.bitpay]`…), by store id.
+    gateways: std::collections::HashMap<String, crate::config::StoreGateways>,
 }
 
 /// The services the API fronts.
@@ -84,6 +86,7 @@ impl AppState {
         let keys = auth::Keys::new(config);
         let auth_failures = Arc::new(limits::AuthFailures::new(&config.server.limits));
         let long_polls = long_polls::LongPolls::new(config);
+        let gateways = config.stores.iter().map(|s| (s.id.clone(), s.gateways.clone())).collect();
         Self(Arc::new(Shared {
             keys,
             watches,
@@ -98,6 +101,7 @@ impl AppState {
             checkout,
             streams,
             shutdown,
+            gateways,
         }))
     }
 
@@ -130,6 +134,17 @@ impl AppState {
     }
     fn rates(&self) -> &Rates {
         &self.0.rates
+    }
+    /// A store's gateway tables (`None` for an unknown store).
+    fn gateways(&self, store: &str) -> Option<&crate::config::StoreGateways> {
+        self.0.gateways.get(store)
+    }
+    /// The stores with `gateway` enabled, sorted.
+    fn stores_with(&self, gateway: &str) -> Vec<String> {
+        let mut v: Vec<String> =
+            self.0.gateways.iter().filter(|(_, g)| g.enabled().any(|e| e == gateway)).map(|(s, _)| s.clone()).collect();
+        v.sort();
+        v
     }
     fn checkout(&self) -> &crate::checkout::Hub {
         &self.0.checkout
@@ -223,6 +238,8 @@ pub(crate) fn router(state: AppState, config: &Config) -> Router {
         .route("/events/{seq}/redeliver", axum::routing::post(endpoints::redeliver))
         .route("/events", get(events::list))
         .route("/rates", get(rates::list))
+        .route("/bitpay/pairing-codes", axum::routing::post(compat::bitpay_make_code))
+        .route("/bitpay/pairing-codes/{code}/approve", axum::routing::post(compat::bitpay_approve_code))
         .route("/openapi.json", get(ops::openapi));
     let mut routes =
         Router::new().nest("/v1", v1).merge(public).merge(compat::router()).route("/metrics", get(ops::metrics));

@@ -16,6 +16,8 @@ use crate::db::{GatewayRecord, InvoiceRecord};
 use crate::invoices::NewInvoice;
 use axum::Router;
 
+pub(super) use bitpay::{approve_code as bitpay_approve_code, make_code as bitpay_make_code};
+
 /// Largest gateway fields kept on an invoice (they are in every event of it).
 const MAX_GATEWAY_DATA: usize = 8 * 1024;
 /// Order ids tried for one invoice before giving up (`1042`, `1042-2`, … `1042-64`).
