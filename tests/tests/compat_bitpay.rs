@@ -132,7 +132,7 @@ async fn bitpays_sdk_and_btcpay_python_create_read_and_get_signed_ipns_for_paid_
     assert_eq!(read["transactionSpeed"], "medium");
     let (status, pw) = api(&rig, Method::GET, &format!("/v1/invoices/{id_pos}"), None).await;
     assert_eq!(status, 200);
-    assert_eq!((pw["amount"].as_str(), pw["currency"].as_str()), (Some("10"), Some("USD")), "{pw}");
+    assert_eq!((pw["amount"].as_str(), pw["currency"].as_str()), (Some("10.00"), Some("USD")), "{pw}");
     assert_eq!(pw["required_confirmations"], 1, "medium is one block");
     assert_eq!(pw["gateway"]["kind"], "bitpay");
     assert!(!pw.to_string().contains(&pos), "no token in the invoice's gateway data: {pw}");
@@ -147,14 +147,16 @@ async fn bitpays_sdk_and_btcpay_python_create_read_and_get_signed_ipns_for_paid_
     let code = asked["pairingCode"].as_str().unwrap().to_string();
     let fields_m = json!({"price": 12.5, "currency": "USD", "orderId": "m-1", "fullNotifications": true,
         "notificationURL": rx.url("/ipn/merchant")});
-    let early = client("bitpay_sdk.py", sdk(&["create", &base, "merchant", &merchant, &pem_s, &fields_m.to_string()])).await;
+    let early =
+        client("bitpay_sdk.py", sdk(&["create", &base, "merchant", &merchant, &pem_s, &fields_m.to_string()])).await;
     assert!(early["error"].as_str().is_some_and(|e| e.contains("invalid token")), "not approved yet: {early}");
     let (status, ok) = api(&rig, Method::POST, &format!("/v1/bitpay/pairing-codes/{code}/approve"), None).await;
     assert_eq!(status, 200, "{ok}");
     assert_eq!((ok["facade"].as_str(), ok["client_id"].as_str()), (Some("merchant"), Some(sin.as_str())));
     let (status, again) = api(&rig, Method::POST, &format!("/v1/bitpay/pairing-codes/{code}/approve"), None).await;
     assert_eq!(status, 404, "a code is used once: {again}");
-    let inv_m = client("bitpay_sdk.py", sdk(&["create", &base, "merchant", &merchant, &pem_s, &fields_m.to_string()])).await;
+    let inv_m =
+        client("bitpay_sdk.py", sdk(&["create", &base, "merchant", &merchant, &pem_s, &fields_m.to_string()])).await;
     assert_eq!((inv_m["status"].as_str(), inv_m["price"].as_f64()), (Some("new"), Some(12.5)), "{inv_m}");
     let id_m = inv_m["id"].as_str().unwrap().to_string();
     let read_m = client("bitpay_sdk.py", sdk(&["get", &base, "merchant", &merchant, &pem_s, &id_m])).await;
@@ -211,7 +213,8 @@ async fn bitpays_sdk_and_btcpay_python_create_read_and_get_signed_ipns_for_paid_
     assert_eq!(completed["event"]["name"], "invoice_completed");
     assert_eq!(completed["data"]["orderId"], "wc-1001");
     assert_eq!(completed["data"]["posData"], "{\"cart\":7}");
-    let m_statuses: Vec<&str> = ipns_of(&got, &id_m).iter().map(|(_, b)| b["status"].as_str().unwrap()).collect();
+    let m_ipns = ipns_of(&got, &id_m);
+    let m_statuses: Vec<&str> = m_ipns.iter().map(|(_, b)| b["status"].as_str().unwrap()).collect();
     assert!(m_statuses.contains(&"confirmed") && m_statuses.contains(&"complete"), "{m_statuses:?}");
     let b_ipns = ipns_of(&got, &id_b);
     assert!(b_ipns.iter().all(|(_, b)| b.get("event").is_none()), "plain IPNs only");
@@ -239,7 +242,10 @@ async fn bad_requests_get_bitpays_error_shape_and_create_nothing() {
     client("btcpay_client.py", sdk(&["keygen", &pem_s])).await;
     client("btcpay_client.py", sdk(&["keygen", &other_s])).await;
     let code = pairing_code(&rig, "merchant").await;
-    let token = client("btcpay_client.py", sdk(&["pair", &host, &pem_s, &code])).await["merchant"].as_str().unwrap().to_string();
+    let token = client("btcpay_client.py", sdk(&["pair", &host, &pem_s, &code])).await["merchant"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let pos = pos_token(&rig).await;
     let good = json!({"price": 5, "currency": "USD", "orderId": "bad-1"});
 
@@ -249,13 +255,18 @@ async fn bad_requests_get_bitpays_error_shape_and_create_nothing() {
     let err: Value = serde_json::from_str(forged["error"].as_str().unwrap()).unwrap();
     assert!(err["error"].as_str().unwrap().contains("not the one this token was paired with"), "{err}");
     // The same through BitPay's SDK, which raises its API exception with the message.
-    let sdk_forged = client("bitpay_sdk.py", sdk(&["create", &base, "merchant", &token, &other_s, &good.to_string()])).await;
+    let sdk_forged =
+        client("bitpay_sdk.py", sdk(&["create", &base, "merchant", &token, &other_s, &good.to_string()])).await;
     assert!(sdk_forged["error"].as_str().is_some_and(|e| e.contains("paired with")), "{sdk_forged}");
     // A merchant token without a signature.
     let unsigned = client("bitpay_sdk.py", sdk(&["create", &base, "pos", &token, "-", &good.to_string()])).await;
     assert!(unsigned["error"].as_str().is_some_and(|e| e.contains("signed")), "{unsigned}");
     // An unknown token.
-    let unknown = client("bitpay_sdk.py", sdk(&["create", &base, "pos", "8Tr2eWGnTpyQkqUnNvDqUx3DzvuAb3UxTXsW2E5UFhHX", "-", &good.to_string()])).await;
+    let unknown = client(
+        "bitpay_sdk.py",
+        sdk(&["create", &base, "pos", "8Tr2eWGnTpyQkqUnNvDqUx3DzvuAb3UxTXsW2E5UFhHX", "-", &good.to_string()]),
+    )
+    .await;
     assert!(unknown["error"].as_str().is_some_and(|e| e.contains("invalid token")), "{unknown}");
     // An unknown currency (BitPay's SDK refuses it itself; btcpay-python sends it).
     let zzz = json!({"price": 5, "currency": "ZZZ", "orderId": "bad-2"});

@@ -95,6 +95,24 @@ fn millis(rfc3339: &str) -> i64 {
         .unwrap_or(0)
 }
 
+/// RFC 3339 → the same instant with milliseconds (`2026-12-02T06:10:00.123Z`), as BitPay writes
+/// times in strings (paywatch's have nanoseconds, which some clients' date parsers refuse).
+fn iso_ms(rfc3339: &str) -> String {
+    let ms = millis(rfc3339);
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
 /// A decimal string as a JSON number (BitPay's `price`, rates); `null` when it is not one.
 fn number(decimal: &str) -> Value {
     decimal.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number).unwrap_or(Value::Null)
@@ -128,8 +146,9 @@ pub fn invoice_json(inv: &Invoice, data: &GatewayData, token: Option<&str>, now_
         .payments
         .iter()
         .map(|p| {
+            let seen = iso_ms(&p.first_seen);
             json!({"txid": p.txid, "outputIndex": p.index, "amount": base_units(&p.amount_base),
-                   "confirmations": p.confirmations, "receivedTime": p.first_seen, "time": p.first_seen})
+                   "confirmations": p.confirmations, "receivedTime": seen, "time": seen})
         })
         .collect();
     let mut out = json!({

@@ -168,6 +168,9 @@ fn the_invoice_json_maps_statuses_and_amounts() {
     assert_eq!(j["url"], json!(inv.checkout_url));
     assert_eq!(j["transactionSpeed"], "medium");
     assert_eq!(j["buyer"]["email"], "a@b.example");
+    let tx = &j["transactions"][0];
+    assert_eq!(tx["time"], "2026-11-27T09:01:02.000Z", "milliseconds, as BitPay writes times: {tx}");
+    assert_eq!(tx["amount"], 150_000, "base units");
     let cases = [
         (json!({"status": "new", "exception": "none", "amount_paid_base": "0"}), "new", json!(false)),
         (json!({"status": "new", "exception": "none", "amount_paid_base": "5"}), "new", json!("paidPartial")),

@@ -41,7 +41,9 @@ struct CreateReq {
 
 /// BitPay's `price` (a JSON number, or a numeric string) as a plain positive decimal.
 fn price(v: Option<&Value>) -> Result<String, BpError> {
-    let bad = || BpError::bad_request(format!("price {} is not a positive number", v.map(Value::to_string).unwrap_or_default()));
+    let bad = || {
+        BpError::bad_request(format!("price {} is not a positive number", v.map(Value::to_string).unwrap_or_default()))
+    };
     let text = match v {
         Some(Value::Number(n)) => n.to_string(),
         Some(Value::String(s)) => s.trim().to_string(),

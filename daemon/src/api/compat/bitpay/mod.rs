@@ -119,7 +119,8 @@ pub(crate) async fn authenticate(
     token: Option<&str>,
     body: &str,
 ) -> Result<Caller, BpError> {
-    let token = token.filter(|t| !t.is_empty()).ok_or_else(|| BpError::unauthorized("this endpoint requires a token"))?;
+    let token =
+        token.filter(|t| !t.is_empty()).ok_or_else(|| BpError::unauthorized("this endpoint requires a token"))?;
     if token.len() > 128 {
         return Err(BpError::unauthorized("invalid token"));
     }
@@ -139,7 +140,9 @@ pub(crate) async fn authenticate(
         let refs: Vec<&str> = messages.iter().map(String::as_str).collect();
         let sin = sign::verify(identity, signature, &refs).map_err(|e| BpError::unauthorized(e.to_string()))?;
         if record.sin.as_deref() != Some(sin.as_str()) {
-            return Err(BpError::unauthorized(format!("the signing key {sin} is not the one this token was paired with")));
+            return Err(BpError::unauthorized(format!(
+                "the signing key {sin} is not the one this token was paired with"
+            )));
         }
     }
     Ok(Caller { store, token: token.to_string(), record })

@@ -48,7 +48,8 @@ fn check_label(label: &Option<String>) -> Result<(), BpError> {
 /// `POST /bitpay/tokens`: `{id, pairingCode}` claims an operator's code; `{id, facade}` asks
 /// for a token the operator approves by the code answered.
 pub(super) async fn tokens(State(st): State<AppState>, body: Bytes) -> Result<Json<Value>, BpError> {
-    let req: TokenReq = serde_json::from_slice(&body).map_err(|e| BpError::bad_request(format!("the body is not a token request: {e}")))?;
+    let req: TokenReq = serde_json::from_slice(&body)
+        .map_err(|e| BpError::bad_request(format!("the body is not a token request: {e}")))?;
     if let Some(sin) = &req.id {
         check_sin(sin)?;
     }

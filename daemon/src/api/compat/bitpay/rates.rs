@@ -36,7 +36,10 @@ fn check_code(code: &str) -> Result<String, BpError> {
     if (2..=16).contains(&up.len()) && up.bytes().all(|b| b.is_ascii_alphanumeric()) {
         Ok(up)
     } else {
-        Err(BpError::bad_request(format!("currency {:?} is not a currency code", code.chars().take(20).collect::<String>())))
+        Err(BpError::bad_request(format!(
+            "currency {:?} is not a currency code",
+            code.chars().take(20).collect::<String>()
+        )))
     }
 }
 

@@ -68,7 +68,10 @@ mod tests {
         let sig_hex = hex::encode(sig.to_der().as_bytes());
         let got = verify(&identity, &sig_hex, &["nope", msg]).unwrap();
         assert_eq!(got, sin(&hex::decode(&identity).unwrap()));
-        assert_eq!(verify(&identity, &sig_hex, &["http://127.0.0.1:1/bitpay/invoices{\"price\":2}"]), Err(SigError::Mismatch));
+        assert_eq!(
+            verify(&identity, &sig_hex, &["http://127.0.0.1:1/bitpay/invoices{\"price\":2}"]),
+            Err(SigError::Mismatch)
+        );
         let other_sig: Signature = other.sign(msg.as_bytes());
         assert_eq!(verify(&identity, &hex::encode(other_sig.to_der().as_bytes()), &[msg]), Err(SigError::Mismatch));
         // A high-s twin of the signature (what BitPay's clients send half the time) verifies.

@@ -146,7 +146,8 @@ pub(crate) struct Issued {
 impl Tokens {
     fn key(&self, db: &Db) -> Result<[u8; KEY_LEN], PairError> {
         let hex_key = crate::dispatch::bitpay_token_key(db).map_err(db_err)?;
-        paywatch_plugin_bitpay::token::parse_key(&hex_key).ok_or_else(|| PairError::Db("bitpay key is not 64 hex digits".into()))
+        paywatch_plugin_bitpay::token::parse_key(&hex_key)
+            .ok_or_else(|| PairError::Db("bitpay key is not 64 hex digits".into()))
     }
 
     /// The active token `token` (with a store), if any.
@@ -168,7 +169,8 @@ impl Tokens {
         let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let code = new_code();
         let expires_at = now() + ttl_secs as i64;
-        let rec = CodeRecord { store: Some(store.into()), facade: facade.into(), token_sha256: None, label, expires_at };
+        let rec =
+            CodeRecord { store: Some(store.into()), facade: facade.into(), token_sha256: None, label, expires_at };
         write(db, &[(&format!("{CODE_PREFIX}{code}"), json_of(&rec))], &[])?;
         Ok((code, expires_at))
     }
@@ -215,10 +217,14 @@ impl Tokens {
         check_facade(facade)?;
         let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         // Expired codes go; too many live client requests refuse a new one.
-        let codes: Vec<(Vec<u8>, CodeRecord)> = db.compat_scan(GATEWAY, CODE_PREFIX.as_bytes(), usize::MAX).map_err(db_err)?;
+        let codes: Vec<(Vec<u8>, CodeRecord)> =
+            db.compat_scan(GATEWAY, CODE_PREFIX.as_bytes(), usize::MAX).map_err(db_err)?;
         let t = now();
-        let expired: Vec<String> =
-            codes.iter().filter(|(_, c)| c.expires_at <= t).map(|(k, _)| String::from_utf8_lossy(k).into_owned()).collect();
+        let expired: Vec<String> = codes
+            .iter()
+            .filter(|(_, c)| c.expires_at <= t)
+            .map(|(k, _)| String::from_utf8_lossy(k).into_owned())
+            .collect();
         let pending = codes.iter().filter(|(_, c)| c.store.is_none() && c.expires_at > t).count();
         if pending >= MAX_PENDING {
             let refs: Vec<&str> = expired.iter().map(String::as_str).collect();
@@ -228,7 +234,13 @@ impl Tokens {
         let (token, record) = self.new_token(db, None, facade, sin, label.clone())?;
         let code = new_code();
         let expires_at = t + ttl_secs as i64;
-        let rec = CodeRecord { store: None, facade: facade.into(), token_sha256: Some(token_hash(&token)), label, expires_at };
+        let rec = CodeRecord {
+            store: None,
+            facade: facade.into(),
+            token_sha256: Some(token_hash(&token)),
+            label,
+            expires_at,
+        };
         let refs: Vec<&str> = expired.iter().map(String::as_str).collect();
         let (tk, ck) = (format!("{TOKEN_PREFIX}{}", token_hash(&token)), format!("{CODE_PREFIX}{code}"));
         write(db, &[(&tk, json_of(&record)), (&ck, json_of(&rec))], &refs)?;
