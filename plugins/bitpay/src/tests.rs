@@ -158,7 +158,8 @@ fn responses_are_classified_through_the_abi() {
 
 #[test]
 fn the_invoice_json_maps_statuses_and_amounts() {
-    let e = event("invoice.processing", gateway(true, false), json!({}));
+    let payment = sample_events().into_iter().find(|e| e["type"] == "payment.confirmed").unwrap()["data"].clone();
+    let e = event("invoice.processing", gateway(true, false), json!({"payments": [payment]}));
     let inv: Invoice = serde_json::from_value(e["data"].clone()).unwrap();
     let data = GatewayData::of_invoice_json(&e["data"]).unwrap();
     let j = invoice_json(&inv, &data, Some("tok"), 1_800_000_000_000);

@@ -6,7 +6,7 @@
 //! gateway's platform plugin's, sent by the dispatcher from the store's gateway endpoint.
 //! A store that has not enabled a gateway does not exist for that gateway's routes.
 
-mod bitpay;
+pub(super) mod bitpay;
 mod coingate;
 mod coinpayments;
 

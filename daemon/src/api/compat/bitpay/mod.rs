@@ -9,7 +9,7 @@
 //! answered 404, as if its tokens did not exist.
 
 mod invoices;
-mod pairing;
+pub(crate) mod pairing;
 mod rates;
 mod sign;
 pub(crate) mod tokens;

@@ -39,7 +39,7 @@ pub(crate) fn verify(identity_hex: &str, signature_hex: &str, messages: &[&str])
     // BitPay's clients do not normalize s; k256 verifies only low-s signatures.
     let sig = sig.normalize_s().unwrap_or(sig);
     if messages.iter().any(|m| key.verify(m.as_bytes(), &sig).is_ok()) {
-        Ok(sin(&key.to_encoded_point(true).as_bytes().to_vec()))
+        Ok(sin(key.to_encoded_point(true).as_bytes()))
     } else {
         Err(SigError::Mismatch)
     }
