@@ -264,3 +264,71 @@ impl Tokens {
         Ok(token)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path()).unwrap();
+        (dir, db)
+    }
+
+    fn tokens() -> Tokens {
+        Tokens { lock: Mutex::new(()) }
+    }
+
+    #[test]
+    fn an_operators_code_pairs_once_and_the_token_is_found_by_its_value_only() {
+        let (_d, db) = db();
+        let t = tokens();
+        let (code, _) = t.make_code(&db, "shop1", "merchant", Some("till 1".into()), 60).unwrap();
+        assert!(code.len() == 7 && code.chars().all(|c| c.is_ascii_alphanumeric()), "{code}");
+        let issued = t.claim(&db, &code, Some("TfSIN".into())).unwrap();
+        assert_eq!(issued.record.store.as_deref(), Some("shop1"));
+        assert_eq!((issued.record.facade.as_str(), issued.record.sin.as_deref()), ("merchant", Some("TfSIN")));
+        assert!(matches!(t.claim(&db, &code, None), Err(PairError::UnknownCode(_))), "single use");
+        assert_eq!(t.lookup(&db, &issued.token).unwrap(), Some(issued.record.clone()));
+        assert_eq!(t.lookup(&db, &format!("{}x", issued.token)).unwrap(), None);
+        // The token is derived from the key and its id: what the plugin recomputes.
+        let key = t.key(&db).unwrap();
+        assert_eq!(derive_token(&key, &issued.record.id), issued.token);
+        let stored: Vec<(Vec<u8>, serde_json::Value)> = db.compat_scan(GATEWAY, b"", 100).unwrap();
+        assert!(!serde_json::to_string(&stored).unwrap().contains(&issued.token), "no token value stored");
+    }
+
+    #[test]
+    fn a_clients_request_works_once_approved_and_its_code_is_not_claimable() {
+        let (_d, db) = db();
+        let t = tokens();
+        let asked = t.request(&db, "merchant", Some("TfSIN".into()), None, 60).unwrap();
+        let (code, _) = asked.code.clone().unwrap();
+        assert_eq!(t.lookup(&db, &asked.token).unwrap(), None, "inactive until approved");
+        assert!(matches!(t.claim(&db, &code, Some("TfOther".into())), Err(PairError::UnknownCode(_))));
+        let approved = t.approve(&db, "shop2", &code).unwrap();
+        assert_eq!(approved.store.as_deref(), Some("shop2"));
+        assert_eq!(t.lookup(&db, &asked.token).unwrap().unwrap().store.as_deref(), Some("shop2"));
+        assert!(matches!(t.approve(&db, "shop1", &code), Err(PairError::UnknownCode(_))), "used");
+        let (op_code, _) = t.make_code(&db, "shop1", "pos", None, 60).unwrap();
+        assert!(matches!(t.approve(&db, "shop1", &op_code), Err(PairError::AlreadyApproved(_))));
+        assert!(matches!(t.request(&db, "payout", None, None, 60), Err(PairError::Facade(_))));
+    }
+
+    #[test]
+    fn expired_codes_do_not_pair_and_waiting_requests_are_capped() {
+        let (_d, db) = db();
+        let t = tokens();
+        let (code, _) = t.make_code(&db, "shop1", "pos", None, 0).unwrap();
+        assert!(matches!(t.claim(&db, &code, None), Err(PairError::UnknownCode(_))));
+        let asked = t.request(&db, "pos", None, None, 0).unwrap();
+        let (code, _) = asked.code.unwrap();
+        assert!(matches!(t.approve(&db, "shop1", &code), Err(PairError::UnknownCode(_))));
+        for _ in 0..MAX_PENDING {
+            t.request(&db, "pos", None, None, 60).unwrap();
+        }
+        assert!(matches!(t.request(&db, "pos", None, None, 60), Err(PairError::TooManyPending)));
+        let left: Vec<(Vec<u8>, CodeRecord)> = db.compat_scan(GATEWAY, CODE_PREFIX.as_bytes(), usize::MAX).unwrap();
+        assert!(left.iter().all(|(_, c)| c.expires_at > now() || c.store.is_some()), "expired requests were swept");
+    }
+}
