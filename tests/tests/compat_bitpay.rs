@@ -136,6 +136,13 @@ async fn bitpays_sdk_and_btcpay_python_create_read_and_get_signed_ipns_for_paid_
     assert_eq!(pw["required_confirmations"], 1, "medium is one block");
     assert_eq!(pw["gateway"]["kind"], "bitpay");
     assert!(!pw.to_string().contains(&pos), "no token in the invoice's gateway data: {pw}");
+    // The store's bitpay endpoint: made from the config, its token key never shown.
+    let (status, eps) = api(&rig, Method::GET, "/v1/endpoints", None).await;
+    assert_eq!(status, 200, "{eps}");
+    let text = eps.to_string();
+    assert!(text.contains("\"bitpay\""), "{eps}");
+    let hex_run = text.as_bytes().windows(64).any(|w| w.iter().all(u8::is_ascii_hexdigit));
+    assert!(!hex_run, "no 64-hex-digit key in the endpoints: {eps}");
 
     // 2. BitPay's SDK, merchant facade: the client asks for a token (as the SDK's own setup
     // script does), the operator approves its code, then every request is signed.
@@ -294,6 +301,13 @@ async fn bad_requests_get_bitpays_error_shape_and_create_nothing() {
     let body: Value = resp.json().await.unwrap();
     assert!(body["error"].as_str().unwrap().contains("price"), "{body}");
     assert_eq!(body.as_object().unwrap().len(), 1, "{body}");
+    // A route BitPay has that paywatch does not cover: BitPay's shape too.
+    let resp = reqwest::Client::new().get(rig.daemon.url("/bitpay/invoices?token=x")).send().await.unwrap();
+    assert_eq!(resp.status(), 405);
+    assert!(resp.json::<Value>().await.unwrap()["error"].is_string());
+    let resp = reqwest::Client::new().post(rig.daemon.url("/bitpay/refunds")).body("{}").send().await.unwrap();
+    assert_eq!(resp.status(), 404);
+    assert!(resp.json::<Value>().await.unwrap()["error"].is_string());
     let wrong_code = client("btcpay_client.py", sdk(&["pair", &host, &pem_s, "abcdefg"])).await;
     assert_eq!(wrong_code["status"], 400, "{wrong_code}");
     assert_eq!(invoice_count(&rig).await, 0, "nothing was created");

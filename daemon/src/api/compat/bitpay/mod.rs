@@ -37,6 +37,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/rates/{base}", get(rates::of_base))
         .route("/rates/{base}/{quote}", get(rates::pair))
         .fallback(|| async { BpError::new(StatusCode::NOT_FOUND, "route not found") })
+        .method_not_allowed_fallback(|| async { BpError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed") })
 }
 
 /// BitPay's error: `{"error": message}`.

@@ -75,6 +75,8 @@ pub(crate) enum PairError {
     AlreadyApproved(String),
     #[error("{MAX_PENDING} pairing requests are waiting for approval; try again later")]
     TooManyPending,
+    #[error("a merchant token is paired with the client's id (SIN): send id with the pairing code")]
+    NeedsId,
     #[error("store: {0}")]
     Db(String),
 }
@@ -200,6 +202,10 @@ impl Tokens {
             // A client's own request is approved by the operator, not claimed.
             _ => return Err(PairError::UnknownCode(code.into())),
         };
+        if rec.facade == "merchant" && sin.is_none() {
+            // Checked before the code is used: the client may retry with its id.
+            return Err(PairError::NeedsId);
+        }
         let (token, record) = self.new_token(db, rec.store, &rec.facade, sin, rec.label)?;
         write(db, &[(&format!("{TOKEN_PREFIX}{}", token_hash(&token)), json_of(&record))], &[&key])?;
         Ok(Issued { token, record, code: None })
@@ -289,6 +295,9 @@ mod tests {
         assert_eq!(issued.record.store.as_deref(), Some("shop1"));
         assert_eq!((issued.record.facade.as_str(), issued.record.sin.as_deref()), ("merchant", Some("TfSIN")));
         assert!(matches!(t.claim(&db, &code, None), Err(PairError::UnknownCode(_))), "single use");
+        let (code2, _) = t.make_code(&db, "shop1", "merchant", None, 60).unwrap();
+        assert!(matches!(t.claim(&db, &code2, None), Err(PairError::NeedsId)), "a merchant token needs an id");
+        assert!(t.claim(&db, &code2, Some("TfSIN2".into())).is_ok(), "the code still works with one");
         assert_eq!(t.lookup(&db, &issued.token).unwrap(), Some(issued.record.clone()));
         assert_eq!(t.lookup(&db, &format!("{}x", issued.token)).unwrap(), None);
         // The token is derived from the key and its id: what the plugin recomputes.
