@@ -240,7 +240,7 @@ async fn bitpays_sdk_and_btcpay_python_create_read_and_get_signed_ipns_for_paid_
 
 #[tokio::test]
 async fn bad_requests_get_bitpays_error_shape_and_create_nothing() {
-    let rig = BtcRig::start_with(1, &config()).await.unwrap();
+    let mut rig = BtcRig::start_with(1, &config()).await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let base = base(&rig);
     let host = rig.daemon.url("/bitpay");
@@ -315,4 +315,33 @@ async fn bad_requests_get_bitpays_error_shape_and_create_nothing() {
     let ok = client("btcpay_client.py", sdk(&["create", &host, &pem_s, &token, &good.to_string()])).await;
     assert_eq!(ok["status"], "new", "{ok}");
     assert_eq!(invoice_count(&rig).await, 1);
+
+    // The operator's CLI: refused while the daemon holds the store; with it stopped, it
+    // approves a client's request and makes a code, both working once the daemon is back.
+    let pair = ["bitpay", "pair", "--store", "shop3", "--facade", "pos"];
+    let (code, out, err) = rig.daemon.command(&pair).unwrap();
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(err.contains("stop the daemon"), "{err}");
+    let asked = client("bitpay_sdk.py", sdk(&["request-token", &base, &pem_s, "pos"])).await;
+    let (asked_token, asked_code) = (asked["token"].as_str().unwrap(), asked["pairingCode"].as_str().unwrap());
+    rig.daemon.stop().await.unwrap();
+    let (code, out, err) = rig.daemon.command(&["bitpay", "approve", "--store", "shop3", asked_code]).unwrap();
+    assert_eq!(code, Some(0), "{out}{err}");
+    let (code, out, err) = rig.daemon.command(&pair).unwrap();
+    assert_eq!(code, Some(0), "{out}{err}");
+    let cli_code = out.lines().next().unwrap().trim().to_string();
+    let (code, _, err) = rig.daemon.command(&["bitpay", "pair", "--store", "shop1", "--facade", "pos"]).unwrap();
+    assert_eq!(code, Some(1));
+    assert!(err.contains("[stores.bitpay]"), "shop1 has no BitPay API: {err}");
+    rig.daemon.restart().await.unwrap();
+    let order = json!({"price": 3, "currency": "USD", "orderId": "cli-1"});
+    let made = client("bitpay_sdk.py", sdk(&["create", &base, "pos", asked_token, "-", &order.to_string()])).await;
+    assert_eq!(made["status"], "new", "the approved request's token works: {made}");
+    let resp = reqwest::Client::new()
+        .post(rig.daemon.url("/bitpay/tokens"))
+        .json(&json!({"pairingCode": cli_code}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "the CLI's code pairs");
 }

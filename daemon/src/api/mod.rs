@@ -21,6 +21,9 @@ mod proxies;
 mod rates;
 mod watches;
 
+/// BitPay's tokens and pairing codes, for `paywatch bitpay …`.
+pub(crate) use compat::bitpay::tokens as bitpay_tokens;
+
 use crate::config::{CheckoutConfig, Config, ServerConfig};
 use crate::db::Db;
 use crate::dispatch::Dispatcher;
