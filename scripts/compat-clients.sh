@@ -17,8 +17,8 @@ out="$(dirname "$CARGO_TARGET_DIR")/compat/$gateway"
 mkdir -p "$out"
 exec 9>"$out/.lock"
 flock 9
-# (a gateway has pip pins or npm pins, not both: the missing files are no error)
-pins=$({ cat "$src"/requirements.txt "$src"/package.json "$src"/package-lock.json 2>/dev/null || true; } | sha256sum | cut -d' ' -f1)
+# A gateway pins with pip or npm or both: a missing file is not an error (pipefail).
+pins=$( (cat "$src"/requirements.txt "$src"/package.json "$src"/package-lock.json 2>/dev/null || true) | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$out/.pins" 2>/dev/null)" != "$pins" ]; then
   rm -rf "$out/venv" "$out/node_modules" "$out/.pins"
   if [ -f "$src/requirements.txt" ]; then

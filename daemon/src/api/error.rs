@@ -53,6 +53,11 @@ impl ApiError {
         Self { retry_after: Some(retry_after_secs), ..e }
     }
 
+    /// Seconds for `Retry-After`, when the client should wait (a `429`).
+    pub(crate) fn retry_after(&self) -> Option<u64> {
+        self.retry_after
+    }
+
     pub(crate) fn status(&self) -> StatusCode {
         self.status
     }

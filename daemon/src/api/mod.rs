@@ -64,9 +64,10 @@ struct Shared {
     rates: Rates,
     checkout: crate::checkout::Hub,
     streams: checkout::Streams,
+    gateways: compat::Gateways,
+    /// What CoinPayments' `rates` lists per store.
+    coinpayments: compat::coinpayments::Stores,
     shutdown: watch::Receiver<bool>,
-    /// Each store's gateway-compatible APIs (`[stores.bitpay]`…), by store id.
-    gateways: std::collections::HashMap<String, crate::config::StoreGateways>,
 }
 
 /// The services the API fronts.
@@ -89,7 +90,6 @@ impl AppState {
         let keys = auth::Keys::new(config);
         let auth_failures = Arc::new(limits::AuthFailures::new(&config.server.limits));
         let long_polls = long_polls::LongPolls::new(config);
-        let gateways = config.stores.iter().map(|s| (s.id.clone(), s.gateways.clone())).collect();
         Self(Arc::new(Shared {
             keys,
             watches,
@@ -103,8 +103,9 @@ impl AppState {
             rates,
             checkout,
             streams,
+            gateways: compat::Gateways::new(config),
+            coinpayments: compat::coinpayments::Stores::new(config),
             shutdown,
-            gateways,
         }))
     }
 
@@ -138,22 +139,17 @@ impl AppState {
     fn rates(&self) -> &Rates {
         &self.0.rates
     }
-    /// A store's gateway tables (`None` for an unknown store).
-    fn gateways(&self, store: &str) -> Option<&crate::config::StoreGateways> {
-        self.0.gateways.get(store)
-    }
-    /// The stores with `gateway` enabled, sorted.
-    fn stores_with(&self, gateway: &str) -> Vec<String> {
-        let mut v: Vec<String> =
-            self.0.gateways.iter().filter(|(_, g)| g.enabled().any(|e| e == gateway)).map(|(s, _)| s.clone()).collect();
-        v.sort();
-        v
-    }
     fn checkout(&self) -> &crate::checkout::Hub {
         &self.0.checkout
     }
     fn streams(&self) -> &checkout::Streams {
         &self.0.streams
+    }
+    fn gateways(&self) -> &compat::Gateways {
+        &self.0.gateways
+    }
+    fn coinpayments(&self) -> &compat::coinpayments::Stores {
+        &self.0.coinpayments
     }
     fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.0.shutdown.clone()

@@ -56,6 +56,22 @@ impl StoreGateways {
     }
 }
 
+/// The key (under the store) of a credential `a` shares with another store's `b`: each picks
+/// its store, so two stores cannot share one.
+pub(super) fn shared_credential(a: &StoreGateways, b: &StoreGateways) -> Option<&'static str> {
+    if let (Some(x), Some(y)) = (&a.coingate, &b.coingate) {
+        if x.api_token == y.api_token {
+            return Some("coingate.api_token");
+        }
+    }
+    if let (Some(x), Some(y)) = (&a.coinpayments, &b.coinpayments) {
+        if x.public_key == y.public_key {
+            return Some("coinpayments.public_key");
+        }
+    }
+    None
+}
+
 /// The store's gateway tables.
 pub(super) fn gateways(t: &mut Table<'_>, issues: &mut Issues) -> StoreGateways {
     let mut out = StoreGateways::default();
@@ -104,17 +120,26 @@ fn printable(t: &Table<'_>, key: &str, v: &str, min: usize, issues: &mut Issues)
     ok
 }
 
-/// A shared HMAC key: printable, and strong enough that it cannot be guessed.
+/// Shortest shared HMAC key with other characters than letters, digits, `-` and `_` (a
+/// shop's own IPN secret may have any): at ~6 bits a character, 128 bits.
+const MIN_SYMBOLIC_SECRET: usize = 22;
+
+/// A shared HMAC key: printable, and strong enough that it cannot be guessed. Never echoed:
+/// an error names only what is wrong with it.
 fn strong(t: &Table<'_>, key: &str, v: &str, issues: &mut Issues) -> bool {
-    if !printable(t, key, v, 1, issues) {
-        return false;
-    }
-    match super::keys::weakness(v) {
+    let symbolic = v.bytes().any(|b| !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    let why = if v.len() > 128 || !v.bytes().all(|b| b.is_ascii_graphic()) {
+        Some("must be at most 128 printable ASCII characters without spaces".to_string())
+    } else if symbolic && v.len() < MIN_SYMBOLIC_SECRET {
+        Some(format!("is too short for 128 random bits ({} characters, at least {MIN_SYMBOLIC_SECRET})", v.len()))
+    } else if symbolic {
+        None
+    } else {
+        super::keys::weakness(v).map(|w| format!("{w}: a key must carry at least 128 random bits"))
+    };
+    match why {
         Some(why) => {
-            issues.push(
-                t.key_path(key),
-                format!("{why}: a key must carry at least 128 random bits; {}", super::keys::HOW),
-            );
+            issues.push(t.key_path(key), format!("{why}; {}", super::keys::HOW));
             false
         }
         None => true,

@@ -656,3 +656,55 @@ fn checkout_streams_leave_connections_for_the_api_and_the_pages_own_url_is_check
     );
     assert_eq!(c.stores[0].name, "Corner Shop");
 }
+
+#[test]
+fn gateway_tables_are_checked_with_their_key_paths_and_credentials_are_per_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut raw = minimal(dir.path());
+    let c = validate_value(&raw).unwrap();
+    assert_eq!(c.stores[0].gateways.enabled().count(), 0, "no gateway unless its table is there");
+    raw["stores"][0]["bitpay"] = json!({});
+    raw["stores"][0]["coingate"] = json!({"api_token": "cg_tok_Vd3kS9wq2LxT7mZpR4nBfYc8"});
+    raw["stores"][0]["coinpayments"] = json!({"public_key": "6b3f1d0c9e2a4b5d", "private_key": "cp_Xq7RtY2uWv9ZsB4nM6kLpE3d",
+        "merchant_id": "m1", "ipn_secret": "ipn_Hs8Kd3Lq9WmZ2xVt5RbN7c"});
+    let c = validate_value(&raw).unwrap();
+    let s = &c.stores[0];
+    assert_eq!(s.gateways.enabled().collect::<Vec<_>>(), GATEWAYS.to_vec());
+    assert_eq!(s.gateways.bitpay.as_ref().unwrap().pairing_code_secs, 86_400);
+    assert!(s.gateways.coingate.as_ref().unwrap().api_token.matches("cg_tok_Vd3kS9wq2LxT7mZpR4nBfYc8"));
+    let cp = s.gateways.coinpayments.as_ref().unwrap();
+    assert_eq!((cp.public_key.as_str(), cp.merchant_id.as_str()), ("6b3f1d0c9e2a4b5d", "m1"));
+    assert!(!format!("{c:?}").contains("cp_Xq7RtY2uWv9ZsB4nM6kLpE3d"), "the private key never prints");
+    assert!(c.plugins_used().contains_key("coinpayments"), "an enabled gateway loads its plugin");
+    // A second store with the same credentials would take the first one's requests.
+    let mut other = raw["stores"][0].clone();
+    other["id"] = json!("shop2");
+    other["api_key"] = json!("shop2_Kd8s7Wq2LxT7mZpR4nBfYc9A");
+    other["receive"] = json!({});
+    raw["stores"].as_array_mut().unwrap().push(other);
+    let issues = issues_of(&raw);
+    assert!(issues.iter().any(|i| i.contains("stores[1].coingate.api_token") && i.contains("\"shop1\"")), "{issues:?}");
+    raw["stores"].as_array_mut().unwrap().pop();
+    raw["stores"][0]["bitpay"] = json!({"pairing_code_secs": 5, "color": "red"});
+    raw["stores"][0]["coingate"] = json!({"api_token": "short"});
+    raw["stores"][0]["coinpayments"] = json!({"public_key": "has space", "private_key": "weak"});
+    let symbols = json!({"public_key": "6b3f1d0c9e2a4b5d", "private_key": "cp_Xq7RtY2uWv9ZsB4nM6kLpE3d",
+        "merchant_id": "m1", "ipn_secret": "My IPN secret!"});
+    let mut with_symbols = raw.clone();
+    with_symbols["stores"][0]["coinpayments"] = symbols.clone();
+    let found = issues_of(&with_symbols);
+    assert!(found.iter().any(|i| i.contains("ipn_secret") && !i.contains("My IPN")), "{found:?}");
+    with_symbols["stores"][0]["coinpayments"]["ipn_secret"] = json!("s3cr3t!#a-long-one:%&*with/symbols");
+    let found = issues_of(&with_symbols);
+    assert!(!found.iter().any(|i| i.contains("ipn_secret")), "a long secret with symbols is taken: {found:?}");
+    let issues = issues_of(&raw);
+    let has = |key: &str, what: &str| issues.iter().any(|i| i.contains(key) && i.contains(what));
+    assert!(has("stores[0].bitpay.pairing_code_secs", "5"), "{issues:?}");
+    assert!(has("stores[0].bitpay.color", ""), "{issues:?}");
+    assert!(has("stores[0].coingate.api_token", "too short"), "{issues:?}");
+    assert!(has("stores[0].coinpayments.public_key", "printable"), "{issues:?}");
+    assert!(has("stores[0].coinpayments.private_key", "too short"), "{issues:?}");
+    assert!(!issues.iter().any(|i| i.contains("weak")), "a secret is never echoed: {issues:?}");
+    assert!(has("stores[0].coinpayments.merchant_id", "missing"), "{issues:?}");
+    assert!(has("stores[0].coinpayments.ipn_secret", "missing"), "{issues:?}");
+}

@@ -706,6 +706,10 @@ fn stores(
                     t.key_path("api_key"),
                     format!("same API key as store {:?}: each store needs its own", other.id),
                 );
+            } else if let Some((key, other)) =
+                out.iter().find_map(|o| super::compat::shared_credential(&s.gateways, &o.gateways).map(|k| (k, o)))
+            {
+                issues.push(t.key_path(key), format!("same as store {:?}'s: each store needs its own", other.id));
             } else {
                 for (asset, other, other_asset) in shared_receive_sources(&s, &out, assets) {
                     issues.push(

@@ -8,10 +8,11 @@
 
 pub(super) mod bitpay;
 mod coingate;
-mod coinpayments;
+pub(super) mod coinpayments;
 
 use super::error::ApiError;
 use super::AppState;
+use crate::config::{BitpayConfig, CoinpaymentsConfig, Config, StoreGateways};
 use crate::db::{GatewayRecord, InvoiceRecord};
 use crate::invoices::NewInvoice;
 use axum::Router;
@@ -24,6 +25,55 @@ const MAX_GATEWAY_DATA: usize = 8 * 1024;
 const MAX_ORDER_SUFFIX: u32 = 64;
 /// Longest order id a gateway client may give (paywatch's own allow 128; room for a suffix).
 pub(super) const MAX_GATEWAY_ORDER_ID: usize = 100;
+
+/// Each store's gateway tables, to find the store a gateway's credential belongs to.
+#[derive(Debug)]
+pub(crate) struct Gateways {
+    stores: Vec<(String, StoreGateways)>,
+}
+
+impl Gateways {
+    pub(crate) fn new(config: &Config) -> Self {
+        Self { stores: config.stores.iter().map(|s| (s.id.clone(), s.gateways.clone())).collect() }
+    }
+
+    /// The store's BitPay table, if the store exists and answers BitPay.
+    pub(super) fn bitpay(&self, store: &str) -> Option<&BitpayConfig> {
+        self.stores.iter().find(|(id, _)| id == store)?.1.bitpay.as_ref()
+    }
+
+    /// The stores that answer BitPay, in config order.
+    pub(super) fn bitpay_stores(&self) -> Vec<&str> {
+        self.stores.iter().filter(|(_, g)| g.bitpay.is_some()).map(|(id, _)| id.as_str()).collect()
+    }
+
+    /// The store whose CoinGate `api_token` this is: every store's is checked, each in
+    /// constant time.
+    pub(super) fn coingate_store(&self, presented: &str) -> Option<&str> {
+        let mut found = None;
+        for (id, g) in &self.stores {
+            if g.coingate.as_ref().is_some_and(|c| c.api_token.matches(presented)) && found.is_none() {
+                found = Some(id.as_str());
+            }
+        }
+        found
+    }
+
+    /// The store whose CoinPayments `public_key` this is (a public value: compared plainly),
+    /// with its table.
+    pub(super) fn coinpayments_store(&self, public_key: &str) -> Option<(&str, &CoinpaymentsConfig)> {
+        self.stores.iter().find_map(|(id, g)| {
+            g.coinpayments.as_ref().filter(|c| c.public_key == public_key).map(|c| (id.as_str(), c))
+        })
+    }
+}
+
+/// Counts a failed authentication of a gateway's client against the same per-client budget
+/// as the API's keys (`server.auth_failures_per_minute`, `auth_failure_burst`): `401`, or
+/// `429` with its `Retry-After` past the budget; the gateway answers it in its own shape.
+pub(super) fn auth_failed(st: &AppState, ext: &axum::http::Extensions) -> ApiError {
+    st.auth_failures().fail(ext)
+}
 
 /// Every gateway's routes, each under its prefix.
 pub(super) fn router() -> Router<AppState> {

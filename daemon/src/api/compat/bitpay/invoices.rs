@@ -6,7 +6,7 @@ use crate::db::GatewayRecord;
 use crate::invoices::NewInvoice;
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::Json;
 use paywatch_plugin_bitpay::invoice::{invoice_json, GatewayData, KIND};
 use rust_decimal::Decimal;
@@ -80,13 +80,14 @@ fn text(v: Option<&Value>) -> Option<String> {
 pub(super) async fn create(
     State(st): State<AppState>,
     OriginalUri(uri): OriginalUri,
+    ext: Extensions,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, BpError> {
     let body = std::str::from_utf8(&body).map_err(|_| BpError::bad_request("the body is not UTF-8"))?;
     let req: CreateReq =
         serde_json::from_str(body).map_err(|e| BpError::bad_request(format!("the body is not an invoice: {e}")))?;
-    let caller = authenticate(&st, &headers, &uri, req.token.as_deref(), body).await?;
+    let caller = authenticate(&st, &ext, &headers, &uri, req.token.as_deref(), body).await?;
     let amount = price(req.price.as_ref())?;
     let currency = req.currency.clone().unwrap_or_default();
     if currency.is_empty() {
@@ -137,13 +138,14 @@ pub(super) async fn create(
 pub(super) async fn get(
     State(st): State<AppState>,
     OriginalUri(uri): OriginalUri,
+    ext: Extensions,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, BpError> {
     let token = url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
         .find(|(k, _)| k == "token")
         .map(|(_, v)| v.into_owned());
-    let caller = authenticate(&st, &headers, &uri, token.as_deref(), "").await?;
+    let caller = authenticate(&st, &ext, &headers, &uri, token.as_deref(), "").await?;
     let not_found = || BpError::new(StatusCode::NOT_FOUND, format!("invoice {id:?} not found"));
     let uuid = Uuid::parse_str(&id).map_err(|_| not_found())?;
     let (svc, store) = (st.invoices().clone(), caller.store.clone());

@@ -15,7 +15,7 @@ mod sign;
 pub(crate) mod tokens;
 
 use crate::api::{blocking, AppState};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{Extensions, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -45,11 +45,13 @@ pub(super) fn router() -> Router<AppState> {
 pub(crate) struct BpError {
     status: StatusCode,
     message: String,
+    /// `Retry-After` seconds (a `429`).
+    retry_after: Option<u64>,
 }
 
 impl BpError {
     pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into() }
+        Self { status, message: message.into(), retry_after: None }
     }
 
     pub(crate) fn message(&self) -> &str {
@@ -59,15 +61,15 @@ impl BpError {
     fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
     }
-
-    fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, message)
-    }
 }
 
 impl IntoResponse for BpError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(json!({ "error": self.message }))).into_response()
+        let mut resp = (self.status, axum::Json(json!({ "error": self.message }))).into_response();
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        resp
     }
 }
 
@@ -79,7 +81,7 @@ impl From<crate::api::error::ApiError> for BpError {
             StatusCode::UNPROCESSABLE_ENTITY | StatusCode::CONFLICT => StatusCode::BAD_REQUEST,
             s => s,
         };
-        Self::new(status, e.message().to_string())
+        Self { retry_after: e.retry_after(), ..Self::new(status, e.message().to_string()) }
     }
 }
 
@@ -112,38 +114,48 @@ fn signed_urls(headers: &HeaderMap, uri: &Uri) -> Vec<String> {
     ["http", "https"].iter().map(|s| format!("{s}://{host}{pq}")).collect()
 }
 
+/// A failed authentication, counted against the client's budget as the API's keys are
+/// (`server.auth_failures_per_minute`): `401` saying `message`, or `429` past the budget.
+pub(crate) fn refused(st: &AppState, ext: &Extensions, status: StatusCode, message: impl Into<String>) -> BpError {
+    let e = super::auth_failed(st, ext);
+    if e.status() == StatusCode::TOO_MANY_REQUESTS {
+        BpError::from(e)
+    } else {
+        BpError::new(status, message)
+    }
+}
+
 /// Checks `token` (and the signature of a `merchant` one over the URL and `body`); the caller.
 pub(crate) async fn authenticate(
     st: &AppState,
+    ext: &Extensions,
     headers: &HeaderMap,
     uri: &Uri,
     token: Option<&str>,
     body: &str,
 ) -> Result<Caller, BpError> {
-    let token =
-        token.filter(|t| !t.is_empty()).ok_or_else(|| BpError::unauthorized("this endpoint requires a token"))?;
+    let unauthorized = |m: String| refused(st, ext, StatusCode::UNAUTHORIZED, m);
+    let token = token.filter(|t| !t.is_empty()).ok_or_else(|| unauthorized("this endpoint requires a token".into()))?;
     if token.len() > 128 {
-        return Err(BpError::unauthorized("invalid token"));
+        return Err(unauthorized("invalid token".into()));
     }
     let (db, t) = (st.db().clone(), token.to_string());
     let record = blocking(move || TOKENS.lookup(&db, &t)).await??;
-    let record = record.ok_or_else(|| BpError::unauthorized("invalid token"))?;
+    let record = record.ok_or_else(|| unauthorized("invalid token".into()))?;
     let store = record.store.clone().unwrap_or_default();
     if bitpay_of(st, &store).is_none() {
-        return Err(BpError::new(StatusCode::NOT_FOUND, "invalid token"));
+        return Err(refused(st, ext, StatusCode::NOT_FOUND, "invalid token"));
     }
     if record.facade == "merchant" {
         let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
         let (Some(identity), Some(signature)) = (header("x-identity"), header("x-signature")) else {
-            return Err(BpError::unauthorized("a merchant token's requests must be signed (x-identity, x-signature)"));
+            return Err(unauthorized("a merchant token's requests must be signed (x-identity, x-signature)".into()));
         };
         let messages: Vec<String> = signed_urls(headers, uri).into_iter().map(|u| u + body).collect();
         let refs: Vec<&str> = messages.iter().map(String::as_str).collect();
-        let sin = sign::verify(identity, signature, &refs).map_err(|e| BpError::unauthorized(e.to_string()))?;
+        let sin = sign::verify(identity, signature, &refs).map_err(|e| unauthorized(e.to_string()))?;
         if record.sin.as_deref() != Some(sin.as_str()) {
-            return Err(BpError::unauthorized(format!(
-                "the signing key {sin} is not the one this token was paired with"
-            )));
+            return Err(unauthorized(format!("the signing key {sin} is not the one this token was paired with")));
         }
     }
     Ok(Caller { store, token: token.to_string(), record })
@@ -151,13 +163,13 @@ pub(crate) async fn authenticate(
 
 /// The store's `[stores.bitpay]`, if it has one.
 pub(crate) fn bitpay_of<'a>(st: &'a AppState, store: &str) -> Option<&'a crate::config::BitpayConfig> {
-    st.gateways(store).and_then(|g| g.bitpay.as_ref())
+    st.gateways().bitpay(store)
 }
 
 /// How long a client's pairing request waits for the operator: the shortest
 /// `pairing_code_secs` of the stores with `[stores.bitpay]` (the store is not known yet).
 fn request_ttl(st: &AppState) -> Option<u64> {
-    st.stores_with("bitpay").iter().filter_map(|s| bitpay_of(st, s)).map(|b| b.pairing_code_secs).min()
+    st.gateways().bitpay_stores().iter().filter_map(|s| bitpay_of(st, s)).map(|b| b.pairing_code_secs).min()
 }
 
 /// BitPay's times: unix milliseconds.

@@ -4,10 +4,10 @@
 //! `token` query parameter, or the only store with `[stores.bitpay]`.
 
 use super::tokens::TOKENS;
-use super::BpError;
+use super::{refused, BpError};
 use crate::api::{blocking, AppState};
 use axum::extract::{OriginalUri, Path, State};
-use axum::http::StatusCode;
+use axum::http::{Extensions, StatusCode};
 use axum::Json;
 use serde_json::{json, Value};
 
@@ -44,22 +44,23 @@ fn check_code(code: &str) -> Result<String, BpError> {
 }
 
 /// The store whose rates are asked.
-async fn store_of(st: &AppState, uri: &axum::http::Uri) -> Result<String, BpError> {
+async fn store_of(st: &AppState, ext: &Extensions, uri: &axum::http::Uri) -> Result<String, BpError> {
     let token = url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
         .find(|(k, _)| k == "token")
         .map(|(_, v)| v.into_owned());
     if let Some(t) = token.filter(|t| !t.is_empty() && t.len() <= 128) {
         let db = st.db().clone();
         let rec = blocking(move || TOKENS.lookup(&db, &t)).await??;
-        let store = rec.and_then(|r| r.store).ok_or_else(|| BpError::unauthorized("invalid token"))?;
+        let store =
+            rec.and_then(|r| r.store).ok_or_else(|| refused(st, ext, StatusCode::UNAUTHORIZED, "invalid token"))?;
         return match super::bitpay_of(st, &store) {
             Some(_) => Ok(store),
-            None => Err(BpError::new(StatusCode::NOT_FOUND, "invalid token")),
+            None => Err(refused(st, ext, StatusCode::NOT_FOUND, "invalid token")),
         };
     }
-    let stores = st.stores_with("bitpay");
+    let stores = st.gateways().bitpay_stores();
     match stores.as_slice() {
-        [one] => Ok(one.clone()),
+        [one] => Ok(one.to_string()),
         [] => Err(BpError::new(StatusCode::NOT_FOUND, "route not found")),
         _ => Err(BpError::bad_request("several stores take BitPay requests here: pass your token (?token=…)")),
     }
@@ -77,8 +78,12 @@ async fn table(st: &AppState, store: &str, base: &str) -> Vec<Value> {
     futures::future::join_all(asks).await.into_iter().flatten().collect()
 }
 
-pub(super) async fn all(State(st): State<AppState>, OriginalUri(uri): OriginalUri) -> Result<Json<Value>, BpError> {
-    let store = store_of(&st, &uri).await?;
+pub(super) async fn all(
+    State(st): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    ext: Extensions,
+) -> Result<Json<Value>, BpError> {
+    let store = store_of(&st, &ext, &uri).await?;
     // btcpay-python asks `/rates/?cryptoCode=BTC`.
     let base = url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
         .find(|(k, _)| k == "cryptoCode")
@@ -91,20 +96,22 @@ pub(super) async fn all(State(st): State<AppState>, OriginalUri(uri): OriginalUr
 pub(super) async fn of_base(
     State(st): State<AppState>,
     OriginalUri(uri): OriginalUri,
+    ext: Extensions,
     Path(base): Path<String>,
 ) -> Result<Json<Value>, BpError> {
     let base = check_code(&base)?;
-    let store = store_of(&st, &uri).await?;
+    let store = store_of(&st, &ext, &uri).await?;
     Ok(Json(json!({ "data": table(&st, &store, &base).await })))
 }
 
 pub(super) async fn pair(
     State(st): State<AppState>,
     OriginalUri(uri): OriginalUri,
+    ext: Extensions,
     Path((base, quote)): Path<(String, String)>,
 ) -> Result<Json<Value>, BpError> {
     let (base, quote) = (check_code(&base)?, check_code(&quote)?);
-    let store = store_of(&st, &uri).await?;
+    let store = store_of(&st, &ext, &uri).await?;
     match rate(&st, &store, &base, &quote).await {
         Some(r) => Ok(Json(json!({ "data": r }))),
         None => Err(BpError::new(StatusCode::NOT_FOUND, format!("no rate for {base}/{quote}"))),
