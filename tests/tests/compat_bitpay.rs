@@ -187,8 +187,20 @@ async fn bitpays_sdk_and_btcpay_python_create_read_and_get_signed_ipns_for_paid_
     assert_eq!((read_b["orderId"].as_str(), read_b["status"].as_str()), (Some("bt-1"), Some("new")));
     assert_ne!(bsin, sin);
 
-    // 4. Pay all three from the node's wallet, in one block.
-    for inv in [&inv_pos, &inv_m, &inv_b] {
+    // 4. The pos invoice paid half first: an extended 1002 (receivedPayment), and a read says
+    // `new`, `paidPartial`. Then the rest, and the two others in full, in one block.
+    let (address, btc) = bip21(&inv_pos);
+    let half = btc / 2.0;
+    rig.send(&address, half).unwrap();
+    rx.wait("the partial payment's IPN", |g| codes(&ipns_of(g, &id_pos)).contains(&1002)).await;
+    let partial = client("bitpay_sdk.py", sdk(&["get", &base, "pos", &pos, "-", &id_pos])).await;
+    assert_eq!(
+        (partial["status"].as_str(), partial["exceptionStatus"].as_str()),
+        (Some("new"), Some("paidPartial")),
+        "{partial}"
+    );
+    rig.send(&address, btc - half).unwrap();
+    for inv in [&inv_m, &inv_b] {
         let (address, btc) = bip21(inv);
         rig.send(&address, btc).unwrap();
     }
