@@ -209,6 +209,41 @@ fn open(config: &Config, currencies: &startup::Currencies) -> Result<Opened, Run
     Ok(Opened { db, set, decimals, watches, invoices })
 }
 
+/// The store's `[stores.bitpay]` and the database, for `paywatch bitpay …` (the daemon
+/// stopped: it holds the store's lock while it runs).
+fn bitpay_store(config: &Config, store: &str) -> Result<(u64, db::Db), RunError> {
+    let refused = |message: String| RunError::Refused { at: format!("stores[{store}]"), message };
+    let s = config.stores.iter().find(|s| s.id == store).ok_or_else(|| refused("no such store".into()))?;
+    let b = s.gateways.bitpay.as_ref().ok_or_else(|| refused("the store has no [stores.bitpay] table".into()))?;
+    let db = db::Db::open(&config.storage.path).map_err(|e| {
+        refused(format!("cannot open the store ({e}): stop the daemon, or use POST /v1/bitpay/pairing-codes"))
+    })?;
+    Ok((b.pairing_code_secs, db))
+}
+
+/// `paywatch bitpay pair`: a pairing code for `store`'s BitPay client (`facade` `pos` or
+/// `merchant`) and when it expires (unix seconds), as `POST /v1/bitpay/pairing-codes` makes.
+pub fn bitpay_pair(
+    config: &Config,
+    store: &str,
+    facade: &str,
+    label: Option<String>,
+) -> Result<(String, i64), RunError> {
+    let (ttl, db) = bitpay_store(config, store)?;
+    api::bitpay_tokens::TOKENS
+        .make_code(&db, store, facade, label, ttl)
+        .map_err(|e| RunError::Refused { at: "bitpay pair".into(), message: e.to_string() })
+}
+
+/// `paywatch bitpay approve`: a client's pairing request approved for `store`; the token's id.
+pub fn bitpay_approve(config: &Config, store: &str, code: &str) -> Result<String, RunError> {
+    let (_, db) = bitpay_store(config, store)?;
+    api::bitpay_tokens::TOKENS
+        .approve(&db, store, code)
+        .map(|t| t.id)
+        .map_err(|e| RunError::Refused { at: "bitpay approve".into(), message: e.to_string() })
+}
+
 /// `paywatch chain rewind`, while the daemon is stopped (the store is locked while it runs):
 /// finds the highest block of `chain` known to be in its node's chain and what rewinding there
 /// (or to `height`, not above it) reverses; with `apply`, does it in one atomic write through

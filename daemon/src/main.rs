@@ -30,6 +30,46 @@ enum Command {
     /// API key commands.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The BitPay-compatible API's pairing (docs/compat.md), run while the daemon is stopped
+    /// (the store is locked while it runs: then use POST /v1/bitpay/pairing-codes).
+    #[command(subcommand)]
+    Bitpay(BitpayCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BitpayCommand {
+    /// Make a pairing code for a store's BitPay client and print it: the client sends it with
+    /// its id to POST /bitpay/tokens and gets its token.
+    Pair(BitpayPairArgs),
+    /// Approve a client's own pairing request (the code its POST /bitpay/tokens answered): its
+    /// token acts for the store from then on. Prints the token's id.
+    Approve(BitpayApproveArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct BitpayPairArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// The store, by its id in the config (it needs a `[stores.bitpay]` table).
+    #[arg(long)]
+    store: String,
+    /// `pos` (the token alone) or `merchant` (requests signed with the client's key).
+    #[arg(long)]
+    facade: String,
+    /// Shown to the client with its token.
+    #[arg(long)]
+    label: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct BitpayApproveArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// The store the client's token will act for.
+    #[arg(long)]
+    store: String,
+    /// The client's pairing code.
+    code: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -162,6 +202,7 @@ fn main() -> ExitCode {
         Command::Plugins(PluginsCommand::Hash(arg)) => hash_plugins(arg),
         Command::Plugins(PluginsCommand::Check(arg)) => check_plugin(arg),
         Command::Chain(ChainCommand::Rewind(arg)) => rewind(arg),
+        Command::Bitpay(cmd) => bitpay(cmd),
         Command::Keys(KeysCommand::New) => {
             let (key, sha256) = paywatch::config::new_key();
             println!("key: {key}\nsha256: {sha256}");
@@ -353,6 +394,36 @@ fn check_plugin(arg: PluginCheckArgs) -> ExitCode {
         }
         Err(e) => {
             eprintln!("paywatch: refused: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn bitpay(cmd: BitpayCommand) -> ExitCode {
+    let config_arg = match &cmd {
+        BitpayCommand::Pair(a) => a.config.config.as_deref(),
+        BitpayCommand::Approve(a) => a.config.config.as_deref(),
+    };
+    let config = match load_config(config_arg) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let done = match &cmd {
+        BitpayCommand::Pair(a) => {
+            paywatch::bitpay_pair(&config, &a.store, &a.facade, a.label.clone()).map(|(code, expires)| {
+                format!("{code}\n(a {} pairing code for store {}, until unix time {expires})", a.facade, a.store)
+            })
+        }
+        BitpayCommand::Approve(a) => paywatch::bitpay_approve(&config, &a.store, &a.code)
+            .map(|id| format!("approved: token {id} acts for store {}", a.store)),
+    };
+    match done {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("paywatch: bitpay: {e}");
             ExitCode::FAILURE
         }
     }

@@ -101,13 +101,15 @@ fn every_shipped_plugin_passes_plugins_check() {
     let erc20 = r#"{"contract": "0xdAC17F958D2ee523a2206206994597C13D831ec7", "decimals": 6}"#;
     let webhook = r#"{"url": "https://shop.example/cb", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}"#;
     let woo = r#"{"url": "https://shop.example", "consumer_key": "ck_1", "consumer_secret": "cs_1"}"#;
-    let cases: [(&str, &[&str], &str); 11] = [
+    let bitpay = r#"{"url": "", "token_key": "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"}"#;
+    let cases: [(&str, &[&str], &str); 12] = [
         ("bitcoin", &["--network", "regtest"], "scan_tx agrees with scan_block"),
         ("bitcoin", &["--network", "mainnet", "--asset", "BTC"], "truncated transactions are errors"),
         ("ethereum", &["--chain-id", "31337"], "scan_block finds exactly the payments to a watched address"),
         ("erc20", &["--config", erc20], "scan_block finds exactly the payments to a watched address"),
         ("webhook", &["--endpoint", webhook], "render gives well-formed requests"),
         ("woocommerce", &["--endpoint", woo], "validate_endpoint accepts the sample endpoint"),
+        ("bitpay", &["--endpoint", bitpay], "validate_endpoint accepts the sample endpoint"),
         ("kraken", &[], "error statuses, garbage and other shapes are errors"),
         ("coinbase", &[], "the wrong number of responses is an error"),
         ("binance", &[], "request gives well-formed requests for each pair"),

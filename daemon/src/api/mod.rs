@@ -21,6 +21,9 @@ mod proxies;
 mod rates;
 mod watches;
 
+/// BitPay's tokens and pairing codes, for `paywatch bitpay …`.
+pub(crate) use compat::bitpay::tokens as bitpay_tokens;
+
 use crate::config::{CheckoutConfig, Config, ServerConfig};
 use crate::db::Db;
 use crate::dispatch::Dispatcher;
@@ -234,6 +237,8 @@ pub(crate) fn router(state: AppState, config: &Config) -> Router {
         .route("/events/{seq}/redeliver", axum::routing::post(endpoints::redeliver))
         .route("/events", get(events::list))
         .route("/rates", get(rates::list))
+        .route("/bitpay/pairing-codes", axum::routing::post(compat::bitpay_make_code))
+        .route("/bitpay/pairing-codes/{code}/approve", axum::routing::post(compat::bitpay_approve_code))
         .route("/openapi.json", get(ops::openapi));
     let mut routes =
         Router::new().nest("/v1", v1).merge(public).merge(compat::router()).route("/metrics", get(ops::metrics));

@@ -21,10 +21,11 @@ use utoipa::{Modify, OpenApi};
         super::endpoints::update, super::endpoints::delete, super::endpoints::deliveries,
         super::endpoints::redeliver, super::endpoints::test, super::events::list, super::rates::list,
         super::ops::health, super::ops::metrics, super::checkout::status,
+        super::compat::bitpay::pairing::make_code, super::compat::bitpay::pairing::approve_code,
     ),
     modifiers(&BearerAuth, &FrontDoor),
     tags((name = "watches"), (name = "payments"), (name = "invoices"), (name = "refunds"), (name = "endpoints"), (name = "events"),
-        (name = "rates"), (name = "operations"), (name = "checkout")),
+        (name = "rates"), (name = "operations"), (name = "checkout"), (name = "bitpay")),
 )]
 struct ApiDoc;
 

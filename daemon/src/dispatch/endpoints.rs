@@ -50,14 +50,36 @@ fn gateway_events() -> Vec<String> {
 /// Its `url` is empty: each invoice names its own callback URL in its gateway fields (an
 /// invoice without one gets no callback), and the gateway's plugin renders requests to it,
 /// which go through the same SSRF guard, retries and delivery log as every callback.
-fn gateway_endpoint(s: &crate::config::StoreConfig, gateway: &str) -> Map<String, Value> {
+/// `bitpay_key`: the BitPay tokens' key ([`bitpay_token_key`]), the `bitpay` endpoints'
+/// secret `token_key`.
+fn gateway_endpoint(s: &crate::config::StoreConfig, gateway: &str, bitpay_key: Option<&str>) -> Map<String, Value> {
     let mut params = Map::new();
     params.insert("url".into(), "".into());
+    if let ("bitpay", Some(key)) = (gateway, bitpay_key) {
+        params.insert("token_key".into(), key.into());
+    }
     if let ("coinpayments", Some(c)) = (gateway, &s.gateways.coinpayments) {
         params.insert("merchant_id".into(), c.merchant_id.clone().into());
         params.insert("ipn_secret".into(), c.ipn_secret.expose().into());
     }
     params
+}
+
+/// The key BitPay API tokens are derived from (`docs/compat.md`): 32 random bytes as hex, made
+/// and stored in the `compat` column family (`bitpay` `key`) on first use. The BitPay routes
+/// derive tokens with it; the `bitpay` plugin, given it as its endpoints' secret `token_key`,
+/// derives an invoice's token from the token's id to sign the IPNs.
+pub(crate) fn bitpay_token_key(db: &crate::db::Db) -> Result<String, DbError> {
+    static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = MAKING.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(key) = db.compat_get::<String>("bitpay", b"key")? {
+        return Ok(key);
+    }
+    let key = hex::encode(rand::random::<[u8; 32]>());
+    let mut b = db.batch();
+    b.compat_put("bitpay", b"key", &key)?;
+    db.write(b)?;
+    Ok(key)
 }
 
 fn check_events(events: &[String]) -> Result<(), DispatchError> {
@@ -108,6 +130,10 @@ impl Dispatcher {
         let db = self.db();
         let now = OffsetDateTime::now_utc();
         let mut declared = Vec::new();
+        let bitpay_key = match config.stores.iter().any(|s| s.gateways.bitpay.is_some()) {
+            true => Some(bitpay_token_key(db)?),
+            false => None,
+        };
         let mut batch = db.batch();
         for s in &config.stores {
             let listed = s.endpoints.iter().enumerate().map(|(i, e)| {
@@ -117,7 +143,7 @@ impl Dispatcher {
                 (
                     format!("paywatch gateway endpoint {}/{g}", s.id),
                     g.to_string(),
-                    gateway_endpoint(s, g),
+                    gateway_endpoint(s, g, bitpay_key.as_deref()),
                     gateway_events(),
                 )
             });

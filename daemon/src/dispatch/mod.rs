@@ -19,7 +19,7 @@ mod ssrf;
 mod worker;
 
 pub(crate) use clients::guarded_client;
-pub(crate) use endpoints::{check_params, validate_with, EndpointChange, NewEndpoint};
+pub(crate) use endpoints::{bitpay_token_key, check_params, validate_with, EndpointChange, NewEndpoint};
 pub(crate) use send::verdict_name;
 pub(crate) use ssrf::Guard;
 

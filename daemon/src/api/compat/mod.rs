@@ -6,7 +6,7 @@
 //! gateway's platform plugin's, sent by the dispatcher from the store's gateway endpoint.
 //! A store that has not enabled a gateway does not exist for that gateway's routes.
 
-mod bitpay;
+pub(super) mod bitpay;
 mod coingate;
 pub(super) mod coinpayments;
 
@@ -16,6 +16,8 @@ use crate::config::{BitpayConfig, CoinpaymentsConfig, Config, StoreGateways};
 use crate::db::{GatewayRecord, InvoiceRecord};
 use crate::invoices::NewInvoice;
 use axum::Router;
+
+pub(super) use bitpay::{approve_code as bitpay_approve_code, make_code as bitpay_make_code};
 
 /// Largest gateway fields kept on an invoice (they are in every event of it).
 const MAX_GATEWAY_DATA: usize = 8 * 1024;
@@ -38,6 +40,11 @@ impl Gateways {
     /// The store's BitPay table, if the store exists and answers BitPay.
     pub(super) fn bitpay(&self, store: &str) -> Option<&BitpayConfig> {
         self.stores.iter().find(|(id, _)| id == store)?.1.bitpay.as_ref()
+    }
+
+    /// The stores that answer BitPay, in config order.
+    pub(super) fn bitpay_stores(&self) -> Vec<&str> {
+        self.stores.iter().filter(|(_, g)| g.bitpay.is_some()).map(|(id, _)| id.as_str()).collect()
     }
 
     /// The store whose CoinGate `api_token` this is: every store's is checked, each in
