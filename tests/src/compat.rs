@@ -52,3 +52,8 @@ pub async fn run(gateway: &str, script: &str, args: &[&str], env: &[(&str, &str)
     }
     serde_json::from_str(stdout.trim()).with_context(|| format!("{script} printed no JSON:\n{stdout}\n{stderr}"))
 }
+
+/// The fields of a form-encoded body (a CoinGate callback, a CoinPayments IPN), in order.
+pub fn form(body: &str) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(body.as_bytes()).into_owned().collect()
+}

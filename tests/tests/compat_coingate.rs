@@ -124,25 +124,7 @@ impl Rig {
 }
 
 fn form(r: &Received) -> BTreeMap<String, String> {
-    let pairs = r.body.split('&').filter_map(|kv| kv.split_once('='));
-    pairs.map(|(k, v)| (decode(k), decode(v))).collect()
-}
-
-fn decode(s: &str) -> String {
-    let s = s.replace('+', " ");
-    let mut out = Vec::new();
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
+    paywatch_tests::compat::form(&r.body).into_iter().collect()
 }
 
 /// What the SDK raised: its exception's name, status and reason.

@@ -174,7 +174,7 @@ fn verify_ipns(cases: &[(&str, &str, &str)]) -> Vec<Value> {
 }
 
 fn fields(r: &Received) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(r.body.as_bytes()).into_owned().collect()
+    paywatch_tests::compat::form(&r.body)
 }
 
 fn field(r: &Received, name: &str) -> String {
