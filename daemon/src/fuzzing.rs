@@ -10,7 +10,9 @@
 //! * [`config_toml`]: a config file through parsing and validation.
 //! * [`Api`]: requests with hostile JSON bodies, paths and queries through the real router
 //!   (authentication, extractors, handlers, the invoice and endpoint owners, RocksDB), with
-//!   the real plugins; any 5xx answer is a bug.
+//!   the real plugins; any 5xx answer is a bug. The gateway-compatible APIs too, each
+//!   authenticated its way (CoinGate's token, CoinPayments' HMAC of the fuzzed body, a paired
+//!   BitPay token), so the fuzzer reaches their parsing.
 
 use crate::chain::bitcoin::fuzz as chain_fuzz;
 use crate::config::{Config, ConfigError};
@@ -65,6 +67,10 @@ fn split<'a>(data: &'a [u8], sep: &[u8]) -> Vec<&'a [u8]> {
 
 /// The store key of the harness's store (`shop`), which takes BTC and ETH invoices.
 const KEY: &str = "fuzz_PcV3sQ8rZtN2wXk5yLb7mJd9hFg4";
+/// The store's CoinGate token and CoinPayments keys (its gateway tables).
+const COINGATE: &str = "fuzz_cg_Wq8eR4tY6uI2oP0aS1dF3gH5";
+const CP_PUBLIC: &str = "fuzzpublickey0123456789abcdef";
+const CP_PRIVATE: &str = "fuzz_cp_Zx9cV7bN5mQ3wE1rT8yU6iO4";
 const ADMIN: &str = "admin_Qw8eR4tY6uI2oP0aS1dF3gH5jK7";
 
 /// The daemon's API over a store in a temp dir, with the real plugins of `plugins` (a
@@ -75,6 +81,8 @@ pub struct Api {
     app: axum::Router,
     invoice: String,
     endpoint: String,
+    /// A BitPay `pos` token of the store, paired at start.
+    bitpay_token: String,
     _stop: tokio::sync::watch::Sender<bool>,
 }
 
@@ -84,16 +92,34 @@ impl std::fmt::Debug for Api {
     }
 }
 
-/// The requests [`Api::request`] makes, chosen by the input's first byte.
-const ROUTES: &[(Method, &str)] = &[
-    (Method::POST, "/v1/invoices"),
-    (Method::POST, "/v1/invoices/{invoice}/refunds"),
-    (Method::POST, "/v1/refunds/claim/{token}"),
-    (Method::POST, "/v1/endpoints"),
-    (Method::PATCH, "/v1/endpoints/{endpoint}"),
-    (Method::POST, "/v1/watches"),
-    (Method::POST, "/v1/watches/batch"),
-    (Method::POST, "/v1/invoices/{invoice}/cancel"),
+/// How a request authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Auth {
+    /// The store's bearer key (JSON body).
+    Key,
+    /// `Authorization: Token` (a JSON body when it starts with `{`, else a form).
+    Coingate,
+    /// The form body's own HMAC-SHA512 with the store's private key (`key=` in the body picks
+    /// the store).
+    Coinpayments,
+    /// A JSON body, given the paired `pos` token when it is an object without one.
+    Bitpay,
+}
+
+/// The requests [`Api::request`] makes, chosen by the input's first byte (new routes go at
+/// the end: a seed's first byte keeps its route).
+const ROUTES: &[(Method, &str, Auth)] = &[
+    (Method::POST, "/v1/invoices", Auth::Key),
+    (Method::POST, "/v1/invoices/{invoice}/refunds", Auth::Key),
+    (Method::POST, "/v1/refunds/claim/{token}", Auth::Key),
+    (Method::POST, "/v1/endpoints", Auth::Key),
+    (Method::PATCH, "/v1/endpoints/{endpoint}", Auth::Key),
+    (Method::POST, "/v1/watches", Auth::Key),
+    (Method::POST, "/v1/watches/batch", Auth::Key),
+    (Method::POST, "/v1/invoices/{invoice}/cancel", Auth::Key),
+    (Method::POST, "/coingate/v2/orders", Auth::Coingate),
+    (Method::POST, "/coinpayments/api.php", Auth::Coinpayments),
+    (Method::POST, "/bitpay/invoices", Auth::Bitpay),
 ];
 
 impl Api {
@@ -108,7 +134,8 @@ impl Api {
             .map_err(|e| RunError::Refused { at: "fuzz harness".into(), message: e.to_string() })?;
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let app = rt.block_on(async { router(&config, stop_rx) })?;
-        let mut api = Self { rt, app, invoice: String::new(), endpoint: String::new(), _stop: stop };
+        let mut api =
+            Self { rt, app, invoice: String::new(), endpoint: String::new(), bitpay_token: String::new(), _stop: stop };
         let (_, inv) = api
             .send(Method::POST, "/v1/invoices", br#"{"asset":"BTC","amount":"0.001","order_id":"o1"}"#)
             .expect("a uri");
@@ -116,45 +143,87 @@ impl Api {
         let body = br#"{"plugin":"webhook","url":"http://203.0.113.7/hook","secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}"#;
         let (_, ep) = api.send(Method::POST, "/v1/endpoints", body).expect("a uri");
         api.endpoint = ep["id"].as_str().unwrap_or_else(|| panic!("the harness's endpoint: {ep}")).to_string();
+        let (_, code) = api.send(Method::POST, "/v1/bitpay/pairing-codes", br#"{"facade":"pos"}"#).expect("a uri");
+        let code = code["pairing_code"].as_str().unwrap_or_else(|| panic!("the harness's pairing code: {code}"));
+        let claim = serde_json::json!({ "pairingCode": code }).to_string();
+        let (_, token) = api.send(Method::POST, "/bitpay/tokens", claim.as_bytes()).expect("a uri");
+        let token = token["data"][0]["token"].as_str().unwrap_or_else(|| panic!("the harness's bitpay token: {token}"));
+        api.bitpay_token = token.to_string();
         Ok(api)
     }
 
     /// One request: the first byte picks the route, the rest is the JSON body; or, with the
     /// high bit of the first byte set, the rest is a path and query under `/v1/` for a GET.
-    /// Panics on a 5xx answer (or a panic in the daemon).
-    pub fn request(&self, data: &[u8]) {
-        let Some((&first, rest)) = data.split_first() else { return };
-        let (method, path, body) = if first & 0x80 != 0 {
-            let Ok(tail) = std::str::from_utf8(rest) else { return };
-            (Method::GET, format!("/v1/{tail}"), Vec::new())
+    /// Panics on a 5xx answer (or a panic in the daemon). The answer's status, and whether
+    /// the request was accepted in the gateway's terms (CoinPayments answers every command
+    /// `200`, its `error` says `ok` or why not), when a request was made.
+    pub fn request(&self, data: &[u8]) -> Option<(StatusCode, bool)> {
+        let (&first, rest) = data.split_first()?;
+        let (method, path, body, auth) = if first & 0x80 != 0 {
+            let tail = std::str::from_utf8(rest).ok()?;
+            (Method::GET, format!("/v1/{tail}"), Vec::new(), Auth::Key)
         } else {
-            let (method, template) = &ROUTES[first as usize % ROUTES.len()];
+            let (method, template, auth) = &ROUTES[first as usize % ROUTES.len()];
             let path = template
                 .replace("{invoice}", &self.invoice)
                 .replace("{endpoint}", &self.endpoint)
                 .replace("{token}", "cl_fuzz0000000000000000000000000000");
-            (method.clone(), path, rest.to_vec())
+            (method.clone(), path, rest.to_vec(), *auth)
         };
         // A path that is not a URI never reaches the daemon (hyper refuses it).
-        let Some((status, reply)) = self.send(method.clone(), &path, &body) else { return };
+        let (status, reply) = self.send_as(auth, method.clone(), &path, body.clone())?;
         // No rate for a pair (a currency the fixed source does not quote) is an answer, not a
-        // fault: `503 rate_unavailable`, and nothing stored.
-        let no_rate = status == StatusCode::SERVICE_UNAVAILABLE && reply["error"]["code"] == "rate_unavailable";
+        // fault: `503` saying so (`rate_unavailable`, a gateway's own words for it), and
+        // nothing stored.
+        let no_rate = status == StatusCode::SERVICE_UNAVAILABLE
+            && (reply["error"]["code"] == "rate_unavailable" || reply.to_string().to_lowercase().contains("rate"));
         assert!(
             !status.is_server_error() || no_rate,
             "{method} {path} {:?}: {status} {reply}",
             String::from_utf8_lossy(&body)
         );
+        let accepted = status.is_success() && (auth != Auth::Coinpayments || reply["error"] == "ok");
+        Some((status, accepted))
     }
 
     fn send(&self, method: Method, path: &str, body: &[u8]) -> Option<(StatusCode, serde_json::Value)> {
-        let req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("authorization", format!("Bearer {KEY}"))
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_vec()))
-            .ok()?;
+        self.send_as(Auth::Key, method, path, body.to_vec())
+    }
+
+    /// Sends `body` to `path` authenticated as `auth` says.
+    fn send_as(
+        &self,
+        auth: Auth,
+        method: Method,
+        path: &str,
+        mut body: Vec<u8>,
+    ) -> Option<(StatusCode, serde_json::Value)> {
+        use hmac::Mac;
+        let req = Request::builder().method(method).uri(path);
+        let req = match auth {
+            Auth::Key => {
+                req.header("authorization", format!("Bearer {KEY}")).header("content-type", "application/json")
+            }
+            Auth::Coingate => {
+                let json = body.first() == Some(&b'{');
+                let kind = if json { "application/json" } else { "application/x-www-form-urlencoded" };
+                req.header("authorization", format!("Token {COINGATE}")).header("content-type", kind)
+            }
+            Auth::Coinpayments => {
+                let mut mac = hmac::Hmac::<sha2::Sha512>::new_from_slice(CP_PRIVATE.as_bytes()).expect("any key");
+                mac.update(&body);
+                let hmac = hex::encode(mac.finalize().into_bytes());
+                req.header("hmac", hmac).header("content-type", "application/x-www-form-urlencoded")
+            }
+            Auth::Bitpay => {
+                if let Ok(serde_json::Value::Object(mut o)) = serde_json::from_slice(&body) {
+                    o.entry("token").or_insert_with(|| self.bitpay_token.clone().into());
+                    body = serde_json::Value::Object(o).to_string().into_bytes();
+                }
+                req.header("content-type", "application/json").header("x-accept-version", "2.0.0")
+            }
+        };
+        let req = req.body(Body::from(body)).ok()?;
         Some(self.rt.block_on(async {
             let res = self.app.clone().oneshot(req).await.expect("the router is infallible");
             let status = res.status();
@@ -239,6 +308,14 @@ rules = [{{ pair = "*_*", sources = ["fix"] }}]
 descriptor = "pkh(tpubD6NzVbkrYhZ4XgiXtGrdW5XDAPFCL9h7we1vwNCpn8tGbBcgfVYjXyhWo4E1xkh56hjod1RhGjxbaTLV3X4FyWuejifB9jusQ46QzG87VKp/0/*)"
 [stores.receive.ETH]
 xpub = "xpub6Ce9NcJvTk36xtLSrJLZqE7wtgA5deCeYs7rSQtreh4cj6ByPtrg9sD7V2FNFLPnf8heNP3FGkeV9qwfzvZNSd54JoNXVsXFYSYwHsnJxqP"
+[stores.bitpay]
+[stores.coingate]
+api_token = "{COINGATE}"
+[stores.coinpayments]
+public_key = "{CP_PUBLIC}"
+private_key = "{CP_PRIVATE}"
+merchant_id = "fuzzmerchant"
+ipn_secret = "fuzz_ipn_Hs8Kd3Lq9WmZ2xVt5RbN7c"
 "#,
         data = data.display(),
         plugins = plugins.display(),

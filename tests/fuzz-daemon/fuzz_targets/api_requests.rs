@@ -18,4 +18,6 @@ fn api() -> &'static paywatch::fuzzing::Api {
     .1
 }
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| api().request(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    api().request(data);
+});
