@@ -366,3 +366,197 @@ async fn json_orders_other_stores_and_a_cancelled_order() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["reason"], "PageNotFound");
 }
+
+/// Review (issue 18): what another store's token, or a careless parser, can make the API do.
+#[tokio::test(flavor = "multi_thread")]
+async fn attacks_on_the_api_are_refused_and_leak_nothing() {
+    let rig = Rig::start().await;
+    let shop = Receiver::ok().await;
+    let http = reqwest::Client::new();
+    let url = |p: &str| rig.btc.daemon.url(&format!("/coingate/v2{p}"));
+    let mut answers: Vec<String> = Vec::new();
+    let post = |path: String, token: &'static str, body: Value| {
+        let req = http.post(url(&path)).header("Authorization", format!("Token {token}")).form(&body_pairs(&body));
+        async move {
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            let text = r.text().await.unwrap();
+            (status, serde_json::from_str::<Value>(&text).unwrap_or(json!({ "text": text })))
+        }
+    };
+    let get = |path: String, token: &'static str| {
+        let req = http.get(url(&path)).header("Authorization", format!("Token {token}"));
+        async move {
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            let text = r.text().await.unwrap();
+            (status, serde_json::from_str::<Value>(&text).unwrap_or(json!({ "text": text })))
+        }
+    };
+
+    // The victim's order, whose shop-given fields look like more form fields.
+    let (status, made) = post(
+        "/orders".into(),
+        TOKEN,
+        json!({"price_amount": "25", "price_currency": "USD", "order_id": "77&status=paid",
+               "token": "tok&status=paid&token=x", "callback_url": shop.url("/cb")}),
+    )
+    .await;
+    assert_eq!(status, 200, "{made}");
+    let id = made["id"].as_u64().unwrap();
+
+    // Another store's token reaches none of it, by any spelling of the id.
+    for path in [
+        format!("/orders/{id}"),
+        format!("/orders/+{id}"),
+        format!("/orders/0{id}"),
+        format!("/orders/{id}/refunds"),
+        format!("/orders/{id}/refunds/1"),
+    ] {
+        let (status, v) = get(path.clone(), OTHER_TOKEN).await;
+        assert_eq!(status, 404, "{path}: {v}");
+        answers.push(v.to_string());
+    }
+    let (status, v) = post(format!("/orders/{id}/checkout"), OTHER_TOKEN, json!({"pay_currency": "BTC"})).await;
+    assert_eq!(status, 404, "{v}");
+    let (_, v) = get("/orders".into(), OTHER_TOKEN).await;
+    assert_eq!(v["total_orders"], 0, "{v}");
+
+    // Prices a careless parser would take: none makes an invoice, none is a 500.
+    let huge = "9".repeat(80);
+    for price in ["0", "-1", "1e5", "0x10", "10,5", "NaN", "١٠", "１０", huge.as_str(), "0.0000000000000000000000000001"] {
+        let (status, v) = post("/orders".into(), TOKEN, json!({"price_amount": price, "price_currency": "USD"})).await;
+        assert_eq!(status, 422, "{price}: {v}");
+        answers.push(v.to_string());
+    }
+    let json_post = |body: String| {
+        // A fresh connection each (no reuse of one the server may be closing).
+        let req = reqwest::Client::new()
+            .post(url("/orders"))
+            .header("Authorization", format!("Token {TOKEN}"))
+            .header("content-type", "application/json")
+            .body(body);
+        async move { req.send().await.map(|r| r.status().as_u16()).unwrap_or_else(|e| panic!("{e:?}")) }
+    };
+    for body in [
+        r#"{"price_amount": 1e400, "price_currency": "USD"}"#.to_string(),
+        r#"{"price_amount": 1e-7, "price_currency": "USD"}"#.to_string(),
+        r#"{"price_amount": 123456789012345678901234567890, "price_currency": "USD"}"#.to_string(),
+        r#"{"price_amount": "10", "price_currency": ["USD"]}"#.to_string(),
+        format!(r#"{{"price_amount": "10", "price_currency": "USD", "x": {}{}}}"#, "[".repeat(100_000), "]".repeat(100_000)),
+        format!(r#"{{"price_amount": "10", "price_currency": "USD", "x": {}}}"#, "[".repeat(5000)),
+    ] {
+        let status = json_post(body.clone()).await;
+        assert!(matches!(status, 400 | 413 | 422), "{status} for {}", &body[..body.len().min(80)]);
+    }
+    // Callback URLs the SSRF guard refuses, and a shop token too long to keep.
+    for cb in [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/cb",
+        "http://[::1]/cb",
+        "http://0x7f000002/cb",
+        "http://[::ffff:10.0.0.1]/cb",
+        "gopher://127.0.0.1:6379/_x",
+    ] {
+        let (status, v) =
+            post("/orders".into(), TOKEN, json!({"price_amount": "1", "price_currency": "USD", "callback_url": cb}))
+                .await;
+        assert_eq!(status, 422, "{cb}: {v}");
+    }
+    let long = "t".repeat(256);
+    let (status, _) =
+        post("/orders".into(), TOKEN, json!({"price_amount": "1", "price_currency": "USD", "token": long})).await;
+    assert_eq!(status, 422);
+    assert_eq!(rig.invoices().await.len(), 1, "a refused order made nothing");
+
+    // A short payment: `pending` with what is still owed, never `paid`, even confirmed.
+    let (_, chosen) = post(format!("/orders/{id}/checkout"), TOKEN, json!({"pay_currency": "BTC"})).await;
+    let address = chosen["payment_address"].as_str().unwrap().to_string();
+    rig.send(&address, "0.0002");
+    let got = shop.wait("the pending callback", |r| !r.is_empty()).await;
+    rig.mine(1);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (_, order) = get(format!("/orders/{id}"), TOKEN).await;
+    assert_eq!((order["status"].as_str(), order["underpaid_amount"].as_str()), (Some("pending"), Some("0.0003")));
+    for r in shop.received() {
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(r.body.as_bytes()).into_owned().collect();
+        let one = |k: &str| pairs.iter().filter(|(n, _)| n == k).map(|(_, v)| v.clone()).collect::<Vec<_>>();
+        assert_eq!(one("status"), ["pending"], "{}", r.body);
+        assert_eq!(one("token"), ["tok&status=paid&token=x"], "{}", r.body);
+        assert_eq!(one("order_id"), ["77&status=paid"], "{}", r.body);
+    }
+    assert!(!got.is_empty());
+
+    // Refunds: never more than was paid (10 USD), never to an address of another chain or
+    // network, never negative; another store's token cannot make one.
+    for (amount, address) in [
+        ("10.01", ""),
+        ("1000000", ""),
+        ("-1", ""),
+        ("0", ""),
+        ("1", "0x52908400098527886E0F7030069857D2E4169EE7"),
+        ("1", "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"),
+        ("1", "not an address"),
+    ] {
+        let body = json!({"amount": amount, "address": address});
+        let (status, v) = post(format!("/orders/{id}/refunds"), TOKEN, body.clone()).await;
+        assert_eq!(status, 422, "{amount} to {address:?}: {v}");
+        answers.push(v.to_string());
+        // (A malformed one is 422 for any id: it says nothing of the order.)
+        let (status, v) = post(format!("/orders/{id}/refunds"), OTHER_TOKEN, body).await;
+        assert!(matches!(status, 404 | 422), "{v}");
+    }
+    let (_, v) = get(format!("/orders/{id}/refunds"), TOKEN).await;
+    assert_eq!(v["total_refunds"], 0, "{v}");
+
+    // No answer or log line carries a token.
+    let log = rig.btc.daemon.log();
+    for secret in [TOKEN, OTHER_TOKEN] {
+        for a in &answers {
+            assert!(!a.contains(secret), "a token in {a}");
+        }
+        assert!(!log.contains(secret), "a token in the daemon log");
+    }
+}
+
+/// A JSON object's fields as form pairs (strings as they are, others as JSON text).
+fn body_pairs(v: &Value) -> Vec<(String, String)> {
+    v.as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+        .collect()
+}
+
+/// Review (issue 18): a client that goes away mid-request (a timeout, a closed tab, a proxy's
+/// limit) never leaves an invoice that is not a readable CoinGate order: its callbacks would
+/// name an order id the shop's read-back cannot find.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_gone_mid_request_leaves_no_order_without_its_number() {
+    use tokio::io::AsyncWriteExt;
+    let rig = Rig::start().await;
+    let body = "price_amount=10&price_currency=USD";
+    let request = format!(
+        "POST /coingate/v2/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Token {TOKEN}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    for i in 0..60u64 {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", rig.btc.daemon.port)).await.unwrap();
+        s.write_all(request.as_bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_micros(200 * (i % 30))).await;
+        drop(s);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let invoices = rig.invoices().await;
+    let mut orphans = Vec::new();
+    for inv in &invoices {
+        let n = inv["gateway"]["data"]["id"].as_u64().unwrap();
+        let url = rig.btc.daemon.url(&format!("/coingate/v2/orders/{n}"));
+        let r = reqwest::Client::new().get(url).header("Authorization", format!("Token {TOKEN}")).send().await;
+        if r.unwrap().status() != 200 {
+            orphans.push(n);
+        }
+    }
+    assert!(orphans.is_empty(), "{} of {} invoices are no readable order: {orphans:?}", orphans.len(), invoices.len());
+}
