@@ -519,7 +519,8 @@ async fn attacks_on_the_api_are_refused_and_leak_nothing() {
     let b = signed(PUBLIC, &format!("cmd=create_transaction&amount=1&currency1=USD&currency2=BTC&custom={big}"));
     not_ok(&rig.raw(&b, Some(&sign(PRIVATE, &b))).await.1);
     let long_invoice = "7".repeat(101);
-    let b = signed(PUBLIC, &format!("cmd=create_transaction&amount=1&currency1=USD&currency2=BTC&invoice={long_invoice}"));
+    let b =
+        signed(PUBLIC, &format!("cmd=create_transaction&amount=1&currency1=USD&currency2=BTC&invoice={long_invoice}"));
     not_ok(&rig.raw(&b, Some(&sign(PRIVATE, &b))).await.1);
     // A 10 000-field form and a 26-id multi read: answered, nothing made.
     let many: String = (0..10_000).map(|i| format!("&f{i}=x")).collect();
