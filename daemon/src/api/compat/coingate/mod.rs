@@ -166,6 +166,24 @@ async fn create(
             .map_err(|e| CgError::order_invalid(vec![format!("callback_url: {e}")]))?;
     }
     let (price, currency) = (price.unwrap_or_default(), currency.unwrap_or_default());
+    // The number, the invoice and the link between them are made by a task of their own: a
+    // client gone mid-request drops this handler's future, which must not stop between the
+    // invoice and its number (the invoice would be no readable order, its callbacks naming an
+    // id the shop's read-back cannot find).
+    let made = tokio::spawn(make_order(st, store, f, price, currency, receive));
+    made.await?.map(|o| Json(Value::Object(o)).into_response())
+}
+
+/// Takes the next order number, makes the invoice and links them; the order as answered at
+/// creation (with its token).
+async fn make_order(
+    st: AppState,
+    store: String,
+    f: Fields,
+    price: String,
+    currency: String,
+    receive: Option<String>,
+) -> Result<serde_json::Map<String, Value>, CgError> {
     let id = {
         let st = st.clone();
         blocking(move || ids::next_order(&st)).await??
@@ -198,7 +216,7 @@ async fn create(
     .await??;
     let mut o = order::order(&view, &data, Refunds::None);
     o.insert("token".into(), json!(token));
-    Ok(Json(Value::Object(o)).into_response())
+    Ok(o)
 }
 
 /// An order of this store: its invoice's view, `gateway.data` (with the checkout's choice) and
