@@ -567,3 +567,56 @@ async fn a_client_gone_mid_request_leaves_no_order_without_its_number() {
     }
     assert!(orphans.is_empty(), "{} of {} invoices are no readable order: {orphans:?}", orphans.len(), invoices.len());
 }
+
+/// Review (issue 18): one store's order and refund numbers say nothing of another's. With one
+/// counter for every store, a store that makes an order now and then reads from the gap
+/// between its ids how many orders the other stores of the daemon took, and when.
+#[tokio::test(flavor = "multi_thread")]
+async fn order_numbers_do_not_count_another_stores_orders() {
+    let rig = Rig::start().await;
+    let http = reqwest::Client::new();
+    let make = |token: &'static str| {
+        let req = http
+            .post(rig.btc.daemon.url("/coingate/v2/orders"))
+            .header("Authorization", format!("Token {token}"))
+            .form(&[("price_amount", "10"), ("price_currency", "USD")]);
+        async move {
+            let v: Value = req.send().await.unwrap().json().await.unwrap();
+            v["id"].as_u64().unwrap_or_else(|| panic!("{v}"))
+        }
+    };
+    let first = make(OTHER_TOKEN).await;
+    let mine: Vec<u64> = futures::future::join_all((0..5).map(|_| make(TOKEN))).await;
+    let next = make(OTHER_TOKEN).await;
+    assert_eq!(next, first + 1, "the other store's ids skipped the 5 orders of this one ({mine:?})");
+    // Each store still reads its own orders by its numbers, and not the other's.
+    let read = |token: &'static str, n: u64| {
+        let req = http
+            .get(rig.btc.daemon.url(&format!("/coingate/v2/orders/{n}")))
+            .header("Authorization", format!("Token {token}"));
+        async move {
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap())
+        }
+    };
+    for n in &mine {
+        assert_eq!(read(TOKEN, *n).await.0, 200);
+    }
+    for n in [first, next] {
+        let (status, v) = read(OTHER_TOKEN, n).await;
+        assert_eq!((status, v["id"].as_u64()), (200, Some(n)), "{v}");
+    }
+    let (_, listed) = read(TOKEN, 0).await;
+    assert_eq!(listed["reason"], "OrderNotFound");
+    let (status, v) = http
+        .get(rig.btc.daemon.url("/coingate/v2/orders"))
+        .header("Authorization", format!("Token {OTHER_TOKEN}"))
+        .send()
+        .await
+        .map(|r| (r.status().as_u16(), r))
+        .unwrap();
+    assert_eq!(status, 200);
+    let v: Value = v.json().await.unwrap();
+    assert_eq!(v["total_orders"], 2, "{v}");
+}
