@@ -185,8 +185,8 @@ async fn make_order(
     receive: Option<String>,
 ) -> Result<serde_json::Map<String, Value>, CgError> {
     let id = {
-        let st = st.clone();
-        blocking(move || ids::next_order(&st)).await??
+        let (st, store) = (st.clone(), store.clone());
+        blocking(move || ids::next_order(&st, &store)).await??
     };
     let token = f.get("token").map_or_else(new_token, str::to_string);
     let mut data = json!({"id": id, "order_id": f.get("order_id"), "token": token,
@@ -230,7 +230,7 @@ async fn load(st: &AppState, store: &str, id: &str) -> Result<(Invoice, Value, R
         let svc = st.invoices();
         let inv = svc.get(&store, invoice_id)?.ok_or_else(|| CgError::order_not_found(&id))?;
         let mut data = inv.gateway.as_ref().map(|g| g.data.clone()).unwrap_or_else(|| json!({"id": n}));
-        if let Some(asset) = ids::chosen(&st, n)? {
+        if let Some(asset) = ids::chosen(&st, &store, n)? {
             data["pay_currency"] = json!(asset);
         }
         let refunds = svc.refunds_of(&store, invoice_id)?;
@@ -335,7 +335,7 @@ async fn checkout(
         return Err(CgError::order_invalid(vec![format!("order {id} is {status}: its pay currency is set")]));
     }
     let (asset, st2, n) = (method.asset.clone(), st.clone(), id.parse::<u64>().unwrap_or_default());
-    blocking(move || ids::choose(&st2, n, &asset)).await??;
+    blocking(move || ids::choose(&st2, &store, n, &asset)).await??;
     data["pay_currency"] = json!(method.asset);
     Ok(Json(Value::Object(order::order(&view, &data, refunds))))
 }

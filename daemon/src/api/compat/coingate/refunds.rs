@@ -89,7 +89,7 @@ pub(super) async fn create(
             .invoices()
             .create_refund(&store, invoice, new, None, None)
             .map_err(|e| CgError::from_api(e.into(), CgError::refund_invalid))?;
-        let rid = ids::link_refund(&st2, n, done.refund.id)?;
+        let rid = ids::link_refund(&st2, &store, n, done.refund.id)?;
         let mut view = views::refund(&done.refund);
         if let Some(token) = done.claim_token {
             view.claim_url = Some(format!("{checkout}/r/{token}"));
@@ -104,7 +104,7 @@ pub(super) async fn create(
 fn refunds_of(st: &AppState, store: &str, n: u64) -> Result<Vec<(u64, Refund)>, CgError> {
     let invoice = ids::order_invoice(st, store, n)?.ok_or_else(|| CgError::order_not_found(&n.to_string()))?;
     let mut out = Vec::new();
-    for (rid, uuid) in ids::order_refunds(st, n)? {
+    for (rid, uuid) in ids::order_refunds(st, store, n)? {
         if let Some(r) = st.invoices().refund(store, uuid)?.filter(|r| r.invoice_id == invoice) {
             out.push((rid, views::refund(&r)));
         }
