@@ -515,6 +515,17 @@ async fn attacks_on_the_api_are_refused_and_leak_nothing() {
     let (_, v) = get(format!("/orders/{id}/refunds"), TOKEN).await;
     assert_eq!(v["total_refunds"], 0, "{v}");
 
+    // No store of this daemon answers CoinPayments: its API is not there (404), as CoinGate's
+    // is not when no store has it.
+    let r = http
+        .post(rig.btc.daemon.url("/coinpayments/api.php"))
+        .header("HMAC", "00")
+        .body("version=1&cmd=get_basic_info&key=anything&format=json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "{:?}", r.text().await);
+
     // No answer or log line carries a token.
     let log = rig.btc.daemon.log();
     for secret in [TOKEN, OTHER_TOKEN] {
