@@ -550,6 +550,19 @@ async fn attacks_on_the_api_are_refused_and_leak_nothing() {
         }
         assert!(!log.contains(secret), "a token in the daemon log");
     }
+
+    // Guessing tokens is limited like guessing API keys: past the burst, 429
+    // RateLimitException (last: it blocks this client).
+    let mut statuses = Vec::new();
+    for i in 0..40 {
+        let r = http.get(url("/auth/test")).header("Authorization", format!("Token guess{i}")).send().await.unwrap();
+        statuses.push(r.status().as_u16());
+        if r.status() == 429 {
+            let v: Value = r.json().await.unwrap();
+            assert_eq!(v["reason"], "RateLimitException", "{v}");
+        }
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
 }
 
 /// A JSON object's fields as form pairs (strings as they are, others as JSON text).

@@ -570,4 +570,15 @@ async fn attacks_on_the_api_are_refused_and_leak_nothing() {
         }
         assert!(!log.contains(secret), "a secret in the daemon log");
     }
+
+    // Guessing HMACs is limited like guessing API keys: past the burst, 429.
+    let b = signed(PUBLIC, "cmd=get_basic_info");
+    let mut statuses = Vec::new();
+    for i in 0..40 {
+        statuses.push(rig.raw(&b, Some(&format!("{i:0128x}"))).await.0);
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+    // As for API keys (api/limits.rs), a valid signature is never refused by it: a shop that
+    // shares an address with a guesser keeps working; guessing a 512-bit MAC is hopeless.
+    assert_eq!(rig.raw(&b, Some(&sign(PRIVATE, &b))).await.1["error"], "ok");
 }
