@@ -528,6 +528,12 @@ async fn attacks_on_the_api_are_refused_and_leak_nothing() {
         let (status, v) = post(format!("/orders/{id}/refunds"), OTHER_TOKEN, body).await;
         assert!(matches!(status, 404 | 422), "{v}");
     }
+    // Nor while the order is still open (`pending`: it takes more payment). Refunding the 10 USD
+    // paid so far would leave the invoice counting them: the customer then pays the 15 USD
+    // still due, the order is called back `paid` and the shop ships a 25 USD order for 15.
+    // CoinGate refunds paid orders only (`is_refundable`).
+    let (status, v) = post(format!("/orders/{id}/refunds"), TOKEN, json!({"amount": "10", "address": ""})).await;
+    assert_eq!(status, 422, "a refund of an open order: {v}");
     let (_, v) = get(format!("/orders/{id}/refunds"), TOKEN).await;
     assert_eq!(v["total_refunds"], 0, "{v}");
 
