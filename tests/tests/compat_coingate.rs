@@ -666,3 +666,76 @@ async fn order_numbers_do_not_count_another_stores_orders() {
     let v: Value = v.json().await.unwrap();
     assert_eq!(v["total_orders"], 2, "{v}");
 }
+
+/// Review (issue 18): refunding what a customer paid so far on an open order, then letting them
+/// pay the rest, must not end in a `paid` callback for an order the merchant got part of.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refund_of_an_open_order_never_ends_in_a_paid_callback_for_less() {
+    let rig = Rig::start().await;
+    let shop = Receiver::ok().await;
+    let http = reqwest::Client::new();
+    let auth = format!("Token {TOKEN}");
+    let made: Value = http
+        .post(rig.btc.daemon.url("/coingate/v2/orders"))
+        .header("Authorization", &auth)
+        .form(&[("price_amount", "25"), ("price_currency", "USD"), ("callback_url", &shop.url("/cb"))])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = made["id"].as_u64().unwrap();
+    let invoice = &rig.invoices().await[0];
+    let address = invoice["payment_methods"][0]["address"].as_str().unwrap().to_string();
+    // 10 USD of 25 paid: pending.
+    rig.send(&address, "0.0002");
+    shop.wait("the pending callback", |r| r.iter().any(|r| form(r)["status"] == "pending")).await;
+    rig.mine(1);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The merchant refunds those 10 USD (the customer asked to cancel) and pays the refund.
+    let customer = rig.btc.new_address().unwrap();
+    let r = http
+        .post(rig.btc.daemon.url(&format!("/coingate/v2/orders/{id}/refunds")))
+        .header("Authorization", &auth)
+        .form(&[("amount", "10"), ("address", customer.as_str())])
+        .send()
+        .await
+        .unwrap();
+    if r.status() != 200 {
+        assert_eq!(r.status(), 422, "refused as CoinGate refuses it");
+        return;
+    }
+    let refund: Value = r.json().await.unwrap();
+    rig.send(&customer, refund["refund_amount"].as_str().unwrap());
+    rig.mine(1);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let v: Value = http
+            .get(rig.btc.daemon.url(&format!("/coingate/v2/orders/{id}/refunds")))
+            .header("Authorization", &auth)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if v["refunds"][0]["status"] == "completed" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the refund never completed: {v}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // The customer pays what the order still asks (15 USD), and it confirms.
+    let order = rig.raw_order(id).await;
+    let rest = order["underpaid_amount"].as_str().unwrap().to_string();
+    rig.send(&address, &rest);
+    rig.mine(1);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let statuses: Vec<String> = shop.received().iter().map(|r| form(r)["status"].clone()).collect();
+    assert!(
+        !statuses.iter().any(|s| s == "paid"),
+        "called back paid for a 25 USD order the merchant kept 15 USD of ({rest} BTC after a 10 USD refund): {statuses:?}, read: {}",
+        rig.raw_order(id).await
+    );
+}
