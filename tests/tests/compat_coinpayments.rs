@@ -582,3 +582,67 @@ async fn attacks_on_the_api_are_refused_and_leak_nothing() {
     // shares an address with a guesser keeps working; guessing a 512-bit MAC is hopeless.
     assert_eq!(rig.raw(&b, Some(&sign(PRIVATE, &b))).await.1["error"], "ok");
 }
+
+/// Review (issue 18), a finding in the core, not fixed here: paywatch's own refund API refunds
+/// what was paid so far on an open invoice, and the invoice keeps counting it. The customer
+/// then pays the rest, and the CoinPayments transaction reads and notifies `100` "Complete"
+/// with `received` the full amount, though the merchant kept less than the price. (The
+/// CoinGate API refuses such refunds now; `/v1` is the core's to decide.)
+#[tokio::test]
+#[ignore = "review finding: /v1 refunds of an open invoice keep counting toward its total"]
+async fn a_refund_of_an_open_transaction_never_ends_complete_for_less() {
+    let rig = rig().await;
+    let shop = Receiver::ok().await;
+    let ipn = url::form_urlencoded::byte_serialize(shop.url("/ipn").as_bytes()).collect::<String>();
+    let body = signed(PUBLIC, &format!("cmd=create_transaction&amount=25&currency1=USD&currency2=BTC&ipn_url={ipn}"));
+    let (_, made) = rig.raw(&body, Some(&sign(PRIVATE, &body))).await;
+    let txn = made["result"]["txn_id"].as_str().unwrap().to_string();
+    let address = made["result"]["address"].as_str().unwrap().to_string();
+    // 10 USD of 25, confirmed.
+    let _: String = rig.node.rpc().call("sendtoaddress", &[address.clone().into(), 0.0002.into()]).unwrap();
+    let _: Vec<String> = rig.node.rpc().call("generatetoaddress", &[1.into(), rig.miner.clone().into()]).unwrap();
+    let read = signed(PUBLIC, &format!("cmd=get_tx_info&txid={txn}"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while rig.raw(&read, Some(&sign(PRIVATE, &read))).await.1["result"]["recv_confirms"] != 1 {
+        assert!(std::time::Instant::now() < deadline, "the payment was never seen confirmed");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    // The merchant refunds those 10 USD through paywatch's API and pays the refund.
+    let customer: String = rig.node.rpc().call("getnewaddress", &[]).unwrap();
+    let (status, refund) = rig
+        .daemon
+        .call(
+            Method::POST,
+            &format!("/v1/invoices/{txn}/refunds"),
+            SHOP_KEY,
+            Some(json!({"variant": "rate_then", "amount": "10", "address": customer})),
+        )
+        .await;
+    if status != 201 {
+        return; // refused: nothing to lie about
+    }
+    let amount: f64 = refund["amount"].as_str().unwrap().parse().unwrap();
+    let _: String = rig.node.rpc().call("sendtoaddress", &[customer.into(), amount.into()]).unwrap();
+    let _: Vec<String> = rig.node.rpc().call("generatetoaddress", &[1.into(), rig.miner.clone().into()]).unwrap();
+    let rid = refund["id"].as_str().unwrap().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (_, r) = rig.daemon.call(Method::GET, &format!("/v1/refunds/{rid}"), SHOP_KEY, None).await;
+        if r["status"] == "completed" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the refund never completed: {r}");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    // The customer pays the 15 USD still due.
+    let _: String = rig.node.rpc().call("sendtoaddress", &[address.into(), 0.0003.into()]).unwrap();
+    let _: Vec<String> = rig.node.rpc().call("generatetoaddress", &[1.into(), rig.miner.clone().into()]).unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let (_, info) = rig.raw(&read, Some(&sign(PRIVATE, &read))).await;
+    let complete: Vec<String> =
+        shop.received().iter().filter(|r| field(r, "status") == "100").map(|r| r.body.clone()).collect();
+    assert!(
+        info["result"]["status"] != 100 && complete.is_empty(),
+        "complete for a 25 USD transaction the merchant kept 15 USD of: {info}, IPNs {complete:?}"
+    );
+}
