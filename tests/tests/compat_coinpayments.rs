@@ -28,6 +28,11 @@ const PUBLIC: &str = "5f1c0e64b7a2d9f3c8e1a7b6d5c4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9
 const PRIVATE: &str = "A9f8E7d6C5b4A3f2E1d0C9b8A7f6E5d4C3b2A1f0E9d8C7b6A5f4E3d2C1b0A9f8";
 const MERCHANT: &str = "3f9d2c1b0a9e8d7c6b5a4f3e2d1c0b9a";
 const IPN_SECRET: &str = "Zt7pQ2vL9xR4mK8sW1yB6nC3fH5jD0aE";
+/// A second store answering CoinPayments, with keys of its own.
+const OTHER_SHOP_KEY: &str = "shop_cp_other_Hq2Wd8Kz5Nv1Ls7Yb4Rm";
+const OTHER_PUBLIC: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9";
+const OTHER_PRIVATE: &str = "Q1w2E3r4T5y6U7i8O9p0A1s2D3f4G5h6J7k8L9z0X1c2V3b4N5m6Q7w8E9r0T1y2";
+const OTHER_IPN_SECRET: &str = "Mn4Bv7Cx1Zl8Kj5Hg2Fd9Sa3Po6Iu0Yt";
 
 /// The store: BTC from a test tpub (P2PKH, which the node's wallet pays), USD prices from a
 /// fixed source, and its CoinPayments keys.
@@ -54,6 +59,19 @@ public_key = "{PUBLIC}"
 private_key = "{PRIVATE}"
 merchant_id = "{MERCHANT}"
 ipn_secret = "{IPN_SECRET}"
+
+[[stores]]
+id = "cp-other"
+api_key = "{OTHER_SHOP_KEY}"
+[stores.receive.BTC]
+descriptor = "pkh(tpubD6NzVbkrYhZ4XgiXtGrdW5XDAPFCL9h7we1vwNCpn8tGbBcgfVYjXyhWo4E1xkh56hjod1RhGjxbaTLV3X4FyWuejifB9jusQ46QzG87VKp/1/*)"
+[stores.rates]
+rules = [{{ pair = "*_USD", sources = ["fixed_usd"] }}]
+[stores.coinpayments]
+public_key = "{OTHER_PUBLIC}"
+private_key = "{OTHER_PRIVATE}"
+merchant_id = "other-merchant"
+ipn_secret = "{OTHER_IPN_SECRET}"
 "#
     )
 }
@@ -140,7 +158,9 @@ impl Rig {
             req = req.header("HMAC", h);
         }
         let r = req.send().await.unwrap();
-        (r.status().as_u16(), r.json().await.unwrap())
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or_else(|_| json!({"not_json": text})))
     }
 
     async fn invoice_count(&self) -> usize {
@@ -363,4 +383,266 @@ async fn bad_requests_get_coinpayments_errors_and_create_nothing() {
     let (status, eps) = rig.daemon.call(Method::GET, "/v1/endpoints", SHOP_KEY, None).await;
     assert_eq!(status, 200, "{eps}");
     assert!(eps.to_string().contains("coinpayments") && !eps.to_string().contains(IPN_SECRET), "{eps}");
+}
+
+/// A signed command of `public`/`private` with `fields` (form-encoded by the caller).
+fn signed(public: &str, fields: &str) -> String {
+    format!("version=1&key={public}&format=json&{fields}")
+}
+
+/// Review (issue 18): what an attacker with one store's keys, or none, can make the API say.
+#[tokio::test]
+async fn attacks_on_the_api_are_refused_and_leak_nothing() {
+    let rig = rig().await;
+    let shop = Receiver::ok().await;
+    let ok = |v: &Value| assert_eq!(v["error"], "ok", "{v}");
+    let not_ok = |v: &Value| assert_ne!(v["error"], "ok", "{v}");
+    let mut answers: Vec<String> = Vec::new();
+
+    // The victim store's transaction.
+    let ipn = url::form_urlencoded::byte_serialize(shop.url("/ipn").as_bytes()).collect::<String>();
+    // A shop-given field that looks like more form fields and a header.
+    let custom = "x&status=100&received_amount=999\r\nHMAC: forged";
+    let custom_enc = url::form_urlencoded::byte_serialize(custom.as_bytes()).collect::<String>();
+    let body = signed(
+        PUBLIC,
+        &format!(
+            "cmd=create_transaction&amount=25&currency1=USD&currency2=BTC&invoice=9001&ipn_url={ipn}&custom={custom_enc}"
+        ),
+    );
+    let (_, made) = rig.raw(&body, Some(&sign(PRIVATE, &body))).await;
+    ok(&made);
+    let txn = made["result"]["txn_id"].as_str().unwrap().to_string();
+
+    // Another store's keys never read it, singly or in a multi read.
+    for cmd in [format!("cmd=get_tx_info&txid={txn}"), format!("cmd=get_tx_info_multi&txid={txn}")] {
+        let b = signed(OTHER_PUBLIC, &cmd);
+        let (_, v) = rig.raw(&b, Some(&sign(OTHER_PRIVATE, &b))).await;
+        answers.push(v.to_string());
+        assert!(!v.to_string().contains("\"status\""), "store B read store A's transaction: {v}");
+    }
+    // Store A's public key signed with store B's private key; B's key with A's signature; a
+    // body naming both keys (the last counts, as PHP reads it) signed with the other's.
+    let b = signed(PUBLIC, &format!("cmd=get_tx_info&txid={txn}"));
+    not_ok(&rig.raw(&b, Some(&sign(OTHER_PRIVATE, &b))).await.1);
+    let both = format!("key={PUBLIC}&{}", signed(OTHER_PUBLIC, &format!("cmd=get_tx_info&txid={txn}")));
+    let (_, v) = rig.raw(&both, Some(&sign(OTHER_PRIVATE, &both))).await;
+    assert!(!v.to_string().contains("\"status\""), "{v}");
+    let both = format!("key={OTHER_PUBLIC}&{}", signed(PUBLIC, &format!("cmd=get_tx_info&txid={txn}")));
+    assert!(!rig.raw(&both, Some(&sign(OTHER_PRIVATE, &both))).await.1.to_string().contains("\"status\""));
+
+    // The HMAC: only the hex of the right MAC (either case) passes; not base64, not with a
+    // prefix, not truncated, not with a second header after a wrong first.
+    let good = sign(PRIVATE, &b);
+    use base64::Engine;
+    let raw = hex::decode(&good).unwrap();
+    for bad in [
+        base64::engine::general_purpose::STANDARD.encode(&raw),
+        format!("0x{good}"),
+        format!("sha512={good}"),
+        good[..good.len() - 2].to_string(),
+        format!("{good}00"),
+        format!("{} ", &good[..good.len() - 1]),
+    ] {
+        let (_, v) = rig.raw(&b, Some(&bad)).await;
+        assert_eq!(v["error"], "HMAC signature does not match", "{bad}: {v}");
+    }
+    ok(&rig.raw(&b, Some(&good.to_uppercase())).await.1);
+    let r = rig
+        .daemon
+        .http
+        .post(rig.daemon.url("/coinpayments/api.php"))
+        .header("HMAC", sign("wrong", &b))
+        .header("HMAC", &good)
+        .body(b.clone())
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    not_ok(&v);
+
+    // Amounts and codes a careless parser would take: none makes an invoice, none crashes it.
+    let before = rig.invoice_count().await;
+    let huge = "9".repeat(80);
+    for amount in [
+        "-1",
+        "0",
+        "0.00",
+        "1e5",
+        "1E5",
+        "0x10",
+        "10,5",
+        "NaN",
+        "inf",
+        "١٠",
+        "１０",
+        huge.as_str(),
+        "0.000000000000000000000000000001",
+        "79228162514264337593543950336",
+    ] {
+        let enc = url::form_urlencoded::byte_serialize(amount.as_bytes()).collect::<String>();
+        let b = signed(PUBLIC, &format!("cmd=create_transaction&amount={enc}&currency1=USD&currency2=BTC"));
+        let (status, v) = rig.raw(&b, Some(&sign(PRIVATE, &b))).await;
+        assert_eq!(status, 200, "{amount}: {v}");
+        not_ok(&v);
+        answers.push(v.to_string());
+    }
+    for (c1, c2) in [("USD", "btc"), ("USD", "BTC\u{0}"), ("US D", "BTC"), ("USD", "ETH"), ("", "BTC")] {
+        let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let b = signed(PUBLIC, &format!("cmd=create_transaction&amount=1&currency1={}&currency2={}", enc(c1), enc(c2)));
+        let (_, v) = rig.raw(&b, Some(&sign(PRIVATE, &b))).await;
+        answers.push(v.to_string());
+        if v["error"] == "ok" {
+            // Taken as BTC: then it really is a BTC transaction.
+            assert_eq!(v["result"]["address"].as_str().map(|a| !a.is_empty()), Some(true), "{c1}/{c2}: {v}");
+        }
+    }
+    // URLs the SSRF guard refuses, and pages that are not http(s).
+    for (name, url) in [
+        ("ipn_url", "http://169.254.169.254/latest/meta-data/"),
+        ("ipn_url", "http://10.0.0.1/ipn"),
+        ("ipn_url", "http://[::1]/ipn"),
+        ("ipn_url", "http://0x7f000002/ipn"),
+        ("ipn_url", "file:///etc/passwd"),
+        ("ipn_url", "gopher://127.0.0.1:6379/_FLUSHALL"),
+        ("success_url", "javascript:alert(1)"),
+        ("cancel_url", "data:text/html,<script>alert(1)</script>"),
+    ] {
+        let enc = url::form_urlencoded::byte_serialize(url.as_bytes()).collect::<String>();
+        let b = signed(PUBLIC, &format!("cmd=create_transaction&amount=1&currency1=USD&currency2=BTC&{name}={enc}"));
+        let (_, v) = rig.raw(&b, Some(&sign(PRIVATE, &b))).await;
+        not_ok(&v);
+        answers.push(v.to_string());
+    }
+    // Oversized shop fields (they ride in every event): refused, not half made.
+    let big = "A".repeat(9000);
+    let b = signed(PUBLIC, &format!("cmd=create_transaction&amount=1&currency1=USD&currency2=BTC&custom={big}"));
+    not_ok(&rig.raw(&b, Some(&sign(PRIVATE, &b))).await.1);
+    let long_invoice = "7".repeat(101);
+    let b =
+        signed(PUBLIC, &format!("cmd=create_transaction&amount=1&currency1=USD&currency2=BTC&invoice={long_invoice}"));
+    not_ok(&rig.raw(&b, Some(&sign(PRIVATE, &b))).await.1);
+    // A 10 000-field form and a 26-id multi read: answered, nothing made.
+    let many: String = (0..10_000).map(|i| format!("&f{i}=x")).collect();
+    let b = signed(PUBLIC, &format!("cmd=get_basic_info{many}"));
+    let (status, v) = rig.raw(&b, Some(&sign(PRIVATE, &b))).await;
+    assert!(status == 200 || status == 413, "{status} {v}");
+    let ids = vec![txn.as_str(); 26].join("|");
+    let b = signed(PUBLIC, &format!("cmd=get_tx_info_multi&txid={ids}"));
+    not_ok(&rig.raw(&b, Some(&sign(PRIVATE, &b))).await.1);
+    assert_eq!(rig.invoice_count().await, before, "a refused request made nothing");
+
+    // A short payment is never "complete": half the coins, confirmed, read and notified as 0.
+    let address = made["result"]["address"].as_str().unwrap().to_string();
+    let _: String = rig.node.rpc().call("sendtoaddress", &[address.into(), 0.0002.into()]).unwrap();
+    let _: Vec<String> = rig.node.rpc().call("generatetoaddress", &[1.into(), rig.miner.clone().into()]).unwrap();
+    let read = signed(PUBLIC, &format!("cmd=get_tx_info&txid={txn}"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let info = loop {
+        let (_, v) = rig.raw(&read, Some(&sign(PRIVATE, &read))).await;
+        if v["result"]["recv_confirms"] == 1 {
+            break v["result"].clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "the payment was never seen confirmed: {v}");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    };
+    assert_eq!((info["status"].as_i64(), info["receivedf"].as_str()), (Some(0), Some("0.00020000")), "{info}");
+
+    // Its IPNs: the fields are the shop's own values, the HMAC covers exactly the body sent,
+    // and the shop-given `custom` cannot add fields or headers.
+    let got = shop.wait("the payment's IPN", |g| g.iter().any(|r| field(r, "received_amount") == "0.0002")).await;
+    for r in &got {
+        assert_eq!(r.headers["hmac"], sign(IPN_SECRET, &r.body), "the HMAC is of the body sent");
+        assert!(!r.headers.contains_key("hmac ") && r.headers.get("hmac").is_some());
+        let f = fields(r);
+        assert_eq!(f.iter().filter(|(k, _)| k == "status").count(), 1, "{}", r.body);
+        assert_eq!(f.iter().filter(|(k, _)| k == "received_amount").count(), 1, "{}", r.body);
+        assert_eq!(field(r, "custom"), custom);
+        assert_ne!(field(r, "status"), "100", "a short payment is never complete: {}", r.body);
+        answers.push(r.body.clone());
+    }
+
+    // No answer, IPN or log line carries a private key or an IPN secret.
+    let log = rig.daemon.log();
+    for secret in [PRIVATE, IPN_SECRET, OTHER_PRIVATE, OTHER_IPN_SECRET] {
+        for a in &answers {
+            assert!(!a.contains(secret), "a secret in {a}");
+        }
+        assert!(!log.contains(secret), "a secret in the daemon log");
+    }
+
+    // Guessing HMACs is limited like guessing API keys: past the burst, 429.
+    let b = signed(PUBLIC, "cmd=get_basic_info");
+    let mut statuses = Vec::new();
+    for i in 0..40 {
+        statuses.push(rig.raw(&b, Some(&format!("{i:0128x}"))).await.0);
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+    // As for API keys (api/limits.rs), a valid signature is never refused by it: a shop that
+    // shares an address with a guesser keeps working; guessing a 512-bit MAC is hopeless.
+    assert_eq!(rig.raw(&b, Some(&sign(PRIVATE, &b))).await.1["error"], "ok");
+}
+
+/// Review (issue 18), a finding in the core, not fixed here: paywatch's own refund API refunds
+/// what was paid so far on an open invoice, and the invoice keeps counting it. The customer
+/// then pays the rest, and the CoinPayments transaction reads and notifies `100` "Complete"
+/// with `received` the full amount, though the merchant kept less than the price. (The
+/// CoinGate API refuses such refunds now; `/v1` is the core's to decide.)
+#[tokio::test]
+#[ignore = "review finding: /v1 refunds of an open invoice keep counting toward its total"]
+async fn a_refund_of_an_open_transaction_never_ends_complete_for_less() {
+    let rig = rig().await;
+    let shop = Receiver::ok().await;
+    let ipn = url::form_urlencoded::byte_serialize(shop.url("/ipn").as_bytes()).collect::<String>();
+    let body = signed(PUBLIC, &format!("cmd=create_transaction&amount=25&currency1=USD&currency2=BTC&ipn_url={ipn}"));
+    let (_, made) = rig.raw(&body, Some(&sign(PRIVATE, &body))).await;
+    let txn = made["result"]["txn_id"].as_str().unwrap().to_string();
+    let address = made["result"]["address"].as_str().unwrap().to_string();
+    // 10 USD of 25, confirmed.
+    let _: String = rig.node.rpc().call("sendtoaddress", &[address.clone().into(), 0.0002.into()]).unwrap();
+    let _: Vec<String> = rig.node.rpc().call("generatetoaddress", &[1.into(), rig.miner.clone().into()]).unwrap();
+    let read = signed(PUBLIC, &format!("cmd=get_tx_info&txid={txn}"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while rig.raw(&read, Some(&sign(PRIVATE, &read))).await.1["result"]["recv_confirms"] != 1 {
+        assert!(std::time::Instant::now() < deadline, "the payment was never seen confirmed");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    // The merchant refunds those 10 USD through paywatch's API and pays the refund.
+    let customer: String = rig.node.rpc().call("getnewaddress", &[]).unwrap();
+    let (status, refund) = rig
+        .daemon
+        .call(
+            Method::POST,
+            &format!("/v1/invoices/{txn}/refunds"),
+            SHOP_KEY,
+            Some(json!({"variant": "rate_then", "amount": "10", "address": customer})),
+        )
+        .await;
+    if status != 201 {
+        return; // refused: nothing to lie about
+    }
+    let amount: f64 = refund["amount"].as_str().unwrap().parse().unwrap();
+    let _: String = rig.node.rpc().call("sendtoaddress", &[customer.into(), amount.into()]).unwrap();
+    let _: Vec<String> = rig.node.rpc().call("generatetoaddress", &[1.into(), rig.miner.clone().into()]).unwrap();
+    let rid = refund["id"].as_str().unwrap().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (_, r) = rig.daemon.call(Method::GET, &format!("/v1/refunds/{rid}"), SHOP_KEY, None).await;
+        if r["status"] == "completed" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the refund never completed: {r}");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    // The customer pays the 15 USD still due.
+    let _: String = rig.node.rpc().call("sendtoaddress", &[address.into(), 0.0003.into()]).unwrap();
+    let _: Vec<String> = rig.node.rpc().call("generatetoaddress", &[1.into(), rig.miner.clone().into()]).unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let (_, info) = rig.raw(&read, Some(&sign(PRIVATE, &read))).await;
+    let complete: Vec<String> =
+        shop.received().iter().filter(|r| field(r, "status") == "100").map(|r| r.body.clone()).collect();
+    assert!(
+        info["result"]["status"] != 100 && complete.is_empty(),
+        "complete for a 25 USD transaction the merchant kept 15 USD of: {info}, IPNs {complete:?}"
+    );
 }

@@ -64,6 +64,11 @@ impl Gateways {
         self.stores.iter().any(|(_, g)| g.coingate.is_some())
     }
 
+    /// Whether any store answers CoinPayments (none: its API answers `404`).
+    pub(super) fn any_coinpayments(&self) -> bool {
+        self.stores.iter().any(|(_, g)| g.coinpayments.is_some())
+    }
+
     /// The store whose CoinPayments `public_key` this is (a public value: compared plainly),
     /// with its table.
     pub(super) fn coinpayments_store(&self, public_key: &str) -> Option<(&str, &CoinpaymentsConfig)> {

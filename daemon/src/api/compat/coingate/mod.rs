@@ -166,9 +166,27 @@ async fn create(
             .map_err(|e| CgError::order_invalid(vec![format!("callback_url: {e}")]))?;
     }
     let (price, currency) = (price.unwrap_or_default(), currency.unwrap_or_default());
+    // The number, the invoice and the link between them are made by a task of their own: a
+    // client gone mid-request drops this handler's future, which must not stop between the
+    // invoice and its number (the invoice would be no readable order, its callbacks naming an
+    // id the shop's read-back cannot find).
+    let made = tokio::spawn(make_order(st, store, f, price, currency, receive));
+    made.await?.map(|o| Json(Value::Object(o)).into_response())
+}
+
+/// Takes the next order number, makes the invoice and links them; the order as answered at
+/// creation (with its token).
+async fn make_order(
+    st: AppState,
+    store: String,
+    f: Fields,
+    price: String,
+    currency: String,
+    receive: Option<String>,
+) -> Result<serde_json::Map<String, Value>, CgError> {
     let id = {
-        let st = st.clone();
-        blocking(move || ids::next_order(&st)).await??
+        let (st, store) = (st.clone(), store.clone());
+        blocking(move || ids::next_order(&st, &store)).await??
     };
     let token = f.get("token").map_or_else(new_token, str::to_string);
     let mut data = json!({"id": id, "order_id": f.get("order_id"), "token": token,
@@ -198,7 +216,7 @@ async fn create(
     .await??;
     let mut o = order::order(&view, &data, Refunds::None);
     o.insert("token".into(), json!(token));
-    Ok(Json(Value::Object(o)).into_response())
+    Ok(o)
 }
 
 /// An order of this store: its invoice's view, `gateway.data` (with the checkout's choice) and
@@ -212,7 +230,7 @@ async fn load(st: &AppState, store: &str, id: &str) -> Result<(Invoice, Value, R
         let svc = st.invoices();
         let inv = svc.get(&store, invoice_id)?.ok_or_else(|| CgError::order_not_found(&id))?;
         let mut data = inv.gateway.as_ref().map(|g| g.data.clone()).unwrap_or_else(|| json!({"id": n}));
-        if let Some(asset) = ids::chosen(&st, n)? {
+        if let Some(asset) = ids::chosen(&st, &store, n)? {
             data["pay_currency"] = json!(asset);
         }
         let refunds = svc.refunds_of(&store, invoice_id)?;
@@ -317,7 +335,7 @@ async fn checkout(
         return Err(CgError::order_invalid(vec![format!("order {id} is {status}: its pay currency is set")]));
     }
     let (asset, st2, n) = (method.asset.clone(), st.clone(), id.parse::<u64>().unwrap_or_default());
-    blocking(move || ids::choose(&st2, n, &asset)).await??;
+    blocking(move || ids::choose(&st2, &store, n, &asset)).await??;
     data["pay_currency"] = json!(method.asset);
     Ok(Json(Value::Object(order::order(&view, &data, refunds))))
 }

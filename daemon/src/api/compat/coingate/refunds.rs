@@ -9,14 +9,14 @@
 use super::super::super::{address_len, blocking, AppState};
 use super::body::Fields;
 use super::error::CgError;
-use super::{ids, Shop};
+use super::{ids, order, Shop};
 use crate::events::views;
 use crate::invoices::NewRefund;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::Json;
-use paywatch_plugin_api::events::{Refund, RefundStatus};
+use paywatch_plugin_api::events::{InvoiceStatus, Refund, RefundStatus};
 use serde_json::{json, Value};
 
 /// A refund as CoinGate's `Refund` object (and the list's entries, which name the address
@@ -85,11 +85,22 @@ pub(super) async fn create(
     let st2 = st.clone();
     let (rid, view) = blocking(move || {
         let invoice = ids::order_invoice(&st2, &store, n)?.ok_or_else(|| CgError::order_not_found(&n.to_string()))?;
+        // Only an order that takes no more payment (CoinGate refunds paid orders only): an open
+        // one keeps counting what a refund gave back, so the customer could then pay the rest
+        // of the price and the order would be called back `paid` for less than its price.
+        if let Some(inv) = st2.invoices().get(&store, invoice)? {
+            if matches!(inv.status, InvoiceStatus::New | InvoiceStatus::Processing) {
+                let status = order::status(&st2.invoices().view(&inv)?, order::Refunds::None, None);
+                return Err(CgError::refund_invalid(vec![format!(
+                    "order {n} is {status}: it can be refunded once it is paid, expired or invalid"
+                )]));
+            }
+        }
         let done = st2
             .invoices()
             .create_refund(&store, invoice, new, None, None)
             .map_err(|e| CgError::from_api(e.into(), CgError::refund_invalid))?;
-        let rid = ids::link_refund(&st2, n, done.refund.id)?;
+        let rid = ids::link_refund(&st2, &store, n, done.refund.id)?;
         let mut view = views::refund(&done.refund);
         if let Some(token) = done.claim_token {
             view.claim_url = Some(format!("{checkout}/r/{token}"));
@@ -104,7 +115,7 @@ pub(super) async fn create(
 fn refunds_of(st: &AppState, store: &str, n: u64) -> Result<Vec<(u64, Refund)>, CgError> {
     let invoice = ids::order_invoice(st, store, n)?.ok_or_else(|| CgError::order_not_found(&n.to_string()))?;
     let mut out = Vec::new();
-    for (rid, uuid) in ids::order_refunds(st, n)? {
+    for (rid, uuid) in ids::order_refunds(st, store, n)? {
         if let Some(r) = st.invoices().refund(store, uuid)?.filter(|r| r.invoice_id == invoice) {
             out.push((rid, views::refund(&r)));
         }

@@ -44,6 +44,10 @@ impl<T: Into<String>> From<T> for Refusal {
 }
 
 async fn api(State(st): State<AppState>, ext: Extensions, headers: HeaderMap, body: Bytes) -> Response {
+    if !st.gateways().any_coinpayments() {
+        let message = "the CoinPayments API is not enabled for any store ([stores.coinpayments])";
+        return (StatusCode::NOT_FOUND, Json(json!({"error": message, "result": []}))).into_response();
+    }
     match handle(&st, &ext, &headers, &body).await {
         Ok(result) => Json(json!({"error": "ok", "result": result})).into_response(),
         Err(Refusal::Says(message)) => Json(json!({"error": message, "result": []})).into_response(),
