@@ -203,6 +203,7 @@ impl From<InvoiceError> for ApiError {
             E::NotCancellable { .. } => Self::new(StatusCode::CONFLICT, "not_cancellable", msg),
             E::RefundQuota { .. } => Self::new(StatusCode::CONFLICT, "quota_exceeded", msg),
             E::RefundTooLarge { .. } => Self::invalid("refund_too_large", msg),
+            E::StillOpen { .. } => Self::new(StatusCode::CONFLICT, "invoice_open", msg),
             E::NoFreeAddress { .. } => Self::new(StatusCode::SERVICE_UNAVAILABLE, "no_free_address", msg),
             E::ClaimExpired(_) => Self::new(StatusCode::GONE, "claim_expired", msg),
             E::ClaimLocked(_) => Self::new(StatusCode::GONE, "claim_locked", msg),

@@ -56,6 +56,8 @@ pub(crate) enum InvoiceError {
     NotFound(String),
     #[error("invoice {id} cannot be cancelled: {why}")]
     NotCancellable { id: Uuid, why: String },
+    #[error("invoice {id} still takes payment (status new, until {expires_at}): a refund now would be counted as paid when the customer pays the rest, and the invoice would settle short; cancel it first (POST /v1/invoices/{id}/cancel) or refund once it expires or is paid")]
+    StillOpen { id: Uuid, expires_at: OffsetDateTime },
     #[error("invoice {invoice} has {max} refunds, its store's max_refunds_per_invoice: no more refunds of it; raise stores.max_refunds_per_invoice in the config")]
     RefundQuota { invoice: Uuid, max: u32 },
     #[error("refund of {asked} is more than the {available} still refundable{aside}")]

@@ -7,7 +7,8 @@ use super::state::valuation;
 use super::value::{parse_decimal, Valuation, Value};
 use super::{request_hash, AssetInfo, IdempotencyScope, InvoiceError, Invoices, LockedRate};
 use crate::db::{
-    Batch, DbError, InvoiceRecord, PaymentRecord, RefundRecord, RefundStatus, RefundTotals, WatchRecord, SAME_ASSET,
+    Batch, DbError, InvoiceRecord, InvoiceStatus, PaymentRecord, RefundRecord, RefundStatus, RefundTotals, WatchRecord,
+    SAME_ASSET,
 };
 use crate::events::{self, EventKind};
 use crate::index::StagedWatch;
@@ -422,6 +423,11 @@ impl Invoices {
     ) -> Result<Plan, InvoiceError> {
         let inv =
             self.get(store_id, invoice_id)?.ok_or_else(|| InvoiceError::NotFound(format!("invoice {invoice_id}")))?;
+        // A payment refunded while the invoice still takes payment keeps counting toward it:
+        // the customer would then pay only the rest, and the invoice settle short.
+        if inv.status == InvoiceStatus::New {
+            return Err(InvoiceError::StillOpen { id: inv.id, expires_at: inv.expires_at });
+        }
         let r = self.refundability(inv)?;
         let method = r.method(req)?;
         let m = &r.invoice.methods[method];
