@@ -43,7 +43,11 @@ type Notice = (u32, &'static str, Option<&'static str>);
 /// BitPay's notifications for a paywatch invoice event, in order.
 fn notices(kind: EventKind, inv: &Invoice) -> Vec<Notice> {
     use EventKind::*;
-    let paid_any = !matches!(inv.amount_paid_base.as_str(), "" | "0");
+    use paywatch_plugin_api::events::PaymentStatus::{Dropped, Replaced, Reversed};
+    // Something was paid, or a payment went away: a payment that went away no longer counts,
+    // so an invoice whose only payment failed has nothing paid, and is still BitPay's 1013.
+    let paid_any = !matches!(inv.amount_paid_base.as_str(), "" | "0")
+        || inv.payments.iter().any(|p| matches!(p.status, Dropped | Replaced | Reversed));
     match kind {
         InvoiceCreated => vec![(1001, "invoice_created", None)],
         InvoicePaymentDetected => vec![(1002, "invoice_receivedPayment", None)],
