@@ -514,3 +514,22 @@ async fn attacks_on_signatures_tenants_input_and_pairing_codes() {
     }
     assert!(statuses.contains(&429), "wrong pairing codes are not counted: {statuses:?}");
 }
+
+/// Review of issue 18: `/bitpay/tokens` (which writes a pairing request for anyone) and
+/// `/bitpay/rates` (which makes the store's rate sources fetch any pair its rules let through)
+/// take no key, so they are held to the per-client budget of every other public route
+/// (`server.public_per_second`, `public_burst`): a client asking far past it gets 429.
+#[tokio::test]
+async fn the_public_bitpay_routes_are_limited_per_client() {
+    let rig = BtcRig::start_with(1, &config()).await.unwrap();
+    for (method, path, body) in
+        [(Method::GET, "/bitpay/rates/BTC/USD", None), (Method::POST, "/bitpay/tokens", Some("{".to_string()))]
+    {
+        let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+        for _ in 0..400 {
+            let (status, _) = raw(&rig, method.clone(), path, body.clone(), &[]).await;
+            *statuses.entry(status).or_default() += 1;
+        }
+        assert!(statuses.contains_key(&429), "{method} {path}: {statuses:?}");
+    }
+}
