@@ -24,18 +24,23 @@ use tokens::{TokenRecord, TOKENS};
 
 pub(crate) use pairing::{approve_code, make_code};
 
-/// The routes, nested under `/bitpay`.
-pub(super) fn router() -> Router<AppState> {
+/// The routes, nested under `/bitpay`. `public` limits the routes that take no token
+/// (pairing requests, rates) per client, as every other public route is
+/// (`server.public_per_second`, `public_burst`).
+pub(super) fn router(public: &crate::api::limits::PublicLimit) -> Router<AppState> {
+    use crate::api::limits::public_layer;
+    let tokens = || post(pairing::tokens).layer(public_layer(public.clone()));
+    let all_rates = || get(rates::all).layer(public_layer(public.clone()));
     Router::new()
         .route("/invoices", post(invoices::create))
         .route("/invoices/", post(invoices::create))
         .route("/invoices/{id}", get(invoices::get))
-        .route("/tokens", post(pairing::tokens))
-        .route("/tokens/", post(pairing::tokens))
-        .route("/rates", get(rates::all))
-        .route("/rates/", get(rates::all))
-        .route("/rates/{base}", get(rates::of_base))
-        .route("/rates/{base}/{quote}", get(rates::pair))
+        .route("/tokens", tokens())
+        .route("/tokens/", tokens())
+        .route("/rates", all_rates())
+        .route("/rates/", all_rates())
+        .route("/rates/{base}", get(rates::of_base).layer(public_layer(public.clone())))
+        .route("/rates/{base}/{quote}", get(rates::pair).layer(public_layer(public.clone())))
         .fallback(|| async { BpError::new(StatusCode::NOT_FOUND, "route not found") })
         .method_not_allowed_fallback(|| async { BpError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed") })
 }
