@@ -181,3 +181,23 @@ fn request_ttl(st: &AppState) -> Option<u64> {
 pub(crate) fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Review of issue 18: over HTTP/2 (what curl, and so BitPay's PHP SDK in the WooCommerce
+    /// and Magento plugins, speaks to an https server offering it) the host is the request's
+    /// `:authority`, in its URI, and there is no `Host` header: the URL the client signed must
+    /// still be the one checked.
+    #[test]
+    fn the_signed_url_of_an_http2_request_has_its_authority() {
+        let uri: Uri = "https://pay.example.com/bitpay/invoices/1?token=t".parse().unwrap();
+        let urls = signed_urls(&HeaderMap::new(), &uri);
+        assert!(urls.contains(&"https://pay.example.com/bitpay/invoices/1?token=t".to_string()), "{urls:?}");
+        let mut h1 = HeaderMap::new();
+        h1.insert("host", "127.0.0.1:8080".parse().unwrap());
+        let urls = signed_urls(&h1, &"/bitpay/invoices".parse().unwrap());
+        assert_eq!(urls, ["http://127.0.0.1:8080/bitpay/invoices", "https://127.0.0.1:8080/bitpay/invoices"]);
+    }
+}
