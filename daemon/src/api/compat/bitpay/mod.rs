@@ -112,9 +112,14 @@ pub(crate) struct Caller {
 }
 
 /// The full URLs the client may have signed: the request as it reached us, under `http` and
-/// `https` (a TLS listener or a TLS-terminating proxy in front).
+/// `https` (a TLS listener or a TLS-terminating proxy in front). The host is the `Host` header
+/// (HTTP/1.1), else the URI's authority (HTTP/2's `:authority`: no `Host` header there).
 fn signed_urls(headers: &HeaderMap, uri: &Uri) -> Vec<String> {
-    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or_default();
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()))
+        .unwrap_or_default();
     let pq = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     ["http", "https"].iter().map(|s| format!("{s}://{host}{pq}")).collect()
 }
