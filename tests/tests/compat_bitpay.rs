@@ -533,3 +533,38 @@ async fn the_public_bitpay_routes_are_limited_per_client() {
         assert!(statuses.contains_key(&429), "{method} {path}: {statuses:?}");
     }
 }
+
+/// Review of issue 18: a `buyer` nested as deep as a request may be (serde_json reads 128
+/// levels) is kept inside the invoice's `gateway.data`, three levels further down: the invoice
+/// must still read back, list, and carry its events, and its reads stay JSON a client reads.
+#[tokio::test]
+async fn a_deeply_nested_buyer_does_not_make_an_invoice_unreadable() {
+    let rig = BtcRig::start_with(1, &config()).await.unwrap();
+    let pos = pos_token(&rig).await;
+    let depth = 126;
+    let buyer = format!("{}1{}", "{\"a\":".repeat(depth), "}".repeat(depth));
+    let body = format!(r#"{{"token":"{pos}","price":5,"currency":"USD","orderId":"deep","buyer":{buyer}}}"#);
+    let text = |r: reqwest::Response| async move { (r.status().as_u16(), r.text().await.unwrap()) };
+    let http = reqwest::Client::new();
+    let sent = http.post(rig.daemon.url("/bitpay/invoices")).header("content-type", "application/json").body(body);
+    let (status, made) = text(sent.send().await.unwrap()).await;
+    if status == 400 {
+        return; // refused: fine
+    }
+    assert_eq!(status, 200, "{made}");
+    let id = made.split("\"id\":\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let mut seen = vec![];
+    for path in [format!("/v1/invoices/{id}"), "/v1/invoices".into(), "/v1/events".into()] {
+        seen.push((path.clone(), text(rig.daemon.req(Method::GET, &path, SHOP3).send().await.unwrap()).await));
+    }
+    let bp = format!("/bitpay/invoices/{id}?token={pos}");
+    seen.push((bp.clone(), text(http.get(rig.daemon.url(&bp)).send().await.unwrap()).await));
+    let log = rig.daemon.log();
+    let errors: Vec<&str> = log.lines().filter(|l| l.contains("ERROR") || l.contains("WARN")).collect();
+    let statuses: Vec<(&String, u16)> = seen.iter().map(|(p, (s, _))| (p, *s)).collect();
+    for (path, (status, body)) in &seen {
+        assert_eq!(*status, 200, "{path}: {body}\n{statuses:?}\n{}", errors.join("\n"));
+        assert!(serde_json::from_str::<Value>(body).is_ok(), "{path}: not JSON serde_json reads: {}", &body[..200.min(body.len())]);
+    }
+}
