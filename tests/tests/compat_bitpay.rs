@@ -565,6 +565,10 @@ async fn a_deeply_nested_buyer_does_not_make_an_invoice_unreadable() {
     let statuses: Vec<(&String, u16)> = seen.iter().map(|(p, (s, _))| (p, *s)).collect();
     for (path, (status, body)) in &seen {
         assert_eq!(*status, 200, "{path}: {body}\n{statuses:?}\n{}", errors.join("\n"));
-        assert!(serde_json::from_str::<Value>(body).is_ok(), "{path}: not JSON serde_json reads: {}", &body[..200.min(body.len())]);
+        assert!(
+            serde_json::from_str::<Value>(body).is_ok(),
+            "{path}: not JSON serde_json reads: {}",
+            &body[..200.min(body.len())]
+        );
     }
 }

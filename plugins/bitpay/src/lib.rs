@@ -42,8 +42,8 @@ type Notice = (u32, &'static str, Option<&'static str>);
 
 /// BitPay's notifications for a paywatch invoice event, in order.
 fn notices(kind: EventKind, inv: &Invoice) -> Vec<Notice> {
-    use EventKind::*;
     use paywatch_plugin_api::events::PaymentStatus::{Dropped, Replaced, Reversed};
+    use EventKind::*;
     // Something was paid, or a payment went away: a payment that went away no longer counts,
     // so an invoice whose only payment failed has nothing paid, and is still BitPay's 1013.
     let paid_any = !matches!(inv.amount_paid_base.as_str(), "" | "0")
