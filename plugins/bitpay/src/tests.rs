@@ -223,10 +223,8 @@ fn a_payment_that_goes_away_after_paid_in_full_is_notified() {
     let back_to_new = json!({"status": "new", "exception": "none", "amount_paid": "0", "amount_paid_base": "0",
         "amount_confirmed": "0", "amount_confirmed_base": "0", "paid": "0", "confirmed": "0", "payments": [payment]});
     let reqs = render_abi(event("invoice.payment_reversed", gateway(true, true), back_to_new)).unwrap();
-    let codes: Vec<Value> = reqs
-        .iter()
-        .map(|r| serde_json::from_str::<Value>(&r.body).unwrap()["event"]["code"].clone())
-        .collect();
+    let codes: Vec<Value> =
+        reqs.iter().map(|r| serde_json::from_str::<Value>(&r.body).unwrap()["event"]["code"].clone()).collect();
     assert!(codes.contains(&json!(1013)), "a reversed payment is BitPay's failedToConfirm: {codes:?}");
 }
 
