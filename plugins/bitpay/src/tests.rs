@@ -220,12 +220,31 @@ fn a_payment_that_goes_away_after_paid_in_full_is_notified() {
     let mut payment = sample_events().into_iter().find(|e| e["type"] == "payment.confirmed").unwrap()["data"].clone();
     payment["status"] = json!("replaced");
     payment["confirmations"] = json!(0);
+    // What is due again is what the payment had paid; the event names the payment reversed.
+    let mut methods = event("invoice.settled", gateway(true, true), json!({}))["data"]["payment_methods"].clone();
+    methods[0]["amount_due_base"] = json!("150000");
     let back_to_new = json!({"status": "new", "exception": "none", "amount_paid": "0", "amount_paid_base": "0",
-        "amount_confirmed": "0", "amount_confirmed_base": "0", "paid": "0", "confirmed": "0", "payments": [payment]});
+        "amount_confirmed": "0", "amount_confirmed_base": "0", "paid": "0", "confirmed": "0",
+        "payments": [payment], "payment": payment, "payment_methods": methods});
     let reqs = render_abi(event("invoice.payment_reversed", gateway(true, true), back_to_new)).unwrap();
     let codes: Vec<Value> =
         reqs.iter().map(|r| serde_json::from_str::<Value>(&r.body).unwrap()["event"]["code"].clone()).collect();
     assert!(codes.contains(&json!(1013)), "a reversed payment is BitPay's failedToConfirm: {codes:?}");
+}
+
+/// A partial payment reversed on an invoice never paid in full, or a reversal that leaves it
+/// paid: nothing to tell.
+#[test]
+fn a_reversal_that_did_not_unpay_the_invoice_sends_nothing() {
+    let mut payment = sample_events().into_iter().find(|e| e["type"] == "payment.confirmed").unwrap()["data"].clone();
+    payment["status"] = json!("replaced");
+    payment["amount_base"] = json!("50000");
+    let mut methods = event("invoice.settled", gateway(true, true), json!({}))["data"]["payment_methods"].clone();
+    methods[0]["amount_due_base"] = json!("150000");
+    let partial = json!({"status": "new", "amount_paid_base": "0", "payment": payment, "payment_methods": methods});
+    assert!(render_abi(event("invoice.payment_reversed", gateway(true, true), partial)).unwrap().is_empty());
+    let still_paid = json!({"status": "processing", "payment": payment});
+    assert!(render_abi(event("invoice.payment_reversed", gateway(true, true), still_paid)).unwrap().is_empty());
 }
 
 /// Review of issue 18: BitPay's `complete` is its final status (six confirmations; the
