@@ -357,3 +357,218 @@ async fn bad_requests_get_bitpays_error_shape_and_create_nothing() {
         .unwrap();
     assert_eq!(resp.status(), 200, "the CLI's code pairs");
 }
+
+/// A fourth store with the BitPay API (no payment methods): another tenant.
+const SHOP4: &str = "shop4_Q8vN2kLp5RtX7wZ3mB9cD1fG6h";
+
+fn config_two_tenants() -> String {
+    format!("{}\n[[stores]]\nid = \"shop4\"\napi_key = \"{SHOP4}\"\n[stores.bitpay]\n", config())
+}
+
+/// A raw request to the BitPay routes: status and JSON (Null when the body is not JSON).
+async fn raw(rig: &BtcRig, method: Method, path: &str, body: Option<String>, headers: &[(&str, &str)]) -> (u16, Value) {
+    let mut req = reqwest::Client::new().request(method, rig.daemon.url(path));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    if let Some(b) = body {
+        req = req.header("content-type", "application/json").body(b);
+    }
+    let r = req.send().await.expect("the daemon answers");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// `message` signed by the key in `pem` with btcpay-python's key utilities: (x-identity, x-signature).
+async fn sign(pem: &str, message: &str) -> (String, String) {
+    let v = paywatch_tests::compat::run("bitpay", "sign.py", &[pem, message], &[]).await.unwrap();
+    (v["identity"].as_str().unwrap().to_string(), v["signature"].as_str().unwrap().to_string())
+}
+
+/// Review of issue 18: what an attacker tries against the BitPay routes. Signatures bind the
+/// body and the query exactly; a token reads only its own store's invoices; hostile prices,
+/// currencies, sizes and URLs are refused in BitPay's shape and create nothing; and wrong
+/// pairing codes are failed authentications (counted: past the budget, 429).
+#[tokio::test]
+async fn attacks_on_signatures_tenants_input_and_pairing_codes() {
+    let rig = BtcRig::start_with(1, &config_two_tenants()).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let host = rig.daemon.url("/bitpay");
+    let authority = host.trim_start_matches("http://").trim_end_matches("/bitpay").to_string();
+    let pem = tmp.path().join("m.pem").display().to_string();
+    client("btcpay_client.py", sdk(&["keygen", &pem])).await;
+    let code = pairing_code(&rig, "merchant").await;
+    let merchant =
+        client("btcpay_client.py", sdk(&["pair", &host, &pem, &code])).await["merchant"].as_str().unwrap().to_string();
+    let pos = pos_token(&rig).await;
+
+    // A signed create, by hand: accepted as signed.
+    let body = json!({"price": 5, "currency": "USD", "orderId": "sig-1", "token": merchant}).to_string();
+    let url = format!("http://{authority}/bitpay/invoices");
+    let (identity, signature) = sign(&pem, &format!("{url}{body}")).await;
+    let signed = [("x-identity", identity.as_str()), ("x-signature", signature.as_str())];
+    let (status, made) = raw(&rig, Method::POST, "/bitpay/invoices", Some(body.clone()), &signed).await;
+    assert_eq!(status, 200, "{made}");
+    let id = made["data"]["id"].as_str().unwrap().to_string();
+    // The same signature over a body that differs by a space, or one that says the price twice.
+    let (status, e) = raw(&rig, Method::POST, "/bitpay/invoices", Some(format!("{body} ")), &signed).await;
+    assert_eq!(status, 401, "a body other than the signed one: {e}");
+    let twice = body.replacen("\"price\":5", "\"price\":5,\"price\":0.01", 1);
+    let (i2, s2) = sign(&pem, &format!("{url}{twice}")).await;
+    let (status, e) =
+        raw(&rig, Method::POST, "/bitpay/invoices", Some(twice), &[("x-identity", &i2), ("x-signature", &s2)]).await;
+    assert_eq!(status, 400, "a duplicate key is refused, not read one way and signed another: {e}");
+    // A GET signed without its query, or with the query in another order.
+    let get = format!("/bitpay/invoices/{id}?token={merchant}&x=1");
+    let (i3, s3) = sign(&pem, &format!("http://{authority}/bitpay/invoices/{id}")).await;
+    let (status, e) = raw(&rig, Method::GET, &get, None, &[("x-identity", &i3), ("x-signature", &s3)]).await;
+    assert_eq!(status, 401, "signed without the query: {e}");
+    let (i4, s4) = sign(&pem, &format!("http://{authority}/bitpay/invoices/{id}?x=1&token={merchant}")).await;
+    let (status, e) = raw(&rig, Method::GET, &get, None, &[("x-identity", &i4), ("x-signature", &s4)]).await;
+    assert_eq!(status, 401, "signed with the query reordered: {e}");
+    let (i5, s5) = sign(&pem, &format!("http://{authority}{get}")).await;
+    let (status, read) = raw(&rig, Method::GET, &get, None, &[("x-identity", &i5), ("x-signature", &s5)]).await;
+    assert_eq!((status, read["data"]["id"].as_str()), (200, Some(id.as_str())), "{read}");
+    // The pos token reads it (BitPay's pos facade may) but never gets the merchant token back.
+    let (status, by_pos) = raw(&rig, Method::GET, &format!("/bitpay/invoices/{id}?token={pos}"), None, &[]).await;
+    assert_eq!(status, 200, "{by_pos}");
+    assert!(by_pos["data"].get("token").is_none() && !by_pos.to_string().contains(&merchant), "{by_pos}");
+
+    // Another tenant's token does not see this store's invoice.
+    let (status, v) = rig.call(Method::POST, "/v1/bitpay/pairing-codes", SHOP4, Some(json!({"facade": "pos"}))).await;
+    assert_eq!(status, 201, "{v}");
+    let other =
+        raw(&rig, Method::POST, "/bitpay/tokens", Some(json!({"pairingCode": v["pairing_code"]}).to_string()), &[])
+            .await
+            .1["data"][0]["token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let (status, e) = raw(&rig, Method::GET, &format!("/bitpay/invoices/{id}?token={other}"), None, &[]).await;
+    assert_eq!(status, 404, "shop4's token on shop3's invoice: {e}");
+
+    // Hostile input: each refused with BitPay's error, the daemon fine, nothing made.
+    let before = invoice_count(&rig).await;
+    let deep = format!("{}{}", "{\"a\":".repeat(200), "1".to_string() + &"}".repeat(200));
+    let hostile: Vec<(String, &str)> = vec![
+        (json!({"price": "1e400", "currency": "USD"}).to_string(), "price 1e400"),
+        (json!({"price": "1e-400", "currency": "USD"}).to_string(), "price 1e-400"),
+        (json!({"price": "NaN", "currency": "USD"}).to_string(), "price NaN"),
+        (json!({"price": "inf", "currency": "USD"}).to_string(), "price inf"),
+        (json!({"price": "-0", "currency": "USD"}).to_string(), "price -0"),
+        (json!({"price": "1".repeat(100), "currency": "USD"}).to_string(), "a 100-digit price"),
+        (json!({"price": "79228162514264337593543950335", "currency": "USD"}).to_string(), "Decimal::MAX USD"),
+        (r#"{"price": 1e400, "currency": "USD"}"#.to_string(), "a JSON number out of range"),
+        (json!({"price": 5, "currency": "ZZZ"}).to_string(), "an unknown currency"),
+        (json!({"price": 5, "currency": "U\u{0}SD"}).to_string(), "a NUL in the currency"),
+        (json!({"price": 5}).to_string(), "no currency"),
+        (json!({"price": 5, "currency": "USD", "posData": "x".repeat(9000)}).to_string(), "9 kB of posData"),
+        (format!(r#"{{"price": 5, "currency": "USD", "buyer": {deep}}}"#), "a buyer nested 200 deep"),
+        (json!({"price": 5, "currency": "USD", "orderId": "o".repeat(101)}).to_string(), "a 101-byte orderId"),
+        (
+            json!({"price": 5, "currency": "USD", "redirectURL": "javascript:alert(1)"}).to_string(),
+            "a javascript: redirect",
+        ),
+        (
+            json!({"price": 5, "currency": "USD", "notificationURL": "http://10.0.0.1/ipn"}).to_string(),
+            "a private IPN URL",
+        ),
+        (
+            json!({"price": 5, "currency": "USD", "notificationURL": "http://169.254.169.254/latest"}).to_string(),
+            "metadata",
+        ),
+        (
+            json!({"price": 5, "currency": "USD", "notificationURL": "http://[::ffff:10.0.0.1]/"}).to_string(),
+            "mapped v6",
+        ),
+        (json!({"price": 5, "currency": "USD", "notificationURL": "file:///etc/passwd"}).to_string(), "a file URL"),
+        (json!({"price": 5, "currency": "USD", "transactionSpeed": "HIGH"}).to_string(), "a speed in capitals"),
+    ];
+    for (fields, what) in &hostile {
+        // The token goes in first, as text (a body serde_json would refuse stays as it is).
+        let body = fields.replacen('{', &format!("{{\"token\":\"{pos}\","), 1);
+        let (status, e) = raw(&rig, Method::POST, "/bitpay/invoices", Some(body), &[]).await;
+        assert!((400..500).contains(&status), "{what}: {status} {e}");
+        assert!(e["error"].is_string(), "{what}: BitPay's error shape: {e}");
+    }
+    let big = json!({"price": 5, "currency": "USD", "token": pos, "posData": "x".repeat(10 << 20)}).to_string();
+    // The daemon answers 413 and closes while the client still writes: either is a refusal.
+    let sent = reqwest::Client::new().post(rig.daemon.url("/bitpay/invoices")).body(big).send().await;
+    assert!(sent.as_ref().map_or(true, |r| r.status() == 413), "10 MB of posData: {sent:?}");
+    assert_eq!(invoice_count(&rig).await, before, "nothing was created");
+    assert!(rig.daemon.health().await.is_ok(), "the daemon still answers");
+
+    // Pairing codes are guessed like keys: wrong ones count against the client's budget
+    // (`auth_failure_burst`, 10 by default), then 429 with Retry-After.
+    let mut statuses = vec![];
+    for i in 0..15 {
+        let (status, _) = raw(
+            &rig,
+            Method::POST,
+            "/bitpay/tokens",
+            Some(json!({"pairingCode": format!("Zz{i:05}")}).to_string()),
+            &[],
+        )
+        .await;
+        statuses.push(status);
+    }
+    assert!(statuses.contains(&429), "wrong pairing codes are not counted: {statuses:?}");
+}
+
+/// Review of issue 18: `/bitpay/tokens` (which writes a pairing request for anyone) and
+/// `/bitpay/rates` (which makes the store's rate sources fetch any pair its rules let through)
+/// take no key, so they are held to the per-client budget of every other public route
+/// (`server.public_per_second`, `public_burst`): a client asking far past it gets 429.
+#[tokio::test]
+async fn the_public_bitpay_routes_are_limited_per_client() {
+    let rig = BtcRig::start_with(1, &config()).await.unwrap();
+    for (method, path, body) in
+        [(Method::GET, "/bitpay/rates/BTC/USD", None), (Method::POST, "/bitpay/tokens", Some("{".to_string()))]
+    {
+        let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+        for _ in 0..400 {
+            let (status, _) = raw(&rig, method.clone(), path, body.clone(), &[]).await;
+            *statuses.entry(status).or_default() += 1;
+        }
+        assert!(statuses.contains_key(&429), "{method} {path}: {statuses:?}");
+    }
+}
+
+/// Review of issue 18: a `buyer` nested as deep as a request may be (serde_json reads 128
+/// levels) is kept inside the invoice's `gateway.data`, three levels further down: the invoice
+/// must still read back, list, and carry its events, and its reads stay JSON a client reads.
+#[tokio::test]
+async fn a_deeply_nested_buyer_does_not_make_an_invoice_unreadable() {
+    let rig = BtcRig::start_with(1, &config()).await.unwrap();
+    let pos = pos_token(&rig).await;
+    let depth = 126;
+    let buyer = format!("{}1{}", "{\"a\":".repeat(depth), "}".repeat(depth));
+    let body = format!(r#"{{"token":"{pos}","price":5,"currency":"USD","orderId":"deep","buyer":{buyer}}}"#);
+    let text = |r: reqwest::Response| async move { (r.status().as_u16(), r.text().await.unwrap()) };
+    let http = reqwest::Client::new();
+    let sent = http.post(rig.daemon.url("/bitpay/invoices")).header("content-type", "application/json").body(body);
+    let (status, made) = text(sent.send().await.unwrap()).await;
+    if status == 400 {
+        return; // refused: fine
+    }
+    assert_eq!(status, 200, "{made}");
+    let id = made.split("\"id\":\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let mut seen = vec![];
+    for path in [format!("/v1/invoices/{id}"), "/v1/invoices".into(), "/v1/events".into()] {
+        seen.push((path.clone(), text(rig.daemon.req(Method::GET, &path, SHOP3).send().await.unwrap()).await));
+    }
+    let bp = format!("/bitpay/invoices/{id}?token={pos}");
+    seen.push((bp.clone(), text(http.get(rig.daemon.url(&bp)).send().await.unwrap()).await));
+    let log = rig.daemon.log();
+    let errors: Vec<&str> = log.lines().filter(|l| l.contains("ERROR") || l.contains("WARN")).collect();
+    let statuses: Vec<(&String, u16)> = seen.iter().map(|(p, (s, _))| (p, *s)).collect();
+    for (path, (status, body)) in &seen {
+        assert_eq!(*status, 200, "{path}: {body}\n{statuses:?}\n{}", errors.join("\n"));
+        assert!(
+            serde_json::from_str::<Value>(body).is_ok(),
+            "{path}: not JSON serde_json reads: {}",
+            &body[..200.min(body.len())]
+        );
+    }
+}

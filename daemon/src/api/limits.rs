@@ -100,6 +100,9 @@ impl AuthFailures {
     }
 }
 
+/// A per-client budget's config ([`rate_config`]).
+pub(crate) type PublicLimit = Arc<GovernorConfig<Client, governor::middleware::NoOpMiddleware>>;
+
 /// The per-client limit of the unauthenticated routes.
 pub(crate) type PublicLayer = GovernorLayer<Client, governor::middleware::NoOpMiddleware, axum::body::Body>;
 

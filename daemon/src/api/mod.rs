@@ -240,8 +240,15 @@ pub(crate) fn router(state: AppState, config: &Config) -> Router {
         .route("/bitpay/pairing-codes", axum::routing::post(compat::bitpay_make_code))
         .route("/bitpay/pairing-codes/{code}/approve", axum::routing::post(compat::bitpay_approve_code))
         .route("/openapi.json", get(ops::openapi));
-    let mut routes =
-        Router::new().nest("/v1", v1).merge(public).merge(compat::router()).route("/metrics", get(ops::metrics));
+    // The gateways' routes that take no credential (BitPay's pairing requests and rates): the
+    // public routes' budget per client, in a table of their own.
+    let compat_public = limits::rate_config(cfg.limits.public_per_second, cfg.limits.public_burst);
+    limits::spawn_forgetting(None, compat_public.clone());
+    let mut routes = Router::new()
+        .nest("/v1", v1)
+        .merge(public)
+        .merge(compat::router(&compat_public))
+        .route("/metrics", get(ops::metrics));
     if config.checkout.listen.is_none() {
         routes = routes.merge(pages(&config.checkout));
     }

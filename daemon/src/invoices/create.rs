@@ -27,6 +27,20 @@ use uuid::Uuid;
 const MAX_ORDER_ID: usize = 128;
 const MAX_DESCRIPTION: usize = 1000;
 const MAX_METADATA_BYTES: usize = 8 * 1024;
+/// Deepest nesting of the JSON a request may keep on an invoice (`metadata`, a gateway's
+/// fields). The invoice's record and its events hold that JSON a few levels further down, and
+/// serde_json reads at most 128 levels: deeper, the record could be written but never read
+/// (every read of the invoice, the store's lists and the dispatcher's outbox would fail on it).
+const MAX_JSON_DEPTH: usize = 32;
+
+/// How deeply `v` nests (a scalar is 0, `{}` or `[]` is 1).
+fn json_depth(v: &Value) -> usize {
+    match v {
+        Value::Array(a) => 1 + a.iter().map(json_depth).max().unwrap_or(0),
+        Value::Object(o) => 1 + o.values().map(json_depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
 const MAX_EXPIRY_SECS: u64 = 30 * 86_400;
 
 const MAX_METHODS: usize = 16;
@@ -116,6 +130,13 @@ impl NewInvoice {
         if let Some(md) = &self.metadata {
             if !md.is_object() || md.to_string().len() > MAX_METADATA_BYTES {
                 return Err(invalid(format!("metadata must be a JSON object of at most {MAX_METADATA_BYTES} bytes")));
+            }
+        }
+        let kept =
+            [("metadata", self.metadata.as_ref()), ("the gateway's fields", self.gateway.as_ref().map(|g| &g.data))];
+        for (field, v) in kept {
+            if v.is_some_and(|v| json_depth(v) > MAX_JSON_DEPTH) {
+                return Err(invalid(format!("{field} nest more than {MAX_JSON_DEPTH} levels deep")));
             }
         }
         if let Some(e) = self.expires_in.filter(|e| !(1..=MAX_EXPIRY_SECS).contains(e)) {
@@ -648,6 +669,30 @@ impl Invoices {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Review of issue 18: JSON nested deeper than an invoice record can be read back is
+    /// refused before anything is written (a BitPay `buyer`, a paywatch `metadata`).
+    #[test]
+    fn json_kept_on_an_invoice_is_refused_past_the_depth_its_record_can_be_read_at() {
+        let nested = |n: usize| -> Value {
+            serde_json::from_str(&format!("{}1{}", "{\"a\":".repeat(n), "}".repeat(n))).unwrap()
+        };
+        assert_eq!(json_depth(&nested(3)), 3);
+        assert_eq!(json_depth(&json!([[], {"a": [1]}])), 3);
+        let req = |metadata: Option<Value>, gateway: Option<Value>| NewInvoice {
+            currency: "BTC".into(),
+            amount: "1".into(),
+            order_id: "1".into(),
+            metadata,
+            gateway: gateway.map(|data| crate::db::GatewayRecord { kind: "bitpay".into(), data }),
+            ..NewInvoice::default()
+        };
+        assert!(req(Some(nested(MAX_JSON_DEPTH)), Some(nested(MAX_JSON_DEPTH))).check().is_ok());
+        for (md, gw) in [(Some(nested(100)), None), (None, Some(json!({"buyer": nested(100)})))] {
+            let e = req(md.clone(), gw.clone()).check().unwrap_err().to_string();
+            assert!(e.contains("levels deep"), "{md:?} {gw:?}: {e}");
+        }
+    }
 
     #[test]
     fn invoice_ids_increase_and_keep_their_random_bits_within_a_millisecond() {

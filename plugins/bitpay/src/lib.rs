@@ -9,7 +9,8 @@
 //!   change BitPay has a code for: 1001 `invoice_created`, 1002 `invoice_receivedPayment`, 1003
 //!   `invoice_paidInFull`, 1004 `invoice_expired`, 1005 `invoice_confirmed` and 1006
 //!   `invoice_completed` (both when paywatch settles), 1008 `invoice_markedInvalid` (nothing
-//!   paid) or 1013 `invoice_failedToConfirm` (a counted payment went away), 1009
+//!   paid) or 1013 `invoice_failedToConfirm` (a counted payment went away; also when the
+//!   payment that had paid an invoice in full goes away before it expires), 1009
 //!   `invoice_paidAfterExpiration`;
 //! * without: the invoice JSON alone, when it is confirmed (paywatch's `invoice.settled`), and
 //!   with `fullNotifications` on every other status change too (paid, expired, invalid, and
@@ -26,7 +27,7 @@ pub mod invoice;
 pub mod token;
 
 use invoice::{invoice_json, GatewayData};
-use paywatch_plugin_api::events::{EventKind, Invoice};
+use paywatch_plugin_api::events::{EventKind, Invoice, InvoiceStatus};
 use paywatch_plugin_api::messages::*;
 use paywatch_plugin_api::{Host, PlatformPlugin, PluginError};
 use serde_json::{json, Value};
@@ -42,8 +43,12 @@ type Notice = (u32, &'static str, Option<&'static str>);
 
 /// BitPay's notifications for a paywatch invoice event, in order.
 fn notices(kind: EventKind, inv: &Invoice) -> Vec<Notice> {
+    use paywatch_plugin_api::events::PaymentStatus::{Dropped, Replaced, Reversed};
     use EventKind::*;
-    let paid_any = !matches!(inv.amount_paid_base.as_str(), "" | "0");
+    // Something was paid, or a payment went away: a payment that went away no longer counts,
+    // so an invoice whose only payment failed has nothing paid, and is still BitPay's 1013.
+    let paid_any = !matches!(inv.amount_paid_base.as_str(), "" | "0")
+        || inv.payments.iter().any(|p| matches!(p.status, Dropped | Replaced | Reversed));
     match kind {
         InvoiceCreated => vec![(1001, "invoice_created", None)],
         InvoicePaymentDetected => vec![(1002, "invoice_receivedPayment", None)],
@@ -53,8 +58,24 @@ fn notices(kind: EventKind, inv: &Invoice) -> Vec<Notice> {
         InvoiceInvalid if paid_any => vec![(1013, "invoice_failedToConfirm", None)],
         InvoiceInvalid => vec![(1008, "invoice_markedInvalid", None)],
         InvoicePaidLate => vec![(1009, "invoice_paidAfterExpiration", None)],
+        // Paid in full, then that payment went away before the invoice expired: paywatch's
+        // invoice is `new` again (no status event), BitPay's is a payment that failed to confirm.
+        InvoicePaymentReversed if unpaid_by_reversal(inv) => vec![(1013, "invoice_failedToConfirm", None)],
         _ => vec![],
     }
+}
+
+/// Whether the payment an `invoice.payment_reversed` reports is what had paid the invoice in
+/// full: the invoice is `new` again and that payment alone covers what its method is due now.
+/// (A partial payment reversed on an invoice never paid in full is not: nothing is sent.)
+fn unpaid_by_reversal(inv: &Invoice) -> bool {
+    let Some(p) = inv.payment.as_ref().filter(|_| inv.status == InvoiceStatus::New) else { return false };
+    let base = |s: &str| s.parse::<u128>().unwrap_or(0);
+    inv.payment_methods
+        .iter()
+        .find(|m| m.asset == p.asset && m.chain == p.chain)
+        .map(|m| base(&m.amount_due_base))
+        .is_some_and(|due| due > 0 && base(&p.amount_base) >= due)
 }
 
 /// Whether a plain (not extended) notification goes out for this BitPay event.

@@ -208,3 +208,76 @@ fn passes_the_conformance_kit() {
     let opts = PlatformOptions { endpoint: json!({"url": "", "token_key": KEY}), ..PlatformOptions::default() };
     check_platform(&lib, &opts).assert_passed();
 }
+
+/// Review of issue 18: a shop told `invoice_paidInFull` (or `confirmed`/`completed`) whose
+/// payment then goes away (replaced by fee, double-spent, reorged out before the invoice
+/// expires) must hear of it: paywatch's invoice goes back to `new` with an
+/// `invoice.payment_reversed` event and no status event, and BitPay's code for a payment that
+/// did not confirm is 1013 `invoice_failedToConfirm`. Today nothing is sent: the shop keeps an
+/// order marked paid while a read says `new`.
+#[test]
+fn a_payment_that_goes_away_after_paid_in_full_is_notified() {
+    let mut payment = sample_events().into_iter().find(|e| e["type"] == "payment.confirmed").unwrap()["data"].clone();
+    payment["status"] = json!("replaced");
+    payment["confirmations"] = json!(0);
+    // What is due again is what the payment had paid; the event names the payment reversed.
+    let mut methods = event("invoice.settled", gateway(true, true), json!({}))["data"]["payment_methods"].clone();
+    methods[0]["amount_due_base"] = json!("150000");
+    let back_to_new = json!({"status": "new", "exception": "none", "amount_paid": "0", "amount_paid_base": "0",
+        "amount_confirmed": "0", "amount_confirmed_base": "0", "paid": "0", "confirmed": "0",
+        "payments": [payment], "payment": payment, "payment_methods": methods});
+    let reqs = render_abi(event("invoice.payment_reversed", gateway(true, true), back_to_new)).unwrap();
+    let codes: Vec<Value> =
+        reqs.iter().map(|r| serde_json::from_str::<Value>(&r.body).unwrap()["event"]["code"].clone()).collect();
+    assert!(codes.contains(&json!(1013)), "a reversed payment is BitPay's failedToConfirm: {codes:?}");
+}
+
+/// A partial payment reversed on an invoice never paid in full, or a reversal that leaves it
+/// paid: nothing to tell.
+#[test]
+fn a_reversal_that_did_not_unpay_the_invoice_sends_nothing() {
+    let mut payment = sample_events().into_iter().find(|e| e["type"] == "payment.confirmed").unwrap()["data"].clone();
+    payment["status"] = json!("replaced");
+    payment["amount_base"] = json!("50000");
+    let mut methods = event("invoice.settled", gateway(true, true), json!({}))["data"]["payment_methods"].clone();
+    methods[0]["amount_due_base"] = json!("150000");
+    let partial = json!({"status": "new", "amount_paid_base": "0", "payment": payment, "payment_methods": methods});
+    assert!(render_abi(event("invoice.payment_reversed", gateway(true, true), partial)).unwrap().is_empty());
+    let still_paid = json!({"status": "processing", "payment": payment});
+    assert!(render_abi(event("invoice.payment_reversed", gateway(true, true), still_paid)).unwrap().is_empty());
+}
+
+/// Review of issue 18: BitPay's `complete` is its final status (six confirmations; the
+/// `transactionSpeed` only moves `confirmed`). paywatch settles a `transactionSpeed: "high"`
+/// invoice on a payment with no confirmation at all, and shows it `complete` (and sends 1006
+/// `invoice_completed`): a shop that ships on `complete`, as BitPay tells it it may, ships
+/// against a transaction that can still be double-spent. Settled with fewer than six
+/// confirmations should read `confirmed`.
+#[test]
+fn complete_is_not_shown_for_an_unconfirmed_payment() {
+    let mut payment = sample_events().into_iter().find(|e| e["type"] == "payment.confirmed").unwrap()["data"].clone();
+    payment["status"] = json!("pending");
+    payment["confirmations"] = json!(0);
+    payment["required_confirmations"] = json!(0);
+    let zero_conf =
+        json!({"status": "settled", "exception": "none", "required_confirmations": 0, "payments": [payment]});
+    let e = event("invoice.settled", gateway(true, false), zero_conf);
+    let inv: Invoice = serde_json::from_value(e["data"].clone()).unwrap();
+    assert_eq!(invoice::status(&inv).0, "confirmed", "0 confirmations is not BitPay's complete");
+}
+
+/// Review of issue 18: an invoice turns `invalid` after it expires when a payment made in time
+/// went away (replaced, dropped, reversed). That payment no longer counts, so the invoice's
+/// `amount_paid_base` is 0 when it was the only one: the notification must still be 1013
+/// `invoice_failedToConfirm` (what BitPay's WooCommerce plugin acts on), not 1008
+/// `invoice_markedInvalid`, which is for an invoice cancelled with nothing paid.
+#[test]
+fn an_invoice_whose_only_payment_went_away_is_failed_to_confirm() {
+    let mut payment = sample_events().into_iter().find(|e| e["type"] == "payment.confirmed").unwrap()["data"].clone();
+    payment["status"] = json!("replaced");
+    let gone = json!({"status": "invalid", "exception": "none", "amount_paid": "0", "amount_paid_base": "0",
+        "amount_confirmed": "0", "amount_confirmed_base": "0", "payments": [payment]});
+    let r = render_abi(event("invoice.invalid", gateway(true, false), gone)).unwrap();
+    let code = serde_json::from_str::<Value>(&r[0].body).unwrap()["event"]["code"].clone();
+    assert_eq!(code, 1013, "its payment went away");
+}

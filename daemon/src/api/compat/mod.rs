@@ -85,10 +85,11 @@ pub(super) fn auth_failed(st: &AppState, ext: &axum::http::Extensions) -> ApiErr
     st.auth_failures().fail(ext)
 }
 
-/// Every gateway's routes, each under its prefix.
-pub(super) fn router() -> Router<AppState> {
+/// Every gateway's routes, each under its prefix; `public` limits those that take no
+/// credential per client.
+pub(super) fn router(public: &super::limits::PublicLimit) -> Router<AppState> {
     Router::new()
-        .nest("/bitpay", bitpay::router())
+        .nest("/bitpay", bitpay::router(public))
         .nest("/coingate", coingate::router())
         .nest("/coinpayments", coinpayments::router())
 }

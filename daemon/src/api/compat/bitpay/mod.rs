@@ -24,18 +24,23 @@ use tokens::{TokenRecord, TOKENS};
 
 pub(crate) use pairing::{approve_code, make_code};
 
-/// The routes, nested under `/bitpay`.
-pub(super) fn router() -> Router<AppState> {
+/// The routes, nested under `/bitpay`. `public` limits the routes that take no token
+/// (pairing requests, rates) per client, as every other public route is
+/// (`server.public_per_second`, `public_burst`).
+pub(super) fn router(public: &crate::api::limits::PublicLimit) -> Router<AppState> {
+    use crate::api::limits::public_layer;
+    let tokens = || post(pairing::tokens).layer(public_layer(public.clone()));
+    let all_rates = || get(rates::all).layer(public_layer(public.clone()));
     Router::new()
         .route("/invoices", post(invoices::create))
         .route("/invoices/", post(invoices::create))
         .route("/invoices/{id}", get(invoices::get))
-        .route("/tokens", post(pairing::tokens))
-        .route("/tokens/", post(pairing::tokens))
-        .route("/rates", get(rates::all))
-        .route("/rates/", get(rates::all))
-        .route("/rates/{base}", get(rates::of_base))
-        .route("/rates/{base}/{quote}", get(rates::pair))
+        .route("/tokens", tokens())
+        .route("/tokens/", tokens())
+        .route("/rates", all_rates())
+        .route("/rates/", all_rates())
+        .route("/rates/{base}", get(rates::of_base).layer(public_layer(public.clone())))
+        .route("/rates/{base}/{quote}", get(rates::pair).layer(public_layer(public.clone())))
         .fallback(|| async { BpError::new(StatusCode::NOT_FOUND, "route not found") })
         .method_not_allowed_fallback(|| async { BpError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed") })
 }
@@ -107,9 +112,14 @@ pub(crate) struct Caller {
 }
 
 /// The full URLs the client may have signed: the request as it reached us, under `http` and
-/// `https` (a TLS listener or a TLS-terminating proxy in front).
+/// `https` (a TLS listener or a TLS-terminating proxy in front). The host is the `Host` header
+/// (HTTP/1.1), else the URI's authority (HTTP/2's `:authority`: no `Host` header there).
 fn signed_urls(headers: &HeaderMap, uri: &Uri) -> Vec<String> {
-    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or_default();
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()))
+        .unwrap_or_default();
     let pq = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     ["http", "https"].iter().map(|s| format!("{s}://{host}{pq}")).collect()
 }
@@ -175,4 +185,24 @@ fn request_ttl(st: &AppState) -> Option<u64> {
 /// BitPay's times: unix milliseconds.
 pub(crate) fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Review of issue 18: over HTTP/2 (what curl, and so BitPay's PHP SDK in the WooCommerce
+    /// and Magento plugins, speaks to an https server offering it) the host is the request's
+    /// `:authority`, in its URI, and there is no `Host` header: the URL the client signed must
+    /// still be the one checked.
+    #[test]
+    fn the_signed_url_of_an_http2_request_has_its_authority() {
+        let uri: Uri = "https://pay.example.com/bitpay/invoices/1?token=t".parse().unwrap();
+        let urls = signed_urls(&HeaderMap::new(), &uri);
+        assert!(urls.contains(&"https://pay.example.com/bitpay/invoices/1?token=t".to_string()), "{urls:?}");
+        let mut h1 = HeaderMap::new();
+        h1.insert("host", "127.0.0.1:8080".parse().unwrap());
+        let urls = signed_urls(&h1, &"/bitpay/invoices".parse().unwrap());
+        assert_eq!(urls, ["http://127.0.0.1:8080/bitpay/invoices", "https://127.0.0.1:8080/bitpay/invoices"]);
+    }
 }

@@ -2,7 +2,7 @@
 //! `POST /v1/bitpay/pairing-codes/{code}/approve` (the operator's half, with the store's
 //! paywatch API key).
 
-use super::tokens::{Issued, TOKENS};
+use super::tokens::{Issued, PairError, TOKENS};
 use super::BpError;
 use crate::api::auth::StoreId;
 use crate::api::error::ApiError;
@@ -47,7 +47,11 @@ fn check_label(label: &Option<String>) -> Result<(), BpError> {
 
 /// `POST /bitpay/tokens`: `{id, pairingCode}` claims an operator's code; `{id, facade}` asks
 /// for a token the operator approves by the code answered.
-pub(super) async fn tokens(State(st): State<AppState>, body: Bytes) -> Result<Json<Value>, BpError> {
+pub(super) async fn tokens(
+    State(st): State<AppState>,
+    ext: axum::http::Extensions,
+    body: Bytes,
+) -> Result<Json<Value>, BpError> {
     let req: TokenReq = serde_json::from_slice(&body)
         .map_err(|e| BpError::bad_request(format!("the body is not a token request: {e}")))?;
     if let Some(sin) = &req.id {
@@ -58,7 +62,14 @@ pub(super) async fn tokens(State(st): State<AppState>, body: Bytes) -> Result<Js
     let issued: Issued = match req.pairing_code {
         Some(code) => {
             let sin = req.id.clone();
-            blocking(move || TOKENS.claim(&db, &code, sin)).await??
+            // A wrong code is a failed authentication (codes are guessed like keys): counted
+            // against the client's budget, `429` past it.
+            match blocking(move || TOKENS.claim(&db, &code, sin)).await? {
+                Err(e @ PairError::UnknownCode(_)) => {
+                    return Err(super::refused(&st, &ext, StatusCode::BAD_REQUEST, e.to_string()))
+                }
+                r => r?,
+            }
         }
         None => {
             let facade = req.facade.unwrap_or_else(|| "merchant".into());
@@ -146,12 +157,18 @@ pub(crate) async fn make_code(
 pub(crate) async fn approve_code(
     State(st): State<AppState>,
     StoreId(store): StoreId,
+    ext: axum::http::Extensions,
     Path(code): Path<String>,
 ) -> Result<PwJson<Approved>, ApiError> {
     super::bitpay_of(&st, &store).ok_or_else(not_enabled)?;
     let db = st.db().clone();
     let token = blocking(move || TOKENS.approve(&db, &store, &code)).await?.map_err(|e| match e {
-        super::tokens::PairError::UnknownCode(c) => ApiError::not_found(format!("pairing code {c:?}")),
+        // Another tenant's client's code, guessed, would pair that client with this store:
+        // a wrong code counts against this client's budget (`429` past it) as a wrong key does.
+        PairError::UnknownCode(c) => match crate::api::compat::auth_failed(&st, &ext) {
+            e if e.status() == StatusCode::TOO_MANY_REQUESTS => e,
+            _ => ApiError::not_found(format!("pairing code {c:?}")),
+        },
         e => ApiError::invalid("invalid_field", e.to_string()),
     })?;
     Ok(PwJson(Approved { token_id: token.id, facade: token.facade, client_id: token.sin }))
