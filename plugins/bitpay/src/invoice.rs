@@ -66,13 +66,26 @@ impl GatewayData {
     }
 }
 
+/// Confirmations BitPay's `complete` means: final, whatever the invoice's speed.
+pub const COMPLETE_CONFIRMATIONS: u32 = 6;
+
+/// Whether a settled invoice is BitPay's `complete`: it required [`COMPLETE_CONFIRMATIONS`]
+/// (BitPay's `low` speed). One settled on fewer (`high`, `medium`) is `confirmed` for good:
+/// paywatch follows a payment's confirmations up to what its invoice requires, so it never
+/// learns of the sixth, and a shop that ships on `complete`, as BitPay says it may, never
+/// ships against a transaction that can still be double-spent.
+pub fn is_complete(inv: &Invoice) -> bool {
+    inv.status == InvoiceStatus::Settled && inv.required_confirmations >= COMPLETE_CONFIRMATIONS
+}
+
 /// BitPay's `status` and `exceptionStatus` for an invoice.
 pub fn status(inv: &Invoice) -> (&'static str, Value) {
     let paid_any = inv.amount_paid_base != "0" && !inv.amount_paid_base.is_empty();
     let status = match inv.status {
         InvoiceStatus::New => "new",
         InvoiceStatus::Processing => "paid",
-        InvoiceStatus::Settled => "complete",
+        InvoiceStatus::Settled if is_complete(inv) => "complete",
+        InvoiceStatus::Settled => "confirmed",
         InvoiceStatus::Expired => "expired",
         InvoiceStatus::Invalid => "invalid",
     };

@@ -53,7 +53,12 @@ fn notices(kind: EventKind, inv: &Invoice) -> Vec<Notice> {
         InvoiceCreated => vec![(1001, "invoice_created", None)],
         InvoicePaymentDetected => vec![(1002, "invoice_receivedPayment", None)],
         InvoiceProcessing => vec![(1003, "invoice_paidInFull", Some("paid"))],
-        InvoiceSettled => vec![(1005, "invoice_confirmed", Some("confirmed")), (1006, "invoice_completed", None)],
+        // 1006 only with BitPay's six confirmations: settled on fewer (a faster speed) is 1005
+        // alone, and stays `confirmed`.
+        InvoiceSettled if invoice::is_complete(inv) => {
+            vec![(1005, "invoice_confirmed", Some("confirmed")), (1006, "invoice_completed", None)]
+        }
+        InvoiceSettled => vec![(1005, "invoice_confirmed", Some("confirmed"))],
         InvoiceExpired => vec![(1004, "invoice_expired", None)],
         InvoiceInvalid if paid_any => vec![(1013, "invoice_failedToConfirm", None)],
         InvoiceInvalid => vec![(1008, "invoice_markedInvalid", None)],

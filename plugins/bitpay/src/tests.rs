@@ -10,6 +10,7 @@ fn key_bytes() -> [u8; 32] {
 }
 
 /// The sample event of `kind`, its invoice made through the BitPay routes with `gateway`.
+
 fn event(kind: &str, gateway: Value, patch: Value) -> Value {
     let mut e = sample_events()
         .into_iter()
@@ -45,7 +46,7 @@ fn header<'a>(r: &'a HttpRequest, name: &str) -> &'a str {
 
 #[test]
 fn extended_notifications_carry_bitpay_codes_and_verify_with_the_token() {
-    let settled = json!({"status": "settled", "exception": "none"});
+    let settled = json!({"status": "settled", "exception": "none", "required_confirmations": 6});
     let reqs = render_abi(event("invoice.settled", gateway(true, false), settled)).unwrap();
     let codes: Vec<(u64, String)> = reqs
         .iter()
@@ -85,7 +86,12 @@ fn plain_notifications_only_when_confirmed_unless_full() {
     for kind in ["invoice.created", "invoice.payment_detected", "invoice.processing", "invoice.expired"] {
         assert!(plain(kind, false).is_empty(), "{kind}");
     }
-    assert_eq!(plain("invoice.settled", true).len(), 2, "confirmed, then complete");
+    let settled_on = |confirmations| {
+        let patch = json!({"status": "settled", "required_confirmations": confirmations});
+        render_abi(event("invoice.settled", gateway(false, true), patch)).unwrap().len()
+    };
+    assert_eq!(settled_on(6), 2, "confirmed, then complete");
+    assert_eq!(settled_on(1), 1, "confirmed only: complete is six confirmations");
     let processing = plain("invoice.processing", true);
     assert_eq!(serde_json::from_str::<Value>(&processing[0].body).unwrap()["status"], "paid");
     assert_eq!(plain("invoice.expired", true).len(), 1);
@@ -176,7 +182,12 @@ fn the_invoice_json_maps_statuses_and_amounts() {
         (json!({"status": "new", "exception": "none", "amount_paid_base": "0"}), "new", json!(false)),
         (json!({"status": "new", "exception": "none", "amount_paid_base": "5"}), "new", json!("paidPartial")),
         (json!({"status": "processing", "exception": "none"}), "paid", json!(false)),
-        (json!({"status": "settled", "exception": "paid_over"}), "complete", json!("paidOver")),
+        (
+            json!({"status": "settled", "exception": "paid_over", "required_confirmations": 6}),
+            "complete",
+            json!("paidOver"),
+        ),
+        (json!({"status": "settled", "exception": "none", "required_confirmations": 2}), "confirmed", json!(false)),
         (json!({"status": "expired", "exception": "none", "amount_paid_base": "0"}), "expired", json!(false)),
         (json!({"status": "expired", "exception": "paid_late"}), "expired", json!("paidLate")),
         (json!({"status": "invalid", "exception": "none", "amount_paid_base": "0"}), "invalid", json!(false)),
@@ -264,6 +275,10 @@ fn complete_is_not_shown_for_an_unconfirmed_payment() {
     let e = event("invoice.settled", gateway(true, false), zero_conf);
     let inv: Invoice = serde_json::from_value(e["data"].clone()).unwrap();
     assert_eq!(invoice::status(&inv).0, "confirmed", "0 confirmations is not BitPay's complete");
+    let six = json!({"status": "settled", "exception": "none", "required_confirmations": 6});
+    let inv: Invoice =
+        serde_json::from_value(event("invoice.settled", gateway(true, false), six)["data"].clone()).unwrap();
+    assert_eq!(invoice::status(&inv).0, "complete", "settled on six confirmations (low speed)");
 }
 
 /// Review of issue 18: an invoice turns `invalid` after it expires when a payment made in time
