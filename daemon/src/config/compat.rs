@@ -43,8 +43,11 @@ pub struct CoinpaymentsConfig {
 /// The gateway tables of one store; each `None` unless its table is there.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct StoreGateways {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bitpay: Option<BitpayConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub coingate: Option<CoingateConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub coinpayments: Option<CoinpaymentsConfig>,
 }
 

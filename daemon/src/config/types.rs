@@ -372,6 +372,8 @@ pub struct StoreConfig {
     pub rates: Option<StoreRates>,
     /// `[stores.bitpay]`, `[stores.coingate]`, `[stores.coinpayments]`: the gateway-compatible
     /// APIs this store answers (`docs/compat.md`).
+    /// Printed as the file has them: `[stores.bitpay]`…, not under `gateways`.
+    #[serde(flatten)]
     pub gateways: super::compat::StoreGateways,
 }
 

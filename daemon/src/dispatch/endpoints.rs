@@ -41,9 +41,10 @@ pub(crate) fn check_params(params: &Map<String, Value>) -> Result<(), DispatchEr
     }
 }
 
-/// The events a gateway's callbacks are made from: its invoices' and their refunds'.
+/// The events a gateway's callbacks are made from: its invoices' (and of those, only the
+/// invoices made through it: `policy::takes`).
 fn gateway_events() -> Vec<String> {
-    vec!["invoice.*".into(), "refund.*".into()]
+    vec!["invoice.*".into()]
 }
 
 /// The params of a store's endpoint for one of its gateway-compatible APIs (`docs/compat.md`).

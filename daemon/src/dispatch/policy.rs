@@ -14,6 +14,14 @@ pub(crate) fn matches(filter: &[String], kind: &str) -> bool {
         })
 }
 
+/// Whether an endpoint of `plugin` takes an event with `data`: a gateway's plugin (`bitpay`,
+/// `coingate`, `coinpayments`) only the events of invoices made through that gateway (it has
+/// nothing to send for others, and its delivery log would list them as delivered), every
+/// other plugin every event its filter matches.
+pub(crate) fn takes(plugin: &str, data: &serde_json::Value) -> bool {
+    !crate::config::GATEWAYS.contains(&plugin) || data["gateway"]["kind"] == plugin
+}
+
 /// When attempt `n` (1-based) failed with "retry": `after` if the receiver said so (capped at
 /// a day), else the schedule's step with ±10 % jitter; `None` when the schedule is used up.
 pub(crate) fn next_attempt(
@@ -33,6 +41,16 @@ pub(crate) fn next_attempt(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_gateways_endpoint_takes_only_that_gateways_invoices() {
+        let of = |kind: &str| serde_json::json!({"id": "i1", "gateway": {"kind": kind, "data": {}}});
+        let plain = serde_json::json!({"id": "i2"});
+        assert!(takes("bitpay", &of("bitpay")));
+        assert!(!takes("bitpay", &of("coingate")));
+        assert!(!takes("coinpayments", &plain), "an invoice made through /v1 is no gateway's");
+        assert!(takes("webhook", &plain) && takes("webhook", &of("bitpay")), "other plugins take every event");
+    }
 
     #[test]
     fn filters_take_exact_types_and_prefixes() {

@@ -105,7 +105,10 @@ impl Dispatcher {
         let events = db.store_events(&ep.store, cursor, BATCH)?;
         let Some(last) = events.last().map(|e| e.seq) else { return Ok(()) };
         let mut batch = db.batch();
-        for e in events.iter().filter(|e| policy::matches(&ep.events, e.kind.as_str())) {
+        let taken = events
+            .iter()
+            .filter(|e| policy::matches(&ep.events, e.kind.as_str()) && policy::takes(&ep.plugin, &e.data));
+        for e in taken {
             batch.put_delivery(&DeliveryRecord::pending(ep.id, e))?;
         }
         batch.put_cursor(ep.id, last);
