@@ -152,7 +152,12 @@ pub(crate) async fn authenticate(
     let (db, t) = (st.db().clone(), token.to_string());
     let record = blocking(move || TOKENS.lookup(&db, &t)).await??;
     let record = record.ok_or_else(|| unauthorized("invalid token".into()))?;
-    let store = record.store.clone().unwrap_or_default();
+    let Some(store) = record.store.clone() else {
+        // Asked for by a client, not yet approved: say so, the shop's admin asks the operator.
+        let m = "this token's pairing code is not approved yet: the operator approves it (POST \
+                 /v1/bitpay/pairing-codes/{code}/approve, or `paywatch bitpay approve CODE`)";
+        return Err(unauthorized(m.into()));
+    };
     if bitpay_of(st, &store).is_none() {
         return Err(refused(st, ext, StatusCode::NOT_FOUND, "invalid token"));
     }

@@ -152,10 +152,10 @@ impl Tokens {
             .ok_or_else(|| PairError::Db("bitpay key is not 64 hex digits".into()))
     }
 
-    /// The active token `token` (with a store), if any.
+    /// The token `token`, if any: active once it has a store, which a client-requested one
+    /// gets when its code is approved (until then it works nowhere).
     pub(crate) fn lookup(&self, db: &Db, token: &str) -> Result<Option<TokenRecord>, PairError> {
-        let rec: Option<TokenRecord> = get(db, &format!("{TOKEN_PREFIX}{}", token_hash(token)))?;
-        Ok(rec.filter(|r| r.store.is_some()))
+        get(db, &format!("{TOKEN_PREFIX}{}", token_hash(token)))
     }
 
     /// Flow a, the operator's half: a code for `store` and `facade`, valid `ttl_secs`.
@@ -313,7 +313,7 @@ mod tests {
         let t = tokens();
         let asked = t.request(&db, "merchant", Some("TfSIN".into()), None, 60).unwrap();
         let (code, _) = asked.code.clone().unwrap();
-        assert_eq!(t.lookup(&db, &asked.token).unwrap(), None, "inactive until approved");
+        assert_eq!(t.lookup(&db, &asked.token).unwrap().unwrap().store, None, "inactive until approved");
         assert!(matches!(t.claim(&db, &code, Some("TfOther".into())), Err(PairError::UnknownCode(_))));
         let approved = t.approve(&db, "shop2", &code).unwrap();
         assert_eq!(approved.store.as_deref(), Some("shop2"));
