@@ -62,6 +62,8 @@ def outside(base, rel):
 
 STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
 INCLUDE = re.compile(r'include_(?:bytes|str)!\(\s*"([^"]*)"')
+# A module's `#[path = "…"]`, like `include_str!`, is relative to the file it is written in.
+PATH_ATTR = re.compile(r'#\[path\s*=\s*"([^"]*)"')
 PARENTS = re.compile(r'(CARGO_MANIFEST_DIR"\)\)?|workspace_root\(\))((?:\s*\.\s*parent\(\)(?:\s*\.\s*(?:unwrap|expect)\([^)]*\))?)+)')
 FORMAT_DIR = re.compile(r'format!\(\s*"\{\}(/[^"]*)"\s*,\s*env!\("CARGO_MANIFEST_DIR"\)')
 PY_PARENTS = re.compile(r'(?:\.parent){2,}|parents\[(\d+)\]|os\.pardir')
@@ -90,7 +92,7 @@ def check(rel, path, bad):
     flag = lambda i, why: bad.append(f"{rel}:{line_of(text, i)}: {why}")
     for m in SIBLING.finditer(text):
         flag(m.start(), f"names the CI layout's sibling folder ({m.group(0)})")
-    included = {m.start(1) for m in INCLUDE.finditer(text)}
+    included = {m.start(1) for m in INCLUDE.finditer(text)} | {m.start(1) for m in PATH_ATTR.finditer(text)}
     for m in STRING.finditer(text):
         s = m.group(1)
         # A leading "/" is an absolute path or a `concat!` suffix (resolved below).
