@@ -10,7 +10,6 @@ fn key_bytes() -> [u8; 32] {
 }
 
 /// The sample event of `kind`, its invoice made through the BitPay routes with `gateway`.
-
 fn event(kind: &str, gateway: Value, patch: Value) -> Value {
     let mut e = sample_events()
         .into_iter()
