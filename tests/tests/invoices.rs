@@ -322,10 +322,19 @@ async fn only_confirmed_payments_made_in_time_are_refundable_and_the_others_are_
     rig.mine(1).unwrap();
     rig.wait_synced().await.unwrap();
     assert_eq!(refundable(&rig, id).await, ("0".into(), "0".into(), vec![], vec![early.clone()]));
+    // Still taking payment (0.002 of 0.003): no refund at all, whatever it would be.
     let (status, e) = refund(&rig, id, json!({"amount": "0.001", "address": rig.new_address().unwrap()})).await;
+    assert_eq!((status, e["error"]["code"].as_str()), (409, Some("invoice_open")), "{e}");
+    // Paid in full and waiting for confirmations: nothing refundable yet, and the refusal says why.
+    let full =
+        invoice(&rig, json!({"asset": "BTC", "amount": "0.001", "order_id": "rf-full", "confirmations": 2})).await;
+    let full_id = full["id"].as_str().unwrap();
+    rig.send(full["address"].as_str().unwrap(), 0.001).unwrap();
+    invoice_events(&rig, full_id, "processing", |k| has(k, "invoice.processing")).await;
+    let (status, e) = refund(&rig, full_id, json!({"amount": "0.0005", "address": rig.new_address().unwrap()})).await;
     assert_eq!((status, e["error"]["code"].as_str()), (422, Some("refund_too_large")), "{e}");
     let msg = e["error"]["message"].as_str().unwrap();
-    assert!(msg.ends_with("the 0 still refundable (not refundable: 0.002 without its confirmations yet)"), "{msg}");
+    assert!(msg.ends_with("the 0 still refundable (not refundable: 0.001 without its confirmations yet)"), "{msg}");
     // Two confirmations: refundable.
     rig.mine(1).unwrap();
     rig.wait_synced().await.unwrap();
