@@ -442,6 +442,19 @@ pub struct Invoice {
     pub gateway: Option<InvoiceGateway>,
 }
 
+impl Invoice {
+    /// Confirmations of the least confirmed payment it shows that still counts (pending or
+    /// confirmed); 0 before any.
+    pub fn least_confirmations(&self) -> u32 {
+        self.payments
+            .iter()
+            .filter(|p| matches!(p.status, PaymentStatus::Pending | PaymentStatus::Confirmed))
+            .map(|p| p.confirmations)
+            .min()
+            .unwrap_or(0)
+    }
+}
+
 /// The gateway-compatible API an invoice was made through.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

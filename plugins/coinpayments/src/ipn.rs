@@ -1,7 +1,7 @@
 //! One IPN: its fields (in CoinPayments' order), the form encoding and the signature.
 
 use hmac::{Hmac, Mac};
-use paywatch_plugin_api::events::{Invoice, InvoiceStatus, PaymentStatus};
+use paywatch_plugin_api::events::{Invoice, InvoiceStatus};
 use serde_json::Value;
 use sha2::{Digest, Sha256, Sha512};
 
@@ -69,14 +69,7 @@ impl Ipn {
         let text = |k: &str| g.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
         let (status, status_text) = status(invoice.status);
         let id = ipn_id(&invoice.id, invoice.sequence);
-        // Confirmations of the least confirmed payment that counts (0 before any).
-        let confirms = invoice
-            .payments
-            .iter()
-            .filter(|p| matches!(p.status, PaymentStatus::Pending | PaymentStatus::Confirmed))
-            .map(|p| p.confirmations)
-            .min()
-            .unwrap_or(0);
+        let confirms = invoice.least_confirmations();
         let fields = vec![
             ("ipn_version", "1.0".to_string()),
             ("ipn_id", id.clone()),

@@ -5,7 +5,7 @@ use super::Refusal;
 use crate::api::AppState;
 use crate::db::GatewayRecord;
 use crate::invoices::NewInvoice;
-use paywatch_plugin_api::events::{Invoice, InvoiceStatus, PaymentStatus};
+use paywatch_plugin_api::events::{Invoice, InvoiceStatus};
 use rust_decimal::Decimal;
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
@@ -128,13 +128,7 @@ fn tx_info(v: &Invoice) -> Value {
     let method = v.payment_methods.first();
     // The original amount asked in the coin (the first method's, kept at creation).
     let amount = &v.amount_due;
-    let confirms = v
-        .payments
-        .iter()
-        .filter(|p| matches!(p.status, PaymentStatus::Pending | PaymentStatus::Confirmed))
-        .map(|p| p.confirmations)
-        .min()
-        .unwrap_or(0);
+    let confirms = v.least_confirmations();
     json!({
         "time_created": parse_ts(&v.created_at).unix_timestamp(),
         "time_expires": parse_ts(&v.expires_at).unix_timestamp(),
