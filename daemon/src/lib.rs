@@ -199,7 +199,7 @@ fn open(config: &Config, currencies: &startup::Currencies) -> Result<Opened, Run
     // Limits the plugins' decimals refuse stop the daemon before the store is opened.
     let decimals = startup::decimals(currencies)?;
     let assets = startup::invoice_assets(config, currencies, &decimals)?;
-    let db = Arc::new(db::Db::open(&config.storage.path)?);
+    let db = Arc::new(db::Db::open_with(&config.storage.path, config.storage.memory_budget)?);
     let set = Arc::new(index::WatchSet::load(db.clone(), config.chains.iter().map(|c| c.name.clone()))?);
     let max_watches = config.stores.iter().map(|s| (s.id.clone(), s.max_watches)).collect();
     let watches =

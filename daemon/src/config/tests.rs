@@ -708,3 +708,27 @@ fn gateway_tables_are_checked_with_their_key_paths_and_credentials_are_per_store
     assert!(has("stores[0].coinpayments.merchant_id", "missing"), "{issues:?}");
     assert!(has("stores[0].coinpayments.ipn_secret", "missing"), "{issues:?}");
 }
+
+#[test]
+fn the_memory_budget_takes_bytes_or_sizes_with_units_and_refuses_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut raw = minimal(dir.path());
+    assert_eq!(validate_value(&raw).unwrap().storage.memory_budget, 256 << 20, "the default");
+    for (given, bytes) in [
+        (json!(33554432), 32usize << 20),
+        (json!("64MiB"), 64 << 20),
+        (json!("1 GiB"), 1 << 30),
+        (json!("100MB"), 100_000_000),
+        (json!("0.5g"), 512 << 20),
+    ] {
+        raw["storage"]["memory_budget"] = given.clone();
+        assert_eq!(validate_value(&raw).unwrap().storage.memory_budget, bytes, "{given}");
+    }
+    for (given, why) in
+        [(json!("1MiB"), "between 16MiB and 1TiB"), (json!("lots"), "not a size"), (json!("12 parsecs"), "not a size")]
+    {
+        raw["storage"]["memory_budget"] = given.clone();
+        let issues = issues_of(&raw);
+        assert!(issues.iter().any(|i| i.contains("storage.memory_budget") && i.contains(why)), "{given}: {issues:?}");
+    }
+}

@@ -150,6 +150,9 @@ pub struct TlsConfig {
 #[derive(Debug, Clone, Serialize)]
 pub struct StorageConfig {
     pub path: PathBuf,
+    /// Bytes RocksDB's memtables and block cache may take together (`memory_budget`: bytes, or
+    /// a size like `"256MiB"`; at least 16 MiB, default 256 MiB).
+    pub memory_budget: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -241,7 +241,52 @@ fn storage(t: &mut Table<'_>, issues: &mut Issues) -> StorageConfig {
     if path.trim().is_empty() {
         issues.push(t.key_path("path"), "must not be empty");
     }
-    StorageConfig { path: PathBuf::from(path) }
+    let memory_budget = memory_budget(t, issues);
+    StorageConfig { path: PathBuf::from(path), memory_budget }
+}
+
+/// Smallest and default `storage.memory_budget` (the database's own, `db::memory`).
+const MIN_MEMORY_BUDGET: u64 = 16 << 20;
+const DEFAULT_MEMORY_BUDGET: u64 = 256 << 20;
+
+/// `storage.memory_budget`: bytes, or a number with a unit (`KiB`, `MiB`, `GiB`, `KB`, `MB`,
+/// `GB`; `k`, `m`, `g` as the binary ones), at least 16 MiB and at most 1 TiB.
+fn memory_budget(t: &mut Table<'_>, issues: &mut Issues) -> usize {
+    let Some(text) = t.opt_str("memory_budget", issues) else { return DEFAULT_MEMORY_BUDGET as usize };
+    let parsed = parse_size(&text);
+    match parsed {
+        Some(n) if (MIN_MEMORY_BUDGET..=1 << 40).contains(&n) => n as usize,
+        Some(n) => {
+            issues.push(t.key_path("memory_budget"), format!("{text:?} ({n} bytes) is not between 16MiB and 1TiB"));
+            DEFAULT_MEMORY_BUDGET as usize
+        }
+        None => {
+            issues.push(
+                t.key_path("memory_budget"),
+                format!("{text:?} is not a size: bytes, or a number with KiB, MiB, GiB, KB, MB or GB"),
+            );
+            DEFAULT_MEMORY_BUDGET as usize
+        }
+    }
+}
+
+/// A size in bytes: `268435456`, `256MiB`, `0.5 GiB`, `512MB`.
+fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        _ => return None,
+    };
+    let value = number.parse::<rust_decimal::Decimal>().ok()?.checked_mul(factor.into())?;
+    u64::try_from(value.trunc()).ok()
 }
 
 fn plugins(t: &mut Table<'_>, issues: &mut Issues) -> PluginsConfig {

@@ -10,6 +10,7 @@ mod batch;
 mod compat;
 mod endpoints;
 mod invoices;
+mod memory;
 mod outbox;
 mod payments;
 mod private;
@@ -85,15 +86,25 @@ pub(crate) struct Db {
     last_seq: watch::Sender<u64>,
     /// The same, per store: what dispatcher workers and long-polls wait on.
     store_seqs: wake::StoreWakes,
+    /// RocksDB's memtables and block cache under one budget.
+    memory: memory::Memory,
 }
 
 impl Db {
-    /// Opens (creating if needed) the database at `path`, checking the schema version; the
-    /// directory is made private to the owner first (`private.rs`).
+    /// Opens (creating if needed) the database at `path` with the default memory budget.
     pub(crate) fn open(path: &Path) -> Result<Self, DbError> {
+        Self::open_with(path, memory::DEFAULT_BUDGET)
+    }
+
+    /// Opens (creating if needed) the database at `path`, checking the schema version, with
+    /// its memtables and block cache within `memory_budget` bytes (`storage.memory_budget`);
+    /// the directory is made private to the owner first (`private.rs`).
+    pub(crate) fn open_with(path: &Path, memory_budget: usize) -> Result<Self, DbError> {
         let open_err = |source| DbError::Open { path: path.to_owned(), source };
         private::prepare(path).map_err(|source| DbError::CreateDir { path: path.to_owned(), source })?;
+        let memory = memory::Memory::new(memory_budget);
         let mut opts = Options::default();
+        memory.apply_db(&mut opts);
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
@@ -105,12 +116,22 @@ impl Db {
                 names.push(cf.to_string());
             }
         }
-        let cfs = names.iter().map(|n| ColumnFamilyDescriptor::new(n, cf_options()));
+        let cfs = names.iter().map(|n| {
+            let mut o = cf_options();
+            memory.apply_cf(&mut o);
+            ColumnFamilyDescriptor::new(n, o)
+        });
         let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(open_err)?;
-        Self::check_version(db, path)
+        Self::check_version(db, path, memory)
     }
 
-    fn check_version(db: DB, path: &Path) -> Result<Self, DbError> {
+    /// Bytes RocksDB holds under the memory budget now, the memtables' share of them, and the
+    /// budget.
+    pub(crate) fn memory(&self) -> (usize, usize, usize) {
+        (self.memory.usage(), self.memory.memtables(), self.memory.budget())
+    }
+
+    fn check_version(db: DB, path: &Path, memory: memory::Memory) -> Result<Self, DbError> {
         let meta = db.cf_handle(CF_META).expect("meta cf opened above");
         match db.get_cf(meta, META_SCHEMA_VERSION)? {
             None => {
@@ -140,6 +161,7 @@ impl Db {
             commit: Mutex::new(last),
             last_seq: watch::channel(last).0,
             store_seqs: wake::StoreWakes::default(),
+            memory,
         })
     }
 
