@@ -26,6 +26,11 @@ pub(crate) struct Metrics {
     /// Checkout status streams open now, and the invoices they show.
     pub(crate) checkout_streams: Gauge,
     pub(crate) checkout_invoices: Gauge,
+    /// RocksDB's memory under `storage.memory_budget`: held now, the memtables' share, the
+    /// budget.
+    pub(crate) rocksdb_memory: Gauge,
+    pub(crate) rocksdb_memtables: Gauge,
+    pub(crate) rocksdb_memory_budget: Gauge,
 }
 
 fn latency_histogram() -> Histogram {
@@ -70,6 +75,27 @@ impl Metrics {
             "Invoices with a checkout page streaming",
             checkout_invoices.clone(),
         );
+        let rocksdb_memory = Gauge::default();
+        registry.register_with_unit(
+            "rocksdb_memory",
+            "RocksDB's memtables and cached blocks, under storage.memory_budget",
+            prometheus_client::registry::Unit::Bytes,
+            rocksdb_memory.clone(),
+        );
+        let rocksdb_memtables = Gauge::default();
+        registry.register_with_unit(
+            "rocksdb_memtables",
+            "RocksDB's memtables (their share of rocksdb_memory_bytes)",
+            prometheus_client::registry::Unit::Bytes,
+            rocksdb_memtables.clone(),
+        );
+        let rocksdb_memory_budget = Gauge::default();
+        registry.register_with_unit(
+            "rocksdb_memory_budget",
+            "storage.memory_budget",
+            prometheus_client::registry::Unit::Bytes,
+            rocksdb_memory_budget.clone(),
+        );
         Self {
             registry,
             http_requests,
@@ -79,6 +105,9 @@ impl Metrics {
             long_polls_waiting,
             checkout_streams,
             checkout_invoices,
+            rocksdb_memory,
+            rocksdb_memtables,
+            rocksdb_memory_budget,
         }
     }
 

@@ -297,6 +297,10 @@ async fn events_health_metrics_and_openapi() {
     let text = r.text().await.unwrap();
     assert!(text.contains(r#"paywatch_http_requests_total{method="GET",route="/v1/events",status="200"}"#), "{text}");
     assert!(text.contains("paywatch_http_request_duration_seconds_bucket"), "{text}");
+    // RocksDB's memory under its budget (the test config's default, 256 MiB), held and capped.
+    assert!(text.contains("paywatch_rocksdb_memory_budget_bytes 268435456"), "{text}");
+    let held = text.lines().find_map(|l| l.strip_prefix("paywatch_rocksdb_memory_bytes ")).expect("the memory gauge");
+    assert!(held.trim().parse::<u64>().unwrap() <= 268_435_456, "{held}");
 
     // The OpenAPI document lists every route; any valid key reads it.
     assert_eq!(d.http.get(d.url("/v1/openapi.json")).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);

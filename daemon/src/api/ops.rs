@@ -29,6 +29,10 @@ pub(crate) async fn metrics(State(st): State<AppState>, _admin: Admin) -> impl I
     }
     st.metrics().checkout_streams.set(st.streams().open() as i64);
     st.metrics().checkout_invoices.set(st.checkout().open().0 as i64);
+    let (held, memtables, budget) = st.db().memory();
+    st.metrics().rocksdb_memory.set(held as i64);
+    st.metrics().rocksdb_memtables.set(memtables as i64);
+    st.metrics().rocksdb_memory_budget.set(budget as i64);
     match st.metrics().render() {
         Ok(text) => ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
             .into_response(),
