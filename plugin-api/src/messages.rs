@@ -406,6 +406,20 @@ impl ClassifyRequest {
             .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
             .and_then(|(_, v)| v.trim().parse::<u64>().ok())
     }
+
+    /// The verdict on a callback to a URL one invoice named (`url_field`, e.g. `ipn_url`): 2xx
+    /// delivered; a 3xx fails this delivery only (redirects are not followed, so no retry gets
+    /// further; never the endpoint, which every other invoice's callbacks share); anything
+    /// else retried, after `Retry-After` when given.
+    pub fn per_invoice_verdict(&self, url_field: &str) -> Verdict {
+        match self.status {
+            200..=299 => Verdict::Ack,
+            s @ 300..=399 => Verdict::Fail {
+                reason: format!("http {s}: redirects are not followed; give the invoice the final {url_field}"),
+            },
+            s => Verdict::Retry { after_secs: self.retry_after_secs(), reason: format!("http {s}") },
+        }
+    }
 }
 
 /// What a response means, from `classify`.

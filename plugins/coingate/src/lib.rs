@@ -119,16 +119,10 @@ impl PlatformPlugin for CoinGate {
     }
 }
 
-/// 2xx delivered (CoinGate stops on 200 and 204); 3xx a wrong URL (redirects are not followed,
-/// and CoinGate gives up on them too); anything else is retried.
+/// 2xx delivered (CoinGate stops on 200 and 204); a redirect fails this callback only (CoinGate
+/// gives up on them too); anything else is retried (`ClassifyRequest::per_invoice_verdict`).
 pub fn classify(resp: &ClassifyRequest) -> Verdict {
-    match resp.status {
-        200..=299 => Verdict::Ack,
-        300..=399 => Verdict::Fail {
-            reason: format!("http {}: redirects are not followed; give the order the final callback_url", resp.status),
-        },
-        s => Verdict::Retry { after_secs: resp.retry_after_secs(), reason: format!("http {s}") },
-    }
+    resp.per_invoice_verdict("callback_url")
 }
 
 export_platform_plugin!(CoinGate);

@@ -106,15 +106,8 @@ impl PlatformPlugin for CoinPayments {
 /// retried, after `Retry-After` when given (CoinPayments itself retries a failed IPN).
 pub fn classify(resp: &ClassifyRequest) -> Verdict {
     match resp.status {
-        200..=299 => Verdict::Ack,
-        300..=399 => Verdict::Fail {
-            reason: format!(
-                "http {}: redirects are not followed; give create_transaction the final ipn_url",
-                resp.status
-            ),
-        },
         410 => Verdict::Fail { reason: "http 410: the shop says this ipn_url is gone".into() },
-        s => Verdict::Retry { after_secs: resp.retry_after_secs(), reason: format!("http {s}") },
+        _ => resp.per_invoice_verdict("ipn_url"),
     }
 }
 
