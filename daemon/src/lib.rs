@@ -26,6 +26,7 @@ mod metrics;
 mod plugins;
 mod rates;
 mod startup;
+mod stores;
 mod telemetry;
 
 pub use chain::{ChainStartError, RewindError, RewindReport};
@@ -120,8 +121,8 @@ pub async fn run_with(
     let health = Arc::new(Health::new());
     // Plugins first: a config they refuse stops the daemon before storage is touched.
     let (currencies, platforms, rate_apis) = startup::plugins(&config, &health)?;
+    let Opened { db, set, decimals, watches, invoices, stores, config } = open(&config, &currencies)?;
     let rates = rates::Rates::new(&config, startup::rate_apis(rate_apis));
-    let Opened { db, set, decimals, watches, invoices } = open(&config, &currencies)?;
     startup::stored_endpoints(&db, &platforms)?;
     health.set_store(Status::Ok, format!("open at {}", db.path().display()));
     tracing::info!(path = %db.path().display(), "database open");
@@ -135,6 +136,7 @@ pub async fn run_with(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let timers = tokio::spawn(invoices::run_timers(invoices.clone(), stop_rx.clone()));
     let dispatcher = dispatch::Dispatcher::new(&config, db.clone(), platforms)?;
+    let keys_used = tokio::spawn(stores::flush_every_minute(stores.clone(), stop_rx.clone()));
     let dispatching = tokio::spawn(dispatcher.clone().run(stop_rx.clone()));
     // Bound before anything is served: a taken port stops the start, and a port 0 is known
     // before the first checkout URL is made.
@@ -149,7 +151,8 @@ pub async fn run_with(
     let names = config.stores.iter().map(|s| (s.id.clone(), s.name.clone())).collect();
     let hub = checkout::Hub::new(db.clone(), invoices.clone(), names);
     let pages = tokio::spawn(hub.clone().run(stop_rx.clone()));
-    let parts = api::Parts { watches, invoices, dispatcher, health, metrics, rates, checkout: hub };
+    attach_settings(&stores, &invoices, &watches, &rates, &dispatcher, &hub);
+    let parts = api::Parts { watches, invoices, dispatcher, health, metrics, rates, checkout: hub, stores };
     let state = api::AppState::new(&config, db.clone(), parts, stop_rx.clone());
     let app = api::router(state.clone(), &config);
     let shutdown = async move {
@@ -176,6 +179,7 @@ pub async fn run_with(
     // Followers finish the block in hand, the timers their tick; then nothing writes any more.
     let _ = pages.await;
     let _ = timers.await;
+    let _ = keys_used.await;
     let _ = dispatching.await;
     tokio::task::spawn_blocking(move || followers.stop()).await.ok();
     // Every write is synced when made; flushing makes the next open fast.
@@ -186,6 +190,23 @@ pub async fn run_with(
     Ok(flushed?)
 }
 
+/// Tells the services keeping per-store settings of the stores made and changed at run time
+/// (the API's long-poll quotas are attached where they are made).
+fn attach_settings(
+    stores: &stores::Stores,
+    invoices: &invoices::Invoices,
+    watches: &index::Watches,
+    rates: &rates::Rates,
+    dispatcher: &dispatch::Dispatcher,
+    hub: &checkout::Hub,
+) {
+    stores.attach(Arc::new(invoices.clone()));
+    stores.attach(Arc::new(watches.clone()));
+    stores.attach(Arc::new(rates.clone()));
+    stores.attach(Arc::new(dispatcher.clone()));
+    stores.attach(Arc::new(hub.clone()));
+}
+
 /// The store and the services over it, as `run` and `chain rewind` use them.
 struct Opened {
     db: Arc<db::Db>,
@@ -193,6 +214,9 @@ struct Opened {
     decimals: index::Decimals,
     watches: index::Watches,
     invoices: invoices::Invoices,
+    stores: stores::Stores,
+    /// The config with the stores made through the admin API added to the file's.
+    config: Config,
 }
 
 fn open(config: &Config, currencies: &startup::Currencies) -> Result<Opened, RunError> {
@@ -200,13 +224,17 @@ fn open(config: &Config, currencies: &startup::Currencies) -> Result<Opened, Run
     let decimals = startup::decimals(currencies)?;
     let assets = startup::invoice_assets(config, currencies, &decimals)?;
     let db = Arc::new(db::Db::open_with(&config.storage.path, config.storage.memory_budget)?);
+    let (stores, api_stores) = stores::Stores::load(config, db.clone(), currencies.clone())?;
+    let mut config = config.clone();
+    config.stores.extend(api_stores);
+    let config = &config;
     let set = Arc::new(index::WatchSet::load(db.clone(), config.chains.iter().map(|c| c.name.clone()))?);
     let max_watches = config.stores.iter().map(|s| (s.id.clone(), s.max_watches)).collect();
     let watches =
         index::Watches::new(db.clone(), set.clone(), startup::chain_watches(config, currencies), max_watches)?;
     let invoices =
         invoices::Invoices::new(config, db.clone(), watches.clone(), assets, Arc::new(invoices::SystemClock));
-    Ok(Opened { db, set, decimals, watches, invoices })
+    Ok(Opened { db, set, decimals, watches, invoices, stores, config: config.clone() })
 }
 
 /// The store's `[stores.bitpay]` and the database, for `paywatch bitpay …` (the daemon

@@ -209,7 +209,7 @@ fn shared_sources(config: &Config, currencies: &Currencies) -> Result<(), RunErr
 
 /// The watch keys of a receive source's first addresses (a list: all of them), or why the
 /// plugin refused it (the plugin's words, the source taken out).
-fn source_keys(plugin: &PluginInstance, receive: &ReceiveConfig) -> Result<Vec<Vec<u8>>, String> {
+pub(crate) fn source_keys(plugin: &PluginInstance, receive: &ReceiveConfig) -> Result<Vec<Vec<u8>>, String> {
     use crate::config::scrub_source;
     use paywatch_plugin_api::messages::{DeriveReply, DeriveRequest, ParseAddressRequest, ParsedAddress};
     match receive {

@@ -81,6 +81,12 @@ event_kinds! {
     RefundAddressSubmitted = "refund.address_submitted",
     /// The refund was paid with the required confirmations.
     RefundCompleted = "refund.completed",
+    /// A refund above its store's `refund_approval_above` was approved by a second key: it
+    /// can now be claimed or paid.
+    RefundApproved = "refund.approved",
+    /// A refund awaiting approval was rejected: it will never be paid, and its value no longer
+    /// counts against what the invoice can refund.
+    RefundRejected = "refund.rejected",
     /// A test callback (`POST /v1/endpoints/{id}/test`); never stored.
     Ping = "ping",
 }
@@ -118,7 +124,9 @@ impl EventKind {
             | InvoiceInvalid
             | InvoicePaidLate => Family::Invoice,
             PaymentDetected | PaymentConfirmed | PaymentReversed | PaymentDropped | PaymentReplaced => Family::Payment,
-            RefundCreated | RefundAddressSubmitted | RefundCompleted => Family::Refund,
+            RefundCreated | RefundAddressSubmitted | RefundCompleted | RefundApproved | RefundRejected => {
+                Family::Refund
+            }
             Ping => Family::Ping,
         }
     }
@@ -502,6 +510,11 @@ pub struct PaymentMethod {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RefundStatus {
+    /// Above its store's `refund_approval_above`: waiting for a second key to approve it
+    /// (`POST /v1/refunds/{id}/approve`) before it can be claimed or paid.
+    AwaitingApproval,
+    /// Rejected while awaiting approval: never to be paid.
+    Rejected,
     /// Waiting for the customer to claim it with an address.
     AwaitingAddress,
     /// Waiting for the merchant's payment to the address.
@@ -586,6 +599,27 @@ pub struct Refund {
     /// The share (percent) the merchant kept as a fee: `amount` is what was left after it.
     #[serde(default)]
     pub subtract_percent: Option<String>,
+    /// Present when the refund needed a second key's approval (its value was above the store's
+    /// `refund_approval_above` for its currency).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<RefundApproval>,
+}
+
+/// The second key's approval a large refund needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RefundApproval {
+    /// The store's threshold for the refund's currency, which its value is above.
+    pub threshold: String,
+    /// The id of the key that made the refund (`key_…`, or `config` for the config file's).
+    pub requested_by: String,
+    /// The key that approved or rejected it; absent while it waits.
+    #[serde(default)]
+    pub decided_by: Option<String>,
+    /// When (RFC 3339).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub decided_at: Option<String>,
 }
 
 #[cfg(test)]

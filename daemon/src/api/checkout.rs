@@ -387,7 +387,7 @@ pub(crate) async fn claim_submit(
     match outcome {
         Ok((r, order)) => {
             let shown =
-                PublicRefund::new(&crate::events::views::refund(&r), st.checkout().store_name(&r.store), &order);
+                PublicRefund::new(&crate::events::views::refund(&r), &st.checkout().store_name(&r.store), &order);
             let body = render::claim(Some(&shown), lang, path, Some(&ClaimOutcome::Accepted), "");
             Ok(html(StatusCode::OK, body, lang, false))
         }
@@ -411,7 +411,7 @@ async fn public_refund(st: &AppState, token: String) -> Result<Option<PublicRefu
     let svc = st.invoices().clone();
     match blocking(move || svc.claim_view(&token)).await? {
         Ok((r, order)) => {
-            Ok(Some(PublicRefund::new(&crate::events::views::refund(&r), st.checkout().store_name(&r.store), &order)))
+            Ok(Some(PublicRefund::new(&crate::events::views::refund(&r), &st.checkout().store_name(&r.store), &order)))
         }
         Err(crate::invoices::InvoiceError::Db(e)) => Err(ApiError::internal(e)),
         Err(_) => Ok(None),

@@ -210,6 +210,8 @@ impl From<InvoiceError> for ApiError {
             E::Plugin(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "plugin_unavailable", msg),
             E::NoRate { .. } => Self::new(StatusCode::SERVICE_UNAVAILABLE, "rate_unavailable", msg),
             E::StillCreating { .. } => Self::new(StatusCode::CONFLICT, "creation_in_progress", msg),
+            E::NotAwaitingApproval { .. } => Self::new(StatusCode::CONFLICT, "not_awaiting_approval", msg),
+            E::SecondKeyRequired { .. } => Self::new(StatusCode::FORBIDDEN, "second_key_required", msg),
             E::Db(e) => Self::internal(e),
             E::Watch(w) => w.into(),
         }

@@ -426,15 +426,19 @@ pub(crate) async fn payments_of(
     security(("api_key" = [])), params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = Refund), (status = 200, body = Refund), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "the idempotency key was used with other terms (`idempotency_conflict`); the invoice has as many refunds as its store's `max_refunds_per_invoice`, or the store as many watches as its `max_watches` (`quota_exceeded`)"),
-        (status = 422, body = ErrorBody)))]
+        (status = 422, body = ErrorBody)),
+    description = "A refund whose value is above the store's `refund_approval_above` for the invoice's currency is made \
+        `awaiting_approval`: its address is not watched and its claim link does not work until a second key approves it \
+        (`POST /v1/refunds/{id}/approve`).")]
 pub(crate) async fn create_refund(
     State(st): State<AppState>,
-    StoreId(store): StoreId,
+    caller: crate::stores::Caller,
     Path(id): Path<Uuid>,
     headers: HeaderMap,
     Json(req): Json<CreateRefund>,
 ) -> Result<(StatusCode, Json<Sorted<Refund>>), ApiError> {
     let key = idempotency_key(&headers)?;
+    let store = caller.store;
     if let Some(a) = &req.address {
         super::address_len("address", a)?;
     }
@@ -447,6 +451,7 @@ pub(crate) async fn create_refund(
         rate_policy: req.rate_policy,
         reason: req.reason,
         priced_asset: None,
+        requested_by: Some(caller.key_id),
     };
     let (svc, shop, k) = (st.invoices().clone(), store.clone(), key.clone());
     let (pair, mut new) = blocking(move || {

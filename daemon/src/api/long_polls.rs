@@ -6,7 +6,6 @@
 
 use super::error::ApiError;
 use crate::config::Config;
-use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -17,7 +16,7 @@ const RETRY_AFTER_SECS: u64 = 5;
 #[derive(Debug)]
 pub(crate) struct LongPolls {
     global: Quota,
-    stores: HashMap<String, Quota>,
+    stores: crate::stores::PerStore<Quota>,
 }
 
 #[derive(Debug)]
@@ -57,7 +56,7 @@ impl LongPolls {
     /// `Retry-After`) naming the quota that is full.
     pub(crate) fn take(&self, store: &str) -> Result<Slot, ApiError> {
         let own = self.stores.get(store);
-        let store_slot = match own.map(|q| (q, q.take())) {
+        let store_slot = match own.as_deref().map(|q| (q, q.take())) {
             Some((q, None)) => {
                 let m = format!("store {store:?} has {} long-polls waiting, its max_long_polls", q.max);
                 return Err(ApiError::quota_full(m, RETRY_AFTER_SECS));
@@ -73,8 +72,19 @@ impl LongPolls {
     }
 
     /// Long-polls waiting now, per store (for `/metrics`).
-    pub(crate) fn waiting(&self) -> impl Iterator<Item = (&str, usize)> {
-        self.stores.iter().map(|(s, q)| (s.as_str(), q.waiting()))
+    pub(crate) fn waiting(&self) -> impl Iterator<Item = (String, usize)> {
+        self.stores.all().into_iter().map(|(s, q)| (s, q.waiting()))
+    }
+}
+
+impl crate::stores::StoreSettings for LongPolls {
+    /// A new quota for a new store; a changed `max_long_polls` applies to the polls that come
+    /// after those waiting now (they keep their slots in the old quota).
+    fn put_store(&self, store: &crate::config::StoreConfig) {
+        let max = store.max_long_polls as usize;
+        if self.stores.get(&store.id).is_none_or(|q| q.max != max) {
+            self.stores.put(&store.id, Quota::new(max));
+        }
     }
 }
 
@@ -82,6 +92,7 @@ impl LongPolls {
 mod tests {
     use super::*;
     use axum::http::StatusCode;
+    use std::collections::HashMap;
 
     fn polls(per_store: u32, global: usize) -> LongPolls {
         let q = |n: usize| Quota::new(n);
@@ -97,7 +108,7 @@ mod tests {
         assert_eq!(e.status(), StatusCode::TOO_MANY_REQUESTS);
         assert!(e.message().contains("store \"a\" has 2 long-polls waiting, its max_long_polls"), "{e:?}");
         let other = p.take("b").unwrap();
-        assert_eq!(p.waiting().collect::<HashMap<_, _>>(), HashMap::from([("a", 2), ("b", 1)]));
+        assert_eq!(p.waiting().collect::<HashMap<_, _>>(), HashMap::from([("a".to_string(), 2), ("b".to_string(), 1)]));
         drop((held, other));
         assert_eq!(p.waiting().map(|(_, n)| n).sum::<usize>(), 0, "dropped slots are given back");
         assert!(p.take("a").is_ok());
@@ -110,7 +121,7 @@ mod tests {
         let e = p.take("b").unwrap_err();
         assert!(e.message().contains("3 long-polls are waiting, the server's max_long_polls"), "{e:?}");
         // The store's slot taken before the global refusal was given back.
-        assert_eq!(p.waiting().collect::<HashMap<_, _>>(), HashMap::from([("a", 2), ("b", 1)]));
+        assert_eq!(p.waiting().collect::<HashMap<_, _>>(), HashMap::from([("a".to_string(), 2), ("b".to_string(), 1)]));
         drop(held);
         assert!(p.take("b").is_ok());
     }

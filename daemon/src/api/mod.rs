@@ -3,6 +3,8 @@
 //! `index`, invoices and refunds through `invoices`, endpoints and redeliveries through
 //! `dispatch`; never around them.
 
+mod admin;
+mod approvals;
 mod auth;
 mod checkout;
 mod compat;
@@ -53,6 +55,7 @@ pub(crate) struct AppState(Arc<Shared>);
 #[derive(Debug)]
 struct Shared {
     keys: auth::Keys,
+    stores: crate::stores::Stores,
     watches: Watches,
     invoices: Invoices,
     dispatcher: Dispatcher,
@@ -60,7 +63,7 @@ struct Shared {
     health: Arc<Health>,
     metrics: Arc<Metrics>,
     auth_failures: Arc<limits::AuthFailures>,
-    long_polls: long_polls::LongPolls,
+    long_polls: Arc<long_polls::LongPolls>,
     rates: Rates,
     checkout: crate::checkout::Hub,
     streams: checkout::Streams,
@@ -81,17 +84,21 @@ pub(crate) struct Parts {
     pub(crate) rates: Rates,
     /// The open checkout pages' fan-out.
     pub(crate) checkout: crate::checkout::Hub,
+    /// The stores and their keys.
+    pub(crate) stores: crate::stores::Stores,
 }
 
 impl AppState {
     pub(crate) fn new(config: &Config, db: Arc<Db>, parts: Parts, shutdown: watch::Receiver<bool>) -> Self {
-        let Parts { watches, invoices, dispatcher, health, metrics, rates, checkout } = parts;
+        let Parts { watches, invoices, dispatcher, health, metrics, rates, checkout, stores } = parts;
         let streams = checkout::Streams::new(&config.checkout);
         let keys = auth::Keys::new(config);
         let auth_failures = Arc::new(limits::AuthFailures::new(&config.server.limits));
-        let long_polls = long_polls::LongPolls::new(config);
+        let long_polls = Arc::new(long_polls::LongPolls::new(config));
+        stores.attach(long_polls.clone());
         Self(Arc::new(Shared {
             keys,
+            stores,
             watches,
             invoices,
             dispatcher,
@@ -111,6 +118,9 @@ impl AppState {
 
     fn keys(&self) -> &auth::Keys {
         &self.0.keys
+    }
+    fn stores(&self) -> &crate::stores::Stores {
+        &self.0.stores
     }
     fn auth_failures(&self) -> &limits::AuthFailures {
         &self.0.auth_failures
@@ -230,6 +240,8 @@ pub(crate) fn router(state: AppState, config: &Config) -> Router {
         .route("/invoices/{id}/refunds", get(invoices::refunds_of).post(invoices::create_refund))
         .route("/invoices/{id}/refundable", get(invoices::refundable))
         .route("/refunds/{id}", get(invoices::get_refund))
+        .route("/refunds/{id}/approve", axum::routing::post(approvals::approve))
+        .route("/refunds/{id}/reject", axum::routing::post(approvals::reject))
         .route("/endpoints", get(endpoints::list).post(endpoints::create))
         .route("/endpoints/{id}", get(endpoints::get).patch(endpoints::update).delete(endpoints::delete))
         .route("/endpoints/{id}/deliveries", get(endpoints::deliveries))
@@ -239,6 +251,11 @@ pub(crate) fn router(state: AppState, config: &Config) -> Router {
         .route("/rates", get(rates::list))
         .route("/bitpay/pairing-codes", axum::routing::post(compat::bitpay_make_code))
         .route("/bitpay/pairing-codes/{code}/approve", axum::routing::post(compat::bitpay_approve_code))
+        .route("/admin/stores", get(admin::list_stores).post(admin::create_store))
+        .route("/admin/stores/{id}", get(admin::get_store).patch(admin::update_store))
+        .route("/admin/stores/{id}/retire", axum::routing::post(admin::retire_store))
+        .route("/admin/stores/{id}/keys", get(admin::list_keys).post(admin::create_key))
+        .route("/admin/keys/{id}", axum::routing::delete(admin::revoke_key))
         .route("/openapi.json", get(ops::openapi));
     // The gateways' routes that take no credential (BitPay's pairing requests and rates): the
     // public routes' budget per client, in a table of their own.

@@ -8,7 +8,8 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(title = "paywatch", description = "Self-hosted, non-custodial crypto payment daemon: REST API. \
         Every route but /health and the checkout pages' needs `Authorization: Bearer <key>`: a store's API key (store routes, \
-        which only ever see that store's data) or the admin key (/metrics). The checkout routes (/i/{id}…, /r/{token}) are \
+        which only ever see that store's data, each needing the scope `docs/api.md` names for it) or the admin key \
+        (/metrics, /v1/admin/…; and reading a store's data with the `Paywatch-Store` header). The checkout routes (/i/{id}…, /r/{token}) are \
         public: the invoice id and the claim token are the capabilities."),
     paths(
         super::watches::create, super::watches::create_batch, super::watches::get,
@@ -16,16 +17,18 @@ use utoipa::{Modify, OpenApi};
         super::invoices::create, super::invoices::get, super::invoices::list, super::invoices::cancel,
         super::invoices::payments_of,
         super::invoices::create_refund, super::invoices::refunds_of, super::invoices::refundable,
-        super::invoices::get_refund,
+        super::invoices::get_refund, super::approvals::approve, super::approvals::reject,
         super::invoices::claim, super::endpoints::create, super::endpoints::list, super::endpoints::get,
         super::endpoints::update, super::endpoints::delete, super::endpoints::deliveries,
         super::endpoints::redeliver, super::endpoints::test, super::events::list, super::rates::list,
         super::ops::health, super::ops::metrics, super::checkout::status,
         super::compat::bitpay::pairing::make_code, super::compat::bitpay::pairing::approve_code,
+        super::admin::create_store, super::admin::list_stores, super::admin::get_store, super::admin::update_store,
+        super::admin::retire_store, super::admin::create_key, super::admin::list_keys, super::admin::revoke_key,
     ),
     modifiers(&BearerAuth, &FrontDoor),
     tags((name = "watches"), (name = "payments"), (name = "invoices"), (name = "refunds"), (name = "endpoints"), (name = "events"),
-        (name = "rates"), (name = "operations"), (name = "checkout"), (name = "bitpay")),
+        (name = "rates"), (name = "operations"), (name = "checkout"), (name = "bitpay"), (name = "admin")),
 )]
 struct ApiDoc;
 
@@ -94,5 +97,25 @@ mod tests {
             on_disk == generated,
             "docs/openapi.json is stale: run PAYWATCH_UPDATE_DOCS=1 cargo test -p paywatch openapi"
         );
+    }
+
+    /// Every store route of the document needs a scope of its own (`stores::required_scope`):
+    /// a route added without one would be refused to every scoped key, and say nothing of it.
+    #[test]
+    fn every_store_route_names_its_scope() {
+        let doc = serde_json::to_value(super::document()).unwrap();
+        let mut checked = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            let store_route = path.starts_with("/v1/") && !path.starts_with("/v1/admin/");
+            for (method, op) in item.as_object().unwrap() {
+                if !store_route || op.get("security").is_none() {
+                    continue;
+                }
+                let m = axum::http::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+                assert!(crate::stores::required_scope(&m, path).is_some(), "{method} {path} has no scope");
+                checked += 1;
+            }
+        }
+        assert!(checked > 25, "{checked} routes");
     }
 }

@@ -25,7 +25,7 @@ pub(crate) async fn health(State(st): State<AppState>, admin: Result<Admin, ApiE
 pub(crate) async fn metrics(State(st): State<AppState>, _admin: Admin) -> impl IntoResponse {
     st.metrics().outbox_last_seq.set(*st.db().subscribe_seq().borrow());
     for (store, n) in st.long_polls().waiting() {
-        st.metrics().set_long_polls_waiting(store, n);
+        st.metrics().set_long_polls_waiting(&store, n);
     }
     st.metrics().checkout_streams.set(st.streams().open() as i64);
     st.metrics().checkout_invoices.set(st.checkout().open().0 as i64);

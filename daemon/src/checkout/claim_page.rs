@@ -90,6 +90,8 @@ fn form(refund: &PublicRefund, lang: Lang, token_path: &str, address_typed: &str
 /// The refund status as the page's `data-status` says it.
 fn status_code(status: RefundStatus) -> &'static str {
     match status {
+        RefundStatus::AwaitingApproval => "awaiting_approval",
+        RefundStatus::Rejected => "rejected",
         RefundStatus::AwaitingAddress => "awaiting_address",
         RefundStatus::AwaitingPayment => "awaiting_payment",
         RefundStatus::Completed => "completed",
@@ -99,6 +101,8 @@ fn status_code(status: RefundStatus) -> &'static str {
 /// The key of the message for `status`.
 fn status_key(status: RefundStatus) -> &'static str {
     match status {
+        RefundStatus::AwaitingApproval => "claim.status_awaiting_approval",
+        RefundStatus::Rejected => "claim.status_rejected",
         RefundStatus::AwaitingAddress => "claim.status_awaiting_address",
         RefundStatus::AwaitingPayment => "claim.status_awaiting_payment",
         RefundStatus::Completed => "claim.status_completed",

@@ -46,7 +46,7 @@ struct Inner {
     db: Arc<Db>,
     invoices: Invoices,
     /// Store id → display name.
-    names: HashMap<String, String>,
+    names: std::sync::RwLock<HashMap<String, String>>,
     pages: Mutex<Pages>,
     /// See [`Hub::cursor`]; starts at what was committed when the hub was made.
     cursor: Mutex<u64>,
@@ -108,12 +108,14 @@ impl Drop for Place {
 impl Hub {
     pub(crate) fn new(db: Arc<Db>, invoices: Invoices, names: HashMap<String, String>) -> Self {
         let cursor = Mutex::new(*db.subscribe_seq().borrow());
+        let names = std::sync::RwLock::new(names);
         Self { inner: Arc::new(Inner { db, invoices, names, pages: Mutex::default(), cursor }) }
     }
 
     /// What the pages call `store` (`stores[].name`).
-    pub(crate) fn store_name<'a>(&'a self, store: &'a str) -> &'a str {
-        self.inner.names.get(store).map_or(store, String::as_str)
+    pub(crate) fn store_name(&self, store: &str) -> String {
+        let names = self.inner.names.read().unwrap_or_else(|p| p.into_inner());
+        names.get(store).map_or_else(|| store.to_string(), Clone::clone)
     }
 
     fn pages(&self) -> MutexGuard<'_, Pages> {
@@ -143,7 +145,7 @@ impl Hub {
     fn read_record(&self, id: Uuid, version: u64) -> Result<Option<(InvoiceRecord, PublicStatus)>, InvoiceError> {
         let Some(record) = self.inner.invoices.get_public(id)? else { return Ok(None) };
         let view = self.inner.invoices.view(&record)?;
-        let status = PublicStatus::new(&view, self.store_name(&record.store), record.redirect_url.as_deref(), version);
+        let status = PublicStatus::new(&view, &self.store_name(&record.store), record.redirect_url.as_deref(), version);
         Ok(Some((record, status)))
     }
 
@@ -272,5 +274,12 @@ impl Hub {
                 Err(e) => tracing::error!(error = %e, "checkout pages: the fan-out task panicked"),
             }
         }
+    }
+}
+
+impl crate::stores::StoreSettings for Hub {
+    fn put_store(&self, store: &crate::config::StoreConfig) {
+        let mut names = self.inner.names.write().unwrap_or_else(|p| p.into_inner());
+        names.insert(store.id.clone(), store.name.clone());
     }
 }

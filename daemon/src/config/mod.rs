@@ -22,6 +22,7 @@ pub use reader::ConfigIssue;
 pub(crate) use redact::{scrub as scrub_source, url_text as redact_url};
 pub use secret::{KeyHash, Secret};
 pub use types::*;
+pub(crate) use validate::store_spec;
 
 use figment::providers::{Env, Format, Toml};
 use figment::Figment;

@@ -112,6 +112,11 @@ impl<'a> Table<'a> {
         self.map?.get(key).filter(|v| !v.is_null())
     }
 
+    /// Takes `key` as read (its problem was reported otherwise).
+    pub(crate) fn ignore(&mut self, key: &'static str) {
+        self.used.insert(key);
+    }
+
     pub(crate) fn table(&mut self, key: &'static str, issues: &mut Issues) -> Table<'a> {
         let v = self.get(key);
         Table::at(self.key_path(key), v, issues)
@@ -144,6 +149,26 @@ impl<'a> Table<'a> {
                 Vec::new()
             }
         }
+    }
+
+    /// A table of strings (`{ USD = "1000" }`), in key order; numbers are taken as their text.
+    pub(crate) fn str_map(&mut self, key: &'static str, issues: &mut Issues) -> Vec<(String, String)> {
+        let path = self.key_path(key);
+        let Some(v) = self.get(key) else { return Vec::new() };
+        let Value::Object(m) = v else {
+            issues.push(path, format!("expected a table, got {}", show(v)));
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (k, v) in m {
+            match v {
+                Value::String(s) => out.push((k.clone(), s.clone())),
+                Value::Number(n) => out.push((k.clone(), n.to_string())),
+                other => issues.push(join(&path, k), format!("expected a string, got {}", show(other))),
+            }
+        }
+        out.sort();
+        out
     }
 
     /// A string. Scalars given through the environment (numbers, booleans) are accepted as text.

@@ -50,6 +50,11 @@ impl KeyHash {
         Some(Self(bytes.try_into().ok()?))
     }
 
+    /// The SHA-256 itself (what presented keys are looked up by).
+    pub(crate) fn digest(&self) -> [u8; 32] {
+        self.0
+    }
+
     /// Constant-time check of a presented key against this hash.
     pub fn matches(&self, presented: &str) -> bool {
         let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();

@@ -48,7 +48,7 @@ fn a_valid_config_becomes_typed_with_defaults() {
     assert_eq!((eth.confirmations, eth.reorg_window), (12, 64));
     assert_eq!(c.assets[1].decimals, Some(6));
     assert_eq!(c.stores[0].speed, 1);
-    assert!(c.stores[0].api_key.matches("shop1_p0Cw5yCiQhKmPZBSioL43yrnC2"));
+    assert!(c.stores[0].api_key.as_ref().unwrap().matches("shop1_p0Cw5yCiQhKmPZBSioL43yrnC2"));
     assert_eq!(c.stores[0].endpoints[0].params.expose()["signing_key"], "ed25519-secret");
     assert_eq!(c.dispatch.allow_private.len(), 2);
 }
@@ -283,7 +283,7 @@ id = "shop1"
         let ChainNode::Bitcoin(n) = &c.chains[0].node else { panic!() };
         let RpcAuth::UserPass { password, .. } = &n.rpc_auth else { panic!() };
         assert_eq!(password.expose(), "0123");
-        assert!(c.stores[0].api_key.matches("from_the_environment_Xk29fQ7vLp"));
+        assert!(c.stores[0].api_key.as_ref().unwrap().matches("from_the_environment_Xk29fQ7vLp"));
         Ok(())
     });
 }

@@ -343,7 +343,9 @@ pub struct StoreConfig {
     pub id: String,
     /// What the checkout page calls the store (its id unless set).
     pub name: String,
-    pub api_key: KeyHash,
+    /// The store's config-file key (every scope); `None` for a store made through the admin
+    /// API, whose keys are made there (`stores/`).
+    pub api_key: Option<KeyHash>,
     /// Default confirmations for invoices.
     pub speed: u32,
     pub invoice_expiry_secs: u64,
@@ -370,6 +372,10 @@ pub struct StoreConfig {
     pub max_watches: u64,
     /// Refunds one invoice may have, whatever their status.
     pub max_refunds_per_invoice: u32,
+    /// `refund_approval_above`: per invoice currency, the refund value above which a refund
+    /// waits for a second key's approval (`refunds:approve`) before it can be paid or claimed.
+    /// Currencies not named need none.
+    pub refund_approval_above: BTreeMap<String, rust_decimal::Decimal>,
     /// `[stores.rates]`: the spread and the rules choosing rate sources; `None`: no rules
     /// (the store prices in its assets only).
     pub rates: Option<StoreRates>,

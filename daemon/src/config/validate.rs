@@ -742,11 +742,11 @@ fn stores(
     let mut ids = HashSet::new();
     let mut out: Vec<StoreConfig> = Vec::new();
     for mut t in tables {
-        let s = store(&mut t, assets, rates, issues);
+        let s = store(&mut t, assets, rates, Origin::File, issues);
         if let Some(s) = s {
             if !ids.insert(s.id.clone()) {
                 issues.push(t.key_path("id"), format!("duplicate store id {:?}", s.id));
-            } else if let Some(other) = out.iter().find(|o| o.api_key == s.api_key) {
+            } else if let Some(other) = out.iter().find(|o| o.api_key.is_some() && o.api_key == s.api_key) {
                 issues.push(
                     t.key_path("api_key"),
                     format!("same API key as store {:?}: each store needs its own", other.id),
@@ -800,13 +800,66 @@ fn shared_receive_sources(
     out
 }
 
-fn store(t: &mut Table<'_>, assets: &[AssetConfig], rates: &RatesConfig, issues: &mut Issues) -> Option<StoreConfig> {
+/// Where a store is declared: the config file, or the admin API (no key of its own, no
+/// config endpoints, no gateway: those are made through the API or the file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    File,
+    Api,
+}
+
+/// Keys a store made through the admin API may not have, and where the thing is made instead.
+const NOT_FOR_API_STORES: [(&str, &str); 6] = [
+    ("api_key", "make its keys with POST /v1/admin/stores/{id}/keys"),
+    ("api_key_sha256", "make its keys with POST /v1/admin/stores/{id}/keys"),
+    ("endpoints", "make its endpoints with POST /v1/endpoints and the store's key"),
+    ("bitpay", "gateway-compatible APIs are set in the config file"),
+    ("coingate", "gateway-compatible APIs are set in the config file"),
+    ("coinpayments", "gateway-compatible APIs are set in the config file"),
+];
+
+/// A store as the admin API gives it (the keys of a `[[stores]]` table, as JSON), validated as
+/// the config file's stores are; every problem at once, with its key path.
+pub(crate) fn store_spec(
+    spec: &Value,
+    assets: &[AssetConfig],
+    rates: &RatesConfig,
+) -> Result<StoreConfig, Vec<super::ConfigIssue>> {
+    let mut issues = Issues::default();
+    let mut t = Table::root(spec, &mut issues);
+    for (key, instead) in NOT_FOR_API_STORES {
+        if t.has(key) {
+            issues.push(key, format!("not for a store made through the admin API: {instead}"));
+            t.ignore(key);
+        }
+    }
+    let s = store(&mut t, assets, rates, Origin::Api, &mut issues);
+    t.finish(&mut issues);
+    match (s, issues.0.is_empty()) {
+        (Some(s), true) => Ok(s),
+        _ => Err(issues.0),
+    }
+}
+
+fn store(
+    t: &mut Table<'_>,
+    assets: &[AssetConfig],
+    rates: &RatesConfig,
+    origin: Origin,
+    issues: &mut Issues,
+) -> Option<StoreConfig> {
     let id = t.str("id", issues).filter(|n| check_name(t, "id", n, issues));
     let name = t.opt_str("name", issues).filter(|n| display_name(t, n, issues));
-    let api_key = key_hash(t, "api_key", "api_key_sha256", issues);
-    if api_key.is_none() && !t.has("api_key") && !t.has("api_key_sha256") {
-        issues.push(t.key_path("api_key"), "missing: set api_key or api_key_sha256");
-    }
+    let api_key = match origin {
+        Origin::File => {
+            let key = key_hash(t, "api_key", "api_key_sha256", issues);
+            if key.is_none() && !t.has("api_key") && !t.has("api_key_sha256") {
+                issues.push(t.key_path("api_key"), "missing: set api_key or api_key_sha256");
+            }
+            Some(key)
+        }
+        Origin::Api => None,
+    };
     let speed = t.u64_in("speed", 1, 0..=MAX_CONFIRMATIONS, issues) as u32;
     let invoice_expiry_secs = t.u64_in("invoice_expiry_secs", 900, 60..=30 * 86_400, issues);
     let payment_tolerance_percent = t.u64_in("payment_tolerance_percent", 0, 0..=50, issues) as u32;
@@ -822,8 +875,12 @@ fn store(t: &mut Table<'_>, assets: &[AssetConfig], rates: &RatesConfig, issues:
         }
         r.finish(issues);
     }
-    let endpoints: Vec<EndpointConfig> =
-        t.tables("endpoints", issues).into_iter().filter_map(|mut e| endpoint(&mut e, issues)).collect();
+    let endpoints: Vec<EndpointConfig> = match origin {
+        Origin::File => {
+            t.tables("endpoints", issues).into_iter().filter_map(|mut e| endpoint(&mut e, issues)).collect()
+        }
+        Origin::Api => Vec::new(),
+    };
     let max_endpoints = t.u64_in("max_endpoints", 20, 1..=1000, issues) as u32;
     if endpoints.len() > max_endpoints as usize {
         issues.push(
@@ -835,13 +892,21 @@ fn store(t: &mut Table<'_>, assets: &[AssetConfig], rates: &RatesConfig, issues:
     let allow_private = allow_private(t, issues);
     let max_watches = t.u64_in("max_watches", DEFAULT_MAX_WATCHES, 1..=100_000_000, issues);
     let max_refunds_per_invoice = t.u64_in("max_refunds_per_invoice", 50, 1..=10_000, issues) as u32;
+    let refund_approval_above = refund_approval_above(t, issues);
     let rates = super::rates::store_rates(t, rates, issues);
-    let gateways = super::compat::gateways(t, issues);
+    let gateways = match origin {
+        Origin::File => super::compat::gateways(t, issues),
+        Origin::Api => super::compat::StoreGateways::default(),
+    };
     let id = id?;
+    let api_key = match api_key {
+        Some(key) => Some(key?),
+        None => None,
+    };
     Some(StoreConfig {
         name: name.unwrap_or_else(|| id.clone()),
         id,
-        api_key: api_key?,
+        api_key,
         speed,
         invoice_expiry_secs,
         payment_tolerance_percent,
@@ -854,9 +919,37 @@ fn store(t: &mut Table<'_>, assets: &[AssetConfig], rates: &RatesConfig, issues:
         allow_private,
         max_watches,
         max_refunds_per_invoice,
+        refund_approval_above,
         rates,
         gateways,
     })
+}
+
+/// `refund_approval_above = { USD = "1000", BTC = "0.05" }`: a positive decimal per currency
+/// code.
+fn refund_approval_above(t: &mut Table<'_>, issues: &mut Issues) -> BTreeMap<String, rust_decimal::Decimal> {
+    let mut out = BTreeMap::new();
+    for (code, value) in t.str_map("refund_approval_above", issues) {
+        let path = format!("{}.{code}", t.key_path("refund_approval_above"));
+        let code_ok =
+            (1..=12).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        if !code_ok {
+            issues.push(
+                path,
+                format!(
+                    "{code:?} is not a currency code (1 to 12 upper-case letters or digits, as invoices name them)"
+                ),
+            );
+            continue;
+        }
+        match super::rates::parse_positive(value.trim()) {
+            Ok(d) => {
+                out.insert(code, d);
+            }
+            Err(why) => issues.push(path, format!("{why}: a positive amount like \"1000\" or \"0.05\"")),
+        }
+    }
+    out
 }
 
 /// A store's display name: what customers read on its checkout page, so 1 to 100 characters

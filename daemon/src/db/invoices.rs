@@ -285,6 +285,24 @@ pub(crate) struct RefundRecord {
     /// converted amount after it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) subtract_percent: Option<String>,
+    /// The second key's approval it needs (its value above the store's threshold), since
+    /// schema 11.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) approval: Option<ApprovalRecord>,
+}
+
+/// A large refund's approval: who asked, the threshold, who decided and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ApprovalRecord {
+    pub(crate) threshold: String,
+    /// The key id that made the refund.
+    pub(crate) requested_by: String,
+    pub(crate) decided_by: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub(crate) decided_at: Option<OffsetDateTime>,
+    /// Its value in the invoice's value units, as added to the invoice's refund totals (taken
+    /// off them again if it is rejected).
+    pub(crate) units: String,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -306,6 +324,10 @@ impl RefundRecord {
         self.rate_source = SAME_ASSET.into();
         self.rate_at = Some(self.created_at);
         self
+    }
+
+    pub(crate) fn corrupt(&self, reason: impl ToString) -> DbError {
+        DbError::Corrupt { cf: CF_REFUNDS, key: self.id.to_string(), reason: reason.to_string() }
     }
 
     /// `amount` (base units), read.

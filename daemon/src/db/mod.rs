@@ -6,6 +6,7 @@
 //! (events and deliveries), [`endpoints`]. Any layout change bumps
 //! `schema::SCHEMA_VERSION`.
 
+mod admin;
 mod batch;
 mod compat;
 mod endpoints;
@@ -23,8 +24,8 @@ pub(crate) use batch::Batch;
 pub(crate) use batch::NewEvent;
 pub(crate) use endpoints::EndpointRecord;
 pub(crate) use invoices::{
-    Exception, GatewayRecord, InvoiceRecord, InvoiceStatus, MethodRecord, RefundRecord, RefundStatus, SourceId,
-    SAME_ASSET,
+    ApprovalRecord, Exception, GatewayRecord, InvoiceRecord, InvoiceStatus, MethodRecord, RefundRecord, RefundStatus,
+    SourceId, SAME_ASSET,
 };
 pub(crate) use outbox::{Attempt, DeliveryRecord, DeliveryStatus, EventRecord};
 pub(crate) use payments::{BlockRecord, PaymentRecord, PaymentRef, PaymentStatus};

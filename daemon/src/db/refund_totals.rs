@@ -85,5 +85,23 @@ impl Batch<'_> {
     }
 }
 
+impl Batch<'_> {
+    /// Takes a rejected refund's value (`units`) off its invoice's totals (`before`, with it);
+    /// the count stays (it counts every refund made, whatever became of it).
+    pub(crate) fn take_off_refund(
+        &mut self,
+        invoice: Uuid,
+        units: Amount,
+        before: RefundTotals,
+    ) -> Result<RefundTotals, DbError> {
+        let after =
+            RefundTotals { count: before.count, amount: before.amount.checked_sub(units).unwrap_or(Amount::ZERO) };
+        let v = Stored { count: after.count, amount: after.amount.to_string() };
+        let v = serde_json::to_vec(&v).map_err(|e| DbError::Encode(e, CF_INVOICE_INDEX))?;
+        self.put_raw(CF_INVOICE_INDEX, &totals_key(invoice), &v);
+        Ok(after)
+    }
+}
+
 #[cfg(test)]
 mod tests;

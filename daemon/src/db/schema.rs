@@ -8,7 +8,7 @@
 use uuid::Uuid;
 
 /// Bumped on every incompatible change of a CF, key or value layout.
-pub(crate) const SCHEMA_VERSION: u32 = 10;
+pub(crate) const SCHEMA_VERSION: u32 = 11;
 /// Versions this one opens by adding what it lacks (v1 → … → v4 only added column families
 /// and optional fields; v5 added events' `subject`, derived on read for older events; v6 keys
 /// address pools by receive source and reads the older pools as legacy ones, see [`tag`]; v7
@@ -17,11 +17,14 @@ pub(crate) const SCHEMA_VERSION: u32 = 10;
 /// invoice's value units: older invoices and refunds read with defaults, priced in their asset
 /// at rate 1, whose value units are their base units, so nothing is rewritten; v9 adds an
 /// invoice's optional `redirect_url`, absent in older ones; v10 adds an invoice's optional
-/// `gateway` (made through a gateway-compatible API) and the `compat` column family). A version that would not keep what
+/// `gateway` (made through a gateway-compatible API) and the `compat` column family; v11 adds
+/// the `admin` column family (stores and API keys made at run time) and a refund's optional
+/// `approval`). A version that would not keep what
 /// this one keeps (v6 adding a refund without its totals, v7 adding one without its value or
 /// reading a USD invoice's totals as base units, v8 rewriting an invoice without its
-/// `redirect_url`, v9 one without its `gateway`) cannot open a store this one wrote.
-pub(crate) const UPGRADABLE_FROM: [u32; 9] = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+/// `redirect_url`, v9 one without its `gateway`, v10 knowing no run-time store or key, or a
+/// refund awaiting approval) cannot open a store this one wrote.
+pub(crate) const UPGRADABLE_FROM: [u32; 10] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 
 pub(crate) const CF_META: &str = "meta";
 pub(crate) const CF_WATCHES: &str = "watches";
@@ -43,9 +46,12 @@ pub(crate) const CF_PENDING_DELIVERIES: &str = "pending_deliveries";
 /// State of the gateway-compatible APIs that is not an invoice (BitPay tokens and pairing
 /// codes, …): keys begin with the gateway's name and a `/` (see [`compat_key`]).
 pub(crate) const CF_COMPAT: &str = "compat";
+/// What the admin API makes at run time: stores (`store/` ‖ id) and API keys (`key/` ‖ key
+/// id), see [`admin_key`].
+pub(crate) const CF_ADMIN: &str = "admin";
 
 /// Every column family of this schema version.
-pub(crate) const ALL_CFS: [&str; 18] = [
+pub(crate) const ALL_CFS: [&str; 19] = [
     CF_META,
     CF_WATCHES,
     CF_WATCH_KEYS,
@@ -64,6 +70,7 @@ pub(crate) const ALL_CFS: [&str; 18] = [
     CF_DELIVERIES,
     CF_PENDING_DELIVERIES,
     CF_COMPAT,
+    CF_ADMIN,
 ];
 
 /// `compat`: gateway ‖ `/` ‖ the gateway's own key. Each gateway's keys are its own; the
@@ -74,6 +81,11 @@ pub(crate) fn compat_key(gateway: &str, key: &[u8]) -> Vec<u8> {
     k.push(b'/');
     k.extend_from_slice(key);
     k
+}
+
+/// `admin`: kind ‖ `/` ‖ id (`store/shop1`, `key/key_…`).
+pub(crate) fn admin_key(kind: &str, id: &str) -> Vec<u8> {
+    compat_key(kind, id.as_bytes())
 }
 
 /// `meta` key of an endpoint's dispatch cursor (the last outbox seq it has taken in).

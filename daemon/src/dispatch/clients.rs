@@ -4,7 +4,6 @@
 
 use super::ssrf::Guard;
 use crate::config::Config;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,8 +44,8 @@ pub(crate) fn guarded_client(guard: &Guard, connect_timeout: Duration, timeout: 
 /// (its endpoints stay in the database).
 #[derive(Debug)]
 pub(super) struct Routes {
-    stores: HashMap<String, Route>,
-    global: Route,
+    stores: crate::stores::PerStore<Route>,
+    global: Arc<Route>,
 }
 
 impl Routes {
@@ -58,10 +57,20 @@ impl Routes {
             .enumerate()
             .map(|(i, s)| (s.id.clone(), Route::new(Guard::for_store(global, &s.allow_private, i))))
             .collect();
-        Self { stores, global: Route::new(Guard::new(global.clone())) }
+        Self { stores, global: Arc::new(Route::new(Guard::new(global.clone()))) }
     }
 
-    pub(super) fn of(&self, store: &str) -> &Route {
-        self.stores.get(store).unwrap_or(&self.global)
+    pub(super) fn of(&self, store: &str) -> Arc<Route> {
+        self.stores.get(store).unwrap_or_else(|| self.global.clone())
+    }
+
+    /// The route of a store made or changed through the admin API.
+    pub(super) fn put(&self, global: &[ipnet::IpNet], store: &crate::config::StoreConfig) {
+        let allow = global.iter().chain(&store.allow_private).copied().collect();
+        let key = format!(
+            "allow_private of store {:?} (PATCH /v1/admin/stores/{}), or dispatch.allow_private for every store",
+            store.id, store.id
+        );
+        self.stores.put(&store.id, Route::new(Guard::with_key(allow, &key)));
     }
 }

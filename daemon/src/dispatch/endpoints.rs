@@ -202,7 +202,7 @@ impl Dispatcher {
         self.validate_params(&new.plugin, &config)?;
         // Counted and written under one lock: two requests racing for the last place get one.
         let _creating = self.inner.creating.lock().unwrap_or_else(|p| p.into_inner());
-        let max = self.inner.max_endpoints.get(store_id).copied().unwrap_or(0);
+        let max = self.inner.max_endpoints.get(store_id).map_or(0, |m| *m);
         if self.db().endpoints()?.iter().filter(|e| e.store == store_id).count() >= max as usize {
             return Err(DispatchError::Quota { store: store_id.to_string(), max });
         }
@@ -292,6 +292,20 @@ impl Dispatcher {
         batch.put_endpoint(&e)?;
         self.db().write(batch)?;
         Ok(e)
+    }
+
+    /// Disables every endpoint of a store, saying `why` (a retired store).
+    pub(crate) fn disable_store(&self, store_id: &str, why: &str) -> Result<(), DispatchError> {
+        let now = OffsetDateTime::now_utc();
+        let mut batch = self.db().batch();
+        for mut e in self.endpoints(store_id)?.into_iter().filter(|e| e.enabled) {
+            e.enabled = false;
+            e.disabled_reason = Some(why.to_string());
+            e.updated_at = now;
+            batch.put_endpoint(&e)?;
+        }
+        self.db().write(batch)?;
+        Ok(())
     }
 
     pub(crate) fn delete_endpoint(&self, store_id: &str, id: Uuid) -> Result<(), DispatchError> {

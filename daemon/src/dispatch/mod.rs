@@ -90,7 +90,9 @@ struct Inner {
     schedule: Vec<u64>,
     workers: Mutex<HashMap<Uuid, tokio::task::JoinHandle<()>>>,
     /// Each store's `max_endpoints`.
-    max_endpoints: HashMap<String, u32>,
+    max_endpoints: crate::stores::PerStore<u32>,
+    /// `dispatch.allow_private`, for the routes of stores made at run time.
+    allow_private: Vec<ipnet::IpNet>,
     /// Held from counting a store's endpoints to writing a new one, so that concurrent
     /// creations cannot all pass the quota (creation is rare: one lock for every store).
     creating: Mutex<()>,
@@ -111,6 +113,7 @@ impl Dispatcher {
                 schedule: config.dispatch.retry_schedule_secs.clone(),
                 workers: Mutex::new(HashMap::new()),
                 max_endpoints: config.stores.iter().map(|s| (s.id.clone(), s.max_endpoints)).collect(),
+                allow_private: config.dispatch.allow_private.clone(),
                 creating: Mutex::new(()),
             }),
         };
@@ -151,5 +154,20 @@ impl Dispatcher {
             }
         }
         Ok(())
+    }
+}
+
+impl crate::stores::StoreSettings for Dispatcher {
+    fn put_store(&self, store: &crate::config::StoreConfig) {
+        self.inner.max_endpoints.put(&store.id, store.max_endpoints);
+        self.inner.routes.put(&self.inner.allow_private, store);
+    }
+
+    /// Disables the store's endpoints (their workers stop within the reconcile period); their
+    /// deliveries and cursors stay.
+    fn retire_store(&self, store: &str) {
+        if let Err(e) = self.disable_store(store, "the store is retired") {
+            tracing::error!(store, error = %e, "cannot disable the retired store's endpoints");
+        }
     }
 }

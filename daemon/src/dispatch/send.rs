@@ -152,7 +152,7 @@ impl Dispatcher {
         let route = self.inner.routes.of(&ep.store);
         let mut last = Outcome { verdict: Verdict::Ack, http_status: None, latency_ms: 0, error: None, response: None };
         for r in requests {
-            last = self.send_one(route, &plugin, r, started).await;
+            last = self.send_one(&route, &plugin, r, started).await;
             if last.verdict != Verdict::Ack {
                 break;
             }

@@ -162,6 +162,12 @@ pub(crate) fn refund(r: &RefundRecord) -> Refund {
         rate_source: r.rate_source.clone(),
         rate_at: r.rate_at.map(ts).unwrap_or_default(),
         subtract_percent: r.subtract_percent.clone(),
+        approval: r.approval.as_ref().map(|a| paywatch_plugin_api::events::RefundApproval {
+            threshold: format!("{} {}", a.threshold, r.currency),
+            requested_by: a.requested_by.clone(),
+            decided_by: a.decided_by.clone(),
+            decided_at: a.decided_at.map(ts),
+        }),
     }
 }
 
@@ -334,6 +340,7 @@ mod tests {
             rate_source: String::new(),
             rate_at: None,
             subtract_percent: None,
+            approval: None,
         };
         // A refund from before variants: read as `custom` at rate 1 in its asset.
         let r = r.upgraded();
@@ -356,6 +363,7 @@ mod tests {
             rate_source: "coinbase".into(),
             rate_at: Some(at(30)),
             subtract_percent: Some("2.5".into()),
+            approval: None,
             ..r
         };
         let got = sorted(&refund(&usd));

@@ -15,7 +15,7 @@ use std::sync::Mutex;
 /// The counts and limits of every store.
 #[derive(Debug)]
 pub(super) struct WatchQuota {
-    max: HashMap<String, u64>,
+    max: std::sync::RwLock<HashMap<String, u64>>,
     counts: Mutex<HashMap<String, u64>>,
 }
 
@@ -30,12 +30,17 @@ impl WatchQuota {
     /// `max`: each store's limit (a store without one has no room); `counts`: the watches each
     /// store has in the database.
     pub(super) fn new(max: HashMap<String, u64>, counts: HashMap<String, u64>) -> Self {
-        Self { max, counts: Mutex::new(counts) }
+        Self { max: std::sync::RwLock::new(max), counts: Mutex::new(counts) }
+    }
+
+    /// Sets a store's limit (a store made or changed at run time).
+    pub(super) fn set_max(&self, store: &str, max: u64) {
+        self.max.write().unwrap_or_else(|p| p.into_inner()).insert(store.to_string(), max);
     }
 
     /// Takes `n` places of the store's quota, or says it is full.
     pub(super) fn reserve(&self, store: &str, n: u64) -> Result<Reservation<'_>, Full> {
-        let max = self.max.get(store).copied().unwrap_or(0);
+        let max = self.max.read().unwrap_or_else(|p| p.into_inner()).get(store).copied().unwrap_or(0);
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         let have = counts.get(store).copied().unwrap_or(0);
         if have.saturating_add(n) > max {

@@ -103,6 +103,11 @@ impl Watches {
         Ok(Self { inner: Arc::new(Inner { db, set, chains, stripes, quota, staged: Mutex::default() }) })
     }
 
+    /// Sets a store's `max_watches` (a store made or changed at run time).
+    pub(crate) fn set_max_watches(&self, store: &str, max: u64) {
+        self.inner.quota.set_max(store, max);
+    }
+
     /// Places for `n` more watches of the store, or [`WatchError::Quota`].
     fn reserve(&self, store_id: &str, n: usize) -> Result<Reservation<'_>, WatchError> {
         let asked = n as u64;
@@ -386,3 +391,9 @@ fn stripe(chain: &str, key: &[u8]) -> usize {
 
 #[cfg(test)]
 mod tests;
+
+impl crate::stores::StoreSettings for Watches {
+    fn put_store(&self, store: &crate::config::StoreConfig) {
+        self.set_max_watches(&store.id, store.max_watches);
+    }
+}

@@ -455,7 +455,7 @@ impl Invoices {
     ) -> Result<(InvoiceRecord, bool), InvoiceError> {
         let canonical = req.check()?;
         let hash = request_hash(&canonical);
-        let policy = self.policy(store_id)?.clone();
+        let policy = self.policy(store_id)?;
         let required = match (&req.confirmations, &req.speed) {
             (Some(c), _) => *c,
             (None, Some(s)) => speed_confirmations(s)?,

@@ -8,6 +8,7 @@
 //! indexer's batch (`PaymentHook::contribute`), which the indexer writes; watches for invoice
 //! addresses and refund destinations are made through `index::Watches::stage`.
 
+mod approval;
 mod claims;
 mod create;
 mod machine;
@@ -18,6 +19,7 @@ mod refunds;
 mod state;
 mod value;
 
+pub(crate) use approval::Decision;
 pub(crate) use create::{LockedRate, NewInvoice, Pricing};
 pub(crate) use payments::PaymentCursor;
 pub(crate) use refunds::{NewRefund, Refundability};
@@ -72,6 +74,10 @@ pub(crate) enum InvoiceError {
     Plugin(String),
     #[error("order {order_id:?} is still being created by another request after 30 s; retry")]
     StillCreating { order_id: String },
+    #[error("refund {id} is {status:?}, not awaiting approval")]
+    NotAwaitingApproval { id: Uuid, status: crate::db::RefundStatus },
+    #[error("refund {id} was made with key {key}: a second key with the refunds:approve scope must approve it")]
+    SecondKeyRequired { id: Uuid, key: String },
     #[error("no rate of {asset} in {currency} was given")]
     NoRate { asset: String, currency: String },
     #[error("database: {0}")]
@@ -110,6 +116,23 @@ pub(crate) struct StorePolicy {
     pub(crate) receive: HashMap<String, ReceiveConfig>,
     /// Refunds one invoice may have.
     pub(crate) max_refunds_per_invoice: u32,
+    /// Per invoice currency, the refund value above which a second key approves the refund.
+    pub(crate) refund_approval_above: std::collections::BTreeMap<String, rust_decimal::Decimal>,
+}
+
+impl StorePolicy {
+    fn of(s: &crate::config::StoreConfig) -> Self {
+        StorePolicy {
+            confirmations: s.speed,
+            expiry_secs: s.invoice_expiry_secs,
+            tolerance_bp: s.payment_tolerance_percent * 100,
+            monitoring_secs: s.monitoring_secs,
+            refund_claim_secs: s.refund_claim_secs,
+            receive: s.receive.clone().into_iter().collect(),
+            max_refunds_per_invoice: s.max_refunds_per_invoice,
+            refund_approval_above: s.refund_approval_above.clone(),
+        }
+    }
 }
 
 /// The invoice service. Cheap to clone.
@@ -123,7 +146,7 @@ struct Inner {
     db: Arc<Db>,
     watches: Watches,
     assets: HashMap<String, AssetInfo>,
-    stores: HashMap<String, StorePolicy>,
+    stores: crate::stores::PerStore<StorePolicy>,
     clock: Arc<dyn Clock>,
     /// Serializes every change of invoice and refund state. A new invoice is written after it
     /// is let go (so the next creation's work overlaps its sync): what it took meanwhile is
@@ -149,22 +172,7 @@ impl Invoices {
         assets: HashMap<String, AssetInfo>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let stores = config
-            .stores
-            .iter()
-            .map(|s| {
-                let policy = StorePolicy {
-                    confirmations: s.speed,
-                    expiry_secs: s.invoice_expiry_secs,
-                    tolerance_bp: s.payment_tolerance_percent * 100,
-                    monitoring_secs: s.monitoring_secs,
-                    refund_claim_secs: s.refund_claim_secs,
-                    receive: s.receive.clone().into_iter().collect(),
-                    max_refunds_per_invoice: s.max_refunds_per_invoice,
-                };
-                (s.id.clone(), policy)
-            })
-            .collect();
+        let stores = config.stores.iter().map(|s| (s.id.clone(), StorePolicy::of(s))).collect();
         Self {
             inner: Arc::new(Inner {
                 db,
@@ -208,7 +216,7 @@ impl Invoices {
         self.inner.assets.get(id).ok_or_else(|| InvoiceError::UnknownAsset(id.to_string()))
     }
 
-    fn policy(&self, store: &str) -> Result<&StorePolicy, InvoiceError> {
+    fn policy(&self, store: &str) -> Result<Arc<StorePolicy>, InvoiceError> {
         self.inner.stores.get(store).ok_or_else(|| InvoiceError::NotFound(format!("store {store:?}")))
     }
 
@@ -322,4 +330,10 @@ impl Invoices {
 fn request_hash(v: &serde_json::Value) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(v.to_string().as_bytes()))
+}
+
+impl crate::stores::StoreSettings for Invoices {
+    fn put_store(&self, store: &crate::config::StoreConfig) {
+        self.inner.stores.put(&store.id, StorePolicy::of(store));
+    }
 }

@@ -41,6 +41,10 @@ pub(crate) struct NewRefund {
     /// `asset` is not given, so that the rate given is the chosen method's even if another
     /// became the richest meanwhile. Set by the API, not part of the request (nor its hash).
     pub(crate) priced_asset: Option<String>,
+    /// The id of the key that asks (`stores`): a refund above the store's
+    /// `refund_approval_above` needs another key's approval. Set by the API, not part of the
+    /// request (nor its hash).
+    pub(crate) requested_by: Option<String>,
 }
 
 /// A created refund, with its claim token when the customer is to give the address (shown
@@ -269,7 +273,7 @@ impl Invoices {
         today: Option<LockedRate>,
         idempotency_key: Option<&str>,
     ) -> Result<RefundCreated, InvoiceError> {
-        let policy = self.policy(store_id)?.clone();
+        let policy = self.policy(store_id)?;
         let variant = variant(&req)?;
         let default_policy = if variant.needs_today() { "current" } else { "original" };
         let rate_policy = req.rate_policy.clone().unwrap_or_else(|| default_policy.into());
@@ -358,11 +362,24 @@ impl Invoices {
                 rate_source: priced.rate.source.clone(),
                 rate_at: Some(priced.rate.at),
                 subtract_percent: req.subtract_percent.as_deref().map(|p| p.trim().to_string()),
+                approval: None,
             };
+            // A value past 2^256 − 1 units cannot be below what was received: never reached.
+            let units = priced.value.to_units().unwrap_or(Amount::MAX);
+            let threshold = super::approval::threshold_passed(&policy, &r.currency, &r.value);
+            if let Some(t) = threshold {
+                let key = req.requested_by.as_deref().unwrap_or(crate::stores::CONFIG_KEY_ID);
+                r.approval = Some(super::approval::pending(t, key, units));
+            }
             let db = self.db().clone();
             let mut batch = db.batch();
             let mut claim_token = None;
             let staged = match destination {
+                // Not watched, and no payment URI, until approved: nothing to pay yet.
+                Some(d) if threshold.is_some() => {
+                    r.address = Some(d.address);
+                    None
+                }
                 Some(d) => Some(self.set_destination(&mut batch, &mut r, d)?),
                 None => {
                     let token = hex::encode(rand::random::<[u8; 32]>());
@@ -374,11 +391,12 @@ impl Invoices {
                     None
                 }
             };
+            if threshold.is_some() {
+                r.status = RefundStatus::AwaitingApproval;
+            }
             if let Some(key) = idempotency_key {
                 batch.put_idempotency(store_id, &IdempotencyScope::Refund.key(key), &hash, r.id);
             }
-            // A value past 2^256 − 1 units cannot be below what was received: never reached.
-            let units = priced.value.to_units().unwrap_or(Amount::MAX);
             batch.add_refund(&r, units, refundability.refunds)?;
             batch.push_event(events::refund(EventKind::RefundCreated, &r));
             db.write(batch)?;

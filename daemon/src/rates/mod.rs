@@ -94,7 +94,7 @@ pub(crate) struct Rates(Arc<Inner>);
 struct Inner {
     sources: HashMap<String, Source>,
     /// Each configured store's `[stores.rates]` (`None`: no rules).
-    stores: HashMap<String, Option<StoreRates>>,
+    stores: crate::stores::PerStore<Option<StoreRates>>,
     /// Asset id → its rate code.
     codes: HashMap<String, String>,
     fetch: Arc<dyn Fetch>,
@@ -144,7 +144,8 @@ impl Rates {
             }
         }
         let pair = format!("{base}_{quote}");
-        let Some(Some(config)) = self.0.stores.get(store) else {
+        let rules = self.0.stores.get(store);
+        let Some(config) = rules.as_deref().and_then(Option::as_ref) else {
             let why = format!("store {store:?} has no rate rules ([stores.rates])");
             return Err(RateError::Unavailable { pair, tried: vec![Tried { source: "rules".into(), why }] });
         };
@@ -265,3 +266,9 @@ fn in_cross(e: RateError, pair: &str) -> RateError {
 
 #[cfg(test)]
 mod tests;
+
+impl crate::stores::StoreSettings for Rates {
+    fn put_store(&self, store: &crate::config::StoreConfig) {
+        self.0.stores.put(&store.id, store.rates.clone());
+    }
+}

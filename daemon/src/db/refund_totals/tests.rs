@@ -33,6 +33,7 @@ fn refund(invoice: Uuid, amount: Amount) -> RefundRecord {
         rate_source: "same_asset".into(),
         rate_at: Some(now),
         subtract_percent: None,
+        approval: None,
     }
 }
 
@@ -64,7 +65,7 @@ fn change(db: &Db, r: &mut RefundRecord, status: RefundStatus) {
     match status {
         RefundStatus::AwaitingPayment => r.address = Some("bcrt1qcustomer".into()),
         RefundStatus::Completed => r.txid = Some("ab".repeat(32)),
-        RefundStatus::AwaitingAddress => {}
+        RefundStatus::AwaitingAddress | RefundStatus::AwaitingApproval | RefundStatus::Rejected => {}
     }
     let mut b = db.batch();
     b.put_refund(r).unwrap();

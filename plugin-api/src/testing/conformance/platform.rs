@@ -147,6 +147,7 @@ pub fn sample_events() -> Vec<Value> {
         rate_source: "kraken".into(),
         rate_at: "2026-11-27T08:54:59Z".into(),
         subtract_percent: None,
+        approval: None,
     };
     let mut expired = invoice.clone();
     expired.status = InvoiceStatus::Expired;

@@ -25,7 +25,8 @@ fn refund_object(order: u64, id: u64, r: &Refund) -> Value {
     let currency = json!({"id": 1, "title": r.asset, "symbol": r.asset});
     let status = match r.status {
         RefundStatus::Completed => "completed",
-        RefundStatus::AwaitingAddress | RefundStatus::AwaitingPayment => "pending",
+        RefundStatus::AwaitingApproval | RefundStatus::AwaitingAddress | RefundStatus::AwaitingPayment => "pending",
+        RefundStatus::Rejected => "rejected",
     };
     json!({
         "id": id,
@@ -79,6 +80,8 @@ pub(super) async fn create(
         amount,
         address: f.get("address").map(str::to_string),
         reason: f.get("reason").map(str::to_string),
+        // The store's CoinGate token made it: a large one waits for a key of the store.
+        requested_by: Some("coingate".into()),
         ..NewRefund::default()
     };
     let checkout = st.invoices().checkout_base();
