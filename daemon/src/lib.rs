@@ -36,6 +36,7 @@ pub use health::{HealthReport, Status};
 pub use plugins::{
     check_file as check_plugin_file, file_hash as plugin_file_hash, CheckOptions, Checked, PluginListing,
 };
+pub use stores::{keys_create, keys_list, keys_revoke};
 pub use telemetry::init_tracing;
 
 use health::Health;

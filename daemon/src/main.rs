@@ -77,6 +77,55 @@ enum KeysCommand {
     /// Print a fresh random API key (for `api_key` or `admin_key`) and its SHA-256 (for
     /// `api_key_sha256` or `admin_key_sha256`, so the config does not hold the key itself).
     New,
+    /// With the daemon stopped (else POST /v1/admin/stores/{id}/keys): make a store's API key
+    /// with scopes, a label and an optional expiry; prints the key, shown this once.
+    Create(KeysCreateArgs),
+    /// With the daemon stopped (else GET /v1/admin/stores/{id}/keys): a store's keys, one JSON
+    /// object per line (never the keys themselves).
+    List(KeysListArgs),
+    /// With the daemon stopped (else DELETE /v1/admin/keys/{id}): revoke a key by its id.
+    Revoke(KeysRevokeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct KeysCreateArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// The store the key acts for.
+    #[arg(long)]
+    store: String,
+    /// What the key is for, e.g. "checkout server".
+    #[arg(long)]
+    label: String,
+    /// Comma-separated scopes (invoices:read, invoices:create, invoices:cancel, refunds:write,
+    /// refunds:approve, endpoints:manage, events:read, watches:read, watches:write, rates:read,
+    /// gateways:manage), or `*` for every one.
+    #[arg(long, value_delimiter = ',', required = true)]
+    scopes: Vec<String>,
+    /// When the key stops working (RFC 3339, e.g. 2027-06-30T00:00:00Z); default: never.
+    #[arg(long, value_parser = parse_rfc3339)]
+    expires_at: Option<time::OffsetDateTime>,
+}
+
+#[derive(Debug, clap::Args)]
+struct KeysListArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    #[arg(long)]
+    store: String,
+}
+
+#[derive(Debug, clap::Args)]
+struct KeysRevokeArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// The key's id (`key_…`).
+    id: String,
+}
+
+fn parse_rfc3339(s: &str) -> Result<time::OffsetDateTime, String> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("{s:?} is not an RFC 3339 time like 2027-06-30T00:00:00Z: {e}"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -208,6 +257,7 @@ fn main() -> ExitCode {
             println!("key: {key}\nsha256: {sha256}");
             ExitCode::SUCCESS
         }
+        Command::Keys(cmd) => keys(cmd),
         Command::Run(arg) => {
             let config = match load_config(arg.config.as_deref()) {
                 Ok(c) => c,
@@ -424,6 +474,37 @@ fn bitpay(cmd: BitpayCommand) -> ExitCode {
         }
         Err(e) => {
             eprintln!("paywatch: bitpay: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn keys(cmd: KeysCommand) -> ExitCode {
+    let config_arg = match &cmd {
+        KeysCommand::New => None,
+        KeysCommand::Create(a) => a.config.config.as_deref(),
+        KeysCommand::List(a) => a.config.config.as_deref(),
+        KeysCommand::Revoke(a) => a.config.config.as_deref(),
+    };
+    let config = match load_config(config_arg) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let done = match &cmd {
+        KeysCommand::New => Ok(String::new()),
+        KeysCommand::Create(a) => paywatch::keys_create(&config, &a.store, &a.label, &a.scopes, a.expires_at)
+            .map(|(key, view)| format!("key: {key}\n(shown this once; the daemon keeps its SHA-256)\n{view}")),
+        KeysCommand::List(a) => paywatch::keys_list(&config, &a.store)
+            .map(|keys| keys.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")),
+        KeysCommand::Revoke(a) => paywatch::keys_revoke(&config, &a.id).map(|view| format!("revoked: {view}")),
+    };
+    match done {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("paywatch: {e}");
             ExitCode::FAILURE
         }
     }

@@ -732,3 +732,52 @@ fn the_memory_budget_takes_bytes_or_sizes_with_units_and_refuses_the_rest() {
         assert!(issues.iter().any(|i| i.contains("storage.memory_budget") && i.contains(why)), "{given}: {issues:?}");
     }
 }
+
+#[test]
+fn refund_approval_thresholds_are_positive_decimals_per_currency() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut raw = minimal(dir.path());
+    raw["stores"][0]["refund_approval_above"] = json!({"USD": "1000", "BTC": 0.05});
+    let c = validate_value(&raw).unwrap();
+    let t = &c.stores[0].refund_approval_above;
+    assert_eq!(t.get("USD").map(ToString::to_string).as_deref(), Some("1000"));
+    assert_eq!(t.get("BTC").map(ToString::to_string).as_deref(), Some("0.05"));
+    raw["stores"][0]["refund_approval_above"] = json!({"usd": "1", "EUR": "-5", "GBP": "0", "JPY": true});
+    let issues = issues_of(&raw).join("\n");
+    for (path, says) in [
+        ("stores[0].refund_approval_above.usd", "not a currency code"),
+        ("stores[0].refund_approval_above.EUR", "not a plain decimal"),
+        ("stores[0].refund_approval_above.GBP", "not positive"),
+        ("stores[0].refund_approval_above.JPY", "expected a string"),
+    ] {
+        assert!(issues.lines().any(|l| l.starts_with(path) && l.contains(says)), "{path}: {issues}");
+    }
+}
+
+#[test]
+fn a_store_from_the_admin_api_is_validated_as_the_files_without_keys_endpoints_or_gateways() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = validate_value(&minimal(dir.path())).unwrap();
+    let spec = json!({"id": "shop2", "name": "Shop Two", "receive": {"BTC": {"xpub": "tpubX"}}, "speed": 2,
+        "refund_approval_above": {"USD": "500"}});
+    let s = store_spec(&spec, &c.assets, &c.rates).unwrap();
+    assert_eq!((s.id.as_str(), s.name.as_str(), s.speed, s.api_key.is_none()), ("shop2", "Shop Two", 2, true));
+    assert!(s.endpoints.is_empty() && s.gateways.bitpay.is_none());
+    let bad = json!({"id": "bad id", "api_key": "k", "endpoints": [], "coingate": {"api_token": "t"},
+        "receive": {"DOGE": {"xpub": "x"}}, "speed": "fast", "colour": "red"});
+    let issues: Vec<String> =
+        store_spec(&bad, &c.assets, &c.rates).unwrap_err().iter().map(ToString::to_string).collect();
+    let all = issues.join("\n");
+    for says in [
+        "id:",
+        "api_key: not for a store made through the admin API",
+        "endpoints: not for a store",
+        "coingate: not for a store",
+        "receive.DOGE: unknown asset",
+        "speed:",
+        "colour",
+    ] {
+        assert!(all.contains(says), "{says}: {all}");
+    }
+    assert!(!all.contains("\"k\""), "the key is not echoed: {all}");
+}

@@ -6,10 +6,12 @@
 
 mod changes;
 mod keys;
+mod offline;
 mod records;
 mod scopes;
 
 pub(crate) use keys::Key;
+pub use offline::{keys_create, keys_list, keys_revoke};
 pub(crate) use records::StoreError;
 pub(crate) use scopes::{parse_list as parse_scopes, required as required_scope, Scope, Scopes};
 
@@ -76,6 +78,27 @@ impl Stores {
         db: Arc<Db>,
         currencies: Currencies,
     ) -> Result<(Self, Vec<StoreConfig>), crate::db::DbError> {
+        let (me, api) = Self::read(config, db, currencies)?;
+        // A source a config-file store took since (or another run-time store) is not shared.
+        let mut kept = Vec::new();
+        for s in api {
+            match me.check_sources(&s) {
+                Ok(()) => kept.push(s),
+                Err(e) => {
+                    tracing::error!(store = %s.id, error = %e, "a store made through the admin API is left out");
+                    me.0.entries.write().unwrap_or_else(|p| p.into_inner()).remove(&s.id);
+                }
+            }
+        }
+        Ok((me, kept))
+    }
+
+    /// The stores and keys as stored, no plugin asked (`paywatch keys`, the daemon stopped).
+    pub(crate) fn read(
+        config: &Config,
+        db: Arc<Db>,
+        currencies: Currencies,
+    ) -> Result<(Self, Vec<StoreConfig>), crate::db::DbError> {
         let mut entries = BTreeMap::new();
         let mut keys = HashMap::new();
         for s in &config.stores {
@@ -130,19 +153,7 @@ impl Stores {
             settings: RwLock::new(Vec::new()),
             write: Mutex::new(()),
         };
-        let me = Self(Arc::new(inner));
-        // A source a config-file store took since (or another run-time store) is not shared.
-        let mut kept = Vec::new();
-        for s in api {
-            match me.check_sources(&s) {
-                Ok(()) => kept.push(s),
-                Err(e) => {
-                    tracing::error!(store = %s.id, error = %e, "a store made through the admin API is left out");
-                    me.0.entries.write().unwrap_or_else(|p| p.into_inner()).remove(&s.id);
-                }
-            }
-        }
-        Ok((me, kept))
+        Ok((Self(Arc::new(inner)), api))
     }
 
     /// Tells `settings` of every change from now on.
@@ -259,3 +270,6 @@ pub(crate) async fn flush_every_minute(stores: Stores, mut stop: tokio::sync::wa
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,152 @@
+use super::*;
+use crate::config::StoreConfig;
+use serde_json::json;
+use std::sync::Mutex as StdMutex;
+use time::Duration;
+
+#[derive(Debug, Default)]
+struct Recorder(StdMutex<Vec<String>>);
+
+impl StoreSettings for Recorder {
+    fn put_store(&self, s: &StoreConfig) {
+        self.0.lock().unwrap().push(format!("put {} {}", s.id, s.speed));
+    }
+    fn retire_store(&self, s: &str) {
+        self.0.lock().unwrap().push(format!("retire {s}"));
+    }
+}
+
+fn config(dir: &std::path::Path) -> Config {
+    crate::config::parse_str(&format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+[storage]
+path = "{}"
+[[stores]]
+id = "file"
+api_key = "file_Xq7Lm2Vb9Rt4Kp8Wz3Nc6Hd1Yf5Gs"
+"#,
+        dir.join("db").display()
+    ))
+    .unwrap()
+}
+
+fn open(dir: &std::path::Path) -> (Stores, Arc<Recorder>) {
+    let c = config(dir);
+    let db = Arc::new(Db::open(&c.storage.path).unwrap());
+    let (stores, _) = Stores::load(&c, db, HashMap::new()).unwrap();
+    let rec = Arc::new(Recorder::default());
+    stores.attach(rec.clone());
+    (stores, rec)
+}
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+#[test]
+fn a_store_made_at_run_time_is_applied_kept_and_read_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stores, rec) = open(dir.path());
+    let v = stores.create_store(json!({"id": "s2", "speed": 3}), now()).unwrap();
+    assert_eq!((v.0["origin"].as_str(), v.0["status"].as_str()), (Some("api"), Some("active")));
+    assert!(matches!(stores.create_store(json!({"id": "s2"}), now()), Err(StoreError::Exists(_))));
+    assert!(matches!(stores.create_store(json!({"id": "file"}), now()), Err(StoreError::Exists(_))));
+    let v = stores.update_store("s2", json!({"speed": 5, "name": "Two"}), now()).unwrap();
+    assert_eq!(v.0["spec"], json!({"id": "s2", "speed": 5, "name": "Two"}));
+    assert!(matches!(stores.update_store("s2", json!({"id": "s3"}), now()), Err(StoreError::Invalid(_))));
+    assert!(matches!(stores.update_store("s2", json!({"speed": "x"}), now()), Err(StoreError::Invalid(_))));
+    assert!(matches!(stores.update_store("file", json!({"speed": 2}), now()), Err(StoreError::FromConfig(_))));
+    assert_eq!(*rec.0.lock().unwrap(), ["put s2 3", "put s2 5"]);
+    drop(stores);
+    // Read again at the next start, as it was last saved.
+    let c = config(dir.path());
+    let db = Arc::new(Db::open(&c.storage.path).unwrap());
+    let (again, api) = Stores::load(&c, db, HashMap::new()).unwrap();
+    assert_eq!(api.iter().map(|s| (s.id.as_str(), s.speed)).collect::<Vec<_>>(), [("s2", 5)]);
+    let ids: Vec<String> = again.list().iter().map(|v| v.0["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ids, ["file", "s2"]);
+}
+
+#[test]
+fn keys_act_with_their_scopes_until_expired_revoked_or_the_store_retired() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stores, rec) = open(dir.path());
+    stores.create_store(json!({"id": "s2"}), now()).unwrap();
+    let checkout =
+        stores.create_key("s2", "checkout", vec![Scope::InvoicesCreate, Scope::InvoicesRead], None, now()).unwrap();
+    assert!(checkout.key.starts_with("pwk_"));
+    assert!(!checkout.view.to_string().contains(&checkout.key), "the view never holds the key");
+    let c = stores.authenticate(&checkout.key, now()).unwrap();
+    assert_eq!(c.store, "s2");
+    assert!(c.scopes.has(Scope::InvoicesCreate) && !c.scopes.has(Scope::RefundsWrite));
+    assert_eq!(stores.authenticate("pwk_nothing", now()).unwrap_err(), Refusal::Unknown);
+    // The config file's key has every scope.
+    let file = stores.authenticate("file_Xq7Lm2Vb9Rt4Kp8Wz3Nc6Hd1Yf5Gs", now()).unwrap();
+    assert_eq!((file.store.as_str(), file.key_id.as_str(), file.scopes), ("file", CONFIG_KEY_ID, Scopes::all()));
+    // Expiry.
+    let soon = now() + Duration::seconds(60);
+    let short = stores.create_key("s2", "temp", vec![Scope::EventsRead], Some(soon), now()).unwrap();
+    assert!(stores.authenticate(&short.key, now()).is_ok());
+    assert_eq!(stores.authenticate(&short.key, soon).unwrap_err(), Refusal::Expired(soon));
+    assert!(matches!(
+        stores.create_key("s2", "past", vec![Scope::EventsRead], Some(now() - Duration::seconds(1)), now()),
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(stores.create_key("s2", " ", vec![Scope::EventsRead], None, now()), Err(StoreError::Invalid(_))));
+    assert!(matches!(
+        stores.create_key("nope", "x", vec![Scope::EventsRead], None, now()),
+        Err(StoreError::NotFound(_))
+    ));
+    // Revocation.
+    let id = short.view["id"].as_str().unwrap().to_string();
+    let revoked = stores.revoke_key(&id, now()).unwrap();
+    assert!(revoked["revoked_at"].is_string());
+    assert_eq!(stores.authenticate(&short.key, now()).unwrap_err(), Refusal::Unknown);
+    // Retirement: every key of the store stops; the store's data stays listed.
+    stores.retire_store("s2", now()).unwrap();
+    assert_eq!(stores.authenticate(&checkout.key, now()).unwrap_err(), Refusal::Retired("s2".into()));
+    assert!(matches!(
+        stores.create_key("s2", "late", vec![Scope::EventsRead], None, now()),
+        Err(StoreError::Retired(_))
+    ));
+    assert!(matches!(stores.retire_store("file", now()), Err(StoreError::FromConfig(_))));
+    assert_eq!(rec.0.lock().unwrap().last().unwrap(), "retire s2");
+    assert_eq!(stores.view("s2").unwrap().0["status"], "retired");
+    assert_eq!(stores.keys_of("s2").unwrap().len(), 2);
+}
+
+#[test]
+fn last_use_is_written_and_read_back_and_revocation_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stores, _) = open(dir.path());
+    let k = stores.create_key("file", "ops", vec![Scope::EventsRead], None, now()).unwrap();
+    let gone = stores.create_key("file", "old", vec![Scope::EventsRead], None, now()).unwrap();
+    stores.revoke_key(gone.view["id"].as_str().unwrap(), now()).unwrap();
+    let used = OffsetDateTime::from_unix_timestamp(now().unix_timestamp()).unwrap();
+    stores.authenticate(&k.key, used).unwrap();
+    stores.flush_last_used().unwrap();
+    drop(stores);
+    let (again, _) = open(dir.path());
+    let listed = again.keys_of("file").unwrap();
+    let ops = listed.iter().find(|v| v["label"] == "ops").unwrap();
+    let at = ops["last_used_at"].as_str().unwrap();
+    assert_eq!(OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).unwrap(), used);
+    assert!(again.authenticate(&k.key, now()).is_ok());
+    assert_eq!(again.authenticate(&gone.key, now()).unwrap_err(), Refusal::Unknown);
+}
+
+#[test]
+fn a_store_spec_refuses_keys_endpoints_and_gateways_and_a_receive_source_needs_its_plugin() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stores, rec) = open(dir.path());
+    let e = stores.create_store(json!({"id": "s3", "api_key": "x", "endpoints": []}), now()).unwrap_err();
+    let StoreError::Invalid(issues) = e else { panic!("{e}") };
+    assert_eq!(issues.len(), 2, "{issues:?}");
+    // No asset in this config: the receive source is refused by the config's own check.
+    let e = stores.create_store(json!({"id": "s3", "receive": {"BTC": {"xpub": "tpub"}}}), now()).unwrap_err();
+    assert!(e.to_string().contains("unknown asset"), "{e}");
+    assert!(rec.0.lock().unwrap().is_empty(), "nothing applied");
+    assert!(!stores.exists("s3"));
+}
