@@ -34,8 +34,18 @@ async fn keys_are_required_and_stores_only_see_their_own_data() {
         let r = d.http.get(d.url("/v1/watches")).header("authorization", auth).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{auth}");
     }
-    // The admin key is not a store key.
-    assert_eq!(d.req(Method::GET, "/v1/watches", ADMIN_KEY).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    // The admin key is not a store key: it reads a store's data only when a header names the
+    // store, and changes nothing of it.
+    let (s, b) = body(d.req(Method::GET, "/v1/watches", ADMIN_KEY).send().await.unwrap()).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "{b}");
+    assert!(b["error"]["message"].as_str().unwrap().contains("Paywatch-Store"), "{b}");
+    let read = d.req(Method::GET, "/v1/watches", ADMIN_KEY).header("Paywatch-Store", "shop1").send().await.unwrap();
+    assert_eq!(read.status(), StatusCode::OK);
+    let write = d.req(Method::POST, "/v1/watches", ADMIN_KEY).header("Paywatch-Store", "shop1");
+    let write = write.json(&json!({"chain": "btc", "address": BTC_ADDR})).send().await.unwrap();
+    assert_eq!(write.status(), StatusCode::FORBIDDEN);
+    let nobody = d.req(Method::GET, "/v1/watches", ADMIN_KEY).header("Paywatch-Store", "nobody").send().await.unwrap();
+    assert_eq!(nobody.status(), StatusCode::NOT_FOUND);
 
     let (s, w) = create(&d, SHOP1_KEY, json!({"chain": "btc", "address": BTC_ADDR, "label": "order 1042"})).await;
     assert_eq!(s, StatusCode::CREATED, "{w}");
