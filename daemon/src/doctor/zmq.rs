@@ -141,7 +141,12 @@ pub(super) fn topics(chain: &str, zmq: &ZmqEndpoints, listed: &Listed, poll_secs
                     key(chain, "zmq")
                 ),
             ),
-            _ => Check::warning("zmq.topics", c, format!("{found}: the other block topic is published"), fix),
+            _ => Check::warning(
+                "zmq.topics",
+                c,
+                format!("{found}: harmless while the other block topic is published"),
+                fix,
+            ),
         });
     }
     if !ok.is_empty() {
