@@ -156,7 +156,8 @@ async fn a_healthy_bitcoind_and_anvil_beside_a_running_daemon_pass() -> Result<(
         "{}",
         d.text
     );
-    assert!(d.text.contains("\n0 problem(s), 1 warning(s), "), "{}", d.text);
+    // Warnings depend on this machine too (its free space): only the problems are counted.
+    assert!(d.text.contains("\n0 problem(s), "), "{}", d.text);
     Ok(())
 }
 

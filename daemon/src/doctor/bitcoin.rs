@@ -137,7 +137,7 @@ pub(super) async fn check(chain: &ChainConfig, node: &BitcoinNode) -> Vec<Check>
         Ok(rpc) => rpc,
         Err(e) => {
             let fix = format!(
-                "point {} at the node's cookie file (DATADIR/.cookie, rewritten at each start) and let this user read it",
+                "point {} at the node's cookie file (DATADIR/.cookie, or DATADIR/NETWORK/.cookie off mainnet; rewritten at each start) and let this user read it",
                 key(name, "rpc_cookie")
             );
             let mut out = vec![Check::problem("credentials", Some(name), e, fix)];
@@ -228,6 +228,13 @@ pub(super) fn reached(chain: &str, node: &BitcoinNode, url: &str, first: Result<
                 "start bitcoind with -server=1, and check {}: the port is the node's -rpcport (Bitcoin Core: 8332 mainnet, 18332 testnet, 48332 testnet4, 38332 signet, 18443 regtest), and -rpcbind/-rpcallowip must let this machine in",
                 key(chain, "rpc_url")
             ),
+        )],
+        // -28: warming up (loading the block index, verifying blocks).
+        Err(Fail::Node { code: -28, message }) => vec![Check::problem(
+            "rpc",
+            c,
+            format!("the node at {url} is still starting: {message}"),
+            "wait until it has started, then run paywatch doctor again",
         )],
         Err(e) => vec![Check::problem(
             "rpc",

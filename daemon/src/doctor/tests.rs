@@ -51,6 +51,9 @@ fn credentials_refused_name_the_config_keys() {
     assert_eq!((only(&got).name, got[0].verdict), ("rpc", Verdict::Problem));
     assert!(got[0].fix.as_deref().unwrap().contains("chains[btc].rpc_url"));
     assert_eq!(bitcoin::reached("btc", &n, "u", Err(&Fail::Status(403)))[0].verdict, Verdict::Problem);
+    let warming = Fail::Node { code: -28, message: "Loading block index...".into() };
+    let got = bitcoin::reached("btc", &n, "http://n/", Err(&warming));
+    assert_eq!(only(&got).detail, "the node at http://n/ is still starting: Loading block index...");
     assert!(bitcoin::reached("btc", &n, "u", Ok(())).iter().all(|c| c.verdict == Verdict::Ok));
 }
 
