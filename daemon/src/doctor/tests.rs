@@ -283,3 +283,92 @@ fn the_report_counts_and_prints_problems_with_their_fixes() {
         json!({"name": "disk", "chain": null, "verdict": "problem", "detail": "full", "fix": "free space"})
     );
 }
+
+/// A scripted Bitcoin Core on loopback: `getblockchaininfo` of a pruned mainnet node, its
+/// genesis block, and `getzmqnotifications` as Core answers it (`type`, `address`, `hwm`), or,
+/// with `zmq_rpc` false, "Method not found" as Core answers it (HTTP 404, a JSON-RPC error) for
+/// it and for `activezmqnotifications`.
+async fn core(
+    axum::extract::State((zmq_rpc, endpoint)): axum::extract::State<(bool, String)>,
+    axum::Json(req): axum::Json<serde_json::Value>,
+) -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {
+    use axum::http::StatusCode;
+    let ok = |result| (StatusCode::OK, axum::Json(json!({"result": result, "error": null, "id": req["id"]})));
+    let missing = (
+        StatusCode::NOT_FOUND,
+        axum::Json(json!({"result": null, "error": {"code": -32601, "message": "Method not found"}, "id": req["id"]})),
+    );
+    match req["method"].as_str().unwrap() {
+        "getblockchaininfo" => {
+            ok(json!({"chain": "main", "blocks": 870000, "headers": 870000, "initialblockdownload": false,
+            "verificationprogress": 0.9999, "pruned": true, "pruneheight": 700000, "automatic_pruning": true}))
+        }
+        "getblockhash" => ok(json!("000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f")),
+        "getzmqnotifications" if zmq_rpc => ok(json!([
+            {"type": "pubhashblock", "address": endpoint, "hwm": 1000},
+            {"type": "pubrawtx", "address": endpoint, "hwm": 1000},
+            {"type": "pubsequence", "address": endpoint, "hwm": 1000}])),
+        _ => missing,
+    }
+}
+
+/// The whole Bitcoin check against [`core`] (its HTTP server stamps a `Date`) and a real ZMQ
+/// publisher: every check, in order, with its verdict.
+fn core_checks(zmq_rpc: bool) -> Vec<(&'static str, Verdict, String)> {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let ctx = zmq::Context::new();
+    let publ = ctx.socket(zmq::PUB).unwrap();
+    publ.bind("tcp://127.0.0.1:*").unwrap();
+    let endpoint = publ.get_last_endpoint().unwrap().unwrap();
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new().route("/", axum::routing::post(core)).with_state((zmq_rpc, endpoint.clone()));
+    rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let node = BitcoinNode { rpc_url: url.parse().unwrap(), ..node(BitcoinNetwork::Mainnet, Some(&endpoint)) };
+    let chain = crate::config::ChainConfig {
+        name: "btc".into(),
+        confirmations: 1,
+        reorg_window: 100,
+        start_height: Some(650_000),
+        node: crate::config::ChainNode::Bitcoin(node.clone()),
+    };
+    let got = rt.block_on(bitcoin::check(&chain, &node));
+    got.into_iter().map(|c| (c.name, c.verdict, c.detail)).collect()
+}
+
+#[test]
+fn a_pruned_bitcoin_core_node_on_canned_answers() {
+    use Verdict::{Ok, Problem, Warning};
+    let got = core_checks(true);
+    let verdicts: Vec<_> = got.iter().map(|(n, v, _)| (*n, *v)).collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("rpc", Ok),
+            ("credentials", Ok),
+            ("network", Ok),
+            ("synced", Ok),
+            ("pruning", Problem),
+            ("clock", Ok),
+            ("zmq.topics", Ok),
+            ("zmq.topics", Warning),
+            ("zmq.reachable", Ok)
+        ],
+        "{got:#?}"
+    );
+    assert!(got[4].2.contains("its lowest block is 700000, but chains[btc].start_height = 650000 needs block 649999"));
+    assert!(got[6].2.starts_with("the node publishes rawtx at tcp://127.0.0.1:"), "{}", got[6].2);
+    assert!(got[6].2.ends_with("(getzmqnotifications)"), "{}", got[6].2);
+    // rawblock is not published; hashblock is, so blocks are still noticed at once.
+    assert!(got[7].2.starts_with("the node publishes no rawblock at all"), "{}", got[7].2);
+    // A node without either RPC (Core built without ZMQ): the endpoint is only probed.
+    let got = core_checks(false);
+    let topics = got.iter().find(|(n, _, _)| *n == "zmq.topics").unwrap();
+    assert_eq!(topics.1, Warning);
+    assert!(
+        topics.2.starts_with("the node cannot list its ZMQ notifications (it has neither getzmqnotifications nor activezmqnotifications)"),
+        "{}",
+        topics.2
+    );
+    assert_eq!(got.last().unwrap().1, Ok, "the probe still subscribes: {got:#?}");
+}
