@@ -15,6 +15,7 @@ mod clock;
 pub mod config;
 mod db;
 mod dispatch;
+mod doctor;
 mod events;
 mod faults;
 #[doc(hidden)]
@@ -32,6 +33,7 @@ mod telemetry;
 pub use chain::{ChainStartError, RewindError, RewindReport};
 pub use config::Config;
 pub use db::DbError;
+pub use doctor::{Check as DoctorCheck, Report as DoctorReport, Verdict};
 pub use health::{HealthReport, Status};
 pub use plugins::{
     check_file as check_plugin_file, file_hash as plugin_file_hash, CheckOptions, Checked, PluginListing,
@@ -93,6 +95,14 @@ pub fn check_plugins(config: &Config) -> Result<Vec<String>, RunError> {
         .collect();
     lines.sort();
     Ok(lines)
+}
+
+/// `paywatch doctor`: checks each chain's node (reachable, credentials, network, ZMQ or the
+/// WebSocket, pruning, sync, clocks, traces) and this machine's side (the store's directory,
+/// its lock, the plugins), each with what was found and the fix (`docs/doctor.md`). Every
+/// network call has a short timeout.
+pub fn doctor(config: &Config) -> DoctorReport {
+    doctor::run(config)
 }
 
 /// `paywatch plugins list`: every library file of `plugins.dir` with its trust verdict and

@@ -34,6 +34,20 @@ enum Command {
     /// (the store is locked while it runs: then use POST /v1/bitpay/pairing-codes).
     #[command(subcommand)]
     Bitpay(BitpayCommand),
+    /// Check each chain's node and this machine's side (store directory, plugins) for what
+    /// would otherwise fail silently later; print each problem with its fix (docs/doctor.md).
+    /// Exit 1 on any problem, 2 when the config is invalid.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct DoctorArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Print the checks as JSON (`{"checks": [{name, chain, verdict, detail, fix}], "problems",
+    /// "warnings"}`).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -252,6 +266,7 @@ fn main() -> ExitCode {
         Command::Plugins(PluginsCommand::Check(arg)) => check_plugin(arg),
         Command::Chain(ChainCommand::Rewind(arg)) => rewind(arg),
         Command::Bitpay(cmd) => bitpay(cmd),
+        Command::Doctor(arg) => doctor(arg),
         Command::Keys(KeysCommand::New) => {
             let (key, sha256) = paywatch::config::new_key();
             println!("key: {key}\nsha256: {sha256}");
@@ -507,6 +522,30 @@ fn keys(cmd: KeysCommand) -> ExitCode {
             eprintln!("paywatch: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn doctor(arg: DoctorArgs) -> ExitCode {
+    let config = match load_config(arg.config.config.as_deref()) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let report = paywatch::doctor(&config);
+    if arg.json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("paywatch: cannot print the report: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        println!("{report}");
+    }
+    if report.healthy() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

@@ -28,15 +28,24 @@ pub struct Bitcoind {
     pub password: String,
     /// Appended to the command line at the next (re)start.
     pub extra_args: Vec<String>,
+    /// Publishes ZMQ on `zmq_port` and keeps a transaction index ([`Bitcoind::start`]'s node).
+    zmq: bool,
+    txindex: bool,
 }
 
 impl Bitcoind {
     pub fn start() -> Result<Self> {
+        Self::start_with(true, true, Vec::new())
+    }
+
+    /// A node publishing ZMQ or not (`zmq_port` is then free), with a transaction index or not
+    /// (`-prune` wants none), started with `extra_args`.
+    pub fn start_with(zmq: bool, txindex: bool, extra_args: Vec<String>) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         let (rpc_port, zmq_port, p2p_port) = (crate::free_port(), crate::free_port(), crate::free_port());
         let (user, password) = ("paywatch".to_string(), "paywatch".to_string());
         let child = Command::new("true").spawn()?; // replaced right below
-        let mut node = Self { child, dir, rpc_port, zmq_port, p2p_port, user, password, extra_args: Vec::new() };
+        let mut node = Self { child, dir, rpc_port, zmq_port, p2p_port, user, password, extra_args, zmq, txindex };
         node.child = node.spawn()?;
         node.wait_ready()?;
         Ok(node)
@@ -45,8 +54,10 @@ impl Bitcoind {
     fn spawn(&self) -> Result<Child> {
         let zmq = format!("tcp://127.0.0.1:{}", self.zmq_port);
         let bin = node_bin_dir()?.join("bitcoind");
+        let zmq_args = ["rawtx", "hashblock", "rawblock", "hashtx"].map(|t| format!("-zmqpub{t}={zmq}"));
         Command::new(&bin)
-            .args(["-regtest", "-server=1", "-txindex=1", "-printtoconsole=0", "-listen=0"])
+            .args(["-regtest", "-server=1", "-printtoconsole=0", "-listen=0"])
+            .args(self.txindex.then_some("-txindex=1"))
             .arg(format!("-datadir={}", self.dir.path().display()))
             .arg(format!("-rpcuser={}", self.user))
             .arg(format!("-rpcpassword={}", self.password))
@@ -54,10 +65,7 @@ impl Bitcoind {
             .arg(format!("-port={}", self.p2p_port))
             .arg("-rpcbind=127.0.0.1")
             .arg("-rpcallowip=127.0.0.1")
-            .arg(format!("-zmqpubrawtx={zmq}"))
-            .arg(format!("-zmqpubhashblock={zmq}"))
-            .arg(format!("-zmqpubrawblock={zmq}"))
-            .arg(format!("-zmqpubhashtx={zmq}"))
+            .args(if self.zmq { &zmq_args[..] } else { &[] })
             .args(["-excessiveblocksize=10000000000", "-maxstackmemoryusageconsensus=0", "-minminingtxfee=0.00000500"])
             .args(&self.extra_args)
             .stdout(Stdio::null())

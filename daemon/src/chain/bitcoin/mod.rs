@@ -72,7 +72,7 @@ fn bitcoin_network(n: BitcoinNetwork) -> Network {
 }
 
 /// The config's spelling of a network.
-fn network_name(n: BitcoinNetwork) -> &'static str {
+pub(crate) fn network_name(n: BitcoinNetwork) -> &'static str {
     match n {
         BitcoinNetwork::Mainnet => "mainnet",
         BitcoinNetwork::Testnet => "testnet",
@@ -119,7 +119,7 @@ pub(crate) fn verify_block(raw: &[u8], network: Network, reported_root: Option<&
 pub(crate) type HeaderError = bitcoincore_rpc::bitcoin::consensus::encode::Error;
 
 /// The genesis block the node must have, and where that expectation comes from.
-fn expected_genesis(node: &BitcoinNode) -> (String, String) {
+pub(crate) fn expected_genesis(node: &BitcoinNode) -> (String, String) {
     match &node.genesis_hash {
         Some(h) => (h.clone(), "its genesis_hash".to_string()),
         None => (network_genesis(node.network), format!("network = {:?}", network_name(node.network))),
