@@ -103,7 +103,12 @@ async fn metrics_move_as_a_regtest_reorg_disconnects_and_connects_blocks() {
     let endpoint = format!("endpoint=\"{}\"", ep["id"].as_str().unwrap());
     let (s, inv) = rig
         .daemon
-        .call(Method::POST, "/v1/invoices", SHOP3_KEY, Some(json!({"asset": "BTC", "amount": "0.001"})))
+        .call(
+            Method::POST,
+            "/v1/invoices",
+            SHOP3_KEY,
+            Some(json!({"asset": "BTC", "amount": "0.001", "order_id": "m1"})),
+        )
         .await;
     assert_eq!(s, 201, "{inv}");
 
