@@ -53,7 +53,8 @@ pub(crate) struct Metrics {
 
 type GaugeFamily = Family<Labels, Gauge>;
 type CounterFamily = Family<Labels, Counter>;
-type F64GaugeFamily = Family<Labels, Gauge<f64, AtomicU64>>;
+type F64Gauge = Gauge<f64, AtomicU64>;
+type F64GaugeFamily = Family<Labels, F64Gauge>;
 
 #[derive(Debug)]
 struct ChainFamilies {
@@ -79,7 +80,7 @@ struct EndpointFamilies {
     attempts: CounterFamily,
     latency: HistogramFamily,
     /// Every endpoint's handles, and its age gauge (set from them at each scrape).
-    made: Mutex<HashMap<Labels, (EndpointMetrics, Gauge<f64, AtomicU64>)>>,
+    made: Mutex<HashMap<Labels, (EndpointMetrics, F64Gauge)>>,
 }
 
 /// Events committed to the outbox, counted by the store's writer: all of them by type, and the

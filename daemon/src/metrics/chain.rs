@@ -78,7 +78,7 @@ impl Default for ReorgDepths {
 
 /// Depths of 1, 2, 3, 5, 10, 20, 50, 100 blocks.
 pub(super) fn reorg_histogram() -> Histogram {
-    Histogram::new([1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0].into_iter())
+    Histogram::new([1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0])
 }
 
 impl ChainMetrics {
