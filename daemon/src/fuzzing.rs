@@ -240,8 +240,8 @@ fn router(config: &Config, stop: tokio::sync::watch::Receiver<bool>) -> Result<a
     let rates = crate::rates::Rates::new(config, startup::rate_apis(rate_apis));
     let crate::Opened { db, set, watches, invoices, stores, .. } = crate::open(config, &currencies)?;
     startup::attach_watches(config, &currencies, &set);
-    let dispatcher = crate::dispatch::Dispatcher::new(config, db.clone(), platforms)?;
     let metrics = Arc::new(crate::metrics::Metrics::new());
+    let dispatcher = crate::dispatch::Dispatcher::new(config, db.clone(), platforms, metrics.clone())?;
     let names = config.stores.iter().map(|s| (s.id.clone(), s.name.clone())).collect();
     let checkout = crate::checkout::Hub::new(db.clone(), invoices.clone(), names);
     crate::attach_settings(&stores, &invoices, &watches, &rates, &dispatcher, &checkout);

@@ -142,11 +142,12 @@ pub async fn run_with(
     }
     startup::attach_watches(&config, &currencies, &set);
     let hook: Arc<dyn index::PaymentHook> = Arc::new(invoices.clone());
-    let followers = chain::Followers::start(&config, &db, &set, &currencies, &decimals, &hook, &health)?;
     let metrics = Arc::new(metrics::Metrics::new());
+    db.count_events(metrics.events());
+    let followers = chain::Followers::start(&config, &db, &set, &currencies, &decimals, &hook, &health, &metrics)?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let timers = tokio::spawn(invoices::run_timers(invoices.clone(), stop_rx.clone()));
-    let dispatcher = dispatch::Dispatcher::new(&config, db.clone(), platforms)?;
+    let dispatcher = dispatch::Dispatcher::new(&config, db.clone(), platforms, metrics.clone())?;
     let keys_used = tokio::spawn(stores::flush_every_minute(stores.clone(), stop_rx.clone()));
     let dispatching = tokio::spawn(dispatcher.clone().run(stop_rx.clone()));
     // Bound before anything is served: a taken port stops the start, and a port 0 is known

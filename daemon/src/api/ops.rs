@@ -33,6 +33,10 @@ pub(crate) async fn metrics(State(st): State<AppState>, _admin: Admin) -> impl I
     st.metrics().rocksdb_memory.set(held as i64);
     st.metrics().rocksdb_memtables.set(memtables as i64);
     st.metrics().rocksdb_memory_budget.set(budget as i64);
+    let disk = st.db().disk();
+    st.metrics().rocksdb_sst.set(disk.sst as i64);
+    st.metrics().rocksdb_wal.set(disk.wal as i64);
+    st.metrics().rocksdb_live.set(disk.live as i64);
     match st.metrics().render() {
         Ok(text) => ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
             .into_response(),

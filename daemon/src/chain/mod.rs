@@ -17,6 +17,7 @@ use crate::config::{ChainNode, Config};
 use crate::db::{Db, DbError};
 use crate::health::{Health, Kind, Status};
 use crate::index::{ChainSet, Decimals, IndexError, Indexer, PaymentHook, WatchSet};
+use crate::metrics::{ChainMetrics, Metrics, SyncFailure};
 use crate::plugins::{CallError, PluginInstance};
 use crate::startup::Currencies;
 use paywatch_plugin_api::messages::ScanReply;
@@ -189,6 +190,7 @@ pub(crate) struct Parts {
     pub(crate) decimals: Decimals,
     pub(crate) hook: Arc<dyn PaymentHook>,
     pub(crate) health: Arc<Health>,
+    pub(crate) metrics: ChainMetrics,
 }
 
 /// The node's best block, as a follower read it.
@@ -312,13 +314,16 @@ pub(crate) struct Pacer {
     backoff: Duration,
     next_sync: Instant,
     health: Arc<Health>,
+    metrics: ChainMetrics,
 }
 
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 impl Pacer {
-    pub(crate) fn new(chain: &str, poll: Duration, health: Arc<Health>) -> Self {
-        Self { chain: chain.to_string(), poll, backoff: Duration::from_secs(1), next_sync: Instant::now(), health }
+    pub(crate) fn new(chain: &str, poll: Duration, health: Arc<Health>, metrics: ChainMetrics) -> Self {
+        metrics.stopped(false);
+        let (backoff, next_sync) = (Duration::from_secs(1), Instant::now());
+        Self { chain: chain.to_string(), poll, backoff, next_sync, health, metrics }
     }
 
     /// Runs `sync` when it is due. `sync` returns what `/health` says of a synced chain.
@@ -357,6 +362,7 @@ impl Pacer {
                 Ok(true)
             }
             Err(FollowError::Transient(e)) => {
+                self.metrics.failed(e.kind());
                 let chain = &self.chain;
                 tracing::warn!(%chain, error = %e, retry_in = ?self.backoff, "chain sync failed; retrying");
                 let detail = format!("{e}; retrying in {}s", self.backoff.as_secs());
@@ -366,11 +372,30 @@ impl Pacer {
                 Ok(true)
             }
             Err(FollowError::Fatal(e)) => {
+                self.metrics.failed(SyncFailure::Fatal);
+                self.metrics.stopped(true);
                 tracing::error!(chain = %self.chain, error = %e, "chain stopped");
                 self.health.set(Kind::Chain, &self.chain, Status::Down, format!("stopped: {e}"));
                 Ok(false)
             }
+            // Counted by the supervisor, which also sees the store failing a restart.
             Err(FollowError::Store(e)) => Err(e),
+        }
+    }
+}
+
+impl Transient {
+    /// The `kind` label of `paywatch_chain_sync_failures_total`.
+    fn kind(&self) -> SyncFailure {
+        match self {
+            Transient::Scan { .. } => SyncFailure::Plugin,
+            Transient::Header { .. } | Transient::Invalid { .. } | Transient::WrongBlock { .. } => SyncFailure::Verify,
+            Transient::Rpc(_)
+            | Transient::Node(_)
+            | Transient::LostBlock { .. }
+            | Transient::StartAboveTip { .. }
+            | Transient::Unsettled { .. }
+            | Transient::NodeSyncing { .. } => SyncFailure::Rpc,
         }
     }
 }
@@ -388,7 +413,9 @@ pub(crate) struct Followers {
 }
 
 impl Followers {
-    /// Starts a follower for every chain that has a currency plugin to scan with.
+    /// Starts a follower for every chain that has a currency plugin to scan with, each with its
+    /// chain's metrics.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn start(
         config: &Config,
         db: &Arc<Db>,
@@ -397,6 +424,7 @@ impl Followers {
         decimals: &Decimals,
         hook: &Arc<dyn PaymentHook>,
         health: &Arc<Health>,
+        metrics: &Metrics,
     ) -> Result<Self, ChainStartError> {
         let mut out = Self::default();
         for chain in &config.chains {
@@ -408,7 +436,12 @@ impl Followers {
                 continue;
             }
             let chain_set = set.chain(&chain.name).expect("the set has every configured chain").clone();
+            let feed = match &chain.node {
+                ChainNode::Bitcoin(_) => "zmq",
+                ChainNode::Evm(_) => "websocket",
+            };
             let parts = Parts {
+                metrics: metrics.chain(&chain.name, feed),
                 db: db.clone(),
                 set: chain_set,
                 scanners,
@@ -476,5 +509,22 @@ mod tests {
             source: std::io::Error::other("no more threads"),
         };
         assert_eq!(e.to_string(), "chain \"btc\": cannot start its follower thread: no more threads");
+    }
+
+    /// Each failed sync counts under its kind; a fatal one also says the chain stopped.
+    #[test]
+    fn the_pacer_counts_failures_by_kind_and_a_stop() {
+        let m = ChainMetrics::detached();
+        let mut pace = Pacer::new("btc", Duration::from_secs(1), Arc::new(Health::new()), m.clone());
+        let rpc = bitcoin::RpcError::Transport("connection refused".into());
+        assert!(pace.after(Err(FollowError::from(rpc))).unwrap());
+        assert!(pace
+            .after(Err(Transient::WrongBlock { height: 1, hash: "a".into(), got: "b".into() }.into()))
+            .unwrap());
+        assert!(pace.after(Err(Transient::LostBlock { height: 3 }.into())).unwrap());
+        assert_eq!((m.failures(SyncFailure::Rpc), m.failures(SyncFailure::Verify)), (2, 1));
+        assert_eq!(m.is_stopped(), 0);
+        assert!(!pace.after(Err(Fatal::OtherGenesis.into())).unwrap());
+        assert_eq!((m.failures(SyncFailure::Fatal), m.is_stopped()), (1, 1));
     }
 }

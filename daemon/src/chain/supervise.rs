@@ -8,6 +8,7 @@
 
 use crate::health::{Health, Kind, Status};
 use crate::index::IndexError;
+use crate::metrics::{ChainMetrics, SyncFailure};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -25,6 +26,7 @@ const HEALTHY_RUN: Duration = Duration::from_secs(60);
 pub(crate) fn supervise(
     chain: &str,
     health: &Health,
+    metrics: &ChainMetrics,
     mut attempt: impl FnMut() -> Result<(), IndexError>,
     mut pause: impl FnMut(Duration) -> bool,
 ) {
@@ -32,12 +34,15 @@ pub(crate) fn supervise(
     let mut restarts = 0u32;
     loop {
         let started = Instant::now();
-        let (status, why) = match catch_unwind(AssertUnwindSafe(&mut attempt)) {
+        let (status, why, kind) = match catch_unwind(AssertUnwindSafe(&mut attempt)) {
             Ok(Ok(())) => return,
-            Ok(Err(e)) if e.is_disk_full() => (Status::Degraded, format!("store write failing: {e}")),
-            Ok(Err(e)) => (Status::Down, format!("store error: {e}")),
-            Err(panic) => (Status::Down, format!("follower panicked: {}", panic_message(&*panic))),
+            Ok(Err(e)) if e.is_disk_full() => {
+                (Status::Degraded, format!("store write failing: {e}"), SyncFailure::Store)
+            }
+            Ok(Err(e)) => (Status::Down, format!("store error: {e}"), SyncFailure::Store),
+            Err(panic) => (Status::Down, format!("follower panicked: {}", panic_message(&*panic)), SyncFailure::Panic),
         };
+        metrics.failed(kind);
         if started.elapsed() >= HEALTHY_RUN {
             backoff = FIRST_BACKOFF;
         }
@@ -92,9 +97,11 @@ mod tests {
         let runs = Mutex::new(0);
         let seen = Arc::new(Mutex::new(Vec::new()));
         let waits = Mutex::new(Vec::new());
+        let metrics = ChainMetrics::detached();
         supervise(
             "btc",
             &health,
+            &metrics,
             || {
                 let n = {
                     let mut runs = runs.lock().unwrap();
@@ -122,6 +129,7 @@ mod tests {
             (Status::Down, "store error: corrupt record in blocks at key 00: unreadable; restarting in 2s".into())
         );
         assert_eq!(*waits.lock().unwrap(), [Duration::from_secs(1), Duration::from_secs(2)]);
+        assert_eq!((metrics.failures(SyncFailure::Panic), metrics.failures(SyncFailure::Store)), (1, 1));
     }
 
     #[test]
@@ -131,6 +139,7 @@ mod tests {
         supervise(
             "eth",
             &health,
+            &ChainMetrics::detached(),
             || {
                 *runs.lock().unwrap() += 1;
                 Err(corrupt())

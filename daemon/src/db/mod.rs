@@ -9,6 +9,7 @@
 mod admin;
 mod batch;
 mod compat;
+mod disk;
 mod endpoints;
 mod invoices;
 mod memory;
@@ -89,6 +90,8 @@ pub(crate) struct Db {
     store_seqs: wake::StoreWakes,
     /// RocksDB's memtables and block cache under one budget.
     memory: memory::Memory,
+    /// Counts the events each write commits (`/metrics`), once set.
+    counted: std::sync::OnceLock<crate::metrics::EventCounter>,
 }
 
 impl Db {
@@ -163,7 +166,13 @@ impl Db {
             last_seq: watch::channel(last).0,
             store_seqs: wake::StoreWakes::default(),
             memory,
+            counted: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Counts every event committed from now on with `counter` (once; later calls are ignored).
+    pub(crate) fn count_events(&self, counter: crate::metrics::EventCounter) {
+        let _ = self.counted.set(counter);
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -190,9 +199,13 @@ impl Db {
         let mut seq = *next;
         // Each store's newest seq in this batch (a batch holds one store's events, or a few).
         let mut newest: Vec<(String, u64)> = Vec::new();
+        let mut kinds = Vec::with_capacity(events.len());
         for e in events {
             seq += 1;
             let rec = e.into_record(seq);
+            if self.counted.get().is_some() {
+                kinds.push((rec.store.clone(), rec.kind));
+            }
             let value = serde_json::to_vec(&rec).map_err(|err| DbError::Encode(err, CF_OUTBOX))?;
             wb.put_cf(self.cf(CF_OUTBOX), outbox_key(seq), value);
             wb.put_cf(self.cf(CF_STORE_EVENTS), store_events_key(&rec.store, seq), []);
@@ -202,6 +215,11 @@ impl Db {
             }
         }
         self.db.write_opt(wb, &wo)?;
+        if let Some(counter) = self.counted.get() {
+            for (store, kind) in &kinds {
+                counter.committed(store, *kind);
+            }
+        }
         *next = seq;
         self.last_seq.send_replace(seq);
         self.store_seqs.committed(newest.iter().map(|(s, q)| (s.as_str(), *q)));

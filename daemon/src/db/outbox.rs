@@ -175,6 +175,22 @@ impl Db {
         Ok(out)
     }
 
+    /// How many deliveries of an endpoint are pending (the pending index's keys, read once when
+    /// a dispatcher worker starts).
+    pub(crate) fn count_pending(&self, endpoint: Uuid) -> Result<u64, DbError> {
+        let start = delivery_key(endpoint, 0);
+        let mode = IteratorMode::From(&start, Direction::Forward);
+        let mut n = 0;
+        for item in self.db.iterator_cf(self.cf(CF_PENDING_DELIVERIES), mode) {
+            let (k, _) = item?;
+            if !k.starts_with(endpoint.as_bytes()) {
+                break;
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Every store's events with seq > `after`, in order, at most `limit` (the checkout pages'
     /// fan-out reads each committed event once, for every open page).
     pub(crate) fn events_after(&self, after: u64, limit: usize) -> Result<Vec<EventRecord>, DbError> {

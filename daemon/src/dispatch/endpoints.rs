@@ -335,14 +335,22 @@ impl Dispatcher {
         let event = db.event(store_id, seq)?.ok_or_else(|| DispatchError::NotFound(format!("event {seq}")))?;
         let mut batch = db.batch();
         let mut ids = Vec::new();
+        let mut newly = Vec::new();
         for ep in self.endpoints(store_id)?.into_iter().filter(|e| policy::matches(&e.events, event.kind.as_str())) {
-            let mut d = db.delivery(ep.id, seq)?.unwrap_or_else(|| DeliveryRecord::pending(ep.id, &event));
+            let stored = db.delivery(ep.id, seq)?;
+            if stored.as_ref().is_none_or(|d| d.status != DeliveryStatus::Pending) {
+                newly.push(ep.id);
+            }
+            let mut d = stored.unwrap_or_else(|| DeliveryRecord::pending(ep.id, &event));
             d.status = DeliveryStatus::Pending;
             d.next_attempt_at = None;
             batch.put_delivery(&d)?;
             ids.push(ep.id);
         }
         db.write(batch)?;
+        for id in newly {
+            self.metrics_of(store_id, id).taken_in(1);
+        }
         Ok(ids)
     }
 

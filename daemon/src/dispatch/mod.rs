@@ -50,6 +50,7 @@ impl From<crate::db::DeliveryRecord> for DeliveryView {
 
 use crate::config::Config;
 use crate::db::{Db, DbError};
+use crate::metrics::{EndpointMetrics, Metrics};
 use crate::plugins::PluginInstance;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -96,6 +97,8 @@ struct Inner {
     /// Held from counting a store's endpoints to writing a new one, so that concurrent
     /// creations cannot all pass the quota (creation is rare: one lock for every store).
     creating: Mutex<()>,
+    /// Each endpoint's backlog, attempts and latency (`/metrics`).
+    metrics: Arc<Metrics>,
 }
 
 impl Dispatcher {
@@ -103,6 +106,7 @@ impl Dispatcher {
         config: &Config,
         db: Arc<Db>,
         platforms: HashMap<String, Arc<PluginInstance>>,
+        metrics: Arc<Metrics>,
     ) -> Result<Self, DbError> {
         let me = Self {
             inner: Arc::new(Inner {
@@ -115,6 +119,7 @@ impl Dispatcher {
                 max_endpoints: config.stores.iter().map(|s| (s.id.clone(), s.max_endpoints)).collect(),
                 allow_private: config.dispatch.allow_private.clone(),
                 creating: Mutex::new(()),
+                metrics,
             }),
         };
         me.sync_config_endpoints(config)?;
@@ -123,6 +128,11 @@ impl Dispatcher {
 
     fn db(&self) -> &Arc<Db> {
         &self.inner.db
+    }
+
+    /// The metrics of endpoint `id` of `store`.
+    fn metrics_of(&self, store: &str, id: Uuid) -> EndpointMetrics {
+        self.inner.metrics.endpoint(store, &id.to_string())
     }
 
     /// Keeps a worker per enabled endpoint (started, or stopped when an endpoint is disabled or

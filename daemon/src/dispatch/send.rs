@@ -5,6 +5,7 @@
 use super::{policy, Dispatcher};
 use crate::db::{Attempt, DeliveryRecord, DeliveryStatus, EndpointRecord};
 use crate::events::views;
+use crate::metrics::EndpointMetrics;
 use paywatch_plugin_api::events::Event;
 use paywatch_plugin_api::messages::{self as m, platform_method, Verdict};
 use std::time::Instant;
@@ -44,16 +45,18 @@ impl Outcome {
 }
 
 impl Dispatcher {
-    /// Sends one pending delivery and records the attempt.
-    pub(super) async fn attempt(&self, ep: &EndpointRecord, mut del: DeliveryRecord) {
+    /// Sends one pending delivery and records the attempt (and counts it in `metrics`).
+    pub(super) async fn attempt(&self, ep: &EndpointRecord, mut del: DeliveryRecord, metrics: &EndpointMetrics) {
         let n = del.attempts.len() as u32 + 1;
         let event = match self.db().event(&ep.store, del.seq) {
             Ok(Some(e)) => e,
-            Ok(None) => return self.finish_missing(ep, del),
+            Ok(None) => return self.finish_missing(ep, del, metrics),
             Err(e) => return tracing::error!(endpoint = %ep.id, seq = del.seq, error = %e, "cannot read event"),
         };
         let now = OffsetDateTime::now_utc();
+        let started = Instant::now();
         let out = self.send(ep, &views::event(&event), n).await;
+        metrics.attempt(verdict_name(&out.verdict), started.elapsed().as_secs_f64());
         tracing::debug!(endpoint = %ep.id, seq = del.seq, attempt = n, verdict = ?out.verdict, "delivery attempt");
         del.attempts.push(Attempt {
             n,
@@ -89,6 +92,7 @@ impl Dispatcher {
                 disable = Some(reason.clone());
             }
         }
+        let ended = del.status != DeliveryStatus::Pending;
         let d = self.clone();
         let ep = ep.clone();
         let written = tokio::task::spawn_blocking(move || {
@@ -108,18 +112,20 @@ impl Dispatcher {
             db.write(batch)
         })
         .await;
-        if !matches!(written, Ok(Ok(()))) {
-            tracing::error!(endpoint = %ep.id, "cannot record a delivery attempt; it will be sent again");
+        match written {
+            Ok(Ok(())) if ended => metrics.ended(),
+            Ok(Ok(())) => {}
+            _ => tracing::error!(endpoint = %ep.id, "cannot record a delivery attempt; it will be sent again"),
         }
     }
 
     /// The event is gone (cannot happen: the outbox is append-only): give the delivery up.
-    fn finish_missing(&self, ep: &EndpointRecord, mut del: DeliveryRecord) {
+    fn finish_missing(&self, ep: &EndpointRecord, mut del: DeliveryRecord, metrics: &EndpointMetrics) {
         tracing::error!(endpoint = %ep.id, seq = del.seq, "event missing from the outbox; delivery given up");
         del.status = DeliveryStatus::Failed;
         let mut batch = self.db().batch();
-        if batch.put_delivery(&del).is_ok() {
-            let _ = self.db().write(batch);
+        if batch.put_delivery(&del).is_ok() && self.db().write(batch).is_ok() {
+            metrics.ended();
         }
     }
 

@@ -3,6 +3,7 @@
 
 use super::{policy, Dispatcher};
 use crate::db::{DeliveryRecord, EndpointRecord};
+use crate::metrics::EndpointMetrics;
 use std::collections::HashSet;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -22,6 +23,17 @@ const FULL_SCAN: Duration = Duration::from_secs(5);
 /// every second.
 pub(super) async fn run(d: Dispatcher, id: Uuid, store: String, mut stop: watch::Receiver<bool>) {
     let mut seqs = d.db().subscribe_store(&store);
+    let metrics = d.metrics_of(&store, id);
+    // The backlog is counted once, then kept by take-ins and verdicts.
+    let counted = {
+        let d = d.clone();
+        tokio::task::spawn_blocking(move || d.db().count_pending(id)).await
+    };
+    match counted {
+        Ok(Ok(n)) => metrics.set_pending(n),
+        Ok(Err(e)) => tracing::error!(endpoint = %id, error = %e, "cannot count pending deliveries"),
+        Err(e) => tracing::error!(endpoint = %id, error = %e, "counting pending deliveries panicked"),
+    }
     // The lowest seq that may still be pending: scans start there, past delivered ones.
     let mut low = 0u64;
     let mut last_full = std::time::Instant::now();
@@ -33,15 +45,19 @@ pub(super) async fn run(d: Dispatcher, id: Uuid, store: String, mut stop: watch:
             (low, last_full) = (0, std::time::Instant::now());
         }
         let step = {
-            let d = d.clone();
-            tokio::task::spawn_blocking(move || d.prepare(id, low)).await
+            let (d, metrics) = (d.clone(), metrics.clone());
+            tokio::task::spawn_blocking(move || d.prepare(id, low, &metrics)).await
         };
         let (ep, due, wake) = match step {
             Ok(Ok(Some((ep, due, wake, first_pending)))) => {
                 low = first_pending;
                 (ep, due, wake)
             }
-            Ok(Ok(None)) => return, // deleted or disabled
+            Ok(Ok(None)) => {
+                // Deleted or disabled: its series go with it.
+                d.inner.metrics.drop_endpoint(&store, &id.to_string());
+                return;
+            }
             Ok(Err(e)) => {
                 tracing::error!(endpoint = %id, error = %e, "dispatch step failed; retrying");
                 (None, Vec::new(), Duration::from_secs(1))
@@ -52,7 +68,7 @@ pub(super) async fn run(d: Dispatcher, id: Uuid, store: String, mut stop: watch:
             }
         };
         if let (Some(ep), false) = (ep, due.is_empty()) {
-            futures::future::join_all(due.into_iter().map(|del| d.attempt(&ep, del))).await;
+            futures::future::join_all(due.into_iter().map(|del| d.attempt(&ep, del, &metrics))).await;
             continue;
         }
         tokio::select! {
@@ -68,10 +84,11 @@ type Step = (Option<EndpointRecord>, Vec<DeliveryRecord>, Duration, u64);
 
 impl Dispatcher {
     /// Takes in new events and picks the deliveries due now; `None` when the endpoint is gone or
-    /// disabled. Also says how long to sleep when nothing is due.
-    fn prepare(&self, id: Uuid, low: u64) -> Result<Option<Step>, crate::db::DbError> {
+    /// disabled. Also says how long to sleep when nothing is due, and updates the endpoint's
+    /// backlog metrics (what was taken in; the oldest pending delivery's event time).
+    fn prepare(&self, id: Uuid, low: u64, metrics: &EndpointMetrics) -> Result<Option<Step>, crate::db::DbError> {
         let Some(ep) = self.db().endpoint(id)?.filter(|e| e.enabled) else { return Ok(None) };
-        self.take_in(&ep)?;
+        metrics.taken_in(self.take_in(&ep)?);
         let now = OffsetDateTime::now_utc();
         let mut busy = HashSet::new();
         let mut due = Vec::new();
@@ -81,6 +98,11 @@ impl Dispatcher {
             Some(d) => d.seq,
             None => self.db().cursor(id)?.unwrap_or(0) + 1,
         };
+        let oldest = match pending.first() {
+            Some(d) => self.db().event(&ep.store, d.seq)?.map(|e| e.created_at.unix_timestamp()),
+            None => None,
+        };
+        metrics.oldest_pending(oldest);
         for del in pending {
             if !busy.insert(del.subject.clone()) {
                 continue; // an earlier event of this subject goes first
@@ -98,20 +120,23 @@ impl Dispatcher {
     }
 
     /// New outbox events of the endpoint's store after its cursor: a pending delivery for each
-    /// that matches its filter, and the cursor, in one batch.
-    fn take_in(&self, ep: &EndpointRecord) -> Result<(), crate::db::DbError> {
+    /// that matches its filter, and the cursor, in one batch. How many deliveries it made.
+    fn take_in(&self, ep: &EndpointRecord) -> Result<u64, crate::db::DbError> {
         let db = self.db();
         let cursor = db.cursor(ep.id)?.unwrap_or(0);
         let events = db.store_events(&ep.store, cursor, BATCH)?;
-        let Some(last) = events.last().map(|e| e.seq) else { return Ok(()) };
+        let Some(last) = events.last().map(|e| e.seq) else { return Ok(0) };
         let mut batch = db.batch();
         let taken = events
             .iter()
             .filter(|e| policy::matches(&ep.events, e.kind.as_str()) && policy::takes(&ep.plugin, &e.data));
+        let mut n = 0;
         for e in taken {
             batch.put_delivery(&DeliveryRecord::pending(ep.id, e))?;
+            n += 1;
         }
         batch.put_cursor(ep.id, last);
-        db.write(batch)
+        db.write(batch)?;
+        Ok(n)
     }
 }

@@ -11,6 +11,7 @@ use super::Trigger;
 use crate::chain::{fork_point, scan_all, Fatal, FollowError, Fork, ForkProbe, NodeTip, Pacer, Scanner, Transient};
 use crate::health::{Health, Kind, Status};
 use crate::index::{IndexError, Indexer};
+use crate::metrics::{ChainMetrics, Verified};
 use bitcoincore_rpc::bitcoin::block::Header;
 use bitcoincore_rpc::bitcoin::consensus::Decodable;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
@@ -54,6 +55,7 @@ pub(crate) struct Follower {
     behind: Option<u64>,
     /// When a refused feed message was last logged, and how many were not logged since.
     refusals: (Option<std::time::Instant>, u64),
+    metrics: ChainMetrics,
 }
 
 impl std::fmt::Debug for Follower {
@@ -81,14 +83,29 @@ impl Follower {
             tip_bits: None,
             behind: None,
             refusals: (None, 0),
+            metrics: ChainMetrics::detached(),
         }
+    }
+
+    /// The follower, updating `metrics` (a new follower's are detached).
+    pub(crate) fn with_metrics(mut self, metrics: ChainMetrics) -> Self {
+        if let Some(tip) = self.indexer.tip() {
+            metrics.local_tip(tip.height);
+        }
+        self.metrics = metrics;
+        self
+    }
+
+    #[cfg(test)]
+    pub(crate) fn metrics(&self) -> &ChainMetrics {
+        &self.metrics
     }
 
     /// The thread body: sync, then react to triggers until `Stop`. A fatal error stops this
     /// chain (loudly, in the log and `/health`); the daemon keeps running. A store failure is
     /// returned: the supervisor restarts the follower from the store.
     pub(crate) fn run(&mut self, triggers: &Receiver<Trigger>) -> Result<(), IndexError> {
-        let mut pace = Pacer::new(&self.cfg.chain, self.cfg.poll, self.health.clone());
+        let mut pace = Pacer::new(&self.cfg.chain, self.cfg.poll, self.health.clone(), self.metrics.clone());
         loop {
             if !pace.sync_if_due(|| self.sync().map(|()| self.ok_detail()))? {
                 return Ok(());
@@ -158,10 +175,12 @@ impl Follower {
         };
         self.behind = None;
         if tip.hash == best {
+            self.metrics.node_tip(tip.height);
             return Ok(true);
         }
         // Height and hash of one block: the node may move between two calls.
         let node_height = self.node.block_count()?;
+        self.metrics.node_tip(node_height);
         let node_tip = NodeTip { height: node_height, hash: self.node.block_hash(node_height)? };
         let fork = match fork_point(
             &self.indexer,
@@ -176,13 +195,17 @@ impl Follower {
                 return Ok(true);
             }
         };
+        let mut depth = 0;
         while self.indexer.tip().is_some_and(|t| t.height > fork) {
             let gone = self.indexer.tip().expect("checked");
             self.indexer.disconnect_tip()?;
             tracing::info!(chain = %self.cfg.chain, height = gone.height, hash = %gone.hash, "block disconnected");
+            self.metrics.disconnected(gone.height - 1);
+            depth += 1;
             // Its transactions may be back in the mempool: look at all of it again.
             self.known.clear();
         }
+        self.metrics.reorg(depth);
         let mut height = fork + 1;
         while height <= node_height {
             let end = (height + FETCH_CHUNK as u64 - 1).min(node_height);
@@ -209,6 +232,7 @@ impl Follower {
         let raw = self.fetch_block(from, &hash)?;
         let header = self.checked_header(&raw, from, &hash)?;
         self.indexer.start_at(from, &hash, &header.prev_blockhash.to_string())?;
+        self.metrics.local_tip(from);
         if self.cfg.rules.follows_bits() {
             self.tip_bits = Some((hash.clone(), self.cfg.rules.after(None, header.bits.to_consensus())));
         }
@@ -275,6 +299,7 @@ impl Follower {
             .map_err(|source| self.refused(height, hash, source))?;
         let matches = reply.matches.len();
         self.indexer.connect(height, hash, &prev, reply)?;
+        self.metrics.connected(height, u64::from(header.time));
         if self.cfg.rules.follows_bits() {
             self.tip_bits = Some((hash.to_string(), self.cfg.rules.after(parent.as_ref(), header.bits.to_consensus())));
         }
@@ -309,6 +334,7 @@ impl Follower {
 
     /// A block that failed verification: said loudly, retried (the next copy may be sound).
     fn refused(&self, height: u64, hash: &str, source: verify::Invalid) -> FollowError {
+        self.metrics.verify_failed(Verified::Block);
         tracing::error!(chain = %self.cfg.chain, height, %hash, error = %source, "block refused");
         Transient::Invalid { height, hash: hash.to_string(), source }.into()
     }
@@ -376,8 +402,14 @@ impl Follower {
                 }
                 Err(e) => format!("zmq rawtx not confirmed by the node ({e}): ignored until the next sync"),
             },
-            Ok(Some(_)) => "zmq rawtx differs from the node's transaction: ignored".to_string(),
-            Ok(None) => "zmq rawtx the node does not hold: ignored".to_string(),
+            Ok(Some(_)) => {
+                self.metrics.verify_failed(Verified::Tx);
+                "zmq rawtx differs from the node's transaction: ignored".to_string()
+            }
+            Ok(None) => {
+                self.metrics.verify_failed(Verified::Tx);
+                "zmq rawtx the node does not hold: ignored".to_string()
+            }
             Err(e) => format!("zmq rawtx not confirmed by the node ({e}): ignored until the next sync"),
         };
         self.feed_refused(txid, &refused);
@@ -408,7 +440,7 @@ impl Follower {
         }
         let height = tip.height + 1;
         match self.node.block_hash(height) {
-            Ok(h) if h == hash => {}
+            Ok(h) if h == hash => self.metrics.node_tip(height),
             Ok(other) => {
                 tracing::warn!(chain = %self.cfg.chain, height, zmq = %hash, node = %other, "zmq rawblock is not the node's block at its height: ignored");
                 return false;

@@ -127,7 +127,7 @@ pub(crate) fn expected_genesis(node: &BitcoinNode) -> (String, String) {
 }
 
 pub(crate) fn start(chain: &ChainConfig, node: &BitcoinNode, parts: Parts) -> Result<Running, ChainStartError> {
-    let Parts { db, set, scanners, decimals, hook, health } = parts;
+    let Parts { db, set, scanners, decimals, hook, health, metrics } = parts;
     let (name, window) = (chain.name.clone(), chain.reorg_window);
     let load = move || Indexer::load(&name, db.clone(), set.clone(), window, decimals.clone(), hook.clone());
     let indexer = load().map_err(|source| ChainStartError::Load { chain: chain.name.clone(), source })?;
@@ -151,22 +151,29 @@ pub(crate) fn start(chain: &ChainConfig, node: &BitcoinNode, parts: Parts) -> Re
     let mut threads = Vec::new();
     let zmq_topics = [&node.zmq.rawtx, &node.zmq.hashblock, &node.zmq.rawblock, &node.zmq.sequence];
     if zmq_topics.iter().any(|t| t.is_some()) {
-        let t = zmq::spawn(&chain.name, &node.zmq, tx.clone(), stop.clone())?;
+        let t = zmq::spawn(&chain.name, &node.zmq, tx.clone(), stop.clone(), metrics.clone())?;
         threads.push(t);
     } else {
         tracing::warn!(chain = %chain.name, "no zmq endpoint: following by polling every {}s", node.poll_secs);
     }
     health.set(Kind::Chain, &chain.name, Status::Idle, "starting");
-    let mut first = Some(Follower::new(cfg.clone(), rpc.clone(), indexer, scanners.clone(), health.clone()));
+    let make = {
+        let (cfg, health, metrics) = (cfg.clone(), health.clone(), metrics.clone());
+        move |indexer| {
+            Follower::new(cfg.clone(), rpc.clone(), indexer, scanners.clone(), health.clone())
+                .with_metrics(metrics.clone())
+        }
+    };
+    let mut first = Some(make(indexer));
     let body = move || {
         let attempt = || {
             let mut follower = match first.take() {
                 Some(f) => f,
-                None => Follower::new(cfg.clone(), rpc.clone(), load()?, scanners.clone(), health.clone()),
+                None => make(load()?),
             };
             follower.run(&rx)
         };
-        supervise(&cfg.chain, &health, attempt, |d| pause(&rx, d, |t| matches!(t, Trigger::Stop)));
+        supervise(&cfg.chain, &health, &metrics, attempt, |d| pause(&rx, d, |t| matches!(t, Trigger::Stop)));
     };
     let t = std::thread::Builder::new()
         .name(format!("follow-{}", chain.name))

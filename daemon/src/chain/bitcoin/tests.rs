@@ -338,6 +338,9 @@ fn catches_up_from_start_height_and_follows_a_reorg_by_hash() {
     assert_eq!(r.kinds()[3..], ["payment.reversed", "payment.detected", "payment.confirmed", "payment.confirmed"]);
     let best = r.node.best_block_hash().unwrap();
     assert_eq!(r.follower_tip(), (7, best));
+    // Heights 2..=6, then 5 and 6 disconnected and 5..=7 connected: tip 7, 8 connected, 2
+    // disconnected, a reorg 2 deep.
+    assert_eq!(r.follower.metrics().snapshot(), (7, 8, 2, 2));
 }
 
 impl Rig {
@@ -735,7 +738,8 @@ fn a_follower_that_panics_is_down_then_restarted_from_the_store() {
                 seen.lock().unwrap().push(health.report().chains["btc"].clone());
                 super::super::supervise::pause(&rx, d, |t| matches!(t, Trigger::Stop))
             };
-            super::super::supervise::supervise("btc", &health, attempt, pause);
+            let metrics = crate::metrics::ChainMetrics::detached();
+            super::super::supervise::supervise("btc", &health, &metrics, attempt, pause);
         })
     };
     let deadline = std::time::Instant::now() + Duration::from_secs(60);

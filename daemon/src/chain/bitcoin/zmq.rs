@@ -6,6 +6,7 @@
 use super::Trigger;
 use crate::chain::ChainStartError;
 use crate::config::ZmqEndpoints;
+use crate::metrics::ChainMetrics;
 use crossbeam_channel::{Sender, TrySendError};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -75,6 +76,7 @@ pub(crate) fn spawn(
     endpoints: &ZmqEndpoints,
     triggers: Sender<Trigger>,
     stop: Arc<AtomicBool>,
+    metrics: ChainMetrics,
 ) -> Result<std::thread::JoinHandle<()>, ChainStartError> {
     let ctx = zmq::Context::new();
     let mut by_endpoint: HashMap<&str, Vec<&'static str>> = HashMap::new();
@@ -98,7 +100,7 @@ pub(crate) fn spawn(
         .name(format!("zmq-{chain}"))
         .spawn({
             let chain = chain.clone();
-            move || Feed::new(chain, subs, triggers, stop).run()
+            move || Feed::new(chain, subs, triggers, stop).with_metrics(metrics).run()
         })
         .map_err(|source| ChainStartError::Spawn { chain, what: "zmq thread", source })
 }
@@ -144,11 +146,22 @@ pub(super) struct Feed {
     overflowed: bool,
     /// Transaction bytes queued for the follower (see [`Body`]).
     queued: Arc<AtomicUsize>,
+    /// Which sockets are connected: the feed is up when all are.
+    connected: Vec<bool>,
+    metrics: ChainMetrics,
 }
 
 impl Feed {
     fn new(chain: String, subs: Vec<Sub>, triggers: Sender<Trigger>, stop: Arc<AtomicBool>) -> Self {
-        Self { chain, subs, triggers, stop, seqs: HashMap::new(), overflowed: false, queued: Arc::default() }
+        let connected = vec![false; subs.len()];
+        let (seqs, metrics) = (HashMap::new(), ChainMetrics::detached());
+        Self { chain, subs, triggers, stop, seqs, overflowed: false, queued: Arc::default(), connected, metrics }
+    }
+
+    fn with_metrics(mut self, metrics: ChainMetrics) -> Self {
+        metrics.feed_up(false);
+        self.metrics = metrics;
+        self
     }
 
     /// `bytes` counted against [`MAX_QUEUED_BYTES`]; None (and a reconcile owed) over it.
@@ -226,6 +239,7 @@ impl Feed {
             self.send(Trigger::Reconcile("malformed zmq message"));
             return;
         }
+        self.metrics.feed_message();
         let seq = u32::from_le_bytes(parts[2].as_slice().try_into().expect("4 bytes"));
         let topic = String::from_utf8_lossy(&parts[0]).into_owned();
         let body = std::mem::take(&mut parts[1]);
@@ -234,6 +248,7 @@ impl Feed {
             None => seq != 0,
         };
         if gap {
+            self.metrics.feed_gap();
             tracing::debug!(chain = %self.chain, %topic, seq, "zmq sequence gap");
             self.send(Trigger::Reconcile("zmq sequence gap"));
         }
@@ -260,9 +275,12 @@ impl Feed {
                 // The node may have restarted: its sequence numbers start over.
                 self.seqs.retain(|(j, _), _| *j != i);
                 self.send(Trigger::Reconcile("zmq (re)connected"));
+                self.connected[i] = true;
             } else if event == Some(zmq::SocketEvent::DISCONNECTED as u16) {
                 tracing::warn!(chain = %self.chain, %endpoint, "zmq disconnected; reconnecting");
+                self.connected[i] = false;
             }
+            self.metrics.feed_up(self.connected.iter().all(|c| *c));
         }
     }
 

@@ -10,6 +10,7 @@ use super::Wake;
 use crate::chain::{fork_point, scan_all, Fatal, FollowError, Fork, ForkProbe, NodeTip, Pacer, Scanner, Transient};
 use crate::health::Health;
 use crate::index::{IndexError, Indexer};
+use crate::metrics::ChainMetrics;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use paywatch_plugin_api::abi::SCAN_BLOCK;
 use paywatch_plugin_api::evm::Block;
@@ -51,6 +52,7 @@ pub(crate) struct Follower {
     node_checked: bool,
     /// How far behind the local tip the node was at the last sync, on the local chain.
     behind: Option<u64>,
+    metrics: ChainMetrics,
 }
 
 impl std::fmt::Debug for Follower {
@@ -68,14 +70,29 @@ impl Follower {
         health: Arc<Health>,
         feed_up: Arc<AtomicBool>,
     ) -> Self {
-        Self { cfg, node, indexer, scanners, health, feed_up, node_checked: false, behind: None }
+        let metrics = ChainMetrics::detached();
+        Self { cfg, node, indexer, scanners, health, feed_up, node_checked: false, behind: None, metrics }
+    }
+
+    /// The follower, updating `metrics` (a new follower's are detached).
+    pub(crate) fn with_metrics(mut self, metrics: ChainMetrics) -> Self {
+        if let Some(tip) = self.indexer.tip() {
+            metrics.local_tip(tip.height);
+        }
+        self.metrics = metrics;
+        self
+    }
+
+    #[cfg(test)]
+    pub(crate) fn metrics(&self) -> &ChainMetrics {
+        &self.metrics
     }
 
     /// The thread body: sync, then on every wake and poll until `Stop`. A fatal error stops
     /// this chain (loudly, in the log and `/health`); the daemon keeps running. A store failure
     /// is returned: the supervisor restarts the follower from the store.
     pub(crate) fn run(&mut self, wakes: &Receiver<Wake>) -> Result<(), IndexError> {
-        let mut pace = Pacer::new(&self.cfg.chain, self.cfg.poll, self.health.clone());
+        let mut pace = Pacer::new(&self.cfg.chain, self.cfg.poll, self.health.clone(), self.metrics.clone());
         loop {
             if !pace.sync_if_due(|| self.sync().map(|()| self.ok_detail()))? {
                 return Ok(());
@@ -160,6 +177,7 @@ impl Follower {
     /// it on the local chain (waited for: `behind`).
     fn reconcile(&mut self) -> Result<bool, FollowError> {
         let head = self.node.head()?;
+        self.metrics.node_tip(head.number);
         let Some(tip) = self.indexer.tip() else {
             self.first_start(&head)?;
             return Ok(false);
@@ -182,10 +200,14 @@ impl Follower {
                 }
             }
         };
+        let mut depth = 0;
         while self.indexer.tip().is_some_and(|t| t.height > fork) {
             let gone = self.indexer.disconnect_tip()?;
             tracing::info!(chain = %self.cfg.chain, height = gone.height + 1, "block disconnected");
+            self.metrics.disconnected(gone.height);
+            depth += 1;
         }
+        self.metrics.reorg(depth);
         let mut height = fork + 1;
         while height <= head.number {
             let end = (height + FETCH_CHUNK - 1).min(head.number);
@@ -211,6 +233,7 @@ impl Follower {
         };
         let b = self.node.header(from)?.ok_or(Transient::LostBlock { height: from })?;
         self.indexer.start_at(from, &b.hash, &b.parent)?;
+        self.metrics.local_tip(from);
         tracing::info!(chain = %self.cfg.chain, height = from, hash = %b.hash, "first start: following from here");
         Ok(())
     }
@@ -230,6 +253,7 @@ impl Follower {
         })?;
         let matches = reply.matches.len();
         self.indexer.connect(block.number, &hash, &parent, reply)?;
+        self.metrics.connected(block.number, block.timestamp);
         tracing::debug!(chain = %self.cfg.chain, height = block.number, %hash, matches, "block connected");
         Ok(true)
     }

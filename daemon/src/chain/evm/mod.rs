@@ -93,10 +93,11 @@ fn runtime(chain: &str) -> std::io::Result<tokio::runtime::Runtime> {
 }
 
 /// The JSON-RPC client: over `http_url`, else over the WebSocket.
-fn client(rt: &tokio::runtime::Runtime, node: &EvmNode) -> node::RpcNode {
+fn client(rt: &tokio::runtime::Runtime, node: &EvmNode, metrics: &crate::metrics::ChainMetrics) -> node::RpcNode {
     let rpc_url = node.http_url.as_ref().unwrap_or(&node.ws_url).to_string();
     let timeout = Duration::from_secs(node.rpc_timeout_secs);
     node::RpcNode::new(rt.handle().clone(), rpc_url, timeout, node.traces, node.verify_blocks)
+        .with_metrics(metrics.clone())
 }
 
 pub(crate) fn start(
@@ -105,16 +106,16 @@ pub(crate) fn start(
     tokens: Vec<TokenAsset>,
     parts: Parts,
 ) -> Result<Running, ChainStartError> {
-    let Parts { db, set, scanners, decimals, hook, health } = parts;
+    let Parts { db, set, scanners, decimals, hook, health, metrics } = parts;
     let spawn = |what, source| ChainStartError::Spawn { chain: chain.name.clone(), what, source };
     let (name, window) = (chain.name.clone(), chain.reorg_window);
     let load = move || Indexer::load(&name, db.clone(), set.clone(), window, decimals.clone(), hook.clone());
     let indexer = load().map_err(|source| ChainStartError::Load { chain: chain.name.clone(), source })?;
     let rt = runtime(&chain.name).map_err(|e| spawn("runtime", e))?;
-    let rpc: Arc<dyn node::EvmNode> = Arc::new(client(&rt, node));
+    let rpc: Arc<dyn node::EvmNode> = Arc::new(client(&rt, node, &metrics));
     let (tx, rx) = crossbeam_channel::bounded(64);
     let feed_up = Arc::new(AtomicBool::new(false));
-    rt.spawn(heads::run(chain.name.clone(), node.ws_url.to_string(), tx.clone(), feed_up.clone()));
+    rt.spawn(heads::run(chain.name.clone(), node.ws_url.to_string(), tx.clone(), feed_up.clone(), metrics.clone()));
     let cfg = FollowerConfig {
         chain: chain.name.clone(),
         chain_id: node.chain_id,
@@ -124,9 +125,10 @@ pub(crate) fn start(
         tokens,
     };
     health.set(Kind::Chain, &chain.name, Status::Idle, "starting");
-    let (name, watched) = (chain.name.clone(), health.clone());
+    let (name, watched, counted) = (chain.name.clone(), health.clone(), metrics.clone());
     let make = move |indexer| {
         Follower::new(cfg.clone(), rpc.clone(), indexer, scanners.clone(), health.clone(), feed_up.clone())
+            .with_metrics(metrics.clone())
     };
     let mut first = Some(make(indexer));
     let body = move || {
@@ -137,7 +139,7 @@ pub(crate) fn start(
             };
             follower.run(&rx)
         };
-        supervise(&name, &watched, attempt, |d| pause(&rx, d, |w| matches!(w, Wake::Stop)));
+        supervise(&name, &watched, &counted, attempt, |d| pause(&rx, d, |w| matches!(w, Wake::Stop)));
     };
     let thread = std::thread::Builder::new()
         .name(format!("follow-{}", chain.name))
@@ -149,7 +151,7 @@ pub(crate) fn start(
 /// The node as `paywatch chain rewind` reads it (with a runtime of its own).
 pub(crate) fn reader(node: &EvmNode) -> std::io::Result<impl ChainReader> {
     let rt = runtime("rewind")?;
-    let rpc = client(&rt, node);
+    let rpc = client(&rt, node, &crate::metrics::ChainMetrics::detached());
     Ok(Reader { rpc, chain_id: node.chain_id, _rt: rt })
 }
 

@@ -85,6 +85,8 @@ pub(crate) struct RpcNode {
     verify_blocks: bool,
     /// Whether the log said that blocks of other transaction types are checked by header only.
     told_header_only: AtomicBool,
+    /// Counts blocks that fail `verify`.
+    metrics: crate::metrics::ChainMetrics,
 }
 
 impl std::fmt::Debug for RpcNode {
@@ -127,7 +129,14 @@ impl RpcNode {
             traces,
             verify_blocks,
             told_header_only: AtomicBool::new(false),
+            metrics: crate::metrics::ChainMetrics::detached(),
         }
+    }
+
+    /// The client, counting the blocks that fail verification in `metrics`.
+    pub(crate) fn with_metrics(mut self, metrics: crate::metrics::ChainMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     async fn client(&self) -> Result<RpcClient, NodeError> {
@@ -186,9 +195,12 @@ impl RpcNode {
             .map_err(|e| unreadable("receipt", e))?;
         let mut out = normalize(&block, &receipts).map_err(NodeError)?;
         if self.verify_blocks {
-            self.checked(verify(raw.get(), &raw_receipts).map_err(|e| match e {
-                VerifyError::HeaderUnreadable(_) => NodeError(format!("block {number}: {e}")),
-                e => NodeError(e.to_string()),
+            self.checked(verify(raw.get(), &raw_receipts).map_err(|e| {
+                self.metrics.verify_failed(crate::metrics::Verified::Block);
+                match e {
+                    VerifyError::HeaderUnreadable(_) => NodeError(format!("block {number}: {e}")),
+                    e => NodeError(e.to_string()),
+                }
             })?);
         }
         out.internal = self.internal(&block).await?;

@@ -243,6 +243,9 @@ fn a_replaced_block_reverses_and_the_replacement_pays_again() {
         r.kinds(),
         ["payment.detected", "payment.confirmed", "payment.reversed", "payment.detected", "payment.confirmed"]
     );
+    // Block 5, its replacement, then 5 and 6 again: tip 6, 4 connected, 2 disconnected by two
+    // reorgs 1 deep.
+    assert_eq!(r.follower.metrics().snapshot(), (6, 4, 2, 1));
 }
 
 #[test]
