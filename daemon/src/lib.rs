@@ -7,6 +7,7 @@
 //! module is private; see `docs/layout.md` for what each one owns.
 
 mod api;
+mod backup;
 #[doc(hidden)]
 pub mod bench;
 mod chain;
@@ -28,9 +29,10 @@ mod rates;
 mod startup;
 mod telemetry;
 
+pub use backup::{backup as backup_store, restore as restore_store, BackupCliError, BackupWay, ADMIN_KEY_ENV};
 pub use chain::{ChainStartError, RewindError, RewindReport};
 pub use config::Config;
-pub use db::DbError;
+pub use db::{BackupError, ChainCursor, DbError, Manifest, Restored};
 pub use health::{HealthReport, Status};
 pub use plugins::{
     check_file as check_plugin_file, file_hash as plugin_file_hash, CheckOptions, Checked, PluginListing,

@@ -4,6 +4,7 @@
 //! `dispatch`; never around them.
 
 mod auth;
+mod backup;
 mod checkout;
 mod compat;
 mod connections;
@@ -239,7 +240,8 @@ pub(crate) fn router(state: AppState, config: &Config) -> Router {
         .route("/rates", get(rates::list))
         .route("/bitpay/pairing-codes", axum::routing::post(compat::bitpay_make_code))
         .route("/bitpay/pairing-codes/{code}/approve", axum::routing::post(compat::bitpay_approve_code))
-        .route("/openapi.json", get(ops::openapi));
+        .route("/openapi.json", get(ops::openapi))
+        .route("/admin/backup", axum::routing::post(backup::create));
     // The gateways' routes that take no credential (BitPay's pairing requests and rates): the
     // public routes' budget per client, in a table of their own.
     let compat_public = limits::rate_config(cfg.limits.public_per_second, cfg.limits.public_burst);

@@ -20,7 +20,7 @@ use utoipa::{Modify, OpenApi};
         super::invoices::claim, super::endpoints::create, super::endpoints::list, super::endpoints::get,
         super::endpoints::update, super::endpoints::delete, super::endpoints::deliveries,
         super::endpoints::redeliver, super::endpoints::test, super::events::list, super::rates::list,
-        super::ops::health, super::ops::metrics, super::checkout::status,
+        super::ops::health, super::ops::metrics, super::backup::create, super::checkout::status,
         super::compat::bitpay::pairing::make_code, super::compat::bitpay::pairing::approve_code,
     ),
     modifiers(&BearerAuth, &FrontDoor),
