@@ -316,3 +316,57 @@ async fn a_restored_backup_finds_later_payments_again_and_redelivers_only_what_w
         );
     }
 }
+
+#[tokio::test]
+async fn the_backup_route_checks_its_path_and_key_and_the_command_reaches_an_https_daemon() {
+    use paywatch_tests::daemon::{test_config, Daemon, SHOP1_KEY};
+    // A certificate for another name than the address the command connects to: it accepts
+    // exactly the certificate of server.tls_cert, whatever its names.
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["paywatch.example".into()]).unwrap();
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.key_pair.serialize_pem()).unwrap();
+    let port = paywatch_tests::free_port();
+    let config = test_config(dir.path(), port, "").replacen(
+        "[server]\n",
+        &format!("[server]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n", cert_path.display(), key_path.display()),
+        1,
+    );
+    let config_path = dir.path().join("paywatch.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let client = reqwest::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
+    let d = Daemon::start_with(dir, port, config_path.clone(), client, true).await.unwrap();
+
+    let to = |name: &str| d.dir.path().join(name).display().to_string();
+    let (code, v) = d.call(Method::POST, "/v1/admin/backup", SHOP1_KEY, Some(json!({"to": to("b")}))).await;
+    assert_eq!(code, 401, "a store's key: {v}");
+    for (path, why) in [
+        ("relative/b".to_string(), "not an absolute path"),
+        (to("paywatch.toml"), "already exists"),
+        (to("no/such"), "does not exist"),
+        (to("data/inside"), "inside the store"),
+    ] {
+        let (code, v) = d.call(Method::POST, "/v1/admin/backup", ADMIN_KEY, Some(json!({"to": path}))).await;
+        assert_eq!((code, v["error"]["code"].as_str()), (422, Some("invalid_path")), "{path}: {v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains(why), "{path}: {v}");
+    }
+    let (code, v) = d.call(Method::POST, "/v1/admin/backup", ADMIN_KEY, Some(json!({"to": to("b1")}))).await;
+    assert_eq!(code, 201, "{v}");
+    assert_eq!((v["path"].as_str(), v["chains"].as_object().map(|c| c.len())), (Some(&*to("b1")), Some(0)), "{v}");
+    assert!(v["bytes"].as_u64().unwrap() > 0 && v["schema_version"].as_u64().unwrap() > 0, "{v}");
+
+    // The command, over HTTPS; without the key it says which variable to set.
+    let (code, stdout, stderr) = paywatch(&config_path, &["backup", "--to", &to("b2")]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("taken by the running daemon"), "{stdout}");
+    let out = std::process::Command::new(paywatch_bin().unwrap())
+        .args(["backup", "--to", &to("b3"), "--config"])
+        .arg(&config_path)
+        .env_remove("PAYWATCH_ADMIN_KEY")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("PAYWATCH_ADMIN_KEY"), "{stderr}");
+    assert!(!Path::new(&to("b3")).exists());
+}
