@@ -369,4 +369,9 @@ async fn the_backup_route_checks_its_path_and_key_and_the_command_reaches_an_htt
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("PAYWATCH_ADMIN_KEY"), "{stderr}");
     assert!(!Path::new(&to("b3")).exists());
+    // No restore under a running daemon, even forced.
+    let (code, _, stderr) = paywatch(&config_path, &["restore", "--from", &to("b1"), "--force"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("in use by process {}", d.pid().unwrap())), "{stderr}");
+    assert!(d.dir.path().join("data/CURRENT").is_file(), "the store is where it was");
 }
