@@ -7,6 +7,7 @@
 //! module is private; see `docs/layout.md` for what each one owns.
 
 mod api;
+mod backup;
 #[doc(hidden)]
 pub mod bench;
 mod chain;
@@ -30,9 +31,10 @@ mod startup;
 mod stores;
 mod telemetry;
 
+pub use backup::{backup as backup_store, restore as restore_store, BackupCliError, BackupWay, ADMIN_KEY_ENV};
 pub use chain::{ChainStartError, RewindError, RewindReport};
 pub use config::Config;
-pub use db::DbError;
+pub use db::{BackupError, ChainCursor, DbError, Manifest, Restored};
 pub use doctor::{Check as DoctorCheck, Report as DoctorReport, Verdict};
 pub use health::{HealthReport, Status};
 pub use plugins::{

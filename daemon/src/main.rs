@@ -38,6 +38,11 @@ enum Command {
     /// would otherwise fail silently later; print each problem with its fix (docs/doctor.md).
     /// Exit 1 on any problem, 2 when the config is invalid.
     Doctor(DoctorArgs),
+    /// Back the store up into a new directory (docs/operations.md): with the daemon stopped,
+    /// directly; while it runs, through its API (the admin key in PAYWATCH_ADMIN_KEY).
+    Backup(BackupArgs),
+    /// With the daemon stopped: check a backup and copy it in as storage.path.
+    Restore(RestoreArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -48,6 +53,28 @@ struct DoctorArgs {
     /// "warnings"}`).
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct BackupArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// The backup directory: new, its parent existing.
+    #[arg(long)]
+    to: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+struct RestoreArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// A directory `paywatch backup` made.
+    #[arg(long)]
+    from: PathBuf,
+    /// Restore over a non-empty storage.path, renaming it to PATH.before-restore-UNIXTIME
+    /// (never deleted).
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -267,6 +294,8 @@ fn main() -> ExitCode {
         Command::Chain(ChainCommand::Rewind(arg)) => rewind(arg),
         Command::Bitpay(cmd) => bitpay(cmd),
         Command::Doctor(arg) => doctor(arg),
+        Command::Backup(arg) => backup(arg),
+        Command::Restore(arg) => restore(arg),
         Command::Keys(KeysCommand::New) => {
             let (key, sha256) = paywatch::config::new_key();
             println!("key: {key}\nsha256: {sha256}");
@@ -563,6 +592,60 @@ fn rewind(arg: RewindArgs) -> ExitCode {
             eprintln!("paywatch: chain rewind refused, nothing was changed: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn backup(arg: BackupArgs) -> ExitCode {
+    let config = match load_config(arg.config.config.as_deref()) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match paywatch::backup_store(&config, &arg.to) {
+        Ok((m, way)) => {
+            let how = match way {
+                paywatch::BackupWay::Direct => "the daemon stopped: taken directly",
+                paywatch::BackupWay::ThroughDaemon => "taken by the running daemon",
+            };
+            println!("backup {} ({how})", m.path.display());
+            print_manifest(&m);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("paywatch: backup failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn restore(arg: RestoreArgs) -> ExitCode {
+    let config = match load_config(arg.config.config.as_deref()) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match paywatch::restore_store(&config, &arg.from, arg.force) {
+        Ok(r) => {
+            println!("restored {} into {}", arg.from.display(), config.storage.path.display());
+            if let Some(aside) = &r.moved_aside {
+                println!("the store that was there is now {}", aside.display());
+            }
+            print_manifest(&r.backup);
+            println!("start the daemon: it scans each chain from the cursor above and redelivers what was pending");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("paywatch: restore refused: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_manifest(m: &paywatch::Manifest) {
+    println!("  created_at       {} (paywatch {})", m.created_at, m.paywatch_version);
+    println!("  bytes            {}", m.bytes);
+    println!("  schema_version   {}", m.schema_version);
+    println!("  outbox_last_seq  {}", m.outbox_last_seq);
+    for (chain, c) in &m.chains {
+        println!("  chain {chain:<10} height {} {}", c.height, c.hash);
     }
 }
 

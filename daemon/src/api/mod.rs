@@ -6,6 +6,7 @@
 mod admin;
 mod approvals;
 mod auth;
+mod backup;
 mod checkout;
 mod compat;
 mod connections;
@@ -256,6 +257,7 @@ pub(crate) fn router(state: AppState, config: &Config) -> Router {
         .route("/admin/stores/{id}/retire", axum::routing::post(admin::retire_store))
         .route("/admin/stores/{id}/keys", get(admin::list_keys).post(admin::create_key))
         .route("/admin/keys/{id}", axum::routing::delete(admin::revoke_key))
+        .route("/admin/backup", axum::routing::post(backup::create))
         .route("/openapi.json", get(ops::openapi));
     // The gateways' routes that take no credential (BitPay's pairing requests and rates): the
     // public routes' budget per client, in a table of their own.

@@ -21,7 +21,7 @@ use utoipa::{Modify, OpenApi};
         super::invoices::claim, super::endpoints::create, super::endpoints::list, super::endpoints::get,
         super::endpoints::update, super::endpoints::delete, super::endpoints::deliveries,
         super::endpoints::redeliver, super::endpoints::test, super::events::list, super::rates::list,
-        super::ops::health, super::ops::metrics, super::checkout::status,
+        super::ops::health, super::ops::metrics, super::backup::create, super::checkout::status,
         super::compat::bitpay::pairing::make_code, super::compat::bitpay::pairing::approve_code,
         super::admin::create_store, super::admin::list_stores, super::admin::get_store, super::admin::update_store,
         super::admin::retire_store, super::admin::create_key, super::admin::list_keys, super::admin::revoke_key,

@@ -3,10 +3,11 @@
 //! atomically and synced ([`batch`]). Stored values (JSON, self-describing) and their reads are
 //! split by domain: [`watches`], [`payments`] (and the reorg window's blocks), [`invoices`]
 //! (and refunds), [`refund_totals`] (an invoice's refunds as running totals), [`outbox`]
-//! (events and deliveries), [`endpoints`]. Any layout change bumps
+//! (events and deliveries), [`endpoints`]; backups and restores ([`backup`]). Any layout change bumps
 //! `schema::SCHEMA_VERSION`.
 
 mod admin;
+mod backup;
 mod batch;
 mod compat;
 mod disk;
@@ -21,6 +22,8 @@ mod schema;
 mod wake;
 mod watches;
 
+pub(crate) use backup::{backup_stopped, restore};
+pub use backup::{BackupError, ChainCursor, Manifest, Restored};
 pub(crate) use batch::Batch;
 pub(crate) use batch::NewEvent;
 pub(crate) use endpoints::EndpointRecord;
