@@ -19,7 +19,7 @@ use crate::config::{Config, StoreConfig};
 use crate::db::Db;
 use crate::startup::Currencies;
 use records::{Entry, StoreRecord};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 use time::OffsetDateTime;
 
@@ -59,6 +59,9 @@ struct Inner {
     config: Arc<Config>,
     currencies: Currencies,
     entries: RwLock<BTreeMap<String, Entry>>,
+    /// The ids of stored run-time stores left out at start (unreadable, no longer valid, or
+    /// sharing a receive source): not reused, and their keys act for nothing.
+    left_out: RwLock<BTreeSet<String>>,
     keys: RwLock<HashMap<[u8; 32], Arc<Key>>>,
     settings: RwLock<Vec<Arc<dyn StoreSettings>>>,
     /// Serializes changes (rare), so checks and writes see one another.
@@ -87,6 +90,7 @@ impl Stores {
                 Err(e) => {
                     tracing::error!(store = %s.id, error = %e, "a store made through the admin API is left out");
                     me.0.entries.write().unwrap_or_else(|p| p.into_inner()).remove(&s.id);
+                    me.0.left_out.write().unwrap_or_else(|p| p.into_inner()).insert(s.id);
                 }
             }
         }
@@ -108,11 +112,13 @@ impl Stores {
             entries.insert(s.id.clone(), Entry::file(s.clone()));
         }
         let mut api = Vec::new();
+        let mut left_out = BTreeSet::new();
         for (id, record) in db.admin_all::<StoreRecord>(records::KIND)? {
             let record = match record {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::error!(store = %id, error = %e, "a store made through the admin API cannot be read; it is left out");
+                    left_out.insert(id);
                     continue;
                 }
             };
@@ -128,6 +134,7 @@ impl Stores {
                 Err(issues) => {
                     let issues: Vec<String> = issues.iter().map(ToString::to_string).collect();
                     tracing::error!(store = %id, issues = %issues.join("; "), "a store made through the admin API no longer fits the config; it is left out until the config has what it needs");
+                    left_out.insert(id);
                 }
             }
         }
@@ -149,6 +156,7 @@ impl Stores {
             config: Arc::new(config.clone()),
             currencies,
             entries: RwLock::new(entries),
+            left_out: RwLock::new(left_out),
             keys: RwLock::new(keys),
             settings: RwLock::new(Vec::new()),
             write: Mutex::new(()),
@@ -172,20 +180,19 @@ impl Stores {
         if let Some(at) = key.record.expires_at.filter(|_| key.is_expired(now)) {
             return Err(Refusal::Expired(at));
         }
-        if self.is_retired(&key.record.store) {
-            return Err(Refusal::Retired(key.record.store.clone()));
+        match self.entries().get(&key.record.store) {
+            // A store left out at start: its keys act for nothing until it is back.
+            None => return Err(Refusal::Unknown),
+            Some(e) if e.is_retired() => return Err(Refusal::Retired(key.record.store.clone())),
+            Some(_) => {}
         }
         key.touch(now);
         Ok(Caller { store: key.record.store.clone(), key_id: key.record.id.clone(), scopes: key.scopes })
     }
 
-    /// Whether `store` exists (retired or not).
+    /// Whether `store` exists (retired, or stored but left out at start, or not).
     pub(crate) fn exists(&self, store: &str) -> bool {
-        self.entries().contains_key(store)
-    }
-
-    pub(crate) fn is_retired(&self, store: &str) -> bool {
-        self.entries().get(store).is_some_and(Entry::is_retired)
+        self.entries().contains_key(store) || self.0.left_out.read().unwrap_or_else(|p| p.into_inner()).contains(store)
     }
 
     fn entries(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Entry>> {

@@ -1,5 +1,6 @@
 use super::*;
 use crate::config::StoreConfig;
+use records::StoreRecord;
 use serde_json::json;
 use std::sync::Mutex as StdMutex;
 use time::Duration;
@@ -149,4 +150,41 @@ fn a_store_spec_refuses_keys_endpoints_and_gateways_and_a_receive_source_needs_i
     assert!(e.to_string().contains("unknown asset"), "{e}");
     assert!(rec.0.lock().unwrap().is_empty(), "nothing applied");
     assert!(!stores.exists("s3"));
+}
+
+/// Spoils the stored spec of run-time store `id` (as a config change would: it no longer
+/// validates at the next start).
+fn spoil(dir: &std::path::Path, id: &str) {
+    let c = config(dir);
+    let db = Db::open(&c.storage.path).unwrap();
+    let mut r: StoreRecord = db.admin_get(records::KIND, id).unwrap().unwrap();
+    r.spec["speed"] = json!("not a number");
+    let mut batch = db.batch();
+    batch.admin_put(records::KIND, id, &r).unwrap();
+    db.write(batch).unwrap();
+}
+
+#[test]
+fn a_store_left_out_at_start_keeps_its_id_and_its_keys_act_for_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stores, _) = open(dir.path());
+    stores.create_store(json!({"id": "gone"}), now()).unwrap();
+    stores.create_store(json!({"id": "off"}), now()).unwrap();
+    let gone = stores.create_key("gone", "checkout", vec![Scope::InvoicesRead], None, now()).unwrap();
+    let off = stores.create_key("off", "checkout", vec![Scope::InvoicesRead], None, now()).unwrap();
+    stores.retire_store("gone", now()).unwrap();
+    drop(stores);
+    spoil(dir.path(), "gone");
+    spoil(dir.path(), "off");
+    let (again, _) = open(dir.path());
+    // A retired store's keys stay stopped, and no store left out acts.
+    assert!(again.authenticate(&gone.key, now()).is_err(), "a retired store's key acts again");
+    assert!(again.authenticate(&off.key, now()).is_err(), "a left-out store's key acts");
+    // Their ids are not taken by a new store (which would get their invoices and events).
+    assert!(matches!(again.create_store(json!({"id": "gone"}), now()), Err(StoreError::Exists(_))));
+    assert!(matches!(again.create_store(json!({"id": "off"}), now()), Err(StoreError::Exists(_))));
+    assert!(matches!(
+        again.create_key("off", "late", vec![Scope::InvoicesRead], None, now()),
+        Err(StoreError::NotFound(_))
+    ));
 }
