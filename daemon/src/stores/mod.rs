@@ -190,9 +190,13 @@ impl Stores {
         Ok(Caller { store: key.record.store.clone(), key_id: key.record.id.clone(), scopes: key.scopes })
     }
 
-    /// Whether `store` exists (retired, or stored but left out at start, or not).
+    /// Whether `store` exists (retired or not), or did and is not to be made anew: stored but
+    /// left out at start, or taken out of the config file with keys not revoked (a new store of
+    /// its id would be served by them).
     pub(crate) fn exists(&self, store: &str) -> bool {
-        self.entries().contains_key(store) || self.0.left_out.read().unwrap_or_else(|p| p.into_inner()).contains(store)
+        self.entries().contains_key(store)
+            || self.0.left_out.read().unwrap_or_else(|p| p.into_inner()).contains(store)
+            || self.0.keys.read().unwrap_or_else(|p| p.into_inner()).values().any(|k| k.record.store == store)
     }
 
     fn entries(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Entry>> {

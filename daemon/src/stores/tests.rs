@@ -188,3 +188,21 @@ fn a_store_left_out_at_start_keeps_its_id_and_its_keys_act_for_nothing() {
         Err(StoreError::NotFound(_))
     ));
 }
+
+#[test]
+fn a_store_taken_out_of_the_config_file_keeps_its_id_from_the_admin_api_while_its_keys_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stores, _) = open(dir.path());
+    let old = stores.create_key("file", "checkout", vec![Scope::InvoicesRead], None, now()).unwrap();
+    drop(stores);
+    // The next start without the store in the config file.
+    let mut c = config(dir.path());
+    c.stores.clear();
+    let db = Arc::new(Db::open(&c.storage.path).unwrap());
+    let (again, _) = Stores::load(&c, db, HashMap::new()).unwrap();
+    assert_eq!(again.authenticate(&old.key, now()).unwrap_err(), Refusal::Unknown, "a gone store's key acts");
+    // A new store of that id would be served by the old store's keys.
+    assert!(matches!(again.create_store(json!({"id": "file"}), now()), Err(StoreError::Exists(_))));
+    again.revoke_key(old.view["id"].as_str().unwrap(), now()).unwrap();
+    again.create_store(json!({"id": "file"}), now()).unwrap();
+}
