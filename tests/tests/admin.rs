@@ -106,6 +106,17 @@ async fn a_store_made_at_run_time_takes_payments_and_keys_act_only_with_their_sc
     rig.send(inv["address"].as_str().unwrap(), 0.001).unwrap();
     rig.mine(2).unwrap();
     hook.wait("invoice.settled webhook", |_| !hooks(&hook, "invoice.settled").is_empty()).await;
+    // Its source changed, the addresses it handed out are still its invoices': another store
+    // cannot take them up.
+    let other_branch = DESCRIPTOR.replace("/2/*", "/3/*");
+    let patch = json!({"receive": {"BTC": {"descriptor": other_branch}}});
+    let (status, s) = admin(&rig, Method::PATCH, "/v1/admin/stores/shop9", Some(patch)).await;
+    assert_eq!(status, 200, "{s}");
+    let twin = json!({"id": "twin", "receive": {"BTC": {"descriptor": DESCRIPTOR}}});
+    let (status, e) = admin(&rig, Method::POST, "/v1/admin/stores", Some(twin)).await;
+    assert_eq!(status, 422, "{e}");
+    let m = e["error"]["message"].as_str().unwrap();
+    assert!(m.contains("receive.BTC") && m.contains("watched for store \"shop9\""), "{m}");
 
     // A refund above the threshold waits for a second key; rejected, its value counts no more.
     let to = rig.new_address().unwrap();

@@ -86,7 +86,7 @@ impl Stores {
         let mut kept = Vec::new();
         for s in api {
             match me.check_sources(&s) {
-                Ok(()) => kept.push(s),
+                Ok(_) => kept.push(s),
                 Err(e) => {
                     tracing::error!(store = %s.id, error = %e, "a store made through the admin API is left out");
                     me.0.entries.write().unwrap_or_else(|p| p.into_inner()).remove(&s.id);
