@@ -113,6 +113,8 @@ impl Stores {
         }
         let mut api = Vec::new();
         let mut left_out = BTreeSet::new();
+        // Run-time stores retired before a config-file store took their id: when.
+        let mut shadowed: HashMap<String, OffsetDateTime> = HashMap::new();
         for (id, record) in db.admin_all::<StoreRecord>(records::KIND)? {
             let record = match record {
                 Ok(r) => r,
@@ -124,6 +126,9 @@ impl Stores {
             };
             if entries.contains_key(&id) {
                 tracing::error!(store = %id, "a store made through the admin API has the id of a config-file store; the config file's is used");
+                if let Some(at) = record.retired_at {
+                    shadowed.insert(id, at);
+                }
                 continue;
             }
             match crate::config::store_spec(&record.spec, &config.assets, &config.rates) {
@@ -140,6 +145,10 @@ impl Stores {
         }
         for (_, k) in db.admin_all::<keys::KeyRecord>(keys::KIND)? {
             match k {
+                // A retired store's keys (none is made once it is): not the config file's store's.
+                Ok(r) if shadowed.get(&r.store).is_some_and(|at| r.created_at <= *at) => {
+                    tracing::error!(key = %r.id, store = %r.store, "an API key of a retired store whose id a config-file store took is left out");
+                }
                 Ok(r) if r.revoked_at.is_none() => {
                     let Ok(hash) = <[u8; 32]>::try_from(hex::decode(&r.sha256).unwrap_or_default()) else {
                         tracing::error!(key = %r.id, "an API key's hash cannot be read; the key is left out");

@@ -206,3 +206,23 @@ fn a_store_taken_out_of_the_config_file_keeps_its_id_from_the_admin_api_while_it
     again.revoke_key(old.view["id"].as_str().unwrap(), now()).unwrap();
     again.create_store(json!({"id": "file"}), now()).unwrap();
 }
+
+#[test]
+fn a_retired_stores_keys_stay_stopped_when_the_config_file_takes_its_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stores, _) = open(dir.path());
+    stores.create_store(json!({"id": "s2"}), now()).unwrap();
+    let old = stores.create_key("s2", "checkout", vec![Scope::InvoicesRead], None, now()).unwrap();
+    stores.retire_store("s2", now()).unwrap();
+    drop(stores);
+    let mut c = config(dir.path());
+    let mut s2 = c.stores[0].clone();
+    s2.id = "s2".into();
+    s2.api_key = None;
+    c.stores.push(s2);
+    let db = Arc::new(Db::open(&c.storage.path).unwrap());
+    let (again, _) = Stores::load(&c, db, HashMap::new()).unwrap();
+    assert_eq!(again.authenticate(&old.key, now()).unwrap_err(), Refusal::Unknown, "a retired store's key acts");
+    let new = again.create_key("s2", "checkout", vec![Scope::InvoicesRead], None, now()).unwrap();
+    assert_eq!(again.authenticate(&new.key, now()).unwrap().store, "s2");
+}
