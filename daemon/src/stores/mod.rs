@@ -173,8 +173,14 @@ impl Stores {
         Ok((Self(Arc::new(inner)), api))
     }
 
-    /// Tells `settings` of every change from now on.
+    /// Tells `settings` of every change from now on, and of the stores retired already (what
+    /// retiring one did may not have been done: the daemon stopped between, a write failed).
     pub(crate) fn attach(&self, settings: Arc<dyn StoreSettings>) {
+        let retired: Vec<String> =
+            self.entries().values().filter(|e| e.is_retired()).map(|e| e.config.id.clone()).collect();
+        for id in &retired {
+            settings.retire_store(id);
+        }
         self.0.settings.write().unwrap_or_else(|p| p.into_inner()).push(settings);
     }
 

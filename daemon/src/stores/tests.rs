@@ -226,3 +226,17 @@ fn a_retired_stores_keys_stay_stopped_when_the_config_file_takes_its_id() {
     let new = again.create_key("s2", "checkout", vec![Scope::InvoicesRead], None, now()).unwrap();
     assert_eq!(again.authenticate(&new.key, now()).unwrap().store, "s2");
 }
+
+#[test]
+fn services_attached_at_start_are_told_of_the_retired_stores_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stores, _) = open(dir.path());
+    stores.create_store(json!({"id": "s2"}), now()).unwrap();
+    stores.create_store(json!({"id": "s3"}), now()).unwrap();
+    stores.retire_store("s2", now()).unwrap();
+    drop(stores);
+    // Its endpoints disabled at retirement may not have been (a crash, a failed write): the
+    // dispatcher disables them again at each start.
+    let (_again, rec) = open(dir.path());
+    assert_eq!(*rec.0.lock().unwrap(), ["retire s2"]);
+}
