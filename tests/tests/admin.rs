@@ -106,6 +106,17 @@ async fn a_store_made_at_run_time_takes_payments_and_keys_act_only_with_their_sc
     rig.send(inv["address"].as_str().unwrap(), 0.001).unwrap();
     rig.mine(2).unwrap();
     hook.wait("invoice.settled webhook", |_| !hooks(&hook, "invoice.settled").is_empty()).await;
+    // Its source changed, the addresses it handed out are still its invoices': another store
+    // cannot take them up.
+    let other_branch = DESCRIPTOR.replace("/2/*", "/3/*");
+    let patch = json!({"receive": {"BTC": {"descriptor": other_branch}}});
+    let (status, s) = admin(&rig, Method::PATCH, "/v1/admin/stores/shop9", Some(patch)).await;
+    assert_eq!(status, 200, "{s}");
+    let twin = json!({"id": "twin", "receive": {"BTC": {"descriptor": DESCRIPTOR}}});
+    let (status, e) = admin(&rig, Method::POST, "/v1/admin/stores", Some(twin)).await;
+    assert_eq!(status, 422, "{e}");
+    let m = e["error"]["message"].as_str().unwrap();
+    assert!(m.contains("receive.BTC") && m.contains("watched for store \"shop9\""), "{m}");
 
     // A refund above the threshold waits for a second key; rejected, its value counts no more.
     let to = rig.new_address().unwrap();
@@ -124,6 +135,18 @@ async fn a_store_made_at_run_time_takes_payments_and_keys_act_only_with_their_sc
         rig.call(Method::POST, &format!("/v1/refunds/{}/reject", r["id"].as_str().unwrap()), &approver, None).await;
     assert_eq!((status, r["status"].as_str()), (200, Some("rejected")), "{r}");
     assert_eq!(refundable(manager.clone()).await, "0.001");
+    // Made as small refunds, a large one still waits: what one key refunded alone counts.
+    let small = |amount: &str| json!({"amount": amount});
+    let (status, r) =
+        rig.call(Method::POST, &format!("/v1/invoices/{id}/refunds"), &manager, Some(small("0.0001"))).await;
+    assert_eq!((status, r["status"].as_str()), (201, Some("awaiting_address")), "{r}");
+    let (status, r) =
+        rig.call(Method::POST, &format!("/v1/invoices/{id}/refunds"), &manager, Some(small("0.0005"))).await;
+    assert_eq!((status, r["status"].as_str()), (201, Some("awaiting_approval")), "0.0005 after 0.0001: {r}");
+    let (status, r) =
+        rig.call(Method::POST, &format!("/v1/refunds/{}/reject", r["id"].as_str().unwrap()), &approver, None).await;
+    assert_eq!((status, r["status"].as_str()), (200, Some("rejected")), "{r}");
+    assert_eq!(refundable(manager.clone()).await, "0.0009");
     let (status, r) = rig.call(Method::POST, &format!("/v1/invoices/{id}/refunds"), &manager, Some(ask)).await;
     assert_eq!((status, r["status"].as_str()), (201, Some("awaiting_approval")), "{r}");
     let rid = r["id"].as_str().unwrap().to_string();
@@ -142,7 +165,7 @@ async fn a_store_made_at_run_time_takes_payments_and_keys_act_only_with_their_sc
         !hooks(&hook, "refund.approved").is_empty() && !hooks(&hook, "refund.rejected").is_empty()
     })
     .await;
-    assert_eq!(refundable(manager.clone()).await, "0.0002");
+    assert_eq!(refundable(manager.clone()).await, "0.0001");
 
     // The short-lived key: 200, then 401 once expired.
     assert_eq!(rig.call(Method::GET, "/v1/events", &short, None).await.0, 200);

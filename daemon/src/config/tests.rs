@@ -742,10 +742,14 @@ fn refund_approval_thresholds_are_positive_decimals_per_currency() {
     let t = &c.stores[0].refund_approval_above;
     assert_eq!(t.get("USD").map(ToString::to_string).as_deref(), Some("1000"));
     assert_eq!(t.get("BTC").map(ToString::to_string).as_deref(), Some("0.05"));
-    raw["stores"][0]["refund_approval_above"] = json!({"usd": "1", "EUR": "-5", "GBP": "0", "JPY": true});
+    raw["stores"][0]["refund_approval_above"] =
+        json!({"usd": "1", "EUR": "-5", "GBP": "0", "JPY": true, "UDS": "1", "XAU": "1"});
     let issues = issues_of(&raw).join("\n");
     for (path, says) in [
         ("stores[0].refund_approval_above.usd", "not a currency code"),
+        // A typo, or a currency no invoice is priced in: its threshold would never apply.
+        ("stores[0].refund_approval_above.UDS", "not a currency code"),
+        ("stores[0].refund_approval_above.XAU", "not a currency code"),
         ("stores[0].refund_approval_above.EUR", "not a plain decimal"),
         ("stores[0].refund_approval_above.GBP", "not positive"),
         ("stores[0].refund_approval_above.JPY", "expected a string"),

@@ -892,7 +892,7 @@ fn store(
     let allow_private = allow_private(t, issues);
     let max_watches = t.u64_in("max_watches", DEFAULT_MAX_WATCHES, 1..=100_000_000, issues);
     let max_refunds_per_invoice = t.u64_in("max_refunds_per_invoice", 50, 1..=10_000, issues) as u32;
-    let refund_approval_above = refund_approval_above(t, issues);
+    let refund_approval_above = refund_approval_above(t, assets, issues);
     let rates = super::rates::store_rates(t, rates, issues);
     let gateways = match origin {
         Origin::File => super::compat::gateways(t, issues),
@@ -926,18 +926,21 @@ fn store(
 }
 
 /// `refund_approval_above = { USD = "1000", BTC = "0.05" }`: a positive decimal per currency
-/// code.
-fn refund_approval_above(t: &mut Table<'_>, issues: &mut Issues) -> BTreeMap<String, rust_decimal::Decimal> {
+/// an invoice can be priced in (an ISO 4217 code with minor units, or an asset id): a threshold
+/// for any other code, a typo say, would never apply.
+fn refund_approval_above(
+    t: &mut Table<'_>,
+    assets: &[AssetConfig],
+    issues: &mut Issues,
+) -> BTreeMap<String, rust_decimal::Decimal> {
     let mut out = BTreeMap::new();
     for (code, value) in t.str_map("refund_approval_above", issues) {
         let path = format!("{}.{code}", t.key_path("refund_approval_above"));
-        let code_ok =
-            (1..=12).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
-        if !code_ok {
+        if crate::rates::minor_units(&code).is_none() && !assets.iter().any(|a| a.id == code) {
             issues.push(
                 path,
                 format!(
-                    "{code:?} is not a currency code (1 to 12 upper-case letters or digits, as invoices name them)"
+                    "{code:?} is not a currency code invoices are priced in (an ISO 4217 code with minor units, or an asset id): its threshold would never apply"
                 ),
             );
             continue;

@@ -13,14 +13,30 @@ use std::str::FromStr;
 use time::Duration;
 use uuid::Uuid;
 
-/// The threshold a refund of `value` (an exact decimal in `currency`) is above, if any: a value
-/// too long to compare is taken as above.
-pub(super) fn threshold_passed(policy: &StorePolicy, currency: &str, value: &str) -> Option<Decimal> {
+/// The threshold a refund of `value` (an exact decimal in `currency`) is above, if any. The
+/// values of the invoice's earlier refunds that no second key approved (`alone`, see
+/// [`refunded_alone`]) count with it, so that a large refund made as several small ones still
+/// waits for approval. A value too long to compare is taken as above.
+pub(super) fn threshold_passed<'a>(
+    policy: &StorePolicy,
+    currency: &str,
+    value: &'a str,
+    alone: impl IntoIterator<Item = &'a str>,
+) -> Option<Decimal> {
     let threshold = *policy.refund_approval_above.get(currency)?;
-    match Decimal::from_str(value) {
-        Ok(v) if v <= threshold => None,
+    let total = std::iter::once(value)
+        .chain(alone)
+        .try_fold(Decimal::ZERO, |sum, v| sum.checked_add(Decimal::from_str(v.trim()).ok()?));
+    match total {
+        Some(v) if v <= threshold => None,
         _ => Some(threshold),
     }
+}
+
+/// The values of `refunds` that one key made alone: those that needed no approval (a refund
+/// from before refunds had values, none, is left out).
+pub(super) fn refunded_alone(refunds: &[RefundRecord]) -> impl Iterator<Item = &str> {
+    refunds.iter().filter(|r| r.approval.is_none() && !r.value.is_empty()).map(|r| r.value.as_str())
 }
 
 /// Approve or reject.
@@ -139,12 +155,21 @@ mod tests {
     #[test]
     fn only_values_above_the_currencys_threshold_need_approval() {
         let p = policy(&[("USD", "1000"), ("BTC", "0.05")]);
-        assert_eq!(threshold_passed(&p, "USD", "1000.00"), None, "at the threshold: not above");
-        assert_eq!(threshold_passed(&p, "USD", "1000.01"), Some(Decimal::from(1000)));
-        assert_eq!(threshold_passed(&p, "BTC", "0.05000001"), Some(Decimal::from_str("0.05").unwrap()));
-        assert_eq!(threshold_passed(&p, "EUR", "1000000"), None, "a currency without a threshold");
+        assert_eq!(threshold_passed(&p, "USD", "1000.00", []), None, "at the threshold: not above");
+        assert_eq!(threshold_passed(&p, "USD", "1000.01", []), Some(Decimal::from(1000)));
+        assert_eq!(threshold_passed(&p, "BTC", "0.05000001", []), Some(Decimal::from_str("0.05").unwrap()));
+        assert_eq!(threshold_passed(&p, "EUR", "1000000", []), None, "a currency without a threshold");
         let huge = "1".repeat(40);
-        assert_eq!(threshold_passed(&p, "USD", &huge), Some(Decimal::from(1000)), "too long to compare: above");
-        assert_eq!(threshold_passed(&policy(&[]), "USD", "1e9"), None);
+        assert_eq!(threshold_passed(&p, "USD", &huge, []), Some(Decimal::from(1000)), "too long to compare: above");
+        assert_eq!(threshold_passed(&policy(&[]), "USD", "1e9", []), None);
+    }
+
+    #[test]
+    fn small_refunds_made_alone_add_up_to_the_threshold() {
+        let p = policy(&[("USD", "1000")]);
+        assert_eq!(threshold_passed(&p, "USD", "400", ["300", "300"]), None, "1000 in all: not above");
+        assert_eq!(threshold_passed(&p, "USD", "400", ["300", "300.01"]), Some(Decimal::from(1000)));
+        let huge = "9".repeat(28);
+        assert_eq!(threshold_passed(&p, "USD", "1", [huge.as_str(), huge.as_str()]), Some(Decimal::from(1000)));
     }
 }

@@ -366,7 +366,9 @@ impl Invoices {
             };
             // A value past 2^256 − 1 units cannot be below what was received: never reached.
             let units = priced.value.to_units().unwrap_or(Amount::MAX);
-            let threshold = super::approval::threshold_passed(&policy, &r.currency, &r.value);
+            let earlier = self.db().invoice_refunds(invoice_id)?;
+            let alone = super::approval::refunded_alone(&earlier);
+            let threshold = super::approval::threshold_passed(&policy, &r.currency, &r.value, alone);
             if let Some(t) = threshold {
                 let key = req.requested_by.as_deref().unwrap_or(crate::stores::CONFIG_KEY_ID);
                 r.approval = Some(super::approval::pending(t, key, units));

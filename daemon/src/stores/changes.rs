@@ -39,7 +39,8 @@ impl Stores {
         if self.exists(&config.id) {
             return Err(StoreError::Exists(config.id));
         }
-        self.check_sources(&config)?;
+        let derived = self.check_sources(&config)?;
+        self.check_unwatched(&config.id, &derived)?;
         let record = StoreRecord { spec, created_at: now, updated_at: now, retired_at: None };
         self.save(&config, record)
     }
@@ -69,7 +70,8 @@ impl Stores {
             return Err(invalid("id", &format!("a store's id cannot change (it is {id:?})")));
         }
         let config = self.validate(&record.spec)?;
-        self.check_sources(&config)?;
+        let derived = self.check_sources(&config)?;
+        self.check_unwatched(id, &derived)?;
         record.updated_at = now;
         self.save(&config, record)
     }
@@ -211,8 +213,9 @@ impl Stores {
     }
 
     /// Each receive source derives through its asset's plugin, and hands out no address
-    /// another store's source hands out (as at start, `startup::shared_sources`).
-    pub(super) fn check_sources(&self, config: &StoreConfig) -> Result<(), StoreError> {
+    /// another store's source hands out (as at start, `startup::shared_sources`). Returns each
+    /// source's first addresses' watch keys.
+    pub(super) fn check_sources(&self, config: &StoreConfig) -> Result<Vec<Derived>, StoreError> {
         let chain_of = |asset: &str| self.0.config.assets.iter().find(|a| a.id == asset).map(|a| a.chain.clone());
         let keys_of = |asset: &str, source: &ReceiveConfig| -> Result<Vec<Vec<u8>>, String> {
             match self.0.currencies.get(asset) {
@@ -223,19 +226,16 @@ impl Stores {
         let mut mine = Vec::new();
         for (asset, source) in &config.receive {
             let keys = keys_of(asset, source).map_err(|m| invalid(&format!("receive.{asset}"), &m))?;
-            mine.push((asset, chain_of(asset), keys));
+            mine.push(Derived { asset: asset.clone(), chain: chain_of(asset), keys });
         }
         let others: Vec<StoreConfig> =
             self.entries().values().filter(|e| e.config.id != config.id).map(|e| e.config.clone()).collect();
         for other in &others {
             for (other_asset, source) in &other.receive {
                 let chain = chain_of(other_asset);
-                let Some((asset, _, _)) = mine.iter().find(|(_, c, _)| *c == chain) else { continue };
+                let Some(Derived { asset, .. }) = mine.iter().find(|d| d.chain == chain) else { continue };
                 let Ok(theirs) = keys_of(other_asset, source) else { continue };
-                let hit = mine
-                    .iter()
-                    .filter(|(_, c, _)| *c == chain)
-                    .any(|(_, _, keys)| keys.iter().any(|k| theirs.contains(k)));
+                let hit = mine.iter().filter(|d| d.chain == chain).any(|d| d.keys.iter().any(|k| theirs.contains(k)));
                 if hit {
                     return Err(invalid(
                         &format!("receive.{asset}"),
@@ -247,8 +247,38 @@ impl Stores {
                 }
             }
         }
+        Ok(mine)
+    }
+
+    /// No address `derived` hands out is watched already for another store: one whose source
+    /// was changed since, left out at start or taken out of the config file still has its
+    /// invoices' addresses watched, and one payment would settle invoices of both.
+    fn check_unwatched(&self, store: &str, derived: &[Derived]) -> Result<(), StoreError> {
+        for d in derived {
+            let Some(chain) = &d.chain else { continue };
+            for key in &d.keys {
+                for id in self.0.db.watch_ids_for_key(chain, key)? {
+                    let Some(w) = self.0.db.watch(id)?.filter(|w| w.store != store) else { continue };
+                    return Err(invalid(
+                        &format!("receive.{}", d.asset),
+                        &format!(
+                            "hands out {}, an address watched for store {:?}: one payment would settle invoices of both; give each store its own receive source",
+                            w.address, w.store
+                        ),
+                    ));
+                }
+            }
+        }
         Ok(())
     }
+}
+
+/// A receive source's first addresses, as watch keys.
+#[derive(Debug)]
+pub(super) struct Derived {
+    asset: String,
+    chain: Option<String>,
+    keys: Vec<Vec<u8>>,
 }
 
 fn invalid(path: &str, message: &str) -> StoreError {

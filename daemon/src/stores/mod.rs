@@ -19,7 +19,7 @@ use crate::config::{Config, StoreConfig};
 use crate::db::Db;
 use crate::startup::Currencies;
 use records::{Entry, StoreRecord};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 use time::OffsetDateTime;
 
@@ -59,6 +59,9 @@ struct Inner {
     config: Arc<Config>,
     currencies: Currencies,
     entries: RwLock<BTreeMap<String, Entry>>,
+    /// The ids of stored run-time stores left out at start (unreadable, no longer valid, or
+    /// sharing a receive source): not reused, and their keys act for nothing.
+    left_out: RwLock<BTreeSet<String>>,
     keys: RwLock<HashMap<[u8; 32], Arc<Key>>>,
     settings: RwLock<Vec<Arc<dyn StoreSettings>>>,
     /// Serializes changes (rare), so checks and writes see one another.
@@ -83,10 +86,11 @@ impl Stores {
         let mut kept = Vec::new();
         for s in api {
             match me.check_sources(&s) {
-                Ok(()) => kept.push(s),
+                Ok(_) => kept.push(s),
                 Err(e) => {
                     tracing::error!(store = %s.id, error = %e, "a store made through the admin API is left out");
                     me.0.entries.write().unwrap_or_else(|p| p.into_inner()).remove(&s.id);
+                    me.0.left_out.write().unwrap_or_else(|p| p.into_inner()).insert(s.id);
                 }
             }
         }
@@ -108,16 +112,23 @@ impl Stores {
             entries.insert(s.id.clone(), Entry::file(s.clone()));
         }
         let mut api = Vec::new();
+        let mut left_out = BTreeSet::new();
+        // Run-time stores retired before a config-file store took their id: when.
+        let mut shadowed: HashMap<String, OffsetDateTime> = HashMap::new();
         for (id, record) in db.admin_all::<StoreRecord>(records::KIND)? {
             let record = match record {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::error!(store = %id, error = %e, "a store made through the admin API cannot be read; it is left out");
+                    left_out.insert(id);
                     continue;
                 }
             };
             if entries.contains_key(&id) {
                 tracing::error!(store = %id, "a store made through the admin API has the id of a config-file store; the config file's is used");
+                if let Some(at) = record.retired_at {
+                    shadowed.insert(id, at);
+                }
                 continue;
             }
             match crate::config::store_spec(&record.spec, &config.assets, &config.rates) {
@@ -128,11 +139,16 @@ impl Stores {
                 Err(issues) => {
                     let issues: Vec<String> = issues.iter().map(ToString::to_string).collect();
                     tracing::error!(store = %id, issues = %issues.join("; "), "a store made through the admin API no longer fits the config; it is left out until the config has what it needs");
+                    left_out.insert(id);
                 }
             }
         }
         for (_, k) in db.admin_all::<keys::KeyRecord>(keys::KIND)? {
             match k {
+                // A retired store's keys (none is made once it is): not the config file's store's.
+                Ok(r) if shadowed.get(&r.store).is_some_and(|at| r.created_at <= *at) => {
+                    tracing::error!(key = %r.id, store = %r.store, "an API key of a retired store whose id a config-file store took is left out");
+                }
                 Ok(r) if r.revoked_at.is_none() => {
                     let Ok(hash) = <[u8; 32]>::try_from(hex::decode(&r.sha256).unwrap_or_default()) else {
                         tracing::error!(key = %r.id, "an API key's hash cannot be read; the key is left out");
@@ -149,6 +165,7 @@ impl Stores {
             config: Arc::new(config.clone()),
             currencies,
             entries: RwLock::new(entries),
+            left_out: RwLock::new(left_out),
             keys: RwLock::new(keys),
             settings: RwLock::new(Vec::new()),
             write: Mutex::new(()),
@@ -156,8 +173,14 @@ impl Stores {
         Ok((Self(Arc::new(inner)), api))
     }
 
-    /// Tells `settings` of every change from now on.
+    /// Tells `settings` of every change from now on, and of the stores retired already (what
+    /// retiring one did may not have been done: the daemon stopped between, a write failed).
     pub(crate) fn attach(&self, settings: Arc<dyn StoreSettings>) {
+        let retired: Vec<String> =
+            self.entries().values().filter(|e| e.is_retired()).map(|e| e.config.id.clone()).collect();
+        for id in &retired {
+            settings.retire_store(id);
+        }
         self.0.settings.write().unwrap_or_else(|p| p.into_inner()).push(settings);
     }
 
@@ -172,20 +195,23 @@ impl Stores {
         if let Some(at) = key.record.expires_at.filter(|_| key.is_expired(now)) {
             return Err(Refusal::Expired(at));
         }
-        if self.is_retired(&key.record.store) {
-            return Err(Refusal::Retired(key.record.store.clone()));
+        match self.entries().get(&key.record.store) {
+            // A store left out at start: its keys act for nothing until it is back.
+            None => return Err(Refusal::Unknown),
+            Some(e) if e.is_retired() => return Err(Refusal::Retired(key.record.store.clone())),
+            Some(_) => {}
         }
         key.touch(now);
         Ok(Caller { store: key.record.store.clone(), key_id: key.record.id.clone(), scopes: key.scopes })
     }
 
-    /// Whether `store` exists (retired or not).
+    /// Whether `store` exists (retired or not), or did and is not to be made anew: stored but
+    /// left out at start, or taken out of the config file with keys not revoked (a new store of
+    /// its id would be served by them).
     pub(crate) fn exists(&self, store: &str) -> bool {
         self.entries().contains_key(store)
-    }
-
-    pub(crate) fn is_retired(&self, store: &str) -> bool {
-        self.entries().get(store).is_some_and(Entry::is_retired)
+            || self.0.left_out.read().unwrap_or_else(|p| p.into_inner()).contains(store)
+            || self.0.keys.read().unwrap_or_else(|p| p.into_inner()).values().any(|k| k.record.store == store)
     }
 
     fn entries(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Entry>> {

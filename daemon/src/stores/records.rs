@@ -80,7 +80,7 @@ pub(crate) enum StoreError {
     Invalid(Vec<ConfigIssue>),
     #[error("{0} not found")]
     NotFound(String),
-    #[error("store {0:?} exists already (a retired store keeps its id)")]
+    #[error("store {0:?} exists already, or did and keeps its id (a retired store, one left out at start, or one taken out of the config file whose keys are not all revoked)")]
     Exists(String),
     #[error("store {0:?} is declared in the config file: change it there")]
     FromConfig(String),
