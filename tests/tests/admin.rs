@@ -50,7 +50,7 @@ async fn a_store_made_at_run_time_takes_payments_and_keys_act_only_with_their_sc
     assert_eq!(rig.call(Method::GET, "/v1/admin/stores", SHOP1_KEY, None).await.0, 401);
 
     let spec = json!({"id": "shop9", "name": "Nine", "receive": {"BTC": {"descriptor": DESCRIPTOR}},
-        "allow_private": ["127.0.0.1/32"], "refund_approval_above": {"BTC": "0.0005"}});
+        "allow_private": ["127.0.0.1/32"], "refund_approval_above": {"BTC": "0.0003"}});
     let (status, s) = admin(&rig, Method::POST, "/v1/admin/stores", Some(spec.clone())).await;
     assert_eq!(status, 201, "{s}");
     assert_eq!((s["origin"].as_str(), s["status"].as_str()), (Some("api"), Some("active")));
@@ -126,10 +126,10 @@ async fn a_store_made_at_run_time_takes_payments_and_keys_act_only_with_their_sc
         async move { rig.call(Method::GET, &path, &key, None).await.1["refundable"].as_str().unwrap().to_string() }
     };
     let ask = json!({"amount": "0.0008", "address": to});
-    let (status, r) = rig.call(Method::POST, &format!("/v1/invoices/{id}/refunds"), &manager, Some(ask.clone())).await;
+    let (status, r) = rig.call(Method::POST, &format!("/v1/invoices/{id}/refunds"), &manager, Some(ask)).await;
     assert_eq!((status, r["status"].as_str()), (201, Some("awaiting_approval")), "{r}");
     assert!(r["payment_uri"].is_null() && r["approval"]["decided_by"].is_null(), "nothing to pay yet: {r}");
-    assert_eq!(r["approval"]["threshold"], "0.0005 BTC");
+    assert_eq!(r["approval"]["threshold"], "0.0003 BTC");
     assert_eq!(refundable(manager.clone()).await, "0.0002");
     let (status, r) =
         rig.call(Method::POST, &format!("/v1/refunds/{}/reject", r["id"].as_str().unwrap()), &approver, None).await;
@@ -143,10 +143,19 @@ async fn a_store_made_at_run_time_takes_payments_and_keys_act_only_with_their_sc
     let (status, r) =
         rig.call(Method::POST, &format!("/v1/invoices/{id}/refunds"), &manager, Some(small("0.0005"))).await;
     assert_eq!((status, r["status"].as_str()), (201, Some("awaiting_approval")), "0.0005 after 0.0001: {r}");
+    // Without an address, its claim link is the approver's to give: the maker never gets it.
+    assert!(r["claim_token"].is_null() && r["claim_url"].is_null(), "{r}");
     let (status, r) =
-        rig.call(Method::POST, &format!("/v1/refunds/{}/reject", r["id"].as_str().unwrap()), &approver, None).await;
-    assert_eq!((status, r["status"].as_str()), (200, Some("rejected")), "{r}");
-    assert_eq!(refundable(manager.clone()).await, "0.0009");
+        rig.call(Method::POST, &format!("/v1/refunds/{}/approve", r["id"].as_str().unwrap()), &approver, None).await;
+    assert_eq!((status, r["status"].as_str()), (200, Some("awaiting_address")), "{r}");
+    let token = r["claim_token"].as_str().unwrap();
+    assert!(r["claim_url"].as_str().unwrap().ends_with(&format!("/r/{token}")), "{r}");
+    let customer = rig.new_address().unwrap();
+    let claim = json!({"address": customer});
+    let (status, c) = rig.call(Method::POST, &format!("/v1/refunds/claim/{token}"), "", Some(claim)).await;
+    assert_eq!((status, c["status"].as_str()), (200, Some("awaiting_payment")), "{c}");
+    assert_eq!(refundable(manager.clone()).await, "0.0004");
+    let ask = json!({"amount": "0.0004", "address": to});
     let (status, r) = rig.call(Method::POST, &format!("/v1/invoices/{id}/refunds"), &manager, Some(ask)).await;
     assert_eq!((status, r["status"].as_str()), (201, Some("awaiting_approval")), "{r}");
     let rid = r["id"].as_str().unwrap().to_string();
@@ -165,7 +174,7 @@ async fn a_store_made_at_run_time_takes_payments_and_keys_act_only_with_their_sc
         !hooks(&hook, "refund.approved").is_empty() && !hooks(&hook, "refund.rejected").is_empty()
     })
     .await;
-    assert_eq!(refundable(manager.clone()).await, "0.0001");
+    assert_eq!(refundable(manager.clone()).await, "0");
 
     // The short-lived key: 200, then 401 once expired.
     assert_eq!(rig.call(Method::GET, "/v1/events", &short, None).await.0, 200);
@@ -185,7 +194,7 @@ async fn a_store_made_at_run_time_takes_payments_and_keys_act_only_with_their_sc
     assert_eq!(denied.status(), 403, "the admin key only reads");
     // The approved refund paid after retirement: the event is made, the webhook is not sent.
     let hooks_before = hook.received().len();
-    rig.send(&to, 0.0008).unwrap();
+    rig.send(&to, 0.0004).unwrap();
     rig.mine(2).unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

@@ -15,13 +15,20 @@ use uuid::Uuid;
 
 async fn decide(st: AppState, caller: Caller, id: Uuid, decision: Decision) -> Result<Json<Sorted<Refund>>, ApiError> {
     let svc = st.invoices().clone();
-    let r = blocking(move || svc.decide_refund(&caller.store, id, &caller.key_id, decision)).await??;
-    Ok(Json(Sorted(views::refund(&r))))
+    let (r, claim) = blocking(move || svc.decide_refund(&caller.store, id, &caller.key_id, decision)).await??;
+    let mut body = views::refund(&r);
+    if let Some(token) = claim {
+        body.claim_path = Some(format!("/v1/refunds/claim/{token}"));
+        body.claim_url = Some(format!("{}/r/{token}", st.invoices().checkout_base()));
+        body.claim_token = Some(token);
+    }
+    Ok(Json(Sorted(body)))
 }
 
 /// Approve a refund awaiting approval: with an address it is watched and can be paid
-/// (`awaiting_payment`), without one its claim link works from now (`awaiting_address`);
-/// `refund.approved`.
+/// (`awaiting_payment`); without one it is `awaiting_address` and this answer carries its
+/// one-time `claim_token` and `claim_url` (shown once: the approver sends the customer the
+/// link; whoever made the refund never had it); `refund.approved`.
 #[utoipa::path(post, path = "/v1/refunds/{id}/approve", tag = "refunds", security(("api_key" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = Refund), (status = 403, body = ErrorBody, description = "the key lacks `refunds:approve` (`forbidden`), or made the refund (`second_key_required`)"),

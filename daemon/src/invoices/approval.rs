@@ -55,7 +55,7 @@ impl Invoices {
         id: Uuid,
         key: &str,
         decision: Decision,
-    ) -> Result<RefundRecord, InvoiceError> {
+    ) -> Result<(RefundRecord, Option<String>), InvoiceError> {
         let r = self.awaiting(store, id, key, decision)?;
         // The destination's plugin calls outside the lock, as when a refund is made.
         let destination = match (&r.address, decision) {
@@ -78,6 +78,7 @@ impl Invoices {
         approval.decided_at = Some(now);
         r.approval = Some(approval);
         r.updated_at = now;
+        let mut claim_token = None;
         let (staged, kind) = match decision {
             Decision::Reject => {
                 r.status = RefundStatus::Rejected;
@@ -90,8 +91,9 @@ impl Invoices {
                 Some(d) => (Some(self.set_destination(&mut batch, &mut r, d)?), EventKind::RefundApproved),
                 None => {
                     r.status = RefundStatus::AwaitingAddress;
-                    // The claim link's time starts now: it could not be used before.
-                    r.claim_expires_at = Some(now + Duration::seconds(self.policy(store)?.refund_claim_secs as i64));
+                    // The claim link is made now, for the approver to send the customer.
+                    let until = now + Duration::seconds(self.policy(store)?.refund_claim_secs as i64);
+                    claim_token = Some(super::refunds::issue_claim(&mut batch, &mut r, until));
                     (None, EventKind::RefundApproved)
                 }
             },
@@ -103,7 +105,7 @@ impl Invoices {
             staged.commit();
         }
         tracing::info!(refund = %r.id, store, key, ?decision, "refund decided");
-        Ok(r)
+        Ok((r, claim_token))
     }
 
     /// The store's refund, awaiting approval, that `key` may decide.

@@ -383,13 +383,11 @@ impl Invoices {
                     None
                 }
                 Some(d) => Some(self.set_destination(&mut batch, &mut r, d)?),
+                // The claim link is the approver's to give: whoever made the refund never holds
+                // it, so a leaked key cannot claim an approved refund for itself.
+                None if threshold.is_some() => None,
                 None => {
-                    let token = hex::encode(rand::random::<[u8; 32]>());
-                    let h = super::claims::token_hash(&token);
-                    r.claim_token_sha256 = Some(hex::encode(h));
-                    r.claim_expires_at = Some(now + Duration::seconds(policy.refund_claim_secs as i64));
-                    batch.put_claim(&h, r.id);
-                    claim_token = Some(token);
+                    claim_token = Some(issue_claim(&mut batch, &mut r, now + Duration::seconds(policy.refund_claim_secs as i64)));
                     None
                 }
             };
@@ -544,6 +542,17 @@ impl Destination {
     pub(super) fn key(&self) -> &[u8] {
         &self.key
     }
+}
+
+/// A one-time claim token for refund `r`, valid until `expires_at`: its SHA-256 on the refund
+/// and in the claims index (in `batch`); the token itself only in the answer, shown once.
+pub(super) fn issue_claim(batch: &mut Batch<'_>, r: &mut RefundRecord, expires_at: OffsetDateTime) -> String {
+    let token = hex::encode(rand::random::<[u8; 32]>());
+    let h = super::claims::token_hash(&token);
+    r.claim_token_sha256 = Some(hex::encode(h));
+    r.claim_expires_at = Some(expires_at);
+    batch.put_claim(&h, r.id);
+    token
 }
 
 fn refund_label(refund: Uuid) -> String {
