@@ -257,7 +257,7 @@ fn bitpay_store(config: &Config, store: &str) -> Result<(u64, db::Db), RunError>
     let refused = |message: String| RunError::Refused { at: format!("stores[{store}]"), message };
     let s = config.stores.iter().find(|s| s.id == store).ok_or_else(|| refused("no such store".into()))?;
     let b = s.gateways.bitpay.as_ref().ok_or_else(|| refused("the store has no [stores.bitpay] table".into()))?;
-    let db = db::Db::open(&config.storage.path).map_err(|e| {
+    let db = db::Db::open_existing(&config.storage.path).map_err(|e| {
         refused(format!(
             "cannot open the store ({e}): stop the daemon, or use the API while it runs (POST \
              /v1/bitpay/pairing-codes to pair, POST /v1/bitpay/pairing-codes/{{code}}/approve to approve)"

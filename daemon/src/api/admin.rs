@@ -18,6 +18,7 @@ impl From<StoreError> for ApiError {
         let m = e.to_string();
         match e {
             StoreError::Invalid(_) => ApiError::invalid("invalid_store", m),
+            StoreError::InvalidKey(_) => ApiError::invalid("invalid_key", m),
             StoreError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "not_found", m),
             StoreError::Exists(_) | StoreError::FromConfig(_) | StoreError::Retired(_) | StoreError::Conflict(_) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", m)

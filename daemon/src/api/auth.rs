@@ -61,7 +61,7 @@ impl FromRequestParts<AppState> for Caller {
                 return Err(ApiError::new(
                     StatusCode::UNAUTHORIZED,
                     "key_expired",
-                    format!("this API key expired at {at}"),
+                    format!("this API key expired at {}", crate::stores::rfc3339(Some(at))),
                 ));
             }
             Err(Refusal::Retired(store)) => {
@@ -134,8 +134,20 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let admin = bearer(parts).is_some_and(|token| state.keys().is_admin(token));
-        admin.then_some(Admin).ok_or_else(|| state.auth_failures().fail(&parts.extensions))
+        let Some(token) = bearer(parts) else { return Err(state.auth_failures().fail(&parts.extensions)) };
+        if state.keys().is_admin(token) {
+            return Ok(Admin);
+        }
+        // A valid store key is no failed authentication: say what the route needs (a scraper
+        // set up with a store key would otherwise lock its own address out).
+        if state.stores().authenticate(token, OffsetDateTime::now_utc()).is_ok() {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this route needs the admin key (server.admin_key), not a store key",
+            ));
+        }
+        Err(state.auth_failures().fail(&parts.extensions))
     }
 }
 

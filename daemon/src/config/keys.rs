@@ -20,6 +20,10 @@ const PREFIX: &str = "pwk_";
 
 /// Why `key` does not look like 128 random bits, or `None` if it does. Never names the key.
 pub(crate) fn weakness(key: &str) -> Option<String> {
+    // The example config's keys, and anything still saying so, are public.
+    if key.to_ascii_lowercase().contains("changeme") {
+        return Some("is a placeholder (it says changeme): the example's keys are public".into());
+    }
     let base64url = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
     if !key.bytes().all(base64url) {
         return Some("has characters other than A-Z a-z 0-9 - _ (a key is random letters and digits)".into());
@@ -86,6 +90,7 @@ mod tests {
             ("abcdefghijklmnopqrstuvwxyz0123456789", "sequences"),
             ("4f9a8c2e1b7d6035aa91e0c4d2b8f7", "too short"),
             ("passwordpasswordpassword", "distinct"),
+            ("changeme_admin_6dEyuRUEKHfJfNViVXMY92MRN3", "placeholder"),
         ] {
             let why = weakness(key).unwrap_or_else(|| panic!("{key} accepted"));
             assert!(why.contains(says), "{key}: {why}");

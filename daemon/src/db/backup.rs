@@ -27,6 +27,8 @@ pub(crate) const STORE_DIR: &str = "store";
 /// one rename at its end.
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
+    #[error("store at {path} belongs to uid {owner}, and this paywatch runs as uid {uid}: run it as the store's owner (e.g. `sudo -u paywatch paywatch …`)")]
+    NotOwner { path: PathBuf, owner: u32, uid: u32 },
     #[error("backup directory {0}: not an absolute path")]
     NotAbsolute(PathBuf),
     #[error("backup directory {0}: already exists (a backup goes into a new directory)")]
@@ -111,6 +113,9 @@ pub(crate) fn backup_stopped(store: &Path, to: &Path) -> Result<Manifest, Backup
     if let Some(pid) = lock_holder(store)? {
         return Err(BackupError::InUse { path: store.to_owned(), pid });
     }
+    if let Some((owner, uid)) = super::private::foreign_owner(store) {
+        return Err(BackupError::NotOwner { path: store.to_owned(), owner, uid });
+    }
     // Opened for writing (not read-only) so that the lock is held while the checkpoint is made.
     let db = open_plain(store, false)?;
     checkpoint_into(&db, store, to)
@@ -164,7 +169,10 @@ fn checkpoint_into(db: &DB, store: &Path, to: &Path) -> Result<Manifest, BackupE
         let path = path.to_owned();
         move |source| BackupError::Io { path, source }
     };
-    // The backup holds what the store holds (endpoint secrets…): the owner's alone.
+    // The backup holds what the store holds (endpoint secrets…): the owner's alone, every file
+    // of it (the checkpoint's files are made with the process's umask).
+    // SAFETY: umask only swaps the process's file-mode creation mask; it cannot fail.
+    unsafe { libc::umask(0o077) };
     fs::DirBuilder::new().mode(0o700).create(to).map_err(|e| match e.kind() {
         io::ErrorKind::AlreadyExists => BackupError::Exists(to.to_owned()),
         _ => io_err(to)(e),
@@ -248,6 +256,11 @@ fn open_plain(store: &Path, read_only: bool) -> Result<DB, BackupError> {
 /// is refused unless `force`, then renamed to `STORE.before-restore-UNIXTIME`, never deleted.
 /// The copy is made beside `store` and renamed into place once complete and synced.
 pub(crate) fn restore(store: &Path, from: &Path, force: bool) -> Result<Restored, BackupError> {
+    // The restored files are the running user's: the store's (or its parent's) owner must be.
+    let owned_by = if store.exists() { store } else { store.parent().unwrap_or(store) };
+    if let Some((owner, uid)) = super::private::foreign_owner(owned_by) {
+        return Err(BackupError::NotOwner { path: owned_by.to_owned(), owner, uid });
+    }
     let source = from.join(STORE_DIR);
     if !source.is_dir() {
         return Err(BackupError::NotBackup(from.to_owned()));

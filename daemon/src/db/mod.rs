@@ -52,6 +52,10 @@ pub enum DbError {
     Open { path: PathBuf, source: rocksdb::Error },
     #[error("cannot create store directory {path}: {source}")]
     CreateDir { path: PathBuf, source: std::io::Error },
+    #[error("store at {path} belongs to uid {owner}, and this paywatch runs as uid {uid}: run it as the store's owner (e.g. `sudo -u paywatch paywatch …`); files written as another user would stop the daemon from opening its store")]
+    NotOwner { path: PathBuf, owner: u32, uid: u32 },
+    #[error("no store at {0}: is this the daemon's config (--config or PAYWATCH_CONFIG)? only `paywatch run` makes a new store")]
+    NoStore(PathBuf),
     #[error("store at {path} has schema version {found}, this paywatch needs {expected}; it does not migrate silently: use a paywatch that matches, or a new storage.path")]
     SchemaMismatch { path: PathBuf, found: u32, expected: u32 },
     #[error("store at {path} has an unreadable schema version {raw:?}")]
@@ -99,6 +103,14 @@ pub(crate) struct Db {
 
 impl Db {
     /// Opens (creating if needed) the database at `path` with the default memory budget.
+    /// A store that exists already (the commands other than `run`, which never make one).
+    pub(crate) fn open_existing(path: &Path) -> Result<Self, DbError> {
+        if !path.join("CURRENT").is_file() {
+            return Err(DbError::NoStore(path.to_owned()));
+        }
+        Self::open(path)
+    }
+
     pub(crate) fn open(path: &Path) -> Result<Self, DbError> {
         Self::open_with(path, memory::DEFAULT_BUDGET)
     }
@@ -108,6 +120,9 @@ impl Db {
     /// the directory is made private to the owner first (`private.rs`).
     pub(crate) fn open_with(path: &Path, memory_budget: usize) -> Result<Self, DbError> {
         let open_err = |source| DbError::Open { path: path.to_owned(), source };
+        if let Some((owner, uid)) = private::foreign_owner(path) {
+            return Err(DbError::NotOwner { path: path.to_owned(), owner, uid });
+        }
         private::prepare(path).map_err(|source| DbError::CreateDir { path: path.to_owned(), source })?;
         let memory = memory::Memory::new(memory_budget);
         let mut opts = Options::default();

@@ -74,7 +74,7 @@ pub(crate) enum InvoiceError {
     Plugin(String),
     #[error("order {order_id:?} is still being created by another request after 30 s; retry")]
     StillCreating { order_id: String },
-    #[error("refund {id} is {status:?}, not awaiting approval")]
+    #[error("refund {id} is {}, not awaiting approval", wire_name(status))]
     NotAwaitingApproval { id: Uuid, status: crate::db::RefundStatus },
     #[error("refund {id} was made with key {key}: a second key with the refunds:approve scope must approve it")]
     SecondKeyRequired { id: Uuid, key: String },
@@ -84,6 +84,11 @@ pub(crate) enum InvoiceError {
     Db(#[from] DbError),
     #[error(transparent)]
     Watch(#[from] WatchError),
+}
+
+/// A status as the API writes it (`awaiting_payment`), for messages.
+fn wire_name(status: &impl serde::Serialize) -> String {
+    serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }
 
 /// An asset invoices can be made in.

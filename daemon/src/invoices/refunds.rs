@@ -387,7 +387,8 @@ impl Invoices {
                 // it, so a leaked key cannot claim an approved refund for itself.
                 None if threshold.is_some() => None,
                 None => {
-                    claim_token = Some(issue_claim(&mut batch, &mut r, now + Duration::seconds(policy.refund_claim_secs as i64)));
+                    claim_token =
+                        Some(issue_claim(&mut batch, &mut r, now + Duration::seconds(policy.refund_claim_secs as i64)));
                     None
                 }
             };

@@ -109,10 +109,15 @@ impl Stores {
     ) -> Result<NewKey, StoreError> {
         let label = label.trim();
         if label.is_empty() || label.chars().count() > MAX_LABEL || label.chars().any(char::is_control) {
-            return Err(invalid("label", &format!("must be 1 to {MAX_LABEL} characters with no control character")));
+            return Err(StoreError::InvalidKey(format!(
+                "the key's label {label:?} must be 1 to {MAX_LABEL} characters with no control character"
+            )));
         }
         if expires_at.is_some_and(|e| e <= now) {
-            return Err(invalid("expires_at", "is not in the future"));
+            return Err(StoreError::InvalidKey(format!(
+                "the key's expires_at {} is not in the future",
+                rfc3339(expires_at)
+            )));
         }
         let _guard = self.0.write.lock().unwrap_or_else(|p| p.into_inner());
         match self.entries().get(store) {
@@ -283,4 +288,9 @@ pub(super) struct Derived {
 
 fn invalid(path: &str, message: &str) -> StoreError {
     StoreError::Invalid(vec![ConfigIssue { path: path.into(), message: message.into() }])
+}
+
+/// A time as the API writes it.
+pub(crate) fn rfc3339(t: Option<OffsetDateTime>) -> String {
+    t.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()).unwrap_or_default()
 }

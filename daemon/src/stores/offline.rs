@@ -11,11 +11,14 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 fn open(config: &Config, what: &str) -> Result<Stores, RunError> {
-    let db = Db::open(&config.storage.path).map_err(|e| RunError::Refused {
-        at: format!("keys {what}"),
-        message: format!(
-            "cannot open the store ({e}): stop the daemon, or use the admin API while it runs (POST /v1/admin/stores/{{id}}/keys, GET the same, DELETE /v1/admin/keys/{{id}})"
-        ),
+    let db = Db::open_existing(&config.storage.path).map_err(|e| {
+        let message = match e {
+            crate::db::DbError::Open { .. } => format!(
+                "cannot open the store ({e}): stop the daemon, or use the admin API while it runs (POST /v1/admin/stores/{{id}}/keys, GET the same, DELETE /v1/admin/keys/{{id}})"
+            ),
+            e => e.to_string(),
+        };
+        RunError::Refused { at: format!("keys {what}"), message }
     })?;
     Ok(Stores::read(config, Arc::new(db), HashMap::new())?.0)
 }

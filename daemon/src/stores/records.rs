@@ -78,6 +78,8 @@ pub(crate) struct StoreView(pub(crate) Value);
 pub(crate) enum StoreError {
     #[error("{} problem(s) in the store: {}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<ConfigIssue>),
+    #[error("{0}")]
+    InvalidKey(String),
     #[error("{0} not found")]
     NotFound(String),
     #[error("store {0:?} exists already, or did and keeps its id (a retired store, one left out at start, or one taken out of the config file whose keys are not all revoked)")]
