@@ -301,7 +301,11 @@ async fn events_health_metrics_and_openapi() {
     assert!(h["plugins"].is_object());
 
     // /metrics: admin key only; Prometheus text with the requests made above.
-    assert_eq!(d.req(Method::GET, "/metrics", SHOP1_KEY).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(d.req(Method::GET, "/metrics", SHOP1_KEY).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        d.req(Method::GET, "/metrics", "pwk_not_a_key").send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
     let r = d.req(Method::GET, "/metrics", ADMIN_KEY).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let text = r.text().await.unwrap();
