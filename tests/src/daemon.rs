@@ -133,6 +133,25 @@ api_key_sha256 = "{shop2_hash}"
     )
 }
 
+/// The default test config served over HTTPS with a self-signed certificate for `names`,
+/// written into `dir`: (port, config path, the certificate's PEM).
+pub fn tls_test_config(dir: &Path, names: &[&str]) -> (u16, PathBuf, String) {
+    let cert = rcgen::generate_simple_self_signed(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+        .expect("a self-signed certificate");
+    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).expect("write the certificate");
+    std::fs::write(&key_path, cert.key_pair.serialize_pem()).expect("write the key");
+    let port = crate::free_port();
+    let config = test_config(dir, port, "").replacen(
+        "[server]\n",
+        &format!("[server]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n", cert_path.display(), key_path.display()),
+        1,
+    );
+    let config_path = dir.join("paywatch.toml");
+    std::fs::write(&config_path, config).expect("write the config");
+    (port, config_path, cert.cert.pem())
+}
+
 fn sha256_hex(s: &str) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(s.as_bytes()))

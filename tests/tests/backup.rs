@@ -319,22 +319,11 @@ async fn a_restored_backup_finds_later_payments_again_and_redelivers_only_what_w
 
 #[tokio::test]
 async fn the_backup_route_checks_its_path_and_key_and_the_command_reaches_an_https_daemon() {
-    use paywatch_tests::daemon::{test_config, Daemon, SHOP1_KEY};
+    use paywatch_tests::daemon::{Daemon, SHOP1_KEY};
     // A certificate for another name than the address the command connects to: it accepts
     // exactly the certificate of server.tls_cert, whatever its names.
     let dir = tempfile::tempdir().unwrap();
-    let cert = rcgen::generate_simple_self_signed(vec!["paywatch.example".into()]).unwrap();
-    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
-    std::fs::write(&key_path, cert.key_pair.serialize_pem()).unwrap();
-    let port = paywatch_tests::free_port();
-    let config = test_config(dir.path(), port, "").replacen(
-        "[server]\n",
-        &format!("[server]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n", cert_path.display(), key_path.display()),
-        1,
-    );
-    let config_path = dir.path().join("paywatch.toml");
-    std::fs::write(&config_path, config).unwrap();
+    let (port, config_path, _) = paywatch_tests::daemon::tls_test_config(dir.path(), &["paywatch.example"]);
     let client = reqwest::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
     let d = Daemon::start_with(dir, port, config_path.clone(), client, true).await.unwrap();
 

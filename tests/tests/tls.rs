@@ -1,24 +1,13 @@
 //! HTTPS with rustls when `server.tls_cert` / `server.tls_key` are set.
 
-use paywatch_tests::daemon::{test_config, Daemon, SHOP1_KEY};
+use paywatch_tests::daemon::{tls_test_config, Daemon, SHOP1_KEY};
 
 #[tokio::test]
 async fn the_api_serves_https_with_a_configured_certificate() {
     let dir = tempfile::tempdir().unwrap();
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
-    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
-    std::fs::write(&key_path, cert.key_pair.serialize_pem()).unwrap();
-    let port = paywatch_tests::free_port();
-    let config = test_config(dir.path(), port, "").replacen(
-        "[server]\n",
-        &format!("[server]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n", cert_path.display(), key_path.display()),
-        1,
-    );
-    let config_path = dir.path().join("paywatch.toml");
-    std::fs::write(&config_path, config).unwrap();
+    let (port, config_path, pem) = tls_test_config(dir.path(), &["localhost", "127.0.0.1"]);
     let client = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap())
+        .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap())
         .https_only(true)
         .build()
         .unwrap();
