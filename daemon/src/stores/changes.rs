@@ -108,9 +108,10 @@ impl Stores {
         now: OffsetDateTime,
     ) -> Result<NewKey, StoreError> {
         let label = label.trim();
-        if label.is_empty() || label.chars().count() > MAX_LABEL || label.chars().any(char::is_control) {
+        let bidi = |c: char| ('\u{202A}'..='\u{202E}').contains(&c) || ('\u{2066}'..='\u{2069}').contains(&c);
+        if label.is_empty() || label.chars().count() > MAX_LABEL || label.chars().any(|c| c.is_control() || bidi(c)) {
             return Err(StoreError::InvalidKey(format!(
-                "the key's label {label:?} must be 1 to {MAX_LABEL} characters with no control character"
+                "the key's label {label:?} must be 1 to {MAX_LABEL} characters with no control or bidirectional character"
             )));
         }
         if expires_at.is_some_and(|e| e <= now) {

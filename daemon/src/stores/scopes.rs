@@ -117,15 +117,21 @@ pub(crate) fn parse_list(names: &[String]) -> Result<Vec<Scope>, String> {
         return Err(format!("scopes must name at least one of {}", all_names()));
     }
     let mut out = Vec::new();
+    let mut every = false;
+    // Every name is checked, `*` among them too: a typo beside it is still a typo.
     for n in names {
         let n = n.trim();
         if n == "*" {
-            return Ok(Scope::ALL.to_vec());
+            every = true;
+            continue;
         }
         let s = Scope::parse(n).ok_or_else(|| format!("scope {n:?} is not one of {} (or *)", all_names()))?;
         if !out.contains(&s) {
             out.push(s);
         }
+    }
+    if every {
+        return Ok(Scope::ALL.to_vec());
     }
     out.sort();
     Ok(out)
@@ -185,6 +191,8 @@ mod tests {
         assert_eq!(two, vec![Scope::InvoicesRead, Scope::InvoicesCreate]);
         assert!(parse_list(&[]).unwrap_err().contains("at least one"));
         assert!(parse_list(&["invoices:delete".into()]).unwrap_err().contains("\"invoices:delete\""));
+        assert!(parse_list(&["*".into(), "bogus".into()]).unwrap_err().contains("\"bogus\""));
+        assert_eq!(parse_list(&["events:read".into(), "*".into()]).unwrap(), Scope::ALL.to_vec());
     }
 
     #[test]
