@@ -62,8 +62,8 @@ pub fn backup(config: &Config, to: &Path) -> Result<(Manifest, BackupWay), Backu
 
 /// `paywatch restore --from DIR [--force]`, the daemon stopped: the backup checked and copied
 /// in as `storage.path` (a non-empty one moved aside with `force`, never deleted).
-pub fn restore(config: &Config, from: &Path, force: bool) -> Result<Restored, BackupError> {
-    db::restore(&config.storage.path, from, force)
+pub fn restore(config: &Config, from: &Path, force: bool, skip_addresses: u32) -> Result<Restored, BackupError> {
+    db::restore(&config.storage.path, from, force, skip_addresses)
 }
 
 fn absolute(p: &Path) -> Result<PathBuf, BackupCliError> {

@@ -34,7 +34,7 @@ mod telemetry;
 pub use backup::{backup as backup_store, restore as restore_store, BackupCliError, BackupWay, ADMIN_KEY_ENV};
 pub use chain::{ChainStartError, RewindError, RewindReport};
 pub use config::Config;
-pub use db::{BackupError, ChainCursor, DbError, Manifest, Restored};
+pub use db::{BackupError, ChainCursor, DbError, Manifest, PoolsAdvanced, Restored};
 pub use doctor::{Check as DoctorCheck, Report as DoctorReport, Verdict};
 pub use health::{HealthReport, Status};
 pub use plugins::{

@@ -75,6 +75,11 @@ struct RestoreArgs {
     /// (never deleted).
     #[arg(long)]
     force: bool,
+    /// Move every address pool on by this many more addresses: at least the invoices made
+    /// after the backup, when the store being replaced cannot be read (it is, when it can: its
+    /// pools are taken over). Else a new invoice could get a lost invoice's address.
+    #[arg(long, default_value_t = 0)]
+    skip_addresses: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -622,11 +627,29 @@ fn restore(arg: RestoreArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    match paywatch::restore_store(&config, &arg.from, arg.force) {
+    match paywatch::restore_store(&config, &arg.from, arg.force, arg.skip_addresses) {
         Ok(r) => {
             println!("restored {} into {}", arg.from.display(), config.storage.path.display());
             if let Some(aside) = &r.moved_aside {
                 println!("the store that was there is now {}", aside.display());
+            }
+            let p = &r.pools;
+            println!(
+                "address pools: {} moved on, {} addresses free for reuse dropped ({})",
+                p.pools,
+                p.freed_dropped,
+                if p.from_replaced_store {
+                    "past what the replaced store handed out"
+                } else {
+                    "no replaced store read"
+                }
+            );
+            if !p.from_replaced_store && arg.skip_addresses == 0 {
+                println!(
+                    "WARNING: no store was replaced (or it could not be read): if invoices were made after this backup, \
+                     new invoices will be given their addresses again; restore again with --skip-addresses N (N at least \
+                     the invoices made since), or move each store to a fresh receive source before taking invoices"
+                );
             }
             print_manifest(&r.backup);
             println!("start the daemon: it scans each chain from the cursor above and redelivers what was pending");

@@ -216,7 +216,7 @@ async fn a_restored_backup_finds_later_payments_again_and_redelivers_only_what_w
     let backup_seq = manifest["outbox_last_seq"].as_u64().unwrap();
     assert!(manifest["chains"]["btc"]["height"].as_u64().unwrap() >= 102, "{manifest}");
     // An invoice made after the backup: the restored store never heard of it.
-    let (lost, _) = invoice(&rig, "after-backup").await;
+    let (lost, lost_address) = invoice(&rig, "after-backup").await;
 
     for (_, address) in &after {
         rig.send(address, 0.001).unwrap();
@@ -243,6 +243,7 @@ async fn a_restored_backup_finds_later_payments_again_and_redelivers_only_what_w
     let (code, stdout, stderr) = paywatch(&cfg, &["restore", "--from", from, "--force"]);
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     assert!(stdout.contains(&format!("outbox_last_seq  {backup_seq}")), "{stdout}");
+    assert!(stdout.contains("past what the replaced store handed out"), "{stdout}");
     let aside: Vec<_> = std::fs::read_dir(rig.daemon.dir.path())
         .unwrap()
         .flatten()
@@ -258,6 +259,11 @@ async fn a_restored_backup_finds_later_payments_again_and_redelivers_only_what_w
     settled(&rig, &all, "after the restore").await;
     let post = all_acked(&rig, &answers, |_| false, "after the restore").await;
     assert_eq!(status_of(&rig, &lost).await.0, 404, "an invoice made after the backup is not in it");
+    // Its address is not handed out again: the pools were moved past what the replaced store
+    // had handed out, so the lost invoice's customer paying late settles no new invoice.
+    let (_, fresh) = invoice(&rig, "after-restore").await;
+    let used: BTreeSet<&String> = before.iter().chain(&during).chain(&after).map(|(_, a)| a).collect();
+    assert!(fresh != lost_address && !used.contains(&fresh), "{fresh} handed out again");
 
     // The backup's events are the same events (same ids); the later ones are made again from
     // the chain with new ids, the invoices' sequence numbers continuing from the backup's.

@@ -93,6 +93,8 @@ pub struct Restored {
     pub backup: Manifest,
     /// Where the store that was at `storage.path` went (`--force`).
     pub moved_aside: Option<PathBuf>,
+    /// The address pools moved on past what was handed out after the backup.
+    pub pools: super::restore_pools::PoolsAdvanced,
 }
 
 impl Db {
@@ -255,7 +257,7 @@ fn open_plain(store: &Path, read_only: bool) -> Result<DB, BackupError> {
 /// paywatch reads) copied in as the store at `store`, the daemon stopped. A non-empty `store`
 /// is refused unless `force`, then renamed to `STORE.before-restore-UNIXTIME`, never deleted.
 /// The copy is made beside `store` and renamed into place once complete and synced.
-pub(crate) fn restore(store: &Path, from: &Path, force: bool) -> Result<Restored, BackupError> {
+pub(crate) fn restore(store: &Path, from: &Path, force: bool, skip_addresses: u32) -> Result<Restored, BackupError> {
     // The restored files are the running user's: the store's (or its parent's) owner must be.
     let owned_by = if store.exists() { store } else { store.parent().unwrap_or(store) };
     if let Some((owner, uid)) = super::private::foreign_owner(owned_by) {
@@ -302,6 +304,13 @@ pub(crate) fn restore(store: &Path, from: &Path, force: bool) -> Result<Restored
         let _ = fs::remove_dir_all(&staging);
     }
     copied?;
+    let pools = match advance_pools(&staging, store, occupied, skip_addresses) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
     let moved_aside = if fs::symlink_metadata(store).is_ok() {
         let unix = time::OffsetDateTime::now_utc().unix_timestamp();
         let aside = sibling(store, &format!(".before-restore-{unix}"));
@@ -317,7 +326,21 @@ pub(crate) fn restore(store: &Path, from: &Path, force: bool) -> Result<Restored
     // What is now at storage.path opens and says what the backup said.
     let check = read_store(store)?;
     backup.bytes = check.bytes;
-    Ok(Restored { backup, moved_aside })
+    Ok(Restored { backup, moved_aside, pools })
+}
+
+/// The restored copy's address pools moved past what the replaced store (read-only, when it
+/// can be read) handed out, and `skip` more (`restore_pools`).
+fn advance_pools(
+    staging: &Path,
+    store: &Path,
+    occupied: bool,
+    skip: u32,
+) -> Result<super::restore_pools::PoolsAdvanced, BackupError> {
+    let restored = open_plain(staging, false)?;
+    let replaced = if occupied { open_plain(store, true).ok() } else { None };
+    super::restore_pools::advance(&restored, replaced.as_ref(), skip)
+        .map_err(|source| BackupError::Rocks { path: staging.to_owned(), source })
 }
 
 /// Every file of `from` copied into `to`, owner-only and synced, and `to` synced.
@@ -404,8 +427,8 @@ mod tests {
         assert!(matches!(db.backup(&dir.path().join("no/such")), Err(BackupError::NoParent { .. })));
         assert!(matches!(db.backup(&live.join("b")), Err(BackupError::InsideStore { .. })));
         drop(db);
-        assert!(matches!(restore(&live, &to, false), Err(BackupError::NotEmpty(_))));
-        let r = restore(&live, &to, true).unwrap();
+        assert!(matches!(restore(&live, &to, false, 0), Err(BackupError::NotEmpty(_))));
+        let r = restore(&live, &to, true, 0).unwrap();
         let aside = r.moved_aside.unwrap();
         assert!(aside.join("CURRENT").is_file(), "the old store is kept");
         let db = Db::open(&live).unwrap();
@@ -427,9 +450,9 @@ mod tests {
         assert_eq!(m.outbox_last_seq, 1);
         assert!(lock_holder(&live).unwrap().is_none());
         let fresh = dir.path().join("fresh");
-        let r = restore(&fresh, &dir.path().join("b1"), false).unwrap();
+        let r = restore(&fresh, &dir.path().join("b1"), false, 0).unwrap();
         assert_eq!((r.moved_aside, r.backup.outbox_last_seq), (None, 1));
-        assert!(matches!(restore(&fresh, dir.path(), false), Err(BackupError::NotBackup(_))));
+        assert!(matches!(restore(&fresh, dir.path(), false, 0), Err(BackupError::NotBackup(_))));
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod outbox;
 mod payments;
 mod private;
 mod refund_totals;
+mod restore_pools;
 mod schema;
 mod wake;
 mod watches;
@@ -34,6 +35,7 @@ pub(crate) use invoices::{
 pub(crate) use outbox::{Attempt, DeliveryRecord, DeliveryStatus, EventRecord};
 pub(crate) use payments::{BlockRecord, PaymentRecord, PaymentRef, PaymentStatus};
 pub(crate) use refund_totals::RefundTotals;
+pub use restore_pools::PoolsAdvanced;
 pub(crate) use watches::WatchRecord;
 
 use paywatch_plugin_api::amount::Amount;
