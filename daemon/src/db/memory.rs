@@ -4,7 +4,7 @@
 //! together stay within the budget. Memtables may take at most half of it; past that, RocksDB
 //! flushes, and stalls writers rather than grow.
 
-use rocksdb::{BlockBasedOptions, Cache, Options, WriteBufferManager};
+use rocksdb::{BlockBasedIndexType, BlockBasedOptions, Cache, Options, WriteBufferManager};
 
 /// The smallest budget: below it, memtables flush at every few writes.
 pub(crate) const MIN_BUDGET: usize = 16 << 20;
@@ -44,6 +44,11 @@ impl Memory {
         table.set_block_cache(&self.cache);
         table.set_cache_index_and_filter_blocks(true);
         table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+        table.set_index_type(BlockBasedIndexType::TwoLevelIndexSearch);
+        table.set_partition_filters(true);
+        table.set_pin_top_level_index_and_filter(true);
+        table.set_metadata_block_size(4096);
+        table.set_bloom_filter(10.0, false);
         opts.set_block_based_table_factory(&table);
     }
 
