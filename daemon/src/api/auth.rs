@@ -61,7 +61,7 @@ impl FromRequestParts<AppState> for Caller {
                 return Err(ApiError::new(
                     StatusCode::UNAUTHORIZED,
                     "key_expired",
-                    format!("this API key expired at {}", crate::stores::rfc3339(Some(at))),
+                    format!("this API key expired at {}", crate::events::views::ts(at)),
                 ));
             }
             Err(Refusal::Retired(store)) => {

@@ -117,7 +117,7 @@ impl Stores {
         if expires_at.is_some_and(|e| e <= now) {
             return Err(StoreError::InvalidKey(format!(
                 "the key's expires_at {} is not in the future",
-                rfc3339(expires_at)
+                expires_at.map(crate::events::views::ts).unwrap_or_default()
             )));
         }
         let _guard = self.0.write.lock().unwrap_or_else(|p| p.into_inner());
@@ -289,9 +289,4 @@ pub(super) struct Derived {
 
 fn invalid(path: &str, message: &str) -> StoreError {
     StoreError::Invalid(vec![ConfigIssue { path: path.into(), message: message.into() }])
-}
-
-/// A time as the API writes it.
-pub(crate) fn rfc3339(t: Option<OffsetDateTime>) -> String {
-    t.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()).unwrap_or_default()
 }

@@ -2,6 +2,7 @@
 //! last-used time. The key itself is shown once, when made; the database keeps its SHA-256.
 
 use super::scopes::{Scope, Scopes};
+use crate::events::views::ts;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -105,12 +106,10 @@ impl Key {
     /// The key as the API lists it (never the key itself, nor its hash).
     pub(crate) fn view(&self) -> serde_json::Value {
         let r = &self.record;
-        let fmt =
-            |t: Option<OffsetDateTime>| t.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok());
         serde_json::json!({
             "id": r.id, "store": r.store, "label": r.label, "scopes": r.scopes,
-            "created_at": fmt(Some(r.created_at)), "expires_at": fmt(r.expires_at),
-            "revoked_at": fmt(r.revoked_at), "last_used_at": fmt(self.last_used()),
+            "created_at": ts(r.created_at), "expires_at": r.expires_at.map(ts),
+            "revoked_at": r.revoked_at.map(ts), "last_used_at": self.last_used().map(ts),
         })
     }
 }

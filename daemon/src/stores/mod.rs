@@ -5,7 +5,6 @@
 //! takes invoices, payments and webhooks at once, with no restart.
 
 mod changes;
-pub(crate) use changes::rfc3339;
 mod keys;
 mod offline;
 mod records;

@@ -1,6 +1,7 @@
 //! What the registry keeps per store, as stored and as the admin API shows it, and its errors.
 
 use crate::config::{ConfigIssue, StoreConfig};
+use crate::events::views::ts;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -43,7 +44,6 @@ impl Entry {
     }
 
     pub(crate) fn view(&self) -> StoreView {
-        let fmt = |t: OffsetDateTime| t.format(&time::format_description::well_known::Rfc3339).ok();
         let c = &self.config;
         let mut v = json!({
             "id": c.id,
@@ -55,9 +55,9 @@ impl Entry {
         match &self.record {
             Some(r) => {
                 v["spec"] = r.spec.clone();
-                v["created_at"] = json!(fmt(r.created_at));
-                v["updated_at"] = json!(fmt(r.updated_at));
-                v["retired_at"] = json!(r.retired_at.and_then(fmt));
+                v["created_at"] = json!(ts(r.created_at));
+                v["updated_at"] = json!(ts(r.updated_at));
+                v["retired_at"] = json!(r.retired_at.map(ts));
             }
             None => {
                 v["spec"] = Value::Null;
